@@ -1,0 +1,735 @@
+// The Kong emulator: Kong 3.9's request runloop and plugin-server bridge, driving the real plugin server.
+// Sources: kong/init.lua (phase handlers), kong/runloop/handler.lua (router, upstream headers),
+// kong/runloop/plugins_iterator.lua (ordering, config precedence, collecting), kong/runloop/plugin_servers/*
+// (instances, events, fail-open spots). kong-protocol.md in ../shared summarises them with citations.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { randomUUID, randomBytes } from 'node:crypto';
+import { BlockList, isIPv6 } from 'node:net';
+import type { Consumer, KongConfig, PluginEntity } from './entities';
+import { RpcClient, RpcError } from './rpc';
+import {
+  PluginServerEntry,
+  PluginServerKind,
+  PluginServerProcess,
+  listBuiltPlugins,
+  pluginServerEntries,
+  queryPluginInfo,
+  waitForSocket,
+  distPluginsDir,
+} from './plugin-server';
+import type { PluginInfo } from './schema/plugin-info';
+import { processPluginConfig } from './schema/config';
+import { Router } from './router';
+import { HeaderMap, IncomingRequest, Phase, RequestContext, LogSnapshot } from './request-context';
+import { callPdk, LuaError, PdkEnv, stepMethodFor, errorBody, KONG_VERSION, normalizePath } from './pdk';
+import { forwardToUpstream } from './upstream';
+
+export interface EmulatorOptions {
+  /** Which plugin server to run (default: stock kong-js-pluginserver, one process per plugin as Kong 3.9 needs). */
+  server?: PluginServerKind;
+  /** Plugin names to load (default: every plugin built in dist/plugins). */
+  plugins?: string[];
+  pluginsRoot?: string;
+  /** Explicit kong.conf plugin-server entries (overrides `server`/`plugins`). */
+  entries?: PluginServerEntry[];
+  /** nginx worker processes: each has its own instance cache and connection pool (default 2). */
+  workers?: number;
+  /** kong.conf trusted_ips (default none). */
+  trustedIps?: string[];
+  rpcTimeoutMs?: number;
+  /** Kong 3.9 registers only the first plugin of a query output; 3.0–3.8 register all. */
+  kongVersion?: '3.9' | '3.8';
+  /**
+   * Upstream hosts resolved to local addresses, as a hosts-file entry would: lets `npm run gateway` serve a
+   * kong.yml written for the compose network (`http://echo:8080`) with an embedded echo upstream.
+   */
+  upstreamAliases?: Record<string, { host: string; port: number }>;
+  /** Called for each line Kong would write to its error log. */
+  onLog?: (line: string) => void;
+}
+
+export interface LoadedPlugin {
+  info: PluginInfo;
+  entry: PluginServerEntry;
+  phases: Set<string>;
+}
+
+/** A place where Kong lets a request continue although the plugin did not finish: tests assert none happened. */
+export interface FailOpenEvent {
+  kind: 'rpc-error' | 'unhandled-exception';
+  plugin: string;
+  phase: string;
+  detail: string;
+}
+
+export interface RequestReport {
+  requestId: string;
+  rpcCalls: number;
+  rpcCallsByPlugin: Record<string, number>;
+  /** [plugin, phase] for every event Kong started, in order. */
+  events: [string, Phase][];
+  failOpen: FailOpenEvent[];
+  luaErrors: { plugin: string; phase: Phase; message: string }[];
+  exitedBy?: string;
+  upstreamRequest?: UpstreamRequestRecord;
+  /** Resolves when the log phase (run after the response, like Kong's timer) has finished. */
+  logDone: Promise<void>;
+}
+
+export interface UpstreamRequestRecord {
+  method: string;
+  url: string;
+  headers: HeaderMap;
+  body: Buffer;
+}
+
+export interface EmulatedResponse {
+  status: number;
+  headers: HeaderMap;
+  body: Buffer;
+  report: RequestReport;
+}
+
+interface CachedInstance {
+  id: number;
+  seq: number;
+  pluginId: string;
+}
+
+interface Worker {
+  index: number;
+  rpc: Map<string, RpcClient>; // by socket path
+  instances: Map<string, CachedInstance>; // by plugin entity id
+  starting: Map<string, Promise<number>>;
+}
+
+interface ConfiguredPlugin {
+  entity: PluginEntity;
+  /** The config as Kong's DAO returns it: defaults filled, unset fields absent. */
+  config: Record<string, unknown>;
+}
+
+const WS_ID = '0dc6f45b-8f8d-40d2-a504-473544ee190b'; // the default workspace id is random per database; fixed here
+
+export class KongEmulator {
+  readonly plugins = new Map<string, LoadedPlugin>();
+  readonly processes: PluginServerProcess[] = [];
+  readonly nodeId = randomUUID();
+  /** Error-log lines (Kong's and the plugin servers'), newest last. */
+  readonly log: string[] = [];
+  private readonly workers: Worker[] = [];
+  private readonly trusted = new BlockList();
+  private config: KongConfig = { services: [], routes: [], consumers: [], plugins: [] };
+  private configured = new Map<string, ConfiguredPlugin[]>(); // by plugin name
+  private router = new Router(this.config);
+  private seq = 0;
+  private nextWorker = 0;
+  private readonly unhandled: FailOpenEvent[] = [];
+
+  private constructor(readonly opts: EmulatorOptions, readonly prefix: string) {
+    for (const cidr of opts.trustedIps ?? []) addCidr(this.trusted, cidr);
+  }
+
+  static async start(opts: EmulatorOptions = {}): Promise<KongEmulator> {
+    const prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-kong-'));
+    const emu = new KongEmulator(opts, prefix);
+    try {
+      await emu.boot();
+    } catch (err) {
+      await emu.stop();
+      throw err;
+    }
+    return emu;
+  }
+
+  private async boot(): Promise<void> {
+    const root = this.opts.pluginsRoot ?? distPluginsDir;
+    const names = this.opts.plugins ?? listBuiltPlugins(root);
+    const entries = this.opts.entries ?? pluginServerEntries(this.opts.server ?? 'stock', this.prefix, names, root);
+    // init_by_lua: query every server (process.lua load_external_plugins_info); any bad output stops Kong.
+    for (const entry of entries) {
+      for (const info of queryPluginInfo(entry, this.opts.kongVersion ?? '3.9')) {
+        if (this.plugins.has(info.Name)) {
+          this.writeLog(`[warn] plugin ${info.Name} is already registered`);
+          continue;
+        }
+        this.plugins.set(info.Name, { info, entry, phases: new Set(info.Phases) });
+      }
+    }
+    // init_worker on worker 0: spawn start commands (no readiness check in Kong; we wait for sockets).
+    for (const entry of entries) {
+      if (!entry.startCmd) continue;
+      const proc = PluginServerProcess.start(entry);
+      proc.onLine((l) => this.onServerLine(l.server, l.line));
+      this.processes.push(proc);
+    }
+    for (const entry of entries) {
+      await waitForSocket(entry.socket, this.processes.find((p) => p.entry.socket === entry.socket) ?? this.processes[0]);
+    }
+    const workers = this.opts.workers ?? 2;
+    for (let i = 0; i < workers; i++) this.workers.push({ index: i, rpc: new Map(), instances: new Map(), starting: new Map() });
+  }
+
+  private onServerLine(server: string, line: string): void {
+    this.writeLog(`[info] [${server}] ${line}`);
+    // server.js catches a throwing handler, logs it and answers "ret": Kong proceeds (fail-open).
+    const m = /unhandled exception in ([\w.-]+)\.(\w+)/.exec(line);
+    if (m) this.unhandled.push({ kind: 'unhandled-exception', plugin: m[1], phase: m[2], detail: line });
+  }
+
+  private writeLog(line: string): void {
+    this.log.push(line);
+    if (this.log.length > 20_000) this.log.shift();
+    this.opts.onLog?.(line);
+  }
+
+  /** Handler exceptions that the plugin server swallowed (Kong let those requests through). */
+  unhandledExceptions(): FailOpenEvent[] {
+    return [...this.unhandled];
+  }
+
+  // ---------------------------------------------------------------- configuration (Kong's DAO)
+
+  /**
+   * Replaces the whole configuration, like a DB-less `/config` push: every plugin config is validated against
+   * its dumped schema (defaults filled), and the plugins iterator is rebuilt with a new `__seq__`.
+   */
+  setConfig(config: KongConfig): void {
+    const configured = new Map<string, ConfiguredPlugin[]>();
+    for (const entity of config.plugins) {
+      const plugin = this.plugins.get(entity.name);
+      if (!plugin) throw new ConfigError(`plugin '${entity.name}' not enabled; add it to the 'plugins' configuration property`, entity.name);
+      const res = processPluginConfig(configFields(plugin.info), entity.config ?? {});
+      if (!res.ok) throw new ConfigError(res.error.message, entity.name, res.error);
+      if (!entity.enabled) continue;
+      const list = configured.get(entity.name) ?? [];
+      list.push({ entity, config: res.config });
+      configured.set(entity.name, list);
+    }
+    this.config = config;
+    this.configured = configured;
+    this.router = new Router(config);
+    this.seq++;
+  }
+
+  getConfig(): KongConfig {
+    return this.config;
+  }
+
+  /** Validates one plugin config the way the Admin API would, returning the stored config. */
+  validatePluginConfig(name: string, config: unknown): Record<string, unknown> {
+    const plugin = this.plugins.get(name);
+    if (!plugin) throw new ConfigError(`plugin '${name}' not enabled; add it to the 'plugins' configuration property`, name);
+    const res = processPluginConfig(configFields(plugin.info), config ?? {});
+    if (!res.ok) throw new ConfigError(res.error.message, name, res.error);
+    return res.config;
+  }
+
+  /** Plugins in Kong's execution order: PRIORITY descending, ties by name descending (plugins_iterator.lua). */
+  orderedPlugins(): LoadedPlugin[] {
+    return [...this.plugins.values()].sort((a, b) =>
+      b.info.Priority !== a.info.Priority ? b.info.Priority - a.info.Priority : a.info.Name < b.info.Name ? 1 : -1,
+    );
+  }
+
+  /** plugins_iterator.lua lookup order: most specific combination of route/service/consumer wins. */
+  private lookupConfig(name: string, routeId?: string, serviceId?: string, consumerId?: string): ConfiguredPlugin | undefined {
+    const list = this.configured.get(name);
+    if (!list) return undefined;
+    const find = (r: boolean, s: boolean, c: boolean) =>
+      list.find(
+        (p) =>
+          (r ? p.entity.route === routeId && routeId !== undefined : p.entity.route === undefined) &&
+          (s ? p.entity.service === serviceId && serviceId !== undefined : p.entity.service === undefined) &&
+          (c ? p.entity.consumer === consumerId && consumerId !== undefined : p.entity.consumer === undefined),
+      );
+    const order: [boolean, boolean, boolean][] = [
+      [true, true, true],
+      [true, false, true],
+      [false, true, true],
+      [true, true, false],
+      [false, false, true],
+      [true, false, false],
+      [false, true, false],
+      [false, false, false],
+    ];
+    for (const [r, s, c] of order) {
+      const hit = find(r, s, c);
+      if (hit) return hit;
+    }
+    return undefined;
+  }
+
+  /** get_plugin_config: the config table plus the keys Kong adds before cjson-encoding it for StartInstance. */
+  private instanceConfig(p: ConfiguredPlugin): Record<string, unknown> {
+    const e = p.entity;
+    const conf: Record<string, unknown> = { ...p.config };
+    if (e.route) conf.route_id = e.route;
+    if (e.service) conf.service_id = e.service;
+    if (e.consumer) conf.consumer_id = e.consumer;
+    if (e.instance_name) conf.plugin_instance_name = e.instance_name;
+    conf.__plugin_id = e.id;
+    conf.__ws_id = WS_ID;
+    conf.__key__ = `plugins:${e.name}:${e.route ?? ''}:${e.service ?? ''}:${e.consumer ?? ''}:${WS_ID}`;
+    conf.__seq__ = this.seq;
+    return conf;
+  }
+
+  // ---------------------------------------------------------------- instances (plugin_servers/plugin.lua)
+
+  private rpcFor(worker: Worker, socket: string): RpcClient {
+    let c = worker.rpc.get(socket);
+    if (!c) {
+      c = new RpcClient(socket, this.opts.rpcTimeoutMs ?? 60_000);
+      worker.rpc.set(socket, c);
+    }
+    return c;
+  }
+
+  private async getInstanceId(worker: Worker, plugin: LoadedPlugin, p: ConfiguredPlugin, count: () => void): Promise<number> {
+    const key = p.entity.id;
+    const cached = worker.instances.get(key);
+    if (cached && cached.seq === this.seq) return cached.id;
+    const pending = worker.starting.get(key);
+    if (pending) return pending; // Kong waits for another coroutine's StartInstance
+    const start = (async () => {
+      const rpc = this.rpcFor(worker, plugin.entry.socket);
+      count();
+      const conf = this.instanceConfig(p);
+      const res = (await rpc.call('plugin.StartInstance', { Name: plugin.info.Name, Config: JSON.stringify(conf) })) as { Id: number };
+      worker.instances.set(key, { id: res.Id, seq: this.seq, pluginId: key });
+      if (cached) {
+        // Close the instance of the previous configuration; errors are ignored (plugin.lua get_instance_id).
+        count();
+        rpc.call('plugin.CloseInstance', cached.id).catch(() => undefined);
+      }
+      return res.Id;
+    })();
+    worker.starting.set(key, start);
+    try {
+      return await start;
+    } finally {
+      worker.starting.delete(key);
+    }
+  }
+
+  /** reset_instance: drop this plugin's cached instances in every worker (worker event "plugin_server/reset_instances"). */
+  private resetInstances(pluginName: string): void {
+    for (const w of this.workers) {
+      for (const [key] of w.instances) {
+        const owner = [...this.configured.get(pluginName) ?? []].some((p) => p.entity.id === key);
+        if (owner) w.instances.delete(key);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- events (rpc/mp_rpc.lua handle_event, bridge_loop)
+
+  private async runEvent(
+    worker: Worker,
+    plugin: LoadedPlugin,
+    p: ConfiguredPlugin,
+    phase: Phase,
+    ctx: RequestContext,
+    report: RequestReport,
+    attempt = 0,
+  ): Promise<'done' | 'exit' | 'lua-error'> {
+    const name = plugin.info.Name;
+    const count = () => {
+      report.rpcCalls++;
+      report.rpcCallsByPlugin[name] = (report.rpcCallsByPlugin[name] ?? 0) + 1;
+    };
+    report.events.push([name, phase]);
+    ctx.phase = phase;
+    let instanceId: number;
+    try {
+      instanceId = await this.getInstanceId(worker, plugin, p, count);
+    } catch (err) {
+      // get_instance_id raises error(err): a Lua error in the phase handler.
+      this.writeLog(`[error] [${name}] failed to start instance: ${(err as Error).message}`);
+      report.luaErrors.push({ plugin: name, phase, message: (err as Error).message });
+      return 'lua-error';
+    }
+    const env = this.pdkEnv(plugin, p);
+    const rpc = this.rpcFor(worker, plugin.entry.socket);
+    try {
+      count();
+      let step = (await rpc.call('plugin.HandleEvent', { InstanceId: instanceId, EventName: phase })) as { EventId: number; Data: unknown };
+      const eventId = step.EventId;
+      while (step.Data !== 'ret') {
+        const call = step.Data as { Method: string; Args?: unknown[] };
+        if (!call || typeof call.Method !== 'string') throw new RpcError(`invalid step data from plugin server`);
+        let outcome;
+        try {
+          outcome = callPdk(call.Method, call.Args ?? [], ctx, env);
+        } catch (err) {
+          if (err instanceof LuaError) {
+            // The Lua error propagates out of the handler; Kong never sends another Step for this event.
+            this.writeLog(`[error] [${name}] ${phase}: ${err.message}`);
+            report.luaErrors.push({ plugin: name, phase, message: err.message });
+            return 'lua-error';
+          }
+          throw err;
+        }
+        if (outcome.kind === 'exit') {
+          // pdk/response.lua exit: coroutine.yield() in access / ngx.exit elsewhere; no further Step.
+          report.exitedBy = name;
+          return 'exit';
+        }
+        const data: Record<string, unknown> = { EventId: eventId };
+        if (outcome.value !== undefined && outcome.value !== null) data.Data = toLuaWire(outcome.value);
+        count();
+        step = (await rpc.call(stepMethodFor(call.Method), data)) as { EventId: number; Data: unknown };
+      }
+      return 'done';
+    } catch (err) {
+      const msg = (err as Error).message;
+      if (/no plugin instance/i.test(msg) && attempt < 5) {
+        // Kong resets the plugin's instances and retries the event (unbounded in Kong; bounded here).
+        this.writeLog(`[warn] [${name}] ${msg}`);
+        this.resetInstances(name);
+        return this.runEvent(worker, plugin, p, phase, ctx, report, attempt + 1);
+      }
+      // Any other RPC error: kong.log.err and the handler returns normally: FAIL-OPEN.
+      this.writeLog(`[error] [${name}] ${msg}`);
+      report.failOpen.push({ kind: 'rpc-error', plugin: name, phase, detail: msg });
+      return 'done';
+    }
+  }
+
+  private pdkEnv(plugin: LoadedPlugin, p: ConfiguredPlugin): PdkEnv {
+    return {
+      pluginName: plugin.info.Name,
+      pluginId: p.entity.id,
+      nodeId: this.nodeId,
+      findConsumer: (key, byUsername) => findConsumer(this.config.consumers, key, byUsername),
+      log: (level, pluginName, message) => this.writeLog(`[${level}] [${pluginName}] ${message}`),
+      isTrustedIp: (ip) => isTrusted(this.trusted, ip),
+      serialize: () => ({}),
+    };
+  }
+
+  // ---------------------------------------------------------------- the request (kong/init.lua)
+
+  async handle(req: IncomingRequest): Promise<EmulatedResponse> {
+    const worker = this.workers[this.nextWorker++ % this.workers.length];
+    let resolveLog!: () => void;
+    const report: RequestReport = {
+      requestId: randomBytes(16).toString('hex'),
+      rpcCalls: 0,
+      rpcCallsByPlugin: {},
+      events: [],
+      failOpen: [],
+      luaErrors: [],
+      logDone: new Promise<void>((r) => (resolveLog = r)),
+    };
+    // nginx drops request headers whose names contain "_" (underscores_in_headers off by default).
+    const requestHeaders = HeaderMap.from(req.headers.filter(([k]) => !k.includes('_')));
+    const ctx: RequestContext = {
+      id: report.requestId,
+      worker: worker.index,
+      phase: 'rewrite',
+      request: req,
+      requestHeaders,
+      startTime: Date.now(),
+      serviceRequest: { headers: requestHeaders.clone() },
+      responseHeaders: new HeaderMap(),
+      ctxShared: new Map(),
+      ngxCtx: new Map(),
+      bufferedProxying: false,
+      serializeValues: {},
+    };
+    const ordered = this.orderedPlugins();
+    const collected: [LoadedPlugin, ConfiguredPlugin][] = [];
+    let unexpected = false;
+
+    // rewrite: global plugins only (plugins_iterator "global" iterator)
+    for (const plugin of ordered) {
+      if (ctx.exited || unexpected) break;
+      if (!plugin.phases.has('rewrite')) continue;
+      const p = this.lookupConfig(plugin.info.Name);
+      if (!p) continue;
+      const r = await this.runEvent(worker, plugin, p, 'rewrite', ctx, report);
+      if (r === 'lua-error') unexpected = true;
+    }
+
+    let proxied = false;
+    if (!ctx.exited && !unexpected) {
+      const match = this.router.match({
+        method: req.method,
+        path: req.rawPath,
+        host: requestHeaders.first('host') ?? '',
+        scheme: req.scheme,
+        headers: requestHeaders.toLowerRecord(),
+      });
+      if (!match) {
+        this.kongError(ctx, 404, 'no Route matched with those values');
+      } else if (match.httpsRedirect) {
+        this.httpsRedirect(ctx, match.route.https_redirect_status_code);
+      } else {
+        ctx.route = match.route;
+        ctx.service = match.service;
+        ctx.uriCaptures = match.uriCaptures && splitCaptures(match.uriCaptures);
+        ctx.serviceRequest.path = undefined;
+
+        // access: collecting iterator; after an exit the loop keeps collecting but skips handlers.
+        for (const plugin of ordered) {
+          const p = this.lookupConfig(plugin.info.Name, ctx.route?.id, ctx.service?.id, ctx.consumer?.id);
+          if (!p) continue;
+          collected.push([plugin, p]);
+          if (ctx.exited || unexpected || !plugin.phases.has('access')) continue;
+          const r = await this.runEvent(worker, plugin, p, 'access', ctx, report);
+          if (r === 'lua-error') unexpected = true;
+        }
+        if (unexpected) {
+          ctx.exited = undefined;
+          this.kongError(ctx, 500); // delayed_response 500 from the access coroutine (KONG_UNEXPECTED)
+        } else if (!ctx.exited && ctx.service) {
+          const wantsResponse = collected.some(([pl]) => pl.phases.has('response'));
+          const buffered = wantsResponse || ctx.bufferedProxying;
+          const upstream = await forwardToUpstream(ctx, match, ctx.service, report, this.opts.upstreamAliases);
+          ctx.upstream = upstream;
+          proxied = true;
+          if (buffered) {
+            // Kong.response(): status and headers from the upstream, then response handlers in priority order.
+            ctx.responseStatus = upstream.status;
+            for (const [k, v] of upstream.headers.entries()) ctx.responseHeaders.set(k, v);
+            for (const [plugin, p] of collected) {
+              if (ctx.exited || unexpected) break;
+              if (!plugin.phases.has('response')) continue;
+              const r = await this.runEvent(worker, plugin, p, 'response', ctx, report);
+              if (r === 'lua-error') unexpected = true;
+            }
+            if (unexpected) {
+              ctx.exited = undefined;
+              this.kongError(ctx, 500);
+            }
+          } else {
+            // Unbuffered: headers set in access are sent along with the upstream's (nginx appends both).
+            const merged = ctx.responseHeaders.clone();
+            for (const [k, vs] of upstream.headers.entries()) for (const v of vs) merged.add(k, v);
+            ctx.responseHeaders = merged;
+            ctx.responseStatus = ctx.responseStatus ?? upstream.status;
+          }
+        }
+      }
+    } else if (unexpected) {
+      ctx.exited = undefined;
+      this.kongError(ctx, 500);
+    }
+
+    const response = this.finalResponse(ctx, proxied, report);
+
+    // log: after the response, in a timer, with saved data (plugin_servers/plugin.lua save_for_later)
+    const logPlugins =
+      collected.length > 0 || ctx.route
+        ? collected
+        : ordered.flatMap((pl) => {
+            const p = this.lookupConfig(pl.info.Name);
+            return p ? [[pl, p] as [LoadedPlugin, ConfiguredPlugin]] : [];
+          });
+    ctx.logSnapshot = this.snapshot(ctx, response);
+    setImmediate(async () => {
+      try {
+        for (const [plugin, p] of logPlugins) {
+          if (!plugin.phases.has('log')) continue;
+          await this.runEvent(worker, plugin, p, 'log', ctx, report);
+        }
+      } finally {
+        resolveLog();
+      }
+    });
+    return response;
+  }
+
+  /** kong.response.error issued by Kong itself (router 404, unexpected 500). */
+  private kongError(ctx: RequestContext, status: number, message?: string): void {
+    const { body, contentType } = errorBody(status, message, ctx.requestHeaders.first('accept'), ctx.id);
+    const headers = new HeaderMap();
+    headers.set('Content-Type', contentType);
+    ctx.exited = { status, body: Buffer.from(body), headers, source: 'error' };
+  }
+
+  /** Route protocols exclude http: handler.lua answers with https_redirect_status_code. */
+  private httpsRedirect(ctx: RequestContext, status: number): void {
+    const headers = new HeaderMap();
+    if (status === 426) {
+      headers.set('Content-Type', 'application/json; charset=utf-8');
+      headers.set('Connection', 'Upgrade');
+      headers.set('Upgrade', 'TLS/1.2, HTTP/1.1');
+      ctx.exited = { status, body: Buffer.from(JSON.stringify({ message: 'Please use HTTPS protocol' })), headers, source: 'exit' };
+      return;
+    }
+    const host = ctx.requestHeaders.first('host') ?? 'localhost';
+    const uri = ctx.request.rawQuery ? `${ctx.request.rawPath}?${ctx.request.rawQuery}` : ctx.request.rawPath;
+    headers.set('Location', `https://${host.replace(/:\d+$/, '')}${uri}`);
+    ctx.exited = { status, body: undefined, headers, source: 'exit' };
+  }
+
+  /** What goes on the wire, including the headers Kong adds in header_filter (headers = server_tokens, latency_tokens, X-Kong-Request-Id). */
+  private finalResponse(ctx: RequestContext, proxied: boolean, report: RequestReport): EmulatedResponse {
+    let status: number;
+    let headers: HeaderMap;
+    let body: Buffer;
+    if (ctx.exited) {
+      status = ctx.exited.status;
+      headers = ctx.exited.headers;
+      body = ctx.exited.body ?? Buffer.alloc(0);
+      headers.set('Content-Length', String(body.length));
+      headers.set('Server', `kong/${KONG_VERSION}`);
+      headers.set('X-Kong-Response-Latency', String(Date.now() - ctx.startTime));
+    } else {
+      status = ctx.responseStatus ?? ctx.upstream?.status ?? 502;
+      headers = ctx.responseHeaders;
+      body = ctx.upstream?.body ?? Buffer.alloc(0);
+      if (proxied) {
+        headers.add('Via', `1.1 kong/${KONG_VERSION}`);
+        headers.set('X-Kong-Upstream-Latency', '0');
+        headers.set('X-Kong-Proxy-Latency', String(Date.now() - ctx.startTime));
+      }
+      headers.delete('transfer-encoding');
+      headers.set('Content-Length', String(body.length));
+    }
+    headers.set('X-Kong-Request-Id', ctx.id);
+    if (ctx.request.method === 'HEAD') body = Buffer.alloc(0);
+    return { status, headers, body, report };
+  }
+
+  private snapshot(ctx: RequestContext, res: EmulatedResponse): LogSnapshot {
+    const serialized = {
+      request: {
+        method: ctx.request.method,
+        uri: ctx.request.rawQuery ? `${ctx.request.rawPath}?${ctx.request.rawQuery}` : ctx.request.rawPath,
+        url: `${ctx.request.scheme}://${ctx.requestHeaders.first('host') ?? ''}${ctx.request.rawPath}`,
+        size: ctx.request.body.length,
+        querystring: {},
+        headers: ctx.requestHeaders.toLowerRecord(),
+        id: ctx.id,
+      },
+      upstream_uri: normalizePath(ctx.serviceRequest.path ?? ctx.request.rawPath),
+      response: { status: res.status, size: res.body.length, headers: res.headers.toLowerRecord() },
+      route: ctx.route,
+      service: ctx.service,
+      consumer: ctx.consumer,
+      latencies: { request: Date.now() - ctx.startTime, kong: 0, proxy: 0 },
+      client_ip: ctx.request.clientIp,
+      started_at: ctx.startTime,
+      source: ctx.exited ? 'kong' : 'upstream',
+      workspace: WS_ID,
+      ...ctx.serializeValues,
+    };
+    return {
+      serialized: JSON.stringify(serialized),
+      requestHeaders: ctx.requestHeaders,
+      responseHeaders: res.headers,
+      responseStatus: res.status,
+      responseSource: ctx.exited ? ctx.exited.source : 'service',
+      reqStartTime: ctx.startTime,
+      ctxShared: ctx.ctxShared,
+      uriCaptures: ctx.uriCaptures,
+    };
+  }
+
+  /** Convenience for tests: an HTTP-like request without a socket. */
+  request(r: {
+    method?: string;
+    path: string;
+    headers?: Record<string, string | string[]>;
+    body?: string | Buffer;
+    scheme?: 'http' | 'https';
+    clientIp?: string;
+    clientCertChainPem?: string;
+  }): Promise<EmulatedResponse> {
+    const [rawPath, ...q] = r.path.split('?');
+    const headers: [string, string][] = [];
+    let hasHost = false;
+    for (const [k, v] of Object.entries(r.headers ?? {})) {
+      if (k.toLowerCase() === 'host') hasHost = true;
+      for (const one of Array.isArray(v) ? v : [v]) headers.push([k, one]);
+    }
+    if (!hasHost) headers.unshift(['Host', 'localhost']);
+    const body = typeof r.body === 'string' ? Buffer.from(r.body) : r.body ?? Buffer.alloc(0);
+    if (body.length > 0 && !headers.some(([k]) => k.toLowerCase() === 'content-length')) headers.push(['Content-Length', String(body.length)]);
+    return this.handle({
+      method: r.method ?? 'GET',
+      scheme: r.scheme ?? 'http',
+      rawPath,
+      rawQuery: q.join('?'),
+      headers,
+      body,
+      httpVersion: 1.1,
+      clientIp: r.clientIp ?? '127.0.0.1',
+      clientPort: 40000,
+      serverPort: r.scheme === 'https' ? 8443 : 8000,
+      clientCertChainPem: r.clientCertChainPem,
+    });
+  }
+
+  /** Instances cached by each worker, for tests of Kong's instance semantics. */
+  cachedInstances(): { worker: number; pluginId: string; id: number; seq: number }[] {
+    return this.workers.flatMap((w) => [...w.instances.values()].map((i) => ({ worker: w.index, pluginId: i.pluginId, id: i.id, seq: i.seq })));
+  }
+
+  /** Total RPC calls made so far on every connection (all workers). */
+  totalRpcCalls(): number {
+    return this.workers.reduce((n, w) => n + [...w.rpc.values()].reduce((m, c) => m + c.stats.calls, 0), 0);
+  }
+
+  async stop(): Promise<void> {
+    for (const w of this.workers) for (const c of w.rpc.values()) c.close();
+    await Promise.all(this.processes.map((p) => p.stop()));
+    fs.rmSync(this.prefix, { recursive: true, force: true });
+  }
+}
+
+export class ConfigError extends Error {
+  constructor(message: string, readonly plugin: string, readonly violation?: unknown) {
+    super(message);
+  }
+}
+
+/** Lua tables: an empty table is packed as an empty array (lua-MessagePack), so `{}` travels as `[]`. */
+function toLuaWire(v: unknown): unknown {
+  if (v instanceof Uint8Array || v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) return v.map(toLuaWire);
+  const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined);
+  if (entries.length === 0) return [];
+  return Object.fromEntries(entries.map(([k, x]) => [k, toLuaWire(x)]));
+}
+
+/** The plugin's own fields: the `config` record of the schema the plugin server dumped. */
+function configFields(info: PluginInfo) {
+  return info.Schema.fields[0]?.config?.fields ?? [];
+}
+
+/** kong.request.get_uri_captures: numbered captures are `unnamed`, named groups `named`. */
+function splitCaptures(captures: Record<string, string>): { unnamed: string[]; named: Record<string, string> } {
+  const unnamed: string[] = [];
+  const named: Record<string, string> = {};
+  for (const [k, v] of Object.entries(captures)) {
+    if (/^\d+$/.test(k)) unnamed[Number(k)] = v;
+    else named[k] = v;
+  }
+  return { unnamed, named };
+}
+
+function findConsumer(consumers: Consumer[], key: string, byUsername: boolean): Consumer | undefined {
+  return consumers.find((c) => c.id === key) ?? (byUsername ? consumers.find((c) => c.username === key) : undefined);
+}
+
+function addCidr(list: BlockList, cidr: string): void {
+  const [addr, bits] = cidr.split('/');
+  const type = isIPv6(addr) ? 'ipv6' : 'ipv4';
+  if (bits === undefined) list.addAddress(addr, type);
+  else list.addSubnet(addr, Number(bits), type);
+}
+
+function isTrusted(list: BlockList, ip: string): boolean {
+  try {
+    return list.check(ip, isIPv6(ip) ? 'ipv6' : 'ipv4');
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,185 @@
+// The per-request state that Kong keeps in nginx (ngx.var, ngx.req, ngx.header, ngx.ctx) and that the
+// emulated PDK reads and writes.
+import type { Consumer, Route, Service } from './entities';
+
+export type Phase = 'certificate' | 'rewrite' | 'access' | 'response' | 'log';
+
+/** A header list in arrival order, names as the client sent them. */
+export type HeaderList = [string, string][];
+
+export interface IncomingRequest {
+  method: string;
+  scheme: 'http' | 'https';
+  /** Raw request target path (no query), as on the request line. */
+  rawPath: string;
+  rawQuery: string;
+  headers: HeaderList;
+  body: Buffer;
+  httpVersion: number;
+  clientIp: string;
+  clientPort: number;
+  serverPort: number;
+  /** DER of the client certificate chain, leaf first, when the TLS client presented one. */
+  clientCertChainPem?: string;
+}
+
+/** Headers keyed case-insensitively, keeping the first-seen spelling, with all values. */
+export class HeaderMap {
+  private readonly map = new Map<string, { name: string; values: string[] }>();
+
+  static from(list: Iterable<[string, string]>): HeaderMap {
+    const h = new HeaderMap();
+    for (const [k, v] of list) h.add(k, v);
+    return h;
+  }
+
+  get(name: string): string[] | undefined {
+    return this.map.get(name.toLowerCase())?.values;
+  }
+  first(name: string): string | undefined {
+    return this.get(name)?.[0];
+  }
+  set(name: string, values: string | string[]): void {
+    this.map.set(name.toLowerCase(), { name, values: Array.isArray(values) ? [...values] : [values] });
+  }
+  add(name: string, value: string): void {
+    const e = this.map.get(name.toLowerCase());
+    if (e) e.values.push(value);
+    else this.map.set(name.toLowerCase(), { name, values: [value] });
+  }
+  delete(name: string): void {
+    this.map.delete(name.toLowerCase());
+  }
+  has(name: string): boolean {
+    return this.map.has(name.toLowerCase());
+  }
+  /** Lower-cased keys, all values, like ngx.req.get_headers / ngx.resp.get_headers (capped at `max`). */
+  toLowerRecord(max = 100): Record<string, string | string[]> {
+    const out: Record<string, string | string[]> = {};
+    let n = 0;
+    for (const [k, e] of this.map) {
+      for (const v of e.values) {
+        if (n++ >= max) return out;
+        const prev = out[k];
+        out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+      }
+    }
+    return out;
+  }
+  entries(): [string, string[]][] {
+    return [...this.map.values()].map((e) => [e.name, e.values]);
+  }
+  clone(): HeaderMap {
+    const h = new HeaderMap();
+    for (const [k, e] of this.map) h.map.set(k, { name: e.name, values: [...e.values] });
+    return h;
+  }
+}
+
+/** What plugins asked to change in the request sent upstream (kong.service.request.*, kong.service.*). */
+export interface ServiceRequestChanges {
+  scheme?: string;
+  method?: string;
+  path?: string;
+  rawQuery?: string;
+  headers: HeaderMap;
+  body?: Buffer;
+  upstreamHost?: string;
+  target?: { host: string; port: number };
+}
+
+export interface ExitResponse {
+  status: number;
+  body?: Buffer;
+  headers: HeaderMap;
+  source: 'exit' | 'error';
+}
+
+export interface UpstreamResponse {
+  status: number;
+  headers: HeaderMap;
+  body: Buffer;
+}
+
+export interface RequestContext {
+  id: string; // X-Kong-Request-Id
+  worker: number;
+  phase: Phase;
+  request: IncomingRequest;
+  requestHeaders: HeaderMap;
+  startTime: number; // ms since epoch
+  route?: Route;
+  service?: Service;
+  uriCaptures?: { unnamed: string[]; named: Record<string, string> };
+  consumer?: Consumer;
+  credential?: Record<string, unknown>;
+  /** Request changes for the upstream; seeded from the router's result. */
+  serviceRequest: ServiceRequestChanges;
+  /** Downstream response status/headers as nginx holds them (ngx.status, ngx.header). */
+  responseStatus?: number;
+  responseHeaders: HeaderMap;
+  upstream?: UpstreamResponse;
+  exited?: ExitResponse;
+  /** kong.ctx.shared, shared by all plugins of the request. */
+  ctxShared: Map<string, unknown>;
+  /** ngx.ctx entries set through kong.nginx.set_ctx. */
+  ngxCtx: Map<string, unknown>;
+  bufferedProxying: boolean;
+  serializeValues: Record<string, unknown>;
+  /** Set in the log phase: Kong runs log handlers in a timer with saved data. */
+  logSnapshot?: LogSnapshot;
+}
+
+export interface LogSnapshot {
+  serialized: string;
+  requestHeaders: HeaderMap;
+  responseHeaders: HeaderMap;
+  responseStatus: number;
+  responseSource: 'exit' | 'error' | 'service';
+  reqStartTime: number;
+  ctxShared: Map<string, unknown>;
+  uriCaptures?: { unnamed: string[]; named: Record<string, string> };
+}
+
+/** ngx.req.get_uri_args: `a=1&a=2&b&c=` → {a: ["1","2"], b: true, c: ""}; at most `max` args (default 100). */
+export function parseQueryArgs(rawQuery: string, max = 100): Record<string, string | true | (string | true)[]> {
+  const out: Record<string, string | true | (string | true)[]> = {};
+  if (!rawQuery) return out;
+  let n = 0;
+  for (const part of rawQuery.split('&')) {
+    if (part === '') continue;
+    if (n++ >= max) break;
+    const eq = part.indexOf('=');
+    const key = decodeQueryComponent(eq < 0 ? part : part.slice(0, eq));
+    if (key === '') continue; // nginx ignores args with an empty name
+    const value: string | true = eq < 0 ? true : decodeQueryComponent(part.slice(eq + 1));
+    const prev = out[key];
+    out[key] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
+  }
+  return out;
+}
+
+export function decodeQueryComponent(s: string): string {
+  const plus = s.replace(/\+/g, ' ');
+  try {
+    return decodeURIComponent(plus);
+  } catch {
+    // ngx.unescape_uri leaves invalid escapes as they are
+    return plus.replace(/%([0-9a-fA-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+  }
+}
+
+/** Query string from a Lua-style args table (kong.service.request.set_query encodes with ngx.encode_args, sorted). */
+export function encodeQueryArgs(args: Record<string, unknown>): string {
+  const parts: string[] = [];
+  for (const key of Object.keys(args).sort()) {
+    const v = args[key];
+    const values = Array.isArray(v) ? v : [v];
+    for (const one of values) {
+      if (one === true) parts.push(encodeURIComponent(key));
+      else if (one === false || one === null || one === undefined) continue;
+      else parts.push(`${encodeURIComponent(key)}=${encodeURIComponent(String(one))}`);
+    }
+  }
+  return parts.join('&');
+}

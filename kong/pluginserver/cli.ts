@@ -1,0 +1,164 @@
+#!/usr/bin/env node
+// bulwark-pluginserver: one Node process that serves every Bulwark plugin to Kong.
+//
+//   serve:  bulwark-pluginserver --plugins-root dist/plugins -p /usr/local/kong
+//           → one socket per plugin, <prefix>/<plugin name>.sock (+ <prefix>/<--sock-name> for all plugins)
+//   query:  bulwark-pluginserver --plugins-root dist/plugins --dump-plugin <name>   (Kong ≥ 3.9 query_cmd)
+//           bulwark-pluginserver --plugins-root dist/plugins --dump-all-plugins     (Kong 3.0–3.8)
+import fs = require('fs');
+import path = require('path');
+import { parseArgs } from 'util';
+import { SocketListener } from './listener';
+import { JsonLogger, errorMessage } from './log';
+import { LoadedPlugin, PluginLoadError, loadPlugins, pluginDirsUnderRoot, pluginInfo, redirectStdoutToStderr } from './plugins';
+import { PluginServer } from './server';
+
+export const USAGE = `usage: bulwark-pluginserver (-d <plugin dir>)... | --plugins-root <dir> [options]
+  -d, --plugin-dir <dir>    a plugin directory (index.js exporting Plugin, Schema, Version, Priority, Name?); repeatable
+  --plugins-root <dir>      load every subdirectory of <dir> as a plugin directory; repeatable
+  -p, --kong-prefix <dir>   where the sockets are created: <dir>/<plugin name>.sock (default /usr/local/kong)
+  --sock-name <file>        also listen on <kong-prefix>/<file>, a socket serving every plugin
+  --dump-plugin <name>      print [<plugin info>] as JSON and exit (Kong >= 3.9 query_cmd, one per plugin)
+  --dump-all-plugins        print [<plugin info>, ...] as JSON and exit (Kong 3.0-3.8 query_cmd)
+  --event-ttl <seconds>     end an event with no request from Kong for this long (default 60, Kong's socket timeout)
+  --shutdown-grace <secs>   on SIGTERM, wait this long for live events to end (default 5)
+  -v, --verbose             debug logs
+Logs are JSON lines on stderr.`;
+
+export interface CliOptions {
+  pluginDirs: string[];
+  kongPrefix: string;
+  sockName?: string;
+  dumpPlugin?: string;
+  dumpAll: boolean;
+  eventTtlMs: number;
+  shutdownGraceMs: number;
+  verbose: boolean;
+}
+
+export function parseCli(argv: string[]): CliOptions {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      'plugin-dir': { type: 'string', short: 'd', multiple: true },
+      'plugins-root': { type: 'string', multiple: true },
+      'kong-prefix': { type: 'string', short: 'p', default: '/usr/local/kong' },
+      'sock-name': { type: 'string' },
+      'dump-plugin': { type: 'string' },
+      'dump-all-plugins': { type: 'boolean', default: false },
+      'event-ttl': { type: 'string', default: '60' },
+      'shutdown-grace': { type: 'string', default: '5' },
+      verbose: { type: 'boolean', short: 'v', default: false },
+    },
+  });
+  const pluginDirs = [...(values['plugin-dir'] ?? []), ...(values['plugins-root'] ?? []).flatMap(pluginDirsUnderRoot)];
+  if (pluginDirs.length === 0) throw new Error('no plugin: give -d <plugin dir> or --plugins-root <dir>');
+  const seconds = (name: string, text: string): number => {
+    const n = Number(text);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number of seconds`);
+    return n * 1000;
+  };
+  return {
+    pluginDirs,
+    kongPrefix: values['kong-prefix'] ?? '/usr/local/kong',
+    sockName: values['sock-name'],
+    dumpPlugin: values['dump-plugin'],
+    dumpAll: values['dump-all-plugins'] ?? false,
+    eventTtlMs: seconds('event-ttl', values['event-ttl'] ?? '60'),
+    shutdownGraceMs: seconds('shutdown-grace', values['shutdown-grace'] ?? '5'),
+    verbose: values.verbose ?? false,
+  };
+}
+
+/** Runs the CLI. Resolves to an exit code for the dump modes and failures, or null once serving. */
+export async function main(argv: string[]): Promise<number | null> {
+  let opts: CliOptions;
+  try {
+    opts = parseCli(argv);
+  } catch (err) {
+    process.stderr.write(`${errorMessage(err)}\n${USAGE}\n`);
+    return 2;
+  }
+  const log = new JsonLogger(opts.verbose ? 'debug' : 'info');
+  const dumping = opts.dumpAll || opts.dumpPlugin !== undefined;
+
+  // Whatever plugins print while loading (and, when dumping, until exit) goes to stderr.
+  const restoreStdout = redirectStdoutToStderr();
+  let plugins: Map<string, LoadedPlugin>;
+  try {
+    plugins = loadPlugins(opts.pluginDirs);
+  } catch (err) {
+    const fields = err instanceof PluginLoadError ? { plugin: err.plugin, location: err.location } : {};
+    log.error(errorMessage(err), fields);
+    return 1;
+  }
+
+  if (dumping) {
+    let infos;
+    if (opts.dumpPlugin !== undefined) {
+      const plugin = plugins.get(opts.dumpPlugin.toLowerCase());
+      if (!plugin) {
+        log.error(`plugin "${opts.dumpPlugin}" is not among the loaded plugins`, { loaded: [...plugins.keys()] });
+        return 1;
+      }
+      infos = [pluginInfo(plugin)]; // Kong 3.9 registers only element [1] of the array (process.lua)
+    } else {
+      infos = [...plugins.values()].map(pluginInfo);
+    }
+    fs.writeSync(1, JSON.stringify(infos) + '\n');
+    return 0;
+  }
+  restoreStdout();
+
+  const server = new PluginServer(plugins, log);
+  const listener = new SocketListener(server, log);
+  try {
+    // Sockets only once every plugin has loaded, so Kong never reaches a half-loaded server.
+    for (const name of plugins.keys()) await listener.listen(path.join(opts.kongPrefix, `${name}.sock`), name);
+    if (opts.sockName) await listener.listen(path.join(opts.kongPrefix, opts.sockName), null);
+  } catch (err) {
+    log.error('cannot listen', { error: errorMessage(err) });
+    await listener.shutdown(0);
+    return 1;
+  }
+
+  const sweep = setInterval(
+    () => {
+      const ended = server.events.endIdle(opts.eventTtlMs);
+      if (ended > 0) log.warn('ended idle events', { ended, events: server.events.size });
+    },
+    Math.min(opts.eventTtlMs / 2, 5000),
+  );
+  sweep.unref();
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info('stopping', { signal, events: server.events.size, instances: server.instanceCount });
+    clearInterval(sweep);
+    void listener.shutdown(opts.shutdownGraceMs).then(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  // A plugin promise nobody awaits (e.g. a PDK call made after kong.response.exit, which is rejected)
+  // must not take every plugin down with it: Node's default for an unhandled rejection is to exit.
+  process.on('unhandledRejection', (reason) => log.warn('unhandled promise rejection', { error: errorMessage(reason) }));
+
+  log.info('listening', { pid: process.pid, plugins: [...plugins.keys()], sockets: listener.socketPaths });
+  return null;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      if (code !== null) process.exit(code);
+    },
+    (err) => {
+      process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: errorMessage(err) })}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,148 @@
+// Event lifecycle. An "event" is one run of a plugin handler for one phase of one request; Kong drives it
+// with HandleEvent then one Step per PDK call (kong/runloop/plugin_servers/rpc/mp_rpc.lua bridge_loop).
+//
+// The channel between the handler and the RPC side is kong-pdk's own PipePair (lib/pipe.js), and the
+// handler's `kong` object is kong-pdk's own PDK bridge (pdk.js) on top of it: the plugin-facing behaviour is
+// the stock server's. What is added here is the end of an event, which the stock server only knows for "ret":
+//   - kong.response.exit/error: Kong never steps an exited event (§1.9 of kong-protocol.md), so it ends
+//     as soon as that call is handed to Kong;
+//   - the handler returned ("ret");
+//   - the reply could not reach Kong (connection closed while Kong waited, unencodable PDK arguments);
+//   - no request for the event within the idle TTL (Kong read-timed out, or a PDK call raised a Lua error,
+//     after which Kong never sends another Step);
+//   - shutdown.
+// After the end, any PDK call the plugin still makes is answered at once with an error (a PDKError in the
+// plugin) instead of waiting forever for a Step that will not come.
+import PipePair = require('kong-pdk/lib/pipe');
+
+/** The channel kong-pdk's pdk.js calls through: `put({Method, Args})`, then `get()` → `[result, error]`. */
+export interface PdkPipe {
+  put(message: unknown): void;
+  get(): Promise<[unknown, unknown]>;
+}
+
+type PipeEnd = ReturnType<PipePair['getPair']>[0];
+
+/** What the plugin side sends: a PDK call or the end of the handler. */
+export type PluginMessage = 'ret' | { Method: string; Args: unknown[] };
+
+export const RET = 'ret';
+
+// pdk.js returns from these at once without waiting for a Step (its NON_RETURN_METHODS), and Kong stops
+// stepping the event after running them.
+const EXIT_METHODS: ReadonlySet<string> = new Set(['kong.response.exit', 'kong.response.error']);
+
+export function isExitCall(message: PluginMessage): boolean {
+  return message !== RET && EXIT_METHODS.has(message.Method);
+}
+
+const ENDED = Symbol('event ended');
+
+/** Whoever carries the RPCs of an event (a socket connection). */
+export interface EventCarrier {
+  /** The event whose request this carrier is processing right now, if any. */
+  current: PluginEvent | null;
+}
+
+export class PluginEvent {
+  /** The carrier whose request for this event is being processed; null while Kong holds the last reply. */
+  inFlightOn: EventCarrier | null = null;
+  lastActivity = Date.now();
+  /** Why the event ended, or null while it is live. */
+  endReason: string | null = null;
+  /** The pipe handed to kong-pdk's PDK bridge. */
+  readonly pluginPipe: PdkPipe;
+  private readonly rpcEnd: PipeEnd;
+  private readonly pluginEnd: PipeEnd;
+
+  constructor(
+    readonly id: number,
+    readonly pluginName: string,
+    private readonly onEnd: (event: PluginEvent) => void,
+  ) {
+    [this.rpcEnd, this.pluginEnd] = new PipePair().getPair();
+    this.pluginPipe = {
+      put: (message) => {
+        if (this.endReason === null) this.pluginEnd.put(message);
+      },
+      get: () =>
+        this.endReason === null
+          ? (this.pluginEnd.get() as Promise<[unknown, unknown]>)
+          : Promise.resolve([undefined, this.endedError()]),
+    };
+  }
+
+  /** Waits for the plugin's next message. Rejects if the event ends meanwhile. */
+  async nextMessage(): Promise<PluginMessage> {
+    const message = await this.rpcEnd.get();
+    if (message === ENDED) throw new Error(this.endedError());
+    return message as PluginMessage;
+  }
+
+  /** Hands Kong's result of the pending PDK call to the plugin (`[result, error]`, as pdk.js expects). */
+  resume(result: unknown, error?: unknown): void {
+    this.rpcEnd.put([result, error]);
+  }
+
+  touch(): void {
+    this.lastActivity = Date.now();
+  }
+
+  /** Ends the event once; wakes both sides if they are waiting. */
+  end(reason: string): void {
+    if (this.endReason !== null) return;
+    this.endReason = reason;
+    this.rpcEnd.put([undefined, this.endedError()]); // a PDK call waiting for its Step fails now
+    this.pluginEnd.put(ENDED); // an RPC waiting for the plugin's next message fails now
+    this.onEnd(this);
+  }
+
+  private endedError(): string {
+    return `event ${this.id} has ended (${this.endReason})`;
+  }
+}
+
+/** The live events, by id. Ended events are removed at once. */
+export class EventTable {
+  private readonly events = new Map<number, PluginEvent>();
+  // Ids start at a random offset so that after a restart a Step carrying an id of the previous process
+  // (Kong keeps going on its side) gets "event id N not found" instead of reaching another request's event.
+  private nextId = randomIdBase();
+
+  get size(): number {
+    return this.events.size;
+  }
+
+  create(pluginName: string): PluginEvent {
+    const id = this.nextId;
+    this.nextId = this.nextId >= 0x7fffffff ? 1 : this.nextId + 1;
+    const event = new PluginEvent(id, pluginName, (e) => this.events.delete(e.id));
+    this.events.set(id, event);
+    return event;
+  }
+
+  get(id: unknown): PluginEvent | undefined {
+    return typeof id === 'number' ? this.events.get(id) : undefined;
+  }
+
+  /** Ends every event with no request from Kong for `ttlMs`. Returns how many. */
+  endIdle(ttlMs: number, now = Date.now()): number {
+    let ended = 0;
+    for (const event of [...this.events.values()]) {
+      if (now - event.lastActivity >= ttlMs) {
+        event.end(`no request from Kong for ${Math.round((now - event.lastActivity) / 1000)} s`);
+        ended++;
+      }
+    }
+    return ended;
+  }
+
+  endAll(reason: string): void {
+    for (const event of [...this.events.values()]) event.end(reason);
+  }
+}
+
+/** A random start for 31-bit ids (MessagePack ints that Lua numbers hold exactly). */
+export function randomIdBase(): number {
+  return 1 + Math.floor(Math.random() * 0x3fffffff);
+}

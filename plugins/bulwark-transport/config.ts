@@ -1,0 +1,163 @@
+// bulwark-transport's config: from Kong's (schema-validated, defaulted) config object to a typed,
+// precomputed form. Everything the schema cannot check (CIDRs, host patterns, header names and values,
+// HSTS preload rules) is checked here; a failure throws a ConfigError naming the field, which makes the
+// plugin instance fail to start, and Kong answers 500 instead of running a half-understood policy.
+import { ConfigError, ConfigReader } from '../lib/config';
+import { CidrList } from '../lib/ip';
+import { HostAllowList } from '../lib/host';
+import type { ForwardedHeaderKind } from '../lib/client-ip';
+import type { HeaderValues } from '../lib/pdk';
+import {
+  HSTS_HEADER,
+  responseHeaderSets,
+  securityHeaders,
+  type HstsSettings,
+  type ResponseHeaderSets,
+  type SecurityHeaderPreset,
+} from './security-headers';
+
+export type RedirectStatus = 301 | 302 | 307 | 308;
+export type RejectStatus = 426 | 403;
+
+export const REDIRECT_STATUSES: readonly RedirectStatus[] = [301, 302, 307, 308];
+export const REJECT_STATUSES: readonly RejectStatus[] = [426, 403];
+export const DEFAULT_REMOVED_HEADERS: readonly string[] = ['Server', 'X-Powered-By', 'Via'];
+
+/** hstspreload.org requires max-age >= 1 year and includeSubDomains for a preload submission. */
+export const HSTS_PRELOAD_MIN_MAX_AGE = 31536000;
+
+/**
+ * How the response phase learns whether the client used HTTPS (for HSTS), with the fewest RPCs:
+ * - `none`: HSTS is off, the answer does not matter (0 RPCs);
+ * - `assume-https`: HTTPS is enforced, so every request that reached the response phase was HTTPS (0);
+ * - `connection`: no trusted proxies, so the connection's scheme is the answer: `getScheme()` (1);
+ * - `shared-ctx`: a forwarded scheme may count; access already computed it and left it in
+ *   kong.ctx.shared (1 RPC in access + 1 in response, against 3 to recompute: scheme, peer IP, headers).
+ */
+export type ResponseSchemeSource = 'none' | 'assume-https' | 'connection' | 'shared-ctx';
+
+export interface HttpsPolicy {
+  enforce: boolean;
+  mode: 'redirect' | 'reject';
+  /** undefined = 301 for GET/HEAD, 308 otherwise (keeps method and body). */
+  redirectStatus: RedirectStatus | undefined;
+  rejectStatus: RejectStatus;
+  /** undefined = the default HTTPS port (no port in Location). */
+  redirectPort: number | undefined;
+}
+
+export interface TransportConfig {
+  trustedProxies: CidrList;
+  forwardedHeader: ForwardedHeaderKind;
+  trustForwardedHost: boolean;
+  https: HttpsPolicy;
+  allowedHosts: HostAllowList;
+  preset: SecurityHeaderPreset;
+  hsts: HstsSettings;
+  /** Precomputed security headers for HTTPS and plain-HTTP responses. */
+  headers: ResponseHeaderSets;
+  /** Lower-case names of the response headers to remove. */
+  removeResponseHeaders: string[];
+  responseScheme: ResponseSchemeSource;
+}
+
+// Response headers an override may not touch: framing headers would corrupt the response, and HSTS has
+// its own settings (an override would bypass the "HTTPS only" rule).
+const FORBIDDEN_OVERRIDES = new Set(['content-length', 'transfer-encoding', 'connection', 'content-type', HSTS_HEADER.toLowerCase()]);
+const HEADER_NAME = /^[A-Za-z0-9-]{1,128}$/;
+// Printable ASCII and tab only: no CR/LF (header injection), no other controls, no bytes Kong would mangle.
+const HEADER_VALUE = /^[\x20-\x7e\t]{0,4096}$/;
+
+function parseOverrides(reader: ConfigReader, key: string): Record<string, string> {
+  const overrides = reader.stringMap(key);
+  const seen = new Set<string>();
+  for (const [name, value] of Object.entries(overrides)) {
+    const field = `${reader.field(key)}.${name}`;
+    if (!HEADER_NAME.test(name)) throw new ConfigError(field, 'invalid header name');
+    const lower = name.toLowerCase();
+    if (FORBIDDEN_OVERRIDES.has(lower)) {
+      throw new ConfigError(field, lower === 'strict-transport-security' ? 'set HSTS with the hsts.* fields' : 'this header cannot be overridden');
+    }
+    if (seen.has(lower)) throw new ConfigError(field, 'header given twice (names are case-insensitive)');
+    seen.add(lower);
+    if (!HEADER_VALUE.test(value)) throw new ConfigError(field, 'value must be printable ASCII without line breaks');
+  }
+  return overrides;
+}
+
+function parseRemoved(reader: ConfigReader, key: string): string[] {
+  const names = reader.stringArray(key, DEFAULT_REMOVED_HEADERS);
+  const out: string[] = [];
+  names.forEach((name, i) => {
+    if (!HEADER_NAME.test(name)) throw new ConfigError(`${reader.field(key)}[${i}]`, `invalid header name ${JSON.stringify(name)}`);
+    const lower = name.toLowerCase();
+    if (!out.includes(lower)) out.push(lower);
+  });
+  return out;
+}
+
+function chooseResponseSchemeSource(headers: ResponseHeaderSets, https: HttpsPolicy, trustedProxies: CidrList): ResponseSchemeSource {
+  if (!(HSTS_HEADER in headers.https)) return 'none';
+  if (https.enforce) return 'assume-https';
+  return trustedProxies.isEmpty ? 'connection' : 'shared-ctx';
+}
+
+export function parseTransportConfig(raw: unknown): TransportConfig {
+  const root = new ConfigReader(raw);
+
+  const trustedProxies = CidrList.parse(root.stringArray('trusted_proxies'), root.field('trusted_proxies'));
+  const forwardedHeader = root.oneOf<ForwardedHeaderKind>('forwarded_header', ['x-forwarded-for', 'forwarded'], 'x-forwarded-for');
+  const trustForwardedHost = root.boolean('trust_forwarded_host', false);
+
+  const h = root.record('https');
+  const redirectStatus = h.optionalInteger('redirect_status');
+  if (redirectStatus !== undefined && !(REDIRECT_STATUSES as readonly number[]).includes(redirectStatus)) {
+    throw new ConfigError(h.field('redirect_status'), `expected one of: ${REDIRECT_STATUSES.join(', ')}`);
+  }
+  const rejectStatus = h.integer('reject_status', 426);
+  if (!(REJECT_STATUSES as readonly number[]).includes(rejectStatus)) {
+    throw new ConfigError(h.field('reject_status'), `expected one of: ${REJECT_STATUSES.join(', ')}`);
+  }
+  const https: HttpsPolicy = {
+    enforce: h.boolean('enforce', true),
+    mode: h.oneOf('mode', ['redirect', 'reject'], 'redirect'),
+    redirectStatus: redirectStatus as RedirectStatus | undefined,
+    rejectStatus: rejectStatus as RejectStatus,
+    redirectPort: h.optionalInteger('redirect_port', 1, 65535),
+  };
+
+  const allowedHosts = HostAllowList.parse(root.stringArray('allowed_hosts'), root.field('allowed_hosts'));
+
+  const sh = root.record('security_headers');
+  const preset = sh.oneOf<SecurityHeaderPreset>('preset', ['api', 'browser', 'none'], 'api');
+  const overrides = parseOverrides(sh, 'overrides');
+
+  const hr = root.record('hsts');
+  const hsts: HstsSettings = {
+    enabled: hr.boolean('enabled', true),
+    maxAge: hr.integer('max_age', 31536000, 0, 2 ** 31 - 1),
+    includeSubdomains: hr.boolean('include_subdomains', true),
+    preload: hr.boolean('preload', false),
+  };
+  if (hsts.enabled && hsts.preload) {
+    if (!hsts.includeSubdomains) throw new ConfigError(hr.field('preload'), 'preload requires include_subdomains = true');
+    if (hsts.maxAge < HSTS_PRELOAD_MIN_MAX_AGE) {
+      throw new ConfigError(hr.field('preload'), `preload requires max_age >= ${HSTS_PRELOAD_MIN_MAX_AGE}`);
+    }
+  }
+
+  const base: HeaderValues = securityHeaders(preset, overrides);
+  const headers = responseHeaderSets(base, hsts);
+  return {
+    trustedProxies,
+    forwardedHeader,
+    trustForwardedHost,
+    https,
+    allowedHosts,
+    preset,
+    hsts,
+    headers,
+    removeResponseHeaders: parseRemoved(root, 'remove_response_headers'),
+    responseScheme: chooseResponseSchemeSource(headers, https, trustedProxies),
+  };
+}

@@ -1,0 +1,161 @@
+// The Kong schema of bulwark-transport's config (the `Schema` export kong-pdk dumps; Kong validates it
+// with its metaschema, kong-protocol.md §1.12). Records are `required` so that Kong fills in their nested
+// defaults when the operator leaves them out. Checks a Kong schema cannot express from JS (CIDR syntax,
+// host patterns, HSTS preload rules) are done when the instance starts (config.ts).
+
+const HEADER_NAME_PATTERN = '^[%w%-]+$'; // Lua pattern: letters, digits and '-'
+
+export const Schema = [
+  {
+    trusted_proxies: {
+      type: 'array',
+      elements: { type: 'string', match: '^[%x%.:]+/?%d*$' },
+      default: [],
+      description:
+        'CIDRs (IPv4 or IPv6) of the proxies in front of Kong whose forwarding headers are believed. Empty: only the connection itself counts.',
+    },
+  },
+  {
+    forwarded_header: {
+      type: 'string',
+      one_of: ['x-forwarded-for', 'forwarded'],
+      default: 'x-forwarded-for',
+      description:
+        'Which header trusted proxies use to pass the client address, scheme and host: X-Forwarded-For (with X-Forwarded-Proto/-Host) or RFC 7239 Forwarded.',
+    },
+  },
+  {
+    trust_forwarded_host: {
+      type: 'boolean',
+      default: false,
+      description:
+        'Use the host reported by a trusted proxy (X-Forwarded-Host or Forwarded host=) instead of the Host header for allowed_hosts and redirects.',
+    },
+  },
+  {
+    https: {
+      type: 'record',
+      required: true,
+      fields: [
+        {
+          enforce: {
+            type: 'boolean',
+            default: true,
+            description: 'Refuse plain-HTTP requests (redirect or reject them, as set by mode).',
+          },
+        },
+        {
+          mode: {
+            type: 'string',
+            one_of: ['redirect', 'reject'],
+            default: 'redirect',
+            description: 'What to do with a plain-HTTP request when enforce is on: redirect it to https:// or reject it.',
+          },
+        },
+        {
+          redirect_status: {
+            type: 'integer',
+            one_of: [301, 302, 307, 308],
+            description:
+              'Status of the HTTPS redirect. Unset: 301 for GET/HEAD and 308 for other methods, so method and body are kept.',
+          },
+        },
+        {
+          reject_status: {
+            type: 'integer',
+            one_of: [426, 403],
+            default: 426,
+            description: 'Status of the rejection in reject mode: 426 Upgrade Required (as Kong does) or 403.',
+          },
+        },
+        {
+          redirect_port: {
+            type: 'integer',
+            between: [1, 65535],
+            description: 'HTTPS port to put in the redirect Location. Unset: the default port 443 (no port in the URL).',
+          },
+        },
+      ],
+    },
+  },
+  {
+    allowed_hosts: {
+      type: 'array',
+      elements: { type: 'string', match: '^[%w%.%-_%*:%[%]]+$' },
+      default: [],
+      description:
+        'Host names the route may be reached by (exact, or *.example.com for any subdomain); others get 421 Misdirected Request. Ports are ignored. Empty: any well-formed host.',
+    },
+  },
+  {
+    security_headers: {
+      type: 'record',
+      required: true,
+      fields: [
+        {
+          preset: {
+            type: 'string',
+            one_of: ['api', 'browser', 'none'],
+            default: 'api',
+            description:
+              'Set of security response headers to add: api (no-store, nosniff, deny-all CSP, no framing), browser (same-origin web app policy) or none.',
+          },
+        },
+        {
+          overrides: {
+            type: 'map',
+            keys: { type: 'string', match: HEADER_NAME_PATTERN },
+            values: { type: 'string', len_min: 0 },
+            default: {},
+            description: 'Header name to value, replacing or adding to the preset. An empty value removes that preset header.',
+          },
+        },
+      ],
+    },
+  },
+  {
+    hsts: {
+      type: 'record',
+      required: true,
+      fields: [
+        {
+          enabled: {
+            type: 'boolean',
+            default: true,
+            description: 'Send Strict-Transport-Security on HTTPS responses.',
+          },
+        },
+        {
+          max_age: {
+            type: 'integer',
+            default: 31536000,
+            between: [0, 2147483647],
+            description: 'HSTS max-age in seconds (0 tells browsers to forget the policy).',
+          },
+        },
+        {
+          include_subdomains: {
+            type: 'boolean',
+            default: true,
+            description: 'Add includeSubDomains to the HSTS header.',
+          },
+        },
+        {
+          preload: {
+            type: 'boolean',
+            default: false,
+            description: 'Add preload to the HSTS header (requires include_subdomains and a max_age of at least one year).',
+          },
+        },
+      ],
+    },
+  },
+  {
+    remove_response_headers: {
+      type: 'set',
+      elements: { type: 'string', match: HEADER_NAME_PATTERN },
+      default: ['Server', 'X-Powered-By', 'Via'],
+      description: 'Response headers from the upstream that reveal software details and are removed before the response leaves Kong.',
+    },
+  },
+];

@@ -1,0 +1,140 @@
+// The fail-closed plugin wrapper every Bulwark plugin is built with.
+//
+// Why: when a JS phase handler throws or rejects, kong-pdk's server.js logs a WARN and replies "ret", and
+// Kong treats the plugin as successful: the request goes on to the upstream (kong-protocol.md §1.10).
+// For a security plugin that is fail-OPEN. `definePlugin` catches every error of a phase and, where Kong
+// allows it (rewrite, access, response), ends the request with 500 {"message":"An unexpected error
+// occurred"} (Kong's own text for its 500s). In log and certificate it can only log.
+//
+// Shape: kong-pdk (`lib/mod.js`) constructs `new Plugin(config)` per plugin instance (StartInstance) and
+// reports as `Phases` the methods found on the class PROTOTYPE; Kong calls only those. So the class gets
+// prototype methods for exactly the phases given. A config that does not parse throws in the constructor:
+// StartInstance then fails and Kong answers 500 (fail closed, §1.10).
+//
+// Instances are shared by all concurrent requests of one plugin config: handlers must keep per-request
+// state in locals (or kong.ctx.shared), never on `this`.
+import { UNEXPECTED_ERROR_MESSAGE } from './errors';
+import { asKong, type Kong } from './pdk';
+
+export type PhaseName = 'certificate' | 'rewrite' | 'access' | 'response' | 'log';
+
+/** The phases in which `kong.response.exit` is allowed (Kong 3.9 `kong/pdk/response.lua` check_phase). */
+const EXIT_PHASES: ReadonlySet<PhaseName> = new Set<PhaseName>(['rewrite', 'access', 'response']);
+
+export type PhaseHandler<C> = (kong: Kong, conf: C) => Promise<void>;
+
+export interface PluginSpec<C> {
+  /** The plugin name as registered in Kong (used in log lines). */
+  name: string;
+  /** Turns Kong's config object into the plugin's typed config; throws on anything invalid. */
+  parseConfig: (raw: unknown) => C;
+  phases: Partial<Record<PhaseName, PhaseHandler<C>>>;
+}
+
+/** What an instance looks like to kong-pdk: the parsed config plus one method per implemented phase. */
+export interface PluginInstance<C> {
+  readonly conf: C;
+}
+
+export interface PluginClass<C> {
+  new (config: unknown): PluginInstance<C>;
+  readonly prototype: PluginInstance<C>;
+}
+
+/** Error text for logs: message only, bounded, on one line. */
+export function describeError(err: unknown): string {
+  let text: string;
+  if (err instanceof Error) text = `${err.name}: ${err.message}`;
+  else if (typeof err === 'string') text = err;
+  else {
+    try {
+      text = JSON.stringify(err) ?? String(err);
+    } catch {
+      text = Object.prototype.toString.call(err);
+    }
+  }
+  text = text.replace(/[\r\n]+/g, ' ');
+  return text.length > 500 ? `${text.slice(0, 500)}…` : text;
+}
+
+export type LogLevel = 'err' | 'warn' | 'notice' | 'info' | 'debug';
+
+export interface PluginLogger {
+  err(event: string, fields?: Record<string, unknown>): Promise<void>;
+  warn(event: string, fields?: Record<string, unknown>): Promise<void>;
+  notice(event: string, fields?: Record<string, unknown>): Promise<void>;
+  info(event: string, fields?: Record<string, unknown>): Promise<void>;
+  debug(event: string, fields?: Record<string, unknown>): Promise<void>;
+}
+
+/**
+ * A structured logger: each line is one JSON object `{"plugin":…, "event":…, …fields}` passed to
+ * kong.log.<level> as a single string (Kong tostring-concatenates arguments). One RPC per line.
+ */
+export function logger(kong: Pick<Kong, 'log'>, plugin: string): PluginLogger {
+  const line = (level: LogLevel) => (event: string, fields?: Record<string, unknown>) =>
+    kong.log[level](JSON.stringify({ plugin, event, ...fields }));
+  return { err: line('err'), warn: line('warn'), notice: line('notice'), info: line('info'), debug: line('debug') };
+}
+
+/**
+ * Run one phase handler fail-closed. Exported for tests and for plugins that need a custom class.
+ * The log line goes out BEFORE the exit: after `kong.response.exit` Kong answers no further PDK call.
+ */
+export async function runPhase<C>(
+  pluginName: string,
+  phase: PhaseName,
+  handler: PhaseHandler<C>,
+  rawKong: unknown,
+  conf: C,
+): Promise<void> {
+  const kong = asKong(rawKong);
+  try {
+    await handler(kong, conf);
+  } catch (err) {
+    const canExit = EXIT_PHASES.has(phase);
+    try {
+      await logger(kong, pluginName).err('unhandled_error', {
+        phase,
+        reason: describeError(err),
+        action: canExit ? 'rejected with 500' : 'none (phase cannot end the request)',
+      });
+    } catch {
+      // Logging is best effort; the exit below is what keeps the request from going through.
+    }
+    if (canExit) {
+      await kong.response.exit(500, { message: UNEXPECTED_ERROR_MESSAGE });
+    }
+  }
+}
+
+/** Build the class kong-pdk expects (export it as `Plugin` from the plugin's index.ts). */
+export function definePlugin<C>(spec: PluginSpec<C>): PluginClass<C> {
+  const { name, parseConfig, phases } = spec;
+
+  class BulwarkPlugin implements PluginInstance<C> {
+    readonly conf: C;
+    constructor(config: unknown) {
+      try {
+        this.conf = parseConfig(config);
+      } catch (err) {
+        // The message reaches Kong's log through the StartInstance RPC error; name the plugin in it.
+        throw new Error(`${name}: invalid configuration: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  }
+
+  for (const [phase, handler] of Object.entries(phases) as [PhaseName, PhaseHandler<C> | undefined][]) {
+    if (handler === undefined) continue;
+    Object.defineProperty(BulwarkPlugin.prototype, phase, {
+      value: function (this: BulwarkPlugin, kong: unknown): Promise<void> {
+        return runPhase(name, phase, handler, kong, this.conf);
+      },
+      writable: false,
+      enumerable: false,
+      configurable: false,
+    });
+  }
+  Object.defineProperty(BulwarkPlugin, 'name', { value: `${name}:Plugin` });
+  return BulwarkPlugin;
+}
