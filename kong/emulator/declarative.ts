@@ -381,13 +381,16 @@ class Loader {
     return v.toLowerCase();
   }
 
-  /** A foreign key written in the file: a name/id string or `{ id }` (declarative_config.lua validate_references). */
+  /**
+   * A foreign key written in the file: a name/id string, or `{ id: ... }` (declarative_config.lua turns
+   * top-level foreign fields into strings, and validate_references also takes `key.id`). decK's
+   * `{ name: ... }` form is not Kong's and is refused.
+   */
   ref(at: string, v: unknown): RawRef | undefined {
     if (v === undefined || v === null) return undefined;
     if (typeof v === 'string') return { at, value: v };
-    if (isObject(v) && typeof v.id === 'string') return { at, value: v.id };
-    if (isObject(v) && typeof v.name === 'string') return { at, value: v.name };
-    this.err(at, 'expected a name or id reference');
+    if (isObject(v) && typeof v.id === 'string' && Object.keys(v).length === 1) return { at, value: v.id };
+    this.err(at, 'expected a string (the name or id of the entity) or a record with only an id');
     return undefined;
   }
 

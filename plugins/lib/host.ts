@@ -75,8 +75,8 @@ function withPort(host: HostPort, port: number | undefined): HostPort {
   return port === undefined ? host : { ...host, port };
 }
 
-/** `host[:port]` for a URL authority; IPv6 gets brackets. Pass `port` to override (or omit) the host's. */
-export function formatAuthority(host: HostPort, port: number | undefined = host.port): string {
+/** `host[:port]` for a URL authority; IPv6 gets brackets. The port is explicit: pass `host.port` to keep it. */
+export function formatAuthority(host: HostPort, port: number | undefined): string {
   const name = host.kind === 'ipv6' ? `[${host.hostname}]` : host.hostname;
   return port === undefined ? name : `${name}:${port}`;
 }

@@ -47,8 +47,8 @@ describe('parseHostPort', () => {
 });
 
 describe('formatAuthority', () => {
-  it('brackets IPv6 and applies the port override', () => {
-    expect(formatAuthority({ hostname: '2001:db8::1', kind: 'ipv6', port: 80 })).toBe('[2001:db8::1]:80');
+  it('brackets IPv6 and uses exactly the port given', () => {
+    expect(formatAuthority({ hostname: '2001:db8::1', kind: 'ipv6', port: 80 }, 80)).toBe('[2001:db8::1]:80');
     expect(formatAuthority({ hostname: '2001:db8::1', kind: 'ipv6', port: 80 }, undefined)).toBe('[2001:db8::1]');
     expect(formatAuthority({ hostname: 'a.example', kind: 'name' }, 8443)).toBe('a.example:8443');
   });

@@ -11,6 +11,8 @@ export const CLI = path.join(REPO, 'dist/js/kong/pluginserver/cli.js');
 export const FIXTURES = path.join(REPO, 'spec/fixtures/pluginserver-plugins');
 export const GOOD = path.join(FIXTURES, 'good');
 export const BAD = path.join(FIXTURES, 'bad');
+/** The same fixtures laid out as the stock server expects: one file per plugin. */
+export const STOCK_LAYOUT = path.join(FIXTURES, 'stock-layout');
 export const STOCK_BIN = require.resolve('kong-pdk/bin/kong-js-pluginserver');
 
 export function requireBuild(): void {
@@ -101,10 +103,10 @@ export async function startBulwark(args: string[] = []): Promise<ServerProcess> 
   return server;
 }
 
-/** Starts the stock kong-js-pluginserver on the good fixtures; its socket is `stock.sock`. */
+/** Starts the stock kong-js-pluginserver on the echo and body fixtures; its socket is `stock.sock`. */
 export async function startStock(): Promise<ServerProcess> {
   const prefix = tmpPrefix();
-  const child = spawn(process.execPath, [STOCK_BIN, '-d', GOOD, '-p', prefix, '--sock-name', 'stock.sock'], {
+  const child = spawn(process.execPath, [STOCK_BIN, '-d', STOCK_LAYOUT, '-p', prefix, '--sock-name', 'stock.sock'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const server = new ServerProcess(child, prefix);

@@ -46,9 +46,23 @@ describe('loadDeclarative: a valid file (declarative_config.lua flatten)', () =>
     expect(route('users').strip_path).toBe(false);
   });
 
-  test('nested routes get their service; top-level references by name resolve to ids', () => {
+  test('nested routes get their service', () => {
     expect(route('api').service).toBe(service('echo').id);
     expect(route('admin').service).toBe(service('secure').id);
+  });
+
+  test('top-level references by name or id resolve to ids; decK\'s {name} form is not Kong\'s', () => {
+    const c = loadDeclarative(
+      v3('services:\n  - name: s\n    host: x\nroutes:\n  - name: r\n    service: s\n    paths: [/r]\n' +
+        'consumers:\n  - username: bob\nplugins:\n  - name: cors\n    route: r\n    consumer: bob\n'),
+    );
+    expect(c.routes[0]!.service).toBe(c.services[0]!.id);
+    expect(c.plugins[0]).toMatchObject({ route: c.routes[0]!.id, consumer: c.consumers[0]!.id });
+    const byId = loadDeclarative(v3(`services:\n  - name: s\n    host: x\nroutes:\n  - service: {id: ${c.services[0]!.id}}\n    paths: [/r]\n`));
+    expect(byId.routes[0]!.service).toBe(c.services[0]!.id);
+    expect(errorsOf(v3('services:\n  - name: s\n    host: x\nroutes:\n  - service: {name: s}\n    paths: [/r]\n'))[0]).toMatch(
+      /^routes\[0\]\.service: expected a string/,
+    );
   });
 
   test('nested plugins get their parent reference implicitly; top-level ones keep theirs', () => {
