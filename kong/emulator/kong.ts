@@ -363,7 +363,7 @@ export class KongEmulator {
         if (!call || typeof call.Method !== 'string') throw new RpcError(`invalid step data from plugin server`);
         let outcome;
         try {
-          outcome = callPdk(call.Method, call.Args ?? [], ctx, env);
+          outcome = callPdk(call.Method, luaArgs(call.Args ?? []), ctx, env);
         } catch (err) {
           if (err instanceof LuaError) {
             // The Lua error propagates out of the handler; Kong never sends another Step for this event.
@@ -697,6 +697,16 @@ function toLuaWire(v: unknown): unknown {
   const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined);
   if (entries.length === 0) return [];
   return Object.fromEntries(entries.map(([k, x]) => [k, toLuaWire(x)]));
+}
+
+/**
+ * Kong unpacks Args into a Lua table and calls `method(unpack(args))`: with a nil in the middle, where unpack stops
+ * is unspecified (kong-protocol.md §1.5). The emulator takes the pessimistic border, the first nil, so a plugin that
+ * writes `exit(403, undefined, headers)` loses its headers here as it may in Kong.
+ */
+function luaArgs(args: unknown[]): unknown[] {
+  const hole = args.findIndex((a) => a === null || a === undefined);
+  return hole < 0 ? args : args.slice(0, hole);
 }
 
 /** The plugin's own fields: the `config` record of the schema the plugin server dumped. */

