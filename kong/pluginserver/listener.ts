@@ -1,19 +1,24 @@
 // Unix-socket transport. Kong writes each request with one `send` and reads until the reply
 // (mp_rpc.lua Rpc:call), but the bytes of one request can reach Node in several chunks (64 KiB reads) and,
-// from a pipelining client, several requests can share a chunk. So each connection feeds one continuous
-// MessagePack stream decoder (@msgpack/msgpack decodeMultiStream) instead of decoding chunk by chunk as
-// kong-pdk's listener.js does. Requests of a connection are handled one after the other, in order.
+// from a pipelining client, several requests can share a chunk. So each connection keeps one MessageFramer
+// across reads, instead of decoding chunk by chunk as kong-pdk's listener.js does. Requests of a connection
+// are handled one after the other, in order, each reply written with one write.
 import fs = require('fs');
 import net = require('net');
-import { on } from 'events';
-import { decodeMultiStream } from '@msgpack/msgpack';
 import type { PluginEvent } from './events';
+import { MessageFramer } from './framer';
 import { JsonLogger, errorMessage } from './log';
 import { PluginServer, RpcConnection } from './server';
+
+/** Requests read ahead of the one being handled before the socket is paused (Kong sends one at a time). */
+const MAX_QUEUED_REQUESTS = 64;
 
 class Connection implements RpcConnection {
   current: PluginEvent | null = null;
   alive = true;
+  readonly framer = new MessageFramer();
+  readonly queue: unknown[] = [];
+  draining = false;
   constructor(readonly scope: string | null) {}
 }
 
@@ -47,35 +52,43 @@ export class SocketListener {
     this.servers.push({ path, server });
   }
 
-  private async serve(socket: net.Socket, scope: string | null): Promise<void> {
+  private serve(socket: net.Socket, scope: string | null): void {
     const conn = new Connection(scope);
     this.sockets.add(socket);
     socket.on('error', (err) => this.log.debug('connection error', { error: errorMessage(err) }));
     socket.on('close', () => {
       this.sockets.delete(socket);
       conn.alive = false;
+      conn.queue.length = 0;
       // Kong gave up waiting for this reply (read timeout, worker exit): it will never step the event.
       conn.current?.end('the connection closed while Kong waited for the reply');
     });
-    // The socket stays in flowing mode (events.on), so a peer's close is seen while a request is being
-    // handled; the high-water mark pauses a client that sends far ahead of the replies.
-    const chunks = (async function* () {
-      for await (const [chunk] of on(socket, 'data', { close: ['end', 'close'], highWaterMark: 64 })) {
-        yield chunk as Buffer;
+    // Flowing mode: a peer's close is seen even while a request is being handled.
+    socket.on('data', (chunk: Buffer) => {
+      let messages: unknown[];
+      try {
+        messages = conn.framer.push(chunk);
+      } catch (err) {
+        this.log.warn('closing a connection that sent data that is not MessagePack', { error: errorMessage(err) });
+        socket.destroy();
+        return;
       }
-    })();
-    try {
-      for await (const message of decodeMultiStream(chunks)) {
-        const reply = await this.pluginServer.handleRequest(message, conn);
-        if (reply && conn.alive && socket.writable) socket.write(reply);
-      }
-    } catch (err) {
-      if (conn.alive) {
-        this.log.warn('closing a connection that sent undecodable data', { error: errorMessage(err) });
-      }
-    } finally {
-      socket.destroy();
+      if (messages.length === 0) return;
+      conn.queue.push(...messages);
+      if (conn.queue.length > MAX_QUEUED_REQUESTS) socket.pause();
+      if (!conn.draining) void this.drain(socket, conn);
+    });
+  }
+
+  private async drain(socket: net.Socket, conn: Connection): Promise<void> {
+    conn.draining = true;
+    while (conn.queue.length > 0) {
+      const message = conn.queue.shift();
+      const reply = await this.pluginServer.handleRequest(message, conn);
+      if (reply && conn.alive && socket.writable) socket.write(reply);
+      if (socket.isPaused() && conn.queue.length <= MAX_QUEUED_REQUESTS / 2) socket.resume();
     }
+    conn.draining = false;
   }
 
   /**

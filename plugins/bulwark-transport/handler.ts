@@ -40,7 +40,8 @@ export async function access(kong: Kong, conf: TransportConfig): Promise<void> {
     const pathWithQuery = await kong.request.getPathWithQuery();
     const status = redirectStatusFor(method, conf.https.redirectStatus);
     const location = redirectLocation(decision.host, pathWithQuery, conf.https.redirectPort);
-    await kong.response.exit(status, undefined, { ...conf.headers.http, Location: location });
+    // '' rather than no body: a nil before the headers argument could make Kong drop the headers.
+    await kong.response.exit(status, '', { ...conf.headers.http, Location: location });
     return;
   }
 

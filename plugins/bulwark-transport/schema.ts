@@ -36,6 +36,7 @@ export const Schema = [
     https: {
       type: 'record',
       required: true,
+      description: 'HTTPS enforcement: whether plain-HTTP requests are refused, and how (redirect or rejection).',
       fields: [
         {
           enforce: {
@@ -91,6 +92,7 @@ export const Schema = [
     security_headers: {
       type: 'record',
       required: true,
+      description: 'Security headers added to proxied responses and to the responses this plugin produces itself.',
       fields: [
         {
           preset: {
@@ -117,6 +119,7 @@ export const Schema = [
     hsts: {
       type: 'record',
       required: true,
+      description: 'HTTP Strict Transport Security, sent on responses to HTTPS requests only.',
       fields: [
         {
           enabled: {

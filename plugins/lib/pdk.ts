@@ -14,6 +14,8 @@
 // 2. `kong.response.exit/error` resolve at once without waiting, and Kong never steps the event again
 //    (§1.9): `return` right after them, and make no PDK call after them.
 // 3. Make PDK calls one after another (they share one pipe per event); batch reads (one getHeaders()).
+// 4. Never pass `undefined`/`null` as an argument followed by another one: Kong runs `method(unpack(args))`
+//    and a nil in the middle of the args table may cut the list there (a Lua table border is unspecified).
 
 /** Request/response headers as Kong sends them over RPC: lower-case names, every value an array. */
 export type HeaderMultimap = Record<string, string[]>;
@@ -114,10 +116,19 @@ export interface KongResponse {
   clearHeader(name: string): Promise<void>;
   /** Replaces each named header; other headers stay. */
   setHeaders(headers: HeaderValues): Promise<void>;
-  /** Resolves immediately; Kong ends the request. The caller must `return` right after. */
-  exit(status: number, body?: string | JsonBody, headers?: HeaderValues): Promise<void>;
-  /** Like exit, with Kong's error template chosen by Accept (status >= 400). */
-  error(status: number, message?: string, headers?: HeaderValues): Promise<void>;
+  /**
+   * Resolves immediately; Kong ends the request. The caller must `return` right after.
+   * No `undefined` body before headers: Kong calls `exit(unpack(args))`, and with a nil in the middle
+   * where unpack stops is unspecified, so the headers may be lost (kong-protocol.md §1.5). For a response
+   * without a body and with headers, pass `''` (Kong then sends Content-Length: 0). The overloads enforce it.
+   */
+  exit(status: number): Promise<void>;
+  exit(status: number, body: string | JsonBody): Promise<void>;
+  exit(status: number, body: string | JsonBody, headers: HeaderValues | undefined): Promise<void>;
+  /** Like exit, with Kong's error template chosen by Accept (status >= 400). Same rule for the message. */
+  error(status: number): Promise<void>;
+  error(status: number, message: string): Promise<void>;
+  error(status: number, message: string, headers: HeaderValues | undefined): Promise<void>;
 }
 
 export interface KongServiceRequest {

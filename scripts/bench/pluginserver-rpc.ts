@@ -1,19 +1,22 @@
 // Benchmark (not a test): the per-RPC round-trip cost of
-//   (a) a bare MessagePack echo server on a Unix socket (transport + codec floor),
+//   (a) a bare MessagePack echo server on a Unix socket (transport + codec floor; same framer as (c)),
 //   (b) the stock kong-js-pluginserver (kong-pdk 0.6.0),
 //   (c) bulwark-pluginserver,
 // for the Kong sequence of one event of a plugin making 2 PDK calls: HandleEvent, Step, Step (3 RPCs),
-// on one persistent connection as Kong's keep-alive pool uses it. Rounds alternate between the servers so
-// that machine noise hits all three alike; the median round is reported.
+// on one persistent connection as Kong's keep-alive pool uses it. Short rounds alternate between the
+// servers so that machine noise hits all three alike; the median round is reported. Wall time on a shared
+// 2-core machine is noisy, so the CPU time each server process spent (Linux /proc/<pid>/stat, 10 ms ticks,
+// summed over all rounds) is reported too: it is the server's own cost, whatever else runs.
 //
-//   npm run build && node dist/js/scripts/bench/pluginserver-rpc.js [--sequences 2000] [--rounds 7]
+//   npm run build && node dist/js/scripts/bench/pluginserver-rpc.js [--sequences 400] [--rounds 15]
 import { ChildProcess, spawn } from 'child_process';
 import fs = require('fs');
 import net = require('net');
 import os = require('os');
 import path = require('path');
 import { parseArgs } from 'util';
-import { decodeMultiStream, encode } from '@msgpack/msgpack';
+import { encode } from '@msgpack/msgpack';
+import { MessageFramer } from '../../kong/pluginserver/framer';
 import { RpcClient } from '../../kong/pluginserver/rpc-client';
 
 const REPO = path.resolve(__dirname, '../../../..');
@@ -21,17 +24,17 @@ const CLI = path.join(REPO, 'dist/js/kong/pluginserver/cli.js');
 const FIXTURES = path.join(REPO, 'spec/fixtures/pluginserver-plugins');
 const STOCK_BIN = require.resolve('kong-pdk/bin/kong-js-pluginserver');
 
-/** (a): replies to every request with its own argument. */
+/** (a): replies to every request with its own argument, synchronously on each read. */
 function runEchoServer(socketPath: string): void {
-  const server = net.createServer(async (socket) => {
-    try {
-      for await (const message of decodeMultiStream(socket)) {
+  const server = net.createServer((socket) => {
+    const framer = new MessageFramer();
+    socket.on('data', (chunk: Buffer) => {
+      for (const message of framer.push(chunk)) {
         const [, msgid, , params] = message as [number, number, string, unknown[]];
         socket.write(encode([1, msgid, null, params[0]]));
       }
-    } catch {
-      socket.destroy();
-    }
+    });
+    socket.on('error', () => socket.destroy());
   });
   server.listen(socketPath);
   process.on('SIGTERM', () => process.exit(0));
@@ -44,6 +47,18 @@ interface Target {
   /** Runs one HandleEvent + Step + Step sequence. */
   sequence(): Promise<void>;
   samples: number[];
+  cpuMs: number;
+}
+
+/** CPU time (user + system) a process has used, in ms, or NaN where /proc is not available. */
+function processCpuMs(pid: number | undefined): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in USER_HZ (100) ticks
+  } catch {
+    return NaN;
+  }
 }
 
 async function waitForFile(file: string, child: ChildProcess): Promise<void> {
@@ -64,6 +79,7 @@ async function pluginTarget(name: string, args: string[], socketPath: string): P
     child,
     client,
     samples: [],
+    cpuMs: 0,
     async sequence() {
       const first = (await client.call('plugin.HandleEvent', { InstanceId: start.Id, EventName: 'access' })) as { EventId: number };
       await client.call('plugin.Step', { EventId: first.EventId, Data: 'value' });
@@ -83,6 +99,7 @@ async function echoTarget(socketPath: string): Promise<Target> {
     child,
     client,
     samples: [],
+    cpuMs: 0,
     async sequence() {
       await client.call('plugin.HandleEvent', { InstanceId: 1, EventName: 'access', Method: 'kong.request.get_header' });
       await client.call('plugin.Step', { EventId: 1, Data: 'value', Method: 'kong.response.set_header' });
@@ -92,16 +109,19 @@ async function echoTarget(socketPath: string): Promise<Target> {
 }
 
 async function timeSequences(target: Target, count: number): Promise<number> {
+  const cpuBefore = processCpuMs(target.child.pid);
   const start = process.hrtime.bigint();
   for (let i = 0; i < count; i++) await target.sequence();
-  return Number(process.hrtime.bigint() - start) / 1000 / count; // µs per sequence
+  const us = Number(process.hrtime.bigint() - start) / 1000 / count; // µs per sequence
+  target.cpuMs += processCpuMs(target.child.pid) - cpuBefore;
+  return us;
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { sequences: { type: 'string', default: '2000' }, rounds: { type: 'string', default: '7' } },
+    options: { sequences: { type: 'string', default: '400' }, rounds: { type: 'string', default: '15' } },
   });
   const sequences = Number(values.sequences);
   const rounds = Number(values.rounds);
@@ -125,20 +145,27 @@ async function main(): Promise<void> {
         path.join(dir, 'echo.sock'),
       ),
     );
-    for (const t of targets) await timeSequences(t, Math.min(500, sequences)); // warm-up (JIT)
+    for (const t of targets) {
+      await timeSequences(t, 1000); // warm-up (JIT)
+      t.cpuMs = 0;
+    }
     for (let r = 0; r < rounds; r++) {
       for (const t of targets) t.samples.push(await timeSequences(t, sequences));
     }
 
-    const perSequence = targets.map((t) => median(t.samples));
-    console.log(`pluginserver RPC benchmark: ${rounds} rounds x ${sequences} sequences (HandleEvent + 2 Steps = 3 RPCs), median round`);
-    console.log(`node ${process.version}, ${os.cpus().length} cpu(s)`);
+    const rpcs = rounds * sequences * 3;
+    const wall = targets.map((t) => median(t.samples) / 3);
+    const cpu = targets.map((t) => (t.cpuMs * 1000) / rpcs);
+    const ratios = (xs: number[]): string =>
+      `b/a = ${(xs[1] / xs[0]).toFixed(2)}   c/a = ${(xs[2] / xs[0]).toFixed(2)}   c/b = ${(xs[2] / xs[1]).toFixed(2)}`;
+    console.log(`pluginserver RPC benchmark: ${rounds} rounds x ${sequences} sequences of HandleEvent + 2 Steps (3 RPCs)`);
+    console.log(`node ${process.version}, ${os.cpus().length} cpu(s), load average ${os.loadavg()[0].toFixed(2)}`);
+    console.log(`  ${''.padEnd(32)} ${'round trip'.padStart(12)} ${'server CPU'.padStart(12)}`);
     targets.forEach((t, i) => {
-      const us = perSequence[i];
-      console.log(`  ${t.name.padEnd(32)} ${us.toFixed(1).padStart(8)} µs/sequence ${(us / 3).toFixed(1).padStart(8)} µs/RPC`);
+      console.log(`  ${t.name.padEnd(32)} ${wall[i].toFixed(1).padStart(7)} µs/RPC ${cpu[i].toFixed(1).padStart(7)} µs/RPC`);
     });
-    const [a, b, c] = perSequence;
-    console.log(`  ratios: b/a = ${(b / a).toFixed(2)}   c/a = ${(c / a).toFixed(2)}   c/b = ${(c / b).toFixed(2)}`);
+    console.log(`  round trip (median round): ${ratios(wall)}`);
+    console.log(`  server CPU (all rounds):   ${ratios(cpu)}`);
   } finally {
     for (const t of targets) {
       t.client.close();
