@@ -1,5 +1,7 @@
 // `npm run gateway`: Kong's proxy (port 8000) and a subset of its Admin API (port 8001) on top of the emulator.
 import * as http from 'node:http';
+import * as https from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { KongEmulator, EmulatorOptions, ConfigError } from './kong';
@@ -12,12 +14,16 @@ export interface GatewayOptions extends EmulatorOptions {
   proxyPort?: number;
   adminPort?: number;
   listenHost?: string;
+  /** Kong's TLS proxy listener (8443): server key and certificate in PEM. */
+  tls?: { key: string; cert: string; port?: number };
 }
 
 export interface RunningGateway {
   kong: KongEmulator;
   proxyPort: number;
   adminPort: number;
+  /** The TLS proxy port when `tls` was given. */
+  tlsPort?: number;
   close(): Promise<void>;
 }
 
@@ -30,16 +36,29 @@ export async function startGatewayServer(opts: GatewayOptions): Promise<RunningG
     throw err;
   }
   const host = opts.listenHost ?? '127.0.0.1';
-  const proxy = http.createServer((req, res) => void proxyHandler(kong, req, res));
+  const proxy = http.createServer((req, res) => void proxyHandler(kong, req, res, 'http'));
   const admin = http.createServer((req, res) => void adminHandler(kong, req, res));
   await listen(proxy, opts.proxyPort ?? 8000, host);
   await listen(admin, opts.adminPort ?? 8001, host);
+  const servers: http.Server[] = [proxy, admin];
+  let tlsPort: number | undefined;
+  if (opts.tls) {
+    // The client certificate is always asked for and never verified by the listener: what a plugin gets from
+    // kong.client.tls.get_full_client_certificate_chain depends on its certificate phase (see pdk.ts).
+    const tlsProxy = https.createServer({ key: opts.tls.key, cert: opts.tls.cert, requestCert: true, rejectUnauthorized: false }, (req, res) =>
+      void proxyHandler(kong, req, res, 'https'),
+    );
+    await listen(tlsProxy, opts.tls.port ?? 8443, host);
+    tlsPort = (tlsProxy.address() as AddressInfo).port;
+    servers.push(tlsProxy);
+  }
   return {
     kong,
     proxyPort: (proxy.address() as AddressInfo).port,
     adminPort: (admin.address() as AddressInfo).port,
+    tlsPort,
     async close() {
-      await Promise.all([close(proxy), close(admin)]);
+      await Promise.all(servers.map(close));
       await kong.stop();
     },
   };
@@ -68,7 +87,21 @@ function readBody(req: http.IncomingMessage): Promise<Buffer> {
   });
 }
 
-async function proxyHandler(kong: KongEmulator, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+/** The presented client certificate chain as PEM, leaf first. */
+function peerChainPem(socket: TLSSocket): string | undefined {
+  let cert = socket.getPeerCertificate(true);
+  if (!cert || !cert.raw) return undefined;
+  const pems: string[] = [];
+  const seen = new Set<string>();
+  while (cert && cert.raw && !seen.has(cert.fingerprint256)) {
+    seen.add(cert.fingerprint256);
+    pems.push(`-----BEGIN CERTIFICATE-----\n${cert.raw.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END CERTIFICATE-----\n`);
+    cert = cert.issuerCertificate;
+  }
+  return pems.join('');
+}
+
+async function proxyHandler(kong: KongEmulator, req: http.IncomingMessage, res: http.ServerResponse, scheme: 'http' | 'https'): Promise<void> {
   try {
     const body = await readBody(req);
     const target = req.url ?? '/';
@@ -77,7 +110,9 @@ async function proxyHandler(kong: KongEmulator, req: http.IncomingMessage, res: 
     for (let i = 0; i < req.rawHeaders.length; i += 2) headers.push([req.rawHeaders[i], req.rawHeaders[i + 1]]);
     const out = await kong.handle({
       method: req.method ?? 'GET',
-      scheme: 'http',
+      scheme,
+      clientCertChainPem: scheme === 'https' ? peerChainPem(req.socket as TLSSocket) : undefined,
+      serverName: scheme === 'https' ? ((req.socket as TLSSocket & { servername?: string }).servername || undefined) : undefined,
       rawPath: q < 0 ? target : target.slice(0, q),
       rawQuery: q < 0 ? '' : target.slice(q + 1),
       headers,
@@ -87,6 +122,10 @@ async function proxyHandler(kong: KongEmulator, req: http.IncomingMessage, res: 
       clientPort: req.socket.remotePort ?? 0,
       serverPort: req.socket.localPort ?? 8000,
     });
+    if (out.report.handshakeFailed) {
+      req.socket.destroy(); // Kong aborts the handshake when the certificate phase fails
+      return;
+    }
     const raw: string[] = [];
     for (const [k, vs] of out.headers.entries()) for (const v of vs) raw.push(k, v);
     res.writeHead(out.status, raw);

@@ -73,6 +73,8 @@ export interface RequestReport {
   failOpen: FailOpenEvent[];
   luaErrors: { plugin: string; phase: Phase; message: string }[];
   exitedBy?: string;
+  /** The certificate phase failed: Kong aborts the TLS handshake and sends no HTTP response (status 0). */
+  handshakeFailed?: boolean;
   upstreamRequest?: UpstreamRequestRecord;
   /** Resolves when the log phase (run after the response, like Kong's timer) has finished. */
   logDone: Promise<void>;
@@ -439,11 +441,28 @@ export class KongEmulator {
       ctxShared: new Map(),
       ngxCtx: new Map(),
       bufferedProxying: false,
+      clientCertRequested: false,
       serializeValues: {},
     };
     const ordered = this.orderedPlugins();
     const collected: [LoadedPlugin, ConfiguredPlugin][] = [];
     let unexpected = false;
+
+    // certificate (ssl_certificate_by_lua, during the TLS handshake): global plugins only. The emulator treats every
+    // request as a new connection. A Lua error there aborts the handshake: no HTTP response at all.
+    if (req.scheme === 'https') {
+      for (const plugin of ordered) {
+        if (!plugin.phases.has('certificate')) continue;
+        const p = this.lookupConfig(plugin.info.Name);
+        if (!p) continue;
+        const r = await this.runEvent(worker, plugin, p, 'certificate', ctx, report);
+        if (r !== 'done') {
+          report.handshakeFailed = true;
+          resolveLog();
+          return { status: 0, headers: new HeaderMap(), body: Buffer.alloc(0), report };
+        }
+      }
+    }
 
     // rewrite: global plugins only (plugins_iterator "global" iterator)
     for (const plugin of ordered) {

@@ -470,9 +470,16 @@ const M: Record<string, PdkMethod> = {
   },
   'kong.client.tls.get_full_client_certificate_chain': {
     phases: ['certificate', 'rewrite', 'access', 'response'], needsRequest: true,
-    fn: (c) => c.request.clientCertChainPem,
+    // nginx only asks for (and so only has) a client certificate when the certificate phase requested one.
+    fn: (c) => (c.clientCertRequested ? c.request.clientCertChainPem : undefined),
   },
-  'kong.client.tls.request_client_certificate': { phases: ['certificate'], fn: () => true },
+  'kong.client.tls.request_client_certificate': {
+    phases: ['certificate'],
+    fn: (c) => {
+      c.clientCertRequested = true;
+      return true;
+    },
+  },
   'kong.client.tls.disable_session_reuse': { phases: ['certificate'], fn: () => true },
   'kong.client.tls.set_client_verify': { phases: ['rewrite', 'access', 'response'], fn: () => undefined },
 

@@ -19,8 +19,10 @@ export interface IncomingRequest {
   clientIp: string;
   clientPort: number;
   serverPort: number;
-  /** DER of the client certificate chain, leaf first, when the TLS client presented one. */
+  /** PEM of the client certificate chain, leaf first, when the TLS client presented one. */
   clientCertChainPem?: string;
+  /** TLS server name (SNI) the client sent. */
+  serverName?: string;
 }
 
 /** Headers keyed case-insensitively, keeping the first-seen spelling, with all values. */
@@ -125,6 +127,8 @@ export interface RequestContext {
   /** ngx.ctx entries set through kong.nginx.set_ctx. */
   ngxCtx: Map<string, unknown>;
   bufferedProxying: boolean;
+  /** Set when a certificate-phase handler called kong.client.tls.request_client_certificate. */
+  clientCertRequested: boolean;
   serializeValues: Record<string, unknown>;
   /** Set in the log phase: Kong runs log handlers in a timer with saved data. */
   logSnapshot?: LogSnapshot;

@@ -82,13 +82,19 @@ export class SocketListener {
 
   private async drain(socket: net.Socket, conn: Connection): Promise<void> {
     conn.draining = true;
-    while (conn.queue.length > 0) {
-      const message = conn.queue.shift();
-      const reply = await this.pluginServer.handleRequest(message, conn);
-      if (reply && conn.alive && socket.writable) socket.write(reply);
-      if (socket.isPaused() && conn.queue.length <= MAX_QUEUED_REQUESTS / 2) socket.resume();
+    try {
+      while (conn.queue.length > 0) {
+        const message = conn.queue.shift();
+        const reply = await this.pluginServer.handleRequest(message, conn);
+        if (reply && conn.alive && socket.writable) socket.write(reply);
+        if (socket.isPaused() && conn.queue.length <= MAX_QUEUED_REQUESTS / 2) socket.resume();
+      }
+    } catch (err) {
+      this.log.error('closing a connection after an internal error', { error: errorMessage(err) });
+      socket.destroy();
+    } finally {
+      conn.draining = false;
     }
-    conn.draining = false;
   }
 
   /**
