@@ -13,20 +13,38 @@ if (build.status !== 0) {
   process.stdout.write('0 passed, 1 failed\n');
   process.exit(1);
 }
-const report = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-jest-')), 'report.json');
 const jestBin = require.resolve('jest/bin/jest');
-const args = [jestBin, '--json', `--outputFile=${report}`, ...process.argv.slice(2)];
-const run = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: root, env: process.env });
-let passed = 0;
-let failed = 0;
-let skipped = 0;
-try {
-  const r = JSON.parse(fs.readFileSync(report, 'utf8'));
-  passed = r.numPassedTests;
-  failed = r.numFailedTests + (r.numRuntimeErrorTestSuites || 0);
-  skipped = r.numPendingTests + (r.numTodoTests || 0);
-} catch {
-  failed = failed || 1;
+const extraArgs = process.argv.slice(2);
+
+/** Runs jest once and returns its counts (from its JSON report). */
+function runJest(label, args, env) {
+  const report = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-jest-')), 'report.json');
+  process.stdout.write(`\n== ${label}\n`);
+  const run = spawnSync(process.execPath, [jestBin, '--json', `--outputFile=${report}`, ...args], { stdio: 'inherit', cwd: root, env });
+  try {
+    const r = JSON.parse(fs.readFileSync(report, 'utf8'));
+    return {
+      ok: run.status === 0,
+      passed: r.numPassedTests,
+      failed: r.numFailedTests + (r.numRuntimeErrorTestSuites || 0),
+      skipped: r.numPendingTests + (r.numTodoTests || 0),
+    };
+  } catch {
+    return { ok: false, passed: 0, failed: 1, skipped: 0 };
+  }
 }
-process.stdout.write(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
-process.exit(run.status === 0 && failed === 0 ? 0 : 1);
+
+const runs = [runJest('all tests (integration tests on bulwark-pluginserver)', extraArgs, process.env)];
+// The integration suites again on the stock kong-js-pluginserver: the plugins must work on both servers.
+if (extraArgs.length === 0) {
+  runs.push(
+    runJest(
+      'integration tests on the stock kong-js-pluginserver',
+      ['--testPathPattern', '(integration|runloop|gateway)\\.test\\.ts$'],
+      { ...process.env, BULWARK_PLUGINSERVER: 'stock' },
+    ),
+  );
+}
+const total = runs.reduce((t, r) => ({ passed: t.passed + r.passed, failed: t.failed + r.failed, skipped: t.skipped + r.skipped }), { passed: 0, failed: 0, skipped: 0 });
+process.stdout.write(`${total.passed} passed, ${total.failed} failed${total.skipped ? `, ${total.skipped} skipped` : ''}\n`);
+process.exit(runs.every((r) => r.ok) && total.failed === 0 ? 0 : 1);

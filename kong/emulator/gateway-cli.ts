@@ -15,7 +15,7 @@ function arg(name: string, fallback: string): string {
 
 async function main(): Promise<void> {
   const configPath = path.resolve(arg('config', path.join(repoRoot, 'kong.yml')));
-  const server = arg('server', 'stock') as 'stock' | 'bulwark';
+  const server = arg('server', 'bulwark') as 'stock' | 'bulwark';
   const echo = await startEchoUpstream(Number(arg('echo-port', '0')));
   const gw = await startGatewayServer({
     declarativeConfig: fs.readFileSync(configPath, 'utf8'),

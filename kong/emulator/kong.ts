@@ -27,7 +27,10 @@ import { callPdk, LuaError, PdkEnv, stepMethodFor, errorBody, KONG_VERSION, norm
 import { forwardToUpstream } from './upstream';
 
 export interface EmulatorOptions {
-  /** Which plugin server to run (default: stock kong-js-pluginserver, one process per plugin as Kong 3.9 needs). */
+  /**
+   * Which plugin server to run: `bulwark` (default; bulwark-pluginserver, one process for every plugin, one socket
+   * each) or `stock` (kong-js-pluginserver, one process per plugin as Kong 3.9 needs).
+   */
   server?: PluginServerKind;
   /** Plugin names to load (default: every plugin built in dist/plugins). */
   plugins?: string[];
@@ -149,7 +152,7 @@ export class KongEmulator {
   private async boot(): Promise<void> {
     const root = this.opts.pluginsRoot ?? distPluginsDir;
     const names = this.opts.plugins ?? listBuiltPlugins(root);
-    const entries = this.opts.entries ?? pluginServerEntries(this.opts.server ?? 'stock', this.prefix, names, root);
+    const entries = this.opts.entries ?? pluginServerEntries(this.opts.server ?? 'bulwark', this.prefix, names, root);
     // init_by_lua: query every server (process.lua load_external_plugins_info); any bad output stops Kong.
     for (const entry of entries) {
       for (const info of queryPluginInfo(entry, this.opts.kongVersion ?? '3.9')) {
@@ -176,9 +179,18 @@ export class KongEmulator {
 
   private onServerLine(server: string, line: string): void {
     this.writeLog(`[info] [${server}] ${line}`);
-    // server.js catches a throwing handler, logs it and answers "ret": Kong proceeds (fail-open).
+    // Both servers catch a throwing handler, log it and answer "ret": Kong proceeds (fail-open).
+    // Stock server.js: "unhandled exception in <name>.<phase> ..."; bulwark-pluginserver: a JSON line.
     const m = /unhandled exception in ([\w.-]+)\.(\w+)/.exec(line);
     if (m) this.unhandled.push({ kind: 'unhandled-exception', plugin: m[1], phase: m[2], detail: line });
+    else if (line.includes('unhandled exception in plugin handler')) {
+      try {
+        const j = JSON.parse(line) as { plugin?: string; phase?: string };
+        this.unhandled.push({ kind: 'unhandled-exception', plugin: j.plugin ?? '?', phase: j.phase ?? '?', detail: line });
+      } catch {
+        this.unhandled.push({ kind: 'unhandled-exception', plugin: '?', phase: '?', detail: line });
+      }
+    }
   }
 
   private writeLog(line: string): void {

@@ -229,11 +229,14 @@ describe('Kong emulator instance lifecycle (plugin_servers/plugin.lua get_instan
 
   test('a config change starts a new instance (new __seq__) and closes the old one', async () => {
     await gw.kong.request({ path: '/other' });
-    const [before] = gw.kong.cachedInstances().filter((i) => i.seq > 0);
+    const globalProbe = gw.kong.getConfig().plugins.find((p) => p.name === 'probe' && !p.route && !p.service && !p.consumer)!;
+    const before = gw.kong.cachedInstances().find((i) => i.pluginId === globalProbe.id)!;
+    // Still alive before the change: closing it is refused only after the emulator closed it.
+    expect(before).toBeDefined();
     gw.configure(CONFIG.replace('tag: global', 'tag: global-v2'));
     const res = await gw.kong.request({ path: '/other', headers: { 'x-probe-access': calls() } });
     expect(probeResults(res.body).config.tag).toBe('global-v2');
-    const after = gw.kong.cachedInstances().find((i) => i.pluginId === before.pluginId);
+    const after = gw.kong.cachedInstances().find((i) => i.pluginId === globalProbe.id);
     expect(after?.id).not.toBe(before.id);
     // The old instance is gone from the plugin server.
     const rpc = new RpcClient(gw.kong.plugins.get('probe')!.entry.socket);
@@ -244,9 +247,9 @@ describe('Kong emulator instance lifecycle (plugin_servers/plugin.lua get_instan
 
   test('rpc/mp_rpc.lua: "no plugin instance" from a restarted server resets the instances and retries transparently', async () => {
     await gw.kong.request({ path: '/other' });
-    const proc = gw.kong.processes.find((p) => p.entry.name === 'probe')!;
-    const instanceId = gw.kong.cachedInstances().find((i) => i.pluginId)!.id;
-    const rpc = new RpcClient(proc.entry.socket);
+    const globalProbe = gw.kong.getConfig().plugins.find((p) => p.name === 'probe' && !p.route && !p.service && !p.consumer)!;
+    const instanceId = gw.kong.cachedInstances().find((i) => i.pluginId === globalProbe.id)!.id;
+    const rpc = new RpcClient(gw.kong.plugins.get('probe')!.entry.socket);
     await rpc.call('plugin.CloseInstance', instanceId); // what a server restart does to Kong's cached id
     rpc.close();
     const res = await gw.kong.request({ path: '/other', headers: { 'x-probe-access': calls(['request.getMethod']) } });
@@ -257,6 +260,7 @@ describe('Kong emulator instance lifecycle (plugin_servers/plugin.lua get_instan
 
   test('fail-open (rpc/mp_rpc.lua handle_event): an RPC error after the instance is cached lets the request through; the emulator reports it', async () => {
     await gw.kong.request({ path: '/other' });
+    // The process serving probe (its own with the stock server; the one for all plugins with bulwark-pluginserver).
     const proc = gw.kong.processes.find((p) => p.entry.name === 'probe')!;
     await proc.stop('SIGKILL');
     const res = await gw.kong.request({ path: '/other' });

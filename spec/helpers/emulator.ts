@@ -14,9 +14,9 @@ export interface Gateway {
   stop(): Promise<void>;
 }
 
-/** Which plugin server the integration tests run on; `BULWARK_PLUGINSERVER=stock|bulwark` selects it. */
+/** Which plugin server the integration tests run on (default bulwark); `BULWARK_PLUGINSERVER=stock` selects the stock one. */
 export function serverKind(): 'stock' | 'bulwark' {
-  return process.env.BULWARK_PLUGINSERVER === 'bulwark' ? 'bulwark' : 'stock';
+  return process.env.BULWARK_PLUGINSERVER === 'stock' ? 'stock' : 'bulwark';
 }
 
 export async function startGateway(opts: EmulatorOptions = {}): Promise<Gateway> {
