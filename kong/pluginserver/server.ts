@@ -70,7 +70,8 @@ export class PluginServer {
       ['StepService', step],
       ['StepMemoryStats', step],
       ['StepError', (arg, conn) => this.step(arg, conn, true)], // Kong 2.x only
-      ['GetStatus', async () => this.status()],
+      // {Gc: true} collects garbage first when node runs with --expose-gc (soak tests compare heaps).
+      ['GetStatus', async (arg) => this.status(typeof arg === 'object' && arg !== null && (arg as { Gc?: unknown }).Gc === true)],
       ['GetPluginInfo', async (arg) => this.pluginInfo(arg)],
     ]);
   }
@@ -79,7 +80,9 @@ export class PluginServer {
     return this.instances.size;
   }
 
-  status(): ServerStatus {
+  status(collectGarbage = false): ServerStatus {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (collectGarbage && gc) gc();
     const mem = process.memoryUsage();
     return {
       Pid: process.pid,
