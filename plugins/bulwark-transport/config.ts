@@ -7,6 +7,7 @@ import { CidrList } from '../lib/ip';
 import { HostAllowList } from '../lib/host';
 import type { ForwardedHeaderKind } from '../lib/client-ip';
 import type { HeaderValues } from '../lib/pdk';
+import { parseSinglePem, SubjectAllowList, type ConsumerSource, type MtlsTrust } from './mtls';
 import {
   HSTS_HEADER,
   responseHeaderSets,
@@ -46,6 +47,23 @@ export interface HttpsPolicy {
   redirectPort: number | undefined;
 }
 
+/** Client-certificate authentication (config.mtls). */
+export interface MtlsPolicy {
+  enabled: boolean;
+  trust: MtlsTrust;
+  /** No (or no acceptable) certificate: true → 401; false → continue unauthenticated (or as `anonymous`). */
+  required: boolean;
+  allowedSubjects: SubjectAllowList;
+  consumerBy: ConsumerSource[];
+  /** Consumer id or username for requests without an accepted certificate (and certificates without a consumer). */
+  anonymous: string | undefined;
+}
+
+export const MTLS_MAX_CHAIN_DEPTH_LIMIT = 8;
+const CONSUMER_SOURCES: readonly ConsumerSource[] = ['san', 'cn'];
+// Printable, no controls: a subject value or consumer name with a line break is a mistake or an attack.
+const PRINTABLE_VALUE = /^[^\x00-\x1f\x7f]{1,1024}$/;
+
 export interface TransportConfig {
   trustedProxies: CidrList;
   forwardedHeader: ForwardedHeaderKind;
@@ -59,6 +77,7 @@ export interface TransportConfig {
   /** Lower-case names of the response headers to remove. */
   removeResponseHeaders: string[];
   responseScheme: ResponseSchemeSource;
+  mtls: MtlsPolicy;
 }
 
 // Response headers an override may not touch: framing headers would corrupt the response, and HSTS has
@@ -100,6 +119,54 @@ function chooseResponseSchemeSource(headers: ResponseHeaderSets, https: HttpsPol
   if (!(HSTS_HEADER in headers.https)) return 'none';
   if (https.enforce) return 'assume-https';
   return trustedProxies.isEmpty ? 'connection' : 'shared-ctx';
+}
+
+function parseMtls(root: ConfigReader): MtlsPolicy {
+  const m = root.record('mtls');
+  const enabled = m.boolean('enabled', false);
+
+  // Validated even when mTLS is off: a bad PEM is a mistake whether or not it is in use yet.
+  const anchors = m.stringArray('ca_certificates').map((pem, i) => {
+    const field = `${m.field('ca_certificates')}[${i}]`;
+    const parsed = parseSinglePem(pem);
+    if ('error' in parsed) throw new ConfigError(field, parsed.error);
+    if (!parsed.cert.ca) throw new ConfigError(field, 'not a CA certificate (basicConstraints CA:TRUE is required)');
+    return parsed.cert;
+  });
+  if (enabled && anchors.length === 0) {
+    throw new ConfigError(m.field('ca_certificates'), 'at least one CA certificate is required when mtls.enabled is true');
+  }
+
+  const allowed = m.stringArray('allowed_subjects');
+  allowed.forEach((value, i) => {
+    if (!PRINTABLE_VALUE.test(value)) throw new ConfigError(`${m.field('allowed_subjects')}[${i}]`, 'must be 1-1024 printable characters');
+  });
+
+  const consumerBy: ConsumerSource[] = [];
+  m.stringArray('consumer_by').forEach((value, i) => {
+    if (!(CONSUMER_SOURCES as readonly string[]).includes(value)) {
+      throw new ConfigError(`${m.field('consumer_by')}[${i}]`, `expected one of: ${CONSUMER_SOURCES.join(', ')}`);
+    }
+    if (!consumerBy.includes(value as ConsumerSource)) consumerBy.push(value as ConsumerSource);
+  });
+
+  const anonymous = m.optionalString('anonymous');
+  if (anonymous !== undefined && !PRINTABLE_VALUE.test(anonymous)) {
+    throw new ConfigError(m.field('anonymous'), 'must be a consumer id or username');
+  }
+
+  return {
+    enabled,
+    trust: {
+      anchors,
+      maxDepth: m.integer('max_chain_depth', 3, 1, MTLS_MAX_CHAIN_DEPTH_LIMIT),
+      checkValidity: m.boolean('check_validity', true),
+    },
+    required: m.boolean('required', true),
+    allowedSubjects: new SubjectAllowList(allowed),
+    consumerBy,
+    anonymous,
+  };
 }
 
 export function parseTransportConfig(raw: unknown): TransportConfig {
@@ -159,5 +226,6 @@ export function parseTransportConfig(raw: unknown): TransportConfig {
     headers,
     removeResponseHeaders: parseRemoved(root, 'remove_response_headers'),
     responseScheme: chooseResponseSchemeSource(headers, https, trustedProxies),
+    mtls: parseMtls(root),
   };
 }

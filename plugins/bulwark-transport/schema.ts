@@ -154,6 +154,82 @@ export const Schema = [
     },
   },
   {
+    mtls: {
+      type: 'record',
+      required: true,
+      description:
+        'Client-certificate (mutual TLS) authentication. Kong requests the certificate only for a GLOBAL bulwark-transport config with mtls.enabled (certificate phase); route/service configs without one reject.',
+      fields: [
+        {
+          enabled: {
+            type: 'boolean',
+            default: false,
+            description: 'Authenticate clients by their TLS client certificate, verified against ca_certificates.',
+          },
+        },
+        {
+          ca_certificates: {
+            type: 'array',
+            elements: { type: 'string', len_min: 1 },
+            default: [],
+            description:
+              'PEM CA certificates (one per element, CA:TRUE) a client chain must end at. PEM text, not ids of Kong ca_certificates entities: a JS plugin cannot read those.',
+          },
+        },
+        {
+          required: {
+            type: 'boolean',
+            default: true,
+            description:
+              'true: a request without an acceptable client certificate gets 401. false: it continues unauthenticated (as the anonymous consumer when set).',
+          },
+        },
+        {
+          allowed_subjects: {
+            type: 'array',
+            elements: { type: 'string', len_min: 1 },
+            default: [],
+            description:
+              'Exact subject CNs or SAN DNS names, emails or URIs a certificate must carry (one match is enough). Empty: any certificate that chains to a configured CA.',
+          },
+        },
+        {
+          consumer_by: {
+            type: 'set',
+            elements: { type: 'string', one_of: ['san', 'cn'] },
+            default: [],
+            description:
+              'Map the certificate to the Kong consumer whose username equals a SAN value (san) or the subject CN (cn), tried in this order. Empty: no consumer mapping.',
+          },
+        },
+        {
+          anonymous: {
+            type: 'string',
+            len_min: 1,
+            description:
+              'Consumer id or username to authenticate as when no acceptable certificate is presented and required is false, or when no consumer matches the certificate.',
+          },
+        },
+        {
+          max_chain_depth: {
+            type: 'integer',
+            default: 3,
+            between: [1, 8],
+            description:
+              'Most issuing certificates from the client certificate to the trusted CA, the CA included: 1 = issued directly by a configured CA.',
+          },
+        },
+        {
+          check_validity: {
+            type: 'boolean',
+            default: true,
+            description: 'Reject certificates on the path (trusted CA included) that are expired or not yet valid.',
+          },
+        },
+      ],
+    },
+  },
+  {
     remove_response_headers: {
       type: 'set',
       elements: { type: 'string', match: HEADER_NAME_PATTERN },
