@@ -1,7 +1,10 @@
 // bulwark-transport phase handlers: read over RPC, decide with the pure modules, act.
 //
 // RPC budget (each call is one round trip to Kong, kong-protocol.md §3.2):
+// certificate (global config with mtls.enabled only): tls.requestClientCertificate + tls.disableSessionReuse
 // access:   getHeaders + getScheme (+ client.getIp when trusted_proxies is set)
+//           (+ with mtls.enabled on a TLS connection: tls.getFullClientCertificateChain
+//              (+ one client.loadConsumer per candidate value + client.authenticate when consumer_by is set))
 //           (+ ctx.shared.set when the response phase needs the scheme, see ResponseSchemeSource)
 //           (+ getMethod + getPathWithQuery only when redirecting) (+ exit)
 // response: (response.getHeaders + one clearHeader per leaking header present, when removal is configured)
@@ -10,17 +13,59 @@
 // The response phase runs only for requests that were proxied (Kong's buffered proxying; no response phase
 // after any plugin's exit, kong-protocol.md §1.8). This plugin's own rejections therefore carry the
 // security headers themselves.
-import type { HeaderValues, Kong } from '../lib/pdk';
+import type { HeaderValues, Kong, KongConsumer } from '../lib/pdk';
 import { errorBody } from '../lib/errors';
+import { logger, type PluginLogger } from '../lib/plugin';
 import type { TransportConfig } from './config';
 import { decideTransport, redirectLocation, redirectStatusFor } from './decision';
+import { assessClientCertificate, consumerCandidates, type ClientCertificateAssessment } from './mtls';
 import { headersToClear } from './security-headers';
+
+/** The plugin name in log lines (index.ts exports the same value as `Name`; importing it would be a cycle). */
+const PLUGIN_NAME = 'bulwark-transport';
 
 /** kong.ctx.shared key holding "the client used HTTPS" between access and response. */
 export const SHARED_HTTPS_KEY = 'bulwark_transport_https';
 
 // Kong's own 426 carries these (kong/runloop/handler.lua).
 const UPGRADE_HEADERS: HeaderValues = { Connection: 'Upgrade', Upgrade: 'TLS/1.2, HTTP/1.1' };
+
+export const MTLS_MESSAGES = {
+  required: 'Client certificate required',
+  rejected: 'Client certificate not accepted',
+} as const;
+
+/** Each candidate value costs one loadConsumer RPC: a certificate with 50 SANs must not cost 50. */
+export const MAX_CONSUMER_LOOKUPS = 5;
+
+// Kong runs the certificate phase for GLOBAL plugin configs only (plugins_iterator.lua, global iterator), and
+// nginx has a client certificate only if that phase asked for one. This process-wide flag (one plugin
+// server process serves every instance) only chooses the wording of the "no certificate" log line: whether
+// any global instance has asked for a certificate since the process started. The decision never depends on it.
+let clientCertificateRequested = false;
+
+/** For tests: forget that a certificate phase has run. */
+export function resetCertificateRequestTracking(): void {
+  clientCertificateRequested = false;
+}
+
+/**
+ * certificate phase (TLS handshake, global config only): ask the client for its certificate. Kong's
+ * request_client_certificate requests but does not verify (kong/pdk/client/tls.lua); access verifies.
+ */
+export async function certificate(kong: Kong, conf: TransportConfig): Promise<void> {
+  if (!conf.mtls.enabled) return;
+  const requested = await kong.client.tls.requestClientCertificate();
+  if (requested !== true) {
+    // Not fatal for the handshake (routes without mTLS must keep working); mTLS routes then reject in access.
+    await logger(kong, PLUGIN_NAME).err('mtls_request_failed', { detail: 'kong.client.tls.request_client_certificate did not return true' });
+    return;
+  }
+  clientCertificateRequested = true;
+  // A resumed TLS session carries no certificate message, and OpenSSL then returns no peer chain
+  // (SSL_get_peer_cert_chain), so a client resuming a session would get 401: make every handshake a full one.
+  await kong.client.tls.disableSessionReuse();
+}
 
 export async function access(kong: Kong, conf: TransportConfig): Promise<void> {
   const headers = await kong.request.getHeaders();
@@ -31,6 +76,7 @@ export async function access(kong: Kong, conf: TransportConfig): Promise<void> {
   const decision = decideTransport({ connectionScheme, peerIp, headers }, conf);
 
   if (decision.action === 'pass') {
+    if (conf.mtls.enabled && !(await authenticateClientCertificate(kong, conf, connectionScheme, decision.https))) return;
     if (conf.responseScheme === 'shared-ctx') await kong.ctx.shared.set(SHARED_HTTPS_KEY, decision.https);
     return;
   }
@@ -48,6 +94,92 @@ export async function access(kong: Kong, conf: TransportConfig): Promise<void> {
   const exitHeaders: HeaderValues = { ...(decision.https ? conf.headers.https : conf.headers.http) };
   if (decision.upgrade) Object.assign(exitHeaders, UPGRADE_HEADERS);
   await kong.response.exit(decision.status, errorBody(decision.status, decision.message), exitHeaders);
+}
+
+/**
+ * The mTLS step of access, after the transport checks passed. Returns false when it ended the request.
+ * Nothing about the certificate is forwarded upstream or put in the response: the precise reason of a
+ * refusal goes to Kong's log only, the client gets a generic 401.
+ */
+async function authenticateClientCertificate(
+  kong: Kong,
+  conf: TransportConfig,
+  connectionScheme: string | undefined,
+  https: boolean,
+): Promise<boolean> {
+  const mtls = conf.mtls;
+  const connectionTls = (connectionScheme ?? '').toLowerCase() === 'https';
+  // Only ever from Kong's TLS layer: a certificate in a request header is never looked at.
+  const chainPem = connectionTls ? await kong.client.tls.getFullClientCertificateChain() : undefined;
+  const assessment = assessClientCertificate(
+    { connectionTls, forwardedHttps: https && !connectionTls, chainPem },
+    mtls.trust,
+    mtls.allowedSubjects,
+    new Date(),
+  );
+  const log = logger(kong, PLUGIN_NAME);
+  const exitHeaders = https ? conf.headers.https : conf.headers.http;
+
+  if (!assessment.ok) {
+    const fields = logFields(assessment);
+    if (mtls.required) {
+      await log.warn('mtls_rejected', fields);
+      await kong.response.exit(401, errorBody(401, assessment.presented ? MTLS_MESSAGES.rejected : MTLS_MESSAGES.required), exitHeaders);
+      return false;
+    }
+    if (assessment.presented || fields.hint !== undefined) await log.info('mtls_unauthenticated', fields);
+    return authenticateAnonymous(kong, conf, log, exitHeaders);
+  }
+
+  if (mtls.consumerBy.length === 0) return true;
+  const candidates = consumerCandidates(mtls.consumerBy, assessment.subject, assessment.sans, MAX_CONSUMER_LOOKUPS);
+  for (const candidate of candidates) {
+    const consumer = await kong.client.loadConsumer(candidate, true);
+    // Usernames only: Kong's load_consumer tries an id first when the value looks like a UUID, and a
+    // certificate value must not select a consumer by id.
+    if (consumer !== undefined && consumer !== null && consumer.username === candidate) {
+      await kong.client.authenticate(consumer, { id: assessment.fingerprint, consumer: { id: consumer.id } });
+      return true;
+    }
+  }
+  const noConsumer = {
+    reason: 'no_consumer',
+    detail: `no consumer username matches ${JSON.stringify(candidates)}`,
+    fingerprint: assessment.fingerprint,
+  };
+  if (mtls.anonymous === undefined) {
+    await log.warn('mtls_rejected', noConsumer);
+    await kong.response.exit(401, errorBody(401, MTLS_MESSAGES.rejected), exitHeaders);
+    return false;
+  }
+  await log.info('mtls_unauthenticated', noConsumer);
+  return authenticateAnonymous(kong, conf, log, exitHeaders);
+}
+
+function logFields(a: Extract<ClientCertificateAssessment, { ok: false }>): Record<string, unknown> {
+  const fields: Record<string, unknown> = { reason: a.reason, detail: a.detail };
+  if (a.reason === 'no_certificate' && !clientCertificateRequested) {
+    fields.hint =
+      'no global bulwark-transport config with mtls.enabled has requested a client certificate since the plugin server started: ' +
+      'Kong runs the certificate phase (the only place a certificate can be requested) for GLOBAL plugin configs only, so add a ' +
+      'global bulwark-transport with mtls.enabled (required=false keeps it from rejecting anything itself)';
+  }
+  return fields;
+}
+
+/** Continue as the `anonymous` consumer when one is configured, else unauthenticated. False when it ended the request. */
+async function authenticateAnonymous(kong: Kong, conf: TransportConfig, log: PluginLogger, exitHeaders: HeaderValues): Promise<boolean> {
+  const anonymous = conf.mtls.anonymous;
+  if (anonymous === undefined) return true;
+  const consumer: KongConsumer | undefined = await kong.client.loadConsumer(anonymous, true);
+  if (consumer === undefined || consumer === null) {
+    // As Kong's own auth plugins: a configured but missing anonymous consumer is a server error, never a pass.
+    await log.err('mtls_anonymous_missing', { anonymous });
+    await kong.response.exit(500, errorBody(500), exitHeaders);
+    return false;
+  }
+  await kong.client.authenticate(consumer, null);
+  return true;
 }
 
 async function clientUsedHttps(kong: Kong, conf: TransportConfig): Promise<boolean> {

@@ -1,12 +1,12 @@
-// bulwark-transport: HTTPS enforcement, host allow-list, security response headers, HSTS and removal of
-// headers that leak software details.
+// bulwark-transport: HTTPS enforcement, host allow-list, client-certificate (mTLS) authentication,
+// security response headers, HSTS and removal of headers that leak software details.
 //
 // Priority 2600: after correlation-id (100001) and zipkin (100000), before bot-detection (2500), cors
 // (2000) and every authentication plugin, so that a plain-HTTP or misdirected request is turned away
 // before anyone looks at its credentials (Kong 3.9.3 handler priorities, kong-protocol.md §1.8).
 import { definePlugin } from '../lib/plugin';
 import { parseTransportConfig, type TransportConfig } from './config';
-import { access, response } from './handler';
+import { access, certificate, response } from './handler';
 import { Schema as TransportSchema } from './schema';
 
 export const Name = 'bulwark-transport';
@@ -17,5 +17,5 @@ export const Schema = TransportSchema;
 export const Plugin = definePlugin<TransportConfig>({
   name: Name,
   parseConfig: parseTransportConfig,
-  phases: { access, response },
+  phases: { certificate, access, response },
 });

@@ -6,6 +6,7 @@ import { validatePluginSchema } from '../../../kong/emulator/schema/metaschema';
 import type { FieldEntry } from '../../../kong/emulator/schema/types';
 import * as transport from '../../../plugins/bulwark-transport';
 import { parseTransportConfig } from '../../../plugins/bulwark-transport/config';
+import { createTestPki, type TestPki } from '../../fixtures/pki/pki';
 
 const fields = transport.Schema as unknown as FieldEntry[];
 
@@ -63,6 +64,15 @@ describe('defaults', () => {
       security_headers: { preset: 'api', overrides: {} },
       hsts: { enabled: true, max_age: 31536000, include_subdomains: true, preload: false },
       remove_response_headers: ['Server', 'X-Powered-By', 'Via'],
+      mtls: {
+        enabled: false,
+        ca_certificates: [],
+        required: true,
+        allowed_subjects: [],
+        consumer_by: [],
+        max_chain_depth: 3,
+        check_validity: true,
+      },
     });
   });
 
@@ -161,5 +171,79 @@ describe('values that pass the schema but fail the instance start (fail closed: 
   it('parseTransportConfig refuses an unexpected shape even without the schema layer', () => {
     expect(() => parseTransportConfig({ https: { redirect_status: 303 } })).toThrow('https.redirect_status: expected one of: 301, 302, 307, 308');
     expect(() => parseTransportConfig({ trusted_proxies: [1] })).toThrow('trusted_proxies[0]: expected a string');
+  });
+});
+
+describe('mtls', () => {
+  let pki: TestPki;
+  beforeAll(() => {
+    pki = createTestPki();
+  });
+  afterAll(() => pki?.remove());
+
+  it('is off by default: the instance starts without CA certificates and requires a certificate once enabled', () => {
+    const conf = startInstance({}).conf;
+    expect(conf.mtls.enabled).toBe(false);
+    expect(conf.mtls.required).toBe(true);
+    expect(conf.mtls.trust).toEqual({ anchors: [], maxDepth: 3, checkValidity: true });
+  });
+
+  it('a full mtls config round-trips into the instance', () => {
+    const conf = startInstance({
+      mtls: {
+        enabled: true,
+        ca_certificates: [pki.root.cert, pki.intermediate.cert],
+        required: false,
+        allowed_subjects: ['client-1', 'spiffe://example.com/ns/prod/sa/client-1'],
+        consumer_by: ['cn', 'san', 'cn'],
+        anonymous: 'guest',
+        max_chain_depth: 2,
+        check_validity: false,
+      },
+    }).conf;
+    expect(conf.mtls.trust.anchors.map((a) => a.subject)).toEqual([
+      'O=Bulwark Test\nCN=Bulwark Test Root CA',
+      'O=Bulwark Test\nCN=Bulwark Test Intermediate CA',
+    ]);
+    expect(conf.mtls).toMatchObject({ enabled: true, required: false, consumerBy: ['cn', 'san'], anonymous: 'guest' });
+    expect(conf.mtls.trust).toMatchObject({ maxDepth: 2, checkValidity: false });
+    expect(conf.mtls.allowedSubjects.entries).toEqual(['client-1', 'spiffe://example.com/ns/prod/sa/client-1']);
+  });
+
+  it.each([
+    [{ mtls: { enabled: 'yes' } }, { mtls: { enabled: 'expected a boolean' } }],
+    [{ mtls: { consumer_by: ['username'] } }, { mtls: { consumer_by: ['expected one of: san, cn'] } }],
+    [{ mtls: { max_chain_depth: 0 } }, { mtls: { max_chain_depth: 'value should be between 1 and 8' } }],
+    [{ mtls: { max_chain_depth: 9 } }, { mtls: { max_chain_depth: 'value should be between 1 and 8' } }],
+    [{ mtls: { ca_certificates: 'PEM' } }, { mtls: { ca_certificates: 'expected an array' } }],
+    [{ mtls: { required: null, check_validity: 1 } }, { mtls: { check_validity: 'expected a boolean' } }],
+  ])('Kong refuses %j', (input, fieldsError) => {
+    expect(violation(input)).toEqual({ config: fieldsError });
+  });
+
+  it('Kong refuses empty strings in the lists and an empty anonymous', () => {
+    expect(violation({ mtls: { allowed_subjects: [''] } })).toEqual({ config: { mtls: { allowed_subjects: [expect.any(String)] } } });
+    expect(violation({ mtls: { ca_certificates: [''] } })).toEqual({ config: { mtls: { ca_certificates: [expect.any(String)] } } });
+    expect(violation({ mtls: { anonymous: '' } })).toEqual({ config: { mtls: { anonymous: expect.any(String) } } });
+  });
+
+  const BROKEN_BASE64 = (pem: string) => pem.replace(/\n[A-Za-z0-9+/]{64}\n/, '\n' + 'A'.repeat(64) + '\n');
+  it.each([
+    ['mtls.ca_certificates: at least one CA certificate is required when mtls.enabled is true', () => ({ mtls: { enabled: true } })],
+    ['mtls.ca_certificates[1]: not a PEM certificate', () => ({ mtls: { ca_certificates: [pki.root.cert, 'hello'] } })],
+    ['mtls.ca_certificates[0]: not a PEM certificate', () => ({ mtls: { ca_certificates: [pki.root.key] } })],
+    ['mtls.ca_certificates[0]: not a PEM certificate', () => ({ mtls: { ca_certificates: [BROKEN_BASE64(pki.root.cert)] } })],
+    [
+      'mtls.ca_certificates[0]: expected one certificate, found 2 (give each CA its own element)',
+      () => ({ mtls: { ca_certificates: [pki.root.cert + pki.intermediate.cert] } }),
+    ],
+    ['mtls.ca_certificates[0]: not a CA certificate (basicConstraints CA:TRUE is required)', () => ({ mtls: { ca_certificates: [pki.alice.cert] } })],
+    ['mtls.allowed_subjects[1]: must be 1-1024 printable characters', () => ({ mtls: { allowed_subjects: ['ok', 'line\nbreak'] } })],
+  ])('the instance refuses: %s', (message, input) => {
+    expect(() => startInstance(input())).toThrow(`bulwark-transport: invalid configuration: ${message}`);
+  });
+
+  it('a CA certificate is checked even while mtls is disabled', () => {
+    expect(() => startInstance({ mtls: { enabled: false, ca_certificates: [pki.client.cert] } })).toThrow(/mtls.ca_certificates\[0\]: not a CA/);
   });
 });

@@ -1,0 +1,74 @@
+// The kong.conf the image generates (kong/pluginserver-env.sh) is executed here the way Kong 3.9 would use it:
+// every query command must print one plugin's info as pure JSON, and the one start command must serve a socket
+// per plugin. (The image itself cannot be built without a Docker engine.)
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseDump } from '../../kong/emulator/schema/plugin-info';
+import { RpcClient } from '../../kong/emulator/rpc';
+
+const root = path.join(__dirname, '..', '..');
+
+function generate(kind: 'bulwark' | 'stock', prefix: string): Map<string, string> {
+  const r = spawnSync('sh', [path.join(root, 'kong/pluginserver-env.sh'), root], {
+    encoding: 'utf8',
+    env: { ...process.env, NODE_BIN: process.execPath, BULWARK_PLUGINSERVER: kind, KONG_PREFIX_DIR: prefix },
+  });
+  expect(r.status).toBe(0);
+  const conf = new Map<string, string>();
+  for (const line of r.stdout.split('\n')) {
+    const m = /^([a-z_]+) = (.*)$/.exec(line);
+    if (m) conf.set(m[1], m[2]);
+  }
+  return conf;
+}
+
+const builtPlugins = fs.readdirSync(path.join(root, 'dist/plugins')).sort();
+
+describe.each(['bulwark', 'stock'] as const)('kong.conf generated for the %s plugin server', (kind) => {
+  test('plugins and pluginserver_names list every built plugin; each has a socket and a query command', () => {
+    const conf = generate(kind, '/usr/local/kong');
+    expect(conf.get('plugins')).toBe(['bundled', ...builtPlugins].join(','));
+    expect(conf.get('pluginserver_names')).toBe(builtPlugins.join(','));
+    for (const name of builtPlugins) {
+      const key = name.replace(/-/g, '_');
+      expect(conf.get(`pluginserver_${key}_socket`)).toBe(`/usr/local/kong/${name}.sock`);
+      expect(conf.get(`pluginserver_${key}_query_cmd`)).toMatch(/^\//); // absolute: Kong's PATH is limited
+    }
+  });
+
+  test('each query command prints that plugin first, as pure JSON (Kong 3.9 registers only element [0])', () => {
+    const conf = generate(kind, '/usr/local/kong');
+    for (const name of builtPlugins) {
+      const [cmd, ...args] = conf.get(`pluginserver_${name.replace(/-/g, '_')}_query_cmd`)!.split(' ');
+      const out = spawnSync(cmd, args, { encoding: 'utf8' });
+      expect(out.status).toBe(0);
+      expect(parseDump(out.stdout)[0].Name).toBe(name);
+    }
+  });
+
+  test('the start command(s) serve every plugin on its configured socket', async () => {
+    const prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-conf-'));
+    const conf = generate(kind, prefix);
+    const starts = [...conf.entries()].filter(([k]) => k.endsWith('_start_cmd')).map(([, v]) => v);
+    expect(starts.length).toBe(kind === 'bulwark' ? 1 : builtPlugins.length);
+    const procs = starts.map((s) => {
+      const [cmd, ...args] = s.split(' ');
+      return spawn(cmd, args, { stdio: 'ignore' });
+    });
+    try {
+      for (const name of builtPlugins) {
+        const socket = conf.get(`pluginserver_${name.replace(/-/g, '_')}_socket`)!;
+        const deadline = Date.now() + 10_000;
+        while (!fs.existsSync(socket) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        const rpc = new RpcClient(socket);
+        // A plugin server answers on the socket (with the error Kong's instance-restart logic keys on).
+        await expect(rpc.call('plugin.HandleEvent', { InstanceId: 987654321, EventName: 'access' })).rejects.toThrow('no plugin instance');
+        rpc.close();
+      }
+    } finally {
+      for (const p of procs) p.kill('SIGTERM');
+    }
+  });
+});
