@@ -25,6 +25,7 @@ import { Router } from './router';
 import { HeaderMap, IncomingRequest, Phase, RequestContext, LogSnapshot } from './request-context';
 import { callPdk, LuaError, PdkEnv, stepMethodFor, errorBody, KONG_VERSION, normalizePath } from './pdk';
 import { forwardToUpstream } from './upstream';
+import { resolveReferences } from './vault';
 
 export interface EmulatorOptions {
   /**
@@ -279,7 +280,9 @@ export class KongEmulator {
   /** get_plugin_config: the config table plus the keys Kong adds before cjson-encoding it for StartInstance. */
   private instanceConfig(p: ConfiguredPlugin): Record<string, unknown> {
     const e = p.entity;
-    const conf: Record<string, unknown> = { ...p.config };
+    // Vault references are resolved when the config is read (an unresolvable one fails StartInstance: 500).
+    const plugin = this.plugins.get(e.name)!;
+    const conf: Record<string, unknown> = resolveReferences(configFields(plugin.info), p.config);
     if (e.route) conf.route_id = e.route;
     if (e.service) conf.service_id = e.service;
     if (e.consumer) conf.consumer_id = e.consumer;
