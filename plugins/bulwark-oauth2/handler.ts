@@ -1,0 +1,159 @@
+// bulwark-oauth2 access phase: the token endpoint and the JWKS endpoint, both answered with
+// kong.response.exit (never proxied). Requests to any other path pass through untouched.
+//
+// RPC budget (each kong.* call is one round trip to Kong, kong-protocol.md §3.2):
+// other paths:     getPath                                                          = 1
+// JWKS:            getPath + getMethod + exit                                       = 3
+// token, issued:   getPath + getMethod + getHeaders + getRawBody + client.getIp + exit = 6
+//                  (client.getIp only when failure_limit is enabled)
+// token, refused before the body: getPath + getMethod + getHeaders + exit           = 4
+// failed client authentication / lockout: + one log line (warn) before the exit.
+import { parseIp } from '../lib/ip';
+import { resolveForwarding } from '../lib/client-ip';
+import { bodyText, headerValues, type HeaderMultimap, type Kong } from '../lib/pdk';
+import { logger } from '../lib/plugin';
+import { verifySecret } from '../lib/secret-hash';
+import { buildClaims, signAccessToken } from './access-token';
+import type { OAuth2Config } from './config';
+import { limiterFor, type FailureLimiter } from './failure-limiter';
+import { errorResponse, successResponse, type OAuthError, type TokenEndpointResponse } from './oauth-errors';
+import { decideScopes } from './scopes';
+import { checkEnvelope, extractTokenRequest, parseForm } from './token-request';
+
+/** The plugin name in log lines (index.ts exports the same value; importing it would be a cycle). */
+const PLUGIN_NAME = 'bulwark-oauth2';
+
+/** Injected clock for tests. */
+export const clock = { now: (): number => Date.now() };
+
+const limiters = new WeakMap<OAuth2Config, FailureLimiter>();
+function limiter(conf: OAuth2Config): FailureLimiter {
+  let l = limiters.get(conf);
+  if (l === undefined) {
+    l = limiterFor(conf.pluginId);
+    limiters.set(conf, l);
+  }
+  return l;
+}
+
+export async function access(kong: Kong, conf: OAuth2Config): Promise<void> {
+  const path = await kong.request.getPath();
+  if (path === conf.jwksPath) return serveJwks(kong, conf);
+  if (path === conf.tokenPath) return tokenEndpoint(kong, conf);
+}
+
+async function serveJwks(kong: Kong, conf: OAuth2Config): Promise<void> {
+  const method = await kong.request.getMethod();
+  if (method !== 'GET' && method !== 'HEAD') {
+    await kong.response.exit(405, { message: 'Method not allowed' }, { Allow: 'GET, HEAD' });
+    return;
+  }
+  await kong.response.exit(200, conf.keys.jwksJson, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Cache-Control': `public, max-age=${conf.jwksMaxAge}`,
+  });
+}
+
+function send(kong: Kong, res: TokenEndpointResponse): Promise<void> {
+  return kong.response.exit(res.status, res.body, res.headers);
+}
+
+/** The key failures are counted under: the address itself, or its /64 for IPv6 (one host usually has a whole /64). */
+export function failureKeyForIp(ip: string | undefined): string | undefined {
+  if (ip === undefined) return undefined;
+  const parsed = parseIp(ip);
+  if (parsed === undefined) return ip;
+  if (parsed.family === 4) return parsed.text;
+  return `${Buffer.from(parsed.bytes.subarray(0, 8)).toString('hex')}::/64`;
+}
+
+async function clientIp(kong: Kong, conf: OAuth2Config, headers: HeaderMultimap): Promise<string | undefined> {
+  const peerIp = await kong.client.getIp();
+  if (conf.trustedProxies.isEmpty) return peerIp;
+  return resolveForwarding({ peerIp, headers, trustedProxies: conf.trustedProxies, header: conf.forwardedHeader }).clientIp;
+}
+
+/** A client-supplied value for a log line: bounded, JSON-escaped by the logger. */
+function forLog(value: string): string {
+  return value.length > 64 ? `${value.slice(0, 64)}…` : value;
+}
+
+async function tokenEndpoint(kong: Kong, conf: OAuth2Config): Promise<void> {
+  const method = await kong.request.getMethod();
+  const headers = await kong.request.getHeaders();
+  const envelope = checkEnvelope(method, headers, conf.maxBodySize);
+  if (!envelope.ok) return send(kong, errorResponse(envelope.error));
+
+  let text = '';
+  if (envelope.value > 0) {
+    // The size is checked on Content-Length above; getRawBody's limit is the second line of defence.
+    const raw: Uint8Array | string | undefined = await kong.request.getRawBody(conf.maxBodySize);
+    const body = typeof raw === 'string' ? Buffer.from(raw) : raw;
+    if (body === undefined || body.length > conf.maxBodySize) {
+      return send(kong, errorResponse({ code: 'invalid_request', description: 'The request body is too large', status: 413 }));
+    }
+    text = bodyText(body);
+  }
+  const form = parseForm(text);
+  if (!form.ok) return send(kong, errorResponse(form.error));
+  const request = extractTokenRequest(form.value, headerValues(headers, 'authorization'));
+  if (!request.ok) return send(kong, errorResponse(request.error));
+  const { credentials } = request.value;
+  const { clientId } = credentials;
+  const basic = credentials.method === 'basic';
+
+  const store = limiter(conf);
+  const ip = conf.limits.enabled ? await clientIp(kong, conf, headers) : undefined;
+  const ipKey = failureKeyForIp(ip);
+  const log = logger(kong, PLUGIN_NAME);
+
+  const lock = store.check(clientId, ipKey, conf.limits, clock.now());
+  if (lock.locked) {
+    // info, not warn: the lock itself was logged (warn, locked: true) when it started; a client hammering a
+    // lock must not flood the log at warn level.
+    await log.info('token_request_locked', { client_id: forLog(clientId), client_ip: ip ?? null, locked_by: lock.by, retry_after: lock.retryAfterSeconds });
+    return send(kong, errorResponse(tooManyFailures(lock.retryAfterSeconds)));
+  }
+
+  // Always one hash check, against a dummy hash of the same cost when the id is unknown.
+  const client = conf.clients.get(clientId);
+  const hash = client?.secretHash ?? conf.dummyHash;
+  const matches = hash !== undefined ? await verifySecret(credentials.clientSecret, hash) : false;
+  if (client === undefined || !matches) {
+    const after = store.recordFailure(clientId, ipKey, conf.limits, clock.now());
+    await log.warn('client_authentication_failed', {
+      reason: client === undefined ? 'unknown_client_id' : 'wrong_secret',
+      client_id: forLog(clientId),
+      auth_method: credentials.method,
+      client_ip: ip ?? (await kong.client.getIp()),
+      locked: after.locked,
+    });
+    return send(kong, errorResponse({ code: 'invalid_client', description: 'Client authentication failed', basicChallenge: basic }));
+  }
+  store.recordSuccess(clientId);
+
+  const scopes = decideScopes(request.value.scope, { allowed: client.allowedScopes, defaults: client.defaultScopes });
+  if (!scopes.ok) return send(kong, errorResponse({ code: scopes.error, description: scopes.description }));
+
+  const claims = buildClaims({
+    issuer: conf.issuer,
+    clientId,
+    audience: client.audience ?? conf.audience,
+    scopes: scopes.granted,
+    ttlSeconds: conf.tokenTtl,
+    nowMs: clock.now(),
+  });
+  const token = await signAccessToken(claims, conf.keys.active);
+  const body: Parameters<typeof successResponse>[0] = { access_token: token, token_type: 'Bearer', expires_in: conf.tokenTtl };
+  if (claims.scope !== undefined) body.scope = claims.scope;
+  return send(kong, successResponse(body));
+}
+
+export function tooManyFailures(retryAfterSeconds: number): OAuthError {
+  return {
+    code: 'invalid_request',
+    description: 'Too many failed authentication attempts; retry later',
+    status: 429,
+    headers: { 'Retry-After': String(retryAfterSeconds) },
+  };
+}
