@@ -5,7 +5,7 @@
 // so sub is the client_id (§2.2 "the subject ... SHOULD correspond to the client_id").
 import { randomBytes } from 'node:crypto';
 import type { SigningKey } from './keys';
-import { loadJose } from './jose-loader';
+import { jose as loadJose } from '../lib/jose';
 
 export interface AccessTokenClaims {
   iss: string;
@@ -50,6 +50,6 @@ export function buildClaims(input: ClaimsInput): AccessTokenClaims {
 }
 
 export async function signAccessToken(claims: AccessTokenClaims, key: SigningKey): Promise<string> {
-  const jose = await loadJose();
+  const jose = loadJose();
   return new jose.SignJWT({ ...claims }).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' }).sign(key.privateKey);
 }

@@ -1,6 +1,7 @@
 // Vault references in referenceable fields are resolved before the config reaches the plugin (kong/pdk/vault.lua,
 // env vault); an unresolvable one fails the instance start, so the request fails closed with Kong's 500.
 import { resolveReference, resolveReferences } from '../../kong/emulator/vault';
+import type { FieldEntry } from '../../kong/emulator/schema/types';
 import { startGateway, Gateway, fixturePluginsRoot, probeResults } from '../helpers/emulator';
 
 describe('env vault references (unit)', () => {
@@ -12,7 +13,7 @@ describe('env vault references (unit)', () => {
     expect(() => resolveReference('{vault://aws/x}', env)).toThrow(/not available/);
   });
   test('only referenceable fields are resolved, nested and in arrays, errors name the field', () => {
-    const fields = [
+    const fields: FieldEntry[] = [
       { plain: { type: 'string' as const } },
       { keys: { type: 'array' as const, elements: { type: 'string' as const, referenceable: true } } },
       { rec: { type: 'record' as const, fields: [{ pw: { type: 'string' as const, referenceable: true } }] } },

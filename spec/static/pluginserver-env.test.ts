@@ -18,7 +18,7 @@ function generate(kind: 'bulwark' | 'stock', prefix: string): Map<string, string
   expect(r.status).toBe(0);
   const conf = new Map<string, string>();
   for (const line of r.stdout.split('\n')) {
-    const m = /^([a-z_]+) = (.*)$/.exec(line);
+    const m = /^([a-z0-9_]+) = (.*)$/.exec(line);
     if (m) conf.set(m[1], m[2]);
   }
   return conf;

@@ -1,0 +1,132 @@
+// bulwark-jwt access handler: read the request once, verify (verifier.ts), then act.
+//
+// RPC budget (each kong.* call is one round trip, kong-protocol.md §3.2):
+//   accepted: request.getHeaders (+ request.getQuery when query_params are configured)
+//             (+ client.loadConsumer when consumer.claim is set) (+ client.authenticate when a consumer is known)
+//             (+ service.request.setHeaders when claims are forwarded or a cookie is rewritten)
+//             (+ one service.request.clearHeader per removed header) (+ service.request.clearQueryArg)
+//   rejected: request.getHeaders (+ getQuery) + log.warn/info + response.exit
+//   no token: request.getHeaders (+ getQuery) + response.exit — or, with `anonymous`:
+//             client.getCredential (+ client.loadConsumer + client.authenticate).
+// JWKS fetches are outbound HTTP from the plugin server, not RPCs.
+//
+// `kong.client.authenticate(nil, credential)` (an identity without consumer) cannot be sent over the
+// plugin RPC: Kong's MessagePack unpacker builds the argument table with a hole at [1] and `unpack`
+// may then pass no argument at all (kong-protocol.md §1.5). A token without a Kong consumer is therefore
+// accepted without calling authenticate: the identity reaches the upstream through forward_claims.
+import { errorBody } from '../lib/errors';
+import { logger, type PluginLogger } from '../lib/plugin';
+import type { Kong, KongConsumer } from '../lib/pdk';
+import { tokenFingerprint, uuidFromParts } from '../lib/token-hash';
+import { challengeHeaders } from './challenge';
+import type { JwtConfig } from './config';
+import { describeLocation, extractToken } from './token-source';
+import { upstreamChanges } from './upstream';
+import { DESCRIPTIONS, verifyToken, type Rejection, type VerifiedEntry } from './verifier';
+
+const PLUGIN_NAME = 'bulwark-jwt';
+
+export const MESSAGES = {
+  missing: 'Unauthorized',
+  invalid: 'Unauthorized',
+  forbidden: 'Forbidden',
+  badRequest: 'Bad request',
+  unavailable: 'Service unavailable',
+} as const;
+
+/** Reasons logged at info (routine: clients with stale tokens); everything else is a warn. */
+const ROUTINE_REASONS = new Set(['expired', 'insufficient_scope']);
+
+async function rejectRequest(kong: Kong, conf: JwtConfig, log: PluginLogger, r: Rejection, fields: Record<string, unknown>): Promise<void> {
+  const line = { reason: r.reason, detail: r.detail, status: r.status, ...fields };
+  if (ROUTINE_REASONS.has(r.reason)) await log.info('jwt_rejected', line);
+  else await log.warn('jwt_rejected', line);
+  if (r.status === 503) {
+    await kong.response.exit(503, errorBody(503, MESSAGES.unavailable));
+    return;
+  }
+  const headers = challengeHeaders({ realm: conf.realm, error: r.error, description: r.description, scope: r.scope });
+  await kong.response.exit(r.status, errorBody(r.status, r.status === 403 ? MESSAGES.forbidden : MESSAGES.invalid), headers);
+}
+
+export async function access(kong: Kong, conf: JwtConfig): Promise<void> {
+  const headers = await kong.request.getHeaders();
+  const query = conf.sources.queryParams.length > 0 ? await kong.request.getQuery() : undefined;
+  const extraction = extractToken(headers, query, conf.sources);
+
+  if (extraction.kind === 'invalid') {
+    await logger(kong, PLUGIN_NAME).warn('jwt_rejected', { reason: 'invalid_request', detail: extraction.detail, status: 400 });
+    const h = challengeHeaders({ realm: conf.realm, error: 'invalid_request', description: 'The request carries more than one token or a malformed one' });
+    await kong.response.exit(400, errorBody(400, MESSAGES.badRequest), h);
+    return;
+  }
+  if (extraction.kind === 'none') {
+    if (conf.anonymous !== undefined) {
+      await authenticateAnonymous(kong, conf);
+      return;
+    }
+    // RFC 6750 §3.1: no error code when the request carried no credentials at all.
+    await kong.response.exit(401, errorBody(401, MESSAGES.missing), challengeHeaders({ realm: conf.realm }));
+    return;
+  }
+
+  const log = logger(kong, PLUGIN_NAME);
+  const result = await verifyToken(extraction.token, conf);
+  if (!result.ok) {
+    await rejectRequest(kong, conf, log, result.rejection, { source: describeLocation(extraction.location), token: tokenFingerprint(extraction.token) });
+    return;
+  }
+
+  if (!(await authenticate(kong, conf, log, result.entry, extraction.token))) return;
+
+  const changes = upstreamChanges(conf, result.entry.claims, headers, extraction.location);
+  if (Object.keys(changes.set).length > 0) await kong.service.request.setHeaders(changes.set);
+  for (const name of changes.clear) await kong.service.request.clearHeader(name);
+  if (changes.clearQueryArg !== undefined) await kong.service.request.clearQueryArg(changes.clearQueryArg);
+}
+
+/** Map the token to a Kong consumer when configured. False when it ended the request. */
+async function authenticate(kong: Kong, conf: JwtConfig, log: PluginLogger, entry: VerifiedEntry, token: string): Promise<boolean> {
+  const { claim, by, required } = conf.consumer;
+  if (claim === undefined) return true;
+  const raw = entry.claims[claim];
+  const value = typeof raw === 'string' || typeof raw === 'number' ? String(raw) : undefined;
+  let consumer: KongConsumer | undefined;
+  if (value !== undefined && value !== '') {
+    const loaded = await kong.client.loadConsumer(value, by === 'username');
+    // By username only when so configured: Kong's load_consumer tries an id first when the value looks
+    // like a UUID, and a username claim must not select a consumer by id (nor the reverse).
+    if (loaded !== undefined && loaded !== null && (by === 'username' ? loaded.username === value : loaded.id === value)) consumer = loaded;
+  }
+  if (consumer === undefined) {
+    const detail = value === undefined ? `no usable "${claim}" claim` : `no consumer with ${by} ${JSON.stringify(value.slice(0, 128))}`;
+    if (required) {
+      await rejectRequest(
+        kong,
+        conf,
+        log,
+        { status: 401, error: 'invalid_token', description: DESCRIPTIONS.unknown_consumer, reason: 'unknown_consumer', detail },
+        { token: tokenFingerprint(token), issuer: entry.issuer.issuer },
+      );
+      return false;
+    }
+    return true; // identity without consumer (see the note at the top)
+  }
+  const subject = typeof entry.claims.sub === 'string' ? entry.claims.sub : value!;
+  await kong.client.authenticate(consumer, { id: uuidFromParts(PLUGIN_NAME, entry.issuer.issuer, subject), consumer: { id: consumer.id } });
+  return true;
+}
+
+async function authenticateAnonymous(kong: Kong, conf: JwtConfig): Promise<void> {
+  // As Kong's auth plugins: a request already authenticated by a higher-priority plugin keeps its identity.
+  const existing = await kong.client.getCredential();
+  if (existing !== undefined && existing !== null) return;
+  const consumer = await kong.client.loadConsumer(conf.anonymous!, true);
+  if (consumer === undefined || consumer === null) {
+    await logger(kong, PLUGIN_NAME).err('anonymous_consumer_missing', { anonymous: conf.anonymous });
+    await kong.response.exit(500, errorBody(500));
+    return;
+  }
+  await kong.client.authenticate(consumer, null);
+}
+

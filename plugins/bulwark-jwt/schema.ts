@@ -1,0 +1,282 @@
+// The Kong schema of bulwark-jwt's config (the `Schema` export kong-pdk dumps; Kong validates it with its
+// metaschema, kong-protocol.md §1.12). Records are `required` so Kong fills their nested defaults. Key
+// material fields are `referenceable` (Kong resolves `{vault://env/NAME}` before the plugin sees the
+// config). What a schema cannot express (key parsing, URL rules, cross-field rules) is checked at
+// instance start in config.ts.
+import { SUPPORTED_ALGORITHMS } from './keys';
+
+const HEADER_NAME = '^[%w%-]+$';
+
+const issuerFields = [
+  {
+    issuer: {
+      type: 'string',
+      required: true,
+      description: 'The exact "iss" value of tokens from this issuer (for discovery, also the base URL of /.well-known/openid-configuration).',
+    },
+  },
+  {
+    jwks_url: {
+      type: 'string',
+      description: 'URL of the issuer JSON Web Key Set, fetched and cached by the gateway. https only unless allow_http_jwks is set.',
+    },
+  },
+  {
+    discovery: {
+      type: 'boolean',
+      default: false,
+      description: 'Find the JWKS through OpenID Connect discovery (<issuer>/.well-known/openid-configuration) instead of jwks_url.',
+    },
+  },
+  {
+    allow_http_jwks: {
+      type: 'boolean',
+      default: false,
+      description: 'Allow a plain http:// JWKS or discovery URL (a sidecar on loopback, tests). Off: https only.',
+    },
+  },
+  {
+    ca_certificates: {
+      type: 'array',
+      elements: { type: 'string' },
+      default: [],
+      description: 'Extra PEM CA certificates trusted for the https JWKS and discovery fetches (a private PKI), besides the system roots.',
+    },
+  },
+  {
+    keys: {
+      type: 'array',
+      elements: { type: 'string', referenceable: true },
+      default: [],
+      description: 'Static verification keys: PEM public keys or certificates, JWKs or JWKS JSON. Public keys only. Vault references allowed.',
+    },
+  },
+  {
+    secrets: {
+      type: 'array',
+      elements: { type: 'string', referenceable: true },
+      default: [],
+      encrypted: true,
+      description: 'Shared secrets for HS256/HS384/HS512 (UTF-8 bytes, at least as long as the hash output). Vault references allowed.',
+    },
+  },
+  {
+    algorithms: {
+      type: 'array',
+      elements: { type: 'string', one_of: [...SUPPORTED_ALGORITHMS] },
+      default: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+      description: 'Signature algorithms accepted from this issuer. "none" is never accepted; HS* need secrets.',
+    },
+  },
+  {
+    audiences: {
+      type: 'array',
+      elements: { type: 'string' },
+      default: [],
+      description: 'Accepted "aud" values (a token needs one of them). Required unless audience_required is false.',
+    },
+  },
+  {
+    audience_required: {
+      type: 'boolean',
+      default: true,
+      description: 'Tokens must carry an "aud" claim matching audiences. false: tokens without "aud" pass (with "aud", it is still checked).',
+    },
+  },
+];
+
+export const Schema = [
+  {
+    issuers: {
+      type: 'array',
+      required: true,
+      len_min: 1,
+      elements: { type: 'record', fields: issuerFields },
+      description: 'Trusted token issuers, each with its own keys, audiences and algorithm allow-list; a token is checked against the issuer named by its "iss".',
+    },
+  },
+  {
+    token_sources: {
+      type: 'record',
+      required: true,
+      description: 'Where the token is looked for. A request carrying tokens in more than one place is refused with 400.',
+      fields: [
+        { bearer: { type: 'boolean', default: true, description: 'Read the token from "Authorization: Bearer <token>".' } },
+        {
+          headers: {
+            type: 'array',
+            elements: { type: 'string', match: HEADER_NAME },
+            default: [],
+            description: 'Other request headers that may carry the token (bare, or with a "Bearer " prefix).',
+          },
+        },
+        { cookies: { type: 'array', elements: { type: 'string' }, default: [], description: 'Cookies that may carry the token.' } },
+        {
+          query_params: {
+            type: 'array',
+            elements: { type: 'string' },
+            default: [],
+            description: 'Query parameters that may carry the token; the parameter is always removed before proxying.',
+          },
+        },
+      ],
+    },
+  },
+  {
+    hide_credentials: {
+      type: 'boolean',
+      default: false,
+      description: 'Remove the token (its header or cookie) from the request before it is proxied. Query tokens are always removed.',
+    },
+  },
+  {
+    realm: {
+      type: 'string',
+      default: 'bulwark',
+      description: 'The realm of the WWW-Authenticate: Bearer challenge sent with 401 and 403 responses.',
+    },
+  },
+  {
+    leeway: {
+      type: 'integer',
+      default: 30,
+      between: [0, 600],
+      description: 'Clock skew tolerated, in seconds, for exp, nbf, iat and max_age.',
+    },
+  },
+  {
+    max_token_bytes: {
+      type: 'integer',
+      default: 8192,
+      between: [256, 65536],
+      description: 'Longest token accepted, in bytes; longer tokens are rejected before any parsing.',
+    },
+  },
+  {
+    claims: {
+      type: 'record',
+      required: true,
+      description: 'Claim rules applied to every token after its signature is verified.',
+      fields: [
+        { require_exp: { type: 'boolean', default: true, description: 'Tokens must carry an "exp" claim.' } },
+        {
+          max_age: {
+            type: 'integer',
+            between: [1, 31622400],
+            description: 'Reject tokens issued ("iat") longer ago than this many seconds; tokens then need "iat". Unset: no limit.',
+          },
+        },
+        { typ: { type: 'string', description: 'Required "typ" header, e.g. at+jwt (RFC 9068); compared case-insensitively.' } },
+        { required: { type: 'array', elements: { type: 'string' }, default: [], description: 'Claims every token must carry.' } },
+        {
+          values: {
+            type: 'map',
+            keys: { type: 'string' },
+            values: { type: 'array', elements: { type: 'string' } },
+            default: {},
+            description: 'Claim name to accepted values: the claim must equal one of them (or, for an array claim, contain one).',
+          },
+        },
+      ],
+    },
+  },
+  {
+    scopes: {
+      type: 'record',
+      required: true,
+      description: 'Scopes a token must grant; a token without them gets 403 insufficient_scope.',
+      fields: [
+        { required: { type: 'array', elements: { type: 'string' }, default: [], description: 'Required scopes. Empty: no scope check.' } },
+        { mode: { type: 'string', one_of: ['any', 'all'], default: 'all', description: 'all: every required scope; any: at least one.' } },
+        {
+          claims: {
+            type: 'array',
+            elements: { type: 'string' },
+            default: ['scope', 'scp'],
+            description: 'Claims holding the scopes: a space-separated string (scope) or an array (scp).',
+          },
+        },
+      ],
+    },
+  },
+  {
+    consumer: {
+      type: 'record',
+      required: true,
+      description: 'How a token maps to a Kong consumer (so acl, rate-limiting and other consumer-aware plugins apply).',
+      fields: [
+        { claim: { type: 'string', description: 'Claim naming the consumer (e.g. sub, client_id). Unset: no consumer mapping.' } },
+        { by: { type: 'string', one_of: ['username', 'id'], default: 'username', description: 'Match the claim against the consumer username or id.' } },
+        {
+          required: {
+            type: 'boolean',
+            default: true,
+            description: 'true: a token whose claim names no consumer gets 401. false: it is accepted as an identity without consumer.',
+          },
+        },
+      ],
+    },
+  },
+  {
+    anonymous: {
+      type: 'string',
+      description: 'Consumer id or username for requests WITHOUT a token (invalid tokens are always rejected). Unset: 401.',
+    },
+  },
+  {
+    forward_claims: {
+      type: 'map',
+      keys: { type: 'string' },
+      values: { type: 'string', match: HEADER_NAME },
+      default: {},
+      description: 'Claim name to upstream request header. Inbound headers of those names are removed first.',
+    },
+  },
+  {
+    unavailable_status: {
+      type: 'integer',
+      one_of: [401, 503],
+      default: 401,
+      description: 'Status when no signing keys can be obtained (JWKS down and none cached): 401 or 503.',
+    },
+  },
+  {
+    jwks: {
+      type: 'record',
+      required: true,
+      description: 'JWKS and discovery fetching and caching, shared by all issuers of this plugin.',
+      fields: [
+        { cache_ttl: { type: 'integer', default: 300, between: [1, 86400], description: 'Seconds a fetched key set is fresh; then it is refreshed in the background.' } },
+        {
+          max_stale: {
+            type: 'integer',
+            default: 3600,
+            between: [0, 604800],
+            description: 'Seconds keys stay usable after their last successful fetch while refreshes fail (an IdP outage); then tokens are rejected.',
+          },
+        },
+        {
+          refresh_cooldown: {
+            type: 'integer',
+            default: 30,
+            between: [1, 3600],
+            description: 'Minimum seconds between two fetches (unknown kids, failures): forged kids cannot cause a fetch storm.',
+          },
+        },
+        { timeout: { type: 'integer', default: 2000, between: [100, 30000], description: 'Milliseconds a fetch (and any request waiting for it) may take.' } },
+        { max_bytes: { type: 'integer', default: 262144, between: [1024, 10485760], description: 'Largest JWKS or discovery response accepted, in bytes.' } },
+      ],
+    },
+  },
+  {
+    token_cache: {
+      type: 'record',
+      required: true,
+      description: 'Cache of verified tokens (keyed by a SHA-256 of the token) that skips signature checks for repeat tokens.',
+      fields: [
+        { max_entries: { type: 'integer', default: 10000, between: [0, 1000000], description: 'Most tokens cached per plugin instance; 0 disables the cache.' } },
+        { ttl: { type: 'integer', default: 300, between: [1, 86400], description: 'Seconds a verified token stays cached (never past its exp).' } },
+      ],
+    },
+  },
+];
