@@ -1,0 +1,132 @@
+// The Ajv instances the validator compiles with, one class per JSON Schema draft, and the formats OpenAPI
+// uses. Options, and why:
+// - strict: false — OpenAPI documents carry annotations (`x-*`, `example`, `discriminator`) that Ajv's strict
+//   mode refuses; unknown keywords are ignored as JSON Schema says. Schemas are still checked against their
+//   meta-schema (validateSchema) and a schema that does not compile is refused.
+// - allErrors: true — every violation is reported. Its cost is bounded by the JSON limits checked first.
+// - logger: false — nothing on stdout/stderr from inside the plugin server.
+// - coerceTypes (parameter/form instances only) — query, path, header and form values are strings on the wire;
+//   `"7"` must satisfy `type: integer`. Bodies are never coerced.
+// - Unknown formats are ignored (OpenAPI 3.0.3 §4.4: formats are open; "uriref" in the USPTO spec).
+// All format checks below are linear-time: no regular expression with nested quantifiers runs on request data.
+import * as net from 'node:net';
+import AjvDraft07 from 'ajv';
+import Ajv2019 from 'ajv/dist/2019';
+import Ajv2020 from 'ajv/dist/2020';
+import type AjvCore from 'ajv/dist/core';
+import type { Format } from 'ajv/dist/types';
+import draft06MetaSchema from 'ajv/dist/refs/json-schema-draft-06.json';
+
+export type AjvInstance = AjvCore;
+
+/** The drafts Ajv compiles (draft-04 is converted to draft-07 first, see schema-dialect.ts). */
+export type AjvDialect = 'draft-07' | '2019-09' | '2020-12';
+
+export type Coercion = false | true | 'array';
+
+const INT32_MIN = -2147483648;
+const INT32_MAX = 2147483647;
+// Beyond 2^53 JSON numbers lose precision in JS anyway; the bounds are checked as doubles.
+const INT64_MIN = -9223372036854775808;
+const INT64_MAX = 9223372036854775807;
+
+const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const TIME = /^(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:[zZ]|[+-](\d{2}):(\d{2}))$/;
+const DAYS = [0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const URI = /^[A-Za-z][A-Za-z0-9+.-]*:[^\s]*$/;
+const NO_WHITESPACE = /^[^\s]*$/;
+const LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+
+function isDate(s: string): boolean {
+  const m = DATE.exec(s);
+  if (m === null) return false;
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  if (month < 1 || month > 12 || day < 1 || day > DAYS[month]!) return false;
+  return month !== 2 || day <= 28 || (year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0));
+}
+
+function isTime(s: string): boolean {
+  const m = TIME.exec(s);
+  if (m === null) return false;
+  const [h, min, sec] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  if (h > 23 || min > 59 || sec > 60) return false;
+  if (m[4] !== undefined && (Number(m[4]) > 23 || Number(m[5]) > 59)) return false;
+  return true;
+}
+
+function isDateTime(s: string): boolean {
+  const t = s.search(/[Tt ]/);
+  return t === 10 && isDate(s.slice(0, 10)) && isTime(s.slice(11));
+}
+
+function isHostname(s: string): boolean {
+  if (s.length === 0 || s.length > 253) return false;
+  return s.split('.').every((label) => LABEL.test(label));
+}
+
+function isEmail(s: string): boolean {
+  const at = s.lastIndexOf('@');
+  if (at < 1 || at > 64 || s.length > 254) return false;
+  const local = s.slice(0, at);
+  if (/[\s@"(),:;<>[\\\]]/.test(local) || local.startsWith('.') || local.endsWith('.') || local.includes('..')) return false;
+  const domain = s.slice(at + 1);
+  return domain.includes('.') && isHostname(domain);
+}
+
+function isRegex(s: string): boolean {
+  try {
+    new RegExp(s, 'u');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const FORMATS: Record<string, Format> = {
+  int32: { type: 'number', validate: (n: number) => Number.isInteger(n) && n >= INT32_MIN && n <= INT32_MAX },
+  int64: { type: 'number', validate: (n: number) => Number.isInteger(n) && n >= INT64_MIN && n <= INT64_MAX },
+  float: { type: 'number', validate: (n: number) => Number.isFinite(n) },
+  double: { type: 'number', validate: (n: number) => Number.isFinite(n) },
+  byte: BASE64,
+  binary: true,
+  password: true,
+  date: isDate,
+  time: isTime,
+  'date-time': isDateTime,
+  email: isEmail,
+  hostname: isHostname,
+  ipv4: (s: string) => net.isIPv4(s),
+  ipv6: (s: string) => net.isIPv6(s),
+  uri: URI,
+  'uri-reference': NO_WHITESPACE,
+  uuid: UUID,
+  regex: isRegex,
+};
+
+/** A fresh Ajv for one draft. */
+export function createAjv(dialect: AjvDialect, coerceTypes: Coercion): AjvInstance {
+  const options = {
+    strict: false,
+    allErrors: true,
+    logger: false as const,
+    coerceTypes,
+    useDefaults: false,
+    validateFormats: true,
+    formats: FORMATS,
+  };
+  switch (dialect) {
+    case '2020-12':
+      return new Ajv2020(options);
+    case '2019-09':
+      return new Ajv2019(options);
+    case 'draft-07': {
+      const ajv = new AjvDraft07(options);
+      ajv.addMetaSchema(draft06MetaSchema);
+      return ajv;
+    }
+  }
+}

@@ -1,0 +1,71 @@
+// bulwark-validator's access handler: read the request in as few RPCs as possible, decide with validate.ts, act.
+//
+// RPC budget (each kong.* call is one round trip to Kong, kong-protocol.md §3.2):
+//   getMethod + getPathWithQuery + getHeaders(1000)          always (3)
+//   + getRawBody(max_body_size)                                only when a schema applies to the body present
+//   + one log line + exit                                      on a rejection (monitor: the log line only)
+// The request is never modified: what passes reaches the upstream byte for byte.
+//
+// getRawBody always gets an explicit limit (kong-protocol.md §1.5: without one, a body Kong spooled to disk
+// makes the call a Lua error). Bodies announced larger than the limit are refused with 413 from Content-Length
+// before reading. A chunked body (no Content-Length) larger than the limit and spooled by nginx makes Kong's
+// get_raw_body return nil, which is a Lua error: Kong then ends the request with 500 (still closed).
+import type { Kong } from '../lib/pdk';
+import { logger } from '../lib/plugin';
+import type { ValidatorConfig } from './config';
+import { validateJsonSchemaRequest, validateOpenApiRequest, type BodyReader, type RequestSnapshot, type Verdict } from './validate';
+import { rejectionBody, toLogViolation } from './violations';
+
+/** The plugin name in log lines (index.ts exports the same value as `Name`; importing it would be a cycle). */
+const PLUGIN_NAME = 'bulwark-validator';
+
+/** Kong's get_headers accepts at most 1000; a request with that many header lines may have been truncated. */
+export const MAX_HEADERS = 1000;
+
+function headerLineCount(headers: Record<string, unknown>): number {
+  let n = 0;
+  for (const v of Object.values(headers)) n += Array.isArray(v) ? v.length : 1;
+  return n;
+}
+
+export async function access(kong: Kong, conf: ValidatorConfig): Promise<void> {
+  const method = await kong.request.getMethod();
+  const pathWithQuery = await kong.request.getPathWithQuery();
+  const headers = await kong.request.getHeaders(MAX_HEADERS);
+
+  let verdict: Verdict;
+  if (headerLineCount(headers) >= MAX_HEADERS) {
+    // Headers beyond the ones Kong returned would go upstream unvalidated.
+    verdict = {
+      action: 'reject',
+      rejection: { status: 400, message: 'Request validation failed', violations: [{ root: 'header', steps: [], rule: 'max-headers', detail: `${MAX_HEADERS} or more header lines` }] },
+    };
+  } else {
+    const req: RequestSnapshot = { method, pathWithQuery, headers };
+    const readBody: BodyReader = async (limit) => (await kong.request.getRawBody(limit)) ?? new Uint8Array(0);
+    const policy = conf.policy;
+    verdict =
+      policy.kind === 'openapi'
+        ? await validateOpenApiRequest(policy, req, readBody, conf.limits)
+        : await validateJsonSchemaRequest(policy, req, readBody, conf.limits);
+  }
+  if (verdict.action === 'pass') return;
+
+  const { rejection } = verdict;
+  const log = logger(kong, PLUGIN_NAME);
+  const fields = {
+    status: rejection.status,
+    method,
+    // The path only: query strings may carry credentials.
+    path: pathWithQuery.split('?')[0]!.slice(0, 512),
+    operation: verdict.operation ?? null,
+    violations: rejection.violations.map(toLogViolation),
+  };
+  if (conf.mode === 'monitor') {
+    await log.notice('validation_failed_monitor_only', fields);
+    return;
+  }
+  await log.info('request_rejected', fields);
+  const body = rejectionBody(rejection, conf.verbose, conf.maxErrors);
+  await kong.response.exit(rejection.status, body, rejection.headers);
+}

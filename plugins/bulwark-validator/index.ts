@@ -1,0 +1,22 @@
+// bulwark-validator: request validation against an OpenAPI 3.0/3.1 document or plain JSON Schemas, with JSON
+// hardening (size, depth, counts, lengths, duplicate keys, strict UTF-8) before anything is parsed.
+//
+// Priority 890: after authentication (1000+) and rate limiting (910 for Kong's rate-limiting), so that the cheap
+// rejects come first and validation work is spent on identified, in-quota clients; before Kong's
+// request-transformer (801), which must not change the request before it is validated (Kong 3.9 handler
+// priorities, kong-protocol.md §1.8).
+import { definePlugin } from '../lib/plugin';
+import { parseValidatorConfig, type ValidatorConfig } from './config';
+import { access } from './handler';
+import { Schema as ValidatorSchema } from './schema';
+
+export const Name = 'bulwark-validator';
+export const Version = '0.1.0';
+export const Priority = 890;
+export const Schema = ValidatorSchema;
+
+export const Plugin = definePlugin<ValidatorConfig>({
+  name: Name,
+  parseConfig: parseValidatorConfig,
+  phases: { access },
+});

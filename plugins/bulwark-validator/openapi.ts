@@ -1,0 +1,511 @@
+// An OpenAPI 3.0/3.1 document compiled, once, into what a request is checked against: a path router and, per
+// operation, the parameter specs with ONE compiled validator for all its parameters and one validator per
+// request-body media type. A document or schema that does not compile is a ConfigError naming where
+// (`paths./pets.post.requestBody.content.application/json.schema...`).
+//
+// How schemas are compiled: the document (with its Schema Objects converted to the Ajv draft, see
+// schema-dialect.ts) is added to Ajv under DOCUMENT_ID; each validator is `{$ref: DOCUMENT_ID#<pointer>}`, so a
+// `$ref: '#/components/schemas/Pet'` anywhere resolves inside the same document. Ajv resolves and compiles every
+// reference at compile time: nothing is compiled per request.
+import type { ValidateFunction } from 'ajv';
+import { ConfigError } from '../lib/config';
+import { parseMediaType, isJsonMediaType } from '../lib/media-type';
+import { createAjv, type AjvDialect, type AjvInstance } from './ajv-setup';
+import {
+  compareSpecificity,
+  compileTemplate,
+  matchPrefix,
+  matchTemplate,
+  serverBasePath,
+  type PathTemplate,
+  type RawPathParams,
+} from './path-router';
+import { STYLES, type ParamLocation, type ParamShape, type ParamSpec, type ParamStyle } from './parameters';
+import type { FormFields } from './request-body';
+import { convertOas30Schema, convertOas31Schema, isObject, pointerToken, type JsonObject } from './schema-dialect';
+
+export const DOCUMENT_ID = 'https://bulwark-validator.invalid/openapi.json';
+
+export const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
+
+/** OAS: these header "parameters" are ignored (Accept, Content-Type and Authorization are described elsewhere). */
+const IGNORED_HEADER_PARAMS = new Set(['accept', 'content-type', 'authorization']);
+
+const OAS31_DIALECTS = new Set([
+  'https://spec.openapis.org/oas/3.1/dialect/base',
+  'https://json-schema.org/draft/2020-12/schema',
+]);
+
+export type OpenApiVersion = '3.0' | '3.1';
+
+export interface MediaEntry {
+  /** The media range as written in the document, lower-case. */
+  range: string;
+  /** For JSON bodies (no type coercion). */
+  validateJson?: ValidateFunction;
+  /** For form-urlencoded and multipart bodies (string values coerced like parameters). */
+  validateForm?: ValidateFunction;
+  form: FormFields;
+}
+
+export interface CompiledOperation {
+  method: string;
+  template: string;
+  /** `POST /pets` or the operationId, for logs. */
+  label: string;
+  params: ParamSpec[];
+  /** Validates `{path:{…}, query:{…}, header:{…}, cookie:{…}}`; undefined when there is nothing to check. */
+  validateParams?: ValidateFunction;
+  body?: { required: boolean; media: MediaEntry[] };
+}
+
+interface PathEntry {
+  template: PathTemplate;
+  methods: Map<string, CompiledOperation>;
+}
+
+export interface CompiledApi {
+  version: OpenApiVersion;
+  /** Base paths, longest first. */
+  bases: PathTemplate[];
+  /** Path templates, most specific first. */
+  paths: PathEntry[];
+  operationCount: number;
+}
+
+export interface OpenApiOptions {
+  /** Overrides the base paths taken from the document's `servers`. */
+  basePaths?: string[];
+  /** The parts to validate. */
+  validate: ReadonlySet<ParamLocation | 'body'>;
+}
+
+/** Dotted location of a JSON pointer for messages: `/paths/~1pets/post` → `paths./pets.post`. */
+export function pointerLocation(pointer: string): string {
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .join('.');
+}
+
+function pointerGet(doc: unknown, pointer: string): unknown {
+  let node: unknown = doc;
+  for (const raw of pointer.split('/').slice(1)) {
+    const token = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (Array.isArray(node)) node = node[Number(token)];
+    else if (isObject(node)) node = Object.prototype.hasOwnProperty.call(node, token) ? node[token] : undefined;
+    else return undefined;
+  }
+  return node;
+}
+
+/** A local reference `#/a/b` → its JSON pointer `/a/b`; ConfigError for anything else. */
+function localPointer(ref: string, at: string): string {
+  if (!ref.startsWith('#')) throw new ConfigError(at, 'only references inside the document (#/...) are supported');
+  let fragment: string;
+  try {
+    fragment = decodeURIComponent(ref.slice(1));
+  } catch {
+    throw new ConfigError(at, 'malformed $ref');
+  }
+  if (fragment !== '' && !fragment.startsWith('/')) throw new ConfigError(at, 'only JSON-pointer references are supported');
+  return fragment;
+}
+
+interface Located<T> {
+  value: T;
+  pointer: string;
+}
+
+/** Follow `$ref`s of non-schema objects (Parameter, Request Body, Path Item). */
+function follow(doc: unknown, value: unknown, pointer: string): Located<JsonObject> {
+  let current = value;
+  let at = pointer;
+  for (let hops = 0; hops < 32; hops++) {
+    if (!isObject(current)) throw new ConfigError(pointerLocation(at), 'expected an object');
+    if (typeof current.$ref !== 'string') return { value: current, pointer: at };
+    const target = localPointer(current.$ref, `${pointerLocation(at)}.$ref`);
+    const next = pointerGet(doc, target);
+    if (next === undefined) throw new ConfigError(`${pointerLocation(at)}.$ref`, 'reference does not resolve');
+    current = next;
+    at = target;
+  }
+  throw new ConfigError(pointerLocation(pointer), 'reference chain too long (a cycle?)');
+}
+
+/** A schema's `$ref` chain followed to the schema it names (for shape and property inspection only). */
+function derefSchema(doc: unknown, schema: unknown): unknown {
+  let s = schema;
+  for (let hops = 0; hops < 32 && isObject(s) && typeof s.$ref === 'string'; hops++) {
+    if (!s.$ref.startsWith('#')) return undefined;
+    try {
+      s = pointerGet(doc, decodeURIComponent(s.$ref.slice(1)));
+    } catch {
+      return undefined;
+    }
+  }
+  return s;
+}
+
+function schemaTypes(schema: unknown): string[] {
+  if (!isObject(schema)) return [];
+  if (typeof schema.type === 'string') return [schema.type];
+  if (Array.isArray(schema.type)) return schema.type.filter((t): t is string => typeof t === 'string' && t !== 'null');
+  return [];
+}
+
+function shapeOf(doc: unknown, schema: unknown): ParamShape {
+  const s = derefSchema(doc, schema);
+  const types = schemaTypes(s);
+  if (types[0] === 'array') return 'array';
+  if (types[0] === 'object') return 'object';
+  if (types.length === 0 && isObject(s)) {
+    if ('items' in s || 'prefixItems' in s) return 'array';
+    if ('properties' in s || 'additionalProperties' in s) return 'object';
+  }
+  return 'primitive';
+}
+
+function formFields(doc: unknown, schema: unknown, encoding: unknown): FormFields {
+  const arrays = new Set<string>();
+  const json = new Set<string>();
+  const binary = new Set<string>();
+  const s = derefSchema(doc, schema);
+  const props = isObject(s) && isObject(s.properties) ? s.properties : {};
+  for (const [name, propSchema] of Object.entries(props)) {
+    const p = derefSchema(doc, propSchema);
+    const types = schemaTypes(p);
+    if (types[0] === 'array') {
+      arrays.add(name);
+      const items = isObject(p) ? derefSchema(doc, p.items) : undefined;
+      if (schemaTypes(items)[0] === 'object') json.add(name);
+    } else if (types[0] === 'object') {
+      json.add(name);
+    }
+    if (isObject(p) && (p.format === 'binary' || p.format === 'byte' || 'contentMediaType' in p || 'contentEncoding' in p)) binary.add(name);
+  }
+  if (isObject(encoding)) {
+    for (const [name, enc] of Object.entries(encoding)) {
+      if (!isObject(enc) || typeof enc.contentType !== 'string') continue;
+      const mt = parseMediaType(enc.contentType.split(',')[0]!);
+      if (mt !== undefined && isJsonMediaType(mt)) json.add(name);
+    }
+  }
+  return { arrays, json, binary };
+}
+
+class Compiler {
+  readonly version: OpenApiVersion;
+  readonly dialect: AjvDialect;
+  readonly converted: JsonObject;
+  readonly bodyAjv: AjvInstance;
+  readonly paramAjv: AjvInstance;
+
+  constructor(readonly original: JsonObject) {
+    const v = original.openapi;
+    if (typeof original.swagger === 'string') throw new ConfigError('swagger', 'Swagger 2.0 documents are not supported: convert to OpenAPI 3');
+    if (typeof v !== 'string' || !/^3\.[01]\.\d+/.test(v)) throw new ConfigError('openapi', 'expected an OpenAPI 3.0.x or 3.1.x document');
+    this.version = v.startsWith('3.0') ? '3.0' : '3.1';
+    if (this.version === '3.1' && original.jsonSchemaDialect !== undefined) {
+      if (typeof original.jsonSchemaDialect !== 'string' || !OAS31_DIALECTS.has(original.jsonSchemaDialect)) {
+        throw new ConfigError('jsonSchemaDialect', 'only the OAS 3.1 base dialect (JSON Schema 2020-12) is supported');
+      }
+    }
+    if (!isObject(original.paths) && original.paths !== undefined) throw new ConfigError('paths', 'expected an object');
+    this.dialect = this.version === '3.0' ? 'draft-07' : '2020-12';
+    this.converted = JSON.parse(JSON.stringify(original)) as JsonObject;
+    this.convertAllSchemas();
+    this.bodyAjv = createAjv(this.dialect, false);
+    this.paramAjv = createAjv(this.dialect, true);
+    for (const ajv of [this.bodyAjv, this.paramAjv]) {
+      try {
+        ajv.addSchema(this.converted, DOCUMENT_ID);
+      } catch (err) {
+        throw new ConfigError('openapi', `document cannot be loaded as a schema resource: ${(err as Error).message}`);
+      }
+    }
+    this.metaValidateAll();
+  }
+
+  private readonly schemaPointers: string[] = [];
+
+  /** Converts one Schema Object in place in the converted copy, and remembers it for meta-validation. */
+  private convertAt(pointer: string): void {
+    const schema = pointerGet(this.original, pointer);
+    if (schema === undefined) return;
+    const resolve = (ref: string) => (ref.startsWith('#') ? derefSchema(this.original, { $ref: ref }) : undefined);
+    const at = pointerLocation(pointer);
+    const converted = this.version === '3.0' ? convertOas30Schema(schema, at, resolve) : convertOas31Schema(schema, at, resolve);
+    const parentPointer = pointer.slice(0, pointer.lastIndexOf('/'));
+    const key = pointer.slice(pointer.lastIndexOf('/') + 1).replace(/~1/g, '/').replace(/~0/g, '~');
+    (pointerGet(this.converted, parentPointer) as JsonObject)[key] = converted;
+    this.schemaPointers.push(pointer);
+  }
+
+  private convertParameterSchemas(paramPointer: string): void {
+    const param = pointerGet(this.original, paramPointer);
+    if (!isObject(param) || typeof param.$ref === 'string') return;
+    if ('schema' in param) this.convertAt(`${paramPointer}/schema`);
+    if (isObject(param.content)) for (const mt of Object.keys(param.content)) this.convertAt(`${paramPointer}/content/${pointerToken(mt)}/schema`);
+  }
+
+  private convertRequestBodySchemas(bodyPointer: string): void {
+    const body = pointerGet(this.original, bodyPointer);
+    if (!isObject(body) || typeof body.$ref === 'string' || !isObject(body.content)) return;
+    for (const [mt, media] of Object.entries(body.content)) {
+      if (isObject(media) && 'schema' in media) this.convertAt(`${bodyPointer}/content/${pointerToken(mt)}/schema`);
+    }
+  }
+
+  /** Every Schema Object a request can reach: components and the operations' parameters and bodies. */
+  private convertAllSchemas(): void {
+    const components = this.original.components;
+    if (isObject(components)) {
+      if (isObject(components.schemas)) for (const n of Object.keys(components.schemas)) this.convertAt(`/components/schemas/${pointerToken(n)}`);
+      if (isObject(components.parameters)) for (const n of Object.keys(components.parameters)) this.convertParameterSchemas(`/components/parameters/${pointerToken(n)}`);
+      if (isObject(components.requestBodies)) for (const n of Object.keys(components.requestBodies)) this.convertRequestBodySchemas(`/components/requestBodies/${pointerToken(n)}`);
+    }
+    const paths = isObject(this.original.paths) ? this.original.paths : {};
+    for (const [template, item] of Object.entries(paths)) {
+      if (!isObject(item) || typeof item.$ref === 'string') continue;
+      const itemPointer = `/paths/${pointerToken(template)}`;
+      if (Array.isArray(item.parameters)) item.parameters.forEach((_, i) => this.convertParameterSchemas(`${itemPointer}/parameters/${i}`));
+      for (const method of HTTP_METHODS) {
+        const op = item[method];
+        if (!isObject(op)) continue;
+        const opPointer = `${itemPointer}/${method}`;
+        if (Array.isArray(op.parameters)) op.parameters.forEach((_, i) => this.convertParameterSchemas(`${opPointer}/parameters/${i}`));
+        if ('requestBody' in op) this.convertRequestBodySchemas(`${opPointer}/requestBody`);
+      }
+    }
+  }
+
+  /** Each Schema Object against its draft's meta-schema, so that a typo fails at start with its location. */
+  private metaValidateAll(): void {
+    for (const pointer of this.schemaPointers) {
+      const schema = pointerGet(this.converted, pointer);
+      if (typeof schema === 'boolean') continue;
+      let valid: boolean;
+      try {
+        valid = this.bodyAjv.validateSchema(schema as object) as boolean;
+      } catch (err) {
+        throw new ConfigError(pointerLocation(pointer), (err as Error).message);
+      }
+      if (!valid) {
+        const e = this.bodyAjv.errors?.[0];
+        const inner = e === undefined ? '' : pointerLocation(e.instancePath);
+        throw new ConfigError(`${pointerLocation(pointer)}${inner === '' ? '' : `.${inner}`}`, `invalid schema: ${e?.message ?? 'does not match the meta-schema'}`);
+      }
+    }
+  }
+
+  compile(ajv: AjvInstance, schema: object, location: string): ValidateFunction {
+    try {
+      return ajv.compile(schema);
+    } catch (err) {
+      throw new ConfigError(location, `schema does not compile: ${(err as Error).message}`);
+    }
+  }
+
+  /** A reference to a location in the document: JSON-pointer tokens, URI-encoded for the fragment. */
+  ref(pointer: string): { $ref: string } {
+    return { $ref: `${DOCUMENT_ID}#${pointer.split('/').map(encodeURIComponent).join('/')}` };
+  }
+
+}
+
+function paramSpec(c: Compiler, located: Located<JsonObject>): { spec: ParamSpec; schemaPointer: string | undefined } {
+  const p = located.value;
+  const at = pointerLocation(located.pointer);
+  if (typeof p.name !== 'string' || p.name === '') throw new ConfigError(`${at}.name`, 'expected a non-empty string');
+  const loc = p.in;
+  if (loc !== 'path' && loc !== 'query' && loc !== 'header' && loc !== 'cookie') throw new ConfigError(`${at}.in`, 'expected path, query, header or cookie');
+  const styles = STYLES[loc];
+  const style = (p.style ?? styles.default) as ParamStyle;
+  if (!styles.allowed.includes(style)) throw new ConfigError(`${at}.style`, `expected one of: ${styles.allowed.join(', ')}`);
+  let schemaPointer: string | undefined;
+  let json = false;
+  if ('schema' in p) {
+    schemaPointer = `${located.pointer}/schema`;
+  } else if (isObject(p.content)) {
+    const [mt] = Object.keys(p.content);
+    if (mt !== undefined) {
+      const media = p.content[mt];
+      const parsed = parseMediaType(mt);
+      json = parsed !== undefined && isJsonMediaType(parsed);
+      if (isObject(media) && 'schema' in media && json) schemaPointer = `${located.pointer}/content/${pointerToken(mt)}/schema`;
+    }
+  }
+  const converted = schemaPointer === undefined ? undefined : pointerGet(c.converted, schemaPointer);
+  const target = derefSchema(c.converted, converted);
+  const shape = json ? 'primitive' : shapeOf(c.converted, converted);
+  const props = isObject(target) && isObject(target.properties) ? Object.keys(target.properties) : [];
+  return {
+    spec: {
+      name: loc === 'header' ? p.name.toLowerCase() : p.name,
+      in: loc,
+      required: loc === 'path' ? true : p.required === true,
+      style,
+      explode: typeof p.explode === 'boolean' ? p.explode : style === 'form',
+      shape,
+      allowEmptyValue: p.allowEmptyValue === true,
+      objectProperties: props,
+      objectOpen: !(isObject(target) && target.additionalProperties === false),
+      json,
+    },
+    schemaPointer,
+  };
+}
+
+function compileOperation(
+  c: Compiler,
+  method: string,
+  template: string,
+  itemParams: unknown,
+  op: JsonObject,
+  opPointer: string,
+  itemPointer: string,
+  options: OpenApiOptions,
+): CompiledOperation {
+  const byKey = new Map<string, { spec: ParamSpec; schemaPointer: string | undefined }>();
+  const collect = (list: unknown, listPointer: string) => {
+    if (list === undefined) return;
+    if (!Array.isArray(list)) throw new ConfigError(pointerLocation(listPointer), 'expected an array');
+    list.forEach((entry, i) => {
+      const located = follow(c.original, entry, `${listPointer}/${i}`);
+      const info = paramSpec(c, located);
+      if (info.spec.in === 'header' && IGNORED_HEADER_PARAMS.has(info.spec.name)) return;
+      byKey.set(`${info.spec.in}:${info.spec.name}`, info); // operation-level parameters override path-level ones
+    });
+  };
+  collect(itemParams, `${itemPointer}/parameters`);
+  collect(op.parameters, `${opPointer}/parameters`);
+
+  const params: ParamSpec[] = [];
+  const groups: Record<ParamLocation, { properties: JsonObject; required: string[] }> = {
+    path: { properties: {}, required: [] },
+    query: { properties: {}, required: [] },
+    header: { properties: {}, required: [] },
+    cookie: { properties: {}, required: [] },
+  };
+  let anySchema = false;
+  for (const { spec, schemaPointer } of byKey.values()) {
+    if (!options.validate.has(spec.in)) continue;
+    params.push(spec);
+    const group = groups[spec.in];
+    group.properties[spec.name] = schemaPointer === undefined ? {} : c.ref(schemaPointer);
+    if (spec.required) group.required.push(spec.name);
+    anySchema = true;
+  }
+  const label = typeof op.operationId === 'string' ? op.operationId : `${method.toUpperCase()} ${template}`;
+  const compiled: CompiledOperation = { method, template, label, params };
+  if (anySchema) {
+    const properties: JsonObject = {};
+    for (const loc of Object.keys(groups) as ParamLocation[]) {
+      const g = groups[loc];
+      if (Object.keys(g.properties).length === 0) continue;
+      properties[loc] = { type: 'object', properties: g.properties, ...(g.required.length > 0 ? { required: g.required } : {}) };
+    }
+    compiled.validateParams = c.compile(c.paramAjv, { type: 'object', properties }, `${pointerLocation(opPointer)}.parameters`);
+  }
+
+  if (op.requestBody !== undefined) {
+    const located = follow(c.original, op.requestBody, `${opPointer}/requestBody`);
+    const rb = located.value;
+    const media: MediaEntry[] = [];
+    const content = isObject(rb.content) ? rb.content : {};
+    for (const [range, entry] of Object.entries(content)) {
+      const mtPointer = `${located.pointer}/content/${pointerToken(range)}`;
+      const lower = range.toLowerCase();
+      const e: MediaEntry = { range: lower, form: { arrays: new Set(), json: new Set(), binary: new Set() } };
+      if (isObject(entry) && 'schema' in entry && options.validate.has('body')) {
+        const schemaPointer = `${mtPointer}/schema`;
+        const converted = pointerGet(c.converted, schemaPointer);
+        const essence = lower.split(';')[0]!.trim();
+        const wildcard = essence.includes('*');
+        const parsed = wildcard ? undefined : parseMediaType(essence);
+        const isJson = parsed !== undefined && isJsonMediaType(parsed);
+        const isForm = essence === 'application/x-www-form-urlencoded' || essence === 'multipart/form-data' || essence.startsWith('multipart/');
+        const at = pointerLocation(schemaPointer);
+        if (isJson || wildcard) e.validateJson = c.compile(c.bodyAjv, c.ref(schemaPointer), at);
+        if (isForm || wildcard) {
+          e.validateForm = c.compile(c.paramAjv, c.ref(schemaPointer), at);
+          e.form = formFields(c.converted, converted, entry.encoding);
+        }
+      }
+      media.push(e);
+    }
+    compiled.body = { required: rb.required === true, media };
+  }
+  return compiled;
+}
+
+/** Compile a parsed OpenAPI document. Throws ConfigError naming the location of the first problem. */
+export function compileOpenApi(doc: unknown, options: OpenApiOptions): CompiledApi {
+  if (!isObject(doc)) throw new ConfigError('openapi', 'expected an OpenAPI document (an object)');
+  const c = new Compiler(doc);
+  const paths: PathEntry[] = [];
+  let operationCount = 0;
+  const docPaths = isObject(doc.paths) ? doc.paths : {};
+  for (const [template, rawItem] of Object.entries(docPaths)) {
+    if (!template.startsWith('/')) throw new ConfigError(`paths.${template}`, "a path template must start with '/'");
+    const itemPointer = `/paths/${pointerToken(template)}`;
+    const located = follow(doc, rawItem, itemPointer);
+    const item = located.value;
+    const methods = new Map<string, CompiledOperation>();
+    for (const method of HTTP_METHODS) {
+      const op = item[method];
+      if (op === undefined) continue;
+      if (!isObject(op)) throw new ConfigError(`${pointerLocation(itemPointer)}.${method}`, 'expected an Operation Object');
+      methods.set(method.toUpperCase(), compileOperation(c, method, template, item.parameters, op, `${located.pointer}/${method}`, located.pointer, options));
+      operationCount++;
+    }
+    paths.push({ template: compileTemplate(template), methods });
+  }
+  paths.sort((a, b) => compareSpecificity(a.template, b.template));
+
+  let basePaths = options.basePaths;
+  if (basePaths === undefined || basePaths.length === 0) {
+    const servers = Array.isArray(doc.servers) ? doc.servers : [];
+    basePaths = servers.length === 0 ? [''] : [];
+    for (const [i, server] of servers.entries()) {
+      if (!isObject(server) || typeof server.url !== 'string') throw new ConfigError(`servers[${i}].url`, 'expected a string');
+      basePaths.push(serverBasePath(server.url));
+    }
+  }
+  const bases = [...new Set(basePaths.map((b) => b.replace(/\/+$/, '')))].map((b) => {
+    // Server variables in the path part match one segment (restricted to their enum when there is one).
+    const vars: Record<string, ReadonlySet<string> | undefined> = {};
+    for (const server of Array.isArray(doc.servers) ? doc.servers : []) {
+      if (!isObject(server) || !isObject(server.variables)) continue;
+      for (const [name, v] of Object.entries(server.variables)) {
+        if (isObject(v) && Array.isArray(v.enum)) vars[name] = new Set(v.enum.map(String));
+      }
+    }
+    return compileTemplate(b === '' ? '/' : b, vars);
+  });
+  bases.sort((a, b) => b.segments.length - a.segments.length);
+  return { version: c.version, bases, paths, operationCount };
+}
+
+export type OperationMatch =
+  | { kind: 'found'; operation: CompiledOperation; rawPathParams: RawPathParams }
+  | { kind: 'no-path' }
+  | { kind: 'no-method'; allow: string[] };
+
+/** The operation for a method and normalised path segments (HEAD falls back to GET, as HTTP servers do). */
+export function findOperation(api: CompiledApi, method: string, segments: readonly string[]): OperationMatch {
+  let allow: string[] | undefined;
+  for (const base of api.bases) {
+    if (!matchPrefix(base, segments)) continue;
+    for (const entry of api.paths) {
+      const params = matchTemplate(entry.template, segments, base.segments.length);
+      if (params === undefined) continue;
+      const op = entry.methods.get(method) ?? (method === 'HEAD' ? entry.methods.get('GET') : undefined);
+      if (op !== undefined) return { kind: 'found', operation: op, rawPathParams: params };
+      allow ??= [...entry.methods.keys()];
+    }
+  }
+  return allow === undefined ? { kind: 'no-path' } : { kind: 'no-method', allow };
+}

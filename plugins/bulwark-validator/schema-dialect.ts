@@ -1,0 +1,146 @@
+// Schema dialect conversions, done once at instance start so that one Ajv class per draft can validate:
+// - OpenAPI 3.0 Schema Objects (an extended subset of JSON Schema draft-05, OAS 3.0.3 §4.7.24) → draft-07:
+//   `nullable`, boolean `exclusiveMinimum/Maximum`, `$ref` siblings ignored, OAS-only annotations dropped;
+// - JSON Schema draft-04 → draft-07 (Ajv 8 has no draft-04 support and `ajv-draft-04` is not installed):
+//   `id` → `$id`, boolean `exclusiveMinimum/Maximum` → numeric form. This is sound only because the
+//   conversion REFUSES (ConfigError) draft-06+ keywords that draft-04 would have ignored (`const`,
+//   `contains`, `propertyNames`, `if/then/else`) and boolean schemas: otherwise a schema would silently
+//   validate more strictly than its author's draft says;
+// - request view (OAS 3.0 and 3.1): a property marked `readOnly` is not required in a request
+//   (OAS 3.0.3 §4.7.24.1 "readOnly ... SHOULD NOT be sent as part of the request").
+//
+// Walkers know which keywords hold subschemas, so that e.g. a property NAMED `id` or `nullable` inside
+// `properties` is never mistaken for a keyword.
+import { ConfigError } from '../lib/config';
+
+export type JsonObject = Record<string, unknown>;
+
+const SCHEMA_KEYWORDS = [
+  'additionalItems', 'additionalProperties', 'contains', 'not', 'if', 'then', 'else', 'propertyNames',
+  'unevaluatedItems', 'unevaluatedProperties', 'contentSchema',
+];
+const SCHEMA_ARRAY_KEYWORDS = ['allOf', 'anyOf', 'oneOf', 'prefixItems'];
+const SCHEMA_MAP_KEYWORDS = ['properties', 'patternProperties', 'definitions', '$defs', 'dependentSchemas'];
+
+export function isObject(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Escape one JSON-pointer token (RFC 6901). */
+export function pointerToken(s: string): string {
+  return s.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+/** A shallow copy of `schema` with every subschema replaced by `fn(sub, location)`. */
+export function mapSubschemas(schema: JsonObject, at: string, fn: (sub: unknown, at: string) => unknown): JsonObject {
+  const out: JsonObject = { ...schema };
+  for (const k of SCHEMA_KEYWORDS) if (k in schema) out[k] = fn(schema[k], `${at}.${k}`);
+  for (const k of SCHEMA_ARRAY_KEYWORDS) {
+    const v = schema[k];
+    if (Array.isArray(v)) out[k] = v.map((s, i) => fn(s, `${at}.${k}[${i}]`));
+  }
+  for (const k of SCHEMA_MAP_KEYWORDS) {
+    const v = schema[k];
+    if (isObject(v)) out[k] = Object.fromEntries(Object.entries(v).map(([name, s]) => [name, fn(s, `${at}.${k}.${name}`)]));
+  }
+  if ('items' in schema) {
+    const v = schema.items;
+    out.items = Array.isArray(v) ? v.map((s, i) => fn(s, `${at}.items[${i}]`)) : fn(v, `${at}.items`);
+  }
+  const deps = schema.dependencies;
+  if (isObject(deps)) {
+    out.dependencies = Object.fromEntries(
+      Object.entries(deps).map(([name, d]) => [name, Array.isArray(d) ? d : fn(d, `${at}.dependencies.${name}`)]),
+    );
+  }
+  return out;
+}
+
+/** Resolves a local `$ref` (`#/...`) against a document; undefined when it does not resolve. */
+export type RefResolver = (ref: string) => unknown;
+
+function exclusiveBoundsFromBooleans(out: JsonObject): void {
+  for (const [flag, bound] of [['exclusiveMaximum', 'maximum'], ['exclusiveMinimum', 'minimum']] as const) {
+    const v = out[flag];
+    if (typeof v !== 'boolean') continue;
+    if (v && typeof out[bound] === 'number') {
+      out[flag] = out[bound];
+      delete out[bound];
+    } else {
+      delete out[flag];
+    }
+  }
+}
+
+/** Names in `required` whose property schema (through $refs) says readOnly: true are dropped. */
+function dropReadOnlyRequired(out: JsonObject, original: JsonObject, resolve: RefResolver): void {
+  const required = out.required;
+  const props = original.properties;
+  if (!Array.isArray(required) || !isObject(props)) return;
+  const readOnly = (s: unknown): boolean => {
+    for (let hops = 0; hops < 32 && isObject(s); hops++) {
+      if (typeof s.$ref === 'string') {
+        s = resolve(s.$ref);
+        continue;
+      }
+      return s.readOnly === true;
+    }
+    return false;
+  };
+  const kept = required.filter((name) => typeof name !== 'string' || !readOnly(props[name]));
+  if (kept.length !== required.length) out.required = kept;
+}
+
+const OAS_ANNOTATIONS = ['nullable', 'discriminator', 'xml', 'externalDocs', 'example', 'deprecated'];
+
+/** An OpenAPI 3.0 Schema Object → draft-07, for request validation. */
+export function convertOas30Schema(schema: unknown, at: string, resolve: RefResolver): unknown {
+  // Booleans: OAS 3.0 allows them for additionalProperties; draft-07 reads them the same way anywhere.
+  if (typeof schema === 'boolean') return schema;
+  if (!isObject(schema)) throw new ConfigError(at, 'an OpenAPI 3.0 schema must be an object');
+  if (typeof schema.$ref === 'string') return { $ref: schema.$ref }; // siblings of $ref are ignored (OAS 3.0)
+  const out = mapSubschemas(schema, at, (s, a) => convertOas30Schema(s, a, resolve));
+  for (const k of OAS_ANNOTATIONS) delete out[k];
+  exclusiveBoundsFromBooleans(out);
+  if (schema.nullable === true && typeof out.type === 'string') {
+    out.type = [out.type, 'null'];
+    if (Array.isArray(out.enum) && !out.enum.includes(null)) out.enum = [...out.enum, null];
+  }
+  dropReadOnlyRequired(out, schema, resolve);
+  return out;
+}
+
+/** An OpenAPI 3.1 Schema Object (JSON Schema 2020-12 + OAS annotations): only the request view applies. */
+export function convertOas31Schema(schema: unknown, at: string, resolve: RefResolver): unknown {
+  if (typeof schema === 'boolean') return schema;
+  if (!isObject(schema)) throw new ConfigError(at, 'a schema must be an object or a boolean');
+  const out = mapSubschemas(schema, at, (s, a) => convertOas31Schema(s, a, resolve));
+  dropReadOnlyRequired(out, schema, resolve);
+  return out;
+}
+
+const DRAFT_04_URIS = new Set(['http://json-schema.org/draft-04/schema#', 'http://json-schema.org/draft-04/schema']);
+const POST_DRAFT_04_KEYWORDS = ['const', 'contains', 'propertyNames', 'if', 'then', 'else'];
+
+/** A JSON Schema draft-04 document → an equivalent draft-07 one (or a ConfigError naming what cannot be). */
+export function convertDraft04Schema(schema: unknown, at: string): unknown {
+  if (!isObject(schema)) throw new ConfigError(at, 'a draft-04 schema must be an object (boolean schemas came with draft-06)');
+  for (const k of POST_DRAFT_04_KEYWORDS) {
+    if (k in schema) throw new ConfigError(`${at}.${k}`, `'${k}' is not a draft-04 keyword (draft-04 would ignore it); declare a later draft`);
+  }
+  const out = mapSubschemas(schema, at, convertDraft04Schema);
+  if ('$schema' in out) {
+    if (typeof out.$schema !== 'string' || !DRAFT_04_URIS.has(out.$schema)) throw new ConfigError(`${at}.$schema`, 'expected the draft-04 meta-schema URI');
+    delete out.$schema;
+  }
+  if ('id' in out) {
+    if (typeof out.id !== 'string') throw new ConfigError(`${at}.id`, 'expected a string');
+    if (!('$id' in out)) out.$id = out.id;
+    delete out.id;
+  }
+  for (const k of ['exclusiveMaximum', 'exclusiveMinimum']) {
+    if (k in out && typeof out[k] !== 'boolean') throw new ConfigError(`${at}.${k}`, 'must be a boolean in draft-04');
+  }
+  exclusiveBoundsFromBooleans(out);
+  return out;
+}

@@ -1,0 +1,200 @@
+// The Kong schema of bulwark-validator's config (the `Schema` export kong-pdk dumps; Kong validates it with its
+// metaschema, kong-protocol.md §1.12). Records are `required` so Kong fills their nested defaults. What a Kong
+// schema cannot express (one of openapi / json_schema, documents that must parse and compile) is checked when
+// the instance starts (config.ts).
+import { DEFAULT_LIMITS, MAX_BODY_SIZE_LIMIT } from './config';
+
+const LARGE = 100000000;
+
+export const Schema = [
+  {
+    mode: {
+      type: 'string',
+      one_of: ['enforce', 'monitor'],
+      default: 'enforce',
+      description: 'enforce: reject invalid requests. monitor: validate and log what would be rejected, but let every request through (for rolling out a new spec).',
+    },
+  },
+  {
+    verbose: {
+      type: 'boolean',
+      default: true,
+      description: 'Return the list of violations (location, rule, detail; never the offending values) to the client. false: only the message; the log keeps the details.',
+    },
+  },
+  {
+    max_errors: {
+      type: 'integer',
+      default: 20,
+      between: [1, 100],
+      description: 'Most violations listed in one error response (all of them are logged).',
+    },
+  },
+  {
+    openapi: {
+      type: 'record',
+      required: true,
+      description: 'Validation against an OpenAPI 3.0 or 3.1 document: operation matching, parameters, Content-Type and request bodies.',
+      fields: [
+        {
+          spec: {
+            type: 'string',
+            description: 'The OpenAPI document itself, as JSON or YAML text. Exclusive with spec_file and with json_schema.',
+          },
+        },
+        {
+          spec_file: {
+            type: 'string',
+            description: 'Path of the OpenAPI document (JSON or YAML) on the machine running the plugin server. Exclusive with spec.',
+          },
+        },
+        {
+          unknown_operations: {
+            type: 'string',
+            one_of: ['reject', 'allow'],
+            default: 'reject',
+            description: 'Requests to a path (404) or method (405) the document does not define: reject them (shuts shadow endpoints) or let them through unvalidated.',
+          },
+        },
+        {
+          base_paths: {
+            type: 'array',
+            elements: { type: 'string', match: '^/' },
+            default: [],
+            description: "Path prefixes the document's paths are below, as the client sends them (e.g. /petstore/v1). Empty: the path parts of the document's servers URLs.",
+          },
+        },
+        {
+          validate: {
+            type: 'set',
+            elements: { type: 'string', one_of: ['path', 'query', 'header', 'cookie', 'body'] },
+            default: ['path', 'query', 'header', 'cookie', 'body'],
+            description: 'Which parts of the request are validated against the operation (Content-Type is always checked when a body is defined).',
+          },
+        },
+        {
+          reject_unknown_query: {
+            type: 'boolean',
+            default: false,
+            description: 'Reject query parameters the operation does not declare.',
+          },
+        },
+      ],
+    },
+  },
+  {
+    json_schema: {
+      type: 'record',
+      required: true,
+      description: 'Validation against plain JSON Schemas (no OpenAPI document) for the JSON body, the query parameters and the headers.',
+      fields: [
+        {
+          draft: {
+            type: 'string',
+            one_of: ['auto', '2020-12', '2019-09', 'draft-07', 'draft-04'],
+            default: 'auto',
+            description: 'JSON Schema draft of the schemas. auto: the draft named by their $schema, else 2020-12. draft-04 is converted to draft-07 (draft-06+ keywords are refused).',
+          },
+        },
+        {
+          body_schema: {
+            type: 'string',
+            description: 'JSON Schema (JSON or YAML text) the JSON request body must satisfy.',
+          },
+        },
+        {
+          query_schema: {
+            type: 'string',
+            description: 'JSON Schema for the query as an object (name → string, or array of strings when repeated); values are coerced to the schema types.',
+          },
+        },
+        {
+          header_schema: {
+            type: 'string',
+            description: 'JSON Schema for the request headers as an object with lower-case names (repeated headers as arrays); values are coerced to the schema types.',
+          },
+        },
+        {
+          body_required: {
+            type: 'boolean',
+            default: false,
+            description: 'With body_schema: reject requests without a body. false: a request without a body is not checked against body_schema.',
+          },
+        },
+        {
+          content_types: {
+            type: 'array',
+            elements: { type: 'string' },
+            default: ['application/json'],
+            description: 'JSON media types a body validated by body_schema may have; other Content-Types get 415.',
+          },
+        },
+      ],
+    },
+  },
+  {
+    limits: {
+      type: 'record',
+      required: true,
+      description: 'Size and structure limits checked before anything is parsed (JSON hardening), for bodies, form fields and query parameters.',
+      fields: [
+        {
+          max_body_size: {
+            type: 'integer',
+            default: DEFAULT_LIMITS.max_body_size,
+            between: [1, MAX_BODY_SIZE_LIMIT],
+            description: 'Largest request body in bytes that is read and validated; larger bodies get 413 (from Content-Length, before reading).',
+          },
+        },
+        {
+          max_depth: {
+            type: 'integer',
+            default: DEFAULT_LIMITS.max_depth,
+            between: [1, 10000],
+            description: 'Deepest nesting of JSON arrays and objects.',
+          },
+        },
+        {
+          max_array_length: {
+            type: 'integer',
+            default: DEFAULT_LIMITS.max_array_length,
+            between: [1, LARGE],
+            description: 'Most elements in one JSON array.',
+          },
+        },
+        {
+          max_object_entries: {
+            type: 'integer',
+            default: DEFAULT_LIMITS.max_object_entries,
+            between: [1, LARGE],
+            description: 'Most members in one JSON object.',
+          },
+        },
+        {
+          max_key_length: {
+            type: 'integer',
+            default: DEFAULT_LIMITS.max_key_length,
+            between: [1, LARGE],
+            description: 'Longest JSON member name, form field name or query parameter name, in characters.',
+          },
+        },
+        {
+          max_string_length: {
+            type: 'integer',
+            default: DEFAULT_LIMITS.max_string_length,
+            between: [1, MAX_BODY_SIZE_LIMIT],
+            description: 'Longest JSON string, form field value or query parameter value, in characters.',
+          },
+        },
+        {
+          max_parameters: {
+            type: 'integer',
+            default: DEFAULT_LIMITS.max_parameters,
+            between: [1, 10000],
+            description: 'Most query parameters, form fields or multipart parts in one request.',
+          },
+        },
+      ],
+    },
+  },
+];

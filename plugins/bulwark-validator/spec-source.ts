@@ -1,0 +1,41 @@
+// Reading a schema or OpenAPI document given inline (JSON or YAML text) or as a file path, once, at instance
+// start. Errors name the config field.
+import * as fs from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError } from '../lib/config';
+
+/** Documents larger than this are refused (they are parsed and compiled in the plugin server's event loop). */
+export const MAX_SPEC_BYTES = 16 * 1024 * 1024;
+
+/** JSON or YAML text → value. YAML anchors/aliases are bounded (billion-laughs) and duplicate keys refused. */
+export function parseSpecText(text: string, field: string): unknown {
+  if (text.length > MAX_SPEC_BYTES) throw new ConfigError(field, `document larger than ${MAX_SPEC_BYTES} bytes`);
+  const trimmed = text.trimStart();
+  if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      // Not strict JSON: YAML (a superset) may still read it, e.g. a flow mapping with comments.
+    }
+  }
+  try {
+    return parseYaml(text, { maxAliasCount: 100, uniqueKeys: true, prettyErrors: false }) as unknown;
+  } catch (err) {
+    const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    throw new ConfigError(field, `not valid JSON or YAML: ${message}`);
+  }
+}
+
+export function readSpecFile(path: string, field: string): unknown {
+  let text: string;
+  try {
+    const stat = fs.statSync(path);
+    if (!stat.isFile()) throw new ConfigError(field, `not a regular file: ${path}`);
+    if (stat.size > MAX_SPEC_BYTES) throw new ConfigError(field, `document larger than ${MAX_SPEC_BYTES} bytes`);
+    text = fs.readFileSync(path, 'utf8');
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(field, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  return parseSpecText(text, field);
+}

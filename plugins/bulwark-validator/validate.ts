@@ -1,0 +1,349 @@
+// The decision for one request: pure apart from the injected body reader, so every rule is unit-testable and
+// the handler stays a thin RPC layer. Order (cheap rejects first, body read last and only when a schema needs it):
+//   OpenAPI: operation (404/405) → Content-Length (400/413) → parameters → Content-Type (415) → body (413/400).
+//   JSON Schema: Content-Length → query and headers → Content-Type (415) → body.
+// All parameter and body violations of a request are reported together with 400.
+import type { ValidateFunction } from 'ajv';
+import { isJsonMediaType, mediaRangeSpecificity, parseMediaType, type MediaType } from '../lib/media-type';
+import { headerValues, type HeaderMultimap } from '../lib/pdk';
+import { percentDecode, splitRawQuery } from '../lib/percent-encoding';
+import type { CompiledJsonSchemas } from './json-schema-mode';
+import { findOperation, type CompiledApi, type CompiledOperation, type MediaEntry } from './openapi';
+import {
+  deserializeCookieParam,
+  deserializeHeaderParam,
+  deserializePathParam,
+  deserializeQueryParam,
+  indexQuery,
+  parseCookies,
+  type Deserialized,
+  type ParamLocation,
+} from './parameters';
+import { normalizePathSegments } from './path-router';
+import {
+  bodyPresence,
+  codePointLength,
+  decodeFormBody,
+  decodeJsonBody,
+  decodeMultipartBody,
+  type BodyLimits,
+  type Decoded,
+  type FormFields,
+} from './request-body';
+import { ajvViolations, VALIDATION_FAILED, type Rejection, type Violation } from './violations';
+import { parseGuardedJson, describeJsonGuardError } from '../lib/json-guard';
+
+export interface RequestSnapshot {
+  method: string;
+  /** Raw path and query as received (`kong.request.get_path_with_query`). */
+  pathWithQuery: string;
+  headers: HeaderMultimap;
+}
+
+/** Reads the body with an explicit limit (kong.request.getRawBody(limit)). Called at most once. */
+export type BodyReader = (limit: number) => Promise<Uint8Array>;
+
+export type Verdict =
+  | { action: 'pass'; operation?: string; unmatched?: 'no-path' | 'no-method' }
+  | { action: 'reject'; operation?: string; rejection: Rejection };
+
+export interface OpenApiPolicy {
+  api: CompiledApi;
+  unknownOperations: 'reject' | 'allow';
+  /** Query parameters the operation does not declare are rejected. */
+  rejectUnknownQuery: boolean;
+}
+
+const MESSAGES = {
+  notFound: 'No API operation matches the request path',
+  methodNotAllowed: 'Method not allowed',
+  tooLarge: 'Request size limit exceeded',
+  mediaType: 'Unsupported media type',
+} as const;
+
+function reject(status: number, message: string, violations: Violation[], operation?: string): Verdict {
+  return { action: 'reject', operation, rejection: { status, message, violations } };
+}
+
+function splitPathWithQuery(pathWithQuery: string): { rawPath: string; rawQuery: string } {
+  const q = pathWithQuery.indexOf('?');
+  return q === -1 ? { rawPath: pathWithQuery, rawQuery: '' } : { rawPath: pathWithQuery.slice(0, q), rawQuery: pathWithQuery.slice(q + 1) };
+}
+
+function tooLarge(limits: BodyLimits, operation?: string): Verdict {
+  return reject(413, MESSAGES.tooLarge, [{ root: 'body', steps: [], rule: 'max-body-size', detail: `body larger than ${limits.maxBodySize} bytes` }], operation);
+}
+
+/** Reads the body within the limit: bodies Kong keeps in memory come back whatever their size, so check again. */
+async function readWithin(readBody: BodyReader, limits: BodyLimits): Promise<Uint8Array | undefined> {
+  const bytes = await readBody(limits.maxBodySize);
+  return bytes.length > limits.maxBodySize ? undefined : bytes;
+}
+
+function queryViolationsOfLimits(rawQuery: string, limits: BodyLimits): { pairs: ReturnType<typeof splitRawQuery>; violation?: Violation } {
+  const pairs = splitRawQuery(rawQuery);
+  if (pairs.length > limits.maxParameters) {
+    return { pairs, violation: { root: 'query', steps: [], rule: 'max-parameters', detail: `more than ${limits.maxParameters} query parameters` } };
+  }
+  for (const p of pairs) {
+    const name = percentDecode(p.rawName, true) ?? '';
+    if (codePointLength(name) > limits.json.maxKeyLength) {
+      return { pairs, violation: { root: 'query', steps: [], rule: 'max-key-length', detail: `parameter name longer than ${limits.json.maxKeyLength} characters` } };
+    }
+    const value = percentDecode(p.rawValue ?? '', true) ?? '';
+    if (codePointLength(value) > limits.json.maxStringLength) {
+      return { pairs, violation: { root: 'query', steps: [name], rule: 'max-string-length', detail: `value longer than ${limits.json.maxStringLength} characters` } };
+    }
+  }
+  return { pairs };
+}
+
+/** Parse a JSON-content parameter (`content: {application/json: …}`) with the same hardening as bodies. */
+function parseJsonParam(text: string, loc: ParamLocation, name: string, limits: BodyLimits, out: Violation[]): unknown {
+  const r = parseGuardedJson(Buffer.from(text, 'utf8'), limits.json);
+  if (r.ok) return r.value;
+  out.push({ root: loc, steps: [name, ...r.error.path], rule: r.error.rule, detail: describeJsonGuardError(r.error) });
+  return undefined;
+}
+
+function parameterViolations(
+  op: CompiledOperation,
+  rawPathParams: Record<string, string>,
+  pairs: ReturnType<typeof splitRawQuery>,
+  headers: HeaderMultimap,
+  limits: BodyLimits,
+  rejectUnknownQuery: boolean,
+): Violation[] {
+  const violations: Violation[] = [];
+  const data: Record<ParamLocation, Record<string, unknown>> = { path: {}, query: {}, header: {}, cookie: {} };
+  const query = indexQuery(pairs);
+  if (query === undefined) return [{ root: 'query', steps: [], rule: 'percent-encoding', detail: 'malformed percent-encoding in a parameter name' }];
+  const claimed = new Set<string>();
+  let cookies: Map<string, string> | undefined;
+  const styleFailed = new Set<string>();
+  for (const spec of op.params) {
+    let r: Deserialized | 'absent';
+    switch (spec.in) {
+      case 'path': {
+        const raw = rawPathParams[spec.name];
+        r = raw === undefined ? 'absent' : deserializePathParam(spec, raw);
+        break;
+      }
+      case 'query':
+        r = deserializeQueryParam(spec, query, claimed);
+        break;
+      case 'header':
+        r = deserializeHeaderParam(spec, headerValues(headers, spec.name));
+        break;
+      case 'cookie':
+        cookies ??= parseCookies(headerValues(headers, 'cookie'));
+        r = deserializeCookieParam(spec, cookies);
+        break;
+    }
+    if (r === 'absent') continue;
+    if (!r.ok) {
+      violations.push({ root: spec.in, steps: [spec.name], rule: spec.in === 'query' && r.reason === 'empty value not allowed' ? 'allowEmptyValue' : 'style', detail: r.reason });
+      styleFailed.add(`${spec.in}/${spec.name}`);
+      continue;
+    }
+    let value = r.value;
+    if (spec.json && typeof value === 'string') {
+      const before = violations.length;
+      value = parseJsonParam(value, spec.in, spec.name, limits, violations);
+      if (violations.length > before) {
+        styleFailed.add(`${spec.in}/${spec.name}`);
+        continue;
+      }
+    }
+    data[spec.in][spec.name] = value;
+  }
+  if (rejectUnknownQuery) {
+    for (const name of query.byName.keys()) {
+      if (claimed.has(name)) continue;
+      violations.push({ root: 'query', steps: [name], rule: 'unknown-parameter', detail: 'parameter not defined for this operation' });
+    }
+  }
+  if (op.validateParams !== undefined && !op.validateParams(data)) {
+    for (const v of ajvViolations(op.validateParams.errors, undefined)) {
+      // A parameter whose text could not even be deserialised is reported once, as such.
+      if (v.rule === 'required' && styleFailed.has(`${v.root}/${String(v.steps[0])}`)) continue;
+      violations.push(v);
+    }
+  }
+  return violations;
+}
+
+function chooseMedia(entries: readonly MediaEntry[], mt: MediaType): MediaEntry | undefined {
+  let best: MediaEntry | undefined;
+  let bestScore = -1;
+  for (const e of entries) {
+    const score = mediaRangeSpecificity(e.range, mt);
+    if (score > bestScore) {
+      best = e;
+      bestScore = score;
+    }
+  }
+  return best;
+}
+
+type BodyKind = 'json' | 'form' | 'multipart' | 'other';
+
+function bodyKind(mt: MediaType): BodyKind {
+  if (isJsonMediaType(mt)) return 'json';
+  if (mt.essence === 'application/x-www-form-urlencoded') return 'form';
+  if (mt.essence === 'multipart/form-data') return 'multipart';
+  return 'other';
+}
+
+function decodeBody(kind: BodyKind, bytes: Uint8Array, mt: MediaType, fields: FormFields, limits: BodyLimits): Decoded {
+  switch (kind) {
+    case 'json':
+      return decodeJsonBody(bytes, limits.json);
+    case 'form':
+      return decodeFormBody(bytes, fields, limits);
+    case 'multipart':
+      return decodeMultipartBody(bytes, mt, fields, limits);
+    case 'other':
+      return { ok: true, value: undefined };
+  }
+}
+
+function runValidator(validate: ValidateFunction, value: unknown): Violation[] {
+  return validate(value) ? [] : ajvViolations(validate.errors, 'body');
+}
+
+function contentTypeOf(headers: HeaderMultimap): { mt?: MediaType; violation?: Violation } {
+  const values = headerValues(headers, 'content-type');
+  if (values.length === 0) return { violation: { root: 'header', steps: ['content-type'], rule: 'required', detail: 'a request with a body needs a Content-Type' } };
+  if (values.length > 1) return { violation: { root: 'header', steps: ['content-type'], rule: 'media-type', detail: 'more than one Content-Type' } };
+  const mt = parseMediaType(values[0]!);
+  if (mt === undefined) return { violation: { root: 'header', steps: ['content-type'], rule: 'media-type', detail: 'malformed Content-Type' } };
+  return { mt };
+}
+
+export async function validateOpenApiRequest(
+  policy: OpenApiPolicy,
+  req: RequestSnapshot,
+  readBody: BodyReader,
+  limits: BodyLimits,
+): Promise<Verdict> {
+  const { rawPath, rawQuery } = splitPathWithQuery(req.pathWithQuery);
+  const method = req.method.toUpperCase();
+  const segments = normalizePathSegments(rawPath);
+  const match = segments === undefined ? ({ kind: 'no-path' } as const) : findOperation(policy.api, method, segments);
+  if (match.kind !== 'found') {
+    if (policy.unknownOperations === 'allow') return { action: 'pass', unmatched: match.kind };
+    if (match.kind === 'no-path') {
+      return reject(404, MESSAGES.notFound, [{ root: 'request', steps: ['path'], rule: 'unknown-path', detail: 'the API description defines no such path' }]);
+    }
+    const verdict = reject(405, MESSAGES.methodNotAllowed, [{ root: 'request', steps: ['method'], rule: 'unknown-method', detail: `allowed: ${match.allow.join(', ')}` }]);
+    if (verdict.action === 'reject') verdict.rejection.headers = { Allow: match.allow.join(', ') };
+    return verdict;
+  }
+  const op = match.operation;
+  const presence = bodyPresence(req.headers);
+  if (!presence.ok) return reject(400, VALIDATION_FAILED, [presence.violation], op.label);
+  if (presence.present && presence.length !== undefined && presence.length > limits.maxBodySize) return tooLarge(limits, op.label);
+
+  const { pairs, violation: queryLimit } = queryViolationsOfLimits(rawQuery, limits);
+  if (queryLimit !== undefined) return reject(400, VALIDATION_FAILED, [queryLimit], op.label);
+  const violations = parameterViolations(op, match.rawPathParams, pairs, req.headers, limits, policy.rejectUnknownQuery);
+
+  if (op.body === undefined) {
+    if (presence.present) violations.push({ root: 'body', steps: [], rule: 'unexpected-body', detail: 'this operation defines no request body' });
+  } else if (!presence.present) {
+    if (op.body.required) violations.push({ root: 'body', steps: [], rule: 'required', detail: 'this operation requires a request body' });
+  } else if (op.body.media.length > 0) {
+    const ct = contentTypeOf(req.headers);
+    const entry = ct.mt === undefined ? undefined : chooseMedia(op.body.media, ct.mt);
+    if (ct.mt === undefined || entry === undefined) {
+      const expected = op.body.media.map((m) => m.range).join(', ');
+      const v = ct.violation ?? { root: 'header', steps: ['content-type'], rule: 'media-type', detail: `expected one of: ${expected}` };
+      return reject(415, MESSAGES.mediaType, [v], op.label);
+    }
+    const kind = bodyKind(ct.mt);
+    const validate = kind === 'json' ? entry.validateJson : kind === 'form' || kind === 'multipart' ? entry.validateForm : undefined;
+    if (validate !== undefined) {
+      const bytes = await readWithin(readBody, limits);
+      if (bytes === undefined) return tooLarge(limits, op.label);
+      const decoded = decodeBody(kind, bytes, ct.mt, entry.form, limits);
+      if (!decoded.ok) violations.push(...decoded.violations);
+      else violations.push(...runValidator(validate, decoded.value));
+    }
+  }
+  if (violations.length > 0) return reject(400, VALIDATION_FAILED, violations, op.label);
+  return { action: 'pass', operation: op.label };
+}
+
+export interface JsonSchemaPolicy {
+  schemas: CompiledJsonSchemas;
+  /** Media ranges a body may have (JSON types). */
+  contentTypes: readonly string[];
+  bodyRequired: boolean;
+}
+
+/** Query → `{name: value}` (repeated names → arrays; `?flag` → ""). */
+function queryObject(pairs: ReturnType<typeof splitRawQuery>): { value?: Record<string, unknown>; violation?: Violation } {
+  const obj: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  for (const p of pairs) {
+    const name = percentDecode(p.rawName, true);
+    const value = percentDecode(p.rawValue ?? '', true);
+    if (name === undefined || value === undefined) return { violation: { root: 'query', steps: [], rule: 'percent-encoding', detail: 'malformed percent-encoding' } };
+    const prev = obj[name];
+    obj[name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
+  }
+  return { value: { ...obj } };
+}
+
+/** Headers → `{lower-case name: value}` (repeated headers → arrays). */
+function headerObject(headers: HeaderMultimap): Record<string, unknown> {
+  const obj: Record<string, unknown> = {};
+  for (const [name, values] of Object.entries(headers)) {
+    const list = Array.isArray(values) ? values : [values];
+    obj[name.toLowerCase()] = list.length === 1 ? list[0] : list;
+  }
+  return obj;
+}
+
+export async function validateJsonSchemaRequest(
+  policy: JsonSchemaPolicy,
+  req: RequestSnapshot,
+  readBody: BodyReader,
+  limits: BodyLimits,
+): Promise<Verdict> {
+  const { schemas } = policy;
+  const presence = bodyPresence(req.headers);
+  if (!presence.ok) return reject(400, VALIDATION_FAILED, [presence.violation]);
+  if (schemas.body !== undefined && presence.present && presence.length !== undefined && presence.length > limits.maxBodySize) return tooLarge(limits);
+  const violations: Violation[] = [];
+  if (schemas.query !== undefined) {
+    const { pairs, violation } = queryViolationsOfLimits(splitPathWithQuery(req.pathWithQuery).rawQuery, limits);
+    if (violation !== undefined) return reject(400, VALIDATION_FAILED, [violation]);
+    const q = queryObject(pairs);
+    if (q.violation !== undefined) violations.push(q.violation);
+    else if (!schemas.query(q.value)) violations.push(...ajvViolations(schemas.query.errors, 'query'));
+  }
+  if (schemas.headers !== undefined && !schemas.headers(headerObject(req.headers))) {
+    violations.push(...ajvViolations(schemas.headers.errors, 'header'));
+  }
+  if (schemas.body !== undefined) {
+    if (!presence.present) {
+      if (policy.bodyRequired) violations.push({ root: 'body', steps: [], rule: 'required', detail: 'a request body is required' });
+    } else {
+      const ct = contentTypeOf(req.headers);
+      const accepted = ct.mt !== undefined && policy.contentTypes.some((r) => mediaRangeSpecificity(r, ct.mt!) > 0);
+      if (!accepted) {
+        const v = ct.violation ?? { root: 'header', steps: ['content-type'], rule: 'media-type', detail: `expected one of: ${policy.contentTypes.join(', ')}` };
+        return reject(415, MESSAGES.mediaType, [v]);
+      }
+      const bytes = await readWithin(readBody, limits);
+      if (bytes === undefined) return tooLarge(limits);
+      const decoded = decodeJsonBody(bytes, limits.json);
+      if (!decoded.ok) violations.push(...decoded.violations);
+      else violations.push(...runValidator(schemas.body, decoded.value));
+    }
+  }
+  if (violations.length > 0) return reject(400, VALIDATION_FAILED, violations);
+  return { action: 'pass' };
+}
+

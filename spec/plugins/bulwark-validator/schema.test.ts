@@ -1,0 +1,103 @@
+// bulwark-validator's Schema against Kong's rules (the emulator's implementation of Kong 3.9's metaschema and
+// config processing), then the plugin's own config parsing (StartInstance).
+import * as path from 'node:path';
+import { processPluginConfig } from '../../../kong/emulator/schema/config';
+import { validatePluginSchema } from '../../../kong/emulator/schema/metaschema';
+import type { FieldEntry } from '../../../kong/emulator/schema/types';
+import * as validator from '../../../plugins/bulwark-validator';
+
+const fields = validator.Schema as unknown as FieldEntry[];
+const PETSTORE = path.resolve(__dirname, '../../../../shared/corpora/openapi/petstore.yaml');
+
+function configOf(input: unknown): Record<string, unknown> {
+  const result = processPluginConfig(fields, input);
+  if (!result.ok) throw new Error(`unexpected schema violation: ${result.error.message}`);
+  return result.config;
+}
+const start = (input: unknown) => new validator.Plugin(configOf(input));
+
+describe('plugin info', () => {
+  it('name, version, priority 890 (after rate limiting, before request-transformer 801)', () => {
+    expect([validator.Name, validator.Version, validator.Priority]).toEqual(['bulwark-validator', '0.1.0', 890]);
+  });
+  it('passes Kong metaschema validation', () => {
+    expect(validatePluginSchema({ name: validator.Name, fields: [{ config: { type: 'record', fields } }] })).toEqual([]);
+  });
+  it('every field has a description of 10–500 characters', () => {
+    const bad: string[] = [];
+    const walk = (entries: FieldEntry[], at: string) => {
+      for (const entry of entries) {
+        const [name, def] = Object.entries(entry)[0]!;
+        if (typeof def.description !== 'string' || def.description.length < 10 || def.description.length > 500) bad.push(at + name);
+        if (def.fields) walk(def.fields, `${at}${name}.`);
+      }
+    };
+    walk(fields, '');
+    expect(bad).toEqual([]);
+  });
+});
+
+describe('defaults', () => {
+  it('an empty config gets every default, nested records included', () => {
+    expect(configOf({})).toEqual({
+      mode: 'enforce',
+      verbose: true,
+      max_errors: 20,
+      openapi: { unknown_operations: 'reject', base_paths: [], validate: ['path', 'query', 'header', 'cookie', 'body'], reject_unknown_query: false },
+      json_schema: { draft: 'auto', body_required: false, content_types: ['application/json'] },
+      limits: { max_body_size: 1048576, max_depth: 64, max_array_length: 10000, max_object_entries: 1000, max_key_length: 256, max_string_length: 65536, max_parameters: 100 },
+    });
+  });
+  it('a spec file starts an instance with the secure defaults', () => {
+    const conf = start({ openapi: { spec_file: PETSTORE } }).conf;
+    expect(conf.mode).toBe('enforce');
+    expect(conf.policy.kind === 'openapi' && [conf.policy.unknownOperations, conf.policy.api.operationCount]).toEqual(['reject', 3]);
+    expect(conf.limits.json.maxDepth).toBe(64);
+  });
+});
+
+describe('Kong schema rejects', () => {
+  it.each([
+    [{ mode: 'audit' }],
+    [{ limits: { max_body_size: 0 } }],
+    [{ limits: { max_depth: 10001 } }],
+    [{ openapi: { unknown_operations: 'ignore' } }],
+    [{ openapi: { validate: ['body', 'cookies'] } }],
+    [{ openapi: { base_paths: ['v1'] } }],
+    [{ json_schema: { draft: 'draft-03' } }],
+    [{ max_errors: 0 }],
+  ])('%j', (input) => expect(processPluginConfig(fields, input).ok).toBe(false));
+});
+
+describe('instance start rejects, naming the field and the location', () => {
+  const startError = (input: unknown) => {
+    try {
+      start(input);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    throw new Error('expected the instance to fail');
+  };
+  it('nothing to validate against / both kinds', () => {
+    expect(startError({})).toMatch(/^bulwark-validator: invalid configuration: openapi\.spec: nothing to validate against/);
+    expect(startError({ openapi: { spec_file: PETSTORE }, json_schema: { body_schema: '{}' } })).toMatch(/json_schema: use either/);
+    expect(startError({ openapi: { spec: 'openapi: 3.0.0', spec_file: PETSTORE } })).toMatch(/openapi\.spec: set spec or spec_file, not both/);
+  });
+  it('a document that does not parse or does not compile', () => {
+    expect(startError({ openapi: { spec: '{ "openapi": ' } })).toMatch(/openapi\.spec: not valid JSON or YAML/);
+    expect(startError({ openapi: { spec_file: '/nonexistent/x.yaml' } })).toMatch(/openapi\.spec_file: cannot read \/nonexistent\/x\.yaml: ENOENT/);
+    const bad = JSON.stringify({ openapi: '3.0.0', paths: { '/pets': { post: { requestBody: { content: { 'application/json': { schema: { type: 'object', properties: { price: { minimum: 'zero' } } } } } } } } } });
+    expect(startError({ openapi: { spec: bad } })).toMatch(/openapi\.spec at paths\.\/pets\.post\.requestBody\.content\.application\/json\.schema\.properties\.price\.minimum: invalid schema: must be number/);
+  });
+  it('JSON Schemas: invalid, draft mismatch, draft-04 features, non-JSON content types', () => {
+    expect(startError({ json_schema: { body_schema: '{"type":"strin"}' } })).toMatch(/json_schema\.body_schema\.type: invalid schema/);
+    expect(startError({ json_schema: { draft: '2019-09', body_schema: '{"$schema":"http://json-schema.org/draft-07/schema#"}' } })).toMatch(/json_schema\.body_schema\.\$schema: declares draft-07 but the configured draft is 2019-09/);
+    expect(startError({ json_schema: { draft: 'draft-04', query_schema: '{"properties":{"a":{"const":1}}}' } })).toMatch(/json_schema\.query_schema\.properties\.a\.const/);
+    expect(startError({ json_schema: { body_schema: '{}', content_types: ['text/plain'] } })).toMatch(/json_schema\.content_types\[0\]: expected a JSON media type/);
+  });
+  it('YAML and all four drafts compile', () => {
+    for (const draft of ['2020-12', '2019-09', 'draft-07', 'draft-04']) {
+      expect(start({ json_schema: { draft, body_schema: 'type: object\nrequired: [a]\nproperties:\n  a: { type: integer, maximum: 3 }\n' } }).conf.policy.kind).toBe('json-schema');
+    }
+  });
+});
