@@ -1,0 +1,107 @@
+// bulwark-rate-limit's access handler: gather the identity over RPC, decide (limiter.ts), act.
+//
+// RPC budget per request (each kong.* call is one round trip to Kong, kong-protocol.md §3.2):
+//   request.getHeaders          only with trusted_proxies, limit_by header, or jwt_claim_header
+//   client.getConsumer          limit_by consumer (the default)
+//   client.getCredential        limit_by credential
+//   router.getRoute             limit_by route, or cost.by_route
+//   router.getService           limit_by service
+//   request.getPath             limit_by path
+//   ctx.shared.get              limit_by jwt-claim (claims from bulwark-jwt)
+//   request.getMethod           cost.by_method
+//   client.getIp                limit_by ip, or when another source is unresolved (fallback to the client IP)
+//   + one of: response.setHeaders (admitted, headers shown) | response.exit (refused) | nothing (headers hidden)
+//   + one log line per outage transition (not per request).
+// Default config (limit_by consumer, no consumer): getConsumer + getIp + setHeaders = 3 RPCs; with a consumer: 2.
+// Redis: one EVALSHA per request, whatever the number of limits.
+//
+// Headers on admitted requests are set here in access: a JS plugin has no header_filter, and headers a plugin sets
+// in access are sent with the upstream's response (Kong keeps them in ngx.header).
+import { resolveForwarding } from '../lib/client-ip';
+import { reject } from '../lib/errors';
+import { parseIp } from '../lib/ip';
+import { firstHeader, type HeaderMultimap, type Kong, type KongRoute } from '../lib/pdk';
+import { logger } from '../lib/plugin';
+import type { RateLimitConfig } from './config';
+import { rateLimitHeaders } from './headers';
+import { claimValue, identityDigest, JWT_CLAIMS_SHARED_KEY, parseClaims, resolveIdentity, type IdentityInputs } from './identity';
+import { decide, type LimiterDecision } from './limiter';
+
+/** The plugin name in log lines (index.ts exports the same value; importing it would be a cycle). */
+const PLUGIN_NAME = 'bulwark-rate-limit';
+
+async function clientIp(kong: Kong, conf: RateLimitConfig, headers: HeaderMultimap | undefined): Promise<string | undefined> {
+  const peer = await kong.client.getIp();
+  if (conf.trustedProxies.isEmpty) return parseIp(peer)?.text ?? (typeof peer === 'string' && peer !== '' ? peer : undefined);
+  // Never a raw X-Forwarded-For: only hops written by trusted proxies count (lib/client-ip.ts).
+  return resolveForwarding({ peerIp: peer, headers: headers ?? {}, trustedProxies: conf.trustedProxies, header: conf.forwardedHeader }).clientIp;
+}
+
+/** Units this request consumes: route rule first, then method rule, else the default. */
+export function requestCost(conf: RateLimitConfig, route: KongRoute | undefined, method: string | undefined): number {
+  if (route !== undefined && conf.cost.byRoute.size > 0) {
+    const byName = route.name ? conf.cost.byRoute.get(route.name) : undefined;
+    const byId = conf.cost.byRoute.get(route.id);
+    if (byName !== undefined) return byName;
+    if (byId !== undefined) return byId;
+  }
+  if (method !== undefined) {
+    const byMethod = conf.cost.byMethod.get(method.toUpperCase());
+    if (byMethod !== undefined) return byMethod;
+  }
+  return conf.cost.default;
+}
+
+async function logEvents(kong: Kong, decision: LimiterDecision): Promise<void> {
+  if (decision.events.length === 0) return;
+  const log = logger(kong, PLUGIN_NAME);
+  for (const e of decision.events) await log[e.level](e.event, e.fields);
+}
+
+export async function access(kong: Kong, conf: RateLimitConfig): Promise<void> {
+  const needs = conf.needs;
+  const headers = needs.headers ? await kong.request.getHeaders() : undefined;
+  const inputs: IdentityInputs = {};
+  if (needs.consumer) inputs.consumerId = (await kong.client.getConsumer())?.id;
+  if (needs.credential) inputs.credentialId = (await kong.client.getCredential())?.id;
+  const route = needs.route ? ((await kong.router.getRoute()) ?? undefined) : undefined;
+  inputs.routeId = route?.id;
+  if (needs.service) inputs.serviceId = (await kong.router.getService())?.id;
+  if (needs.path) inputs.path = await kong.request.getPath();
+  if (conf.headerName !== undefined && headers !== undefined) inputs.headerValue = firstHeader(headers, conf.headerName);
+  if (conf.jwtClaim !== undefined) {
+    if (needs.sharedClaims) inputs.jwtClaim = claimValue(parseClaims(await kong.ctx.shared.get(JWT_CLAIMS_SHARED_KEY)), conf.jwtClaim);
+    else if (conf.jwtClaimHeader !== undefined && headers !== undefined) inputs.jwtClaim = firstHeader(headers, conf.jwtClaimHeader);
+  }
+  const method = needs.method ? await kong.request.getMethod() : undefined;
+
+  // The client IP costs an RPC: fetch it only if the identity needs it (an ip part or a fallback).
+  let ipNeeded = false;
+  let identity = resolveIdentity(conf.limitBy, inputs, () => {
+    ipNeeded = true;
+    return undefined;
+  });
+  if (ipNeeded) {
+    const ip = await clientIp(kong, conf, headers);
+    identity = resolveIdentity(conf.limitBy, inputs, () => ip);
+  }
+
+  const decision = await decide(conf, identityDigest(identity.parts), requestCost(conf, route, method));
+  await logEvents(kong, decision);
+
+  if (decision.source === 'fail-closed') {
+    // on_redis_error fail-closed: no decision possible, nothing admitted (503 as Kong's own "no upstream" errors).
+    return reject(kong, 503);
+  }
+  const outcomes = decision.outcomes;
+  const show = !conf.hideClientHeaders && outcomes !== undefined;
+  const opts = { ietf: conf.ietfHeaders, legacy: conf.legacyHeaders };
+  if (!decision.allowed) {
+    const h = show ? rateLimitHeaders(conf.limits, outcomes, decision.appliedLimits, decision.windowSeconds, opts, true) : undefined;
+    return reject(kong, conf.errorCode, conf.errorMessage, h);
+  }
+  if (show) {
+    const h = rateLimitHeaders(conf.limits, outcomes, decision.appliedLimits, decision.windowSeconds, opts, false);
+    if (Object.keys(h).length > 0) await kong.response.setHeaders(h);
+  }
+}

@@ -1,0 +1,277 @@
+// Shared Redis connections for Bulwark plugins (ioredis): one client per distinct connection settings, reused
+// by every request and every plugin instance of the process that uses equal settings.
+//
+// Why keyed by settings and not owned by instances: Kong replaces a plugin instance on ANY configuration change
+// (StartInstance new, CloseInstance old, kong-protocol.md §1.7), and kong-pdk never tells the plugin object that
+// it was closed. An instance that opened its own connection would leak it on every config push. Here an instance
+// holds no reference at all: it asks the registry for its settings on each use (a Map lookup). Equal settings
+// → the same client, however often instances are recreated. A client whose settings no instance uses any more
+// (say the password changed) is closed by the idle sweep after `idleMs` without use.
+//
+// Every client: bounded connect and command timeouts, automatic reconnection (capped backoff), a connection name
+// for CLIENT LIST, and an `error` listener (an unhandled 'error' event would crash the process).
+import { createHash } from 'node:crypto';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+
+export type RedisMode = 'standalone' | 'sentinel' | 'cluster';
+
+export interface RedisAddress {
+  host: string;
+  port: number;
+}
+
+export interface RedisTlsSettings {
+  enabled: boolean;
+  /** Verify the server certificate and host name. */
+  verify: boolean;
+  serverName?: string;
+  /** PEM CA certificate(s); undefined = Node's default trust store. */
+  ca?: string;
+}
+
+export interface RedisSettings {
+  mode: RedisMode;
+  /** standalone */
+  host: string;
+  port: number;
+  /** standalone and sentinel */
+  database: number;
+  username?: string;
+  password?: string;
+  /** sentinel */
+  sentinelMaster?: string;
+  sentinels: RedisAddress[];
+  sentinelUsername?: string;
+  sentinelPassword?: string;
+  /** cluster seed nodes */
+  clusterNodes: RedisAddress[];
+  tls: RedisTlsSettings;
+  connectTimeoutMs: number;
+  /** Bound on one command (ioredis commandTimeout; callers add their own bound with `withTimeout`). */
+  commandTimeoutMs: number;
+}
+
+export type RedisClient = Redis | Cluster;
+
+/** Name shown by `CLIENT LIST` for connections made here. */
+export const REDIS_CONNECTION_NAME = 'bulwark';
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/**
+ * A stable key for settings: equal settings give equal keys whatever the property order. Secrets enter only as
+ * hashes, so the key can be logged and kept in memory without holding a password in clear.
+ */
+export function redisSettingsKey(s: RedisSettings): string {
+  const secret = (v: string | undefined) => (v === undefined ? null : sha256(`bulwark-redis-key:${v}`).slice(0, 32));
+  const addr = (list: RedisAddress[]) => list.map((a) => `${a.host}:${a.port}`).sort();
+  return JSON.stringify([
+    s.mode,
+    s.mode === 'standalone' ? `${s.host}:${s.port}` : null,
+    s.mode === 'cluster' ? null : s.database,
+    s.username ?? null,
+    secret(s.password),
+    s.mode === 'sentinel' ? [s.sentinelMaster ?? null, addr(s.sentinels), s.sentinelUsername ?? null, secret(s.sentinelPassword)] : null,
+    s.mode === 'cluster' ? addr(s.clusterNodes) : null,
+    s.tls.enabled ? [s.tls.verify, s.tls.serverName ?? null, s.tls.ca === undefined ? null : sha256(s.tls.ca)] : false,
+    s.connectTimeoutMs,
+    s.commandTimeoutMs,
+  ]);
+}
+
+/** Reconnect delay: quick at first, capped at 2 s so a restarted Redis is found again soon. */
+export function reconnectDelayMs(attempt: number): number {
+  return Math.min(50 * 2 ** Math.min(attempt, 6), 2000);
+}
+
+function tlsOptions(t: RedisTlsSettings): RedisOptions['tls'] {
+  if (!t.enabled) return undefined;
+  return {
+    rejectUnauthorized: t.verify,
+    ...(t.serverName !== undefined ? { servername: t.serverName } : {}),
+    ...(t.ca !== undefined ? { ca: t.ca } : {}),
+  };
+}
+
+/** Builds (but does not register) a client for the settings. */
+export function createRedisClient(s: RedisSettings): RedisClient {
+  const common: RedisOptions = {
+    connectionName: REDIS_CONNECTION_NAME,
+    connectTimeout: s.connectTimeoutMs,
+    commandTimeout: s.commandTimeoutMs,
+    // One retry at most: a limiter decision that waited a reconnect is worth less than a prompt fallback.
+    maxRetriesPerRequest: 1,
+    retryStrategy: reconnectDelayMs,
+    enableReadyCheck: true,
+    ...(s.username !== undefined ? { username: s.username } : {}),
+    ...(s.password !== undefined ? { password: s.password } : {}),
+    ...(s.tls.enabled ? { tls: tlsOptions(s.tls) } : {}),
+  };
+  if (s.mode === 'cluster') {
+    const options: ClusterOptions = {
+      redisOptions: common,
+      clusterRetryStrategy: reconnectDelayMs,
+      enableReadyCheck: true,
+      slotsRefreshTimeout: Math.max(1000, s.connectTimeoutMs),
+    };
+    return new Cluster(
+      s.clusterNodes.map((n) => ({ host: n.host, port: n.port })),
+      options,
+    );
+  }
+  if (s.mode === 'sentinel') {
+    return new Redis({
+      ...common,
+      db: s.database,
+      name: s.sentinelMaster,
+      role: 'master',
+      sentinels: s.sentinels.map((n) => ({ host: n.host, port: n.port })),
+      ...(s.sentinelUsername !== undefined ? { sentinelUsername: s.sentinelUsername } : {}),
+      ...(s.sentinelPassword !== undefined ? { sentinelPassword: s.sentinelPassword } : {}),
+      ...(s.tls.enabled ? { enableTLSForSentinelMode: true, sentinelTLS: tlsOptions(s.tls) } : {}),
+      sentinelRetryStrategy: reconnectDelayMs,
+    });
+  }
+  return new Redis({ ...common, host: s.host, port: s.port, db: s.database });
+}
+
+export interface RegistryEntry {
+  key: string;
+  client: RedisClient;
+  lastUsedMs: number;
+  /** Called once when the client becomes ready (each reconnection too), e.g. to SCRIPT LOAD. */
+  readonly onReady: Set<(client: RedisClient) => void>;
+}
+
+export interface RedisRegistryOptions {
+  /** Close a client unused this long (default 10 minutes). */
+  idleMs?: number;
+  /** How often to look for idle clients (default 60 s); 0 = no timer (call `sweep` yourself). */
+  sweepEveryMs?: number;
+  create?: (s: RedisSettings) => RedisClient;
+  now?: () => number;
+}
+
+/** The connection registry. Plugins use `sharedRedisRegistry`; tests make their own. */
+export class RedisRegistry {
+  private readonly entries = new Map<string, RegistryEntry>();
+  private readonly idleMs: number;
+  private readonly create: (s: RedisSettings) => RedisClient;
+  private readonly now: () => number;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly sweepEveryMs: number;
+  private readonly errorListeners = new Set<(key: string, err: Error) => void>();
+
+  constructor(opts: RedisRegistryOptions = {}) {
+    this.idleMs = opts.idleMs ?? 10 * 60_000;
+    this.sweepEveryMs = opts.sweepEveryMs ?? 60_000;
+    this.create = opts.create ?? createRedisClient;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** The client for these settings, created on first use. Marks it used now. */
+  acquire(settings: RedisSettings, key: string = redisSettingsKey(settings)): RegistryEntry {
+    let entry = this.entries.get(key);
+    if (!entry) {
+      const client = this.create(settings);
+      const created: RegistryEntry = { key, client, lastUsedMs: this.now(), onReady: new Set() };
+      // Without a listener an 'error' event would throw and end the process; failures surface through commands.
+      client.on('error', (err: Error) => {
+        for (const l of this.errorListeners) l(key, err);
+      });
+      client.on('ready', () => {
+        for (const f of created.onReady) {
+          try {
+            f(client);
+          } catch {
+            // best effort
+          }
+        }
+      });
+      entry = created;
+      this.entries.set(key, entry);
+      this.startTimer();
+    }
+    entry.lastUsedMs = this.now();
+    return entry;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  keys(): string[] {
+    return [...this.entries.keys()];
+  }
+
+  /** Observe connection errors (ioredis 'error' events), e.g. for a log line on the next request. */
+  onError(listener: (key: string, err: Error) => void): () => void {
+    this.errorListeners.add(listener);
+    return () => this.errorListeners.delete(listener);
+  }
+
+  /** Closes clients unused for `idleMs`; returns how many were closed. */
+  sweep(): number {
+    const cutoff = this.now() - this.idleMs;
+    let closed = 0;
+    for (const [key, entry] of this.entries) {
+      if (entry.lastUsedMs <= cutoff) {
+        this.entries.delete(key);
+        entry.client.disconnect();
+        closed++;
+      }
+    }
+    if (this.entries.size === 0) this.stopTimer();
+    return closed;
+  }
+
+  /** Closes every client (tests, shutdown). */
+  async closeAll(): Promise<void> {
+    const all = [...this.entries.values()];
+    this.entries.clear();
+    this.stopTimer();
+    await Promise.all(
+      all.map(async (e) => {
+        try {
+          await e.client.quit();
+        } catch {
+          e.client.disconnect();
+        }
+      }),
+    );
+  }
+
+  private startTimer(): void {
+    if (this.timer !== undefined || this.sweepEveryMs <= 0) return;
+    this.timer = setInterval(() => this.sweep(), this.sweepEveryMs);
+    this.timer.unref(); // never keeps the plugin server alive
+  }
+
+  private stopTimer(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}
+
+/** The process-wide registry every plugin shares. */
+export const sharedRedisRegistry = new RedisRegistry();
+
+export class RedisTimeoutError extends Error {
+  constructor(what: string, ms: number) {
+    super(`${what} took longer than ${ms} ms`);
+    this.name = 'RedisTimeoutError';
+  }
+}
+
+/**
+ * Bounds a Redis call. ioredis's commandTimeout covers a sent command; this also covers a command waiting in the
+ * offline queue or in a cluster's slot refresh. The late reply, if any, is ignored.
+ */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what = 'redis command'): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new RedisTimeoutError(what, ms)), ms);
+  });
+  promise.catch(() => undefined); // a rejection after the timeout must not be unhandled
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

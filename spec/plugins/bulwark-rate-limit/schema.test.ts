@@ -1,0 +1,143 @@
+// bulwark-rate-limit's Schema against Kong's rules (the emulator's metaschema and DAO processing), then the
+// plugin's own config parsing (what StartInstance does).
+import { processPluginConfig } from '../../../kong/emulator/schema/config';
+import { validatePluginSchema } from '../../../kong/emulator/schema/metaschema';
+import type { FieldEntry } from '../../../kong/emulator/schema/types';
+import * as rl from '../../../plugins/bulwark-rate-limit';
+import { parseRateLimitConfig } from '../../../plugins/bulwark-rate-limit/config';
+
+const fields = rl.Schema as unknown as FieldEntry[];
+const ONE = { limits: [{ name: 'minute', limit: 5, window_seconds: 60 }] };
+
+function configOf(input: unknown): Record<string, unknown> {
+  const result = processPluginConfig(fields, input);
+  if (!result.ok) throw new Error(`unexpected schema violation: ${result.error.message}`);
+  return result.config;
+}
+function violation(input: unknown): string {
+  const result = processPluginConfig(fields, input);
+  if (result.ok) throw new Error('expected a schema violation');
+  return JSON.stringify(result.error.fields);
+}
+const start = (input: Record<string, unknown>) => new rl.Plugin(configOf(input));
+const startError = (input: Record<string, unknown>) => {
+  try {
+    start(input);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  throw new Error('expected the instance to refuse its config');
+};
+
+describe('plugin info', () => {
+  it('name, version, priority 915 (after auth, just above Kong rate-limiting 910)', () => {
+    expect(rl.Name).toBe('bulwark-rate-limit');
+    expect(rl.Version).toBe('0.1.0');
+    expect(rl.Priority).toBe(915);
+  });
+  it('passes Kong metaschema validation', () => {
+    expect(validatePluginSchema({ name: rl.Name, fields: [{ config: { type: 'record', fields } }] })).toEqual([]);
+  });
+  it('every field has a 10–500 character description', () => {
+    const bad: string[] = [];
+    const walk = (entries: FieldEntry[], at: string) => {
+      for (const entry of entries) {
+        const [name, def] = Object.entries(entry)[0]!;
+        const d = def.description;
+        if (typeof d !== 'string' || d.length < 10 || d.length > 500) bad.push(`${at}${name}`);
+        if (def.fields) walk(def.fields, `${at}${name}.`);
+        const el = def.elements as { fields?: FieldEntry[] } | undefined;
+        if (el?.fields) walk(el.fields, `${at}${name}[].`);
+      }
+    };
+    walk(fields, '');
+    expect(bad).toEqual([]);
+  });
+});
+
+describe('defaults', () => {
+  it('fills every default; Redis off (in-memory), local-fallback, sliding window, limit by consumer', () => {
+    const c = configOf(ONE);
+    expect(c).toMatchObject({
+      algorithm: 'sliding-window',
+      time_zone: 'UTC',
+      limit_by: ['consumer'],
+      on_redis_error: 'local-fallback',
+      expected_nodes: 1,
+      ietf_headers: true,
+      legacy_headers: false,
+      hide_client_headers: false,
+      error_code: 429,
+      error_message: 'API rate limit exceeded',
+      cost: { default: 1, by_method: {}, by_route: {} },
+      circuit_breaker: { failure_threshold: 3, open_seconds: 5 },
+      redis: { mode: 'none', port: 6379, timeout_ms: 500, connect_timeout_ms: 1000, key_prefix: 'bulwark-rl', ssl: false, ssl_verify: true },
+    });
+    const parsed = parseRateLimitConfig({ ...c, __plugin_id: 'p1' });
+    expect(parsed.redis).toBeUndefined();
+    expect(parsed.namespace).toBe('p1');
+    expect(parsed.limits).toEqual([{ name: 'minute', limit: 5, algorithm: 'sliding-window', windowMs: 60_000, burst: 5, calendar: undefined, keySuffix: 'minute:sw:60000:5' }]);
+  });
+});
+
+describe('Kong schema rejects', () => {
+  it.each([
+    ['no limits', {}],
+    ['empty limits', { limits: [] }],
+    ['a limit of 0', { limits: [{ name: 'm', limit: 0, window_seconds: 60 }] }],
+    ['a bad limit name', { limits: [{ name: 'per minute', limit: 1, window_seconds: 60 }] }],
+    ['an unknown algorithm', { ...ONE, algorithm: 'leaky' }],
+    ['an unknown limit_by', { ...ONE, limit_by: ['cookie'] }],
+    ['an unknown outage policy', { ...ONE, on_redis_error: 'ignore' }],
+    ['an unknown redis mode', { ...ONE, redis: { mode: 'memcached' } }],
+    ['a non-upper-case method weight', { ...ONE, cost: { by_method: { post: 2 } } }],
+    ['a status below 400', { ...ONE, error_code: 302 }],
+  ])('%s', (_name, input) => {
+    expect(violation(input)).not.toBe('{}');
+  });
+  it('accepts a vault reference for the Redis password', () => {
+    expect(configOf({ ...ONE, redis: { mode: 'standalone', password: '{vault://env/redis-pass}' } })).toMatchObject({ redis: { password: '{vault://env/redis-pass}' } });
+  });
+});
+
+describe('instance start rejects what the schema cannot express (naming the field)', () => {
+  it.each([
+    ['both window and calendar', { limits: [{ name: 'm', limit: 1, window_seconds: 60, calendar: 'day' }] }, 'limits[0].window_seconds'],
+    ['neither window nor calendar', { limits: [{ name: 'm', limit: 1 }] }, 'limits[0].window_seconds'],
+    ['duplicate names', { limits: [{ name: 'm', limit: 1, window_seconds: 1 }, { name: 'M', limit: 2, window_seconds: 2 }] }, 'limits[1].name'],
+    ['burst without gcra', { limits: [{ name: 'm', limit: 1, window_seconds: 1, burst: 3 }] }, 'limits[0].burst'],
+    ['a calendar quota with gcra', { limits: [{ name: 'm', limit: 1, calendar: 'month', algorithm: 'gcra' }] }, 'limits[0].algorithm'],
+    ['an unknown time zone', { ...ONE, time_zone: 'Mars/Base' }, 'time_zone'],
+    ['header without header_name', { ...ONE, limit_by: ['header'] }, 'header_name'],
+    ['jwt-claim without jwt_claim', { ...ONE, limit_by: ['jwt-claim'] }, 'jwt_claim'],
+    ['a source twice', { ...ONE, limit_by: ['ip', 'ip'] }, 'limit_by[1]'],
+    ['a bad CIDR', { ...ONE, trusted_proxies: ['10.0.0.1/8'] }, 'trusted_proxies[0]'],
+    ['sentinel without master', { ...ONE, redis: { mode: 'sentinel', sentinel_nodes: [{ host: 'h', port: 26379 }] } }, 'redis.sentinel_master'],
+    ['sentinel without nodes', { ...ONE, redis: { mode: 'sentinel', sentinel_master: 'm' } }, 'redis.sentinel_nodes'],
+    ['cluster without nodes', { ...ONE, redis: { mode: 'cluster' } }, 'redis.cluster_nodes'],
+    ['a CA that is not PEM', { ...ONE, redis: { mode: 'standalone', ssl: true, ssl_ca_certificate: 'nope' } }, 'redis.ssl_ca_certificate'],
+  ])('%s', (_name, input, field) => {
+    expect(startError(input as Record<string, unknown>)).toContain(`${field}:`);
+  });
+});
+
+describe('parsed config', () => {
+  it('gcra burst defaults to the limit; calendar quotas count per period; RPC needs follow limit_by and cost', () => {
+    const c = parseRateLimitConfig(
+      configOf({
+        limits: [
+          { name: 's', limit: 10, window_seconds: 1, algorithm: 'gcra' },
+          { name: 'month', limit: 100000, calendar: 'month' },
+        ],
+        limit_by: ['consumer', 'path'],
+        cost: { by_method: { POST: 5 } },
+        redis: { mode: 'cluster', cluster_nodes: [{ host: '10.0.0.1', port: 7000 }], password: 'secret' },
+      }),
+    );
+    expect(c.limits[0]).toMatchObject({ algorithm: 'gcra', burst: 10 });
+    expect(c.limits[1]).toMatchObject({ algorithm: 'fixed-window', calendar: 'month' });
+    expect(c.needs).toEqual({ headers: false, method: true, route: false, service: false, path: true, consumer: true, credential: false, sharedClaims: false });
+    expect(c.redis).toMatchObject({ mode: 'cluster', clusterNodes: [{ host: '10.0.0.1', port: 7000 }], password: 'secret' });
+    expect(c.redisKey).not.toContain('secret');
+  });
+});
