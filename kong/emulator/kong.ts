@@ -451,7 +451,9 @@ export class KongEmulator {
       request: req,
       requestHeaders,
       startTime: Date.now(),
-      serviceRequest: { headers: requestHeaders.clone() },
+      // kong.service.request.set_header & co. are ngx.req.set_header: they change the request headers that
+      // kong.request.get_header(s) return to every later plugin, so both views share one header table.
+      serviceRequest: { headers: requestHeaders },
       responseHeaders: new HeaderMap(),
       ctxShared: new Map(),
       ngxCtx: new Map(),

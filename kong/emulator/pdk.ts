@@ -195,6 +195,16 @@ function mmapSource(value: Record<string, unknown>): Record<string, unknown> {
   return value;
 }
 
+/** The request's query as nginx holds it now (ngx.var.args: plugins may have rewritten it). */
+function currentQuery(c: RequestContext): string {
+  return c.serviceRequest.rawQuery ?? c.request.rawQuery;
+}
+
+/** The request body as nginx holds it now (ngx.req.set_body_data replaces it for later readers). */
+function currentBody(c: RequestContext): Buffer {
+  return c.serviceRequest.body ?? c.request.body;
+}
+
 /** The saved request data the log timer reads (plugin.lua `exposed_api` overrides). */
 function snap(ctx: RequestContext) {
   if (!ctx.logSnapshot) throw new LuaError('emulator bug: log phase without snapshot');
@@ -230,24 +240,26 @@ const M: Record<string, PdkMethod> = {
     fn: (c, _a, e) => (e.isTrustedIp(c.request.clientIp) ? c.requestHeaders.first('x-forwarded-prefix') : undefined),
   },
   'kong.request.get_http_version': { phases: REQUEST_READ, needsRequest: true, fn: (c) => c.request.httpVersion },
-  'kong.request.get_method': { phases: REQUEST_READ, needsRequest: true, fn: (c) => c.request.method },
+  // ngx.req.set_method (kong.service.request.set_method) changes what ngx.req.get_method returns afterwards.
+  'kong.request.get_method': { phases: REQUEST_READ, needsRequest: true, fn: (c) => c.serviceRequest.method ?? c.request.method },
   'kong.request.get_path': { phases: REQUEST_READ, needsRequest: true, fn: (c) => normalizePath(c.request.rawPath) },
   'kong.request.get_raw_path': { phases: REQUEST_READ, needsRequest: true, fn: (c) => c.request.rawPath },
   'kong.request.get_path_with_query': {
     phases: REQUEST_READ, needsRequest: true,
     fn: (c) => (c.request.rawQuery ? `${c.request.rawPath}?${c.request.rawQuery}` : c.request.rawPath),
   },
-  'kong.request.get_raw_query': { phases: REQUEST_READ, needsRequest: true, fn: (c) => c.request.rawQuery },
+  // ngx.var.args, which kong.service.request.set_raw_query/set_query/clear_query_arg rewrite (ngx.req.set_uri_args).
+  'kong.request.get_raw_query': { phases: REQUEST_READ, needsRequest: true, fn: (c) => currentQuery(c) },
   'kong.request.get_query_arg': {
     phases: REQUEST_READ, needsRequest: true,
     fn: (c, a) => {
-      const v = parseQueryArgs(c.request.rawQuery)[str(a[0], 'query argument name')];
+      const v = parseQueryArgs(currentQuery(c))[str(a[0], 'query argument name')];
       return Array.isArray(v) ? v[0] : v;
     },
   },
   'kong.request.get_query': {
     phases: REQUEST_READ, needsRequest: true, fix: 'mmap',
-    fn: (c, a) => parseQueryArgs(c.request.rawQuery, typeof a[0] === 'number' ? a[0] : 100),
+    fn: (c, a) => parseQueryArgs(currentQuery(c), typeof a[0] === 'number' ? a[0] : 100),
   },
   'kong.request.get_header': {
     phases: REQUEST_READ,
@@ -264,7 +276,7 @@ const M: Record<string, PdkMethod> = {
     fn: (c, a) => {
       // Bodies over client_body_buffer_size (8k) are spooled to a file: read only when a max file size is given
       // (0 = no limit); otherwise, and when the body exceeds that size, get_raw_body returns nil (+ err, dropped).
-      const body = c.request.body;
+      const body = currentBody(c);
       const max = a[0];
       if (body.length <= 8192) return body;
       if (typeof max !== 'number') return undefined;
@@ -276,7 +288,7 @@ const M: Record<string, PdkMethod> = {
     phases: REWRITE_ACCESS_RESPONSE, needsRequest: true,
     fn: (c, a) => {
       const ct = (typeof a[0] === 'string' ? a[0] : c.requestHeaders.first('content-type') ?? '').toLowerCase();
-      const text = c.request.body.toString('utf8');
+      const text = currentBody(c).toString('utf8');
       if (ct.includes('application/json')) {
         try {
           return JSON.parse(text);

@@ -78,7 +78,11 @@ export class HeaderMap {
   }
 }
 
-/** What plugins asked to change in the request sent upstream (kong.service.request.*, kong.service.*). */
+/**
+ * What plugins asked to change in the request sent upstream (kong.service.request.*, kong.service.*). Kong applies
+ * most of these to nginx's request itself (ngx.req.set_header, set_uri_args, set_method, set_body_data), so later
+ * kong.request.* reads see them; `headers` is the same table as RequestContext.requestHeaders.
+ */
 export interface ServiceRequestChanges {
   scheme?: string;
   method?: string;

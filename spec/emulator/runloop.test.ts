@@ -128,6 +128,32 @@ describe('Kong emulator runloop over the real plugin server', () => {
     expect(ok.status).toBe(200);
   });
 
+  test('pdk/service/request.lua uses ngx.req.set_header / set_uri_args / set_method: later kong.request reads see the change', async () => {
+    const res = await gw.kong.request({
+      path: '/api/x?a=1',
+      headers: {
+        'x-spoofed': 'client',
+        'x-probe-access': calls(
+          ['service.request.setHeader', 'x-spoofed', 'verified'],
+          ['request.getHeader', 'x-spoofed'],
+          ['service.request.clearHeader', 'x-spoofed'],
+          ['request.getHeaders'],
+          ['service.request.setRawQuery', 'b=2'],
+          ['request.getRawQuery'],
+          ['service.request.setMethod', 'POST'],
+          ['request.getMethod'],
+        ),
+      },
+    });
+    const [, seen, , headers, , query, , method] = probeResults(res.body).results as unknown[];
+    expect(seen).toBe('verified');
+    expect(headers).not.toHaveProperty('x-spoofed');
+    expect(query).toBe('b=2');
+    expect(method).toBe('POST');
+    expect(echoed(res.body).method).toBe('POST');
+    expect(echoed(res.body).headers['x-spoofed']).toBeUndefined();
+  });
+
   test('pdk/private/phases.lua: a PDK call outside its phases is a Lua error: 500 in access, and the request never reaches the upstream', async () => {
     const res = await gw.kong.request({ path: '/api/x', headers: { 'x-probe-access': calls(['response.getHeaders']) } });
     expect(res.status).toBe(500);
