@@ -1,76 +1,152 @@
-// End to end: `npm run gateway`'s program with the repository's kong.yml, over real HTTP, with the real
-// plugin server, the built bulwark-transport plugin and the embedded echo upstream.
+// End to end: `npm run gateway`'s program with the repository's kong.yml, over real HTTP and HTTPS, with the real
+// plugin server, every built Bulwark plugin and the embedded echo upstream: a client gets a token from
+// bulwark-oauth2 and calls the orders API through bulwark-transport, bulwark-jwt, bulwark-rate-limit and
+// bulwark-validator.
 import { spawn, ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { freePort } from '../helpers/redis';
 
 const root = path.join(__dirname, '..', '..');
 
-function get(port: number, p: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+interface Res {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+function send(tls: boolean, port: number, method: string, p: string, headers: Record<string, string> = {}, body?: string): Promise<Res> {
   return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port, path: p, headers }, (res) => {
-        let body = '';
-        res.on('data', (c) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      })
-      .on('error', reject);
+    const mod = tls ? https : http;
+    const req = mod.request({ host: '127.0.0.1', port, method, path: p, headers, rejectUnauthorized: false }, (res) => {
+      let text = '';
+      res.on('data', (c) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
   });
 }
 
 describe('npm run gateway with kong.yml (end to end)', () => {
   let proc: ChildProcess;
   let proxy = 0;
+  let tlsPort = 0;
   let admin = 0;
+  let output = '';
+  const get = (p: string, headers: Record<string, string> = {}) => send(false, proxy, 'GET', p, headers);
+  const tls = (method: string, p: string, headers: Record<string, string> = {}, body?: string) => send(true, tlsPort, method, p, headers, body);
+
   beforeAll(async () => {
-    proc = spawn(process.execPath, [path.join(root, 'dist/js/kong/emulator/gateway-cli.js'), '--port', '0', '--admin-port', '0'], { cwd: root });
-    let out = '';
+    // kong.yml points bulwark-jwt at the gateway's own JWKS on port 8000; run on a free port and adjust that URL.
+    proxy = await freePort();
+    const config = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-kongyml-')), 'kong.yml');
+    fs.writeFileSync(config, fs.readFileSync(path.join(root, 'kong.yml'), 'utf8').replace('http://127.0.0.1:8000/', `http://127.0.0.1:${proxy}/`));
+    const env = { ...process.env };
+    delete env.BULWARK_OAUTH2_SIGNING_KEY;
+    proc = spawn(process.execPath, [path.join(root, 'dist/js/kong/emulator/gateway-cli.js'), '--config', config, '--port', String(proxy), '--admin-port', '0', '--tls-port', '0'], {
+      cwd: root,
+      env,
+    });
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${out}`)), 20000);
+      const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${output}`)), 30000);
       proc.stdout!.on('data', (c) => {
-        out += c;
-        const p = /proxy:\s+http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
-        const a = /admin API:\s+http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
-        if (p && a) {
-          proxy = Number(p[1]);
+        output += c;
+        const t = /proxy TLS:\s+https:\/\/127\.0\.0\.1:(\d+)/.exec(output);
+        const a = /admin API:\s+http:\/\/127\.0\.0\.1:(\d+)/.exec(output);
+        if (t && a) {
+          tlsPort = Number(t[1]);
           admin = Number(a[1]);
           clearTimeout(timer);
           resolve();
         }
       });
-      proc.stderr!.on('data', (c) => (out += c));
-      proc.on('exit', () => reject(new Error(`gateway exited:\n${out}`)));
+      proc.stderr!.on('data', (c) => (output += c));
+      proc.on('exit', () => reject(new Error(`gateway exited:\n${output}`)));
     });
   });
   afterAll(() => {
     proc?.kill('SIGTERM');
   });
 
+  test('it says where it listens and that it generated a throw-away signing key', () => {
+    expect(output).toMatch(/proxy:\s+http:\/\/127\.0\.0\.1:\d+/);
+    expect(output).toMatch(/BULWARK_OAUTH2_SIGNING_KEY not set/);
+  });
+
   test('a request on the public service reaches the echo upstream; the response carries bulwark-transport headers', async () => {
-    const res = await get(proxy, '/public/hello');
+    const res = await get('/public/hello');
     expect(res.status).toBe(200);
     expect(JSON.parse(res.body).path).toBe('/public/hello');
     expect(res.headers['cross-origin-opener-policy']).toBe('same-origin'); // browser preset
     expect(res.headers['x-content-type-options']).toBe('nosniff');
   });
 
-  test('plain HTTP to the API is refused with Kong exit behaviour: a redirect, no upstream call', async () => {
-    const res = await get(proxy, '/api/orders?id=1');
+  test('plain HTTP to the orders API is redirected (Kong exit: no upstream call); an unexpected Host gets 421; partners get 426', async () => {
+    const res = await get('/orders?limit=1');
     expect(res.status).toBe(301);
-    expect(res.headers.location).toBe('https://127.0.0.1/api/orders?id=1');
-    expect(res.headers.server).toBe('kong/3.9.3'); // Kong-generated response
+    expect(res.headers.location).toBe('https://127.0.0.1/orders?limit=1');
+    expect(res.headers.server).toBe('kong/3.9.3'); // a Kong-generated response
+    expect((await get('/public/x', { host: 'evil.example' })).status).toBe(421);
+    expect((await get('/partners/x')).status).toBe(426);
   });
 
-  test('an unexpected Host is refused with 421; partners get 426', async () => {
-    expect((await get(proxy, '/public/x', { host: 'evil.example' })).status).toBe(421);
-    const partners = await get(proxy, '/partners/x');
-    expect(partners.status).toBe(426);
-    expect(JSON.parse(partners.body)).toHaveProperty('message');
+  test('the token endpoint refuses plain HTTP, so a client secret never crosses it', async () => {
+    const res = await send(false, proxy, 'POST', '/oauth2/token', { 'content-type': 'application/x-www-form-urlencoded' }, 'grant_type=client_credentials');
+    expect(res.status).toBe(403);
+  });
+
+  test('client credentials → token → orders API: verified subject forwarded, OpenAPI validation, no token → 401', async () => {
+    const basic = Buffer.from('demo-client:demo-secret-change-me').toString('base64');
+    const form = 'grant_type=client_credentials&scope=orders%3Aread%20orders%3Awrite';
+    const tokenRes = await tls('POST', '/oauth2/token', { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(form.length) }, form);
+    expect(tokenRes.status).toBe(200);
+    expect(tokenRes.headers['cache-control']).toBe('no-store');
+    const { access_token: token, token_type: type } = JSON.parse(tokenRes.body);
+    expect(type).toBe('Bearer');
+
+    const ok = await tls('GET', '/orders?limit=5', { authorization: `Bearer ${token}` });
+    expect(ok.status).toBe(200);
+    const seen = JSON.parse(ok.body);
+    expect(seen.headers['x-auth-subject']).toBe('demo-client');
+    expect(seen.headers.authorization).toBe(`Bearer ${token}`);
+    expect(ok.headers['strict-transport-security']).toBe('max-age=31536000; includeSubDomains');
+    expect(ok.headers['ratelimit-policy']).toBeDefined();
+
+    const order = JSON.stringify({ item: 'book', quantity: 2 });
+    const created = await tls('POST', '/orders', { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': String(order.length) }, order);
+    expect(created.status).toBe(200); // the echo upstream answers 200 to everything
+    expect(JSON.parse(created.body).body).toBe(order);
+
+    const bad = JSON.stringify({ item: 'book', quantity: 0 });
+    const invalid = await tls('POST', '/orders', { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': String(bad.length) }, bad);
+    expect(invalid.status).toBe(400);
+    expect(invalid.body).toContain('body/quantity');
+
+    const unknown = await tls('DELETE', '/orders', { authorization: `Bearer ${token}` });
+    expect(unknown.status).toBe(405);
+
+    const anonymous = await tls('GET', '/orders');
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers['www-authenticate']).toMatch(/^Bearer realm="orders"/);
   });
 
   test('the Admin API lists the plugins of kong.yml', async () => {
-    const res = await get(admin, '/plugins');
-    const names = JSON.parse(res.body).data.map((p: { name: string }) => p.name);
-    expect(names).toEqual(['bulwark-transport', 'bulwark-transport', 'bulwark-transport']);
+    const res = await send(false, admin, 'GET', '/plugins');
+    const names = (JSON.parse(res.body).data as { name: string }[]).map((p) => p.name).sort();
+    expect(names).toEqual([
+      'bulwark-jwt',
+      'bulwark-oauth2',
+      'bulwark-rate-limit',
+      'bulwark-transport',
+      'bulwark-transport',
+      'bulwark-transport',
+      'bulwark-transport',
+      'bulwark-transport',
+      'bulwark-validator',
+    ]);
   });
 });
