@@ -4,7 +4,7 @@
 // parsers disagree on which one wins), `alg` must name a supported algorithm (`none` never is), and a
 // `crit` header or an unencoded payload (`b64`) is refused (RFC 7515 §4.1.11: unknown critical
 // extensions make the token invalid; this plugin understands none).
-import { parseStrictJson, StrictJsonError } from '../lib/strict-json';
+import { parseGuardedJson, type JsonLimits } from '../lib/json-guard';
 import { SUPPORTED_ALGORITHMS } from './keys';
 
 export type JsonObject = Record<string, unknown>;
@@ -52,14 +52,22 @@ function decodeSegment(segment: string): string | undefined {
   }
 }
 
+// Header and payload JSON go through the shared hardened scanner: duplicate member names are refused (RFC 7515
+// §5.2 / RFC 7519 §4 allow rejecting them; JSON.parse would silently keep the last), as are deep nesting, lone
+// surrogates and invalid UTF-8. Lengths are already bounded by the token size limit.
+const TOKEN_JSON_LIMITS: Readonly<JsonLimits> = Object.freeze({
+  maxDepth: 16,
+  maxArrayLength: 1 << 20,
+  maxObjectEntries: 1 << 20,
+  maxKeyLength: 1 << 20,
+  maxStringLength: 1 << 24,
+});
+
 function parseObject(text: string): JsonObject | 'duplicate_member' | undefined {
-  try {
-    const value = parseStrictJson(text, 16);
-    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as JsonObject) : undefined;
-  } catch (err) {
-    if (err instanceof StrictJsonError && err.reason === 'duplicate_member') return 'duplicate_member';
-    return undefined;
-  }
+  const parsed = parseGuardedJson(Buffer.from(text, 'utf8'), TOKEN_JSON_LIMITS);
+  if (!parsed.ok) return parsed.error.rule === 'duplicate-key' ? 'duplicate_member' : undefined;
+  const value = parsed.value;
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as JsonObject) : undefined;
 }
 
 export function parseToken(token: string, maxBytes: number): ParsedToken | TokenParseError {
