@@ -2,9 +2,9 @@
 // plugin-config processing), then through the plugin's own config parsing (what StartInstance does).
 import { generateKeyPairSync } from 'node:crypto';
 import { processPluginConfig } from '../../../kong/emulator/schema/config';
-import { validatePluginSchema } from '../../../kong/emulator/schema/metaschema';
 import type { FieldEntry } from '../../../kong/emulator/schema/types';
 import * as jwt from '../../../plugins/bulwark-jwt';
+import { describePluginInfo } from '../../helpers/plugin-info';
 import { parseJwtConfig } from '../../../plugins/bulwark-jwt/config';
 
 const fields = jwt.Schema as unknown as FieldEntry[];
@@ -28,33 +28,7 @@ const RSA_PEM = rsa.publicKey.export({ type: 'spki', format: 'pem' }).toString()
 const SECRET = 'k'.repeat(32);
 const ISSUER = { issuer: 'https://idp.example.com', keys: [RSA_PEM], audiences: ['api'] };
 
-describe('bulwark-jwt plugin info', () => {
-  it('has the name, an x.y.z version and priority 1460 (above Kong jwt 1450)', () => {
-    expect(jwt.Name).toBe('bulwark-jwt');
-    expect(jwt.Version).toBe('0.1.0');
-    expect(jwt.Priority).toBe(1460);
-  });
-
-  it('passes Kong metaschema validation as the JS server dumps it', () => {
-    expect(validatePluginSchema({ name: jwt.Name, fields: [{ config: { type: 'record', fields } }] })).toEqual([]);
-  });
-
-  it('gives every field a description of 10–500 characters', () => {
-    const bad: string[] = [];
-    const walk = (entries: FieldEntry[], at: string) => {
-      for (const entry of entries) {
-        const [name, def] = Object.entries(entry)[0]!;
-        const d = def.description;
-        if (typeof d !== 'string' || d.length < 10 || d.length > 500) bad.push(`${at}${name}`);
-        if (def.fields) walk(def.fields, `${at}${name}.`);
-        const el = (def as { elements?: { fields?: FieldEntry[] } }).elements;
-        if (el?.fields) walk(el.fields, `${at}${name}[].`);
-      }
-    };
-    walk(fields, '');
-    expect(bad).toEqual([]);
-  });
-});
+describePluginInfo(jwt, { name: 'bulwark-jwt', priority: 1460, why: 'just above Kong jwt 1450' });
 
 describe('defaults', () => {
   it('a minimal config gets every default, nested records and issuer fields included', () => {

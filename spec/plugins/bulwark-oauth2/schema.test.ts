@@ -1,9 +1,9 @@
 // bulwark-oauth2's Schema against Kong's rules (the emulator's implementation of the 3.9 metaschema and
 // plugin-config processing), then through the plugin's own config parsing (StartInstance).
 import { processPluginConfig } from '../../../kong/emulator/schema/config';
-import { validatePluginSchema } from '../../../kong/emulator/schema/metaschema';
 import type { FieldEntry } from '../../../kong/emulator/schema/types';
 import * as oauth2 from '../../../plugins/bulwark-oauth2';
+import { describePluginInfo } from '../../helpers/plugin-info';
 import { parseOAuth2Config } from '../../../plugins/bulwark-oauth2/config';
 import { ecKey } from './fixtures';
 
@@ -24,33 +24,7 @@ function violation(input: unknown): string {
   return JSON.stringify(result.error.fields);
 }
 
-describe('bulwark-oauth2 plugin info', () => {
-  test('name, version, priority above Kong oauth2 (1400)', () => {
-    expect(oauth2.Name).toBe('bulwark-oauth2');
-    expect(oauth2.Version).toBe('0.1.0');
-    expect(oauth2.Priority).toBe(1410);
-  });
-
-  test('passes Kong metaschema validation', () => {
-    expect(validatePluginSchema({ name: oauth2.Name, fields: [{ config: { type: 'record', fields } }] })).toEqual([]);
-  });
-
-  test('every field has a 10–500 character description', () => {
-    const bad: string[] = [];
-    const walk = (entries: FieldEntry[], at: string) => {
-      for (const entry of entries) {
-        const [name, def] = Object.entries(entry)[0]!;
-        const d = def.description;
-        if (typeof d !== 'string' || d.length < 10 || d.length > 500) bad.push(`${at}${name}`);
-        if (def.fields) walk(def.fields, `${at}${name}.`);
-        const el = (def as { elements?: { fields?: FieldEntry[] } }).elements;
-        if (el?.fields) walk(el.fields, `${at}${name}[].`);
-      }
-    };
-    walk(fields, '');
-    expect(bad).toEqual([]);
-  });
-});
+describePluginInfo(oauth2, { name: 'bulwark-oauth2', priority: 1410, why: 'above Kong oauth2 1400' });
 
 describe('defaults', () => {
   test('a minimal config gets every default, nested records included', () => {

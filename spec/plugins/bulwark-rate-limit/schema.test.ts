@@ -1,9 +1,9 @@
 // bulwark-rate-limit's Schema against Kong's rules (the emulator's metaschema and DAO processing), then the
 // plugin's own config parsing (what StartInstance does).
 import { processPluginConfig } from '../../../kong/emulator/schema/config';
-import { validatePluginSchema } from '../../../kong/emulator/schema/metaschema';
 import type { FieldEntry } from '../../../kong/emulator/schema/types';
 import * as rl from '../../../plugins/bulwark-rate-limit';
+import { describePluginInfo } from '../../helpers/plugin-info';
 import { parseRateLimitConfig } from '../../../plugins/bulwark-rate-limit/config';
 
 const fields = rl.Schema as unknown as FieldEntry[];
@@ -29,31 +29,7 @@ const startError = (input: Record<string, unknown>) => {
   throw new Error('expected the instance to refuse its config');
 };
 
-describe('plugin info', () => {
-  it('name, version, priority 915 (after auth, just above Kong rate-limiting 910)', () => {
-    expect(rl.Name).toBe('bulwark-rate-limit');
-    expect(rl.Version).toBe('0.1.0');
-    expect(rl.Priority).toBe(915);
-  });
-  it('passes Kong metaschema validation', () => {
-    expect(validatePluginSchema({ name: rl.Name, fields: [{ config: { type: 'record', fields } }] })).toEqual([]);
-  });
-  it('every field has a 10–500 character description', () => {
-    const bad: string[] = [];
-    const walk = (entries: FieldEntry[], at: string) => {
-      for (const entry of entries) {
-        const [name, def] = Object.entries(entry)[0]!;
-        const d = def.description;
-        if (typeof d !== 'string' || d.length < 10 || d.length > 500) bad.push(`${at}${name}`);
-        if (def.fields) walk(def.fields, `${at}${name}.`);
-        const el = def.elements as { fields?: FieldEntry[] } | undefined;
-        if (el?.fields) walk(el.fields, `${at}${name}[].`);
-      }
-    };
-    walk(fields, '');
-    expect(bad).toEqual([]);
-  });
-});
+describePluginInfo(rl, { name: 'bulwark-rate-limit', priority: 915, why: 'after authentication, just above Kong rate-limiting 910' });
 
 describe('defaults', () => {
   it('fills every default; Redis off (in-memory), local-fallback, sliding window, limit by consumer', () => {

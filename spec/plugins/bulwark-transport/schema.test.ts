@@ -2,9 +2,9 @@
 // (kong/emulator/schema: Kong 3.9 metaschema and plugin-config processing), then through the plugin's own
 // config parsing (what happens at StartInstance).
 import { processPluginConfig } from '../../../kong/emulator/schema/config';
-import { validatePluginSchema } from '../../../kong/emulator/schema/metaschema';
 import type { FieldEntry } from '../../../kong/emulator/schema/types';
 import * as transport from '../../../plugins/bulwark-transport';
+import { describePluginInfo } from '../../helpers/plugin-info';
 import { parseTransportConfig } from '../../../plugins/bulwark-transport/config';
 import { createTestPki, type TestPki } from '../../fixtures/pki/pki';
 
@@ -27,31 +27,7 @@ function startInstance(input: unknown) {
   return new transport.Plugin(configOf(input));
 }
 
-describe('bulwark-transport plugin info', () => {
-  it('has the name, an x.y.z version and its priority', () => {
-    expect(transport.Name).toBe('bulwark-transport');
-    expect(transport.Version).toMatch(/^\d+\.\d+\.\d+$/);
-    expect(transport.Priority).toBe(2600);
-  });
-
-  it('passes Kong metaschema validation as the JS server dumps it', () => {
-    expect(validatePluginSchema({ name: transport.Name, fields: [{ config: { type: 'record', fields } }] })).toEqual([]);
-  });
-
-  it('gives every field a description of 10–500 characters', () => {
-    const missing: string[] = [];
-    const walk = (entries: FieldEntry[], at: string) => {
-      for (const entry of entries) {
-        const [name, def] = Object.entries(entry)[0]!;
-        const d = def.description;
-        if (typeof d !== 'string' || d.length < 10 || d.length > 500) missing.push(`${at}${name}`);
-        if (def.fields) walk(def.fields, `${at}${name}.`);
-      }
-    };
-    walk(fields, '');
-    expect(missing).toEqual([]);
-  });
-});
+describePluginInfo(transport, { name: 'bulwark-transport', priority: 2600, why: 'before bot-detection 2500, cors and every authentication plugin' });
 
 describe('defaults', () => {
   it('an empty config gets every default, nested records included', () => {

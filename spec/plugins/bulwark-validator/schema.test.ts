@@ -2,9 +2,9 @@
 // config processing), then the plugin's own config parsing (StartInstance).
 import * as path from 'node:path';
 import { processPluginConfig } from '../../../kong/emulator/schema/config';
-import { validatePluginSchema } from '../../../kong/emulator/schema/metaschema';
 import type { FieldEntry } from '../../../kong/emulator/schema/types';
 import * as validator from '../../../plugins/bulwark-validator';
+import { describePluginInfo } from '../../helpers/plugin-info';
 
 const fields = validator.Schema as unknown as FieldEntry[];
 const PETSTORE = path.resolve(__dirname, '../../../../shared/corpora/openapi/petstore.yaml');
@@ -16,26 +16,7 @@ function configOf(input: unknown): Record<string, unknown> {
 }
 const start = (input: unknown) => new validator.Plugin(configOf(input));
 
-describe('plugin info', () => {
-  it('name, version, priority 890 (after rate limiting, before request-transformer 801)', () => {
-    expect([validator.Name, validator.Version, validator.Priority]).toEqual(['bulwark-validator', '0.1.0', 890]);
-  });
-  it('passes Kong metaschema validation', () => {
-    expect(validatePluginSchema({ name: validator.Name, fields: [{ config: { type: 'record', fields } }] })).toEqual([]);
-  });
-  it('every field has a description of 10–500 characters', () => {
-    const bad: string[] = [];
-    const walk = (entries: FieldEntry[], at: string) => {
-      for (const entry of entries) {
-        const [name, def] = Object.entries(entry)[0]!;
-        if (typeof def.description !== 'string' || def.description.length < 10 || def.description.length > 500) bad.push(at + name);
-        if (def.fields) walk(def.fields, `${at}${name}.`);
-      }
-    };
-    walk(fields, '');
-    expect(bad).toEqual([]);
-  });
-});
+describePluginInfo(validator, { name: 'bulwark-validator', priority: 890, why: 'after rate limiting, before request-transformer 801' });
 
 describe('defaults', () => {
   it('an empty config gets every default, nested records included', () => {
