@@ -3,6 +3,7 @@
 // and a 10–500 character description on every field (shorter or longer stops Kong at start).
 import { validatePluginSchema } from '../../kong/emulator/schema/metaschema';
 import type { FieldEntry } from '../../kong/emulator/schema/types';
+import { processPluginConfig } from '../../kong/emulator/schema/config';
 
 export interface PluginExports {
   Name: string;
@@ -41,4 +42,18 @@ export function describePluginInfo(plugin: PluginExports, expected: { name: stri
       expect(fieldsWithBadDescriptions(plugin.Schema as FieldEntry[])).toEqual([]);
     });
   });
+}
+
+/** The config Kong's DAO would store for `input` (defaults filled); throws on a schema violation. */
+export function configFor(fields: FieldEntry[], input: unknown): Record<string, unknown> {
+  const result = processPluginConfig(fields, input);
+  if (!result.ok) throw new Error(`unexpected schema violation: ${result.error.message}`);
+  return result.config;
+}
+
+/** The `fields` of Kong's schema-violation error for `input`; throws when the input is accepted. */
+export function violationFor(fields: FieldEntry[], input: unknown): unknown {
+  const result = processPluginConfig(fields, input);
+  if (result.ok) throw new Error('expected a schema violation');
+  return result.error.fields;
 }

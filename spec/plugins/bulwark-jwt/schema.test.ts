@@ -1,25 +1,16 @@
 // bulwark-jwt's Schema against Kong's rules (the emulator's implementation of the Kong 3.9 metaschema and
 // plugin-config processing), then through the plugin's own config parsing (what StartInstance does).
 import { generateKeyPairSync } from 'node:crypto';
-import { processPluginConfig } from '../../../kong/emulator/schema/config';
 import type { FieldEntry } from '../../../kong/emulator/schema/types';
 import * as jwt from '../../../plugins/bulwark-jwt';
-import { describePluginInfo } from '../../helpers/plugin-info';
+import { configFor, describePluginInfo, violationFor } from '../../helpers/plugin-info';
 import { parseJwtConfig } from '../../../plugins/bulwark-jwt/config';
 
 const fields = jwt.Schema as unknown as FieldEntry[];
 
-function configOf(input: unknown): Record<string, unknown> {
-  const result = processPluginConfig(fields, input);
-  if (!result.ok) throw new Error(`unexpected schema violation: ${result.error.message}`);
-  return result.config;
-}
+const configOf = (input: unknown) => configFor(fields, input);
 
-function violation(input: unknown): unknown {
-  const result = processPluginConfig(fields, input);
-  if (result.ok) throw new Error('expected a schema violation');
-  return result.error.fields;
-}
+const violation = (input: unknown) => violationFor(fields, input);
 
 const startInstance = (input: unknown) => new jwt.Plugin(configOf(input));
 

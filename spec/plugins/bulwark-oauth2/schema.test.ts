@@ -1,9 +1,8 @@
 // bulwark-oauth2's Schema against Kong's rules (the emulator's implementation of the 3.9 metaschema and
 // plugin-config processing), then through the plugin's own config parsing (StartInstance).
-import { processPluginConfig } from '../../../kong/emulator/schema/config';
 import type { FieldEntry } from '../../../kong/emulator/schema/types';
 import * as oauth2 from '../../../plugins/bulwark-oauth2';
-import { describePluginInfo } from '../../helpers/plugin-info';
+import { configFor, describePluginInfo, violationFor } from '../../helpers/plugin-info';
 import { parseOAuth2Config } from '../../../plugins/bulwark-oauth2/config';
 import { ecKey } from './fixtures';
 
@@ -12,17 +11,9 @@ const key = ecKey();
 const HASH = '$scrypt$N=16384,r=8,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
 const minimal = { issuer: 'https://as.example.com', audience: ['https://api.example.com'], signing_keys: [key.pem] };
 
-function configOf(input: unknown): Record<string, unknown> {
-  const result = processPluginConfig(fields, input);
-  if (!result.ok) throw new Error(`unexpected schema violation: ${result.error.message}`);
-  return result.config;
-}
+const configOf = (input: unknown) => configFor(fields, input);
 
-function violation(input: unknown): string {
-  const result = processPluginConfig(fields, input);
-  if (result.ok) throw new Error('expected a schema violation');
-  return JSON.stringify(result.error.fields);
-}
+const violation = (input: unknown) => JSON.stringify(violationFor(fields, input));
 
 describePluginInfo(oauth2, { name: 'bulwark-oauth2', priority: 1410, why: 'above Kong oauth2 1400' });
 

@@ -1,24 +1,15 @@
 // bulwark-rate-limit's Schema against Kong's rules (the emulator's metaschema and DAO processing), then the
 // plugin's own config parsing (what StartInstance does).
-import { processPluginConfig } from '../../../kong/emulator/schema/config';
 import type { FieldEntry } from '../../../kong/emulator/schema/types';
 import * as rl from '../../../plugins/bulwark-rate-limit';
-import { describePluginInfo } from '../../helpers/plugin-info';
+import { configFor, describePluginInfo, violationFor } from '../../helpers/plugin-info';
 import { parseRateLimitConfig } from '../../../plugins/bulwark-rate-limit/config';
 
 const fields = rl.Schema as unknown as FieldEntry[];
 const ONE = { limits: [{ name: 'minute', limit: 5, window_seconds: 60 }] };
 
-function configOf(input: unknown): Record<string, unknown> {
-  const result = processPluginConfig(fields, input);
-  if (!result.ok) throw new Error(`unexpected schema violation: ${result.error.message}`);
-  return result.config;
-}
-function violation(input: unknown): string {
-  const result = processPluginConfig(fields, input);
-  if (result.ok) throw new Error('expected a schema violation');
-  return JSON.stringify(result.error.fields);
-}
+const configOf = (input: unknown) => configFor(fields, input);
+const violation = (input: unknown) => JSON.stringify(violationFor(fields, input));
 const start = (input: Record<string, unknown>) => new rl.Plugin(configOf(input));
 const startError = (input: Record<string, unknown>) => {
   try {

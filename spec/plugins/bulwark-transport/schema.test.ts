@@ -1,26 +1,17 @@
 // bulwark-transport's Schema against Kong's rules, through the emulator's implementation of them
 // (kong/emulator/schema: Kong 3.9 metaschema and plugin-config processing), then through the plugin's own
 // config parsing (what happens at StartInstance).
-import { processPluginConfig } from '../../../kong/emulator/schema/config';
 import type { FieldEntry } from '../../../kong/emulator/schema/types';
 import * as transport from '../../../plugins/bulwark-transport';
-import { describePluginInfo } from '../../helpers/plugin-info';
+import { configFor, describePluginInfo, violationFor } from '../../helpers/plugin-info';
 import { parseTransportConfig } from '../../../plugins/bulwark-transport/config';
 import { createTestPki, type TestPki } from '../../fixtures/pki/pki';
 
 const fields = transport.Schema as unknown as FieldEntry[];
 
-function configOf(input: unknown): Record<string, unknown> {
-  const result = processPluginConfig(fields, input);
-  if (!result.ok) throw new Error(`unexpected schema violation: ${result.error.message}`);
-  return result.config;
-}
+const configOf = (input: unknown) => configFor(fields, input);
 
-function violation(input: unknown): unknown {
-  const result = processPluginConfig(fields, input);
-  if (result.ok) throw new Error('expected a schema violation');
-  return result.error.fields;
-}
+const violation = (input: unknown) => violationFor(fields, input);
 
 /** Kong's config → the plugin instance (what StartInstance does). */
 function startInstance(input: unknown) {

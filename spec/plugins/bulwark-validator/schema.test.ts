@@ -4,16 +4,12 @@ import * as path from 'node:path';
 import { processPluginConfig } from '../../../kong/emulator/schema/config';
 import type { FieldEntry } from '../../../kong/emulator/schema/types';
 import * as validator from '../../../plugins/bulwark-validator';
-import { describePluginInfo } from '../../helpers/plugin-info';
+import { configFor, describePluginInfo } from '../../helpers/plugin-info';
 
 const fields = validator.Schema as unknown as FieldEntry[];
 const PETSTORE = path.resolve(__dirname, '../../../../shared/corpora/openapi/petstore.yaml');
 
-function configOf(input: unknown): Record<string, unknown> {
-  const result = processPluginConfig(fields, input);
-  if (!result.ok) throw new Error(`unexpected schema violation: ${result.error.message}`);
-  return result.config;
-}
+const configOf = (input: unknown) => configFor(fields, input);
 const start = (input: unknown) => new validator.Plugin(configOf(input));
 
 describePluginInfo(validator, { name: 'bulwark-validator', priority: 890, why: 'after rate limiting, before request-transformer 801' });
