@@ -42,6 +42,9 @@ class RpcError extends Error {}
 
 type Method = (arg: unknown, conn: RpcConnection) => Promise<unknown>;
 
+/** Phases in which Kong accepts kong.response.exit from a plugin (kong/pdk/response.lua). */
+const EXIT_PHASES = new Set(['rewrite', 'access', 'response']);
+
 export class PluginServer {
   readonly events = new EventTable();
   private readonly instances = new Map<number, LiveInstance>();
@@ -193,15 +196,22 @@ export class PluginServer {
     try {
       await live.instance.executePhase(phase, kong);
     } catch (err) {
-      // As server.js: logged, and Kong is told "ret" (the plugin's own try/catch must fail closed).
+      // server.js logs and answers "ret", and Kong then proxies the request: fail-open. Here the request is
+      // ended with Kong's 500 instead, in the phases where Kong allows an exit (and while the event is live).
+      const failClosed = event.endReason === null && EXIT_PHASES.has(phase);
       this.log.warn('unhandled exception in plugin handler', {
         plugin: live.pluginName,
         phase,
         instance: live.id,
         event: event.id,
         eventEnded: event.endReason,
+        answer: failClosed ? 'kong.response.exit(500)' : 'ret',
         error: err instanceof Error ? (err.stack ?? err.message) : errorMessage(err),
       });
+      if (failClosed) {
+        event.pluginPipe.put({ Method: 'kong.response.exit', Args: [500, { message: 'An unexpected error occurred' }] });
+        return;
+      }
     }
     event.pluginPipe.put(RET);
   }

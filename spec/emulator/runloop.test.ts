@@ -1,7 +1,7 @@
 // The Kong emulator against the real plugin server: each test names the Kong 3.9 behaviour it pins and
 // the source it comes from (see ../shared/kong-protocol.md for the citations).
 import { RpcClient } from '../../kong/emulator/rpc';
-import { startGateway, Gateway, fixturePluginsRoot, probeResults, echoed, waitFor } from '../helpers/emulator';
+import { startGateway, Gateway, fixturePluginsRoot, probeResults, echoed, waitFor, serverKind } from '../helpers/emulator';
 
 const CONFIG = `
 _format_version: "3.0"
@@ -216,10 +216,16 @@ describe('Kong emulator runloop over the real plugin server', () => {
     expect(JSON.parse(res.body.toString())).toEqual({ message: 'no Route matched with those values', request_id: res.report.requestId });
   });
 
-  test('fail-open (plugin_servers server.js): a throwing handler is swallowed and Kong proxies the request; the emulator reports it', async () => {
+  test('fail-open (plugin_servers server.js): a throwing handler is swallowed; the stock server lets Kong proxy the request, bulwark-pluginserver ends it with 500; both are reported', async () => {
     const before = gw.kong.unhandledExceptions().length;
     const res = await gw.kong.request({ path: '/api/x', headers: { 'x-probe-access': calls(['throw']) } });
-    expect(res.status).toBe(200); // Kong's behaviour: the request went through
+    if (serverKind() === 'stock') {
+      expect(res.status).toBe(200); // Kong's behaviour with the stock server: the request went through
+    } else {
+      expect(res.status).toBe(500); // bulwark-pluginserver answers kong.response.exit(500) instead of "ret"
+      expect(JSON.parse(res.body.toString())).toEqual({ message: 'An unexpected error occurred' });
+      expect(res.report.upstreamRequest).toBeUndefined();
+    }
     await waitFor(() => gw.kong.unhandledExceptions().length > before);
     expect(gw.kong.unhandledExceptions().at(-1)).toMatchObject({ kind: 'unhandled-exception', plugin: 'probe', phase: 'access' });
   });

@@ -77,7 +77,7 @@ describe('bulwark-pluginserver SIGTERM', () => {
   test('creates one socket per plugin, and on SIGTERM removes them and exits 0', async () => {
     const server = await startBulwark();
     try {
-      const expected = ['all.sock', 'body.sock', 'echo.sock', 'exit.sock', 'noisy-plugin.sock', 'slow.sock'];
+      const expected = ['all.sock', 'body.sock', 'echo.sock', 'exit.sock', 'noisy-plugin.sock', 'slow.sock', 'thrower.sock'];
       expect(fs.readdirSync(server.prefix).sort()).toEqual(expected);
       server.child.kill('SIGTERM');
       expect(await server.exited).toEqual({ code: 0, signal: null });

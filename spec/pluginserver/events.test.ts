@@ -40,6 +40,16 @@ describe('bulwark-pluginserver events', () => {
     expect((await status(client)).Events).toBe(0);
   });
 
+  test('a handler that throws ends the request with Kong\'s 500 where Kong allows an exit (stock server.js answers "ret": fail-open)', async () => {
+    const id = await startInstance(client, 'thrower');
+    const access = (await client.call('plugin.HandleEvent', { InstanceId: id, EventName: 'access' })) as EventStep;
+    expect(access.Data).toEqual({ Method: 'kong.response.exit', Args: [500, { message: 'An unexpected error occurred' }] });
+    const log = (await client.call('plugin.HandleEvent', { InstanceId: id, EventName: 'log' })) as EventStep;
+    expect(log.Data).toBe('ret'); // no exit in the log phase: Kong would raise a Lua error
+    expect((await status(client)).Events).toBe(0);
+    expect(server.stderr).toContain('"answer":"kong.response.exit(500)"');
+  });
+
   test('fails a PDK call the plugin makes after exit, at once, instead of leaving it pending', async () => {
     const id = await startInstance(client, 'exit', { report_after_exit: true });
     const step = (await client.call('plugin.HandleEvent', { InstanceId: id, EventName: 'access' })) as EventStep;
