@@ -4,7 +4,7 @@
 // Process-wide state, shared by every instance (instances come and go with each config change, kong-protocol.md
 // §1.7, and must not each rediscover that Redis is down): the Redis clients (lib/redis.ts registry), one circuit
 // breaker per (Redis settings, breaker settings), the Redis-clock offset per Redis, and the in-memory store.
-import { sharedRedisRegistry, withTimeout, type RedisClient, type RedisRegistry } from '../lib/redis';
+import { sharedRedisRegistry, withTimeout, type RedisClient, type RedisRegistry, type RegistryEntry } from '../lib/redis';
 import { describeError } from '../lib/plugin';
 import type { LimitCheck, LimitOutcome } from './algorithms';
 import { CircuitBreaker, type BreakerTransition } from './breaker';
@@ -102,12 +102,18 @@ function breakerFor(conf: RateLimitConfig, deps: LimiterDeps): CircuitBreaker {
   return b;
 }
 
-function transitionEvent(t: BreakerTransition, conf: RateLimitConfig, reason?: string): LogEvent | undefined {
+function transitionEvent(t: BreakerTransition, conf: RateLimitConfig, reason?: string, connectionError?: string): LogEvent | undefined {
   if (t.to === 'open' && t.from === 'closed') {
     return {
       level: 'err',
       event: 'redis_unavailable',
-      fields: { policy: conf.onRedisError, breaker: 'open', retry_in_ms: conf.breaker.openMs, reason },
+      fields: {
+        policy: conf.onRedisError,
+        breaker: 'open',
+        retry_in_ms: conf.breaker.openMs,
+        reason,
+        ...(connectionError !== undefined ? { connection_error: connectionError } : {}),
+      },
     };
   }
   if (t.to === 'closed') return { level: 'notice', event: 'redis_recovered', fields: { breaker: 'closed', policy: conf.onRedisError } };
@@ -131,8 +137,9 @@ export async function decide(conf: RateLimitConfig, digest: string, cost: number
     const { checks, windows } = checksFor(conf, cost, deps.now() + offset, 1);
     const keys = keysFor(conf, digest, conf.keyPrefix);
     const sentAt = deps.now();
+    let entry: RegistryEntry | undefined;
     try {
-      const entry = deps.registry.acquire(conf.redis, redisKey);
+      entry = deps.registry.acquire(conf.redis, redisKey);
       entry.onReady.add(loadScript);
       const raw = await withTimeout(runDecideScript(entry.client, keys, scriptArgs(checks)), conf.redis.commandTimeoutMs, 'rate-limit decision');
       const reply: ScriptReply = parseScriptReply(raw, checks.length);
@@ -143,7 +150,9 @@ export async function decide(conf: RateLimitConfig, digest: string, cost: number
       return { source: 'redis', allowed: reply.allowed, outcomes: reply.outcomes, appliedLimits: checks.map((c) => c.limit), windowSeconds: windows, events };
     } catch (err) {
       const t = breaker.failure();
-      const ev = t && transitionEvent(t, conf, describeError(err));
+      // The command's own error is often just "max retries" or a timeout; the connection error says why.
+      const connectionError = entry?.lastError !== undefined ? describeError(entry.lastError) : undefined;
+      const ev = t && transitionEvent(t, conf, describeError(err), connectionError);
       if (ev) events.push(ev);
     }
   }

@@ -130,6 +130,11 @@ export function createRedisClient(s: RedisSettings): RedisClient {
       ...(s.sentinelPassword !== undefined ? { sentinelPassword: s.sentinelPassword } : {}),
       ...(s.tls.enabled ? { enableTLSForSentinelMode: true, sentinelTLS: tlsOptions(s.tls) } : {}),
       sentinelRetryStrategy: reconnectDelayMs,
+      // Subscribe to +switch-master on the sentinels and reconnect at once. Without it, after a SENTINEL FAILOVER
+      // (old master still up) the client keeps writing to the old master until the sentinels demote it (about
+      // 10 s later, Redis sentinel.c waits 4 publish periods before +convert-to-slave), and every write of that
+      // span is lost when it resyncs from the new master: counters undercount, clients get extra requests.
+      failoverDetector: true,
     });
   }
   return new Redis({ ...common, host: s.host, port: s.port, db: s.database });
@@ -141,6 +146,11 @@ export interface RegistryEntry {
   lastUsedMs: number;
   /** Called once when the client becomes ready (each reconnection too), e.g. to SCRIPT LOAD. */
   readonly onReady: Set<(client: RedisClient) => void>;
+  /**
+   * The last connection error ('error' event) since the client was last ready. A command that fails while the
+   * client cannot connect only says "max retries" or "timed out"; this says why (TLS verification, WRONGPASS, ...).
+   */
+  lastError?: Error;
 }
 
 export interface RedisRegistryOptions {
@@ -177,9 +187,11 @@ export class RedisRegistry {
       const created: RegistryEntry = { key, client, lastUsedMs: this.now(), onReady: new Set() };
       // Without a listener an 'error' event would throw and end the process; failures surface through commands.
       client.on('error', (err: Error) => {
+        created.lastError = err;
         for (const l of this.errorListeners) l(key, err);
       });
       client.on('ready', () => {
+        created.lastError = undefined;
         for (const f of created.onReady) {
           try {
             f(client);
