@@ -57,10 +57,12 @@ export async function startRedis(extraArgs: string[] = [], fixedPort?: number): 
   const bin = redisServerBinary();
   const port = fixedPort ?? (await freePort());
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-redis-'));
-  const launch = () =>
-    spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs], {
+  const launch = () => {
+    fs.mkdirSync(dir, { recursive: true });
+    return spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs], {
       stdio: 'ignore',
     });
+  };
   const server: RedisServer = {
     port,
     host: '127.0.0.1',
@@ -73,6 +75,7 @@ export async function startRedis(extraArgs: string[] = [], fixedPort?: number): 
         p.once('exit', () => resolve());
         p.kill(signal);
       });
+      fs.rmSync(dir, { recursive: true, force: true }); // nothing persisted (--save '', no AOF); restart recreates it
     },
     async restart() {
       await server.stop();
