@@ -7,11 +7,10 @@
 // failover-timeout 4000, diskless replication without delay (Redis 7 waits 5 s by default before a full sync).
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort, redisServerBinary, startRedis, type RedisServer } from './redis';
+import { freePort, redisServerBinary, startRedis, waitForPort, type RedisServer } from './redis';
 import type { TestCertificates } from './redis-tls';
 
 export interface Address {
@@ -67,25 +66,6 @@ interface SentinelProcess {
   port: number;
   dir: string;
   process: ChildProcess;
-}
-
-function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve();
-      });
-      s.once('error', () => {
-        s.destroy();
-        if (Date.now() > deadline) reject(new Error(`redis sentinel did not listen on ${port}`));
-        else setTimeout(attempt, 25);
-      });
-    };
-    attempt();
-  });
 }
 
 async function startSentinel(masterName: string, master: Address, opts: RedisSentinelOptions): Promise<SentinelProcess> {
@@ -199,7 +179,7 @@ export async function startRedisSentinel(opts: RedisSentinelOptions = {}, timeou
     for (let i = 0; i < 3; i++) {
       const sentinel = await startSentinel(masterName, { host: '127.0.0.1', port: master.port }, opts);
       sentinelProcs.push(sentinel);
-      await waitForPort(sentinel.port);
+      await waitForPort(sentinel.port, 10_000, 'redis sentinel');
     }
     const clients = sentinelProcs.map((s) => sentinelClient(s.port));
 

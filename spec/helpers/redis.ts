@@ -33,7 +33,8 @@ export function freePort(): Promise<number> {
   });
 }
 
-function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
+/** Resolves once something accepts TCP connections on 127.0.0.1:`port`. */
+export function waitForPort(port: number, timeoutMs = 10_000, what = 'redis-server'): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   return new Promise((resolve, reject) => {
     const attempt = () => {
@@ -44,7 +45,7 @@ function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
       });
       s.once('error', () => {
         s.destroy();
-        if (Date.now() > deadline) reject(new Error(`redis-server did not listen on ${port}`));
+        if (Date.now() > deadline) reject(new Error(`${what} did not listen on ${port}`));
         else setTimeout(attempt, 25);
       });
     };
