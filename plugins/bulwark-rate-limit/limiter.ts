@@ -4,7 +4,7 @@
 // Process-wide state, shared by every instance (instances come and go with each config change, kong-protocol.md
 // §1.7, and must not each rediscover that Redis is down): the Redis clients (lib/redis.ts registry), one circuit
 // breaker per (Redis settings, breaker settings), the Redis-clock offset per Redis, and the in-memory store.
-import { sharedRedisRegistry, withTimeout, type RedisClient, type RedisRegistry, type RegistryEntry } from '../lib/redis';
+import { sharedRedisRegistry, whenReady, type RedisClient, type RedisRegistry, type RegistryEntry } from '../lib/redis';
 import { describeError } from '../lib/plugin';
 import type { LimitCheck, LimitOutcome } from './algorithms';
 import { CircuitBreaker, type BreakerTransition } from './breaker';
@@ -141,7 +141,8 @@ export async function decide(conf: RateLimitConfig, digest: string, cost: number
     try {
       entry = deps.registry.acquire(conf.redis, redisKey);
       entry.onReady.add(loadScript);
-      const raw = await withTimeout(runDecideScript(entry.client, keys, scriptArgs(checks)), conf.redis.commandTimeoutMs, 'rate-limit decision');
+      const client = entry.client;
+      const raw = await whenReady(client, conf.redis.commandTimeoutMs, 'rate-limit decision', () => runDecideScript(client, keys, scriptArgs(checks)));
       const reply: ScriptReply = parseScriptReply(raw, checks.length);
       deps.clockOffsets.set(redisKey, reply.nowMs - (sentAt + deps.now()) / 2);
       const t = breaker.success();

@@ -101,6 +101,10 @@ export function createRedisClient(s: RedisSettings): RedisClient {
     commandTimeout: s.commandTimeoutMs,
     // One retry at most: a limiter decision that waited a reconnect is worth less than a prompt fallback.
     maxRetriesPerRequest: 1,
+    // A command that was on the wire when the connection dropped is not sent again after the reconnect: its caller
+    // has long given up (and answered by the outage policy), so a resent rate-limit decision would count a request
+    // that was refused.
+    autoResendUnfulfilledCommands: false,
     retryStrategy: reconnectDelayMs,
     enableReadyCheck: true,
     ...(s.username !== undefined ? { username: s.username } : {}),
@@ -273,6 +277,36 @@ export class RedisTimeoutError extends Error {
     super(`${what} took longer than ${ms} ms`);
     this.name = 'RedisTimeoutError';
   }
+}
+
+const readyWaits = new WeakMap<RedisClient, Promise<void>>();
+
+/** One shared promise per client for its next 'ready' (one listener, however many requests wait). */
+function nextReady(client: RedisClient): Promise<void> {
+  let wait = readyWaits.get(client);
+  if (wait === undefined) {
+    wait = new Promise<void>((resolve) => {
+      client.once('ready', () => {
+        readyWaits.delete(client);
+        resolve();
+      });
+    });
+    readyWaits.set(client, wait);
+  }
+  return wait;
+}
+
+/**
+ * Sends `command` only once the client is connected, and bounds the whole (wait + command) by `ms`.
+ * Why not just `withTimeout(command())`: a command issued while ioredis reconnects waits in its offline queue and
+ * is sent when the connection comes back, long after the caller timed out and answered by its outage policy, so a
+ * refused request would still be counted. Waiting for 'ready' here means a command that times out before the
+ * connection is up is never sent.
+ */
+export async function whenReady<T>(client: RedisClient, ms: number, what: string, command: () => Promise<T>): Promise<T> {
+  const started = Date.now();
+  if (client.status !== 'ready') await withTimeout(nextReady(client), ms, `${what} (no Redis connection)`);
+  return withTimeout(command(), Math.max(1, ms - (Date.now() - started)), what);
 }
 
 /**

@@ -5,6 +5,7 @@ import {
   RedisTimeoutError,
   reconnectDelayMs,
   redisSettingsKey,
+  whenReady,
   withTimeout,
   type RedisSettings,
 } from '../../plugins/lib/redis';
@@ -116,5 +117,56 @@ describe('timeouts', () => {
     expect(reconnectDelayMs(0)).toBe(50);
     expect(reconnectDelayMs(3)).toBe(400);
     expect(reconnectDelayMs(50)).toBe(2000);
+  });
+});
+
+describe('whenReady', () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  // The rate limiter's decisions go through whenReady. A command issued while ioredis reconnects would otherwise
+  // wait in its offline queue and run when the connection is back: a request answered 503 (fail-closed) would
+  // still be counted. Here the command is issued after Redis is back but before the client has reconnected
+  // (its backoff is several hundred ms by then), which is exactly when the offline queue would send it later.
+  test('a command that timed out waiting for the connection is never sent when the connection comes back', async () => {
+    const own = await startRedis();
+    const registry = new RedisRegistry({ sweepEveryMs: 0 });
+    try {
+      const client = registry.acquire(base(own.port, { commandTimeoutMs: 100, connectTimeoutMs: 100 })).client;
+      expect(await whenReady(client, 1000, 'ping', () => client.ping())).toBe('PONG');
+      await own.stop('SIGKILL');
+      await sleep(1500); // several failed reconnects: the next one is 400-800 ms away
+      await own.restart();
+      expect(client.status).not.toBe('ready');
+      const outcome = await whenReady(client, 100, 'incr', () => client.incr('bulwark-rl:late')).then(
+        (v) => `sent: ${v}`,
+        (e: Error) => e.name,
+      );
+      const deadline = Date.now() + 5000;
+      while (client.status !== 'ready' && Date.now() < deadline) await sleep(20);
+      await sleep(100); // room for a queued command to be flushed, if one had been queued
+      const stored = await client.get('bulwark-rl:late');
+      // Either the wait timed out and nothing was sent, or the connection came back in time and it counted once.
+      if (outcome === 'RedisTimeoutError') expect(stored).toBeNull();
+      else expect([outcome, stored]).toEqual(['sent: 1', '1']);
+    } finally {
+      await registry.closeAll();
+      await own.stop();
+    }
+  });
+
+  test('many waiters share one ready listener', async () => {
+    const own = await startRedis();
+    const registry = new RedisRegistry({ sweepEveryMs: 0 });
+    try {
+      const client = registry.acquire(base(own.port)).client;
+      await own.stop('SIGKILL');
+      await sleep(100);
+      const before = client.listenerCount('ready');
+      const waits = Array.from({ length: 50 }, () => whenReady(client, 50, 'ping', () => client.ping()).catch((e: Error) => e.name));
+      expect(client.listenerCount('ready')).toBe(before + 1);
+      expect(new Set(await Promise.all(waits))).toEqual(new Set(['RedisTimeoutError']));
+    } finally {
+      await registry.closeAll();
+    }
   });
 });

@@ -92,6 +92,8 @@ test('Redis up → down → up: fail-closed, local-fallback and fail-open each b
     await new Promise((r) => setTimeout(r, 200));
   }
   expect(status).toBe(200);
+  // The probes refused while Redis came back were not counted later: only the admitted request was.
+  expect(await statuses('/closed', '198.51.100.5', 4)).toEqual([200, 200, 200, 429]);
   expect(logged('redis_recovered')).toBe(1);
   expect(logged('redis_unavailable')).toBe(1);
   // Counting in Redis again, at the full limit.

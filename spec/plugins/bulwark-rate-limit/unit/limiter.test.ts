@@ -1,5 +1,6 @@
-// The decision path with a Redis that never answers (a TCP server that accepts and stays silent): the timeout is
-// bounded, the breaker stops further waits, each outage policy applies, and transitions are reported once.
+// The decision path with a Redis that stops answering once connected (a TCP server that completes ioredis's
+// handshake, then stays silent, like a Redis blocked by a slow script): the timeout is bounded, the breaker stops
+// further waits, each outage policy applies, and transitions are reported once.
 import * as net from 'node:net';
 import { createRedisClient, RedisRegistry } from '../../../../plugins/lib/redis';
 import { CircuitBreaker } from '../../../../plugins/bulwark-rate-limit/breaker';
@@ -14,6 +15,24 @@ beforeAll(async () => {
   silent = net.createServer((s) => {
     sockets.add(s);
     s.on('error', () => undefined);
+    // Answer ioredis's handshake (HELLO 3, CLIENT SETNAME/SETINFO, the INFO ready check) in order; from the first other command on,
+    // say nothing (replies are matched to commands in order, so nothing after it can be answered either).
+    let buffered = '';
+    let mute = false;
+    s.on('data', (chunk) => {
+      buffered += chunk.toString('latin1');
+      for (;;) {
+        const command = takeCommand(buffered);
+        if (command === undefined) return;
+        buffered = command.rest;
+        const name = command.args.map((a) => a.toUpperCase()).join(' ');
+        if (mute) continue;
+        if (name.startsWith('HELLO')) s.write('%1\r\n+proto\r\n:3\r\n');
+        else if (name.startsWith('CLIENT')) s.write('+OK\r\n');
+        else if (name.startsWith('INFO')) s.write('$11\r\nloading:0\r\n\r\n');
+        else mute = true;
+      }
+    });
   });
   await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
   port = (silent.address() as net.AddressInfo).port;
@@ -22,6 +41,23 @@ afterAll(async () => {
   for (const s of sockets) s.destroy();
   await new Promise((r) => silent.close(r));
 });
+
+/** One RESP command (an array of bulk strings) from the front of `text`, or undefined when it is incomplete. */
+function takeCommand(text: string): { args: string[]; rest: string } | undefined {
+  const m = /^\*(\d+)\r\n/.exec(text);
+  if (!m) return undefined;
+  let at = m[0].length;
+  const args: string[] = [];
+  for (let i = 0; i < Number(m[1]); i++) {
+    const len = /^\$(\d+)\r\n/.exec(text.slice(at));
+    if (!len) return undefined;
+    at += len[0].length;
+    if (text.length < at + Number(len[1]) + 2) return undefined;
+    args.push(text.slice(at, at + Number(len[1])));
+    at += Number(len[1]) + 2;
+  }
+  return { args, rest: text.slice(at) };
+}
 
 function conf(policy: string) {
   return parseRateLimitConfig({

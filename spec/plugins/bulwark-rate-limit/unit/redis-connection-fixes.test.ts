@@ -36,13 +36,16 @@ test('a Sentinel client follows +switch-master (failoverDetector); TLS reaches t
   expect(tls).toMatchObject({ enableTLSForSentinelMode: true, tls: { ca: 'PEM', rejectUnauthorized: true }, sentinelTLS: { ca: 'PEM' } });
 });
 
-/** A client that emits a connection error and then fails the command the way ioredis does. */
+/** A client that cannot connect: it reports a connection error and never becomes ready. */
 class FailingClient extends EventEmitter {
+  status = 'connecting';
+  commandsSent = 0;
   constructor(private readonly connectionError: Error) {
     super();
+    setImmediate(() => this.emit('error', this.connectionError));
   }
   async evalsha(): Promise<never> {
-    this.emit('error', this.connectionError);
+    this.commandsSent++;
     throw new Error('Reached the max retries per request limit (which is 1).');
   }
   async quit(): Promise<void> {}
@@ -69,14 +72,16 @@ test('redis_unavailable names the connection error next to the command error', a
     limits: [{ name: 'm', limit: 4, window_seconds: 60 }],
     on_redis_error: 'fail-closed',
     circuit_breaker: { failure_threshold: 1, open_seconds: 5 },
-    redis: { mode: 'standalone', host: '127.0.0.1', port: 6380, ssl: true },
+    redis: { mode: 'standalone', host: '127.0.0.1', port: 6380, ssl: true, timeout_ms: 50 },
   });
   const d = await decide(conf, 'client', 1, deps);
+  // Never connected, so the decision was never sent (it would wait in ioredis's offline queue and run later).
+  expect(fake.commandsSent).toBe(0);
   expect(d.source).toBe('fail-closed');
   expect(d.events).toHaveLength(1);
   expect(d.events[0]!.event).toBe('redis_unavailable');
   expect(d.events[0]!.fields).toMatchObject({
-    reason: 'Error: Reached the max retries per request limit (which is 1).',
+    reason: 'RedisTimeoutError: rate-limit decision (no Redis connection) took longer than 50 ms',
     connection_error: 'Error: self-signed certificate in certificate chain',
   });
 });
