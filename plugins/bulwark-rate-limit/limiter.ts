@@ -4,7 +4,7 @@
 // Process-wide state, shared by every instance (instances come and go with each config change, kong-protocol.md
 // §1.7, and must not each rediscover that Redis is down): the Redis clients (lib/redis.ts registry), one circuit
 // breaker per (Redis settings, breaker settings), the Redis-clock offset per Redis, and the in-memory store.
-import { sharedRedisRegistry, whenReady, type RedisClient, type RedisRegistry, type RegistryEntry } from '../lib/redis';
+import { describeRedisTarget, sharedRedisRegistry, whenReady, type RedisClient, type RedisRegistry, type RegistryEntry } from '../lib/redis';
 import { describeError } from '../lib/plugin';
 import type { LimitCheck, LimitOutcome } from './algorithms';
 import { CircuitBreaker, type BreakerTransition } from './breaker';
@@ -109,6 +109,7 @@ function transitionEvent(t: BreakerTransition, conf: RateLimitConfig, reason?: s
       event: 'redis_unavailable',
       fields: {
         policy: conf.onRedisError,
+        redis: conf.redis === undefined ? undefined : describeRedisTarget(conf.redis),
         breaker: 'open',
         retry_in_ms: conf.breaker.openMs,
         reason,
@@ -116,7 +117,10 @@ function transitionEvent(t: BreakerTransition, conf: RateLimitConfig, reason?: s
       },
     };
   }
-  if (t.to === 'closed') return { level: 'notice', event: 'redis_recovered', fields: { breaker: 'closed', policy: conf.onRedisError } };
+  if (t.to === 'closed') {
+    const redis = conf.redis === undefined ? undefined : describeRedisTarget(conf.redis);
+    return { level: 'notice', event: 'redis_recovered', fields: { breaker: 'closed', policy: conf.onRedisError, redis } };
+  }
   return undefined; // open → half-open → open: still the same outage, already logged
 }
 

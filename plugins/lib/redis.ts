@@ -79,6 +79,18 @@ export function redisSettingsKey(s: RedisSettings): string {
   ]);
 }
 
+/** Which Redis, for log lines: mode and addresses, never a secret. */
+export function describeRedisTarget(s: RedisSettings): string {
+  const addr = (list: RedisAddress[]) => list.map((a) => `${a.host}:${a.port}`).join(',');
+  const target =
+    s.mode === 'standalone'
+      ? `standalone ${s.host}:${s.port}`
+      : s.mode === 'sentinel'
+        ? `sentinel ${s.sentinelMaster ?? ''} via ${addr(s.sentinels)}`
+        : `cluster ${addr(s.clusterNodes)}`;
+  return s.tls.enabled ? `${target} (tls)` : target;
+}
+
 /** Reconnect delay: quick at first, capped at 2 s so a restarted Redis is found again soon. */
 export function reconnectDelayMs(attempt: number): number {
   return Math.min(50 * 2 ** Math.min(attempt, 6), 2000);

@@ -30,6 +30,8 @@ export interface RedisSentinelOptions {
   adminPassword?: string;
   /** requirepass on the sentinels (they authenticate to each other with it: sentinel sentinel-pass). */
   sentinelPassword?: string;
+  /** An extra ACL user on the sentinels, for clients that authenticate with a username (Redis >= 6.2). */
+  sentinelUser?: { username: string; password: string };
   /**
    * TLS only, everywhere: data nodes and sentinels listen on a TLS port (plain-text port 0), replication and the
    * sentinels' own connections use TLS (tls-replication). Clients need no certificate. See redis-tls.ts.
@@ -84,6 +86,7 @@ async function startSentinel(masterName: string, master: Address, opts: RedisSen
   ];
   if (opts.adminPassword !== undefined) lines.push(`sentinel auth-pass ${masterName} ${opts.adminPassword}`);
   if (opts.sentinelPassword !== undefined) lines.push(`requirepass ${opts.sentinelPassword}`, `sentinel sentinel-pass ${opts.sentinelPassword}`);
+  if (opts.sentinelUser !== undefined) lines.push(`user ${opts.sentinelUser.username} on >${opts.sentinelUser.password} allchannels +@all`);
   if (opts.tls !== undefined) {
     lines[0] = 'port 0';
     lines.push(

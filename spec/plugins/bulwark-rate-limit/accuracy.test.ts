@@ -45,10 +45,12 @@ test('every request was answered 200 or 429 by both nodes (no error, no fail-ope
   }
 });
 
-test('sliding window: never more than the limit in an aligned window, and at most limit + 10% in ANY window-long span', () => {
+// Only bounds that hold whatever the machine's load: the decision time of each admission is known only to lie in its
+// round trip, so the checks use round trips, not midpoints (scripts/bench/rate-limit.ts slidingExcess).
+test('sliding window: never more than the limit in an aligned window, and within its stated bound in ANY window-long span', () => {
   const r = row('sliding-window');
   for (const n of r.perWindowCertain) expect(n).toBeLessThanOrEqual(LIMIT);
-  expect(r.maxInAnySpan).toBeLessThanOrEqual(LIMIT + Math.max(2, Math.ceil(LIMIT * 0.1)));
+  expect(r.slidingExcess).toBeLessThanOrEqual(0);
   expect(r.admitted).toBeGreaterThanOrEqual(2 * LIMIT); // it does admit: two windows of continuous demand
 });
 

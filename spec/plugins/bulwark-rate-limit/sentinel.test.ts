@@ -1,6 +1,7 @@
 // bulwark-rate-limit on a real Redis Sentinel setup (1 master, 1 replica, 3 sentinels; ACL user on the data nodes,
 // requirepass on the sentinels), through the Kong emulator and the real plugin server:
-//   1. limits are exact and the counters live in the master the sentinels name;
+//   1. limits are exact and the counters live in the master the sentinels name; an ACL user on the sentinels
+//      (sentinel_username) works, and a wrong sentinel password fails closed with WRONGPASS in the log;
 //   2. SENTINEL FAILOVER (the old master stays up): the limiter follows at once to the new master, and the counts
 //      made before the switch (replicated) still count;
 //   3. the master is killed: fail-closed covers the gap with 503s, the outage and the recovery are logged once
@@ -16,25 +17,21 @@ jest.setTimeout(60_000);
 const NAMESPACE = 'sentinel-test';
 const SENTINEL_PASSWORD = 'sentinel-secret';
 const DATA_USER = { username: 'bulwark', password: 'data-secret' };
+const SENTINEL_USER = { username: 'bulwark-sentinel', password: 'sentinel-user-secret' };
 
 let setup: RedisSentinelSetup;
 let gw: Gateway;
 
 beforeAll(async () => {
-  setup = await startRedisSentinel({ adminPassword: 'admin-secret', dataUser: DATA_USER, sentinelPassword: SENTINEL_PASSWORD });
+  setup = await startRedisSentinel({ adminPassword: 'admin-secret', dataUser: DATA_USER, sentinelPassword: SENTINEL_PASSWORD, sentinelUser: SENTINEL_USER });
   gw = await startRateLimitGateway();
-  gw.configure(`
-_format_version: "3.0"
-services:
-  - name: api
-    url: ECHO
-    routes: [{ name: r, paths: ["/"] }]
-plugins:
-  - name: bulwark-rate-limit
+  // The global instance authenticates to the sentinels with their password (default user); the route instances
+  // with an ACL user on the sentinels (sentinel_username), the right password and a wrong one.
+  const instance = (namespace: string, sentinelAuth: Record<string, string>) => `
     config:
       limit_by: [header]
       header_name: x-api-key
-      namespace: ${NAMESPACE}
+      namespace: ${namespace}
       on_redis_error: fail-closed
       circuit_breaker: { failure_threshold: 1, open_seconds: 1 }
       # A one-year window: no window boundary can fall inside the test.
@@ -43,11 +40,28 @@ plugins:
         mode: sentinel
         sentinel_master: ${setup.masterName}
         sentinel_nodes: ${JSON.stringify(setup.sentinels)}
-        sentinel_password: ${SENTINEL_PASSWORD}
+${Object.entries(sentinelAuth)
+  .map(([k, v]) => `        ${k}: ${v}`)
+  .join('\n')}
         username: ${DATA_USER.username}
         password: ${DATA_USER.password}
         timeout_ms: 300
-        connect_timeout_ms: 300
+        connect_timeout_ms: 300`;
+  gw.configure(`
+_format_version: "3.0"
+services:
+  - name: api
+    url: ECHO
+    routes:
+      - { name: r, paths: ["/"] }
+      - { name: acl, paths: ["/acl"] }
+      - { name: acl-wrong, paths: ["/acl-wrong"] }
+plugins:
+  - name: bulwark-rate-limit${instance(NAMESPACE, { sentinel_password: SENTINEL_PASSWORD })}
+  - name: bulwark-rate-limit
+    route: acl${instance('sentinel-acl', { sentinel_username: SENTINEL_USER.username, sentinel_password: SENTINEL_USER.password })}
+  - name: bulwark-rate-limit
+    route: acl-wrong${instance('sentinel-acl-wrong', { sentinel_username: SENTINEL_USER.username, sentinel_password: 'not-the-password' })}
 `);
 });
 afterAll(async () => {
@@ -113,6 +127,19 @@ test('limits are exact and counted in the master the sentinels name (replicated 
   expect(logLines('redis_unavailable')).toEqual([]);
 });
 
+test('sentinel_username: an ACL user on the sentinels is accepted; a wrong password fails closed with the reason logged', async () => {
+  const send = async (path: string) => (await gw.kong.request({ path, headers: { 'x-api-key': 'client-acl' } })).status;
+  const seen: number[] = [];
+  for (let i = 0; i < 4; i++) seen.push(await send('/acl'));
+  expect(seen).toEqual([200, 200, 200, 429]);
+  expect(await send('/acl-wrong')).toBe(503);
+  const unavailable = logLines('redis_unavailable');
+  expect(unavailable).toHaveLength(1);
+  expect(unavailable[0]).toContain(`"redis":"sentinel ${setup.masterName} via `);
+  // The sentinels refused the login: the log says so (the command itself only timed out waiting for a connection).
+  expect(unavailable[0]).toMatch(/"connection_error":"[^"]*WRONGPASS/);
+});
+
 test('SENTINEL FAILOVER: the limiter moves to the new master at once and the replicated counts still count', async () => {
   expect(await statuses('client-b', 2)).toEqual([200, 200]);
   const oldMaster = await setup.master();
@@ -134,6 +161,7 @@ test('SENTINEL FAILOVER: the limiter moves to the new master at once and the rep
 });
 
 test('master killed: fail-closed covers the gap, the outage is logged once with its reason, the new master counts', async () => {
+  const earlierOutages = logLines('redis_unavailable').length; // the wrong sentinel password's, above
   // The old master becomes a replica of the current one again, so there is a replica to promote.
   const current = await setup.master();
   const formerMaster = setup.dataNodes.find((n) => n.port !== current.port)!;
@@ -166,7 +194,7 @@ test('master killed: fail-closed covers the gap, the outage is logged once with 
   // client-c's unit, counted before the kill, was replicated and still counts on the promoted replica.
   expect(await storedCount(newMaster, 'client-c')).toBe(1);
 
-  const unavailable = logLines('redis_unavailable');
+  const unavailable = logLines('redis_unavailable').slice(earlierOutages);
   expect(unavailable).toHaveLength(1);
   expect(unavailable[0]).toContain('"policy":"fail-closed"');
   // The command failed with "max retries"; the connection error says why: the dead master refuses connections.
