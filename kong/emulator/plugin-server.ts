@@ -2,6 +2,7 @@
 // (kong/runloop/plugin_servers/process.lua + kong/conf_loader/init.lua `pluginserver_*` settings).
 import { spawn, spawnSync, ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { parseDump, PluginInfo } from './schema/plugin-info';
 
@@ -124,10 +125,25 @@ export class PluginServerProcess {
   }
 }
 
-/** Kong has no readiness check; the emulator waits for the socket so tests start deterministically. */
+/** Whether something accepts connections on the Unix socket now. */
+export function acceptsConnections(socket: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = net.connect(socket);
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * Kong has no readiness check; the emulator waits until the socket accepts a connection so tests start
+ * deterministically. The file alone is not enough: it exists from bind(), and until listen() a connect is refused.
+ */
 export async function waitForSocket(socket: string, proc: PluginServerProcess | undefined, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!fs.existsSync(socket)) {
+  while (!fs.existsSync(socket) || !(await acceptsConnections(socket))) {
     if (proc && !proc.running) {
       throw new Error(`plugin server ${proc.entry.name} exited before creating ${socket}:\n${proc.lines.map((l) => l.line).join('\n')}`);
     }

@@ -17,6 +17,7 @@ import path = require('path');
 import { parseArgs } from 'util';
 import { encode } from '@msgpack/msgpack';
 import { MessageFramer } from '../../kong/pluginserver/framer';
+import { acceptsConnections } from '../../kong/emulator/plugin-server';
 import { RpcClient } from '../../kong/pluginserver/rpc-client';
 
 const REPO = path.resolve(__dirname, '../../../..');
@@ -61,17 +62,17 @@ function processCpuMs(pid: number | undefined): number {
   }
 }
 
-async function waitForFile(file: string, child: ChildProcess): Promise<void> {
+async function waitForListening(socket: string, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + 10_000;
-  while (!fs.existsSync(file)) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${file} did not appear`);
+  while (!fs.existsSync(socket) || !(await acceptsConnections(socket))) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`nothing listens on ${socket}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }
 
 async function pluginTarget(name: string, args: string[], socketPath: string): Promise<Target> {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
-  await waitForFile(socketPath, child);
+  await waitForListening(socketPath, child);
   const client = await RpcClient.connect(socketPath);
   const start = (await client.call('plugin.StartInstance', { Name: 'echo', Config: '{"greeting":"hi"}' })) as { Id: number };
   return {
@@ -91,7 +92,7 @@ async function pluginTarget(name: string, args: string[], socketPath: string): P
 
 async function echoTarget(socketPath: string): Promise<Target> {
   const child = spawn(process.execPath, [__filename, '--echo-server', socketPath], { stdio: 'inherit' });
-  await waitForFile(socketPath, child);
+  await waitForListening(socketPath, child);
   const client = await RpcClient.connect(socketPath);
   // The same three requests, answered with replies of a similar size.
   return {

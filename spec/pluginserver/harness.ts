@@ -4,6 +4,7 @@ import { ChildProcess, spawn } from 'child_process';
 import fs = require('fs');
 import os = require('os');
 import path = require('path');
+import { acceptsConnections } from '../../kong/emulator/plugin-server';
 import { RpcClient } from '../../kong/pluginserver/rpc-client';
 
 export const REPO = path.resolve(__dirname, '../..');
@@ -110,9 +111,10 @@ export async function startStock(): Promise<ServerProcess> {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const server = new ServerProcess(child, prefix);
-  await waitFor('the stock server to listen', () => {
+  // The socket file exists from bind(); connections are accepted only after listen().
+  await waitFor('the stock server to listen', async () => {
     if (server.exit) throw new Error(`kong-js-pluginserver exited: ${server.stderr}`);
-    return fs.existsSync(server.socket('stock.sock'));
+    return fs.existsSync(server.socket('stock.sock')) && (await acceptsConnections(server.socket('stock.sock')));
   });
   return server;
 }
