@@ -3,7 +3,7 @@
 // them), ready when every node reports cluster_state:ok. Never a mock.
 import { spawnSync } from 'node:child_process';
 import { Redis } from 'ioredis';
-import { startRedis, type RedisServer } from './redis';
+import { freePort, startRedis, type RedisServer } from './redis';
 
 export interface RedisCluster {
   nodes: RedisServer[];
@@ -33,7 +33,11 @@ export async function startRedisCluster(masters = 3, timeoutMs = 20_000): Promis
   try {
     for (let i = 0; i < masters; i++) {
       // Each node keeps its cluster state file in its own temp dir (startRedis passes --dir).
-      nodes.push(await startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000']));
+      // The cluster bus port is given too: by default it is the port + 10000, which nobody checked was free.
+      const busPort = await freePort();
+      nodes.push(
+        await startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000', '--cluster-port', String(busPort)]),
+      );
     }
     const create = spawnSync(
       'redis-cli',
