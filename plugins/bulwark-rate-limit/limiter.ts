@@ -12,7 +12,7 @@ import { periodBounds, periodSeconds } from './calendar';
 import type { LimitPolicy, RateLimitConfig } from './config';
 import { counterKey } from './identity';
 import { MemoryStore } from './memory-store';
-import { DECIDE_SCRIPT, DECIDE_SCRIPT_SHA, parseScriptReply, scriptArgs, type ScriptReply } from './script';
+import { DECIDE_SCRIPT, DECIDE_SCRIPT_SHA, parseScriptReply, REFUND_SCRIPT, refundArgs, scriptArgs, type ScriptReply } from './script';
 
 export type DecisionSource = 'redis' | 'memory' | 'local-fallback' | 'fail-open' | 'fail-closed';
 
@@ -142,11 +142,12 @@ export async function decide(conf: RateLimitConfig, digest: string, cost: number
     const keys = keysFor(conf, digest, conf.keyPrefix);
     const sentAt = deps.now();
     let entry: RegistryEntry | undefined;
+    let sent: Promise<unknown> | undefined;
     try {
       entry = deps.registry.acquire(conf.redis, redisKey);
       entry.onReady.add(loadScript);
       const client = entry.client;
-      const raw = await whenReady(client, conf.redis.commandTimeoutMs, 'rate-limit decision', () => runDecideScript(client, keys, scriptArgs(checks)));
+      const raw = await whenReady(client, conf.redis.commandTimeoutMs, 'rate-limit decision', () => (sent = runDecideScript(client, keys, scriptArgs(checks))));
       const reply: ScriptReply = parseScriptReply(raw, checks.length);
       deps.clockOffsets.set(redisKey, reply.nowMs - (sentAt + deps.now()) / 2);
       const t = breaker.success();
@@ -154,6 +155,9 @@ export async function decide(conf: RateLimitConfig, digest: string, cost: number
       if (ev) events.push(ev);
       return { source: 'redis', allowed: reply.allowed, outcomes: reply.outcomes, appliedLimits: checks.map((c) => c.limit), windowSeconds: windows, events };
     } catch (err) {
+      // Sent, but no usable answer in time: if Redis admits it later, that unit belongs to a request the outage
+      // policy answered. fail-open admitted it, so the count stands; otherwise give it back.
+      if (sent !== undefined && entry !== undefined && conf.onRedisError !== 'fail-open') refundIfAdmittedLate(entry.client, sent, keys, checks);
       const t = breaker.failure();
       // The command's own error is often just "max retries" or a timeout; the connection error says why.
       const connectionError = entry?.lastError !== undefined ? describeError(entry.lastError) : undefined;
@@ -162,6 +166,17 @@ export async function decide(conf: RateLimitConfig, digest: string, cost: number
     }
   }
   return applyOutagePolicy(conf, digest, cost, deps, events);
+}
+
+/** Undo a decision whose reply arrives after the caller gave up, if Redis admitted (and so counted) it. */
+function refundIfAdmittedLate(client: RedisClient, sent: Promise<unknown>, keys: string[], checks: LimitCheck[]): void {
+  sent
+    .then((raw) => {
+      const reply = parseScriptReply(raw, checks.length);
+      if (reply.allowed) return client.eval(REFUND_SCRIPT, keys.length, ...keys, ...refundArgs(checks, reply.nowMs));
+      return undefined;
+    })
+    .catch(() => undefined); // no reply at all (connection lost): whether it ran is unknowable
 }
 
 function applyOutagePolicy(conf: RateLimitConfig, digest: string, cost: number, deps: LimiterDeps, events: LogEvent[]): LimiterDecision {

@@ -134,6 +134,62 @@ end
 return reply
 `;
 
+// The refund of a decision that Redis admitted after the caller had stopped waiting (its reply came later than
+// timeout_ms, and the request was answered by the outage policy): undo what DECIDE_SCRIPT wrote for it, where that
+// can be done without ever admitting more than the limit.
+// ARGV: [decision time ms (from the decision's reply), now override ms ("0": Redis TIME; tests only), number of
+//        limits, then 5 per limit: algorithm code, limit, window ms, cost, period start ms (0 = none)]
+// - window counters: decremented if still the decision's window, or ('p' of a sliding window) if that window is now
+//   the previous one; never below zero.
+// - GCRA: the decision moved the bucket's TAT to at least at + T*cost. Only a later decision arriving after the TAT
+//   can reset the bucket (and with it absorb this decision), and none can have come before at + T*cost: until then
+//   the cost is given back (TAT - T*cost, not below the decision time); after that it is kept.
+export const REFUND_SCRIPT = `
+local at = tonumber(ARGV[1])
+local now = tonumber(ARGV[2])
+if now == 0 then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+end
+local n = tonumber(ARGV[3])
+for i = 1, n do
+  local b = 3 + (i - 1) * 5
+  local algo = tonumber(ARGV[b + 1])
+  local limit = tonumber(ARGV[b + 2])
+  local w = tonumber(ARGV[b + 3])
+  local cost = tonumber(ARGV[b + 4])
+  local ps = tonumber(ARGV[b + 5])
+  local key = KEYS[i]
+  if algo == 2 then
+    local back = (w / limit) * cost
+    local tat = tonumber(redis.call('HGET', key, 't'))
+    if tat ~= nil and now <= at + back and tat > at then
+      redis.call('HSET', key, 't', string.format('%.3f', math.max(at, tat - back)))
+    end
+  else
+    local start = math.floor(at / w) * w
+    if algo == 3 and ps > 0 then start = ps end
+    local f = redis.call('HMGET', key, 's', 'c', 'p')
+    local s = tonumber(f[1])
+    if s == start then
+      redis.call('HSET', key, 'c', tostring(math.max(0, (tonumber(f[2]) or 0) - cost)))
+    elseif algo == 1 and s == start + w then
+      redis.call('HSET', key, 'p', tostring(math.max(0, (tonumber(f[3]) or 0) - cost)))
+    end
+  end
+end
+return n
+`;
+
+/** The ARGV of a refund for `checks` decided (admitted) at `decidedAtMs`, Redis time. `nowOverrideMs`: tests only. */
+export function refundArgs(checks: readonly LimitCheck[], decidedAtMs: number, nowOverrideMs = 0): string[] {
+  const args = [String(decidedAtMs), String(nowOverrideMs), String(checks.length)];
+  for (const c of checks) {
+    args.push(String(ALGORITHM_CODES[c.algorithm]), String(c.limit), String(c.windowMs), String(c.cost), String(c.period ? c.period.startMs : 0));
+  }
+  return args;
+}
+
 /** SHA1 of the script, as Redis names it for EVALSHA. */
 export const DECIDE_SCRIPT_SHA = createHash('sha1').update(DECIDE_SCRIPT).digest('hex');
 

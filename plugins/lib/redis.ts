@@ -47,7 +47,7 @@ export interface RedisSettings {
   clusterNodes: RedisAddress[];
   tls: RedisTlsSettings;
   connectTimeoutMs: number;
-  /** Bound on one command (ioredis commandTimeout; callers add their own bound with `withTimeout`). */
+  /** Bound on one call, applied by `whenReady` / `withTimeout` (not by ioredis: see createRedisClient). */
   commandTimeoutMs: number;
 }
 
@@ -110,7 +110,9 @@ export function createRedisClient(s: RedisSettings): RedisClient {
   const common: RedisOptions = {
     connectionName: REDIS_CONNECTION_NAME,
     connectTimeout: s.connectTimeoutMs,
-    commandTimeout: s.commandTimeoutMs,
+    // No ioredis commandTimeout: callers bound each call themselves (whenReady). ioredis's timeout would reject the
+    // command's promise and then drop its late reply, which the rate limiter needs in order to give back a unit
+    // that Redis counted after the request had been answered by the outage policy.
     // One retry at most: a limiter decision that waited a reconnect is worth less than a prompt fallback.
     maxRetriesPerRequest: 1,
     // A command that was on the wire when the connection dropped is not sent again after the reconnect: its caller
@@ -261,7 +263,8 @@ export class RedisRegistry {
     await Promise.all(
       all.map(async (e) => {
         try {
-          await e.client.quit();
+          // QUIT waits for the replies before it; a Redis that stopped answering would hold it forever.
+          await withTimeout(e.client.quit(), 1000, 'QUIT');
         } catch {
           e.client.disconnect();
         }
@@ -322,7 +325,7 @@ export async function whenReady<T>(client: RedisClient, ms: number, what: string
 }
 
 /**
- * Bounds a Redis call. ioredis's commandTimeout covers a sent command; this also covers a command waiting in the
+ * Bounds a Redis call, whether it is sent or still waiting in the
  * offline queue or in a cluster's slot refresh. The late reply, if any, is ignored.
  */
 export function withTimeout<T>(promise: Promise<T>, ms: number, what = 'redis command'): Promise<T> {

@@ -1,5 +1,6 @@
 // Redis killed mid-test and restarted: each outage policy does what it says, nothing crashes, each transition is
 // logged once, and the limiter goes back to Redis by itself.
+import { Redis } from 'ioredis';
 import type { Gateway } from '../../helpers/emulator';
 import { startRedis, type RedisServer } from '../../helpers/redis';
 import { startRateLimitGateway } from './gateway';
@@ -99,4 +100,37 @@ test('Redis up → down → up: fail-closed, local-fallback and fail-open each b
   // Counting in Redis again, at the full limit.
   expect(await statuses('/fallback', '198.51.100.6', 5)).toEqual([200, 200, 200, 200, 429]);
   expect(await statuses('/open', '198.51.100.6', 5)).toEqual([200, 200, 200, 200, 429]);
+});
+
+// Redis alive but slow: CLIENT PAUSE WRITE holds every script for 1.5 s, longer than timeout_ms (300 ms). The request
+// is answered by the outage policy; when Redis then runs the held decision and admits it, that unit belongs to a
+// request that fail-closed refused, so the limiter gives it back (REFUND_SCRIPT). Under fail-open the request was
+// admitted, so its unit stands.
+test('a decision Redis admits after timeout_ms: given back under fail-closed, kept under fail-open', async () => {
+  const admin = new Redis({ port: redis.port, host: '127.0.0.1' });
+  try {
+    const untilRecovered = async (path: string, ip: string) => {
+      const deadline = Date.now() + 20_000;
+      let status = 0;
+      while (Date.now() < deadline && status !== 200) {
+        status = (await gw.kong.request({ path, clientIp: ip })).status;
+        if (status !== 200) await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(status).toBe(200);
+    };
+
+    await admin.call('CLIENT', 'PAUSE', '1500', 'WRITE');
+    expect(await statuses('/closed', '198.51.100.20', 1)).toEqual([503]);
+    await untilRecovered('/closed', '198.51.100.21');
+    // The refused request's unit was counted when the pause ended, then given back: the full limit of 4 remains.
+    expect(await statuses('/closed', '198.51.100.20', 5)).toEqual([200, 200, 200, 200, 429]);
+
+    await admin.call('CLIENT', 'PAUSE', '1500', 'WRITE');
+    expect(await statuses('/open', '198.51.100.22', 1)).toEqual([200]);
+    await untilRecovered('/closed', '198.51.100.23'); // fail-open answers 200 either way: ask a fail-closed route
+    // fail-open admitted that request: its unit counts, 3 remain.
+    expect(await statuses('/open', '198.51.100.22', 4)).toEqual([200, 200, 200, 429]);
+  } finally {
+    admin.disconnect();
+  }
 });
