@@ -173,7 +173,11 @@ test('master killed: fail-closed covers the gap, the outage is logged once with 
   while ((await storedCount(formerMaster, 'client-c')) !== 1 && Date.now() < replicated) await new Promise((r) => setTimeout(r, 50));
   expect(await storedCount(formerMaster, 'client-c')).toBe(1);
 
+  const killed = setup.dataNodes.find((n) => n.port === current.port)!;
   const failover = setup.failover({ kill: true });
+  failover.catch(() => undefined); // awaited below; must not go unhandled if an assertion fails first
+  // failover() asks the sentinels for the master before it kills it: wait for the kill itself.
+  while (killed.process.exitCode === null && killed.process.signalCode === null) await new Promise((r) => setTimeout(r, 10));
   // Right after the kill the sentinels still name the dead master (down-after-milliseconds 1000): no decision
   // is possible, so fail-closed answers 503.
   expect(await send('client-d')).toBe(503);
