@@ -103,13 +103,14 @@ function breakerFor(conf: RateLimitConfig, deps: LimiterDeps): CircuitBreaker {
 }
 
 function transitionEvent(t: BreakerTransition, conf: RateLimitConfig, reason?: string, connectionError?: string): LogEvent | undefined {
+  const redis = conf.redis === undefined ? undefined : describeRedisTarget(conf.redis);
   if (t.to === 'open' && t.from === 'closed') {
     return {
       level: 'err',
       event: 'redis_unavailable',
       fields: {
         policy: conf.onRedisError,
-        redis: conf.redis === undefined ? undefined : describeRedisTarget(conf.redis),
+        redis,
         breaker: 'open',
         retry_in_ms: conf.breaker.openMs,
         reason,
@@ -117,10 +118,7 @@ function transitionEvent(t: BreakerTransition, conf: RateLimitConfig, reason?: s
       },
     };
   }
-  if (t.to === 'closed') {
-    const redis = conf.redis === undefined ? undefined : describeRedisTarget(conf.redis);
-    return { level: 'notice', event: 'redis_recovered', fields: { breaker: 'closed', policy: conf.onRedisError, redis } };
-  }
+  if (t.to === 'closed') return { level: 'notice', event: 'redis_recovered', fields: { breaker: 'closed', policy: conf.onRedisError, redis } };
   return undefined; // open → half-open → open: still the same outage, already logged
 }
 

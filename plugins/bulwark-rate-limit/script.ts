@@ -16,12 +16,15 @@
 import { createHash } from 'node:crypto';
 import { ALGORITHM_CODES, type LimitCheck, type LimitOutcome } from './algorithms';
 
-export const DECIDE_SCRIPT = `
-local now = tonumber(ARGV[1])
+/** Lua: `now` in ms from ARGV[i], or from Redis TIME when that is "0" (only tests pass an instant). */
+const NOW_FROM_ARG = (i: number) => `local now = tonumber(ARGV[${i}])
 if now == 0 then
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-end
+end`;
+
+export const DECIDE_SCRIPT = `
+${NOW_FROM_ARG(1)}
 local n = tonumber(ARGV[2])
 local EPS = 1e-6
 local all = 1
@@ -146,11 +149,7 @@ return reply
 //   the cost is given back (TAT - T*cost, not below the decision time); after that it is kept.
 export const REFUND_SCRIPT = `
 local at = tonumber(ARGV[1])
-local now = tonumber(ARGV[2])
-if now == 0 then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-end
+${NOW_FROM_ARG(2)}
 local n = tonumber(ARGV[3])
 for i = 1, n do
   local b = 3 + (i - 1) * 5
