@@ -6,6 +6,7 @@
 // key, and a JWKS never supplies a symmetric key.
 import { createPublicKey, createSecretKey, type JsonWebKey as NodeJwk, type KeyObject } from 'node:crypto';
 import { jose } from '../lib/jose';
+import { rsaKeyObjectProblem } from '../lib/rsa-key';
 
 export const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
 export const HMAC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const;
@@ -13,8 +14,6 @@ export const SUPPORTED_ALGORITHMS: readonly string[] = [...ASYMMETRIC_ALGORITHMS
 
 export type KeyType = 'RSA' | 'EC' | 'OKP' | 'oct';
 
-/** Smallest RSA modulus accepted (RFC 7518 §3.3: 2048 bits or larger). */
-export const MIN_RSA_BITS = 2048;
 /** Smallest HMAC secret per algorithm (RFC 7518 §3.2: at least the hash output size). */
 export const MIN_HMAC_BYTES: Readonly<Record<string, number>> = { HS256: 32, HS384: 48, HS512: 64 };
 
@@ -77,11 +76,14 @@ function fromKeyObject(keyObject: KeyObject, label: string, meta: { kid?: unknow
     size = keyObject.symmetricKeySize ?? 0;
   } else {
     switch (keyObject.asymmetricKeyType) {
-      case 'rsa':
+      case 'rsa': {
         kty = 'RSA';
         size = keyObject.asymmetricKeyDetails?.modulusLength ?? 0;
-        if (size < MIN_RSA_BITS) throw new KeyImportError(`RSA key of ${size} bits is too small (at least ${MIN_RSA_BITS})`);
+        // Exponent (e = 1 verifies anything), modulus size, ROCA: the checks every plugin loading RSA keys makes.
+        const problem = rsaKeyObjectProblem(keyObject);
+        if (problem !== undefined) throw new KeyImportError(problem);
         break;
+      }
       case 'ec': {
         kty = 'EC';
         const named = keyObject.asymmetricKeyDetails?.namedCurve;

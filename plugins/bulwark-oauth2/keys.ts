@@ -8,6 +8,7 @@
 // - The public JWK is built from an allow-list of public members per key type: private members
 //   (d, p, q, dp, dq, qi, oth, k) can never reach the JWKS, whatever the input held.
 import { ConfigError } from '../lib/config';
+import { rsaKeyObjectProblem } from '../lib/rsa-key';
 import { createHash, createPrivateKey, createPublicKey, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 
 export type SigningAlgorithm = 'RS256' | 'PS256' | 'ES256' | 'ES384' | 'EdDSA';
@@ -38,7 +39,6 @@ export class KeyError extends Error {
   }
 }
 
-export const MIN_RSA_BITS = 2048;
 const KID_PATTERN = /^[\x21-\x7e]{1,128}$/;
 
 /** Kong resolves `{vault://...}` before the plugin sees the config; one arriving here was not resolved. */
@@ -65,8 +65,10 @@ export function jwkThumbprint(jwk: { kty: string } & Record<string, unknown>): s
 function algorithmsFor(key: KeyObject): SigningAlgorithm[] {
   switch (key.asymmetricKeyType) {
     case 'rsa': {
-      const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
-      if (bits < MIN_RSA_BITS) throw new KeyError(`RSA key of ${bits} bits: at least ${MIN_RSA_BITS} required`);
+      // The checks every plugin makes on RSA keys (size, exponent, ROCA: a key made by a vulnerable
+      // Infineon TPM/smart card can be factored from its public part, which this plugin publishes).
+      const problem = rsaKeyObjectProblem(key);
+      if (problem !== undefined) throw new KeyError(problem);
       return ['RS256', 'PS256'];
     }
     case 'ec': {

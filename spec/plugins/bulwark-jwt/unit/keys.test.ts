@@ -1,6 +1,7 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { importJwk, keyMismatch, parseSecret, parseStaticKey } from '../../../../plugins/bulwark-jwt/keys';
 import { selfSignedCert } from '../../../fixtures/jwt/idp';
+import { rocaPublicJwk } from '../../../fixtures/roca';
 
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey;
 const ec256 = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey;
@@ -32,6 +33,28 @@ describe('parseStaticKey', () => {
     [pem(generateKeyPairSync('ed448').publicKey), 'unsupported key type ed448'],
   ])('refuses %s', (text, message) => {
     expect(() => parseStaticKey(text, 'k')).toThrow(message);
+  });
+});
+
+describe('RSA key hygiene (lib/rsa-key.ts): static keys and JWKS entries', () => {
+  const jwk = rsa.export({ format: 'jwk' });
+  const e1 = { ...jwk, e: 'AQ' }; // Wycheproof JWK test: RSA public key with e = 1
+  const e1Pem = createPublicKey({ key: e1, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString();
+  it.each([
+    ['a JWK with e = 1', JSON.stringify(e1), 'RSA public exponent 1 is below 3'],
+    ['a PEM with e = 1', e1Pem, 'RSA public exponent 1 is below 3'],
+    ['a JWKS holding a key with e = 1', JSON.stringify({ keys: [jwk, e1] }), 'RSA public exponent 1 is below 3'],
+    ['a JWK with an even e', JSON.stringify({ ...jwk, e: 'AQAA' }), 'RSA public exponent 65536 is even'],
+    ['a JWK with a 40-bit e', JSON.stringify({ ...jwk, e: 'AQAAAAE' }), 'RSA public exponent of 33 bits is too large'],
+    ['a ROCA-vulnerable modulus', JSON.stringify(rocaPublicJwk()), 'RSA modulus has the ROCA fingerprint'],
+  ])('parseStaticKey refuses %s', (_name, text, message) => {
+    expect(() => parseStaticKey(text, 'k')).toThrow(message);
+  });
+
+  it('importJwk (the JWKS path) refuses them too', () => {
+    expect(() => importJwk(e1, 'jwks', false)).toThrow('RSA public exponent 1 is below 3');
+    expect(() => importJwk(rocaPublicJwk(), 'jwks', false)).toThrow('ROCA');
+    expect(importJwk(jwk, 'jwks', false)).toMatchObject({ kty: 'RSA', size: 2048 });
   });
 });
 

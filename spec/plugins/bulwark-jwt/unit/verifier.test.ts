@@ -5,6 +5,7 @@ import { parseJwtConfig } from '../../../../plugins/bulwark-jwt/config';
 import { verifyToken } from '../../../../plugins/bulwark-jwt/verifier';
 import { jose } from '../../../../plugins/lib/jose';
 import { b64url, claimsFor } from '../../../fixtures/jwt/idp';
+import { rocaPublicJwk } from '../../../fixtures/roca';
 
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -25,6 +26,17 @@ const conf = (extra: Record<string, unknown> = {}) =>
 const sign = (alg: string, key: unknown, claims: Record<string, unknown>, header: Record<string, unknown> = {}) =>
   new (jose().SignJWT)(claims as never).setProtectedHeader({ alg, ...header } as never).sign(key as never);
 const rsaKey = () => jose().importPKCS8(rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), 'RS256');
+
+describe('config: a weak static RSA key fails the instance start, naming the field', () => {
+  it.each([
+    ['e = 1', () => JSON.stringify({ ...rsa.publicKey.export({ format: 'jwk' }), e: 'AQ' }), 'issuers[1].keys[0]: RSA public exponent 1 is below 3'],
+    ['a ROCA modulus', () => JSON.stringify(rocaPublicJwk()), 'issuers[1].keys[0]: RSA modulus has the ROCA fingerprint'],
+  ])('%s', (_name, key, message) => {
+    expect(() =>
+      parseJwtConfig({ issuers: [{ issuer: 'ok', keys: [RSA_PEM], audiences: ['api'] }, { issuer: 'weak', keys: [key()], audiences: ['api'] }] }),
+    ).toThrow(message);
+  });
+});
 
 describe('verifyToken', () => {
   it('accepts each issuer with its own keys and algorithms', async () => {

@@ -1,6 +1,7 @@
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { ConfigError } from '../../../../plugins/lib/config';
 import { buildKeyRing, jwkThumbprint, parseSigningKey, KeyError } from '../../../../plugins/bulwark-oauth2/keys';
+import { rocaPrivateJwk } from '../../../fixtures/roca';
 import { ecKey, edKey, PRIVATE_JWK_MEMBERS, rsaKey } from '../fixtures';
 
 describe('signing keys', () => {
@@ -51,6 +52,7 @@ describe('signing keys', () => {
     ['a symmetric JWK', () => JSON.stringify({ kty: 'oct', k: 'AAAA' }), /symmetric/],
     ['a JWK Set', () => JSON.stringify({ keys: [ec.jwk] }), /JWK Set/],
     ['RSA 1024', () => rsaKey(1024).pem, /at least 2048/],
+    ['an RSA key made by a ROCA-vulnerable chip', () => JSON.stringify(rocaPrivateJwk()), /ROCA fingerprint/],
     ['secp256k1', () => ecKey('secp256k1').pem, /curve/],
     ['an alg that does not fit the key', () => JSON.stringify({ ...ec.jwk, alg: 'RS256' }), /does not fit/],
     ['use enc', () => JSON.stringify({ ...ec.jwk, use: 'enc' }), /use must be "sig"/],
