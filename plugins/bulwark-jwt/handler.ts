@@ -6,6 +6,7 @@
 //             (+ service.request.setHeaders when claims are forwarded or a cookie is rewritten)
 //             (+ one service.request.clearHeader per removed header) (+ service.request.clearQueryArg)
 //   rejected: request.getHeaders (+ getQuery) + log.warn/info + response.exit
+//   + one log.warn per JWKS key dropped by a fetch (once per key while the JWKS keeps publishing it)
 //   no token: request.getHeaders (+ getQuery) + response.exit — or, with `anonymous`:
 //             client.getCredential (+ client.loadConsumer + client.authenticate).
 // JWKS fetches are outbound HTTP from the plugin server, not RPCs.
@@ -72,6 +73,7 @@ export async function access(kong: Kong, conf: JwtConfig): Promise<void> {
 
   const log = logger(kong, PLUGIN_NAME);
   const result = await verifyToken(extraction.token, conf);
+  await logKeyRefusals(conf, log);
   if (!result.ok) {
     await rejectRequest(kong, conf, log, result.rejection, { source: describeLocation(extraction.location), token: tokenFingerprint(extraction.token) });
     return;
@@ -83,6 +85,15 @@ export async function access(kong: Kong, conf: JwtConfig): Promise<void> {
   if (Object.keys(changes.set).length > 0) await kong.service.request.setHeaders(changes.set);
   for (const name of changes.clear) await kong.service.request.clearHeader(name);
   if (changes.clearQueryArg !== undefined) await kong.service.request.clearQueryArg(changes.clearQueryArg);
+}
+
+/** JWKS keys dropped by fetches since the last request: one line each, naming the kid and the reason. */
+async function logKeyRefusals(conf: JwtConfig, log: PluginLogger): Promise<void> {
+  for (const issuer of conf.issuers.values()) {
+    for (const r of issuer.remote?.takeRefusals() ?? []) {
+      await log.warn('jwks_key_refused', { issuer: issuer.issuer, kid: r.kid ?? null, index: r.index, reason: r.reason, jwks: r.jwks });
+    }
+  }
 }
 
 /** Map the token to a Kong consumer when configured. False when it ended the request. */

@@ -11,14 +11,16 @@
 // - a fetch is bounded by `timeoutMs` (each HTTP exchange, and the wait of any request for it);
 // - when refreshes fail, the last keys stay usable until `maxStaleMs` after their last successful
 //   fetch; then they are dropped and tokens are rejected (fail closed) until a fetch succeeds;
-// - a JWKS is attacker-reachable data too: symmetric keys, private keys, `use: enc` keys and
-//   unsupported types are skipped, and at most MAX_JWKS_KEYS keys are read.
+// - a JWKS is attacker-reachable data too: symmetric keys, private keys, `use: enc` keys, unsupported
+//   types and weak RSA keys (e < 3, ROCA, …: lib/rsa-key.ts) are dropped, the other keys stay usable, and
+//   at most MAX_JWKS_KEYS keys are read. Each dropped key is reported once (kid and reason) while the
+//   JWKS keeps publishing it: `takeRefusals` hands the new ones to the handler, which logs them.
 //
 // Stores are shared process-wide by URL and settings (see `remoteKeySet`): Kong runs one plugin instance
 // per worker and starts new instances on every configuration change; sharing keeps one cache per IdP.
 import { checkOutboundUrl, fetchOutbound, type OutboundFetchOptions, type OutboundFetchResult } from '../lib/outbound-http';
 import { describeError } from '../lib/plugin';
-import { importJwk, keyMismatch, type VerificationKey } from './keys';
+import { importJwk, KeyImportError, keyMismatch, type VerificationKey } from './keys';
 
 export interface JwksSettings {
   cacheTtlMs: number;
@@ -41,6 +43,15 @@ export type Fetcher = (url: string, options: OutboundFetchOptions) => Promise<Ou
 export const MAX_JWKS_KEYS = 100;
 /** Most keys tried for one token when its kid does not single one out. */
 export const MAX_CANDIDATE_KEYS = 3;
+
+/** A JWKS entry that was not imported, and why (for one log line). */
+export interface KeyRefusal {
+  /** The entry's kid (at most 64 characters), or its position when it has none. */
+  kid: string | undefined;
+  index: number;
+  reason: string;
+  jwks: string;
+}
 
 export type KeyLookup =
   | { ok: true; keys: VerificationKey[] }
@@ -82,6 +93,10 @@ export class RemoteKeySet {
   lastError: string | undefined;
   /** Fetch attempts made (tests and diagnostics). */
   fetchCount = 0;
+  /** Refusals not yet handed out by takeRefusals. */
+  private unreported: KeyRefusal[] = [];
+  /** Refusals of the last fetch that got a key list (reported once while the JWKS keeps them). */
+  private refused = new Set<string>();
 
   constructor(
     readonly source: RemoteKeySource,
@@ -126,6 +141,25 @@ export class RemoteKeySet {
     if (keys.length > 0) return { ok: true, keys };
     if (kid !== undefined && !this.kids.has(kid)) return { ok: false, reason: 'unknown_kid', detail: `kid ${JSON.stringify(kid.slice(0, 64))} not in the JWKS of ${this.describeSource()}` };
     return { ok: false, reason: 'no_matching_key', detail: `no key in the JWKS of ${this.describeSource()} fits ${alg}` };
+  }
+
+  /** The keys dropped by fetches since the last call, each reported once while the JWKS keeps publishing it. */
+  takeRefusals(): KeyRefusal[] {
+    if (this.unreported.length === 0) return [];
+    const out = this.unreported;
+    this.unreported = [];
+    return out;
+  }
+
+  private noteRefusals(refusals: KeyRefusal[]): void {
+    const current = new Set<string>();
+    for (const r of refusals) {
+      const id = JSON.stringify(r.kid !== undefined ? ['kid', r.kid, r.reason] : ['index', r.index, r.reason]);
+      current.add(id);
+      if (!this.refused.has(id)) this.unreported.push(r);
+    }
+    this.refused = current;
+    if (this.unreported.length > MAX_JWKS_KEYS) this.unreported.splice(0, this.unreported.length - MAX_JWKS_KEYS);
   }
 
   private describeSource(): string {
@@ -192,14 +226,18 @@ export class RemoteKeySet {
     const list = body !== null && typeof body === 'object' ? (body as { keys?: unknown }).keys : undefined;
     if (!Array.isArray(list)) throw new Error('JWKS has no "keys" array');
     const keys: VerificationKey[] = [];
+    const refusals: KeyRefusal[] = [];
     for (const [i, jwk] of list.slice(0, MAX_JWKS_KEYS).entries()) {
-      const kid = jwk !== null && typeof jwk === 'object' && typeof (jwk as { kid?: unknown }).kid === 'string' ? (jwk as { kid: string }).kid : undefined;
+      const rawKid = jwk !== null && typeof jwk === 'object' ? (jwk as { kid?: unknown }).kid : undefined;
+      const kid = typeof rawKid === 'string' ? rawKid.slice(0, 64) : undefined;
       try {
-        keys.push(importJwk(jwk, kid !== undefined ? `jwks kid=${kid.slice(0, 64)}` : `jwks keys[${i}]`, false));
-      } catch {
-        // Skipped: enc keys, symmetric or private keys, unsupported types. Other keys stay usable.
+        keys.push(importJwk(jwk, kid !== undefined ? `jwks kid=${kid}` : `jwks keys[${i}]`, false));
+      } catch (err) {
+        // Dropped: enc keys, symmetric or private keys, unsupported types, weak RSA keys. Other keys stay usable.
+        refusals.push({ kid, index: i, reason: err instanceof KeyImportError ? err.message : describeError(err), jwks: this.jwksUrl! });
       }
     }
+    this.noteRefusals(refusals);
     if (keys.length === 0) throw new Error('JWKS has no usable signature verification key');
     return keys;
   }

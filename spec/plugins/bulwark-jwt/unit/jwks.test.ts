@@ -4,6 +4,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { discoveryUrl, RemoteKeySet, selectKeys, type Fetcher, type JwksSettings } from '../../../../plugins/bulwark-jwt/jwks';
 import { importJwk } from '../../../../plugins/bulwark-jwt/keys';
 import type { OutboundFetchResult } from '../../../../plugins/lib/outbound-http';
+import { rocaPublicJwk } from '../../../fixtures/roca';
 
 const rsaJwk = (kid: string) => ({ ...generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' }), kid, use: 'sig' });
 const ecJwk = (kid: string) => ({ ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' }), kid });
@@ -133,6 +134,33 @@ describe('RemoteKeySet', () => {
     const r = await u.set.lookup('hs', 'HS256');
     expect(r).toMatchObject({ ok: false, reason: 'jwks_unavailable' });
     expect(!r.ok && r.detail).toContain('no usable signature verification key');
+  });
+
+  it('drops a weak RSA key (e = 1, ROCA) and keeps the others; each drop is reported once, with kid and reason', async () => {
+    const t = setup();
+    const weak = { ...K1, kid: 'weak-e1', e: 'AQ' };
+    const roca = { ...rocaPublicJwk(), kid: 'roca-1' };
+    t.respond(async () => ok({ keys: [weak, K2, roca] }));
+    expect(kids(await t.set.lookup('weak-e1', 'RS256'))).toBe('unknown_kid'); // a dropped key is not in the set
+    expect(kids(await t.set.lookup('k2', 'RS256'))).toEqual(['k2']);
+    expect(t.set.takeRefusals()).toEqual([
+      { kid: 'weak-e1', index: 0, reason: 'RSA public exponent 1 is below 3 (e = 1 makes any "signature" verify)', jwks: 'https://idp/jwks' },
+      { kid: 'roca-1', index: 2, reason: expect.stringContaining('ROCA fingerprint') as string, jwks: 'https://idp/jwks' },
+    ]);
+    expect(t.set.takeRefusals()).toEqual([]);
+    // A refresh that still publishes the same weak keys reports nothing new; a new weak key is reported.
+    t.advance(60_000);
+    await t.set.refresh();
+    expect(t.set.takeRefusals()).toEqual([]);
+    t.respond(async () => ok({ keys: [weak, K2, { ...weak, kid: 'weak-2' }] }));
+    t.advance(60_000);
+    await t.set.refresh();
+    expect(t.set.takeRefusals()).toEqual([{ kid: 'weak-2', index: 2, reason: expect.stringContaining('below 3') as string, jwks: 'https://idp/jwks' }]);
+    // A JWKS with only weak keys: no usable key (fail closed), and the drop is still reported.
+    const u = setup();
+    u.respond(async () => ok({ keys: [weak] }));
+    expect(await u.set.lookup('weak-e1', 'RS256')).toMatchObject({ ok: false, reason: 'jwks_unavailable' });
+    expect(u.set.takeRefusals()).toMatchObject([{ kid: 'weak-e1', reason: expect.stringContaining('below 3') as string }]);
   });
 
   it('refuses a non-JSON or keyless document', async () => {
