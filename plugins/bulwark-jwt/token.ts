@@ -40,11 +40,20 @@ export const MAX_KID_LENGTH = 256;
 const B64URL = /^[A-Za-z0-9_-]*$/;
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-function decodeSegment(segment: string): string | undefined {
-  // Canonical base64url only: no padding, no other alphabet, no impossible length.
+/**
+ * The bytes of a canonical base64url segment (RFC 7515 §2, RFC 4648 §5 without padding), else undefined: no
+ * padding, no character outside the alphabet, no impossible length, and zero unused trailing bits, so one
+ * token has one spelling. jose (atob / Uint8Array.fromBase64 "loose") would accept "AB" for "AA" and padding.
+ */
+function canonicalBase64url(segment: string): Buffer | undefined {
   if (!B64URL.test(segment) || segment.length % 4 === 1) return undefined;
   const bytes = Buffer.from(segment, 'base64url');
-  if (bytes.toString('base64url') !== segment) return undefined; // non-zero trailing bits
+  return bytes.toString('base64url') === segment ? bytes : undefined; // differs: non-zero trailing bits
+}
+
+function decodeSegment(segment: string): string | undefined {
+  const bytes = canonicalBase64url(segment);
+  if (bytes === undefined) return undefined;
   try {
     return decoder.decode(bytes);
   } catch {
@@ -99,7 +108,7 @@ export function parseToken(token: string, maxBytes: number): ParsedToken | Token
 
   // After the header, so that an unsigned `alg: none` token is reported as such.
   if (s.length === 0) return { reason: 'malformed', detail: 'missing signature' };
-  if (!B64URL.test(s) || s.length % 4 === 1) return { reason: 'malformed', detail: 'signature is not base64url' };
+  if (canonicalBase64url(s) === undefined) return { reason: 'malformed', detail: 'signature is not canonical base64url' };
 
   const claimsText = decodeSegment(p);
   if (claimsText === undefined) return { reason: 'malformed', detail: 'payload is not canonical base64url UTF-8' };

@@ -62,4 +62,16 @@ describe('parseToken', () => {
     expect(Buffer.from(variant, 'base64url').equals(bytes)).toBe(true);
     expect(reason(`${variant}.${P}.${S}`)).toBe('malformed');
   });
+
+  it('refuses a signature segment with non-zero trailing bits (same bytes, another spelling: one token, one spelling)', () => {
+    // A 256-byte RS256 signature is 342 characters; the last one carries 4 unused bits.
+    const sig = Buffer.alloc(256, 7).toString('base64url');
+    expect(reason(`${H}.${P}.${sig}`)).toBe('ok');
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const variant = sig.slice(0, -1) + alphabet[alphabet.indexOf(sig.slice(-1)) + 1]!;
+    expect(Buffer.from(variant, 'base64url').equals(Buffer.from(sig, 'base64url'))).toBe(true);
+    const parsed = parseToken(`${H}.${P}.${variant}`, 8192);
+    expect(parsed).toEqual({ reason: 'malformed', detail: 'signature is not canonical base64url' });
+    expect(reason(`${H}.${P}.${sig}==`)).toBe('malformed');
+  });
 });
