@@ -92,9 +92,11 @@ export function checkAudience(claims: JsonObject, policy: AudiencePolicy): Claim
   if (values === undefined || values.length === 0 || !values.every((v) => typeof v === 'string')) {
     return { reason: 'claim_type', detail: '"aud" is neither a string nor an array of strings' };
   }
-  if (policy.audiences.length === 0) return undefined;
+  // A present "aud" is always checked (RFC 7519 §4.1.3: rejected unless it names us), also with
+  // audience_required false; with no audiences configured, a token addressed to anyone is refused.
   if (values.some((v) => policy.audiences.includes(v as string))) return undefined;
-  return { reason: 'audience_mismatch', detail: `audience ${JSON.stringify(values.slice(0, 5))} not accepted` };
+  const detail = policy.audiences.length === 0 ? 'no audiences are configured for a token with "aud"' : 'not accepted';
+  return { reason: 'audience_mismatch', detail: `audience ${JSON.stringify(values.slice(0, 5))}: ${detail}` };
 }
 
 /** `typ` comparison per RFC 8725 §3.11 / RFC 7515 §4.1.9: case-insensitive, "application/" optional. */

@@ -36,7 +36,9 @@ describe('checkAudience', () => {
     [{}, policy, 'missing_audience'],
     [{}, { audiences: ['api'], audienceRequired: false }, 'ok'],
     [{ aud: 'x' }, { audiences: ['api'], audienceRequired: false }, 'audience_mismatch'],
-    [{ aud: 'x' }, { audiences: [], audienceRequired: false }, 'ok'],
+    // RFC 7519 §4.1.3: a present aud is checked even when not required; no audiences configured → no aud names us.
+    [{ aud: 'x' }, { audiences: [], audienceRequired: false }, 'audience_mismatch'],
+    [{}, { audiences: [], audienceRequired: false }, 'ok'],
   ])('%j %j → %s', (claims, p, expected) => {
     expect(r(checkAudience(claims, p))).toBe(expected);
   });
