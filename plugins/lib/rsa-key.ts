@@ -37,6 +37,37 @@ const ROCA_SUBGROUPS: ReadonlyArray<{ prime: number; members: ReadonlySet<number
 });
 
 /**
+ * The primes in groups whose product stays below 2^53: one BigInt remainder per group, then exact Number
+ * arithmetic per prime (about 20 BigInt operations instead of 125; a JWKS may hold 100 keys).
+ */
+const PRIME_GROUPS: ReadonlyArray<{ product: bigint; primes: number[] }> = (() => {
+  const groups: { product: bigint; primes: number[] }[] = [];
+  let primes: number[] = [];
+  let product = 1;
+  for (const p of ODD_PRIMES_TO_701) {
+    if (product * p >= 2 ** 53) {
+      groups.push({ product: BigInt(product), primes });
+      primes = [];
+      product = 1;
+    }
+    primes.push(p);
+    product *= p;
+  }
+  groups.push({ product: BigInt(product), primes });
+  return groups;
+})();
+
+/** n mod p for every odd prime p ≤ 701. */
+function smallPrimeResidues(n: bigint): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const { product, primes } of PRIME_GROUPS) {
+    const r = Number(n % product);
+    for (const p of primes) out.set(p, r % p);
+  }
+  return out;
+}
+
+/**
  * The largest prime of the primorial RSALib used for a modulus of `bits` (Nemec et al. §2.3: 39 primes for
  * 512-960-bit keys, 71 for 992-1952, 126 for 1984-3936, 225 for 3968-4096): testing every prime of M keeps
  * the false-positive rate negligible; RSALib made no key longer than 4096 bits, and longer keys are tested with
@@ -53,9 +84,9 @@ export function rocaFalsePositiveLog2(bits: number): number {
 }
 
 /** True when `n` carries the ROCA fingerprint: its residue modulo every prime of RSALib's M is a power of 65537. */
-export function hasRocaFingerprint(n: bigint): boolean {
+export function hasRocaFingerprint(n: bigint, residues: Map<number, number> = smallPrimeResidues(n)): boolean {
   const bound = rocaPrimeBound(bitLength(n));
-  return ROCA_SUBGROUPS.every(({ prime, members }) => prime > bound || members.has(Number(n % BigInt(prime))));
+  return ROCA_SUBGROUPS.every(({ prime, members }) => prime > bound || members.has(residues.get(prime)!));
 }
 
 export function bigintFromBytes(bytes: Uint8Array): bigint {
@@ -76,9 +107,10 @@ export function rsaPublicKeyProblem(n: bigint, e: bigint): string | undefined {
   if (bits > MAX_RSA_MODULUS_BITS) return `RSA key of ${bits} bits is too large (at most ${MAX_RSA_MODULUS_BITS})`;
   if (e >= n) return 'RSA public exponent is not below the modulus';
   if (n % 2n === 0n) return 'RSA modulus is even (not a product of two large primes)';
-  const small = ODD_PRIMES_TO_701.find((p) => n % BigInt(p) === 0n);
+  const residues = smallPrimeResidues(n);
+  const small = ODD_PRIMES_TO_701.find((p) => residues.get(p) === 0);
   if (small !== undefined) return `RSA modulus is divisible by ${small} (not a product of two large primes)`;
-  if (hasRocaFingerprint(n)) return 'RSA modulus has the ROCA fingerprint (CVE-2017-15361: weak Infineon key generation, factorable)';
+  if (hasRocaFingerprint(n, residues)) return 'RSA modulus has the ROCA fingerprint (CVE-2017-15361: weak Infineon key generation, factorable)';
   return undefined;
 }
 
