@@ -85,6 +85,7 @@ describe('bulwark-jwt key hygiene (emulator + real plugin server + real JWKS ser
     expect((await call('/jwks/x', await good.sign(claimsFor(idp.base, AUD)))).status).toBe(200);
 
     const refusals = logs.slice(before).filter((l) => l.includes('jwks_key_refused'));
+    process.stdout.write(`JWKS key refusals logged:\n${refusals.join('\n')}\n`);
     expect(refusals).toHaveLength(2);
     expect(refusals.filter((l) => l.includes('"kid":"weak-e1"'))).toHaveLength(1);
     expect(refusals.find((l) => l.includes('"kid":"weak-e1"'))).toContain('RSA public exponent 1 is below 3');
