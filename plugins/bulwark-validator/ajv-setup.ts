@@ -6,7 +6,10 @@
 // - allErrors: true — every violation is reported. Its cost is bounded by the JSON limits checked first.
 // - logger: false — nothing on stdout/stderr from inside the plugin server.
 // - coerceTypes (parameter/form instances only) — query, path, header and form values are strings on the wire;
-//   `"7"` must satisfy `type: integer`. Bodies are never coerced.
+//   `"7"` must satisfy `type: integer`. Bodies are never coerced. Coercing instances also check how the number is
+//   written (number-syntax.ts): `0x0A`, `1e1`, ` 5 ` are not integers.
+// - strictNumbers: true — NaN and ±Infinity (`1e400`) are not numbers (they would pass `type: integer` and any
+//   `minimum`/`maximum`).
 // - Unknown formats are ignored (OpenAPI 3.0.3 §4.4: formats are open; "uriref" in the USPTO spec).
 // All format checks below are linear-time: no regular expression with nested quantifiers runs on request data.
 import * as net from 'node:net';
@@ -16,6 +19,7 @@ import Ajv2020 from 'ajv/dist/2020';
 import type AjvCore from 'ajv/dist/core';
 import type { Format } from 'ajv/dist/types';
 import draft06MetaSchema from 'ajv/dist/refs/json-schema-draft-06.json';
+import { numberTextKeyword } from './number-syntax';
 
 export type AjvInstance = AjvCore;
 
@@ -114,10 +118,17 @@ export function createAjv(dialect: AjvDialect, coerceTypes: Coercion): AjvInstan
     allErrors: true,
     logger: false as const,
     coerceTypes,
+    strictNumbers: true,
     useDefaults: false,
     validateFormats: true,
     formats: FORMATS,
   };
+  const ajv = newAjv(dialect, options);
+  if (coerceTypes !== false) ajv.addKeyword(numberTextKeyword);
+  return ajv;
+}
+
+function newAjv(dialect: AjvDialect, options: ConstructorParameters<typeof Ajv2020>[0]): AjvInstance {
   switch (dialect) {
     case '2020-12':
       return new Ajv2020(options);

@@ -3,7 +3,7 @@
 import type { ValidateFunction } from 'ajv';
 import { ConfigError } from '../lib/config';
 import { createAjv, type AjvDialect } from './ajv-setup';
-import { convertDraft04Schema, isObject } from './schema-dialect';
+import { convertDraft04Schema, guardAllNumberText, isObject } from './schema-dialect';
 
 export type SchemaDraft = '2020-12' | '2019-09' | 'draft-07' | 'draft-04';
 export const SCHEMA_DRAFTS: readonly SchemaDraft[] = ['2020-12', '2019-09', 'draft-07', 'draft-04'];
@@ -65,6 +65,7 @@ export function compileJsonSchemas(src: JsonSchemaSources): CompiledJsonSchemas 
     else if (draft === 'draft-07' && isObject(schema) && schema.$schema === 'http://json-schema.org/draft-07/schema') {
       schema = { ...schema, $schema: 'http://json-schema.org/draft-07/schema#' };
     }
+    if (coerce) schema = guardAllNumberText(schema);
     const ajv = coerce ? paramAjv : bodyAjv;
     if (!(ajv.validateSchema(schema as object) as boolean)) {
       const e = ajv.errors?.[0];

@@ -22,7 +22,7 @@ import {
 } from './path-router';
 import { STYLES, type ParamLocation, type ParamShape, type ParamSpec, type ParamStyle } from './parameters';
 import type { FormFields } from './request-body';
-import { convertOas30Schema, convertOas31Schema, isObject, pointerToken, type JsonObject } from './schema-dialect';
+import { convertOas30Schema, convertOas31Schema, guardAllNumberText, isObject, pointerToken, type JsonObject } from './schema-dialect';
 
 export const DOCUMENT_ID = 'https://bulwark-validator.invalid/openapi.json';
 
@@ -236,7 +236,7 @@ class Compiler {
     if (schema === undefined) return;
     const resolve = (ref: string) => (ref.startsWith('#') ? derefSchema(this.original, { $ref: ref }) : undefined);
     const at = pointerLocation(pointer);
-    const converted = this.version === '3.0' ? convertOas30Schema(schema, at, resolve) : convertOas31Schema(schema, at, resolve);
+    const converted = guardAllNumberText(this.version === '3.0' ? convertOas30Schema(schema, at, resolve) : convertOas31Schema(schema, at, resolve));
     const parentPointer = pointer.slice(0, pointer.lastIndexOf('/'));
     const key = pointer.slice(pointer.lastIndexOf('/') + 1).replace(/~1/g, '/').replace(/~0/g, '~');
     (pointerGet(this.converted, parentPointer) as JsonObject)[key] = converted;

@@ -7,11 +7,14 @@
 //   `contains`, `propertyNames`, `if/then/else`) and boolean schemas: otherwise a schema would silently
 //   validate more strictly than its author's draft says;
 // - request view (OAS 3.0 and 3.1): a property marked `readOnly` is not required in a request
-//   (OAS 3.0.3 §4.7.24.1 "readOnly ... SHOULD NOT be sent as part of the request").
+//   (OAS 3.0.3 §4.7.24.1 "readOnly ... SHOULD NOT be sent as part of the request");
+// - number text (`guardAllNumberText`, applied after the conversions): a numeric subschema is preceded by the
+//   check of how a string that Ajv would coerce is written (number-syntax.ts).
 //
 // Walkers know which keywords hold subschemas, so that e.g. a property NAMED `id` or `nullable` inside
 // `properties` is never mistaken for a keyword.
 import { ConfigError } from '../lib/config';
+import { guardNumberText } from './number-syntax';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -143,4 +146,10 @@ export function convertDraft04Schema(schema: unknown, at: string): unknown {
   }
   exclusiveBoundsFromBooleans(out);
   return out;
+}
+
+/** Every subschema of a plain JSON Schema with its number-text check (number-syntax.ts), for coerced instances. */
+export function guardAllNumberText(schema: unknown): unknown {
+  if (!isObject(schema) || typeof schema.$ref === 'string' && Object.keys(schema).length === 1) return schema;
+  return guardNumberText(mapSubschemas(schema, '', (s) => guardAllNumberText(s)));
 }
