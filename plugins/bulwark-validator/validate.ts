@@ -212,12 +212,18 @@ function runValidator(validate: ValidateFunction, value: unknown): Violation[] {
   return validate(value) ? [] : ajvViolations(validate.errors, 'body');
 }
 
-function contentTypeOf(headers: HeaderMultimap): { mt?: MediaType; violation?: Violation } {
+/** The request's media type; `ambiguous` (400, not 415) when receivers could read it differently. */
+function contentTypeOf(headers: HeaderMultimap): { mt?: MediaType; violation?: Violation; ambiguous?: true } {
   const values = headerValues(headers, 'content-type');
   if (values.length === 0) return { violation: { root: 'header', steps: ['content-type'], rule: 'required', detail: 'a request with a body needs a Content-Type' } };
   if (values.length > 1) return { violation: { root: 'header', steps: ['content-type'], rule: 'media-type', detail: 'more than one Content-Type' } };
   const mt = parseMediaType(values[0]!);
   if (mt === undefined) return { violation: { root: 'header', steps: ['content-type'], rule: 'media-type', detail: 'malformed Content-Type' } };
+  if (mt.repeatedParams !== undefined) {
+    // `boundary=a; boundary=b`: we would read the last, busboy (multer) reads the first.
+    const detail = `Content-Type gives the parameter ${mt.repeatedParams.join(', ')} more than once (ambiguous)`;
+    return { violation: { root: 'header', steps: ['content-type'], rule: 'media-type', detail }, ambiguous: true };
+  }
   return { mt };
 }
 
@@ -255,6 +261,7 @@ export async function validateOpenApiRequest(
     if (op.body.required) violations.push({ root: 'body', steps: [], rule: 'required', detail: 'this operation requires a request body' });
   } else if (op.body.media.length > 0) {
     const ct = contentTypeOf(req.headers);
+    if (ct.ambiguous) return reject(400, VALIDATION_FAILED, [ct.violation!], op.label);
     const entry = ct.mt === undefined ? undefined : chooseMedia(op.body.media, ct.mt);
     if (ct.mt === undefined || entry === undefined) {
       const expected = op.body.media.map((m) => m.range).join(', ');
@@ -331,6 +338,7 @@ export async function validateJsonSchemaRequest(
       if (policy.bodyRequired) violations.push({ root: 'body', steps: [], rule: 'required', detail: 'a request body is required' });
     } else {
       const ct = contentTypeOf(req.headers);
+      if (ct.ambiguous) return reject(400, VALIDATION_FAILED, [ct.violation!]);
       const accepted = ct.mt !== undefined && policy.contentTypes.some((r) => mediaRangeSpecificity(r, ct.mt!) > 0);
       if (!accepted) {
         const v = ct.violation ?? { root: 'header', steps: ['content-type'], rule: 'media-type', detail: `expected one of: ${policy.contentTypes.join(', ')}` };

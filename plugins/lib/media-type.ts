@@ -8,6 +8,11 @@ export interface MediaType {
   subtype: string;
   /** Lower-case parameter names; values unquoted. */
   params: Record<string, string>;
+  /**
+   * Parameter names given more than once (`boundary=a; boundary=b`): receivers disagree on which one counts
+   * (first or last), so a caller that reads one must refuse these.
+   */
+  repeatedParams?: string[];
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -23,6 +28,7 @@ export function parseMediaType(value: string): MediaType | undefined {
   if (!TOKEN.test(type) || !TOKEN.test(subtype)) return undefined;
   const params: Record<string, string> = Object.create(null) as Record<string, string>;
   let rest = semi === -1 ? '' : value.slice(semi + 1);
+  let repeated: string[] | undefined;
   while (rest.trim() !== '') {
     const m = /^\s*([!#$%&'*+\-.^_`|~0-9A-Za-z]+)\s*=\s*("(?:[^"\\]|\\.)*"|[!#$%&'*+\-.^_`|~0-9A-Za-z]+)\s*(?:;|$)/.exec(rest);
     if (m === null) {
@@ -35,10 +41,11 @@ export function parseMediaType(value: string): MediaType | undefined {
     const name = m[1]!.toLowerCase();
     let v = m[2]!;
     if (v.startsWith('"')) v = v.slice(1, -1).replace(/\\(.)/g, '$1');
+    if (Object.prototype.hasOwnProperty.call(params, name)) (repeated ??= []).push(name);
     params[name] = v;
     rest = rest.slice(m[0].length);
   }
-  return { essence, type, subtype, params };
+  return repeated === undefined ? { essence, type, subtype, params } : { essence, type, subtype, params, repeatedParams: repeated };
 }
 
 /** application/json, any `+json` structured syntax suffix (RFC 6839), and text/json. */

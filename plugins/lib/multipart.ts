@@ -29,19 +29,28 @@ export function isValidBoundary(boundary: string): boolean {
   return BOUNDARY.test(boundary) && !boundary.endsWith(' ');
 }
 
-function dispositionParams(value: string): Record<string, string> | undefined {
+/**
+ * The parameters of a `form-data` Content-Disposition, or why they are refused. A parameter given twice
+ * (`name="a"; name="b"`) or in RFC 5987's extended form (`name*=utf-8''a`) is refused: parsers disagree on which
+ * one wins (busboy, behind multer, keeps the first and decodes `name*`), and RFC 7578 §4.2 forbids the
+ * extended form.
+ */
+function dispositionParams(value: string): Record<string, string> | string {
   const m = /^\s*form-data\s*(;.*)?$/i.exec(value);
-  if (m === null) return undefined;
+  if (m === null) return 'multipart part without a form-data name';
   const params: Record<string, string> = Object.create(null) as Record<string, string>;
   const re = /;\s*([A-Za-z0-9!#$&+\-.^_`|~*]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)\s*/gy;
   const rest = m[1] ?? '';
   re.lastIndex = 0;
   while (re.lastIndex < rest.length) {
     const p = re.exec(rest);
-    if (p === null) return undefined;
+    if (p === null) return 'malformed multipart Content-Disposition';
+    const key = p[1]!.toLowerCase();
+    if (key.endsWith('*')) return `multipart Content-Disposition parameter ${key} (RFC 5987 form) is not allowed in form-data`;
+    if (key in params) return `multipart Content-Disposition gives ${key} more than once`;
     let v = p[2]!;
     if (v.startsWith('"')) v = v.slice(1, -1).replace(/\\(.)/g, '$1');
-    params[p[1]!.toLowerCase()] = v;
+    params[key] = v;
   }
   return params;
 }
@@ -81,12 +90,16 @@ export function parseMultipart(body: Uint8Array, boundary: string, limits: Multi
       const field = line.slice(0, colon).trim().toLowerCase();
       const value = line.slice(colon + 1).trim();
       if (field === 'content-disposition') {
+        // Two Content-Disposition headers: which one names the part depends on the parser (busboy: the first).
+        if (name !== undefined) return { ok: false, reason: 'multipart part with more than one Content-Disposition' };
         const params = dispositionParams(value);
-        if (params === undefined || params.name === undefined) return { ok: false, reason: 'multipart part without a form-data name' };
+        if (typeof params === 'string') return { ok: false, reason: params };
+        if (params.name === undefined) return { ok: false, reason: 'multipart part without a form-data name' };
         // Field names are UTF-8 in practice (RFC 7578 §5.1.3); the header block was read as latin1.
         name = Buffer.from(params.name, 'latin1').toString('utf8');
         filename = params.filename;
       } else if (field === 'content-type') {
+        if (contentType !== undefined) return { ok: false, reason: 'multipart part with more than one Content-Type' };
         contentType = value;
       }
     }
