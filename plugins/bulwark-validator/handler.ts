@@ -2,14 +2,17 @@
 //
 // RPC budget (each kong.* call is one round trip to Kong, kong-protocol.md §3.2):
 //   getMethod + getPathWithQuery + getHeaders(1000)          always (3)
-//   + getRawBody(max_body_size)                                only when a schema applies to the body present
+//   + getRawBody(limit)                                        when the body matters to the operation and is
+//                                                              present, or when no Content-Length says whether
+//                                                              there is one (HTTP/2 may send a body without it)
 //   + one log line + exit                                      on a rejection (monitor: the log line only)
 // The request is never modified: what passes reaches the upstream byte for byte.
 //
 // getRawBody always gets an explicit limit (kong-protocol.md §1.5: without one, a body Kong spooled to disk
 // makes the call a Lua error). Bodies announced larger than the limit are refused with 413 from Content-Length
-// before reading. A chunked body (no Content-Length) larger than the limit and spooled by nginx makes Kong's
-// get_raw_body return nil, which is a Lua error: Kong then ends the request with 500 (still closed).
+// before reading. A body without Content-Length is read with a margin over max_body_size (validate.ts
+// unframedReadLimit) so that one over max_body_size gets 413; one over the margin that nginx spooled makes
+// Kong's get_raw_body return nil, a Lua error: Kong then ends the request with 500 (still closed).
 import type { Kong } from '../lib/pdk';
 import { logger } from '../lib/plugin';
 import type { ValidatorConfig } from './config';

@@ -185,14 +185,17 @@ function formFields(doc: unknown, schema: unknown, encoding: unknown): FormField
     }
     if (isObject(p) && (p.format === 'binary' || p.format === 'byte' || 'contentMediaType' in p || 'contentEncoding' in p)) binary.add(name);
   }
+  const deep = new Map<string, unknown>();
   if (isObject(encoding)) {
     for (const [name, enc] of Object.entries(encoding)) {
+      // Stripe-style `metadata[k]=v`, `line_items[0][price]=v` (form-urlencoded bodies; bracket-names.ts).
+      if (isObject(enc) && enc.style === 'deepObject' && name in props) deep.set(name, props[name]);
       if (!isObject(enc) || typeof enc.contentType !== 'string') continue;
       const mt = parseMediaType(enc.contentType.split(',')[0]!);
       if (mt !== undefined && isJsonMediaType(mt)) json.add(name);
     }
   }
-  return { arrays, json, binary };
+  return { arrays, json, binary, properties: new Set(Object.keys(props)), deep, resolve: (x) => derefSchema(doc, x) };
 }
 
 class Compiler {
@@ -339,7 +342,8 @@ function paramSpec(c: Compiler, located: Located<JsonObject>): { spec: ParamSpec
   }
   const converted = schemaPointer === undefined ? undefined : pointerGet(c.converted, schemaPointer);
   const target = derefSchema(c.converted, converted);
-  const shape = json ? 'primitive' : shapeOf(c.converted, converted);
+  // deepObject only describes objects; the schema may say so only through anyOf/oneOf (Stripe's `created`).
+  const shape = json ? 'primitive' : style === 'deepObject' ? 'object' : shapeOf(c.converted, converted);
   const props = isObject(target) && isObject(target.properties) ? Object.keys(target.properties) : [];
   return {
     spec: {

@@ -146,6 +146,21 @@ export function indexQuery(pairs: readonly RawQueryPair[]): DecodedQuery | undef
 const DEEP = /^([^[\]]+)\[([^[\]]*)\]$/;
 
 /**
+ * Query names that are bracketed aliases of a declared parameter (`limit[]`, `limit[0]`, `limit[x]` when `limit`
+ * is declared and not deepObject): qs (Express) and PHP read them as `limit`, so they would reach the upstream
+ * unvalidated. `declared` holds the names a bracketed form may not alias.
+ */
+export function bracketedAliases(query: DecodedQuery, declared: ReadonlySet<string>, claimed: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (const name of query.byName.keys()) {
+    const open = name.indexOf('[');
+    if (open <= 0 || claimed.has(name) || declared.has(name)) continue;
+    if (declared.has(name.slice(0, open))) out.push(name);
+  }
+  return out;
+}
+
+/**
  * A query parameter; `absent` when the request does not carry it. `claimed` collects the query names the
  * parameter consumed (for form+explode objects, whose members are top-level query names).
  */
@@ -170,7 +185,14 @@ export function deserializeQueryParam(
         claimed.add(name);
         found = true;
       }
-      return found ? { ok: true, value: obj } : 'absent';
+      if (found && values !== undefined) return bad('deepObject style: the parameter is given both plainly and with [member]');
+      if (found) return { ok: true, value: obj };
+      // A plain `created=5`: the schema decides (Stripe's `created` is anyOf [range object, integer]).
+      if (values === undefined) return 'absent';
+      claimed.add(spec.name);
+      if (values.length > 1) return bad('deepObject style: the parameter is given more than once');
+      const d = percentDecode(values[0] ?? '', true);
+      return d === undefined ? bad('malformed percent-encoding') : { ok: true, value: d };
     }
     if (spec.style === 'form' && spec.explode) {
       const obj: Record<string, string> = {};

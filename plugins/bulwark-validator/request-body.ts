@@ -8,6 +8,7 @@ import { parseMultipart } from '../lib/multipart';
 import { percentDecode, splitRawQuery } from '../lib/percent-encoding';
 import type { MediaType } from '../lib/media-type';
 import type { Violation } from './violations';
+import { buildDeepValue, parseBracketName, type SchemaResolver } from './bracket-names';
 
 export interface BodyLimits {
   /** Largest body read, in bytes (413 above). */
@@ -19,12 +20,15 @@ export interface BodyLimits {
 
 export type BodyPresence =
   | { ok: true; present: false }
-  | { ok: true; present: true; length: number | undefined }
+  | { ok: true; present: true; length: number }
+  | { ok: true; present: 'unknown' }
   | { ok: false; violation: Violation };
 
 /**
- * Whether the request has a body, from Content-Length / Transfer-Encoding (nginx rejects requests with both).
- * A malformed or conflicting Content-Length is a violation (RFC 9110 §8.6).
+ * What the headers say about the body: Content-Length gives its size (0: none). Without Content-Length the
+ * headers cannot tell (chunked; HTTP/2 and HTTP/3 may send a body with neither header, RFC 9113 §8.1.1), so
+ * the caller decides from the body itself. A malformed or conflicting Content-Length is a violation
+ * (RFC 9110 §8.6).
  */
 export function bodyPresence(headers: HeaderMultimap): BodyPresence {
   const lengths = headerValues(headers, 'content-length').flatMap((v) => v.split(',')).map((v) => v.trim());
@@ -35,8 +39,7 @@ export function bodyPresence(headers: HeaderMultimap): BodyPresence {
     const length = Number(lengths[0]);
     return length === 0 ? { ok: true, present: false } : { ok: true, present: true, length };
   }
-  if (headerValues(headers, 'transfer-encoding').length > 0) return { ok: true, present: true, length: undefined };
-  return { ok: true, present: false };
+  return { ok: true, present: 'unknown' };
 }
 
 /** How form and multipart fields map onto the schema's properties. */
@@ -47,6 +50,12 @@ export interface FormFields {
   json: ReadonlySet<string>;
   /** Properties that are files (format binary/byte, contentMediaType/contentEncoding): kept as latin1 text. */
   binary: ReadonlySet<string>;
+  /** The schema's declared property names: `name[…]` for one of them is an alias unless it is in `deep`. */
+  properties?: ReadonlySet<string>;
+  /** Properties encoded `style: deepObject` (`metadata[k]=v`, `line_items[0][price]=v`) → their schema. */
+  deep?: ReadonlyMap<string, unknown>;
+  /** Follows `$ref`s in those schemas. */
+  resolve?: SchemaResolver;
 }
 
 export const NO_FORM_FIELDS: FormFields = { arrays: new Set(), json: new Set(), binary: new Set() };
@@ -116,12 +125,33 @@ export function decodeFormBody(bytes: Uint8Array, fields: FormFields, limits: Bo
   const pairs = splitRawQuery(text);
   if (pairs.length > limits.maxParameters) return bodyViolation('max-parameters', `more than ${limits.maxParameters} form fields`);
   const obj: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  const deepEntries = new Map<string, { segments: string[]; value: string }[]>();
+  const plainDeep = new Set<string>();
   for (const p of pairs) {
     const name = percentDecode(p.rawName, true);
     const value = percentDecode(p.rawValue ?? '', true);
     if (name === undefined || value === undefined) return bodyViolation('percent-encoding', 'malformed percent-encoding in a form field');
     const tooLong = checkField(name, codePointLength(value), limits);
     if (tooLong !== undefined) return tooLong;
+    const declared = fields.properties?.has(name) === true;
+    const bracket = declared ? undefined : parseBracketName(name);
+    if (bracket !== undefined) {
+      const base = bracket === 'malformed' ? name.split('[')[0]! : bracket.base;
+      if (fields.deep?.has(base) === true) {
+        if (bracket === 'malformed') return bodyViolation('deepObject', 'malformed bracketed field name', [name]);
+        const list = deepEntries.get(base) ?? [];
+        list.push({ segments: bracket.segments, value });
+        deepEntries.set(base, list);
+        continue;
+      }
+      if (fields.properties?.has(base) === true) {
+        return bodyViolation('bracketed-alias', `"${name}" is read as the field "${base}" by qs (Express), PHP and Rack; the document does not describe it that way`, [name]);
+      }
+    } else if (fields.deep?.has(name) === true) {
+      plainDeep.add(name);
+      addField(obj, fields, name, value);
+      continue;
+    }
     if (fields.json.has(name)) {
       const parsed = jsonViolation(Buffer.from(value, 'utf8'), limits.json, [name]);
       if (!parsed.ok) return parsed;
@@ -129,6 +159,12 @@ export function decodeFormBody(bytes: Uint8Array, fields: FormFields, limits: Bo
     } else {
       addField(obj, fields, name, value);
     }
+  }
+  for (const [base, entries] of deepEntries) {
+    if (plainDeep.has(base)) return bodyViolation('deepObject', 'a field is given both plainly and with brackets', [base]);
+    const built = buildDeepValue(entries, fields.deep!.get(base), fields.resolve ?? ((s) => s), limits.json.maxDepth);
+    if (!built.ok) return bodyViolation('deepObject', built.reason, [base]);
+    obj[base] = built.value;
   }
   return { ok: true, value: { ...obj } };
 }
@@ -140,6 +176,13 @@ export function decodeMultipartBody(bytes: Uint8Array, mediaType: MediaType, fie
   if (!parsed.ok) return bodyViolation('multipart', parsed.reason);
   const obj: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const part of parsed.parts) {
+    // multer (append-field) reads `tags[]` / `tags[0]` as `tags`, like qs does for form bodies.
+    if (fields.properties?.has(part.name) !== true && part.name.includes('[')) {
+      const base = part.name.split('[')[0]!;
+      if (fields.properties?.has(base) === true) {
+        return bodyViolation('bracketed-alias', `"${part.name}" is read as the field "${base}" by multer and qs; the document does not describe it that way`, [part.name]);
+      }
+    }
     const partType = (part.contentType ?? '').split(';')[0]!.trim().toLowerCase();
     const isJson = fields.json.has(part.name) || partType === 'application/json' || partType.endsWith('+json');
     if (isJson && !fields.binary.has(part.name)) {

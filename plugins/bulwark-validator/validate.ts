@@ -14,6 +14,7 @@ import {
   deserializeHeaderParam,
   deserializePathParam,
   deserializeQueryParam,
+  bracketedAliases,
   indexQuery,
   parseCookies,
   type Deserialized,
@@ -22,6 +23,7 @@ import {
 import { normalizePathSegments } from './path-router';
 import {
   bodyPresence,
+  type BodyPresence,
   codePointLength,
   decodeFormBody,
   decodeJsonBody,
@@ -78,6 +80,32 @@ function tooLarge(limits: BodyLimits, operation?: string): Verdict {
 async function readWithin(readBody: BodyReader, limits: BodyLimits): Promise<Uint8Array | undefined> {
   const bytes = await readBody(limits.maxBodySize);
   return bytes.length > limits.maxBodySize ? undefined : bytes;
+}
+
+const MIB = 1024 * 1024;
+
+/**
+ * The read limit for a body whose length no header announces (chunked, or HTTP/2 without Content-Length).
+ * Kong's get_raw_body(limit) returns nil for a spooled body over the limit, which the plugin protocol turns
+ * into a Lua error (500) before we can answer: reading up to a margin over max_body_size lets such a body get
+ * its 413. Beyond the margin Kong still ends the request with 500 (refused either way); nginx's
+ * client_max_body_size (Kong: nginx_http_client_max_body_size) should be set to this limit or less.
+ */
+export function unframedReadLimit(limits: BodyLimits): number {
+  return Math.min(64 * MIB, Math.max(4 * limits.maxBodySize, MIB));
+}
+
+type BodyState = { present: false } | { present: true; bytes?: Uint8Array } | { tooLarge: true };
+
+/**
+ * Whether the request has a body. With Content-Length, the header says so; without (chunked, HTTP/2), the
+ * body itself does: it is read (one getRawBody) and a request with an empty body has none.
+ */
+async function bodyState(presence: Extract<BodyPresence, { ok: true }>, readBody: BodyReader, limits: BodyLimits): Promise<BodyState> {
+  if (presence.present !== 'unknown') return presence.present ? { present: true } : { present: false };
+  const bytes = await readBody(unframedReadLimit(limits));
+  if (bytes.length > limits.maxBodySize) return { tooLarge: true };
+  return bytes.length === 0 ? { present: false } : { present: true, bytes };
 }
 
 function queryViolationsOfLimits(rawQuery: string, limits: BodyLimits): { pairs: ReturnType<typeof splitRawQuery>; violation?: Violation } {
@@ -157,9 +185,20 @@ function parameterViolations(
     }
     data[spec.in][spec.name] = value;
   }
+  const declared = new Set<string>();
+  for (const spec of op.params) {
+    if (spec.in !== 'query' || spec.style === 'deepObject') continue;
+    declared.add(spec.name);
+    if (spec.shape === 'object' && spec.style === 'form' && spec.explode) for (const p of spec.objectProperties) declared.add(p);
+  }
+  const aliases = new Set(bracketedAliases(query, declared, claimed));
+  for (const name of aliases) {
+    const base = name.slice(0, name.indexOf('['));
+    violations.push({ root: 'query', steps: [name], rule: 'bracketed-alias', detail: `read as the parameter "${base}" by qs (Express) and PHP; not described by the API` });
+  }
   if (rejectUnknownQuery) {
     for (const name of query.byName.keys()) {
-      if (claimed.has(name)) continue;
+      if (claimed.has(name) || aliases.has(name)) continue;
       violations.push({ root: 'query', steps: [name], rule: 'unknown-parameter', detail: 'parameter not defined for this operation' });
     }
   }
@@ -249,15 +288,17 @@ export async function validateOpenApiRequest(
   const op = match.operation;
   const presence = bodyPresence(req.headers);
   if (!presence.ok) return reject(400, VALIDATION_FAILED, [presence.violation], op.label);
-  if (presence.present && presence.length !== undefined && presence.length > limits.maxBodySize) return tooLarge(limits, op.label);
+  if (presence.present === true && presence.length > limits.maxBodySize) return tooLarge(limits, op.label);
 
   const { pairs, violation: queryLimit } = queryViolationsOfLimits(rawQuery, limits);
   if (queryLimit !== undefined) return reject(400, VALIDATION_FAILED, [queryLimit], op.label);
   const violations = parameterViolations(op, match.rawPathParams, pairs, req.headers, limits, policy.rejectUnknownQuery);
 
+  const body = await bodyState(presence, readBody, limits);
+  if ('tooLarge' in body) return tooLarge(limits, op.label);
   if (op.body === undefined) {
-    if (presence.present) violations.push({ root: 'body', steps: [], rule: 'unexpected-body', detail: 'this operation defines no request body' });
-  } else if (!presence.present) {
+    if (body.present) violations.push({ root: 'body', steps: [], rule: 'unexpected-body', detail: 'this operation defines no request body' });
+  } else if (!body.present) {
     if (op.body.required) violations.push({ root: 'body', steps: [], rule: 'required', detail: 'this operation requires a request body' });
   } else if (op.body.media.length > 0) {
     const ct = contentTypeOf(req.headers);
@@ -271,7 +312,7 @@ export async function validateOpenApiRequest(
     const kind = bodyKind(ct.mt);
     const validate = kind === 'json' ? entry.validateJson : kind === 'form' || kind === 'multipart' ? entry.validateForm : undefined;
     if (validate !== undefined) {
-      const bytes = await readWithin(readBody, limits);
+      const bytes = body.bytes ?? (await readWithin(readBody, limits));
       if (bytes === undefined) return tooLarge(limits, op.label);
       const decoded = decodeBody(kind, bytes, ct.mt, entry.form, limits);
       if (!decoded.ok) violations.push(...decoded.violations);
@@ -321,7 +362,7 @@ export async function validateJsonSchemaRequest(
   const { schemas } = policy;
   const presence = bodyPresence(req.headers);
   if (!presence.ok) return reject(400, VALIDATION_FAILED, [presence.violation]);
-  if (schemas.body !== undefined && presence.present && presence.length !== undefined && presence.length > limits.maxBodySize) return tooLarge(limits);
+  if (schemas.body !== undefined && presence.present === true && presence.length > limits.maxBodySize) return tooLarge(limits);
   const violations: Violation[] = [];
   if (schemas.query !== undefined) {
     const { pairs, violation } = queryViolationsOfLimits(splitPathWithQuery(req.pathWithQuery).rawQuery, limits);
@@ -334,7 +375,9 @@ export async function validateJsonSchemaRequest(
     violations.push(...ajvViolations(schemas.headers.errors, 'header'));
   }
   if (schemas.body !== undefined) {
-    if (!presence.present) {
+    const body = await bodyState(presence, readBody, limits);
+    if ('tooLarge' in body) return tooLarge(limits);
+    if (!body.present) {
       if (policy.bodyRequired) violations.push({ root: 'body', steps: [], rule: 'required', detail: 'a request body is required' });
     } else {
       const ct = contentTypeOf(req.headers);
@@ -344,7 +387,7 @@ export async function validateJsonSchemaRequest(
         const v = ct.violation ?? { root: 'header', steps: ['content-type'], rule: 'media-type', detail: `expected one of: ${policy.contentTypes.join(', ')}` };
         return reject(415, MESSAGES.mediaType, [v]);
       }
-      const bytes = await readWithin(readBody, limits);
+      const bytes = body.bytes ?? (await readWithin(readBody, limits));
       if (bytes === undefined) return tooLarge(limits);
       const decoded = decodeJsonBody(bytes, limits.json);
       if (!decoded.ok) violations.push(...decoded.violations);

@@ -125,14 +125,17 @@ describe('bulwark-validator integration (emulator + real plugin server)', () => 
       expect(up.method).toBe('POST');
     });
 
-    test('a valid GET with query and a path parameter pass; 3 PDK calls without a body, 4 with one', async () => {
+    test('a valid GET with query and a path parameter pass; 3 PDK calls with Content-Length: 0, 4 without it or with a body', async () => {
       // Warm both emulated workers so that no StartInstance is counted below.
       await send({ path: '/v1/pets' });
       await send({ path: '/v1/pets' });
-      const list = await send({ path: '/v1/pets?limit=100' });
+      const list = await send({ path: '/v1/pets?limit=100', headers: { 'content-length': '0' } });
       expect(list.status).toBe(200);
       // RPCs = HandleEvent + one Step per PDK call (getMethod, getPathWithQuery, getHeaders).
       expect(list.report.rpcCallsByPlugin['bulwark-validator']).toBe(4);
+      // Without Content-Length the body itself says whether there is one (HTTP/2): + getRawBody.
+      const noLength = await send({ path: '/v1/pets?limit=100' });
+      expect(noLength.report.rpcCallsByPlugin['bulwark-validator']).toBe(5);
       const one = await send({ path: '/v1/pets/abc%20def' });
       expect(one.status).toBe(200);
       expect(echoed(one.body).path).toBe('/v1/pets/abc%20def');

@@ -19,11 +19,25 @@ function request(method: string, path: string, headers: Record<string, string[]>
 }
 
 describe('access', () => {
-  test('a valid GET: three reads, nothing else', async () => {
+  test('a valid GET without Content-Length: the body decides whether there is one (HTTP/2 may omit the header)', async () => {
     const f = request('GET', '/things', {});
     await access(f.kong, conf());
-    expect(f.names()).toEqual(['request.getMethod', 'request.getPathWithQuery', 'request.getHeaders']);
+    expect(f.names()).toEqual(['request.getMethod', 'request.getPathWithQuery', 'request.getHeaders', 'request.getRawBody']);
     expect(f.calls[2]![1]).toEqual([1000]);
+    expect(f.calls[3]![1]).toEqual([1048576 * 4]);
+    expect(f.exit).toBeUndefined();
+  });
+
+  test('a GET with Content-Length: 0: three reads, nothing else', async () => {
+    const f = request('GET', '/things', { 'content-length': ['0'] });
+    await access(f.kong, conf());
+    expect(f.names()).toEqual(['request.getMethod', 'request.getPathWithQuery', 'request.getHeaders']);
+  });
+
+  test('a body without Content-Length nor Transfer-Encoding on a GET that defines none: 400', async () => {
+    const f = request('GET', '/things', {}, '{"n":1}');
+    await access(f.kong, conf());
+    expect(f.exit?.status).toBe(400);
   });
 
   test('a valid POST reads the body once, with the limit', async () => {
