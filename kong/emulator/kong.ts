@@ -677,6 +677,11 @@ export class KongEmulator {
     scheme?: 'http' | 'https';
     clientIp?: string;
     clientCertChainPem?: string;
+    /**
+     * 2 sends the body as HTTP/2 DATA frames may: without an added Content-Length (RFC 9113 §8.1.1 makes it
+     * optional). nginx still reads such a body and get_raw_body returns it (ngx.req.read_body reads the stream).
+     */
+    httpVersion?: 1.1 | 2;
   }): Promise<EmulatedResponse> {
     const [rawPath, ...q] = r.path.split('?');
     const headers: [string, string][] = [];
@@ -687,7 +692,8 @@ export class KongEmulator {
     }
     if (!hasHost) headers.unshift(['Host', 'localhost']);
     const body = typeof r.body === 'string' ? Buffer.from(r.body) : r.body ?? Buffer.alloc(0);
-    if (body.length > 0 && !headers.some(([k]) => k.toLowerCase() === 'content-length')) headers.push(['Content-Length', String(body.length)]);
+    const framed = headers.some(([k]) => k.toLowerCase() === 'content-length' || k.toLowerCase() === 'transfer-encoding');
+    if (body.length > 0 && !framed && r.httpVersion !== 2) headers.push(['Content-Length', String(body.length)]);
     return this.handle({
       method: r.method ?? 'GET',
       scheme: r.scheme ?? 'http',
@@ -695,7 +701,7 @@ export class KongEmulator {
       rawQuery: q.join('?'),
       headers,
       body,
-      httpVersion: 1.1,
+      httpVersion: r.httpVersion ?? 1.1,
       clientIp: r.clientIp ?? '127.0.0.1',
       clientPort: 40000,
       serverPort: r.scheme === 'https' ? 8443 : 8000,

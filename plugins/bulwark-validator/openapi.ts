@@ -357,6 +357,7 @@ function paramSpec(c: Compiler, located: Located<JsonObject>): { spec: ParamSpec
       objectProperties: props,
       objectOpen: !(isObject(target) && target.additionalProperties === false),
       json,
+      ...(style === 'deepObject' ? { deepSchema: converted, resolve: (x: unknown) => derefSchema(c.converted, x) } : {}),
     },
     schemaPointer,
   };

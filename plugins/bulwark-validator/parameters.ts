@@ -3,6 +3,10 @@
 // turns "7" into 7 where the schema asks for a number. Splitting happens on the RAW text, so an encoded
 // delimiter (`%2C`) is data, a literal one (`,`) is a delimiter (RFC 6570).
 import { percentDecode, type RawQueryPair } from '../lib/percent-encoding';
+import { buildDeepValue, parseBracketName, type SchemaResolver } from './bracket-names';
+
+/** Most bracket levels in one deepObject query name (`a[b][c]…`). */
+const MAX_DEEP_LEVELS = 16;
 
 export type ParamLocation = 'path' | 'query' | 'header' | 'cookie';
 export type ParamStyle = 'simple' | 'label' | 'matrix' | 'form' | 'spaceDelimited' | 'pipeDelimited' | 'deepObject';
@@ -24,6 +28,9 @@ export interface ParamSpec {
   objectOpen: boolean;
   /** Parameter defined with `content: {application/json: ...}`: the value is JSON text. */
   json: boolean;
+  /** deepObject: the parameter's schema and a `$ref` resolver, to shape `name[a][0]=…` (bracket-names.ts). */
+  deepSchema?: unknown;
+  resolve?: SchemaResolver;
 }
 
 /** Styles each location allows, and its default (OAS 3.1 §4.8.12.4). */
@@ -143,8 +150,6 @@ export function indexQuery(pairs: readonly RawQueryPair[]): DecodedQuery | undef
   return { byName };
 }
 
-const DEEP = /^([^[\]]+)\[([^[\]]*)\]$/;
-
 /**
  * Query names that are bracketed aliases of a declared parameter (`limit[]`, `limit[0]`, `limit[x]` when `limit`
  * is declared and not deepObject): qs (Express) and PHP read them as `limit`, so they would reach the upstream
@@ -172,21 +177,25 @@ export function deserializeQueryParam(
   const values = query.byName.get(spec.name);
   if (spec.shape === 'object' && !spec.json) {
     if (spec.style === 'deepObject') {
-      const obj: Record<string, string> = {};
-      let found = false;
+      // `created[gte]=5`, `expand[]=a`, `filter[a][b]=1`: read as qs (Express), PHP and Rack read them.
+      const entries: { segments: string[]; value: string }[] = [];
+      const prefix = `${spec.name}[`;
       for (const [name, vals] of query.byName) {
-        if (!name.startsWith(`${spec.name}[`)) continue;
-        const m = DEEP.exec(name);
-        if (m === null || m[1] !== spec.name) return bad('deepObject style: expected name[member]=value (one level)');
-        if (vals.length > 1) return bad('deepObject style: a member is given twice');
-        const d = percentDecode(vals[0] ?? '', true);
-        if (d === undefined) return bad('malformed percent-encoding');
-        obj[m[2]!] = d;
+        if (!name.startsWith(prefix)) continue;
+        const parsed = parseBracketName(name);
+        if (parsed === undefined || parsed === 'malformed') return bad('deepObject style: malformed name[member]');
+        for (const v of vals) {
+          const d = percentDecode(v ?? '', true);
+          if (d === undefined) return bad('malformed percent-encoding');
+          entries.push({ segments: parsed.segments, value: d });
+        }
         claimed.add(name);
-        found = true;
       }
-      if (found && values !== undefined) return bad('deepObject style: the parameter is given both plainly and with [member]');
-      if (found) return { ok: true, value: obj };
+      if (entries.length > 0 && values !== undefined) return bad('deepObject style: the parameter is given both plainly and with [member]');
+      if (entries.length > 0) {
+        const built = buildDeepValue(entries, spec.deepSchema, spec.resolve ?? ((x) => x), MAX_DEEP_LEVELS);
+        return built.ok ? { ok: true, value: built.value } : bad(`deepObject style: ${built.reason}`);
+      }
       // A plain `created=5`: the schema decides (Stripe's `created` is anyOf [range object, integer]).
       if (values === undefined) return 'absent';
       claimed.add(spec.name);
