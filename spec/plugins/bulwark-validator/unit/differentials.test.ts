@@ -201,8 +201,9 @@ describe('deepObject: Stripe-style form bodies and anyOf query parameters', () =
     expect(status(await run({ path: '/v1/checkout/sessions?created[gte]=0x10' }))).toBe(400);
     expect(status(await run({ path: '/v1/checkout/sessions?created[since]=1' }))).toBe(400);
   });
-  test('deepObject array in the query: expand[]=a&expand[]=b', async () => {
+  test('deepObject array in the query: expand[]=a&expand[]=b is read as an array and its items validated', async () => {
     expect((await run({ path: '/v1/checkout/sessions?expand[]=customer&expand[]=line_items' })).action).toBe('pass');
+    expect(where(await run({ path: `/v1/checkout/sessions?expand[]=customer&expand[]=${'x'.repeat(5001)}` }))).toEqual(['query/expand/1 maxLength']);
   });
 });
 
