@@ -189,6 +189,9 @@ function parameterViolations(
   for (const spec of op.params) {
     if (spec.in !== 'query' || spec.style === 'deepObject') continue;
     declared.add(spec.name);
+    // A parameter declared as `ids[]` (PHP-style documents): qs reads `ids[0]` as the same `ids`.
+    const open = spec.name.indexOf('[');
+    if (open > 0) declared.add(spec.name.slice(0, open));
     if (spec.shape === 'object' && spec.style === 'form' && spec.explode) for (const p of spec.objectProperties) declared.add(p);
   }
   const aliases = new Set(bracketedAliases(query, declared, claimed));

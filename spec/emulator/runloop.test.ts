@@ -128,6 +128,16 @@ describe('Kong emulator runloop over the real plugin server', () => {
     expect(ok.status).toBe(200);
   });
 
+  test('HTTP/2 stand-in: a body without Content-Length is still read by get_raw_body (ngx.req.read_body reads the DATA frames)', async () => {
+    // kong/pdk/request.lua get_raw_body: read_body() then get_body_data(); nothing there looks at Content-Length.
+    const body = Buffer.from('a=1');
+    const res = await gw.kong.request({ method: 'POST', path: '/api/x', body, httpVersion: 2, headers: { 'x-probe-access': calls(['request.getRawBody', 0], ['request.getHeader', 'content-length'], ['request.getHttpVersion']) } });
+    const [raw, length, version] = probeResults(res.body).results as [{ bin: string }, unknown, unknown];
+    expect(Buffer.from(raw.bin, 'base64')).toEqual(body);
+    expect(length).toBe('<nil>');
+    expect(version).toBe(2);
+  });
+
   test('pdk/service/request.lua uses ngx.req.set_header / set_uri_args / set_method: later kong.request reads see the change', async () => {
     const res = await gw.kong.request({
       path: '/api/x?a=1',

@@ -164,6 +164,16 @@ describe('bracketed aliases of declared parameters and fields', () => {
     expect(qs.parse('success_url[]=https://evil.example').success_url).toEqual(['https://evil.example']);
     expect(where(await post(`mode=payment&success_url=ok&success_url[]=x`))).toEqual(['body/success_url[] bracketed-alias']);
   });
+  test('a parameter declared as ids[] (PHP style): ids[]=1 is it, ids[0]=1 is an alias', async () => {
+    const doc = { openapi: '3.1.0', info: { title: 't', version: '1' }, paths: { '/x': { get: { parameters: [
+      { name: 'ids[]', in: 'query', schema: { type: 'array', items: { type: 'integer', maximum: 10 } } }] } } } };
+    const p = { api: compileOpenApi(doc, { validate: ALL }), unknownOperations: 'reject' as const, rejectUnknownQuery: false };
+    const check = (q: string) => validateOpenApiRequest(p, { method: 'GET', pathWithQuery: `/x?${q}`, headers: { 'content-length': ['0'] } }, async () => new Uint8Array(0), LIMITS);
+    expect((await check('ids[]=1&ids[]=2')).action).toBe('pass');
+    expect(where(await check('ids[]=11'))).toEqual(['query/ids[]/0 maximum']);
+    expect(qs.parse('ids[0]=11').ids).toEqual(['11']);
+    expect(where(await check('ids[0]=11'))).toEqual(['query/ids[0] bracketed-alias']);
+  });
   test('an undeclared bracketed name is not an alias (additionalProperties decides)', async () => {
     expect(where(await post(`${BASE}&other[x]=1`))).toEqual(['body/other[x] additionalProperties']);
   });
