@@ -27,6 +27,8 @@ export interface CompiledJsonSchemas {
   body?: ValidateFunction;
   query?: ValidateFunction;
   headers?: ValidateFunction;
+  /** The query schema's top-level property names: `name[…]` for one of them is a bracketed alias. */
+  queryProperties?: ReadonlySet<string>;
 }
 
 export interface JsonSchemaSources {
@@ -78,5 +80,7 @@ export function compileJsonSchemas(src: JsonSchemaSources): CompiledJsonSchemas 
       throw new ConfigError(s.field, `schema does not compile: ${(err as Error).message}`);
     }
   };
-  return { draft, body: compile(src.body, false), query: compile(src.query, true), headers: compile(src.headers, true) };
+  const q = src.query?.schema;
+  const queryProperties = isObject(q) && isObject(q.properties) ? new Set(Object.keys(q.properties)) : undefined;
+  return { draft, body: compile(src.body, false), query: compile(src.query, true), headers: compile(src.headers, true), queryProperties };
 }

@@ -372,7 +372,14 @@ export async function validateJsonSchemaRequest(
     if (violation !== undefined) return reject(400, VALIDATION_FAILED, [violation]);
     const q = queryObject(pairs);
     if (q.violation !== undefined) violations.push(q.violation);
-    else if (!schemas.query(q.value)) violations.push(...ajvViolations(schemas.query.errors, 'query'));
+    else {
+      for (const name of Object.keys(q.value!)) {
+        const open = name.indexOf('[');
+        if (open <= 0 || schemas.queryProperties?.has(name) === true || schemas.queryProperties?.has(name.slice(0, open)) !== true) continue;
+        violations.push({ root: 'query', steps: [name], rule: 'bracketed-alias', detail: `read as the parameter "${name.slice(0, open)}" by qs (Express) and PHP; not described by the schema` });
+      }
+      if (!schemas.query(q.value)) violations.push(...ajvViolations(schemas.query.errors, 'query'));
+    }
   }
   if (schemas.headers !== undefined && !schemas.headers(headerObject(req.headers))) {
     violations.push(...ajvViolations(schemas.headers.errors, 'header'));

@@ -91,6 +91,7 @@ describe('numbers: only the text every upstream reads as the number that was che
     expect((await check('page=5')).action).toBe('pass');
     expect(where(await check('page=-Infinity'))).toEqual(['query/page number-syntax']);
     expect(where(await check('page=1e1'))).toEqual(['query/page number-syntax']);
+    expect(where(await check('page[]=1000'))).toEqual(['query/page[] bracketed-alias']);
   });
 });
 
