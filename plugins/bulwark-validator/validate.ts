@@ -1,8 +1,10 @@
 // The decision for one request: pure apart from the injected body reader, so every rule is unit-testable and
-// the handler stays a thin RPC layer. Order (cheap rejects first, body read last and only when a schema needs it):
-//   OpenAPI: operation (404/405) → Content-Length (400/413) → parameters → Content-Type (415) → body (413/400).
-//   JSON Schema: Content-Length → query and headers → Content-Type (415) → body.
-// All parameter and body violations of a request are reported together with 400.
+// the handler stays a thin RPC layer. Order (cheap rejects first, body read last and only when needed):
+//   OpenAPI: operation (404/405) → Content-Length (400/413) → parameters → body presence (without
+//   Content-Length: read, 413) → Content-Type (415; 400 when ambiguous) → body (413/400).
+//   JSON Schema: Content-Length → query and headers → body presence → Content-Type (415) → body.
+// All parameter and body violations of a request are reported together with 400. What is accepted must be what
+// upstream parsers read (README "What is checked is what the upstream parses").
 import type { ValidateFunction } from 'ajv';
 import { isJsonMediaType, mediaRangeSpecificity, parseMediaType, type MediaType } from '../lib/media-type';
 import { headerValues, type HeaderMultimap } from '../lib/pdk';
