@@ -30,9 +30,10 @@ export type Coercion = false | true | 'array';
 
 const INT32_MIN = -2147483648;
 const INT32_MAX = 2147483647;
-// Beyond 2^53 JSON numbers lose precision in JS anyway; the bounds are checked as doubles.
-const INT64_MIN = -9223372036854775808;
-const INT64_MAX = 9223372036854775807;
+// int64 on a double (JSON bodies: JSON.parse keeps no source text): -2^63 is exact; the literals just below
+// 2^63, INT64_MAX included, round to the double 2^63, which is refused (fail closed: 2^63 itself overflows).
+// Parameters and form fields are compared exactly on their digits instead (number-syntax.ts).
+const TWO_63 = 2 ** 63;
 
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const TIME = /^(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:[zZ]|[+-](\d{2}):(\d{2}))$/;
@@ -92,7 +93,7 @@ function isRegex(s: string): boolean {
 
 const FORMATS: Record<string, Format> = {
   int32: { type: 'number', validate: (n: number) => Number.isInteger(n) && n >= INT32_MIN && n <= INT32_MAX },
-  int64: { type: 'number', validate: (n: number) => Number.isInteger(n) && n >= INT64_MIN && n <= INT64_MAX },
+  int64: { type: 'number', validate: (n: number) => Number.isInteger(n) && n >= -TWO_63 && n < TWO_63 },
   float: { type: 'number', validate: (n: number) => Number.isFinite(n) },
   double: { type: 'number', validate: (n: number) => Number.isFinite(n) },
   byte: BASE64,
@@ -121,7 +122,9 @@ export function createAjv(dialect: AjvDialect, coerceTypes: Coercion): AjvInstan
     strictNumbers: true,
     useDefaults: false,
     validateFormats: true,
-    formats: FORMATS,
+    // Coerced instances: the int64 bounds were checked on the digits before coercion (the double of
+    // 9223372036854775807 is 2^63).
+    formats: coerceTypes === false ? FORMATS : { ...FORMATS, int64: { type: 'number' as const, validate: (n: number) => Number.isInteger(n) } },
   };
   const ajv = newAjv(dialect, options);
   if (coerceTypes !== false) ajv.addKeyword(numberTextKeyword);

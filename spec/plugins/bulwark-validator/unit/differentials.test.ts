@@ -81,6 +81,17 @@ describe('numbers: only the text every upstream reads as the number that was che
     expect(numberTextProblem('2147483648', { kind: 'integer', format: 'int32' })).toBe('must fit in int32');
     expect(numberTextProblem('-2147483648', { kind: 'integer', format: 'int32' })).toBeUndefined();
   });
+  test('JSON bodies: int64 on a double refuses 2^63 (INT64_MAX rounds to it: refused too, fail closed); 1e400 is not a number', async () => {
+    const doc = { openapi: '3.1.0', info: { title: 't', version: '1' }, paths: { '/x': { post: { requestBody: { content: { 'application/json': { schema: {
+      type: 'object', properties: { id: { type: 'integer', format: 'int64' }, n: { type: 'number' } } } } } } } } } };
+    const p = { api: compileOpenApi(doc, { validate: ALL }), unknownOperations: 'reject' as const, rejectUnknownQuery: false };
+    const check = (body: string) => validateOpenApiRequest(p, { method: 'POST', pathWithQuery: '/x', headers: { 'content-type': ['application/json'], 'content-length': [String(body.length)] } }, async () => Buffer.from(body), LIMITS);
+    expect(where(await check('{"id": 9223372036854775808}'))).toEqual(['body/id format']);
+    expect(where(await check('{"id": 9223372036854775807}'))).toEqual(['body/id format']);
+    expect((await check('{"id": 9223372036854774784}')).action).toBe('pass'); // the largest double below 2^63
+    expect((await check('{"id": -9223372036854775808}')).action).toBe('pass');
+    expect(where(await check('{"n": 1e400}'))).toEqual(['body/n type']);
+  });
   test('form bodies: the same rules (line_items[0][quantity]=0x2 is refused)', async () => {
     expect(where(await post(`${BASE}&line_items[0][quantity]=0x2`))).toEqual(['body/line_items/0/quantity number-syntax']);
   });
