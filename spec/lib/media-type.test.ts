@@ -11,6 +11,11 @@ describe('parseMediaType', () => {
   });
 });
 
+test('a repeated parameter is reported (boundary=a; boundary=b is ambiguous), in any case', () => {
+  expect(parseMediaType('multipart/form-data; boundary=a; BOUNDARY="b"')?.repeatedParams).toEqual(['boundary']);
+  expect(parseMediaType('multipart/form-data; boundary=a')?.repeatedParams).toBeUndefined();
+});
+
 describe('JSON media types and ranges', () => {
   test('application/json, +json suffixes and text/json are JSON', () => {
     for (const v of ['application/json', 'application/problem+json', 'application/vnd.api+json', 'text/json']) expect(isJsonMediaType(parseMediaType(v)!)).toBe(true);

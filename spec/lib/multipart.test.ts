@@ -44,6 +44,17 @@ describe('parseMultipart', () => {
     expect(parseMultipart(bigHeader, 'b', LIMITS)).toEqual({ ok: false, reason: 'multipart part headers too large' });
   });
 
+  test('ambiguous part headers are refused (busboy/multer keep the first of each, we would keep the last)', () => {
+    const cases: [string, string][] = [
+      ['Content-Disposition: form-data; name="a"\r\nContent-Disposition: form-data; name="b"', 'multipart part with more than one Content-Disposition'],
+      ['Content-Disposition: form-data; name="a"; name="b"', 'multipart Content-Disposition gives name more than once'],
+      ['Content-Disposition: form-data; name="a"; filename="x"; FILENAME="y"', 'multipart Content-Disposition gives filename more than once'],
+      ["Content-Disposition: form-data; name*=utf-8''a", 'multipart Content-Disposition parameter name* (RFC 5987 form) is not allowed in form-data'],
+      ['Content-Disposition: form-data; name="a"\r\nContent-Type: text/plain\r\nContent-Type: application/json', 'multipart part with more than one Content-Type'],
+    ];
+    for (const [headers, reason] of cases) expect(parseMultipart(body('b', [`${headers}\r\n\r\nv`]), 'b', LIMITS)).toEqual({ ok: false, reason });
+  });
+
   test('boundary syntax (RFC 2046)', () => {
     expect(isValidBoundary('----WebKitFormBoundary7MA4YWxkTrZu0gW')).toBe(true);
     expect(isValidBoundary('a b')).toBe(true);
