@@ -11,15 +11,22 @@
 // - strictNumbers: true — NaN and ±Infinity (`1e400`) are not numbers (they would pass `type: integer` and any
 //   `minimum`/`maximum`).
 // - Unknown formats are ignored (OpenAPI 3.0.3 §4.4: formats are open; "uriref" in the USPTO spec).
+// - code.regExp: linearRegExp — every `pattern` and `patternProperties` key of a schema runs on RE2JS (RE2
+//   semantics, linear time in the input), never on V8's backtracking engine: `^(a+)+$` against 30 characters
+//   would otherwise block the event loop that every plugin shares for seconds. A pattern RE2 cannot express
+//   (lookaround, backreferences) makes compilation fail; schema-dialect.ts's checkPatterns refuses it earlier,
+//   at load, with its location.
 // All format checks below are linear-time: no regular expression with nested quantifiers runs on request data.
 import * as net from 'node:net';
 import AjvDraft07 from 'ajv';
 import Ajv2019 from 'ajv/dist/2019';
 import Ajv2020 from 'ajv/dist/2020';
 import type AjvCore from 'ajv/dist/core';
-import type { Format } from 'ajv/dist/types';
+import type { ValidateFunction } from 'ajv';
+import type { ErrorObject, Format } from 'ajv/dist/types';
 import draft06MetaSchema from 'ajv/dist/refs/json-schema-draft-06.json';
 import { numberTextKeyword } from './number-syntax';
+import { RE2JS } from 're2js';
 
 export type AjvInstance = AjvCore;
 
@@ -112,6 +119,47 @@ const FORMATS: Record<string, Format> = {
   regex: isRegex,
 };
 
+/** RE2JS rejects repetition counts above this (RE2's limit); said in the error so the author can fix it. */
+const RE2_MAX_REPEAT = 1000;
+
+/**
+ * An ECMA-262 pattern (as JSON Schema writes them) compiled for RE2JS; throws an Error saying why RE2 refuses
+ * it. `translateRegExp` rewrites the ECMAScript-only spellings RE2 reads differently (`\u00e9`, `(?<name>`, `[^]`).
+ */
+export function compileLinearRegExp(pattern: string): RE2JS {
+  try {
+    return RE2JS.compile(RE2JS.translateRegExp(pattern));
+  } catch (err) {
+    const why = err instanceof Error ? err.message.replace(/^error parsing regexp: /, '') : String(err);
+    const hint = /repeat count/.test(why) ? ` (RE2 allows at most {${RE2_MAX_REPEAT}})` : /Perl syntax|escape sequence|named capture/.test(why) ? ' (RE2 has no lookaround or backreferences)' : '';
+    throw new Error(`pattern not supported by the linear-time regex engine (RE2): ${why}${hint}`);
+  }
+}
+
+/**
+ * Ajv's RegExpEngine on RE2JS: unanchored search, like RegExp.prototype.test. `toString` must tell patterns apart:
+ * Ajv shares compiled patterns within an instance keyed by it (`usePattern`: `key: rx.toString()`).
+ */
+const linearRegExp = Object.assign((pattern: string) => {
+  const re = compileLinearRegExp(pattern);
+  return { test: (s: string) => re.test(s), toString: () => `re2:${pattern}` };
+}, { code: 'linearRegExp' });
+
+const metaValidators = new Map<AjvDialect, AjvInstance>();
+
+/**
+ * A process-wide Ajv per draft used only for validateSchema: compiling a draft's meta-schema costs a few hundred
+ * milliseconds, paid once per process instead of once per document.
+ */
+export function metaSchemaValidator(dialect: AjvDialect): AjvInstance {
+  let ajv = metaValidators.get(dialect);
+  if (ajv === undefined) {
+    ajv = createAjv(dialect, false);
+    metaValidators.set(dialect, ajv);
+  }
+  return ajv;
+}
+
 /** A fresh Ajv for one draft. */
 export function createAjv(dialect: AjvDialect, coerceTypes: Coercion): AjvInstance {
   const options = {
@@ -125,6 +173,7 @@ export function createAjv(dialect: AjvDialect, coerceTypes: Coercion): AjvInstan
     // Coerced instances: the int64 bounds were checked on the digits before coercion (the double of
     // 9223372036854775807 is 2^63).
     formats: coerceTypes === false ? FORMATS : { ...FORMATS, int64: { type: 'number' as const, validate: (n: number) => Number.isInteger(n) } },
+    code: { regExp: linearRegExp },
   };
   const ajv = newAjv(dialect, options);
   if (coerceTypes !== false) ajv.addKeyword(numberTextKeyword);
@@ -143,4 +192,38 @@ function newAjv(dialect: AjvDialect, options: ConstructorParameters<typeof Ajv20
       return ajv;
     }
   }
+}
+
+/**
+ * Ajv's generated code recurses once (or, through $ref/anyOf/allOf chains, a few times) per nesting level of the
+ * data. `limits.max_depth` (at most MAX_VALIDATED_DEPTH) keeps data shallow enough for ordinary schemas; a schema
+ * with long reference chains per level could still run out of stack on data within that limit. Such a request is
+ * then refused as too deep (400, rule max-depth) instead of ending in a 500.
+ */
+export const MAX_VALIDATED_DEPTH = 1000;
+
+const TOO_DEEP: ErrorObject[] = [
+  { keyword: 'max-depth', instancePath: '', schemaPath: '#', params: {}, message: 'data nested too deeply to be checked against this schema' },
+];
+
+/** Calls a compiled validator; a stack overflow inside it becomes a `max-depth` failure. */
+export function runBounded(fn: ValidateFunction, data: unknown): { valid: boolean; errors: ValidateFunction['errors'] } {
+  try {
+    const valid = fn(data) as boolean;
+    return { valid, errors: fn.errors };
+  } catch (err) {
+    if (err instanceof RangeError) return { valid: false, errors: TOO_DEEP };
+    throw err;
+  }
+}
+
+/** A validator with the same call shape whose stack overflows become `max-depth` failures. */
+export function stackBounded(fn: ValidateFunction): ValidateFunction {
+  const wrapper = (data: unknown): boolean => {
+    const r = runBounded(fn, data);
+    wrapper.errors = r.errors;
+    return r.valid;
+  };
+  wrapper.errors = null as ValidateFunction['errors'];
+  return wrapper as unknown as ValidateFunction;
 }

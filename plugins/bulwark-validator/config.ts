@@ -4,13 +4,18 @@
 // does not compile throws a ConfigError naming the field and the location inside the document, so the instance
 // does not start and Kong answers 500 rather than letting requests through unvalidated (fail closed).
 //
-// Compiling a large document costs tens of milliseconds to seconds; Kong may start the same config several
-// times (once per worker, again after a plugin-server restart), so compiled policies are cached per process,
-// keyed by the config text (and the file's size and mtime for spec_file).
+// Loading a large document costs tens of milliseconds to seconds; Kong may start the same config several
+// times (once per worker, again after a plugin-server restart), so loaded policies are cached per process,
+// keyed by the config text (and the file's size and mtime for spec_file). FAILURES are cached too: Kong retries
+// StartInstance on every request to a route whose instance did not start, and recompiling a broken multi-MB
+// document each time would stall the event loop every plugin shares for seconds per request. A cached failure
+// is thrown again (the same error) until the config or the file changes.
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import { ConfigError, ConfigReader } from '../lib/config';
 import type { JsonLimits } from '../lib/json-guard';
 import { isJsonMediaType, parseMediaType } from '../lib/media-type';
+import { MAX_VALIDATED_DEPTH } from './ajv-setup';
 import { compileJsonSchemas, SCHEMA_DRAFTS, type SchemaDraft } from './json-schema-mode';
 import { compileOpenApi } from './openapi';
 import type { ParamLocation } from './parameters';
@@ -46,19 +51,38 @@ export const DEFAULT_LIMITS = {
 export const MAX_BODY_SIZE_LIMIT = 64 * 1024 * 1024;
 
 const POLICY_CACHE_SIZE = 8;
-const policyCache = new Map<string, ValidationPolicy>();
+type CacheEntry = { ok: true; policy: ValidationPolicy } | { ok: false; error: unknown };
+const policyCache = new Map<string, CacheEntry>();
+
+/**
+ * Cache key: a digest, so that a multi-MB inline document is not kept (or compared) as a Map key. Strings are
+ * hashed as UTF-16 (lossless, and no UTF-8 encoding pass over megabytes of text).
+ */
+function cacheKey(parts: unknown[]): string {
+  const hash = crypto.createHash('sha256');
+  for (const part of parts) {
+    if (typeof part === 'string') hash.update(`s${part.length}:`).update(part, 'utf16le');
+    else hash.update(`j${JSON.stringify(part) ?? 'undefined'}`);
+    hash.update('\n');
+  }
+  return hash.digest('base64');
+}
 
 function cached(key: string, build: () => ValidationPolicy): ValidationPolicy {
-  const hit = policyCache.get(key);
-  if (hit !== undefined) {
-    policyCache.delete(key);
-    policyCache.set(key, hit); // most recently used last
-    return hit;
+  let entry = policyCache.get(key);
+  if (entry !== undefined) {
+    policyCache.delete(key); // most recently used last
+  } else {
+    try {
+      entry = { ok: true, policy: build() };
+    } catch (error) {
+      entry = { ok: false, error };
+    }
   }
-  const policy = build();
-  policyCache.set(key, policy);
+  policyCache.set(key, entry);
   if (policyCache.size > POLICY_CACHE_SIZE) policyCache.delete(policyCache.keys().next().value as string);
-  return policy;
+  if (!entry.ok) throw entry.error;
+  return entry.policy;
 }
 
 /** For tests and benchmarks: forget compiled policies. */
@@ -68,7 +92,7 @@ export function clearPolicyCache(): void {
 
 function readLimits(r: ConfigReader): BodyLimits {
   const json: JsonLimits = {
-    maxDepth: r.integer('max_depth', DEFAULT_LIMITS.max_depth, 1, 10000),
+    maxDepth: r.integer('max_depth', DEFAULT_LIMITS.max_depth, 1, MAX_VALIDATED_DEPTH),
     maxArrayLength: r.integer('max_array_length', DEFAULT_LIMITS.max_array_length, 1, 100000000),
     maxObjectEntries: r.integer('max_object_entries', DEFAULT_LIMITS.max_object_entries, 1, 100000000),
     maxKeyLength: r.integer('max_key_length', DEFAULT_LIMITS.max_key_length, 1, 100000000),
@@ -87,6 +111,8 @@ function openApiPolicy(r: ConfigReader): ValidationPolicy {
   if (spec !== undefined && file !== undefined) throw new ConfigError(r.field('spec'), 'set spec or spec_file, not both');
   const unknownOperations = r.oneOf('unknown_operations', ['reject', 'allow'] as const, 'reject');
   const rejectUnknownQuery = r.boolean('reject_unknown_query', false);
+  const loadMode = r.oneOf('load_mode', ['strict', 'lenient'] as const, 'strict');
+  const precompile = r.boolean('precompile', false);
   const basePaths = r.stringArray('base_paths').map((p, i) => {
     if (!p.startsWith('/') || /[?#\s]/.test(p)) throw new ConfigError(`${r.field('base_paths')}[${i}]`, "expected a path starting with '/'");
     return p;
@@ -104,16 +130,20 @@ function openApiPolicy(r: ConfigReader): ValidationPolicy {
       fileStamp = 'missing';
     }
   }
-  const key = JSON.stringify(['openapi', spec ?? null, file ?? null, fileStamp, basePaths, [...validate].sort()]);
+  const key = cacheKey(['openapi', spec ?? null, file ?? null, fileStamp, basePaths, [...validate].sort(), loadMode, precompile]);
   const compiled = cached(key, () => {
     const field = spec !== undefined ? r.field('spec') : r.field('spec_file');
     const doc = spec !== undefined ? parseSpecText(spec, field) : readSpecFile(file!, field);
     try {
-      const api = compileOpenApi(doc, { basePaths: basePaths.length > 0 ? basePaths : undefined, validate: new Set(validate) });
+      const api = compileOpenApi(doc, { basePaths: basePaths.length > 0 ? basePaths : undefined, validate: new Set(validate), lenient: loadMode === 'lenient', precompile });
       return { kind: 'openapi', api, unknownOperations: 'reject', rejectUnknownQuery: false };
     } catch (err) {
       // Locations inside the document are prefixed with the config field holding it.
-      if (err instanceof ConfigError) throw new ConfigError(`${field} at ${err.field}`, err.reason);
+      if (err instanceof ConfigError) {
+        const relaxable = /^(invalid schema|pattern not supported)/.test(err.reason);
+        const hint = loadMode === 'strict' && relaxable ? ` (${r.field('load_mode')}: lenient loads the rest of the document and logs such problems)` : '';
+        throw new ConfigError(`${field} at ${err.field}`, `${err.reason}${hint}`);
+      }
       throw err;
     }
   });
@@ -133,7 +163,7 @@ function jsonSchemaPolicy(r: ConfigReader): ValidationPolicy {
     if (mt === undefined || !isJsonMediaType(mt)) throw new ConfigError(`${r.field('content_types')}[${i}]`, 'expected a JSON media type (application/json or */*+json)');
     return mt.essence;
   });
-  const key = JSON.stringify(['json-schema', draft, bodyText ?? null, queryText ?? null, headersText ?? null]);
+  const key = cacheKey(['json-schema', draft, bodyText ?? null, queryText ?? null, headersText ?? null]);
   const compiled = cached(key, () => {
     const src = (text: string | undefined, name: string) => (text === undefined ? undefined : { schema: parseSpecText(text, r.field(name)), field: r.field(name) });
     const schemas = compileJsonSchemas({ draft, body: src(bodyText, 'body_schema'), query: src(queryText, 'query_schema'), headers: src(headersText, 'header_schema') });

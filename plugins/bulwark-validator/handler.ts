@@ -13,9 +13,13 @@
 // before reading. A body without Content-Length is read with a margin over max_body_size (validate.ts
 // unframedReadLimit) so that one over max_body_size gets 413; one over the margin that nginx spooled makes
 // Kong's get_raw_body return nil, a Lua error: Kong then ends the request with 500 (still closed).
+// before reading. A chunked body (no Content-Length) larger than the limit and spooled by nginx makes Kong's
+// get_raw_body return nil, which is a Lua error: Kong then ends the request with 500 (still closed).
+import { UNEXPECTED_ERROR_MESSAGE } from '../lib/errors';
 import type { Kong } from '../lib/pdk';
 import { logger } from '../lib/plugin';
 import type { ValidatorConfig } from './config';
+import { OperationCompileError, type CompiledApi } from './openapi';
 import { validateJsonSchemaRequest, validateOpenApiRequest, type BodyReader, type RequestSnapshot, type Verdict } from './validate';
 import { rejectionBody, toLogViolation } from './violations';
 
@@ -31,7 +35,23 @@ function headerLineCount(headers: Record<string, unknown>): number {
   return n;
 }
 
+/** Problems listed in the lenient-load log line (the line says how many there were in all). */
+export const MAX_LOGGED_PROBLEMS = 100;
+
+/** Documents whose lenient-load problems were logged (once per plugin-server process). */
+const problemsLogged = new WeakSet<CompiledApi>();
+
+async function logLoadProblems(kong: Kong, api: CompiledApi): Promise<void> {
+  if (api.problems.length === 0 || problemsLogged.has(api)) return;
+  problemsLogged.add(api);
+  await logger(kong, PLUGIN_NAME).warn('document_loaded_leniently', {
+    problems_total: api.problems.length,
+    problems: api.problems.slice(0, MAX_LOGGED_PROBLEMS),
+  });
+}
+
 export async function access(kong: Kong, conf: ValidatorConfig): Promise<void> {
+  if (conf.policy.kind === 'openapi') await logLoadProblems(kong, conf.policy.api);
   const method = await kong.request.getMethod();
   const pathWithQuery = await kong.request.getPathWithQuery();
   const headers = await kong.request.getHeaders(MAX_HEADERS);
@@ -47,10 +67,23 @@ export async function access(kong: Kong, conf: ValidatorConfig): Promise<void> {
     const req: RequestSnapshot = { method, pathWithQuery, headers };
     const readBody: BodyReader = async (limit) => (await kong.request.getRawBody(limit)) ?? new Uint8Array(0);
     const policy = conf.policy;
-    verdict =
-      policy.kind === 'openapi'
-        ? await validateOpenApiRequest(policy, req, readBody, conf.limits)
-        : await validateJsonSchemaRequest(policy, req, readBody, conf.limits);
+    try {
+      verdict =
+        policy.kind === 'openapi'
+          ? await validateOpenApiRequest(policy, req, readBody, conf.limits)
+          : await validateJsonSchemaRequest(policy, req, readBody, conf.limits);
+    } catch (err) {
+      if (!(err instanceof OperationCompileError)) throw err;
+      // The operation's schemas do not compile (found on its first use, then cached): fail closed, say where.
+      await logger(kong, PLUGIN_NAME).err('operation_schema_invalid', {
+        operation: err.operation,
+        location: err.location,
+        reason: err.reason,
+        action: 'rejected with 500',
+      });
+      await kong.response.exit(500, { message: UNEXPECTED_ERROR_MESSAGE });
+      return;
+    }
   }
   if (verdict.action === 'pass') return;
 

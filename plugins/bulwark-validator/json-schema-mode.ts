@@ -2,8 +2,8 @@
 // request headers, compiled once for the draft the operator names (or the one the schema's `$schema` names).
 import type { ValidateFunction } from 'ajv';
 import { ConfigError } from '../lib/config';
-import { createAjv, type AjvDialect } from './ajv-setup';
-import { convertDraft04Schema, guardAllNumberText, isObject } from './schema-dialect';
+import { createAjv, stackBounded, type AjvDialect } from './ajv-setup';
+import { convertDraft04Schema, guardAllNumberText, isObject, refuseNonLinearPatterns } from './schema-dialect';
 
 export type SchemaDraft = '2020-12' | '2019-09' | 'draft-07' | 'draft-04';
 export const SCHEMA_DRAFTS: readonly SchemaDraft[] = ['2020-12', '2019-09', 'draft-07', 'draft-04'];
@@ -69,13 +69,14 @@ export function compileJsonSchemas(src: JsonSchemaSources): CompiledJsonSchemas 
     }
     if (coerce) schema = guardAllNumberText(schema);
     const ajv = coerce ? paramAjv : bodyAjv;
+    refuseNonLinearPatterns(schema, s.field);
     if (!(ajv.validateSchema(schema as object) as boolean)) {
       const e = ajv.errors?.[0];
       const inner = (e?.instancePath ?? '').split('/').slice(1).join('.');
       throw new ConfigError(`${s.field}${inner === '' ? '' : `.${inner}`}`, `invalid schema: ${e?.message ?? 'does not match the meta-schema'}`);
     }
     try {
-      return ajv.compile(schema as object);
+      return stackBounded(ajv.compile(schema as object));
     } catch (err) {
       throw new ConfigError(s.field, `schema does not compile: ${(err as Error).message}`);
     }

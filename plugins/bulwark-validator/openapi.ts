@@ -1,16 +1,26 @@
-// An OpenAPI 3.0/3.1 document compiled, once, into what a request is checked against: a path router and, per
-// operation, the parameter specs with ONE compiled validator for all its parameters and one validator per
-// request-body media type. A document or schema that does not compile is a ConfigError naming where
+// An OpenAPI 3.0/3.1 document loaded into what a request is checked against: a path router and, per
+// operation, the parameter specs with ONE validator for all its parameters and one validator per request-body
+// media type. A document that does not load is a ConfigError naming where
 // (`paths./pets.post.requestBody.content.application/json.schema...`).
 //
 // How schemas are compiled: the document (with its Schema Objects converted to the Ajv draft, see
 // schema-dialect.ts) is added to Ajv under DOCUMENT_ID; each validator is `{$ref: DOCUMENT_ID#<pointer>}`, so a
-// `$ref: '#/components/schemas/Pet'` anywhere resolves inside the same document. Ajv resolves and compiles every
-// reference at compile time: nothing is compiled per request.
+// `$ref: '#/components/schemas/Pet'` anywhere resolves inside the same document.
+//
+// When: at load, the document is parsed, converted, every Schema Object is checked against its meta-schema, every
+// `pattern` against the RE2 engine and every local `$ref` for a target — all linear walks. Ajv's code generation
+// (milliseconds per operation: GitHub's 1,223 operations took 4–7 s, during which the event loop that every
+// plugin shares was blocked and Kong gives up on an instance after 10 s) happens per operation on its first
+// request, once: all validators of that operation together. An operation whose schemas do not compile answers
+// every request with 500 (OperationCompileError, cached: compiled once, never retried). `precompile: true` compiles
+// every operation at load instead.
+//
+// Lenient load (`load_mode: lenient`): meta-schema and RE2 violations are collected as `problems` (logged by
+// the handler) instead of refusing the document; Ajv then compiles what it can, operation by operation.
 import type { ValidateFunction } from 'ajv';
 import { ConfigError } from '../lib/config';
 import { parseMediaType, isJsonMediaType } from '../lib/media-type';
-import { createAjv, type AjvDialect, type AjvInstance } from './ajv-setup';
+import { createAjv, metaSchemaValidator, runBounded, type AjvDialect, type AjvInstance } from './ajv-setup';
 import {
   compareSpecificity,
   compileTemplate,
@@ -22,7 +32,17 @@ import {
 } from './path-router';
 import { STYLES, type ParamLocation, type ParamShape, type ParamSpec, type ParamStyle } from './parameters';
 import type { FormFields } from './request-body';
-import { convertOas30Schema, convertOas31Schema, guardAllNumberText, isObject, pointerToken, type JsonObject } from './schema-dialect';
+import {
+  convertOas30Schema,
+  convertOas31Schema,
+  forEachSubschema,
+  guardAllNumberText,
+  isObject,
+  patternProblems,
+  pointerToken,
+  type JsonObject,
+  type SchemaProblem,
+} from './schema-dialect';
 
 export const DOCUMENT_ID = 'https://bulwark-validator.invalid/openapi.json';
 
@@ -48,14 +68,27 @@ export interface MediaEntry {
   form: FormFields;
 }
 
+/** An operation whose schemas Ajv could not compile; thrown by each of its validators, every time. */
+export class OperationCompileError extends Error {
+  constructor(readonly operation: string, readonly location: string, readonly reason: string) {
+    super(`operation ${operation}: ${location}: ${reason}`);
+    this.name = 'OperationCompileError';
+  }
+}
+
 export interface CompiledOperation {
   method: string;
   template: string;
   /** `POST /pets` or the operationId, for logs. */
   label: string;
   params: ParamSpec[];
-  /** Validates `{path:{…}, query:{…}, header:{…}, cookie:{…}}`; undefined when there is nothing to check. */
+  /**
+   * Validates `{path:{…}, query:{…}, header:{…}, cookie:{…}}`. Its first call compiles all validators of the
+   * operation (it is always set, so that a request without parameters still meets a compile failure).
+   */
   validateParams?: ValidateFunction;
+  /** Compiles the operation's validators now (what the first request would do); throws OperationCompileError. */
+  compileNow(): void;
   body?: { required: boolean; media: MediaEntry[] };
 }
 
@@ -71,6 +104,10 @@ export interface CompiledApi {
   /** Path templates, most specific first. */
   paths: PathEntry[];
   operationCount: number;
+  /** Meta-schema and regex problems a lenient load let through, in document order (empty when strict). */
+  problems: SchemaProblem[];
+  /** Every operation, for precompile and tests. */
+  operations: CompiledOperation[];
 }
 
 export interface OpenApiOptions {
@@ -78,6 +115,10 @@ export interface OpenApiOptions {
   basePaths?: string[];
   /** The parts to validate. */
   validate: ReadonlySet<ParamLocation | 'body'>;
+  /** Record meta-schema / regex violations as problems instead of refusing the document. */
+  lenient?: boolean;
+  /** Compile every operation at load (else: on first use). */
+  precompile?: boolean;
 }
 
 /** Dotted location of a JSON pointer for messages: `/paths/~1pets/post` → `paths./pets.post`. */
@@ -201,11 +242,14 @@ function formFields(doc: unknown, schema: unknown, encoding: unknown): FormField
 class Compiler {
   readonly version: OpenApiVersion;
   readonly dialect: AjvDialect;
-  readonly converted: JsonObject;
+  /** Only the converted schemas a request can reach, at their pointers (see ensureConverted). */
+  readonly converted: JsonObject = {};
   readonly bodyAjv: AjvInstance;
   readonly paramAjv: AjvInstance;
 
-  constructor(readonly original: JsonObject) {
+  readonly problems: SchemaProblem[] = [];
+
+  constructor(readonly original: JsonObject, readonly lenient: boolean) {
     const v = original.openapi;
     if (typeof original.swagger === 'string') throw new ConfigError('swagger', 'Swagger 2.0 documents are not supported: convert to OpenAPI 3');
     if (typeof v !== 'string' || !/^3\.[01]\.\d+/.test(v)) throw new ConfigError('openapi', 'expected an OpenAPI 3.0.x or 3.1.x document');
@@ -217,97 +261,134 @@ class Compiler {
     }
     if (!isObject(original.paths) && original.paths !== undefined) throw new ConfigError('paths', 'expected an object');
     this.dialect = this.version === '3.0' ? 'draft-07' : '2020-12';
-    this.converted = JSON.parse(JSON.stringify(original)) as JsonObject;
-    this.convertAllSchemas();
     this.bodyAjv = createAjv(this.dialect, false);
     this.paramAjv = createAjv(this.dialect, true);
+  }
+
+  /**
+   * After every operation was read (and so every schema a request can reach converted): meta-validate them and
+   * hand the converted skeleton to Ajv. Nothing is compiled yet.
+   */
+  finish(): void {
+    this.metaValidateAll();
     for (const ajv of [this.bodyAjv, this.paramAjv]) {
       try {
-        ajv.addSchema(this.converted, DOCUMENT_ID);
+        // The skeleton is not itself a schema; its Schema Objects were meta-validated one by one.
+        ajv.addSchema(this.converted, DOCUMENT_ID, undefined, false);
       } catch (err) {
         throw new ConfigError('openapi', `document cannot be loaded as a schema resource: ${(err as Error).message}`);
       }
     }
-    this.metaValidateAll();
+  }
+
+  /** Strict: the first problem refuses the document. Lenient: it is recorded and loading goes on. */
+  private problem(location: string, message: string): void {
+    if (!this.lenient) throw new ConfigError(location, message);
+    this.problems.push({ location, message });
   }
 
   private readonly schemaPointers: string[] = [];
+  private readonly convertedPointers = new Set<string>();
 
-  /** Converts one Schema Object in place in the converted copy, and remembers it for meta-validation. */
-  private convertAt(pointer: string): void {
-    const schema = pointerGet(this.original, pointer);
-    if (schema === undefined) return;
+  /**
+   * The schema at `pointer` and every schema its local `$ref`s reach, converted (schema-dialect.ts) into the
+   * skeleton `converted`, which holds only such schemas at their original locations: Ajv and the meta-schema
+   * check never see the rest of the document (descriptions, responses, examples: most of a large document).
+   */
+  ensureConverted(pointer: string): void {
+    const queue = [pointer];
+    while (queue.length > 0) {
+      const next = queue.pop()!;
+      if (this.convertedPointers.has(next)) continue;
+      this.convertedPointers.add(next);
+      const schema = pointerGet(this.original, next);
+      if (schema === undefined) continue; // a dangling $ref: checkRefs reports it
+      this.convertAt(next, schema);
+      forEachSubschema(schema, (sub) => {
+        if (typeof sub.$ref !== 'string' || !sub.$ref.startsWith('#/')) return;
+        try {
+          queue.push(decodeURIComponent(sub.$ref.slice(1)));
+        } catch {
+          // malformed: checkRefs reports it
+        }
+      });
+    }
+  }
+
+  /** Converts one Schema Object into the skeleton, and remembers it for meta-validation. */
+  private convertAt(pointer: string, schema: unknown): void {
     const resolve = (ref: string) => (ref.startsWith('#') ? derefSchema(this.original, { $ref: ref }) : undefined);
     const at = pointerLocation(pointer);
     const converted = guardAllNumberText(this.version === '3.0' ? convertOas30Schema(schema, at, resolve) : convertOas31Schema(schema, at, resolve));
-    const parentPointer = pointer.slice(0, pointer.lastIndexOf('/'));
-    const key = pointer.slice(pointer.lastIndexOf('/') + 1).replace(/~1/g, '/').replace(/~0/g, '~');
-    (pointerGet(this.converted, parentPointer) as JsonObject)[key] = converted;
+    const tokens = pointer.split('/').slice(1).map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
+    let node: JsonObject = this.converted;
+    for (const token of tokens.slice(0, -1)) {
+      const child = node[token];
+      if (isObject(child)) node = child;
+      else node = node[token] = {};
+    }
+    node[tokens[tokens.length - 1]!] = converted;
     this.schemaPointers.push(pointer);
   }
 
-  private convertParameterSchemas(paramPointer: string): void {
-    const param = pointerGet(this.original, paramPointer);
-    if (!isObject(param) || typeof param.$ref === 'string') return;
-    if ('schema' in param) this.convertAt(`${paramPointer}/schema`);
-    if (isObject(param.content)) for (const mt of Object.keys(param.content)) this.convertAt(`${paramPointer}/content/${pointerToken(mt)}/schema`);
-  }
-
-  private convertRequestBodySchemas(bodyPointer: string): void {
-    const body = pointerGet(this.original, bodyPointer);
-    if (!isObject(body) || typeof body.$ref === 'string' || !isObject(body.content)) return;
-    for (const [mt, media] of Object.entries(body.content)) {
-      if (isObject(media) && 'schema' in media) this.convertAt(`${bodyPointer}/content/${pointerToken(mt)}/schema`);
-    }
-  }
-
-  /** Every Schema Object a request can reach: components and the operations' parameters and bodies. */
-  private convertAllSchemas(): void {
-    const components = this.original.components;
-    if (isObject(components)) {
-      if (isObject(components.schemas)) for (const n of Object.keys(components.schemas)) this.convertAt(`/components/schemas/${pointerToken(n)}`);
-      if (isObject(components.parameters)) for (const n of Object.keys(components.parameters)) this.convertParameterSchemas(`/components/parameters/${pointerToken(n)}`);
-      if (isObject(components.requestBodies)) for (const n of Object.keys(components.requestBodies)) this.convertRequestBodySchemas(`/components/requestBodies/${pointerToken(n)}`);
-    }
-    const paths = isObject(this.original.paths) ? this.original.paths : {};
-    for (const [template, item] of Object.entries(paths)) {
-      if (!isObject(item) || typeof item.$ref === 'string') continue;
-      const itemPointer = `/paths/${pointerToken(template)}`;
-      if (Array.isArray(item.parameters)) item.parameters.forEach((_, i) => this.convertParameterSchemas(`${itemPointer}/parameters/${i}`));
-      for (const method of HTTP_METHODS) {
-        const op = item[method];
-        if (!isObject(op)) continue;
-        const opPointer = `${itemPointer}/${method}`;
-        if (Array.isArray(op.parameters)) op.parameters.forEach((_, i) => this.convertParameterSchemas(`${opPointer}/parameters/${i}`));
-        if ('requestBody' in op) this.convertRequestBodySchemas(`${opPointer}/requestBody`);
-      }
-    }
-  }
-
-  /** Each Schema Object against its draft's meta-schema, so that a typo fails at start with its location. */
+  /**
+   * Each Schema Object against its draft's meta-schema (so that a typo fails at start with its location), its
+   * patterns against RE2, and its local `$ref`s for a target (Ajv would only find a dangling one when the
+   * operation is compiled, on first use).
+   */
   private metaValidateAll(): void {
+    const meta = metaSchemaValidator(this.dialect);
     for (const pointer of this.schemaPointers) {
       const schema = pointerGet(this.converted, pointer);
+      const at = pointerLocation(pointer);
       if (typeof schema === 'boolean') continue;
       let valid: boolean;
       try {
-        valid = this.bodyAjv.validateSchema(schema as object) as boolean;
+        valid = meta.validateSchema(schema as object) as boolean;
       } catch (err) {
-        throw new ConfigError(pointerLocation(pointer), (err as Error).message);
+        this.problem(at, (err as Error).message);
+        continue;
       }
       if (!valid) {
-        const e = this.bodyAjv.errors?.[0];
-        const inner = e === undefined ? '' : pointerLocation(e.instancePath);
-        throw new ConfigError(`${pointerLocation(pointer)}${inner === '' ? '' : `.${inner}`}`, `invalid schema: ${e?.message ?? 'does not match the meta-schema'}`);
+        // Ajv's allErrors lists every branch of a failed anyOf; the `anyOf` summary says nothing more.
+        const errors = (meta.errors ?? []).filter((e) => e.keyword !== 'anyOf' && e.keyword !== 'oneOf');
+        for (const e of this.lenient ? errors : errors.slice(0, 1)) {
+          const inner = pointerLocation(e.instancePath);
+          this.problem(`${at}${inner === '' ? '' : `.${inner}`}`, `invalid schema: ${e.message ?? 'does not match the meta-schema'}`);
+        }
+        if (errors.length === 0) this.problem(at, 'invalid schema: does not match the meta-schema');
       }
+      for (const p of patternProblems(schema, at)) this.problem(p.location, p.message);
+      this.checkRefs(schema, at);
     }
   }
 
-  compile(ajv: AjvInstance, schema: object, location: string): ValidateFunction {
+  private checkRefs(schema: unknown, at: string): void {
+    forEachSubschema(schema, (s, a) => {
+      if (typeof s.$ref === 'string') {
+        const ref = s.$ref;
+        if (!ref.startsWith('#')) {
+          // 3.1 schemas may name other resources by $id; Ajv resolves those (or fails) at compile time.
+          if (this.version === '3.0') this.problem(`${a}.$ref`, 'only references inside the document (#/...) are supported');
+        } else {
+          let target: unknown;
+          try {
+            target = pointerGet(this.original, decodeURIComponent(ref.slice(1)));
+          } catch {
+            target = undefined;
+          }
+          // `#name` (an $anchor) is not a JSON pointer: left to Ajv.
+          if (target === undefined && (ref === '#' || ref.startsWith('#/'))) this.problem(`${a}.$ref`, `reference ${ref} does not resolve`);
+        }
+      }
+    }, at);
+  }
+
+  compile(ajv: AjvInstance, schema: object, location: string, operation: string): ValidateFunction {
     try {
       return ajv.compile(schema);
     } catch (err) {
-      throw new ConfigError(location, `schema does not compile: ${(err as Error).message}`);
+      throw new OperationCompileError(operation, location, `schema does not compile: ${(err as Error).message}`);
     }
   }
 
@@ -340,6 +421,7 @@ function paramSpec(c: Compiler, located: Located<JsonObject>): { spec: ParamSpec
       if (isObject(media) && 'schema' in media && json) schemaPointer = `${located.pointer}/content/${pointerToken(mt)}/schema`;
     }
   }
+  if (schemaPointer !== undefined) c.ensureConverted(schemaPointer);
   const converted = schemaPointer === undefined ? undefined : pointerGet(c.converted, schemaPointer);
   const target = derefSchema(c.converted, converted);
   // deepObject only describes objects; the schema may say so only through anyOf/oneOf (Stripe's `created`).
@@ -361,6 +443,43 @@ function paramSpec(c: Compiler, located: Located<JsonObject>): { spec: ParamSpec
     },
     schemaPointer,
   };
+}
+
+/** A validator for an operation without parameters to check. */
+const ACCEPT_ALL = Object.assign(() => true, { errors: null }) as unknown as ValidateFunction;
+
+/** The compile state of one operation: not yet, done, or failed (the failure is kept and thrown again). */
+class LazyOperation {
+  private failure: OperationCompileError | undefined;
+  private done = false;
+
+  constructor(private readonly label: string, private readonly tasks: (() => void)[]) {}
+
+  ensure(): void {
+    if (this.failure !== undefined) throw this.failure;
+    if (this.done) return;
+    try {
+      for (const task of this.tasks) task();
+    } catch (err) {
+      this.failure = err instanceof OperationCompileError ? err : new OperationCompileError(this.label, 'schemas', (err as Error).message);
+      this.tasks.length = 0;
+      throw this.failure;
+    }
+    this.done = true;
+    this.tasks.length = 0; // the closures hold schema fragments: free them
+  }
+
+  /** A ValidateFunction look-alike: compiles the operation on first call, then delegates (errors included). */
+  validator(get: () => ValidateFunction): ValidateFunction {
+    const wrapper = (data: unknown): boolean => {
+      this.ensure();
+      const r = runBounded(get(), data);
+      wrapper.errors = r.errors;
+      return r.valid;
+    };
+    wrapper.errors = null as ValidateFunction['errors'];
+    return wrapper as unknown as ValidateFunction;
+  }
 }
 
 function compileOperation(
@@ -404,7 +523,11 @@ function compileOperation(
     anySchema = true;
   }
   const label = typeof op.operationId === 'string' ? op.operationId : `${method.toUpperCase()} ${template}`;
-  const compiled: CompiledOperation = { method, template, label, params };
+  // Ajv compiles on first use (see the header); `tasks` are run together, once.
+  const tasks: (() => void)[] = [];
+  const lazy = new LazyOperation(label, tasks);
+  const compiled: CompiledOperation = { method, template, label, params, compileNow: () => lazy.ensure() };
+  let paramsValidator: ValidateFunction | undefined;
   if (anySchema) {
     const properties: JsonObject = {};
     for (const loc of Object.keys(groups) as ParamLocation[]) {
@@ -412,8 +535,9 @@ function compileOperation(
       if (Object.keys(g.properties).length === 0) continue;
       properties[loc] = { type: 'object', properties: g.properties, ...(g.required.length > 0 ? { required: g.required } : {}) };
     }
-    compiled.validateParams = c.compile(c.paramAjv, { type: 'object', properties }, `${pointerLocation(opPointer)}.parameters`);
+    tasks.push(() => (paramsValidator = c.compile(c.paramAjv, { type: 'object', properties }, `${pointerLocation(opPointer)}.parameters`, label)));
   }
+  compiled.validateParams = lazy.validator(() => paramsValidator ?? ACCEPT_ALL);
 
   if (op.requestBody !== undefined) {
     const located = follow(c.original, op.requestBody, `${opPointer}/requestBody`);
@@ -426,6 +550,7 @@ function compileOperation(
       const e: MediaEntry = { range: lower, form: { arrays: new Set(), json: new Set(), binary: new Set() } };
       if (isObject(entry) && 'schema' in entry && options.validate.has('body')) {
         const schemaPointer = `${mtPointer}/schema`;
+        c.ensureConverted(schemaPointer);
         const converted = pointerGet(c.converted, schemaPointer);
         const essence = lower.split(';')[0]!.trim();
         const wildcard = essence.includes('*');
@@ -433,9 +558,15 @@ function compileOperation(
         const isJson = parsed !== undefined && isJsonMediaType(parsed);
         const isForm = essence === 'application/x-www-form-urlencoded' || essence === 'multipart/form-data' || essence.startsWith('multipart/');
         const at = pointerLocation(schemaPointer);
-        if (isJson || wildcard) e.validateJson = c.compile(c.bodyAjv, c.ref(schemaPointer), at);
+        if (isJson || wildcard) {
+          let fn: ValidateFunction | undefined;
+          tasks.push(() => (fn = c.compile(c.bodyAjv, c.ref(schemaPointer), at, label)));
+          e.validateJson = lazy.validator(() => fn!);
+        }
         if (isForm || wildcard) {
-          e.validateForm = c.compile(c.paramAjv, c.ref(schemaPointer), at);
+          let fn: ValidateFunction | undefined;
+          tasks.push(() => (fn = c.compile(c.paramAjv, c.ref(schemaPointer), at, label)));
+          e.validateForm = lazy.validator(() => fn!);
           e.form = formFields(c.converted, converted, entry.encoding);
         }
       }
@@ -449,7 +580,8 @@ function compileOperation(
 /** Compile a parsed OpenAPI document. Throws ConfigError naming the location of the first problem. */
 export function compileOpenApi(doc: unknown, options: OpenApiOptions): CompiledApi {
   if (!isObject(doc)) throw new ConfigError('openapi', 'expected an OpenAPI document (an object)');
-  const c = new Compiler(doc);
+  const c = new Compiler(doc, options.lenient === true);
+  const operations: CompiledOperation[] = [];
   const paths: PathEntry[] = [];
   let operationCount = 0;
   const docPaths = isObject(doc.paths) ? doc.paths : {};
@@ -463,12 +595,15 @@ export function compileOpenApi(doc: unknown, options: OpenApiOptions): CompiledA
       const op = item[method];
       if (op === undefined) continue;
       if (!isObject(op)) throw new ConfigError(`${pointerLocation(itemPointer)}.${method}`, 'expected an Operation Object');
-      methods.set(method.toUpperCase(), compileOperation(c, method, template, item.parameters, op, `${located.pointer}/${method}`, located.pointer, options));
+      const compiled = compileOperation(c, method, template, item.parameters, op, `${located.pointer}/${method}`, located.pointer, options);
+      methods.set(method.toUpperCase(), compiled);
+      operations.push(compiled);
       operationCount++;
     }
     paths.push({ template: compileTemplate(template), methods });
   }
   paths.sort((a, b) => compareSpecificity(a.template, b.template));
+  c.finish();
 
   let basePaths = options.basePaths;
   if (basePaths === undefined || basePaths.length === 0) {
@@ -491,7 +626,19 @@ export function compileOpenApi(doc: unknown, options: OpenApiOptions): CompiledA
     return compileTemplate(b === '' ? '/' : b, vars);
   });
   bases.sort((a, b) => b.segments.length - a.segments.length);
-  return { version: c.version, bases, paths, operationCount };
+  if (options.precompile === true) {
+    for (const op of operations) {
+      try {
+        op.compileNow();
+      } catch (err) {
+        if (!(err instanceof OperationCompileError)) throw err;
+        // Strict: refuse the document at load, as before lazy compilation. Lenient: the operation answers 500.
+        if (options.lenient !== true) throw new ConfigError(err.location, err.reason);
+        c.problems.push({ location: err.location, message: err.message });
+      }
+    }
+  }
+  return { version: c.version, bases, paths, operationCount, problems: c.problems, operations };
 }
 
 export type OperationMatch =

@@ -6,12 +6,17 @@
 // removed, repeated slashes merged), so that `/v1/./pets` or `/v1/p%65ts` cannot reach a different operation
 // than the one validated. Parameter values keep their raw form: the style parsers need to see which
 // delimiters were literal.
+//
+// A segment mixing variables and text (`{a}-{b}.json`) is matched by a regular expression built from the
+// template, run on RE2JS (linear time): on a backtracking engine, `([^/]+?)-([^/]+?)-([^/]+?)\.json$` against a
+// long segment of dashes is polynomial and would block the event loop every plugin shares.
+import { RE2JS } from 're2js';
 import { decodeUnreserved, percentDecode } from '../lib/percent-encoding';
 
 export type SegmentMatcher =
   | { kind: 'literal'; value: string }
   | { kind: 'variable'; name: string; allowed?: ReadonlySet<string> }
-  | { kind: 'mixed'; regex: RegExp; names: string[] };
+  | { kind: 'mixed'; regex: RE2JS; names: string[] };
 
 export interface PathTemplate {
   template: string;
@@ -19,10 +24,6 @@ export interface PathTemplate {
 }
 
 const VAR = /\{([^{}]+)\}/g;
-
-function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
 
 /** `/pets/{petId}` → matchers; `{name}` must fill a whole segment or be mixed with literal text. */
 export function compileTemplate(template: string, variables?: Record<string, ReadonlySet<string> | undefined>): PathTemplate {
@@ -40,12 +41,12 @@ export function compileTemplate(template: string, variables?: Record<string, Rea
       let source = '^';
       let last = 0;
       for (const m of part.matchAll(VAR)) {
-        source += escapeRegex(part.slice(last, m.index)) + '([^/]+?)';
+        source += RE2JS.quote(part.slice(last, m.index)) + '([^/]+?)';
         names.push(m[1]!);
         last = m.index! + m[0].length;
       }
-      source += escapeRegex(part.slice(last)) + '$';
-      segments.push({ kind: 'mixed', regex: new RegExp(source, 's'), names });
+      source += RE2JS.quote(part.slice(last)) + '$';
+      segments.push({ kind: 'mixed', regex: RE2JS.compile(source, RE2JS.DOTALL), names });
     } else {
       segments.push({ kind: 'literal', value: part });
     }

@@ -15,6 +15,7 @@
 // `properties` is never mistaken for a keyword.
 import { ConfigError } from '../lib/config';
 import { guardNumberText } from './number-syntax';
+import { compileLinearRegExp } from './ajv-setup';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -57,6 +58,32 @@ export function mapSubschemas(schema: JsonObject, at: string, fn: (sub: unknown,
     );
   }
   return out;
+}
+
+/** Calls `fn` on `schema` and every object subschema below it (found by keyword, as in mapSubschemas); no copies. */
+export function forEachSubschema(schema: unknown, fn: (s: JsonObject, at: string) => void, at = ''): void {
+  const stack: [unknown, string][] = [[schema, at]];
+  while (stack.length > 0) {
+    const [s, a] = stack.pop()!;
+    if (!isObject(s)) continue;
+    fn(s, a);
+    for (const k of SCHEMA_KEYWORDS) if (k in s) stack.push([s[k], `${a}.${k}`]);
+    for (const k of SCHEMA_ARRAY_KEYWORDS) {
+      const v = s[k];
+      if (Array.isArray(v)) v.forEach((sub, i) => stack.push([sub, `${a}.${k}[${i}]`]));
+    }
+    for (const k of SCHEMA_MAP_KEYWORDS) {
+      const v = s[k];
+      if (isObject(v)) for (const [name, sub] of Object.entries(v)) stack.push([sub, `${a}.${k}.${name}`]);
+    }
+    if ('items' in s) {
+      const v = s.items;
+      if (Array.isArray(v)) v.forEach((sub, i) => stack.push([sub, `${a}.items[${i}]`]));
+      else stack.push([v, `${a}.items`]);
+    }
+    const deps = s.dependencies;
+    if (isObject(deps)) for (const [name, d] of Object.entries(deps)) if (!Array.isArray(d)) stack.push([d, `${a}.dependencies.${name}`]);
+  }
 }
 
 /** Resolves a local `$ref` (`#/...`) against a document; undefined when it does not resolve. */
@@ -113,11 +140,16 @@ export function convertOas30Schema(schema: unknown, at: string, resolve: RefReso
   return out;
 }
 
-/** An OpenAPI 3.1 Schema Object (JSON Schema 2020-12 + OAS annotations): only the request view applies. */
+/**
+ * An OpenAPI 3.1 Schema Object (JSON Schema 2020-12 + OAS annotations): only the request view applies.
+ * `nullable` is not a 2020-12 keyword (an unknown keyword is ignored), but Ajv implements it as OAS 3.0's and
+ * refuses it without `type`: it is dropped, as 2020-12 says (documents ported from 3.0 carry it).
+ */
 export function convertOas31Schema(schema: unknown, at: string, resolve: RefResolver): unknown {
   if (typeof schema === 'boolean') return schema;
   if (!isObject(schema)) throw new ConfigError(at, 'a schema must be an object or a boolean');
   const out = mapSubschemas(schema, at, (s, a) => convertOas31Schema(s, a, resolve));
+  delete out.nullable;
   dropReadOnlyRequired(out, schema, resolve);
   return out;
 }
@@ -152,4 +184,50 @@ export function convertDraft04Schema(schema: unknown, at: string): unknown {
 export function guardAllNumberText(schema: unknown): unknown {
   if (!isObject(schema) || typeof schema.$ref === 'string' && Object.keys(schema).length === 1) return schema;
   return guardNumberText(mapSubschemas(schema, '', (s) => guardAllNumberText(s)));
+}
+
+export interface SchemaProblem {
+  /** Dotted location, e.g. `components.schemas.Pet.properties.name.pattern`. */
+  location: string;
+  message: string;
+}
+
+/**
+ * Every `pattern` and `patternProperties` key of a schema tree that the linear-time regex engine (RE2) cannot
+ * compile, with its location. Subschemas are found by keyword (as in mapSubschemas), so a property NAMED
+ * `pattern` is not mistaken for the keyword.
+ */
+export function patternProblems(schema: unknown, at: string): SchemaProblem[] {
+  const problems: SchemaProblem[] = [];
+  const check = (pattern: string, location: string) => {
+    const why = linearPatternError(pattern);
+    if (why !== undefined) problems.push({ location, message: why });
+  };
+  forEachSubschema(schema, (s, a) => {
+    if (typeof s.pattern === 'string') check(s.pattern, `${a}.pattern`);
+    if (isObject(s.patternProperties)) for (const key of Object.keys(s.patternProperties)) check(key, `${a}.patternProperties.${key}`);
+  }, at);
+  return problems;
+}
+
+const patternVerdicts = new Map<string, string | undefined>();
+
+/** Why RE2 refuses a pattern, or undefined; memoised (real documents repeat the same patterns many times). */
+function linearPatternError(pattern: string): string | undefined {
+  if (patternVerdicts.has(pattern)) return patternVerdicts.get(pattern);
+  let why: string | undefined;
+  try {
+    compileLinearRegExp(pattern);
+  } catch (err) {
+    why = (err as Error).message;
+  }
+  if (patternVerdicts.size > 10000) patternVerdicts.clear();
+  patternVerdicts.set(pattern, why);
+  return why;
+}
+
+/** ConfigError for the first pattern RE2 cannot compile. */
+export function refuseNonLinearPatterns(schema: unknown, at: string): void {
+  const [first] = patternProblems(schema, at);
+  if (first !== undefined) throw new ConfigError(first.location, first.message);
 }

@@ -2,6 +2,7 @@
 // metaschema, kong-protocol.md §1.12). Records are `required` so Kong fills their nested defaults. What a Kong
 // schema cannot express (one of openapi / json_schema, documents that must parse and compile) is checked when
 // the instance starts (config.ts).
+import { MAX_VALIDATED_DEPTH } from './ajv-setup';
 import { DEFAULT_LIMITS, MAX_BODY_SIZE_LIMIT } from './config';
 
 const LARGE = 100000000;
@@ -79,6 +80,21 @@ export const Schema = [
             description: 'Reject query parameters the operation does not declare.',
           },
         },
+        {
+          load_mode: {
+            type: 'string',
+            one_of: ['strict', 'lenient'],
+            default: 'strict',
+            description: 'strict: a Schema Object that violates its meta-schema or a pattern RE2 cannot run refuses the document. lenient: such problems are logged (with their location) and the rest loads; an operation whose schemas then do not compile answers 500.',
+          },
+        },
+        {
+          precompile: {
+            type: 'boolean',
+            default: false,
+            description: 'Compile every operation when the instance starts (blocks the plugin server for seconds on large documents). false: each operation is compiled on its first request.',
+          },
+        },
       ],
     },
   },
@@ -150,8 +166,8 @@ export const Schema = [
           max_depth: {
             type: 'integer',
             default: DEFAULT_LIMITS.max_depth,
-            between: [1, 10000],
-            description: 'Deepest nesting of JSON arrays and objects.',
+            between: [1, MAX_VALIDATED_DEPTH],
+            description: 'Deepest nesting of JSON arrays and objects (at most 1000: schema validation recurses per level).',
           },
         },
         {

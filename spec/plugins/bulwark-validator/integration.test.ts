@@ -73,7 +73,7 @@ plugins:
     route: pets-big
     config:
       openapi: { spec_file: ${JSON.stringify(PETSTORE)}, base_paths: ["/big/v1"] }
-      limits: { max_body_size: 12000000, max_depth: 10000, max_string_length: 1000 }
+      limits: { max_body_size: 12000000, max_depth: 1000, max_string_length: 1000 }
   - name: bulwark-validator
     route: uspto
     config:
@@ -335,10 +335,13 @@ describe('bulwark-validator integration (emulator + real plugin server)', () => 
       expect(errorsOf(res.body).errors?.[0]?.detail).toBe('trailing comma at line 4, column 1 (byte offset 30)');
     });
 
-    test('10,000-level nesting with a raised depth limit still cannot crash the server (iterative scanner)', async () => {
-      const res = await json('POST', '/big/v1/pets', '['.repeat(10000) + ']'.repeat(10000));
+    test('1,000-level nesting with the highest depth limit (1000) is scanned and validated; 10,000 levels get max-depth', async () => {
+      const res = await json('POST', '/big/v1/pets', '['.repeat(1000) + ']'.repeat(1000));
       expect(res.status).toBe(400);
       expect(locations(res.body)).toEqual(['body type']); // valid JSON; the schema wants an object
+      const deeper = await json('POST', '/big/v1/pets', '['.repeat(10000) + ']'.repeat(10000));
+      expect(deeper.status).toBe(400);
+      expect(errorsOf(deeper.body).errors?.[0]?.rule).toBe('max-depth');
     });
 
     test('a 10 MB string: 413 with the default limit, 400 (max-string-length) with a raised body limit', async () => {

@@ -20,7 +20,7 @@ describe('defaults', () => {
       mode: 'enforce',
       verbose: true,
       max_errors: 20,
-      openapi: { unknown_operations: 'reject', base_paths: [], validate: ['path', 'query', 'header', 'cookie', 'body'], reject_unknown_query: false },
+      openapi: { unknown_operations: 'reject', base_paths: [], validate: ['path', 'query', 'header', 'cookie', 'body'], reject_unknown_query: false, load_mode: 'strict', precompile: false },
       json_schema: { draft: 'auto', body_required: false, content_types: ['application/json'] },
       limits: { max_body_size: 1048576, max_depth: 64, max_array_length: 10000, max_object_entries: 1000, max_key_length: 256, max_string_length: 65536, max_parameters: 100 },
     });
@@ -37,7 +37,7 @@ describe('Kong schema rejects', () => {
   it.each([
     [{ mode: 'audit' }],
     [{ limits: { max_body_size: 0 } }],
-    [{ limits: { max_depth: 10001 } }],
+    [{ limits: { max_depth: 1001 } }],
     [{ openapi: { unknown_operations: 'ignore' } }],
     [{ openapi: { validate: ['body', 'cookies'] } }],
     [{ openapi: { base_paths: ['v1'] } }],

@@ -177,7 +177,7 @@ describe('compile errors name the location', () => {
   });
   test('an unresolvable $ref', () => {
     expect(compile({ openapi: '3.1.0', paths: { '/pets': { get: { parameters: [{ name: 'a', in: 'query', schema: { $ref: '#/components/schemas/Nope' } }] } } } })).toThrow(
-      /^paths\.\/pets\.get\.parameters: schema does not compile: can't resolve reference/,
+      /^paths\.\/pets\.get\.parameters\.0\.schema\.\$ref: reference #\/components\/schemas\/Nope does not resolve$/,
     );
   });
   test('external refs, bad styles, Swagger 2', () => {
