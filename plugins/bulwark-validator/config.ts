@@ -59,7 +59,8 @@ const policyCache = new Map<string, CacheEntry>();
  * hashed as UTF-16 (lossless, and no UTF-8 encoding pass over megabytes of text).
  */
 function cacheKey(parts: unknown[]): string {
-  const hash = crypto.createHash('sha256');
+  // md5: a cache key over operator-supplied config, not a security boundary; the fastest digest here.
+  const hash = crypto.createHash('md5');
   for (const part of parts) {
     if (typeof part === 'string') hash.update(`s${part.length}:`).update(part, 'utf16le');
     else hash.update(`j${JSON.stringify(part) ?? 'undefined'}`);

@@ -142,15 +142,17 @@ function pointerGet(doc: unknown, pointer: string): unknown {
 }
 
 /** A local reference `#/a/b` → its JSON pointer `/a/b`; ConfigError for anything else. */
-function localPointer(ref: string, at: string): string {
-  if (!ref.startsWith('#')) throw new ConfigError(at, 'only references inside the document (#/...) are supported');
+function localPointer(ref: string, atPointer: string): string {
+  // The location string is built only for an error (this runs for every referenced parameter of a document).
+  const at = () => `${pointerLocation(atPointer)}.$ref`;
+  if (!ref.startsWith('#')) throw new ConfigError(at(), 'only references inside the document (#/...) are supported');
   let fragment: string;
   try {
     fragment = decodeURIComponent(ref.slice(1));
   } catch {
-    throw new ConfigError(at, 'malformed $ref');
+    throw new ConfigError(at(), 'malformed $ref');
   }
-  if (fragment !== '' && !fragment.startsWith('/')) throw new ConfigError(at, 'only JSON-pointer references are supported');
+  if (fragment !== '' && !fragment.startsWith('/')) throw new ConfigError(at(), 'only JSON-pointer references are supported');
   return fragment;
 }
 
@@ -166,7 +168,7 @@ function follow(doc: unknown, value: unknown, pointer: string): Located<JsonObje
   for (let hops = 0; hops < 32; hops++) {
     if (!isObject(current)) throw new ConfigError(pointerLocation(at), 'expected an object');
     if (typeof current.$ref !== 'string') return { value: current, pointer: at };
-    const target = localPointer(current.$ref, `${pointerLocation(at)}.$ref`);
+    const target = localPointer(current.$ref, at);
     const next = pointerGet(doc, target);
     if (next === undefined) throw new ConfigError(`${pointerLocation(at)}.$ref`, 'reference does not resolve');
     current = next;
@@ -401,7 +403,7 @@ class Compiler {
 
 function paramSpec(c: Compiler, located: Located<JsonObject>): { spec: ParamSpec; schemaPointer: string | undefined } {
   const p = located.value;
-  const at = pointerLocation(located.pointer);
+  const at = { toString: () => pointerLocation(located.pointer) }; // built only for an error
   if (typeof p.name !== 'string' || p.name === '') throw new ConfigError(`${at}.name`, 'expected a non-empty string');
   const loc = p.in;
   if (loc !== 'path' && loc !== 'query' && loc !== 'header' && loc !== 'cookie') throw new ConfigError(`${at}.in`, 'expected path, query, header or cookie');
@@ -557,15 +559,14 @@ function compileOperation(
         const parsed = wildcard ? undefined : parseMediaType(essence);
         const isJson = parsed !== undefined && isJsonMediaType(parsed);
         const isForm = essence === 'application/x-www-form-urlencoded' || essence === 'multipart/form-data' || essence.startsWith('multipart/');
-        const at = pointerLocation(schemaPointer);
         if (isJson || wildcard) {
           let fn: ValidateFunction | undefined;
-          tasks.push(() => (fn = c.compile(c.bodyAjv, c.ref(schemaPointer), at, label)));
+          tasks.push(() => (fn = c.compile(c.bodyAjv, c.ref(schemaPointer), pointerLocation(schemaPointer), label)));
           e.validateJson = lazy.validator(() => fn!);
         }
         if (isForm || wildcard) {
           let fn: ValidateFunction | undefined;
-          tasks.push(() => (fn = c.compile(c.paramAjv, c.ref(schemaPointer), at, label)));
+          tasks.push(() => (fn = c.compile(c.paramAjv, c.ref(schemaPointer), pointerLocation(schemaPointer), label)));
           e.validateForm = lazy.validator(() => fn!);
           e.form = formFields(c.converted, converted, entry.encoding);
         }
