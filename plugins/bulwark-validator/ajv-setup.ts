@@ -119,6 +119,9 @@ const FORMATS: Record<string, Format> = {
   regex: isRegex,
 };
 
+/** `\k<` preceded by an even number of backslashes (the `\k` itself not escaped). */
+const NAMED_BACKREFERENCE = /(?:^|[^\\])(?:\\\\)*\\k</;
+
 /** RE2JS rejects repetition counts above this (RE2's limit); said in the error so the author can fix it. */
 const RE2_MAX_REPEAT = 1000;
 
@@ -127,6 +130,10 @@ const RE2_MAX_REPEAT = 1000;
  * it. `translateRegExp` rewrites the ECMAScript-only spellings RE2 reads differently (`\u00e9`, `(?<name>`, `[^]`).
  */
 export function compileLinearRegExp(pattern: string): RE2JS {
+  // translateRegExp would turn a named backreference `\k<name>` into the literal text `k<name>`.
+  if (NAMED_BACKREFERENCE.test(pattern)) {
+    throw new Error('pattern not supported by the linear-time regex engine (RE2): named backreference `\\k<...>` (RE2 has no lookaround or backreferences)');
+  }
   try {
     return RE2JS.compile(RE2JS.translateRegExp(pattern));
   } catch (err) {

@@ -54,6 +54,7 @@ describe('ReDoS: patterns run on RE2 (linear time)', () => {
     ['lookahead', '^(?=a)a$'],
     ['backreference', '^(a)\\1$'],
     ['lookbehind', '(?<!a)b'],
+    ['named backreference (translateRegExp would read it as the text k<n>)', '^(?<n>a)\\k<n>$'],
   ])('a pattern RE2 cannot run (%s) refuses the document at load, naming where', (_name, pattern) => {
     const doc = { openapi: '3.0.3', components: { schemas: { Code: { type: 'string', pattern } } }, paths: { '/x': { post: { requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/Code' } } } } } } } };
     expect(() => compileOpenApi(doc, { validate: ALL })).toThrow(ConfigError);
