@@ -232,13 +232,80 @@ function validateElements(elements: FieldDef, items: unknown[]): Array<ErrorTree
 }
 
 // ---------------------------------------------------------------- entity checks on nested records
+// kong/db/schema/init.lua: Schema.entity_checkers, run_entity_check, get_field/set_field (dotted names).
 
-const ENTITY_CHECKS: Record<string, { runWithMissing: boolean; runWithInvalid: boolean; msg: string; ok: (vals: unknown[]) => boolean }> = {
-  at_least_one_of: { runWithMissing: true, runWithInvalid: true, msg: 'at least one of these fields must be non-empty: %s', ok: (v) => v.some(nonEmpty) },
-  only_one_of: { runWithMissing: false, runWithInvalid: true, msg: 'exactly one of these fields must be non-empty: %s', ok: (v) => v.filter(nonEmpty).length === 1 },
-  distinct: { runWithMissing: false, runWithInvalid: true, msg: 'values of these fields must be distinct: %s', ok: (v) => { const s = v.filter(nonEmpty); return new Set(s).size === s.length; } },
-  mutually_required: { runWithMissing: true, runWithInvalid: false, msg: 'all or none of these fields must be set: %s', ok: (v) => { const n = v.filter(nonEmpty).length; return n === 0 || n === v.length; } },
-  mutually_exclusive: { runWithMissing: true, runWithInvalid: false, msg: 'only one or none of these fields must be set: %s', ok: (v) => v.filter(nonEmpty).length <= 1 },
+type Checker = {
+  runWithMissing: boolean;
+  runWithInvalid: boolean;
+  /** `field_sources`: the keys of the argument naming the fields to hand over; absent = the argument is the list. */
+  sources?: string[];
+  /** `required_fields`: only `conditional` declares it as a map ({ if_field = true }); the others declare an
+   *  array, so `required_fields[source]` is nil for every source and no field is required (init.lua as written). */
+  requiredSources?: string[];
+  /** Kong's fn: true, or [err, err2] where err2 is a ready message (a user's then_err). */
+  fn: (input: Table, arg: any, record: FieldDef, errors: ErrorTable) => true | [string, string?];
+  msg: string;
+};
+
+const quotedNames = (names: unknown[]): string => names.map((n) => `'${String(n)}'`).join(', ');
+const nonEmptyCount = (input: Table, names: string[]) => names.filter((n) => nonEmpty(getField(input, n))).length;
+const namesCheck = (ok: (input: Table, names: string[]) => boolean) => (input: Table, names: string[]): true | [string] =>
+  ok(input, names) ? true : [quotedNames(names)];
+
+const ENTITY_CHECKERS: Record<string, Checker> = {
+  at_least_one_of: { runWithMissing: true, runWithInvalid: true, msg: 'at least one of these fields must be non-empty: %s', fn: namesCheck((i, n) => nonEmptyCount(i, n) > 0) },
+  conditional_at_least_one_of: {
+    runWithMissing: true, runWithInvalid: true, msg: 'at least one of these fields must be non-empty: %s',
+    sources: ['if_field', 'then_at_least_one_of', 'else_then_at_least_one_of'],
+    fn: (input, arg, record) => {
+      const ifValue = getField(input, arg.if_field);
+      if (ifValue === undefined) return true;
+      const ifField = getSchemaField(record, arg.if_field);
+      let names: string[] = arg.then_at_least_one_of;
+      let customErr: string | undefined = arg.then_err;
+      if (validateField(inherit(arg.if_match, ifField), ifValue) !== undefined) {
+        if (arg.else_match === undefined) return true;
+        if (validateField(inherit(arg.else_match, ifField), ifValue) !== undefined) return true;
+        names = arg.else_then_at_least_one_of;
+        customErr = arg.else_then_err;
+      }
+      if (nonEmptyCount(input, names) > 0) return true;
+      const list = quotedNames(names);
+      return [list, customErr === undefined ? undefined : customErr.replace('%s', list)];
+    },
+  },
+  only_one_of: { runWithMissing: false, runWithInvalid: true, msg: 'exactly one of these fields must be non-empty: %s', fn: namesCheck((i, n) => nonEmptyCount(i, n) === 1) },
+  distinct: {
+    runWithMissing: false, runWithInvalid: true, msg: 'values of these fields must be distinct: %s',
+    fn: namesCheck((i, n) => { const s = n.map((k) => getField(i, k)).filter(nonEmpty); return new Set(s).size === s.length; }),
+  },
+  conditional: {
+    runWithMissing: false, runWithInvalid: true, msg: "failed conditional validation given value of field '%s'",
+    sources: ['if_field', 'then_field'], requiredSources: ['if_field'],
+    fn: (input, arg, record, errors) => {
+      const ifValue = getField(input, arg.if_field);
+      const thenValue = getField(input, arg.then_field) ?? null;
+      if (validateField(inherit(arg.if_match, getSchemaField(record, arg.if_field)), ifValue) !== undefined) return true;
+      if (arg.then_match.required === true && thenValue === null) {
+        setField(errors, arg.then_field, MSG.REQUIRED);
+        return [arg.if_field];
+      }
+      const err = validateField(inherit(arg.then_match, getSchemaField(record, arg.then_field)), thenValue);
+      if (err === undefined) return true;
+      setField(errors, arg.then_field, err);
+      return [arg.if_field, arg.then_err === undefined ? undefined : String(arg.then_err).replace('%s', arg.if_field)];
+    },
+  },
+  mutually_required: { runWithMissing: true, runWithInvalid: false, msg: 'all or none of these fields must be set: %s', fn: namesCheck((i, n) => { const c = nonEmptyCount(i, n); return c === 0 || c === n.length; }) },
+  mutually_exclusive: { runWithMissing: true, runWithInvalid: false, msg: 'only one or none of these fields must be set: %s', fn: namesCheck((i, n) => nonEmptyCount(i, n) <= 1) },
+  mutually_exclusive_sets: {
+    runWithMissing: true, runWithInvalid: false, msg: 'these sets are mutually exclusive: %s', sources: ['set1', 'set2'],
+    fn: (input, arg) => {
+      const set1 = (arg.set1 as string[]).filter((n) => nonEmpty(getField(input, n)));
+      const set2 = (arg.set2 as string[]).filter((n) => nonEmpty(getField(input, n)));
+      return set1.length > 0 && set2.length > 0 ? [`(${quotedNames(set1)}), (${quotedNames(set2)})`] : true;
+    },
+  },
 };
 
 /** is_nonempty of init.lua: not nil, not null, not an empty table, not "". */
@@ -248,32 +315,94 @@ function nonEmpty(v: unknown): boolean {
   return true;
 }
 
+/** get_field: `a.b.c` reads nested records; nil (undefined) once a level is missing or null. */
+function getField(table: unknown, name: string): unknown {
+  if (table === undefined || table === null || !isTable(table)) return undefined;
+  const dot = name.indexOf('.');
+  if (dot < 0) return (table as Table)[name];
+  return getField((table as Table)[name.slice(0, dot)], name.slice(dot + 1));
+}
+
+/** set_field: writes `a.b.c`, creating the intermediate tables. */
+function setField(table: ErrorTable, name: string, value: ErrorTree): void {
+  const dot = name.indexOf('.');
+  if (dot < 0) {
+    table[name] = value;
+    return;
+  }
+  const head = name.slice(0, dot);
+  if (!isTable(table[head])) table[head] = {};
+  setField(table[head] as ErrorTable, name.slice(dot + 1), value);
+}
+
+/** get_schema_field: the definition of a (dotted) field name of a record. */
+function getSchemaField(record: FieldDef | undefined, name: string): FieldDef | undefined {
+  if (record === undefined) return undefined;
+  const dot = name.indexOf('.');
+  const head = dot < 0 ? name : name.slice(0, dot);
+  const entry = (record.fields ?? []).find((e) => fieldOf(e)[0] === head);
+  const field = entry ? fieldOf(entry)[1] : undefined;
+  return dot < 0 ? field : getSchemaField(field, name.slice(dot + 1));
+}
+
+/** `setmetatable(arg.if_match, { __index = field })`: the match's own attributes over the field's definition. */
+function inherit(match: FieldDef, field: FieldDef | undefined): FieldDef {
+  return { ...(field ?? {}), ...match } as FieldDef;
+}
+
 /**
- * run_entity_check for the checkers whose argument is a list of field names (top-level names only). Other checkers
- * (`conditional`, `custom_entity_check`, ...) are refused so that the emulator never accepts what Kong would reject.
+ * run_entity_check for every check of a record (full_check = true: configs are validated whole). Checkers that
+ * need a Lua function (`custom_entity_check`) are refused so that the emulator never accepts what Kong would reject.
  */
 function runEntityChecks(record: FieldDef, input: Table, errors: ErrorTable): void {
   for (const check of record.entity_checks ?? []) {
     const [name, arg] = Object.entries(check)[0] ?? [];
-    const checker = name ? ENTITY_CHECKS[name] : undefined;
-    if (!checker || !Array.isArray(arg) || arg.some((n) => typeof n !== 'string' || n.includes('.'))) {
-      throw new Error(`entity check '${String(name)}' cannot be emulated`);
+    if (arg === undefined || arg === null) continue; // `if arg and arg ~= null`
+    const checker = name ? ENTITY_CHECKERS[name] : undefined;
+    if (!checker) throw new Error(`entity check '${String(name)}' cannot be emulated`);
+    const a = arg as any;
+    const fieldsToCheck: string[] = [];
+    const required = new Set<string>();
+    if (checker.sources) {
+      for (const source of checker.sources) {
+        const v = a[source];
+        const list: string[] = typeof v === 'string' ? [v] : Array.isArray(v) ? v : [];
+        fieldsToCheck.push(...list);
+        if (checker.requiredSources?.includes(source)) list.forEach((n) => required.add(n));
+      }
+    } else {
+      fieldsToCheck.push(...(a as string[]));
+      (a as string[]).forEach((n) => required.add(n));
     }
-    const names = arg as string[];
-    const values = names.map((n) => input[n]);
-    const missing = checker.runWithMissing ? [] : names.filter((n) => input[n] === undefined);
-    if (names.some((n) => errors[n] !== undefined) && !checker.runWithInvalid) continue;
-    if (values.every((v) => v === undefined) && !checker.runWithMissing) continue;
+    const missing: string[] = [];
+    let allNil = true;
+    let allOk = true;
+    let skip = false;
+    for (const fname of fieldsToCheck) {
+      const value = getField(input, fname);
+      if (value === undefined) {
+        if (!checker.runWithMissing && !a.run_with_missing_fields && required.has(fname)) missing.push(fname);
+      } else {
+        allNil = false;
+        // A vault reference in a referenceable field: the check does not run (resolved later).
+        const def = getSchemaField(record, fname);
+        if (def?.type === 'string' && def.referenceable && typeof value === 'string' && VAULT_REFERENCE.test(value)) skip = true;
+      }
+      if (errors[fname] !== undefined) allOk = false; // `errors[fname]`: the raw (possibly dotted) name, as init.lua reads it
+    }
+    if (skip) continue;
+    if (!allOk && !checker.runWithInvalid && !a.run_with_invalid_fields) continue;
+    if (allNil && !checker.runWithMissing) continue;
     if (missing.length > 0) {
-      for (const n of missing) errors[n] = 'field required for entity check';
+      for (const n of missing) setField(errors, n, 'field required for entity check');
       continue;
     }
-    if (!checker.ok(values)) {
-      const list = names.map((n) => `'${n}'`).join(', ');
-      const entity = (errors['@entity'] as string[] | undefined) ?? [];
-      entity.push(checker.msg.replace('%s', list));
-      errors['@entity'] = entity;
-    }
+    const outcome = checker.fn(input, a, record, errors);
+    if (outcome === true) continue;
+    const [err, err2] = outcome;
+    const entity = (errors['@entity'] as string[] | undefined) ?? [];
+    entity.push(err2 ?? checker.msg.replace('%s', err));
+    errors['@entity'] = entity;
   }
 }
 

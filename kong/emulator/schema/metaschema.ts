@@ -87,9 +87,38 @@ const ATTRIBUTES: Record<string, ShapeCheck> = {
   mutually_exclusive_subsets: arrayOf(arrayOf(str)),
   // nested definitions, checked recursively below
   elements: any, keys: any, values: any, fields: any,
-  entity_checks: arrayOf((v) => (isObject(v) && Object.keys(v).length === 1 ? undefined : 'expected one entity checker per entry')),
+  entity_checks: (v) => ENTITY_CHECKS(v),
   shorthand_fields: arrayOf(() => "func: required field missing (a shorthand needs a Lua function)"),
 };
+
+/** metaschema.lua `conditional_validators`: what an if_match/then_match/else_match may say. */
+const CONDITIONAL_VALIDATORS: ShapeCheck = (v) => {
+  const allowed = ['required', 'elements', 'keys', 'values', 'between', 'eq', 'ne', 'gt', 'len_eq', 'len_min', 'len_max', 'match', 'not_match',
+    'match_all', 'match_none', 'match_any', 'starts_with', 'one_of', 'not_one_of', 'contains', 'is_regex', 'timestamp', 'uuid',
+    'custom_validator', 'mutually_exclusive_subsets'];
+  return recordOf(Object.fromEntries(allowed.map((a) => [a, a === 'elements' || a === 'keys' || a === 'values' ? record : ATTRIBUTES[a]])))(v);
+};
+const names = arrayOf(str);
+
+/** metaschema.lua `entity_checkers` and the `only_one_of` over their names: one known checker per entry. */
+const ENTITY_CHECKERS: Record<string, ShapeCheck> = {
+  at_least_one_of: names, only_one_of: names, distinct: names, mutually_required: names, mutually_exclusive: names,
+  conditional: recordOf({ if_field: str, if_match: CONDITIONAL_VALIDATORS, then_field: str, then_match: CONDITIONAL_VALIDATORS, then_err: str }),
+  conditional_at_least_one_of: recordOf({
+    if_field: str, if_match: CONDITIONAL_VALIDATORS, then_at_least_one_of: names, then_err: str,
+    else_match: CONDITIONAL_VALIDATORS, else_then_at_least_one_of: names, else_then_err: str,
+  }),
+  custom_entity_check: () => 'fn: expected a function', // a Lua function cannot travel in JSON
+  mutually_exclusive_sets: recordOf({ set1: names, set2: names }),
+};
+const ENTITY_CHECKS: ShapeCheck = arrayOf((v) => {
+  if (!isObject(v) || Object.keys(v).length !== 1) return `exactly one of these fields must be non-empty: ${Object.keys(ENTITY_CHECKERS).map((n) => `'${n}'`).join(', ')}`;
+  const [name, arg] = Object.entries(v)[0];
+  const check = ENTITY_CHECKERS[name];
+  if (!check) return `${name}: unknown field`;
+  const err = check(arg);
+  return err ? `${name}: ${err}` : undefined;
+});
 
 /** Top-level attributes of a plugin subschema (MetaSubSchema). */
 const SUBSCHEMA_ATTRIBUTES = ['name', 'fields', 'entity_checks', 'shorthand_fields', 'transformations', 'check'];

@@ -196,3 +196,86 @@ describe('validators (kong/db/schema/init.lua Schema.validators, validation_erro
     expect(() => processPluginConfig(f, { f: { a: 'x' } })).toThrow(/cannot be emulated/);
   });
 });
+
+// kong/db/schema/init.lua (3.9): Schema.entity_checkers (conditional, conditional_at_least_one_of, only_one_of,
+// mutually_exclusive, mutually_exclusive_sets) and run_entity_check (field_sources, required_fields, missing fields).
+describe('entity checks (init.lua Schema.entity_checkers, run_entity_check)', () => {
+  const rec = (checks: Array<Record<string, unknown>>, extra: FieldEntry[] = []): FieldEntry[] => one({
+    type: 'record',
+    fields: [
+      { mode: { type: 'string', one_of: ['a', 'b'] } },
+      { flag: { type: 'boolean', default: false } },
+      { url: { type: 'string' } },
+      { x: { type: 'integer' } },
+      { y: { type: 'integer' } },
+      ...extra,
+    ],
+    entity_checks: checks,
+  });
+
+  it('only_one_of: optional fields left out are null, so "neither" fails as well as "both"', () => {
+    const f = rec([{ only_one_of: ['x', 'y'] }]);
+    expect(ok({ f: { x: 1 } }, f)).toEqual({ f: { flag: false, x: 1 } });
+    expect(errOf(f[0].f, { x: 1, y: 2 })).toEqual({ '@entity': ["exactly one of these fields must be non-empty: 'x', 'y'"] });
+    expect(errOf(f[0].f, {})).toEqual({ '@entity': ["exactly one of these fields must be non-empty: 'x', 'y'"] });
+  });
+
+  it('mutually_exclusive: none or one', () => {
+    const f = rec([{ mutually_exclusive: ['x', 'y'] }]);
+    expect(ok({ f: {} }, f)).toEqual({ f: { flag: false } });
+    expect(errOf(f[0].f, { x: 1, y: 2 })).toEqual({ '@entity': ["only one or none of these fields must be set: 'x', 'y'"] });
+  });
+
+  it('conditional: then_match is validated with the then_field definition behind it; the error is set on then_field', () => {
+    const f = rec([{ conditional: { if_field: 'flag', if_match: { eq: false }, then_field: 'url', then_match: { match: '^https://' } } }]);
+    expect(ok({ f: { url: 'https://x' } }, f)).toEqual({ f: { flag: false, url: 'https://x' } });
+    expect(ok({ f: { flag: true, url: 'http://x' } }, f)).toEqual({ f: { flag: true, url: 'http://x' } });
+    expect(ok({ f: {} }, f)).toEqual({ f: { flag: false } }); // then_value null: not required, passes
+    expect(errOf(f[0].f, { url: 'http://x' })).toEqual({
+      url: 'invalid value: http://x',
+      '@entity': ["failed conditional validation given value of field 'flag'"],
+    });
+  });
+
+  it('conditional: then_match { required = true } and then_err', () => {
+    const f = rec([{ conditional: { if_field: 'mode', if_match: { eq: 'a' }, then_field: 'x', then_match: { required: true }, then_err: 'x is needed when %s is a' } }]);
+    expect(errOf(f[0].f, { mode: 'a' })).toEqual({ x: 'required field missing', '@entity': ["failed conditional validation given value of field 'mode'"] });
+    const g = rec([{ conditional: { if_field: 'mode', if_match: { eq: 'a' }, then_field: 'x', then_match: { between: [1, 5] }, then_err: 'x is needed when %s is a' } }]);
+    expect(errOf(g[0].f, { mode: 'a', x: 9 })).toEqual({ x: 'value should be between 1 and 5', '@entity': ['x is needed when mode is a'] });
+    expect(ok({ f: { mode: 'b', x: 9 } }, g)).toEqual({ f: { mode: 'b', flag: false, x: 9 } });
+  });
+
+  it('conditional: eq = null in then_match refuses any value (JSON null is ngx.null)', () => {
+    const f = rec([{ conditional: { if_field: 'flag', if_match: { eq: true }, then_field: 'url', then_match: { eq: null } } }]);
+    expect(errOf(f[0].f, { flag: true, url: 'https://x' })).toEqual({ url: 'value must be null', '@entity': ["failed conditional validation given value of field 'flag'"] });
+    expect(ok({ f: { flag: true } }, f)).toEqual({ f: { flag: true } });
+  });
+
+  it('conditional_at_least_one_of with else branch and custom errors', () => {
+    const f = rec([{
+      conditional_at_least_one_of: {
+        if_field: 'mode', if_match: { eq: 'a' }, then_at_least_one_of: ['x'], then_err: 'mode a needs %s',
+        else_match: { eq: 'b' }, else_then_at_least_one_of: ['y'],
+      },
+    }]);
+    expect(errOf(f[0].f, { mode: 'a' })).toEqual({ '@entity': ["mode a needs 'x'"] });
+    expect(errOf(f[0].f, { mode: 'b' })).toEqual({ '@entity': ["at least one of these fields must be non-empty: 'y'"] });
+    expect(ok({ f: { mode: 'b', y: 1 } }, f)).toEqual({ f: { mode: 'b', flag: false, y: 1 } });
+  });
+
+  it('mutually_exclusive_sets names the non-empty members of each set', () => {
+    const f = rec([{ mutually_exclusive_sets: { set1: ['x', 'url'], set2: ['y'] } }]);
+    expect(errOf(f[0].f, { x: 1, y: 2 })).toEqual({ '@entity': ["these sets are mutually exclusive: ('x'), ('y')"] });
+  });
+
+  it('dotted names reach into nested records (get_field/set_field)', () => {
+    const f = rec([{ conditional: { if_field: 'mode', if_match: { eq: 'a' }, then_field: 'inner.z', then_match: { required: true } } }],
+      [{ inner: { type: 'record', fields: [{ z: { type: 'string' } }] } }]);
+    expect(errOf(f[0].f, { mode: 'a' })).toEqual({ inner: { z: 'required field missing' }, '@entity': ["failed conditional validation given value of field 'mode'"] });
+  });
+
+  it('a vault reference in a referenceable field skips the check', () => {
+    const f = one({ type: 'record', fields: [{ s: { type: 'string', referenceable: true } }, { t: { type: 'string' } }], entity_checks: [{ mutually_exclusive: ['s', 't'] }] });
+    expect(ok({ f: { s: '{vault://env/x}', t: 'y' } }, f)).toEqual({ f: { s: '{vault://env/x}', t: 'y' } });
+  });
+});

@@ -123,3 +123,24 @@ describe('metaschema (kong/db/schema/metaschema.lua MetaSubSchema)', () => {
     expect(errs({ type: 'record', fields: [{ g: { type: 'integer', bogus: 1 } }] })).toEqual(['config.f.g.bogus: unknown field']);
   });
 });
+
+describe('metaschema: entity_checks of records (metaschema.lua entity_checkers, entity_checks_schema)', () => {
+  const rec = (checks: unknown) => validatePluginSchema({
+    name: 'p',
+    fields: [{ config: { type: 'record', fields: [{ r: { type: 'record', fields: [{ a: { type: 'string' } }, { b: { type: 'boolean' } }], entity_checks: checks } }] } }],
+  });
+  it('accepts the checkers a JSON schema can carry', () => {
+    expect(rec([
+      { only_one_of: ['a', 'b'] },
+      { conditional: { if_field: 'b', if_match: { eq: true }, then_field: 'a', then_match: { match: '^https://', required: true } } },
+      { conditional_at_least_one_of: { if_field: 'b', if_match: { eq: true }, then_at_least_one_of: ['a'], then_err: 'x %s' } },
+      { mutually_exclusive_sets: { set1: ['a'], set2: ['b'] } },
+    ])).toEqual([]);
+  });
+  it('refuses an unknown checker, a bad argument, a validator outside conditional_validators and custom_entity_check', () => {
+    expect(rec([{ at_most_one_of: ['a'] }])).toEqual(['config.r.entity_checks: [1]: at_most_one_of: unknown field']);
+    expect(rec([{ only_one_of: 'a' }])).toEqual(['config.r.entity_checks: [1]: only_one_of: expected an array']);
+    expect(rec([{ conditional: { if_field: 'b', if_match: { default: 1 } } }])).toEqual(['config.r.entity_checks: [1]: conditional: if_match: default: unknown field']);
+    expect(rec([{ custom_entity_check: { field_sources: ['a'] } }])).toEqual(['config.r.entity_checks: [1]: custom_entity_check: fn: expected a function']);
+  });
+});
