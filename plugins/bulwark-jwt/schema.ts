@@ -1,23 +1,36 @@
 // The Kong schema of bulwark-jwt's config (the `Schema` export kong-pdk dumps; Kong validates it with its
 // metaschema, kong-protocol.md §1.12). Records are `required` so Kong fills their nested defaults. Key
 // material fields are `referenceable` (Kong resolves `{vault://env/NAME}` before the plugin sees the
-// config). What a schema cannot express (key parsing, URL rules, cross-field rules) is checked at
-// instance start in config.ts.
+// config; the validators then do not run on the reference). Kong refuses at the Admin API (and decK) what this
+// schema says: URL schemes, PEM shapes, private keys among the verification keys, the HS256 secret minimum,
+// bounds on every string and array, and the rules inside one issuer (entity_checks). What it cannot say (key
+// parsing, HS384/HS512 secret lengths, "some key source", rules across records) is checked at instance start in
+// config.ts, and before deployment by scripts/validate-config.ts.
 import { SUPPORTED_ALGORITHMS } from './keys';
 
 const HEADER_NAME = '^[%w%-]+$';
+const URL_MAX = 2048;
+const PEM_MAX = 65536;
+const NAME_MAX = 128;
+const PEM_CERTIFICATE = '%-%-%-%-%-BEGIN CERTIFICATE%-%-%-%-%-';
+const HTTPS_URL = '^[Hh][Tt][Tt][Pp][Ss]://[^%s]+$';
+const HTTP_OR_HTTPS_URL = '^[Hh][Tt][Tt][Pp][Ss]?://[^%s]+$';
+const name = (extra: Record<string, unknown> = {}) => ({ type: 'string', len_max: NAME_MAX, ...extra });
 
 const issuerFields = [
   {
     issuer: {
       type: 'string',
       required: true,
+      len_max: URL_MAX,
       description: 'The exact "iss" value of tokens from this issuer (for discovery, also the base URL of /.well-known/openid-configuration).',
     },
   },
   {
     jwks_url: {
       type: 'string',
+      len_max: URL_MAX,
+      match: HTTP_OR_HTTPS_URL,
       description: 'URL of the issuer JSON Web Key Set, fetched and cached by the gateway. https only unless allow_http_jwks is set.',
     },
   },
@@ -38,7 +51,8 @@ const issuerFields = [
   {
     ca_certificates: {
       type: 'array',
-      elements: { type: 'string' },
+      len_max: 16,
+      elements: { type: 'string', len_max: PEM_MAX, match: PEM_CERTIFICATE, err: 'expected a PEM certificate (-----BEGIN CERTIFICATE-----)' },
       default: [],
       description: 'Extra PEM CA certificates trusted for the https JWKS and discovery fetches (a private PKI), besides the system roots.',
     },
@@ -46,7 +60,17 @@ const issuerFields = [
   {
     keys: {
       type: 'array',
-      elements: { type: 'string', referenceable: true },
+      len_max: 64,
+      elements: {
+        type: 'string',
+        len_max: PEM_MAX,
+        referenceable: true,
+        // Verification needs public keys only: a private key here is a leaked signing key.
+        match_none: [
+          { pattern: 'PRIVATE KEY', err: 'a private key: give the public key (or certificate) only' },
+          { pattern: '"d"%s*:', err: 'a private JWK (it has "d"): give the public key only' },
+        ],
+      },
       default: [],
       description: 'Static verification keys: PEM public keys or certificates, JWKs or JWKS JSON. Public keys only. Vault references allowed.',
     },
@@ -54,7 +78,9 @@ const issuerFields = [
   {
     secrets: {
       type: 'array',
-      elements: { type: 'string', referenceable: true },
+      len_max: 16,
+      // RFC 7518 §3.2: at least the hash output, 32 bytes for HS256 (HS384/HS512 need more: checked at start).
+      elements: { type: 'string', len_min: 32, len_max: 4096, referenceable: true },
       default: [],
       encrypted: true,
       description: 'Shared secrets for HS256/HS384/HS512 (UTF-8 bytes, at least as long as the hash output). Vault references allowed.',
@@ -63,6 +89,8 @@ const issuerFields = [
   {
     algorithms: {
       type: 'array',
+      len_min: 1,
+      len_max: 16,
       elements: { type: 'string', one_of: [...SUPPORTED_ALGORITHMS] },
       default: ['RS256', 'PS256', 'ES256', 'EdDSA'],
       description: 'Signature algorithms accepted from this issuer. "none" is never accepted; HS* need secrets.',
@@ -71,7 +99,8 @@ const issuerFields = [
   {
     audiences: {
       type: 'array',
-      elements: { type: 'string' },
+      len_max: 64,
+      elements: { type: 'string', len_max: URL_MAX },
       default: [],
       description: 'Accepted "aud" values (a token needs one of them). Required unless audience_required is false.',
     },
@@ -85,13 +114,21 @@ const issuerFields = [
   },
 ];
 
+const issuerChecks = [
+  // Only https unless allowed; jwks_url and discovery are two ways to the same key set.
+  { conditional: { if_field: 'allow_http_jwks', if_match: { eq: false }, then_field: 'jwks_url', then_match: { match: HTTPS_URL }, then_err: 'jwks_url must be https:// unless allow_http_jwks is set' } },
+  { conditional: { if_field: 'discovery', if_match: { eq: true }, then_field: 'jwks_url', then_match: { eq: null }, then_err: 'set either jwks_url or discovery, not both' } },
+  { conditional: { if_field: 'audience_required', if_match: { eq: true }, then_field: 'audiences', then_match: { len_min: 1 }, then_err: 'at least one audience is required (or set audience_required = false)' } },
+];
+
 export const Schema = [
   {
     issuers: {
       type: 'array',
       required: true,
       len_min: 1,
-      elements: { type: 'record', fields: issuerFields },
+      len_max: 32,
+      elements: { type: 'record', fields: issuerFields, entity_checks: issuerChecks },
       description: 'Trusted token issuers, each with its own keys, audiences and algorithm allow-list; a token is checked against the issuer named by its "iss".',
     },
   },
@@ -105,16 +142,18 @@ export const Schema = [
         {
           headers: {
             type: 'array',
-            elements: { type: 'string', match: HEADER_NAME },
+            len_max: 16,
+            elements: name({ match: HEADER_NAME }),
             default: [],
             description: 'Other request headers that may carry the token (bare, or with a "Bearer " prefix).',
           },
         },
-        { cookies: { type: 'array', elements: { type: 'string' }, default: [], description: 'Cookies that may carry the token.' } },
+        { cookies: { type: 'array', len_max: 16, elements: name(), default: [], description: 'Cookies that may carry the token.' } },
         {
           query_params: {
             type: 'array',
-            elements: { type: 'string' },
+            len_max: 16,
+            elements: name(),
             default: [],
             description: 'Query parameters that may carry the token; the parameter is always removed before proxying.',
           },
@@ -133,6 +172,8 @@ export const Schema = [
     realm: {
       type: 'string',
       default: 'bulwark',
+      len_max: 128,
+      match_none: [{ pattern: '["\\%c]', err: 'must not contain quotes, backslashes or control characters' }],
       description: 'The realm of the WWW-Authenticate: Bearer challenge sent with 401 and 403 responses.',
     },
   },
@@ -166,13 +207,14 @@ export const Schema = [
             description: 'Reject tokens issued ("iat") longer ago than this many seconds; tokens then need "iat". Unset: no limit.',
           },
         },
-        { typ: { type: 'string', description: 'Required "typ" header, e.g. at+jwt (RFC 9068); compared case-insensitively.' } },
-        { required: { type: 'array', elements: { type: 'string' }, default: [], description: 'Claims every token must carry.' } },
+        { typ: { type: 'string', len_max: NAME_MAX, description: 'Required "typ" header, e.g. at+jwt (RFC 9068); compared case-insensitively.' } },
+        { required: { type: 'array', len_max: 64, elements: name(), default: [], description: 'Claims every token must carry.' } },
         {
           values: {
             type: 'map',
-            keys: { type: 'string' },
-            values: { type: 'array', elements: { type: 'string' } },
+            len_max: 64,
+            keys: name(),
+            values: { type: 'array', len_min: 1, len_max: 256, elements: { type: 'string', len_max: 1024 } },
             default: {},
             description: 'Claim name to accepted values: the claim must equal one of them (or, for an array claim, contain one).',
           },
@@ -186,12 +228,13 @@ export const Schema = [
       required: true,
       description: 'Scopes a token must grant; a token without them gets 403 insufficient_scope.',
       fields: [
-        { required: { type: 'array', elements: { type: 'string' }, default: [], description: 'Required scopes. Empty: no scope check.' } },
+        { required: { type: 'array', len_max: 64, elements: name(), default: [], description: 'Required scopes. Empty: no scope check.' } },
         { mode: { type: 'string', one_of: ['any', 'all'], default: 'all', description: 'all: every required scope; any: at least one.' } },
         {
           claims: {
             type: 'array',
-            elements: { type: 'string' },
+            len_max: 8,
+            elements: name(),
             default: ['scope', 'scp'],
             description: 'Claims holding the scopes: a space-separated string (scope) or an array (scp).',
           },
@@ -205,7 +248,7 @@ export const Schema = [
       required: true,
       description: 'How a token maps to a Kong consumer (so acl, rate-limiting and other consumer-aware plugins apply).',
       fields: [
-        { claim: { type: 'string', description: 'Claim naming the consumer (e.g. sub, client_id). Unset: no consumer mapping.' } },
+        { claim: { type: 'string', len_max: NAME_MAX, description: 'Claim naming the consumer (e.g. sub, client_id). Unset: no consumer mapping.' } },
         { by: { type: 'string', one_of: ['username', 'id'], default: 'username', description: 'Match the claim against the consumer username or id.' } },
         {
           required: {
@@ -220,14 +263,16 @@ export const Schema = [
   {
     anonymous: {
       type: 'string',
+      len_max: 256,
       description: 'Consumer id or username for requests WITHOUT a token (invalid tokens are always rejected). Unset: 401.',
     },
   },
   {
     forward_claims: {
       type: 'map',
-      keys: { type: 'string' },
-      values: { type: 'string', match: HEADER_NAME },
+      len_max: 32,
+      keys: name(),
+      values: name({ match: HEADER_NAME }),
       default: {},
       description: 'Claim name to upstream request header. Inbound headers of those names are removed first.',
     },

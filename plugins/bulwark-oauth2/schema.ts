@@ -18,6 +18,7 @@ export const Schema = [
     token_path: {
       type: 'string',
       default: '/oauth2/token',
+      len_max: 1024,
       match: PATH_PATTERN,
       description: 'Request path of the token endpoint (exact match). Other paths of the route pass through untouched.',
     },
@@ -26,6 +27,7 @@ export const Schema = [
     jwks_path: {
       type: 'string',
       default: '/oauth2/jwks',
+      len_max: 1024,
       match: PATH_PATTERN,
       description: 'Request path on which the public JSON Web Key Set of the signing keys is served (GET/HEAD, exact match).',
     },
@@ -42,6 +44,7 @@ export const Schema = [
     issuer: {
       type: 'string',
       required: true,
+      len_max: 2048,
       match: '^https?://[^%s]+$',
       description: 'The iss claim of issued tokens: the URL identifying this authorization server (validators compare it exactly).',
     },
@@ -51,7 +54,8 @@ export const Schema = [
       type: 'array',
       required: true,
       len_min: 1,
-      elements: { type: 'string', match: '^[^%s]+$' },
+      len_max: 64,
+      elements: { type: 'string', len_max: 2048, match: '^[^%s]+$' },
       description: 'The aud claim of issued tokens (RFC 9068): identifiers of the resource servers the tokens are meant for. A client may override it.',
     },
   },
@@ -68,7 +72,8 @@ export const Schema = [
       type: 'array',
       required: true,
       len_min: 1,
-      elements: { type: 'string', referenceable: true },
+      len_max: 16,
+      elements: { type: 'string', len_max: 65536, referenceable: true },
       description:
         'Private signing keys: PEM (PKCS#8, PKCS#1 RSA or SEC1 EC) or private JWK JSON; RSA >= 2048 bits, EC P-256/P-384, Ed25519. Vault references ({vault://env/...}) allowed. Public parts go to the JWKS.',
     },
@@ -76,6 +81,7 @@ export const Schema = [
   {
     active_key_id: {
       type: 'string',
+      len_max: 256,
       description:
         'kid of the key that signs new tokens. Unset: the first of signing_keys. The others stay in the JWKS (rotation: add the new key, publish, then make it active).',
     },
@@ -84,6 +90,7 @@ export const Schema = [
     clients: {
       type: 'array',
       default: [],
+      len_max: 10000,
       elements: {
         type: 'record',
         fields: [
@@ -100,6 +107,7 @@ export const Schema = [
             client_secret_hash: {
               type: 'string',
               required: true,
+              len_max: 1024,
               match: '^%$[%w%-]+%$[^%$]+%$[^%$]+%$[^%$]+$',
               description:
                 'Hash of the client secret, never the secret itself: $scrypt$N=..,r=..,p=..$salt$hash or $pbkdf2-sha256$i=..$salt$hash (node dist/js/scripts/oauth2-client-secret.js).',
@@ -109,21 +117,24 @@ export const Schema = [
             allowed_scopes: {
               type: 'set',
               default: [],
-              elements: { type: 'string', match: SCOPE_PATTERN },
+              len_max: 256,
+              elements: { type: 'string', len_max: 256, match: SCOPE_PATTERN },
               description: 'Scopes this client may obtain. A request for any other scope gets invalid_scope.',
             },
           },
           {
             default_scopes: {
               type: 'set',
-              elements: { type: 'string', match: SCOPE_PATTERN },
+              len_max: 256,
+              elements: { type: 'string', len_max: 256, match: SCOPE_PATTERN },
               description: 'Scopes granted when the request names none (a subset of allowed_scopes). Unset: all allowed_scopes.',
             },
           },
           {
             audience: {
               type: 'array',
-              elements: { type: 'string', match: '^[^%s]+$' },
+              len_max: 64,
+              elements: { type: 'string', len_max: 2048, match: '^[^%s]+$' },
               description: 'The aud claim for this client\'s tokens, replacing the plugin-level audience. Unset: the plugin-level audience.',
             },
           },
@@ -191,7 +202,8 @@ export const Schema = [
   {
     trusted_proxies: {
       type: 'array',
-      elements: { type: 'string', match: '^[%x%.:]+/?%d*$' },
+      len_max: 256,
+      elements: { type: 'string', len_max: 64, match: '^[%x%.:]+/?%d*$' },
       default: [],
       description:
         'CIDRs of the proxies in front of Kong whose forwarding header gives the client IP for failure_limit. Empty: the connection peer is the client.',

@@ -1,16 +1,22 @@
 // The Kong schema of bulwark-rate-limit's config (dumped by the plugin server, validated by Kong's metaschema,
-// kong-protocol.md §1.12). Records are `required` so Kong fills their nested defaults. What a Kong schema
-// cannot express (window XOR calendar, burst only with gcra, header_name when limiting by header, CIDRs, time
-// zone names, cross-field rules) is checked in config.ts when the instance starts.
+// kong-protocol.md §1.12). Records are `required` so Kong fills their nested defaults. Kong refuses at the Admin
+// API (and decK) whatever this schema says: field syntax, bounds on every string and array, the time zone name,
+// and the rules inside one record (entity_checks: window_seconds XOR calendar, calendar vs algorithm/burst, redis
+// mode needs its nodes). What it cannot say is checked in config.ts when the instance starts (and by
+// scripts/validate-config.ts before deployment): rules across top-level fields (header_name when limiting by
+// header, burst with the plugin-wide algorithm), duplicate limit names, CIDR host bits.
+import { TIME_ZONE_NAMES } from './time-zones';
 
 const NAME_PATTERN = '^[%w_%.%-]+$'; // Lua pattern: policy names go into header names and structured-field strings
 const HEADER_NAME_PATTERN = '^[%w%-]+$';
 const METHOD_PATTERN = '^%u+$';
+const PEM_CERTIFICATE = '%-%-%-%-%-BEGIN CERTIFICATE%-%-%-%-%-';
+const HOST_PATTERN = '^[%w%.%-_:]+$'; // names and IP addresses (IPv6 without brackets)
 
 const address = (what: string) => ({
   type: 'record',
   fields: [
-    { host: { type: 'string', required: true, description: `Host name or IP address of a ${what}.` } },
+    { host: { type: 'string', required: true, len_max: 255, match: HOST_PATTERN, description: `Host name or IP address of a ${what}.` } },
     { port: { type: 'integer', required: true, between: [1, 65535], description: `TCP port of the ${what}.` } },
   ],
 });
@@ -74,6 +80,24 @@ export const Schema = [
             },
           },
         ],
+        entity_checks: [
+          { only_one_of: ['window_seconds', 'calendar'] },
+          // A calendar quota counts per period (fixed-window); a burst belongs to gcra only.
+          {
+            conditional: {
+              if_field: 'calendar', if_match: { ne: null },
+              then_field: 'algorithm', then_match: { one_of: ['fixed-window'] },
+              then_err: 'a calendar quota counts per period: leave algorithm unset or use fixed-window',
+            },
+          },
+          { conditional: { if_field: 'calendar', if_match: { ne: null }, then_field: 'burst', then_match: { eq: null }, then_err: 'burst applies to the gcra algorithm only; a calendar quota has no burst' } },
+          {
+            conditional: {
+              if_field: 'algorithm', if_match: { one_of: ['sliding-window', 'fixed-window'] },
+              then_field: 'burst', then_match: { eq: null }, then_err: 'burst applies to the gcra algorithm only',
+            },
+          },
+        ],
       },
     },
   },
@@ -90,6 +114,8 @@ export const Schema = [
     time_zone: {
       type: 'string',
       default: 'UTC',
+      one_of: [...TIME_ZONE_NAMES],
+      err: 'expected an IANA time zone name such as UTC or Europe/Paris',
       description: 'IANA time zone (e.g. Europe/Paris) in which calendar day and month quotas reset.',
     },
   },
@@ -107,6 +133,7 @@ export const Schema = [
   {
     header_name: {
       type: 'string',
+      len_max: 128,
       match: HEADER_NAME_PATTERN,
       description: 'Request header whose value identifies the client when limit_by contains header.',
     },
@@ -122,6 +149,7 @@ export const Schema = [
   {
     jwt_claim_header: {
       type: 'string',
+      len_max: 128,
       match: HEADER_NAME_PATTERN,
       description:
         'Read the jwt-claim value from this request header instead of kong.ctx.shared (only if the plugin that verified the token sets it and clients cannot).',
@@ -130,7 +158,8 @@ export const Schema = [
   {
     trusted_proxies: {
       type: 'array',
-      elements: { type: 'string', match: '^[%x%.:]+/?%d*$' },
+      len_max: 256,
+      elements: { type: 'string', len_max: 64, match: '^[%x%.:]+/?%d*$' },
       default: [],
       description:
         'CIDRs of proxies in front of Kong whose forwarding header is believed when resolving the client IP. Empty: the connection peer is the client.',
@@ -154,7 +183,8 @@ export const Schema = [
         {
           by_method: {
             type: 'map',
-            keys: { type: 'string', match: METHOD_PATTERN },
+            len_max: 64,
+            keys: { type: 'string', len_max: 32, match: METHOD_PATTERN },
             values: { type: 'integer', between: [0, 1000000] },
             default: {},
             description: 'Units per HTTP method (upper case), e.g. {"POST": 5}.',
@@ -163,7 +193,8 @@ export const Schema = [
         {
           by_route: {
             type: 'map',
-            keys: { type: 'string' },
+            len_max: 1024,
+            keys: { type: 'string', len_max: 128 },
             values: { type: 'integer', between: [0, 1000000] },
             default: {},
             description: 'Units per route name or id, e.g. {"search": 10}; wins over by_method.',
@@ -261,12 +292,13 @@ export const Schema = [
             description: 'none (in-memory), standalone (host/port), sentinel (sentinel_nodes + sentinel_master) or cluster (cluster_nodes).',
           },
         },
-        { host: { type: 'string', default: '127.0.0.1', description: 'Redis host for standalone mode.' } },
+        { host: { type: 'string', default: '127.0.0.1', len_max: 255, match: HOST_PATTERN, description: 'Redis host for standalone mode.' } },
         { port: { type: 'integer', default: 6379, between: [1, 65535], description: 'Redis port for standalone mode.' } },
         { database: { type: 'integer', default: 0, between: [0, 15], description: 'Redis database number (not used in cluster mode).' } },
         {
           username: {
             type: 'string',
+            len_max: 256,
             referenceable: true,
             description: 'ACL user name (Redis 6+). Unset: the default user. May be a vault reference.',
           },
@@ -274,24 +306,27 @@ export const Schema = [
         {
           password: {
             type: 'string',
+            len_max: 1024,
             referenceable: true,
             encrypted: true,
             description: 'Password of the ACL user (or requirepass). May be a vault reference, e.g. {vault://env/redis-password}.',
           },
         },
-        { sentinel_master: { type: 'string', description: 'Name of the master group the sentinels watch (sentinel mode).' } },
+        { sentinel_master: { type: 'string', len_max: 255, description: 'Name of the master group the sentinels watch (sentinel mode).' } },
         {
           sentinel_nodes: {
             type: 'array',
+            len_max: 16,
             default: [],
             elements: address('Redis Sentinel'),
             description: 'Sentinel addresses (sentinel mode).',
           },
         },
-        { sentinel_username: { type: 'string', referenceable: true, description: 'ACL user for the sentinels, if they require one.' } },
+        { sentinel_username: { type: 'string', len_max: 256, referenceable: true, description: 'ACL user for the sentinels, if they require one.' } },
         {
           sentinel_password: {
             type: 'string',
+            len_max: 1024,
             referenceable: true,
             encrypted: true,
             description: 'Password for the sentinels, if they require one. May be a vault reference.',
@@ -300,6 +335,7 @@ export const Schema = [
         {
           cluster_nodes: {
             type: 'array',
+            len_max: 64,
             default: [],
             elements: address('Redis Cluster node'),
             description: 'Seed nodes of the Redis Cluster (cluster mode); the rest are discovered.',
@@ -307,10 +343,13 @@ export const Schema = [
         },
         { ssl: { type: 'boolean', default: false, description: 'Connect to Redis (and sentinels) over TLS.' } },
         { ssl_verify: { type: 'boolean', default: true, description: "Verify the Redis server's TLS certificate and host name." } },
-        { server_name: { type: 'string', description: 'TLS server name (SNI and verification); unset: the host.' } },
+        { server_name: { type: 'string', len_max: 255, match: HOST_PATTERN, description: 'TLS server name (SNI and verification); unset: the host.' } },
         {
           ssl_ca_certificate: {
             type: 'string',
+            len_max: 262144,
+            match: PEM_CERTIFICATE,
+            err: 'expected PEM certificate(s) (-----BEGIN CERTIFICATE-----)',
             description: 'PEM CA certificate(s) to verify Redis with, instead of the system trust store.',
           },
         },
@@ -339,6 +378,11 @@ export const Schema = [
             description: 'Prefix of every counter key in Redis.',
           },
         },
+      ],
+      entity_checks: [
+        { conditional: { if_field: 'mode', if_match: { eq: 'sentinel' }, then_field: 'sentinel_master', then_match: { required: true } } },
+        { conditional: { if_field: 'mode', if_match: { eq: 'sentinel' }, then_field: 'sentinel_nodes', then_match: { len_min: 1 } } },
+        { conditional: { if_field: 'mode', if_match: { eq: 'cluster' }, then_field: 'cluster_nodes', then_match: { len_min: 1 } } },
       ],
     },
   },

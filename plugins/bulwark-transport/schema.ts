@@ -1,15 +1,22 @@
 // The Kong schema of bulwark-transport's config (the `Schema` export kong-pdk dumps; Kong validates it
 // with its metaschema, kong-protocol.md §1.12). Records are `required` so that Kong fills in their nested
-// defaults when the operator leaves them out. Checks a Kong schema cannot express from JS (CIDR syntax,
-// host patterns, HSTS preload rules) are done when the instance starts (config.ts).
+// defaults when the operator leaves them out. Kong refuses at the Admin API (and decK) what this schema says:
+// syntax, PEM shape, bounds on every string and array, and the rules inside one record (entity_checks: HSTS
+// preload, mTLS needs a CA). What it cannot say (CIDR host bits, host patterns, certificates that must parse,
+// header names that cannot be overridden) is checked when the instance starts (config.ts) and before
+// deployment by scripts/validate-config.ts.
+
+import { HSTS_PRELOAD_MIN_MAX_AGE } from './config';
 
 const HEADER_NAME_PATTERN = '^[%w%-]+$'; // Lua pattern: letters, digits and '-'
+const PEM_CERTIFICATE = '%-%-%-%-%-BEGIN CERTIFICATE%-%-%-%-%-';
 
 export const Schema = [
   {
     trusted_proxies: {
       type: 'array',
-      elements: { type: 'string', match: '^[%x%.:]+/?%d*$' },
+      len_max: 256,
+      elements: { type: 'string', len_max: 64, match: '^[%x%.:]+/?%d*$' },
       default: [],
       description:
         'CIDRs (IPv4 or IPv6) of the proxies in front of Kong whose forwarding headers are believed. Empty: only the connection itself counts.',
@@ -82,7 +89,8 @@ export const Schema = [
   {
     allowed_hosts: {
       type: 'array',
-      elements: { type: 'string', match: '^[%w%.%-_%*:%[%]]+$' },
+      len_max: 256,
+      elements: { type: 'string', len_max: 261, match: '^[%w%.%-_%*:%[%]]+$' },
       default: [],
       description:
         'Host names the route may be reached by (exact, or *.example.com for any subdomain); others get 421 Misdirected Request. Ports are ignored. Empty: any well-formed host.',
@@ -106,8 +114,9 @@ export const Schema = [
         {
           overrides: {
             type: 'map',
-            keys: { type: 'string', match: HEADER_NAME_PATTERN },
-            values: { type: 'string', len_min: 0 },
+            len_max: 32,
+            keys: { type: 'string', len_max: 128, match: HEADER_NAME_PATTERN },
+            values: { type: 'string', len_min: 0, len_max: 4096 },
             default: {},
             description: 'Header name to value, replacing or adding to the preset. An empty value removes that preset header.',
           },
@@ -151,6 +160,15 @@ export const Schema = [
           },
         },
       ],
+      entity_checks: [
+        { conditional: { if_field: 'preload', if_match: { eq: true }, then_field: 'include_subdomains', then_match: { eq: true }, then_err: 'preload requires include_subdomains = true' } },
+        {
+          conditional: {
+            if_field: 'preload', if_match: { eq: true },
+            then_field: 'max_age', then_match: { between: [HSTS_PRELOAD_MIN_MAX_AGE, 2147483647] }, then_err: `preload requires max_age >= ${HSTS_PRELOAD_MIN_MAX_AGE}`,
+          },
+        },
+      ],
     },
   },
   {
@@ -170,7 +188,8 @@ export const Schema = [
         {
           ca_certificates: {
             type: 'array',
-            elements: { type: 'string', len_min: 1 },
+            len_max: 16,
+            elements: { type: 'string', len_max: 65536, match: PEM_CERTIFICATE, err: 'expected a PEM certificate (-----BEGIN CERTIFICATE-----)' },
             default: [],
             description:
               'PEM CA certificates (one per element, CA:TRUE) a client chain must end at. PEM text, not ids of Kong ca_certificates entities: a JS plugin cannot read those.',
@@ -187,7 +206,8 @@ export const Schema = [
         {
           allowed_subjects: {
             type: 'array',
-            elements: { type: 'string', len_min: 1 },
+            len_max: 64,
+            elements: { type: 'string', len_max: 1024 },
             default: [],
             description:
               'Exact subject CNs or SAN DNS names, emails or URIs a certificate must carry (one match is enough). Empty: any certificate that chains to a configured CA.',
@@ -196,6 +216,7 @@ export const Schema = [
         {
           consumer_by: {
             type: 'set',
+            len_max: 2,
             elements: { type: 'string', one_of: ['san', 'cn'] },
             default: [],
             description:
@@ -205,7 +226,7 @@ export const Schema = [
         {
           anonymous: {
             type: 'string',
-            len_min: 1,
+            len_max: 256,
             description:
               'Consumer id or username to authenticate as when no acceptable certificate is presented and required is false, or when no consumer matches the certificate.',
           },
@@ -227,12 +248,21 @@ export const Schema = [
           },
         },
       ],
+      entity_checks: [
+        {
+          conditional: {
+            if_field: 'enabled', if_match: { eq: true },
+            then_field: 'ca_certificates', then_match: { len_min: 1 }, then_err: 'at least one CA certificate is required when mtls.enabled is true',
+          },
+        },
+      ],
     },
   },
   {
     remove_response_headers: {
       type: 'set',
-      elements: { type: 'string', match: HEADER_NAME_PATTERN },
+      len_max: 64,
+      elements: { type: 'string', len_max: 128, match: HEADER_NAME_PATTERN },
       default: ['Server', 'X-Powered-By', 'Via'],
       description: 'Response headers from the upstream that reveal software details and are removed before the response leaves Kong.',
     },

@@ -4,6 +4,7 @@
 // the instance starts (config.ts).
 import { MAX_VALIDATED_DEPTH } from './ajv-setup';
 import { DEFAULT_LIMITS, MAX_BODY_SIZE_LIMIT } from './config';
+import { MAX_SPEC_BYTES } from './spec-source';
 
 const LARGE = 100000000;
 
@@ -40,12 +41,14 @@ export const Schema = [
         {
           spec: {
             type: 'string',
+            len_max: MAX_SPEC_BYTES,
             description: 'The OpenAPI document itself, as JSON or YAML text. Exclusive with spec_file and with json_schema.',
           },
         },
         {
           spec_file: {
             type: 'string',
+            len_max: 4096,
             description: 'Path of the OpenAPI document (JSON or YAML) on the machine running the plugin server. Exclusive with spec.',
           },
         },
@@ -60,7 +63,8 @@ export const Schema = [
         {
           base_paths: {
             type: 'array',
-            elements: { type: 'string', match: '^/' },
+            len_max: 64,
+            elements: { type: 'string', len_max: 1024, match: '^/[^%s%?#]*$' },
             default: [],
             description: "Path prefixes the document's paths are below, as the client sends them (e.g. /petstore/v1). Empty: the path parts of the document's servers URLs.",
           },
@@ -96,6 +100,7 @@ export const Schema = [
           },
         },
       ],
+      entity_checks: [{ mutually_exclusive: ['spec', 'spec_file'] }],
     },
   },
   {
@@ -115,18 +120,21 @@ export const Schema = [
         {
           body_schema: {
             type: 'string',
+            len_max: MAX_SPEC_BYTES,
             description: 'JSON Schema (JSON or YAML text) the JSON request body must satisfy.',
           },
         },
         {
           query_schema: {
             type: 'string',
+            len_max: MAX_SPEC_BYTES,
             description: 'JSON Schema for the query as an object (name → string, or array of strings when repeated); values are coerced to the schema types.',
           },
         },
         {
           header_schema: {
             type: 'string',
+            len_max: MAX_SPEC_BYTES,
             description: 'JSON Schema for the request headers as an object with lower-case names (repeated headers as arrays); values are coerced to the schema types.',
           },
         },
@@ -140,7 +148,8 @@ export const Schema = [
         {
           content_types: {
             type: 'array',
-            elements: { type: 'string' },
+            len_max: 32,
+            elements: { type: 'string', len_max: 256 },
             default: ['application/json'],
             description: 'JSON media types a body validated by body_schema may have; other Content-Types get 415.',
           },

@@ -26,6 +26,29 @@ export function fieldsWithBadDescriptions(entries: FieldEntry[], at = ''): strin
   return bad;
 }
 
+/**
+ * Strings and collections without an upper bound, as dotted paths: a string needs len_max (or len_eq, one_of,
+ * eq), an array, set or map needs len_max (or len_eq), except a set of one_of values (deduplicated, so finite).
+ * Every config value is held in each worker's memory and some are walked per request: nothing may be unbounded.
+ */
+export function unboundedFields(entries: FieldEntry[], at = ''): string[] {
+  const out: string[] = [];
+  const visit = (def: Record<string, any>, path: string): void => {
+    const bounded = def.len_max !== undefined || def.len_eq !== undefined;
+    if (def.type === 'string' && !bounded && def.one_of === undefined && def.eq === undefined) out.push(path);
+    if (['array', 'set', 'map'].includes(def.type) && !bounded && !(def.type === 'set' && def.elements?.one_of)) out.push(path);
+    if (def.elements) visit(def.elements, `${path}[]`);
+    if (def.keys) visit(def.keys, `${path}{key}`);
+    if (def.values) visit(def.values, `${path}{value}`);
+    if (def.fields) out.push(...unboundedFields(def.fields, `${path}.`));
+  };
+  for (const entry of entries) {
+    const [name, def] = Object.entries(entry)[0]!;
+    visit(def, `${at}${name}`);
+  }
+  return out;
+}
+
 export function describePluginInfo(plugin: PluginExports, expected: { name: string; priority: number; why: string }): void {
   describe(`${expected.name} plugin info`, () => {
     test(`name, an x.y.z version, priority ${expected.priority} (${expected.why})`, () => {
@@ -40,6 +63,10 @@ export function describePluginInfo(plugin: PluginExports, expected: { name: stri
 
     test('every field has a description of 10–500 characters', () => {
       expect(fieldsWithBadDescriptions(plugin.Schema as FieldEntry[])).toEqual([]);
+    });
+
+    test('every string, array, set and map has an upper bound (len_max), so Kong refuses oversized values', () => {
+      expect(unboundedFields(plugin.Schema as FieldEntry[])).toEqual([]);
     });
   });
 }
@@ -56,4 +83,20 @@ export function violationFor(fields: FieldEntry[], input: unknown): unknown {
   const result = processPluginConfig(fields, input);
   if (result.ok) throw new Error('expected a schema violation');
   return result.error.fields;
+}
+
+/**
+ * The error Kong reports at `path` inside `config` (dotted; array positions 0-based, as the error tree holds them),
+ * e.g. `issuers.0.jwks_url` or `limits.0.@entity`. Throws when the input is accepted; undefined when that field
+ * has no error.
+ */
+export function fieldError(fields: FieldEntry[], input: unknown, path: string): unknown {
+  const result = processPluginConfig(fields, input);
+  if (result.ok) throw new Error(`expected a schema violation, accepted ${JSON.stringify(input).slice(0, 200)}`);
+  let node: unknown = result.error.fields.config;
+  for (const part of path.split('.')) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<string, unknown>)[part];
+  }
+  return node;
 }
