@@ -93,7 +93,9 @@ export const Schema = [
           { conditional: { if_field: 'calendar', if_match: { ne: null }, then_field: 'burst', then_match: { eq: null }, then_err: 'burst applies to the gcra algorithm only; a calendar quota has no burst' } },
           {
             conditional: {
-              if_field: 'algorithm', if_match: { one_of: ['sliding-window', 'fixed-window'] },
+              // `required`: a null if_field passes a bare if_match (init.lua validate_field), and an unset algorithm
+              // means the plugin-wide one, which this record cannot see (config.ts checks that case).
+              if_field: 'algorithm', if_match: { one_of: ['sliding-window', 'fixed-window'], required: true },
               then_field: 'burst', then_match: { eq: null }, then_err: 'burst applies to the gcra algorithm only',
             },
           },

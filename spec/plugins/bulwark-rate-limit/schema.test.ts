@@ -2,7 +2,7 @@
 // plugin's own config parsing (what StartInstance does).
 import type { FieldEntry } from '../../../kong/emulator/schema/types';
 import * as rl from '../../../plugins/bulwark-rate-limit';
-import { configFor, describePluginInfo, violationFor } from '../../helpers/plugin-info';
+import { configFor, describePluginInfo, fieldError, violationFor } from '../../helpers/plugin-info';
 import { parseRateLimitConfig } from '../../../plugins/bulwark-rate-limit/config';
 
 const fields = rl.Schema as unknown as FieldEntry[];
@@ -67,22 +67,42 @@ describe('Kong schema rejects', () => {
   });
 });
 
+// Issue #12: each of these passed Kong's Admin API before (the schema did not say it) and made every request of
+// the route answer 500 once the instance refused to start. Kong now refuses them itself, naming the field.
+describe('Kong refuses at the Admin API, naming the field (the dumped schema says it)', () => {
+  const ONLY_ONE = ["exactly one of these fields must be non-empty: 'window_seconds', 'calendar'"];
+  it.each([
+    ['both window and calendar', { limits: [{ name: 'm', limit: 1, window_seconds: 60, calendar: 'day' }] }, 'limits.0.@entity', ONLY_ONE],
+    ['neither window nor calendar', { limits: [{ name: 'm', limit: 1 }] }, 'limits.0.@entity', ONLY_ONE],
+    ['burst with a sliding window', { limits: [{ name: 'm', limit: 1, window_seconds: 1, algorithm: 'sliding-window', burst: 3 }] }, 'limits.0.burst', 'value must be null'],
+    ['burst on a calendar quota', { limits: [{ name: 'm', limit: 1, calendar: 'day', burst: 3 }] }, 'limits.0.@entity', ['burst applies to the gcra algorithm only; a calendar quota has no burst']],
+    ['a calendar quota with gcra', { limits: [{ name: 'm', limit: 1, calendar: 'month', algorithm: 'gcra' }] }, 'limits.0.algorithm', 'expected one of: fixed-window'],
+    ['an unknown time zone', { ...ONE, time_zone: 'Mars/Base' }, 'time_zone', 'expected an IANA time zone name such as UTC or Europe/Paris'],
+    ['a 5 MB header_name', { ...ONE, limit_by: ['header'], header_name: 'x'.repeat(5 << 20) }, 'header_name', 'length must be at most 128'],
+    ['sentinel without master', { ...ONE, redis: { mode: 'sentinel', sentinel_nodes: [{ host: 'h', port: 26379 }] } }, 'redis.sentinel_master', 'required field missing'],
+    ['sentinel without nodes', { ...ONE, redis: { mode: 'sentinel', sentinel_master: 'm' } }, 'redis.sentinel_nodes', 'length must be at least 1'],
+    ['cluster without nodes', { ...ONE, redis: { mode: 'cluster' } }, 'redis.cluster_nodes', 'length must be at least 1'],
+    ['a CA that is not PEM', { ...ONE, redis: { mode: 'standalone', ssl: true, ssl_ca_certificate: 'nope' } }, 'redis.ssl_ca_certificate', 'expected PEM certificate(s) (-----BEGIN CERTIFICATE-----)'],
+    ['257 trusted proxies', { ...ONE, trusted_proxies: Array(257).fill('10.0.0.0/8') }, 'trusted_proxies', 'length must be at most 256'],
+  ])('%s', (_name, input, path, error) => {
+    expect(fieldError(fields, input, path)).toEqual(error);
+  });
+
+  it('accepts time zones by their current and their older IANA names', () => {
+    for (const tz of ['UTC', 'Europe/Paris', 'Asia/Kolkata', 'Asia/Calcutta', 'America/Argentina/Buenos_Aires', 'Etc/GMT+5']) {
+      expect(configOf({ ...ONE, time_zone: tz }).time_zone).toBe(tz);
+    }
+  });
+});
+
 describe('instance start rejects what the schema cannot express (naming the field)', () => {
   it.each([
-    ['both window and calendar', { limits: [{ name: 'm', limit: 1, window_seconds: 60, calendar: 'day' }] }, 'limits[0].window_seconds'],
-    ['neither window nor calendar', { limits: [{ name: 'm', limit: 1 }] }, 'limits[0].window_seconds'],
     ['duplicate names', { limits: [{ name: 'm', limit: 1, window_seconds: 1 }, { name: 'M', limit: 2, window_seconds: 2 }] }, 'limits[1].name'],
-    ['burst without gcra', { limits: [{ name: 'm', limit: 1, window_seconds: 1, burst: 3 }] }, 'limits[0].burst'],
-    ['a calendar quota with gcra', { limits: [{ name: 'm', limit: 1, calendar: 'month', algorithm: 'gcra' }] }, 'limits[0].algorithm'],
-    ['an unknown time zone', { ...ONE, time_zone: 'Mars/Base' }, 'time_zone'],
+    ['burst with the plugin-wide sliding window', { limits: [{ name: 'm', limit: 1, window_seconds: 1, burst: 3 }] }, 'limits[0].burst'],
     ['header without header_name', { ...ONE, limit_by: ['header'] }, 'header_name'],
     ['jwt-claim without jwt_claim', { ...ONE, limit_by: ['jwt-claim'] }, 'jwt_claim'],
     ['a source twice', { ...ONE, limit_by: ['ip', 'ip'] }, 'limit_by[1]'],
-    ['a bad CIDR', { ...ONE, trusted_proxies: ['10.0.0.1/8'] }, 'trusted_proxies[0]'],
-    ['sentinel without master', { ...ONE, redis: { mode: 'sentinel', sentinel_nodes: [{ host: 'h', port: 26379 }] } }, 'redis.sentinel_master'],
-    ['sentinel without nodes', { ...ONE, redis: { mode: 'sentinel', sentinel_master: 'm' } }, 'redis.sentinel_nodes'],
-    ['cluster without nodes', { ...ONE, redis: { mode: 'cluster' } }, 'redis.cluster_nodes'],
-    ['a CA that is not PEM', { ...ONE, redis: { mode: 'standalone', ssl: true, ssl_ca_certificate: 'nope' } }, 'redis.ssl_ca_certificate'],
+    ['a CIDR with host bits', { ...ONE, trusted_proxies: ['10.0.0.1/8'] }, 'trusted_proxies[0]'],
   ])('%s', (_name, input, field) => {
     expect(startError(input as Record<string, unknown>)).toContain(`${field}:`);
   });
