@@ -1,19 +1,37 @@
 #!/usr/bin/env node
-// Bulwark's plugin-config validator for declarative files: what `deck validate` cannot check offline.
-// Loads the file like Kong (entities, references), reads each plugin's schema from the plugin server's own
-// query command (the schema Kong would load), and validates every plugin entry's config with the emulator's
-// implementation of Kong's schema rules. Usage: node dist/js/scripts/validate-config.js [kong.yml]
+// Bulwark's plugin-config validator for declarative files: what `deck validate` cannot check offline. Run it in CI
+// before `deck sync`. For each plugin entry it does what Kong would do, in Kong's order:
+//  1. the schema check: the schema comes from the plugin server's own query command (what Kong loads) and is
+//     applied with the emulator's implementation of Kong's rules (what the Admin API and decK refuse);
+//  2. the instance start: the config, as Kong would hand it over (defaults filled, `{vault://env/...}` references
+//     resolved from this environment), is given to the built plugin's constructor, i.e. its parseConfig
+//     (config.ts): keys, PEM certificates, regexes and OpenAPI documents are loaded and compiled there. Kong only
+//     discovers a failure of this step when the first request arrives, and then answers 500 on every request of
+//     the route; here it is a refusal naming the field.
+// A reference this machine cannot resolve skips step 2 for that entry, with a note (CI rarely holds production
+// secrets). Usage: node dist/js/scripts/validate-config.js [kong.yml]
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadDeclarative } from '../kong/emulator/declarative';
-import { listBuiltPlugins, pluginServerEntries, queryPluginInfo, repoRoot } from '../kong/emulator/plugin-server';
+import { distPluginsDir, listBuiltPlugins, pluginServerEntries, queryPluginInfo, repoRoot } from '../kong/emulator/plugin-server';
 import { processPluginConfig } from '../kong/emulator/schema/config';
 import type { PluginInfo } from '../kong/emulator/schema/plugin-info';
+import type { FieldEntry } from '../kong/emulator/schema/types';
+import { resolveReferences, VaultError } from '../kong/emulator/vault';
 
 export interface ValidationProblem {
   plugin: string;
   where: string;
   message: string;
+}
+
+export interface ValidateOptions {
+  /** Environment for `{vault://env/...}` references (default: process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Built plugins whose constructors run step 2 (default: dist/plugins). */
+  pluginsRoot?: string;
+  /** Receives entries whose instance start could not be tried (unresolvable vault reference). */
+  notes?: ValidationProblem[];
 }
 
 /** Plugin info of every built Bulwark plugin, from its query command (as Kong reads it at start). */
@@ -25,8 +43,19 @@ export function dumpBuiltPlugins(): Map<string, PluginInfo> {
   return infos;
 }
 
+type PluginConstructor = new (config: unknown) => unknown;
+
+/** The `Plugin` class the plugin server would instantiate (kong-pdk: `new Plugin(config)` at StartInstance). */
+function pluginClass(pluginsRoot: string, name: string): PluginConstructor | undefined {
+  const entry = path.join(pluginsRoot, name, 'index.js');
+  if (!fs.existsSync(entry)) return undefined;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const mod = require(entry) as { Plugin?: PluginConstructor };
+  return typeof mod.Plugin === 'function' ? mod.Plugin : undefined;
+}
+
 /** Validates the plugin entries of a declarative config; plugins not in `infos` (Kong's bundled ones) are skipped. */
-export function validateDeclarativePlugins(text: string, infos: Map<string, PluginInfo>): ValidationProblem[] {
+export function validateDeclarativePlugins(text: string, infos: Map<string, PluginInfo>, opts: ValidateOptions = {}): ValidationProblem[] {
   const config = loadDeclarative(text);
   const problems: ValidationProblem[] = [];
   config.plugins.forEach((p, i) => {
@@ -35,8 +64,34 @@ export function validateDeclarativePlugins(text: string, infos: Map<string, Plug
       if (p.name.startsWith('bulwark-')) problems.push({ plugin: p.name, where: `plugins[${i}]`, message: `unknown Bulwark plugin '${p.name}'` });
       return;
     }
-    const res = processPluginConfig(info.Schema.fields[0]?.config?.fields ?? [], p.config ?? {});
-    if (!res.ok) problems.push({ plugin: p.name, where: `plugins[${i}] (${p.route ? `route ${p.route}` : p.service ? `service ${p.service}` : p.consumer ? `consumer ${p.consumer}` : 'global'})`, message: res.error.message });
+    const where = `plugins[${i}] (${p.route ? `route ${p.route}` : p.service ? `service ${p.service}` : p.consumer ? `consumer ${p.consumer}` : 'global'})`;
+    const fields: FieldEntry[] = info.Schema.fields[0]?.config?.fields ?? [];
+    const res = processPluginConfig(fields, p.config ?? {});
+    if (!res.ok) {
+      problems.push({ plugin: p.name, where, message: res.error.message });
+      return;
+    }
+    const Plugin = pluginClass(opts.pluginsRoot ?? distPluginsDir, p.name);
+    if (!Plugin) {
+      problems.push({ plugin: p.name, where, message: `plugin ${p.name} is not built: cannot try its instance start` });
+      return;
+    }
+    let conf: Record<string, unknown>;
+    try {
+      conf = resolveReferences(fields, res.config, opts.env ?? process.env);
+    } catch (err) {
+      if (!(err instanceof VaultError)) throw err;
+      opts.notes?.push({ plugin: p.name, where, message: `${err.message}: instance start not tried` });
+      return;
+    }
+    conf.__plugin_id = p.id;
+    try {
+      new Plugin(conf);
+    } catch (err) {
+      // definePlugin's message is "<name>: invalid configuration: <field>: <reason>"; the field is config-relative.
+      const message = (err as Error).message.replace(`${p.name}: invalid configuration: `, '');
+      problems.push({ plugin: p.name, where, message: `instance start refused: config.${message}` });
+    }
   });
   return problems;
 }
@@ -44,7 +99,9 @@ export function validateDeclarativePlugins(text: string, infos: Map<string, Plug
 if (require.main === module) {
   const file = path.resolve(process.argv[2] ?? path.join(repoRoot, 'kong.yml'));
   try {
-    const problems = validateDeclarativePlugins(fs.readFileSync(file, 'utf8'), dumpBuiltPlugins());
+    const notes: ValidationProblem[] = [];
+    const problems = validateDeclarativePlugins(fs.readFileSync(file, 'utf8'), dumpBuiltPlugins(), { notes });
+    for (const n of notes) process.stderr.write(`${file}: note: ${n.where} ${n.plugin}: ${n.message}\n`);
     for (const p of problems) process.stderr.write(`${file}: ${p.where} ${p.plugin}: ${p.message}\n`);
     process.stdout.write(problems.length ? `${problems.length} invalid plugin config(s)\n` : `${file}: all plugin configs valid\n`);
     process.exit(problems.length ? 1 : 0);
