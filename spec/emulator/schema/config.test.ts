@@ -237,6 +237,13 @@ describe('entity checks (init.lua Schema.entity_checkers, run_entity_check)', ()
     });
   });
 
+  it('conditional: a null if_field passes a bare if_match (validate_field accepts null when not required); required: true stops that', () => {
+    const bare = rec([{ conditional: { if_field: 'mode', if_match: { one_of: ['a'] }, then_field: 'x', then_match: { eq: null } } }]);
+    expect(errOf(bare[0].f, { x: 1 })).toEqual({ x: 'value must be null', '@entity': ["failed conditional validation given value of field 'mode'"] });
+    const guarded = rec([{ conditional: { if_field: 'mode', if_match: { one_of: ['a'], required: true }, then_field: 'x', then_match: { eq: null } } }]);
+    expect(ok({ f: { x: 1 } }, guarded)).toEqual({ f: { flag: false, x: 1 } });
+  });
+
   it('conditional: then_match { required = true } and then_err', () => {
     const f = rec([{ conditional: { if_field: 'mode', if_match: { eq: 'a' }, then_field: 'x', then_match: { required: true }, then_err: 'x is needed when %s is a' } }]);
     expect(errOf(f[0].f, { mode: 'a' })).toEqual({ x: 'required field missing', '@entity': ["failed conditional validation given value of field 'mode'"] });
