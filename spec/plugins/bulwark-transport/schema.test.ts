@@ -127,7 +127,7 @@ describe('Kong refuses at the Admin API, naming the field (the dumped schema say
     ['mTLS enabled without a CA', { mtls: { enabled: true } }, 'mtls.ca_certificates', 'length must be at least 1'],
     ['a CA that is not PEM', { mtls: { ca_certificates: ['hello'] } }, 'mtls.ca_certificates.0', 'expected a PEM certificate (-----BEGIN CERTIFICATE-----)'],
     ['a private key given as CA', { mtls: { ca_certificates: ['-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n'] } }, 'mtls.ca_certificates.0', 'expected a PEM certificate (-----BEGIN CERTIFICATE-----)'],
-    ['a 5 MB override value', { security_headers: { overrides: { 'X-A': 'x'.repeat(5 << 20) } } }, 'security_headers.overrides', 'length must be at most 4096'],
+    ['a 64 KiB override value', { security_headers: { overrides: { 'X-A': 'x'.repeat(1 << 16) } } }, 'security_headers.overrides', 'length must be at most 4096'],
     ['257 allowed hosts', { allowed_hosts: Array(257).fill('example.com') }, 'allowed_hosts', 'length must be at most 256'],
   ])('%s', (_name, input, path, error) => {
     expect(fieldError(fields, input, path)).toEqual(error);
