@@ -121,7 +121,7 @@ async function proxyHandler(kong: KongEmulator, req: http.IncomingMessage, res: 
       clientIp: (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
       clientPort: req.socket.remotePort ?? 0,
       serverPort: req.socket.localPort ?? 8000,
-    });
+    }, { stream: true });
     if (out.report.handshakeFailed) {
       req.socket.destroy(); // Kong aborts the handshake when the certificate phase fails
       return;
@@ -129,7 +129,19 @@ async function proxyHandler(kong: KongEmulator, req: http.IncomingMessage, res: 
     const raw: string[] = [];
     for (const [k, vs] of out.headers.entries()) for (const v of vs) raw.push(k, v);
     res.writeHead(out.status, raw);
-    res.end(out.body);
+    const stream = out.bodyStream;
+    if (!stream) {
+      res.end(out.body);
+      return;
+    }
+    // Unbuffered proxying: each chunk goes to the client as it arrives (proxy_pass). A body cut short upstream
+    // cuts the client's response short too; a client that goes away stops the upstream read.
+    res.flushHeaders();
+    stream.pipe(res);
+    stream.on('error', () => res.destroy());
+    res.on('close', () => {
+      if (!res.writableFinished) stream.destroy();
+    });
   } catch (err) {
     kong.log.push(`[error] proxy: ${(err as Error).stack ?? err}`);
     if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'application/json; charset=utf-8' });

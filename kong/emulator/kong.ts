@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomUUID, randomBytes } from 'node:crypto';
 import { BlockList, isIPv6 } from 'node:net';
+import { PassThrough, pipeline, type Readable } from 'node:stream';
 import type { Consumer, KongConfig, PluginEntity } from './entities';
 import { RpcClient, RpcError } from './rpc';
 import {
@@ -24,7 +25,7 @@ import { processPluginConfig } from './schema/config';
 import { Router } from './router';
 import { HeaderMap, IncomingRequest, Phase, RequestContext, LogSnapshot } from './request-context';
 import { callPdk, LuaError, PdkEnv, stepMethodFor, errorBody, KONG_VERSION, normalizePath } from './pdk';
-import { forwardToUpstream } from './upstream';
+import { forwardToUpstream, upstreamUpgrade } from './upstream';
 import { resolveReferences } from './vault';
 
 export interface EmulatorOptions {
@@ -77,6 +78,11 @@ export interface RequestReport {
   failOpen: FailOpenEvent[];
   luaErrors: { plugin: string; phase: Phase; message: string }[];
   exitedBy?: string;
+  /**
+   * Kong read the whole upstream response before responding (buffered proxying: a collected plugin has a `response`
+   * handler, or one called kong.service.request.enable_buffering). False: the response was streamed.
+   */
+  bufferedProxying: boolean;
   /** The certificate phase failed: Kong aborts the TLS handshake and sends no HTTP response (status 0). */
   handshakeFailed?: boolean;
   upstreamRequest?: UpstreamRequestRecord;
@@ -94,8 +100,19 @@ export interface UpstreamRequestRecord {
 export interface EmulatedResponse {
   status: number;
   headers: HeaderMap;
+  /** The whole body; empty when `bodyStream` carries it. */
   body: Buffer;
+  /** With `handle(req, { stream: true })`, an unbuffered proxied body as the upstream sends it. */
+  bodyStream?: Readable;
   report: RequestReport;
+}
+
+export interface HandleOptions {
+  /**
+   * Hand an unbuffered proxied body over as a stream (what the gateway's proxy writes to its client chunk by chunk)
+   * instead of collecting it. The log phase then runs when the stream has ended.
+   */
+  stream?: boolean;
 }
 
 interface CachedInstance {
@@ -430,7 +447,7 @@ export class KongEmulator {
 
   // ---------------------------------------------------------------- the request (kong/init.lua)
 
-  async handle(req: IncomingRequest): Promise<EmulatedResponse> {
+  async handle(req: IncomingRequest, opts: HandleOptions = {}): Promise<EmulatedResponse> {
     const worker = this.workers[this.nextWorker++ % this.workers.length];
     let resolveLog!: () => void;
     const report: RequestReport = {
@@ -440,6 +457,7 @@ export class KongEmulator {
       events: [],
       failOpen: [],
       luaErrors: [],
+      bufferedProxying: false,
       logDone: new Promise<void>((r) => (resolveLog = r)),
     };
     // nginx drops request headers whose names contain "_" (underscores_in_headers off by default).
@@ -523,9 +541,22 @@ export class KongEmulator {
           ctx.exited = undefined;
           this.kongError(ctx, 500); // delayed_response 500 from the access coroutine (KONG_UNEXPECTED)
         } else if (!ctx.exited && ctx.service) {
-          const wantsResponse = collected.some(([pl]) => pl.phases.has('response'));
-          const buffered = wantsResponse || ctx.bufferedProxying;
-          const upstream = await forwardToUpstream(ctx, match, ctx.service, report, this.opts.upstreamAliases);
+          // Buffered proxying is per request: plugins_iterator.lua (3.9.3 line 398) sets ctx.buffered_proxying when
+          // it collects ANY plugin with a `response` handler (external plugins: the dumped Phases), and so does
+          // kong.service.request.enable_buffering. init.lua 1243-1256: an upgrade request turns it off again.
+          let buffered = collected.some(([pl]) => pl.phases.has('response')) || ctx.bufferedProxying;
+          const upgrade = upstreamUpgrade(ctx);
+          if (buffered && upgrade !== '') {
+            this.writeLog(`[notice] response buffering was turned off: connection upgrade (${upgrade})`);
+            buffered = false;
+          }
+          ctx.bufferedProxying = buffered;
+          report.bufferedProxying = buffered;
+          const upstream = await forwardToUpstream(ctx, match, ctx.service, report, this.opts.upstreamAliases, buffered ? 'buffered' : 'streaming');
+          if (upstream.stream && !opts.stream) {
+            upstream.body = await collectBody(upstream.stream);
+            upstream.stream = undefined;
+          }
           ctx.upstream = upstream;
           proxied = true;
           if (buffered) {
@@ -543,11 +574,10 @@ export class KongEmulator {
               this.kongError(ctx, 500);
             }
           } else {
-            // Unbuffered: headers set in access are sent along with the upstream's (nginx appends both).
-            const merged = ctx.responseHeaders.clone();
-            for (const [k, vs] of upstream.headers.entries()) for (const v of vs) merged.add(k, v);
-            ctx.responseHeaders = merged;
-            ctx.responseStatus = ctx.responseStatus ?? upstream.status;
+            ctx.responseHeaders = mergeUpstreamHeaders(ctx.responseHeaders, upstream.headers);
+            // ngx_http_upstream_process_headers: r->headers_out.status = u->headers_in.status_n (a status set in
+            // access does not survive proxying).
+            ctx.responseStatus = upstream.status;
           }
         }
       }
@@ -557,7 +587,36 @@ export class KongEmulator {
     }
 
     const response = this.finalResponse(ctx, proxied, report);
+    const runLog = (bodySize: number) => this.runLogPhase(worker, ctx, response, bodySize, collected, ordered, report, resolveLog);
+    const upstreamStream = ctx.upstream?.stream;
+    if (upstreamStream && !ctx.exited) {
+      if (req.method === 'HEAD') {
+        upstreamStream.resume();
+        runLog(0);
+        return response;
+      }
+      // Kong's log phase runs once the response has been sent (or the client went away).
+      let sent = 0;
+      const counted = new PassThrough();
+      counted.on('data', (c: Buffer) => (sent += c.length));
+      pipeline(upstreamStream, counted, () => runLog(sent));
+      response.bodyStream = counted;
+      return response;
+    }
+    runLog(response.body.length);
+    return response;
+  }
 
+  private runLogPhase(
+    worker: Worker,
+    ctx: RequestContext,
+    response: EmulatedResponse,
+    bodySize: number,
+    collected: [LoadedPlugin, ConfiguredPlugin][],
+    ordered: LoadedPlugin[],
+    report: RequestReport,
+    resolveLog: () => void,
+  ): void {
     // log: after the response, in a timer, with saved data (plugin_servers/plugin.lua save_for_later)
     const logPlugins =
       collected.length > 0 || ctx.route
@@ -566,7 +625,7 @@ export class KongEmulator {
             const p = this.lookupConfig(pl.info.Name);
             return p ? [[pl, p] as [LoadedPlugin, ConfiguredPlugin]] : [];
           });
-    ctx.logSnapshot = this.snapshot(ctx, response);
+    ctx.logSnapshot = this.snapshot(ctx, response, bodySize);
     setImmediate(async () => {
       try {
         for (const [plugin, p] of logPlugins) {
@@ -577,7 +636,6 @@ export class KongEmulator {
         resolveLog();
       }
     });
-    return response;
   }
 
   /** kong.response.error issued by Kong itself (router 404, unexpected 500). */
@@ -626,14 +684,15 @@ export class KongEmulator {
         headers.set('X-Kong-Proxy-Latency', String(Date.now() - ctx.startTime));
       }
       headers.delete('transfer-encoding');
-      headers.set('Content-Length', String(body.length));
+      // A streamed body keeps the upstream's framing: its Content-Length, or chunked when it sent none.
+      if (!ctx.upstream?.stream) headers.set('Content-Length', String(body.length));
     }
     headers.set('X-Kong-Request-Id', ctx.id);
     if (ctx.request.method === 'HEAD') body = Buffer.alloc(0);
     return { status, headers, body, report };
   }
 
-  private snapshot(ctx: RequestContext, res: EmulatedResponse): LogSnapshot {
+  private snapshot(ctx: RequestContext, res: EmulatedResponse, bodySize: number): LogSnapshot {
     const serialized = {
       request: {
         method: ctx.request.method,
@@ -645,7 +704,7 @@ export class KongEmulator {
         id: ctx.id,
       },
       upstream_uri: normalizePath(ctx.serviceRequest.path ?? ctx.request.rawPath),
-      response: { status: res.status, size: res.body.length, headers: res.headers.toLowerRecord() },
+      response: { status: res.status, size: bodySize, headers: res.headers.toLowerRecord() },
       route: ctx.route,
       service: ctx.service,
       consumer: ctx.consumer,
@@ -730,6 +789,40 @@ export class ConfigError extends Error {
   constructor(message: string, readonly plugin: string, readonly violation?: unknown) {
     super(message);
   }
+}
+
+function collectBody(stream: Readable): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', () => resolve(Buffer.concat(chunks)));
+    // Cut short (upstream closed or timed out mid-body): the client gets what had arrived.
+    stream.on('error', () => resolve(Buffer.concat(chunks)));
+    stream.on('aborted', () => resolve(Buffer.concat(chunks)));
+  });
+}
+
+/**
+ * Unbuffered proxying: what the client gets when plugins set response headers in rewrite/access
+ * (kong.response.set_header is `ngx.header[name] = value`, kong/pdk/response.lua 3.9.3 line 434) and the upstream
+ * sends headers of the same names. nginx 1.25.3 (OpenResty 1.25.3.2 in Kong 3.9), ngx_http_upstream_process_headers
+ * (ngx_http_upstream.c lines 2891-2934): every upstream header is APPENDED to r->headers_out.headers
+ * (ngx_http_upstream_copy_header_line, line 5298); nothing set before is removed, so both values are sent, the
+ * access-phase one first. Exceptions: Content-Type replaces the earlier value (ngx_http_upstream_copy_content_type,
+ * line 5345) and Content-Length is the upstream's (ignored as a line, content_length_n copied at line 2947).
+ */
+export function mergeUpstreamHeaders(accessPhase: HeaderMap, upstream: HeaderMap): HeaderMap {
+  const merged = accessPhase.clone();
+  for (const [name, values] of upstream.entries()) {
+    const lower = name.toLowerCase();
+    if (lower === 'content-type' || lower === 'content-length') {
+      merged.delete(name);
+      merged.set(name, values);
+      continue;
+    }
+    for (const v of values) merged.add(name, v);
+  }
+  return merged;
 }
 
 /** Lua tables: an empty table is packed as an empty array (lua-MessagePack), so `{}` travels as `[]`. */

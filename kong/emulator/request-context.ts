@@ -104,7 +104,10 @@ export interface ExitResponse {
 export interface UpstreamResponse {
   status: number;
   headers: HeaderMap;
+  /** The whole body when it was read before responding (buffered proxying, Kong's own errors); else empty. */
   body: Buffer;
+  /** Unbuffered proxying: the body as the upstream sends it. */
+  stream?: import('node:stream').Readable;
 }
 
 export interface RequestContext {
