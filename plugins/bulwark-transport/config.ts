@@ -22,20 +22,9 @@ export type RejectStatus = 426 | 403;
 
 export const REDIRECT_STATUSES: readonly RedirectStatus[] = [301, 302, 307, 308];
 export const REJECT_STATUSES: readonly RejectStatus[] = [426, 403];
-export const DEFAULT_REMOVED_HEADERS: readonly string[] = ['Server', 'X-Powered-By', 'Via'];
 
 /** hstspreload.org requires max-age >= 1 year and includeSubDomains for a preload submission. */
 export const HSTS_PRELOAD_MIN_MAX_AGE = 31536000;
-
-/**
- * How the response phase learns whether the client used HTTPS (for HSTS), with the fewest RPCs:
- * - `none`: HSTS is off, the answer does not matter (0 RPCs);
- * - `assume-https`: HTTPS is enforced, so every request that reached the response phase was HTTPS (0);
- * - `connection`: no trusted proxies, so the connection's scheme is the answer: `getScheme()` (1);
- * - `shared-ctx`: a forwarded scheme may count; access already computed it and left it in
- *   kong.ctx.shared (1 RPC in access + 1 in response, against 3 to recompute: scheme, peer IP, headers).
- */
-export type ResponseSchemeSource = 'none' | 'assume-https' | 'connection' | 'shared-ctx';
 
 export interface HttpsPolicy {
   enforce: boolean;
@@ -72,11 +61,8 @@ export interface TransportConfig {
   allowedHosts: HostAllowList;
   preset: SecurityHeaderPreset;
   hsts: HstsSettings;
-  /** Precomputed security headers for HTTPS and plain-HTTP responses. */
+  /** Precomputed security headers for HTTPS and plain-HTTP responses (set in access). */
   headers: ResponseHeaderSets;
-  /** Lower-case names of the response headers to remove. */
-  removeResponseHeaders: string[];
-  responseScheme: ResponseSchemeSource;
   mtls: MtlsPolicy;
 }
 
@@ -102,23 +88,6 @@ function parseOverrides(reader: ConfigReader, key: string): Record<string, strin
     if (!HEADER_VALUE.test(value)) throw new ConfigError(field, 'value must be printable ASCII without line breaks');
   }
   return overrides;
-}
-
-function parseRemoved(reader: ConfigReader, key: string): string[] {
-  const names = reader.stringArray(key, DEFAULT_REMOVED_HEADERS);
-  const out: string[] = [];
-  names.forEach((name, i) => {
-    if (!HEADER_NAME.test(name)) throw new ConfigError(`${reader.field(key)}[${i}]`, `invalid header name ${JSON.stringify(name)}`);
-    const lower = name.toLowerCase();
-    if (!out.includes(lower)) out.push(lower);
-  });
-  return out;
-}
-
-function chooseResponseSchemeSource(headers: ResponseHeaderSets, https: HttpsPolicy, trustedProxies: CidrList): ResponseSchemeSource {
-  if (!(HSTS_HEADER in headers.https)) return 'none';
-  if (https.enforce) return 'assume-https';
-  return trustedProxies.isEmpty ? 'connection' : 'shared-ctx';
 }
 
 function parseMtls(root: ConfigReader): MtlsPolicy {
@@ -224,8 +193,6 @@ export function parseTransportConfig(raw: unknown): TransportConfig {
     preset,
     hsts,
     headers,
-    removeResponseHeaders: parseRemoved(root, 'remove_response_headers'),
-    responseScheme: chooseResponseSchemeSource(headers, https, trustedProxies),
     mtls: parseMtls(root),
   };
 }

@@ -5,27 +5,24 @@
 // access:   getHeaders + getScheme (+ client.getIp when trusted_proxies is set)
 //           (+ with mtls.enabled on a TLS connection: tls.getFullClientCertificateChain
 //              (+ one client.loadConsumer per candidate value + client.authenticate when consumer_by is set))
-//           (+ ctx.shared.set when the response phase needs the scheme, see ResponseSchemeSource)
-//           (+ getMethod + getPathWithQuery only when redirecting) (+ exit)
-// response: (response.getHeaders + one clearHeader per leaking header present, when removal is configured)
-//           (+ getScheme or ctx.shared.get, see ResponseSchemeSource) + one setHeaders.
+//           then one of: response.setHeaders (passed; none when no header is configured)
+//                      | getMethod + getPathWithQuery + exit (redirect) | exit (rejected).
 //
-// The response phase runs only for requests that were proxied (Kong's buffered proxying; no response phase
-// after any plugin's exit, kong-protocol.md §1.8). This plugin's own rejections therefore carry the
-// security headers themselves.
+// No response phase, on purpose: Kong reads the whole request and buffers the whole upstream response in memory
+// for EVERY request on which any plugin with a `response` handler runs (plugins_iterator.lua, kong/init.lua
+// Kong.response), which would end streaming (server-sent events, long polling, downloads) on every route this
+// plugin covers. Headers set in access are sent with the proxied response (nginx keeps them; the upstream's
+// headers of the same name are sent as well, see the README) and with any later plugin's kong.response.exit.
+// Removing upstream headers needs the response phase: bulwark-response-headers, an opt-in of its own.
 import type { HeaderValues, Kong, KongConsumer } from '../lib/pdk';
 import { errorBody } from '../lib/errors';
 import { logger, type PluginLogger } from '../lib/plugin';
 import type { TransportConfig } from './config';
 import { decideTransport, redirectLocation, redirectStatusFor } from './decision';
 import { assessClientCertificate, consumerCandidates, type ClientCertificateAssessment } from './mtls';
-import { headersToClear } from './security-headers';
 
 /** The plugin name in log lines (index.ts exports the same value as `Name`; importing it would be a cycle). */
 const PLUGIN_NAME = 'bulwark-transport';
-
-/** kong.ctx.shared key holding "the client used HTTPS" between access and response. */
-export const SHARED_HTTPS_KEY = 'bulwark_transport_https';
 
 // Kong's own 426 carries these (kong/runloop/handler.lua).
 const UPGRADE_HEADERS: HeaderValues = { Connection: 'Upgrade', Upgrade: 'TLS/1.2, HTTP/1.1' };
@@ -77,7 +74,9 @@ export async function access(kong: Kong, conf: TransportConfig): Promise<void> {
 
   if (decision.action === 'pass') {
     if (conf.mtls.enabled && !(await authenticateClientCertificate(kong, conf, connectionScheme, decision.https))) return;
-    if (conf.responseScheme === 'shared-ctx') await kong.ctx.shared.set(SHARED_HTTPS_KEY, decision.https);
+    // HSTS only when the client used HTTPS (directly or through a trusted proxy), as decided above.
+    const toSet = decision.https ? conf.headers.https : conf.headers.http;
+    if (Object.keys(toSet).length > 0) await kong.response.setHeaders(toSet);
     return;
   }
 
@@ -180,32 +179,4 @@ async function authenticateAnonymous(kong: Kong, conf: TransportConfig, log: Plu
   }
   await kong.client.authenticate(consumer, null);
   return true;
-}
-
-async function clientUsedHttps(kong: Kong, conf: TransportConfig): Promise<boolean> {
-  switch (conf.responseScheme) {
-    case 'none':
-      return false; // no HSTS configured: both header sets are the same
-    case 'assume-https':
-      return true; // HTTPS is enforced: plain-HTTP requests never get past access
-    case 'connection':
-      return (await kong.request.getScheme()) === 'https';
-    case 'shared-ctx':
-      // Anything but an explicit `true` (e.g. another plugin overwrote the key) means no HSTS, which
-      // is the harmless direction: HSTS on a plain-HTTP response is ignored by browsers anyway.
-      return (await kong.ctx.shared.get(SHARED_HTTPS_KEY)) === true;
-  }
-}
-
-export async function response(kong: Kong, conf: TransportConfig): Promise<void> {
-  const https = await clientUsedHttps(kong, conf);
-  const toSet = https ? conf.headers.https : conf.headers.http;
-
-  if (conf.removeResponseHeaders.length > 0) {
-    const present = await kong.response.getHeaders();
-    for (const name of headersToClear(conf.removeResponseHeaders, Object.keys(present), Object.keys(toSet))) {
-      await kong.response.clearHeader(name);
-    }
-  }
-  if (Object.keys(toSet).length > 0) await kong.response.setHeaders(toSet);
 }

@@ -6,7 +6,7 @@
 // before anyone looks at its credentials (Kong 3.9.3 handler priorities, kong-protocol.md §1.8).
 import { definePlugin } from '../lib/plugin';
 import { parseTransportConfig, type TransportConfig } from './config';
-import { access, certificate, response } from './handler';
+import { access, certificate } from './handler';
 import { Schema as TransportSchema } from './schema';
 
 export const Name = 'bulwark-transport';
@@ -17,5 +17,5 @@ export const Schema = TransportSchema;
 export const Plugin = definePlugin<TransportConfig>({
   name: Name,
   parseConfig: parseTransportConfig,
-  phases: { certificate, access, response },
+  phases: { certificate, access },
 });

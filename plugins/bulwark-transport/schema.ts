@@ -258,13 +258,4 @@ export const Schema = [
       ],
     },
   },
-  {
-    remove_response_headers: {
-      type: 'set',
-      len_max: 64,
-      elements: { type: 'string', len_max: 128, match: HEADER_NAME_PATTERN },
-      default: ['Server', 'X-Powered-By', 'Via'],
-      description: 'Response headers from the upstream that reveal software details and are removed before the response leaves Kong.',
-    },
-  },
 ];

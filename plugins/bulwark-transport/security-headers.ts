@@ -82,17 +82,3 @@ export function responseHeaderSets(base: HeaderValues, hsts: HstsSettings): Resp
   const sts = hstsValue(hsts);
   return { http: { ...base }, https: sts === undefined ? { ...base } : { ...base, [HSTS_HEADER]: sts } };
 }
-
-/**
- * Which leaking headers to clear: those of `remove` (lower-case) present in the response, minus the ones
- * we are about to set anyway (setHeaders replaces them, so clearing would be a wasted RPC).
- */
-export function headersToClear(
-  remove: readonly string[],
-  presentLowerNames: Iterable<string>,
-  settingNames: Iterable<string>,
-): string[] {
-  const present = new Set(Array.from(presentLowerNames, (n) => n.toLowerCase()));
-  const setting = new Set(Array.from(settingNames, (n) => n.toLowerCase()));
-  return remove.filter((name) => present.has(name) && !setting.has(name));
-}

@@ -30,7 +30,6 @@ describe('defaults', () => {
       allowed_hosts: [],
       security_headers: { preset: 'api', overrides: {} },
       hsts: { enabled: true, max_age: 31536000, include_subdomains: true, preload: false },
-      remove_response_headers: ['Server', 'X-Powered-By', 'Via'],
       mtls: {
         enabled: false,
         ca_certificates: [],
@@ -51,8 +50,6 @@ describe('defaults', () => {
     expect(conf.headers.https['Strict-Transport-Security']).toBe('max-age=31536000; includeSubDomains');
     expect(conf.headers.http['Strict-Transport-Security']).toBeUndefined();
     expect(conf.headers.https['X-Content-Type-Options']).toBe('nosniff');
-    expect(conf.removeResponseHeaders).toEqual(['server', 'x-powered-by', 'via']);
-    expect(conf.responseScheme).toBe('assume-https');
   });
 
   it('a partial nested record keeps the other nested defaults', () => {
@@ -70,14 +67,12 @@ describe('values Kong accepts', () => {
       allowed_hosts: ['api.example.com', '*.example.net', '[::1]'],
       security_headers: { preset: 'browser', overrides: { 'X-Frame-Options': '', 'X-Extra': 'yes' } },
       hsts: { enabled: true, max_age: 63072000, include_subdomains: true, preload: true },
-      remove_response_headers: ['Server', 'X-AspNet-Version'],
     }).conf;
     expect(conf.forwardedHeader).toBe('forwarded');
     expect(conf.https).toEqual({ enforce: false, mode: 'reject', redirectStatus: 307, rejectStatus: 403, redirectPort: 8443 });
     expect(conf.headers.https['X-Frame-Options']).toBeUndefined();
     expect(conf.headers.https['X-Extra']).toBe('yes');
     expect(conf.headers.https['Strict-Transport-Security']).toBe('max-age=63072000; includeSubDomains; preload');
-    expect(conf.responseScheme).toBe('shared-ctx');
   });
 
   it('an empty override value is allowed by the schema (it removes a preset header)', () => {
@@ -107,10 +102,13 @@ describe('values Kong refuses (Admin API / decK time)', () => {
   it('refuses strings that cannot be a CIDR, a host or a header name by pattern', () => {
     expect(violation({ trusted_proxies: ['10.0.0.0/8', 'ten/8'] })).toEqual({ config: { trusted_proxies: [null, expect.any(String)] } });
     expect(violation({ allowed_hosts: ['evil.com/x'] })).toEqual({ config: { allowed_hosts: [expect.any(String)] } });
-    expect(violation({ remove_response_headers: ['Bad Header'] })).toEqual({ config: { remove_response_headers: [expect.any(String)] } });
     expect(violation({ security_headers: { overrides: { 'Bad Name': 'x' } } })).toEqual({
       config: { security_headers: { overrides: expect.any(String) } },
     });
+  });
+
+  it('remove_response_headers moved to bulwark-response-headers: a config still carrying it is refused, naming the field', () => {
+    expect(violation({ remove_response_headers: ['Server'] })).toEqual({ config: { remove_response_headers: 'unknown field' } });
   });
 
   it('refuses an empty string where a value is expected (strings default to len_min 1)', () => {

@@ -1,11 +1,10 @@
 // The phase handlers through the plugin class (as kong-pdk calls them), against a recording fake `kong`:
 // which PDK calls are made (each one is an RPC to Kong), and what the client gets.
 import * as transport from '../../../../plugins/bulwark-transport';
-import { SHARED_HTTPS_KEY } from '../../../../plugins/bulwark-transport/handler';
 import type { HeaderMultimap } from '../../../../plugins/lib/pdk';
 import { fakeKong, type FakeReplies } from '../../../lib/fake-kong';
 
-type Phases = { access(k: unknown): Promise<void>; response(k: unknown): Promise<void> };
+type Phases = { access(k: unknown): Promise<void>; response?: unknown };
 const instance = (raw: Record<string, unknown> = {}) => new transport.Plugin(raw) as unknown as Phases;
 
 interface RequestSpec {
@@ -14,39 +13,72 @@ interface RequestSpec {
   headers?: HeaderMultimap;
   method?: string;
   pathWithQuery?: string;
-  responseHeaders?: HeaderMultimap;
-  shared?: Record<string, unknown>;
 }
 
 function kongFor(req: RequestSpec) {
-  const shared: Record<string, unknown> = { ...req.shared };
   const replies: FakeReplies = {
     'request.getHeaders': () => req.headers ?? { host: ['api.example.com'] },
     'request.getScheme': () => req.scheme ?? 'https',
     'request.getMethod': () => req.method ?? 'GET',
     'request.getPathWithQuery': () => req.pathWithQuery ?? '/',
     'client.getIp': () => req.ip ?? '198.51.100.7',
-    'response.getHeaders': () => req.responseHeaders ?? {},
-    'ctx.shared.get': (k) => shared[k as string],
-    'ctx.shared.set': (k, v) => {
-      shared[k as string] = v;
-    },
   };
-  return Object.assign(fakeKong(replies), { shared });
+  return fakeKong(replies);
 }
 
 describe('access', () => {
-  it('HTTPS request, default config: two RPCs, no exit', async () => {
+  it('HTTPS request, default config: three RPCs (two reads, one bulk header write with HSTS), no exit', async () => {
     const fake = kongFor({});
     await instance().access(fake.kong);
-    expect(fake.names()).toEqual(['request.getHeaders', 'request.getScheme']);
+    expect(fake.names()).toEqual(['request.getHeaders', 'request.getScheme', 'response.setHeaders']);
+    expect(fake.calls[2]![1][0]).toEqual({
+      'Cache-Control': 'no-store',
+      'X-Content-Type-Options': 'nosniff',
+      'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",
+      'Referrer-Policy': 'no-referrer',
+      'Cross-Origin-Resource-Policy': 'same-origin',
+      'X-Frame-Options': 'DENY',
+      'Strict-Transport-Security': 'max-age=31536000; includeSubDomains',
+    });
     expect(fake.exit).toBeUndefined();
+  });
+
+  it('the plugin has no response handler: Kong never buffers a request because of it', () => {
+    // kong-pdk dumps as Phases the prototype methods (lib/mod.js); a `response` one would make Kong buffer
+    // every request on every route this plugin covers (plugins_iterator.lua, kong/init.lua Kong.response).
+    expect(instance().response).toBeUndefined();
+    expect(Object.getOwnPropertyNames(transport.Plugin.prototype).filter((n) => n !== 'constructor').sort()).toEqual(['access', 'certificate']);
+  });
+
+  it('plain HTTP allowed: the same headers without HSTS', async () => {
+    const fake = kongFor({ scheme: 'http' });
+    await instance({ https: { enforce: false } }).access(fake.kong);
+    expect(fake.names()).toEqual(['request.getHeaders', 'request.getScheme', 'response.setHeaders']);
+    expect(fake.calls[2]![1][0]).toHaveProperty('X-Frame-Options', 'DENY');
+    expect(fake.calls[2]![1][0]).not.toHaveProperty('Strict-Transport-Security');
+  });
+
+  it('HTTPS reported by a trusted proxy gets HSTS; the same header from anyone else does not', async () => {
+    const conf = { https: { enforce: false }, trusted_proxies: ['10.0.0.0/8'] };
+    const headers = { host: ['a.example'], 'x-forwarded-proto': ['https'] };
+    const trusted = kongFor({ scheme: 'http', ip: '10.0.0.2', headers });
+    await instance(conf).access(trusted.kong);
+    expect(trusted.calls.at(-1)).toEqual(['response.setHeaders', [expect.objectContaining({ 'Strict-Transport-Security': 'max-age=31536000; includeSubDomains' })]]);
+    const spoofed = kongFor({ scheme: 'http', ip: '198.51.100.7', headers });
+    await instance(conf).access(spoofed.kong);
+    expect(spoofed.calls.at(-1)![1][0]).not.toHaveProperty('Strict-Transport-Security');
+  });
+
+  it('nothing configured to set: no header write at all', async () => {
+    const fake = kongFor({});
+    await instance({ security_headers: { preset: 'none' }, hsts: { enabled: false } }).access(fake.kong);
+    expect(fake.names()).toEqual(['request.getHeaders', 'request.getScheme']);
   });
 
   it('reads the peer IP only when proxies are trusted', async () => {
     const fake = kongFor({ ip: '10.0.0.2', headers: { host: ['api.example.com'], 'x-forwarded-proto': ['https'] }, scheme: 'http' });
     await instance({ trusted_proxies: ['10.0.0.0/8'] }).access(fake.kong);
-    expect(fake.names()).toEqual(['request.getHeaders', 'request.getScheme', 'client.getIp']);
+    expect(fake.names()).toEqual(['request.getHeaders', 'request.getScheme', 'client.getIp', 'response.setHeaders']);
     expect(fake.exit).toBeUndefined();
   });
 
@@ -101,77 +133,10 @@ describe('access', () => {
     expect(fake.exit).toMatchObject({ status: 400, body: { message: 'Bad request' } });
   });
 
-  it('stores the effective scheme for the response phase only when it must', async () => {
-    const c = { https: { enforce: false }, trusted_proxies: ['10.0.0.0/8'] };
-    const fake = kongFor({ scheme: 'http', ip: '10.0.0.2', headers: { host: ['a.example'], 'x-forwarded-proto': ['https'] } });
-    await instance(c).access(fake.kong);
-    expect(fake.calls.at(-1)).toEqual(['ctx.shared.set', [SHARED_HTTPS_KEY, true]]);
-
-    const plain = kongFor({ scheme: 'http' });
-    await instance({ https: { enforce: false } }).access(plain.kong);
-    expect(plain.names()).not.toContain('ctx.shared.set');
-  });
-
   it('fails closed on an unexpected error (e.g. the headers RPC returning nothing)', async () => {
     const fake = fakeKong({ 'request.getHeaders': () => undefined, 'request.getScheme': () => 'https' });
     await instance().access(fake.kong);
     expect(fake.exit).toEqual({ status: 500, body: { message: 'An unexpected error occurred' }, headers: undefined });
     expect(fake.names()).toContain('log.err');
-  });
-});
-
-describe('response', () => {
-  it('default config: one getHeaders, clears only the leaking headers present, one setHeaders with HSTS', async () => {
-    const fake = kongFor({ responseHeaders: { server: ['nginx/1.25'], 'content-type': ['application/json'], 'x-powered-by': ['Express'] } });
-    await instance().response(fake.kong);
-    expect(fake.names()).toEqual(['response.getHeaders', 'response.clearHeader', 'response.clearHeader', 'response.setHeaders']);
-    expect(fake.calls[1]![1]).toEqual(['server']);
-    expect(fake.calls[2]![1]).toEqual(['x-powered-by']);
-    expect(fake.calls[3]![1][0]).toMatchObject({
-      'Strict-Transport-Security': 'max-age=31536000; includeSubDomains',
-      'Cache-Control': 'no-store',
-      'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",
-    });
-  });
-
-  it('nothing to remove and nothing to set: no RPC at all', async () => {
-    const fake = kongFor({});
-    await instance({ remove_response_headers: [], security_headers: { preset: 'none' }, hsts: { enabled: false } }).response(fake.kong);
-    expect(fake.calls).toEqual([]);
-  });
-
-  it('without enforcement and without trusted proxies, asks the connection scheme', async () => {
-    const conf = { https: { enforce: false }, remove_response_headers: [] };
-    const http = kongFor({ scheme: 'http' });
-    await instance(conf).response(http.kong);
-    expect(http.names()).toEqual(['request.getScheme', 'response.setHeaders']);
-    expect(http.calls[1]![1][0]).not.toHaveProperty('Strict-Transport-Security');
-
-    const https = kongFor({ scheme: 'https' });
-    await instance(conf).response(https.kong);
-    expect(https.calls[1]![1][0]).toHaveProperty('Strict-Transport-Security');
-  });
-
-  it('with trusted proxies, uses what access stored (and no HSTS if the value is missing)', async () => {
-    const conf = { https: { enforce: false }, trusted_proxies: ['10.0.0.0/8'], remove_response_headers: [] };
-    const yes = kongFor({ shared: { [SHARED_HTTPS_KEY]: true } });
-    await instance(conf).response(yes.kong);
-    expect(yes.names()).toEqual(['ctx.shared.get', 'response.setHeaders']);
-    expect(yes.calls[1]![1][0]).toHaveProperty('Strict-Transport-Security');
-
-    const missing = kongFor({});
-    await instance(conf).response(missing.kong);
-    expect(missing.calls[1]![1][0]).not.toHaveProperty('Strict-Transport-Security');
-  });
-
-  it('access and response together: a forwarded-HTTPS request gets HSTS', async () => {
-    const conf = { https: { enforce: false }, trusted_proxies: ['10.0.0.0/8'] };
-    const shared = {};
-    const req = { scheme: 'http', ip: '10.0.0.2', headers: { host: ['a.example'], 'x-forwarded-proto': ['https'] }, shared };
-    const first = kongFor(req);
-    await instance(conf).access(first.kong);
-    const second = kongFor({ ...req, shared: first.shared });
-    await instance(conf).response(second.kong);
-    expect(second.calls.at(-1)![1][0]).toHaveProperty('Strict-Transport-Security');
   });
 });

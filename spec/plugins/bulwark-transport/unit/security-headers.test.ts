@@ -1,5 +1,5 @@
 import { parseTransportConfig } from '../../../../plugins/bulwark-transport/config';
-import { PRESETS, headersToClear, hstsValue, securityHeaders } from '../../../../plugins/bulwark-transport/security-headers';
+import { PRESETS, hstsValue, securityHeaders } from '../../../../plugins/bulwark-transport/security-headers';
 
 describe('security header presets', () => {
   it('api: the documented set', () => {
@@ -62,21 +62,3 @@ describe('HSTS', () => {
   });
 });
 
-describe('headersToClear', () => {
-  it('clears only the listed headers that are present and not about to be set', () => {
-    expect(headersToClear(['server', 'x-powered-by', 'via'], ['content-type', 'server', 'via'], ['Cache-Control'])).toEqual(['server', 'via']);
-    expect(headersToClear(['server', 'cache-control'], ['server', 'cache-control'], ['Cache-Control'])).toEqual(['server']);
-    expect(headersToClear(['server'], [], [])).toEqual([]);
-  });
-});
-
-describe('how the response phase learns the scheme (fewest RPCs)', () => {
-  it.each([
-    [{ hsts: { enabled: false } }, 'none'],
-    [{}, 'assume-https'],
-    [{ https: { enforce: false } }, 'connection'],
-    [{ https: { enforce: false }, trusted_proxies: ['10.0.0.0/8'] }, 'shared-ctx'],
-  ])('%j → %s', (raw, expected) => {
-    expect(parseTransportConfig(raw).responseScheme).toBe(expected);
-  });
-});
