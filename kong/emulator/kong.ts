@@ -682,6 +682,8 @@ export class KongEmulator {
         headers.add('Via', `1.1 kong/${KONG_VERSION}`);
         headers.set('X-Kong-Upstream-Latency', '0');
         headers.set('X-Kong-Proxy-Latency', String(Date.now() - ctx.startTime));
+        // handler.lua header_filter.after: a proxied response left without Server gets Kong's (server_tokens).
+        if (!headers.has('server')) headers.set('Server', `kong/${KONG_VERSION}`);
       }
       headers.delete('transfer-encoding');
       // A streamed body keeps the upstream's framing: its Content-Length, or chunked when it sent none.
