@@ -78,11 +78,12 @@ describe('npm run gateway with kong.yml (end to end)', () => {
   });
 
   test('a request on the public service reaches the echo upstream; the response carries bulwark-transport headers', async () => {
-    const res = await get('/public/hello');
+    const res = await get('/public/hello', { 'x-echo-response-headers': JSON.stringify({ 'X-Powered-By': 'Express' }) });
     expect(res.status).toBe(200);
     expect(JSON.parse(res.body).path).toBe('/public/hello');
     expect(res.headers['cross-origin-opener-policy']).toBe('same-origin'); // browser preset
     expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.headers['x-powered-by']).toBeUndefined(); // bulwark-response-headers, opted in on this service only
   });
 
   test('plain HTTP to the orders API is redirected (Kong exit: no upstream call); an unexpected Host gets 421; partners get 426', async () => {
