@@ -61,7 +61,8 @@ describe.each(['bulwark', 'stock'] as const)('kong.conf generated for the %s plu
       for (const name of builtPlugins) {
         const socket = conf.get(`pluginserver_${name.replace(/-/g, '_')}_socket`)!;
         // Until the server listens, connecting fails (no file yet, or bound but not yet listening): retry until then.
-        const deadline = Date.now() + 10_000;
+        // One Node process per plugin with the stock server, all starting at once: slow on a loaded 2-core machine.
+        const deadline = Date.now() + 60_000;
         let answer = '';
         while (Date.now() < deadline) {
           const rpc = new RpcClient(socket);
@@ -79,5 +80,5 @@ describe.each(['bulwark', 'stock'] as const)('kong.conf generated for the %s plu
     } finally {
       for (const p of procs) p.kill('SIGTERM');
     }
-  });
+  }, 120_000);
 });
