@@ -140,8 +140,9 @@ export function acceptsConnections(socket: string): Promise<boolean> {
 /**
  * Kong has no readiness check; the emulator waits until the socket accepts a connection so tests start
  * deterministically. The file alone is not enough: it exists from bind(), and until listen() a connect is refused.
+ * Generous: with the stock server, one Node process per plugin starts at once, which takes long on a loaded machine.
  */
-export async function waitForSocket(socket: string, proc: PluginServerProcess | undefined, timeoutMs = 15_000): Promise<void> {
+export async function waitForSocket(socket: string, proc: PluginServerProcess | undefined, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!fs.existsSync(socket) || !(await acceptsConnections(socket))) {
     if (proc && !proc.running) {

@@ -124,16 +124,20 @@ function readEvents(
   });
 }
 
+// Starting Kong takes one query command per plugin (and, with the stock server, one process per plugin): slow on a
+// loaded machine.
+const START_TIMEOUT_MS = 120_000;
 const STREAMED_FALLBACK_MS = 15_000; // never reached when the response streams
 const BUFFERED_FALLBACK_MS = 500; // a buffered response can only ever be released by this
 
 describe('streaming vs buffered proxying (gateway over HTTP, SSE upstream)', () => {
   let gw: RunningGateway;
   let sse: SseUpstream;
+  let starting: Promise<RunningGateway> | undefined;
 
   beforeAll(async () => {
     sse = await startSseUpstream();
-    gw = await startGatewayServer({
+    starting = startGatewayServer({
       declarativeConfig: `
 _format_version: "3.0"
 services:
@@ -155,9 +159,11 @@ plugins:
       server: serverKind(),
       upstreamAliases: { sse: { host: '127.0.0.1', port: sse.port } },
     });
-  });
+    gw = await starting;
+  }, START_TIMEOUT_MS);
   afterAll(async () => {
-    await gw?.close();
+    // Also when beforeAll timed out: the plugin servers must not outlive the suite.
+    await (await starting?.catch(() => undefined))?.close();
     await sse?.close();
   });
 
@@ -231,6 +237,7 @@ function post(port: number, p: string, headers: Record<string, string>, body: st
 describe("kong.yml's whole chain streams: bulwark-transport, bulwark-jwt (token from bulwark-oauth2), bulwark-rate-limit, bulwark-validator", () => {
   let gw: RunningGateway;
   let sse: SseUpstream;
+  let starting: Promise<RunningGateway> | undefined;
   const savedKey = process.env.BULWARK_OAUTH2_SIGNING_KEY;
 
   beforeAll(async () => {
@@ -240,7 +247,7 @@ describe("kong.yml's whole chain streams: bulwark-transport, bulwark-jwt (token 
     // kong.yml points bulwark-jwt at the gateway's own JWKS on port 8000: use a free port instead.
     const proxyPort = await freePort();
     const config = fs.readFileSync(path.join(root, 'kong.yml'), 'utf8').replace('http://127.0.0.1:8000/', `http://127.0.0.1:${proxyPort}/`);
-    gw = await startGatewayServer({
+    starting = startGatewayServer({
       declarativeConfig: config,
       proxyPort,
       adminPort: 0,
@@ -249,9 +256,10 @@ describe("kong.yml's whole chain streams: bulwark-transport, bulwark-jwt (token 
       upstreamAliases: { echo: { host: '127.0.0.1', port: sse.port } },
       tls: { ...selfSignedCertificate(), port: 0 },
     });
-  });
+    gw = await starting;
+  }, START_TIMEOUT_MS);
   afterAll(async () => {
-    await gw?.close();
+    await (await starting?.catch(() => undefined))?.close();
     await sse?.close();
     if (savedKey === undefined) delete process.env.BULWARK_OAUTH2_SIGNING_KEY;
     else process.env.BULWARK_OAUTH2_SIGNING_KEY = savedKey;
