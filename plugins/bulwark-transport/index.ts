@@ -1,5 +1,5 @@
 // bulwark-transport: HTTPS enforcement, host allow-list, client-certificate (mTLS) authentication,
-// security response headers, HSTS and removal of headers that leak software details.
+// security response headers and HSTS (set in access: no response handler, so Kong never buffers for it).
 //
 // Priority 2600: after correlation-id (100001) and zipkin (100000), before bot-detection (2500), cors
 // (2000) and every authentication plugin, so that a plain-HTTP or misdirected request is turned away

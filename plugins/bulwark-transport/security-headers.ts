@@ -1,5 +1,5 @@
 // Security response headers: presets, operator overrides and HSTS. All computed once per plugin
-// instance (they depend on the config only), so the response phase does no work but the RPCs.
+// instance (they depend on the config only), so access does no work for them but one setHeaders RPC.
 import type { HeaderValues } from '../lib/pdk';
 
 export type SecurityHeaderPreset = 'api' | 'browser' | 'none';
