@@ -174,12 +174,17 @@ function parseAdminBody(req: http.IncomingMessage, raw: Buffer): Record<string, 
   if (raw.length === 0) return {};
   const type = (req.headers['content-type'] ?? '').toLowerCase();
   if (type.includes('application/x-www-form-urlencoded')) {
-    // Kong's form syntax: config.key=value, config.list=a&config.list=b, config.rec.sub=v
-    const out: Record<string, unknown> = {};
+    // Kong's form syntax: config.key=value, config.list=a&config.list=b, config.rec.sub=v. Null-prototype
+    // objects: a key such as `__proto__.route` is then an own field (refused as unknown), never Object.prototype.
+    const out = nullObject();
     for (const [k, v] of new URLSearchParams(raw.toString('utf8'))) {
       const parts = k.replace(/\[\]$/, '').split('.');
       let o = out;
-      for (const p of parts.slice(0, -1)) o = (o[p] ??= {}) as Record<string, unknown>;
+      for (const p of parts.slice(0, -1)) {
+        const next = o[p];
+        if (next !== null && typeof next === 'object' && !Array.isArray(next)) o = next as Record<string, unknown>;
+        else o = o[p] = nullObject();
+      }
       const last = parts[parts.length - 1];
       const prev = o[last];
       o[last] = prev === undefined ? coerceFormValue(v) : Array.isArray(prev) ? [...prev, coerceFormValue(v)] : [prev, coerceFormValue(v)];
@@ -193,6 +198,10 @@ function parseAdminBody(req: http.IncomingMessage, raw: Buffer): Record<string, 
   } catch {
     throw new HttpError(400, { message: 'Cannot parse JSON body' });
   }
+}
+
+function nullObject(): Record<string, unknown> {
+  return Object.create(null) as Record<string, unknown>;
 }
 
 function coerceFormValue(v: string): unknown {
@@ -386,8 +395,17 @@ function refId(v: unknown, cfg: KongConfig, kind: 'services' | 'routes' | 'consu
   return id;
 }
 
+// kong/db/schema/entities/plugins.lua (Kong 3.9) fields.
+const PLUGIN_ENTITY_FIELDS = new Set([
+  'id', 'name', 'instance_name', 'created_at', 'updated_at', 'route', 'service', 'consumer', 'consumer_group', 'config', 'protocols',
+  'enabled', 'tags', 'ordering',
+]);
+
 function pluginFromBody(body: Record<string, unknown>, scope: { service?: string; route?: string; consumer?: string }, cfg: KongConfig, base?: PluginEntity): PluginEntity {
   if (typeof body.name !== 'string' || !body.name) throw new HttpError(400, schemaError({ name: 'required field missing' }));
+  // kong/db/schema/init.lua validate_fields: a field the plugins entity does not have is "unknown field".
+  const unknown = Object.keys(body).filter((k) => !PLUGIN_ENTITY_FIELDS.has(k));
+  if (unknown.length > 0) throw new HttpError(400, schemaError(Object.fromEntries(unknown.map((k) => [k, 'unknown field']))));
   return {
     id: typeof body.id === 'string' ? body.id : randomUUID(),
     name: body.name,
@@ -403,7 +421,7 @@ function pluginFromBody(body: Record<string, unknown>, scope: { service?: string
 }
 
 function deepMerge(base: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...base };
+  const out: Record<string, unknown> = Object.assign(nullObject(), base);
   for (const [k, v] of Object.entries(patch)) {
     const b = out[k];
     out[k] = v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b) ? deepMerge(b as Record<string, unknown>, v as Record<string, unknown>) : v;

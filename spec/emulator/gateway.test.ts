@@ -124,6 +124,27 @@ describe('npm run gateway: proxy and Admin API over HTTP', () => {
     expect(unknown.json().message).toMatch(/plugin 'nope' not enabled/);
   });
 
+  test('Admin API form bodies cannot pollute Object.prototype: `__proto__.route` / `__proto__.exited` are unknown fields', async () => {
+    // A service-scoped plugin that must keep running (lookupConfig compares entity.route with undefined).
+    const scoped = await call(gw.adminPort, 'POST', '/services/echo/plugins', { name: 'probe', config: { tag: 'svc' } });
+    expect(scoped.status).toBe(201);
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    for (const body of ['name=probe&__proto__.route=zzz', 'name=probe&__proto__.exited=1', 'name=probe&constructor.prototype.route=zzz']) {
+      const res = await call(gw.adminPort, 'POST', '/plugins', body, form);
+      expect(res.status).toBe(400);
+      expect(res.json()).toMatchObject({ code: 2, name: 'schema violation' });
+      expect(res.json().fields).toHaveProperty([body.split('&')[1].split('.')[0]], 'unknown field');
+    }
+    const nested = await call(gw.adminPort, 'POST', '/plugins', 'name=probe&config.__proto__.tag=x', form);
+    expect(nested.status).toBe(400);
+    expect(({} as Record<string, unknown>).route).toBeUndefined();
+    expect(({} as Record<string, unknown>).exited).toBeUndefined();
+    const res = await call(gw.proxyPort, 'GET', '/api', undefined, { 'x-probe-access': '[]' });
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.json().headers['x-probe-results']).config.tag).toBe('svc');
+    expect((await call(gw.adminPort, 'DELETE', `/plugins/${scoped.json().id}`)).status).toBe(204);
+  });
+
   test('Admin API: consumers can be created, fetched by username and deleted', async () => {
     const c = await call(gw.adminPort, 'POST', '/consumers', { username: 'bob' });
     expect(c.status).toBe(201);

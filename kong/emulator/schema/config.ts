@@ -141,7 +141,8 @@ function validateRecord(record: FieldDef, input: Table): ErrorTable | undefined 
     if (v === undefined) continue;
     const field = byName.get(k);
     if (!field) {
-      errors[k] = MSG.UNKNOWN;
+      // defineProperty: a JSON key "__proto__" is an own key of the input and must stay one in the errors.
+      Object.defineProperty(errors, k, { value: MSG.UNKNOWN, enumerable: true, writable: true, configurable: true });
       continue;
     }
     const err = validateField(field, v);
