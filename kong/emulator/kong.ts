@@ -297,9 +297,9 @@ export class KongEmulator {
   /** get_plugin_config: the config table plus the keys Kong adds before cjson-encoding it for StartInstance. */
   private instanceConfig(p: ConfiguredPlugin): Record<string, unknown> {
     const e = p.entity;
-    // Vault references are resolved when the config is read (an unresolvable one fails StartInstance: 500).
+    // Vault references are resolved when the config is read; an unresolvable one becomes "" with a warning.
     const plugin = this.plugins.get(e.name)!;
-    const conf: Record<string, unknown> = resolveReferences(configFields(plugin.info), p.config);
+    const conf: Record<string, unknown> = resolveReferences(configFields(plugin.info), p.config, process.env, (m) => this.writeLog(`[warn] ${m}`));
     if (e.route) conf.route_id = e.route;
     if (e.service) conf.service_id = e.service;
     if (e.consumer) conf.consumer_id = e.consumer;

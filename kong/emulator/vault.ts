@@ -2,6 +2,9 @@
 // (process_auto_fields "select" → kong.vault.update; kong/pdk/vault.lua). The emulator implements Kong's `env`
 // vault: `{vault://env/my-secret}` reads the environment variable MY_SECRET (upper-cased, `-` → `_`), and
 // `{vault://env/my-secret/key}` reads the JSON object in that variable and takes `key`.
+// A reference Kong cannot resolve becomes "" with a warning (kong/db/schema/init.lua 3.9.3 resolve_reference,
+// lines 1693-1703: `return deref or ""`), for a plain field, an array/set element and a map value alike; the
+// instance starts with the empty string. Plugins must refuse "" where a secret is needed.
 import type { FieldDef, FieldEntry } from './schema/types';
 
 const REFERENCE = /^\{vault:\/\/([^/}]+)\/([^/}]+)(?:\/([^}]+))?\}$/;
@@ -30,31 +33,40 @@ export function resolveReference(ref: string, env: NodeJS.ProcessEnv = process.e
 
 const isReference = (v: unknown): v is string => typeof v === 'string' && v.startsWith('{vault:') && v.endsWith('}');
 
-/** Returns a copy of `config` with every reference in a referenceable field resolved; errors name the field. */
-export function resolveReferences(fields: FieldEntry[], config: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env, at = 'config'): Record<string, unknown> {
+/** Called with Kong's warning for each reference that resolved to "". */
+export type VaultWarn = (message: string) => void;
+
+/** Returns a copy of `config` with every reference in a referenceable field resolved (Kong: "" when it cannot be). */
+export function resolveReferences(
+  fields: FieldEntry[], config: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env, warn: VaultWarn = () => undefined,
+): Record<string, unknown> {
   const out: Record<string, unknown> = { ...config };
   for (const entry of fields) {
     const [name, def] = Object.entries(entry)[0] as [string, FieldDef];
     if (!(name in out)) continue;
-    out[name] = resolveValue(def, out[name], env, `${at}.${name}`);
+    out[name] = resolveValue(def, out[name], env, warn);
   }
   return out;
 }
 
-function resolveValue(def: FieldDef, value: unknown, env: NodeJS.ProcessEnv, at: string): unknown {
-  try {
-    if (def.type === 'string' && def.referenceable && isReference(value)) return resolveReference(value, env);
-  } catch (err) {
-    throw new VaultError(`${at}: ${(err as Error).message}`);
+function resolveValue(def: FieldDef, value: unknown, env: NodeJS.ProcessEnv, warn: VaultWarn): unknown {
+  if (def.type === 'string' && def.referenceable && isReference(value)) {
+    try {
+      return resolveReference(value, env);
+    } catch (err) {
+      // init.lua resolve_reference: kong.log.warn("unable to resolve reference ", value, " (", err, ")")
+      warn(`unable to resolve reference ${value} (${(err as Error).message})`);
+      return '';
+    }
   }
   if ((def.type === 'array' || def.type === 'set') && def.elements && Array.isArray(value)) {
-    return value.map((v, i) => resolveValue(def.elements!, v, env, `${at}[${i}]`));
+    return value.map((v) => resolveValue(def.elements!, v, env, warn));
   }
   if (def.type === 'record' && def.fields && value && typeof value === 'object' && !Array.isArray(value)) {
-    return resolveReferences(def.fields, value as Record<string, unknown>, env, at);
+    return resolveReferences(def.fields, value as Record<string, unknown>, env, warn);
   }
   if (def.type === 'map' && def.values && value && typeof value === 'object' && !Array.isArray(value)) {
-    return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, resolveValue(def.values!, v, env, `${at}.${k}`)]));
+    return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, resolveValue(def.values!, v, env, warn)]));
   }
   return value;
 }

@@ -58,7 +58,6 @@ export interface JwtConfig {
 const HEADER_NAME = /^[A-Za-z0-9-]{1,128}$/;
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,128}$/;
 const CLAIM_NAME = /^[\x21-\x7e]{1,128}$/;
-const VAULT_REFERENCE = /^\{vault:\/\/.*\}$/s;
 // Headers that must never be overwritten from a token claim.
 const RESERVED_UPSTREAM_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'content-type', 'authorization', 'cookie', 'te', 'upgrade', 'proxy-authorization']);
 
@@ -71,12 +70,6 @@ function names(reader: ConfigReader, key: string, pattern: RegExp, what: string)
   return out;
 }
 
-function secretText(value: string, field: string): string {
-  // Kong resolves vault references before StartInstance; one still here means resolution did not happen.
-  if (VAULT_REFERENCE.test(value)) throw new ConfigError(field, 'vault reference was not resolved');
-  return value;
-}
-
 function parseIssuer(r: ConfigReader, index: number, jwks: JwksSettings): IssuerPolicy {
   const issuer = r.string('issuer');
   const algorithms = r.stringArray('algorithms', DEFAULT_ALGORITHMS);
@@ -87,19 +80,19 @@ function parseIssuer(r: ConfigReader, index: number, jwks: JwksSettings): Issuer
   const algSet = new Set(algorithms);
 
   const staticKeys: VerificationKey[] = [];
-  r.stringArray('keys').forEach((text, i) => {
+  r.secretStringArray('keys').forEach((text, i) => {
     const field = `${r.field('keys')}[${i}]`;
     try {
-      staticKeys.push(...parseStaticKey(secretText(text, field), `issuers[${index}].keys[${i}]`));
+      staticKeys.push(...parseStaticKey(text, `issuers[${index}].keys[${i}]`));
     } catch (err) {
       if (err instanceof KeyImportError) throw new ConfigError(field, err.message);
       throw err;
     }
   });
   const hmac = algorithms.filter((a) => (HMAC_ALGORITHMS as readonly string[]).includes(a));
-  r.stringArray('secrets').forEach((text, i) => {
+  r.secretStringArray('secrets').forEach((text, i) => {
     const field = `${r.field('secrets')}[${i}]`;
-    const key = parseSecret(secretText(text, field), `issuers[${index}].secrets[${i}]`);
+    const key = parseSecret(text, `issuers[${index}].secrets[${i}]`);
     if (hmac.length === 0) throw new ConfigError(field, 'a shared secret needs an HS256/HS384/HS512 entry in algorithms');
     // RFC 7518 §3.2: the secret must be at least as long as the hash output.
     const weakest = Math.max(...hmac.map((a) => (a === 'HS256' ? 32 : a === 'HS384' ? 48 : 64)));

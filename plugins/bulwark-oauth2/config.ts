@@ -83,7 +83,7 @@ function parseClients(raw: Record<string, unknown>): Map<string, OAuthClient> {
     if (clients.has(clientId)) throw new ConfigError(c.field('client_id'), `client_id ${JSON.stringify(clientId)} is configured twice`);
     let secretHash: ParsedSecretHash;
     try {
-      secretHash = parseSecretHash(c.string('client_secret_hash'));
+      secretHash = parseSecretHash(c.secretString('client_secret_hash'));
     } catch (err) {
       if (err instanceof SecretHashFormatError) throw new ConfigError(c.field('client_secret_hash'), err.message);
       throw err;
@@ -142,7 +142,7 @@ export function parseOAuth2Config(raw: unknown): OAuth2Config {
   if (audience.length === 0) throw new ConfigError(root.field('audience'), 'at least one audience is required (RFC 9068 aud)');
 
   const activeKeyId = root.optionalString('active_key_id');
-  const keys = buildKeyRing(root.stringArray('signing_keys'), activeKeyId, root.field('signing_keys'), root.field('active_key_id'));
+  const keys = buildKeyRing(root.secretStringArray('signing_keys'), activeKeyId, root.field('signing_keys'), root.field('active_key_id'));
 
   const clients = parseClients(raw as Record<string, unknown>);
   const fl = root.record('failure_limit');

@@ -25,6 +25,16 @@ function isSet(value: unknown): boolean {
   return value !== undefined && value !== null;
 }
 
+// kong/pdk/vault.lua is_reference: "{vault:" ... "}".
+const VAULT_REFERENCE = /^\{vault:[\s\S]*\}$/;
+
+function checkSecret(value: string, field: string): string {
+  if (value === '') throw new ConfigError(field, 'empty secret (an unresolvable vault reference reaches the plugin as "")');
+  // Kong resolves references before StartInstance; one still here was not resolved.
+  if (VAULT_REFERENCE.test(value)) throw new ConfigError(field, 'vault reference was not resolved');
+  return value;
+}
+
 /** Typed accessors over one config record; `at` is the record's path used in error messages. */
 export class ConfigReader {
   private readonly obj: ConfigObject;
@@ -108,6 +118,24 @@ export class ConfigReader {
       if (typeof element !== 'string') throw new ConfigError(`${this.field(key)}[${i}]`, 'expected a string');
       return element;
     });
+  }
+
+  /**
+   * A field that holds a secret (a password, a key, a shared secret), usually a vault reference. Kong turns a
+   * reference it cannot resolve into "" with only a warning (kong/db/schema/init.lua resolve_reference), so ""
+   * is refused here: a missing vault entry stops the instance instead of running without the secret.
+   */
+  secretString(key: string): string {
+    return checkSecret(this.string(key), this.field(key));
+  }
+
+  optionalSecretString(key: string): string | undefined {
+    return this.has(key) ? this.secretString(key) : undefined;
+  }
+
+  /** An array of secrets (each element may be a vault reference): every element as `secretString`. */
+  secretStringArray(key: string): string[] {
+    return this.stringArray(key).map((v, i) => checkSecret(v, `${this.field(key)}[${i}]`));
   }
 
   /** A map of string to string; a missing one reads as {}. */

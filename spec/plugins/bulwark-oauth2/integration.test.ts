@@ -417,8 +417,9 @@ describe('bulwark-oauth2 configuration fails closed', () => {
     expect(gw.kong.log.join('\n')).toMatch(/clients\[0\]\.client_secret_hash: scrypt N must be/);
     const b = await gw.kong.request({ path: '/b/anything' });
     expect(b.status).toBe(500);
-    // The emulator resolves env-vault references as Kong does; this one has no variable, so the instance fails.
-    expect(gw.kong.log.join("\n")).toMatch(/signing_keys\[0\]: could not get value from external vault/);
+    // Kong resolves a reference without a value to "" (kong/db/schema/init.lua resolve_reference); the plugin refuses it.
+    expect(gw.kong.log.join('\n')).toMatch(/unable to resolve reference \{vault:\/\/env\/bulwark-signing-key\}/);
+    expect(gw.kong.log.join('\n')).toMatch(/signing_keys\[0\]: empty secret/);
     expect(gw.kong.log.join('\n')).not.toContain(key.jwk.d as string);
   });
 });
