@@ -47,6 +47,9 @@ const RESPONSE_LOG: readonly Phase[] = ['response', 'log'];
 const ACCESS_RESPONSE_LOG: readonly Phase[] = ['access', 'response', 'log'];
 const ALL_REQUEST: readonly Phase[] = ['certificate', 'rewrite', 'access', 'response', 'log'];
 
+// kong/tools/uuid.lua uuid_regex, matched case-insensitively.
+const KONG_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 function str(v: unknown, what: string): string {
   if (typeof v !== 'string') throw new LuaError(`${what} must be a string`);
   return v;
@@ -460,8 +463,12 @@ const M: Record<string, PdkMethod> = {
   'kong.client.load_consumer': {
     phases: ACCESS_RESPONSE_LOG,
     fn: (_c, a, e) => {
+      // kong/pdk/client.lua (3.9.3) load_consumer, lines 187-193: a non-UUID without search_by_username is a Lua
+      // error (the handler fails: 500 in access), not a nil. UUID check: kong/tools/uuid.lua is_valid_uuid ('ioj').
       const key = str(a[0], 'consumer_id');
-      return e.findConsumer(key, a[1] === true);
+      const byUsername = a[1] !== undefined && a[1] !== null && a[1] !== false;
+      if (!KONG_UUID.test(key) && !byUsername) throw new LuaError('cannot load a consumer with an id that is not a uuid');
+      return e.findConsumer(key, byUsername);
     },
   },
   'kong.client.authenticate': {

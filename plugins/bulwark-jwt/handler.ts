@@ -17,7 +17,7 @@
 // accepted without calling authenticate: the identity reaches the upstream through forward_claims.
 import { errorBody } from '../lib/errors';
 import { logger, type PluginLogger } from '../lib/plugin';
-import type { Kong, KongConsumer } from '../lib/pdk';
+import { isKongUuid, type Kong, type KongConsumer } from '../lib/pdk';
 import { tokenFingerprint, uuidFromParts } from '../lib/token-hash';
 import { challengeHeaders } from './challenge';
 import type { JwtConfig } from './config';
@@ -103,7 +103,8 @@ async function authenticate(kong: Kong, conf: JwtConfig, log: PluginLogger, entr
   const raw = entry.claims[claim];
   const value = typeof raw === 'string' || typeof raw === 'number' ? String(raw) : undefined;
   let consumer: KongConsumer | undefined;
-  if (value !== undefined && value !== '') {
+  // By id: a value that is no UUID cannot be a consumer id, and Kong would raise a Lua error (500) for it.
+  if (value !== undefined && value !== '' && (by === 'username' || isKongUuid(value))) {
     const loaded = await kong.client.loadConsumer(value, by === 'username');
     // By username only when so configured: Kong's load_consumer tries an id first when the value looks
     // like a UUID, and a username claim must not select a consumer by id (nor the reverse).

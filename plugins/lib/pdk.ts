@@ -39,6 +39,15 @@ export interface KongConsumer {
   [key: string]: unknown;
 }
 
+/**
+ * Whether Kong's `kong.client.load_consumer(value, false)` accepts `value` as an id. Any other value is a Lua error
+ * in Kong (kong/pdk/client.lua: "cannot load a consumer with an id that is not a uuid"), which ends the request
+ * with 500: never look up a non-UUID by id. Kong's check: kong/tools/uuid.lua is_valid_uuid (case-insensitive).
+ */
+export function isKongUuid(value: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
+}
+
 /** A credential entity (`kong.client.getCredential`, `kong.client.authenticate`). */
 export interface KongCredential {
   id: string;

@@ -10,6 +10,7 @@ import { jose } from '../../../plugins/lib/jose';
 
 const HS_SECRET = 'an-hs256-secret-of-at-least-32-bytes!';
 const AUD = 'orders-api';
+const ALICE_ID = '5f0c1a56-3b7e-4c1d-9a2b-0e8f7d6c5b4a';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -80,13 +81,13 @@ describe('bulwark-jwt integration (emulator + real plugin server + real JWKS ser
         {
           name: 'api',
           url: 'ECHO',
-          routes: ['main', 'scoped', 'anyscope', 'consumer', 'anon', 'typed', 'dead401', 'dead503', 'slow', 'rotate', 'outage', 'storm', 'confusion', 'vault'].map((n) => ({
+          routes: ['main', 'scoped', 'anyscope', 'consumer', 'anon', 'typed', 'dead401', 'dead503', 'slow', 'rotate', 'outage', 'storm', 'confusion', 'vault', 'byid'].map((n) => ({
             name: n,
             paths: [`/${n}`],
           })),
         },
       ],
-      consumers: [{ username: 'alice' }, { username: 'guest' }],
+      consumers: [{ id: ALICE_ID, username: 'alice' }, { username: 'guest' }],
       plugins: [
         { name: 'probe-late', config: { tag: 'no-consumer' } },
         { name: 'probe-late', consumer: 'alice', config: { tag: 'consumer-alice' } },
@@ -107,6 +108,7 @@ describe('bulwark-jwt integration (emulator + real plugin server + real JWKS ser
         plugin('anyscope', { issuers: [remote(main)], scopes: { required: ['orders:read', 'orders:admin'], mode: 'any' } }),
         plugin('consumer', { issuers: [remote(main)], consumer: { claim: 'sub' } }),
         plugin('anon', { issuers: [remote(main)], consumer: { claim: 'sub' }, anonymous: 'guest' }),
+        plugin('byid', { issuers: [remote(main)], consumer: { claim: 'sub', by: 'id' } }),
         plugin('typed', {
           issuers: [remote(main)],
           claims: { typ: 'at+jwt', required: ['tenant'], values: { tenant: ['t1'] }, max_age: 60 },
@@ -275,6 +277,17 @@ describe('bulwark-jwt integration (emulator + real plugin server + real JWKS ser
       const res = await call('/consumer/x', await signers.ES256!.sign(mainClaims({ sub: 'mallory' })));
       expect(res.status).toBe(401);
       expect(challenge(res)).toContain('error_description="The access token is not linked to a known consumer"');
+    });
+
+    test('consumer.by id: a UUID sub selects the consumer; a non-UUID sub is an unknown consumer (401), never a load_consumer call', async () => {
+      // kong/pdk/client.lua (3.9.3) lines 191-193: load_consumer(non-UUID, false) raises a Lua error, a 500 in
+      // access; `call` asserts no Lua error happened.
+      const ok = await call('/byid/x', await signers.ES256!.sign(mainClaims({ sub: ALICE_ID })));
+      expect(ok.status).toBe(200);
+      expect(echoed(ok.body).headers['x-probe-late']).toBe('consumer-alice');
+      const bad = await call('/byid/x', await signers.ES256!.sign(mainClaims({ sub: 'alice' })));
+      expect(bad.status).toBe(401);
+      expect(challenge(bad)).toContain('error_description="The access token is not linked to a known consumer"');
     });
 
     test('a request without a token continues as the anonymous consumer; an invalid token is still rejected', async () => {
