@@ -43,7 +43,17 @@ export interface EmulatorOptions {
   workers?: number;
   /** kong.conf trusted_ips (default none). */
   trustedIps?: string[];
+  /**
+   * How long Kong waits for a plugin server's reply to one RPC: nginx's lua_socket_read_timeout (default 60 s).
+   * A step without reply in time: Kong logs the error and skips the plugin (fail-open, reported as 'rpc-timeout').
+   */
   rpcTimeoutMs?: number;
+  /**
+   * How long a request waits for an instance that another request is starting (plugin_servers/plugin.lua 3.9.3
+   * get_instance_id: WAIT_TIME = 10 s in 0.1 s steps). After that Kong skips the plugin for that request
+   * (fail-open, reported as 'instance-claim-timeout') and drops the claim.
+   */
+  instanceClaimWaitMs?: number;
   /** Kong 3.9 registers only the first plugin of a query output; 3.0–3.8 register all. */
   kongVersion?: '3.9' | '3.8';
   /**
@@ -63,7 +73,7 @@ export interface LoadedPlugin {
 
 /** A place where Kong lets a request continue although the plugin did not finish: tests assert none happened. */
 export interface FailOpenEvent {
-  kind: 'rpc-error' | 'unhandled-exception';
+  kind: 'rpc-error' | 'rpc-timeout' | 'instance-claim-timeout' | 'unhandled-exception';
   plugin: string;
   phase: string;
   detail: string;
@@ -327,13 +337,32 @@ export class KongEmulator {
     const cached = worker.instances.get(key);
     if (cached && cached.seq === this.seq) return cached.id;
     const pending = worker.starting.get(key);
-    if (pending) return pending; // Kong waits for another coroutine's StartInstance
-    const start = (async () => {
+    if (pending) {
+      // Another request is starting this instance: plugin.lua get_instance_id polls for up to WAIT_TIME (10 s),
+      // then drops the claim and returns "Could not claim instance_id"; if the starter fails, the waiter starts one.
+      const waitMs = this.opts.instanceClaimWaitMs ?? 10_000;
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), waitMs)));
+      try {
+        const r = await Promise.race([pending.then((id) => ({ id }), () => ({ id: undefined })), timedOut]);
+        if (r === 'timeout') {
+          if (worker.starting.get(key) === pending) worker.starting.delete(key);
+          throw new InstanceClaimTimeout(`Could not claim instance_id for ${plugin.info.Name} (key: ${key})`);
+        }
+        if (r.id !== undefined) return r.id;
+        return this.getInstanceId(worker, plugin, p, count);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    let start: Promise<number> | undefined = undefined;
+    start = (async () => {
       const rpc = this.rpcFor(worker, plugin.entry.socket);
       count();
       const conf = this.instanceConfig(p);
       const res = (await rpc.call('plugin.StartInstance', { Name: plugin.info.Name, Config: JSON.stringify(conf) })) as { Id: number };
-      worker.instances.set(key, { id: res.Id, seq: this.seq, pluginId: key });
+      // A waiter that gave up dropped the claim: Kong's running_instances no longer holds this instance.
+      if (worker.starting.get(key) === start) worker.instances.set(key, { id: res.Id, seq: this.seq, pluginId: key });
       if (cached) {
         // Close the instance of the previous configuration; errors are ignored (plugin.lua get_instance_id).
         count();
@@ -345,7 +374,7 @@ export class KongEmulator {
     try {
       return await start;
     } finally {
-      worker.starting.delete(key);
+      if (worker.starting.get(key) === start) worker.starting.delete(key);
     }
   }
 
@@ -381,7 +410,13 @@ export class KongEmulator {
     try {
       instanceId = await this.getInstanceId(worker, plugin, p, count);
     } catch (err) {
-      // get_instance_id raises error(err): a Lua error in the phase handler.
+      if (err instanceof InstanceClaimTimeout) {
+        // mp_rpc.lua handle_event: get_instance_id's error is only logged; the plugin is skipped (FAIL-OPEN).
+        this.writeLog(`[error] [${name}] ${err.message}`);
+        report.failOpen.push({ kind: 'instance-claim-timeout', plugin: name, phase, detail: err.message });
+        return 'done';
+      }
+      // get_instance_id raises error(err) when StartInstance fails: a Lua error in the phase handler.
       this.writeLog(`[error] [${name}] failed to start instance: ${(err as Error).message}`);
       report.luaErrors.push({ plugin: name, phase, message: (err as Error).message });
       return 'lua-error';
@@ -426,9 +461,10 @@ export class KongEmulator {
         this.resetInstances(name);
         return this.runEvent(worker, plugin, p, phase, ctx, report, attempt + 1);
       }
-      // Any other RPC error: kong.log.err and the handler returns normally: FAIL-OPEN.
+      // Any other RPC error (a step without reply within lua_socket_read_timeout included): kong.log.err and the
+      // handler returns normally: FAIL-OPEN.
       this.writeLog(`[error] [${name}] ${msg}`);
-      report.failOpen.push({ kind: 'rpc-error', plugin: name, phase, detail: msg });
+      report.failOpen.push({ kind: msg === 'timeout' ? 'rpc-timeout' : 'rpc-error', plugin: name, phase, detail: msg });
       return 'done';
     }
   }
@@ -786,6 +822,8 @@ export class KongEmulator {
     fs.rmSync(this.prefix, { recursive: true, force: true });
   }
 }
+
+class InstanceClaimTimeout extends Error {}
 
 export class ConfigError extends Error {
   constructor(message: string, readonly plugin: string, readonly violation?: unknown) {

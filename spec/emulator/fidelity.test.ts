@@ -47,3 +47,45 @@ describe('Kong PDK semantics (probe plugin over the real plugin server)', () => 
     expect(await probe('nobody', true)).toBe('<nil>');
   });
 });
+
+describe('plugin_servers/plugin.lua get_instance_id: a request waits at most WAIT_TIME for an instance another request is starting', () => {
+  let gw: Gateway;
+  beforeAll(async () => {
+    // WAIT_TIME is 10 s in Kong 3.9.3 (plugin.lua lines 229-254); shortened here so the test does not wait 10 s.
+    gw = await startGateway({ pluginsRoot: fixturePluginsRoot, plugins: ['probe'], workers: 1, instanceClaimWaitMs: 200 });
+    gw.configure(CONFIG.replace('route: main', 'route: main\n    config: { start_block_ms: 1500 }'));
+  });
+  afterAll(async () => gw?.stop());
+
+  test('the waiting request skips the plugin (fail-open, "Could not claim instance_id"); the starting one runs it', async () => {
+    const headers = { 'x-probe-access': calls() };
+    const starter = gw.kong.request({ path: '/api/a', headers });
+    await new Promise((r) => setTimeout(r, 20));
+    const waiter = await gw.kong.request({ path: '/api/b', headers });
+    expect(waiter.report.failOpen).toEqual([expect.objectContaining({ kind: 'instance-claim-timeout', plugin: 'probe', phase: 'access' })]);
+    expect(waiter.report.failOpen[0].detail).toMatch(/^Could not claim instance_id for probe \(key: /);
+    expect(waiter.status).toBe(200); // proxied without the plugin: what Kong does
+    expect(waiter.report.upstreamRequest?.headers.first('x-probe-results')).toBeUndefined();
+    const started = await starter;
+    expect(started.report.failOpen).toEqual([]);
+    expect(started.report.upstreamRequest?.headers.first('x-probe-results')).toBeDefined();
+  });
+});
+
+describe('rpc/mp_rpc.lua Rpc:call: a step without reply within lua_socket_read_timeout', () => {
+  let gw: Gateway;
+  beforeAll(async () => {
+    // nginx's lua_socket_read_timeout is 60 s; shortened here.
+    gw = await startGateway({ pluginsRoot: fixturePluginsRoot, plugins: ['probe'], rpcTimeoutMs: 300 });
+    gw.configure(CONFIG);
+  });
+  afterAll(async () => gw?.stop());
+
+  test('is logged and the plugin skipped: the request is proxied (fail-open, reported as rpc-timeout)', async () => {
+    await gw.kong.request({ path: '/api/warm', headers: { 'x-probe-access': calls() } }); // instance started
+    const res = await gw.kong.request({ path: '/api/x', headers: { 'x-probe-access': calls(['sleep', 1500], ['request.getPath']) } });
+    expect(res.status).toBe(200);
+    expect(res.report.failOpen).toEqual([expect.objectContaining({ kind: 'rpc-timeout', plugin: 'probe', phase: 'access' })]);
+    expect(res.report.upstreamRequest).toBeDefined();
+  });
+});
