@@ -2,7 +2,7 @@
 // imported. Checks the schema cannot express are made here, at instance start, and throw a ConfigError
 // naming the field (the instance then fails to start and Kong answers 500: fail closed). Key material is
 // never echoed in an error message.
-import { ConfigError, ConfigReader } from '../lib/config';
+import { ConfigError, ConfigReader, MAX_OUTBOUND_WAIT_MS } from '../lib/config';
 import { checkOutboundUrl, OutboundFetchError } from '../lib/outbound-http';
 import { TtlCache } from '../lib/ttl-cache';
 import type { AudiencePolicy, ClaimsPolicy, ScopePolicy } from './claims';
@@ -160,7 +160,7 @@ export function parseJwtConfig(raw: unknown): JwtConfig {
     cacheTtlMs: j.integer('cache_ttl', 300, 1, 86400) * 1000,
     maxStaleMs: j.integer('max_stale', 3600, 0, 7 * 86400) * 1000,
     cooldownMs: j.integer('refresh_cooldown', 30, 1, 3600) * 1000,
-    timeoutMs: j.integer('timeout', 2000, 100, 30000),
+    timeoutMs: j.integer('timeout', 2000, 100, MAX_OUTBOUND_WAIT_MS),
     maxBytes: j.integer('max_bytes', 262144, 1024, 10485760),
   };
   if (jwks.maxStaleMs < jwks.cacheTtlMs) throw new ConfigError(j.field('max_stale'), 'must be at least cache_ttl');

@@ -308,7 +308,7 @@ export const Schema = [
             description: 'Minimum seconds between two fetches (unknown kids, failures): forged kids cannot cause a fetch storm.',
           },
         },
-        { timeout: { type: 'integer', default: 2000, between: [100, 30000], description: 'Milliseconds a fetch (and any request waiting for it) may take.' } },
+        { timeout: { type: 'integer', default: 2000, between: [100, 10000], description: 'Milliseconds a fetch (and any request waiting for it) may take; at most 10 s, well inside Kong\'s 60 s wait for a plugin step.' } },
         { max_bytes: { type: 'integer', default: 262144, between: [1024, 10485760], description: 'Largest JWKS or discovery response accepted, in bytes.' } },
       ],
     },

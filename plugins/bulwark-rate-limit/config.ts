@@ -1,7 +1,7 @@
 // bulwark-rate-limit's config: Kong's (schema-validated, defaulted) config object → a typed, precomputed form.
 // Cross-field rules the schema cannot express are checked here; a ConfigError names the field and stops the
 // instance from starting (Kong then answers 500: fail closed).
-import { ConfigError, ConfigReader } from '../lib/config';
+import { ConfigError, ConfigReader, MAX_OUTBOUND_WAIT_MS } from '../lib/config';
 import { CidrList } from '../lib/ip';
 import type { ForwardedHeaderKind } from '../lib/client-ip';
 import { redisSettingsKey, type RedisAddress, type RedisSettings } from '../lib/redis';
@@ -153,8 +153,8 @@ function parseRedis(root: ConfigReader, rawRoot: unknown): RedisSettings | undef
       serverName: r.optionalString('server_name'),
       ca: caText,
     },
-    connectTimeoutMs: r.integer('connect_timeout_ms', 1000, 10, 60_000),
-    commandTimeoutMs: r.integer('timeout_ms', 500, 10, 60_000),
+    connectTimeoutMs: r.integer('connect_timeout_ms', 1000, 10, MAX_OUTBOUND_WAIT_MS),
+    commandTimeoutMs: r.integer('timeout_ms', 500, 10, MAX_OUTBOUND_WAIT_MS),
   };
   if (mode === 'sentinel') {
     if (settings.sentinelMaster === undefined) throw new ConfigError(r.field('sentinel_master'), 'required in sentinel mode');

@@ -359,16 +359,16 @@ export const Schema = [
           connect_timeout_ms: {
             type: 'integer',
             default: 1000,
-            between: [10, 60000],
-            description: 'Connection timeout to Redis in milliseconds.',
+            between: [10, 10000],
+            description: 'Connection timeout to Redis in milliseconds (at most 10 s).',
           },
         },
         {
           timeout_ms: {
             type: 'integer',
             default: 500,
-            between: [10, 60000],
-            description: 'Longest wait for a Redis decision in milliseconds; past it the request follows on_redis_error.',
+            between: [10, 10000],
+            description: 'Longest wait for a Redis decision in milliseconds (at most 10 s, well inside Kong\'s 60 s wait for a plugin step); past it the request follows on_redis_error.',
           },
         },
         {

@@ -25,6 +25,13 @@ function isSet(value: unknown): boolean {
   return value !== undefined && value !== null;
 }
 
+/**
+ * The longest a handler may wait on anything outside Kong (a Redis decision, a JWKS fetch) in one step. Kong waits
+ * 60 s for a step's reply (lua_socket_read_timeout) and then skips the plugin (fail-open): every outbound timeout
+ * a config can set stays far below that.
+ */
+export const MAX_OUTBOUND_WAIT_MS = 10_000;
+
 // kong/pdk/vault.lua is_reference: "{vault:" ... "}".
 const VAULT_REFERENCE = /^\{vault:[\s\S]*\}$/;
 

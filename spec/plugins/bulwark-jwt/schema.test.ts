@@ -73,7 +73,7 @@ describe('values Kong refuses', () => {
     [{ issuers: [ISSUER], scopes: { mode: 'some' } }, { scopes: { mode: 'expected one of: any, all' } }],
     [{ issuers: [ISSUER], consumer: { by: 'custom_id' } }, { consumer: { by: 'expected one of: username, id' } }],
     [{ issuers: [ISSUER], leeway: 601 }, { leeway: 'value should be between 0 and 600' }],
-    [{ issuers: [ISSUER], jwks: { timeout: 50 } }, { jwks: { timeout: 'value should be between 100 and 30000' } }],
+    [{ issuers: [ISSUER], jwks: { timeout: 50 } }, { jwks: { timeout: 'value should be between 100 and 10000' } }],
     [{ issuers: [ISSUER], forward_claims: { sub: 'X User' } }, { forward_claims: expect.any(String) }],
   ])('%#: refused', (input, fieldsError) => {
     expect(violation(input)).toEqual({ config: fieldsError });
