@@ -9,7 +9,7 @@ import { randomUUID, randomBytes } from 'node:crypto';
 import { BlockList, isIPv6 } from 'node:net';
 import { PassThrough, pipeline, type Readable } from 'node:stream';
 import type { Consumer, KongConfig, PluginEntity } from './entities';
-import { RpcClient, RpcError } from './rpc';
+import { RpcClient, RpcError, RpcAssertionError } from './rpc';
 import {
   PluginServerEntry,
   PluginServerKind,
@@ -54,6 +54,12 @@ export interface EmulatorOptions {
    * (fail-open, reported as 'instance-claim-timeout') and drops the claim.
    */
   instanceClaimWaitMs?: number;
+  /**
+   * mp_rpc.lua handle_event retries an event after every "no plugin instance" answer, without bound (a tail call):
+   * a server that always answers so keeps the request forever. Unbounded by default, as Kong; a test may set a
+   * limit, past which `handle` rejects with EndlessRetryError instead of hanging.
+   */
+  noInstanceRetryLimit?: number;
   /** Kong 3.9 registers only the first plugin of a query output; 3.0–3.8 register all. */
   kongVersion?: '3.9' | '3.8';
   /**
@@ -455,8 +461,17 @@ export class KongEmulator {
       return 'done';
     } catch (err) {
       const msg = (err as Error).message;
-      if (/no plugin instance/i.test(msg) && attempt < 5) {
-        // Kong resets the plugin's instances and retries the event (unbounded in Kong; bounded here).
+      if (err instanceof RpcAssertionError) {
+        // A failed assert in Rpc:call: a Lua error, the handler fails (500 in access).
+        this.writeLog(`[error] [${name}] ${phase}: ${msg}`);
+        report.luaErrors.push({ plugin: name, phase, message: msg });
+        return 'lua-error';
+      }
+      if (/no plugin instance/i.test(msg)) {
+        if (attempt >= (this.opts.noInstanceRetryLimit ?? Infinity)) {
+          throw new EndlessRetryError(`${name} ${phase}: "no plugin instance" ${attempt + 1} times; Kong would keep retrying`);
+        }
+        // Kong resets the plugin's instances and retries the event (mp_rpc.lua handle_event, no bound).
         this.writeLog(`[warn] [${name}] ${msg}`);
         this.resetInstances(name);
         return this.runEvent(worker, plugin, p, phase, ctx, report, attempt + 1);
@@ -668,6 +683,8 @@ export class KongEmulator {
           if (!plugin.phases.has('log')) continue;
           await this.runEvent(worker, plugin, p, 'log', ctx, report);
         }
+      } catch (err) {
+        this.writeLog(`[error] log phase: ${(err as Error).message}`);
       } finally {
         resolveLog();
       }
@@ -824,6 +841,9 @@ export class KongEmulator {
 }
 
 class InstanceClaimTimeout extends Error {}
+
+/** The request would never end in Kong (see EmulatorOptions.noInstanceRetryLimit). */
+export class EndlessRetryError extends Error {}
 
 export class ConfigError extends Error {
   constructor(message: string, readonly plugin: string, readonly violation?: unknown) {

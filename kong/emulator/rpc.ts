@@ -9,6 +9,12 @@ import { encode, Decoder } from '@msgpack/msgpack';
 
 export class RpcError extends Error {}
 
+/**
+ * mp_rpc.lua Rpc:call asserts that a reply is a response (`data[1] == 1`) with the request's msgid: a failed
+ * assert is a Lua error in the phase handler (500 in access), not an error string that Kong logs and skips.
+ */
+export class RpcAssertionError extends RpcError {}
+
 const MSG_REQUEST = 0;
 const MSG_RESPONSE = 1;
 const MSG_NOTIFICATION = 2;
@@ -66,12 +72,16 @@ class RpcConnection {
   private onMessage(message: unknown): void {
     if (!Array.isArray(message)) return;
     if (message[0] === MSG_NOTIFICATION) return; // Kong handles only serverPid; the JS server never sends any.
-    if (message[0] !== MSG_RESPONSE) return;
     const p = this.pending;
     if (!p) return;
+    if (message[0] !== MSG_RESPONSE) {
+      this.fail(new RpcAssertionError('RPC response expected from Go plugin server'));
+      this.socket.destroy();
+      return;
+    }
     if (message[1] !== p.msgid) {
-      // Kong asserts the msgid; a mismatch is a protocol error.
-      this.fail(new RpcError(`msgid mismatch: expected ${p.msgid}, got ${String(message[1])}`));
+      this.fail(new RpcAssertionError('unexpected RPC response ID from Go plugin server'));
+      this.socket.destroy();
       return;
     }
     this.pending = undefined;

@@ -1,5 +1,14 @@
 // Kong 3.9 behaviours the emulator must reproduce because a Bulwark plugin could trip over them; each test cites
 // the Kong 3.9.3 source it follows.
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { decodeMultiStream, encode } from '@msgpack/msgpack';
+import { KongEmulator, EndlessRetryError } from '../../kong/emulator/kong';
+import { pluginServerEntries } from '../../kong/emulator/plugin-server';
+import { loadDeclarative } from '../../kong/emulator/declarative';
+import { startEchoUpstream } from '../../kong/echo-upstream/server';
 import { startGateway, Gateway, fixturePluginsRoot, probeResults } from '../helpers/emulator';
 
 const ALICE = '8a2d9d0e-6c51-4d8f-9b7a-3e1f2c4d5e6f';
@@ -87,5 +96,66 @@ describe('rpc/mp_rpc.lua Rpc:call: a step without reply within lua_socket_read_t
     expect(res.status).toBe(200);
     expect(res.report.failOpen).toEqual([expect.objectContaining({ kind: 'rpc-timeout', plugin: 'probe', phase: 'access' })]);
     expect(res.report.upstreamRequest).toBeDefined();
+  });
+});
+
+// A plugin server that misbehaves on purpose, to pin how Kong's side (rpc/mp_rpc.lua 3.9.3) reacts.
+describe('rpc/mp_rpc.lua against a misbehaving plugin server', () => {
+  type Mode = 'wrong-msgid' | 'no-instance';
+  let mode: Mode = 'wrong-msgid';
+  let handleEvents = 0;
+  let dir: string;
+  let server: net.Server;
+  let kong: KongEmulator;
+  let upstream: { port: number; close(): Promise<void> };
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-fake-ps-'));
+    const socket = path.join(dir, 'fake.sock');
+    server = net.createServer((conn) => {
+      void (async () => {
+        try {
+          for await (const msg of decodeMultiStream(conn)) {
+            const [, msgid, method] = msg as [number, number, string, unknown[]];
+            if (method === 'plugin.StartInstance') conn.write(encode([1, msgid, null, { Id: 1, Name: 'probe', Config: '{}', StartTime: 0 }]));
+            else if (method === 'plugin.HandleEvent') {
+              handleEvents++;
+              if (mode === 'wrong-msgid') conn.write(encode([1, msgid + 1, null, { EventId: 1, Data: 'ret' }]));
+              else conn.write(encode([1, msgid, 'no plugin instance 1', null]));
+            } else conn.write(encode([1, msgid, null, null]));
+          }
+        } catch {
+          conn.destroy();
+        }
+      })();
+    });
+    await new Promise<void>((r) => server.listen(socket, () => r()));
+    const query = pluginServerEntries('bulwark', dir, ['probe'], fixturePluginsRoot)[0].queryCmd;
+    kong = await KongEmulator.start({ entries: [{ name: 'probe', socket, queryCmd: query }], noInstanceRetryLimit: 50 });
+    upstream = await startEchoUpstream(0);
+    kong.setConfig(loadDeclarative(CONFIG.replace('url: ECHO', `url: http://127.0.0.1:${upstream.port}`), { knownPlugins: new Set(['probe']) }));
+  });
+  afterAll(async () => {
+    await kong?.stop();
+    await upstream?.close();
+    await new Promise((r) => server?.close(r));
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('Rpc:call line 208 assert: a reply with another msgid is a Lua error (500 in access), not a skipped plugin', async () => {
+    mode = 'wrong-msgid';
+    const res = await kong.request({ path: '/api/x' });
+    expect(res.status).toBe(500);
+    expect(res.report.failOpen).toEqual([]);
+    expect(res.report.luaErrors[0].message).toBe('unexpected RPC response ID from Go plugin server');
+    expect(res.report.upstreamRequest).toBeUndefined();
+    await res.report.logDone; // its log phase must not run into the next test's mode
+  });
+
+  test('handle_event lines 312-316: "no plugin instance" is retried without bound (the request never ends in Kong)', async () => {
+    mode = 'no-instance';
+    handleEvents = 0;
+    await expect(kong.request({ path: '/api/x' })).rejects.toThrow(EndlessRetryError);
+    expect(handleEvents).toBe(51); // the first attempt and the 50 retries the test allows, never a fail-open
   });
 });
