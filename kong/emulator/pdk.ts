@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import type { Phase, RequestContext, HeaderMap } from './request-context';
 import { parseQueryArgs, encodeQueryArgs } from './request-context';
 import type { Consumer } from './entities';
+import { kongNormalizeBytes } from './declarative';
 
 /** A Lua `error()` raised inside the PDK: Kong stops stepping the event (plugin_servers/rpc/mp_rpc.lua bridge_loop). */
 export class LuaError extends Error {}
@@ -88,22 +89,13 @@ function requestHost(ctx: RequestContext): string {
   return host.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '[$1]').toLowerCase();
 }
 
-/** Kong normalises the request path (percent-decoding, dot segments) before routing: kong/tools/uri.lua. */
+/**
+ * kong.request.get_path (kong/pdk/request.lua 3.9.3 line 416): `normalize(get_raw_path(), true)` from
+ * kong/tools/uri.lua: reserved escapes (%2F %3F %25 %40 ...) stay encoded (upper-cased), others are decoded,
+ * dot segments are resolved keeping a trailing slash (`/x/.` → `/x/`), `//` merged. On bytes; a JS string out.
+ */
 export function normalizePath(raw: string): string {
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(raw.replace(/%2f/gi, '%252F'));
-  } catch {
-    decoded = raw;
-  }
-  const out: string[] = [];
-  for (const seg of decoded.split('/')) {
-    if (seg === '..') out.pop();
-    else if (seg !== '.') out.push(seg);
-  }
-  let p = out.join('/').replace(/\/{2,}/g, '/');
-  if (!p.startsWith('/')) p = '/' + p;
-  return p;
+  return Buffer.from(kongNormalizeBytes(Buffer.from(raw, 'utf8').toString('latin1'), true), 'latin1').toString('utf8');
 }
 
 // Default messages of kong.response.error (kong/tools/http.lua `get_default_exit_body` message table).

@@ -47,7 +47,8 @@ function parsePath(r: ConfigReader, key: string, fallback: string): string {
   if (!PATH.test(value) || value.includes('//') || value.split('/').some((s) => s === '.' || s === '..')) {
     throw new ConfigError(r.field(key), 'must be an absolute path of unreserved characters without empty, "." or ".." segments');
   }
-  return value;
+  // The handler compares request paths without their trailing slash (see handler.ts access).
+  return value.length > 1 && value.endsWith('/') ? value.slice(0, -1) : value;
 }
 
 function parseAudience(values: string[], field: string): string[] {

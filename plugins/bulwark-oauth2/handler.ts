@@ -37,9 +37,15 @@ function limiter(conf: OAuth2Config): FailureLimiter {
 }
 
 export async function access(kong: Kong, conf: OAuth2Config): Promise<void> {
-  const path = await kong.request.getPath();
+  // Kong's get_path keeps a trailing slash (`/oauth2/token/.` → `/oauth2/token/`, kong/tools/uri.lua normalize):
+  // such a path is the endpoint too, so a token request sent there is answered here, never proxied with its secret.
+  const path = withoutTrailingSlash(await kong.request.getPath());
   if (path === conf.jwksPath) return serveJwks(kong, conf);
   if (path === conf.tokenPath) return tokenEndpoint(kong, conf);
+}
+
+function withoutTrailingSlash(path: string): string {
+  return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
 }
 
 async function serveJwks(kong: Kong, conf: OAuth2Config): Promise<void> {

@@ -55,6 +55,20 @@ describe('Kong PDK semantics (probe plugin over the real plugin server)', () => 
     expect(await probe('alice', true)).toMatchObject({ id: ALICE });
     expect(await probe('nobody', true)).toBe('<nil>');
   });
+
+  test('kong/pdk/request.lua line 416 get_path = kong/tools/uri.lua normalize(raw, true): reserved escapes stay, `/x/.` keeps its slash', async () => {
+    const getPath = async (raw: string) => {
+      const res = await gw.kong.request({ path: raw, headers: { 'x-probe-access': calls(['request.getPath'], ['request.getRawPath']) } });
+      expect(res.report.luaErrors).toEqual([]);
+      return probeResults(res.body).results;
+    };
+    expect(await getPath('/api/a%3Fb%25c%40d%2fe')).toEqual(['/api/a%3Fb%25c%40d%2Fe', '/api/a%3Fb%25c%40d%2fe']);
+    expect(await getPath('/api/%7Euser/%41%20b')).toEqual(['/api/~user/A b', '/api/%7Euser/%41%20b']);
+    expect(await getPath('/api/x/.')).toEqual(['/api/x/', '/api/x/.']);
+    expect(await getPath('/api/x/./y/../z')).toEqual(['/api/x/z', '/api/x/./y/../z']);
+    expect(await getPath('/api//x/..')).toEqual(['/api/', '/api//x/..']);
+    expect(await getPath('/api/%2e%2e/api/q')).toEqual(['/api/q', '/api/%2e%2e/api/q']);
+  });
 });
 
 describe('plugin_servers/plugin.lua get_instance_id: a request waits at most WAIT_TIME for an instance another request is starting', () => {

@@ -356,6 +356,16 @@ describe('bulwark-oauth2 integration (emulator + real plugin server)', () => {
   });
 
   describe('pass-through and round trips', () => {
+    test('Kong\'s get_path keeps a trailing slash (`/oauth2/token/.` → `/oauth2/token/`): still the token endpoint, never proxied', async () => {
+      for (const path of ['/oauth2/token/.', '/oauth2/token/', '/oauth2/x/../token/']) {
+        const res = await tokenRequest(path, 'grant_type=client_credentials', { authorization: basic('orders', SECRET) });
+        expect(res.status).toBe(200);
+        expect(res.report.upstreamRequest).toBeUndefined();
+        expect(json(res).token_type).toBe('Bearer');
+      }
+      expect((await send({ path: '/oauth2/jwks/' })).status).toBe(200);
+    });
+
     test('other paths of the route are proxied untouched', async () => {
       const res = await send({ method: 'POST', path: '/oauth2/other?x=1', headers: { 'content-type': FORM }, body: 'grant_type=client_credentials' });
       expect(res.status).toBe(200);
