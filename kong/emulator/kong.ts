@@ -19,6 +19,7 @@ import {
   queryPluginInfo,
   waitForSocket,
   distPluginsDir,
+  workerEnvironment,
 } from './plugin-server';
 import type { PluginInfo } from './schema/plugin-info';
 import { processPluginConfig } from './schema/config';
@@ -67,6 +68,11 @@ export interface EmulatorOptions {
    * kong.yml written for the compose network (`http://echo:8080`) with an embedded echo upstream.
    */
   upstreamAliases?: Record<string, { host: string; port: number }>;
+  /**
+   * nginx `env` directives (kong.conf `nginx_main_env`): `NAME` keeps an inherited variable, `NAME=value` sets one.
+   * The plugin servers are spawned with TZ and these only, as Kong's workers spawn them.
+   */
+  nginxMainEnv?: string[];
   /** Called for each line Kong would write to its error log. */
   onLog?: (line: string) => void;
 }
@@ -200,7 +206,7 @@ export class KongEmulator {
     // init_worker on worker 0: spawn start commands (no readiness check in Kong; we wait for sockets).
     for (const entry of entries) {
       if (!entry.startCmd) continue;
-      const proc = PluginServerProcess.start(entry);
+      const proc = PluginServerProcess.start(entry, workerEnvironment(this.opts.nginxMainEnv ?? []));
       proc.onLine((l) => this.onServerLine(l.server, l.line));
       this.processes.push(proc);
     }

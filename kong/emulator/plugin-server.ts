@@ -100,10 +100,11 @@ export class PluginServerProcess {
     child.on('exit', () => (this.exited = true));
   }
 
-  static start(entry: PluginServerEntry): PluginServerProcess {
+  /** `env`: the environment of the nginx worker that spawns it (see workerEnvironment); default: that of Kong's default nginx.conf. */
+  static start(entry: PluginServerEntry, env: NodeJS.ProcessEnv = workerEnvironment([])): PluginServerProcess {
     if (!entry.startCmd) throw new Error(`${entry.name}: no start command`);
     const [cmd, ...args] = entry.startCmd;
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     return new PluginServerProcess(entry, child);
   }
 
@@ -123,6 +124,23 @@ export class PluginServerProcess {
     await done;
     clearTimeout(timer);
   }
+}
+
+/**
+ * The environment an nginx worker has, which the plugin server Kong spawns from worker 0 inherits
+ * (process.lua 3.9.3 line 153: ngx_pipe.spawn("exec " .. start_command)): nginx removes every inherited variable
+ * but TZ, and keeps those named by `env NAME;` / sets `env NAME=value;` directives (kong.conf `nginx_main_env`).
+ * No PATH, no HOME, no NODE_EXTRA_CA_CERTS unless listed. (The query command runs in the master at init, with the
+ * full environment.)
+ */
+export function workerEnvironment(envDirectives: string[], from: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const directive of ['TZ', ...envDirectives]) {
+    const eq = directive.indexOf('=');
+    if (eq > 0) env[directive.slice(0, eq)] = directive.slice(eq + 1);
+    else if (from[directive] !== undefined) env[directive] = from[directive];
+  }
+  return env;
 }
 
 /** Whether something accepts connections on the Unix socket now. */

@@ -99,14 +99,14 @@ describe('rpc/mp_rpc.lua Rpc:call: a step without reply within lua_socket_read_t
   let gw: Gateway;
   beforeAll(async () => {
     // nginx's lua_socket_read_timeout is 60 s; shortened here.
-    gw = await startGateway({ pluginsRoot: fixturePluginsRoot, plugins: ['probe'], rpcTimeoutMs: 300 });
+    gw = await startGateway({ pluginsRoot: fixturePluginsRoot, plugins: ['probe'], rpcTimeoutMs: 1500 });
     gw.configure(CONFIG);
   });
   afterAll(async () => gw?.stop());
 
   test('is logged and the plugin skipped: the request is proxied (fail-open, reported as rpc-timeout)', async () => {
     await gw.kong.request({ path: '/api/warm', headers: { 'x-probe-access': calls() } }); // instance started
-    const res = await gw.kong.request({ path: '/api/x', headers: { 'x-probe-access': calls(['sleep', 1500], ['request.getPath']) } });
+    const res = await gw.kong.request({ path: '/api/x', headers: { 'x-probe-access': calls(['sleep', 4000], ['request.getPath']) } });
     expect(res.status).toBe(200);
     expect(res.report.failOpen).toEqual([expect.objectContaining({ kind: 'rpc-timeout', plugin: 'probe', phase: 'access' })]);
     expect(res.report.upstreamRequest).toBeDefined();
@@ -171,5 +171,26 @@ describe('rpc/mp_rpc.lua against a misbehaving plugin server', () => {
     handleEvents = 0;
     await expect(kong.request({ path: '/api/x' })).rejects.toThrow(EndlessRetryError);
     expect(handleEvents).toBe(51); // the first attempt and the 50 retries the test allows, never a fail-open
+  });
+});
+
+describe('the plugin server\'s environment: an nginx worker\'s (TZ and `env` directives only)', () => {
+  let gw: Gateway;
+  beforeAll(async () => {
+    process.env.BULWARK_FIDELITY_KEPT = 'kept';
+    process.env.BULWARK_FIDELITY_DROPPED = 'dropped';
+    gw = await startGateway({ pluginsRoot: fixturePluginsRoot, plugins: ['probe'], nginxMainEnv: ['BULWARK_FIDELITY_KEPT', 'BULWARK_FIDELITY_SET=set-here'] });
+    gw.configure(CONFIG);
+  });
+  afterAll(async () => {
+    delete process.env.BULWARK_FIDELITY_KEPT;
+    delete process.env.BULWARK_FIDELITY_DROPPED;
+    await gw?.stop();
+  });
+
+  test('process.lua line 153 spawns the start command from worker 0: no PATH, no HOME, only the variables env directives name', async () => {
+    const names = ['PATH', 'HOME', 'NODE_EXTRA_CA_CERTS', 'BULWARK_FIDELITY_DROPPED', 'BULWARK_FIDELITY_KEPT', 'BULWARK_FIDELITY_SET'];
+    const res = await gw.kong.request({ path: '/api/x', headers: { 'x-probe-access': calls(...names.map((n) => ['process-env', n])) } });
+    expect(probeResults(res.body).results).toEqual(['<unset>', '<unset>', '<unset>', '<unset>', 'kept', 'set-here']);
   });
 });

@@ -7,13 +7,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseDump } from '../../kong/emulator/schema/plugin-info';
 import { RpcClient } from '../../kong/emulator/rpc';
+import { workerEnvironment } from '../../kong/emulator/plugin-server';
 
 const root = path.join(__dirname, '..', '..');
 
-function generate(kind: 'bulwark' | 'stock', prefix: string): Map<string, string> {
+function generate(kind: 'bulwark' | 'stock', prefix: string, passEnv = ''): Map<string, string> {
   const r = spawnSync('sh', [path.join(root, 'kong/pluginserver-env.sh'), root], {
     encoding: 'utf8',
-    env: { ...process.env, NODE_BIN: process.execPath, BULWARK_PLUGINSERVER: kind, KONG_PREFIX_DIR: prefix },
+    env: { ...process.env, NODE_BIN: process.execPath, BULWARK_PLUGINSERVER: kind, KONG_PREFIX_DIR: prefix, BULWARK_PLUGINSERVER_ENV: passEnv },
   });
   expect(r.status).toBe(0);
   const conf = new Map<string, string>();
@@ -55,7 +56,8 @@ describe.each(['bulwark', 'stock'] as const)('kong.conf generated for the %s plu
     expect(starts.length).toBe(kind === 'bulwark' ? 1 : builtPlugins.length);
     const procs = starts.map((s) => {
       const [cmd, ...args] = s.split(' ');
-      return spawn(cmd, args, { stdio: 'ignore' });
+      // As Kong spawns it from an nginx worker (process.lua ngx_pipe.spawn): TZ only, no PATH, no HOME.
+      return spawn(cmd, args, { stdio: 'ignore', env: workerEnvironment([]) });
     });
     try {
       for (const name of builtPlugins) {
@@ -81,4 +83,15 @@ describe.each(['bulwark', 'stock'] as const)('kong.conf generated for the %s plu
       for (const p of procs) p.kill('SIGTERM');
     }
   }, 120_000);
+});
+
+describe('nginx_main_env: what the plugin server may inherit', () => {
+  test('none by default (Bulwark needs no variable); BULWARK_PLUGINSERVER_ENV names become `env` directives', () => {
+    expect(generate('bulwark', '/usr/local/kong').has('nginx_main_env')).toBe(false);
+    expect(generate('bulwark', '/usr/local/kong', 'NODE_EXTRA_CA_CERTS').get('nginx_main_env')).toBe('NODE_EXTRA_CA_CERTS');
+    expect(generate('bulwark', '/usr/local/kong', 'NODE_EXTRA_CA_CERTS NODE_OPTIONS').get('nginx_main_env')).toBe('NODE_EXTRA_CA_CERTS; env NODE_OPTIONS');
+    const bad = spawnSync('sh', [path.join(root, 'kong/pluginserver-env.sh'), root], { encoding: 'utf8', env: { ...process.env, BULWARK_PLUGINSERVER_ENV: 'A;B' } });
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toContain("invalid variable name 'A;B'");
+  });
 });
