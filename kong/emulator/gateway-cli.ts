@@ -45,6 +45,7 @@ async function main(): Promise<void> {
   const gw = await startGatewayServer({
     declarativeConfig: fs.readFileSync(configPath, 'utf8'),
     proxyPort: Number(arg('port', '8000')),
+    selfProxyPort: 8000, // kong.yml's URLs of the gateway itself (the JWKS) follow --port
     adminPort: Number(arg('admin-port', '8001')),
     listenHost: arg('host', '127.0.0.1'),
     server,

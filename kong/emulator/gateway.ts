@@ -14,6 +14,12 @@ export interface GatewayOptions extends EmulatorOptions {
   proxyPort?: number;
   adminPort?: number;
   listenHost?: string;
+  /**
+   * The proxy port the declarative config assumes for URLs that point at this gateway itself (kong.yml: bulwark-jwt
+   * fetches bulwark-oauth2's JWKS from http://127.0.0.1:8000). `http://127.0.0.1:<port>` and `http://localhost:<port>`
+   * in the config are pointed at the proxy's actual port, so `--port 9000` does not fetch from whatever listens on 8000.
+   */
+  selfProxyPort?: number;
   /** Kong's TLS proxy listener (8443): server key and certificate in PEM. */
   tls?: { key: string; cert: string; port?: number };
 }
@@ -29,18 +35,23 @@ export interface RunningGateway {
 
 export async function startGatewayServer(opts: GatewayOptions): Promise<RunningGateway> {
   const kong = await KongEmulator.start(opts);
-  try {
-    kong.setConfig(loadDeclarative(opts.declarativeConfig, { knownPlugins: new Set(kong.plugins.keys()) }));
-  } catch (err) {
-    await kong.stop();
-    throw err;
-  }
   const host = opts.listenHost ?? '127.0.0.1';
   const proxy = http.createServer((req, res) => void proxyHandler(kong, req, res, 'http'));
   const admin = http.createServer((req, res) => void adminHandler(kong, req, res));
-  await listen(proxy, opts.proxyPort ?? 8000, host);
-  await listen(admin, opts.adminPort ?? 8001, host);
-  const servers: http.Server[] = [proxy, admin];
+  const servers: http.Server[] = [];
+  try {
+    // The proxy listens first: its actual port goes into the config's self-references.
+    await listen(proxy, opts.proxyPort ?? 8000, host);
+    servers.push(proxy);
+    const text = pointSelfUrlsAt(opts.declarativeConfig, opts.selfProxyPort, (proxy.address() as AddressInfo).port);
+    kong.setConfig(loadDeclarative(text, { knownPlugins: new Set(kong.plugins.keys()) }));
+    await listen(admin, opts.adminPort ?? 8001, host);
+    servers.push(admin);
+  } catch (err) {
+    await Promise.all(servers.map(close));
+    await kong.stop();
+    throw err;
+  }
   let tlsPort: number | undefined;
   if (opts.tls) {
     // The client certificate is always asked for and never verified by the listener: what a plugin gets from
@@ -62,6 +73,12 @@ export async function startGatewayServer(opts: GatewayOptions): Promise<RunningG
       await kong.stop();
     },
   };
+}
+
+/** Replaces `http://127.0.0.1:<from>` / `http://localhost:<from>` (a whole port number) with the actual port. */
+export function pointSelfUrlsAt(text: string, from: number | undefined, actual: number): string {
+  if (from === undefined || from === actual) return text;
+  return text.replace(new RegExp(`(http://(?:127\\.0\\.0\\.1|localhost)):${from}(?![0-9])`, 'g'), `$1:${actual}`);
 }
 
 function listen(server: http.Server, port: number, host: string): Promise<void> {

@@ -3,10 +3,8 @@
 // bulwark-oauth2 and calls the orders API through bulwark-transport, bulwark-jwt, bulwark-rate-limit and
 // bulwark-validator.
 import { spawn, ChildProcess } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort } from '../helpers/redis';
 
@@ -45,10 +43,10 @@ describe('npm run gateway with kong.yml (end to end)', () => {
   const tls = (method: string, p: string, headers: Record<string, string> = {}, body?: string) => send(true, tlsPort, method, p, headers, body);
 
   beforeAll(async () => {
-    // kong.yml points bulwark-jwt at the gateway's own JWKS on port 8000; run on a free port and adjust that URL.
+    // The repository's kong.yml as it is: it points bulwark-jwt at the gateway's own JWKS on port 8000, and the
+    // gateway on another port (--port) must fetch it from itself, not from whatever listens on 8000.
     proxy = await freePort();
-    const config = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-kongyml-')), 'kong.yml');
-    fs.writeFileSync(config, fs.readFileSync(path.join(root, 'kong.yml'), 'utf8').replace('http://127.0.0.1:8000/', `http://127.0.0.1:${proxy}/`));
+    const config = path.join(root, 'kong.yml');
     const env = { ...process.env };
     delete env.BULWARK_OAUTH2_SIGNING_KEY;
     proc = spawn(process.execPath, [path.join(root, 'dist/js/kong/emulator/gateway-cli.js'), '--config', config, '--port', String(proxy), '--admin-port', '0', '--tls-port', '0'], {
