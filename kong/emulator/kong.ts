@@ -25,7 +25,7 @@ import type { PluginInfo } from './schema/plugin-info';
 import { processPluginConfig } from './schema/config';
 import { Router } from './router';
 import { HeaderMap, IncomingRequest, Phase, RequestContext, LogSnapshot } from './request-context';
-import { callPdk, LuaError, PdkEnv, stepMethodFor, errorBody, KONG_VERSION, normalizePath } from './pdk';
+import { callPdk, LuaError, PdkEnv, stepMethodFor, errorBody, KONG_VERSION, normalizePath, routeEntity } from './pdk';
 import { forwardToUpstream, upstreamUpgrade } from './upstream';
 import { resolveReferences } from './vault';
 
@@ -766,7 +766,7 @@ export class KongEmulator {
       },
       upstream_uri: normalizePath(ctx.serviceRequest.path ?? ctx.request.rawPath),
       response: { status: res.status, size: bodySize, headers: res.headers.toLowerRecord() },
-      route: ctx.route,
+      route: ctx.route && routeEntity(ctx.route),
       service: ctx.service,
       consumer: ctx.consumer,
       latencies: { request: Date.now() - ctx.startTime, kong: 0, proxy: 0 },

@@ -4,7 +4,7 @@
 import * as os from 'node:os';
 import type { Phase, RequestContext, HeaderMap } from './request-context';
 import { parseQueryArgs, encodeQueryArgs } from './request-context';
-import type { Consumer } from './entities';
+import type { Consumer, Route } from './entities';
 import { kongNormalizeBytes } from './declarative';
 
 /** A Lua `error()` raised inside the PDK: Kong stops stepping the event (plugin_servers/rpc/mp_rpc.lua bridge_loop). */
@@ -87,6 +87,15 @@ function setHeadersChecked(h: HeaderMap, headers: unknown): void {
 function requestHost(ctx: RequestContext): string {
   const host = ctx.requestHeaders.first('host') ?? '';
   return host.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '[$1]').toLowerCase();
+}
+
+/**
+ * A route as Kong's DAO returns it (kong/db/schema/entities/routes.lua 3.9.3): the service is a foreign key,
+ * `{ id }`, and the fields the declarative file may omit carry their defaults.
+ */
+export function routeEntity(route: Route): Record<string, unknown> {
+  const { service, ...rest } = route;
+  return { path_handling: 'v0', request_buffering: true, response_buffering: true, ...rest, ...(service ? { service: { id: service } } : {}) };
 }
 
 /**
@@ -538,7 +547,7 @@ const M: Record<string, PdkMethod> = {
   },
 
   // ---- kong.router, kong.node, kong.ip, kong.plugin
-  'kong.router.get_route': { phases: ACCESS_RESPONSE_LOG, fn: (c) => c.route },
+  'kong.router.get_route': { phases: ACCESS_RESPONSE_LOG, fn: (c) => c.route && routeEntity(c.route) },
   'kong.router.get_service': { phases: ACCESS_RESPONSE_LOG, fn: (c) => c.service },
   'kong.node.get_id': { phases: 'any', fn: (_c, _a, e) => e.nodeId },
   'kong.node.get_hostname': { phases: 'any', fn: () => os.hostname() },

@@ -61,6 +61,8 @@ export interface KongRoute {
   paths?: string[] | null;
   hosts?: string[] | null;
   protocols?: string[];
+  /** A foreign key: Kong returns `{ id }`, not the service entity (kong.router.getService for that). */
+  service?: { id: string } | null;
   [key: string]: unknown;
 }
 

@@ -56,6 +56,13 @@ describe('Kong PDK semantics (probe plugin over the real plugin server)', () => 
     expect(await probe('nobody', true)).toBe('<nil>');
   });
 
+  test('kong.router.get_route returns the DAO entity: service is the foreign key { id } (kong/db/schema/entities/routes.lua 3.9.3 line 179), defaults filled', async () => {
+    const res = await gw.kong.request({ path: '/api/x', headers: { 'x-probe-access': calls(['router.getRoute'], ['router.getService']) } });
+    const [route, service] = probeResults(res.body).results as Record<string, unknown>[];
+    expect(route).toMatchObject({ name: 'main', service: { id: service.id }, path_handling: 'v0', request_buffering: true, response_buffering: true });
+    expect(service).toMatchObject({ name: 'echo', protocol: 'http', retries: 5, connect_timeout: 60000 });
+  });
+
   test('kong/pdk/request.lua line 416 get_path = kong/tools/uri.lua normalize(raw, true): reserved escapes stay, `/x/.` keeps its slash', async () => {
     const getPath = async (raw: string) => {
       const res = await gw.kong.request({ path: raw, headers: { 'x-probe-access': calls(['request.getPath'], ['request.getRawPath']) } });
