@@ -17,7 +17,7 @@ import { distPluginsDir, listBuiltPlugins, pluginServerEntries, queryPluginInfo,
 import { processPluginConfig } from '../kong/emulator/schema/config';
 import type { PluginInfo } from '../kong/emulator/schema/plugin-info';
 import type { FieldEntry } from '../kong/emulator/schema/types';
-import { resolveReferences, VaultError } from '../kong/emulator/vault';
+import { resolveReferences } from '../kong/emulator/vault';
 
 export interface ValidationProblem {
   plugin: string;
@@ -76,12 +76,12 @@ export function validateDeclarativePlugins(text: string, infos: Map<string, Plug
       problems.push({ plugin: p.name, where, message: `plugin ${p.name} is not built: cannot try its instance start` });
       return;
     }
-    let conf: Record<string, unknown>;
-    try {
-      conf = resolveReferences(fields, res.config, opts.env ?? process.env);
-    } catch (err) {
-      if (!(err instanceof VaultError)) throw err;
-      opts.notes?.push({ plugin: p.name, where, message: `${err.message}: instance start not tried` });
+    // Kong turns a reference it cannot resolve into "" (with a warning); here that only means this machine lacks
+    // the secret, so the instance start is not tried rather than refused for an empty secret.
+    const unresolved: string[] = [];
+    const conf = resolveReferences(fields, res.config, opts.env ?? process.env, (warning, field) => unresolved.push(`config.${field}: ${warning}`));
+    if (unresolved.length > 0) {
+      opts.notes?.push({ plugin: p.name, where, message: `${unresolved.join('; ')}: instance start not tried` });
       return;
     }
     conf.__plugin_id = p.id;

@@ -33,40 +33,41 @@ export function resolveReference(ref: string, env: NodeJS.ProcessEnv = process.e
 
 const isReference = (v: unknown): v is string => typeof v === 'string' && v.startsWith('{vault:') && v.endsWith('}');
 
-/** Called with Kong's warning for each reference that resolved to "". */
-export type VaultWarn = (message: string) => void;
+/** Called with Kong's warning for each reference that resolved to "", and the config field it was in. */
+export type VaultWarn = (message: string, field: string) => void;
 
 /** Returns a copy of `config` with every reference in a referenceable field resolved (Kong: "" when it cannot be). */
 export function resolveReferences(
   fields: FieldEntry[], config: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env, warn: VaultWarn = () => undefined,
+  prefix = '',
 ): Record<string, unknown> {
   const out: Record<string, unknown> = { ...config };
   for (const entry of fields) {
     const [name, def] = Object.entries(entry)[0] as [string, FieldDef];
     if (!(name in out)) continue;
-    out[name] = resolveValue(def, out[name], env, warn);
+    out[name] = resolveValue(def, out[name], env, warn, `${prefix}${name}`);
   }
   return out;
 }
 
-function resolveValue(def: FieldDef, value: unknown, env: NodeJS.ProcessEnv, warn: VaultWarn): unknown {
+function resolveValue(def: FieldDef, value: unknown, env: NodeJS.ProcessEnv, warn: VaultWarn, field: string): unknown {
   if (def.type === 'string' && def.referenceable && isReference(value)) {
     try {
       return resolveReference(value, env);
     } catch (err) {
       // init.lua resolve_reference: kong.log.warn("unable to resolve reference ", value, " (", err, ")")
-      warn(`unable to resolve reference ${value} (${(err as Error).message})`);
+      warn(`unable to resolve reference ${value} (${(err as Error).message})`, field);
       return '';
     }
   }
   if ((def.type === 'array' || def.type === 'set') && def.elements && Array.isArray(value)) {
-    return value.map((v) => resolveValue(def.elements!, v, env, warn));
+    return value.map((v, i) => resolveValue(def.elements!, v, env, warn, `${field}[${i}]`));
   }
   if (def.type === 'record' && def.fields && value && typeof value === 'object' && !Array.isArray(value)) {
-    return resolveReferences(def.fields, value as Record<string, unknown>, env, warn);
+    return resolveReferences(def.fields, value as Record<string, unknown>, env, warn, `${field}.`);
   }
   if (def.type === 'map' && def.values && value && typeof value === 'object' && !Array.isArray(value)) {
-    return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, resolveValue(def.values!, v, env, warn)]));
+    return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, resolveValue(def.values!, v, env, warn, `${field}.${k}`)]));
   }
   return value;
 }
