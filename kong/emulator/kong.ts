@@ -517,8 +517,9 @@ export class KongEmulator {
       bufferedProxying: false,
       logDone: new Promise<void>((r) => (resolveLog = r)),
     };
-    // nginx drops request headers whose names contain "_" (underscores_in_headers off by default).
-    const requestHeaders = HeaderMap.from(req.headers.filter(([k]) => !k.includes('_')));
+    // Kong runs nginx with `underscores_in_headers on` (kong/templates/nginx_kong.lua): `X_Auth_Subject` reaches
+    // plugins (get_headers key `x_auth_subject`) and the upstream as sent.
+    const requestHeaders = HeaderMap.from(req.headers);
     const ctx: RequestContext = {
       id: report.requestId,
       worker: worker.index,

@@ -56,6 +56,30 @@ function str(v: unknown, what: string): string {
   return v;
 }
 
+/**
+ * The `max_headers`/`max_args` argument of get_headers/get_query (kong/pdk/request.lua and response.lua: default
+ * 100, a number from 1 to 1000, otherwise a Lua error).
+ */
+function maxEntries(v: unknown, what: 'max_headers' | 'max_args'): number {
+  if (v === undefined || v === null) return 100;
+  if (typeof v !== 'number') throw new LuaError(`${what} must be a number`);
+  if (v < 1) throw new LuaError(`${what} must be >= 1`);
+  if (v > 1000) throw new LuaError(`${what} must be <= 1000`);
+  return Math.floor(v);
+}
+
+/**
+ * nginx's $http_NAME (kong.request.get_header): every header line whose name, lower-cased with `-` read as `_`,
+ * equals NAME — so `X_Auth` and `X-Auth` both match — joined with ", " ("; " for Cookie) when there are several
+ * (nginx ngx_http_variable_unknown_header).
+ */
+function httpVariable(h: HeaderMap, name: string): string | undefined {
+  const want = name.toLowerCase().replace(/-/g, '_');
+  const values = h.lines().filter(([k]) => k.replace(/-/g, '_') === want).map(([, v]) => v);
+  if (values.length === 0) return undefined;
+  return values.join(want === 'cookie' ? '; ' : ', ');
+}
+
 function headerValueList(value: unknown, name: string): string[] {
   // kong/pdk/private/checks.lua validate_header: string, number, boolean, or an array of those.
   const one = (v: unknown): string => {
@@ -263,17 +287,17 @@ const M: Record<string, PdkMethod> = {
   },
   'kong.request.get_query': {
     phases: REQUEST_READ, needsRequest: true, fix: 'mmap',
-    fn: (c, a) => parseQueryArgs(currentQuery(c), typeof a[0] === 'number' ? a[0] : 100),
+    fn: (c, a) => parseQueryArgs(currentQuery(c), maxEntries(a[0], 'max_args')),
   },
   'kong.request.get_header': {
     phases: REQUEST_READ,
-    fn: (c, a) => c.requestHeaders.first(str(a[0], 'header name').replace(/_/g, '-')),
-    logOverride: (c, a) => snap(c).requestHeaders.first(str(a[0], 'header name').replace(/_/g, '-')),
+    fn: (c, a) => httpVariable(c.requestHeaders, str(a[0], 'header name')),
+    logOverride: (c, a) => httpVariable(snap(c).requestHeaders, str(a[0], 'header name')),
   },
   'kong.request.get_headers': {
     phases: REQUEST_READ, fix: 'mmap',
-    fn: (c, a) => c.requestHeaders.toLowerRecord(typeof a[0] === 'number' ? a[0] : 100),
-    logOverride: (c, a) => snap(c).requestHeaders.toLowerRecord(typeof a[0] === 'number' ? a[0] : 100),
+    fn: (c, a) => c.requestHeaders.toLowerRecord(maxEntries(a[0], 'max_headers')),
+    logOverride: (c, a) => snap(c).requestHeaders.toLowerRecord(maxEntries(a[0], 'max_headers')),
   },
   'kong.request.get_raw_body': {
     phases: REWRITE_ACCESS_RESPONSE, needsRequest: true, fix: 'raw',
@@ -324,8 +348,8 @@ const M: Record<string, PdkMethod> = {
   },
   'kong.response.get_headers': {
     phases: RESPONSE_LOG, fix: 'mmap',
-    fn: (c, a) => c.responseHeaders.toLowerRecord(typeof a[0] === 'number' ? a[0] : 100),
-    logOverride: (c, a) => snap(c).responseHeaders.toLowerRecord(typeof a[0] === 'number' ? a[0] : 100),
+    fn: (c, a) => c.responseHeaders.toLowerRecord(maxEntries(a[0], 'max_headers')),
+    logOverride: (c, a) => snap(c).responseHeaders.toLowerRecord(maxEntries(a[0], 'max_headers')),
   },
   'kong.response.get_source': {
     phases: RESPONSE_LOG,

@@ -25,9 +25,14 @@ export interface IncomingRequest {
   serverName?: string;
 }
 
-/** Headers keyed case-insensitively, keeping the first-seen spelling, with all values. */
+/**
+ * Headers keyed case-insensitively, keeping the first-seen spelling, with all values. Each value is one header
+ * LINE and remembers its place in arrival order, as nginx's header list does: get_headers(max) returns the first
+ * `max` lines of that list (lua-nginx-module ngx_http_lua_ffi_req_get_headers), not the first `max` names.
+ */
 export class HeaderMap {
-  private readonly map = new Map<string, { name: string; values: string[] }>();
+  private readonly map = new Map<string, { name: string; values: string[]; order: number[] }>();
+  private nextOrder = 0;
 
   static from(list: Iterable<[string, string]>): HeaderMap {
     const h = new HeaderMap();
@@ -42,12 +47,18 @@ export class HeaderMap {
     return this.get(name)?.[0];
   }
   set(name: string, values: string | string[]): void {
-    this.map.set(name.toLowerCase(), { name, values: Array.isArray(values) ? [...values] : [values] });
+    const list = Array.isArray(values) ? [...values] : [values];
+    // ngx.req.set_header overwrites the first line of that name in place; further values are new lines.
+    const prev = this.map.get(name.toLowerCase());
+    const order = list.map((_, i) => (i === 0 && prev ? prev.order[0]! : this.nextOrder++));
+    this.map.set(name.toLowerCase(), { name, values: list, order });
   }
   add(name: string, value: string): void {
     const e = this.map.get(name.toLowerCase());
-    if (e) e.values.push(value);
-    else this.map.set(name.toLowerCase(), { name, values: [value] });
+    if (e) {
+      e.values.push(value);
+      e.order.push(this.nextOrder++);
+    } else this.map.set(name.toLowerCase(), { name, values: [value], order: [this.nextOrder++] });
   }
   delete(name: string): void {
     this.map.delete(name.toLowerCase());
@@ -55,16 +66,22 @@ export class HeaderMap {
   has(name: string): boolean {
     return this.map.has(name.toLowerCase());
   }
-  /** Lower-cased keys, all values, like ngx.req.get_headers / ngx.resp.get_headers (capped at `max`). */
+  /** Header lines in arrival order, names lower-cased. */
+  lines(): [string, string][] {
+    const all: [number, string, string][] = [];
+    for (const [k, e] of this.map) e.values.forEach((v, i) => all.push([e.order[i]!, k, v]));
+    all.sort((a, b) => a[0] - b[0]);
+    return all.map(([, k, v]) => [k, v]);
+  }
+  /**
+   * Lower-cased keys, all values, like ngx.req.get_headers / ngx.resp.get_headers: the first `max` header lines
+   * (one per line, repeated names included; lua-nginx-module ngx_http_lua_ffi_req_get_headers_count).
+   */
   toLowerRecord(max = 100): Record<string, string | string[]> {
     const out: Record<string, string | string[]> = {};
-    let n = 0;
-    for (const [k, e] of this.map) {
-      for (const v of e.values) {
-        if (n++ >= max) return out;
-        const prev = out[k];
-        out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
-      }
+    for (const [k, v] of this.lines().slice(0, max)) {
+      const prev = out[k];
+      out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
     }
     return out;
   }
@@ -73,7 +90,8 @@ export class HeaderMap {
   }
   clone(): HeaderMap {
     const h = new HeaderMap();
-    for (const [k, e] of this.map) h.map.set(k, { name: e.name, values: [...e.values] });
+    for (const [k, e] of this.map) h.map.set(k, { name: e.name, values: [...e.values], order: [...e.order] });
+    h.nextOrder = this.nextOrder;
     return h;
   }
 }
@@ -152,17 +170,18 @@ export interface LogSnapshot {
   uriCaptures?: { unnamed: string[]; named: Record<string, string> };
 }
 
-/** ngx.req.get_uri_args: `a=1&a=2&b&c=` → {a: ["1","2"], b: true, c: ""}; at most `max` args (default 100). */
+/**
+ * ngx.req.get_uri_args: `a=1&a=2&b&c=` → {a: ["1","2"], b: true, c: ""}; only the first `max` (default 100)
+ * `&`-separated pieces are parsed, and empty pieces and pieces with an empty name count toward `max` although
+ * they give no argument (lua-nginx-module ngx_http_lua_ffi_req_get_uri_args_count counts every `&`).
+ */
 export function parseQueryArgs(rawQuery: string, max = 100): Record<string, string | true | (string | true)[]> {
   const out: Record<string, string | true | (string | true)[]> = {};
   if (!rawQuery) return out;
-  let n = 0;
-  for (const part of rawQuery.split('&')) {
-    if (part === '') continue;
-    if (n++ >= max) break;
+  for (const part of rawQuery.split('&').slice(0, max)) {
     const eq = part.indexOf('=');
     const key = decodeQueryComponent(eq < 0 ? part : part.slice(0, eq));
-    if (key === '') continue; // nginx ignores args with an empty name
+    if (key === '') continue; // nginx ignores args with an empty name (an empty piece included)
     const value: string | true = eq < 0 ? true : decodeQueryComponent(part.slice(eq + 1));
     const prev = out[key];
     out[key] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
