@@ -1,28 +1,32 @@
 // bulwark-jwt access handler: read the request once, verify (verifier.ts), then act.
 //
 // RPC budget (each kong.* call is one round trip, kong-protocol.md §3.2):
-//   accepted: request.getHeaders (+ request.getQuery when query_params are configured)
+//   accepted: request.getHeaders(1000) (+ request.getRawQuery when query_params are configured)
 //             (+ client.loadConsumer when consumer.claim is set) (+ client.authenticate when a consumer is known)
 //             (+ service.request.setHeaders when claims are forwarded or a cookie is rewritten)
 //             (+ one service.request.clearHeader per removed header) (+ service.request.clearQueryArg)
-//   rejected: request.getHeaders (+ getQuery) + log.warn/info + response.exit
+//             (+ one service.request.clearHeader per other spelling of a forwarded claim header the client sent)
+//   rejected: request.getHeaders (+ getRawQuery) + log.warn/info + response.exit
 //   + one log.warn per JWKS key dropped by a fetch (once per key while the JWKS keeps publishing it)
-//   no token: request.getHeaders (+ getQuery) + response.exit — or, with `anonymous`:
-//             client.getCredential (+ client.loadConsumer + client.authenticate).
+//   no token: request.getHeaders (+ getRawQuery) + response.exit — or, with `anonymous`:
+//             client.getCredential (+ client.loadConsumer + client.authenticate) (+ clearHeader as above).
+//   too many headers (1000 lines or more) / query arguments (over 1000): the read + log.warn + response.exit
+//             (lib/bounded-reads.ts: Kong would have cut the list, so nothing is decided on it).
 // JWKS fetches are outbound HTTP from the plugin server, not RPCs.
 //
 // `kong.client.authenticate(nil, credential)` (an identity without consumer) cannot be sent over the
 // plugin RPC: Kong's MessagePack unpacker builds the argument table with a hole at [1] and `unpack`
 // may then pass no argument at all (kong-protocol.md §1.5). A token without a Kong consumer is therefore
 // accepted without calling authenticate: the identity reaches the upstream through forward_claims.
+import { readQuery, readRequestHeaders } from '../lib/bounded-reads';
 import { errorBody } from '../lib/errors';
 import { logger, type PluginLogger } from '../lib/plugin';
-import { isKongUuid, type Kong, type KongConsumer } from '../lib/pdk';
+import { isKongUuid, type Kong, type KongConsumer, type QueryMultimap } from '../lib/pdk';
 import { tokenFingerprint, uuidFromParts } from '../lib/token-hash';
 import { challengeHeaders } from './challenge';
 import type { JwtConfig } from './config';
 import { describeLocation, extractToken } from './token-source';
-import { upstreamChanges } from './upstream';
+import { anonymousUpstreamChanges, upstreamChanges } from './upstream';
 import { DESCRIPTIONS, verifyToken, type Rejection, type VerifiedEntry } from './verifier';
 
 const PLUGIN_NAME = 'bulwark-jwt';
@@ -51,8 +55,13 @@ async function rejectRequest(kong: Kong, conf: JwtConfig, log: PluginLogger, r: 
 }
 
 export async function access(kong: Kong, conf: JwtConfig): Promise<void> {
-  const headers = await kong.request.getHeaders();
-  const query = conf.sources.queryParams.length > 0 ? await kong.request.getQuery() : undefined;
+  const headers = await readRequestHeaders(kong, PLUGIN_NAME);
+  if (headers === undefined) return;
+  let query: QueryMultimap | undefined;
+  if (conf.sources.queryParams.length > 0) {
+    query = await readQuery(kong, PLUGIN_NAME);
+    if (query === undefined) return;
+  }
   const extraction = extractToken(headers, query, conf.sources);
 
   if (extraction.kind === 'invalid') {
@@ -63,7 +72,8 @@ export async function access(kong: Kong, conf: JwtConfig): Promise<void> {
   }
   if (extraction.kind === 'none') {
     if (conf.anonymous !== undefined) {
-      await authenticateAnonymous(kong, conf);
+      if (!(await authenticateAnonymous(kong, conf))) return;
+      for (const name of anonymousUpstreamChanges(conf, headers)) await kong.service.request.clearHeader(name);
       return;
     }
     // RFC 6750 §3.1: no error code when the request carried no credentials at all.
@@ -129,16 +139,18 @@ async function authenticate(kong: Kong, conf: JwtConfig, log: PluginLogger, entr
   return true;
 }
 
-async function authenticateAnonymous(kong: Kong, conf: JwtConfig): Promise<void> {
+/** False when it ended the request. */
+async function authenticateAnonymous(kong: Kong, conf: JwtConfig): Promise<boolean> {
   // As Kong's auth plugins: a request already authenticated by a higher-priority plugin keeps its identity.
   const existing = await kong.client.getCredential();
-  if (existing !== undefined && existing !== null) return;
+  if (existing !== undefined && existing !== null) return true;
   const consumer = await kong.client.loadConsumer(conf.anonymous!, true);
   if (consumer === undefined || consumer === null) {
     await logger(kong, PLUGIN_NAME).err('anonymous_consumer_missing', { anonymous: conf.anonymous });
     await kong.response.exit(500, errorBody(500));
-    return;
+    return false;
   }
   await kong.client.authenticate(consumer, null);
+  return true;
 }
 

@@ -1,6 +1,7 @@
 // What the upstream sees of an accepted token: chosen claims as request headers, and the token itself
 // removed when configured (always when it came in the query string). Pure: returns the PDK changes to make.
-import { headerValues, type HeaderMultimap, type HeaderValues } from '../lib/pdk';
+import type { HeaderMultimap, HeaderValues } from '../lib/pdk';
+import { verifiedHeaderChanges } from '../lib/verified-headers';
 import type { JwtConfig } from './config';
 import type { JsonObject } from './token';
 import { cookieHeaderWithout, type TokenLocation } from './token-source';
@@ -22,21 +23,23 @@ export function claimHeaderValue(value: unknown): string | undefined {
 export interface UpstreamChanges {
   /** One kong.service.request.setHeaders call (replaces only the named headers). */
   set: HeaderValues;
-  /** Headers to remove (one clearHeader each): spoofed claim headers without a claim, the token header. */
+  /** Headers to remove (one clearHeader each): spoofed claim headers (every spelling), the token header. */
   clear: string[];
   /** Query parameter to remove (the token). */
   clearQueryArg: string | undefined;
 }
 
 export function upstreamChanges(conf: JwtConfig, claims: JsonObject, inbound: HeaderMultimap, location: TokenLocation | undefined): UpstreamChanges {
-  const set: HeaderValues = {};
-  const clear: string[] = [];
+  const facts: HeaderValues = {};
+  const withheld: string[] = [];
   for (const [claim, header] of conf.forwardClaims) {
     const value = claimHeaderValue(claims[claim]);
-    if (value !== undefined) set[header] = value;
+    if (value !== undefined) facts[header] = value;
     // No usable claim: an inbound header of that name must not reach the upstream as if it came from the token.
-    else if (headerValues(inbound, header).length > 0) clear.push(header);
+    else withheld.push(header);
   }
+  // Every other spelling an upstream folds to the same name (X_Auth_Subject, x-auth_subject…) is cleared too.
+  const { set, clear } = verifiedHeaderChanges(inbound, facts, withheld);
   let clearQueryArg: string | undefined;
   if (location !== undefined) {
     if (location.type === 'query') clearQueryArg = location.name;
@@ -51,4 +54,9 @@ export function upstreamChanges(conf: JwtConfig, claims: JsonObject, inbound: He
     }
   }
   return { set, clear, clearQueryArg };
+}
+
+/** Without a verified token (anonymous): no inbound header may pass for a forwarded claim, under any spelling. */
+export function anonymousUpstreamChanges(conf: JwtConfig, inbound: HeaderMultimap): string[] {
+  return verifiedHeaderChanges(inbound, {}, conf.forwardClaims.map(([, header]) => header)).clear;
 }

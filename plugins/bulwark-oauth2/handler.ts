@@ -7,7 +7,9 @@
 // token, issued:   getPath + getMethod + getHeaders + getRawBody + client.getIp + exit = 6
 //                  (client.getIp only when failure_limit is enabled)
 // token, refused before the body: getPath + getMethod + getHeaders + exit           = 4
+//                  (getHeaders is getHeaders(1000); 1000 header lines or more: + log.warn, 431, lib/bounded-reads.ts)
 // failed client authentication / lockout: + one log line (warn) before the exit.
+import { readRequestHeaders } from '../lib/bounded-reads';
 import { parseIp } from '../lib/ip';
 import { resolveForwarding } from '../lib/client-ip';
 import { bodyText, headerValues, type HeaderMultimap, type Kong } from '../lib/pdk';
@@ -86,7 +88,8 @@ function forLog(value: string): string {
 
 async function tokenEndpoint(kong: Kong, conf: OAuth2Config): Promise<void> {
   const method = await kong.request.getMethod();
-  const headers = await kong.request.getHeaders();
+  const headers = await readRequestHeaders(kong, PLUGIN_NAME);
+  if (headers === undefined) return;
   const envelope = checkEnvelope(method, headers, conf.maxBodySize);
   if (!envelope.ok) return send(kong, errorResponse(envelope.error));
 

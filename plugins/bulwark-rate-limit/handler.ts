@@ -1,7 +1,8 @@
 // bulwark-rate-limit's access handler: gather the identity over RPC, decide (limiter.ts), act.
 //
 // RPC budget per request (each kong.* call is one round trip to Kong, kong-protocol.md §3.2):
-//   request.getHeaders          only with trusted_proxies, limit_by header, or jwt_claim_header
+//   request.getHeaders(1000)    only with trusted_proxies, limit_by header, or jwt_claim_header
+//                               (1000 lines or more: + log.warn + exit 431, lib/bounded-reads.ts)
 //   client.getConsumer          limit_by consumer (the default)
 //   client.getCredential        limit_by credential
 //   router.getRoute             limit_by route, or cost.by_route
@@ -17,6 +18,7 @@
 //
 // Headers on admitted requests are set here in access: a JS plugin has no header_filter, and headers a plugin sets
 // in access are sent with the upstream's response (Kong keeps them in ngx.header).
+import { readRequestHeaders } from '../lib/bounded-reads';
 import { resolveForwarding } from '../lib/client-ip';
 import { reject } from '../lib/errors';
 import { parseIp } from '../lib/ip';
@@ -60,7 +62,11 @@ async function logEvents(kong: Kong, decision: LimiterDecision): Promise<void> {
 
 export async function access(kong: Kong, conf: RateLimitConfig): Promise<void> {
   const needs = conf.needs;
-  const headers = needs.headers ? await kong.request.getHeaders() : undefined;
+  let headers: HeaderMultimap | undefined;
+  if (needs.headers) {
+    headers = await readRequestHeaders(kong, PLUGIN_NAME);
+    if (headers === undefined) return;
+  }
   const inputs: IdentityInputs = {};
   if (needs.consumer) inputs.consumerId = (await kong.client.getConsumer())?.id;
   if (needs.credential) inputs.credentialId = (await kong.client.getCredential())?.id;

@@ -2,7 +2,8 @@
 //
 // RPC budget (each call is one round trip to Kong, kong-protocol.md §3.2):
 // certificate (global config with mtls.enabled only): tls.requestClientCertificate + tls.disableSessionReuse
-// access:   getHeaders + getScheme (+ client.getIp when trusted_proxies is set)
+// access:   getHeaders(1000) + getScheme (+ client.getIp when trusted_proxies is set)
+//           (1000 header lines or more: getHeaders + log.warn + exit 431, lib/bounded-reads.ts)
 //           (+ with mtls.enabled on a TLS connection: tls.getFullClientCertificateChain
 //              (+ one client.loadConsumer per candidate value + client.authenticate when consumer_by is set))
 //           then one of: response.setHeaders (passed; none when no header is configured)
@@ -15,6 +16,7 @@
 // headers of the same name are sent as well, see the README) and with any later plugin's kong.response.exit.
 // Removing upstream headers needs the response phase: bulwark-response-headers, an opt-in of its own.
 import type { HeaderValues, Kong, KongConsumer } from '../lib/pdk';
+import { readRequestHeaders } from '../lib/bounded-reads';
 import { errorBody } from '../lib/errors';
 import { logger, type PluginLogger } from '../lib/plugin';
 import type { TransportConfig } from './config';
@@ -65,7 +67,8 @@ export async function certificate(kong: Kong, conf: TransportConfig): Promise<vo
 }
 
 export async function access(kong: Kong, conf: TransportConfig): Promise<void> {
-  const headers = await kong.request.getHeaders();
+  const headers = await readRequestHeaders(kong, PLUGIN_NAME);
+  if (headers === undefined) return;
   const connectionScheme = await kong.request.getScheme();
   // The peer only matters when someone is trusted to forward: save the RPC otherwise.
   const peerIp = conf.trustedProxies.isEmpty ? undefined : await kong.client.getIp();

@@ -2,6 +2,7 @@
 //
 // RPC budget (each kong.* call is one round trip to Kong, kong-protocol.md §3.2):
 //   getMethod + getPathWithQuery + getHeaders(1000)          always (3)
+//   (1000 header lines or more: + log.warn + exit 431 instead of validating, lib/bounded-reads.ts)
 //   + getRawBody(limit)                                        when the body matters to the operation and is
 //                                                              present, or when no Content-Length says whether
 //                                                              there is one (HTTP/2 may send a body without it)
@@ -15,6 +16,7 @@
 // Kong's get_raw_body return nil, a Lua error: Kong then ends the request with 500 (still closed).
 // before reading. A chunked body (no Content-Length) larger than the limit and spooled by nginx makes Kong's
 // get_raw_body return nil, which is a Lua error: Kong then ends the request with 500 (still closed).
+import { readRequestHeaders } from '../lib/bounded-reads';
 import { UNEXPECTED_ERROR_MESSAGE } from '../lib/errors';
 import type { Kong } from '../lib/pdk';
 import { logger } from '../lib/plugin';
@@ -25,15 +27,6 @@ import { rejectionBody, toLogViolation } from './violations';
 
 /** The plugin name in log lines (index.ts exports the same value as `Name`; importing it would be a cycle). */
 const PLUGIN_NAME = 'bulwark-validator';
-
-/** Kong's get_headers accepts at most 1000; a request with that many header lines may have been truncated. */
-export const MAX_HEADERS = 1000;
-
-function headerLineCount(headers: Record<string, unknown>): number {
-  let n = 0;
-  for (const v of Object.values(headers)) n += Array.isArray(v) ? v.length : 1;
-  return n;
-}
 
 /** Problems listed in the lenient-load log line (the line says how many there were in all). */
 export const MAX_LOGGED_PROBLEMS = 100;
@@ -54,36 +47,30 @@ export async function access(kong: Kong, conf: ValidatorConfig): Promise<void> {
   if (conf.policy.kind === 'openapi') await logLoadProblems(kong, conf.policy.api);
   const method = await kong.request.getMethod();
   const pathWithQuery = await kong.request.getPathWithQuery();
-  const headers = await kong.request.getHeaders(MAX_HEADERS);
+  // Headers beyond the ones Kong returns would go upstream unvalidated: a possibly cut list is refused there.
+  const headers = await readRequestHeaders(kong, PLUGIN_NAME);
+  if (headers === undefined) return;
 
   let verdict: Verdict;
-  if (headerLineCount(headers) >= MAX_HEADERS) {
-    // Headers beyond the ones Kong returned would go upstream unvalidated.
-    verdict = {
-      action: 'reject',
-      rejection: { status: 400, message: 'Request validation failed', violations: [{ root: 'header', steps: [], rule: 'max-headers', detail: `${MAX_HEADERS} or more header lines` }] },
-    };
-  } else {
-    const req: RequestSnapshot = { method, pathWithQuery, headers };
-    const readBody: BodyReader = async (limit) => (await kong.request.getRawBody(limit)) ?? new Uint8Array(0);
-    const policy = conf.policy;
-    try {
-      verdict =
-        policy.kind === 'openapi'
-          ? await validateOpenApiRequest(policy, req, readBody, conf.limits)
-          : await validateJsonSchemaRequest(policy, req, readBody, conf.limits);
-    } catch (err) {
-      if (!(err instanceof OperationCompileError)) throw err;
-      // The operation's schemas do not compile (found on its first use, then cached): fail closed, say where.
-      await logger(kong, PLUGIN_NAME).err('operation_schema_invalid', {
-        operation: err.operation,
-        location: err.location,
-        reason: err.reason,
-        action: 'rejected with 500',
-      });
-      await kong.response.exit(500, { message: UNEXPECTED_ERROR_MESSAGE });
-      return;
-    }
+  const req: RequestSnapshot = { method, pathWithQuery, headers };
+  const readBody: BodyReader = async (limit) => (await kong.request.getRawBody(limit)) ?? new Uint8Array(0);
+  const policy = conf.policy;
+  try {
+    verdict =
+      policy.kind === 'openapi'
+        ? await validateOpenApiRequest(policy, req, readBody, conf.limits)
+        : await validateJsonSchemaRequest(policy, req, readBody, conf.limits);
+  } catch (err) {
+    if (!(err instanceof OperationCompileError)) throw err;
+    // The operation's schemas do not compile (found on its first use, then cached): fail closed, say where.
+    await logger(kong, PLUGIN_NAME).err('operation_schema_invalid', {
+      operation: err.operation,
+      location: err.location,
+      reason: err.reason,
+      action: 'rejected with 500',
+    });
+    await kong.response.exit(500, { message: UNEXPECTED_ERROR_MESSAGE });
+    return;
   }
   if (verdict.action === 'pass') return;
 

@@ -73,7 +73,16 @@ describe('upstreamChanges', () => {
   it('sets present claims in one batch and clears spoofed headers of absent ones', () => {
     expect(upstreamChanges(conf(), { sub: 'alice' }, { 'x-email': ['forged@evil'] }, { type: 'bearer' })).toEqual({
       set: { 'X-Sub': 'alice' },
-      clear: ['X-Email'],
+      clear: ['x-email'],
+      clearQueryArg: undefined,
+    });
+  });
+
+  it('clears every other spelling an upstream folds to a forwarded name (case, _ for -, repeats)', () => {
+    const inbound = { x_sub: ['admin'], 'x-sub': ['root', 'admin'], 'x_e-mail': ['a@evil'], x_email: ['b@evil'], 'x-other': ['kept'] };
+    expect(upstreamChanges(conf(), { sub: 'alice' }, inbound, { type: 'bearer' })).toEqual({
+      set: { 'X-Sub': 'alice' }, // replaces both x-sub lines
+      clear: ['x_sub', 'x_email'],
       clearQueryArg: undefined,
     });
   });

@@ -1,0 +1,125 @@
+// Reading request headers, query arguments and response headers WHOLE, in one RPC each.
+//
+// Why: Kong's `kong.request.get_headers()`, `get_query()` and `kong.response.get_headers()` return at most 100
+// entries unless asked for more (at most 1000; kong/pdk/request.lua MAX_HEADERS_DEFAULT / MAX_HEADERS,
+// kong/pdk/response.lua), and the second return value "truncated" is dropped by the plugin RPC
+// (kong-protocol.md §1.5). A plugin that decides on a truncated table misses whatever came after entry 100:
+// a spoofed identity header it should strip, a forged token it should refuse. So every Bulwark read goes
+// through here:
+// - headers: `getHeaders(1000)`; nginx counts one entry per header LINE (repeated names included,
+//   lua-nginx-module ngx_http_lua_ffi_req_get_headers_count), and so does `headerLineCount`. A result with
+//   1000 lines may have been cut: the request is refused (431) before any decision is made on it.
+// - query: `getRawQuery()` and nginx's own parsing here. Not `getQuery(1000)`: nginx counts every `&`-separated
+//   piece toward the limit, empty ones and empty names included, but returns only named arguments
+//   (ngx_http_lua_ffi_req_get_uri_args_count), so `?&&&…&access_token=x` is cut without the result ever
+//   looking full. The raw string has no cap; more than 1000 pieces is refused (400), as Kong would have cut it.
+// - response headers: `getHeaders(1000)`; a full result is reported as incomplete (a response cannot be
+//   "refused"; the caller acts on every name it cares about instead).
+import { reject } from './errors';
+import type { HeaderMultimap, Kong, QueryMultimap } from './pdk';
+import { logger } from './plugin';
+
+/** Kong's largest `max_headers` (kong/pdk/request.lua and response.lua `MAX_HEADERS`). */
+export const MAX_HEADER_LINES = 1000;
+/** Kong's largest `max_args` for get_query (kong/pdk/request.lua `MAX_QUERY_ARGS`). */
+export const MAX_QUERY_ARGS = 1000;
+
+/** Header lines in a multimap as Kong sends it (every value an array; one entry per line). */
+export function headerLineCount(headers: HeaderMultimap): number {
+  let n = 0;
+  for (const v of Object.values(headers as Record<string, unknown>)) n += Array.isArray(v) ? v.length : 1;
+  return n;
+}
+
+/** How many arguments nginx counts in a raw query: every `&`-separated piece, empty ones included. */
+export function queryPieceCount(rawQuery: string): number {
+  if (rawQuery === '') return 0;
+  let n = 1;
+  for (let i = 0; i < rawQuery.length; i++) if (rawQuery.charCodeAt(i) === 0x26) n++;
+  return n;
+}
+
+const latin1Hex = /^[0-9A-Fa-f]{2}$/;
+
+/**
+ * nginx's unescape of a query key or value (ngx_http_lua_unescape_uri, NGX_UNESCAPE_URI_COMPONENT): `+` is a
+ * space, `%XX` a byte, a malformed escape stays as it is; the bytes reach the plugin as a MessagePack string,
+ * i.e. decoded as UTF-8 with replacement characters.
+ */
+export function unescapeQueryComponent(s: string): string {
+  if (s.indexOf('%') === -1 && s.indexOf('+') === -1) return s;
+  const bytes: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x2b) bytes.push(0x20);
+    else if (c === 0x25 && latin1Hex.test(s.slice(i + 1, i + 3))) {
+      bytes.push(parseInt(s.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else if (c < 0x80) bytes.push(c);
+    else {
+      const cp = s.codePointAt(i)!;
+      if (cp > 0xffff) i++;
+      for (const b of Buffer.from(String.fromCodePoint(cp), 'utf8')) bytes.push(b);
+    }
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+/**
+ * A raw query as `kong.request.get_query(1000)` would give it over RPC (after fix_mmap): names unescaped, every
+ * value an array, a lone bare key `?x` as `[]`, a repeated bare key keeping `true` in the array; pieces with an
+ * empty name dropped. The caller checks `queryPieceCount` first.
+ */
+export function parseRawQuery(rawQuery: string): QueryMultimap {
+  const grouped = new Map<string, (string | true)[]>();
+  if (rawQuery === '') return {};
+  for (const piece of rawQuery.split('&')) {
+    const eq = piece.indexOf('=');
+    const name = unescapeQueryComponent(eq < 0 ? piece : piece.slice(0, eq));
+    if (name === '') continue;
+    const value: string | true = eq < 0 ? true : unescapeQueryComponent(piece.slice(eq + 1));
+    const list = grouped.get(name);
+    if (list === undefined) grouped.set(name, [value]);
+    else list.push(value);
+  }
+  const out: QueryMultimap = {};
+  for (const [name, values] of grouped) out[name] = values.length === 1 && values[0] === true ? [] : values;
+  return out;
+}
+
+/**
+ * All request headers (one RPC), or undefined when the request had too many header lines to be read whole: it
+ * was then refused with 431 and a log line, and the caller must return.
+ */
+export async function readRequestHeaders(kong: Kong, plugin: string): Promise<HeaderMultimap | undefined> {
+  const headers = await kong.request.getHeaders(MAX_HEADER_LINES);
+  const lines = headerLineCount(headers);
+  if (lines < MAX_HEADER_LINES) return headers;
+  await logger(kong, plugin).warn('request_refused', { reason: 'too_many_headers', max_lines: MAX_HEADER_LINES - 1, status: 431 });
+  await reject(kong, 431);
+  return undefined;
+}
+
+/**
+ * All query arguments (one RPC), or undefined when the query has more pieces than Kong would parse: the request
+ * was then refused with 400 and a log line, and the caller must return.
+ */
+export async function readQuery(kong: Kong, plugin: string): Promise<QueryMultimap | undefined> {
+  const raw = (await kong.request.getRawQuery()) ?? '';
+  if (queryPieceCount(raw) <= MAX_QUERY_ARGS) return parseRawQuery(raw);
+  await logger(kong, plugin).warn('request_refused', { reason: 'too_many_query_arguments', max_arguments: MAX_QUERY_ARGS, status: 400 });
+  await reject(kong, 400, 'Too many query arguments');
+  return undefined;
+}
+
+export interface ResponseHeaders {
+  headers: HeaderMultimap;
+  /** false when Kong may have cut the list: act on every header name of interest, present or not. */
+  complete: boolean;
+}
+
+/** The response headers (one RPC, response/log phases only). */
+export async function readResponseHeaders(kong: Kong): Promise<ResponseHeaders> {
+  const headers = await kong.response.getHeaders(MAX_HEADER_LINES);
+  return { headers, complete: headerLineCount(headers) < MAX_HEADER_LINES };
+}
