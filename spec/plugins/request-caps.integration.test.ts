@@ -64,7 +64,7 @@ describe('header and query caps, folded identity headers (emulator + real plugin
         jwt('anon', { anonymous: 'guest' }),
         jwt('cgi'),
         jwt('cgi-anon', { anonymous: 'guest' }),
-        { name: 'bulwark-transport', route: 'transport', config: { remove_response_headers: ['x-leak'] } },
+        { name: 'bulwark-transport', route: 'transport', config: {} },
         { name: 'bulwark-rate-limit', route: 'ratelimit', config: { limit_by: ['header'], header_name: 'x-api-key', limits: [{ name: 'minute', limit: 100, window_seconds: 60 }] } },
       ],
     };
@@ -180,14 +180,6 @@ describe('header and query caps, folded identity headers (emulator + real plugin
         expect(vlogs.some((l) => l.includes('bulwark-validator') && l.includes('too_many_headers'))).toBe(true);
         expect((await vgw.kong.request({ path: '/validator/x', headers: fillers(997) })).status).toBe(200);
       });
-    });
-
-    test('bulwark-transport: a leaking response header after 1000 response header lines is still removed', async () => {
-      const extra = JSON.stringify({ ...Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`x-r${i}`, 'v'])), 'X-Leak': 'internal' });
-      const res = await call('/transport/x', { 'x-echo-response-headers': extra });
-      expect(res.status).toBe(200);
-      expect(res.headers.first('x-r999')).toBe('v');
-      expect(res.headers.first('x-leak')).toBeUndefined();
     });
   });
 
