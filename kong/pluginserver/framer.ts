@@ -1,12 +1,22 @@
 // Splits a byte stream into whole MessagePack values. Kong sends no length prefix (mp_rpc.lua Rpc:call),
 // and a socket read can hold part of a request or several requests, so the bytes are kept until a whole
 // value is there. Finding a value's end only walks its headers (a bin/str body is skipped by its length),
-// so a large body arriving in many 64 KiB reads is scanned once per read and copied once, and the common
-// case (one whole request per read) decodes straight from the read buffer without exceptions.
+// and the walk RESUMES where the previous read stopped: every byte received is scanned at most once and
+// copied at most a constant number of times, whatever the split (linear in the bytes received; rescanning
+// from the message start on every read was quadratic). The common case (whole requests in one read)
+// decodes straight from the read buffer.
 import { Decoder } from '@msgpack/msgpack';
 
-/** Where the value starting at `start` ends, or how many bytes (from 0) are needed before looking again. */
-type Scan = { end: number } | { need: number };
+/**
+ * Default cap on one message (bytes). The largest thing Kong sends is a body a plugin reads:
+ * `kong.request.get_raw_body(max_allowed_file_size)` returns a spooled body up to the limit the plugin passes
+ * (bulwark-validator allows at most 64 MiB, bulwark-oauth2 8 KiB) or an in-memory body up to Kong's
+ * `client_body_buffer_size` (default 8k). 64 MiB + 8 MiB for the envelope and the rest of the message.
+ */
+export const DEFAULT_MAX_MESSAGE_BYTES = 72 * 1024 * 1024;
+
+/** A message over the cap (declared or received). The connection is dropped. */
+export class MessageTooLargeError extends RangeError {}
 
 /** Byte counts of the fixed-size MessagePack types after their type byte (0xc0..0xdf). */
 const FIXED_SIZE: Record<number, number> = {
@@ -32,67 +42,136 @@ function readLength(buf: Uint8Array, pos: number, bytes: 1 | 2 | 4): number {
   return buf[pos] * 0x1000000 + ((buf[pos + 1] << 16) | (buf[pos + 2] << 8) | buf[pos + 3]);
 }
 
-/** Finds the end of the MessagePack value at `start`. Throws on a byte that is never valid (0xc1). */
-export function scanValue(buf: Uint8Array, start: number): Scan {
-  let pos = start;
-  let pending = 1; // values still to skip
-  while (pending > 0) {
-    if (pos >= buf.length) return { need: pos + 1 };
-    const type = buf[pos++];
-    pending--;
-    if (type <= 0x7f || type >= 0xe0) continue; // fixint
-    if (type <= 0x8f) pending += 2 * (type & 0x0f); // fixmap
-    else if (type <= 0x9f) pending += type & 0x0f; // fixarray
-    else if (type <= 0xbf) pos += type & 0x1f; // fixstr
-    else if (type in FIXED_SIZE) pos += FIXED_SIZE[type];
+/**
+ * Where a scan of the value starting at `start` stands: `pos` is the next header to read (or, past the
+ * buffer, where the last body ends), `pending` how many values are still to skip.
+ */
+interface ScanState {
+  start: number;
+  pos: number;
+  pending: number;
+}
+
+/**
+ * Advances `state` over `buf` as far as whole headers allow; true once the value is complete (it ends at
+ * `state.pos`). Throws on a byte that is never valid (0xc1) and, as soon as the declared sizes show it,
+ * on a value longer than `maxBytes` (every pending value needs at least one more byte).
+ */
+function advance(buf: Uint8Array, state: ScanState, maxBytes: number): boolean {
+  let { pos, pending } = state;
+  const { start } = state;
+  while (pending > 0 && pos < buf.length) {
+    const type = buf[pos];
+    let next = pos + 1;
+    let more = -1; // values this header adds
+    if (type <= 0x7f || type >= 0xe0) more = 0; // fixint
+    else if (type <= 0x8f) more = 2 * (type & 0x0f); // fixmap
+    else if (type <= 0x9f) more = type & 0x0f; // fixarray
+    else if (type <= 0xbf) { next += type & 0x1f; more = 0; } // fixstr
+    else if (type in FIXED_SIZE) { next += FIXED_SIZE[type]; more = 0; }
     else {
       const entry = VARIABLE_SIZE[type];
       if (!entry) throw new RangeError(`invalid MessagePack type byte 0x${type.toString(16)}`);
       const [lengthBytes, kind] = entry;
-      if (pos + lengthBytes > buf.length) return { need: pos + lengthBytes };
-      const length = readLength(buf, pos, lengthBytes);
-      pos += lengthBytes;
-      if (kind === 'bytes') pos += length;
-      else if (kind === 'ext') pos += 1 + length;
-      else pending += kind === 'items' ? length : 2 * length;
+      if (next + lengthBytes > buf.length) break; // the length field is split: resume at this header
+      const length = readLength(buf, next, lengthBytes);
+      next += lengthBytes;
+      if (kind === 'bytes') { next += length; more = 0; }
+      else if (kind === 'ext') { next += 1 + length; more = 0; }
+      else more = kind === 'items' ? length : 2 * length;
+    }
+    pos = next;
+    pending += more - 1;
+    if (pos - start + pending > maxBytes) {
+      throw new MessageTooLargeError(`a message declares more than ${maxBytes} bytes`);
     }
   }
-  return pos <= buf.length ? { end: pos } : { need: pos };
+  state.pos = pos;
+  state.pending = pending;
+  return pending === 0 && pos <= buf.length;
+}
+
+/** Finds the end of the MessagePack value at `start` (or the least byte count needed before looking again). */
+export function scanValue(buf: Uint8Array, start: number, maxBytes = Infinity): { end: number } | { need: number } {
+  const state = { start, pos: start, pending: 1 };
+  if (advance(buf, state, maxBytes)) return { end: state.pos };
+  return { need: Math.max(state.pos + 1, buf.length + 1) };
 }
 
 export class MessageFramer {
-  private chunks: Uint8Array[] = [];
-  private buffered = 0;
-  private need = 1;
+  /** Bytes of the incomplete value, at [0, held) of `buf` (its capacity can be larger). */
+  private buf = new Uint8Array(0);
+  private held = 0;
+  /** Scan of the incomplete value in `buf`, relative to its start (0). */
+  private readonly scan: ScanState = { start: 0, pos: 0, pending: 1 };
   private readonly decoder = new Decoder();
 
-  /** Adds bytes; returns the whole values now available, in order. Throws on bytes that are not MessagePack. */
+  constructor(readonly maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES) {}
+
+  /**
+   * Adds bytes; returns the whole values now available, in order. Throws on bytes that are not MessagePack
+   * and MessageTooLargeError on a value over `maxMessageBytes`.
+   */
   push(chunk: Uint8Array): unknown[] {
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
-    if (this.buffered < this.need) return [];
-    let buf = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.buffered);
     const values: unknown[] = [];
+    let rest = chunk;
+    if (this.held > 0) {
+      // Finish the held value first: append only as many bytes as it can still need.
+      this.append(chunk);
+      const held = this.buf.subarray(0, this.held);
+      if (!advance(held, this.scan, this.maxMessageBytes)) return values;
+      const end = this.scan.pos;
+      const fromChunk = end - (this.held - chunk.length); // bytes of this chunk that belong to the held value
+      values.push(this.decode(held, 0, end));
+      // The decoded value may share memory with `buf` (bin values are views): never write to it again.
+      this.buf = new Uint8Array(0);
+      this.held = 0;
+      rest = chunk.subarray(fromChunk);
+    }
+    this.scan.start = 0;
     let start = 0;
-    for (;;) {
-      const scan = scanValue(buf, start);
-      if ('need' in scan) {
-        this.need = scan.need - start;
+    while (start < rest.length) {
+      const state = { start, pos: start, pending: 1 };
+      if (!advance(rest, state, this.maxMessageBytes)) {
+        // Keep the tail (at most one read's worth) with its scan, relative to its start.
+        this.buf = new Uint8Array(Math.max(rest.length - start, 4096) * 2);
+        this.buf.set(rest.subarray(start));
+        this.held = rest.length - start;
+        this.scan.pos = state.pos - start;
+        this.scan.pending = state.pending;
         break;
       }
-      // A plain Uint8Array view (not a Buffer), so bin values reach plugins as Uint8Array, as from the stock server.
-      values.push(this.decoder.decode(new Uint8Array(buf.buffer, buf.byteOffset + start, scan.end - start)));
-      start = scan.end;
-      this.need = 1;
+      values.push(this.decode(rest, start, state.pos));
+      start = state.pos;
     }
-    buf = buf.subarray(start);
-    this.chunks = buf.length > 0 ? [buf] : [];
-    this.buffered = buf.length;
+    if (this.held === 0) this.resetScan();
     return values;
   }
 
   /** Bytes held for an incomplete value. */
   get pendingBytes(): number {
-    return this.buffered;
+    return this.held;
+  }
+
+  private resetScan(): void {
+    this.scan.pos = 0;
+    this.scan.pending = 1;
+  }
+
+  /** Appends to the held value, doubling the capacity when needed (amortised linear copying). */
+  private append(chunk: Uint8Array): void {
+    const needed = this.held + chunk.length;
+    if (needed > this.buf.length) {
+      const grown = new Uint8Array(Math.max(needed, Math.min(this.buf.length * 2, this.maxMessageBytes + 65536)));
+      grown.set(this.buf.subarray(0, this.held));
+      this.buf = grown;
+    }
+    this.buf.set(chunk, this.held);
+    this.held = needed;
+  }
+
+  private decode(buf: Uint8Array, start: number, end: number): unknown {
+    // A plain Uint8Array view (not a Buffer), so bin values reach plugins as Uint8Array, as from the stock server.
+    return this.decoder.decode(new Uint8Array(buf.buffer, buf.byteOffset + start, end - start));
   }
 }

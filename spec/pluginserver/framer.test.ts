@@ -1,6 +1,6 @@
 // MessageFramer: whole MessagePack values out of arbitrarily split and joined bytes.
 import { encode } from '@msgpack/msgpack';
-import { MessageFramer, scanValue } from '../../kong/pluginserver/framer';
+import { DEFAULT_MAX_MESSAGE_BYTES, MessageFramer, MessageTooLargeError, scanValue } from '../../kong/pluginserver/framer';
 
 // One value of every MessagePack type the encoder produces, at the width boundaries.
 const VALUES: unknown[] = [
@@ -71,5 +71,72 @@ describe('MessageFramer', () => {
 
   test('rejects a byte that is never valid MessagePack', () => {
     expect(() => new MessageFramer().push(Uint8Array.from([0x93, 0x00, 0xc1]))).toThrow(/0xc1/);
+  });
+
+  test('framing time is linear in the bytes received (an array32 of nils in 64 KiB reads)', () => {
+    // Rescanning a partial message from its start on every read made 4x the bytes cost ~16x the time.
+    const nils = (bytes: number): Uint8Array => {
+      const buf = new Uint8Array(5 + bytes);
+      buf.set([0xdd, (bytes >>> 24) & 0xff, (bytes >>> 16) & 0xff, (bytes >>> 8) & 0xff, bytes & 0xff]);
+      return buf.fill(0xc0, 5);
+    };
+    const frame = (bytes: Uint8Array): number => {
+      const started = process.hrtime.bigint();
+      const framer = new MessageFramer();
+      let values: unknown[] = [];
+      for (let pos = 0; pos < bytes.length; pos += 65536) values = framer.push(bytes.subarray(pos, pos + 65536));
+      expect(values).toHaveLength(1);
+      return Number(process.hrtime.bigint() - started);
+    };
+    const small = nils(1 << 20);
+    const large = nils(4 << 20);
+    const best = (bytes: Uint8Array): number => Math.min(frame(bytes), frame(bytes), frame(bytes));
+    const ratio = best(large) / best(small);
+    expect(ratio).toBeLessThan(8); // linear: ~4; quadratic: ~16
+  });
+
+  describe('message size cap', () => {
+    test('a bin32 header declaring 4 GiB is refused from its first 5 bytes', () => {
+      const framer = new MessageFramer();
+      expect(() => framer.push(Uint8Array.of(0x94, 0x00, 0x01, 0xc6, 0xff, 0xff, 0xff, 0xff))).toThrow(MessageTooLargeError);
+    });
+
+    test('an array32 declaring more items than the cap can hold is refused before its items arrive', () => {
+      const framer = new MessageFramer(1000);
+      expect(() => framer.push(Uint8Array.of(0xdd, 0x00, 0x00, 0x03, 0xe9))).toThrow(MessageTooLargeError);
+    });
+
+    test('a message of exactly the cap passes, one byte more is refused, whatever the split', () => {
+      const exact = encode(new Uint8Array(1000 - 3)); // bin16: 3 header bytes
+      expect(exact.length).toBe(1000);
+      const over = encode(new Uint8Array(1000 - 2));
+      for (const split of [1, 2, 3, 500, 999]) {
+        const ok = new MessageFramer(1000);
+        expect([...ok.push(exact.subarray(0, split)), ...ok.push(exact.subarray(split))]).toHaveLength(1);
+        const tooBig = new MessageFramer(1000);
+        expect(() => {
+          tooBig.push(over.subarray(0, split));
+          tooBig.push(over.subarray(split));
+        }).toThrow(MessageTooLargeError);
+      }
+    });
+
+    test('the default cap is above the largest body a plugin may read (64 MiB)', () => {
+      expect(DEFAULT_MAX_MESSAGE_BYTES).toBeGreaterThan(64 * 1024 * 1024);
+      const step = encode([0, 9, 'plugin.Step', [{ EventId: 1, Data: new Uint8Array(64 * 1024 * 1024) }]]);
+      const framer = new MessageFramer();
+      let values: unknown[] = [];
+      for (let pos = 0; pos < step.length; pos += 1 << 20) values = framer.push(step.subarray(pos, pos + (1 << 20)));
+      expect(values).toHaveLength(1);
+    });
+  });
+
+  test('values decoded earlier keep their bytes while later reads arrive (bin values are views)', () => {
+    const a = encode({ Data: new Uint8Array(100).fill(7) });
+    const b = encode({ Data: new Uint8Array(100).fill(8) });
+    const framer = new MessageFramer();
+    const out = [...framer.push(a.subarray(0, 50)), ...framer.push(Buffer.concat([a.subarray(50), b.subarray(0, 20)]))];
+    out.push(...framer.push(b.subarray(20)));
+    expect(out.map((v) => [...(v as { Data: Uint8Array }).Data].every((x) => x === (out.indexOf(v) === 0 ? 7 : 8)))).toEqual([true, true]);
   });
 });
