@@ -8,6 +8,7 @@
 import fs = require('fs');
 import path = require('path');
 import { parseArgs } from 'util';
+import { DEFAULT_MAX_MESSAGE_BYTES } from './framer';
 import { SocketListener } from './listener';
 import { JsonLogger, errorMessage } from './log';
 import { LoadedPlugin, PluginLoadError, loadPlugins, pluginDirsUnderRoot, pluginInfo, redirectStdoutToStderr } from './plugins';
@@ -22,6 +23,8 @@ export const USAGE = `usage: bulwark-pluginserver (-d <plugin dir>)... | --plugi
   --dump-all-plugins        print [<plugin info>, ...] as JSON and exit (Kong 3.0-3.8 query_cmd)
   --event-ttl <seconds>     end an event with no request from Kong for this long (default 60, Kong's socket timeout)
   --shutdown-grace <secs>   on SIGTERM, wait this long for live events to end (default 5)
+  --max-message-mib <MiB>   drop a connection that sends one message larger than this (default 72: above the
+                            64 MiB largest body a Bulwark plugin reads)
   -v, --verbose             debug logs
 Logs are JSON lines on stderr.`;
 
@@ -33,6 +36,7 @@ export interface CliOptions {
   dumpAll: boolean;
   eventTtlMs: number;
   shutdownGraceMs: number;
+  maxMessageBytes: number;
   verbose: boolean;
 }
 
@@ -50,6 +54,7 @@ export function parseCli(argv: string[]): CliOptions {
       'dump-all-plugins': { type: 'boolean', default: false },
       'event-ttl': { type: 'string', default: '60' },
       'shutdown-grace': { type: 'string', default: '5' },
+      'max-message-mib': { type: 'string', default: String(DEFAULT_MAX_MESSAGE_BYTES / 1048576) },
       verbose: { type: 'boolean', short: 'v', default: false },
     },
   });
@@ -60,6 +65,11 @@ export function parseCli(argv: string[]): CliOptions {
     if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number of seconds`);
     return n * 1000;
   };
+  const mebibytes = (text: string): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 1 || n > 1024) throw new Error('--max-message-mib must be an integer from 1 to 1024');
+    return n * 1048576;
+  };
   return {
     pluginDirs,
     kongPrefix: values['kong-prefix'] ?? '/usr/local/kong',
@@ -68,6 +78,7 @@ export function parseCli(argv: string[]): CliOptions {
     dumpAll: values['dump-all-plugins'] ?? false,
     eventTtlMs: seconds('event-ttl', values['event-ttl'] ?? '60'),
     shutdownGraceMs: seconds('shutdown-grace', values['shutdown-grace'] ?? '5'),
+    maxMessageBytes: mebibytes(values['max-message-mib'] ?? '72'),
     verbose: values.verbose ?? false,
   };
 }
@@ -113,7 +124,7 @@ export async function main(argv: string[]): Promise<number | null> {
   restoreStdout();
 
   const server = new PluginServer(plugins, log);
-  const listener = new SocketListener(server, log);
+  const listener = new SocketListener(server, log, opts.maxMessageBytes);
   try {
     // Sockets only once every plugin has loaded, so Kong never reaches a half-loaded server.
     for (const name of plugins.keys()) await listener.listen(path.join(opts.kongPrefix, `${name}.sock`), name);

@@ -3,10 +3,16 @@
 // from a pipelining client, several requests can share a chunk. So each connection keeps one MessageFramer
 // across reads, instead of decoding chunk by chunk as kong-pdk's listener.js does. Requests of a connection
 // are handled one after the other, in order, each reply written with one write.
+//
+// What one connection can hold is bounded: one incomplete message (the framer's cap), the requests decoded
+// from one read plus MAX_QUEUED_REQUESTS, and unsent replies up to the socket's high-water mark plus one
+// reply. A peer that sends requests without reading the replies is no longer read from until they drain.
+import crypto = require('crypto');
 import fs = require('fs');
 import net = require('net');
+import path = require('path');
 import type { PluginEvent } from './events';
-import { MessageFramer } from './framer';
+import { DEFAULT_MAX_MESSAGE_BYTES, MessageFramer, MessageTooLargeError } from './framer';
 import { JsonLogger, errorMessage } from './log';
 import { PluginServer, RpcConnection } from './server';
 
@@ -16,19 +22,33 @@ const MAX_QUEUED_REQUESTS = 64;
 class Connection implements RpcConnection {
   current: PluginEvent | null = null;
   alive = true;
-  readonly framer = new MessageFramer();
+  readonly framer: MessageFramer;
   readonly queue: unknown[] = [];
   draining = false;
-  constructor(readonly scope: string | null) {}
+  constructor(
+    readonly scope: string | null,
+    maxMessageBytes: number,
+  ) {
+    this.framer = new MessageFramer(maxMessageBytes);
+  }
+}
+
+/** A socket file this process created, identified by its inode (a newer server may replace the path). */
+interface Listening {
+  path: string;
+  server: net.Server;
+  dev: number;
+  ino: number;
 }
 
 export class SocketListener {
-  private readonly servers: { path: string; server: net.Server }[] = [];
+  private readonly servers: Listening[] = [];
   private readonly sockets = new Set<net.Socket>();
 
   constructor(
     private readonly pluginServer: PluginServer,
     private readonly log: JsonLogger,
+    private readonly maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES,
   ) {}
 
   get socketPaths(): string[] {
@@ -36,24 +56,35 @@ export class SocketListener {
   }
 
   /** Listens on `path`; `scope` restricts the socket to one plugin's instances and events (null: all). */
-  async listen(path: string, scope: string | null): Promise<void> {
-    const existing = fs.lstatSync(path, { throwIfNoEntry: false });
-    if (existing && !existing.isSocket()) throw new Error(`${path} exists and is not a socket`);
-    if (existing) fs.unlinkSync(path); // a stale socket of a previous run
+  async listen(socketPath: string, scope: string | null): Promise<void> {
+    const existing = fs.lstatSync(socketPath, { throwIfNoEntry: false });
+    if (existing && !existing.isSocket()) throw new Error(`${socketPath} exists and is not a socket`);
+    // Bound under a private name, then renamed over `socketPath` (atomically replacing the socket of a
+    // previous run or of the server a `kong reload` replaces). libuv unlinks the path it bound when the
+    // server closes (uv__pipe_close), so binding `socketPath` itself would make this server, when stopped,
+    // remove the socket of the newer server that replaced it; the private name is gone by then.
+    const bindPath = path.join(path.dirname(socketPath), `.${path.basename(socketPath)}.${crypto.randomBytes(6).toString('hex')}`);
     const server = net.createServer((socket) => void this.serve(socket, scope));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(path, () => {
+      server.listen(bindPath, () => {
         server.off('error', reject);
         resolve();
       });
     });
-    server.on('error', (err) => this.log.error('socket server error', { path, error: errorMessage(err) }));
-    this.servers.push({ path, server });
+    server.on('error', (err) => this.log.error('socket server error', { path: socketPath, error: errorMessage(err) }));
+    try {
+      fs.renameSync(bindPath, socketPath);
+    } catch (err) {
+      server.close();
+      throw err;
+    }
+    const { dev, ino } = fs.statSync(socketPath);
+    this.servers.push({ path: socketPath, server, dev, ino });
   }
 
   private serve(socket: net.Socket, scope: string | null): void {
-    const conn = new Connection(scope);
+    const conn = new Connection(scope, this.maxMessageBytes);
     this.sockets.add(socket);
     socket.on('error', (err) => this.log.debug('connection error', { error: errorMessage(err) }));
     socket.on('close', () => {
@@ -69,7 +100,8 @@ export class SocketListener {
       try {
         messages = conn.framer.push(chunk);
       } catch (err) {
-        this.log.warn('closing a connection that sent data that is not MessagePack', { error: errorMessage(err) });
+        const reason = err instanceof MessageTooLargeError ? 'sent a message over the size cap' : 'sent data that is not MessagePack';
+        this.log.warn(`closing a connection that ${reason}`, { error: errorMessage(err) });
         socket.destroy();
         return;
       }
@@ -86,9 +118,23 @@ export class SocketListener {
       while (conn.queue.length > 0) {
         const message = conn.queue.shift();
         const reply = await this.pluginServer.handleRequest(message, conn);
-        if (reply && conn.alive && socket.writable) socket.write(reply);
+        if (reply && conn.alive && socket.writable && !socket.write(reply)) {
+          // The peer is not reading its replies: read no more requests until they drain.
+          socket.pause();
+          await new Promise<void>((resolve) => {
+            const done = (): void => {
+              socket.off('drain', done);
+              socket.off('close', done);
+              resolve();
+            };
+            socket.on('drain', done);
+            socket.on('close', done);
+          });
+          if (!conn.alive) return;
+        }
         if (socket.isPaused() && conn.queue.length <= MAX_QUEUED_REQUESTS / 2) socket.resume();
       }
+      if (socket.isPaused() && conn.alive) socket.resume();
     } catch (err) {
       this.log.error('closing a connection after an internal error', { error: errorMessage(err) });
       socket.destroy();
@@ -98,16 +144,21 @@ export class SocketListener {
   }
 
   /**
-   * Stops accepting (and removes the socket files), waits up to `graceMs` for the live events to end,
-   * then ends whatever is left and closes the connections.
+   * Stops accepting (and removes the socket files that are still this server's), waits up to `graceMs` for
+   * the live events to end, then ends whatever is left and closes the connections.
    */
   async shutdown(graceMs: number): Promise<void> {
-    for (const { path, server } of this.servers) {
+    for (const { path: socketPath, server, dev, ino } of this.servers) {
       server.close();
-      try {
-        fs.unlinkSync(path);
-      } catch {
-        // already gone
+      // Only a file that is still ours: during `kong reload` a newer server has already replaced it. (Between
+      // this check and the unlink a replacement could still slip in; the window is one system call.)
+      const current = fs.lstatSync(socketPath, { throwIfNoEntry: false });
+      if (current && current.dev === dev && current.ino === ino) {
+        try {
+          fs.unlinkSync(socketPath);
+        } catch {
+          // already gone
+        }
       }
     }
     const deadline = Date.now() + graceMs;

@@ -85,14 +85,13 @@ export class ServerProcess {
   }
 }
 
-function tmpPrefix(): string {
+export function tmpPrefix(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-ps-'));
 }
 
 /** Starts bulwark-pluginserver on the good fixtures (plus `args`); resolves once it logs "listening". */
-export async function startBulwark(args: string[] = []): Promise<ServerProcess> {
+export async function startBulwark(args: string[] = [], prefix = tmpPrefix()): Promise<ServerProcess> {
   requireBuild();
-  const prefix = tmpPrefix();
   const child = spawn(process.execPath, [CLI, '--plugins-root', GOOD, '-p', prefix, '--sock-name', 'all.sock', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
