@@ -312,16 +312,69 @@ function nextReady(client: RedisClient): Promise<void> {
 }
 
 /**
+ * Consecutive command timeouts on an open connection after which it is closed and reopened. A connection whose
+ * packets are silently dropped (a lost NAT or conntrack entry, a blackholed route) never errors: without this,
+ * every command would time out until the kernel gives up on the socket (~15 minutes of TCP retransmissions),
+ * even though a new connection would work at once. Equal to the rate limiter's default breaker threshold.
+ */
+export const STALE_CONNECTION_TIMEOUTS = 3;
+
+interface ConnectionHealth {
+  /** Command timeouts in a row on the current connection. */
+  timeouts: number;
+  /** When the connection was last recycled: timeouts of commands sent before then are not counted again. */
+  recycledAt: number;
+}
+
+const health = new WeakMap<RedisClient, ConnectionHealth>();
+
+function healthOf(client: RedisClient): ConnectionHealth {
+  let h = health.get(client);
+  if (h === undefined) {
+    h = { timeouts: 0, recycledAt: 0 };
+    health.set(client, h);
+  }
+  return h;
+}
+
+/**
+ * Drops the client's open connection(s) at once (a socket `destroy`, not a QUIT or FIN that a dead path would
+ * never acknowledge); ioredis then reconnects with its retry strategy. The error listeners hear why (the
+ * registry keeps it as `lastError`, which the rate limiter's outage log line shows). No-op unless connected.
+ */
+export function recycleConnection(client: RedisClient, reason: string): boolean {
+  if (client.status !== 'ready') return false;
+  const h = healthOf(client);
+  h.timeouts = 0;
+  h.recycledAt = Date.now();
+  const streams = client instanceof Cluster ? client.nodes().map((n) => n.stream) : [client.stream];
+  for (const stream of streams) stream?.destroy();
+  if (client.listenerCount('error') > 0) client.emit('error', new Error(`connection recycled: ${reason}`));
+  return true;
+}
+
+/**
  * Sends `command` only once the client is connected, and bounds the whole (wait + command) by `ms`.
  * Why not just `withTimeout(command())`: a command issued while ioredis reconnects waits in its offline queue and
  * is sent when the connection comes back, long after the caller timed out and answered by its outage policy, so a
  * refused request would still be counted. Waiting for 'ready' here means a command that times out before the
- * connection is up is never sent.
+ * connection is up is never sent. STALE_CONNECTION_TIMEOUTS command timeouts in a row recycle the connection.
  */
 export async function whenReady<T>(client: RedisClient, ms: number, what: string, command: () => Promise<T>): Promise<T> {
   const started = Date.now();
   if (client.status !== 'ready') await withTimeout(nextReady(client), ms, `${what} (no Redis connection)`);
-  return withTimeout(command(), Math.max(1, ms - (Date.now() - started)), what);
+  const sentAt = Date.now();
+  try {
+    const result = await withTimeout(command(), Math.max(1, ms - (sentAt - started)), what);
+    healthOf(client).timeouts = 0;
+    return result;
+  } catch (err) {
+    const h = healthOf(client);
+    if (err instanceof RedisTimeoutError && sentAt > h.recycledAt && ++h.timeouts >= STALE_CONNECTION_TIMEOUTS) {
+      recycleConnection(client, `${STALE_CONNECTION_TIMEOUTS} commands in a row got no reply within ${ms} ms`);
+    }
+    throw err;
+  }
 }
 
 /**

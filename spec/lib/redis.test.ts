@@ -3,12 +3,14 @@ import { Redis } from 'ioredis';
 import {
   RedisRegistry,
   RedisTimeoutError,
+  STALE_CONNECTION_TIMEOUTS,
   reconnectDelayMs,
   redisSettingsKey,
   whenReady,
   withTimeout,
   type RedisSettings,
 } from '../../plugins/lib/redis';
+import { BlackholeProxy } from '../helpers/blackhole-proxy';
 import { startRedis, type RedisServer } from '../helpers/redis';
 
 const base = (port: number, extra: Partial<RedisSettings> = {}): RedisSettings => ({
@@ -169,4 +171,59 @@ describe('whenReady', () => {
       await registry.closeAll();
     }
   });
+});
+
+describe('a stale connection (blackholed while new connections work)', () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  test(`is recycled after ${STALE_CONNECTION_TIMEOUTS} command timeouts in a row, and commands work again`, async () => {
+    const own = await startRedis();
+    const proxy = await BlackholeProxy.start(own.port);
+    const registry = new RedisRegistry({ sweepEveryMs: 0 });
+    try {
+      const errors: string[] = [];
+      registry.onError((_key, err) => errors.push(err.message));
+      const client = registry.acquire(base(proxy.port, { commandTimeoutMs: 100 })).client;
+      expect(await whenReady(client, 1000, 'ping', () => client.ping())).toBe('PONG');
+      expect(proxy.accepted).toBe(1);
+      expect(proxy.blackholeOpenConnections()).toBe(1);
+      const started = Date.now();
+      const outcomes: string[] = [];
+      // Bounded: one command every 50 ms for at most 10 s.
+      while (Date.now() - started < 10_000) {
+        const outcome = await whenReady(client, 100, 'ping', () => client.ping()).catch((e: Error) => e.name);
+        outcomes.push(outcome);
+        if (outcome === 'PONG') break;
+        await sleep(50);
+      }
+      const recoveryMs = Date.now() - started;
+      process.stdout.write(`stale Redis connection: ${outcomes.includes('PONG') ? 'recovered' : 'still no reply'} after ${recoveryMs} ms (${outcomes.length} commands)\n`);
+      expect(outcomes[outcomes.length - 1]).toBe('PONG');
+      expect(outcomes.slice(0, STALE_CONNECTION_TIMEOUTS)).toEqual(Array(STALE_CONNECTION_TIMEOUTS).fill('RedisTimeoutError'));
+      expect(proxy.accepted).toBe(2); // one new connection, not a reconnect storm
+      expect(errors).toEqual([`connection recycled: ${STALE_CONNECTION_TIMEOUTS} commands in a row got no reply within 100 ms`]);
+    } finally {
+      await registry.closeAll();
+      await proxy.close();
+      await own.stop();
+    }
+  }, 30_000);
+
+  test('a slow reply that arrives in time does not count towards recycling', async () => {
+    const own = await startRedis();
+    const registry = new RedisRegistry({ sweepEveryMs: 0 });
+    try {
+      const client = registry.acquire(base(own.port)).client;
+      for (let i = 0; i < STALE_CONNECTION_TIMEOUTS - 1; i++) {
+        await expect(whenReady(client, 20, 'sleep', () => client.blpop('bulwark-rl:never', 0.1))).rejects.toBeInstanceOf(RedisTimeoutError);
+        await sleep(150);
+        expect(await whenReady(client, 1000, 'ping', () => client.ping())).toBe('PONG'); // resets the count
+      }
+      await expect(whenReady(client, 20, 'sleep', () => client.blpop('bulwark-rl:never', 0.1))).rejects.toBeInstanceOf(RedisTimeoutError);
+      expect(client.status).toBe('ready'); // not recycled: the timeouts were not consecutive
+    } finally {
+      await registry.closeAll();
+      await own.stop();
+    }
+  }, 30_000);
 });
