@@ -4,7 +4,7 @@
 // Process-wide state, shared by every instance (instances come and go with each config change, kong-protocol.md
 // §1.7, and must not each rediscover that Redis is down): the Redis clients (lib/redis.ts registry), one circuit
 // breaker per (Redis settings, breaker settings), the Redis-clock offset per Redis, and the in-memory store.
-import { describeRedisTarget, sharedRedisRegistry, whenReady, type RedisClient, type RedisRegistry, type RegistryEntry } from '../lib/redis';
+import { describeRedisTarget, recycleConnection, sharedRedisRegistry, whenReady, type RedisClient, type RedisRegistry, type RegistryEntry } from '../lib/redis';
 import { describeError } from '../lib/plugin';
 import type { LimitCheck, LimitOutcome } from './algorithms';
 import { CircuitBreaker, type BreakerTransition } from './breaker';
@@ -122,12 +122,18 @@ function transitionEvent(t: BreakerTransition, conf: RateLimitConfig, reason?: s
   return undefined; // open → half-open → open: still the same outage, already logged
 }
 
+/** Logged (at most every 10 s) while new clients are refused because the in-memory store is full of limited ones. */
+function storeFullEvent(memory: MemoryStore): LogEvent {
+  return { level: 'warn', event: 'memory_store_full', fields: { max_keys: memory.maxKeys, answer: 'new clients refused (429) until counters expire' } };
+}
+
 /** Decide one request: `digest` identifies the client (identity.ts), `cost` is the units it consumes. */
 export async function decide(conf: RateLimitConfig, digest: string, cost: number, deps: LimiterDeps = defaultLimiterDeps): Promise<LimiterDecision> {
   const events: LogEvent[] = [];
   if (conf.redis === undefined || conf.redisKey === undefined) {
     const { checks, windows } = checksFor(conf, cost, deps.now(), 1);
     const reply = deps.memory.decide(keysFor(conf, digest, `${conf.keyPrefix}:mem`), checks);
+    if (reply.reportStoreFull) events.push(storeFullEvent(deps.memory));
     return { source: 'memory', allowed: reply.allowed, outcomes: reply.outcomes, appliedLimits: checks.map((c) => c.limit), windowSeconds: windows, events };
   }
 
@@ -161,6 +167,8 @@ export async function decide(conf: RateLimitConfig, digest: string, cost: number
       const connectionError = entry?.lastError !== undefined ? describeError(entry.lastError) : undefined;
       const ev = t && transitionEvent(t, conf, describeError(err), connectionError);
       if (ev) events.push(ev);
+      // A connection that went silent (e.g. a lost NAT entry) is replaced, not waited on while the breaker is open.
+      if (t?.to === 'open' && entry !== undefined) recycleConnection(entry.client, 'the circuit breaker opened');
     }
   }
   return applyOutagePolicy(conf, digest, cost, deps, events);
@@ -187,6 +195,7 @@ function applyOutagePolicy(conf: RateLimitConfig, digest: string, cost: number, 
       return { source: 'fail-closed', allowed: false, appliedLimits: applied, windowSeconds: windows, events };
     case 'local-fallback': {
       const reply = deps.memory.decide(keysFor(conf, digest, `${conf.keyPrefix}:fallback`), checks);
+      if (reply.reportStoreFull) events.push(storeFullEvent(deps.memory));
       return { source: 'local-fallback', allowed: reply.allowed, outcomes: reply.outcomes, appliedLimits: applied, windowSeconds: windows, events };
     }
   }

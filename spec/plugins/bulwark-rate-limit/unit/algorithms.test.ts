@@ -106,14 +106,56 @@ describe('several limits', () => {
 });
 
 describe('MemoryStore', () => {
-  test('bounded: past maxKeys the oldest counters go first', () => {
+  const perMinute = (limit: number): LimitCheck[] => [{ algorithm: 'fixed-window', limit, windowMs: 60_000, burst: limit, cost: 1 }];
+
+  test('bounded: past maxKeys the least recently used counter far from its limit goes first', () => {
     const store = new MemoryStore(3, () => T0);
-    const c: LimitCheck[] = [{ algorithm: 'fixed-window', limit: 1, windowMs: 60_000, burst: 1, cost: 1 }];
-    for (const k of ['a', 'b', 'c', 'd']) expect(store.decide([k], c).allowed).toBe(true);
+    const c = perMinute(10);
+    for (const k of ['a', 'b', 'c']) expect(store.decide([k], c).allowed).toBe(true);
+    expect(store.decide(['a'], c).outcomes[0]!.remaining).toBe(8); // 'a' used again: 'b' is now the oldest
+    expect(store.decide(['d'], c).allowed).toBe(true);
     expect(store.size).toBe(3);
-    expect(store.decide(['a'], c).allowed).toBe(true); // 'a' was evicted: counts from zero again
-    expect(store.decide(['d'], c).allowed).toBe(false);
+    expect(store.decide(['b'], c).outcomes[0]!.remaining).toBe(9); // 'b' was evicted: counts from zero again
+    expect(store.decide(['a'], c).outcomes[0]!.remaining).toBe(7);
   });
+
+  test('a limited client stays limited after 100,005 requests from other addresses (default size)', () => {
+    let now = T0;
+    const store = new MemoryStore(undefined, () => now);
+    const c = perMinute(5);
+    for (let i = 0; i < 5; i++) expect(store.decide(['victim'], c).allowed).toBe(true);
+    expect(store.decide(['victim'], c).allowed).toBe(false);
+    for (let i = 0; i < 100_005; i++) {
+      now = T0 + i / 10_000; // all inside the same minute
+      store.decide([`2001:db8::${i.toString(16)}`], c);
+    }
+    expect(store.size).toBeLessThanOrEqual(100_000);
+    expect(store.decide(['victim'], c).allowed).toBe(false);
+  });
+
+  test('a client close to its limit (half used) is not forgotten either', () => {
+    const store = new MemoryStore(100, () => T0);
+    const c = perMinute(10);
+    for (let i = 0; i < 5; i++) store.decide(['busy'], c);
+    for (let i = 0; i < 1000; i++) store.decide([`other-${i}`], c);
+    expect(store.decide(['busy'], c).outcomes[0]!.remaining).toBe(4);
+  });
+
+  test('full of live limited clients: a new client is refused (storeFull) until counters expire; tracked ones are decided', () => {
+    let now = T0;
+    const store = new MemoryStore(3, () => now);
+    const c = perMinute(1);
+    for (const k of ['a', 'b', 'c']) expect(store.decide([k], c).allowed).toBe(true); // each at its limit: protected
+    const refused = store.decide(['d'], c);
+    expect(refused).toMatchObject({ allowed: false, storeFull: true, reportStoreFull: true });
+    expect(refused.outcomes[0]!.retryMs).toBeGreaterThan(0);
+    expect(store.decide(['e'], c).reportStoreFull).toBeUndefined(); // logged at most every 10 s
+    expect(store.decide(['a'], c)).toMatchObject({ allowed: false });
+    expect(store.decide(['a'], c).storeFull).toBeUndefined();
+    now += 60_000; // the window ends: the counters expire
+    expect(store.decide(['d'], c).allowed).toBe(true);
+  });
+
   test('expired counters are forgotten', () => {
     let now = T0;
     const store = new MemoryStore(10, () => now);
