@@ -120,7 +120,8 @@ async function tokenEndpoint(kong: Kong, conf: OAuth2Config): Promise<void> {
   if (lock.locked) {
     // info, not warn: the lock itself was logged (warn, locked: true) when it started; a client hammering a
     // lock must not flood the log at warn level.
-    await log.info('token_request_locked', { client_id: forLog(clientId), client_ip: ip ?? null, locked_by: lock.by, retry_after: lock.retryAfterSeconds });
+    // store_full: not this key's lock; the failure store is full of locked keys and cannot count a new one.
+    await log.info('token_request_locked', { client_id: forLog(clientId), client_ip: ip ?? null, locked_by: lock.by, retry_after: lock.retryAfterSeconds, ...(lock.storeFull ? { store_full: true } : {}) });
     return send(kong, errorResponse(tooManyFailures(lock.retryAfterSeconds)));
   }
 

@@ -50,12 +50,48 @@ describe('failure limiter', () => {
     for (let i = 0; i < 4; i++) expect(l.recordFailure('c', `ip${i}`, noClient, 0)).toEqual({ locked: false });
   });
 
-  test('memory is bounded: the oldest unlocked entries go first, locked ones survive a flood', () => {
+  test('memory is bounded: a flood of other keys evicts keys far from a lock, never a locked one', () => {
     const l = new FailureLimiter(100);
     for (let i = 0; i < 3; i++) l.recordFailure('victim-locked', undefined, limits, 0);
     for (let i = 0; i < 1000; i++) l.recordFailure(`flood-${i}`, undefined, limits, 1);
     expect(l.size).toBeLessThanOrEqual(100);
     expect(l.check('victim-locked', undefined, limits, 2).locked).toBe(true);
+  });
+
+  test('a locked client stays locked after failures from 100,005 other IPv6 addresses (default size)', () => {
+    const l = new FailureLimiter();
+    const perIp = { ...limits, maxPerClient: 0 };
+    for (let i = 0; i < 5; i++) l.recordFailure(undefined, '2001:db8::1', perIp, 0);
+    for (let i = 0; i < 100_005; i++) l.recordFailure(undefined, `2001:db8:1::${i.toString(16)}`, perIp, 1);
+    expect(l.size).toBeLessThanOrEqual(100_000);
+    expect(l.check(undefined, '2001:db8::1', perIp, 2)).toMatchObject({ locked: true, by: 'ip' });
+  });
+
+  test('however many keys are locked, a flood never evicts one of them', () => {
+    const l = new FailureLimiter(100);
+    const perIp = { ...limits, maxPerClient: 0 }; // 5 per IP
+    for (let v = 0; v < 70; v++) for (let i = 0; i < 5; i++) l.recordFailure(undefined, `victim-${v}`, perIp, 0);
+    for (let i = 0; i < 1000; i++) l.recordFailure(undefined, `flood-${i}`, perIp, 1);
+    for (let v = 0; v < 70; v++) expect(l.check(undefined, `victim-${v}`, perIp, 2).locked).toBe(true);
+  });
+
+  test('a key half-way to its lock is not forgotten either', () => {
+    const l = new FailureLimiter(100);
+    const perIp = { ...limits, maxPerClient: 0 }; // 5 per IP
+    for (let i = 0; i < 3; i++) l.recordFailure(undefined, 'victim', perIp, 0);
+    for (let i = 0; i < 1000; i++) l.recordFailure(undefined, `flood-${i}`, perIp, 1);
+    l.recordFailure(undefined, 'victim', perIp, 2);
+    expect(l.recordFailure(undefined, 'victim', perIp, 3)).toMatchObject({ locked: true, by: 'ip' });
+  });
+
+  test('full of locked keys: a key not yet tracked is refused (store full) until entries expire', () => {
+    const l = new FailureLimiter(3);
+    const perIp = { ...limits, maxPerClient: 0, maxPerIp: 1 };
+    for (const ip of ['a', 'b', 'c']) expect(l.recordFailure(undefined, ip, perIp, 0).locked).toBe(true);
+    expect(l.check(undefined, 'new', perIp, 1)).toEqual({ locked: true, by: 'ip', retryAfterSeconds: 1, storeFull: true });
+    expect(l.check(undefined, 'a', perIp, 1)).toMatchObject({ locked: true, by: 'ip', retryAfterSeconds: 300 });
+    // lockout (300 s) and the following window (60 s) over: room again
+    expect(l.check(undefined, 'new', perIp, 360_001)).toEqual({ locked: false });
   });
 
   test('one store per plugin id, shared by its instances; none without an id', () => {
