@@ -4,7 +4,7 @@
 // Process-wide state, shared by every instance (instances come and go with each config change, kong-protocol.md
 // §1.7, and must not each rediscover that Redis is down): the Redis clients (lib/redis.ts registry), one circuit
 // breaker per (Redis settings, breaker settings), the Redis-clock offset per Redis, and the in-memory store.
-import { describeRedisTarget, recycleConnection, sharedRedisRegistry, whenReady, type RedisClient, type RedisRegistry, type RegistryEntry } from '../lib/redis';
+import { describeRedisTarget, sharedRedisRegistry, whenReady, type RedisClient, type RedisRegistry, type RegistryEntry } from '../lib/redis';
 import { describeError } from '../lib/plugin';
 import type { LimitCheck, LimitOutcome } from './algorithms';
 import { CircuitBreaker, type BreakerTransition } from './breaker';
@@ -167,8 +167,6 @@ export async function decide(conf: RateLimitConfig, digest: string, cost: number
       const connectionError = entry?.lastError !== undefined ? describeError(entry.lastError) : undefined;
       const ev = t && transitionEvent(t, conf, describeError(err), connectionError);
       if (ev) events.push(ev);
-      // A connection that went silent (e.g. a lost NAT entry) is replaced, not waited on while the breaker is open.
-      if (t?.to === 'open' && entry !== undefined) recycleConnection(entry.client, 'the circuit breaker opened');
     }
   }
   return applyOutagePolicy(conf, digest, cost, deps, events);

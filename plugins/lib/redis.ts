@@ -11,7 +11,7 @@
 // Every client: bounded connect and command timeouts, automatic reconnection (capped backoff), a connection name
 // for CLIENT LIST, and an `error` listener (an unhandled 'error' event would crash the process).
 import { createHash } from 'node:crypto';
-import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, ReplyError, type ClusterOptions, type RedisOptions } from 'ioredis';
 
 export type RedisMode = 'standalone' | 'sentinel' | 'cluster';
 
@@ -312,17 +312,25 @@ function nextReady(client: RedisClient): Promise<void> {
 }
 
 /**
- * Consecutive command timeouts on an open connection after which it is closed and reopened. A connection whose
- * packets are silently dropped (a lost NAT or conntrack entry, a blackholed route) never errors: without this,
- * every command would time out until the kernel gives up on the socket (~15 minutes of TCP retransmissions),
- * even though a new connection would work at once. Equal to the rate limiter's default breaker threshold.
+ * When a connection is given up as dead: STALE_CONNECTION_TIMEOUTS command timeouts in a row on an open
+ * connection, and no reply at all (not even a late one) for STALE_CONNECTION_MS since the first of them. A
+ * connection whose packets are silently dropped (a lost NAT or conntrack entry, a blackholed route) never errors:
+ * without this, every command would time out until the kernel gives up on the socket (~15 minutes of TCP
+ * retransmissions), even though a new connection would work at once. The time condition spares a Redis that is
+ * only slow for a moment (a CLIENT PAUSE, a long script): its late replies still arrive, and with them the
+ * rate limiter's refunds, which a dropped connection would lose.
  */
 export const STALE_CONNECTION_TIMEOUTS = 3;
+export const STALE_CONNECTION_MS = 5000;
 
 interface ConnectionHealth {
-  /** Command timeouts in a row on the current connection. */
+  /** Command timeouts in a row on the current connection, with no reply since. */
   timeouts: number;
-  /** When the connection was last recycled: timeouts of commands sent before then are not counted again. */
+  /** When the first of those unanswered commands was sent. */
+  unansweredSince?: number;
+  /** Recycles the connection at unansweredSince + STALE_CONNECTION_MS unless a reply comes first. */
+  timer?: NodeJS.Timeout;
+  /** When the connection was last recycled: commands sent before then say nothing about the new one. */
   recycledAt: number;
 }
 
@@ -337,15 +345,23 @@ function healthOf(client: RedisClient): ConnectionHealth {
   return h;
 }
 
+/** A reply (or an error reply) came: the connection is alive. */
+function markAnswered(h: ConnectionHealth): void {
+  h.timeouts = 0;
+  h.unansweredSince = undefined;
+  if (h.timer !== undefined) clearTimeout(h.timer);
+  h.timer = undefined;
+}
+
 /**
  * Drops the client's open connection(s) at once (a socket `destroy`, not a QUIT or FIN that a dead path would
  * never acknowledge); ioredis then reconnects with its retry strategy. The error listeners hear why (the
- * registry keeps it as `lastError`, which the rate limiter's outage log line shows). No-op unless connected.
+ * registry keeps it as `lastError`). No-op unless connected.
  */
 export function recycleConnection(client: RedisClient, reason: string): boolean {
-  if (client.status !== 'ready') return false;
   const h = healthOf(client);
-  h.timeouts = 0;
+  markAnswered(h);
+  if (client.status !== 'ready') return false;
   h.recycledAt = Date.now();
   const streams = client instanceof Cluster ? client.nodes().map((n) => n.stream) : [client.stream];
   for (const stream of streams) stream?.destroy();
@@ -353,26 +369,47 @@ export function recycleConnection(client: RedisClient, reason: string): boolean 
   return true;
 }
 
+function noteTimeout(client: RedisClient, sentAt: number, ms: number): void {
+  const h = healthOf(client);
+  if (sentAt <= h.recycledAt) return;
+  h.timeouts++;
+  h.unansweredSince ??= sentAt;
+  if (h.timeouts < STALE_CONNECTION_TIMEOUTS || h.timer !== undefined) return;
+  const since = h.unansweredSince;
+  h.timer = setTimeout(
+    () => {
+      h.timer = undefined;
+      if (h.unansweredSince === since) {
+        recycleConnection(client, `${h.timeouts} commands in a row got no reply within ${ms} ms, and nothing came for ${STALE_CONNECTION_MS} ms`);
+      }
+    },
+    Math.max(0, since + STALE_CONNECTION_MS - Date.now()),
+  );
+  h.timer.unref();
+}
+
 /**
  * Sends `command` only once the client is connected, and bounds the whole (wait + command) by `ms`.
  * Why not just `withTimeout(command())`: a command issued while ioredis reconnects waits in its offline queue and
  * is sent when the connection comes back, long after the caller timed out and answered by its outage policy, so a
  * refused request would still be counted. Waiting for 'ready' here means a command that times out before the
- * connection is up is never sent. STALE_CONNECTION_TIMEOUTS command timeouts in a row recycle the connection.
+ * connection is up is never sent. Timeouts on an open connection feed the stale-connection check above.
  */
 export async function whenReady<T>(client: RedisClient, ms: number, what: string, command: () => Promise<T>): Promise<T> {
   const started = Date.now();
   if (client.status !== 'ready') await withTimeout(nextReady(client), ms, `${what} (no Redis connection)`);
   const sentAt = Date.now();
+  const sent = command();
+  const h = healthOf(client);
+  // Any reply, even one that comes after the caller gave up, or an error reply, proves the connection alive.
+  sent.then(
+    () => sentAt > h.recycledAt && markAnswered(h),
+    (err: unknown) => sentAt > h.recycledAt && err instanceof ReplyError && markAnswered(h),
+  );
   try {
-    const result = await withTimeout(command(), Math.max(1, ms - (sentAt - started)), what);
-    healthOf(client).timeouts = 0;
-    return result;
+    return await withTimeout(sent, Math.max(1, ms - (sentAt - started)), what);
   } catch (err) {
-    const h = healthOf(client);
-    if (err instanceof RedisTimeoutError && sentAt > h.recycledAt && ++h.timeouts >= STALE_CONNECTION_TIMEOUTS) {
-      recycleConnection(client, `${STALE_CONNECTION_TIMEOUTS} commands in a row got no reply within ${ms} ms`);
-    }
+    if (err instanceof RedisTimeoutError) noteTimeout(client, sentAt, ms);
     throw err;
   }
 }

@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import {
   RedisRegistry,
   RedisTimeoutError,
+  STALE_CONNECTION_MS,
   STALE_CONNECTION_TIMEOUTS,
   reconnectDelayMs,
   redisSettingsKey,
@@ -176,7 +177,7 @@ describe('whenReady', () => {
 describe('a stale connection (blackholed while new connections work)', () => {
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-  test(`is recycled after ${STALE_CONNECTION_TIMEOUTS} command timeouts in a row, and commands work again`, async () => {
+  test(`is recycled after ${STALE_CONNECTION_TIMEOUTS} command timeouts and ${STALE_CONNECTION_MS} ms without a reply; commands work again`, async () => {
     const own = await startRedis();
     const proxy = await BlackholeProxy.start(own.port);
     const registry = new RedisRegistry({ sweepEveryMs: 0 });
@@ -189,19 +190,20 @@ describe('a stale connection (blackholed while new connections work)', () => {
       expect(proxy.blackholeOpenConnections()).toBe(1);
       const started = Date.now();
       const outcomes: string[] = [];
-      // Bounded: one command every 50 ms for at most 10 s.
-      while (Date.now() - started < 10_000) {
+      // Bounded: one command every 100 ms for at most 15 s.
+      while (Date.now() - started < 15_000) {
         const outcome = await whenReady(client, 100, 'ping', () => client.ping()).catch((e: Error) => e.name);
         outcomes.push(outcome);
         if (outcome === 'PONG') break;
-        await sleep(50);
+        await sleep(100);
       }
       const recoveryMs = Date.now() - started;
       process.stdout.write(`stale Redis connection: ${outcomes.includes('PONG') ? 'recovered' : 'still no reply'} after ${recoveryMs} ms (${outcomes.length} commands)\n`);
       expect(outcomes[outcomes.length - 1]).toBe('PONG');
-      expect(outcomes.slice(0, STALE_CONNECTION_TIMEOUTS)).toEqual(Array(STALE_CONNECTION_TIMEOUTS).fill('RedisTimeoutError'));
+      expect(outcomes.slice(0, -1).every((o) => o === 'RedisTimeoutError')).toBe(true);
       expect(proxy.accepted).toBe(2); // one new connection, not a reconnect storm
-      expect(errors).toEqual([`connection recycled: ${STALE_CONNECTION_TIMEOUTS} commands in a row got no reply within 100 ms`]);
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatch(/^connection recycled: \d+ commands in a row got no reply within 100 ms/);
     } finally {
       await registry.closeAll();
       await proxy.close();
@@ -209,18 +211,20 @@ describe('a stale connection (blackholed while new connections work)', () => {
     }
   }, 30_000);
 
-  test('a slow reply that arrives in time does not count towards recycling', async () => {
+  test('a Redis that answers late (a pause, a slow command) keeps its connection: the late replies still arrive', async () => {
     const own = await startRedis();
     const registry = new RedisRegistry({ sweepEveryMs: 0 });
     try {
+      const errors: string[] = [];
+      registry.onError((_key, err) => errors.push(err.message));
       const client = registry.acquire(base(own.port)).client;
-      for (let i = 0; i < STALE_CONNECTION_TIMEOUTS - 1; i++) {
-        await expect(whenReady(client, 20, 'sleep', () => client.blpop('bulwark-rl:never', 0.1))).rejects.toBeInstanceOf(RedisTimeoutError);
-        await sleep(150);
-        expect(await whenReady(client, 1000, 'ping', () => client.ping())).toBe('PONG'); // resets the count
+      for (let i = 0; i < STALE_CONNECTION_TIMEOUTS + 2; i++) {
+        // BLPOP answers after 200 ms: each call times out at 20 ms, and its reply arrives later.
+        await expect(whenReady(client, 20, 'blpop', () => client.blpop('bulwark-rl:never', 0.2))).rejects.toBeInstanceOf(RedisTimeoutError);
       }
-      await expect(whenReady(client, 20, 'sleep', () => client.blpop('bulwark-rl:never', 0.1))).rejects.toBeInstanceOf(RedisTimeoutError);
-      expect(client.status).toBe('ready'); // not recycled: the timeouts were not consecutive
+      await sleep(STALE_CONNECTION_MS + 500);
+      expect(client.status).toBe('ready');
+      expect(errors).toEqual([]);
     } finally {
       await registry.closeAll();
       await own.stop();
