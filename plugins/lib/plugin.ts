@@ -23,6 +23,51 @@ const EXIT_PHASES: ReadonlySet<PhaseName> = new Set<PhaseName>(['rewrite', 'acce
 
 export type PhaseHandler<C> = (kong: Kong, conf: C) => Promise<void>;
 
+/**
+ * The decision record: after an access handler lets the request continue, the wrapper sets
+ * `kong.ctx.shared["bulwark.decision.<plugin>"] = "allow"` (one RPC). bulwark-guard (kong/plugins/bulwark-guard, Lua
+ * inside Kong) refuses with 503 a request whose Bulwark plugin returned from access without this record: that is
+ * what Kong does when the plugin server is down or an RPC fails (it treats the plugin as done). A plugin that
+ * rejects needs no record: its `kong.response.exit` ends the request.
+ */
+export const DECISION_RECORD_PREFIX = 'bulwark.decision.';
+export const DECISION_ALLOW = 'allow';
+
+/** The kong.ctx.shared key of a plugin's decision record. */
+export function decisionRecordKey(pluginName: string): string {
+  return DECISION_RECORD_PREFIX + pluginName;
+}
+
+/**
+ * `kong` with `response.exit`/`response.error` watched: kong-pdk resolves an exit at once (it sends the call and
+ * does not wait: pdk.js NON_RETURN_METHODS), so the handler returning tells nothing; the wrapper must know whether
+ * the request was ended. Only string properties are touched (kong-pdk's proxy turns any name into an RPC path).
+ */
+function watchExits(kong: Kong): { kong: Kong; exited: () => boolean } {
+  let exited = false;
+  let response: Kong['response'] | undefined;
+  const watched = new Proxy(kong, {
+    get(target, prop) {
+      const value: unknown = Reflect.get(target, prop);
+      if (prop !== 'response') return value;
+      response ??= new Proxy(value as Kong['response'], {
+        get(rt, rprop) {
+          const fn: unknown = Reflect.get(rt, rprop);
+          if ((rprop === 'exit' || rprop === 'error') && typeof fn === 'function') {
+            return (...args: unknown[]): unknown => {
+              exited = true;
+              return Reflect.apply(fn, rt, args);
+            };
+          }
+          return fn;
+        },
+      });
+      return response;
+    },
+  });
+  return { kong: watched, exited: () => exited };
+}
+
 export interface PluginSpec<C> {
   /** The plugin name as registered in Kong (used in log lines). */
   name: string;
@@ -88,9 +133,13 @@ export async function runPhase<C>(
   rawKong: unknown,
   conf: C,
 ): Promise<void> {
-  const kong = asKong(rawKong);
+  const rawView = asKong(rawKong);
+  // Only access needs the record: bulwark-guard checks the access phase, where Kong decides whether to proxy.
+  const watch = phase === 'access' ? watchExits(rawView) : undefined;
+  const kong = watch?.kong ?? rawView;
   try {
     await handler(kong, conf);
+    if (watch && !watch.exited()) await rawView.ctx.shared.set(decisionRecordKey(pluginName), DECISION_ALLOW);
   } catch (err) {
     const canExit = EXIT_PHASES.has(phase);
     try {
