@@ -20,7 +20,9 @@ import {
   waitForSocket,
   distPluginsDir,
   workerEnvironment,
+  repoRoot,
 } from './plugin-server';
+import { LuaPluginHost, type AccessOutcome } from './lua-plugins';
 import type { PluginInfo } from './schema/plugin-info';
 import { processPluginConfig } from './schema/config';
 import { Router } from './router';
@@ -75,6 +77,13 @@ export interface EmulatorOptions {
   nginxMainEnv?: string[];
   /** Called for each line Kong would write to its error log. */
   onLog?: (line: string) => void;
+  /**
+   * Lua plugins loaded as kong.conf `plugins = bundled,<name>` would load them: their real handler.lua runs in a Lua
+   * VM (lua-plugins.ts). Default `['bulwark-guard']`, as in the image (kong/pluginserver-env.sh); `[]` runs without.
+   */
+  luaPlugins?: string[];
+  /** Where Lua plugins live (default kong/plugins of this repository: <dir>/<name>/handler.lua). */
+  luaPluginsRoot?: string;
 }
 
 export interface LoadedPlugin {
@@ -98,6 +107,8 @@ export interface RequestReport {
   /** [plugin, phase] for every event Kong started, in order. */
   events: [string, Phase][];
   failOpen: FailOpenEvent[];
+  /** [plugin, PDK method] for every PDK call a plugin made, in order. */
+  pdkCalls: [string, string][];
   luaErrors: { plugin: string; phase: Phase; message: string }[];
   exitedBy?: string;
   /**
@@ -172,6 +183,10 @@ export class KongEmulator {
   private seq = 0;
   private nextWorker = 0;
   private readonly unhandled: FailOpenEvent[] = [];
+  private lua!: LuaPluginHost;
+  private stopping = false;
+  /** Plugin-server (re)spawns so far, per kong.conf entry name (process.lua pluginserver_timer). */
+  readonly spawns = new Map<string, number>();
 
   private constructor(readonly opts: EmulatorOptions, readonly prefix: string) {
     for (const cidr of opts.trustedIps ?? []) addCidr(this.trusted, cidr);
@@ -203,18 +218,51 @@ export class KongEmulator {
         this.plugins.set(info.Name, { info, entry, phases: new Set(info.Phases) });
       }
     }
+    // Lua plugins (kong.conf `plugins`): handler tables for every plugin, then the Lua plugins' init_worker.
+    this.lua = new LuaPluginHost((level, message) => this.writeLog(`[${level}] ${message}`));
+    for (const plugin of this.plugins.values()) {
+      this.lua.addExternal({ name: plugin.info.Name, priority: plugin.info.Priority, phases: plugin.info.Phases });
+    }
+    const luaRoot = this.opts.luaPluginsRoot ?? path.join(repoRoot, 'kong', 'plugins');
+    for (const name of this.opts.luaPlugins ?? ['bulwark-guard']) this.lua.addLua(name, luaRoot);
+    this.lua.initWorker();
     // init_worker on worker 0: spawn start commands (no readiness check in Kong; we wait for sockets).
     for (const entry of entries) {
       if (!entry.startCmd) continue;
-      const proc = PluginServerProcess.start(entry, workerEnvironment(this.opts.nginxMainEnv ?? []));
-      proc.onLine((l) => this.onServerLine(l.server, l.line));
-      this.processes.push(proc);
+      this.spawnServer(entry, this.processes.length);
     }
     for (const entry of entries) {
       await waitForSocket(entry.socket, this.processes.find((p) => p.entry.socket === entry.socket) ?? this.processes[0]);
     }
     const workers = this.opts.workers ?? 2;
     for (let i = 0; i < workers; i++) this.workers.push({ index: i, rpc: new Map(), instances: new Map(), starting: new Map() });
+  }
+
+  /**
+   * process.lua pluginserver_timer: spawn, wait for the exit, spawn again, at most once a second, until the worker
+   * exits. Exit status 127 is logged as "command not found"; in 3.9.3 that `break` only leaves the inner wait loop,
+   * so the outer loop spawns again a second later like any other exit.
+   */
+  private spawnServer(entry: PluginServerEntry, index: number): void {
+    const startedAt = Date.now();
+    const proc = PluginServerProcess.start(entry, workerEnvironment(this.opts.nginxMainEnv ?? []));
+    this.spawns.set(entry.name, (this.spawns.get(entry.name) ?? 0) + 1);
+    proc.onLine((l) => this.onServerLine(l.server, l.line));
+    if (index < this.processes.length) this.processes[index] = proc;
+    else this.processes.push(proc);
+    const slot = this.processes.indexOf(proc);
+    proc.child.once('exit', (code, signal) => {
+      if (this.stopping) return;
+      if (code === 127) {
+        this.writeLog(`[error] [pluginserver] external pluginserver "${entry.name}" start command exited with "command not found"`);
+      } else {
+        this.writeLog(`[notice] external pluginserver '${entry.name}' terminated: exit ${code ?? signal}`);
+      }
+      const wait = Math.max(0, startedAt + 1000 - Date.now());
+      setTimeout(() => {
+        if (!this.stopping) this.spawnServer(entry, slot);
+      }, wait).unref();
+    });
   }
 
   private onServerLine(server: string, line: string): void {
@@ -442,6 +490,7 @@ export class KongEmulator {
       while (step.Data !== 'ret') {
         const call = step.Data as { Method: string; Args?: unknown[] };
         if (!call || typeof call.Method !== 'string') throw new RpcError(`invalid step data from plugin server`);
+        report.pdkCalls.push([name, call.Method]);
         let outcome;
         try {
           outcome = callPdk(call.Method, luaArgs(call.Args ?? []), ctx, env);
@@ -490,6 +539,44 @@ export class KongEmulator {
     }
   }
 
+  /**
+   * The access handler as Kong calls it: `plugin.handler.access` in a coroutine, through the handler table that a Lua
+   * plugin (bulwark-guard) may have wrapped; the plugin-server event runs where the external phase function is.
+   */
+  private async runAccess(
+    worker: Worker,
+    plugin: LoadedPlugin,
+    p: ConfiguredPlugin,
+    ctx: RequestContext,
+    report: RequestReport,
+  ): Promise<'done' | 'exit' | 'lua-error'> {
+    const name = plugin.info.Name;
+    const env = this.pdkEnv(plugin, p);
+    const outcome = await this.lua.runAccess(
+      name,
+      {
+        sharedGet: (k) => ctx.ctxShared.get(k),
+        sharedSet: (k, v) => void ctx.ctxShared.set(k, v),
+        exit: (status, body) => {
+          ctx.phase = 'access';
+          callPdk('kong.response.exit', [status, body], ctx, env);
+          report.exitedBy = name;
+        },
+        hasResponse: () => ctx.exited !== undefined,
+        log: (level, message) => this.writeLog(`[${level}] [${name}] ${message}`),
+      },
+      async (): Promise<AccessOutcome> => {
+        const r = await this.runEvent(worker, plugin, p, 'access', ctx, report);
+        return r === 'lua-error' ? { kind: 'lua-error', message: 'plugin-server event failed' } : { kind: r };
+      },
+    );
+    if (outcome.kind === 'lua-error' && outcome.message !== 'plugin-server event failed') {
+      this.writeLog(`[error] [${name}] access: ${outcome.message}`);
+      report.luaErrors.push({ plugin: name, phase: 'access', message: outcome.message });
+    }
+    return outcome.kind;
+  }
+
   private pdkEnv(plugin: LoadedPlugin, p: ConfiguredPlugin): PdkEnv {
     return {
       pluginName: plugin.info.Name,
@@ -513,6 +600,7 @@ export class KongEmulator {
       rpcCallsByPlugin: {},
       events: [],
       failOpen: [],
+      pdkCalls: [],
       luaErrors: [],
       bufferedProxying: false,
       logDone: new Promise<void>((r) => (resolveLog = r)),
@@ -592,7 +680,7 @@ export class KongEmulator {
           if (!p) continue;
           collected.push([plugin, p]);
           if (ctx.exited || unexpected || !plugin.phases.has('access')) continue;
-          const r = await this.runEvent(worker, plugin, p, 'access', ctx, report);
+          const r = await this.runAccess(worker, plugin, p, ctx, report);
           if (r === 'lua-error') unexpected = true;
         }
         if (unexpected) {
@@ -840,7 +928,13 @@ export class KongEmulator {
     return this.workers.reduce((n, w) => n + [...w.rpc.values()].reduce((m, c) => m + c.stats.calls, 0), 0);
   }
 
+  /** The Lua plugins loaded (kong.conf `plugins`). */
+  get luaPlugins(): readonly string[] {
+    return this.lua?.loadedLuaPlugins ?? [];
+  }
+
   async stop(): Promise<void> {
+    this.stopping = true;
     for (const w of this.workers) for (const c of w.rpc.values()) c.close();
     await Promise.all(this.processes.map((p) => p.stop()));
     fs.rmSync(this.prefix, { recursive: true, force: true });
