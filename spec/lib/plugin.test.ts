@@ -40,8 +40,27 @@ describe('definePlugin', () => {
   it('passes a normal request through without extra calls', async () => {
     const fake = fakeKong();
     await (new Plugin({}) as unknown as { access(k: unknown): Promise<void> }).access(fake.kong);
-    expect(fake.names()).toEqual(['request.getHeader']);
+    expect(fake.names()).toEqual(['request.getHeader', 'ctx.shared.set']);
+    expect(fake.calls.at(-1)).toEqual(['ctx.shared.set', ['bulwark.decision.bulwark-test', 'allow']]);
     expect(fake.exit).toBeUndefined();
+  });
+
+  it('writes no decision record after an exit (kong-pdk resolves the exit at once: the wrapper watches it)', async () => {
+    const fake = fakeKong({ 'request.getHeader': () => 'reject' });
+    await (new Plugin({}) as unknown as { access(k: unknown): Promise<void> }).access(fake.kong);
+    expect(fake.names()).toEqual(['request.getHeader', 'response.exit']);
+    expect(fake.callsAfterExit).toEqual([]);
+  });
+
+  it('a decision record that cannot be written ends the request with 500 (bulwark-guard would 503 it anyway)', async () => {
+    const fake = fakeKong({
+      'ctx.shared.set': () => {
+        throw new Error('rpc down');
+      },
+    });
+    await (new Plugin({}) as unknown as { access(k: unknown): Promise<void> }).access(fake.kong);
+    expect(fake.names()).toEqual(['request.getHeader', 'ctx.shared.set', 'log.err', 'response.exit']);
+    expect(fake.exit?.status).toBe(500);
   });
 
   it('turns a thrown error into a logged 500 (fail closed), log line first', async () => {

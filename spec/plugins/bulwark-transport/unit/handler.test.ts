@@ -30,7 +30,7 @@ describe('access', () => {
   it('HTTPS request, default config: three RPCs (two reads, one bulk header write with HSTS), no exit', async () => {
     const fake = kongFor({});
     await instance().access(fake.kong);
-    expect(fake.names()).toEqual(['request.getHeaders', 'request.getScheme', 'response.setHeaders']);
+    expect(fake.names()).toEqual(['request.getHeaders', 'request.getScheme', 'response.setHeaders', 'ctx.shared.set' /* decision record (lib/plugin.ts) */]);
     expect(fake.calls[2]![1][0]).toEqual({
       'Cache-Control': 'no-store',
       'X-Content-Type-Options': 'nosniff',
@@ -78,7 +78,7 @@ describe('access', () => {
   it('reads the peer IP only when proxies are trusted', async () => {
     const fake = kongFor({ ip: '10.0.0.2', headers: { host: ['api.example.com'], 'x-forwarded-proto': ['https'] }, scheme: 'http' });
     await instance({ trusted_proxies: ['10.0.0.0/8'] }).access(fake.kong);
-    expect(fake.names()).toEqual(['request.getHeaders', 'request.getScheme', 'client.getIp', 'response.setHeaders']);
+    expect(fake.names()).toEqual(['request.getHeaders', 'request.getScheme', 'client.getIp', 'response.setHeaders', 'ctx.shared.set' /* decision record (lib/plugin.ts) */]);
     expect(fake.exit).toBeUndefined();
   });
 

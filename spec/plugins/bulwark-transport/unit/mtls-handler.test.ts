@@ -61,7 +61,7 @@ describe('access with mtls', () => {
   it('valid chain, no consumer mapping: one extra RPC, no exit, nothing set upstream', async () => {
     const fake = kongFor({ chain: pki.chains.client });
     await instance({}).access(fake.kong);
-    expect(fake.names()).toEqual(['request.getHeaders', 'request.getScheme', 'client.tls.getFullClientCertificateChain', 'response.setHeaders']);
+    expect(fake.names()).toEqual(['request.getHeaders', 'request.getScheme', 'client.tls.getFullClientCertificateChain', 'response.setHeaders', 'ctx.shared.set' /* decision record (lib/plugin.ts) */]);
     expect(fake.exit).toBeUndefined();
   });
 
