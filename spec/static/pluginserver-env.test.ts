@@ -30,7 +30,8 @@ const builtPlugins = fs.readdirSync(path.join(root, 'dist/plugins')).sort();
 describe.each(['bulwark', 'stock'] as const)('kong.conf generated for the %s plugin server', (kind) => {
   test('plugins and pluginserver_names list every built plugin; each has a socket and a query command', () => {
     const conf = generate(kind, '/usr/local/kong');
-    expect(conf.get('plugins')).toBe(['bundled', ...builtPlugins].join(','));
+    // bulwark-guard (Lua, kong/plugins/bulwark-guard) is on by default: it stops Kong's fail-open on plugin-server RPC errors.
+    expect(conf.get('plugins')).toBe(['bundled', 'bulwark-guard', ...builtPlugins].join(','));
     expect(conf.get('pluginserver_names')).toBe(builtPlugins.join(','));
     for (const name of builtPlugins) {
       const key = name.replace(/-/g, '_');
@@ -94,4 +95,16 @@ describe('nginx_main_env: what the plugin server may inherit', () => {
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toContain("invalid variable name 'A;B'");
   });
+});
+
+test('kong.conf lists bulwark-guard and the Dockerfile installs its Lua files where Kong requires kong.plugins.<name>', () => {
+  const dockerfile = fs.readFileSync(path.join(root, 'kong/Dockerfile'), 'utf8');
+  expect(dockerfile).toContain('COPY kong/plugins/bulwark-guard/ /usr/local/share/lua/5.1/kong/plugins/bulwark-guard/');
+  for (const file of ['handler.lua', 'schema.lua']) expect(fs.existsSync(path.join(root, 'kong/plugins/bulwark-guard', file))).toBe(true);
+  const off = spawnSync('sh', [path.join(root, 'kong/pluginserver-env.sh'), root], {
+    encoding: 'utf8',
+    env: { ...process.env, NODE_BIN: process.execPath, BULWARK_GUARD: 'off' },
+  });
+  expect(off.stdout).toMatch(/^plugins = bundled,bulwark-[a-z]/m);
+  expect(off.stdout).not.toContain('bulwark-guard');
 });
