@@ -521,9 +521,10 @@ describe('bulwark-jwt integration (emulator + real plugin server + real JWKS ser
       };
       process.stdout.write(`bulwark-jwt PDK round trips per request: ${JSON.stringify(counts)}\n`);
       // HandleEvent + getHeaders + getQuery + loadConsumer + authenticate + setHeaders + clearHeader(Authorization)
-      expect(counts.accepted).toBe(7);
-      // HandleEvent + getHeaders + loadConsumer + authenticate
-      expect(counts.consumerOnly).toBe(4);
+      // + the decision record (ctx.shared.set, checked by bulwark-guard)
+      expect(counts.accepted).toBe(8);
+      // HandleEvent + getHeaders + loadConsumer + authenticate + decision record
+      expect(counts.consumerOnly).toBe(5);
       // HandleEvent + getHeaders + getQuery + log.warn (+ exit)
       expect(counts.rejected).toBe(4);
       // HandleEvent + getHeaders + log.warn (+ exit)

@@ -371,7 +371,7 @@ describe('bulwark-oauth2 integration (emulator + real plugin server)', () => {
       expect(res.status).toBe(200);
       const up = echoed(res.body);
       expect(up.body).toBe('grant_type=client_credentials');
-      expect(res.report.rpcCallsByPlugin['bulwark-oauth2']).toBe(2); // HandleEvent, getPath (→ ret)
+      expect(res.report.rpcCallsByPlugin['bulwark-oauth2']).toBe(3); // HandleEvent, getPath, decision record (→ ret)
     });
 
     test('RPC round trips per request: issued token, JWKS, early refusal', async () => {

@@ -125,22 +125,23 @@ describe('bulwark-validator integration (emulator + real plugin server)', () => 
       expect(up.method).toBe('POST');
     });
 
-    test('a valid GET with query and a path parameter pass; 3 PDK calls with Content-Length: 0, 4 without it or with a body', async () => {
+    test('a valid GET with query and a path parameter pass; 3 PDK calls with Content-Length: 0, 4 without it or with a body (+ the decision record each)', async () => {
       // Warm both emulated workers so that no StartInstance is counted below.
       await send({ path: '/v1/pets' });
       await send({ path: '/v1/pets' });
       const list = await send({ path: '/v1/pets?limit=100', headers: { 'content-length': '0' } });
       expect(list.status).toBe(200);
-      // RPCs = HandleEvent + one Step per PDK call (getMethod, getPathWithQuery, getHeaders).
-      expect(list.report.rpcCallsByPlugin['bulwark-validator']).toBe(4);
+      // RPCs = HandleEvent + one Step per PDK call (getMethod, getPathWithQuery, getHeaders, the decision record
+      // ctx.shared.set that bulwark-guard checks).
+      expect(list.report.rpcCallsByPlugin['bulwark-validator']).toBe(5);
       // Without Content-Length the body itself says whether there is one (HTTP/2): + getRawBody.
       const noLength = await send({ path: '/v1/pets?limit=100' });
-      expect(noLength.report.rpcCallsByPlugin['bulwark-validator']).toBe(5);
+      expect(noLength.report.rpcCallsByPlugin['bulwark-validator']).toBe(6);
       const one = await send({ path: '/v1/pets/abc%20def' });
       expect(one.status).toBe(200);
       expect(echoed(one.body).path).toBe('/v1/pets/abc%20def');
       const post = await json('POST', '/v1/pets', '{"id":1,"name":"a"}');
-      expect(post.report.rpcCallsByPlugin['bulwark-validator']).toBe(5); // + getRawBody
+      expect(post.report.rpcCallsByPlugin['bulwark-validator']).toBe(6); // + getRawBody
     });
 
     test('query violations: 400 with query/limit and the rule, never the value', async () => {
