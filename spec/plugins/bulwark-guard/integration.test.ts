@@ -7,7 +7,10 @@ import { createHmac } from 'node:crypto';
 import { startGateway, Gateway } from '../../helpers/emulator';
 import type { EmulatedResponse } from '../../../kong/emulator/kong';
 
-jest.setTimeout(120_000);
+jest.setTimeout(180_000);
+
+// Only the two plugins under test: the stock server runs one Node process per plugin.
+const PLUGINS = ['bulwark-jwt', 'bulwark-validator'];
 
 const SECRET = 'a-guard-test-hs256-secret-of-32-bytes!';
 const CONFIG = `
@@ -127,7 +130,7 @@ describe('bulwark-guard: a dead plugin server never means unchecked proxying', (
   describe('with the guard (the default)', () => {
     let gw: Gateway;
     beforeAll(async () => {
-      gw = await startGateway();
+      gw = await startGateway({ plugins: PLUGINS });
       gw.configure(CONFIG);
     });
     afterAll(async () => gw?.stop());
@@ -172,7 +175,7 @@ describe('bulwark-guard: a dead plugin server never means unchecked proxying', (
   describe('without the guard (the old behaviour: Kong fails open)', () => {
     let gw: Gateway;
     beforeAll(async () => {
-      gw = await startGateway({ luaPlugins: [] });
+      gw = await startGateway({ plugins: PLUGINS, luaPlugins: [] });
       gw.configure(CONFIG);
     });
     afterAll(async () => gw?.stop());
@@ -189,8 +192,8 @@ describe('bulwark-guard: a dead plugin server never means unchecked proxying', (
   test('cost: one kong.ctx.shared.set per passing Bulwark access plugin, none on a refusal, 0 RPCs for the guard', async () => {
     const post = (body: string) => ({ path: '/validated/x', method: 'POST', headers: { 'content-type': 'application/json' }, body });
     const records = (res: EmulatedResponse) => res.report.pdkCalls.filter(([, m]) => m === 'kong.ctx.shared.set');
-    const guarded = await startGateway();
-    const bare = await startGateway({ luaPlugins: [] });
+    const guarded = await startGateway({ plugins: PLUGINS });
+    const bare = await startGateway({ plugins: PLUGINS, luaPlugins: [] });
     try {
       guarded.configure(CONFIG);
       bare.configure(CONFIG);
