@@ -130,8 +130,8 @@ test('in-memory store: limit reached → 429 with Kong body, IETF and legacy hea
     expect(res.headers.first('ratelimit-policy')).toBe('"minute";q=3;w=60');
     expect(res.headers.first('x-ratelimit-limit-minute')).toBe('3');
     expect(res.headers.first('x-ratelimit-remaining-minute')).toBe(String(2 - i));
-    // limit_by ip: client.getIp + response.setHeaders, nothing else.
-    expect(pdkCalls(res)).toBe(2);
+    // limit_by ip: client.getIp + response.setHeaders + the decision record bulwark-guard checks, nothing else.
+    expect(pdkCalls(res)).toBe(3);
   }
   expect(seen.map((h) => /r=(\d+)/.exec(h)?.[1])).toEqual(['2', '1', '0']);
   expect(seen[0]).toMatch(/^"minute";r=2;t=\d+$/);
@@ -212,7 +212,7 @@ test('hide_client_headers: no rate-limit header on admitted or refused responses
   await send({ path: '/hidden', clientIp: '198.51.100.72' });
   const ok = await send({ path: '/hidden', clientIp: '198.51.100.70' });
   expect(ok.status).toBe(200);
-  expect(pdkCalls(ok)).toBe(1); // getIp only
+  expect(pdkCalls(ok)).toBe(2); // getIp + the decision record (ctx.shared.set)
   const no = await send({ path: '/hidden', clientIp: '198.51.100.70' });
   expect(no.status).toBe(429);
   for (const h of ['ratelimit', 'ratelimit-policy', 'retry-after', 'x-ratelimit-limit-minute']) {
