@@ -137,6 +137,13 @@ export class LuaPluginHost {
     const L = lauxlib.luaL_newstate();
     lualib.luaL_openlibs(L);
     this.L = L;
+    // A JavaScript error inside an emulated PDK function (e.g. an exit status out of range) becomes a Lua error, as
+    // the PDK's own error() is in Kong: the coroutine dies and the request gets Kong's 500.
+    lua.lua_atnativeerror(L, (S: LuaState) => {
+      const e: unknown = lua.lua_touserdata(S, -1);
+      lua.lua_pushstring(S, to_luastring(e instanceof Error ? e.message : String(e)));
+      return 1;
+    });
     this.check(lauxlib.luaL_loadbuffer(L, to_luastring(PRELUDE), null, to_luastring('=emulator-prelude')), 'prelude');
     lua.lua_createtable(L, 0, 8);
     const fn = (name: string, f: (L: LuaState) => number) => {

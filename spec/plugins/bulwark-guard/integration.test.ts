@@ -216,3 +216,22 @@ describe('bulwark-guard: a dead plugin server never means unchecked proxying', (
     }
   });
 });
+
+test('emulator: a Lua error in a Lua plugin wrapping an access handler is Kong 500 (coroutine dies), not a crash', async () => {
+  // spec/fixtures/lua-plugins/bad-exit wraps bulwark-validator's access and calls kong.response.exit(999):
+  // kong/pdk/response.lua raises "code must be a number between 100 and 599"; kong/init.lua turns it into a 500.
+  const gw = await startGateway({
+    plugins: ['bulwark-validator'],
+    luaPlugins: ['bad-exit'],
+    luaPluginsRoot: require('node:path').join(__dirname, '..', '..', 'fixtures', 'lua-plugins'),
+  });
+  try {
+    gw.configure(CONFIG.replace(/  - name: bulwark-jwt[\s\S]*?(?=  - name: bulwark-validator)/, ''));
+    const res = await gw.kong.request({ path: '/validated/x', method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n":1}' });
+    expect(res.status).toBe(500);
+    expect(res.report.upstreamRequest).toBeUndefined();
+    expect(res.report.luaErrors.map((e) => e.message).join()).toMatch(/code must be a number between 100 and 599/);
+  } finally {
+    await gw.stop();
+  }
+});
