@@ -6,7 +6,8 @@
 //           (1000 header lines or more: getHeaders + log.warn + exit 431, lib/bounded-reads.ts)
 //           (+ with mtls.enabled on a TLS connection: tls.getFullClientCertificateChain
 //              (+ one client.loadConsumer per candidate value + client.authenticate when consumer_by is set))
-//           then one of: response.setHeaders (passed; none when no header is configured)
+//           then one of: response.setHeaders (passed; none when no header is configured) + ctx.shared.set (the
+//                        decision record bulwark-guard checks, written by lib/plugin.ts)
 //                      | getMethod + getPathWithQuery + exit (redirect) | exit (rejected).
 //
 // No response phase, on purpose: Kong reads the whole request and buffers the whole upstream response in memory

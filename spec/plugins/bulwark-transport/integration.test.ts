@@ -189,10 +189,10 @@ describe('bulwark-transport integration (emulator + real plugin server)', () => 
   });
 
   describe('PDK round trips', () => {
-    test('a passing request costs 4 RPCs, all in access (HandleEvent, getHeaders, getScheme, setHeaders)', async () => {
+    test('a passing request costs 5 RPCs, all in access (HandleEvent, getHeaders, getScheme, setHeaders, decision record)', async () => {
       await get('/open'); // instance started
       const res = await get('/open', { headers: { 'x-echo-response-headers': JSON.stringify({ Server: 'x' }) } });
-      expect(res.report.rpcCallsByPlugin['bulwark-transport']).toBe(4);
+      expect(res.report.rpcCallsByPlugin['bulwark-transport']).toBe(5);
       expect(res.report.events).toEqual([['bulwark-transport', 'access']]);
     });
   });

@@ -53,7 +53,7 @@ describe('access', () => {
   it('plain HTTP allowed: the same headers without HSTS', async () => {
     const fake = kongFor({ scheme: 'http' });
     await instance({ https: { enforce: false } }).access(fake.kong);
-    expect(fake.names()).toEqual(['request.getHeaders', 'request.getScheme', 'response.setHeaders']);
+    expect(fake.names()).toEqual(['request.getHeaders', 'request.getScheme', 'response.setHeaders', 'ctx.shared.set' /* decision record (lib/plugin.ts) */]);
     expect(fake.calls[2]![1][0]).toHaveProperty('X-Frame-Options', 'DENY');
     expect(fake.calls[2]![1][0]).not.toHaveProperty('Strict-Transport-Security');
   });
@@ -63,16 +63,16 @@ describe('access', () => {
     const headers = { host: ['a.example'], 'x-forwarded-proto': ['https'] };
     const trusted = kongFor({ scheme: 'http', ip: '10.0.0.2', headers });
     await instance(conf).access(trusted.kong);
-    expect(trusted.calls.at(-1)).toEqual(['response.setHeaders', [expect.objectContaining({ 'Strict-Transport-Security': 'max-age=31536000; includeSubDomains' })]]);
+    expect(trusted.calls.at(-2)).toEqual(['response.setHeaders', [expect.objectContaining({ 'Strict-Transport-Security': 'max-age=31536000; includeSubDomains' })]]);
     const spoofed = kongFor({ scheme: 'http', ip: '198.51.100.7', headers });
     await instance(conf).access(spoofed.kong);
-    expect(spoofed.calls.at(-1)![1][0]).not.toHaveProperty('Strict-Transport-Security');
+    expect(spoofed.calls.at(-2)![1][0]).not.toHaveProperty('Strict-Transport-Security');
   });
 
   it('nothing configured to set: no header write at all', async () => {
     const fake = kongFor({});
     await instance({ security_headers: { preset: 'none' }, hsts: { enabled: false } }).access(fake.kong);
-    expect(fake.names()).toEqual(['request.getHeaders', 'request.getScheme']);
+    expect(fake.names()).toEqual(['request.getHeaders', 'request.getScheme', 'ctx.shared.set' /* decision record (lib/plugin.ts) */]);
   });
 
   it('reads the peer IP only when proxies are trusted', async () => {
