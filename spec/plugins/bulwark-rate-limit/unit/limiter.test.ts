@@ -97,7 +97,11 @@ describe.each(['fail-closed', 'local-fallback', 'fail-open'])('%s with a silent 
   test('two bounded timeouts open the breaker; then no request waits; the opening is reported once', async () => {
     const c = conf(policy);
     const decisions = [];
-    for (let i = 0; i < 6; i++) decisions.push(await decide(c, 'client', 1, deps));
+    let sentByFirstTwo = 0;
+    for (let i = 0; i < 6; i++) {
+      decisions.push(await decide(c, 'client', 1, deps));
+      if (i === 1) sentByFirstTwo = scriptCalls;
+    }
     // The first two waited for the 50 ms timeout (bounded), the next four did not call Redis at all.
     expect(decisions.flatMap((d) => d.events.map((e) => e.event))).toEqual(['redis_unavailable']);
     expect(decisions[1]!.events[0]!.fields).toMatchObject({ policy, breaker: 'open' });
@@ -110,8 +114,11 @@ describe.each(['fail-closed', 'local-fallback', 'fail-open'])('%s with a silent 
       expect(decisions.map((d) => d.allowed)).toEqual([true, true, false, false, false, false]);
       expect(decisions[0]!.appliedLimits).toEqual([2]);
     }
-    // No timing assertion: with the breaker open, the last four requests never sent anything to Redis.
-    expect(scriptCalls).toBe(2);
+    // No timing assertion: with the breaker open, the last four requests never sent anything to Redis. The first
+    // two sent theirs only if the connection was ready within the 50 ms (on a busy machine the handshake itself
+    // can take longer, and a decision is never queued on a client that is not ready: lib/redis.ts whenReady).
+    expect(sentByFirstTwo).toBeLessThanOrEqual(2);
+    expect(scriptCalls).toBe(sentByFirstTwo);
   });
 
   test('after open_seconds one request probes; failure re-opens without another log line', async () => {
