@@ -11,6 +11,7 @@
 import { createHash } from 'crypto';
 import { parse as parseYaml } from 'yaml';
 import type { Consumer, KongConfig, PluginEntity, Protocol, Route, Service } from './entities';
+import { UUID_RE } from './schema/validators';
 
 export interface LoadDeclarativeOptions {
   /** The plugins enabled in kong.conf (`plugins = bundled,...`); a plugin entity naming another one is rejected. */
@@ -33,7 +34,6 @@ export class DeclarativeConfigError extends Error {
 // ---------------------------------------------------------------------------------------------
 
 const ENTITIES_NAMESPACE = 'fd02801f-0957-4a15-a55a-c8d9606f30b5';
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** RFC 4122 version-5 UUID (SHA-1 of namespace bytes + name), as resty.jit-uuid `factory_v5` builds it. */
 export function uuidV5(namespace: string, name: string): string {

@@ -6,6 +6,7 @@ import type { Phase, RequestContext, HeaderMap } from './request-context';
 import { parseQueryArgs, encodeQueryArgs } from './request-context';
 import type { Consumer, Route } from './entities';
 import { kongNormalizeBytes } from './declarative';
+import { UUID_RE } from './schema/validators';
 
 /** A Lua `error()` raised inside the PDK: Kong stops stepping the event (plugin_servers/rpc/mp_rpc.lua bridge_loop). */
 export class LuaError extends Error {}
@@ -47,9 +48,6 @@ const REQUEST_READ: readonly Phase[] = ['rewrite', 'access', 'response', 'log'];
 const RESPONSE_LOG: readonly Phase[] = ['response', 'log'];
 const ACCESS_RESPONSE_LOG: readonly Phase[] = ['access', 'response', 'log'];
 const ALL_REQUEST: readonly Phase[] = ['certificate', 'rewrite', 'access', 'response', 'log'];
-
-// kong/tools/uuid.lua uuid_regex, matched case-insensitively.
-const KONG_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function str(v: unknown, what: string): string {
   if (typeof v !== 'string') throw new LuaError(`${what} must be a string`);
@@ -492,7 +490,7 @@ const M: Record<string, PdkMethod> = {
       // error (the handler fails: 500 in access), not a nil. UUID check: kong/tools/uuid.lua is_valid_uuid ('ioj').
       const key = str(a[0], 'consumer_id');
       const byUsername = a[1] !== undefined && a[1] !== null && a[1] !== false;
-      if (!KONG_UUID.test(key) && !byUsername) throw new LuaError('cannot load a consumer with an id that is not a uuid');
+      if (!UUID_RE.test(key) && !byUsername) throw new LuaError('cannot load a consumer with an id that is not a uuid');
       return e.findConsumer(key, byUsername);
     },
   },

@@ -39,7 +39,8 @@ export const MSG = {
 } as const;
 
 const utf8 = new TextEncoder();
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Kong's uuid check (kong.tools.uuid is_valid_uuid): also the PDK's and the declarative loader's. */
+export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Lua `==` on decoded JSON: primitives by value, tables only by identity. */
 export function luaEquals(a: unknown, b: unknown): boolean {
