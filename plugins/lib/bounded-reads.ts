@@ -17,6 +17,7 @@
 //   "refused"; the caller acts on every name it cares about instead).
 import { reject } from './errors';
 import type { HeaderMultimap, Kong, QueryMultimap } from './pdk';
+import { splitRawQuery } from './percent-encoding';
 import { logger } from './plugin';
 
 /** Kong's largest `max_headers` (kong/pdk/request.lua and response.lua `MAX_HEADERS`). */
@@ -73,11 +74,10 @@ export function unescapeQueryComponent(s: string): string {
 export function parseRawQuery(rawQuery: string): QueryMultimap {
   const grouped = new Map<string, (string | true)[]>();
   if (rawQuery === '') return {};
-  for (const piece of rawQuery.split('&')) {
-    const eq = piece.indexOf('=');
-    const name = unescapeQueryComponent(eq < 0 ? piece : piece.slice(0, eq));
+  for (const { rawName, rawValue } of splitRawQuery(rawQuery)) {
+    const name = unescapeQueryComponent(rawName);
     if (name === '') continue;
-    const value: string | true = eq < 0 ? true : unescapeQueryComponent(piece.slice(eq + 1));
+    const value: string | true = rawValue === undefined ? true : unescapeQueryComponent(rawValue);
     const list = grouped.get(name);
     if (list === undefined) grouped.set(name, [value]);
     else list.push(value);
