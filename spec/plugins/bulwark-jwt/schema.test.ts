@@ -116,7 +116,6 @@ describe('Kong refuses at the Admin API, naming the field (the dumped schema say
 });
 
 describe('values that pass the schema but fail the instance start (fail closed)', () => {
-  const privatePem = rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const small = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
   it.each([
     [{ issuers: [{ ...ISSUER, keys: ['not a key'] }] }, 'issuers[0].keys[0]: expected a PEM public key or certificate, a JWK or a JWKS'],
