@@ -152,7 +152,7 @@ const UTF8_NAME_RE = /^[A-Za-z0-9._~\u0080-\u{10FFFF}-]+$/u; // typedefs.utf8_na
 const METHOD_RE = /^[A-Z]+$/; // typedefs.http_method (%u+)
 const HEADER_NAME_RE = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/; // utils.validate_header_name (RFC 7230 token)
 // typedefs.path's character class: unreserved, sub-delims, ':' '@' '/' and '%'.
-const PATH_CHARS_RE = /^\/[A-Za-z0-9._~\/%:@!$&'()*+,;=-]*$/;
+const PATH_CHARS_RE = /^\/[A-Za-z0-9._~/%:@!$&'()*+,;=-]*$/;
 const HOSTNAME_RE = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?$/;
 const IPV4_RE = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 

@@ -63,7 +63,7 @@ function advance(buf: Uint8Array, state: ScanState, maxBytes: number): boolean {
   while (pending > 0 && pos < buf.length) {
     const type = buf[pos];
     let next = pos + 1;
-    let more = -1; // values this header adds
+    let more: number; // values this header adds
     if (type <= 0x7f || type >= 0xe0) more = 0; // fixint
     else if (type <= 0x8f) more = 2 * (type & 0x0f); // fixmap
     else if (type <= 0x9f) more = type & 0x0f; // fixarray

@@ -63,6 +63,7 @@ function kongPdkModuleClass(): typeof KongPdkModule {
   } catch {
     // ts-node not installed: mod.js will report it when required.
   }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- mod.js's path is found at run time
   moduleClass = (require(modJs) as typeof import('kong-pdk/lib/mod')).Module;
   return moduleClass;
 }

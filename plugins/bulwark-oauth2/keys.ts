@@ -181,7 +181,7 @@ export function parseSigningKey(text: string): SigningKey {
   const publicKey = createPublicKey({ key: publicJwk as never, format: 'jwk' });
   const signArgs = nodeSignArgs(alg, key);
   const verifyArgs = nodeSignArgs(alg, publicKey);
-  let ok = false;
+  let ok: boolean;
   try {
     const signature = cryptoSign(signArgs.digest, probe, signArgs.key);
     ok = cryptoVerify(verifyArgs.digest, probe, verifyArgs.key as never, signature);

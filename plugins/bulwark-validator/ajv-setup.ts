@@ -139,7 +139,7 @@ export function compileLinearRegExp(pattern: string): RE2JS {
   } catch (err) {
     const why = err instanceof Error ? err.message.replace(/^error parsing regexp: /, '') : String(err);
     const hint = /repeat count/.test(why) ? ` (RE2 allows at most {${RE2_MAX_REPEAT}})` : /Perl syntax|escape sequence|named capture/.test(why) ? ' (RE2 has no lookaround or backreferences)' : '';
-    throw new Error(`pattern not supported by the linear-time regex engine (RE2): ${why}${hint}`);
+    throw new Error(`pattern not supported by the linear-time regex engine (RE2): ${why}${hint}`, { cause: err });
   }
 }
 

@@ -24,7 +24,7 @@ export interface ClientViolation {
   detail: string;
 }
 
-const SAFE_STEP = /^[A-Za-z0-9_.~$@:+\-]{1,64}$/;
+const SAFE_STEP = /^[A-Za-z0-9_.~$@:+-]{1,64}$/;
 
 function renderStep(step: string | number, forClient: boolean): string {
   if (typeof step === 'number') return String(step);

@@ -212,12 +212,12 @@ export function scanJson(bytes: Uint8Array, limits: JsonLimits): JsonScanResult 
     let lo = 0x80;
     let hi = 0xbf;
     if (c >= 0xc2 && c <= 0xdf) need = 1;
-    else if (c === 0xe0) (need = 2), (lo = 0xa0);
+    else if (c === 0xe0) { need = 2; lo = 0xa0; }
     else if ((c >= 0xe1 && c <= 0xec) || c === 0xee || c === 0xef) need = 2;
-    else if (c === 0xed) (need = 2), (hi = 0x9f); // no encoded surrogates
-    else if (c === 0xf0) (need = 3), (lo = 0x90);
+    else if (c === 0xed) { need = 2; hi = 0x9f; } // no encoded surrogates
+    else if (c === 0xf0) { need = 3; lo = 0x90; }
     else if (c >= 0xf1 && c <= 0xf3) need = 3;
-    else if (c === 0xf4) (need = 3), (hi = 0x8f);
+    else if (c === 0xf4) { need = 3; hi = 0x8f; }
     else return fail('syntax', 'utf-8', 'invalid UTF-8', at);
     if (at + need >= n) fail('syntax', 'utf-8', 'truncated UTF-8 sequence', at);
     const second = bytes[at + 1]!;

@@ -168,7 +168,9 @@ export function definePlugin<C>(spec: PluginSpec<C>): PluginClass<C> {
         this.conf = parseConfig(config);
       } catch (err) {
         // The message reaches Kong's log through the StartInstance RPC error; name the plugin in it.
-        throw new Error(`${name}: invalid configuration: ${err instanceof Error ? err.message : String(err)}`);
+        throw new Error(`${name}: invalid configuration: ${err instanceof Error ? err.message : String(err)}`, {
+          cause: err,
+        });
       }
     }
   }

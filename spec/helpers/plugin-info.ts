@@ -33,6 +33,7 @@ export function fieldsWithBadDescriptions(entries: FieldEntry[], at = ''): strin
  */
 export function unboundedFields(entries: FieldEntry[], at = ''): string[] {
   const out: string[] = [];
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a dumped schema field, any shape
   const visit = (def: Record<string, any>, path: string): void => {
     const bounded = def.len_max !== undefined || def.len_eq !== undefined;
     if (def.type === 'string' && !bounded && def.one_of === undefined && def.eq === undefined) out.push(path);

@@ -12,7 +12,6 @@ const names = fs.readdirSync(pluginsDir).filter((n) => n.startsWith('bulwark-') 
 test('only bulwark-response-headers has a response handler', () => {
   expect(names.length).toBeGreaterThanOrEqual(6);
   const withResponse = names.filter((n) => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const mod = require(path.join(pluginsDir, n, 'index.ts')) as { Plugin: { prototype: object } };
     return Object.getOwnPropertyNames(mod.Plugin.prototype).includes('response');
   });

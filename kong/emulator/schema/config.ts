@@ -244,6 +244,7 @@ type Checker = {
    *  array, so `required_fields[source]` is nil for every source and no field is required (init.lua as written). */
   requiredSources?: string[];
   /** Kong's fn: true, or [err, err2] where err2 is a ready message (a user's then_err). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each checker reads its own argument shape
   fn: (input: Table, arg: any, record: FieldDef, errors: ErrorTable) => true | [string, string?];
   msg: string;
 };
@@ -361,6 +362,7 @@ function runEntityChecks(record: FieldDef, input: Table, errors: ErrorTable): vo
     if (arg === undefined || arg === null) continue; // `if arg and arg ~= null`
     const checker = name ? ENTITY_CHECKERS[name] : undefined;
     if (!checker) throw new Error(`entity check '${String(name)}' cannot be emulated`);
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the checker's argument, any Lua table
     const a = arg as any;
     const fieldsToCheck: string[] = [];
     const required = new Set<string>();

@@ -72,6 +72,7 @@ function lengthFor(value: unknown, field: FieldDef): number {
 }
 
 type Outcome = string | undefined; // a message (failed) or undefined (passed)
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a config value and a validator's argument, any Lua value
 type Check = (value: any, arg: any, field: FieldDef) => Outcome | false;
 
 /** Each check returns undefined when the value passes, a message, or `false` for "failed, use the default message". */

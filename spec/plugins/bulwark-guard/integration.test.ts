@@ -4,6 +4,7 @@
 // as if the plugin were done) and Kong's respawn (kong/runloop/plugin_servers/process.lua pluginserver_timer:
 // a new process at most once a second after an exit).
 import { createHmac } from 'node:crypto';
+import path = require('node:path');
 import { startGateway, Gateway } from '../../helpers/emulator';
 import type { EmulatedResponse } from '../../../kong/emulator/kong';
 
@@ -223,10 +224,10 @@ test('emulator: a Lua error in a Lua plugin wrapping an access handler is Kong 5
   const gw = await startGateway({
     plugins: ['bulwark-validator'],
     luaPlugins: ['bad-exit'],
-    luaPluginsRoot: require('node:path').join(__dirname, '..', '..', 'fixtures', 'lua-plugins'),
+    luaPluginsRoot: path.join(__dirname, '..', '..', 'fixtures', 'lua-plugins'),
   });
   try {
-    gw.configure(CONFIG.replace(/  - name: bulwark-jwt[\s\S]*?(?=  - name: bulwark-validator)/, ''));
+    gw.configure(CONFIG.replace(/ {2}- name: bulwark-jwt[\s\S]*?(?= {2}- name: bulwark-validator)/, ''));
     const res = await gw.kong.request({ path: '/validated/x', method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n":1}' });
     expect(res.status).toBe(500);
     expect(res.report.upstreamRequest).toBeUndefined();

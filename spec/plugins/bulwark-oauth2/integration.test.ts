@@ -388,7 +388,6 @@ describe('bulwark-oauth2 integration (emulator + real plugin server)', () => {
       expect(rpc(jwks)).toBe(3);
       // HandleEvent, getPath, getMethod, getHeaders (→ exit 405)
       expect(rpc(refused)).toBe(4);
-      // eslint-disable-next-line no-console
       console.log(`bulwark-oauth2 RPCs: token issued ${rpc(issued)}, JWKS ${rpc(jwks)}, refused (GET on token path) ${rpc(refused)}`);
     });
   });

@@ -25,7 +25,6 @@ beforeAll(async () => {
     nodes.push(gw);
   }
   rows = await runAccuracy({ nodes: nodes.map((g) => g.kong), redisPort: redis.port, windowMs: WINDOW_MS, limit: LIMIT, clients: 8 });
-  // eslint-disable-next-line no-console
   console.log(formatAccuracyTable(rows, 2, 8));
 });
 afterAll(async () => {
