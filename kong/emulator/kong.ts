@@ -1,7 +1,7 @@
 // The Kong emulator: Kong 3.9's request runloop and plugin-server bridge, driving the real plugin server.
 // Sources: kong/init.lua (phase handlers), kong/runloop/handler.lua (router, upstream headers),
 // kong/runloop/plugins_iterator.lua (ordering, config precedence, collecting), kong/runloop/plugin_servers/*
-// (instances, events, fail-open spots). kong-protocol.md in ../shared summarises them with citations.
+// (instances, events, fail-open spots). ../../docs/kong-protocol.md summarises them with citations.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -997,8 +997,8 @@ function toLuaWire(v: unknown): unknown {
 
 /**
  * Kong unpacks Args into a Lua table and calls `method(unpack(args))`: with a nil in the middle, where unpack stops
- * is unspecified (kong-protocol.md §1.5). The emulator takes the pessimistic border, the first nil, so a plugin that
- * writes `exit(403, undefined, headers)` loses its headers here as it may in Kong.
+ * is unspecified (../../docs/kong-protocol.md §1.5). The emulator takes the pessimistic border, the first nil, so a
+ * plugin that writes `exit(403, undefined, headers)` loses its headers here as it may in Kong.
  */
 function luaArgs(args: unknown[]): unknown[] {
   const hole = args.findIndex((a) => a === null || a === undefined);

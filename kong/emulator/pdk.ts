@@ -1,6 +1,7 @@
 // Kong's side of the PDK as an external plugin sees it: the functions Kong 3.9 runs when a plugin server
 // asks for `kong.<ns>.<fn>` (kong/runloop/plugin_servers/plugin.lua `exposed_api` + kong/pdk/*.lua), with
-// the phase checks of kong/pdk/private/phases.lua and the log-timer restrictions of §1.8 of kong-protocol.md.
+// the phase checks of kong/pdk/private/phases.lua and the log-timer restrictions of §1.8 of
+// ../../docs/kong-protocol.md.
 import * as os from 'node:os';
 import type { Phase, RequestContext, HeaderMap } from './request-context';
 import { parseQueryArgs, encodeQueryArgs } from './request-context';
@@ -451,7 +452,8 @@ const M: Record<string, PdkMethod> = {
   // ---- kong.service.response (kong/pdk/service/response.lua)
   'kong.service.response.get_status': { phases: RESPONSE_LOG, needsRequest: true, fn: (c) => c.upstream?.status },
   // In the response phase this is a metatable proxy over ctx.buffered_headers that fix_mmap cannot iterate:
-  // external plugins receive {} (kong-protocol.md §1.5 [inferred]). Use get_header or kong.response.get_headers.
+  // external plugins receive {} (../../docs/kong-protocol.md §1.5 [inferred]). Use get_header or
+  // kong.response.get_headers.
   'kong.service.response.get_headers': { phases: RESPONSE_LOG, needsRequest: true, fix: 'mmap', fn: () => ({}) },
   'kong.service.response.get_header': { phases: RESPONSE_LOG, needsRequest: true, fn: (c, a) => c.upstream?.headers.first(str(a[0], 'header name')) },
   'kong.service.response.get_raw_body': { phases: ['response'], fix: 'raw', fn: (c) => c.upstream?.body },
@@ -666,7 +668,7 @@ export function callPdk(method: string, args: unknown[], ctx: RequestContext, en
   let value = fn(ctx, args, env);
   if (m.fix === 'mmap') value = fixMultimap(value);
   else if (m.fix === 'raw') {
-    // fix_raw(nil) packs `#nil`: a Lua error during the pack (kong-protocol.md §1.5 [inferred]).
+    // fix_raw(nil) packs `#nil`: a Lua error during the pack (../../docs/kong-protocol.md §1.5 [inferred]).
     if (value === undefined || value === null) throw new LuaError('attempt to get length of a nil value');
     value = value instanceof Uint8Array ? new Uint8Array(value) : new Uint8Array(Buffer.from(String(value)));
   }

@@ -4,7 +4,7 @@
 // The channel between the handler and the RPC side is kong-pdk's own PipePair (lib/pipe.js), and the
 // handler's `kong` object is kong-pdk's own PDK bridge (pdk.js) on top of it: the plugin-facing behaviour is
 // the stock server's. What is added here is the end of an event, which the stock server only knows for "ret":
-//   - kong.response.exit/error: Kong never steps an exited event (§1.9 of kong-protocol.md), so it ends
+//   - kong.response.exit/error: Kong never steps an exited event (§1.9 of ../../docs/kong-protocol.md), so it ends
 //     as soon as that call is handed to Kong;
 //   - the handler returned ("ret");
 //   - the reply could not reach Kong (connection closed while Kong waited, unencodable PDK arguments);

@@ -1,6 +1,6 @@
 // bulwark-jwt access handler: read the request once, verify (verifier.ts), then act.
 //
-// RPC budget (each kong.* call is one round trip, kong-protocol.md §3.2):
+// RPC budget (each kong.* call is one round trip, ../../docs/kong-protocol.md §3.2):
 //   accepted: request.getHeaders(1000) (+ request.getRawQuery when query_params are configured)
 //             (+ client.loadConsumer when consumer.claim is set) (+ client.authenticate when a consumer is known)
 //             (+ service.request.setHeaders when claims are forwarded or a cookie is rewritten)
@@ -16,7 +16,7 @@
 //
 // `kong.client.authenticate(nil, credential)` (an identity without consumer) cannot be sent over the
 // plugin RPC: Kong's MessagePack unpacker builds the argument table with a hole at [1] and `unpack`
-// may then pass no argument at all (kong-protocol.md §1.5). A token without a Kong consumer is therefore
+// may then pass no argument at all (../../docs/kong-protocol.md §1.5). A token without a Kong consumer is therefore
 // accepted without calling authenticate: the identity reaches the upstream through forward_claims.
 import { readQuery, readRequestHeaders } from '../lib/bounded-reads';
 import { errorBody } from '../lib/errors';

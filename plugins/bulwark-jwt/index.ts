@@ -3,7 +3,7 @@
 //
 // Priority 1460: just above Kong's own jwt plugin (1450), so the consumer it authenticates is seen by
 // acl (950) and rate-limiting (910), and below bulwark-transport (2600) so plain-HTTP requests are
-// turned away before any credential is looked at (Kong 3.9 handler priorities, kong-protocol.md §1.8).
+// turned away before any credential is looked at (Kong 3.9 handler priorities, ../../docs/kong-protocol.md §1.8).
 import { definePlugin } from '../lib/plugin';
 import { parseJwtConfig, type JwtConfig } from './config';
 import { access } from './handler';

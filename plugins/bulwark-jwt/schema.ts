@@ -1,5 +1,5 @@
 // The Kong schema of bulwark-jwt's config (the `Schema` export kong-pdk dumps; Kong validates it with its
-// metaschema, kong-protocol.md §1.12). Records are `required` so Kong fills their nested defaults. Key
+// metaschema, ../../docs/kong-protocol.md §1.12). Records are `required` so Kong fills their nested defaults. Key
 // material fields are `referenceable` (Kong resolves `{vault://env/NAME}` before the plugin sees the
 // config; the validators then do not run on the reference). Kong refuses at the Admin API (and decK) what this
 // schema says: URL schemes, PEM shapes, private keys among the verification keys, the HS256 secret minimum,

@@ -1,7 +1,7 @@
 // bulwark-oauth2 access phase: the token endpoint and the JWKS endpoint, both answered with
 // kong.response.exit (never proxied). Requests to any other path pass through untouched.
 //
-// RPC budget (each kong.* call is one round trip to Kong, kong-protocol.md §3.2):
+// RPC budget (each kong.* call is one round trip to Kong, ../../docs/kong-protocol.md §3.2):
 // other paths:     getPath                                                          = 1
 // JWKS:            getPath + getMethod + exit                                       = 3
 // token, issued:   getPath + getMethod + getHeaders + getRawBody + client.getIp + exit = 6

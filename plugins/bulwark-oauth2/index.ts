@@ -3,7 +3,7 @@
 //
 // Priority 1410: just above Kong's own oauth2 (1400), among the authentication plugins (jwt 1450,
 // key-auth 1250), after bulwark-transport (2600) so that HTTPS and host rules apply to the token endpoint
-// too (Kong 3.9.3 handler priorities, kong-protocol.md §1.8).
+// too (Kong 3.9.3 handler priorities, ../../docs/kong-protocol.md §1.8).
 import { definePlugin } from '../lib/plugin';
 import { parseOAuth2Config, type OAuth2Config } from './config';
 import { access } from './handler';

@@ -1,4 +1,4 @@
-// The Kong schema of bulwark-oauth2's config (kong-protocol.md §1.12). Records are `required` so Kong fills
+// The Kong schema of bulwark-oauth2's config (../../docs/kong-protocol.md §1.12). Records are `required` so Kong fills
 // their nested defaults. What a Kong schema cannot check (key material, hash strings, scope subsets,
 // duplicate client ids) is checked in config.ts when the instance starts.
 //

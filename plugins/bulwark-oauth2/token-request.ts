@@ -44,7 +44,7 @@ export function checkEnvelope(method: string, headers: HeaderMultimap, maxBodySi
   const lengths = headerValues(headers, 'content-length');
   if (lengths.length === 0) {
     // Without a length the size cannot be checked before reading, and reading an oversized spooled body
-    // raises a Lua error in Kong (kong-protocol.md §1.5): refuse instead.
+    // raises a Lua error in Kong (../../docs/kong-protocol.md §1.5): refuse instead.
     return fail({ code: 'invalid_request', description: 'A Content-Length header is required', status: 411 });
   }
   if (lengths.length > 1 || !/^[0-9]{1,10}$/.test(lengths[0]!.trim())) {

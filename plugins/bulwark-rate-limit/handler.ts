@@ -1,6 +1,6 @@
 // bulwark-rate-limit's access handler: gather the identity over RPC, decide (limiter.ts), act.
 //
-// RPC budget per request (each kong.* call is one round trip to Kong, kong-protocol.md §3.2):
+// RPC budget per request (each kong.* call is one round trip to Kong, ../../docs/kong-protocol.md §3.2):
 //   request.getHeaders(1000)    only with trusted_proxies, limit_by header, or jwt_claim_header
 //                               (1000 lines or more: + log.warn + exit 431, lib/bounded-reads.ts)
 //   client.getConsumer          limit_by consumer (the default)

@@ -4,7 +4,8 @@
 // costs, calendar day/month quotas, IETF RateLimit headers, and an explicit Redis outage policy.
 //
 // Priority 915: just above Kong's rate-limiting (910) and after every authentication plugin (key-auth 1250,
-// jwt 1450, …) so the consumer is known when the identity is chosen (Kong 3.9.3 priorities, kong-protocol.md §1.8).
+// jwt 1450, …) so the consumer is known when the identity is chosen (Kong 3.9.3 priorities,
+// ../../docs/kong-protocol.md §1.8).
 import { definePlugin } from '../lib/plugin';
 import { parseRateLimitConfig, type RateLimitConfig } from './config';
 import { access } from './handler';

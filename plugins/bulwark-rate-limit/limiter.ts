@@ -1,9 +1,10 @@
 // The decision for one request: Redis (one EVALSHA) when configured and healthy, else the outage policy.
 // No PDK calls here; the handler passes the identity and cost in and acts on the result.
 //
-// Process-wide state, shared by every instance (instances come and go with each config change, kong-protocol.md
-// §1.7, and must not each rediscover that Redis is down): the Redis clients (lib/redis.ts registry), one circuit
-// breaker per (Redis settings, breaker settings), the Redis-clock offset per Redis, and the in-memory store.
+// Process-wide state, shared by every instance (instances come and go with each config change,
+// ../../docs/kong-protocol.md §1.7, and must not each rediscover that Redis is down): the Redis clients
+// (lib/redis.ts registry), one circuit breaker per (Redis settings, breaker settings), the Redis-clock offset per
+// Redis, and the in-memory store.
 import { describeRedisTarget, sharedRedisRegistry, whenReady, type RedisClient, type RedisRegistry, type RegistryEntry } from '../lib/redis';
 import { describeError } from '../lib/plugin';
 import type { LimitCheck, LimitOutcome } from './algorithms';

@@ -1,5 +1,6 @@
 // The Kong schema of bulwark-rate-limit's config (dumped by the plugin server, validated by Kong's metaschema,
-// kong-protocol.md §1.12). Records are `required` so Kong fills their nested defaults. Kong refuses at the Admin
+// ../../docs/kong-protocol.md §1.12). Records are `required` so Kong fills their nested defaults. Kong refuses at the
+// Admin
 // API (and decK) whatever this schema says: field syntax, bounds on every string and array, the time zone name,
 // and the rules inside one record (entity_checks: window_seconds XOR calendar, calendar vs algorithm/burst, redis
 // mode needs its nodes). What it cannot say is checked in config.ts when the instance starts (and by

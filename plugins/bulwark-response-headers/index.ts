@@ -6,7 +6,7 @@
 // config, so only routes that configure this plugin are buffered.
 //
 // Priority 2590: next to bulwark-transport (2600), whose security headers it complements. Only the order among
-// `response` handlers depends on it (Kong 3.9 handler priorities, kong-protocol.md §1.8).
+// `response` handlers depends on it (Kong 3.9 handler priorities, ../../docs/kong-protocol.md §1.8).
 import { definePlugin } from '../lib/plugin';
 import { parseResponseHeadersConfig, type ResponseHeadersConfig } from './config';
 import { response } from './handler';

@@ -1,4 +1,5 @@
-// The Kong schema of bulwark-response-headers' config (the `Schema` export kong-pdk dumps; kong-protocol.md §1.12).
+// The Kong schema of bulwark-response-headers' config (the `Schema` export kong-pdk dumps; ../../docs/kong-protocol.md
+// §1.12).
 
 export const MAX_REMOVED_HEADERS = 20;
 

@@ -1,6 +1,6 @@
 // bulwark-transport phase handlers: read over RPC, decide with the pure modules, act.
 //
-// RPC budget (each call is one round trip to Kong, kong-protocol.md §3.2):
+// RPC budget (each call is one round trip to Kong, ../../docs/kong-protocol.md §3.2):
 // certificate (global config with mtls.enabled only): tls.requestClientCertificate + tls.disableSessionReuse
 // access:   getHeaders(1000) + getScheme (+ client.getIp when trusted_proxies is set)
 //           (1000 header lines or more: getHeaders + log.warn + exit 431, lib/bounded-reads.ts)

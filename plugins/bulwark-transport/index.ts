@@ -3,7 +3,7 @@
 //
 // Priority 2600: after correlation-id (100001) and zipkin (100000), before bot-detection (2500), cors
 // (2000) and every authentication plugin, so that a plain-HTTP or misdirected request is turned away
-// before anyone looks at its credentials (Kong 3.9.3 handler priorities, kong-protocol.md §1.8).
+// before anyone looks at its credentials (Kong 3.9.3 handler priorities, ../../docs/kong-protocol.md §1.8).
 import { definePlugin } from '../lib/plugin';
 import { parseTransportConfig, type TransportConfig } from './config';
 import { access, certificate } from './handler';

@@ -1,5 +1,5 @@
 // The Kong schema of bulwark-transport's config (the `Schema` export kong-pdk dumps; Kong validates it
-// with its metaschema, kong-protocol.md §1.12). Records are `required` so that Kong fills in their nested
+// with its metaschema, ../../docs/kong-protocol.md §1.12). Records are `required` so that Kong fills in their nested
 // defaults when the operator leaves them out. Kong refuses at the Admin API (and decK) what this schema says:
 // syntax, PEM shape, bounds on every string and array, and the rules inside one record (entity_checks: HSTS
 // preload, mTLS needs a CA). What it cannot say (CIDR host bits, host patterns, certificates that must parse,

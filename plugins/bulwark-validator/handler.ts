@@ -1,6 +1,6 @@
 // bulwark-validator's access handler: read the request in as few RPCs as possible, decide with validate.ts, act.
 //
-// RPC budget (each kong.* call is one round trip to Kong, kong-protocol.md §3.2):
+// RPC budget (each kong.* call is one round trip to Kong, ../../docs/kong-protocol.md §3.2):
 //   getMethod + getPathWithQuery + getHeaders(1000)          always (3)
 //   (1000 header lines or more: + log.warn + exit 431 instead of validating, lib/bounded-reads.ts)
 //   + getRawBody(limit)                                        when the body matters to the operation and is
@@ -9,7 +9,7 @@
 //   + one log line + exit                                      on a rejection (monitor: the log line only)
 // The request is never modified: what passes reaches the upstream byte for byte.
 //
-// getRawBody always gets an explicit limit (kong-protocol.md §1.5: without one, a body Kong spooled to disk
+// getRawBody always gets an explicit limit (../../docs/kong-protocol.md §1.5: without one, a body Kong spooled to disk
 // makes the call a Lua error). Bodies announced larger than the limit are refused with 413 from Content-Length
 // before reading. A body without Content-Length is read with a margin over max_body_size (validate.ts
 // unframedReadLimit) so that one over max_body_size gets 413; one over the margin that nginx spooled makes

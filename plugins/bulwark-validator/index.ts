@@ -4,7 +4,7 @@
 // Priority 890: after authentication (1000+) and rate limiting (910 for Kong's rate-limiting), so that the cheap
 // rejects come first and validation work is spent on identified, in-quota clients; before Kong's
 // request-transformer (801), which must not change the request before it is validated (Kong 3.9 handler
-// priorities, kong-protocol.md §1.8).
+// priorities, ../../docs/kong-protocol.md §1.8).
 import { definePlugin } from '../lib/plugin';
 import { parseValidatorConfig, type ValidatorConfig } from './config';
 import { access } from './handler';

@@ -1,5 +1,6 @@
 // The Kong schema of bulwark-validator's config (the `Schema` export kong-pdk dumps; Kong validates it with its
-// metaschema, kong-protocol.md §1.12). Records are `required` so Kong fills their nested defaults. What a Kong
+// metaschema, ../../docs/kong-protocol.md §1.12). Records are `required` so Kong fills their nested defaults. What a
+// Kong
 // schema cannot express (one of openapi / json_schema, documents that must parse and compile) is checked when
 // the instance starts (config.ts).
 import { MAX_VALIDATED_DEPTH } from './ajv-setup';

@@ -3,7 +3,7 @@
 // Why: Kong's `kong.request.get_headers()`, `get_query()` and `kong.response.get_headers()` return at most 100
 // entries unless asked for more (at most 1000; kong/pdk/request.lua MAX_HEADERS_DEFAULT / MAX_HEADERS,
 // kong/pdk/response.lua), and the second return value "truncated" is dropped by the plugin RPC
-// (kong-protocol.md §1.5). A plugin that decides on a truncated table misses whatever came after entry 100:
+// (../../docs/kong-protocol.md §1.5). A plugin that decides on a truncated table misses whatever came after entry 100:
 // a spoofed identity header it should strip, a forged token it should refuse. So every Bulwark read goes
 // through here:
 // - headers: `getHeaders(1000)`; nginx counts one entry per header LINE (repeated names included,

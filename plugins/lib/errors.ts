@@ -64,7 +64,7 @@ export function errorBody(status: number, message?: string): ErrorBody {
 /**
  * End the request with `status` and a `{message}` JSON body. Kong ends the request at once and never
  * answers another PDK call of this event, so callers write `return reject(kong, 403)`.
- * Allowed in rewrite, access and response (kong-protocol.md §1.11).
+ * Allowed in rewrite, access and response (../../docs/kong-protocol.md §1.11).
  */
 export function reject(
   kong: Pick<Kong, 'response'>,

@@ -1,8 +1,8 @@
 // A typed view of the `kong` object that kong-pdk 0.6.0 hands to a phase handler.
 //
 // Why our own types: kong-pdk's d.ts (generated from Kong 3.8) does not type-check and has wrong signatures
-// (kong-protocol.md §3.1.5): tuples where Kong sends one value, no parameter on getQueryArg/getVar, no
-// max_allowed_file_size on getRawBody. What arrives is decided by Kong's `rpc/mp_rpc.lua` (§1.5):
+// (../../docs/kong-protocol.md §3.1, item 5): tuples where Kong sends one value, no parameter on
+// getQueryArg/getVar, no max_allowed_file_size on getRawBody. What arrives is decided by Kong's `rpc/mp_rpc.lua` (§1.5):
 // - only the FIRST Lua return value is sent; nil arrives as `undefined`;
 // - request/response header and query tables are multimaps whose values are ALWAYS arrays
 //   (`fix_mmap`: a bare query key `?x` becomes `[]`, a repeated bare key keeps `true` inside the array);
@@ -130,7 +130,7 @@ export interface KongResponse {
   /**
    * Resolves immediately; Kong ends the request. The caller must `return` right after.
    * No `undefined` body before headers: Kong calls `exit(unpack(args))`, and with a nil in the middle
-   * where unpack stops is unspecified, so the headers may be lost (kong-protocol.md §1.5). For a response
+   * where unpack stops is unspecified, so the headers may be lost (../../docs/kong-protocol.md §1.5). For a response
    * without a body and with headers, pass `''` (Kong then sends Content-Length: 0). The overloads enforce it.
    */
   exit(status: number): Promise<void>;

@@ -1,7 +1,7 @@
 // The fail-closed plugin wrapper every Bulwark plugin is built with.
 //
 // Why: when a JS phase handler throws or rejects, kong-pdk's server.js logs a WARN and replies "ret", and
-// Kong treats the plugin as successful: the request goes on to the upstream (kong-protocol.md §1.10).
+// Kong treats the plugin as successful: the request goes on to the upstream (../../docs/kong-protocol.md §1.10).
 // For a security plugin that is fail-OPEN. `definePlugin` catches every error of a phase and, where Kong
 // allows it (rewrite, access, response), ends the request with 500 {"message":"An unexpected error
 // occurred"} (Kong's own text for its 500s). In log and certificate it can only log.

@@ -2,8 +2,8 @@
 // by every request and every plugin instance of the process that uses equal settings.
 //
 // Why keyed by settings and not owned by instances: Kong replaces a plugin instance on ANY configuration change
-// (StartInstance new, CloseInstance old, kong-protocol.md §1.7), and kong-pdk never tells the plugin object that
-// it was closed. An instance that opened its own connection would leak it on every config push. Here an instance
+// (StartInstance new, CloseInstance old, ../../docs/kong-protocol.md §1.7), and kong-pdk never tells the plugin object
+// that it was closed. An instance that opened its own connection would leak it on every config push. Here an instance
 // holds no reference at all: it asks the registry for its settings on each use (a Map lookup). Equal settings
 // → the same client, however often instances are recreated. A client whose settings no instance uses any more
 // (say the password changed) is closed by the idle sweep after `idleMs` without use.

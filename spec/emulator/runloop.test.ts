@@ -1,5 +1,5 @@
 // The Kong emulator against the real plugin server: each test names the Kong 3.9 behaviour it pins and
-// the source it comes from (see ../shared/kong-protocol.md for the citations).
+// the source it comes from (see ../../docs/kong-protocol.md for the citations).
 import { RpcClient } from '../../kong/emulator/rpc';
 import { startGateway, Gateway, fixturePluginsRoot, probeResults, echoed, waitFor, serverKind } from '../helpers/emulator';
 

@@ -1,5 +1,5 @@
 // Runs the offline `deck validate -s <file>` (Debian decK 1.4.0). It is only a structural lint of Kong
-// 2.x-era fields (kong-protocol.md §5): it refuses 3.x-only fields such as plugin `instance_name`, so a
+// 2.x-era fields (../../docs/kong-protocol.md §5): it refuses 3.x-only fields such as plugin `instance_name`, so a
 // kong.yml that passes it avoids them; it does not check plugin configs or the format version.
 import { spawnSync } from 'child_process';
 

@@ -74,7 +74,7 @@ const ATTRIBUTES: Record<string, ShapeCheck> = {
   },
   abstract: bool, generate_admin_api: bool, immutable: bool, err: str, encrypted: bool, referenceable: bool,
   json_schema: record,
-  // from kong-protocol.md §1.12 (Kong 3.9.3 list); not in the metaschema copy read for this module
+  // from ../../../docs/kong-protocol.md §1.12 (Kong 3.9.3 list); not in the metaschema copy read for this module
   transient: bool, deprecation: record,
   // validators
   between: (v) => (Array.isArray(v) && v.length !== 2 ? 'length must be 2' : arrayOf(num)(v)),

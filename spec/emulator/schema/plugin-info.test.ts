@@ -59,7 +59,8 @@ describe('plugin info dump (kong/runloop/plugin_servers/process.lua, kong/db/dao
   });
 
   it('version rock 1.0.1 (non-strict) as used by validate_version: "1.0" is ACCEPTED, "v1.2.3-beta" cleans to 1.2.3', () => {
-    // Contradicts kong-protocol.md §1.2, which says "1.0" stops Kong; the rock only refuses > 3 elements.
+    // An earlier version of ../../../docs/kong-protocol.md §1.2 said "1.0" stops Kong; the rock only refuses > 3
+    // elements.
     expect(parseDump(dump(entry({ Version: '1.0' })))[0].Version).toBe('1.0');
     expect(cleanVersion('v1.2.3-beta')).toBe('1.2.3');
     expect(cleanVersion('abc')).toBeUndefined();
