@@ -1,10 +1,10 @@
 // bulwark-validator through the Kong emulator with the real plugin server and the echo upstream, against the
-// petstore and USPTO OpenAPI documents of ../shared/corpora/openapi (read from there, never copied).
+// petstore and USPTO OpenAPI documents of spec/fixtures/openapi/oai-examples.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startGateway, Gateway, echoed } from '../../helpers/emulator';
 
-const CORPUS = path.resolve(__dirname, '../../../../shared/corpora/openapi');
+const CORPUS = path.resolve(__dirname, '../../fixtures/openapi/oai-examples');
 const PETSTORE = path.join(CORPUS, 'petstore.yaml');
 const USPTO_TEXT = fs.readFileSync(path.join(CORPUS, 'uspto.yaml'), 'utf8');
 

@@ -7,7 +7,7 @@ import * as validator from '../../../plugins/bulwark-validator';
 import { configFor, describePluginInfo, fieldError } from '../../helpers/plugin-info';
 
 const fields = validator.Schema as unknown as FieldEntry[];
-const PETSTORE = path.resolve(__dirname, '../../../../shared/corpora/openapi/petstore.yaml');
+const PETSTORE = path.resolve(__dirname, '../../fixtures/openapi/oai-examples/petstore.yaml');
 
 const configOf = (input: unknown) => configFor(fields, input);
 const start = (input: unknown) => new validator.Plugin(configOf(input));

@@ -1,4 +1,4 @@
-// RFC 7520 §4 JWS examples (/work/shared/corpora/jose-cookbook): the plugin's key import (keys.ts: public
+// RFC 7520 §4 JWS examples (spec/fixtures/jose-cookbook): the plugin's key import (keys.ts: public
 // part of the cookbook JWKs, the key/alg binding) and jose's signature verification accept every
 // example, in compact, flattened and general JSON serializations, and refuse them when altered or when
 // checked with the wrong algorithm or key.
@@ -8,7 +8,7 @@ import { jose } from '../../../../plugins/lib/jose';
 import { importedKeyFor, importJwk, keyMismatch, parseStaticKey } from '../../../../plugins/bulwark-jwt/keys';
 import { parseToken } from '../../../../plugins/bulwark-jwt/token';
 
-const ROOT = '/work/shared/corpora/jose-cookbook';
+const ROOT = path.resolve(__dirname, '../../../fixtures/jose-cookbook');
 const PRIVATE = ['d', 'p', 'q', 'dp', 'dq', 'qi'];
 
 interface Example {
