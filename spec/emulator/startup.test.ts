@@ -22,7 +22,7 @@ describe('start-up (kong/runloop/plugin_servers/process.lua, kong/db/dao/plugins
 
   test('process.lua (3.9): only the first plugin of a query output is registered; 3.0–3.8 register all', () => {
     const dir = path.join(fixtures, 'multi-plugins');
-    const entry = { name: 'multi', socket: '/tmp/x.sock', queryCmd: [process.execPath, stockBin, '-d', dir, '--dump-all-plugins'] };
+    const entry = { name: 'multi', socket: 'unused.sock', queryCmd: [process.execPath, stockBin, '-d', dir, '--dump-all-plugins'] };
     expect(queryPluginInfo(entry, '3.9').map((i) => i.Name)).toEqual(['alpha']);
     expect(queryPluginInfo(entry, '3.8').map((i) => i.Name).sort()).toEqual(['alpha', 'beta']);
   });
