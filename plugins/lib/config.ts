@@ -35,7 +35,8 @@ export const MAX_OUTBOUND_WAIT_MS = 10_000;
 // kong/pdk/vault.lua is_reference: "{vault:" ... "}".
 const VAULT_REFERENCE = /^\{vault:[\s\S]*\}$/;
 
-function checkSecret(value: string, field: string): string {
+/** Refuses "" (an unresolvable vault reference) and a reference Kong left unresolved, naming `field`. */
+export function checkSecret(value: string, field: string): string {
   if (value === '') throw new ConfigError(field, 'empty secret (an unresolvable vault reference reaches the plugin as "")');
   // Kong resolves references before StartInstance; one still here was not resolved.
   if (VAULT_REFERENCE.test(value)) throw new ConfigError(field, 'vault reference was not resolved');
