@@ -1,20 +1,54 @@
 #!/usr/bin/env node
 'use strict';
-// `npm test`: build (type-check + compile, the plugin server loads compiled plugins), run every jest suite,
-// and end with the line CI reads: `N passed, N failed` (skipped tests are counted separately).
+// `npm test`: lint and format check, build (type-check + compile, the plugin server loads compiled plugins), run
+// every jest suite, and end with the line CI reads: `N passed, N failed` (skipped tests are counted separately;
+// each failed lint or format check counts as one failure). `npm test -- <jest args>` runs only the selected
+// suites, without the lint and format checks.
 const { spawnSync } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
 
 const root = path.resolve(__dirname, '..');
+const extraArgs = process.argv.slice(2);
+
+/** Lint and format check (whole tree; skipped when jest arguments select some suites). Each failure counts as one
+ *  failed test, and the tests still run, so one report shows everything. */
+function runChecks() {
+  const bin = (pkg) => {
+    const manifest = require.resolve(`${pkg}/package.json`);
+    const entry = require(manifest).bin;
+    return path.join(path.dirname(manifest), typeof entry === 'string' ? entry : entry[pkg]);
+  };
+  const checks = [
+    { label: 'lint (eslint .)', bin: bin('eslint'), args: ['.'], fix: 'npx eslint . --fix' },
+    {
+      label: 'format (prettier --check .)',
+      bin: bin('prettier'),
+      args: ['--check', '.', '--log-level', 'warn'],
+      fix: 'npm run format',
+    },
+  ];
+  let failed = 0;
+  for (const check of checks) {
+    process.stdout.write(`\n== ${check.label}\n`);
+    const run = spawnSync(process.execPath, [check.bin, ...check.args], { stdio: 'inherit', cwd: root });
+    if (run.status !== 0) {
+      failed++;
+      process.stdout.write(`${check.label} failed; fix with: ${check.fix}\n`);
+    }
+  }
+  return { ok: failed === 0, passed: checks.length - failed, failed, skipped: 0 };
+}
+const checks = extraArgs.length === 0 ? [runChecks()] : [];
+
 const build = spawnSync(process.execPath, [path.join(root, 'scripts', 'build.js')], { stdio: 'inherit', cwd: root });
 if (build.status !== 0) {
-  process.stdout.write('0 passed, 1 failed\n');
+  const failed = 1 + checks.reduce((n, c) => n + c.failed, 0);
+  process.stdout.write(`0 passed, ${failed} failed\n`);
   process.exit(1);
 }
 const jestBin = require.resolve('jest/bin/jest');
-const extraArgs = process.argv.slice(2);
 
 /** Runs jest once and returns its counts (from its JSON report). */
 function runJest(label, args, env) {
@@ -34,7 +68,7 @@ function runJest(label, args, env) {
   }
 }
 
-const runs = [runJest('all tests (integration tests on bulwark-pluginserver)', extraArgs, process.env)];
+const runs = [...checks, runJest('all tests (integration tests on bulwark-pluginserver)', extraArgs, process.env)];
 // The integration suites again on the stock kong-js-pluginserver: the plugins must work on both servers.
 if (extraArgs.length === 0) {
   runs.push(
