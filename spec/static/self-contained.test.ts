@@ -106,18 +106,43 @@ describe('citations of the Kong protocol notes', () => {
   });
 });
 
-test('every relative link in the Markdown files leads to a file or folder of the repository', () => {
+/** GitHub's heading anchors of a Markdown text: lower case, punctuation dropped, spaces to '-', repeats numbered. */
+function markdownAnchors(text: string): Set<string> {
+  const seen = new Map<string, number>();
+  const anchors = new Set<string>();
+  let fenced = false;
+  for (const line of text.split('\n')) {
+    if (/^\s*```/.test(line)) fenced = !fenced;
+    const m = !fenced && line.match(/^#{1,6} (.+?)\s*#*\s*$/);
+    if (!m) continue;
+    const base = m[1]
+      .replace(/\[([^\]]*)\]\([^)]*\)/g, '$1')
+      .trim()
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\p{M} _-]/gu, '')
+      .replace(/ /g, '-');
+    const n = seen.get(base) ?? 0;
+    seen.set(base, n + 1);
+    anchors.add(n === 0 ? base : `${base}-${n}`);
+  }
+  return anchors;
+}
+
+test('every relative link in the Markdown files leads to a file of the repository, and to a heading there', () => {
   const problems: string[] = [];
   for (const { file, lines } of texts.filter((t) => t.file.endsWith('.md'))) {
     let fenced = false;
     lines.forEach((line, i) => {
       if (/^\s*```/.test(line)) fenced = !fenced;
       if (fenced) return;
-      for (const m of line.matchAll(/\]\(([^)\s]+)\)/g)) {
-        const href = m[1].split('#')[0];
-        if (!href || /^[a-z][a-z0-9+.-]*:/i.test(href)) continue; // same-page anchor, http(s):, mailto:
-        if (!fs.existsSync(path.resolve(path.dirname(path.join(root, file)), decodeURIComponent(href)))) {
-          problems.push(`${file}:${i + 1}: ${m[1]}`);
+      for (const m of line.replace(/`[^`]*`/g, '').matchAll(/\]\(([^)\s]+)\)/g)) {
+        const [href, anchor] = m[1].split('#');
+        if (/^[a-z][a-z0-9+.-]*:/i.test(href)) continue; // http(s):, mailto:
+        const target = href ? path.resolve(path.dirname(path.join(root, file)), decodeURIComponent(href)) : path.join(root, file);
+        if (!fs.existsSync(target)) {
+          problems.push(`${file}:${i + 1}: ${m[1]} (no such file)`);
+        } else if (anchor && target.endsWith('.md') && !markdownAnchors(fs.readFileSync(target, 'utf8')).has(anchor)) {
+          problems.push(`${file}:${i + 1}: ${m[1]} (no such heading)`);
         }
       }
     });
