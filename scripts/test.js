@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict';
-// `npm test`: lint and format check, build (type-check + compile, the plugin server loads compiled plugins), run
-// every jest suite, and end with the line CI reads: `N passed, N failed` (skipped tests are counted separately;
+// `npm test`: check that the machine has what the tests need (scripts/check-test-env.js), lint and format check,
+// build (type-check + compile, the plugin server loads compiled plugins), run every jest suite, and end with the line CI reads: `N passed, N failed` (skipped tests are counted separately;
 // each failed lint or format check counts as one failure). `npm test -- <jest args>` runs only the selected
 // suites, without the lint and format checks.
 const { spawnSync } = require('child_process');
@@ -11,6 +11,14 @@ const path = require('path');
 
 const root = path.resolve(__dirname, '..');
 const extraArgs = process.argv.slice(2);
+
+// First, what the tests need besides npm packages (redis-server, luajit, …): one message with the install command.
+const env = require('./check-test-env').describe(require('./check-test-env').checkEnvironment());
+if (env.message) process.stderr.write(`${env.message}\n`);
+if (!env.ok) {
+  process.stdout.write('0 passed, 1 failed\n');
+  process.exit(1);
+}
 
 /** Lint and format check (whole tree; skipped when jest arguments select some suites). Each failure counts as one
  *  failed test, and the tests still run, so one report shows everything. */
