@@ -6,7 +6,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 const root = path.join(__dirname, '..', '..');
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- a plain CommonJS script, run before any build
 const check = require('../../scripts/check-test-env.js') as {
   TOOLS: { bin: string; pkg: string; optional?: boolean }[];
   checkEnvironment(o: { searchPath?: string; nodeVersion?: string }): {
