@@ -6,7 +6,10 @@ import { generateKeyPairSync } from 'node:crypto';
 import { startGatewayServer, type RunningGateway } from '../../kong/emulator/gateway';
 import { serverKind } from '../helpers/emulator';
 
-function call(port: number, method: string, path: string, body?: unknown): Promise<{ status: number; json: () => any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- Admin API answers are read field by field
+type AdminJson = any;
+
+function call(port: number, method: string, path: string, body?: unknown): Promise<{ status: number; json: () => AdminJson }> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const req = http.request({ host: '127.0.0.1', port, method, path, headers: payload ? { 'content-type': 'application/json' } : {} }, (res) => {
