@@ -4,7 +4,8 @@
 // ../../docs/kong-protocol.md.
 import * as os from 'node:os';
 import type { Phase, RequestContext, HeaderMap } from './request-context';
-import { parseQueryArgs, encodeQueryArgs } from './request-context';
+import { parseQueryArgs } from './request-context';
+import { adaSearchRemove, makeOrderedArgs } from './query-encoding';
 import type { Consumer, Route } from './entities';
 import { kongNormalizeBytes } from './declarative';
 import { UUID_RE } from './schema/validators';
@@ -222,6 +223,15 @@ function mmapSource(value: Record<string, unknown>): Record<string, unknown> {
   return value;
 }
 
+/** make_ordered_args; its error() (a value ngx.encode_args refuses) is a Lua error. */
+function ngxArgs(args: Record<string, unknown>): string {
+  try {
+    return makeOrderedArgs(args);
+  } catch (err) {
+    throw new LuaError((err as Error).message);
+  }
+}
+
 /** The request's query as nginx holds it now (ngx.var.args: plugins may have rewritten it). */
 function currentQuery(c: RequestContext): string {
   return c.serviceRequest.rawQuery ?? c.request.rawQuery;
@@ -410,18 +420,16 @@ const M: Record<string, PdkMethod> = {
     phases: REWRITE_ACCESS,
     fn: (c, a) => {
       if (a[0] === null || typeof a[0] !== 'object') throw new LuaError('args must be a table');
-      c.serviceRequest.rawQuery = encodeQueryArgs(a[0] as Record<string, unknown>);
+      c.serviceRequest.rawQuery = ngxArgs(a[0] as Record<string, unknown>);
     },
   },
   'kong.service.request.clear_query_arg': {
     phases: REWRITE_ACCESS,
+    // kong/pdk/service/request.lua 3.9.3 lines 280-291: resty.ada.search.remove re-serialises the whole query.
     fn: (c, a) => {
       const name = str(a[0], 'query argument name');
-      const q = c.serviceRequest.rawQuery ?? c.request.rawQuery;
-      c.serviceRequest.rawQuery = q
-        .split('&')
-        .filter((p) => p !== '' && decodeURIComponent(p.split('=')[0].replace(/\+/g, ' ')) !== name)
-        .join('&');
+      const q = currentQuery(c);
+      if (q !== '') c.serviceRequest.rawQuery = adaSearchRemove(q, name);
     },
   },
   'kong.service.request.set_header': { phases: REWRITE_ACCESS, fn: (c, a) => void setHeaderChecked(c.serviceRequest.headers, a[0], a[1], false) },
@@ -443,7 +451,7 @@ const M: Record<string, PdkMethod> = {
       if (a[0] === null || typeof a[0] !== 'object') throw new LuaError('args must be a table');
       const mime = (typeof a[1] === 'string' ? a[1] : c.requestHeaders.first('content-type') ?? 'application/json').toLowerCase();
       if (mime.includes('json')) c.serviceRequest.body = Buffer.from(JSON.stringify(a[0]));
-      else if (mime.includes('x-www-form-urlencoded')) c.serviceRequest.body = Buffer.from(encodeQueryArgs(a[0] as Record<string, unknown>));
+      else if (mime.includes('x-www-form-urlencoded')) c.serviceRequest.body = Buffer.from(ngxArgs(a[0] as Record<string, unknown>));
       else throw new LuaError(`unsupported content type: ${mime}`);
       c.serviceRequest.headers.set('Content-Type', mime);
     },

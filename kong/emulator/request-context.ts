@@ -198,18 +198,3 @@ export function decodeQueryComponent(s: string): string {
     return plus.replace(/%([0-9a-fA-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
   }
 }
-
-/** Query string from a Lua-style args table (kong.service.request.set_query encodes with ngx.encode_args, sorted). */
-export function encodeQueryArgs(args: Record<string, unknown>): string {
-  const parts: string[] = [];
-  for (const key of Object.keys(args).sort()) {
-    const v = args[key];
-    const values = Array.isArray(v) ? v : [v];
-    for (const one of values) {
-      if (one === true) parts.push(encodeURIComponent(key));
-      else if (one === false || one === null || one === undefined) continue;
-      else parts.push(`${encodeURIComponent(key)}=${encodeURIComponent(String(one))}`);
-    }
-  }
-  return parts.join('&');
-}

@@ -76,6 +76,34 @@ describe('Kong PDK semantics (probe plugin over the real plugin server)', () => 
     expect(await getPath('/api//x/..')).toEqual(['/api/', '/api//x/..']);
     expect(await getPath('/api/%2e%2e/api/q')).toEqual(['/api/q', '/api/%2e%2e/api/q']);
   });
+
+  test('kong/pdk/service/request.lua 3.9.3 lines 280-291 clear_query_arg = resty.ada.search.remove: the whole rest of the query is re-serialised WHATWG-style', async () => {
+    const upstreamQuery = async (query: string, ...calls_: unknown[][]) => {
+      const res = await gw.kong.request({ path: `/api/x?${query}`, headers: { 'x-probe-access': calls(...calls_) } });
+      expect(res.report.luaErrors).toEqual([]);
+      return new URL(res.report.upstreamRequest!.url, 'http://u').search.slice(1);
+    };
+    // t/01-pdk/06-service-request/14-clear_query_arg.t TEST 7: order kept, every occurrence removed.
+    expect(await upstreamQuery('a=0&d=1&a=2&c=3&a=4&b=5&a=6&d=7&a=8', ['service.request.clearQueryArg', 'a'])).toBe('d=1&c=3&b=5&d=7');
+    // The rest re-encoded: %20 → +, / → %2F, , → %2C, ~ → %7E, a bare name gets `=`, a stray % becomes %25.
+    expect(await upstreamQuery('token=x&q=a%20b&p=/x,y~&flag&&e=%zz&u=%C3%A9', ['service.request.clearQueryArg', 'token'])).toBe(
+      'q=a+b&p=%2Fx%2Cy%7E&flag=&e=%25zz&u=%C3%A9',
+    );
+    // Names match after form-decoding; an absent name still re-encodes everything.
+    expect(await upstreamQuery('access+token=1&acc%65ss%20token=2&x=1', ['service.request.clearQueryArg', 'access token'])).toBe('x=1');
+    expect(await upstreamQuery('q=a%20b', ['service.request.clearQueryArg', 'absent'])).toBe('q=a+b');
+  });
+
+  test('kong/pdk/service/request.lua 3.9.3 lines 44-62 set_query = make_ordered_args: ngx.encode_args per key, pieces sorted, %20 for space', async () => {
+    const res = await gw.kong.request({
+      path: '/api/x?old=1',
+      headers: { 'x-probe-access': calls(['service.request.setQuery', { foo: 'hello world', bar: ['baz', 'bla', true], zzz: true, blo: '', ex: "!'()*~", n: 1.5 }]) },
+    });
+    // The example of the function's own documentation, plus lua-nginx-module's uri_component escaping of !'()*.
+    expect(new URL(res.report.upstreamRequest!.url, 'http://u').search.slice(1)).toBe(
+      'bar=baz&bar=bla&bar&blo=&ex=%21%27%28%29%2A~&foo=hello%20world&n=1.5&zzz',
+    );
+  });
 });
 
 describe('plugin_servers/plugin.lua get_instance_id: a request waits at most WAIT_TIME for an instance another request is starting', () => {

@@ -197,6 +197,14 @@ describe('bulwark-jwt integration (emulator + real plugin server + real JWKS ser
       expect(echoed(res.body).query).toBe('keep=1');
     });
 
+    test('removing a query token re-encodes the rest of the query as Kong 3.9.3 does (resty.ada: %20 → +, / → %2F)', async () => {
+      // kong/pdk/service/request.lua 3.9.3 lines 280-291: the upstream sees the other arguments re-serialised.
+      const t = await signers.RS256!.sign(mainClaims());
+      const res = await call(`/main/x?q=a%20b&access_token=${t}&path=/v1,v2`);
+      expect(res.status).toBe(200);
+      expect(echoed(res.body).query).toBe('q=a+b&path=%2Fv1%2Cv2');
+    });
+
     test('a token in a cookie is accepted and that cookie removed (other cookies kept)', async () => {
       const t = await signers.RS256!.sign(mainClaims());
       const res = await call('/main/x', undefined, { cookie: `theme=dark; access_token=${t}` });
