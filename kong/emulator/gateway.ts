@@ -129,6 +129,7 @@ async function proxyHandler(kong: KongEmulator, req: http.IncomingMessage, res: 
       method: req.method ?? 'GET',
       scheme,
       clientCertChainPem: scheme === 'https' ? peerChainPem(req.socket as TLSSocket) : undefined,
+      tlsVersion: scheme === 'https' ? (req.socket as TLSSocket).getProtocol() ?? undefined : undefined,
       serverName: scheme === 'https' ? ((req.socket as TLSSocket & { servername?: string }).servername || undefined) : undefined,
       rawPath: q < 0 ? target : target.slice(0, q),
       rawQuery: q < 0 ? '' : target.slice(q + 1),

@@ -209,12 +209,11 @@ export class KongEmulator {
     const names = this.opts.plugins ?? listBuiltPlugins(root);
     const entries = this.opts.entries ?? pluginServerEntries(this.opts.server ?? 'bulwark', this.prefix, names, root);
     // init_by_lua: query every server (process.lua load_external_plugins_info); any bad output stops Kong.
+    // A name two servers report: the later entry replaces the earlier one, silently (process.lua 3.9.3 line 98,
+    // `available_external_plugins[plugin_info.name] = plugin_info`); both servers are still started.
     for (const entry of entries) {
       for (const info of queryPluginInfo(entry, this.opts.kongVersion ?? '3.9')) {
-        if (this.plugins.has(info.Name)) {
-          this.writeLog(`[warn] plugin ${info.Name} is already registered`);
-          continue;
-        }
+        this.plugins.delete(info.Name);
         this.plugins.set(info.Name, { info, entry, phases: new Set(info.Phases) });
       }
     }

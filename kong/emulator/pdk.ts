@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import type { Phase, RequestContext, HeaderMap } from './request-context';
 import { parseQueryArgs } from './request-context';
 import { adaSearchRemove, makeOrderedArgs } from './query-encoding';
+import { cjsonEncode, CjsonError } from './cjson';
 import type { Consumer, Route } from './entities';
 import { kongNormalizeBytes } from './declarative';
 import { UUID_RE } from './schema/validators';
@@ -212,7 +213,8 @@ function applyExit(ctx: RequestContext, args: unknown[], source: 'exit' | 'error
     else if (typeof b === 'string') body = Buffer.from(b);
     else if (b instanceof Uint8Array) body = Buffer.from(b);
     else if (typeof b === 'object') {
-      body = Buffer.from(JSON.stringify(b));
+      // kong/pdk/response.lua 3.9.3 lines 1015-1021: cjson.encode, an encoding error is error("invalid body: ...").
+      body = Buffer.from(luaCjson(b, 'invalid body: '), 'utf8');
       if (!headers.has('content-type')) headers.set('Content-Type', 'application/json; charset=utf-8');
     } else throw new LuaError('body must be a nil, string or table');
   }
@@ -221,6 +223,16 @@ function applyExit(ctx: RequestContext, args: unknown[], source: 'exit' | 'error
 
 function mmapSource(value: Record<string, unknown>): Record<string, unknown> {
   return value;
+}
+
+/** cjson.encode (Kong's settings); its error is a Lua error with the caller's prefix. */
+function luaCjson(v: unknown, prefix: string): string {
+  try {
+    return cjsonEncode(v);
+  } catch (err) {
+    if (err instanceof CjsonError) throw new LuaError(prefix + err.message);
+    throw err;
+  }
 }
 
 /** make_ordered_args; its error() (a value ngx.encode_args refuses) is a Lua error. */
@@ -450,7 +462,7 @@ const M: Record<string, PdkMethod> = {
     fn: (c, a) => {
       if (a[0] === null || typeof a[0] !== 'object') throw new LuaError('args must be a table');
       const mime = (typeof a[1] === 'string' ? a[1] : c.requestHeaders.first('content-type') ?? 'application/json').toLowerCase();
-      if (mime.includes('json')) c.serviceRequest.body = Buffer.from(JSON.stringify(a[0]));
+      if (mime.includes('json')) c.serviceRequest.body = Buffer.from(luaCjson(a[0], ''), 'utf8');
       else if (mime.includes('x-www-form-urlencoded')) c.serviceRequest.body = Buffer.from(ngxArgs(a[0] as Record<string, unknown>));
       else throw new LuaError(`unsupported content type: ${mime}`);
       c.serviceRequest.headers.set('Content-Type', mime);
@@ -521,7 +533,10 @@ const M: Record<string, PdkMethod> = {
     fn: (c) => c.request.scheme,
   },
   'kong.client.tls.get_full_client_certificate_chain': {
-    phases: ['certificate', 'rewrite', 'access', 'response'], needsRequest: true,
+    // kong/pdk/client/tls.lua 3.9.3 lines 21-25 + 129-132: REWRITE_AND_LATER (rewrite, access, response, balancer,
+    // log), so the certificate phase is a Lua error; in the log timer resty.kong.tls refuses it (no request).
+    // Plain HTTP returns nil ("connection is not TLS"), no certificate nil.
+    phases: ['rewrite', 'access', 'response', 'log'], needsRequest: true,
     // nginx only asks for (and so only has) a client certificate when the certificate phase requested one.
     fn: (c) => (c.clientCertRequested ? c.request.clientCertChainPem : undefined),
   },
@@ -561,6 +576,12 @@ const M: Record<string, PdkMethod> = {
   'kong.nginx.get_ctx': { phases: 'any', fn: (c, a) => c.ngxCtx.get(str(a[0], 'key')) },
   'kong.nginx.set_ctx': { phases: 'any', fn: (c, a) => void c.ngxCtx.set(str(a[0], 'key'), a[1]) },
   'kong.nginx.get_subsystem': { phases: 'any', fn: () => 'http' },
+  // plugin_servers/plugin.lua 3.9.3 line 56: ngx.ssl.get_tls1_version_str, no phase check: "TLSv1.2"/"TLSv1.3" on
+  // a TLS connection (the certificate phase included), nil on plain HTTP; in the log timer "no request found".
+  'kong.nginx.get_tls1_version_str': {
+    phases: 'any', needsRequest: true,
+    fn: (c) => (c.request.scheme === 'https' ? c.request.tlsVersion ?? 'TLSv1.3' : undefined),
+  },
   'kong.nginx.req_start_time': {
     phases: 'any',
     fn: (c) => c.startTime / 1000,

@@ -23,6 +23,8 @@ export interface IncomingRequest {
   clientCertChainPem?: string;
   /** TLS server name (SNI) the client sent. */
   serverName?: string;
+  /** The negotiated TLS version as OpenSSL names it (`TLSv1.2`, `TLSv1.3`); https only (default `TLSv1.3`). */
+  tlsVersion?: string;
 }
 
 /**

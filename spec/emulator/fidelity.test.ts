@@ -94,6 +94,23 @@ describe('Kong PDK semantics (probe plugin over the real plugin server)', () => 
     expect(await upstreamQuery('q=a%20b', ['service.request.clearQueryArg', 'absent'])).toBe('q=a+b');
   });
 
+  test('kong/pdk/response.lua 3.9.3 lines 1015-1021 exit encodes a table body with cjson as kong/globalpatches.lua 19-21 sets it up', async () => {
+    const exitBody = async (body: unknown) => {
+      const res = await gw.kong.request({ path: '/api/x', headers: { 'x-probe-access': calls(['exit', 403, body]) } });
+      expect(res.status).toBe(403);
+      expect(res.headers.first('content-type')).toBe('application/json; charset=utf-8');
+      return res.body.toString('utf8');
+    };
+    // `/` escaped (encode_escape_forward_slash default), DEL and control characters as \u escapes.
+    expect(await exitBody({ message: 'see /docs\u007f\u0001\n' })).toBe('{"message":"see \\/docs\\u007f\\u0001\\n"}');
+    // An empty array (an empty Lua table) is an object; null members vanish (nil in a Lua table), trailing nulls too.
+    expect(await exitBody({ errors: [], gone: null, list: [1, null, 2, null] })).toBe('{"errors":{},"list":[1,null,2]}');
+    // encode_number_precision(16): %.16g.
+    expect(await exitBody({ a: 2 ** 60, b: 0.1, c: 1 / 3, d: 2 ** 53, e: 1e21 })).toBe(
+      '{"a":1.152921504606847e+18,"b":0.1,"c":0.3333333333333333,"d":9007199254740992,"e":1e+21}',
+    );
+  });
+
   test('kong/pdk/service/request.lua 3.9.3 lines 44-62 set_query = make_ordered_args: ngx.encode_args per key, pieces sorted, %20 for space', async () => {
     const res = await gw.kong.request({
       path: '/api/x?old=1',
@@ -227,5 +244,73 @@ describe('the plugin server\'s environment: an nginx worker\'s (TZ and `env` dir
     const names = ['PATH', 'HOME', 'NODE_EXTRA_CA_CERTS', 'BULWARK_FIDELITY_DROPPED', 'BULWARK_FIDELITY_KEPT', 'BULWARK_FIDELITY_SET'];
     const res = await gw.kong.request({ path: '/api/x', headers: { 'x-probe-access': calls(...names.map((n) => ['process-env', n])) } });
     expect(probeResults(res.body).results).toEqual(['<unset>', '<unset>', '<unset>', '<unset>', 'kept', 'set-here']);
+  });
+});
+
+describe('process.lua 3.9.3 load_external_plugins_info line 98: two plugin servers report the same plugin name', () => {
+  let kong: KongEmulator;
+  let upstream: { port: number; close(): Promise<void> };
+  let dir: string;
+  beforeAll(async () => {
+    upstream = await startEchoUpstream(0);
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-dup-'));
+    // Two stock servers serving the same probe plugin, told apart by an environment variable of their own.
+    const [one] = pluginServerEntries('stock', dir, ['probe'], fixturePluginsRoot);
+    const entry = (name: string) => ({
+      name,
+      socket: path.join(dir, `${name}.sock`),
+      startCmd: ['/usr/bin/env', `PROBE_SERVER=${name}`, ...one.startCmd!.slice(0, -1), `${name}.sock`],
+      queryCmd: one.queryCmd,
+    });
+    kong = await KongEmulator.start({ entries: [entry('first'), entry('second')], luaPlugins: [] });
+    kong.setConfig(loadDeclarative(CONFIG.replace('ECHO', `http://127.0.0.1:${upstream.port}`), { knownPlugins: new Set(kong.plugins.keys()) }));
+  });
+  afterAll(async () => {
+    await kong?.stop();
+    await upstream?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the last entry wins, silently: its server runs the plugin; the first is still started', async () => {
+    expect(kong.plugins.get('probe')!.entry.name).toBe('second');
+    expect(kong.log.filter((l) => l.includes('already registered'))).toEqual([]);
+    expect([...kong.spawns.keys()].sort()).toEqual(['first', 'second']);
+    const res = await kong.request({ path: '/api/x', headers: { 'x-probe-access': calls(['process-env', 'PROBE_SERVER']) } });
+    expect(probeResults(res.body).results).toEqual(['second']);
+  });
+});
+
+describe('TLS functions: kong/pdk/client/tls.lua 3.9.3 phase limits, kong.nginx.get_tls1_version_str (plugin_servers/plugin.lua line 56)', () => {
+  let gw: Gateway;
+  beforeAll(async () => {
+    gw = await startGateway({ pluginsRoot: fixturePluginsRoot, plugins: ['probe', 'probe-cert'] });
+  });
+  afterAll(async () => gw?.stop());
+  const configure = (certCalls: unknown[][]) =>
+    gw.configure(`${CONFIG}\n  - name: probe-cert\n    config:\n      calls: '${JSON.stringify(certCalls)}'\n`);
+
+  test('get_full_client_certificate_chain is REWRITE_AND_LATER (lines 21-25, 129-132): a Lua error in the certificate phase (the handshake fails)', async () => {
+    configure([['client.tls.getFullClientCertificateChain']]);
+    const res = await gw.kong.request({ path: '/api/x', scheme: 'https' });
+    expect(res.report.handshakeFailed).toBe(true);
+    expect(res.report.luaErrors[0]).toMatchObject({ plugin: 'probe-cert', phase: 'certificate' });
+    expect(res.report.luaErrors[0].message).toContain('cannot be called in certificate phase');
+  });
+
+  test('get_tls1_version_str has no phase check: the TLS version in the certificate phase and in access, nil on plain HTTP', async () => {
+    configure([['nginx.getTls1_versionStr']]);
+    const tls = await gw.kong.request({ path: '/api/x', scheme: 'https', headers: { 'x-probe-access': calls(['nginx.getTls1_versionStr']) } });
+    expect(tls.report.handshakeFailed).toBeUndefined();
+    expect(gw.kong.log).toContain('[notice] [probe-cert] probe-cert-results ["TLSv1.3"]');
+    expect(probeResults(tls.body).results).toEqual(['TLSv1.3']);
+    const plain = await gw.kong.request({ path: '/api/x', headers: { 'x-probe-access': calls(['nginx.getTls1_versionStr'], ['client.tls.getFullClientCertificateChain']) } });
+    expect(probeResults(plain.body).results).toEqual(['<nil>', '<nil>']);
+  });
+
+  test('in the log timer get_full_client_certificate_chain has no request to read: a Lua error there, never a chain', async () => {
+    configure([]);
+    const res = await gw.kong.request({ path: '/api/x', scheme: 'https', headers: { 'x-probe-log': calls(['client.tls.getFullClientCertificateChain']) } });
+    await res.report.logDone;
+    expect(res.report.luaErrors).toEqual([expect.objectContaining({ plugin: 'probe', phase: 'log' })]);
   });
 });

@@ -127,7 +127,8 @@ describe('npm run gateway with kong.yml (end to end)', () => {
     const bad = JSON.stringify({ item: 'book', quantity: 0 });
     const invalid = await tls('POST', '/orders', { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': String(bad.length) }, bad);
     expect(invalid.status).toBe(400);
-    expect(invalid.body).toContain('body/quantity');
+    // Kong's cjson escapes `/` in the JSON body (kong/pdk/response.lua 3.9.3 exit): compare the parsed value.
+    expect(JSON.parse(invalid.body).errors[0].location).toBe('body/quantity');
 
     const unknown = await tls('DELETE', '/orders', { authorization: `Bearer ${token}` });
     expect(unknown.status).toBe(405);
