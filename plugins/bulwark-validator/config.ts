@@ -20,7 +20,7 @@ import { compileJsonSchemas, SCHEMA_DRAFTS, type SchemaDraft } from './json-sche
 import { compileOpenApi } from './openapi';
 import type { ParamLocation } from './parameters';
 import type { BodyLimits } from './request-body';
-import { parseSpecText, readSpecFile } from './spec-source';
+import { MAX_PRECOMPILE_SPEC_BYTES, parseSpecText, readSpecFile } from './spec-source';
 import type { JsonSchemaPolicy, OpenApiPolicy } from './validate';
 
 export type ValidatorMode = 'enforce' | 'monitor';
@@ -106,6 +106,15 @@ function readLimits(r: ConfigReader): BodyLimits {
   };
 }
 
+/** A spec_file's size (0 when it cannot be read: reading it then reports why, naming spec_file). */
+function fileSize(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
 function openApiPolicy(r: ConfigReader): ValidationPolicy {
   const spec = r.optionalString('spec');
   const file = r.optionalString('spec_file');
@@ -130,6 +139,15 @@ function openApiPolicy(r: ConfigReader): ValidationPolicy {
     } catch {
       fileStamp = 'missing';
     }
+  }
+  // Compiling every operation at start is bounded by document size, so that start stays well under Kong's 10 s.
+  const specSize = spec !== undefined ? spec.length : file !== undefined ? fileSize(file) : 0;
+  if (precompile && specSize > MAX_PRECOMPILE_SPEC_BYTES) {
+    throw new ConfigError(
+      r.field('precompile'),
+      `only for documents of at most ${MAX_PRECOMPILE_SPEC_BYTES} bytes (this one: ${specSize}); larger documents ` +
+        'compile each operation on its first request',
+    );
   }
   const key = cacheKey(['openapi', spec ?? null, file ?? null, fileStamp, basePaths, [...validate].sort(), loadMode, precompile]);
   const compiled = cached(key, () => {

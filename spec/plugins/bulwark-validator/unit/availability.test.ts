@@ -1,6 +1,7 @@
 // Availability of the shared plugin-server event loop against hostile patterns, large and broken documents, and
 // deep data; real public documents from spec/fixtures/openapi (see its README for sources and licences).
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as zlib from 'node:zlib';
@@ -245,5 +246,49 @@ describe('stack depth: max_depth is bounded by what validation can do', () => {
     const deep = api.operations[0]!.body!.media[0]!.validateJson!;
     expect(deep(nest(1000))).toBe(false);
     expect(deep.errors).toEqual([expect.objectContaining({ keyword: 'max-depth' })]);
+  });
+});
+
+describe("instance start stays bounded (Kong skips a plugin whose instance takes over 10 s to start)", () => {
+  // A document of `size` bytes: a few operations, padded with trailing whitespace (JSON) or a comment (YAML).
+  const operations = Object.fromEntries(
+    Array.from({ length: 50 }, (_, i) => [`/items${i}/{id}`, { post: { parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer' } }], requestBody: { content: { 'application/json': { schema: { type: 'object', required: ['n'], properties: { n: { type: 'integer' } } } } } } } }]),
+  );
+  const doc = { openapi: '3.0.3', info: { title: 't', version: '1' }, paths: operations };
+  const jsonOf = (size: number) => {
+    const text = JSON.stringify(doc);
+    return text + ' '.repeat(size - text.length);
+  };
+  const yamlOf = (size: number) => {
+    const text = `openapi: 3.0.3\ninfo: {title: t, version: "1"}\npaths:\n  /x:\n    get: {responses: {"200": {description: ok}}}\n# `;
+    return text + 'x'.repeat(size - text.length);
+  };
+  beforeEach(() => clearPolicyCache());
+
+  test('precompile: true is refused at config over 2 MiB, naming openapi.precompile; at the cap it compiles at start', () => {
+    const cap = 2 * 1024 * 1024;
+    expect(() => parseValidatorConfig({ openapi: { spec: jsonOf(cap + 1), precompile: true } })).toThrow(
+      /^openapi\.precompile: only for documents of at most 2097152 bytes \(this one: 2097153\)/,
+    );
+    expect(() => parseValidatorConfig({ openapi: { spec: jsonOf(cap), precompile: true } })).not.toThrow();
+    // Without precompile the same large document loads: its operations compile on first use (deferred).
+    expect(() => parseValidatorConfig({ openapi: { spec: jsonOf(cap + 1) } })).not.toThrow();
+  });
+
+  test('precompile with spec_file: the file size counts', () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-spec-')), 'big.json');
+    fs.writeFileSync(file, jsonOf(2 * 1024 * 1024 + 10));
+    expect(() => parseValidatorConfig({ openapi: { spec_file: file, precompile: true } })).toThrow(/^openapi\.precompile: only for documents/);
+    expect(() => parseValidatorConfig({ openapi: { spec_file: file } })).not.toThrow();
+    fs.rmSync(path.dirname(file), { recursive: true, force: true });
+  });
+
+  test('a YAML document over 1 MiB is refused before parsing, naming the field; JSON of any size up to 16 MiB is not', () => {
+    const cap = 1024 * 1024;
+    expect(() => parseValidatorConfig({ openapi: { spec: yamlOf(cap + 1) } })).toThrow(
+      /^openapi\.spec: not JSON, and a YAML document may have at most 1048576 bytes/,
+    );
+    expect(() => parseValidatorConfig({ openapi: { spec: yamlOf(cap) } })).not.toThrow();
+    expect(() => parseValidatorConfig({ openapi: { spec: jsonOf(3 * cap) } })).not.toThrow();
   });
 });
