@@ -244,13 +244,228 @@ function pluginView(p: PluginEntity) {
   };
 }
 
+/** One Admin API request as its route handler sees it. */
+interface AdminCall {
+  kong: KongEmulator;
+  req: http.IncomingMessage;
+  res: http.ServerResponse;
+  raw: Buffer;
+  /** The `:name` segments of the route pattern, URL-decoded. */
+  params: Record<string, string>;
+  cfg: KongConfig;
+  /** Replaces the configuration (a rejected config is a 400 with Kong's schema violation). */
+  apply(next: KongConfig): void;
+}
+
+type AdminHandler = (c: AdminCall) => void;
+type ScopeKind = 'services' | 'routes' | 'consumers';
+type PluginScope = { service?: string; route?: string; consumer?: string };
+
+/** The plugin collection's scope: `/plugins` (global view) or `/{services,routes,consumers}/{x}/plugins`. */
+function pluginScope(c: AdminCall, kind?: ScopeKind): PluginScope {
+  if (!kind) return {};
+  const id = resolveEntity(c.cfg, kind, c.params.owner);
+  if (!id) throw notFound();
+  return kind === 'services' ? { service: id } : kind === 'routes' ? { route: id } : { consumer: id };
+}
+
+function inScope(scope: PluginScope, p: PluginEntity): boolean {
+  return (!scope.service || p.service === scope.service) && (!scope.route || p.route === scope.route) && (!scope.consumer || p.consumer === scope.consumer);
+}
+
+function findPlugin(c: AdminCall, scope: PluginScope): PluginEntity | undefined {
+  return c.cfg.plugins.find((p) => (p.id === c.params.plugin || p.instance_name === c.params.plugin) && inScope(scope, p));
+}
+
+/** The plugin routes of one collection (kong/api/routes/plugins.lua and the nested endpoints). */
+function pluginRoutes(prefix: string, kind?: ScopeKind): [string, string, AdminHandler][] {
+  const listPlugins: AdminHandler = (c) => {
+    const scope = pluginScope(c, kind);
+    send(c.res, 200, { data: c.cfg.plugins.filter((p) => inScope(scope, p)).map(pluginView), next: null });
+  };
+  const createPlugin: AdminHandler = (c) => {
+    const scope = pluginScope(c, kind);
+    const entity = pluginFromBody(parseAdminBody(c.req, c.raw), scope, c.cfg);
+    const stored = { ...entity, config: validate(c.kong, entity.name, entity.config) };
+    c.apply({ ...c.cfg, plugins: [...c.cfg.plugins, stored] });
+    send(c.res, 201, pluginView(stored));
+  };
+  const getPlugin: AdminHandler = (c) => {
+    const existing = findPlugin(c, pluginScope(c, kind));
+    if (!existing) throw notFound();
+    send(c.res, 200, pluginView(existing));
+  };
+  const deletePlugin: AdminHandler = (c) => {
+    const existing = findPlugin(c, pluginScope(c, kind));
+    if (existing) c.apply({ ...c.cfg, plugins: c.cfg.plugins.filter((p) => p !== existing) });
+    send(c.res, 204);
+  };
+  const writePlugin =
+    (method: 'PATCH' | 'PUT'): AdminHandler =>
+    (c) => {
+      const scope = pluginScope(c, kind);
+      const existing = findPlugin(c, scope);
+      if (!existing && method === 'PATCH') throw notFound();
+      const body = parseAdminBody(c.req, c.raw);
+      const base = method === 'PATCH' && existing ? existing : undefined;
+      const merged = pluginFromBody({ ...(base ? pluginView(base) : {}), ...body, id: existing?.id ?? c.params.plugin }, scope, c.cfg, base);
+      const patchConfig = base ? deepMerge(base.config, (body.config as Record<string, unknown>) ?? {}) : merged.config;
+      const stored = { ...merged, config: validate(c.kong, merged.name, patchConfig) };
+      const plugins = existing ? c.cfg.plugins.map((p) => (p === existing ? stored : p)) : [...c.cfg.plugins, stored];
+      c.apply({ ...c.cfg, plugins });
+      send(c.res, 200, pluginView(stored));
+    };
+  return [
+    ['GET', prefix, listPlugins],
+    ['POST', prefix, createPlugin],
+    ['GET', `${prefix}/:plugin`, getPlugin],
+    ['DELETE', `${prefix}/:plugin`, deletePlugin],
+    ['PATCH', `${prefix}/:plugin`, writePlugin('PATCH')],
+    ['PUT', `${prefix}/:plugin`, writePlugin('PUT')],
+  ];
+}
+
+const createConsumer: AdminHandler = (c) => {
+  const body = parseAdminBody(c.req, c.raw);
+  const username = typeof body.username === 'string' && body.username ? body.username : undefined;
+  const custom_id = typeof body.custom_id === 'string' && body.custom_id ? body.custom_id : undefined;
+  if (!username && !custom_id) {
+    throw new HttpError(400, schemaError({ '@entity': ["at least one of these fields must be non-empty: 'custom_id', 'username'"] }));
+  }
+  if (username && c.cfg.consumers.some((x) => x.username === username)) {
+    const message = `UNIQUE violation detected on '{username="${username}"}'`;
+    throw new HttpError(409, { code: 5, name: 'unique constraint violation', message, fields: { username } });
+  }
+  const consumer: Consumer = { id: typeof body.id === 'string' ? body.id : randomUUID(), username, custom_id, tags: body.tags as string[] | undefined };
+  c.apply({ ...c.cfg, consumers: [...c.cfg.consumers, consumer] });
+  send(c.res, 201, consumer);
+};
+
+function findConsumer(c: AdminCall): Consumer | undefined {
+  const id = resolveEntity(c.cfg, 'consumers', c.params.consumer);
+  return c.cfg.consumers.find((x) => x.id === id);
+}
+
+/** GET of the read-only services and routes (any other method on them: 405, see adminHandler). */
+function readOnlyRoutes(kind: 'services' | 'routes'): [string, string, AdminHandler][] {
+  const list = (c: AdminCall) => (kind === 'services' ? c.cfg.services : c.cfg.routes) as { id: string }[];
+  return [
+    ['GET', `/${kind}`, (c) => send(c.res, 200, { data: list(c), next: null })],
+    [
+      'GET',
+      `/${kind}/:entity`,
+      (c) => {
+        const id = resolveEntity(c.cfg, kind, c.params.entity);
+        const e = list(c).find((x) => x.id === id);
+        if (!e) throw notFound();
+        send(c.res, 200, e);
+      },
+    ],
+  ];
+}
+
+/** The Admin API subset: [method, path pattern (`:name` matches one segment), handler]. */
+const ADMIN_ROUTES: [string, string, AdminHandler][] = [
+  [
+    'GET',
+    '/',
+    (c) =>
+      send(c.res, 200, {
+        version: KONG_VERSION,
+        node_id: c.kong.nodeId,
+        plugins: {
+          available_on_server: Object.fromEntries([...c.kong.plugins.values()].map((p) => [p.info.Name, { version: p.info.Version, priority: p.info.Priority }])),
+        },
+        configuration: { database: 'off (emulated, Admin API writes applied in memory)' },
+      }),
+  ],
+  [
+    'GET',
+    '/status',
+    (c) =>
+      send(c.res, 200, {
+        database: { reachable: true },
+        server: { connections_active: 0, total_requests: 0 },
+        plugin_servers: c.kong.processes.map((p) => ({ name: p.entry.name, running: p.running })),
+      }),
+  ],
+  [
+    'GET',
+    '/schemas/plugins/:name',
+    (c) => {
+      const p = c.kong.plugins.get(c.params.name);
+      if (!p) throw notFound();
+      send(c.res, 200, p.info.Schema);
+    },
+  ],
+  ...pluginRoutes('/plugins'),
+  ...pluginRoutes('/services/:owner/plugins', 'services'),
+  ...pluginRoutes('/routes/:owner/plugins', 'routes'),
+  ...pluginRoutes('/consumers/:owner/plugins', 'consumers'),
+  ['GET', '/consumers', (c) => send(c.res, 200, { data: c.cfg.consumers, next: null })],
+  ['POST', '/consumers', createConsumer],
+  [
+    'GET',
+    '/consumers/:consumer',
+    (c) => {
+      const consumer = findConsumer(c);
+      if (!consumer) throw notFound();
+      send(c.res, 200, consumer);
+    },
+  ],
+  [
+    'DELETE',
+    '/consumers/:consumer',
+    (c) => {
+      // Kong cascades the delete to the consumer's plugins.
+      const consumer = findConsumer(c);
+      if (consumer) {
+        const rest = { consumers: c.cfg.consumers.filter((x) => x !== consumer), plugins: c.cfg.plugins.filter((p) => p.consumer !== consumer.id) };
+        c.apply({ ...c.cfg, ...rest });
+      }
+      send(c.res, 204);
+    },
+  ],
+  [
+    'PATCH',
+    '/consumers/:consumer',
+    (c) => {
+      const consumer = findConsumer(c);
+      if (!consumer) throw notFound();
+      const updated = { ...consumer, ...pick(parseAdminBody(c.req, c.raw), ['username', 'custom_id', 'tags']) } as Consumer;
+      c.apply({ ...c.cfg, consumers: c.cfg.consumers.map((x) => (x === consumer ? updated : x)) });
+      send(c.res, 200, updated);
+    },
+  ],
+  ...readOnlyRoutes('services'),
+  ...readOnlyRoutes('routes'),
+];
+
+/** The first route whose method and pattern match, with the pattern's parameters. */
+function matchAdminRoute(method: string, segs: string[]): { handler: AdminHandler; params: Record<string, string> } | undefined {
+  for (const [m, pattern, handler] of ADMIN_ROUTES) {
+    if (m !== method) continue;
+    const parts = pattern.split('/').filter(Boolean);
+    if (parts.length !== segs.length) continue;
+    const params: Record<string, string> = {};
+    if (parts.every((part, i) => (part.startsWith(':') ? ((params[part.slice(1)] = segs[i]), true) : part === segs[i]))) return { handler, params };
+  }
+  return undefined;
+}
+
 async function adminHandler(kong: KongEmulator, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   try {
     const raw = await readBody(req);
     const url = new URL(req.url ?? '/', 'http://admin');
     const segs = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     const method = req.method ?? 'GET';
-    const cfg = kong.getConfig();
+    const route = matchAdminRoute(method, segs);
+    if (!route) {
+      if ((segs[0] === 'services' || segs[0] === 'routes') && method !== 'GET') {
+        throw new HttpError(405, { message: 'services and routes are read-only here: edit kong.yml and restart the gateway' });
+      }
+      throw notFound();
+    }
     const apply = (next: KongConfig) => {
       try {
         kong.setConfig(next);
@@ -259,121 +474,7 @@ async function adminHandler(kong: KongEmulator, req: http.IncomingMessage, res: 
         throw err;
       }
     };
-
-    if (segs.length === 0 && method === 'GET') {
-      return send(res, 200, {
-        version: KONG_VERSION,
-        node_id: kong.nodeId,
-        plugins: { available_on_server: Object.fromEntries([...kong.plugins.values()].map((p) => [p.info.Name, { version: p.info.Version, priority: p.info.Priority }])) },
-        configuration: { database: 'off (emulated, Admin API writes applied in memory)' },
-      });
-    }
-    if (segs[0] === 'status' && segs.length === 1 && method === 'GET') {
-      return send(res, 200, {
-        database: { reachable: true },
-        server: { connections_active: 0, total_requests: 0 },
-        plugin_servers: kong.processes.map((p) => ({ name: p.entry.name, running: p.running })),
-      });
-    }
-    if (segs[0] === 'schemas' && segs[1] === 'plugins' && segs[2] && method === 'GET') {
-      const p = kong.plugins.get(segs[2]);
-      if (!p) throw notFound();
-      return send(res, 200, p.info.Schema);
-    }
-
-    // Scoped plugin collections: /services/{x}/plugins, /routes/{x}/plugins, /consumers/{x}/plugins
-    let scope: { service?: string; route?: string; consumer?: string } = {};
-    let rest = segs;
-    if (['services', 'routes', 'consumers'].includes(segs[0]) && segs.length >= 3 && segs[2] === 'plugins') {
-      const id = resolveEntity(cfg, segs[0] as 'services' | 'routes' | 'consumers', segs[1]);
-      if (!id) throw notFound();
-      scope = segs[0] === 'services' ? { service: id } : segs[0] === 'routes' ? { route: id } : { consumer: id };
-      rest = segs.slice(2);
-    }
-
-    if (rest[0] === 'plugins') {
-      const inScope = (p: PluginEntity) =>
-        (!scope.service || p.service === scope.service) && (!scope.route || p.route === scope.route) && (!scope.consumer || p.consumer === scope.consumer);
-      if (rest.length === 1 && method === 'GET') return send(res, 200, { data: cfg.plugins.filter(inScope).map(pluginView), next: null });
-      if (rest.length === 1 && method === 'POST') {
-        const body = parseAdminBody(req, raw);
-        const entity = pluginFromBody(body, scope, cfg);
-        const config = validate(kong, entity.name, entity.config);
-        const stored = { ...entity, config };
-        apply({ ...cfg, plugins: [...cfg.plugins, stored] });
-        return send(res, 201, pluginView(stored));
-      }
-      if (rest.length === 2) {
-        const existing = cfg.plugins.find((p) => (p.id === rest[1] || p.instance_name === rest[1]) && inScope(p));
-        if (method === 'GET') {
-          if (!existing) throw notFound();
-          return send(res, 200, pluginView(existing));
-        }
-        if (method === 'DELETE') {
-          if (existing) apply({ ...cfg, plugins: cfg.plugins.filter((p) => p !== existing) });
-          return send(res, 204);
-        }
-        if (method === 'PATCH' || method === 'PUT') {
-          if (!existing && method === 'PATCH') throw notFound();
-          const body = parseAdminBody(req, raw);
-          const base = method === 'PATCH' && existing ? existing : undefined;
-          const merged = pluginFromBody({ ...(base ? pluginView(base) : {}), ...body, id: existing?.id ?? rest[1] }, scope, cfg, base);
-          const config = validate(kong, merged.name, method === 'PATCH' && base ? deepMerge(base.config, (body.config as Record<string, unknown>) ?? {}) : merged.config);
-          const stored = { ...merged, config };
-          apply({ ...cfg, plugins: existing ? cfg.plugins.map((p) => (p === existing ? stored : p)) : [...cfg.plugins, stored] });
-          return send(res, 200, pluginView(stored));
-        }
-      }
-    }
-
-    if (segs[0] === 'consumers' && segs.length <= 2) {
-      if (segs.length === 1 && method === 'GET') return send(res, 200, { data: cfg.consumers, next: null });
-      if (segs.length === 1 && method === 'POST') {
-        const body = parseAdminBody(req, raw);
-        const username = typeof body.username === 'string' && body.username ? body.username : undefined;
-        const custom_id = typeof body.custom_id === 'string' && body.custom_id ? body.custom_id : undefined;
-        if (!username && !custom_id) {
-          throw new HttpError(400, schemaError({ '@entity': ["at least one of these fields must be non-empty: 'custom_id', 'username'"] }));
-        }
-        if (username && cfg.consumers.some((c) => c.username === username)) {
-          throw new HttpError(409, { code: 5, name: 'unique constraint violation', message: `UNIQUE violation detected on '{username="${username}"}'`, fields: { username } });
-        }
-        const consumer: Consumer = { id: typeof body.id === 'string' ? body.id : randomUUID(), username, custom_id, tags: body.tags as string[] | undefined };
-        apply({ ...cfg, consumers: [...cfg.consumers, consumer] });
-        return send(res, 201, consumer);
-      }
-      const id = resolveEntity(cfg, 'consumers', segs[1]);
-      const consumer = cfg.consumers.find((c) => c.id === id);
-      if (method === 'GET') {
-        if (!consumer) throw notFound();
-        return send(res, 200, consumer);
-      }
-      if (method === 'DELETE') {
-        // Kong cascades the delete to the consumer's plugins.
-        if (consumer) apply({ ...cfg, consumers: cfg.consumers.filter((c) => c !== consumer), plugins: cfg.plugins.filter((p) => p.consumer !== consumer.id) });
-        return send(res, 204);
-      }
-      if (method === 'PATCH' && consumer) {
-        const body = parseAdminBody(req, raw);
-        const updated = { ...consumer, ...pick(body, ['username', 'custom_id', 'tags']) } as Consumer;
-        apply({ ...cfg, consumers: cfg.consumers.map((c) => (c === consumer ? updated : c)) });
-        return send(res, 200, updated);
-      }
-    }
-    if ((segs[0] === 'services' || segs[0] === 'routes') && method === 'GET') {
-      const list = segs[0] === 'services' ? cfg.services : cfg.routes;
-      if (segs.length === 1) return send(res, 200, { data: list, next: null });
-      if (segs.length === 2) {
-        const id = resolveEntity(cfg, segs[0], segs[1]);
-        const e = (list as { id: string }[]).find((x) => x.id === id);
-        if (!e) throw notFound();
-        return send(res, 200, e);
-      }
-    }
-    if (['services', 'routes'].includes(segs[0]) && method !== 'GET') {
-      throw new HttpError(405, { message: 'services and routes are read-only here: edit kong.yml and restart the gateway' });
-    }
-    throw notFound();
+    route.handler({ kong, req, res, raw, params: route.params, cfg: kong.getConfig(), apply });
   } catch (err) {
     if (err instanceof HttpError) return send(res, err.status, err.body);
     kong.log.push(`[error] admin: ${(err as Error).stack ?? err}`);

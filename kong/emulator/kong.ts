@@ -25,7 +25,7 @@ import {
 import { LuaPluginHost, type AccessOutcome } from './lua-plugins';
 import type { PluginInfo } from './schema/plugin-info';
 import { processPluginConfig } from './schema/config';
-import { Router } from './router';
+import { Router, type RouteMatch } from './router';
 import { HeaderMap, IncomingRequest, Phase, RequestContext, LogSnapshot } from './request-context';
 import { callPdk, LuaError, PdkEnv, stepMethodFor, errorBody, KONG_VERSION, normalizePath, routeEntity } from './pdk';
 import { forwardToUpstream, upstreamUpgrade } from './upstream';
@@ -165,6 +165,22 @@ interface ConfiguredPlugin {
   entity: PluginEntity;
   /** The config as Kong's DAO returns it: defaults filled, unset fields absent. */
   config: Record<string, unknown>;
+}
+
+/** One request through the runloop: what Kong keeps in ngx.ctx across its phase handlers. */
+interface RequestRun {
+  worker: Worker;
+  ctx: RequestContext;
+  report: RequestReport;
+  opts: HandleOptions;
+  /** The plugins the access phase collected (plugins_iterator.lua collecting → collected), in order. */
+  collected: [LoadedPlugin, ConfiguredPlugin][];
+  /** A handler raised a Lua error (KONG_UNEXPECTED): the request ends in Kong's 500. */
+  unexpected: boolean;
+  /** The request reached the upstream. */
+  proxied: boolean;
+  match?: RouteMatch;
+  resolveLog: () => void;
 }
 
 const WS_ID = '0dc6f45b-8f8d-40d2-a504-473544ee190b'; // the default workspace id is random per database; fixed here
@@ -588,9 +604,66 @@ export class KongEmulator {
     };
   }
 
-  // ---------------------------------------------------------------- the request (kong/init.lua)
+  // ---------------------------------------------------------------- plugins_iterator.lua: the three iterators
+
+  /**
+   * get_global_iterator: plugins configured globally (no route, service or consumer), in execution order, that
+   * implement `phase`. Kong uses it where no route is known yet: certificate and rewrite (and log without a route).
+   */
+  private *globalIterator(phase: Phase): Generator<[LoadedPlugin, ConfiguredPlugin]> {
+    for (const plugin of this.orderedPlugins()) {
+      if (!plugin.phases.has(phase)) continue;
+      const p = this.lookupConfig(plugin.info.Name);
+      if (p) yield [plugin, p];
+    }
+  }
+
+  /**
+   * get_collecting_iterator (access): for each plugin, the most specific config for the matched route, service and
+   * the consumer authenticated SO FAR (an earlier plugin's kong.client.authenticate counts), collected for the later
+   * phases; yields the collected ones that implement access. The caller keeps iterating after an exit: every
+   * plugin is still collected.
+   */
+  private *collectingIterator(run: RequestRun): Generator<[LoadedPlugin, ConfiguredPlugin]> {
+    const { ctx } = run;
+    for (const plugin of this.orderedPlugins()) {
+      const p = this.lookupConfig(plugin.info.Name, ctx.route?.id, ctx.service?.id, ctx.consumer?.id);
+      if (!p) continue;
+      run.collected.push([plugin, p]);
+      if (plugin.phases.has('access')) yield [plugin, p];
+    }
+  }
+
+  /** get_collected_iterator: the plugins the access phase collected that implement `phase`, in order. */
+  private *collectedIterator(run: RequestRun, phase: Phase): Generator<[LoadedPlugin, ConfiguredPlugin]> {
+    for (const entry of run.collected) if (entry[0].phases.has(phase)) yield entry;
+  }
+
+  // ---------------------------------------------------------------- the request (kong/init.lua phase handlers)
 
   async handle(req: IncomingRequest, opts: HandleOptions = {}): Promise<EmulatedResponse> {
+    const run = this.newRun(req, opts);
+    const { ctx } = run;
+    // ssl_certificate_by_lua: during the TLS handshake; the emulator treats every request as a new connection.
+    if (req.scheme === 'https' && !(await this.certificatePhase(run))) {
+      run.report.handshakeFailed = true;
+      run.resolveLog();
+      return { status: 0, headers: new HeaderMap(), body: Buffer.alloc(0), report: run.report };
+    }
+    await this.rewritePhase(run);
+    if (!ctx.exited && !run.unexpected) {
+      if (this.routeRequest(run)) {
+        await this.accessPhase(run);
+        if (!ctx.exited) await this.proxyPhase(run);
+      }
+    } else if (run.unexpected) {
+      this.failUnexpected(run);
+    }
+    return this.sendResponse(run);
+  }
+
+  /** A new request on the next worker (round robin), with the context every phase shares. */
+  private newRun(req: IncomingRequest, opts: HandleOptions): RequestRun {
     const worker = this.workers[this.nextWorker++ % this.workers.length];
     let resolveLog!: () => void;
     const report: RequestReport = {
@@ -624,163 +697,163 @@ export class KongEmulator {
       clientCertRequested: false,
       serializeValues: {},
     };
-    const ordered = this.orderedPlugins();
-    const collected: [LoadedPlugin, ConfiguredPlugin][] = [];
-    let unexpected = false;
+    return { worker, ctx, report, opts, collected: [], unexpected: false, proxied: false, resolveLog };
+  }
 
-    // certificate (ssl_certificate_by_lua, during the TLS handshake): global plugins only. The emulator treats every
-    // request as a new connection. A Lua error there aborts the handshake: no HTTP response at all.
-    if (req.scheme === 'https') {
-      for (const plugin of ordered) {
-        if (!plugin.phases.has('certificate')) continue;
-        const p = this.lookupConfig(plugin.info.Name);
-        if (!p) continue;
-        const r = await this.runEvent(worker, plugin, p, 'certificate', ctx, report);
-        if (r !== 'done') {
-          report.handshakeFailed = true;
-          resolveLog();
-          return { status: 0, headers: new HeaderMap(), body: Buffer.alloc(0), report };
-        }
-      }
+  /**
+   * Kong.ssl_certificate: global plugins only. A Lua error there aborts the handshake: no HTTP response at all.
+   * Returns false when the handshake failed.
+   */
+  private async certificatePhase(run: RequestRun): Promise<boolean> {
+    for (const [plugin, p] of this.globalIterator('certificate')) {
+      const r = await this.runEvent(run.worker, plugin, p, 'certificate', run.ctx, run.report);
+      if (r !== 'done') return false;
     }
+    return true;
+  }
 
-    // rewrite: global plugins only (plugins_iterator "global" iterator)
-    for (const plugin of ordered) {
-      if (ctx.exited || unexpected) break;
-      if (!plugin.phases.has('rewrite')) continue;
-      const p = this.lookupConfig(plugin.info.Name);
-      if (!p) continue;
-      const r = await this.runEvent(worker, plugin, p, 'rewrite', ctx, report);
-      if (r === 'lua-error') unexpected = true;
+  /** Kong.rewrite: global plugins only, until one exits or fails. */
+  private async rewritePhase(run: RequestRun): Promise<void> {
+    for (const [plugin, p] of this.globalIterator('rewrite')) {
+      if (run.ctx.exited || run.unexpected) break;
+      const r = await this.runEvent(run.worker, plugin, p, 'rewrite', run.ctx, run.report);
+      if (r === 'lua-error') run.unexpected = true;
     }
+  }
 
-    let proxied = false;
-    if (!ctx.exited && !unexpected) {
-      const match = this.router.match({
-        method: req.method,
-        path: req.rawPath,
-        host: requestHeaders.first('host') ?? '',
-        scheme: req.scheme,
-        headers: requestHeaders.toLowerRecord(),
-      });
-      if (!match) {
-        this.kongError(ctx, 404, 'no Route matched with those values');
-      } else if (match.httpsRedirect) {
-        this.httpsRedirect(ctx, match.route.https_redirect_status_code);
-      } else {
-        ctx.route = match.route;
-        ctx.service = match.service;
-        ctx.uriCaptures = match.uriCaptures && splitCaptures(match.uriCaptures);
-        ctx.serviceRequest.path = undefined;
-
-        // access: collecting iterator; after an exit the loop keeps collecting but skips handlers.
-        for (const plugin of ordered) {
-          const p = this.lookupConfig(plugin.info.Name, ctx.route?.id, ctx.service?.id, ctx.consumer?.id);
-          if (!p) continue;
-          collected.push([plugin, p]);
-          if (ctx.exited || unexpected || !plugin.phases.has('access')) continue;
-          const r = await this.runAccess(worker, plugin, p, ctx, report);
-          if (r === 'lua-error') unexpected = true;
-        }
-        if (unexpected) {
-          ctx.exited = undefined;
-          this.kongError(ctx, 500); // delayed_response 500 from the access coroutine (KONG_UNEXPECTED)
-        } else if (!ctx.exited && ctx.service) {
-          // Buffered proxying is per request: plugins_iterator.lua (3.9.3 line 398) sets ctx.buffered_proxying when
-          // it collects ANY plugin with a `response` handler (external plugins: the dumped Phases), and so does
-          // kong.service.request.enable_buffering. init.lua 1243-1256: an upgrade request turns it off again.
-          let buffered = collected.some(([pl]) => pl.phases.has('response')) || ctx.bufferedProxying;
-          const upgrade = upstreamUpgrade(ctx);
-          if (buffered && upgrade !== '') {
-            this.writeLog(`[notice] response buffering was turned off: connection upgrade (${upgrade})`);
-            buffered = false;
-          }
-          ctx.bufferedProxying = buffered;
-          report.bufferedProxying = buffered;
-          const upstream = await forwardToUpstream(ctx, match, ctx.service, report, this.opts.upstreamAliases, buffered ? 'buffered' : 'streaming');
-          if (upstream.stream && !opts.stream) {
-            upstream.body = await collectBody(upstream.stream);
-            upstream.stream = undefined;
-          }
-          ctx.upstream = upstream;
-          proxied = true;
-          if (buffered) {
-            // Kong.response(): status and headers from the upstream, then response handlers in priority order.
-            ctx.responseStatus = upstream.status;
-            for (const [k, v] of upstream.headers.entries()) ctx.responseHeaders.set(k, v);
-            for (const [plugin, p] of collected) {
-              if (ctx.exited || unexpected) break;
-              if (!plugin.phases.has('response')) continue;
-              const r = await this.runEvent(worker, plugin, p, 'response', ctx, report);
-              if (r === 'lua-error') unexpected = true;
-            }
-            if (unexpected) {
-              ctx.exited = undefined;
-              this.kongError(ctx, 500);
-            }
-          } else {
-            ctx.responseHeaders = mergeUpstreamHeaders(ctx.responseHeaders, upstream.headers);
-            // ngx_http_upstream_process_headers: r->headers_out.status = u->headers_in.status_n (a status set in
-            // access does not survive proxying).
-            ctx.responseStatus = upstream.status;
-          }
-        }
-      }
-    } else if (unexpected) {
-      ctx.exited = undefined;
-      this.kongError(ctx, 500);
+  /**
+   * Kong.access's router step (runloop/handler.lua access.before): the matched route and service, or Kong's own
+   * 404 / https redirect. Returns whether a route matched and the request goes on.
+   */
+  private routeRequest(run: RequestRun): boolean {
+    const { ctx } = run;
+    const req = ctx.request;
+    const match = this.router.match({
+      method: req.method,
+      path: req.rawPath,
+      host: ctx.requestHeaders.first('host') ?? '',
+      scheme: req.scheme,
+      headers: ctx.requestHeaders.toLowerRecord(),
+    });
+    if (!match) {
+      this.kongError(ctx, 404, 'no Route matched with those values');
+      return false;
     }
+    if (match.httpsRedirect) {
+      this.httpsRedirect(ctx, match.route.https_redirect_status_code);
+      return false;
+    }
+    run.match = match;
+    ctx.route = match.route;
+    ctx.service = match.service;
+    ctx.uriCaptures = match.uriCaptures && splitCaptures(match.uriCaptures);
+    ctx.serviceRequest.path = undefined;
+    return true;
+  }
 
-    const response = this.finalResponse(ctx, proxied, report);
-    const runLog = (bodySize: number) => this.runLogPhase(worker, ctx, response, bodySize, collected, ordered, report, resolveLog);
+  /** Kong.access: the collecting iterator; after an exit or a failure the remaining plugins are only collected. */
+  private async accessPhase(run: RequestRun): Promise<void> {
+    for (const [plugin, p] of this.collectingIterator(run)) {
+      if (run.ctx.exited || run.unexpected) continue;
+      const r = await this.runAccess(run.worker, plugin, p, run.ctx, run.report);
+      if (r === 'lua-error') run.unexpected = true;
+    }
+    if (run.unexpected) this.failUnexpected(run); // delayed_response 500 from the access coroutine (KONG_UNEXPECTED)
+  }
+
+  /**
+   * Kong.balancer + proxying, then Kong.response (buffered proxying: the collected response handlers) or
+   * header_filter's merge of the upstream headers (streaming).
+   */
+  private async proxyPhase(run: RequestRun): Promise<void> {
+    const { ctx, report } = run;
+    const service = ctx.service;
+    if (!service) return; // a route without a service: nothing to proxy to
+    // Buffered proxying is per request: plugins_iterator.lua (3.9.3 line 398) sets ctx.buffered_proxying when it
+    // collects ANY plugin with a `response` handler (external plugins: the dumped Phases), and so does
+    // kong.service.request.enable_buffering. init.lua 1243-1256: an upgrade request turns it off again.
+    let buffered = run.collected.some(([pl]) => pl.phases.has('response')) || ctx.bufferedProxying;
+    const upgrade = upstreamUpgrade(ctx);
+    if (buffered && upgrade !== '') {
+      this.writeLog(`[notice] response buffering was turned off: connection upgrade (${upgrade})`);
+      buffered = false;
+    }
+    ctx.bufferedProxying = buffered;
+    report.bufferedProxying = buffered;
+    const mode = buffered ? 'buffered' : 'streaming';
+    const upstream = await forwardToUpstream(ctx, run.match!, service, report, this.opts.upstreamAliases, mode);
+    if (upstream.stream && !run.opts.stream) {
+      upstream.body = await collectBody(upstream.stream);
+      upstream.stream = undefined;
+    }
+    ctx.upstream = upstream;
+    run.proxied = true;
+    if (buffered) await this.responsePhase(run);
+    else {
+      ctx.responseHeaders = mergeUpstreamHeaders(ctx.responseHeaders, upstream.headers);
+      // ngx_http_upstream_process_headers: r->headers_out.status = u->headers_in.status_n (a status set in access
+      // does not survive proxying).
+      ctx.responseStatus = upstream.status;
+    }
+  }
+
+  /** Kong.response: status and headers from the upstream, then the collected response handlers in order. */
+  private async responsePhase(run: RequestRun): Promise<void> {
+    const { ctx } = run;
+    ctx.responseStatus = ctx.upstream!.status;
+    for (const [k, v] of ctx.upstream!.headers.entries()) ctx.responseHeaders.set(k, v);
+    for (const [plugin, p] of this.collectedIterator(run, 'response')) {
+      if (ctx.exited || run.unexpected) break;
+      const r = await this.runEvent(run.worker, plugin, p, 'response', ctx, run.report);
+      if (r === 'lua-error') run.unexpected = true;
+    }
+    if (run.unexpected) this.failUnexpected(run);
+  }
+
+  /** A Lua error in a handler: Kong answers 500 whatever a plugin had set as the exit. */
+  private failUnexpected(run: RequestRun): void {
+    run.ctx.exited = undefined;
+    this.kongError(run.ctx, 500);
+  }
+
+  /** header_filter + body_filter: the response on the wire; then Kong.log once it has been sent. */
+  private sendResponse(run: RequestRun): EmulatedResponse {
+    const { ctx } = run;
+    const response = this.finalResponse(ctx, run.proxied, run.report);
     const upstreamStream = ctx.upstream?.stream;
     if (upstreamStream && !ctx.exited) {
-      if (req.method === 'HEAD') {
+      if (ctx.request.method === 'HEAD') {
         upstreamStream.resume();
-        runLog(0);
+        this.logPhase(run, response, 0);
         return response;
       }
       // Kong's log phase runs once the response has been sent (or the client went away).
       let sent = 0;
       const counted = new PassThrough();
       counted.on('data', (c: Buffer) => (sent += c.length));
-      pipeline(upstreamStream, counted, () => runLog(sent));
+      pipeline(upstreamStream, counted, () => this.logPhase(run, response, sent));
       response.bodyStream = counted;
       return response;
     }
-    runLog(response.body.length);
+    this.logPhase(run, response, response.body.length);
     return response;
   }
 
-  private runLogPhase(
-    worker: Worker,
-    ctx: RequestContext,
-    response: EmulatedResponse,
-    bodySize: number,
-    collected: [LoadedPlugin, ConfiguredPlugin][],
-    ordered: LoadedPlugin[],
-    report: RequestReport,
-    resolveLog: () => void,
-  ): void {
-    // log: after the response, in a timer, with saved data (plugin_servers/plugin.lua save_for_later)
-    const logPlugins =
-      collected.length > 0 || ctx.route
-        ? collected
-        : ordered.flatMap((pl) => {
-            const p = this.lookupConfig(pl.info.Name);
-            return p ? [[pl, p] as [LoadedPlugin, ConfiguredPlugin]] : [];
-          });
+  /**
+   * Kong.log: after the response, in a timer, with saved request data (plugin_servers/plugin.lua save_for_later);
+   * the collected iterator once a route matched, else the global one.
+   */
+  private logPhase(run: RequestRun, response: EmulatedResponse, bodySize: number): void {
+    const { ctx } = run;
+    const logPlugins = [...(run.collected.length > 0 || ctx.route ? this.collectedIterator(run, 'log') : this.globalIterator('log'))];
     ctx.logSnapshot = this.snapshot(ctx, response, bodySize);
     setImmediate(async () => {
       try {
-        for (const [plugin, p] of logPlugins) {
-          if (!plugin.phases.has('log')) continue;
-          await this.runEvent(worker, plugin, p, 'log', ctx, report);
-        }
+        for (const [plugin, p] of logPlugins) await this.runEvent(run.worker, plugin, p, 'log', ctx, run.report);
       } catch (err) {
         this.writeLog(`[error] log phase: ${(err as Error).message}`);
       } finally {
-        resolveLog();
+        run.resolveLog();
       }
     });
   }

@@ -157,4 +157,20 @@ describe('npm run gateway: proxy and Admin API over HTTP', () => {
     expect((await call(gw.adminPort, 'GET', '/consumers/bob')).status).toBe(404);
     expect((await call(gw.adminPort, 'GET', `/plugins/${scoped.json().id}`)).status).toBe(404);
   });
+
+  test('Admin API routes: read-only services and routes, unknown paths and scopes, PUT creates under the given id', async () => {
+    expect((await call(gw.adminPort, 'GET', '/services/echo')).json().name).toBe('echo');
+    expect((await call(gw.adminPort, 'GET', '/services')).json().data.length).toBeGreaterThan(0);
+    expect((await call(gw.adminPort, 'PUT', '/services/echo', { url: 'http://x' })).status).toBe(405);
+    expect((await call(gw.adminPort, 'POST', '/routes/api/anything', {})).status).toBe(405);
+    expect((await call(gw.adminPort, 'GET', '/nowhere')).status).toBe(404);
+    expect((await call(gw.adminPort, 'GET', '/services/nope/plugins')).status).toBe(404);
+    expect((await call(gw.adminPort, 'GET', '/schemas/plugins/probe')).status).toBe(200);
+    const id = '6f1c2b3a-0d4e-4f5a-8b6c-7d8e9f0a1b2c';
+    const put = await call(gw.adminPort, 'PUT', `/plugins/${id}`, { name: 'probe', config: { tag: 'put' } });
+    expect(put.status).toBe(200);
+    expect(put.json()).toMatchObject({ id, config: { tag: 'put' } });
+    expect((await call(gw.adminPort, 'PATCH', '/plugins/6f1c2b3a-0d4e-4f5a-8b6c-000000000000', { config: {} })).status).toBe(404);
+    expect((await call(gw.adminPort, 'DELETE', `/plugins/${id}`)).status).toBe(204);
+  });
 });
