@@ -264,7 +264,7 @@ describe('process.lua 3.9.3 load_external_plugins_info line 98: two plugin serve
     });
     kong = await KongEmulator.start({ entries: [entry('first'), entry('second')], luaPlugins: [] });
     kong.setConfig(loadDeclarative(CONFIG.replace('ECHO', `http://127.0.0.1:${upstream.port}`), { knownPlugins: new Set(kong.plugins.keys()) }));
-  });
+  }, 90_000);
   afterAll(async () => {
     await kong?.stop();
     await upstream?.close();
