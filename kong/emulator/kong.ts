@@ -195,6 +195,9 @@ export class KongEmulator {
   private readonly trusted = new BlockList();
   private config: KongConfig = { services: [], routes: [], consumers: [], plugins: [] };
   private configured = new Map<string, ConfiguredPlugin[]>(); // by plugin name
+  /** lookupConfig results for the current configuration, by plugin name and route/service/consumer ids. */
+  private readonly lookups = new Map<string, ConfiguredPlugin | undefined>();
+  private ordered?: LoadedPlugin[];
   private router = new Router(this.config);
   private seq = 0;
   private nextWorker = 0;
@@ -327,6 +330,7 @@ export class KongEmulator {
     }
     this.config = config;
     this.configured = configured;
+    this.lookups.clear();
     this.router = new Router(config);
     this.seq++;
   }
@@ -346,15 +350,32 @@ export class KongEmulator {
 
   /** Plugins in Kong's execution order: PRIORITY descending, ties by name descending (plugins_iterator.lua). */
   orderedPlugins(): LoadedPlugin[] {
-    return [...this.plugins.values()].sort((a, b) =>
-      b.info.Priority !== a.info.Priority ? b.info.Priority - a.info.Priority : a.info.Name < b.info.Name ? 1 : -1,
-    );
+    return [...this.executionOrder()];
+  }
+
+  /** The execution order, sorted once: the registered plugins only change at start (init_by_lua). */
+  private executionOrder(): readonly LoadedPlugin[] {
+    if (this.ordered?.length !== this.plugins.size) {
+      this.ordered = [...this.plugins.values()].sort((a, b) =>
+        b.info.Priority !== a.info.Priority ? b.info.Priority - a.info.Priority : a.info.Name < b.info.Name ? 1 : -1,
+      );
+    }
+    return this.ordered;
   }
 
   /** plugins_iterator.lua lookup order: most specific combination of route/service/consumer wins. */
   private lookupConfig(name: string, routeId?: string, serviceId?: string, consumerId?: string): ConfiguredPlugin | undefined {
     const list = this.configured.get(name);
     if (!list) return undefined;
+    // Memoised per configuration (Kong builds its iterator once per configuration too): setConfig clears it.
+    const key = `${name}\u0000${routeId ?? ''}\u0000${serviceId ?? ''}\u0000${consumerId ?? ''}`;
+    if (this.lookups.has(key)) return this.lookups.get(key);
+    const found = this.findConfig(list, routeId, serviceId, consumerId);
+    if (this.lookups.size < 10_000) this.lookups.set(key, found);
+    return found;
+  }
+
+  private findConfig(list: ConfiguredPlugin[], routeId?: string, serviceId?: string, consumerId?: string): ConfiguredPlugin | undefined {
     const find = (r: boolean, s: boolean, c: boolean) =>
       list.find(
         (p) =>
@@ -611,7 +632,7 @@ export class KongEmulator {
    * implement `phase`. Kong uses it where no route is known yet: certificate and rewrite (and log without a route).
    */
   private *globalIterator(phase: Phase): Generator<[LoadedPlugin, ConfiguredPlugin]> {
-    for (const plugin of this.orderedPlugins()) {
+    for (const plugin of this.executionOrder()) {
       if (!plugin.phases.has(phase)) continue;
       const p = this.lookupConfig(plugin.info.Name);
       if (p) yield [plugin, p];
@@ -626,7 +647,7 @@ export class KongEmulator {
    */
   private *collectingIterator(run: RequestRun): Generator<[LoadedPlugin, ConfiguredPlugin]> {
     const { ctx } = run;
-    for (const plugin of this.orderedPlugins()) {
+    for (const plugin of this.executionOrder()) {
       const p = this.lookupConfig(plugin.info.Name, ctx.route?.id, ctx.service?.id, ctx.consumer?.id);
       if (!p) continue;
       run.collected.push([plugin, p]);
