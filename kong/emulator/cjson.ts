@@ -13,7 +13,16 @@
 /** cjson.safe's error string (Kong raises it as a Lua error with its own prefix). */
 export class CjsonError extends Error {}
 
-const ESCAPES: Record<number, string> = { 8: '\\b', 9: '\\t', 10: '\\n', 12: '\\f', 13: '\\r', 34: '\\"', 47: '\\/', 92: '\\\\' };
+const ESCAPES: Record<number, string> = {
+  8: '\\b',
+  9: '\\t',
+  10: '\\n',
+  12: '\\f',
+  13: '\\r',
+  34: '\\"',
+  47: '\\/',
+  92: '\\\\',
+};
 
 function encodeString(bytes: Buffer): string {
   let out = '"';

@@ -1,8 +1,8 @@
 // How Kong 3.9.3 rewrites the query string sent upstream. Two encoders are involved:
 // - kong.service.request.clear_query_arg (kong/pdk/service/request.lua 3.9.3 lines 280-291) is
 //   `ngx.var.args = require("resty.ada.search").remove(args, name)`: the query is parsed and re-serialised as a WHATWG
-//   URLSearchParams (ada url_search_params: application/x-www-form-urlencoded), so the WHOLE remaining query is
-//   re-encoded: `%20` → `+`, `/` → `%2F`, `,` → `%2C`, `~` → `%7E`, `flag` → `flag=`. (Kong after 3.9.3 turns `+`
+//   URLSearchParams (ada url_search_params: application/x-www-form-urlencoded), so the WHOLE remaining query
+//   is re-encoded: `%20` → `+`, `/` → `%2F`, `,` → `%2C`, `~` → `%7E`, `flag` → `flag=`. (Kong after 3.9.3 turns `+`
 //   back into `%20`, commit 479274e137; 3.9.3 does not.)
 // - kong.service.request.set_query / set_body (urlencoded) use make_ordered_args (request.lua lines 44-62):
 //   ngx.encode_args per key (lua-nginx-module uri_component escaping: all but ALPHA DIGIT `-._~`, space as `%20`),
@@ -11,6 +11,10 @@
 // not validate UTF-8 in search params).
 
 const HEX = '0123456789ABCDEF';
+
+function isAlnum(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
+}
 
 function isHex(c: number): boolean {
   return (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66);
@@ -35,8 +39,7 @@ function formDecode(piece: Buffer): Buffer {
 function formEncode(bytes: Buffer): string {
   let s = '';
   for (const c of bytes) {
-    const keep =
-      (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2a || c === 0x2d || c === 0x2e || c === 0x5f;
+    const keep = isAlnum(c) || c === 0x2a || c === 0x2d || c === 0x2e || c === 0x5f;
     if (keep) s += String.fromCharCode(c);
     else if (c === 0x20) s += '+';
     else s += '%' + HEX[c >> 4] + HEX[c & 15];
@@ -72,8 +75,7 @@ export function adaSearchRemove(query: string, name: string): string {
 export function ngxEscapeUriComponent(s: string): string {
   let out = '';
   for (const c of Buffer.from(s, 'utf8')) {
-    const keep =
-      (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2d || c === 0x2e || c === 0x5f || c === 0x7e;
+    const keep = isAlnum(c) || c === 0x2d || c === 0x2e || c === 0x5f || c === 0x7e;
     out += keep ? String.fromCharCode(c) : '%' + HEX[c >> 4] + HEX[c & 15];
   }
   return out;

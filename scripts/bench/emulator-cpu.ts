@@ -11,7 +11,9 @@ import { KongEmulator } from '../../kong/emulator/kong';
 import { loadDeclarative } from '../../kong/emulator/declarative';
 import { startEchoUpstream } from '../../kong/echo-upstream/server';
 
-const { values } = parseArgs({ options: { requests: { type: 'string', default: '300' }, rounds: { type: 'string', default: '5' } } });
+const { values } = parseArgs({
+  options: { requests: { type: 'string', default: '300' }, rounds: { type: 'string', default: '5' } },
+});
 const REQUESTS = Number(values.requests);
 const ROUNDS = Number(values.rounds);
 
@@ -69,7 +71,8 @@ plugins:
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     const e = median(emu);
     const p = median(plain);
-    console.log(`emulator CPU per request ${e.toFixed(0)} µs, direct HTTP request ${p.toFixed(0)} µs, ratio ${(e / p).toFixed(2)}`);
+    const ratio = (e / p).toFixed(2);
+    console.log(`emulator CPU per request ${e.toFixed(0)} µs, direct HTTP request ${p.toFixed(0)} µs, ratio ${ratio}`);
   } finally {
     await kong.stop();
     await upstream.close();
