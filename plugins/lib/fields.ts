@@ -108,14 +108,14 @@ function checkOneOf(value: unknown, allowed: readonly unknown[] | undefined, pat
   if (allowed !== undefined && !allowed.includes(value)) throw new ConfigError(path, `expected one of: ${allowed.join(', ')}`);
 }
 
-function checkLength(length: number, options: { len_min?: number; len_max?: number }, path: string, unit: string): void {
-  if (options.len_min !== undefined && length < options.len_min) {
-    throw new ConfigError(path, `must have at least ${options.len_min} ${unit}`);
-  }
-  if (options.len_max !== undefined && length > options.len_max) {
-    throw new ConfigError(path, `must have at most ${options.len_max} ${unit}`);
-  }
+function checkLength(length: number, options: { len_min?: number; len_max?: number }, path: string, unit: [string, string]): void {
+  const count = (n: number): string => `${n} ${n === 1 ? unit[0] : unit[1]}`;
+  if (options.len_min !== undefined && length < options.len_min) throw new ConfigError(path, `must have at least ${count(options.len_min)}`);
+  if (options.len_max !== undefined && length > options.len_max) throw new ConfigError(path, `must have at most ${count(options.len_max)}`);
 }
+
+const CHARACTERS: [string, string] = ['character', 'characters'];
+const ENTRIES: [string, string] = ['entry', 'entries'];
 
 // ---- scalars ----
 
@@ -134,7 +134,7 @@ export function string<const O extends StringOptions>(options: O): Field<Present
     if (typeof value !== 'string') throw new ConfigError(path, 'expected a string');
     if (options.referenceable === true) checkSecret(value, path);
     checkOneOf(value, options.one_of, path);
-    checkLength(charLength(value), options, path, 'characters');
+    checkLength(charLength(value), options, path, CHARACTERS);
     return value as never;
   });
 }
@@ -181,7 +181,7 @@ function readList<E>(elements: Field<E>, options: CollectionOptions<unknown>, va
     else throw new ConfigError(path, 'expected an array');
   }
   const list = value as unknown[];
-  checkLength(list.length, options, path, list.length === 1 ? 'entry' : 'entries');
+  checkLength(list.length, options, path, ENTRIES);
   return list.map((element, i) => {
     const at = `${path}[${i}]`;
     if (!isSet(element)) throw new ConfigError(at, 'expected a value');
@@ -220,7 +220,7 @@ export function map<V extends Field<unknown>, const O extends CollectionOptions<
     if (isEmptyTable(value)) value = {}; // an empty Lua table may be encoded as []
     if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(path, 'expected a map');
     const entries = Object.entries(value);
-    checkLength(entries.length, options, path, entries.length === 1 ? 'entry' : 'entries');
+    checkLength(entries.length, options, path, ENTRIES);
     const out: Record<string, unknown> = {};
     for (const [key, v] of entries) {
       const at = `${path}.${key}`;
