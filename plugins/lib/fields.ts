@@ -104,8 +104,9 @@ function field<T>(
   return { def, read };
 }
 
-function checkOneOf(value: unknown, allowed: readonly unknown[] | undefined, path: string): void {
-  if (allowed !== undefined && !allowed.includes(value)) throw new ConfigError(path, `expected one of: ${allowed.join(', ')}`);
+/** Kong's `err` attribute, when the declaration gives one, replaces the validator's message (as in Kong). */
+function checkOneOf(value: unknown, allowed: readonly unknown[] | undefined, path: string, err: string | undefined): void {
+  if (allowed !== undefined && !allowed.includes(value)) throw new ConfigError(path, err ?? `expected one of: ${allowed.join(', ')}`);
 }
 
 function checkLength(length: number, options: { len_min?: number; len_max?: number }, path: string, unit: [string, string]): void {
@@ -133,8 +134,10 @@ export function string<const O extends StringOptions>(options: O): Field<Present
   return field(kongDef('string', options), options, (value, path) => {
     if (typeof value !== 'string') throw new ConfigError(path, 'expected a string');
     if (options.referenceable === true) checkSecret(value, path);
-    checkOneOf(value, options.one_of, path);
-    checkLength(charLength(value), options, path, CHARACTERS);
+    checkOneOf(value, options.one_of, path, options.err);
+    // Kong refuses empty strings unless len_min says otherwise (kong/db/schema/init.lua: "empty strings are not
+    // accepted by default").
+    checkLength(charLength(value), { len_min: options.len_min ?? 1, len_max: options.len_max }, path, CHARACTERS);
     return value as never;
   });
 }
@@ -153,7 +156,7 @@ export function integer<const O extends IntegerOptions>(options: O): Field<Prese
     if (range !== undefined && (value < range[0] || value > range[1])) {
       throw new ConfigError(path, `must be between ${range[0]} and ${range[1]}`);
     }
-    checkOneOf(value, options.one_of, path);
+    checkOneOf(value, options.one_of, path, options.err);
     return value as never;
   });
 }
