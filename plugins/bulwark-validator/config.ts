@@ -1,4 +1,4 @@
-// bulwark-validator's config: Kong's (schema-validated, defaulted) config object → the compiled validation
+// bulwark-validator's config: the fields declared in schema.ts, read by lib/fields.ts, → the compiled validation
 // policy. Everything is compiled here, once per plugin instance (kong-pdk constructs the Plugin per instance,
 // StartInstance): the OpenAPI document or JSON Schemas are parsed, converted and compiled by Ajv. A schema that
 // does not compile throws a ConfigError naming the field and the location inside the document, so the instance
@@ -12,20 +12,21 @@
 // is thrown again (the same error) until the config or the file changes.
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
-import { ConfigError, ConfigReader } from '../lib/config';
+import { ConfigError } from '../lib/config';
+import { readConfig, type Infer } from '../lib/fields';
 import type { JsonLimits } from '../lib/json-guard';
 import { isJsonMediaType, parseMediaType } from '../lib/media-type';
-import { MAX_VALIDATED_DEPTH } from './ajv-setup';
-import { compileJsonSchemas, SCHEMA_DRAFTS, type SchemaDraft } from './json-schema-mode';
+import { compileJsonSchemas } from './json-schema-mode';
 import { compileOpenApi } from './openapi';
-import type { ParamLocation } from './parameters';
 import type { BodyLimits } from './request-body';
+import { ConfigFields, VALIDATED_PARTS } from './schema';
 import { MAX_PRECOMPILE_SPEC_BYTES, parseSpecText, readSpecFile } from './spec-source';
 import type { JsonSchemaPolicy, OpenApiPolicy } from './validate';
 
+export { MAX_BODY_SIZE_LIMIT, VALIDATED_PARTS } from './schema';
 export type ValidatorMode = 'enforce' | 'monitor';
-export type ValidatedPart = ParamLocation | 'body';
-export const VALIDATED_PARTS: readonly ValidatedPart[] = ['path', 'query', 'header', 'cookie', 'body'];
+export type ValidatedPart = (typeof VALIDATED_PARTS)[number];
+type RawConfig = Infer<typeof ConfigFields>;
 
 export type ValidationPolicy = ({ kind: 'openapi' } & OpenApiPolicy) | ({ kind: 'json-schema' } & JsonSchemaPolicy);
 
@@ -36,19 +37,6 @@ export interface ValidatorConfig {
   limits: BodyLimits;
   policy: ValidationPolicy;
 }
-
-export const DEFAULT_LIMITS = {
-  max_body_size: 1048576,
-  max_depth: 64,
-  max_array_length: 10000,
-  max_object_entries: 1000,
-  max_key_length: 256,
-  max_string_length: 65536,
-  max_parameters: 100,
-} as const;
-
-/** Upper bounds the schema also enforces (a body is held in memory whole). */
-export const MAX_BODY_SIZE_LIMIT = 64 * 1024 * 1024;
 
 const POLICY_CACHE_SIZE = 8;
 type CacheEntry = { ok: true; policy: ValidationPolicy } | { ok: false; error: unknown };
@@ -91,19 +79,15 @@ export function clearPolicyCache(): void {
   policyCache.clear();
 }
 
-function readLimits(r: ConfigReader): BodyLimits {
+function readLimits(r: RawConfig['limits']): BodyLimits {
   const json: JsonLimits = {
-    maxDepth: r.integer('max_depth', DEFAULT_LIMITS.max_depth, 1, MAX_VALIDATED_DEPTH),
-    maxArrayLength: r.integer('max_array_length', DEFAULT_LIMITS.max_array_length, 1, 100000000),
-    maxObjectEntries: r.integer('max_object_entries', DEFAULT_LIMITS.max_object_entries, 1, 100000000),
-    maxKeyLength: r.integer('max_key_length', DEFAULT_LIMITS.max_key_length, 1, 100000000),
-    maxStringLength: r.integer('max_string_length', DEFAULT_LIMITS.max_string_length, 1, MAX_BODY_SIZE_LIMIT),
+    maxDepth: r.max_depth,
+    maxArrayLength: r.max_array_length,
+    maxObjectEntries: r.max_object_entries,
+    maxKeyLength: r.max_key_length,
+    maxStringLength: r.max_string_length,
   };
-  return {
-    maxBodySize: r.integer('max_body_size', DEFAULT_LIMITS.max_body_size, 1, MAX_BODY_SIZE_LIMIT),
-    maxParameters: r.integer('max_parameters', DEFAULT_LIMITS.max_parameters, 1, 10000),
-    json,
-  };
+  return { maxBodySize: r.max_body_size, maxParameters: r.max_parameters, json };
 }
 
 /** A spec_file's size (0 when it cannot be read: reading it then reports why, naming spec_file). */
@@ -115,22 +99,11 @@ function fileSize(file: string): number {
   }
 }
 
-function openApiPolicy(r: ConfigReader): ValidationPolicy {
-  const spec = r.optionalString('spec');
-  const file = r.optionalString('spec_file');
-  if (spec !== undefined && file !== undefined) throw new ConfigError(r.field('spec'), 'set spec or spec_file, not both');
-  const unknownOperations = r.oneOf('unknown_operations', ['reject', 'allow'] as const, 'reject');
-  const rejectUnknownQuery = r.boolean('reject_unknown_query', false);
-  const loadMode = r.oneOf('load_mode', ['strict', 'lenient'] as const, 'strict');
-  const precompile = r.boolean('precompile', false);
-  const basePaths = r.stringArray('base_paths').map((p, i) => {
-    if (!p.startsWith('/') || /[?#\s]/.test(p)) throw new ConfigError(`${r.field('base_paths')}[${i}]`, "expected a path starting with '/'");
-    return p;
-  });
-  const validate = r.stringArray('validate', VALIDATED_PARTS).map((p, i) => {
-    if (!(VALIDATED_PARTS as readonly string[]).includes(p)) throw new ConfigError(`${r.field('validate')}[${i}]`, `expected one of: ${VALIDATED_PARTS.join(', ')}`);
-    return p as ValidatedPart;
-  });
+function openApiPolicy(r: RawConfig['openapi']): ValidationPolicy {
+  const { spec, spec_file: file, base_paths: basePaths, validate, load_mode: loadMode, precompile } = r;
+  if (spec !== undefined && file !== undefined) throw new ConfigError('openapi.spec', 'set spec or spec_file, not both');
+  const unknownOperations = r.unknown_operations;
+  const rejectUnknownQuery = r.reject_unknown_query;
   let fileStamp = '';
   if (file !== undefined) {
     try {
@@ -144,14 +117,14 @@ function openApiPolicy(r: ConfigReader): ValidationPolicy {
   const specSize = spec !== undefined ? spec.length : file !== undefined ? fileSize(file) : 0;
   if (precompile && specSize > MAX_PRECOMPILE_SPEC_BYTES) {
     throw new ConfigError(
-      r.field('precompile'),
+      'openapi.precompile',
       `only for documents of at most ${MAX_PRECOMPILE_SPEC_BYTES} bytes (this one: ${specSize}); larger documents ` +
         'compile each operation on its first request',
     );
   }
   const key = cacheKey(['openapi', spec ?? null, file ?? null, fileStamp, basePaths, [...validate].sort(), loadMode, precompile]);
   const compiled = cached(key, () => {
-    const field = spec !== undefined ? r.field('spec') : r.field('spec_file');
+    const field = spec !== undefined ? 'openapi.spec' : 'openapi.spec_file';
     const doc = spec !== undefined ? parseSpecText(spec, field) : readSpecFile(file!, field);
     try {
       const api = compileOpenApi(doc, { basePaths: basePaths.length > 0 ? basePaths : undefined, validate: new Set(validate), lenient: loadMode === 'lenient', precompile });
@@ -160,7 +133,7 @@ function openApiPolicy(r: ConfigReader): ValidationPolicy {
       // Locations inside the document are prefixed with the config field holding it.
       if (err instanceof ConfigError) {
         const relaxable = /^(invalid schema|pattern not supported)/.test(err.reason);
-        const hint = loadMode === 'strict' && relaxable ? ` (${r.field('load_mode')}: lenient loads the rest of the document and logs such problems)` : '';
+        const hint = loadMode === 'strict' && relaxable ? ' (openapi.load_mode: lenient loads the rest of the document and logs such problems)' : '';
         throw new ConfigError(`${field} at ${err.field}`, `${err.reason}${hint}`);
       }
       throw err;
@@ -171,42 +144,40 @@ function openApiPolicy(r: ConfigReader): ValidationPolicy {
   return { ...compiled, unknownOperations, rejectUnknownQuery };
 }
 
-function jsonSchemaPolicy(r: ConfigReader): ValidationPolicy {
-  const draft = r.oneOf('draft', ['auto', ...SCHEMA_DRAFTS] as const, 'auto') as SchemaDraft | 'auto';
-  const bodyText = r.optionalString('body_schema');
-  const queryText = r.optionalString('query_schema');
-  const headersText = r.optionalString('header_schema');
-  const bodyRequired = r.boolean('body_required', false);
-  const contentTypes = r.stringArray('content_types', ['application/json']).map((t, i) => {
+function jsonSchemaPolicy(r: RawConfig['json_schema']): ValidationPolicy {
+  const { draft, body_schema: bodyText, query_schema: queryText, header_schema: headersText } = r;
+  const contentTypes = r.content_types.map((t, i) => {
     const mt = parseMediaType(t);
-    if (mt === undefined || !isJsonMediaType(mt)) throw new ConfigError(`${r.field('content_types')}[${i}]`, 'expected a JSON media type (application/json or */*+json)');
+    if (mt === undefined || !isJsonMediaType(mt)) throw new ConfigError(`json_schema.content_types[${i}]`, 'expected a JSON media type (application/json or */*+json)');
     return mt.essence;
   });
   const key = cacheKey(['json-schema', draft, bodyText ?? null, queryText ?? null, headersText ?? null]);
   const compiled = cached(key, () => {
-    const src = (text: string | undefined, name: string) => (text === undefined ? undefined : { schema: parseSpecText(text, r.field(name)), field: r.field(name) });
+    const src = (text: string | undefined, name: string) => {
+      const field = `json_schema.${name}`;
+      return text === undefined ? undefined : { schema: parseSpecText(text, field), field };
+    };
     const schemas = compileJsonSchemas({ draft, body: src(bodyText, 'body_schema'), query: src(queryText, 'query_schema'), headers: src(headersText, 'header_schema') });
     return { kind: 'json-schema', schemas, contentTypes: [], bodyRequired: false };
   });
   if (compiled.kind !== 'json-schema') throw new Error('policy cache returned a policy of another kind');
-  return { ...compiled, contentTypes, bodyRequired };
+  return { ...compiled, contentTypes, bodyRequired: r.body_required };
 }
 
 export function parseValidatorConfig(raw: unknown): ValidatorConfig {
-  const r = new ConfigReader(raw);
-  const openapi = r.record('openapi');
-  const jsonSchema = r.record('json_schema');
-  const hasOpenApi = openapi.has('spec') || openapi.has('spec_file');
-  const hasJsonSchema = jsonSchema.has('body_schema') || jsonSchema.has('query_schema') || jsonSchema.has('header_schema');
+  const conf = readConfig(ConfigFields, raw);
+  const { openapi, json_schema: jsonSchema } = conf;
+  const hasOpenApi = openapi.spec !== undefined || openapi.spec_file !== undefined;
+  const hasJsonSchema = jsonSchema.body_schema !== undefined || jsonSchema.query_schema !== undefined || jsonSchema.header_schema !== undefined;
   if (hasOpenApi && hasJsonSchema) throw new ConfigError('json_schema', 'use either an OpenAPI document (openapi.spec/spec_file) or JSON Schemas, not both');
   if (!hasOpenApi && !hasJsonSchema) {
     throw new ConfigError('openapi.spec', 'nothing to validate against: set openapi.spec, openapi.spec_file or a json_schema.*_schema');
   }
   return {
-    mode: r.oneOf('mode', ['enforce', 'monitor'] as const, 'enforce'),
-    verbose: r.boolean('verbose', true),
-    maxErrors: r.integer('max_errors', 20, 1, 100),
-    limits: readLimits(r.record('limits')),
+    mode: conf.mode,
+    verbose: conf.verbose,
+    maxErrors: conf.max_errors,
+    limits: readLimits(conf.limits),
     policy: hasOpenApi ? openApiPolicy(openapi) : jsonSchemaPolicy(jsonSchema),
   };
 }

@@ -61,7 +61,14 @@ const isEmptyTable = (value: unknown): boolean =>
   (typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 0);
 
 /** Kong counts string length in UTF-8 characters (utf8.len), i.e. code points. */
-const charLength = (s: string): number => [...s].length;
+const charLength = (s: string): number => {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const unit = s.charCodeAt(i);
+    if (unit < 0xdc00 || unit > 0xdfff) n++; // a low surrogate ends a pair already counted
+  }
+  return n;
+};
 
 function kongDef(type: string, options: object, extra: Record<string, unknown> = {}): KongFieldDef {
   const def: KongFieldDef = { type };
@@ -137,7 +144,12 @@ export function string<const O extends StringOptions>(options: O): Field<Present
     checkOneOf(value, options.one_of, path, options.err);
     // Kong refuses empty strings unless len_min says otherwise (kong/db/schema/init.lua: "empty strings are not
     // accepted by default").
-    checkLength(charLength(value), { len_min: options.len_min ?? 1, len_max: options.len_max }, path, CHARACTERS);
+    const bounds = { len_min: options.len_min ?? 1, len_max: options.len_max };
+    // Code points never outnumber UTF-16 units nor fall below half of them: count only when the bounds could
+    // be crossed (a multi-megabyte document is not walked on every instance start).
+    const units = value.length;
+    const undecided = units > (bounds.len_max ?? Infinity) || units < 2 * bounds.len_min;
+    checkLength(undecided ? charLength(value) : units, bounds, path, CHARACTERS);
     return value as never;
   });
 }
