@@ -119,7 +119,10 @@ export const ConfigFields = configFields({
       query_params: array(name(CLAIM_NAME, 'query parameter name'), {
         len_max: 16,
         default: [],
-        description: 'Query parameters that may carry the token; the parameter is always removed before proxying.',
+        description:
+          'Query parameters that may carry the token; the parameter is always removed before proxying, and Kong 3.9 then ' +
+          're-serialises the whole query WHATWG-style (resty.ada): the upstream sees the other arguments re-encoded ' +
+          '(%20 → +, / → %2F, , → %2C).',
       }),
     },
     { required: true, description: 'Where the token is looked for. A request carrying tokens in more than one place is refused with 400.' },

@@ -28,7 +28,9 @@ export const ConfigFields = configFields({
     {
       spec: string({
         len_max: MAX_SPEC_BYTES,
-        description: 'The OpenAPI document itself, as JSON or YAML text. Exclusive with spec_file and with json_schema.',
+        description:
+          'The OpenAPI document itself, as JSON (up to 16 MiB) or YAML text (up to 1 MiB: YAML parses ~35x slower; ' +
+          'convert larger ones to JSON). Exclusive with spec_file and with json_schema.',
       }),
       spec_file: string({
         len_max: 4096,
@@ -61,7 +63,9 @@ export const ConfigFields = configFields({
       }),
       precompile: boolean({
         default: false,
-        description: 'Compile every operation when the instance starts (blocks the plugin server for seconds on large documents). false: each operation is compiled on its first request.',
+        description:
+          'Compile every operation when the instance starts (blocks the plugin server for seconds on large documents; ' +
+          'refused for documents over 2 MiB). false: each operation is compiled on its first request.',
       }),
     },
     {
