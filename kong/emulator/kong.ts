@@ -769,6 +769,10 @@ export class KongEmulator {
     ctx.service = match.service;
     ctx.uriCaptures = match.uriCaptures && splitCaptures(match.uriCaptures);
     ctx.serviceRequest.path = undefined;
+    ctx.routed = {
+      upstreamPath: match.upstreamPath,
+      ...(match.upstreamHost !== undefined ? { upstreamHost: match.upstreamHost } : {}),
+    };
     return true;
   }
 

@@ -10,6 +10,7 @@ import { cjsonEncode, CjsonError } from './cjson';
 import type { Consumer, Route } from './entities';
 import { kongNormalizeBytes } from './declarative';
 import { UUID_RE } from './schema/validators';
+import { kongEscapeBytes } from './router';
 
 /** A Lua `error()` raised inside the PDK: Kong stops stepping the event (plugin_servers/rpc/mp_rpc.lua bridge_loop). */
 export class LuaError extends Error {}
@@ -416,7 +417,8 @@ const M: Record<string, PdkMethod> = {
     fn: (c, a) => {
       const p = str(a[0], 'path');
       if (!p.startsWith('/')) throw new LuaError('path must start with /');
-      c.serviceRequest.path = p;
+      // service/request.lua (3.9.3 line 145): `ngx_var.upstream_uri = escape(path)` (kong.tools.uri.escape).
+      c.serviceRequest.path = kongEscapeBytes(Buffer.from(p, 'utf8').toString('latin1'));
     },
   },
   'kong.service.request.set_raw_query': { phases: REWRITE_ACCESS, fn: (c, a) => void (c.serviceRequest.rawQuery = str(a[0], 'query')) },
@@ -569,6 +571,18 @@ const M: Record<string, PdkMethod> = {
       if (name === 'scheme') return c.request.scheme;
       if (name === 'request_uri') return c.request.rawQuery ? `${c.request.rawPath}?${c.request.rawQuery}` : c.request.rawPath;
       if (name === 'host') return requestHost(c);
+      // nginx_kong.lua `set $upstream_uri ''` / `set $upstream_host ''`; handler.lua access.before (3.9.3 line 1324)
+      // sets `upstream_uri = escape(match_t.upstream_uri)` (and upstream_host with preserve_host) before the access
+      // plugins run; kong.service.request.set_path replaces it (service/request.lua line 145); access.after (line
+      // 1392) appends `?` + $args once the plugins are done.
+      if (name === 'upstream_uri') {
+        if (c.routed === undefined) return '';
+        const path = c.serviceRequest.path ?? c.routed.upstreamPath;
+        if (c.phase === 'access') return path;
+        const query = currentQuery(c);
+        return query !== '' ? `${path}?${query}` : path;
+      }
+      if (name === 'upstream_host') return c.routed?.upstreamHost ?? '';
       if (name.startsWith('http_')) return c.requestHeaders.first(name.slice(5).replace(/_/g, '-'));
       return undefined;
     },

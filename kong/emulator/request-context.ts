@@ -144,6 +144,11 @@ export interface RequestContext {
   credential?: Record<string, unknown>;
   /** Request changes for the upstream; seeded from the router's result. */
   serviceRequest: ServiceRequestChanges;
+  /**
+   * What handler.lua access.before puts in `$upstream_uri` (the escaped upstream path after strip_path and the
+   * service path) and `$upstream_host` (the client's Host when the route has preserve_host), once a route matched.
+   */
+  routed?: { upstreamPath: string; upstreamHost?: string };
   /** Downstream response status/headers as nginx holds them (ngx.status, ngx.header). */
   responseStatus?: number;
   responseHeaders: HeaderMap;
