@@ -171,7 +171,7 @@ class Refusal extends Error {
   }
 }
 
-const TOKEN_PATTERN = /^[A-Za-z0-9_-]{1,4096}\.[A-Za-z0-9_-]{1,16384}\.[A-Za-z0-9_-]{1,1024}$/;
+const TOKEN_PATTERN = /^[A-Za-z0-9_-]{1,4096}\.[A-Za-z0-9_-]{1,16384}\.[A-Za-z0-9_-]{0,1024}$/;
 
 function singleHeader(headers: VerifiableRequest['headers'], name: string): string | undefined | null {
   const v = headers[name.toLowerCase()];
