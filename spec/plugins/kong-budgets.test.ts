@@ -9,6 +9,7 @@ import * as jwt from '../../plugins/bulwark-jwt';
 import * as oauth2 from '../../plugins/bulwark-oauth2';
 import * as rateLimit from '../../plugins/bulwark-rate-limit';
 import * as transport from '../../plugins/bulwark-transport';
+import * as upstreamTrust from '../../plugins/bulwark-upstream-trust';
 import * as validator from '../../plugins/bulwark-validator';
 
 /** [dotted path, field] of every field whose name says it is a timeout. */
@@ -31,7 +32,7 @@ describe('no Bulwark config can outlast Kong\'s 60 s wait for a plugin step', ()
     expect(MAX_OUTBOUND_WAIT_MS * 4).toBeLessThanOrEqual(KONG_STEP_TIMEOUT_MS);
   });
 
-  test.each([jwt, oauth2, rateLimit, transport, validator].map((m) => [m.Name, m] as const))('%s: every timeout field is bounded by the schema', (_name, m) => {
+  test.each([jwt, oauth2, rateLimit, transport, upstreamTrust, validator].map((m) => [m.Name, m] as const))('%s: every timeout field is bounded by the schema', (_name, m) => {
     for (const [path, def] of timeoutFields(m.Schema as unknown as FieldEntry[])) {
       expect({ path, between: def.between }).toEqual({ path, between: [expect.any(Number), expect.any(Number)] });
       expect(def.between![1]).toBeLessThanOrEqual(MAX_OUTBOUND_WAIT_MS);

@@ -11,6 +11,7 @@ import * as jwt from '../../plugins/bulwark-jwt';
 import * as oauth2 from '../../plugins/bulwark-oauth2';
 import * as rateLimit from '../../plugins/bulwark-rate-limit';
 import * as transport from '../../plugins/bulwark-transport';
+import * as upstreamTrust from '../../plugins/bulwark-upstream-trust';
 import * as validator from '../../plugins/bulwark-validator';
 
 interface PluginModule {
@@ -56,6 +57,10 @@ const CASES: Record<string, { module: PluginModule; config: Record<string, unkno
     { module: oauth2, field: 'signing_keys[0]', config: { issuer: 'https://as.example.com', audience: ['api'], signing_keys: [MISSING] } },
     { module: oauth2, field: 'signing_keys[1]', config: { issuer: 'https://as.example.com', audience: ['api'], signing_keys: [ecPrivate(), MISSING] } },
   ],
+  'bulwark-upstream-trust': [
+    { module: upstreamTrust, field: 'signing_keys[0]', config: { issuer: 'kong-gw', signing_keys: [MISSING] } },
+    { module: upstreamTrust, field: 'signing_keys[1]', config: { issuer: 'kong-gw', signing_keys: [ecPrivate(), MISSING] } },
+  ],
   'bulwark-rate-limit': [
     { module: rateLimit, field: 'redis.username', config: { limits: LIMITS, redis: { mode: 'standalone', username: MISSING, password: 'p' } } },
     { module: rateLimit, field: 'redis.password', config: { limits: LIMITS, redis: { mode: 'standalone', password: MISSING } } },
@@ -69,11 +74,12 @@ const COVERED: Record<string, string[]> = {
   'bulwark-oauth2': ['signing_keys[]'],
   'bulwark-rate-limit': ['redis.username', 'redis.password', 'redis.sentinel_username', 'redis.sentinel_password'],
   'bulwark-transport': [],
+  'bulwark-upstream-trust': ['signing_keys[]'],
   'bulwark-validator': [],
 };
 
 describe('referenceable (secret) fields refuse the "" Kong hands over for an unresolvable vault reference', () => {
-  test.each([jwt, oauth2, rateLimit, transport, validator] as PluginModule[])('$Name: every referenceable field is covered below', (m) => {
+  test.each([jwt, oauth2, rateLimit, transport, upstreamTrust, validator] as PluginModule[])('$Name: every referenceable field is covered below', (m) => {
     expect(referenceablePaths(m.Schema as FieldEntry[])).toEqual(COVERED[m.Name]);
   });
 
