@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { startGatewayServer } from './gateway';
 import { startEchoUpstream } from '../echo-upstream/server';
+import { optionsFromEnv, startTrustedBackend } from '../trusted-backend/server';
 import { repoRoot } from './plugin-server';
 
 function arg(name: string, fallback: string): string {
@@ -40,6 +41,21 @@ async function main(): Promise<void> {
     process.env.BULWARK_OAUTH2_SIGNING_KEY = JSON.stringify({ ...privateKey.export({ format: 'jwk' }), alg: 'ES256' });
     generatedKey = true;
   }
+  // The same for bulwark-upstream-trust's key (an Ed25519 JWK).
+  let generatedTrustKey = false;
+  if (!process.env.BULWARK_UPSTREAM_TRUST_SIGNING_KEY) {
+    const { privateKey } = generateKeyPairSync('ed25519');
+    process.env.BULWARK_UPSTREAM_TRUST_SIGNING_KEY = JSON.stringify({ ...privateKey.export({ format: 'jwk' }), kid: 'gateway-local' });
+    generatedTrustKey = true;
+  }
+  // kong.yml's `trusted-backend:8080`: the demo backend that verifies the gateway's token, on a free local port. Its
+  // JWKS URL is the gateway's own proxy, known once the gateway listens (the verifier is built on first request).
+  let proxyPortForBackend = 0;
+  const trusted = await startTrustedBackend(
+    Number(arg('trusted-backend-port', '0')),
+    () => optionsFromEnv({ ...process.env, BULWARK_GATEWAY_JWKS_URL: `http://127.0.0.1:${proxyPortForBackend}/.well-known/bulwark-upstream-jwks` }),
+    '127.0.0.1',
+  );
   const tlsPort = Number(arg('tls-port', '8443'));
   const tls = tlsPort >= 0 ? selfSignedCertificate() : undefined;
   const gw = await startGatewayServer({
@@ -49,10 +65,11 @@ async function main(): Promise<void> {
     adminPort: Number(arg('admin-port', '8001')),
     listenHost: arg('host', '127.0.0.1'),
     server,
-    upstreamAliases: { echo: { host: '127.0.0.1', port: echo.port } },
+    upstreamAliases: { echo: { host: '127.0.0.1', port: echo.port }, 'trusted-backend': { host: '127.0.0.1', port: trusted.port } },
     tls: tls && { ...tls, port: tlsPort },
     onLog: process.env.BULWARK_VERBOSE ? (l) => process.stderr.write(l + '\n') : undefined,
   });
+  proxyPortForBackend = gw.proxyPort;
   const plugins = [...gw.kong.plugins.values()].map((p) => `${p.info.Name}@${p.info.Version}`).join(', ');
   process.stdout.write(
     `Bulwark gateway (Kong ${'3.9'} emulator, ${server} plugin server)\n` +
@@ -62,11 +79,14 @@ async function main(): Promise<void> {
       (gw.tlsPort ? `  proxy TLS: https://127.0.0.1:${gw.tlsPort} (self-signed certificate)\n` : '  proxy TLS: off (no openssl)\n') +
       `  admin API: http://127.0.0.1:${gw.adminPort}\n` +
       `  upstream "echo:8080" served locally on 127.0.0.1:${echo.port}\n` +
-      (generatedKey ? '  BULWARK_OAUTH2_SIGNING_KEY not set: using a throw-away ES256 key for this run\n' : ''),
+      `  upstream "trusted-backend:8080" (verifies the gateway's token) on 127.0.0.1:${trusted.port}\n` +
+      (generatedKey ? '  BULWARK_OAUTH2_SIGNING_KEY not set: using a throw-away ES256 key for this run\n' : '') +
+      (generatedTrustKey ? '  BULWARK_UPSTREAM_TRUST_SIGNING_KEY not set: using a throw-away Ed25519 key for this run\n' : ''),
   );
   const shutdown = async () => {
     await gw.close();
     await echo.close();
+    await trusted.close();
     process.exit(0);
   };
   process.on('SIGINT', () => void shutdown());

@@ -49,6 +49,7 @@ describe('npm run gateway with kong.yml (end to end)', () => {
     const config = path.join(root, 'kong.yml');
     const env = { ...process.env };
     delete env.BULWARK_OAUTH2_SIGNING_KEY;
+    delete env.BULWARK_UPSTREAM_TRUST_SIGNING_KEY;
     proc = spawn(process.execPath, [path.join(root, 'dist/js/kong/emulator/gateway-cli.js'), '--config', config, '--port', String(proxy), '--admin-port', '0', '--tls-port', '0'], {
       cwd: root,
       env,
@@ -151,7 +152,21 @@ describe('npm run gateway with kong.yml (end to end)', () => {
       'bulwark-transport',
       'bulwark-transport',
       'bulwark-transport',
+      'bulwark-transport',
+      'bulwark-upstream-trust',
+      'bulwark-upstream-trust',
       'bulwark-validator',
     ]);
+  });
+
+  test('the ledger backend trusts only the gateway: accepted through it, a direct request to its port refused', async () => {
+    const port = Number(/upstream "trusted-backend:8080" \(verifies the gateway's token\) on 127\.0\.0\.1:(\d+)/.exec(output)?.[1]);
+    expect(port).toBeGreaterThan(0);
+    const via = await get('/ledger/entries?day=1');
+    expect(via.status).toBe(200);
+    expect(JSON.parse(via.body)).toMatchObject({ method: 'GET', path: '/ledger/entries?day=1', identity: null });
+    const direct = await send(false, port, 'GET', '/ledger/entries?day=1', { host: `127.0.0.1:${port}` });
+    expect(direct.status).toBe(401);
+    expect(JSON.parse(direct.body).error).toBe('missing_token');
   });
 });

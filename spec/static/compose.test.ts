@@ -23,7 +23,7 @@ maybe('docker-compose config accepts the file and Kong is configured DB-less fro
   expect(r.stderr).not.toMatch(/ERROR/);
   expect(r.status).toBe(0);
   const resolved = parse(r.stdout) as { services: Record<string, ComposeService> };
-  expect(Object.keys(resolved.services).sort()).toEqual(['echo', 'kong', 'redis']);
+  expect(Object.keys(resolved.services).sort()).toEqual(['echo', 'kong', 'redis', 'trusted-backend']);
 
   const kong = resolved.services.kong!;
   expect(kong.build?.dockerfile).toBe('kong/Dockerfile');
@@ -36,4 +36,12 @@ maybe('docker-compose config accepts the file and Kong is configured DB-less fro
 
   expect(resolved.services.redis!.image).toBe('redis:7-alpine');
   expect(resolved.services.echo!.command).toEqual(['node', '/app/dist/js/kong/echo-upstream/server.js']);
+
+  // The backend that verifies bulwark-upstream-trust's token: the compiled demo server, the gateway's JWKS URL on
+  // the compose network, and its port on the host's loopback only (to show that a direct request is refused).
+  const trusted = resolved.services['trusted-backend']!;
+  expect(trusted.command).toEqual(['node', '/app/dist/js/kong/trusted-backend/server.js']);
+  expect(trusted.environment).toMatchObject({ BULWARK_GATEWAY_JWKS_URL: 'http://kong:8000/.well-known/bulwark-upstream-jwks', BULWARK_BACKEND_AUDIENCE: 'ledger' });
+  expect(JSON.stringify(trusted.ports)).toContain('127.0.0.1');
+  expect(kong.environment).toHaveProperty('BULWARK_UPSTREAM_TRUST_SIGNING_KEY');
 });
