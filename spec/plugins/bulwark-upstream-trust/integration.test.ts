@@ -268,6 +268,13 @@ describe('bulwark-upstream-trust end to end (emulator + real plugin server + ver
     expect(sent.get('x_bulwark_upstream_token')).toBeUndefined();
     expect(sent.get('bulwark-identity')).toBeUndefined();
     expect(sent.get('signature')).toBeUndefined();
+
+    // Behind 150 filler headers (past Kong's default get_headers cap of 100) the forged spelling is still found.
+    const filler: Record<string, string> = {};
+    for (let i = 0; i < 150; i++) filler[`x-filler-${i}`] = 'f';
+    const late = await viaGateway({ path: '/orders/1', headers: { ...filler, X_Bulwark_Upstream_Token: forged } });
+    expect(late.status).toBe(200);
+    expect(late.report.upstreamRequest!.headers.get('x_bulwark_upstream_token')).toBeUndefined();
   });
 
   test('Fastify behind strip_path and a service path: the token binds the path Kong sends (/v1/...)', async () => {
