@@ -1,4 +1,4 @@
-// The Kong schema of bulwark-upstream-trust's config (kong-protocol.md §1.12). What a Kong schema cannot check
+// The Kong schema of bulwark-upstream-trust's config (../../docs/kong-protocol.md §1.12). What a Kong schema cannot check
 // (key material and its algorithm, kid syntax for RFC 9421) is checked in config.ts when the instance starts.
 //
 // `signing_keys` is an array of referenceable STRINGS (as bulwark-oauth2's): Kong resolves vault references in

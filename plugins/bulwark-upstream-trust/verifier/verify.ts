@@ -250,11 +250,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
 
   /** Checks common to both formats once the signature holds: lifetime, binding of the body, replay. */
-  async function finish(
-    request: VerifiableRequest,
-    t: { iat: number; exp: number; jti: string; bodyUnbound: boolean },
-    nowMs: number,
-  ): Promise<void> {
+  async function finish(t: { iat: number; exp: number; jti: string; bodyUnbound: boolean }, nowMs: number): Promise<void> {
     if (t.exp - t.iat > maxLifetime) throw new Refusal('lifetime_too_long');
     if (t.iat > nowMs / 1000 + tolerance) throw new Refusal('not_yet_valid');
     if (t.exp < nowMs / 1000 - tolerance) throw new Refusal('expired');
@@ -320,7 +316,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
           throw new Refusal('body_digest_mismatch');
         }
       }
-      await finish(request, { iat, exp, jti, bodyUnbound: unbound }, nowMs);
+      await finish({ iat, exp, jti, bodyUnbound: unbound }, nowMs);
     } catch (err) {
       if (err instanceof Refusal) return failure(err.code);
       throw err;
@@ -384,7 +380,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       if (!valid) throw new Refusal('bad_signature');
       if (claims.iss !== options.issuer) throw new Refusal('wrong_issuer');
       if (claims.aud !== options.audience) throw new Refusal('wrong_audience');
-      await finish(request, { iat: created, exp: expires, jti: nonce, bodyUnbound: unbound }, nowMs);
+      await finish({ iat: created, exp: expires, jti: nonce, bodyUnbound: unbound }, nowMs);
     } catch (err) {
       if (err instanceof Refusal) return failure(err.code);
       throw err;
