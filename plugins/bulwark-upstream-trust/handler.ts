@@ -8,7 +8,7 @@
 //   + getRawBody                    when the request has a body (Content-Length > 0 or chunked)    (+1)
 //   + setHeaders (+ one clearHeader per inbound spelling of a signed header, normally none)       = +1
 //   + the decision record                                                                          = +1
-//   GET without body, defaults: 9 (8 with audience and upstream_host configured).
+//   GET without body, defaults: 9 (7 with audience and upstream_host configured).
 //   jwks_path set: + getPath on every request; the JWKS request itself: getPath + getMethod + exit = 3.
 import { readRequestHeaders } from '../lib/bounded-reads';
 import { reject } from '../lib/errors';
