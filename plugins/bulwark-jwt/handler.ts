@@ -6,7 +6,7 @@
 //             (+ service.request.setHeaders when claims are forwarded or a cookie is rewritten)
 //             (+ one service.request.clearHeader per removed header) (+ service.request.clearQueryArg)
 //             (+ one service.request.clearHeader per other spelling of a forwarded claim header the client sent)
-//   rejected: request.getHeaders (+ getRawQuery) + log.warn/info + response.exit
+//   rejected: request.getHeaders (+ getRawQuery) + log.warn/info + response.exit (reject)
 //   + one log.warn per JWKS key dropped by a fetch (once per key while the JWKS keeps publishing it)
 //   no token: request.getHeaders (+ getRawQuery) + response.exit — or, with `anonymous`:
 //             client.getCredential (+ client.loadConsumer + client.authenticate) (+ clearHeader as above).
@@ -19,9 +19,8 @@
 // may then pass no argument at all (../../docs/kong-protocol.md §1.5). A token without a Kong consumer is therefore
 // accepted without calling authenticate: the identity reaches the upstream through forward_claims.
 import { readQuery, readRequestHeaders } from '../lib/bounded-reads';
-import { errorBody } from '../lib/errors';
-import { logger, type PluginLogger } from '../lib/plugin';
-import { isKongUuid, type Kong, type KongConsumer, type QueryMultimap } from '../lib/pdk';
+import type { PhaseContext } from '../lib/plugin';
+import { isKongUuid, type KongConsumer, type QueryMultimap } from '../lib/pdk';
 import { tokenFingerprint, uuidFromParts } from '../lib/token-hash';
 import { challengeHeaders } from './challenge';
 import type { JwtConfig } from './config';
@@ -29,7 +28,13 @@ import { describeLocation, extractToken } from './token-source';
 import { anonymousUpstreamChanges, upstreamChanges } from './upstream';
 import { DESCRIPTIONS, verifyToken, type Rejection, type VerifiedEntry } from './verifier';
 
-const PLUGIN_NAME = 'bulwark-jwt';
+/**
+ * The namespace of the credential ids this plugin derives (uuidFromParts). Not the plugin's name by reference:
+ * these ids are seen by later plugins and in logs, and must stay the same whatever the plugin is called.
+ */
+const CREDENTIAL_ID_NAMESPACE = 'bulwark-jwt';
+
+type Context = PhaseContext<JwtConfig>;
 
 export const MESSAGES = {
   missing: 'Unauthorized',
@@ -42,54 +47,49 @@ export const MESSAGES = {
 /** Reasons logged at info (routine: clients with stale tokens); everything else is a warn. */
 const ROUTINE_REASONS = new Set(['expired', 'insufficient_scope']);
 
-async function rejectRequest(kong: Kong, conf: JwtConfig, log: PluginLogger, r: Rejection, fields: Record<string, unknown>): Promise<void> {
+async function rejectRequest({ conf, log, reject }: Context, r: Rejection, fields: Record<string, unknown>): Promise<void> {
   const line = { reason: r.reason, detail: r.detail, status: r.status, ...fields };
   if (ROUTINE_REASONS.has(r.reason)) await log.info('jwt_rejected', line);
   else await log.warn('jwt_rejected', line);
-  if (r.status === 503) {
-    await kong.response.exit(503, errorBody(503, MESSAGES.unavailable));
-    return;
-  }
+  if (r.status === 503) return reject(503, MESSAGES.unavailable);
   const headers = challengeHeaders({ realm: conf.realm, error: r.error, description: r.description, scope: r.scope });
-  await kong.response.exit(r.status, errorBody(r.status, r.status === 403 ? MESSAGES.forbidden : MESSAGES.invalid), headers);
+  await reject(r.status, r.status === 403 ? MESSAGES.forbidden : MESSAGES.invalid, headers);
 }
 
-export async function access(kong: Kong, conf: JwtConfig): Promise<void> {
-  const headers = await readRequestHeaders(kong, PLUGIN_NAME);
+export async function access(ctx: Context): Promise<void> {
+  const { kong, conf, log, reject } = ctx;
+  const headers = await readRequestHeaders(ctx);
   if (headers === undefined) return;
   let query: QueryMultimap | undefined;
   if (conf.sources.queryParams.length > 0) {
-    query = await readQuery(kong, PLUGIN_NAME);
+    query = await readQuery(ctx);
     if (query === undefined) return;
   }
   const extraction = extractToken(headers, query, conf.sources);
 
   if (extraction.kind === 'invalid') {
-    await logger(kong, PLUGIN_NAME).warn('jwt_rejected', { reason: 'invalid_request', detail: extraction.detail, status: 400 });
+    await log.warn('jwt_rejected', { reason: 'invalid_request', detail: extraction.detail, status: 400 });
     const h = challengeHeaders({ realm: conf.realm, error: 'invalid_request', description: 'The request carries more than one token or a malformed one' });
-    await kong.response.exit(400, errorBody(400, MESSAGES.badRequest), h);
-    return;
+    return reject(400, MESSAGES.badRequest, h);
   }
   if (extraction.kind === 'none') {
     if (conf.anonymous !== undefined) {
-      if (!(await authenticateAnonymous(kong, conf))) return;
+      if (!(await authenticateAnonymous(ctx))) return;
       for (const name of anonymousUpstreamChanges(conf, headers)) await kong.service.request.clearHeader(name);
       return;
     }
     // RFC 6750 §3.1: no error code when the request carried no credentials at all.
-    await kong.response.exit(401, errorBody(401, MESSAGES.missing), challengeHeaders({ realm: conf.realm }));
-    return;
+    return reject(401, MESSAGES.missing, challengeHeaders({ realm: conf.realm }));
   }
 
-  const log = logger(kong, PLUGIN_NAME);
   const result = await verifyToken(extraction.token, conf);
   await logKeyRefusals(conf, log);
   if (!result.ok) {
-    await rejectRequest(kong, conf, log, result.rejection, { source: describeLocation(extraction.location), token: tokenFingerprint(extraction.token) });
+    await rejectRequest(ctx, result.rejection, { source: describeLocation(extraction.location), token: tokenFingerprint(extraction.token) });
     return;
   }
 
-  if (!(await authenticate(kong, conf, log, result.entry, extraction.token))) return;
+  if (!(await authenticate(ctx, result.entry, extraction.token))) return;
 
   const changes = upstreamChanges(conf, result.entry.claims, headers, extraction.location);
   if (Object.keys(changes.set).length > 0) await kong.service.request.setHeaders(changes.set);
@@ -98,7 +98,7 @@ export async function access(kong: Kong, conf: JwtConfig): Promise<void> {
 }
 
 /** JWKS keys dropped by fetches since the last request: one line each, naming the kid and the reason. */
-async function logKeyRefusals(conf: JwtConfig, log: PluginLogger): Promise<void> {
+async function logKeyRefusals(conf: JwtConfig, log: Context['log']): Promise<void> {
   for (const issuer of conf.issuers.values()) {
     for (const r of issuer.remote?.takeRefusals() ?? []) {
       await log.warn('jwks_key_refused', { issuer: issuer.issuer, kid: r.kid ?? null, index: r.index, reason: r.reason, jwks: r.jwks });
@@ -107,7 +107,8 @@ async function logKeyRefusals(conf: JwtConfig, log: PluginLogger): Promise<void>
 }
 
 /** Map the token to a Kong consumer when configured. False when it ended the request. */
-async function authenticate(kong: Kong, conf: JwtConfig, log: PluginLogger, entry: VerifiedEntry, token: string): Promise<boolean> {
+async function authenticate(ctx: Context, entry: VerifiedEntry, token: string): Promise<boolean> {
+  const { kong, conf } = ctx;
   const { claim, by, required } = conf.consumer;
   if (claim === undefined) return true;
   const raw = entry.claims[claim];
@@ -124,9 +125,7 @@ async function authenticate(kong: Kong, conf: JwtConfig, log: PluginLogger, entr
     const detail = value === undefined ? `no usable "${claim}" claim` : `no consumer with ${by} ${JSON.stringify(value.slice(0, 128))}`;
     if (required) {
       await rejectRequest(
-        kong,
-        conf,
-        log,
+        ctx,
         { status: 401, error: 'invalid_token', description: DESCRIPTIONS.unknown_consumer, reason: 'unknown_consumer', detail },
         { token: tokenFingerprint(token), issuer: entry.issuer.issuer },
       );
@@ -135,19 +134,19 @@ async function authenticate(kong: Kong, conf: JwtConfig, log: PluginLogger, entr
     return true; // identity without consumer (see the note at the top)
   }
   const subject = typeof entry.claims.sub === 'string' ? entry.claims.sub : value!;
-  await kong.client.authenticate(consumer, { id: uuidFromParts(PLUGIN_NAME, entry.issuer.issuer, subject), consumer: { id: consumer.id } });
+  await kong.client.authenticate(consumer, { id: uuidFromParts(CREDENTIAL_ID_NAMESPACE, entry.issuer.issuer, subject), consumer: { id: consumer.id } });
   return true;
 }
 
 /** False when it ended the request. */
-async function authenticateAnonymous(kong: Kong, conf: JwtConfig): Promise<boolean> {
+async function authenticateAnonymous({ kong, conf, log, reject }: Context): Promise<boolean> {
   // As Kong's auth plugins: a request already authenticated by a higher-priority plugin keeps its identity.
   const existing = await kong.client.getCredential();
   if (existing !== undefined && existing !== null) return true;
   const consumer = await kong.client.loadConsumer(conf.anonymous!, true);
   if (consumer === undefined || consumer === null) {
-    await logger(kong, PLUGIN_NAME).err('anonymous_consumer_missing', { anonymous: conf.anonymous });
-    await kong.response.exit(500, errorBody(500));
+    await log.err('anonymous_consumer_missing', { anonymous: conf.anonymous });
+    await reject(500);
     return false;
   }
   await kong.client.authenticate(consumer, null);

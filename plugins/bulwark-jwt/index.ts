@@ -9,13 +9,10 @@ import { parseJwtConfig, type JwtConfig } from './config';
 import { access } from './handler';
 import { Schema as JwtSchema } from './schema';
 
-export const Name = 'bulwark-jwt';
-export const Version = '0.1.0';
-export const Priority = 1460;
-export const Schema = JwtSchema;
-
-export const Plugin = definePlugin<JwtConfig>({
-  name: Name,
+export const { Name, Version, Priority, Schema, Plugin } = definePlugin<JwtConfig, typeof JwtSchema>({
+  name: 'bulwark-jwt',
+  priority: 1460,
+  schema: JwtSchema,
   parseConfig: parseJwtConfig,
   phases: { access },
 });

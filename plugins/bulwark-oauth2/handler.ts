@@ -10,10 +10,11 @@
 //                  (getHeaders is getHeaders(1000); 1000 header lines or more: + log.warn, 431, lib/bounded-reads.ts)
 // failed client authentication / lockout: + one log line (warn) before the exit.
 import { readRequestHeaders } from '../lib/bounded-reads';
+import { RawBody } from '../lib/errors';
 import { parseIp } from '../lib/ip';
 import { resolveForwarding } from '../lib/client-ip';
 import { bodyText, headerValues, type HeaderMultimap, type Kong } from '../lib/pdk';
-import { logger } from '../lib/plugin';
+import type { PhaseContext } from '../lib/plugin';
 import { verifySecret } from '../lib/secret-hash';
 import { buildClaims, signAccessToken } from './access-token';
 import type { OAuth2Config } from './config';
@@ -22,8 +23,7 @@ import { errorResponse, successResponse, type OAuthError, type TokenEndpointResp
 import { decideScopes } from './scopes';
 import { checkEnvelope, extractTokenRequest, parseForm } from './token-request';
 
-/** The plugin name in log lines (index.ts exports the same value; importing it would be a cycle). */
-const PLUGIN_NAME = 'bulwark-oauth2';
+type Context = PhaseContext<OAuth2Config>;
 
 /** Injected clock for tests. */
 export const clock = { now: (): number => Date.now() };
@@ -38,31 +38,32 @@ function limiter(conf: OAuth2Config): FailureLimiter {
   return l;
 }
 
-export async function access(kong: Kong, conf: OAuth2Config): Promise<void> {
+export async function access(ctx: Context): Promise<void> {
+  const { kong, conf } = ctx;
   // Kong's get_path keeps a trailing slash (`/oauth2/token/.` → `/oauth2/token/`, kong/tools/uri.lua normalize):
   // such a path is the endpoint too, so a token request sent there is answered here, never proxied with its secret.
   const path = withoutTrailingSlash(await kong.request.getPath());
-  if (path === conf.jwksPath) return serveJwks(kong, conf);
-  if (path === conf.tokenPath) return tokenEndpoint(kong, conf);
+  if (path === conf.jwksPath) return serveJwks(ctx);
+  if (path === conf.tokenPath) return tokenEndpoint(ctx);
 }
 
 function withoutTrailingSlash(path: string): string {
   return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
 }
 
-async function serveJwks(kong: Kong, conf: OAuth2Config): Promise<void> {
+async function serveJwks({ kong, conf, reject }: Context): Promise<void> {
   const method = await kong.request.getMethod();
-  if (method !== 'GET' && method !== 'HEAD') {
-    await kong.response.exit(405, { message: 'Method not allowed' }, { Allow: 'GET, HEAD' });
-    return;
-  }
+  if (method !== 'GET' && method !== 'HEAD') return reject(405, 'Method not allowed', { Allow: 'GET, HEAD' });
+  // The JWKS is an answer, not a rejection: kong.response.exit itself (reject is for 4xx/5xx).
   await kong.response.exit(200, conf.keys.jwksJson, {
     'Content-Type': 'application/json; charset=utf-8',
     'Cache-Control': `public, max-age=${conf.jwksMaxAge}`,
   });
 }
 
-function send(kong: Kong, res: TokenEndpointResponse): Promise<void> {
+/** The token endpoint's answer: a token (200) or an RFC 6749 §5.2 error, whose body the plugin serialised. */
+function send({ kong, reject }: Context, res: TokenEndpointResponse): Promise<void> {
+  if (res.status >= 400) return reject(res.status, new RawBody(res.body), res.headers);
   return kong.response.exit(res.status, res.body, res.headers);
 }
 
@@ -86,12 +87,13 @@ function forLog(value: string): string {
   return value.length > 64 ? `${value.slice(0, 64)}…` : value;
 }
 
-async function tokenEndpoint(kong: Kong, conf: OAuth2Config): Promise<void> {
+async function tokenEndpoint(ctx: Context): Promise<void> {
+  const { kong, conf, log } = ctx;
   const method = await kong.request.getMethod();
-  const headers = await readRequestHeaders(kong, PLUGIN_NAME);
+  const headers = await readRequestHeaders(ctx);
   if (headers === undefined) return;
   const envelope = checkEnvelope(method, headers, conf.maxBodySize);
-  if (!envelope.ok) return send(kong, errorResponse(envelope.error));
+  if (!envelope.ok) return send(ctx, errorResponse(envelope.error));
 
   let text = '';
   if (envelope.value > 0) {
@@ -99,14 +101,14 @@ async function tokenEndpoint(kong: Kong, conf: OAuth2Config): Promise<void> {
     const raw: Uint8Array | string | undefined = await kong.request.getRawBody(conf.maxBodySize);
     const body = typeof raw === 'string' ? Buffer.from(raw) : raw;
     if (body === undefined || body.length > conf.maxBodySize) {
-      return send(kong, errorResponse({ code: 'invalid_request', description: 'The request body is too large', status: 413 }));
+      return send(ctx, errorResponse({ code: 'invalid_request', description: 'The request body is too large', status: 413 }));
     }
     text = bodyText(body);
   }
   const form = parseForm(text);
-  if (!form.ok) return send(kong, errorResponse(form.error));
+  if (!form.ok) return send(ctx, errorResponse(form.error));
   const request = extractTokenRequest(form.value, headerValues(headers, 'authorization'));
-  if (!request.ok) return send(kong, errorResponse(request.error));
+  if (!request.ok) return send(ctx, errorResponse(request.error));
   const { credentials } = request.value;
   const { clientId } = credentials;
   const basic = credentials.method === 'basic';
@@ -114,7 +116,6 @@ async function tokenEndpoint(kong: Kong, conf: OAuth2Config): Promise<void> {
   const store = limiter(conf);
   const ip = conf.limits.enabled ? await clientIp(kong, conf, headers) : undefined;
   const ipKey = failureKeyForIp(ip);
-  const log = logger(kong, PLUGIN_NAME);
 
   const lock = store.check(clientId, ipKey, conf.limits, clock.now());
   if (lock.locked) {
@@ -122,7 +123,7 @@ async function tokenEndpoint(kong: Kong, conf: OAuth2Config): Promise<void> {
     // lock must not flood the log at warn level.
     // store_full: not this key's lock; the failure store is full of locked keys and cannot count a new one.
     await log.info('token_request_locked', { client_id: forLog(clientId), client_ip: ip ?? null, locked_by: lock.by, retry_after: lock.retryAfterSeconds, ...(lock.storeFull ? { store_full: true } : {}) });
-    return send(kong, errorResponse(tooManyFailures(lock.retryAfterSeconds)));
+    return send(ctx, errorResponse(tooManyFailures(lock.retryAfterSeconds)));
   }
 
   // Always one hash check, against a dummy hash of the same cost when the id is unknown.
@@ -138,12 +139,12 @@ async function tokenEndpoint(kong: Kong, conf: OAuth2Config): Promise<void> {
       client_ip: ip ?? (await kong.client.getIp()),
       locked: after.locked,
     });
-    return send(kong, errorResponse({ code: 'invalid_client', description: 'Client authentication failed', basicChallenge: basic }));
+    return send(ctx, errorResponse({ code: 'invalid_client', description: 'Client authentication failed', basicChallenge: basic }));
   }
   store.recordSuccess(clientId);
 
   const scopes = decideScopes(request.value.scope, { allowed: client.allowedScopes, defaults: client.defaultScopes });
-  if (!scopes.ok) return send(kong, errorResponse({ code: scopes.error, description: scopes.description }));
+  if (!scopes.ok) return send(ctx, errorResponse({ code: scopes.error, description: scopes.description }));
 
   const claims = buildClaims({
     issuer: conf.issuer,
@@ -156,7 +157,7 @@ async function tokenEndpoint(kong: Kong, conf: OAuth2Config): Promise<void> {
   const token = await signAccessToken(claims, conf.keys.active);
   const body: Parameters<typeof successResponse>[0] = { access_token: token, token_type: 'Bearer', expires_in: conf.tokenTtl };
   if (claims.scope !== undefined) body.scope = claims.scope;
-  return send(kong, successResponse(body));
+  return send(ctx, successResponse(body));
 }
 
 export function tooManyFailures(retryAfterSeconds: number): OAuthError {

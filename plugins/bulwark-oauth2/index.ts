@@ -9,13 +9,10 @@ import { parseOAuth2Config, type OAuth2Config } from './config';
 import { access } from './handler';
 import { Schema as OAuth2Schema } from './schema';
 
-export const Name = 'bulwark-oauth2';
-export const Version = '0.1.0';
-export const Priority = 1410;
-export const Schema = OAuth2Schema;
-
-export const Plugin = definePlugin<OAuth2Config>({
-  name: Name,
+export const { Name, Version, Priority, Schema, Plugin } = definePlugin<OAuth2Config, typeof OAuth2Schema>({
+  name: 'bulwark-oauth2',
+  priority: 1410,
+  schema: OAuth2Schema,
   parseConfig: parseOAuth2Config,
   phases: { access },
 });

@@ -20,17 +20,13 @@
 // in access are sent with the upstream's response (Kong keeps them in ngx.header).
 import { readRequestHeaders } from '../lib/bounded-reads';
 import { resolveForwarding } from '../lib/client-ip';
-import { reject } from '../lib/errors';
 import { parseIp } from '../lib/ip';
 import { firstHeader, type HeaderMultimap, type Kong, type KongRoute } from '../lib/pdk';
-import { logger } from '../lib/plugin';
+import type { PhaseContext, PluginLogger } from '../lib/plugin';
 import type { RateLimitConfig } from './config';
 import { rateLimitHeaders } from './headers';
 import { claimValue, identityDigest, JWT_CLAIMS_SHARED_KEY, parseClaims, resolveIdentity, type IdentityInputs } from './identity';
 import { decide, type LimiterDecision } from './limiter';
-
-/** The plugin name in log lines (index.ts exports the same value; importing it would be a cycle). */
-const PLUGIN_NAME = 'bulwark-rate-limit';
 
 async function clientIp(kong: Kong, conf: RateLimitConfig, headers: HeaderMultimap | undefined): Promise<string | undefined> {
   const peer = await kong.client.getIp();
@@ -54,17 +50,16 @@ export function requestCost(conf: RateLimitConfig, route: KongRoute | undefined,
   return conf.cost.default;
 }
 
-async function logEvents(kong: Kong, decision: LimiterDecision): Promise<void> {
-  if (decision.events.length === 0) return;
-  const log = logger(kong, PLUGIN_NAME);
+async function logEvents(log: PluginLogger, decision: LimiterDecision): Promise<void> {
   for (const e of decision.events) await log[e.level](e.event, e.fields);
 }
 
-export async function access(kong: Kong, conf: RateLimitConfig): Promise<void> {
+export async function access(ctx: PhaseContext<RateLimitConfig>): Promise<void> {
+  const { kong, conf, log, reject } = ctx;
   const needs = conf.needs;
   let headers: HeaderMultimap | undefined;
   if (needs.headers) {
-    headers = await readRequestHeaders(kong, PLUGIN_NAME);
+    headers = await readRequestHeaders(ctx);
     if (headers === undefined) return;
   }
   const inputs: IdentityInputs = {};
@@ -93,18 +88,18 @@ export async function access(kong: Kong, conf: RateLimitConfig): Promise<void> {
   }
 
   const decision = await decide(conf, identityDigest(identity.parts), requestCost(conf, route, method));
-  await logEvents(kong, decision);
+  await logEvents(log, decision);
 
   if (decision.source === 'fail-closed') {
     // on_redis_error fail-closed: no decision possible, nothing admitted (503 as Kong's own "no upstream" errors).
-    return reject(kong, 503);
+    return reject(503);
   }
   const outcomes = decision.outcomes;
   const show = !conf.hideClientHeaders && outcomes !== undefined;
   const opts = { ietf: conf.ietfHeaders, legacy: conf.legacyHeaders };
   if (!decision.allowed) {
     const h = show ? rateLimitHeaders(conf.limits, outcomes, decision.appliedLimits, decision.windowSeconds, opts, true) : undefined;
-    return reject(kong, conf.errorCode, conf.errorMessage, h);
+    return reject(conf.errorCode, conf.errorMessage, h);
   }
   if (show) {
     const h = rateLimitHeaders(conf.limits, outcomes, decision.appliedLimits, decision.windowSeconds, opts, false);

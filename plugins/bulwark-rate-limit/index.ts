@@ -11,13 +11,10 @@ import { parseRateLimitConfig, type RateLimitConfig } from './config';
 import { access } from './handler';
 import { Schema as RateLimitSchema } from './schema';
 
-export const Name = 'bulwark-rate-limit';
-export const Version = '0.1.0';
-export const Priority = 915;
-export const Schema = RateLimitSchema;
-
-export const Plugin = definePlugin<RateLimitConfig>({
-  name: Name,
+export const { Name, Version, Priority, Schema, Plugin } = definePlugin<RateLimitConfig, typeof RateLimitSchema>({
+  name: 'bulwark-rate-limit',
+  priority: 915,
+  schema: RateLimitSchema,
   parseConfig: parseRateLimitConfig,
   phases: { access },
 });

@@ -6,9 +6,9 @@
 //
 // Kong runs `response` handlers only for proxied requests, after it has read the whole upstream response
 // (buffered proxying). Kong's own responses (kong.response.exit from any plugin, router 404s) never reach it.
-import type { Kong } from '../lib/pdk';
+import type { PhaseContext } from '../lib/plugin';
 import type { ResponseHeadersConfig } from './config';
 
-export async function response(kong: Kong, conf: ResponseHeadersConfig): Promise<void> {
+export async function response({ kong, conf }: PhaseContext<ResponseHeadersConfig>): Promise<void> {
   for (const name of conf.remove) await kong.response.clearHeader(name);
 }

@@ -12,13 +12,10 @@ import { parseResponseHeadersConfig, type ResponseHeadersConfig } from './config
 import { response } from './handler';
 import { Schema as ResponseHeadersSchema } from './schema';
 
-export const Name = 'bulwark-response-headers';
-export const Version = '0.1.0';
-export const Priority = 2590;
-export const Schema = ResponseHeadersSchema;
-
-export const Plugin = definePlugin<ResponseHeadersConfig>({
-  name: Name,
+export const { Name, Version, Priority, Schema, Plugin } = definePlugin<ResponseHeadersConfig, typeof ResponseHeadersSchema>({
+  name: 'bulwark-response-headers',
+  priority: 2590,
+  schema: ResponseHeadersSchema,
   parseConfig: parseResponseHeadersConfig,
   phases: { response },
 });

@@ -16,16 +16,14 @@
 // plugin covers. Headers set in access are sent with the proxied response (nginx keeps them; the upstream's
 // headers of the same name are sent as well, see the README) and with any later plugin's kong.response.exit.
 // Removing upstream headers needs the response phase: bulwark-response-headers, an opt-in of its own.
-import type { HeaderValues, Kong, KongConsumer } from '../lib/pdk';
+import type { HeaderValues, KongConsumer } from '../lib/pdk';
 import { readRequestHeaders } from '../lib/bounded-reads';
-import { errorBody } from '../lib/errors';
-import { logger, type PluginLogger } from '../lib/plugin';
+import type { PhaseContext } from '../lib/plugin';
 import type { TransportConfig } from './config';
 import { decideTransport, redirectLocation, redirectStatusFor } from './decision';
 import { assessClientCertificate, consumerCandidates, type ClientCertificateAssessment } from './mtls';
 
-/** The plugin name in log lines (index.ts exports the same value as `Name`; importing it would be a cycle). */
-const PLUGIN_NAME = 'bulwark-transport';
+type Context = PhaseContext<TransportConfig>;
 
 // Kong's own 426 carries these (kong/runloop/handler.lua).
 const UPGRADE_HEADERS: HeaderValues = { Connection: 'Upgrade', Upgrade: 'TLS/1.2, HTTP/1.1' };
@@ -53,12 +51,12 @@ export function resetCertificateRequestTracking(): void {
  * certificate phase (TLS handshake, global config only): ask the client for its certificate. Kong's
  * request_client_certificate requests but does not verify (kong/pdk/client/tls.lua); access verifies.
  */
-export async function certificate(kong: Kong, conf: TransportConfig): Promise<void> {
+export async function certificate({ kong, conf, log }: Context): Promise<void> {
   if (!conf.mtls.enabled) return;
   const requested = await kong.client.tls.requestClientCertificate();
   if (requested !== true) {
     // Not fatal for the handshake (routes without mTLS must keep working); mTLS routes then reject in access.
-    await logger(kong, PLUGIN_NAME).err('mtls_request_failed', { detail: 'kong.client.tls.request_client_certificate did not return true' });
+    await log.err('mtls_request_failed', { detail: 'kong.client.tls.request_client_certificate did not return true' });
     return;
   }
   clientCertificateRequested = true;
@@ -67,8 +65,9 @@ export async function certificate(kong: Kong, conf: TransportConfig): Promise<vo
   await kong.client.tls.disableSessionReuse();
 }
 
-export async function access(kong: Kong, conf: TransportConfig): Promise<void> {
-  const headers = await readRequestHeaders(kong, PLUGIN_NAME);
+export async function access(ctx: Context): Promise<void> {
+  const { kong, conf, reject } = ctx;
+  const headers = await readRequestHeaders(ctx);
   if (headers === undefined) return;
   const connectionScheme = await kong.request.getScheme();
   // The peer only matters when someone is trusted to forward: save the RPC otherwise.
@@ -77,7 +76,7 @@ export async function access(kong: Kong, conf: TransportConfig): Promise<void> {
   const decision = decideTransport({ connectionScheme, peerIp, headers }, conf);
 
   if (decision.action === 'pass') {
-    if (conf.mtls.enabled && !(await authenticateClientCertificate(kong, conf, connectionScheme, decision.https))) return;
+    if (conf.mtls.enabled && !(await authenticateClientCertificate(ctx, connectionScheme, decision.https))) return;
     // HSTS only when the client used HTTPS (directly or through a trusted proxy), as decided above.
     const toSet = decision.https ? conf.headers.https : conf.headers.http;
     if (Object.keys(toSet).length > 0) await kong.response.setHeaders(toSet);
@@ -89,6 +88,7 @@ export async function access(kong: Kong, conf: TransportConfig): Promise<void> {
     const pathWithQuery = await kong.request.getPathWithQuery();
     const status = redirectStatusFor(method, conf.https.redirectStatus);
     const location = redirectLocation(decision.host, pathWithQuery, conf.https.redirectPort);
+    // A redirect is an answer, not a rejection: kong.response.exit itself (reject is for 4xx/5xx).
     // '' rather than no body: a nil before the headers argument could make Kong drop the headers.
     await kong.response.exit(status, '', { ...conf.headers.http, Location: location });
     return;
@@ -96,7 +96,7 @@ export async function access(kong: Kong, conf: TransportConfig): Promise<void> {
 
   const exitHeaders: HeaderValues = { ...(decision.https ? conf.headers.https : conf.headers.http) };
   if (decision.upgrade) Object.assign(exitHeaders, UPGRADE_HEADERS);
-  await kong.response.exit(decision.status, errorBody(decision.status, decision.message), exitHeaders);
+  await reject(decision.status, decision.message, exitHeaders);
 }
 
 /**
@@ -104,12 +104,8 @@ export async function access(kong: Kong, conf: TransportConfig): Promise<void> {
  * Nothing about the certificate is forwarded upstream or put in the response: the precise reason of a
  * refusal goes to Kong's log only, the client gets a generic 401.
  */
-async function authenticateClientCertificate(
-  kong: Kong,
-  conf: TransportConfig,
-  connectionScheme: string | undefined,
-  https: boolean,
-): Promise<boolean> {
+async function authenticateClientCertificate(ctx: Context, connectionScheme: string | undefined, https: boolean): Promise<boolean> {
+  const { kong, conf, log, reject } = ctx;
   const mtls = conf.mtls;
   const connectionTls = (connectionScheme ?? '').toLowerCase() === 'https';
   // Only ever from Kong's TLS layer: a certificate in a request header is never looked at.
@@ -120,18 +116,17 @@ async function authenticateClientCertificate(
     mtls.allowedSubjects,
     new Date(),
   );
-  const log = logger(kong, PLUGIN_NAME);
   const exitHeaders = https ? conf.headers.https : conf.headers.http;
 
   if (!assessment.ok) {
     const fields = logFields(assessment);
     if (mtls.required) {
       await log.warn('mtls_rejected', fields);
-      await kong.response.exit(401, errorBody(401, assessment.presented ? MTLS_MESSAGES.rejected : MTLS_MESSAGES.required), exitHeaders);
+      await reject(401, assessment.presented ? MTLS_MESSAGES.rejected : MTLS_MESSAGES.required, exitHeaders);
       return false;
     }
     if (assessment.presented || fields.hint !== undefined) await log.info('mtls_unauthenticated', fields);
-    return authenticateAnonymous(kong, conf, log, exitHeaders);
+    return authenticateAnonymous(ctx, exitHeaders);
   }
 
   if (mtls.consumerBy.length === 0) return true;
@@ -152,11 +147,11 @@ async function authenticateClientCertificate(
   };
   if (mtls.anonymous === undefined) {
     await log.warn('mtls_rejected', noConsumer);
-    await kong.response.exit(401, errorBody(401, MTLS_MESSAGES.rejected), exitHeaders);
+    await reject(401, MTLS_MESSAGES.rejected, exitHeaders);
     return false;
   }
   await log.info('mtls_unauthenticated', noConsumer);
-  return authenticateAnonymous(kong, conf, log, exitHeaders);
+  return authenticateAnonymous(ctx, exitHeaders);
 }
 
 function logFields(a: Extract<ClientCertificateAssessment, { ok: false }>): Record<string, unknown> {
@@ -171,14 +166,14 @@ function logFields(a: Extract<ClientCertificateAssessment, { ok: false }>): Reco
 }
 
 /** Continue as the `anonymous` consumer when one is configured, else unauthenticated. False when it ended the request. */
-async function authenticateAnonymous(kong: Kong, conf: TransportConfig, log: PluginLogger, exitHeaders: HeaderValues): Promise<boolean> {
+async function authenticateAnonymous({ kong, conf, log, reject }: Context, exitHeaders: HeaderValues): Promise<boolean> {
   const anonymous = conf.mtls.anonymous;
   if (anonymous === undefined) return true;
   const consumer: KongConsumer | undefined = await kong.client.loadConsumer(anonymous, true);
   if (consumer === undefined || consumer === null) {
     // As Kong's own auth plugins: a configured but missing anonymous consumer is a server error, never a pass.
     await log.err('mtls_anonymous_missing', { anonymous });
-    await kong.response.exit(500, errorBody(500), exitHeaders);
+    await reject(500, undefined, exitHeaders);
     return false;
   }
   await kong.client.authenticate(consumer, null);

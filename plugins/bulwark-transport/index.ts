@@ -9,13 +9,10 @@ import { parseTransportConfig, type TransportConfig } from './config';
 import { access, certificate } from './handler';
 import { Schema as TransportSchema } from './schema';
 
-export const Name = 'bulwark-transport';
-export const Version = '0.1.0';
-export const Priority = 2600;
-export const Schema = TransportSchema;
-
-export const Plugin = definePlugin<TransportConfig>({
-  name: Name,
+export const { Name, Version, Priority, Schema, Plugin } = definePlugin<TransportConfig, typeof TransportSchema>({
+  name: 'bulwark-transport',
+  priority: 2600,
+  schema: TransportSchema,
   parseConfig: parseTransportConfig,
   phases: { certificate, access },
 });

@@ -17,16 +17,11 @@
 // before reading. A chunked body (no Content-Length) larger than the limit and spooled by nginx makes Kong's
 // get_raw_body return nil, which is a Lua error: Kong then ends the request with 500 (still closed).
 import { readRequestHeaders } from '../lib/bounded-reads';
-import { UNEXPECTED_ERROR_MESSAGE } from '../lib/errors';
-import type { Kong } from '../lib/pdk';
-import { logger } from '../lib/plugin';
+import type { PhaseContext, PluginLogger } from '../lib/plugin';
 import type { ValidatorConfig } from './config';
 import { OperationCompileError, type CompiledApi } from './openapi';
 import { validateJsonSchemaRequest, validateOpenApiRequest, type BodyReader, type RequestSnapshot, type Verdict } from './validate';
 import { rejectionBody, toLogViolation } from './violations';
-
-/** The plugin name in log lines (index.ts exports the same value as `Name`; importing it would be a cycle). */
-const PLUGIN_NAME = 'bulwark-validator';
 
 /** Problems listed in the lenient-load log line (the line says how many there were in all). */
 export const MAX_LOGGED_PROBLEMS = 100;
@@ -34,21 +29,22 @@ export const MAX_LOGGED_PROBLEMS = 100;
 /** Documents whose lenient-load problems were logged (once per plugin-server process). */
 const problemsLogged = new WeakSet<CompiledApi>();
 
-async function logLoadProblems(kong: Kong, api: CompiledApi): Promise<void> {
+async function logLoadProblems(log: PluginLogger, api: CompiledApi): Promise<void> {
   if (api.problems.length === 0 || problemsLogged.has(api)) return;
   problemsLogged.add(api);
-  await logger(kong, PLUGIN_NAME).warn('document_loaded_leniently', {
+  await log.warn('document_loaded_leniently', {
     problems_total: api.problems.length,
     problems: api.problems.slice(0, MAX_LOGGED_PROBLEMS),
   });
 }
 
-export async function access(kong: Kong, conf: ValidatorConfig): Promise<void> {
-  if (conf.policy.kind === 'openapi') await logLoadProblems(kong, conf.policy.api);
+export async function access(ctx: PhaseContext<ValidatorConfig>): Promise<void> {
+  const { kong, conf, log, reject } = ctx;
+  if (conf.policy.kind === 'openapi') await logLoadProblems(log, conf.policy.api);
   const method = await kong.request.getMethod();
   const pathWithQuery = await kong.request.getPathWithQuery();
   // Headers beyond the ones Kong returns would go upstream unvalidated: a possibly cut list is refused there.
-  const headers = await readRequestHeaders(kong, PLUGIN_NAME);
+  const headers = await readRequestHeaders(ctx);
   if (headers === undefined) return;
 
   let verdict: Verdict;
@@ -63,19 +59,17 @@ export async function access(kong: Kong, conf: ValidatorConfig): Promise<void> {
   } catch (err) {
     if (!(err instanceof OperationCompileError)) throw err;
     // The operation's schemas do not compile (found on its first use, then cached): fail closed, say where.
-    await logger(kong, PLUGIN_NAME).err('operation_schema_invalid', {
+    await log.err('operation_schema_invalid', {
       operation: err.operation,
       location: err.location,
       reason: err.reason,
       action: 'rejected with 500',
     });
-    await kong.response.exit(500, { message: UNEXPECTED_ERROR_MESSAGE });
-    return;
+    return reject(500);
   }
   if (verdict.action === 'pass') return;
 
   const { rejection } = verdict;
-  const log = logger(kong, PLUGIN_NAME);
   const fields = {
     status: rejection.status,
     method,
@@ -90,5 +84,5 @@ export async function access(kong: Kong, conf: ValidatorConfig): Promise<void> {
   }
   await log.info('request_rejected', fields);
   const body = rejectionBody(rejection, conf.verbose, conf.maxErrors);
-  await kong.response.exit(rejection.status, body, rejection.headers);
+  await reject(rejection.status, body, rejection.headers);
 }

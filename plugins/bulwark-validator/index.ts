@@ -10,13 +10,10 @@ import { parseValidatorConfig, type ValidatorConfig } from './config';
 import { access } from './handler';
 import { Schema as ValidatorSchema } from './schema';
 
-export const Name = 'bulwark-validator';
-export const Version = '0.1.0';
-export const Priority = 890;
-export const Schema = ValidatorSchema;
-
-export const Plugin = definePlugin<ValidatorConfig>({
-  name: Name,
+export const { Name, Version, Priority, Schema, Plugin } = definePlugin<ValidatorConfig, typeof ValidatorSchema>({
+  name: 'bulwark-validator',
+  priority: 890,
+  schema: ValidatorSchema,
   parseConfig: parseValidatorConfig,
   phases: { access },
 });

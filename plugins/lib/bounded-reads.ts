@@ -15,10 +15,9 @@
 //   looking full. The raw string has no cap; more than 1000 pieces is refused (400), as Kong would have cut it.
 // - response headers: `getHeaders(1000)`; a full result is reported as incomplete (a response cannot be
 //   "refused"; the caller acts on every name it cares about instead).
-import { reject } from './errors';
 import type { HeaderMultimap, Kong, QueryMultimap } from './pdk';
 import { splitRawQuery } from './percent-encoding';
-import { logger } from './plugin';
+import type { RequestContext } from './plugin';
 
 /** Kong's largest `max_headers` (kong/pdk/request.lua and response.lua `MAX_HEADERS`). */
 export const MAX_HEADER_LINES = 1000;
@@ -91,12 +90,12 @@ export function parseRawQuery(rawQuery: string): QueryMultimap {
  * All request headers (one RPC), or undefined when the request had too many header lines to be read whole: it
  * was then refused with 431 and a log line, and the caller must return.
  */
-export async function readRequestHeaders(kong: Kong, plugin: string): Promise<HeaderMultimap | undefined> {
+export async function readRequestHeaders({ kong, log, reject }: RequestContext): Promise<HeaderMultimap | undefined> {
   const headers = await kong.request.getHeaders(MAX_HEADER_LINES);
   const lines = headerLineCount(headers);
   if (lines < MAX_HEADER_LINES) return headers;
-  await logger(kong, plugin).warn('request_refused', { reason: 'too_many_headers', max_lines: MAX_HEADER_LINES - 1, status: 431 });
-  await reject(kong, 431);
+  await log.warn('request_refused', { reason: 'too_many_headers', max_lines: MAX_HEADER_LINES - 1, status: 431 });
+  await reject(431);
   return undefined;
 }
 
@@ -104,11 +103,11 @@ export async function readRequestHeaders(kong: Kong, plugin: string): Promise<He
  * All query arguments (one RPC), or undefined when the query has more pieces than Kong would parse: the request
  * was then refused with 400 and a log line, and the caller must return.
  */
-export async function readQuery(kong: Kong, plugin: string): Promise<QueryMultimap | undefined> {
+export async function readQuery({ kong, log, reject }: RequestContext): Promise<QueryMultimap | undefined> {
   const raw = (await kong.request.getRawQuery()) ?? '';
   if (queryPieceCount(raw) <= MAX_QUERY_ARGS) return parseRawQuery(raw);
-  await logger(kong, plugin).warn('request_refused', { reason: 'too_many_query_arguments', max_arguments: MAX_QUERY_ARGS, status: 400 });
-  await reject(kong, 400, 'Too many query arguments');
+  await log.warn('request_refused', { reason: 'too_many_query_arguments', max_arguments: MAX_QUERY_ARGS, status: 400 });
+  await reject(400, 'Too many query arguments');
   return undefined;
 }
 

@@ -5,7 +5,7 @@
 // HTTP_ERROR_MESSAGES), except where Kong's bundled plugins or `kong/tools/http.lua`
 // (`get_default_exit_body`) say it differently and users know those texts:
 // 413 from request-size-limiting, 429 from rate-limiting, 502/503 from get_default_exit_body.
-import type { HeaderValues, Kong } from './pdk';
+import type { HeaderValues, JsonBody, Kong } from './pdk';
 
 export const DEFAULT_ERROR_MESSAGES: Readonly<Record<number, string>> = Object.freeze({
   400: 'Bad request',
@@ -62,19 +62,36 @@ export function errorBody(status: number, message?: string): ErrorBody {
 }
 
 /**
- * End the request with `status` and a `{message}` JSON body. Kong ends the request at once and never
- * answers another PDK call of this event, so callers write `return reject(kong, 403)`.
- * Allowed in rewrite, access and response (../../docs/kong-protocol.md §1.11).
+ * A body sent as exactly this text, for a contract that fixes the bytes (OAuth 2.0 token errors are serialised by
+ * the plugin: Kong's JSON encoder would escape `/` and order keys its own way). The caller sets Content-Type.
  */
-export function reject(
+export class RawBody {
+  constructor(readonly text: string) {}
+}
+
+/**
+ * A rejection's body: a string is the message of Kong's `{"message": …}` body (empty or absent: Kong's text for
+ * the status); an object is sent as the whole JSON body, and a RawBody as its text, for plugins whose contract
+ * fixes another shape.
+ */
+export type RejectBody = string | RawBody | JsonBody;
+
+/**
+ * End the request with an error `status`, a JSON body and headers: the implementation of the `reject` every phase
+ * handler gets (lib/plugin.ts PhaseContext). Kong ends the request at once and never answers another PDK call of
+ * this event. Allowed in rewrite, access and response (../../docs/kong-protocol.md §1.11).
+ */
+export function exitWithError(
   kong: Pick<Kong, 'response'>,
   status: number,
-  message?: string,
+  body?: RejectBody,
   headers?: HeaderValues,
 ): Promise<void> {
   if (!Number.isInteger(status) || status < 400 || status > 599) {
     // A programming error; refusing here keeps a bad status from ever reaching Kong (which would raise).
     throw new RangeError(`reject() needs an error status (400-599), got ${status}`);
   }
-  return kong.response.exit(status, errorBody(status, message), headers);
+  if (body instanceof RawBody) return kong.response.exit(status, body.text, headers);
+  const json = body === undefined || typeof body === 'string' ? errorBody(status, body) : body;
+  return kong.response.exit(status, json, headers);
 }

@@ -11,17 +11,40 @@
 // prototype methods for exactly the phases given. A config that does not parse throws in the constructor:
 // StartInstance then fails and Kong answers 500 (fail closed, §1.10).
 //
+// Identity: `definePlugin` is the one place a plugin's name and priority are written, and the version is the
+// package's (package.json, as Kong's bundled plugins take theirs from kong_meta.version). It returns the module
+// kong-pdk loads (`Name`, `Version`, `Priority`, `Schema`, `Plugin`); index.ts re-exports it.
+//
 // Instances are shared by all concurrent requests of one plugin config: handlers must keep per-request
 // state in locals (or kong.ctx.shared), never on `this`.
-import { UNEXPECTED_ERROR_MESSAGE } from './errors';
-import { asKong, type Kong } from './pdk';
+import { version as PACKAGE_VERSION } from '../../package.json';
+import { exitWithError, UNEXPECTED_ERROR_MESSAGE, type RejectBody } from './errors';
+import { asKong, type HeaderValues, type Kong } from './pdk';
 
 export type PhaseName = 'certificate' | 'rewrite' | 'access' | 'response' | 'log';
 
 /** The phases in which `kong.response.exit` is allowed (Kong 3.9 `kong/pdk/response.lua` check_phase). */
 const EXIT_PHASES: ReadonlySet<PhaseName> = new Set<PhaseName>(['rewrite', 'access', 'response']);
 
-export type PhaseHandler<C> = (kong: Kong, conf: C) => Promise<void>;
+/**
+ * Ends the request with an error status (400-599). `body` is the message of Kong's `{"message": …}` body (default:
+ * Kong's text for the status) or, where a plugin's contract fixes another shape (OAuth 2.0 errors, the validator's
+ * violation list), the whole JSON body. Kong answers no PDK call after it: callers `return reject(…)`.
+ */
+export type Reject = (status: number, body?: RejectBody, headers?: HeaderValues) => Promise<void>;
+
+/** What a phase handler gets: the PDK, its parsed config, a logger that names the plugin, and the one way to reject. */
+export interface PhaseContext<C> {
+  readonly kong: Kong;
+  readonly conf: C;
+  readonly log: PluginLogger;
+  readonly reject: Reject;
+}
+
+/** The part of a phase context shared helpers need (bounded reads: read, log, refuse). */
+export type RequestContext = Pick<PhaseContext<unknown>, 'kong' | 'log' | 'reject'>;
+
+export type PhaseHandler<C> = (ctx: PhaseContext<C>) => Promise<void>;
 
 /**
  * The decision record: after an access handler lets the request continue, the wrapper sets
@@ -68,13 +91,29 @@ function watchExits(kong: Kong): { kong: Kong; exited: () => boolean } {
   return { kong: watched, exited: () => exited };
 }
 
-export interface PluginSpec<C> {
-  /** The plugin name as registered in Kong (used in log lines). */
+export interface PluginSpec<C, S> {
+  /** The plugin name as registered in Kong (the `plugins` list, log lines, the decision record). */
   name: string;
+  /** Kong's PRIORITY: higher runs first (see the root README's priority table). */
+  priority: number;
+  /** The config fields of Kong's schema, as the plugin server dumps them. */
+  schema: S;
   /** Turns Kong's config object into the plugin's typed config; throws on anything invalid. */
   parseConfig: (raw: unknown) => C;
   phases: Partial<Record<PhaseName, PhaseHandler<C>>>;
 }
+
+/** The module kong-pdk's loader reads (kong-pdk/lib/mod.js: Name, Version, Priority, Schema, Plugin). */
+export interface PluginModule<C, S> {
+  readonly Name: string;
+  readonly Version: string;
+  readonly Priority: number;
+  readonly Schema: S;
+  readonly Plugin: PluginClass<C>;
+}
+
+/** Every Bulwark plugin's version: the package's (one release carries all plugins). */
+export const BULWARK_VERSION: string = PACKAGE_VERSION;
 
 /** What an instance looks like to kong-pdk: the parsed config plus one method per implemented phase. */
 export interface PluginInstance<C> {
@@ -122,6 +161,16 @@ export function logger(kong: Pick<Kong, 'log'>, plugin: string): PluginLogger {
   return { err: line('err'), warn: line('warn'), notice: line('notice'), info: line('info'), debug: line('debug') };
 }
 
+/** The context a handler of plugin `pluginName` gets (exported for unit tests that call a handler directly). */
+export function phaseContext<C>(pluginName: string, kong: Kong, conf: C): PhaseContext<C> {
+  return {
+    kong,
+    conf,
+    log: logger(kong, pluginName),
+    reject: (status, body, headers) => exitWithError(kong, status, body, headers),
+  };
+}
+
 /**
  * Run one phase handler fail-closed. Exported for tests and for plugins that need a custom class.
  * The log line goes out BEFORE the exit: after `kong.response.exit` Kong answers no further PDK call.
@@ -137,13 +186,14 @@ export async function runPhase<C>(
   // Only access needs the record: bulwark-guard checks the access phase, where Kong decides whether to proxy.
   const watch = phase === 'access' ? watchExits(rawView) : undefined;
   const kong = watch?.kong ?? rawView;
+  const ctx = phaseContext(pluginName, kong, conf);
   try {
-    await handler(kong, conf);
+    await handler(ctx);
     if (watch && !watch.exited()) await rawView.ctx.shared.set(decisionRecordKey(pluginName), DECISION_ALLOW);
   } catch (err) {
     const canExit = EXIT_PHASES.has(phase);
     try {
-      await logger(kong, pluginName).err('unhandled_error', {
+      await ctx.log.err('unhandled_error', {
         phase,
         reason: describeError(err),
         action: canExit ? 'rejected with 500' : 'none (phase cannot end the request)',
@@ -151,15 +201,17 @@ export async function runPhase<C>(
     } catch {
       // Logging is best effort; the exit below is what keeps the request from going through.
     }
-    if (canExit) {
-      await kong.response.exit(500, { message: UNEXPECTED_ERROR_MESSAGE });
-    }
+    if (canExit) await ctx.reject(500, UNEXPECTED_ERROR_MESSAGE);
   }
 }
 
-/** Build the class kong-pdk expects (export it as `Plugin` from the plugin's index.ts). */
-export function definePlugin<C>(spec: PluginSpec<C>): PluginClass<C> {
-  const { name, parseConfig, phases } = spec;
+/**
+ * Build the module kong-pdk loads. index.ts: `export const { Name, Version, Priority, Schema, Plugin } =
+ * definePlugin({...})`, so that name and priority are written once and the version is the package's.
+ */
+export function definePlugin<C, S = readonly unknown[]>(spec: PluginSpec<C, S>): PluginModule<C, S> {
+  const { name, priority, schema, parseConfig, phases } = spec;
+  if (!Number.isInteger(priority)) throw new TypeError(`${name}: priority must be an integer, got ${priority}`);
 
   class BulwarkPlugin implements PluginInstance<C> {
     readonly conf: C;
@@ -187,5 +239,5 @@ export function definePlugin<C>(spec: PluginSpec<C>): PluginClass<C> {
     });
   }
   Object.defineProperty(BulwarkPlugin, 'name', { value: `${name}:Plugin` });
-  return BulwarkPlugin;
+  return Object.freeze({ Name: name, Version: BULWARK_VERSION, Priority: priority, Schema: schema, Plugin: BulwarkPlugin });
 }

@@ -1,6 +1,9 @@
-// The checks every Bulwark plugin's exports must pass to load in Kong: the name, an x.y.z Version, the chosen
+// The checks every Bulwark plugin's exports must pass to load in Kong: the name, an x.y.z Version, the documented
 // PRIORITY, Kong's metaschema (kong/db/schema/metaschema.lua) over the schema exactly as the plugin server dumps it,
 // and a 10–500 character description on every field (shorter or longer stops Kong at start).
+import fs = require('fs');
+import path = require('path');
+import { version as packageVersion } from '../../package.json';
 import { validatePluginSchema } from '../../kong/emulator/schema/metaschema';
 import type { FieldEntry } from '../../kong/emulator/schema/types';
 import { processPluginConfig } from '../../kong/emulator/schema/config';
@@ -50,12 +53,34 @@ export function unboundedFields(entries: FieldEntry[], at = ''): string[] {
   return out;
 }
 
-export function describePluginInfo(plugin: PluginExports, expected: { name: string; priority: number; why: string }): void {
-  describe(`${expected.name} plugin info`, () => {
-    test(`name, an x.y.z version, priority ${expected.priority} (${expected.why})`, () => {
-      expect(plugin.Name).toBe(expected.name);
+/** A plugin's priority as the docs state it: the root README's priority table and the plugin's own README. */
+export function documentedPriorities(name: string): { table: number | undefined; readme: number | undefined } {
+  const root = path.join(__dirname, '..', '..');
+  const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+  const row = readme.split('\n').find((line) => line.startsWith(`| \`${name}\` |`));
+  const table = row === undefined ? undefined : Number(row.split('|')[3]?.trim());
+  const own = path.join(root, 'plugins', name, 'README.md');
+  const ownText = fs.existsSync(own) ? fs.readFileSync(own, 'utf8') : undefined;
+  const stated = ownText?.match(/priority \**(\d+)\**/i);
+  return { table, readme: stated ? Number(stated[1]) : undefined };
+}
+
+/**
+ * The checks on a plugin's module (index.ts): what definePlugin derives (the name is the directory's, the version
+ * the package's) and what the docs say of it (the priority in the root README's table and the plugin's README, so
+ * that the number written once in index.ts is never contradicted), then Kong's schema rules.
+ */
+export function describePluginInfo(plugin: PluginExports, why: string): void {
+  describe(`${plugin.Name} plugin info`, () => {
+    test(`name, the package's version, priority ${plugin.Priority} as the READMEs say (${why})`, () => {
+      expect(fs.existsSync(path.join(__dirname, '..', '..', 'plugins', plugin.Name, 'index.ts'))).toBe(true);
+      expect(plugin.Version).toBe(packageVersion);
       expect(plugin.Version).toMatch(/^\d+\.\d+\.\d+$/);
-      expect(plugin.Priority).toBe(expected.priority);
+      expect(Number.isInteger(plugin.Priority)).toBe(true);
+      const documented = documentedPriorities(plugin.Name);
+      expect(documented.table).toBe(plugin.Priority);
+      // The plugin README states it too when it has one (bulwark-transport's docs live in the root README).
+      if (documented.readme !== undefined) expect(documented.readme).toBe(plugin.Priority);
     });
 
     test('passes Kong metaschema validation as the JS server dumps it', () => {

@@ -11,6 +11,7 @@ import {
 import { parseQueryArgs } from '../../kong/emulator/request-context';
 import { fixMultimap } from '../../kong/emulator/pdk';
 import { fakeKong } from './fake-kong';
+import { phaseContext } from '../../plugins/lib/plugin';
 
 const lines = (n: number) => ({ 'x-a': Array.from({ length: n }, () => 'v') });
 
@@ -24,13 +25,13 @@ describe('headerLineCount', () => {
 describe('readRequestHeaders', () => {
   test('one getHeaders(1000) call; the map as Kong gave it', async () => {
     const f = fakeKong({ 'request.getHeaders': () => lines(999) });
-    expect(await readRequestHeaders(f.kong, 'p')).toEqual(lines(999));
+    expect(await readRequestHeaders(phaseContext('p', f.kong, {}))).toEqual(lines(999));
     expect(f.calls).toEqual([['request.getHeaders', [MAX_HEADER_LINES]]]);
   });
 
   test('a full result (1000 lines: Kong may have cut the list) → log line + 431, undefined', async () => {
     const f = fakeKong({ 'request.getHeaders': () => lines(1000) });
-    expect(await readRequestHeaders(f.kong, 'bulwark-x')).toBeUndefined();
+    expect(await readRequestHeaders(phaseContext('bulwark-x', f.kong, {}))).toBeUndefined();
     expect(f.names()).toEqual(['request.getHeaders', 'log.warn', 'response.exit']);
     expect(JSON.parse(f.calls[1]![1][0] as string)).toMatchObject({ plugin: 'bulwark-x', event: 'request_refused', reason: 'too_many_headers', status: 431 });
     expect(f.exit).toEqual({ status: 431, body: { message: 'Request header fields too large' }, headers: undefined });
@@ -41,18 +42,18 @@ describe('readQuery', () => {
   test('one getRawQuery call, parsed as Kong would (no cap below 1001 pieces)', async () => {
     const raw = `${Array.from({ length: 150 }, (_, i) => `q${i}=1`).join('&')}&access_token=t`;
     const f = fakeKong({ 'request.getRawQuery': () => raw });
-    const q = await readQuery(f.kong, 'p');
+    const q = await readQuery(phaseContext('p', f.kong, {}));
     expect(q?.access_token).toEqual(['t']);
     expect(f.names()).toEqual(['request.getRawQuery']);
   });
 
   test('more than 1000 pieces, empty ones included (Kong would cut them) → log line + 400', async () => {
     const f = fakeKong({ 'request.getRawQuery': () => `${'&'.repeat(1000)}access_token=t` });
-    expect(await readQuery(f.kong, 'p')).toBeUndefined();
+    expect(await readQuery(phaseContext('p', f.kong, {}))).toBeUndefined();
     expect(f.names()).toEqual(['request.getRawQuery', 'log.warn', 'response.exit']);
     expect(f.exit?.status).toBe(400);
     const ok = fakeKong({ 'request.getRawQuery': () => `${'&'.repeat(999)}access_token=t` });
-    expect((await readQuery(ok.kong, 'p'))?.access_token).toEqual(['t']);
+    expect((await readQuery(phaseContext('p', ok.kong, {})))?.access_token).toEqual(['t']);
   });
 });
 

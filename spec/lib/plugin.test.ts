@@ -1,26 +1,38 @@
-import { definePlugin, describeError, logger, runPhase } from '../../plugins/lib/plugin';
-import { DEFAULT_ERROR_MESSAGES, defaultErrorMessage, errorBody, reject } from '../../plugins/lib/errors';
+import { BULWARK_VERSION, definePlugin, describeError, logger, phaseContext, runPhase } from '../../plugins/lib/plugin';
+import { DEFAULT_ERROR_MESSAGES, defaultErrorMessage, errorBody, exitWithError, RawBody } from '../../plugins/lib/errors';
+import { version as packageVersion } from '../../package.json';
 import { ConfigError, ConfigReader } from '../../plugins/lib/config';
 import { asKong, bodyText, firstHeader, headerValues, joinedHeader } from '../../plugins/lib/pdk';
 import { fakeKong } from './fake-kong';
 
 describe('definePlugin', () => {
-  const Plugin = definePlugin<{ limit: number }>({
+  const mod = definePlugin<{ limit: number }>({
     name: 'bulwark-test',
+    priority: 1234,
+    schema: [],
     parseConfig: (raw) => ({ limit: new ConfigReader(raw).integer('limit', 5, 1, 10) }),
     phases: {
-      access: async (kong, conf) => {
+      access: async ({ kong, conf, reject }) => {
         const h = await kong.request.getHeader('x-boom');
         if (h === 'throw') throw new Error(`boom at ${conf.limit}`);
-        if (h === 'reject') {
-          await reject(kong, 403);
-          return;
-        }
+        if (h === 'reject') return reject(403);
       },
       log: async () => {
         throw new Error('log failed');
       },
     },
+  });
+  const Plugin = mod.Plugin;
+
+  it('is the module kong-pdk loads: name and priority as declared, the version of package.json', () => {
+    expect({ Name: mod.Name, Version: mod.Version, Priority: mod.Priority, Schema: mod.Schema }).toEqual({
+      Name: 'bulwark-test',
+      Version: packageVersion,
+      Priority: 1234,
+      Schema: [],
+    });
+    expect(BULWARK_VERSION).toBe(packageVersion);
+    expect(() => definePlugin({ name: 'x', priority: 1.5, schema: [], parseConfig: () => ({}), phases: {} })).toThrow(TypeError);
   });
 
   it('exposes prototype methods only for the given phases (what kong-pdk reports as Phases)', () => {
@@ -144,9 +156,21 @@ describe('errors', () => {
 
   it('reject exits with the JSON body and headers; refuses a non-error status', async () => {
     const fake = fakeKong();
-    await reject(fake.kong, 429, undefined, { 'Retry-After': '10' });
+    await phaseContext('p', fake.kong, {}).reject(429, undefined, { 'Retry-After': '10' });
     expect(fake.exit).toEqual({ status: 429, body: { message: 'API rate limit exceeded' }, headers: { 'Retry-After': '10' } });
-    expect(() => reject(fakeKong().kong, 200)).toThrow(RangeError);
+    expect(() => exitWithError(fakeKong().kong, 200)).toThrow(RangeError);
+  });
+
+  it('reject sends a message, a whole JSON body, or exact text, as the plugin contract says', async () => {
+    const exits = async (body: Parameters<typeof exitWithError>[2]) => {
+      const fake = fakeKong();
+      await exitWithError(fake.kong, 400, body, { 'Content-Type': 'application/json' });
+      return fake.exit?.body;
+    };
+    expect(await exits('Too many query arguments')).toEqual({ message: 'Too many query arguments' });
+    expect(await exits('')).toEqual({ message: 'Bad request' });
+    expect(await exits({ message: 'Validation failed', errors: [] })).toEqual({ message: 'Validation failed', errors: [] });
+    expect(await exits(new RawBody('{"error":"invalid_request"}'))).toBe('{"error":"invalid_request"}');
   });
 });
 

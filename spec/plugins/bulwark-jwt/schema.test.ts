@@ -19,7 +19,7 @@ const RSA_PEM = rsa.publicKey.export({ type: 'spki', format: 'pem' }).toString()
 const SECRET = 'k'.repeat(32);
 const ISSUER = { issuer: 'https://idp.example.com', keys: [RSA_PEM], audiences: ['api'] };
 
-describePluginInfo(jwt, { name: 'bulwark-jwt', priority: 1460, why: 'just above Kong jwt 1450' });
+describePluginInfo(jwt, 'just above Kong jwt 1450');
 
 describe('defaults', () => {
   it('a minimal config gets every default, nested records and issuer fields included', () => {

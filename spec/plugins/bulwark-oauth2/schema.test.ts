@@ -15,7 +15,7 @@ const configOf = (input: unknown) => configFor(fields, input);
 
 const violation = (input: unknown) => JSON.stringify(violationFor(fields, input));
 
-describePluginInfo(oauth2, { name: 'bulwark-oauth2', priority: 1410, why: 'above Kong oauth2 1400' });
+describePluginInfo(oauth2, 'above Kong oauth2 1400');
 
 describe('defaults', () => {
   test('a minimal config gets every default, nested records included', () => {

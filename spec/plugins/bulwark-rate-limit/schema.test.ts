@@ -20,7 +20,7 @@ const startError = (input: Record<string, unknown>) => {
   throw new Error('expected the instance to refuse its config');
 };
 
-describePluginInfo(rl, { name: 'bulwark-rate-limit', priority: 915, why: 'after authentication, just above Kong rate-limiting 910' });
+describePluginInfo(rl, 'after authentication, just above Kong rate-limiting 910');
 
 describe('defaults', () => {
   it('fills every default; Redis off (in-memory), local-fallback, sliding window, limit by consumer', () => {

@@ -10,7 +10,7 @@ const fields = responseHeaders.Schema as unknown as FieldEntry[];
 const configOf = (input: unknown) => configFor(fields, input);
 const violation = (input: unknown) => violationFor(fields, input);
 
-describePluginInfo(responseHeaders, { name: 'bulwark-response-headers', priority: 2590, why: 'next to bulwark-transport 2600' });
+describePluginInfo(responseHeaders, 'next to bulwark-transport 2600');
 
 describe('config', () => {
   it('defaults to the headers that name the upstream software', () => {

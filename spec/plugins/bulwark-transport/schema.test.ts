@@ -18,7 +18,7 @@ function startInstance(input: unknown) {
   return new transport.Plugin(configOf(input));
 }
 
-describePluginInfo(transport, { name: 'bulwark-transport', priority: 2600, why: 'before bot-detection 2500, cors and every authentication plugin' });
+describePluginInfo(transport, 'before bot-detection 2500, cors and every authentication plugin');
 
 describe('defaults', () => {
   it('an empty config gets every default, nested records included', () => {

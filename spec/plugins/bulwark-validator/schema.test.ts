@@ -12,7 +12,7 @@ const PETSTORE = path.resolve(__dirname, '../../fixtures/openapi/oai-examples/pe
 const configOf = (input: unknown) => configFor(fields, input);
 const start = (input: unknown) => new validator.Plugin(configOf(input));
 
-describePluginInfo(validator, { name: 'bulwark-validator', priority: 890, why: 'after rate limiting, before request-transformer 801' });
+describePluginInfo(validator, 'after rate limiting, before request-transformer 801');
 
 // Issue #12: these passed Kong's Admin API before and made the route answer 500; Kong now refuses them itself.
 describe('Kong refuses at the Admin API, naming the field (the dumped schema says it)', () => {

@@ -1,6 +1,8 @@
 // The access handler with a recording fake kong: which PDK calls, in which order, and what is never done.
 import * as secretHash from '../../../../plugins/lib/secret-hash';
 import { access } from '../../../../plugins/bulwark-oauth2/handler';
+import { Name } from '../../../../plugins/bulwark-oauth2';
+import { phaseContext } from '../../../../plugins/lib/plugin';
 import { parseOAuth2Config } from '../../../../plugins/bulwark-oauth2/config';
 import { fakeKong } from '../../../lib/fake-kong';
 import { ecKey } from '../fixtures';
@@ -37,13 +39,13 @@ const basic = (id: string, secret: string) => ({ authorization: [`Basic ${Buffer
 describe('bulwark-oauth2 access handler', () => {
   test('other paths: one getPath, nothing else (no exit, no body read)', async () => {
     const f = fakeKong({ 'request.getPath': () => '/orders' });
-    await access(f.kong, conf);
+    await access(phaseContext(Name, f.kong, conf));
     expect(f.names()).toEqual(['request.getPath']);
   });
 
   test('issued token: getPath, getMethod, getHeaders, getRawBody(max_body_size), getIp, exit — and nothing after the exit', async () => {
     const f = tokenRequest('grant_type=client_credentials', basic('app', SECRET));
-    await access(f.kong, conf);
+    await access(phaseContext(Name, f.kong, conf));
     expect(f.names()).toEqual(['request.getPath', 'request.getMethod', 'request.getHeaders', 'request.getRawBody', 'client.getIp', 'response.exit']);
     expect(f.calls[3]![1]).toEqual([4096]);
     expect(f.exit?.status).toBe(200);
@@ -53,7 +55,7 @@ describe('bulwark-oauth2 access handler', () => {
   test('an unknown client id costs one secret check too (against the dummy hash), then a log line BEFORE the exit', async () => {
     const verify = jest.spyOn(secretHash, 'verifySecret');
     const f = tokenRequest('grant_type=client_credentials', basic('ghost', SECRET), '192.0.2.9');
-    await access(f.kong, conf);
+    await access(phaseContext(Name, f.kong, conf));
     expect(verify).toHaveBeenCalledTimes(1);
     expect(verify.mock.calls[0]![1]).toBe(conf.dummyHash);
     expect(f.names().slice(-2)).toEqual(['log.warn', 'response.exit']);
@@ -61,17 +63,17 @@ describe('bulwark-oauth2 access handler', () => {
   });
 
   test('a locked client is refused before any secret check', async () => {
-    for (let i = 0; i < 2; i++) await access(tokenRequest('grant_type=client_credentials', basic('app', 'wrong-wrong-wrong-1'), '192.0.2.20').kong, conf);
+    for (let i = 0; i < 2; i++) await access(phaseContext(Name, tokenRequest('grant_type=client_credentials', basic('app', 'wrong-wrong-wrong-1'), '192.0.2.20').kong, conf));
     const verify = jest.spyOn(secretHash, 'verifySecret');
     const f = tokenRequest('grant_type=client_credentials', basic('app', SECRET), '192.0.2.21');
-    await access(f.kong, conf);
+    await access(phaseContext(Name, f.kong, conf));
     expect(verify).not.toHaveBeenCalled();
     expect(f.exit?.status).toBe(429);
   });
 
   test('an oversized Content-Length is refused without reading the body', async () => {
     const f = tokenRequest('grant_type=client_credentials', { 'content-length': ['100000'] });
-    await access(f.kong, conf);
+    await access(phaseContext(Name, f.kong, conf));
     expect(f.names()).not.toContain('request.getRawBody');
     expect(f.exit?.status).toBe(413);
   });
@@ -83,13 +85,13 @@ describe('bulwark-oauth2 access handler', () => {
       'request.getHeaders': () => ({ 'content-type': ['application/x-www-form-urlencoded'], 'content-length': ['10'] }),
       'request.getRawBody': () => new Uint8Array(5000),
     });
-    await access(f.kong, conf);
+    await access(phaseContext(Name, f.kong, conf));
     expect(f.exit?.status).toBe(413);
   });
 
   test('JWKS: getPath, getMethod, exit with the serialized key set and Cache-Control', async () => {
     const f = fakeKong({ 'request.getPath': () => '/oauth2/jwks', 'request.getMethod': () => 'GET' });
-    await access(f.kong, conf);
+    await access(phaseContext(Name, f.kong, conf));
     expect(f.names()).toEqual(['request.getPath', 'request.getMethod', 'response.exit']);
     expect(f.exit).toEqual({ status: 200, body: conf.keys.jwksJson, headers: { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'public, max-age=300' } });
   });

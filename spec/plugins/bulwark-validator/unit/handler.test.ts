@@ -1,5 +1,7 @@
 // The access handler's RPC use and actions, against the recording fake kong.
 import { access } from '../../../../plugins/bulwark-validator/handler';
+import { Name } from '../../../../plugins/bulwark-validator';
+import { phaseContext } from '../../../../plugins/lib/plugin';
 import { parseValidatorConfig } from '../../../../plugins/bulwark-validator/config';
 import { fakeKong } from '../../../lib/fake-kong';
 
@@ -21,7 +23,7 @@ function request(method: string, path: string, headers: Record<string, string[]>
 describe('access', () => {
   test('a valid GET without Content-Length: the body decides whether there is one (HTTP/2 may omit the header)', async () => {
     const f = request('GET', '/things', {});
-    await access(f.kong, conf());
+    await access(phaseContext(Name, f.kong, conf()));
     expect(f.names()).toEqual(['request.getMethod', 'request.getPathWithQuery', 'request.getHeaders', 'request.getRawBody']);
     expect(f.calls[2]![1]).toEqual([1000]);
     expect(f.calls[3]![1]).toEqual([1048576 * 4]);
@@ -30,19 +32,19 @@ describe('access', () => {
 
   test('a GET with Content-Length: 0: three reads, nothing else', async () => {
     const f = request('GET', '/things', { 'content-length': ['0'] });
-    await access(f.kong, conf());
+    await access(phaseContext(Name, f.kong, conf()));
     expect(f.names()).toEqual(['request.getMethod', 'request.getPathWithQuery', 'request.getHeaders']);
   });
 
   test('a body without Content-Length nor Transfer-Encoding on a GET that defines none: 400', async () => {
     const f = request('GET', '/things', {}, '{"n":1}');
-    await access(f.kong, conf());
+    await access(phaseContext(Name, f.kong, conf()));
     expect(f.exit?.status).toBe(400);
   });
 
   test('a valid POST reads the body once, with the limit', async () => {
     const f = request('POST', '/things', { 'content-type': ['application/json'], 'content-length': ['7'] }, '{"n":1}');
-    await access(f.kong, conf({ limits: { max_body_size: 4096 } }));
+    await access(phaseContext(Name, f.kong, conf({ limits: { max_body_size: 4096 } })));
     expect(f.names()).toEqual(['request.getMethod', 'request.getPathWithQuery', 'request.getHeaders', 'request.getRawBody']);
     expect(f.calls[3]![1]).toEqual([4096]);
     expect(f.exit).toBeUndefined();
@@ -50,7 +52,7 @@ describe('access', () => {
 
   test('an invalid POST: one log line, then exit 400 with the located violations', async () => {
     const f = request('POST', '/things', { 'content-type': ['application/json'], 'content-length': ['9'] }, '{"n":"x"}');
-    await access(f.kong, conf());
+    await access(phaseContext(Name, f.kong, conf()));
     expect(f.names().slice(4)).toEqual(['log.info', 'response.exit']);
     expect(JSON.parse(f.calls[4]![1][0] as string)).toMatchObject({ plugin: 'bulwark-validator', event: 'request_rejected', status: 400, path: '/things' });
     expect(f.exit).toEqual({ status: 400, body: { message: 'Request validation failed', errors: [{ location: 'body/n', rule: 'type', detail: 'must be integer' }] }, headers: undefined });
@@ -58,7 +60,7 @@ describe('access', () => {
 
   test('monitor mode logs and never exits', async () => {
     const f = request('POST', '/things', { 'content-type': ['application/json'], 'content-length': ['2'] }, '{}');
-    await access(f.kong, conf({ mode: 'monitor' }));
+    await access(phaseContext(Name, f.kong, conf({ mode: 'monitor' })));
     expect(f.exit).toBeUndefined();
     expect(f.names().at(-1)).toBe('log.notice');
   });
@@ -66,7 +68,7 @@ describe('access', () => {
   test('1000 header lines (a possibly truncated header table) are refused with 431 before validation, also in monitor mode', async () => {
     for (const mode of ['enforce', 'monitor'] as const) {
       const f = request('GET', '/things', { 'x-a': Array.from({ length: 1000 }, () => 'v') });
-      await access(f.kong, conf({ mode }));
+      await access(phaseContext(Name, f.kong, conf({ mode })));
       expect(f.exit).toEqual({ status: 431, body: { message: 'Request header fields too large' }, headers: undefined });
       expect(f.names()).toEqual(['request.getMethod', 'request.getPathWithQuery', 'request.getHeaders', 'log.warn', 'response.exit']);
       expect(f.calls[2]![1]).toEqual([1000]);
