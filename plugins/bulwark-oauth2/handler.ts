@@ -12,8 +12,8 @@
 import { readRequestHeaders } from '../lib/bounded-reads';
 import { RawBody } from '../lib/errors';
 import { parseIp } from '../lib/ip';
-import { resolveForwarding } from '../lib/client-ip';
-import { bodyText, headerValues, type HeaderMultimap, type Kong } from '../lib/pdk';
+import { clientIp } from '../lib/client-ip';
+import { bodyText, headerValues } from '../lib/pdk';
 import type { PhaseContext } from '../lib/plugin';
 import { verifySecret } from '../lib/secret-hash';
 import { buildClaims, signAccessToken } from './access-token';
@@ -76,12 +76,6 @@ export function failureKeyForIp(ip: string | undefined): string | undefined {
   return `${Buffer.from(parsed.bytes.subarray(0, 8)).toString('hex')}::/64`;
 }
 
-async function clientIp(kong: Kong, conf: OAuth2Config, headers: HeaderMultimap): Promise<string | undefined> {
-  const peerIp = await kong.client.getIp();
-  if (conf.trustedProxies.isEmpty) return peerIp;
-  return resolveForwarding({ peerIp, headers, trustedProxies: conf.trustedProxies, header: conf.forwardedHeader }).clientIp;
-}
-
 /** A client-supplied value for a log line: bounded, JSON-escaped by the logger. */
 function forLog(value: string): string {
   return value.length > 64 ? `${value.slice(0, 64)}…` : value;
@@ -136,7 +130,7 @@ async function tokenEndpoint(ctx: Context): Promise<void> {
       reason: client === undefined ? 'unknown_client_id' : 'wrong_secret',
       client_id: forLog(clientId),
       auth_method: credentials.method,
-      client_ip: ip ?? (await kong.client.getIp()),
+      client_ip: ip ?? (await clientIp(kong, conf, headers)) ?? null,
       locked: after.locked,
     });
     return send(ctx, errorResponse({ code: 'invalid_client', description: 'Client authentication failed', basicChallenge: basic }));

@@ -19,21 +19,13 @@
 // Headers on admitted requests are set here in access: a JS plugin has no header_filter, and headers a plugin sets
 // in access are sent with the upstream's response (Kong keeps them in ngx.header).
 import { readRequestHeaders } from '../lib/bounded-reads';
-import { resolveForwarding } from '../lib/client-ip';
-import { parseIp } from '../lib/ip';
-import { firstHeader, type HeaderMultimap, type Kong, type KongRoute } from '../lib/pdk';
+import { clientIp } from '../lib/client-ip';
+import { firstHeader, type HeaderMultimap, type KongRoute } from '../lib/pdk';
 import type { PhaseContext, PluginLogger } from '../lib/plugin';
 import type { RateLimitConfig } from './config';
 import { rateLimitHeaders } from './headers';
 import { claimValue, identityDigest, JWT_CLAIMS_SHARED_KEY, parseClaims, resolveIdentity, type IdentityInputs } from './identity';
 import { decide, type LimiterDecision } from './limiter';
-
-async function clientIp(kong: Kong, conf: RateLimitConfig, headers: HeaderMultimap | undefined): Promise<string | undefined> {
-  const peer = await kong.client.getIp();
-  if (conf.trustedProxies.isEmpty) return parseIp(peer)?.text ?? (typeof peer === 'string' && peer !== '' ? peer : undefined);
-  // Never a raw X-Forwarded-For: only hops written by trusted proxies count (lib/client-ip.ts).
-  return resolveForwarding({ peerIp: peer, headers: headers ?? {}, trustedProxies: conf.trustedProxies, header: conf.forwardedHeader }).clientIp;
-}
 
 /** Units this request consumes: route rule first, then method rule, else the default. */
 export function requestCost(conf: RateLimitConfig, route: KongRoute | undefined, method: string | undefined): number {

@@ -1,4 +1,5 @@
-// Client-IP, scheme and host resolution through trusted proxies. Pure functions.
+// Client-IP, scheme and host resolution through trusted proxies. Pure functions, and `clientIp`, the one way every
+// plugin gets the client's address (one kong.client.getIp RPC).
 //
 // Kong's own answer is global (kong.conf `trusted_ips` + `real_ip_header` + `real_ip_recursive`, applied
 // by nginx realip before any plugin runs; default: trust nobody). Bulwark plugins take their own list
@@ -20,7 +21,7 @@
 //   then be a single value (several values are ambiguous: Kong itself refuses several X-Forwarded-Proto,
 //   kong/tools/http.lua check_https); with `Forwarded` they come from the element that describes the
 //   client's request (the one where the walk stopped).
-import { joinedHeader, headerValues, type HeaderMultimap } from './pdk';
+import { joinedHeader, headerValues, type HeaderMultimap, type Kong } from './pdk';
 import { CidrList, parseIp } from './ip';
 import { parseHostPort, type HostPort } from './host';
 
@@ -293,4 +294,38 @@ function walk(
     if (!trusted.contains(address)) return index;
   }
   return count > 0 ? 0 : undefined;
+}
+
+/** The client-IP settings plugins share (`trusted_proxies`, `forwarded_header`). */
+export interface ClientIpSettings {
+  trustedProxies: CidrList;
+  forwardedHeader: ForwardedHeaderKind;
+}
+
+/**
+ * The client's address as every Bulwark plugin reports and keys it: the canonical text of the address
+ * (`::ffff:192.0.2.1` → `192.0.2.1`, IPv6 compressed and lower-case), resolved through trusted proxies only. A peer
+ * that is not an IP at all (Kong's `unix:` on a unix-socket listener) is kept as Kong gives it: it is not a trusted
+ * proxy, so it is the client, and dropping it would put all such clients under one "unknown" key.
+ */
+export function clientAddress(peerIp: unknown, headers: HeaderMultimap | undefined, settings: ClientIpSettings): string | undefined {
+  const peer = typeof peerIp === 'string' && peerIp !== '' ? peerIp : undefined;
+  if (peer === undefined) return undefined;
+  const resolved = settings.trustedProxies.isEmpty
+    ? parseIp(peer)?.text
+    : resolveForwarding({ peerIp: peer, headers: headers ?? {}, trustedProxies: settings.trustedProxies, header: settings.forwardedHeader })
+        .clientIp;
+  return resolved ?? peer;
+}
+
+/**
+ * `clientAddress` of the current request: one `kong.client.getIp` RPC. `headers` are the request headers the caller
+ * already read (lib/bounded-reads.ts); without trusted proxies they are not needed.
+ */
+export async function clientIp(
+  kong: Pick<Kong, 'client'>,
+  settings: ClientIpSettings,
+  headers: HeaderMultimap | undefined,
+): Promise<string | undefined> {
+  return clientAddress(await kong.client.getIp(), headers, settings);
 }

@@ -1,6 +1,7 @@
-import { parseForwarded, parseNodeAddress, resolveForwarding, type ForwardingInput } from '../../plugins/lib/client-ip';
+import { clientAddress, clientIp, parseForwarded, parseNodeAddress, resolveForwarding, type ForwardingInput } from '../../plugins/lib/client-ip';
 import { CidrList } from '../../plugins/lib/ip';
 import type { HeaderMultimap } from '../../plugins/lib/pdk';
+import { fakeKong } from './fake-kong';
 
 const trusted = CidrList.parse(['10.0.0.0/8', '2001:db8:ffff::/48'], 'trusted_proxies');
 
@@ -197,5 +198,40 @@ describe('resolveForwarding with Forwarded', () => {
 
   it('an invalid host= from a trusted proxy is flagged', () => {
     expect(resolve('10.0.0.2', { forwarded: ['for=6.6.6.6;host="a b"'] }, opts)).toMatchObject({ forwardedHost: undefined, forwardedHostInvalid: true });
+  });
+});
+
+// The one client address of every plugin (bulwark-oauth2 and bulwark-rate-limit had one each, and they differed:
+// oauth2 kept Kong's spelling of the peer when no proxy was trusted, rate-limit canonicalised it; with trusted
+// proxies both dropped a peer that is not an IP).
+describe('clientAddress / clientIp', () => {
+  const none = { trustedProxies: CidrList.parse([], 'trusted_proxies'), forwardedHeader: 'x-forwarded-for' as const };
+  const some = { trustedProxies: trusted, forwardedHeader: 'x-forwarded-for' as const };
+
+  it.each([
+    ['::ffff:192.0.2.1', '192.0.2.1'],
+    ['2001:DB8:0:0:0:0:0:1', '2001:db8::1'],
+    ['192.0.2.7', '192.0.2.7'],
+  ])('the same canonical spelling with and without trusted proxies: %s → %s', (peer, canonical) => {
+    expect(clientAddress(peer, {}, none)).toBe(canonical);
+    expect(clientAddress(peer, { 'x-forwarded-for': ['198.51.100.9'] }, some)).toBe(canonical);
+  });
+
+  it('a peer that is not an IP (unix socket) is the client in both modes, never "unknown"', () => {
+    expect(clientAddress('unix:', {}, none)).toBe('unix:');
+    expect(clientAddress('unix:', { 'x-forwarded-for': ['198.51.100.9'] }, some)).toBe('unix:');
+    expect(clientAddress('', {}, none)).toBeUndefined();
+    expect(clientAddress(undefined, {}, some)).toBeUndefined();
+  });
+
+  it('walks forwarding headers only from a trusted peer, canonicalising the hop it stops at', () => {
+    expect(clientAddress('10.0.0.1', { 'x-forwarded-for': ['::ffff:198.51.100.9'] }, some)).toBe('198.51.100.9');
+    expect(clientAddress('198.51.100.1', { 'x-forwarded-for': ['203.0.113.5'] }, some)).toBe('198.51.100.1');
+  });
+
+  it('clientIp costs one getIp RPC', async () => {
+    const f = fakeKong({ 'client.getIp': () => '::ffff:192.0.2.1' });
+    expect(await clientIp(f.kong, none, undefined)).toBe('192.0.2.1');
+    expect(f.names()).toEqual(['client.getIp']);
   });
 });

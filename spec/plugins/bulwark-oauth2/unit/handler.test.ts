@@ -62,6 +62,14 @@ describe('bulwark-oauth2 access handler', () => {
     expect(f.exit?.status).toBe(401);
   });
 
+  test('the failed-authentication log line names the client by its canonical address (as bulwark-rate-limit keys it)', async () => {
+    const f = tokenRequest('grant_type=client_credentials', basic('app', 'wrong-wrong-wrong-2'), '::ffff:192.0.2.30');
+    await access(phaseContext(Name, f.kong, conf));
+    const line = JSON.parse(f.calls.find(([name]) => name === 'log.warn')![1][0] as string);
+    expect(line).toMatchObject({ event: 'client_authentication_failed', client_ip: '192.0.2.30' });
+    expect(f.names().filter((n) => n === 'client.getIp')).toHaveLength(1);
+  });
+
   test('a locked client is refused before any secret check', async () => {
     for (let i = 0; i < 2; i++) await access(phaseContext(Name, tokenRequest('grant_type=client_credentials', basic('app', 'wrong-wrong-wrong-1'), '192.0.2.20').kong, conf));
     const verify = jest.spyOn(secretHash, 'verifySecret');
