@@ -76,15 +76,38 @@ function runJest(label, args, env) {
   }
 }
 
-const runs = [...checks, runJest('all tests (integration tests on bulwark-pluginserver)', extraArgs, process.env)];
-// The integration suites again on the stock kong-js-pluginserver: the plugins must work on both servers.
-if (extraArgs.length === 0) {
+/**
+ * The plugin servers each suite declares with `runsOnPluginServers(...)` (spec/helpers/emulator.ts), read from its
+ * source: `BOTH_PLUGIN_SERVERS` or a literal list. Suites without the call start no gateway (the helper refuses to).
+ */
+function declaredServers(file) {
+  const m = /runsOnPluginServers\(\s*(BOTH_PLUGIN_SERVERS|\[[^\]]*\])/.exec(fs.readFileSync(file, 'utf8'));
+  if (!m) return undefined;
+  return m[1] === 'BOTH_PLUGIN_SERVERS' ? ['bulwark', 'stock'] : ['bulwark', 'stock'].filter((k) => m[1].includes(`'${k}'`));
+}
+
+function testFiles(dir) {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) return testFiles(p);
+    return e.name.endsWith('.test.ts') ? [p] : [];
+  });
+}
+
+const suites = testFiles(path.join(root, 'spec')).map((file) => ({ file, servers: declaredServers(file) }));
+const onStock = suites.filter((s) => s.servers?.includes('stock')).map((s) => s.file);
+const notOnBulwark = suites.filter((s) => s.servers !== undefined && !s.servers.includes('bulwark')).map((s) => s.file);
+const asPattern = (file) => path.relative(root, file).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+const firstArgs = extraArgs.length === 0 && notOnBulwark.length > 0 ? ['--testPathIgnorePatterns', ...notOnBulwark.map(asPattern)] : extraArgs;
+const runs = [...checks, runJest('all tests (integration suites on bulwark-pluginserver)', firstArgs, process.env)];
+// The suites that declare the stock kong-js-pluginserver, again on it: the plugins must work on both servers.
+if (extraArgs.length === 0 && onStock.length > 0) {
   runs.push(
-    runJest(
-      'integration tests on the stock kong-js-pluginserver',
-      ['--testPathPattern', '(integration|runloop|gateway)\\.test\\.ts$'],
-      { ...process.env, BULWARK_PLUGINSERVER: 'stock' },
-    ),
+    runJest('suites declared for the stock kong-js-pluginserver', ['--runTestsByPath', ...onStock], {
+      ...process.env,
+      BULWARK_PLUGINSERVER: 'stock',
+    }),
   );
 }
 const total = runs.reduce((t, r) => ({ passed: t.passed + r.passed, failed: t.failed + r.failed, skipped: t.skipped + r.skipped }), { passed: 0, failed: 0, skipped: 0 });

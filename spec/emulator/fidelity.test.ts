@@ -9,7 +9,9 @@ import { KongEmulator, EndlessRetryError } from '../../kong/emulator/kong';
 import { pluginServerEntries } from '../../kong/emulator/plugin-server';
 import { loadDeclarative } from '../../kong/emulator/declarative';
 import { startEchoUpstream } from '../../kong/echo-upstream/server';
-import { startGateway, Gateway, fixturePluginsRoot, probeResults } from '../helpers/emulator';
+import { startGateway, Gateway, fixturePluginsRoot, probeResults, BOTH_PLUGIN_SERVERS, runsOnPluginServers } from '../helpers/emulator';
+
+runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
 const ALICE = '8a2d9d0e-6c51-4d8f-9b7a-3e1f2c4d5e6f';
 const CONFIG = `

@@ -2,7 +2,9 @@
 import * as http from 'node:http';
 import { startGatewayServer, RunningGateway } from '../../kong/emulator/gateway';
 import { startEchoUpstream } from '../../kong/echo-upstream/server';
-import { fixturePluginsRoot, serverKind } from '../helpers/emulator';
+import { fixturePluginsRoot, serverKind, BOTH_PLUGIN_SERVERS, runsOnPluginServers } from '../helpers/emulator';
+
+runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
 interface Res {
   status: number;

@@ -6,8 +6,10 @@
 // ngx_http_lua_ffi_req_get_uri_args_count (every `&`-separated piece counts, empty ones included),
 // kong/templates/nginx_kong.lua (`underscores_in_headers on`), nginx ngx_http_variable_unknown_header ($http_NAME:
 // `-` read as `_`, several lines joined with ", ").
-import { startGateway, Gateway, fixturePluginsRoot, probeResults, echoed } from '../helpers/emulator';
+import { startGateway, Gateway, fixturePluginsRoot, probeResults, echoed, BOTH_PLUGIN_SERVERS, runsOnPluginServers } from '../helpers/emulator';
 import type { EmulatedResponse } from '../../kong/emulator/kong';
+
+runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
 const CONFIG = `
 _format_version: "3.0"

@@ -1,7 +1,9 @@
 // The Kong emulator against the real plugin server: each test names the Kong 3.9 behaviour it pins and
 // the source it comes from (see ../../docs/kong-protocol.md for the citations).
 import { RpcClient } from '../../kong/emulator/rpc';
-import { startGateway, Gateway, fixturePluginsRoot, probeResults, echoed, waitFor, serverKind } from '../helpers/emulator';
+import { startGateway, Gateway, fixturePluginsRoot, probeResults, echoed, waitFor, serverKind, BOTH_PLUGIN_SERVERS, runsOnPluginServers } from '../helpers/emulator';
+
+runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
 const CONFIG = `
 _format_version: "3.0"

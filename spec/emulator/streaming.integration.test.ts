@@ -17,8 +17,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { startGatewayServer, type RunningGateway } from '../../kong/emulator/gateway';
-import { serverKind } from '../helpers/emulator';
+import { serverKind, BOTH_PLUGIN_SERVERS, runsOnPluginServers } from '../helpers/emulator';
 import { freePort } from '../helpers/redis';
+
+runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
 const root = path.resolve(__dirname, '../..');
 

@@ -3,7 +3,9 @@
 // lines 1693-1703 `return deref or ""`; arrays/sets lines 1942-1955, maps 1958-1971): the instance starts.
 import { resolveReference, resolveReferences } from '../../kong/emulator/vault';
 import type { FieldEntry } from '../../kong/emulator/schema/types';
-import { startGateway, Gateway, fixturePluginsRoot, probeResults } from '../helpers/emulator';
+import { startGateway, Gateway, fixturePluginsRoot, probeResults, BOTH_PLUGIN_SERVERS, runsOnPluginServers } from '../helpers/emulator';
+
+runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
 describe('env vault references (unit)', () => {
   const env = { MY_SECRET: 's3cret', JSON_SECRET: '{"user":"u","pass":"p"}' };

@@ -6,17 +6,55 @@ import { startEchoUpstream } from '../../kong/echo-upstream/server';
 
 export const fixturePluginsRoot = path.join(__dirname, '..', 'fixtures', 'plugins');
 
+export type GatewayRequest = Parameters<KongEmulator['request']>[0];
+export type GatewayResponse = Awaited<ReturnType<KongEmulator['request']>>;
+
 export interface Gateway {
   kong: KongEmulator;
   upstreamPort: number;
+  /**
+   * One request through the gateway, failing the test when it relied on one of Kong's fail-open spots (an RPC error
+   * or timeout, a lost instance) or hit a Lua error. Tests that provoke those use `kong.request` directly.
+   */
+  send(req: GatewayRequest): Promise<GatewayResponse>;
   /** Loads a declarative config; `ECHO` in the text is replaced by the echo upstream's URL. */
   configure(yamlText: string): void;
   stop(): Promise<void>;
 }
 
-/** Which plugin server the integration tests run on (default bulwark); `BULWARK_PLUGINSERVER=stock` selects the stock one. */
-export function serverKind(): 'stock' | 'bulwark' {
-  return process.env.BULWARK_PLUGINSERVER === 'stock' ? 'stock' : 'bulwark';
+export type PluginServerKind = 'bulwark' | 'stock';
+
+/** Both plugin servers: the plugins must work on ours and on the stock kong-js-pluginserver. */
+export const BOTH_PLUGIN_SERVERS: readonly PluginServerKind[] = ['bulwark', 'stock'];
+
+let declaredServers: readonly PluginServerKind[] | undefined;
+
+/**
+ * Declares, at the top of an integration suite, the plugin servers it runs on. `npm test` (scripts/test.js) reads
+ * this call (the literal list) to decide which suites its stock-server pass runs; a suite that names one server
+ * only must say why. Jest gives each test file its own module registry, so the declaration is per suite.
+ */
+export function runsOnPluginServers(servers: readonly PluginServerKind[], whyNotBoth?: string): void {
+  if (servers.length === 0) throw new Error('runsOnPluginServers: name at least one plugin server');
+  if (servers.length < BOTH_PLUGIN_SERVERS.length && (whyNotBoth === undefined || whyNotBoth.trim() === '')) {
+    throw new Error(`runsOnPluginServers(${JSON.stringify(servers)}): a suite that skips a plugin server must say why`);
+  }
+  declaredServers = servers;
+}
+
+/**
+ * The plugin server this run uses (`BULWARK_PLUGINSERVER=stock` selects the stock one; default bulwark). Throws when
+ * the suite did not declare its servers, or does not run on this one: no suite runs on a server silently.
+ */
+export function serverKind(): PluginServerKind {
+  const kind: PluginServerKind = process.env.BULWARK_PLUGINSERVER === 'stock' ? 'stock' : 'bulwark';
+  if (declaredServers === undefined) {
+    throw new Error('this suite starts a gateway without runsOnPluginServers([...]) (spec/helpers/emulator.ts)');
+  }
+  if (!declaredServers.includes(kind)) {
+    throw new Error(`this suite runs on ${declaredServers.join(', ')} only (see its runsOnPluginServers), not on ${kind}`);
+  }
+  return kind;
 }
 
 export async function startGateway(opts: EmulatorOptions = {}): Promise<Gateway> {
@@ -31,6 +69,12 @@ export async function startGateway(opts: EmulatorOptions = {}): Promise<Gateway>
   return {
     kong,
     upstreamPort: upstream.port,
+    async send(req: GatewayRequest): Promise<GatewayResponse> {
+      const res = await kong.request(req);
+      expect(res.report.failOpen).toEqual([]);
+      expect(res.report.luaErrors).toEqual([]);
+      return res;
+    },
     configure(yamlText: string) {
       const text = yamlText.replace(/ECHO/g, `http://127.0.0.1:${upstream.port}`);
       kong.setConfig(loadDeclarative(text, { knownPlugins: new Set(kong.plugins.keys()) }));
@@ -66,4 +110,20 @@ export async function waitFor(cond: () => boolean, timeoutMs = 3000): Promise<vo
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/**
+ * The suite's closing check: registers an afterAll that fails the suite when the plugin server swallowed a handler
+ * exception in any request (Kong lets such a request through: fail-open), then stops the gateways whatever happened.
+ * `gateways` is read when the suite ends (they are started in beforeAll).
+ */
+export function afterAllNoFailOpen(gateways: () => readonly (Gateway | undefined)[]): void {
+  afterAll(async () => {
+    const started = gateways().filter((g): g is Gateway => g !== undefined);
+    try {
+      for (const gw of started) expect(gw.kong.unhandledExceptions()).toEqual([]);
+    } finally {
+      for (const gw of started) await gw.stop();
+    }
+  });
 }

@@ -1,6 +1,8 @@
 // The shared fail-closed wrapper (plugins/lib/plugin.ts) through the Kong emulator and the real plugin server:
 // Kong itself would let these requests through (server.js answers "ret" after a throw); Bulwark must not.
-import { startGateway, Gateway, fixturePluginsRoot } from '../helpers/emulator';
+import { startGateway, Gateway, fixturePluginsRoot, BOTH_PLUGIN_SERVERS, runsOnPluginServers } from '../helpers/emulator';
+
+runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
 describe('definePlugin fails closed (emulator + real plugin server)', () => {
   let gw: Gateway;

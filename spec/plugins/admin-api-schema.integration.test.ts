@@ -4,7 +4,9 @@
 import * as http from 'node:http';
 import { generateKeyPairSync } from 'node:crypto';
 import { startGatewayServer, type RunningGateway } from '../../kong/emulator/gateway';
-import { serverKind } from '../helpers/emulator';
+import { serverKind, BOTH_PLUGIN_SERVERS, runsOnPluginServers } from '../helpers/emulator';
+
+runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Admin API answers are read field by field
 type AdminJson = any;

@@ -2,8 +2,10 @@
 // through the Kong emulator and the real plugin server. Pins the cross-plugin contracts: Kong's priority order,
 // a claim that bulwark-jwt forwards is what bulwark-rate-limit counts (a client cannot spoof it), and a request
 // refused by an earlier plugin consumes no quota.
-import { startGateway, Gateway, echoed } from '../helpers/emulator';
+import { startGateway, Gateway, echoed, afterAllNoFailOpen, BOTH_PLUGIN_SERVERS, runsOnPluginServers } from '../helpers/emulator';
 import { jose } from '../../plugins/lib/jose';
+
+runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
 const SECRET = 'suite-test-hs256-secret-of-32-bytes!!';
 
@@ -48,10 +50,7 @@ describe('bulwark-transport + bulwark-jwt + bulwark-rate-limit on one route', ()
     gw = await startGateway({ plugins: ['bulwark-transport', 'bulwark-jwt', 'bulwark-rate-limit'] });
     gw.configure(CONFIG);
   });
-  afterAll(async () => {
-    expect(gw.kong.unhandledExceptions()).toEqual([]);
-    await gw?.stop();
-  });
+  afterAllNoFailOpen(() => [gw]);
 
   test('plugins run in Kong priority order: transport (2600), jwt (1460), rate-limit (915)', async () => {
     const res = await gw.kong.request({ path: '/orders', headers: { authorization: `Bearer ${await token('order-reader')}` } });

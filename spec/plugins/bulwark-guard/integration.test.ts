@@ -5,8 +5,10 @@
 // a new process at most once a second after an exit).
 import { createHmac } from 'node:crypto';
 import path = require('node:path');
-import { startGateway, Gateway } from '../../helpers/emulator';
+import { startGateway, Gateway, BOTH_PLUGIN_SERVERS, runsOnPluginServers } from '../../helpers/emulator';
 import type { EmulatedResponse } from '../../../kong/emulator/kong';
+
+runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
 jest.setTimeout(180_000);
 

@@ -4,9 +4,11 @@
 import { startGatewayServer, type RunningGateway } from '../../../kong/emulator/gateway';
 import { loadDeclarative } from '../../../kong/emulator/declarative';
 import { startEchoUpstream, type EchoUpstream } from '../../../kong/echo-upstream/server';
-import { serverKind } from '../../helpers/emulator';
+import { serverKind, BOTH_PLUGIN_SERVERS, runsOnPluginServers } from '../../helpers/emulator';
 import { hashSecret } from '../../../plugins/lib/secret-hash';
 import { ecKey, edKey, rsaKey } from './fixtures';
+
+runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
 const ISSUER = 'https://auth.example.com';
 const AUDIENCE = 'https://orders.example.com';

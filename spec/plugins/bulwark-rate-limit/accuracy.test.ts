@@ -2,10 +2,12 @@
 // 8 concurrent clients of ONE identity burst just before and just after window boundaries, then send without
 // pause. The same load goes to a sliding-window, a gcra and a fixed-window (Kong's behaviour) limit side by side.
 // The table is printed (scripts/bench/rate-limit.ts prints the same experiment for the closing note).
-import type { Gateway } from '../../helpers/emulator';
+import { afterAllNoFailOpen, BOTH_PLUGIN_SERVERS, runsOnPluginServers, type Gateway } from '../../helpers/emulator';
 import { startRedis, type RedisServer } from '../../helpers/redis';
 import { accuracyConfig, formatAccuracyTable, runAccuracy, type AccuracyRow } from '../../../scripts/bench/rate-limit';
 import { startRateLimitGateway } from './gateway';
+
+runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
 jest.setTimeout(60_000);
 
@@ -27,11 +29,8 @@ beforeAll(async () => {
   rows = await runAccuracy({ nodes: nodes.map((g) => g.kong), redisPort: redis.port, windowMs: WINDOW_MS, limit: LIMIT, clients: 8 });
   console.log(formatAccuracyTable(rows, 2, 8));
 });
+afterAllNoFailOpen(() => nodes);
 afterAll(async () => {
-  for (const gw of nodes) {
-    expect(gw.kong.unhandledExceptions()).toEqual([]);
-    await gw.stop();
-  }
   await redis?.stop();
 });
 

@@ -1,5 +1,7 @@
 // bulwark-transport through the Kong emulator with the real plugin server and a real echo upstream.
-import { startGateway, Gateway, echoed } from '../../helpers/emulator';
+import { startGateway, Gateway, echoed, afterAllNoFailOpen, BOTH_PLUGIN_SERVERS, runsOnPluginServers } from '../../helpers/emulator';
+
+runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
 const CONFIG = `
 _format_version: "3.0"
@@ -56,11 +58,7 @@ describe('bulwark-transport integration (emulator + real plugin server)', () => 
     gw = await startGateway({ plugins: ['bulwark-transport'] });
     gw.configure(CONFIG);
   });
-  afterAll(async () => {
-    // No request in this suite may have relied on one of Kong's fail-open spots.
-    expect(gw.kong.unhandledExceptions()).toEqual([]);
-    await gw?.stop();
-  });
+  afterAllNoFailOpen(() => [gw]);
 
   const get = (path: string, opts: Parameters<Gateway['kong']['request']>[0] extends infer T ? Partial<T> : never = {}) =>
     gw.kong.request({ path, ...opts });
