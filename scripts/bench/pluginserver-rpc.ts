@@ -18,7 +18,7 @@ import { parseArgs } from 'util';
 import { encode } from '@msgpack/msgpack';
 import { MessageFramer } from '../../kong/pluginserver/framer';
 import { acceptsConnections } from '../../kong/emulator/plugin-server';
-import { RpcClient } from '../../kong/pluginserver/rpc-client';
+import { RpcTestClient } from '../../kong/test-tools/rpc-test-client';
 
 const REPO = path.resolve(__dirname, '../../../..');
 const CLI = path.join(REPO, 'dist/js/kong/pluginserver/cli.js');
@@ -44,7 +44,7 @@ function runEchoServer(socketPath: string): void {
 interface Target {
   name: string;
   child: ChildProcess;
-  client: RpcClient;
+  client: RpcTestClient;
   /** Runs one HandleEvent + Step + Step sequence. */
   sequence(): Promise<void>;
   samples: number[];
@@ -73,7 +73,7 @@ async function waitForListening(socket: string, child: ChildProcess): Promise<vo
 async function pluginTarget(name: string, args: string[], socketPath: string): Promise<Target> {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   await waitForListening(socketPath, child);
-  const client = await RpcClient.connect(socketPath);
+  const client = await RpcTestClient.connect(socketPath);
   const start = (await client.call('plugin.StartInstance', { Name: 'echo', Config: '{"greeting":"hi"}' })) as { Id: number };
   return {
     name,
@@ -93,7 +93,7 @@ async function pluginTarget(name: string, args: string[], socketPath: string): P
 async function echoTarget(socketPath: string): Promise<Target> {
   const child = spawn(process.execPath, [__filename, '--echo-server', socketPath], { stdio: 'inherit' });
   await waitForListening(socketPath, child);
-  const client = await RpcClient.connect(socketPath);
+  const client = await RpcTestClient.connect(socketPath);
   // The same three requests, answered with replies of a similar size.
   return {
     name: '(a) msgpack echo',

@@ -1,10 +1,10 @@
 // Event lifecycle: which events end when, and that the table does not grow.
-import { RpcClient, encodeRequest } from '../../kong/pluginserver/rpc-client';
+import { RpcTestClient, encodeRequest } from '../../kong/test-tools/rpc-test-client';
 import { EventStep, ServerProcess, sleep, startBulwark, startInstance, status, waitFor } from './harness';
 
 describe('bulwark-pluginserver events', () => {
   let server: ServerProcess;
-  let client: RpcClient;
+  let client: RpcTestClient;
 
   beforeAll(async () => {
     server = await startBulwark();

@@ -1,16 +1,16 @@
 // How requests reach the server: split anywhere, several in one write, bodies around Node's 64 KiB read.
-import { RpcClient, encodeRequest } from '../../kong/pluginserver/rpc-client';
+import { RpcTestClient, encodeRequest } from '../../kong/test-tools/rpc-test-client';
 import { EventStep, ServerProcess, sleep, startBulwark, startInstance, startStock, status } from './harness';
 
 /** Writes `bytes` as two writes split at `at`, with a pause so that the server reads them separately. */
-async function writeSplit(client: RpcClient, bytes: Uint8Array, at: number): Promise<void> {
+async function writeSplit(client: RpcTestClient, bytes: Uint8Array, at: number): Promise<void> {
   if (at >= bytes.length) return client.sendRaw(bytes);
   await new Promise<void>((resolve) => client.socket.write(bytes.subarray(0, at), () => resolve()));
   await sleep(2);
   client.sendRaw(bytes.subarray(at));
 }
 
-async function expectReply(client: RpcClient, msgid: number): Promise<unknown> {
+async function expectReply(client: RpcTestClient, msgid: number): Promise<unknown> {
   const reply = await client.nextReply();
   expect(reply).toMatchObject({ msgid, error: null });
   return reply.result;
@@ -20,7 +20,7 @@ async function expectReply(client: RpcClient, msgid: number): Promise<unknown> {
 interface SplitCase {
   name: string;
   /** Prepares and returns the request bytes; `check` verifies the reply and finishes any event. */
-  prepare(client: RpcClient, msgid: number): Promise<{ bytes: Uint8Array; check(result: unknown): Promise<void> }>;
+  prepare(client: RpcTestClient, msgid: number): Promise<{ bytes: Uint8Array; check(result: unknown): Promise<void> }>;
 }
 
 function splitCases(echoId: () => number, bodyId: () => number): SplitCase[] {
@@ -66,7 +66,7 @@ function splitCases(echoId: () => number, bodyId: () => number): SplitCase[] {
 }
 
 /** Sends the case's message split at every byte (and once whole); returns how many split points were sent. */
-async function scanSplitPoints(client: RpcClient, testCase: SplitCase): Promise<number> {
+async function scanSplitPoints(client: RpcTestClient, testCase: SplitCase): Promise<number> {
   let length = Infinity;
   let at = 1;
   for (; at <= length; at++) {
@@ -81,7 +81,7 @@ async function scanSplitPoints(client: RpcClient, testCase: SplitCase): Promise<
 
 describe('bulwark-pluginserver framing', () => {
   let server: ServerProcess;
-  let client: RpcClient;
+  let client: RpcTestClient;
   let echoId = -1;
   let bodyId = -1;
 

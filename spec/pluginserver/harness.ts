@@ -5,7 +5,7 @@ import fs = require('fs');
 import os = require('os');
 import path = require('path');
 import { acceptsConnections } from '../../kong/emulator/plugin-server';
-import { RpcClient } from '../../kong/pluginserver/rpc-client';
+import { RpcTestClient } from '../../kong/test-tools/rpc-test-client';
 
 export const REPO = path.resolve(__dirname, '../..');
 export const CLI = path.join(REPO, 'dist/js/kong/pluginserver/cli.js');
@@ -74,8 +74,8 @@ export class ServerProcess {
     return path.join(this.prefix, name);
   }
 
-  connect(sockFile: string): Promise<RpcClient> {
-    return RpcClient.connect(this.socket(sockFile));
+  connect(sockFile: string): Promise<RpcTestClient> {
+    return RpcTestClient.connect(this.socket(sockFile));
   }
 
   async kill(): Promise<void> {
@@ -142,11 +142,11 @@ export interface EventStep {
   Data: 'ret' | { Method: string; Args: unknown[] };
 }
 
-export async function startInstance(client: RpcClient, name: string, config: object = {}): Promise<number> {
+export async function startInstance(client: RpcTestClient, name: string, config: object = {}): Promise<number> {
   const status = (await client.call('plugin.StartInstance', { Name: name, Config: JSON.stringify(config) })) as { Id: number };
   return status.Id;
 }
 
-export async function status(client: RpcClient): Promise<{ Events: number; Instances: number; Heap: number }> {
+export async function status(client: RpcTestClient): Promise<{ Events: number; Instances: number; Heap: number }> {
   return (await client.call('plugin.GetStatus', null)) as { Events: number; Instances: number; Heap: number };
 }

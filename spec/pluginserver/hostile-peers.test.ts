@@ -2,7 +2,7 @@
 // a peer that never reads its replies, a message larger than any Kong sends.
 import fs = require('fs');
 import net = require('net');
-import { encodeRequest } from '../../kong/pluginserver/rpc-client';
+import { encodeRequest } from '../../kong/test-tools/rpc-test-client';
 import { ServerProcess, sleep, startBulwark, status, tmpPrefix, waitFor } from './harness';
 
 const MiB = 1024 * 1024;

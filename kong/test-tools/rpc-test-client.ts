@@ -1,5 +1,6 @@
-// A minimal client playing Kong's side of the plugin-server protocol, for tests and benchmarks: one
-// request at a time, each written with a single write, replies read from a continuous stream decoder.
+// A minimal client playing Kong's side of the plugin-server protocol, for tests and benchmarks only (kong/test-tools:
+// never shipped; the emulator's pool is kong/emulator/rpc.ts RpcClient): one request at a time, each written with a
+// single write, replies read from a continuous stream decoder.
 import net = require('net');
 import { decodeMultiStream, encode } from '@msgpack/msgpack';
 
@@ -14,7 +15,7 @@ export function encodeRequest(msgid: number, method: string, arg: unknown): Uint
   return encode([0, msgid, method, [arg]]);
 }
 
-export class RpcClient {
+export class RpcTestClient {
   private nextMsgid = 1;
   private readonly replies: RpcReply[] = [];
   private readonly waiters: { resolve: (r: RpcReply) => void; reject: (e: Error) => void }[] = [];
@@ -24,14 +25,14 @@ export class RpcClient {
     void this.readLoop();
   }
 
-  static connect(path: string): Promise<RpcClient> {
+  static connect(path: string): Promise<RpcTestClient> {
     return new Promise((resolve, reject) => {
       const socket = net.connect(path);
       socket.once('error', reject);
       socket.once('connect', () => {
         socket.off('error', reject);
         socket.on('error', () => undefined); // surfaced as "connection closed" to waiters
-        resolve(new RpcClient(socket));
+        resolve(new RpcTestClient(socket));
       });
     });
   }
