@@ -133,8 +133,9 @@ export function normalizePath(raw: string): string {
   return Buffer.from(kongNormalizeBytes(Buffer.from(raw, 'utf8').toString('latin1'), true), 'latin1').toString('utf8');
 }
 
-// Default messages of kong.response.error (kong/tools/http.lua `get_default_exit_body` message table).
-export const DEFAULT_ERROR_MESSAGES: Record<number, string> = {
+// Default messages of kong.response.error (kong/tools/http.lua `get_default_exit_body` message table): Kong's own
+// texts. Not plugins/lib/errors.ts DEFAULT_ERROR_MESSAGES, Bulwark's refusal texts (some differ, e.g. 413 and 429).
+export const RESPONSE_ERROR_MESSAGES: Record<number, string> = {
   400: 'Bad request',
   401: 'Unauthorized',
   403: 'Forbidden',
@@ -163,13 +164,13 @@ export const DEFAULT_ERROR_MESSAGES: Record<number, string> = {
   504: 'The upstream server is timing out',
 };
 
-export function defaultErrorMessage(status: number): string {
-  return DEFAULT_ERROR_MESSAGES[status] ?? `The upstream server responded with ${status}`;
+export function responseErrorMessage(status: number): string {
+  return RESPONSE_ERROR_MESSAGES[status] ?? `The upstream server responded with ${status}`;
 }
 
 /** The body kong.response.error sends, chosen by Accept (kong/tools/http.lua templates); JSON by default. */
 export function errorBody(status: number, message: string | undefined, accept: string | undefined, requestId: string): { body: string; contentType: string } {
-  const msg = message ?? defaultErrorMessage(status);
+  const msg = message ?? responseErrorMessage(status);
   const a = (accept ?? '').toLowerCase();
   if (a.includes('text/html')) {
     return {
