@@ -38,7 +38,8 @@ test('shipped code imports nothing outside plugins/ and kong/pluginserver/ (but 
     for (const spec of specifiers(file).filter((s) => s.startsWith('.'))) {
       const target = path.relative(root, path.resolve(path.dirname(file), spec));
       if (target === 'package.json') continue;
-      if (!SHIPPED_DIRS.some((d) => target === d || target.startsWith(`${d}/`))) outside.push(`${path.relative(root, file)} → ${spec}`);
+      if (!SHIPPED_DIRS.some((d) => target === d || target.startsWith(`${d}/`)))
+        outside.push(`${path.relative(root, file)} → ${spec}`);
     }
   }
   expect(outside).toEqual([]);
@@ -54,12 +55,19 @@ test('runtime dependencies are exactly the packages shipped code imports (the re
       imported.add(spec.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]!);
     }
   }
-  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+    dependencies: Record<string, string>;
+  };
   expect([...imported].sort()).toEqual(Object.keys(pkg.dependencies).sort());
 });
 
 test('the image copies only the shipped parts of dist/', () => {
   const dockerfile = fs.readFileSync(path.join(root, 'kong', 'Dockerfile'), 'utf8');
   const copies = [...dockerfile.matchAll(/^COPY --from=build \/src\/(dist\/\S*)/gm)].map((m) => m[1]);
-  expect(copies.sort()).toEqual(['dist/js/kong/pluginserver/', 'dist/js/package.json', 'dist/js/plugins/', 'dist/plugins/']);
+  expect(copies.sort()).toEqual([
+    'dist/js/kong/pluginserver/',
+    'dist/js/package.json',
+    'dist/js/plugins/',
+    'dist/plugins/',
+  ]);
 });
