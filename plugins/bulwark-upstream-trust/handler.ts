@@ -11,16 +11,13 @@
 //   GET without body, defaults: 9 (7 with audience and upstream_host configured).
 //   jwks_path set: + getPath on every request; the JWKS request itself: getPath + getMethod + exit = 3.
 import { readRequestHeaders } from '../lib/bounded-reads';
-import { reject } from '../lib/errors';
 import { readIdentity } from '../lib/identity';
 import type { HeaderMultimap, Kong } from '../lib/pdk';
-import { logger } from '../lib/plugin';
+import type { PhaseContext } from '../lib/plugin';
 import { verifiedHeaderChanges } from '../lib/verified-headers';
 import type { UpstreamTrustConfig } from './config';
 import { IDENTITY_HEADER, serviceHostHeader } from './protocol';
 import { signMessage, signToken, type RequestBinding } from './sign';
-
-const PLUGIN_NAME = 'bulwark-upstream-trust';
 
 /** Injected clock for tests. */
 export const clock = { now: (): number => Date.now() };
@@ -32,15 +29,15 @@ function signedHeaderNames(conf: UpstreamTrustConfig): string[] {
   return names;
 }
 
-export async function access(kong: Kong, conf: UpstreamTrustConfig): Promise<void> {
+export async function access(ctx: PhaseContext<UpstreamTrustConfig>): Promise<void> {
+  const { kong, conf, log, reject } = ctx;
   if (conf.jwksPath !== undefined) {
     const path = await kong.request.getPath();
-    if (path === conf.jwksPath || path === `${conf.jwksPath}/`) return serveJwks(kong, conf);
+    if (path === conf.jwksPath || path === `${conf.jwksPath}/`) return serveJwks(ctx);
   }
-  const log = logger(kong, PLUGIN_NAME);
   const identity = await readIdentity(kong);
   const method = await kong.request.getMethod();
-  const headers = await readRequestHeaders(kong, PLUGIN_NAME);
+  const headers = await readRequestHeaders(ctx);
   if (headers === undefined) return;
 
   // In access, Kong has set $upstream_uri to the escaped path it will proxy to (handler.lua access.before, after
@@ -48,7 +45,7 @@ export async function access(kong: Kong, conf: UpstreamTrustConfig): Promise<voi
   const upstreamPath = await kong.nginx.getVar('upstream_uri');
   if (typeof upstreamPath !== 'string' || !upstreamPath.startsWith('/')) {
     await log.err('no_upstream_uri', { reason: 'ngx.var.upstream_uri is not set in access', action: 'rejected with 500' });
-    return reject(kong, 500);
+    return reject(500);
   }
   const query = (await kong.request.getRawQuery()) ?? '';
 
@@ -58,7 +55,7 @@ export async function access(kong: Kong, conf: UpstreamTrustConfig): Promise<voi
     const service = await kong.router.getService();
     if (service === undefined || typeof service.host !== 'string') {
       await log.err('no_service', { reason: 'the request has no service to sign for', action: 'rejected with 500' });
-      return reject(kong, 500);
+      return reject(500);
     }
     audience ??= typeof service.name === 'string' && service.name !== '' ? service.name : service.id;
     if (host === undefined || host === '') host = serviceHostHeader(service.host, service.port, service.protocol);
@@ -67,7 +64,7 @@ export async function access(kong: Kong, conf: UpstreamTrustConfig): Promise<voi
   const body = await requestBody(kong, conf, headers);
   if (body === 'too-large') {
     await log.warn('body_too_large', { max_body_size: conf.maxBodySize, action: 'rejected with 413' });
-    return reject(kong, 413, 'Request body too large');
+    return reject(413, 'Request body too large');
   }
   const binding: RequestBinding = { method, upstreamPath, query, host, body };
   const input = { binding, identity, audience, nowMs: clock.now() };
@@ -99,12 +96,10 @@ async function requestBody(kong: Kong, conf: UpstreamTrustConfig, headers: Heade
   return raw.length === 0 ? undefined : raw;
 }
 
-async function serveJwks(kong: Kong, conf: UpstreamTrustConfig): Promise<void> {
+/** The JWKS document is an answer, not an error: it goes out with `exit`; a wrong method is refused with `reject`. */
+async function serveJwks({ kong, conf, reject }: PhaseContext<UpstreamTrustConfig>): Promise<void> {
   const method = await kong.request.getMethod();
-  if (method !== 'GET' && method !== 'HEAD') {
-    await kong.response.exit(405, { message: 'Method not allowed' }, { Allow: 'GET, HEAD' });
-    return;
-  }
+  if (method !== 'GET' && method !== 'HEAD') return reject(405, 'Method not allowed', { Allow: 'GET, HEAD' });
   await kong.response.exit(200, conf.keys.jwksJson, {
     'Content-Type': 'application/jwk-set+json',
     'Cache-Control': `public, max-age=${conf.jwksMaxAge}`,

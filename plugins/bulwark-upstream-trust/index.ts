@@ -11,13 +11,10 @@ import { parseUpstreamTrustConfig, type UpstreamTrustConfig } from './config';
 import { access } from './handler';
 import { Schema as UpstreamTrustSchema } from './schema';
 
-export const Name = 'bulwark-upstream-trust';
-export const Version = '0.1.0';
-export const Priority = 790;
-export const Schema = UpstreamTrustSchema;
-
-export const Plugin = definePlugin<UpstreamTrustConfig>({
-  name: Name,
+export const { Name, Version, Priority, Schema, Plugin } = definePlugin<UpstreamTrustConfig, typeof UpstreamTrustSchema>({
+  name: 'bulwark-upstream-trust',
+  priority: 790,
+  schema: UpstreamTrustSchema,
   parseConfig: parseUpstreamTrustConfig,
   phases: { access },
 });

@@ -7,7 +7,9 @@
 // - kong/pdk/service/request.lua set_path (line 145): `ngx_var.upstream_uri = escape(path)`;
 // - kong/runloop/plugin_servers/plugin.lua exposed_api `kong.nginx.get_var` = `ngx.var[v]`.
 // bulwark-upstream-trust signs this value; the test pins that it is exactly the path the upstream receives.
-import { startGateway, Gateway, fixturePluginsRoot, probeResults, echoed } from '../helpers/emulator';
+import { startGateway, Gateway, fixturePluginsRoot, probeResults, echoed, BOTH_PLUGIN_SERVERS, runsOnPluginServers } from '../helpers/emulator';
+
+runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
 const CONFIG = `
 _format_version: "3.0"

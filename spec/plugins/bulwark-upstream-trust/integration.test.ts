@@ -11,9 +11,11 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { KongEmulator } from '../../../kong/emulator/kong';
 import { loadDeclarative } from '../../../kong/emulator/declarative';
 import { distPluginsDir } from '../../../kong/emulator/plugin-server';
-import { fixturePluginsRoot, serverKind } from '../../helpers/emulator';
+import { fixturePluginsRoot, serverKind, BOTH_PLUGIN_SERVERS, runsOnPluginServers } from '../../helpers/emulator';
 import { createVerifier, expressMiddleware, fastifyPlugin, verifyNodeRequest } from '../../../plugins/bulwark-upstream-trust/verifier';
 import { ecKey, edKey } from '../bulwark-oauth2/fixtures';
+
+runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
 const ISSUER = 'https://gateway.example.com';
 type Res = Awaited<ReturnType<KongEmulator['request']>>;

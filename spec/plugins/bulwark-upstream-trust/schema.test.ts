@@ -11,11 +11,7 @@ const configOf = (input: unknown) => configFor(fields, input);
 const violation = (input: unknown) => violationFor(fields, input);
 const ed = edKey();
 
-describePluginInfo(upstreamTrust, {
-  name: 'bulwark-upstream-trust',
-  priority: 790,
-  why: 'below authentication, authorization, rate limiting, validation, threat protection and request-transformer (801)',
-});
+describePluginInfo(upstreamTrust, 'below authentication, authorization, rate limiting, validation, threat protection and request-transformer (801)');
 
 describe('config', () => {
   test('defaults: JWT format, 30 s tokens, 1 MiB bodies rejected above, no JWKS path', () => {
