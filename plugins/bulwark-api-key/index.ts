@@ -1,0 +1,24 @@
+// bulwark-api-key: API keys that secret scanners recognise (prefix + checksum), stored only as hashes, rotated
+// with a grace period, looked up in a declarative list or in Redis behind in-memory caches, with a per-IP lockout
+// that never locks out a valid key. Kong's key-auth shapes (401 bodies, WWW-Authenticate, anonymous, consumer
+// headers) where they make sense.
+//
+// Priority 1260: just above Kong's key-auth (1250), as bulwark-jwt (1460) and bulwark-oauth2 (1410) sit just above
+// theirs: after bulwark-transport (2600), so HTTPS and host rules apply first, and before acl (950),
+// bulwark-rate-limit (915) and rate-limiting (910), which see the consumer it authenticates
+// (Kong 3.9.3 handler priorities, kong-protocol.md §1.8).
+import { definePlugin } from '../lib/plugin';
+import { parseApiKeyConfig, type ApiKeyConfig } from './config';
+import { access } from './handler';
+import { Schema as ApiKeySchema } from './schema';
+
+export const Name = 'bulwark-api-key';
+export const Version = '0.1.0';
+export const Priority = 1260;
+export const Schema = ApiKeySchema;
+
+export const Plugin = definePlugin<ApiKeyConfig>({
+  name: Name,
+  parseConfig: parseApiKeyConfig,
+  phases: { access },
+});
