@@ -36,7 +36,7 @@ import { TtlCache } from '../lib/ttl-cache';
 import { uuidFromParts } from '../lib/token-hash';
 import { verifiedHeaderChanges } from '../lib/verified-headers';
 import type { ApiKeyConfig } from './config';
-import { parseKey } from './key-format';
+import { displayPrefix, parseKey } from './key-format';
 import { hashesEqual, hashKey, keyStatus, type KeyRecord } from './key-record';
 import { extractKey, type KeyLocation } from './key-source';
 import { StoreUnavailableError, type Lookup } from './key-store';
@@ -163,7 +163,7 @@ export async function access(kong: Kong, conf: ApiKeyConfig): Promise<void> {
 
   const parsed = parseKey(key, conf.prefixes);
   // A malformed value is not logged at all (it may be a password pasted in the wrong place): only its length.
-  if (!parsed.ok) return fail(kong, conf, req, parsed.reason, parsed.reason === 'malformed' ? { length: key.length } : { key: key.slice(0, 24) });
+  if (!parsed.ok) return fail(kong, conf, req, parsed.reason, parsed.reason === 'malformed' ? { length: key.length } : { key: displayPrefix(key) });
 
   const hash = hashKey(key, conf.pepper);
   let lookup: Lookup;
