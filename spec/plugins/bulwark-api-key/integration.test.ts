@@ -123,7 +123,7 @@ beforeAll(async () => {
   redis = new Redis({ port: redisServer.port, host: redisServer.host });
   gw = await startApiKeyGateway(logs);
   gw.configure(config(redisServer.port));
-});
+}, 120_000);
 afterAll(async () => {
   expect(gw.kong.unhandledExceptions()).toEqual([]);
   await gw?.stop();
