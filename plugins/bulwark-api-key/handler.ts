@@ -1,7 +1,7 @@
 // bulwark-api-key's access handler: read the request once, check the key (format and checksum, then hash lookup),
 // map it to a consumer, publish the identity, clean up what the upstream sees.
 //
-// RPC budget per request (each kong.* call is one round trip to Kong, kong-protocol.md §3.2); asserted in
+// RPC budget per request (each kong.* call is one round trip to Kong, ../../docs/kong-protocol.md §3.2); asserted in
 // spec/plugins/bulwark-api-key/integration.test.ts:
 //   valid key, no consumer:   request.getHeaders(1000) + service.request.setHeaders (X-Credential-Identifier)
 //                             + service.request.clearHeader per spelling of a key header sent (hide_credentials)

@@ -6,7 +6,7 @@
 // Priority 1260: just above Kong's key-auth (1250), as bulwark-jwt (1460) and bulwark-oauth2 (1410) sit just above
 // theirs: after bulwark-transport (2600), so HTTPS and host rules apply first, and before acl (950),
 // bulwark-rate-limit (915) and rate-limiting (910), which see the consumer it authenticates
-// (Kong 3.9.3 handler priorities, kong-protocol.md §1.8).
+// (Kong 3.9.3 handler priorities, ../../docs/kong-protocol.md §1.8).
 import { definePlugin } from '../lib/plugin';
 import { parseApiKeyConfig, type ApiKeyConfig } from './config';
 import { access } from './handler';

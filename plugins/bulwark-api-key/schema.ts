@@ -1,5 +1,5 @@
 // The Kong schema of bulwark-api-key's config (dumped by the plugin server, validated by Kong's metaschema,
-// kong-protocol.md §1.12). Every string and collection is bounded. What the schema language cannot say is checked
+// ../../docs/kong-protocol.md §1.12). Every string and collection is bounded. What the schema language cannot say is checked
 // in config.ts when the instance starts: the key prefix word rule, duplicate key ids and hashes, hashes made with
 // a pepper when none is configured (or the reverse), store redis without a Redis, timestamps that do not parse.
 import { redisSchemaField } from '../lib/redis-config';
