@@ -292,7 +292,7 @@ describe('declarative store', () => {
 
 describe('anonymous (as Kong key-auth: any authentication failure continues as the anonymous consumer)', () => {
   test('no key and an invalid key: 200 as anonymous with X-Anonymous-Consumer; a valid key is still itself', async () => {
-    for (const headers of [{}, { 'x-api-key': generateKey('bwk_test') }]) {
+    for (const headers of [{}, { 'x-api-key': generateKey('bwk_test') }] as Record<string, string>[]) {
       const res = await send({ path: '/anon', headers: { ...headers, ...READ_IDENTITY } });
       expect(res.status).toBe(200);
       const up = upstreamHeaders(res);

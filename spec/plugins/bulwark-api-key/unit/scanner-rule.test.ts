@@ -18,7 +18,7 @@ interface GitleaksRule {
   keywords: string[];
 }
 
-const config = parseToml(fs.readFileSync(FIXTURE, 'utf8')) as { rules: GitleaksRule[] };
+const config = parseToml(fs.readFileSync(FIXTURE, 'utf8')) as unknown as { rules: GitleaksRule[] };
 const rule = config.rules.find((r) => r.id === 'bulwark-api-key')!;
 const re = RE2JS.compile(rule.regex);
 
@@ -28,7 +28,7 @@ function gitleaksFindings(fragment: string): string[] {
   if (!rule.keywords.some((k) => lower.includes(k.toLowerCase()))) return [];
   const m = re.matcher(fragment);
   const out: string[] = [];
-  while (m.find()) out.push(m.group());
+  while (m.find()) out.push(m.group() ?? '');
   return out;
 }
 
