@@ -60,8 +60,24 @@ export const USAGE = `usage: api-key <issue|rotate|revoke|list> --store declarat
 const MULTI = new Set(['scope', 'label', 'meta']);
 const FLAGS = new Set(['json', 'help']);
 const KNOWN = new Set([
-  'store', 'prefix', 'id', 'consumer', 'scope', 'label', 'meta', 'not-before', 'expires-at', 'expires-in-days',
-  'grace-seconds', 'new-id', 'config', 'redis', 'redis-prefix', 'pepper-env', 'json', 'help',
+  'store',
+  'prefix',
+  'id',
+  'consumer',
+  'scope',
+  'label',
+  'meta',
+  'not-before',
+  'expires-at',
+  'expires-in-days',
+  'grace-seconds',
+  'new-id',
+  'config',
+  'redis',
+  'redis-prefix',
+  'pepper-env',
+  'json',
+  'help',
 ]);
 
 interface Args {
@@ -109,7 +125,8 @@ function required(args: Args, name: string): string {
 function integerArg(args: Args, name: string, fallback: number, min: number, max: number): number {
   const v = args.one.get(name);
   if (v === undefined) return fallback;
-  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new AdminError(`--${name}: an integer from ${min} to ${max}`);
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max)
+    throw new AdminError(`--${name}: an integer from ${min} to ${max}`);
   return Number(v);
 }
 
@@ -160,7 +177,17 @@ function keyNotice(issued: Issued): string {
 
 function table(rows: ListedKey[]): string {
   if (rows.length === 0) return '(no keys)\n';
-  const cols = ['id', 'display_prefix', 'consumer', 'scopes', 'labels', 'not_before', 'expires_at', 'disabled', 'last_used'] as const;
+  const cols = [
+    'id',
+    'display_prefix',
+    'consumer',
+    'scopes',
+    'labels',
+    'not_before',
+    'expires_at',
+    'disabled',
+    'last_used',
+  ] as const;
   const cell = (r: ListedKey, c: (typeof cols)[number]): string => {
     const v = r[c];
     if (v === undefined) return '-';
@@ -170,9 +197,14 @@ function table(rows: ListedKey[]): string {
   return `${lines.join('\n')}\n`;
 }
 
-async function withRedis<T>(args: Args, deps: CliDeps, fn: (redis: AdminRedis, prefix: string) => Promise<T>): Promise<T> {
+async function withRedis<T>(
+  args: Args,
+  deps: CliDeps,
+  fn: (redis: AdminRedis, prefix: string) => Promise<T>,
+): Promise<T> {
   const prefix = args.one.get('redis-prefix') ?? 'bulwark-ak';
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(prefix)) throw new AdminError('--redis-prefix: letters, digits, "_", "." and "-" only');
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(prefix))
+    throw new AdminError('--redis-prefix: letters, digits, "_", "." and "-" only');
   const { client, close } = deps.connectRedis(args.one.get('redis') ?? 'redis://127.0.0.1:6379');
   try {
     return await fn(client, prefix);
@@ -198,9 +230,13 @@ export async function run(argv: string[], deps: CliDeps): Promise<CliResult> {
     const pepper = pepperOf(args, deps);
     switch (args.command) {
       case 'issue': {
-        const expiresInDays = args.one.has('expires-in-days') ? integerArg(args, 'expires-in-days', 0, 1, 36500) : undefined;
-        const expiresAt = timeArg(args, 'expires-at') ?? (expiresInDays !== undefined ? now + expiresInDays * 86_400_000 : undefined);
-        if (args.one.has('expires-at') && expiresInDays !== undefined) throw new AdminError('give --expires-at or --expires-in-days, not both');
+        const expiresInDays = args.one.has('expires-in-days')
+          ? integerArg(args, 'expires-in-days', 0, 1, 36500)
+          : undefined;
+        const expiresAt =
+          timeArg(args, 'expires-at') ?? (expiresInDays !== undefined ? now + expiresInDays * 86_400_000 : undefined);
+        if (args.one.has('expires-at') && expiresInDays !== undefined)
+          throw new AdminError('give --expires-at or --expires-in-days, not both');
         const notBefore = timeArg(args, 'not-before');
         const issued = issueKey(
           {
@@ -217,8 +253,16 @@ export async function run(argv: string[], deps: CliDeps): Promise<CliResult> {
           now,
         );
         if (store === 'redis') await withRedis(args, deps, (r, p) => writeRedisRecord(r, p, issued.record, true));
-        if (json) return { out: `${JSON.stringify({ key: issued.key, entry: serializeKeyRecord(issued.record) })}\n`, err: '', code: 0 };
-        const out = store === 'declarative' ? entryYaml([issued.record]) : `issued ${issued.record.id} ${issued.record.displayPrefix}\n`;
+        if (json)
+          return {
+            out: `${JSON.stringify({ key: issued.key, entry: serializeKeyRecord(issued.record) })}\n`,
+            err: '',
+            code: 0,
+          };
+        const out =
+          store === 'declarative'
+            ? entryYaml([issued.record])
+            : `issued ${issued.record.id} ${issued.record.displayPrefix}\n`;
         return { out, err: keyNotice(issued), code: 0 };
       }
       case 'rotate': {
@@ -238,7 +282,12 @@ export async function run(argv: string[], deps: CliDeps): Promise<CliResult> {
           result = rotate(findDeclarative(deps.readFile(required(args, 'config')), id).record);
         }
         const entries = [result.issued.record, result.old];
-        if (json) return { out: `${JSON.stringify({ key: result.issued.key, entries: entries.map(serializeKeyRecord) })}\n`, err: '', code: 0 };
+        if (json)
+          return {
+            out: `${JSON.stringify({ key: result.issued.key, entries: entries.map(serializeKeyRecord) })}\n`,
+            err: '',
+            code: 0,
+          };
         const out =
           store === 'declarative'
             ? `# add the new entry and replace entry ${id} (it now expires at the end of the grace period):\n${entryYaml(entries)}`
@@ -258,27 +307,38 @@ export async function run(argv: string[], deps: CliDeps): Promise<CliResult> {
           revoked = { ...findDeclarative(deps.readFile(required(args, 'config')), id).record, disabled: true };
         }
         if (json) return { out: `${JSON.stringify({ entry: serializeKeyRecord(revoked) })}\n`, err: '', code: 0 };
-        const out = store === 'declarative' ? `# replace entry ${id} (or delete it):\n${entryYaml([revoked])}` : `revoked ${id}\n`;
+        const out =
+          store === 'declarative'
+            ? `# replace entry ${id} (or delete it):\n${entryYaml([revoked])}`
+            : `revoked ${id}\n`;
         return { out, err: '', code: 0 };
       }
       case 'list': {
         const rows =
           store === 'redis'
             ? await withRedis(args, deps, (r, p) => listRedis(r, p))
-            : declarativeEntries(deps.readFile(required(args, 'config'))).map((e) => listed(e.record, { location: e.location }));
+            : declarativeEntries(deps.readFile(required(args, 'config'))).map((e) =>
+                listed(e.record, { location: e.location }),
+              );
         return { out: json ? `${JSON.stringify(rows)}\n` : table(rows), err: '', code: 0 };
       }
       default:
         return { out: '', err: `unknown command ${args.command}\n${USAGE}`, code: 2 };
     }
   } catch (err) {
-    if (err instanceof AdminError || err instanceof RecordError) return { out: '', err: `error: ${err.message}\n`, code: 2 };
+    if (err instanceof AdminError || err instanceof RecordError)
+      return { out: '', err: `error: ${err.message}\n`, code: 2 };
     return { out: '', err: `error: ${err instanceof Error ? err.message : String(err)}\n`, code: 1 };
   }
 }
 
 export function connectRedis(url: string): { client: AdminRedis; close: () => Promise<void> } {
-  const client = new Redis(url, { maxRetriesPerRequest: 1, connectTimeout: 5000, lazyConnect: false, connectionName: 'bulwark-api-key-cli' });
+  const client = new Redis(url, {
+    maxRetriesPerRequest: 1,
+    connectTimeout: 5000,
+    lazyConnect: false,
+    connectionName: 'bulwark-api-key-cli',
+  });
   client.on('error', () => undefined); // surfaced by the commands
   return {
     client,
@@ -293,7 +353,12 @@ export function connectRedis(url: string): { client: AdminRedis; close: () => Pr
 }
 
 if (require.main === module) {
-  run(process.argv.slice(2), { now: Date.now, env: process.env, readFile: (p) => fs.readFileSync(p, 'utf8'), connectRedis }).then(
+  run(process.argv.slice(2), {
+    now: Date.now,
+    env: process.env,
+    readFile: (p) => fs.readFileSync(p, 'utf8'),
+    connectRedis,
+  }).then(
     (r) => {
       process.stderr.write(r.err);
       process.stdout.write(r.out);

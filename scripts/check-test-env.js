@@ -13,7 +13,11 @@ const path = require('path');
 const MIN_NODE = [20, 19, 0];
 
 const TOOLS = [
-  { bin: 'redis-server', pkg: 'redis-server', why: 'bulwark-rate-limit and plugins/lib/redis.ts run against real Redis' },
+  {
+    bin: 'redis-server',
+    pkg: 'redis-server',
+    why: 'bulwark-rate-limit and plugins/lib/redis.ts run against real Redis',
+  },
   { bin: 'redis-cli', pkg: 'redis-tools', why: 'the Redis Cluster tests create the cluster with redis-cli' },
   { bin: 'openssl', pkg: 'openssl', why: 'test certificates (Redis TLS, the gateway HTTPS listener)' },
   { bin: 'luajit', pkg: 'luajit', why: "bulwark-guard's handler.lua on the engine Kong runs" },

@@ -8,7 +8,13 @@
 //   --pbkdf2        PBKDF2-SHA256 (600000 iterations) instead of scrypt (N=16384, r=8, p=1)
 //   --json          print {"client_secret": ..., "client_secret_hash": ...} (generated secrets only) on stdout
 // The hash string goes to stdout alone, ready to paste into kong.yml.
-import { generateSecret, hashSecret, PBKDF2_DEFAULTS, SCRYPT_DEFAULTS, type SecretHashParams } from '../plugins/lib/secret-hash';
+import {
+  generateSecret,
+  hashSecret,
+  PBKDF2_DEFAULTS,
+  SCRYPT_DEFAULTS,
+  type SecretHashParams,
+} from '../plugins/lib/secret-hash';
 
 export const MIN_SECRET_LENGTH = 16;
 
@@ -57,7 +63,11 @@ export async function run(args: string[], stdin: () => Promise<string | undefine
     generated = true;
   }
   if (secret.length < MIN_SECRET_LENGTH) {
-    return { out: '', err: `a client secret needs at least ${MIN_SECRET_LENGTH} characters (omit it to generate one)\n`, code: 2 };
+    return {
+      out: '',
+      err: `a client secret needs at least ${MIN_SECRET_LENGTH} characters (omit it to generate one)\n`,
+      code: 2,
+    };
   }
   if (/[\x00-\x1f\x7f]/.test(secret)) return { out: '', err: 'the secret contains control characters\n', code: 2 };
 
@@ -67,7 +77,9 @@ export async function run(args: string[], stdin: () => Promise<string | undefine
     if (generated) obj.client_secret = secret;
     return { out: `${JSON.stringify(obj)}\n`, err: '', code: 0 };
   }
-  const err = generated ? `Generated client secret (shown once; give it to the client, it is not stored):\n${secret}\n` : '';
+  const err = generated
+    ? `Generated client secret (shown once; give it to the client, it is not stored):\n${secret}\n`
+    : '';
   return { out: `${hash}\n`, err, code: 0 };
 }
 

@@ -62,7 +62,11 @@ const jestBin = require.resolve('jest/bin/jest');
 function runJest(label, args, env) {
   const report = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-jest-')), 'report.json');
   process.stdout.write(`\n== ${label}\n`);
-  const run = spawnSync(process.execPath, [jestBin, '--json', `--outputFile=${report}`, ...args], { stdio: 'inherit', cwd: root, env });
+  const run = spawnSync(process.execPath, [jestBin, '--json', `--outputFile=${report}`, ...args], {
+    stdio: 'inherit',
+    cwd: root,
+    env,
+  });
   try {
     const r = JSON.parse(fs.readFileSync(report, 'utf8'));
     return {
@@ -83,7 +87,9 @@ function runJest(label, args, env) {
 function declaredServers(file) {
   const m = /runsOnPluginServers\(\s*(BOTH_PLUGIN_SERVERS|\[[^\]]*\])/.exec(fs.readFileSync(file, 'utf8'));
   if (!m) return undefined;
-  return m[1] === 'BOTH_PLUGIN_SERVERS' ? ['bulwark', 'stock'] : ['bulwark', 'stock'].filter((k) => m[1].includes(`'${k}'`));
+  return m[1] === 'BOTH_PLUGIN_SERVERS'
+    ? ['bulwark', 'stock']
+    : ['bulwark', 'stock'].filter((k) => m[1].includes(`'${k}'`));
 }
 
 function testFiles(dir) {
@@ -99,7 +105,10 @@ const onStock = suites.filter((s) => s.servers?.includes('stock')).map((s) => s.
 const notOnBulwark = suites.filter((s) => s.servers !== undefined && !s.servers.includes('bulwark')).map((s) => s.file);
 const asPattern = (file) => path.relative(root, file).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-const firstArgs = extraArgs.length === 0 && notOnBulwark.length > 0 ? ['--testPathIgnorePatterns', ...notOnBulwark.map(asPattern)] : extraArgs;
+const firstArgs =
+  extraArgs.length === 0 && notOnBulwark.length > 0
+    ? ['--testPathIgnorePatterns', ...notOnBulwark.map(asPattern)]
+    : extraArgs;
 const runs = [...checks, runJest('all tests (integration suites on bulwark-pluginserver)', firstArgs, process.env)];
 // The suites that declare the stock kong-js-pluginserver, again on it: the plugins must work on both servers.
 if (extraArgs.length === 0 && onStock.length > 0) {
@@ -110,6 +119,11 @@ if (extraArgs.length === 0 && onStock.length > 0) {
     }),
   );
 }
-const total = runs.reduce((t, r) => ({ passed: t.passed + r.passed, failed: t.failed + r.failed, skipped: t.skipped + r.skipped }), { passed: 0, failed: 0, skipped: 0 });
-process.stdout.write(`${total.passed} passed, ${total.failed} failed${total.skipped ? `, ${total.skipped} skipped` : ''}\n`);
+const total = runs.reduce(
+  (t, r) => ({ passed: t.passed + r.passed, failed: t.failed + r.failed, skipped: t.skipped + r.skipped }),
+  { passed: 0, failed: 0, skipped: 0 },
+);
+process.stdout.write(
+  `${total.passed} passed, ${total.failed} failed${total.skipped ? `, ${total.skipped} skipped` : ''}\n`,
+);
 process.exit(runs.every((r) => r.ok) && total.failed === 0 ? 0 : 1);

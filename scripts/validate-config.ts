@@ -13,7 +13,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadDeclarative } from '../kong/emulator/declarative';
-import { distPluginsDir, listBuiltPlugins, pluginServerEntries, queryPluginInfo, repoRoot } from '../kong/emulator/plugin-server';
+import {
+  distPluginsDir,
+  listBuiltPlugins,
+  pluginServerEntries,
+  queryPluginInfo,
+  repoRoot,
+} from '../kong/emulator/plugin-server';
 import { processPluginConfig } from '../kong/emulator/schema/config';
 import type { PluginInfo } from '../kong/emulator/schema/plugin-info';
 import type { FieldEntry } from '../kong/emulator/schema/types';
@@ -55,13 +61,18 @@ function pluginClass(pluginsRoot: string, name: string): PluginConstructor | und
 }
 
 /** Validates the plugin entries of a declarative config; plugins not in `infos` (Kong's bundled ones) are skipped. */
-export function validateDeclarativePlugins(text: string, infos: Map<string, PluginInfo>, opts: ValidateOptions = {}): ValidationProblem[] {
+export function validateDeclarativePlugins(
+  text: string,
+  infos: Map<string, PluginInfo>,
+  opts: ValidateOptions = {},
+): ValidationProblem[] {
   const config = loadDeclarative(text);
   const problems: ValidationProblem[] = [];
   config.plugins.forEach((p, i) => {
     const info = infos.get(p.name);
     if (!info) {
-      if (p.name.startsWith('bulwark-')) problems.push({ plugin: p.name, where: `plugins[${i}]`, message: `unknown Bulwark plugin '${p.name}'` });
+      if (p.name.startsWith('bulwark-'))
+        problems.push({ plugin: p.name, where: `plugins[${i}]`, message: `unknown Bulwark plugin '${p.name}'` });
       return;
     }
     const where = `plugins[${i}] (${p.route ? `route ${p.route}` : p.service ? `service ${p.service}` : p.consumer ? `consumer ${p.consumer}` : 'global'})`;
@@ -79,7 +90,9 @@ export function validateDeclarativePlugins(text: string, infos: Map<string, Plug
     // Kong turns a reference it cannot resolve into "" (with a warning); here that only means this machine lacks
     // the secret, so the instance start is not tried rather than refused for an empty secret.
     const unresolved: string[] = [];
-    const conf = resolveReferences(fields, res.config, opts.env ?? process.env, (warning, field) => unresolved.push(`config.${field}: ${warning}`));
+    const conf = resolveReferences(fields, res.config, opts.env ?? process.env, (warning, field) =>
+      unresolved.push(`config.${field}: ${warning}`),
+    );
     if (unresolved.length > 0) {
       opts.notes?.push({ plugin: p.name, where, message: `${unresolved.join('; ')}: instance start not tried` });
       return;
@@ -103,7 +116,9 @@ if (require.main === module) {
     const problems = validateDeclarativePlugins(fs.readFileSync(file, 'utf8'), dumpBuiltPlugins(), { notes });
     for (const n of notes) process.stderr.write(`${file}: note: ${n.where} ${n.plugin}: ${n.message}\n`);
     for (const p of problems) process.stderr.write(`${file}: ${p.where} ${p.plugin}: ${p.message}\n`);
-    process.stdout.write(problems.length ? `${problems.length} invalid plugin config(s)\n` : `${file}: all plugin configs valid\n`);
+    process.stdout.write(
+      problems.length ? `${problems.length} invalid plugin config(s)\n` : `${file}: all plugin configs valid\n`,
+    );
     process.exit(problems.length ? 1 : 0);
   } catch (err) {
     process.stderr.write(`${file}: ${(err as Error).message}\n`);

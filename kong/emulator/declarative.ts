@@ -124,7 +124,8 @@ function normalizeConfigPath(path: string): string {
  * Returns an error string when the regex is unusable.
  */
 export function routeRegexSource(regex: string): { source: string } | { error: string } {
-  if (/\(\?<?[=!]/.test(regex)) return { error: `invalid regex: '${regex}' (look-around is not supported by Kong's router)` };
+  if (/\(\?<?[=!]/.test(regex))
+    return { error: `invalid regex: '${regex}' (look-around is not supported by Kong's router)` };
   if (/(^|[^\\])(\\\\)*\\[1-9]/.test(regex)) {
     return { error: `invalid regex: '${regex}' (back-references are not supported by Kong's router)` };
   }
@@ -192,7 +193,7 @@ function parseHostPort(s: string): { host: string; port?: number } | null {
 
 function validatePath(path: string): string | null {
   // typedefs.path: starts_with "/", no empty segments, RFC 3986 characters, well-formed percent-encoding.
-  if (!path.startsWith('/')) return "should start with: /";
+  if (!path.startsWith('/')) return 'should start with: /';
   if (path.includes('//')) return 'must not have empty segments';
   if (!PATH_CHARS_RE.test(path)) {
     return `invalid path: '${path}' (characters outside of the reserved list of RFC 3986 found)`;
@@ -235,29 +236,104 @@ const FORMAT_VERSIONS = ['1.1', '2.1', '3.0'];
 
 // Top-level collections Kong knows but the emulator does not implement: rejected explicitly.
 const UNSUPPORTED_COLLECTIONS = new Set([
-  'upstreams', 'targets', 'certificates', 'ca_certificates', 'snis', 'vaults', 'keys', 'key_sets',
-  'filter_chains', 'consumer_groups', 'workspaces', 'parameters', 'clustering_data_planes',
-  'keyauth_credentials', 'basicauth_credentials', 'hmacauth_credentials', 'jwt_secrets', 'acls',
-  'oauth2_credentials', 'oauth2_authorization_codes', 'oauth2_tokens', 'mtls_auth_credentials',
+  'upstreams',
+  'targets',
+  'certificates',
+  'ca_certificates',
+  'snis',
+  'vaults',
+  'keys',
+  'key_sets',
+  'filter_chains',
+  'consumer_groups',
+  'workspaces',
+  'parameters',
+  'clustering_data_planes',
+  'keyauth_credentials',
+  'basicauth_credentials',
+  'hmacauth_credentials',
+  'jwt_secrets',
+  'acls',
+  'oauth2_credentials',
+  'oauth2_authorization_codes',
+  'oauth2_tokens',
+  'mtls_auth_credentials',
 ]);
 
 const META_FIELDS = ['_comment', '_ignore'];
 const AUTO_FIELDS = ['created_at', 'updated_at'];
 
 const SERVICE_FIELDS = new Set([
-  'id', 'name', 'retries', 'protocol', 'host', 'port', 'path', 'connect_timeout', 'write_timeout', 'read_timeout',
-  'tags', 'client_certificate', 'tls_verify', 'tls_verify_depth', 'ca_certificates', 'enabled', 'url',
-  'routes', 'plugins', ...META_FIELDS, ...AUTO_FIELDS,
+  'id',
+  'name',
+  'retries',
+  'protocol',
+  'host',
+  'port',
+  'path',
+  'connect_timeout',
+  'write_timeout',
+  'read_timeout',
+  'tags',
+  'client_certificate',
+  'tls_verify',
+  'tls_verify_depth',
+  'ca_certificates',
+  'enabled',
+  'url',
+  'routes',
+  'plugins',
+  ...META_FIELDS,
+  ...AUTO_FIELDS,
 ]);
 const ROUTE_FIELDS = new Set([
-  'id', 'name', 'protocols', 'methods', 'hosts', 'paths', 'headers', 'https_redirect_status_code', 'regex_priority',
-  'strip_path', 'path_handling', 'preserve_host', 'request_buffering', 'response_buffering', 'snis', 'sources',
-  'destinations', 'tags', 'service', 'plugins', ...META_FIELDS, ...AUTO_FIELDS,
+  'id',
+  'name',
+  'protocols',
+  'methods',
+  'hosts',
+  'paths',
+  'headers',
+  'https_redirect_status_code',
+  'regex_priority',
+  'strip_path',
+  'path_handling',
+  'preserve_host',
+  'request_buffering',
+  'response_buffering',
+  'snis',
+  'sources',
+  'destinations',
+  'tags',
+  'service',
+  'plugins',
+  ...META_FIELDS,
+  ...AUTO_FIELDS,
 ]);
-const CONSUMER_FIELDS = new Set(['id', 'username', 'custom_id', 'tags', 'plugins', ...META_FIELDS, 'created_at', 'updated_at']);
+const CONSUMER_FIELDS = new Set([
+  'id',
+  'username',
+  'custom_id',
+  'tags',
+  'plugins',
+  ...META_FIELDS,
+  'created_at',
+  'updated_at',
+]);
 const PLUGIN_FIELDS = new Set([
-  'id', 'name', 'instance_name', 'config', 'route', 'service', 'consumer', 'protocols', 'enabled', 'tags', 'ordering',
-  ...META_FIELDS, ...AUTO_FIELDS,
+  'id',
+  'name',
+  'instance_name',
+  'config',
+  'route',
+  'service',
+  'consumer',
+  'protocols',
+  'enabled',
+  'tags',
+  'ordering',
+  ...META_FIELDS,
+  ...AUTO_FIELDS,
 ]);
 // Fields Kong accepts that this emulator cannot honour; present with a non-null value = rejected.
 const UNSUPPORTED_FIELDS: Record<string, Set<string>> = {
@@ -301,7 +377,11 @@ class Loader {
     for (const k of Object.keys(item)) {
       if (!allowed.has(k)) {
         this.err(`${at}.${k}`, 'unknown field');
-      } else if (UNSUPPORTED_FIELDS[entity]!.has(k) && item[k] !== null && !(Array.isArray(item[k]) && (item[k] as unknown[]).length === 0)) {
+      } else if (
+        UNSUPPORTED_FIELDS[entity]!.has(k) &&
+        item[k] !== null &&
+        !(Array.isArray(item[k]) && (item[k] as unknown[]).length === 0)
+      ) {
         this.err(`${at}.${k}`, `'${k}' is a Kong field the Bulwark emulator does not support`);
       }
     }
@@ -366,7 +446,10 @@ class Loader {
     const t = this.strSet(at, v);
     t?.forEach((tag, i) => {
       if (!/^[\x21-\x2b\x2d\x2e\x30-\x7e\u0080-\u{10FFFF}]+$/u.test(tag)) {
-        this.err(`${at}[${i}]`, `invalid tag '${tag}': expected printable ascii (except \`,\` and \`/\`) or valid utf-8 sequences`);
+        this.err(
+          `${at}[${i}]`,
+          `invalid tag '${tag}': expected printable ascii (except \`,\` and \`/\`) or valid utf-8 sequences`,
+        );
       }
     });
     return t;
@@ -415,7 +498,10 @@ class Loader {
     }
     protocol = protocol ?? 'http';
     if (protocol !== 'http' && protocol !== 'https') {
-      this.err(`${at}.protocol`, `'${String(protocol)}' is not supported by the Bulwark emulator (http and https only)`);
+      this.err(
+        `${at}.protocol`,
+        `'${String(protocol)}' is not supported by the Bulwark emulator (http and https only)`,
+      );
       protocol = 'http';
     }
     const hostStr = this.str(`${at}.host`, host);
@@ -441,7 +527,9 @@ class Loader {
 
     const MAX_TIMEOUT = 2 ** 31 - 2;
     const service: Service = {
-      id: this.explicitId(at, raw.id) ?? (name ? kongEntityId('services', name) : kongEntityId('services', `#position:${index}`)),
+      id:
+        this.explicitId(at, raw.id) ??
+        (name ? kongEntityId('services', name) : kongEntityId('services', `#position:${index}`)),
       ...(name !== undefined ? { name } : {}),
       protocol: protocol as 'http' | 'https',
       host: hostStr ?? '',
@@ -469,7 +557,10 @@ class Loader {
       return null;
     }
     // socket.url-style parse: scheme://[userinfo@]host[:port][/path][?query][#fragment]
-    const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(?:[^@/?#]*@)?(\[[^\]]*\]|[^:/?#]*)(?::([^/?#]*))?(\/[^?#]*)?(?:\?[^#]*)?(?:#.*)?$/.exec(v);
+    const m =
+      /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(?:[^@/?#]*@)?(\[[^\]]*\]|[^:/?#]*)(?::([^/?#]*))?(\/[^?#]*)?(?:\?[^#]*)?(?:#.*)?$/.exec(
+        v,
+      );
     if (!m) {
       this.err(at, v.includes('://') ? 'could not parse url' : 'missing scheme in url');
       return null;
@@ -533,7 +624,11 @@ class Loader {
       } else {
         headers = {};
         for (const [k, v] of Object.entries(raw.headers)) {
-          if (!HEADER_NAME_RE.test(k)) this.err(`${at}.headers.${k}`, `bad header name '${k}', allowed characters are A-Z, a-z, 0-9, '_', and '-'`);
+          if (!HEADER_NAME_RE.test(k))
+            this.err(
+              `${at}.headers.${k}`,
+              `bad header name '${k}', allowed characters are A-Z, a-z, 0-9, '_', and '-'`,
+            );
           else if (k.toLowerCase() === 'host') {
             this.err(`${at}.headers`, "cannot contain 'host' header, which must be specified in the 'hosts' attribute");
           }
@@ -548,7 +643,12 @@ class Loader {
     if (![426, 301, 302, 307, 308].includes(redirect)) {
       this.err(`${at}.https_redirect_status_code`, 'expected one of: 426, 301, 302, 307, 308');
     }
-    if (raw.path_handling !== undefined && raw.path_handling !== null && raw.path_handling !== 'v0' && raw.path_handling !== 'v1') {
+    if (
+      raw.path_handling !== undefined &&
+      raw.path_handling !== null &&
+      raw.path_handling !== 'v0' &&
+      raw.path_handling !== 'v1'
+    ) {
       this.err(`${at}.path_handling`, 'expected one of: v0, v1');
     }
     this.bool(`${at}.request_buffering`, raw.request_buffering, true);
@@ -572,7 +672,9 @@ class Loader {
     }
 
     const route: Route = {
-      id: this.explicitId(at, raw.id) ?? (name ? kongEntityId('routes', name) : kongEntityId('routes', `#position:${at}:${index}`)),
+      id:
+        this.explicitId(at, raw.id) ??
+        (name ? kongEntityId('routes', name) : kongEntityId('routes', `#position:${at}:${index}`)),
       ...(name !== undefined ? { name } : {}),
       ...(serviceId ? { service: serviceId } : {}),
       protocols: protocols as Protocol[],
@@ -607,7 +709,9 @@ class Loader {
     const consumer: Consumer = {
       id:
         this.explicitId(at, raw.id) ??
-        (username !== undefined ? kongEntityId('consumers', username) : kongEntityId('consumers', `#position:${index}`)),
+        (username !== undefined
+          ? kongEntityId('consumers', username)
+          : kongEntityId('consumers', `#position:${index}`)),
       ...(username !== undefined ? { username } : {}),
       ...(customId !== undefined ? { custom_id: customId } : {}),
     };
@@ -672,7 +776,10 @@ class Loader {
       // nested plugin uses its parent's id and a top-level one the reference exactly as written.
       const part = (k: 'route' | 'service' | 'consumer') =>
         plugin[k] ?? (typeof refs[k]?.value === 'string' ? (refs[k]!.value as string) : '');
-      plugin.id = kongEntityId('plugins', ['plugins', plugin.name, part('route'), part('service'), part('consumer')].join(':'));
+      plugin.id = kongEntityId(
+        'plugins',
+        ['plugins', plugin.name, part('route'), part('service'), part('consumer')].join(':'),
+      );
     }
     const tags = this.tags(`${at}.tags`, raw.tags);
     if (tags) plugin.tags = tags;
@@ -690,7 +797,12 @@ class Loader {
   // ------------------------------------------------------------------ cross-entity checks
 
   resolve(): KongConfig {
-    const index = <T extends { id: string }>(entity: string, items: T[], keyOf: (t: T) => string | undefined, at: (i: number) => string) => {
+    const index = <T extends { id: string }>(
+      entity: string,
+      items: T[],
+      keyOf: (t: T) => string | undefined,
+      at: (i: number) => string,
+    ) => {
       const byId = new Map<string, T>();
       const byKey = new Map<string, T>();
       items.forEach((item, i) => {
@@ -699,7 +811,10 @@ class Loader {
           // Ids derived from the name collide too; one message is enough.
           this.err(at(i), `uniqueness violation: '${entity}' entity with name set to '${key}' already declared`);
         } else if (byId.has(item.id)) {
-          this.err(at(i), `uniqueness violation: '${entity}' entity with primary key set to '${item.id}' already declared`);
+          this.err(
+            at(i),
+            `uniqueness violation: '${entity}' entity with primary key set to '${item.id}' already declared`,
+          );
         }
         byId.set(item.id, item);
         if (key !== undefined) byKey.set(key, item);
@@ -707,13 +822,29 @@ class Loader {
       // declarative_config.lua find_entity: endpoint key first, then primary key.
       return (ref: string) => byKey.get(ref) ?? byId.get(ref.toLowerCase());
     };
-    const findService = index('services', this.services, (s) => s.name, (i) => `services[${i}]`);
-    const findRoute = index('routes', this.routes.map((r) => r.route), (r) => r.name, (i) => `routes[${i}]`);
-    const findConsumer = index('consumers', this.consumers, (c) => c.username, (i) => `consumers[${i}]`);
+    const findService = index(
+      'services',
+      this.services,
+      (s) => s.name,
+      (i) => `services[${i}]`,
+    );
+    const findRoute = index(
+      'routes',
+      this.routes.map((r) => r.route),
+      (r) => r.name,
+      (i) => `routes[${i}]`,
+    );
+    const findConsumer = index(
+      'consumers',
+      this.consumers,
+      (c) => c.username,
+      (i) => `consumers[${i}]`,
+    );
     const customIds = new Set<string>();
     this.consumers.forEach((c, i) => {
       if (c.custom_id === undefined) return;
-      if (customIds.has(c.custom_id)) this.err(`consumers[${i}].custom_id`, `uniqueness violation: custom_id '${c.custom_id}' already declared`);
+      if (customIds.has(c.custom_id))
+        this.err(`consumers[${i}].custom_id`, `uniqueness violation: custom_id '${c.custom_id}' already declared`);
       customIds.add(c.custom_id);
     });
 
@@ -747,14 +878,27 @@ class Loader {
       // plugins.lua cache_key {name, route, service, consumer}: one plugin of a name per scope.
       const scope = [plugin.name, plugin.route ?? '', plugin.service ?? '', plugin.consumer ?? ''].join(':');
       const first = seenScopes.get(scope);
-      if (first) this.err(at, `uniqueness violation: plugin '${plugin.name}' is already configured on the same scope at ${first}`);
+      if (first)
+        this.err(
+          at,
+          `uniqueness violation: plugin '${plugin.name}' is already configured on the same scope at ${first}`,
+        );
       else seenScopes.set(scope, at);
       if (plugin.instance_name !== undefined) {
-        if (instanceNames.has(plugin.instance_name)) this.err(`${at}.instance_name`, `uniqueness violation: instance_name '${plugin.instance_name}' already declared`);
+        if (instanceNames.has(plugin.instance_name))
+          this.err(
+            `${at}.instance_name`,
+            `uniqueness violation: instance_name '${plugin.instance_name}' already declared`,
+          );
         instanceNames.add(plugin.instance_name);
       }
     }
-    index('plugins', this.plugins.map((p) => p.plugin), () => undefined, (i) => this.plugins[i]!.at);
+    index(
+      'plugins',
+      this.plugins.map((p) => p.plugin),
+      () => undefined,
+      (i) => this.plugins[i]!.at,
+    );
 
     return {
       services: this.services,
@@ -793,7 +937,9 @@ export function loadDeclarative(text: string, opts: LoadDeclarativeOptions = {})
   try {
     doc = parseYaml(text, { uniqueKeys: true });
   } catch (e) {
-    throw new DeclarativeConfigError([`failed parsing declarative configuration: ${(e as Error).message.split('\n')[0]}`]);
+    throw new DeclarativeConfigError([
+      `failed parsing declarative configuration: ${(e as Error).message.split('\n')[0]}`,
+    ]);
   }
   if (!isObject(doc)) throw new DeclarativeConfigError(['expected an object at the top level']);
 
@@ -809,8 +955,14 @@ export function loadDeclarative(text: string, opts: LoadDeclarativeOptions = {})
   if (doc._transform !== undefined) loader.bool('_transform', doc._transform, true);
 
   for (const key of Object.keys(doc)) {
-    if (['_format_version', '_transform', '_comment', '_ignore', 'services', 'routes', 'consumers', 'plugins'].includes(key)) continue;
-    if (UNSUPPORTED_COLLECTIONS.has(key)) loader.err(key, `'${key}' is a Kong entity the Bulwark emulator does not support`);
+    if (
+      ['_format_version', '_transform', '_comment', '_ignore', 'services', 'routes', 'consumers', 'plugins'].includes(
+        key,
+      )
+    )
+      continue;
+    if (UNSUPPORTED_COLLECTIONS.has(key))
+      loader.err(key, `'${key}' is a Kong entity the Bulwark emulator does not support`);
     else loader.err(key, 'unknown field');
   }
   loader.nested('', doc, 'services', (at, item, i) => loader.service(at, item, i));

@@ -14,7 +14,9 @@ import { repoRoot } from './plugin-server';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : process.env[`BULWARK_${name.toUpperCase().replace(/-/g, '_')}`] ?? fallback;
+  return i >= 0 && process.argv[i + 1]
+    ? process.argv[i + 1]
+    : (process.env[`BULWARK_${name.toUpperCase().replace(/-/g, '_')}`] ?? fallback);
 }
 
 /** A throw-away self-signed certificate for Kong's TLS listener (Kong generates one at start too). */
@@ -22,8 +24,29 @@ function selfSignedCertificate(): { key: string; cert: string } | undefined {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-gateway-tls-'));
   const keyFile = path.join(dir, 'key.pem');
   const certFile = path.join(dir, 'cert.pem');
-  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2',
-    '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', keyFile, '-out', certFile], { stdio: 'ignore' });
+  const r = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+    ],
+    { stdio: 'ignore' },
+  );
   if (r.status !== 0) return undefined;
   const out = { key: fs.readFileSync(keyFile, 'utf8'), cert: fs.readFileSync(certFile, 'utf8') };
   fs.rmSync(dir, { recursive: true, force: true });
@@ -45,7 +68,10 @@ async function main(): Promise<void> {
   let generatedTrustKey = false;
   if (!process.env.BULWARK_UPSTREAM_TRUST_SIGNING_KEY) {
     const { privateKey } = generateKeyPairSync('ed25519');
-    process.env.BULWARK_UPSTREAM_TRUST_SIGNING_KEY = JSON.stringify({ ...privateKey.export({ format: 'jwk' }), kid: 'gateway-local' });
+    process.env.BULWARK_UPSTREAM_TRUST_SIGNING_KEY = JSON.stringify({
+      ...privateKey.export({ format: 'jwk' }),
+      kid: 'gateway-local',
+    });
     generatedTrustKey = true;
   }
   // kong.yml's `trusted-backend:8080`: the demo backend that verifies the gateway's token, on a free local port. Its
@@ -53,7 +79,11 @@ async function main(): Promise<void> {
   let proxyPortForBackend = 0;
   const trusted = await startTrustedBackend(
     Number(arg('trusted-backend-port', '0')),
-    () => optionsFromEnv({ ...process.env, BULWARK_GATEWAY_JWKS_URL: `http://127.0.0.1:${proxyPortForBackend}/.well-known/bulwark-upstream-jwks` }),
+    () =>
+      optionsFromEnv({
+        ...process.env,
+        BULWARK_GATEWAY_JWKS_URL: `http://127.0.0.1:${proxyPortForBackend}/.well-known/bulwark-upstream-jwks`,
+      }),
     '127.0.0.1',
   );
   const tlsPort = Number(arg('tls-port', '8443'));
@@ -65,7 +95,10 @@ async function main(): Promise<void> {
     adminPort: Number(arg('admin-port', '8001')),
     listenHost: arg('host', '127.0.0.1'),
     server,
-    upstreamAliases: { echo: { host: '127.0.0.1', port: echo.port }, 'trusted-backend': { host: '127.0.0.1', port: trusted.port } },
+    upstreamAliases: {
+      echo: { host: '127.0.0.1', port: echo.port },
+      'trusted-backend': { host: '127.0.0.1', port: trusted.port },
+    },
     tls: tls && { ...tls, port: tlsPort },
     onLog: process.env.BULWARK_VERBOSE ? (l) => process.stderr.write(l + '\n') : undefined,
   });
@@ -76,12 +109,16 @@ async function main(): Promise<void> {
       `  config:    ${configPath}\n` +
       `  plugins:   ${plugins || '(none)'}\n` +
       `  proxy:     http://127.0.0.1:${gw.proxyPort}\n` +
-      (gw.tlsPort ? `  proxy TLS: https://127.0.0.1:${gw.tlsPort} (self-signed certificate)\n` : '  proxy TLS: off (no openssl)\n') +
+      (gw.tlsPort
+        ? `  proxy TLS: https://127.0.0.1:${gw.tlsPort} (self-signed certificate)\n`
+        : '  proxy TLS: off (no openssl)\n') +
       `  admin API: http://127.0.0.1:${gw.adminPort}\n` +
       `  upstream "echo:8080" served locally on 127.0.0.1:${echo.port}\n` +
       `  upstream "trusted-backend:8080" (verifies the gateway's token) on 127.0.0.1:${trusted.port}\n` +
       (generatedKey ? '  BULWARK_OAUTH2_SIGNING_KEY not set: using a throw-away ES256 key for this run\n' : '') +
-      (generatedTrustKey ? '  BULWARK_UPSTREAM_TRUST_SIGNING_KEY not set: using a throw-away Ed25519 key for this run\n' : ''),
+      (generatedTrustKey
+        ? '  BULWARK_UPSTREAM_TRUST_SIGNING_KEY not set: using a throw-away Ed25519 key for this run\n'
+        : ''),
   );
   const shutdown = async () => {
     await gw.close();

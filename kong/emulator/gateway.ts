@@ -56,8 +56,9 @@ export async function startGatewayServer(opts: GatewayOptions): Promise<RunningG
   if (opts.tls) {
     // The client certificate is always asked for and never verified by the listener: what a plugin gets from
     // kong.client.tls.get_full_client_certificate_chain depends on its certificate phase (see pdk.ts).
-    const tlsProxy = https.createServer({ key: opts.tls.key, cert: opts.tls.cert, requestCert: true, rejectUnauthorized: false }, (req, res) =>
-      void proxyHandler(kong, req, res, 'https'),
+    const tlsProxy = https.createServer(
+      { key: opts.tls.key, cert: opts.tls.cert, requestCert: true, rejectUnauthorized: false },
+      (req, res) => void proxyHandler(kong, req, res, 'https'),
     );
     await listen(tlsProxy, opts.tls.port ?? 8443, host);
     tlsPort = (tlsProxy.address() as AddressInfo).port;
@@ -112,34 +113,48 @@ function peerChainPem(socket: TLSSocket): string | undefined {
   const seen = new Set<string>();
   while (cert && cert.raw && !seen.has(cert.fingerprint256)) {
     seen.add(cert.fingerprint256);
-    pems.push(`-----BEGIN CERTIFICATE-----\n${cert.raw.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END CERTIFICATE-----\n`);
+    pems.push(
+      `-----BEGIN CERTIFICATE-----\n${cert.raw
+        .toString('base64')
+        .replace(/(.{64})/g, '$1\n')
+        .replace(/\n$/, '')}\n-----END CERTIFICATE-----\n`,
+    );
     cert = cert.issuerCertificate;
   }
   return pems.join('');
 }
 
-async function proxyHandler(kong: KongEmulator, req: http.IncomingMessage, res: http.ServerResponse, scheme: 'http' | 'https'): Promise<void> {
+async function proxyHandler(
+  kong: KongEmulator,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  scheme: 'http' | 'https',
+): Promise<void> {
   try {
     const body = await readBody(req);
     const target = req.url ?? '/';
     const q = target.indexOf('?');
     const headers: [string, string][] = [];
     for (let i = 0; i < req.rawHeaders.length; i += 2) headers.push([req.rawHeaders[i], req.rawHeaders[i + 1]]);
-    const out = await kong.handle({
-      method: req.method ?? 'GET',
-      scheme,
-      clientCertChainPem: scheme === 'https' ? peerChainPem(req.socket as TLSSocket) : undefined,
-      tlsVersion: scheme === 'https' ? (req.socket as TLSSocket).getProtocol() ?? undefined : undefined,
-      serverName: scheme === 'https' ? ((req.socket as TLSSocket & { servername?: string }).servername || undefined) : undefined,
-      rawPath: q < 0 ? target : target.slice(0, q),
-      rawQuery: q < 0 ? '' : target.slice(q + 1),
-      headers,
-      body,
-      httpVersion: Number(req.httpVersion) || 1.1,
-      clientIp: (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
-      clientPort: req.socket.remotePort ?? 0,
-      serverPort: req.socket.localPort ?? 8000,
-    }, { stream: true });
+    const out = await kong.handle(
+      {
+        method: req.method ?? 'GET',
+        scheme,
+        clientCertChainPem: scheme === 'https' ? peerChainPem(req.socket as TLSSocket) : undefined,
+        tlsVersion: scheme === 'https' ? ((req.socket as TLSSocket).getProtocol() ?? undefined) : undefined,
+        serverName:
+          scheme === 'https' ? (req.socket as TLSSocket & { servername?: string }).servername || undefined : undefined,
+        rawPath: q < 0 ? target : target.slice(0, q),
+        rawQuery: q < 0 ? '' : target.slice(q + 1),
+        headers,
+        body,
+        httpVersion: Number(req.httpVersion) || 1.1,
+        clientIp: (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
+        clientPort: req.socket.remotePort ?? 0,
+        serverPort: req.socket.localPort ?? 8000,
+      },
+      { stream: true },
+    );
     if (out.report.handshakeFailed) {
       req.socket.destroy(); // Kong aborts the handshake when the certificate phase fails
       return;
@@ -170,8 +185,15 @@ async function proxyHandler(kong: KongEmulator, req: http.IncomingMessage, res: 
 // ---------------------------------------------------------------------------------------------- Admin API
 
 class HttpError extends Error {
-  constructor(readonly status: number, readonly body: unknown) {
-    super(typeof body === 'object' && body && 'message' in body ? String((body as { message: unknown }).message) : String(body));
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+  ) {
+    super(
+      typeof body === 'object' && body && 'message' in body
+        ? String((body as { message: unknown }).message)
+        : String(body),
+    );
   }
 }
 
@@ -184,7 +206,11 @@ function send(res: http.ServerResponse, status: number, body?: unknown): void {
     return;
   }
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), Server: `kong/${KONG_VERSION}` });
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    Server: `kong/${KONG_VERSION}`,
+  });
   res.end(text);
 }
 
@@ -205,7 +231,12 @@ function parseAdminBody(req: http.IncomingMessage, raw: Buffer): Record<string, 
       }
       const last = parts[parts.length - 1];
       const prev = o[last];
-      o[last] = prev === undefined ? coerceFormValue(v) : Array.isArray(prev) ? [...prev, coerceFormValue(v)] : [prev, coerceFormValue(v)];
+      o[last] =
+        prev === undefined
+          ? coerceFormValue(v)
+          : Array.isArray(prev)
+            ? [...prev, coerceFormValue(v)]
+            : [prev, coerceFormValue(v)];
     }
     return out;
   }
@@ -270,11 +301,17 @@ function pluginScope(c: AdminCall, kind?: ScopeKind): PluginScope {
 }
 
 function inScope(scope: PluginScope, p: PluginEntity): boolean {
-  return (!scope.service || p.service === scope.service) && (!scope.route || p.route === scope.route) && (!scope.consumer || p.consumer === scope.consumer);
+  return (
+    (!scope.service || p.service === scope.service) &&
+    (!scope.route || p.route === scope.route) &&
+    (!scope.consumer || p.consumer === scope.consumer)
+  );
 }
 
 function findPlugin(c: AdminCall, scope: PluginScope): PluginEntity | undefined {
-  return c.cfg.plugins.find((p) => (p.id === c.params.plugin || p.instance_name === c.params.plugin) && inScope(scope, p));
+  return c.cfg.plugins.find(
+    (p) => (p.id === c.params.plugin || p.instance_name === c.params.plugin) && inScope(scope, p),
+  );
 }
 
 /** The plugin routes of one collection (kong/api/routes/plugins.lua and the nested endpoints). */
@@ -308,7 +345,12 @@ function pluginRoutes(prefix: string, kind?: ScopeKind): [string, string, AdminH
       if (!existing && method === 'PATCH') throw notFound();
       const body = parseAdminBody(c.req, c.raw);
       const base = method === 'PATCH' && existing ? existing : undefined;
-      const merged = pluginFromBody({ ...(base ? pluginView(base) : {}), ...body, id: existing?.id ?? c.params.plugin }, scope, c.cfg, base);
+      const merged = pluginFromBody(
+        { ...(base ? pluginView(base) : {}), ...body, id: existing?.id ?? c.params.plugin },
+        scope,
+        c.cfg,
+        base,
+      );
       const patchConfig = base ? deepMerge(base.config, (body.config as Record<string, unknown>) ?? {}) : merged.config;
       const stored = { ...merged, config: validate(c.kong, merged.name, patchConfig) };
       const plugins = existing ? c.cfg.plugins.map((p) => (p === existing ? stored : p)) : [...c.cfg.plugins, stored];
@@ -330,13 +372,21 @@ const createConsumer: AdminHandler = (c) => {
   const username = typeof body.username === 'string' && body.username ? body.username : undefined;
   const custom_id = typeof body.custom_id === 'string' && body.custom_id ? body.custom_id : undefined;
   if (!username && !custom_id) {
-    throw new HttpError(400, schemaError({ '@entity': ["at least one of these fields must be non-empty: 'custom_id', 'username'"] }));
+    throw new HttpError(
+      400,
+      schemaError({ '@entity': ["at least one of these fields must be non-empty: 'custom_id', 'username'"] }),
+    );
   }
   if (username && c.cfg.consumers.some((x) => x.username === username)) {
     const message = `UNIQUE violation detected on '{username="${username}"}'`;
     throw new HttpError(409, { code: 5, name: 'unique constraint violation', message, fields: { username } });
   }
-  const consumer: Consumer = { id: typeof body.id === 'string' ? body.id : randomUUID(), username, custom_id, tags: body.tags as string[] | undefined };
+  const consumer: Consumer = {
+    id: typeof body.id === 'string' ? body.id : randomUUID(),
+    username,
+    custom_id,
+    tags: body.tags as string[] | undefined,
+  };
   c.apply({ ...c.cfg, consumers: [...c.cfg.consumers, consumer] });
   send(c.res, 201, consumer);
 };
@@ -374,7 +424,12 @@ const ADMIN_ROUTES: [string, string, AdminHandler][] = [
         version: KONG_VERSION,
         node_id: c.kong.nodeId,
         plugins: {
-          available_on_server: Object.fromEntries([...c.kong.plugins.values()].map((p) => [p.info.Name, { version: p.info.Version, priority: p.info.Priority }])),
+          available_on_server: Object.fromEntries(
+            [...c.kong.plugins.values()].map((p) => [
+              p.info.Name,
+              { version: p.info.Version, priority: p.info.Priority },
+            ]),
+          ),
         },
         configuration: { database: 'off (emulated, Admin API writes applied in memory)' },
       }),
@@ -420,7 +475,10 @@ const ADMIN_ROUTES: [string, string, AdminHandler][] = [
       // Kong cascades the delete to the consumer's plugins.
       const consumer = findConsumer(c);
       if (consumer) {
-        const rest = { consumers: c.cfg.consumers.filter((x) => x !== consumer), plugins: c.cfg.plugins.filter((p) => p.consumer !== consumer.id) };
+        const rest = {
+          consumers: c.cfg.consumers.filter((x) => x !== consumer),
+          plugins: c.cfg.plugins.filter((p) => p.consumer !== consumer.id),
+        };
         c.apply({ ...c.cfg, ...rest });
       }
       send(c.res, 204);
@@ -432,7 +490,10 @@ const ADMIN_ROUTES: [string, string, AdminHandler][] = [
     (c) => {
       const consumer = findConsumer(c);
       if (!consumer) throw notFound();
-      const updated = { ...consumer, ...pick(parseAdminBody(c.req, c.raw), ['username', 'custom_id', 'tags']) } as Consumer;
+      const updated = {
+        ...consumer,
+        ...pick(parseAdminBody(c.req, c.raw), ['username', 'custom_id', 'tags']),
+      } as Consumer;
       c.apply({ ...c.cfg, consumers: c.cfg.consumers.map((x) => (x === consumer ? updated : x)) });
       send(c.res, 200, updated);
     },
@@ -442,13 +503,17 @@ const ADMIN_ROUTES: [string, string, AdminHandler][] = [
 ];
 
 /** The first route whose method and pattern match, with the pattern's parameters. */
-function matchAdminRoute(method: string, segs: string[]): { handler: AdminHandler; params: Record<string, string> } | undefined {
+function matchAdminRoute(
+  method: string,
+  segs: string[],
+): { handler: AdminHandler; params: Record<string, string> } | undefined {
   for (const [m, pattern, handler] of ADMIN_ROUTES) {
     if (m !== method) continue;
     const parts = pattern.split('/').filter(Boolean);
     if (parts.length !== segs.length) continue;
     const params: Record<string, string> = {};
-    if (parts.every((part, i) => (part.startsWith(':') ? ((params[part.slice(1)] = segs[i]), true) : part === segs[i]))) return { handler, params };
+    if (parts.every((part, i) => (part.startsWith(':') ? ((params[part.slice(1)] = segs[i]), true) : part === segs[i])))
+      return { handler, params };
   }
   return undefined;
 }
@@ -462,7 +527,9 @@ async function adminHandler(kong: KongEmulator, req: http.IncomingMessage, res: 
     const route = matchAdminRoute(method, segs);
     if (!route) {
       if ((segs[0] === 'services' || segs[0] === 'routes') && method !== 'GET') {
-        throw new HttpError(405, { message: 'services and routes are read-only here: edit kong.yml and restart the gateway' });
+        throw new HttpError(405, {
+          message: 'services and routes are read-only here: edit kong.yml and restart the gateway',
+        });
       }
       throw notFound();
     }
@@ -484,7 +551,10 @@ async function adminHandler(kong: KongEmulator, req: http.IncomingMessage, res: 
 
 function validate(kong: KongEmulator, name: string, config: unknown): Record<string, unknown> {
   if (!kong.plugins.has(name)) {
-    throw new HttpError(400, schemaError({ name: `plugin '${name}' not enabled; add it to the 'plugins' configuration property` }));
+    throw new HttpError(
+      400,
+      schemaError({ name: `plugin '${name}' not enabled; add it to the 'plugins' configuration property` }),
+    );
   }
   try {
     return kong.validatePluginConfig(name, config);
@@ -507,29 +577,61 @@ function resolveEntity(cfg: KongConfig, kind: 'services' | 'routes' | 'consumers
 
 function refId(v: unknown, cfg: KongConfig, kind: 'services' | 'routes' | 'consumers'): string | undefined {
   if (v === null || v === undefined) return undefined;
-  const key = typeof v === 'string' ? v : typeof v === 'object' ? ((v as { id?: string; name?: string; username?: string }).id ?? (v as { name?: string }).name ?? (v as { username?: string }).username) : undefined;
+  const key =
+    typeof v === 'string'
+      ? v
+      : typeof v === 'object'
+        ? ((v as { id?: string; name?: string; username?: string }).id ??
+          (v as { name?: string }).name ??
+          (v as { username?: string }).username)
+        : undefined;
   if (!key) return undefined;
   const id = resolveEntity(cfg, kind, key);
-  if (!id) throw new HttpError(400, schemaError({ [kind.slice(0, -1)]: `the foreign key '{id="${key}"}' does not reference an existing '${kind}' entity.` }));
+  if (!id)
+    throw new HttpError(
+      400,
+      schemaError({
+        [kind.slice(0, -1)]: `the foreign key '{id="${key}"}' does not reference an existing '${kind}' entity.`,
+      }),
+    );
   return id;
 }
 
 // kong/db/schema/entities/plugins.lua (Kong 3.9) fields.
 const PLUGIN_ENTITY_FIELDS = new Set([
-  'id', 'name', 'instance_name', 'created_at', 'updated_at', 'route', 'service', 'consumer', 'consumer_group', 'config', 'protocols',
-  'enabled', 'tags', 'ordering',
+  'id',
+  'name',
+  'instance_name',
+  'created_at',
+  'updated_at',
+  'route',
+  'service',
+  'consumer',
+  'consumer_group',
+  'config',
+  'protocols',
+  'enabled',
+  'tags',
+  'ordering',
 ]);
 
-function pluginFromBody(body: Record<string, unknown>, scope: { service?: string; route?: string; consumer?: string }, cfg: KongConfig, base?: PluginEntity): PluginEntity {
-  if (typeof body.name !== 'string' || !body.name) throw new HttpError(400, schemaError({ name: 'required field missing' }));
+function pluginFromBody(
+  body: Record<string, unknown>,
+  scope: { service?: string; route?: string; consumer?: string },
+  cfg: KongConfig,
+  base?: PluginEntity,
+): PluginEntity {
+  if (typeof body.name !== 'string' || !body.name)
+    throw new HttpError(400, schemaError({ name: 'required field missing' }));
   // kong/db/schema/init.lua validate_fields: a field the plugins entity does not have is "unknown field".
   const unknown = Object.keys(body).filter((k) => !PLUGIN_ENTITY_FIELDS.has(k));
-  if (unknown.length > 0) throw new HttpError(400, schemaError(Object.fromEntries(unknown.map((k) => [k, 'unknown field']))));
+  if (unknown.length > 0)
+    throw new HttpError(400, schemaError(Object.fromEntries(unknown.map((k) => [k, 'unknown field']))));
   return {
     id: typeof body.id === 'string' ? body.id : randomUUID(),
     name: body.name,
     instance_name: typeof body.instance_name === 'string' ? body.instance_name : base?.instance_name,
-    enabled: typeof body.enabled === 'boolean' ? body.enabled : base?.enabled ?? true,
+    enabled: typeof body.enabled === 'boolean' ? body.enabled : (base?.enabled ?? true),
     config: (body.config as Record<string, unknown>) ?? {},
     route: scope.route ?? refId(body.route, cfg, 'routes'),
     service: scope.service ?? refId(body.service, cfg, 'services'),
@@ -543,7 +645,10 @@ function deepMerge(base: Record<string, unknown>, patch: Record<string, unknown>
   const out: Record<string, unknown> = Object.assign(nullObject(), base);
   for (const [k, v] of Object.entries(patch)) {
     const b = out[k];
-    out[k] = v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b) ? deepMerge(b as Record<string, unknown>, v as Record<string, unknown>) : v;
+    out[k] =
+      v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b)
+        ? deepMerge(b as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
   }
   return out;
 }

@@ -207,7 +207,10 @@ export class KongEmulator {
   /** Plugin-server (re)spawns so far, per kong.conf entry name (process.lua pluginserver_timer). */
   readonly spawns = new Map<string, number>();
 
-  private constructor(readonly opts: EmulatorOptions, readonly prefix: string) {
+  private constructor(
+    readonly opts: EmulatorOptions,
+    readonly prefix: string,
+  ) {
     for (const cidr of opts.trustedIps ?? []) addCidr(this.trusted, cidr);
   }
 
@@ -250,10 +253,14 @@ export class KongEmulator {
       this.spawnServer(entry, this.processes.length);
     }
     for (const entry of entries) {
-      await waitForSocket(entry.socket, this.processes.find((p) => p.entry.socket === entry.socket) ?? this.processes[0]);
+      await waitForSocket(
+        entry.socket,
+        this.processes.find((p) => p.entry.socket === entry.socket) ?? this.processes[0],
+      );
     }
     const workers = this.opts.workers ?? 2;
-    for (let i = 0; i < workers; i++) this.workers.push({ index: i, rpc: new Map(), instances: new Map(), starting: new Map() });
+    for (let i = 0; i < workers; i++)
+      this.workers.push({ index: i, rpc: new Map(), instances: new Map(), starting: new Map() });
   }
 
   /**
@@ -272,7 +279,9 @@ export class KongEmulator {
     proc.child.once('exit', (code, signal) => {
       if (this.stopping) return;
       if (code === 127) {
-        this.writeLog(`[error] [pluginserver] external pluginserver "${entry.name}" start command exited with "command not found"`);
+        this.writeLog(
+          `[error] [pluginserver] external pluginserver "${entry.name}" start command exited with "command not found"`,
+        );
       } else {
         this.writeLog(`[notice] external pluginserver '${entry.name}' terminated: exit ${code ?? signal}`);
       }
@@ -292,7 +301,12 @@ export class KongEmulator {
     else if (line.includes('unhandled exception in plugin handler')) {
       try {
         const j = JSON.parse(line) as { plugin?: string; phase?: string };
-        this.unhandled.push({ kind: 'unhandled-exception', plugin: j.plugin ?? '?', phase: j.phase ?? '?', detail: line });
+        this.unhandled.push({
+          kind: 'unhandled-exception',
+          plugin: j.plugin ?? '?',
+          phase: j.phase ?? '?',
+          detail: line,
+        });
       } catch {
         this.unhandled.push({ kind: 'unhandled-exception', plugin: '?', phase: '?', detail: line });
       }
@@ -320,7 +334,11 @@ export class KongEmulator {
     const configured = new Map<string, ConfiguredPlugin[]>();
     for (const entity of config.plugins) {
       const plugin = this.plugins.get(entity.name);
-      if (!plugin) throw new ConfigError(`plugin '${entity.name}' not enabled; add it to the 'plugins' configuration property`, entity.name);
+      if (!plugin)
+        throw new ConfigError(
+          `plugin '${entity.name}' not enabled; add it to the 'plugins' configuration property`,
+          entity.name,
+        );
       const res = processPluginConfig(configFields(plugin.info), entity.config ?? {});
       if (!res.ok) throw new ConfigError(res.error.message, entity.name, res.error);
       if (!entity.enabled) continue;
@@ -342,7 +360,8 @@ export class KongEmulator {
   /** Validates one plugin config the way the Admin API would, returning the stored config. */
   validatePluginConfig(name: string, config: unknown): Record<string, unknown> {
     const plugin = this.plugins.get(name);
-    if (!plugin) throw new ConfigError(`plugin '${name}' not enabled; add it to the 'plugins' configuration property`, name);
+    if (!plugin)
+      throw new ConfigError(`plugin '${name}' not enabled; add it to the 'plugins' configuration property`, name);
     const res = processPluginConfig(configFields(plugin.info), config ?? {});
     if (!res.ok) throw new ConfigError(res.error.message, name, res.error);
     return res.config;
@@ -364,7 +383,12 @@ export class KongEmulator {
   }
 
   /** plugins_iterator.lua lookup order: most specific combination of route/service/consumer wins. */
-  private lookupConfig(name: string, routeId?: string, serviceId?: string, consumerId?: string): ConfiguredPlugin | undefined {
+  private lookupConfig(
+    name: string,
+    routeId?: string,
+    serviceId?: string,
+    consumerId?: string,
+  ): ConfiguredPlugin | undefined {
     const list = this.configured.get(name);
     if (!list) return undefined;
     // Memoised per configuration (Kong builds its iterator once per configuration too): setConfig clears it.
@@ -375,7 +399,12 @@ export class KongEmulator {
     return found;
   }
 
-  private findConfig(list: ConfiguredPlugin[], routeId?: string, serviceId?: string, consumerId?: string): ConfiguredPlugin | undefined {
+  private findConfig(
+    list: ConfiguredPlugin[],
+    routeId?: string,
+    serviceId?: string,
+    consumerId?: string,
+  ): ConfiguredPlugin | undefined {
     const find = (r: boolean, s: boolean, c: boolean) =>
       list.find(
         (p) =>
@@ -405,7 +434,9 @@ export class KongEmulator {
     const e = p.entity;
     // Vault references are resolved when the config is read; an unresolvable one becomes "" with a warning.
     const plugin = this.plugins.get(e.name)!;
-    const conf: Record<string, unknown> = resolveReferences(configFields(plugin.info), p.config, process.env, (m) => this.writeLog(`[warn] ${m}`));
+    const conf: Record<string, unknown> = resolveReferences(configFields(plugin.info), p.config, process.env, (m) =>
+      this.writeLog(`[warn] ${m}`),
+    );
     if (e.route) conf.route_id = e.route;
     if (e.service) conf.service_id = e.service;
     if (e.consumer) conf.consumer_id = e.consumer;
@@ -428,7 +459,12 @@ export class KongEmulator {
     return c;
   }
 
-  private async getInstanceId(worker: Worker, plugin: LoadedPlugin, p: ConfiguredPlugin, count: () => void): Promise<number> {
+  private async getInstanceId(
+    worker: Worker,
+    plugin: LoadedPlugin,
+    p: ConfiguredPlugin,
+    count: () => void,
+  ): Promise<number> {
     const key = p.entity.id;
     const cached = worker.instances.get(key);
     if (cached && cached.seq === this.seq) return cached.id;
@@ -440,7 +476,13 @@ export class KongEmulator {
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), waitMs)));
       try {
-        const r = await Promise.race([pending.then((id) => ({ id }), () => ({ id: undefined })), timedOut]);
+        const r = await Promise.race([
+          pending.then(
+            (id) => ({ id }),
+            () => ({ id: undefined }),
+          ),
+          timedOut,
+        ]);
         if (r === 'timeout') {
           if (worker.starting.get(key) === pending) worker.starting.delete(key);
           throw new InstanceClaimTimeout(`Could not claim instance_id for ${plugin.info.Name} (key: ${key})`);
@@ -456,7 +498,10 @@ export class KongEmulator {
       const rpc = this.rpcFor(worker, plugin.entry.socket);
       count();
       const conf = this.instanceConfig(p);
-      const res = (await rpc.call('plugin.StartInstance', { Name: plugin.info.Name, Config: JSON.stringify(conf) })) as { Id: number };
+      const res = (await rpc.call('plugin.StartInstance', {
+        Name: plugin.info.Name,
+        Config: JSON.stringify(conf),
+      })) as { Id: number };
       // A waiter that gave up dropped the claim: Kong's running_instances no longer holds this instance.
       if (worker.starting.get(key) === start) worker.instances.set(key, { id: res.Id, seq: this.seq, pluginId: key });
       if (cached) {
@@ -478,7 +523,7 @@ export class KongEmulator {
   private resetInstances(pluginName: string): void {
     for (const w of this.workers) {
       for (const [key] of w.instances) {
-        const owner = [...this.configured.get(pluginName) ?? []].some((p) => p.entity.id === key);
+        const owner = [...(this.configured.get(pluginName) ?? [])].some((p) => p.entity.id === key);
         if (owner) w.instances.delete(key);
       }
     }
@@ -521,7 +566,10 @@ export class KongEmulator {
     const rpc = this.rpcFor(worker, plugin.entry.socket);
     try {
       count();
-      let step = (await rpc.call('plugin.HandleEvent', { InstanceId: instanceId, EventName: phase })) as { EventId: number; Data: unknown };
+      let step = (await rpc.call('plugin.HandleEvent', { InstanceId: instanceId, EventName: phase })) as {
+        EventId: number;
+        Data: unknown;
+      };
       const eventId = step.EventId;
       while (step.Data !== 'ret') {
         const call = step.Data as { Method: string; Args?: unknown[] };
@@ -560,7 +608,9 @@ export class KongEmulator {
       }
       if (/no plugin instance/i.test(msg)) {
         if (attempt >= (this.opts.noInstanceRetryLimit ?? Infinity)) {
-          throw new EndlessRetryError(`${name} ${phase}: "no plugin instance" ${attempt + 1} times; Kong would keep retrying`);
+          throw new EndlessRetryError(
+            `${name} ${phase}: "no plugin instance" ${attempt + 1} times; Kong would keep retrying`,
+          );
         }
         // Kong resets the plugin's instances and retries the event (mp_rpc.lua handle_event, no bound).
         this.writeLog(`[warn] [${name}] ${msg}`);
@@ -870,7 +920,9 @@ export class KongEmulator {
    */
   private logPhase(run: RequestRun, response: EmulatedResponse, bodySize: number): void {
     const { ctx } = run;
-    const logPlugins = [...(run.collected.length > 0 || ctx.route ? this.collectedIterator(run, 'log') : this.globalIterator('log'))];
+    const logPlugins = [
+      ...(run.collected.length > 0 || ctx.route ? this.collectedIterator(run, 'log') : this.globalIterator('log')),
+    ];
     ctx.logSnapshot = this.snapshot(ctx, response, bodySize);
     setImmediate(async () => {
       try {
@@ -898,7 +950,12 @@ export class KongEmulator {
       headers.set('Content-Type', 'application/json; charset=utf-8');
       headers.set('Connection', 'Upgrade');
       headers.set('Upgrade', 'TLS/1.2, HTTP/1.1');
-      ctx.exited = { status, body: Buffer.from(JSON.stringify({ message: 'Please use HTTPS protocol' })), headers, source: 'exit' };
+      ctx.exited = {
+        status,
+        body: Buffer.from(JSON.stringify({ message: 'Please use HTTPS protocol' })),
+        headers,
+        source: 'exit',
+      };
       return;
     }
     const host = ctx.requestHeaders.first('host') ?? 'localhost';
@@ -997,8 +1054,10 @@ export class KongEmulator {
       for (const one of Array.isArray(v) ? v : [v]) headers.push([k, one]);
     }
     if (!hasHost) headers.unshift(['Host', 'localhost']);
-    const body = typeof r.body === 'string' ? Buffer.from(r.body) : r.body ?? Buffer.alloc(0);
-    const framed = headers.some(([k]) => k.toLowerCase() === 'content-length' || k.toLowerCase() === 'transfer-encoding');
+    const body = typeof r.body === 'string' ? Buffer.from(r.body) : (r.body ?? Buffer.alloc(0));
+    const framed = headers.some(
+      ([k]) => k.toLowerCase() === 'content-length' || k.toLowerCase() === 'transfer-encoding',
+    );
     if (body.length > 0 && !framed && r.httpVersion !== 2) headers.push(['Content-Length', String(body.length)]);
     return this.handle({
       method: r.method ?? 'GET',
@@ -1017,7 +1076,9 @@ export class KongEmulator {
 
   /** Instances cached by each worker, for tests of Kong's instance semantics. */
   cachedInstances(): { worker: number; pluginId: string; id: number; seq: number }[] {
-    return this.workers.flatMap((w) => [...w.instances.values()].map((i) => ({ worker: w.index, pluginId: i.pluginId, id: i.id, seq: i.seq })));
+    return this.workers.flatMap((w) =>
+      [...w.instances.values()].map((i) => ({ worker: w.index, pluginId: i.pluginId, id: i.id, seq: i.seq })),
+    );
   }
 
   /** Total RPC calls made so far on every connection (all workers). */
@@ -1044,7 +1105,11 @@ class InstanceClaimTimeout extends Error {}
 export class EndlessRetryError extends Error {}
 
 export class ConfigError extends Error {
-  constructor(message: string, readonly plugin: string, readonly violation?: unknown) {
+  constructor(
+    message: string,
+    readonly plugin: string,
+    readonly violation?: unknown,
+  ) {
     super(message);
   }
 }

@@ -231,7 +231,8 @@ export class LuaPluginHost {
       const priorityOk = lua.lua_isinteger(L, -1);
       lua.lua_pop(L, 1);
       // kong/db/dao/plugins.lua load_plugin_handler: PRIORITY must be an integer.
-      if (!priorityOk) throw new Error(`Plugin "${name}" cannot be loaded because its PRIORITY field is not a valid integer number`);
+      if (!priorityOk)
+        throw new Error(`Plugin "${name}" cannot be loaded because its PRIORITY field is not a valid integer number`);
       lua.lua_getglobal(L, to_luastring('__emulator'));
       lua.lua_getfield(L, -1, to_luastring('add_lua'));
       lua.lua_remove(L, -2);

@@ -77,7 +77,10 @@ function maxEntries(v: unknown, what: 'max_headers' | 'max_args'): number {
  */
 function httpVariable(h: HeaderMap, name: string): string | undefined {
   const want = name.toLowerCase().replace(/-/g, '_');
-  const values = h.lines().filter(([k]) => k.replace(/-/g, '_') === want).map(([, v]) => v);
+  const values = h
+    .lines()
+    .filter(([k]) => k.replace(/-/g, '_') === want)
+    .map(([, v]) => v);
   if (values.length === 0) return undefined;
   return values.join(want === 'cookie' ? '; ' : ', ');
 }
@@ -87,7 +90,9 @@ function headerValueList(value: unknown, name: string): string[] {
   const one = (v: unknown): string => {
     if (typeof v === 'string') return v;
     if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-    throw new LuaError(`invalid header value for "${name}": got ${v === null || v === undefined ? 'nil' : typeof v}, expected array of string, string, number or boolean`);
+    throw new LuaError(
+      `invalid header value for "${name}": got ${v === null || v === undefined ? 'nil' : typeof v}, expected array of string, string, number or boolean`,
+    );
   };
   if (Array.isArray(value)) {
     if (value.length === 0) throw new LuaError(`invalid header value for "${name}": got empty array`);
@@ -99,20 +104,25 @@ function headerValueList(value: unknown, name: string): string[] {
 function setHeaderChecked(h: HeaderMap, name: unknown, value: unknown, add: boolean): void {
   const n = str(name, 'header name');
   const values = headerValueList(value, n);
-  for (const v of values) if (/[\r\n]/.test(v)) throw new LuaError(`invalid header value for "${n}": contains CR or LF`);
+  for (const v of values)
+    if (/[\r\n]/.test(v)) throw new LuaError(`invalid header value for "${n}": contains CR or LF`);
   if (add) for (const v of values) h.add(n, v);
   else h.set(n, values);
 }
 
 function setHeadersChecked(h: HeaderMap, headers: unknown): void {
-  if (headers === null || typeof headers !== 'object' || Array.isArray(headers)) throw new LuaError('headers must be a table');
+  if (headers === null || typeof headers !== 'object' || Array.isArray(headers))
+    throw new LuaError('headers must be a table');
   for (const [k, v] of Object.entries(headers as Record<string, unknown>)) setHeaderChecked(h, k, v, false);
 }
 
 /** kong.request.get_host: ngx.var.host, lower-cased, no port. */
 function requestHost(ctx: RequestContext): string {
   const host = ctx.requestHeaders.first('host') ?? '';
-  return host.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '[$1]').toLowerCase();
+  return host
+    .replace(/:\d+$/, '')
+    .replace(/^\[(.*)\]$/, '[$1]')
+    .toLowerCase();
 }
 
 /**
@@ -121,7 +131,13 @@ function requestHost(ctx: RequestContext): string {
  */
 export function routeEntity(route: Route): Record<string, unknown> {
   const { service, ...rest } = route;
-  return { path_handling: 'v0', request_buffering: true, response_buffering: true, ...rest, ...(service ? { service: { id: service } } : {}) };
+  return {
+    path_handling: 'v0',
+    request_buffering: true,
+    response_buffering: true,
+    ...rest,
+    ...(service ? { service: { id: service } } : {}),
+  };
 }
 
 /**
@@ -169,7 +185,12 @@ export function responseErrorMessage(status: number): string {
 }
 
 /** The body kong.response.error sends, chosen by Accept (kong/tools/http.lua templates); JSON by default. */
-export function errorBody(status: number, message: string | undefined, accept: string | undefined, requestId: string): { body: string; contentType: string } {
+export function errorBody(
+  status: number,
+  message: string | undefined,
+  accept: string | undefined,
+  requestId: string,
+): { body: string; contentType: string } {
   const msg = message ?? responseErrorMessage(status);
   const a = (accept ?? '').toLowerCase();
   if (a.includes('text/html')) {
@@ -187,7 +208,10 @@ export function errorBody(status: number, message: string | undefined, accept: s
   if (a.includes('text/plain')) {
     return { contentType: 'text/plain; charset=utf-8', body: `${msg}\nrequest_id: ${requestId}\n` };
   }
-  return { contentType: 'application/json; charset=utf-8', body: `{\n  "message":${JSON.stringify(msg)},\n  "request_id":"${requestId}"\n}` };
+  return {
+    contentType: 'application/json; charset=utf-8',
+    body: `{\n  "message":${JSON.stringify(msg)},\n  "request_id":"${requestId}"\n}`,
+  };
 }
 
 function checkStatus(status: unknown, min = 100): number {
@@ -205,8 +229,14 @@ function applyExit(ctx: RequestContext, args: unknown[], source: 'exit' | 'error
   let body: Buffer | undefined;
   if (source === 'error') {
     const msg = args[1];
-    if (msg !== undefined && msg !== null && typeof msg !== 'string') throw new LuaError('message must be a nil or a string');
-    const { body: b, contentType } = errorBody(status, msg as string | undefined, ctx.requestHeaders.first('accept'), ctx.id);
+    if (msg !== undefined && msg !== null && typeof msg !== 'string')
+      throw new LuaError('message must be a nil or a string');
+    const { body: b, contentType } = errorBody(
+      status,
+      msg as string | undefined,
+      ctx.requestHeaders.first('accept'),
+      ctx.id,
+    );
     body = Buffer.from(b);
     headers.set('Content-Type', contentType);
   } else {
@@ -268,48 +298,68 @@ const M: Record<string, PdkMethod> = {
   'kong.request.get_host': { phases: REQUEST_READ, needsRequest: true, fn: (c) => requestHost(c) },
   'kong.request.get_port': { phases: REQUEST_READ, needsRequest: true, fn: (c) => c.request.serverPort },
   'kong.request.get_forwarded_scheme': {
-    phases: REQUEST_READ, needsRequest: true,
-    fn: (c, _a, e) => (e.isTrustedIp(c.request.clientIp) && c.requestHeaders.first('x-forwarded-proto')?.toLowerCase()) || c.request.scheme,
+    phases: REQUEST_READ,
+    needsRequest: true,
+    fn: (c, _a, e) =>
+      (e.isTrustedIp(c.request.clientIp) && c.requestHeaders.first('x-forwarded-proto')?.toLowerCase()) ||
+      c.request.scheme,
   },
   'kong.request.get_forwarded_host': {
-    phases: REQUEST_READ, needsRequest: true,
-    fn: (c, _a, e) => (e.isTrustedIp(c.request.clientIp) && c.requestHeaders.first('x-forwarded-host')?.split(',')[0].trim().replace(/:\d+$/, '').toLowerCase()) || requestHost(c),
+    phases: REQUEST_READ,
+    needsRequest: true,
+    fn: (c, _a, e) =>
+      (e.isTrustedIp(c.request.clientIp) &&
+        c.requestHeaders.first('x-forwarded-host')?.split(',')[0].trim().replace(/:\d+$/, '').toLowerCase()) ||
+      requestHost(c),
   },
   'kong.request.get_forwarded_port': {
-    phases: REQUEST_READ, needsRequest: true,
+    phases: REQUEST_READ,
+    needsRequest: true,
     fn: (c, _a, e) => {
       const p = e.isTrustedIp(c.request.clientIp) ? Number(c.requestHeaders.first('x-forwarded-port')) : NaN;
       return Number.isInteger(p) && p > 0 && p < 65536 ? p : c.request.serverPort;
     },
   },
   'kong.request.get_forwarded_path': {
-    phases: REQUEST_READ, needsRequest: true,
-    fn: (c, _a, e) => (e.isTrustedIp(c.request.clientIp) && c.requestHeaders.first('x-forwarded-path')) || normalizePath(c.request.rawPath),
+    phases: REQUEST_READ,
+    needsRequest: true,
+    fn: (c, _a, e) =>
+      (e.isTrustedIp(c.request.clientIp) && c.requestHeaders.first('x-forwarded-path')) ||
+      normalizePath(c.request.rawPath),
   },
   'kong.request.get_forwarded_prefix': {
-    phases: REQUEST_READ, needsRequest: true,
+    phases: REQUEST_READ,
+    needsRequest: true,
     fn: (c, _a, e) => (e.isTrustedIp(c.request.clientIp) ? c.requestHeaders.first('x-forwarded-prefix') : undefined),
   },
   'kong.request.get_http_version': { phases: REQUEST_READ, needsRequest: true, fn: (c) => c.request.httpVersion },
   // ngx.req.set_method (kong.service.request.set_method) changes what ngx.req.get_method returns afterwards.
-  'kong.request.get_method': { phases: REQUEST_READ, needsRequest: true, fn: (c) => c.serviceRequest.method ?? c.request.method },
+  'kong.request.get_method': {
+    phases: REQUEST_READ,
+    needsRequest: true,
+    fn: (c) => c.serviceRequest.method ?? c.request.method,
+  },
   'kong.request.get_path': { phases: REQUEST_READ, needsRequest: true, fn: (c) => normalizePath(c.request.rawPath) },
   'kong.request.get_raw_path': { phases: REQUEST_READ, needsRequest: true, fn: (c) => c.request.rawPath },
   'kong.request.get_path_with_query': {
-    phases: REQUEST_READ, needsRequest: true,
+    phases: REQUEST_READ,
+    needsRequest: true,
     fn: (c) => (c.request.rawQuery ? `${c.request.rawPath}?${c.request.rawQuery}` : c.request.rawPath),
   },
   // ngx.var.args, which kong.service.request.set_raw_query/set_query/clear_query_arg rewrite (ngx.req.set_uri_args).
   'kong.request.get_raw_query': { phases: REQUEST_READ, needsRequest: true, fn: (c) => currentQuery(c) },
   'kong.request.get_query_arg': {
-    phases: REQUEST_READ, needsRequest: true,
+    phases: REQUEST_READ,
+    needsRequest: true,
     fn: (c, a) => {
       const v = parseQueryArgs(currentQuery(c))[str(a[0], 'query argument name')];
       return Array.isArray(v) ? v[0] : v;
     },
   },
   'kong.request.get_query': {
-    phases: REQUEST_READ, needsRequest: true, fix: 'mmap',
+    phases: REQUEST_READ,
+    needsRequest: true,
+    fix: 'mmap',
     fn: (c, a) => parseQueryArgs(currentQuery(c), maxEntries(a[0], 'max_args')),
   },
   'kong.request.get_header': {
@@ -318,12 +368,15 @@ const M: Record<string, PdkMethod> = {
     logOverride: (c, a) => httpVariable(snap(c).requestHeaders, str(a[0], 'header name')),
   },
   'kong.request.get_headers': {
-    phases: REQUEST_READ, fix: 'mmap',
+    phases: REQUEST_READ,
+    fix: 'mmap',
     fn: (c, a) => c.requestHeaders.toLowerRecord(maxEntries(a[0], 'max_headers')),
     logOverride: (c, a) => snap(c).requestHeaders.toLowerRecord(maxEntries(a[0], 'max_headers')),
   },
   'kong.request.get_raw_body': {
-    phases: REWRITE_ACCESS_RESPONSE, needsRequest: true, fix: 'raw',
+    phases: REWRITE_ACCESS_RESPONSE,
+    needsRequest: true,
+    fix: 'raw',
     fn: (c, a) => {
       // Bodies over client_body_buffer_size (8k) are spooled to a file: read only when a max file size is given
       // (0 = no limit); otherwise, and when the body exceeds that size, get_raw_body returns nil (+ err, dropped).
@@ -336,9 +389,10 @@ const M: Record<string, PdkMethod> = {
     },
   },
   'kong.request.get_body': {
-    phases: REWRITE_ACCESS_RESPONSE, needsRequest: true,
+    phases: REWRITE_ACCESS_RESPONSE,
+    needsRequest: true,
     fn: (c, a) => {
-      const ct = (typeof a[0] === 'string' ? a[0] : c.requestHeaders.first('content-type') ?? '').toLowerCase();
+      const ct = (typeof a[0] === 'string' ? a[0] : (c.requestHeaders.first('content-type') ?? '')).toLowerCase();
       const text = currentBody(c).toString('utf8');
       if (ct.includes('application/json')) {
         try {
@@ -347,11 +401,16 @@ const M: Record<string, PdkMethod> = {
           return undefined;
         }
       }
-      if (ct.includes('application/x-www-form-urlencoded')) return parseQueryArgs(text, typeof a[1] === 'number' ? a[1] : 100);
+      if (ct.includes('application/x-www-form-urlencoded'))
+        return parseQueryArgs(text, typeof a[1] === 'number' ? a[1] : 100);
       return undefined; // multipart is not emulated; unsupported content types return nil, "unsupported content type"
     },
   },
-  'kong.request.get_start_time': { phases: REQUEST_READ, fn: (c) => c.startTime, logOverride: (c) => snap(c).reqStartTime },
+  'kong.request.get_start_time': {
+    phases: REQUEST_READ,
+    fn: (c) => c.startTime,
+    logOverride: (c) => snap(c).reqStartTime,
+  },
   'kong.request.get_uri_captures': {
     phases: REQUEST_READ,
     fn: (c) => c.uriCaptures ?? { unnamed: [], named: {} },
@@ -370,7 +429,8 @@ const M: Record<string, PdkMethod> = {
     logOverride: (c, a) => snap(c).responseHeaders.first(str(a[0], 'header name')),
   },
   'kong.response.get_headers': {
-    phases: RESPONSE_LOG, fix: 'mmap',
+    phases: RESPONSE_LOG,
+    fix: 'mmap',
     fn: (c, a) => c.responseHeaders.toLowerRecord(maxEntries(a[0], 'max_headers')),
     logOverride: (c, a) => snap(c).responseHeaders.toLowerRecord(maxEntries(a[0], 'max_headers')),
   },
@@ -383,18 +443,34 @@ const M: Record<string, PdkMethod> = {
     phases: REWRITE_ACCESS_RESPONSE,
     fn: (c, a) => void (c.responseStatus = checkStatus(a[0])),
   },
-  'kong.response.set_header': { phases: REWRITE_ACCESS_RESPONSE, fn: (c, a) => void setHeaderChecked(c.responseHeaders, a[0], a[1], false) },
-  'kong.response.add_header': { phases: REWRITE_ACCESS_RESPONSE, fn: (c, a) => void setHeaderChecked(c.responseHeaders, a[0], a[1], true) },
-  'kong.response.clear_header': { phases: REWRITE_ACCESS_RESPONSE, fn: (c, a) => void c.responseHeaders.delete(str(a[0], 'header name')) },
-  'kong.response.set_headers': { phases: REWRITE_ACCESS_RESPONSE, fn: (c, a) => void setHeadersChecked(c.responseHeaders, a[0]) },
+  'kong.response.set_header': {
+    phases: REWRITE_ACCESS_RESPONSE,
+    fn: (c, a) => void setHeaderChecked(c.responseHeaders, a[0], a[1], false),
+  },
+  'kong.response.add_header': {
+    phases: REWRITE_ACCESS_RESPONSE,
+    fn: (c, a) => void setHeaderChecked(c.responseHeaders, a[0], a[1], true),
+  },
+  'kong.response.clear_header': {
+    phases: REWRITE_ACCESS_RESPONSE,
+    fn: (c, a) => void c.responseHeaders.delete(str(a[0], 'header name')),
+  },
+  'kong.response.set_headers': {
+    phases: REWRITE_ACCESS_RESPONSE,
+    fn: (c, a) => void setHeadersChecked(c.responseHeaders, a[0]),
+  },
 
   // ---- kong.service (kong/pdk/service.lua)
-  'kong.service.set_upstream': { phases: ['access'], fn: (c, a) => void (c.serviceRequest.upstreamHost = str(a[0], 'host')) },
+  'kong.service.set_upstream': {
+    phases: ['access'],
+    fn: (c, a) => void (c.serviceRequest.upstreamHost = str(a[0], 'host')),
+  },
   'kong.service.set_target': {
     phases: REWRITE_ACCESS,
     fn: (c, a) => {
       const port = a[1];
-      if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) throw new LuaError('port must be an integer');
+      if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535)
+        throw new LuaError('port must be an integer');
       c.serviceRequest.target = { host: str(a[0], 'host'), port };
     },
   },
@@ -422,12 +498,16 @@ const M: Record<string, PdkMethod> = {
       c.serviceRequest.path = kongEscapeBytes(Buffer.from(p, 'utf8').toString('latin1'));
     },
   },
-  'kong.service.request.set_raw_query': { phases: REWRITE_ACCESS, fn: (c, a) => void (c.serviceRequest.rawQuery = str(a[0], 'query')) },
+  'kong.service.request.set_raw_query': {
+    phases: REWRITE_ACCESS,
+    fn: (c, a) => void (c.serviceRequest.rawQuery = str(a[0], 'query')),
+  },
   'kong.service.request.set_method': {
     phases: REWRITE_ACCESS,
     fn: (c, a) => {
       const m = str(a[0], 'method');
-      if (!/^(GET|HEAD|PUT|POST|DELETE|OPTIONS|MKCOL|COPY|MOVE|PROPFIND|PROPPATCH|LOCK|UNLOCK|PATCH|TRACE)$/.test(m)) throw new LuaError(`invalid method: ${m}`);
+      if (!/^(GET|HEAD|PUT|POST|DELETE|OPTIONS|MKCOL|COPY|MOVE|PROPFIND|PROPPATCH|LOCK|UNLOCK|PATCH|TRACE)$/.test(m))
+        throw new LuaError(`invalid method: ${m}`);
       c.serviceRequest.method = m;
     },
   },
@@ -447,10 +527,22 @@ const M: Record<string, PdkMethod> = {
       if (q !== '') c.serviceRequest.rawQuery = adaSearchRemove(q, name);
     },
   },
-  'kong.service.request.set_header': { phases: REWRITE_ACCESS, fn: (c, a) => void setHeaderChecked(c.serviceRequest.headers, a[0], a[1], false) },
-  'kong.service.request.add_header': { phases: REWRITE_ACCESS, fn: (c, a) => void setHeaderChecked(c.serviceRequest.headers, a[0], a[1], true) },
-  'kong.service.request.clear_header': { phases: REWRITE_ACCESS, fn: (c, a) => void c.serviceRequest.headers.delete(str(a[0], 'header name')) },
-  'kong.service.request.set_headers': { phases: REWRITE_ACCESS, fn: (c, a) => void setHeadersChecked(c.serviceRequest.headers, a[0]) },
+  'kong.service.request.set_header': {
+    phases: REWRITE_ACCESS,
+    fn: (c, a) => void setHeaderChecked(c.serviceRequest.headers, a[0], a[1], false),
+  },
+  'kong.service.request.add_header': {
+    phases: REWRITE_ACCESS,
+    fn: (c, a) => void setHeaderChecked(c.serviceRequest.headers, a[0], a[1], true),
+  },
+  'kong.service.request.clear_header': {
+    phases: REWRITE_ACCESS,
+    fn: (c, a) => void c.serviceRequest.headers.delete(str(a[0], 'header name')),
+  },
+  'kong.service.request.set_headers': {
+    phases: REWRITE_ACCESS,
+    fn: (c, a) => void setHeadersChecked(c.serviceRequest.headers, a[0]),
+  },
   'kong.service.request.set_raw_body': {
     phases: REWRITE_ACCESS,
     fn: (c, a) => {
@@ -464,9 +556,12 @@ const M: Record<string, PdkMethod> = {
     phases: REWRITE_ACCESS,
     fn: (c, a) => {
       if (a[0] === null || typeof a[0] !== 'object') throw new LuaError('args must be a table');
-      const mime = (typeof a[1] === 'string' ? a[1] : c.requestHeaders.first('content-type') ?? 'application/json').toLowerCase();
+      const mime = (
+        typeof a[1] === 'string' ? a[1] : (c.requestHeaders.first('content-type') ?? 'application/json')
+      ).toLowerCase();
       if (mime.includes('json')) c.serviceRequest.body = Buffer.from(luaCjson(a[0], ''), 'utf8');
-      else if (mime.includes('x-www-form-urlencoded')) c.serviceRequest.body = Buffer.from(ngxArgs(a[0] as Record<string, unknown>));
+      else if (mime.includes('x-www-form-urlencoded'))
+        c.serviceRequest.body = Buffer.from(ngxArgs(a[0] as Record<string, unknown>));
       else throw new LuaError(`unsupported content type: ${mime}`);
       c.serviceRequest.headers.set('Content-Type', mime);
     },
@@ -478,7 +573,11 @@ const M: Record<string, PdkMethod> = {
   // external plugins receive {} (../../docs/kong-protocol.md §1.5 [inferred]). Use get_header or
   // kong.response.get_headers.
   'kong.service.response.get_headers': { phases: RESPONSE_LOG, needsRequest: true, fix: 'mmap', fn: () => ({}) },
-  'kong.service.response.get_header': { phases: RESPONSE_LOG, needsRequest: true, fn: (c, a) => c.upstream?.headers.first(str(a[0], 'header name')) },
+  'kong.service.response.get_header': {
+    phases: RESPONSE_LOG,
+    needsRequest: true,
+    fn: (c, a) => c.upstream?.headers.first(str(a[0], 'header name')),
+  },
   'kong.service.response.get_raw_body': { phases: ['response'], fix: 'raw', fn: (c) => c.upstream?.body },
   'kong.service.response.get_body': {
     phases: ['response'],
@@ -495,11 +594,16 @@ const M: Record<string, PdkMethod> = {
   // ---- kong.client (kong/pdk/client.lua)
   'kong.client.get_ip': { phases: ALL_REQUEST, needsRequest: true, fn: (c) => c.request.clientIp },
   'kong.client.get_forwarded_ip': {
-    phases: ALL_REQUEST, needsRequest: true,
+    phases: ALL_REQUEST,
+    needsRequest: true,
     fn: (c, _a, e) => {
       // realip module with trusted_ips: the rightmost untrusted X-Forwarded-For hop (real_ip_recursive on).
       if (!e.isTrustedIp(c.request.clientIp)) return c.request.clientIp;
-      const hops = (c.requestHeaders.get('x-forwarded-for') ?? []).join(',').split(',').map((s) => s.trim()).filter(Boolean);
+      const hops = (c.requestHeaders.get('x-forwarded-for') ?? [])
+        .join(',')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
       for (let i = hops.length - 1; i >= 0; i--) if (!e.isTrustedIp(hops[i])) return hops[i];
       return hops[0] ?? c.request.clientIp;
     },
@@ -524,22 +628,26 @@ const M: Record<string, PdkMethod> = {
     fn: (c, a) => {
       const consumer = a[0] ?? undefined;
       const credential = a[1] ?? undefined;
-      if (consumer === undefined && credential === undefined) throw new LuaError('either credential or consumer must be provided');
+      if (consumer === undefined && credential === undefined)
+        throw new LuaError('either credential or consumer must be provided');
       if (consumer !== undefined && typeof consumer !== 'object') throw new LuaError('consumer must be a table or nil');
-      if (credential !== undefined && typeof credential !== 'object') throw new LuaError('credential must be a table or nil');
+      if (credential !== undefined && typeof credential !== 'object')
+        throw new LuaError('credential must be a table or nil');
       c.consumer = consumer as Consumer | undefined;
       c.credential = credential as Record<string, unknown> | undefined;
     },
   },
   'kong.client.get_protocol': {
-    phases: ACCESS_RESPONSE_LOG, needsRequest: true,
+    phases: ACCESS_RESPONSE_LOG,
+    needsRequest: true,
     fn: (c) => c.request.scheme,
   },
   'kong.client.tls.get_full_client_certificate_chain': {
     // kong/pdk/client/tls.lua 3.9.3 lines 21-25 + 129-132: REWRITE_AND_LATER (rewrite, access, response, balancer,
     // log), so the certificate phase is a Lua error; in the log timer resty.kong.tls refuses it (no request).
     // Plain HTTP returns nil ("connection is not TLS"), no certificate nil.
-    phases: ['rewrite', 'access', 'response', 'log'], needsRequest: true,
+    phases: ['rewrite', 'access', 'response', 'log'],
+    needsRequest: true,
     // nginx only asks for (and so only has) a client certificate when the certificate phase requested one.
     fn: (c) => (c.clientCertRequested ? c.request.clientCertChainPem : undefined),
   },
@@ -565,12 +673,14 @@ const M: Record<string, PdkMethod> = {
     logOverride: (c, a) => void snap(c).ctxShared.set(str(a[0], 'key'), a[1]),
   },
   'kong.nginx.get_var': {
-    phases: 'any', needsRequest: true,
+    phases: 'any',
+    needsRequest: true,
     fn: (c, a) => {
       const name = str(a[0], 'variable name');
       if (name === 'remote_addr') return c.request.clientIp;
       if (name === 'scheme') return c.request.scheme;
-      if (name === 'request_uri') return c.request.rawQuery ? `${c.request.rawPath}?${c.request.rawQuery}` : c.request.rawPath;
+      if (name === 'request_uri')
+        return c.request.rawQuery ? `${c.request.rawPath}?${c.request.rawQuery}` : c.request.rawPath;
       if (name === 'host') return requestHost(c);
       // nginx_kong.lua `set $upstream_uri ''` / `set $upstream_host ''`; handler.lua access.before (3.9.3 line 1324)
       // sets `upstream_uri = escape(match_t.upstream_uri)` (and upstream_host with preserve_host) before the access
@@ -594,8 +704,9 @@ const M: Record<string, PdkMethod> = {
   // plugin_servers/plugin.lua 3.9.3 line 56: ngx.ssl.get_tls1_version_str, no phase check: "TLSv1.2"/"TLSv1.3" on
   // a TLS connection (the certificate phase included), nil on plain HTTP; in the log timer "no request found".
   'kong.nginx.get_tls1_version_str': {
-    phases: 'any', needsRequest: true,
-    fn: (c) => (c.request.scheme === 'https' ? c.request.tlsVersion ?? 'TLSv1.3' : undefined),
+    phases: 'any',
+    needsRequest: true,
+    fn: (c) => (c.request.scheme === 'https' ? (c.request.tlsVersion ?? 'TLSv1.3') : undefined),
   },
   'kong.nginx.req_start_time': {
     phases: 'any',
@@ -621,7 +732,10 @@ const M: Record<string, PdkMethod> = {
   'kong.node.get_hostname': { phases: 'any', fn: () => os.hostname() },
   'kong.node.get_memory_stats': {
     phases: 'any',
-    fn: () => ({ lua_shared_dicts: {}, workers_lua_vms: [{ http_allocated_gc: process.memoryUsage().heapUsed, pid: process.pid }] }),
+    fn: () => ({
+      lua_shared_dicts: {},
+      workers_lua_vms: [{ http_allocated_gc: process.memoryUsage().heapUsed, pid: process.pid }],
+    }),
   },
   'kong.ip.is_trusted': { phases: 'any', fn: (_c, a, e) => e.isTrustedIp(str(a[0], 'address')) },
   'kong.plugin.get_id': { phases: 'any', fn: (_c, _a, e) => e.pluginId },
@@ -631,7 +745,12 @@ for (const level of ['alert', 'crit', 'err', 'warn', 'notice', 'info', 'debug', 
   // Lua's log functions tostring() and concatenate their arguments.
   M[`kong.log.${level}`] = {
     phases: 'any',
-    fn: (_c, a, e) => e.log(level, e.pluginName, a.map((x) => (x === undefined || x === null ? 'nil' : typeof x === 'object' ? '[table]' : String(x))).join('')),
+    fn: (_c, a, e) =>
+      e.log(
+        level,
+        e.pluginName,
+        a.map((x) => (x === undefined || x === null ? 'nil' : typeof x === 'object' ? '[table]' : String(x))).join(''),
+      ),
   };
 }
 

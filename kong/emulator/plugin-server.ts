@@ -34,7 +34,12 @@ const stockBin = require.resolve('kong-pdk/bin/kong-js-pluginserver');
 const bulwarkBin = path.join(repoRoot, 'dist', 'js', 'kong', 'pluginserver', 'cli.js');
 
 /** The kong.conf entries for the plugins in `pluginsRoot`, as docs/README describe them for Kong 3.9. */
-export function pluginServerEntries(kind: PluginServerKind, prefix: string, pluginNames: string[], pluginsRoot = distPluginsDir): PluginServerEntry[] {
+export function pluginServerEntries(
+  kind: PluginServerKind,
+  prefix: string,
+  pluginNames: string[],
+  pluginsRoot = distPluginsDir,
+): PluginServerEntry[] {
   const node = process.execPath;
   if (kind === 'stock') {
     // Kong 3.9 registers only the first plugin of a query output, so the stock server runs once per plugin.
@@ -85,7 +90,10 @@ export class PluginServerProcess {
   private readonly listeners: ((l: ServerLogLine) => void)[] = [];
   private exited = false;
 
-  constructor(readonly entry: PluginServerEntry, readonly child: ChildProcess) {
+  constructor(
+    readonly entry: PluginServerEntry,
+    readonly child: ChildProcess,
+  ) {
     const onData = (buf: Buffer) => {
       for (const line of buf.toString('utf8').split('\n')) {
         if (!line.trim()) continue;
@@ -160,11 +168,17 @@ export function acceptsConnections(socket: string): Promise<boolean> {
  * deterministically. The file alone is not enough: it exists from bind(), and until listen() a connect is refused.
  * Generous: with the stock server, one Node process per plugin starts at once, which takes long on a loaded machine.
  */
-export async function waitForSocket(socket: string, proc: PluginServerProcess | undefined, timeoutMs = 60_000): Promise<void> {
+export async function waitForSocket(
+  socket: string,
+  proc: PluginServerProcess | undefined,
+  timeoutMs = 60_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!fs.existsSync(socket) || !(await acceptsConnections(socket))) {
     if (proc && !proc.running) {
-      throw new Error(`plugin server ${proc.entry.name} exited before creating ${socket}:\n${proc.lines.map((l) => l.line).join('\n')}`);
+      throw new Error(
+        `plugin server ${proc.entry.name} exited before creating ${socket}:\n${proc.lines.map((l) => l.line).join('\n')}`,
+      );
     }
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${socket}`);
     await new Promise((r) => setTimeout(r, 20));

@@ -112,7 +112,11 @@ function encodeOneArg(key: string, value: unknown): string {
     if (v instanceof Uint8Array) return `${k}=${ngxEscapeUriComponent(Buffer.from(v).toString('latin1'))}`;
     throw new Error(`attempt to use ${typeof v} as query arg value`);
   };
-  if (Array.isArray(value)) return value.map(one).filter((p): p is string => p !== undefined).join('&');
+  if (Array.isArray(value))
+    return value
+      .map(one)
+      .filter((p): p is string => p !== undefined)
+      .join('&');
   return one(value) ?? '';
 }
 

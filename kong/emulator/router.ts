@@ -127,7 +127,10 @@ function priorityOf(route: Route, paths: string[] | undefined): bigint {
   }
   // 32-bit part, combined as LuaJIT's bit.bor would combine int32 numbers.
   const low32 =
-    int32Shift(weight, 61) | int32Shift(headerCount, 52) | int32Shift(regexUrl ? route.regex_priority : 0, 19) | (uriLength & 0x7ffff);
+    int32Shift(weight, 61) |
+    int32Shift(headerCount, 52) |
+    int32Shift(regexUrl ? route.regex_priority : 0, 19) |
+    (uriLength & 0x7ffff);
   let priority = U64(BigInt(low32 | 0)); // sign-extended to 64 bits, as a negative number becomes in uint64
   if (plainHostOnly) priority |= PLAIN_HOST_ONLY_BIT;
   if (regexUrl) priority |= REGEX_URL_BIT;
@@ -167,8 +170,10 @@ function compileHeaders(headers: Record<string, string[]>): HeaderMatcher[] {
 function compileHosts(hosts: string[]): NonNullable<Matcher['hosts']> {
   return hosts.map((h) => {
     const { host, port } = splitHostPort(h);
-    if (host.startsWith('*')) return { op: 'postfix' as const, value: host.slice(1), ...(port !== undefined ? { port } : {}) };
-    if (host.endsWith('*')) return { op: 'prefix' as const, value: host.slice(0, -1), ...(port !== undefined ? { port } : {}) };
+    if (host.startsWith('*'))
+      return { op: 'postfix' as const, value: host.slice(1), ...(port !== undefined ? { port } : {}) };
+    if (host.endsWith('*'))
+      return { op: 'prefix' as const, value: host.slice(0, -1), ...(port !== undefined ? { port } : {}) };
     return { op: 'eq' as const, value: host, ...(port !== undefined ? { port } : {}) };
   });
 }
@@ -200,7 +205,12 @@ function sanitizeUriPostfix(postfix: string): string {
 }
 
 /** utils.lua get_upstream_uri (path_handling v0, the only one traditional_compatible supports). */
-export function joinUpstreamPath(stripPath: boolean, requestPostfix: string, reqUri: string, upstreamBase: string): string {
+export function joinUpstreamPath(
+  stripPath: boolean,
+  requestPostfix: string,
+  reqUri: string,
+  upstreamBase: string,
+): string {
   if (upstreamBase.endsWith('/')) {
     if (!stripPath) return upstreamBase + reqUri.slice(1);
     if (requestPostfix === '') {
@@ -263,7 +273,8 @@ export class Router {
     const matchers: Matcher[] = [];
     for (const route of config.routes) {
       const service = route.service ? services.get(route.service) : undefined;
-      if (route.service && !service) throw new Error(`route ${route.name ?? route.id}: unknown service ${route.service}`);
+      if (route.service && !service)
+        throw new Error(`route ${route.name ?? route.id}: unknown service ${route.service}`);
       for (const group of pathGroups(route)) {
         matchers.push({
           id: group.key === null ? route.id.toLowerCase() : uuidV5(SPLIT_ROUTE_NAMESPACE, `${route.id}#${group.key}`),
@@ -274,7 +285,11 @@ export class Router {
           ...(route.hosts && route.hosts.length > 0 ? { hosts: compileHosts(route.hosts) } : {}),
           // compat.lua (3.x) moves regex paths in front of prefixes within one route's expression.
           ...(group.paths && group.paths.length > 0
-            ? { paths: [...group.paths.filter(isRegexPath), ...group.paths.filter((p) => !isRegexPath(p))].map(compilePath) }
+            ? {
+                paths: [...group.paths.filter(isRegexPath), ...group.paths.filter((p) => !isRegexPath(p))].map(
+                  compilePath,
+                ),
+              }
             : {}),
           ...(route.headers && Object.keys(route.headers).length > 0 ? { headers: compileHeaders(route.headers) } : {}),
         });
@@ -282,7 +297,9 @@ export class Router {
     }
     // atc-router: BTreeMap<(priority, uuid)> iterated in reverse — highest priority first, and among
     // equal priorities the greatest uuid first.
-    matchers.sort((a, b) => (a.priority === b.priority ? (a.id < b.id ? 1 : a.id > b.id ? -1 : 0) : a.priority < b.priority ? 1 : -1));
+    matchers.sort((a, b) =>
+      a.priority === b.priority ? (a.id < b.id ? 1 : a.id > b.id ? -1 : 0) : a.priority < b.priority ? 1 : -1,
+    );
     this.matchers = matchers;
   }
 
@@ -320,7 +337,13 @@ export class Router {
     return null;
   }
 
-  private result(m: Matcher, req: RouterRequest, path: string, matchedPath: string | undefined, captures: RegExpExecArray | null): RouteMatch {
+  private result(
+    m: Matcher,
+    req: RouterRequest,
+    path: string,
+    matchedPath: string | undefined,
+    captures: RegExpExecArray | null,
+  ): RouteMatch {
     const route = m.route;
     // atc.lua select: strip the matched prefix (or regex match) only when strip_path is on.
     const prefix = route.strip_path ? matchedPath : undefined;
@@ -349,7 +372,9 @@ export class Router {
       result.httpsRedirect = route.https_redirect_status_code;
       if (route.https_redirect_status_code !== 426) {
         // nginx $host: the Host header without its port, lower-cased; then the raw request target.
-        const nginxHost = (req.host.startsWith('[') ? req.host.slice(0, req.host.indexOf(']') + 1) : req.host.split(':')[0]!).toLowerCase();
+        const nginxHost = (
+          req.host.startsWith('[') ? req.host.slice(0, req.host.indexOf(']') + 1) : req.host.split(':')[0]!
+        ).toLowerCase();
         result.httpsLocation = `https://${nginxHost}${req.path}`;
       }
     }

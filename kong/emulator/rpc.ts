@@ -52,7 +52,15 @@ class RpcConnection {
       socket.once('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
         // ngx.socket.connect reports e.g. "no such file or directory" / "connection refused"
-        reject(new RpcError(err.code === 'ENOENT' ? 'no such file or directory' : err.code === 'ECONNREFUSED' ? 'connection refused' : err.message));
+        reject(
+          new RpcError(
+            err.code === 'ENOENT'
+              ? 'no such file or directory'
+              : err.code === 'ECONNREFUSED'
+                ? 'connection refused'
+                : err.message,
+          ),
+        );
       });
     });
   }

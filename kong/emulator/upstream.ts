@@ -15,7 +15,17 @@ import { HeaderMap, RequestContext, UpstreamResponse } from './request-context';
 import { errorBody } from './pdk';
 import type { RequestReport } from './kong';
 
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authenticate', 'proxy-authorization'];
+const HOP_BY_HOP = [
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-authenticate',
+  'proxy-authorization',
+];
 
 export type ResponseReading = 'streaming' | 'buffered';
 
@@ -62,7 +72,11 @@ export async function forwardToUpstream(
   headers.set('X-Real-IP', req.clientIp);
   headers.set('X-Kong-Request-Id', ctx.id); // headers_upstream default (Kong ≥ 3.5)
   if (match.route.preserve_host && match.upstreamHost) headers.set('Host', match.upstreamHost);
-  else headers.set('Host', (scheme === 'https' && port === 443) || (scheme === 'http' && port === 80) ? host : `${host}:${port}`);
+  else
+    headers.set(
+      'Host',
+      (scheme === 'https' && port === 443) || (scheme === 'http' && port === 80) ? host : `${host}:${port}`,
+    );
   const body = sr.body ?? req.body;
   if (sr.body) headers.set('Content-Length', String(body.length));
 

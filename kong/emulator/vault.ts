@@ -18,7 +18,8 @@ export function resolveReference(ref: string, env: NodeJS.ProcessEnv = process.e
   if (vault !== 'env') throw new VaultError(`vault '${vault}' is not available in the emulator (only env)`);
   const variable = name.toUpperCase().replace(/-/g, '_');
   const value = env[variable];
-  if (value === undefined) throw new VaultError(`could not get value from external vault (no environment variable ${variable})`);
+  if (value === undefined)
+    throw new VaultError(`could not get value from external vault (no environment variable ${variable})`);
   if (key === undefined) return value;
   let parsed: unknown;
   try {
@@ -38,7 +39,10 @@ export type VaultWarn = (message: string, field: string) => void;
 
 /** Returns a copy of `config` with every reference in a referenceable field resolved (Kong: "" when it cannot be). */
 export function resolveReferences(
-  fields: FieldEntry[], config: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env, warn: VaultWarn = () => undefined,
+  fields: FieldEntry[],
+  config: Record<string, unknown>,
+  env: NodeJS.ProcessEnv = process.env,
+  warn: VaultWarn = () => undefined,
   prefix = '',
 ): Record<string, unknown> {
   const out: Record<string, unknown> = { ...config };
@@ -67,7 +71,12 @@ function resolveValue(def: FieldDef, value: unknown, env: NodeJS.ProcessEnv, war
     return resolveReferences(def.fields, value as Record<string, unknown>, env, warn, `${field}.`);
   }
   if (def.type === 'map' && def.values && value && typeof value === 'object' && !Array.isArray(value)) {
-    return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, resolveValue(def.values!, v, env, warn, `${field}.${k}`)]));
+    return Object.fromEntries(
+      Object.entries(value as Record<string, unknown>).map(([k, v]) => [
+        k,
+        resolveValue(def.values!, v, env, warn, `${field}.${k}`),
+      ]),
+    );
   }
   return value;
 }

@@ -11,7 +11,14 @@ import { parseArgs } from 'util';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './framer';
 import { SocketListener } from './listener';
 import { JsonLogger, errorMessage } from './log';
-import { LoadedPlugin, PluginLoadError, loadPlugins, pluginDirsUnderRoot, pluginInfo, redirectStdoutToStderr } from './plugins';
+import {
+  LoadedPlugin,
+  PluginLoadError,
+  loadPlugins,
+  pluginDirsUnderRoot,
+  pluginInfo,
+  redirectStdoutToStderr,
+} from './plugins';
 import { PluginServer } from './server';
 
 export const USAGE = `usage: bulwark-pluginserver (-d <plugin dir>)... | --plugins-root <dir> [options]
@@ -67,7 +74,8 @@ export function parseCli(argv: string[]): CliOptions {
   };
   const mebibytes = (text: string): number => {
     const n = Number(text);
-    if (!Number.isInteger(n) || n < 1 || n > 1024) throw new Error('--max-message-mib must be an integer from 1 to 1024');
+    if (!Number.isInteger(n) || n < 1 || n > 1024)
+      throw new Error('--max-message-mib must be an integer from 1 to 1024');
     return n * 1048576;
   };
   return {
@@ -156,7 +164,9 @@ export async function main(argv: string[]): Promise<number | null> {
   process.on('SIGINT', () => stop('SIGINT'));
   // A plugin promise nobody awaits (e.g. a PDK call made after kong.response.exit, which is rejected)
   // must not take every plugin down with it: Node's default for an unhandled rejection is to exit.
-  process.on('unhandledRejection', (reason) => log.warn('unhandled promise rejection', { error: errorMessage(reason) }));
+  process.on('unhandledRejection', (reason) =>
+    log.warn('unhandled promise rejection', { error: errorMessage(reason) }),
+  );
 
   log.info('listening', { pid: process.pid, plugins: [...plugins.keys()], sockets: listener.socketPaths });
   return null;
@@ -168,7 +178,9 @@ if (require.main === module) {
       if (code !== null) process.exit(code);
     },
     (err) => {
-      process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: errorMessage(err) })}\n`);
+      process.stderr.write(
+        `${JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: errorMessage(err) })}\n`,
+      );
       process.exit(1);
     },
   );

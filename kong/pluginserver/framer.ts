@@ -20,20 +20,41 @@ export class MessageTooLargeError extends RangeError {}
 
 /** Byte counts of the fixed-size MessagePack types after their type byte (0xc0..0xdf). */
 const FIXED_SIZE: Record<number, number> = {
-  0xc0: 0, 0xc2: 0, 0xc3: 0, // nil, false, true
-  0xca: 4, 0xcb: 8, // float 32/64
-  0xcc: 1, 0xcd: 2, 0xce: 4, 0xcf: 8, // uint 8..64
-  0xd0: 1, 0xd1: 2, 0xd2: 4, 0xd3: 8, // int 8..64
-  0xd4: 2, 0xd5: 3, 0xd6: 5, 0xd7: 9, 0xd8: 17, // fixext 1..16 (type byte + data)
+  0xc0: 0,
+  0xc2: 0,
+  0xc3: 0, // nil, false, true
+  0xca: 4,
+  0xcb: 8, // float 32/64
+  0xcc: 1,
+  0xcd: 2,
+  0xce: 4,
+  0xcf: 8, // uint 8..64
+  0xd0: 1,
+  0xd1: 2,
+  0xd2: 4,
+  0xd3: 8, // int 8..64
+  0xd4: 2,
+  0xd5: 3,
+  0xd6: 5,
+  0xd7: 9,
+  0xd8: 17, // fixext 1..16 (type byte + data)
 };
 
 /** Variable-size types: [bytes of the length field, what the length counts]. */
 const VARIABLE_SIZE: Record<number, [1 | 2 | 4, 'bytes' | 'ext' | 'items' | 'pairs']> = {
-  0xc4: [1, 'bytes'], 0xc5: [2, 'bytes'], 0xc6: [4, 'bytes'], // bin
-  0xd9: [1, 'bytes'], 0xda: [2, 'bytes'], 0xdb: [4, 'bytes'], // str
-  0xc7: [1, 'ext'], 0xc8: [2, 'ext'], 0xc9: [4, 'ext'], // ext: length counts the data after the type byte
-  0xdc: [2, 'items'], 0xdd: [4, 'items'], // array
-  0xde: [2, 'pairs'], 0xdf: [4, 'pairs'], // map
+  0xc4: [1, 'bytes'],
+  0xc5: [2, 'bytes'],
+  0xc6: [4, 'bytes'], // bin
+  0xd9: [1, 'bytes'],
+  0xda: [2, 'bytes'],
+  0xdb: [4, 'bytes'], // str
+  0xc7: [1, 'ext'],
+  0xc8: [2, 'ext'],
+  0xc9: [4, 'ext'], // ext: length counts the data after the type byte
+  0xdc: [2, 'items'],
+  0xdd: [4, 'items'], // array
+  0xde: [2, 'pairs'],
+  0xdf: [4, 'pairs'], // map
 };
 
 function readLength(buf: Uint8Array, pos: number, bytes: 1 | 2 | 4): number {
@@ -64,21 +85,33 @@ function advance(buf: Uint8Array, state: ScanState, maxBytes: number): boolean {
     const type = buf[pos];
     let next = pos + 1;
     let more: number; // values this header adds
-    if (type <= 0x7f || type >= 0xe0) more = 0; // fixint
-    else if (type <= 0x8f) more = 2 * (type & 0x0f); // fixmap
-    else if (type <= 0x9f) more = type & 0x0f; // fixarray
-    else if (type <= 0xbf) { next += type & 0x1f; more = 0; } // fixstr
-    else if (type in FIXED_SIZE) { next += FIXED_SIZE[type]; more = 0; }
-    else {
+    if (type <= 0x7f || type >= 0xe0)
+      more = 0; // fixint
+    else if (type <= 0x8f)
+      more = 2 * (type & 0x0f); // fixmap
+    else if (type <= 0x9f)
+      more = type & 0x0f; // fixarray
+    else if (type <= 0xbf) {
+      next += type & 0x1f;
+      more = 0;
+    } // fixstr
+    else if (type in FIXED_SIZE) {
+      next += FIXED_SIZE[type];
+      more = 0;
+    } else {
       const entry = VARIABLE_SIZE[type];
       if (!entry) throw new RangeError(`invalid MessagePack type byte 0x${type.toString(16)}`);
       const [lengthBytes, kind] = entry;
       if (next + lengthBytes > buf.length) break; // the length field is split: resume at this header
       const length = readLength(buf, next, lengthBytes);
       next += lengthBytes;
-      if (kind === 'bytes') { next += length; more = 0; }
-      else if (kind === 'ext') { next += 1 + length; more = 0; }
-      else more = kind === 'items' ? length : 2 * length;
+      if (kind === 'bytes') {
+        next += length;
+        more = 0;
+      } else if (kind === 'ext') {
+        next += 1 + length;
+        more = 0;
+      } else more = kind === 'items' ? length : 2 * length;
     }
     pos = next;
     pending += more - 1;

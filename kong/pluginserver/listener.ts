@@ -63,7 +63,10 @@ export class SocketListener {
     // previous run or of the server a `kong reload` replaces). libuv unlinks the path it bound when the
     // server closes (uv__pipe_close), so binding `socketPath` itself would make this server, when stopped,
     // remove the socket of the newer server that replaced it; the private name is gone by then.
-    const bindPath = path.join(path.dirname(socketPath), `.${path.basename(socketPath)}.${crypto.randomBytes(6).toString('hex')}`);
+    const bindPath = path.join(
+      path.dirname(socketPath),
+      `.${path.basename(socketPath)}.${crypto.randomBytes(6).toString('hex')}`,
+    );
     const server = net.createServer((socket) => void this.serve(socket, scope));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -100,7 +103,10 @@ export class SocketListener {
       try {
         messages = conn.framer.push(chunk);
       } catch (err) {
-        const reason = err instanceof MessageTooLargeError ? 'sent a message over the size cap' : 'sent data that is not MessagePack';
+        const reason =
+          err instanceof MessageTooLargeError
+            ? 'sent a message over the size cap'
+            : 'sent data that is not MessagePack';
         this.log.warn(`closing a connection that ${reason}`, { error: errorMessage(err) });
         socket.destroy();
         return;

@@ -97,7 +97,8 @@ export function loadPlugin(dir: string): LoadedPlugin {
   try {
     module = new Module(dirName, entryFile);
   } catch (err) {
-    const reason = err instanceof TypeError && /prototype/.test(err.message) ? 'it does not export a Plugin class' : String(err);
+    const reason =
+      err instanceof TypeError && /prototype/.test(err.message) ? 'it does not export a Plugin class' : String(err);
     throw new PluginLoadError(dirName, entryFile, reason);
   }
   const name = module.name;

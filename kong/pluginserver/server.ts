@@ -74,7 +74,10 @@ export class PluginServer {
       ['StepMemoryStats', step],
       ['StepError', (arg, conn) => this.step(arg, conn, true)], // Kong 2.x only
       // {Gc: true} collects garbage first when node runs with --expose-gc (soak tests compare heaps).
-      ['GetStatus', async (arg) => this.status(typeof arg === 'object' && arg !== null && (arg as { Gc?: unknown }).Gc === true)],
+      [
+        'GetStatus',
+        async (arg) => this.status(typeof arg === 'object' && arg !== null && (arg as { Gc?: unknown }).Gc === true),
+      ],
       ['GetPluginInfo', async (arg) => this.pluginInfo(arg)],
     ]);
   }
@@ -103,7 +106,9 @@ export class PluginServer {
    */
   async handleRequest(message: unknown, conn: RpcConnection): Promise<Uint8Array | null> {
     if (!Array.isArray(message) || message[0] !== 0) {
-      this.log.warn('ignoring a message that is not an RPC request', { type: Array.isArray(message) ? message[0] : typeof message });
+      this.log.warn('ignoring a message that is not an RPC request', {
+        type: Array.isArray(message) ? message[0] : typeof message,
+      });
       return null;
     }
     const [, msgid, fullMethod, params] = message as [0, unknown, unknown, unknown];
@@ -209,7 +214,10 @@ export class PluginServer {
         error: err instanceof Error ? (err.stack ?? err.message) : errorMessage(err),
       });
       if (failClosed) {
-        event.pluginPipe.put({ Method: 'kong.response.exit', Args: [500, { message: 'An unexpected error occurred' }] });
+        event.pluginPipe.put({
+          Method: 'kong.response.exit',
+          Args: [500, { message: 'An unexpected error occurred' }],
+        });
         return;
       }
     }

@@ -8,7 +8,12 @@
 //   PORT                      default 8080
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createVerifier, verifyNodeRequest, type Verifier, type VerifierOptions } from '../../plugins/bulwark-upstream-trust/verifier';
+import {
+  createVerifier,
+  verifyNodeRequest,
+  type Verifier,
+  type VerifierOptions,
+} from '../../plugins/bulwark-upstream-trust/verifier';
 
 export interface TrustedBackend {
   port: number;
@@ -16,14 +21,23 @@ export interface TrustedBackend {
 }
 
 /** `options` is read on the first request, so the gateway's address may be decided after the backend starts. */
-export function startTrustedBackend(port: number, options: () => VerifierOptions, host = '0.0.0.0'): Promise<TrustedBackend> {
+export function startTrustedBackend(
+  port: number,
+  options: () => VerifierOptions,
+  host = '0.0.0.0',
+): Promise<TrustedBackend> {
   let verifier: Verifier | undefined;
   const server = http.createServer((req, res) => {
     verifier ??= createVerifier(options());
     void verifyNodeRequest(verifier, req, res)
       .then((verified) => {
         if (verified === undefined) return;
-        const body = JSON.stringify({ method: req.method, path: req.url, identity: verified.identity, body: verified.body.toString('utf8') });
+        const body = JSON.stringify({
+          method: req.method,
+          path: req.url,
+          identity: verified.identity,
+          body: verified.body.toString('utf8'),
+        });
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
         res.end(body);
       })
@@ -56,6 +70,8 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): VerifierOp
 
 if (require.main === module) {
   void startTrustedBackend(Number(process.env.PORT ?? 8080), () => optionsFromEnv()).then((b) => {
-    process.stdout.write(`trusted backend on :${b.port}, verifying gateway tokens (${optionsFromEnv().jwks && JSON.stringify(optionsFromEnv().jwks)})\n`);
+    process.stdout.write(
+      `trusted backend on :${b.port}, verifying gateway tokens (${optionsFromEnv().jwks && JSON.stringify(optionsFromEnv().jwks)})\n`,
+    );
   });
 }

@@ -36,7 +36,9 @@ export interface ApiKeyConfig {
 }
 
 function member(record: unknown, key: string): unknown {
-  return record !== null && typeof record === 'object' && !Array.isArray(record) ? (record as Record<string, unknown>)[key] : undefined;
+  return record !== null && typeof record === 'object' && !Array.isArray(record)
+    ? (record as Record<string, unknown>)[key]
+    : undefined;
 }
 
 function readKeys(root: ConfigReader, raw: unknown, algorithm: HashAlgorithm): KeyRecord[] {
@@ -59,7 +61,9 @@ function readKeys(root: ConfigReader, raw: unknown, algorithm: HashAlgorithm): K
     if (alg !== algorithm) {
       throw new ConfigError(
         `${at}.hash`,
-        algorithm === 'hmac-sha256' ? 'a sha256 hash, but a pepper is configured (issue it again with the pepper)' : 'an hmac-sha256 hash needs the pepper it was made with',
+        algorithm === 'hmac-sha256'
+          ? 'a sha256 hash, but a pepper is configured (issue it again with the pepper)'
+          : 'an hmac-sha256 hash needs the pepper it was made with',
       );
     }
     if (ids.has(record.id)) throw new ConfigError(`${at}.id`, `duplicate key id "${record.id}"`);
@@ -75,11 +79,16 @@ export function parseApiKeyConfig(raw: unknown): ApiKeyConfig {
   const prefixes = root.stringArray('key_prefixes', ['bwk_live']);
   if (prefixes.length === 0) throw new ConfigError(root.field('key_prefixes'), 'at least one prefix is required');
   prefixes.forEach((p, i) => {
-    if (!isValidPrefix(p)) throw new ConfigError(`${root.field('key_prefixes')}[${i}]`, 'lower-case letters and digits in words joined by single "_" (2-24)');
+    if (!isValidPrefix(p))
+      throw new ConfigError(
+        `${root.field('key_prefixes')}[${i}]`,
+        'lower-case letters and digits in words joined by single "_" (2-24)',
+      );
   });
 
   const pepper = root.optionalSecretString('pepper');
-  if (pepper !== undefined && pepper.length < MIN_PEPPER_LENGTH) throw new ConfigError(root.field('pepper'), `at least ${MIN_PEPPER_LENGTH} characters`);
+  if (pepper !== undefined && pepper.length < MIN_PEPPER_LENGTH)
+    throw new ConfigError(root.field('pepper'), `at least ${MIN_PEPPER_LENGTH} characters`);
   const algorithm: HashAlgorithm = pepper === undefined ? 'sha256' : 'hmac-sha256';
 
   const storeKind = root.oneOf('store', ['declarative', 'redis'] as const, 'declarative');
@@ -89,8 +98,13 @@ export function parseApiKeyConfig(raw: unknown): ApiKeyConfig {
   const onStoreError = root.oneOf<OutagePolicy>('on_store_error', ['fail-closed', 'serve-cached'], 'fail-closed');
   let store: KeyStore;
   if (storeKind === 'redis') {
-    if (redis.settings === undefined) throw new ConfigError(root.record('redis').field('mode'), 'store redis needs a Redis (standalone, sentinel or cluster)');
-    if (keys.length > 0) throw new ConfigError(root.field('keys'), 'store redis reads its keys from Redis: leave keys empty');
+    if (redis.settings === undefined)
+      throw new ConfigError(
+        root.record('redis').field('mode'),
+        'store redis needs a Redis (standalone, sentinel or cluster)',
+      );
+    if (keys.length > 0)
+      throw new ConfigError(root.field('keys'), 'store redis reads its keys from Redis: leave keys empty');
     store = sharedRedisKeyStore(redis.settings, redisSettingsKey(redis.settings), redis.keyPrefix, {
       ttlMs: c.integer('ttl_seconds', 10, 1, 3600) * 1000,
       negativeTtlMs: c.integer('negative_ttl_seconds', 10, 0, 3600) * 1000,
@@ -103,11 +117,16 @@ export function parseApiKeyConfig(raw: unknown): ApiKeyConfig {
 
   const keyNames = root.stringArray('key_names', ['x-api-key', 'apikey']).map((n) => n.toLowerCase());
   const schemeRaw = root.optionalString('authorization_scheme');
-  if (keyNames.length === 0 && schemeRaw === undefined) throw new ConfigError(root.field('key_names'), 'no place to read a key from (set key_names or authorization_scheme)');
+  if (keyNames.length === 0 && schemeRaw === undefined)
+    throw new ConfigError(
+      root.field('key_names'),
+      'no place to read a key from (set key_names or authorization_scheme)',
+    );
   const keyInQuery = root.boolean('key_in_query', false);
 
   const realm = root.string('realm', 'kong');
-  if (!/^[A-Za-z0-9._\- ]{1,64}$/.test(realm)) throw new ConfigError(root.field('realm'), 'letters, digits, space, ".", "_" and "-" only');
+  if (!/^[A-Za-z0-9._\- ]{1,64}$/.test(realm))
+    throw new ConfigError(root.field('realm'), 'letters, digits, space, ".", "_" and "-" only');
 
   const l = root.record('lockout');
   const lockout: LockoutPolicy | undefined = l.boolean('enabled', true)
@@ -121,10 +140,18 @@ export function parseApiKeyConfig(raw: unknown): ApiKeyConfig {
   const lockoutTarget: LockoutTarget =
     redis.settings === undefined
       ? { namespace: pluginId ?? redis.keyPrefix }
-      : { namespace: redis.keyPrefix, redis: { settings: redis.settings, settingsKey: redisSettingsKey(redis.settings), keyPrefix: redis.keyPrefix } };
+      : {
+          namespace: redis.keyPrefix,
+          redis: {
+            settings: redis.settings,
+            settingsKey: redisSettingsKey(redis.settings),
+            keyPrefix: redis.keyPrefix,
+          },
+        };
 
   const anonymous = root.optionalString('anonymous');
-  if (anonymous !== undefined && anonymous.trim() === '') throw new ConfigError(root.field('anonymous'), 'empty consumer');
+  if (anonymous !== undefined && anonymous.trim() === '')
+    throw new ConfigError(root.field('anonymous'), 'empty consumer');
 
   return {
     prefixes: new Set(prefixes),
@@ -145,7 +172,11 @@ export function parseApiKeyConfig(raw: unknown): ApiKeyConfig {
     ...(lockout !== undefined ? { lockout } : {}),
     lockoutTarget,
     trustedProxies: CidrList.parse(root.stringArray('trusted_proxies'), root.field('trusted_proxies')),
-    forwardedHeader: root.oneOf<ForwardedHeaderKind>('forwarded_header', ['x-forwarded-for', 'forwarded'], 'x-forwarded-for'),
+    forwardedHeader: root.oneOf<ForwardedHeaderKind>(
+      'forwarded_header',
+      ['x-forwarded-for', 'forwarded'],
+      'x-forwarded-for',
+    ),
     ...(redis.settings !== undefined ? { redis: redis.settings } : {}),
   };
 }

@@ -30,8 +30,15 @@ import { resolveForwarding } from '../lib/client-ip';
 import { errorBody } from '../lib/errors';
 import { mayReplaceIdentity, publishIdentity, readIdentity } from '../lib/identity';
 import { parseIp } from '../lib/ip';
-import { isKongUuid, type HeaderMultimap, type HeaderValues, type Kong, type KongConsumer, type QueryMultimap } from '../lib/pdk';
-import { describeError, logger } from '../lib/plugin';
+import {
+  isKongUuid,
+  type HeaderMultimap,
+  type HeaderValues,
+  type Kong,
+  type KongConsumer,
+  type QueryMultimap,
+} from '../lib/pdk';
+import { describeError, logger, type PhaseContext } from '../lib/plugin';
 import { TtlCache } from '../lib/ttl-cache';
 import { uuidFromParts } from '../lib/token-hash';
 import { verifiedHeaderChanges } from '../lib/verified-headers';
@@ -76,7 +83,12 @@ export type FailureReason =
   | 'consumer_missing';
 
 /** Failures that look like guessing or scanning: counted toward the lockout. Known keys in a wrong state are not. */
-const COUNTED: ReadonlySet<FailureReason> = new Set<FailureReason>(['malformed', 'unknown_prefix', 'checksum', 'unknown_key']);
+const COUNTED: ReadonlySet<FailureReason> = new Set<FailureReason>([
+  'malformed',
+  'unknown_prefix',
+  'checksum',
+  'unknown_key',
+]);
 
 /** Consumers loaded for keys, per process, for the cache TTL (saves the loadConsumer RPC). */
 const consumerCache = new TtlCache<string, KongConsumer>({ maxEntries: 10_000 });
@@ -92,8 +104,10 @@ function challenge(conf: ApiKeyConfig): HeaderValues {
 
 async function clientIp(kong: Kong, conf: ApiKeyConfig, headers: HeaderMultimap): Promise<string | undefined> {
   const peer = await kong.client.getIp();
-  if (conf.trustedProxies.isEmpty) return parseIp(peer)?.text ?? (typeof peer === 'string' && peer !== '' ? peer : undefined);
-  return resolveForwarding({ peerIp: peer, headers, trustedProxies: conf.trustedProxies, header: conf.forwardedHeader }).clientIp;
+  if (conf.trustedProxies.isEmpty)
+    return parseIp(peer)?.text ?? (typeof peer === 'string' && peer !== '' ? peer : undefined);
+  return resolveForwarding({ peerIp: peer, headers, trustedProxies: conf.trustedProxies, header: conf.forwardedHeader })
+    .clientIp;
 }
 
 interface RequestView {
@@ -102,7 +116,12 @@ interface RequestView {
 }
 
 /** What the upstream sees: consumer facts set, spoofed spellings cleared, the key removed (hide_credentials). */
-async function applyUpstreamChanges(kong: Kong, conf: ApiKeyConfig, req: RequestView, facts: HeaderValues): Promise<void> {
+async function applyUpstreamChanges(
+  kong: Kong,
+  conf: ApiKeyConfig,
+  req: RequestView,
+  facts: HeaderValues,
+): Promise<void> {
   const all = Object.values(CONSUMER_HEADERS);
   const withheld: string[] = all.filter((h) => !Object.keys(facts).some((f) => f.toLowerCase() === h.toLowerCase()));
   if (conf.hideCredentials) withheld.push(...conf.keyHeaderNames);
@@ -119,8 +138,10 @@ function consumerFacts(consumer: KongConsumer | undefined): HeaderValues {
   const facts: HeaderValues = {};
   if (consumer === undefined) return facts;
   facts[CONSUMER_HEADERS.id] = consumer.id;
-  if (typeof consumer.username === 'string' && consumer.username !== '') facts[CONSUMER_HEADERS.username] = consumer.username;
-  if (typeof consumer.custom_id === 'string' && consumer.custom_id !== '') facts[CONSUMER_HEADERS.customId] = consumer.custom_id;
+  if (typeof consumer.username === 'string' && consumer.username !== '')
+    facts[CONSUMER_HEADERS.username] = consumer.username;
+  if (typeof consumer.custom_id === 'string' && consumer.custom_id !== '')
+    facts[CONSUMER_HEADERS.customId] = consumer.custom_id;
   return facts;
 }
 
@@ -140,30 +161,39 @@ async function lookupKey(conf: ApiKeyConfig, hash: string, now: number): Promise
   return conf.store.lookup(hash, now);
 }
 
-export async function access(kong: Kong, conf: ApiKeyConfig): Promise<void> {
+export async function access(ctx: PhaseContext<ApiKeyConfig>): Promise<void> {
+  const { kong, conf } = ctx;
   if (!conf.runOnPreflight && (await kong.request.getMethod()) === 'OPTIONS') return;
   if (conf.anonymous !== undefined) {
     // As Kong's key-auth: with anonymous configured, an already authenticated request is done (logical OR).
     const existing = await kong.client.getCredential();
     if (existing !== undefined && existing !== null) return;
   }
-  const headers = await readRequestHeaders(kong, PLUGIN_NAME);
+  const headers = await readRequestHeaders(ctx);
   if (headers === undefined) return;
   let query: QueryMultimap | undefined;
   if (conf.sources.queryParams.length > 0) {
-    query = await readQuery(kong, PLUGIN_NAME);
+    query = await readQuery(ctx);
     if (query === undefined) return;
   }
   const now = Date.now();
   const extraction = extractKey(headers, query, conf.sources);
   if (extraction.kind === 'none') return fail(kong, conf, { headers, locations: [] }, 'missing', {});
-  if (extraction.kind === 'duplicate') return fail(kong, conf, { headers, locations: [] }, 'duplicate', { detail: extraction.detail });
+  if (extraction.kind === 'duplicate')
+    return fail(kong, conf, { headers, locations: [] }, 'duplicate', { detail: extraction.detail });
   const req: RequestView = { headers, locations: extraction.locations };
   const key = extraction.key;
 
   const parsed = parseKey(key, conf.prefixes);
   // A malformed value is not logged at all (it may be a password pasted in the wrong place): only its length.
-  if (!parsed.ok) return fail(kong, conf, req, parsed.reason, parsed.reason === 'malformed' ? { length: key.length } : { key: displayPrefix(key) });
+  if (!parsed.ok)
+    return fail(
+      kong,
+      conf,
+      req,
+      parsed.reason,
+      parsed.reason === 'malformed' ? { length: key.length } : { key: displayPrefix(key) },
+    );
 
   const hash = hashKey(key, conf.pepper);
   let lookup: Lookup;
@@ -174,14 +204,20 @@ export async function access(kong: Kong, conf: ApiKeyConfig): Promise<void> {
     const last = lastOutageLog.get(err.store) ?? 0;
     if (now - last >= OUTAGE_LOG_EVERY_MS) {
       lastOutageLog.set(err.store, now);
-      await logger(kong, PLUGIN_NAME).err('store_unavailable', { store: err.store, reason: err.detail, policy: conf.onStoreError, action: 'rejected with 503' });
+      await logger(kong, PLUGIN_NAME).err('store_unavailable', {
+        store: err.store,
+        reason: err.detail,
+        policy: conf.onStoreError,
+        action: 'rejected with 503',
+      });
     }
     await kong.response.exit(503, errorBody(503, MESSAGES.unavailable));
     return;
   }
   const display = parsed.displayPrefix;
   if (!lookup.found) {
-    if ('invalidRecord' in lookup) return fail(kong, conf, req, 'invalid_record', { key: display, detail: lookup.invalidRecord });
+    if ('invalidRecord' in lookup)
+      return fail(kong, conf, req, 'invalid_record', { key: display, detail: lookup.invalidRecord });
     return fail(kong, conf, req, 'unknown_key', { key: display });
   }
   const record: KeyRecord = lookup.record;
@@ -192,7 +228,12 @@ export async function access(kong: Kong, conf: ApiKeyConfig): Promise<void> {
 
   const missingScopes = conf.requiredScopes.filter((s) => !record.scopes.includes(s));
   if (missingScopes.length > 0) {
-    await logger(kong, PLUGIN_NAME).info('api_key_rejected', { reason: 'insufficient_scope', key_id: record.id, missing: missingScopes, status: 403 });
+    await logger(kong, PLUGIN_NAME).info('api_key_rejected', {
+      reason: 'insufficient_scope',
+      key_id: record.id,
+      missing: missingScopes,
+      status: 403,
+    });
     await kong.response.exit(403, errorBody(403, MESSAGES.forbidden));
     return;
   }
@@ -213,7 +254,14 @@ export async function access(kong: Kong, conf: ApiKeyConfig): Promise<void> {
     authenticatedBy: PLUGIN_NAME,
     method: 'api-key',
     ...(consumer !== undefined
-      ? { consumer: { id: consumer.id, ...(typeof consumer.username === 'string' && consumer.username !== '' ? { username: consumer.username } : {}) } }
+      ? {
+          consumer: {
+            id: consumer.id,
+            ...(typeof consumer.username === 'string' && consumer.username !== ''
+              ? { username: consumer.username }
+              : {}),
+          },
+        }
       : {}),
     credential: { kind: 'api-key', id: record.id },
     subject: record.id,
@@ -224,7 +272,13 @@ export async function access(kong: Kong, conf: ApiKeyConfig): Promise<void> {
 }
 
 /** A refused key: lockout count, then anonymous (as Kong) or the 401. */
-async function fail(kong: Kong, conf: ApiKeyConfig, req: RequestView, reason: FailureReason, fields: Record<string, unknown>): Promise<void> {
+async function fail(
+  kong: Kong,
+  conf: ApiKeyConfig,
+  req: RequestView,
+  reason: FailureReason,
+  fields: Record<string, unknown>,
+): Promise<void> {
   const log = logger(kong, PLUGIN_NAME);
   let ip: string | undefined;
   if (conf.lockout !== undefined && COUNTED.has(reason)) {
@@ -232,22 +286,34 @@ async function fail(kong: Kong, conf: ApiKeyConfig, req: RequestView, reason: Fa
     if (ip !== undefined) {
       const state = await recordFailure(conf.lockoutTarget, ip, conf.lockout, Date.now());
       if (state.lockedMs > 0) {
-        const line = { reason, ...fields, ip, counter: state.counter, retry_after_s: Math.ceil(state.lockedMs / 1000), ...(state.redisError ? { redis_error: state.redisError } : {}) };
+        const line = {
+          reason,
+          ...fields,
+          ip,
+          counter: state.counter,
+          retry_after_s: Math.ceil(state.lockedMs / 1000),
+          ...(state.redisError ? { redis_error: state.redisError } : {}),
+        };
         if (state.newlyLocked) await log.warn('client_locked_out', { ...line, max_failures: conf.lockout.maxFailures });
         else if (state.tableFull) await log.warn('lockout_table_full', line);
         else await log.info('api_key_rejected', { ...line, locked: true, status: 429 });
-        await kong.response.exit(429, errorBody(429, MESSAGES.locked), { 'Retry-After': String(Math.max(1, Math.ceil(state.lockedMs / 1000))) });
+        await kong.response.exit(429, errorBody(429, MESSAGES.locked), {
+          'Retry-After': String(Math.max(1, Math.ceil(state.lockedMs / 1000))),
+        });
         return;
       }
-      if (state.redisError !== undefined) fields = { ...fields, lockout_counter: 'memory (redis failed)', redis_error: state.redisError };
+      if (state.redisError !== undefined)
+        fields = { ...fields, lockout_counter: 'memory (redis failed)', redis_error: state.redisError };
     }
   }
   if (conf.anonymous !== undefined) {
-    if (reason !== 'missing') await log.info('api_key_rejected', { reason, ...fields, ...(ip ? { ip } : {}), action: 'anonymous' });
+    if (reason !== 'missing')
+      await log.info('api_key_rejected', { reason, ...fields, ...(ip ? { ip } : {}), action: 'anonymous' });
     return authenticateAnonymous(kong, conf, req);
   }
   const status = 401;
-  const message = reason === 'missing' ? MESSAGES.missing : reason === 'duplicate' ? MESSAGES.duplicate : MESSAGES.invalid;
+  const message =
+    reason === 'missing' ? MESSAGES.missing : reason === 'duplicate' ? MESSAGES.duplicate : MESSAGES.invalid;
   // A request without any key is routine (a client that does not know it needs one): no log line, as Kong.
   if (reason !== 'missing') {
     const line = { reason, ...fields, ...(ip ? { ip } : {}), status };
@@ -263,7 +329,10 @@ async function authenticateAnonymous(kong: Kong, conf: ApiKeyConfig, req: Reques
     const loaded = await kong.client.loadConsumer(conf.anonymous!, true);
     if (loaded !== undefined && loaded !== null) consumer = loaded;
   } catch (err) {
-    await logger(kong, PLUGIN_NAME).err('anonymous_consumer_error', { anonymous: conf.anonymous, reason: describeError(err) });
+    await logger(kong, PLUGIN_NAME).err('anonymous_consumer_error', {
+      anonymous: conf.anonymous,
+      reason: describeError(err),
+    });
   }
   if (consumer === undefined) {
     await logger(kong, PLUGIN_NAME).err('anonymous_consumer_missing', { anonymous: conf.anonymous });
@@ -274,7 +343,13 @@ async function authenticateAnonymous(kong: Kong, conf: ApiKeyConfig, req: Reques
   await applyUpstreamChanges(kong, conf, req, { ...consumerFacts(consumer), [CONSUMER_HEADERS.anonymous]: 'true' });
   const existing = await readIdentity(kong);
   if (mayReplaceIdentity(existing, { authenticated: false })) {
-    const username = typeof consumer.username === 'string' && consumer.username !== '' ? { username: consumer.username } : {};
-    await publishIdentity(kong, { authenticated: false, authenticatedBy: PLUGIN_NAME, method: 'anonymous', consumer: { id: consumer.id, ...username } });
+    const username =
+      typeof consumer.username === 'string' && consumer.username !== '' ? { username: consumer.username } : {};
+    await publishIdentity(kong, {
+      authenticated: false,
+      authenticatedBy: PLUGIN_NAME,
+      method: 'anonymous',
+      consumer: { id: consumer.id, ...username },
+    });
   }
 }

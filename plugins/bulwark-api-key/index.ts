@@ -12,13 +12,10 @@ import { parseApiKeyConfig, type ApiKeyConfig } from './config';
 import { access } from './handler';
 import { Schema as ApiKeySchema } from './schema';
 
-export const Name = 'bulwark-api-key';
-export const Version = '0.1.0';
-export const Priority = 1260;
-export const Schema = ApiKeySchema;
-
-export const Plugin = definePlugin<ApiKeyConfig>({
-  name: Name,
+export const { Name, Version, Priority, Schema, Plugin } = definePlugin<ApiKeyConfig, typeof ApiKeySchema>({
+  name: 'bulwark-api-key',
+  priority: 1260,
+  schema: ApiKeySchema,
   parseConfig: parseApiKeyConfig,
   phases: { access },
 });

@@ -42,7 +42,8 @@ export function newKeyId(): string {
 
 /** A new key and its record (validated exactly as the plugin reads records). */
 export function issueKey(o: IssueOptions, now: number): Issued {
-  if (!isValidPrefix(o.prefix)) throw new AdminError(`invalid prefix "${o.prefix}": lower-case words of letters and digits joined by "_"`);
+  if (!isValidPrefix(o.prefix))
+    throw new AdminError(`invalid prefix "${o.prefix}": lower-case words of letters and digits joined by "_"`);
   const id = o.id ?? newKeyId();
   if (!KEY_ID_RE.test(id)) throw new AdminError(`invalid id "${id}": letters, digits, "_", "." and "-" only (1-64)`);
   const key = generateKey(o.prefix);
@@ -65,7 +66,14 @@ export function issueKey(o: IssueOptions, now: number): Issued {
 }
 
 /** The successor of `old` (same consumer, scopes, labels, metadata) and `old` expiring at now + grace. */
-export function rotateRecord(old: KeyRecord, prefix: string, graceMs: number, now: number, pepper?: string, newId?: string): { issued: Issued; old: KeyRecord } {
+export function rotateRecord(
+  old: KeyRecord,
+  prefix: string,
+  graceMs: number,
+  now: number,
+  pepper?: string,
+  newId?: string,
+): { issued: Issued; old: KeyRecord } {
   if (old.disabled) throw new AdminError(`key ${old.id} is revoked: issue a new key instead of rotating it`);
   const issued = issueKey(
     {
@@ -135,7 +143,8 @@ function pluginsOf(doc: unknown): { plugin: PluginEntity; where: string }[] {
   const add = (list: unknown, where: string) => {
     if (!Array.isArray(list)) return;
     list.forEach((p, i) => {
-      if (p !== null && typeof p === 'object' && (p as PluginEntity).name === 'bulwark-api-key') out.push({ plugin: p as PluginEntity, where: `${where}plugins[${i}]` });
+      if (p !== null && typeof p === 'object' && (p as PluginEntity).name === 'bulwark-api-key')
+        out.push({ plugin: p as PluginEntity, where: `${where}plugins[${i}]` });
     });
   };
   if (root === null || typeof root !== 'object') return out;
@@ -149,7 +158,8 @@ function pluginsOf(doc: unknown): { plugin: PluginEntity; where: string }[] {
       add(entity.plugins, `${kind}[${i}].`);
       if (kind === 'services' && Array.isArray(entity.routes)) {
         (entity.routes as unknown[]).forEach((r, j) => {
-          if (r !== null && typeof r === 'object') add((r as Record<string, unknown>).plugins, `services[${i}].routes[${j}].`);
+          if (r !== null && typeof r === 'object')
+            add((r as Record<string, unknown>).plugins, `services[${i}].routes[${j}].`);
         });
       }
     });
@@ -189,7 +199,12 @@ export async function redisRecordById(redis: AdminRedis, keyPrefix: string, id: 
 }
 
 /** Writes a record (and its id index). `create`: refuse an id that exists. */
-export async function writeRedisRecord(redis: AdminRedis, keyPrefix: string, r: KeyRecord, create: boolean): Promise<void> {
+export async function writeRedisRecord(
+  redis: AdminRedis,
+  keyPrefix: string,
+  r: KeyRecord,
+  create: boolean,
+): Promise<void> {
   const value = JSON.stringify(serializeKeyRecord(r));
   // The record first, the id index after: the plugin reads by hash only, so a half-written issue is never usable
   // by id before it is usable at all.

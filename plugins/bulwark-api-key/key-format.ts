@@ -76,7 +76,8 @@ const BODY_RE = new RegExp(`^[0-9A-Za-z]{${RANDOM_LENGTH}}_[0-9A-Za-z]{${CHECKSU
 
 /** Checks a presented key's shape, prefix and checksum (no store involved). */
 export function parseKey(key: string, prefixes: ReadonlySet<string>): KeyParse {
-  if (key.length > MAX_KEY_LENGTH || key.length < RANDOM_LENGTH + CHECKSUM_LENGTH + 4) return { ok: false, reason: 'malformed' };
+  if (key.length > MAX_KEY_LENGTH || key.length < RANDOM_LENGTH + CHECKSUM_LENGTH + 4)
+    return { ok: false, reason: 'malformed' };
   const bodyStart = key.length - (RANDOM_LENGTH + 1 + CHECKSUM_LENGTH);
   if (key[bodyStart - 1] !== '_') return { ok: false, reason: 'malformed' };
   const prefix = key.slice(0, bodyStart - 1);

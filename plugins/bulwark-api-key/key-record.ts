@@ -86,8 +86,16 @@ function stringList(v: unknown, field: string, max: number): string[] {
   if (v.length > max) throw new RecordError(field, `at most ${max} entries`);
   const out: string[] = [];
   v.forEach((e, i) => {
-    if (typeof e !== 'string' || e.length === 0 || e.length > RECORD_LIMITS.entryLength || /[\s\x00-\x1f\x7f]/.test(e)) {
-      throw new RecordError(`${field}[${i}]`, `expected a non-empty string without spaces, at most ${RECORD_LIMITS.entryLength} characters`);
+    if (
+      typeof e !== 'string' ||
+      e.length === 0 ||
+      e.length > RECORD_LIMITS.entryLength ||
+      /[\s\x00-\x1f\x7f]/.test(e)
+    ) {
+      throw new RecordError(
+        `${field}[${i}]`,
+        `expected a non-empty string without spaces, at most ${RECORD_LIMITS.entryLength} characters`,
+      );
     }
     if (!out.includes(e)) out.push(e);
   });
@@ -96,7 +104,8 @@ function stringList(v: unknown, field: string, max: number): string[] {
 
 export function parseTimestamp(v: unknown, field: string): number | undefined {
   if (unset(v)) return undefined;
-  if (typeof v !== 'string' || !TIMESTAMP_RE.test(v)) throw new RecordError(field, 'expected an ISO 8601 UTC time like 2026-12-31T23:59:59Z');
+  if (typeof v !== 'string' || !TIMESTAMP_RE.test(v))
+    throw new RecordError(field, 'expected an ISO 8601 UTC time like 2026-12-31T23:59:59Z');
   const ms = Date.parse(v);
   if (!Number.isFinite(ms)) throw new RecordError(field, 'not a valid date');
   return ms;
@@ -111,9 +120,11 @@ export function parseKeyRecord(raw: unknown, at: string): KeyRecord {
   if (!isRecordObject(raw)) throw new RecordError(at, 'expected a record');
   const f = (k: string) => `${at}.${k}`;
   const id = raw.id;
-  if (typeof id !== 'string' || !KEY_ID_RE.test(id)) throw new RecordError(f('id'), 'letters, digits, "_", "." and "-" only (1-64)');
+  if (typeof id !== 'string' || !KEY_ID_RE.test(id))
+    throw new RecordError(f('id'), 'letters, digits, "_", "." and "-" only (1-64)');
   const hash = raw.hash;
-  if (typeof hash !== 'string' || !HASH_RE.test(hash)) throw new RecordError(f('hash'), 'expected sha256:<64 hex> or hmac-sha256:<64 hex>');
+  if (typeof hash !== 'string' || !HASH_RE.test(hash))
+    throw new RecordError(f('hash'), 'expected sha256:<64 hex> or hmac-sha256:<64 hex>');
   const record: KeyRecord = {
     id,
     hash,
@@ -129,7 +140,10 @@ export function parseKeyRecord(raw: unknown, at: string): KeyRecord {
   if (!unset(raw.display_prefix)) {
     const d = raw.display_prefix;
     if (typeof d !== 'string' || d.length > RECORD_LIMITS.displayLength || !/^[A-Za-z0-9_]+$/.test(d)) {
-      throw new RecordError(f('display_prefix'), `letters, digits and "_" only, at most ${RECORD_LIMITS.displayLength}`);
+      throw new RecordError(
+        f('display_prefix'),
+        `letters, digits and "_" only, at most ${RECORD_LIMITS.displayLength}`,
+      );
     }
     record.displayPrefix = d;
   }
@@ -149,11 +163,16 @@ export function parseKeyRecord(raw: unknown, at: string): KeyRecord {
   if (!unset(raw.metadata) && !isEmptyTable(raw.metadata)) {
     if (!isRecordObject(raw.metadata)) throw new RecordError(f('metadata'), 'expected a map of strings');
     const entries = Object.entries(raw.metadata);
-    if (entries.length > RECORD_LIMITS.metadataEntries) throw new RecordError(f('metadata'), `at most ${RECORD_LIMITS.metadataEntries} entries`);
+    if (entries.length > RECORD_LIMITS.metadataEntries)
+      throw new RecordError(f('metadata'), `at most ${RECORD_LIMITS.metadataEntries} entries`);
     for (const [k, v] of entries) {
-      if (k.length === 0 || k.length > RECORD_LIMITS.metadataKeyLength) throw new RecordError(f('metadata'), `key "${k.slice(0, 64)}": 1-64 characters`);
+      if (k.length === 0 || k.length > RECORD_LIMITS.metadataKeyLength)
+        throw new RecordError(f('metadata'), `key "${k.slice(0, 64)}": 1-64 characters`);
       if (typeof v !== 'string' || v.length > RECORD_LIMITS.metadataValueLength) {
-        throw new RecordError(`${f('metadata')}.${k}`, `expected a string of at most ${RECORD_LIMITS.metadataValueLength} characters`);
+        throw new RecordError(
+          `${f('metadata')}.${k}`,
+          `expected a string of at most ${RECORD_LIMITS.metadataValueLength} characters`,
+        );
       }
       record.metadata[k] = v;
     }

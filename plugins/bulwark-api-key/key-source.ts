@@ -13,12 +13,11 @@ export interface KeySources {
   queryParams: readonly string[];
 }
 
-export type KeyLocation = { type: 'header'; name: string } | { type: 'authorization' } | { type: 'query'; name: string };
+export type KeyLocation =
+  { type: 'header'; name: string } | { type: 'authorization' } | { type: 'query'; name: string };
 
 export type KeyExtraction =
-  | { kind: 'none' }
-  | { kind: 'found'; key: string; locations: KeyLocation[] }
-  | { kind: 'duplicate'; detail: string };
+  { kind: 'none' } | { kind: 'found'; key: string; locations: KeyLocation[] } | { kind: 'duplicate'; detail: string };
 
 /** `<scheme> <credentials>` (RFC 9110 §11.4: scheme case-insensitive, one or more spaces). */
 function authorizationKey(value: string, scheme: string): string | undefined {
@@ -29,7 +28,11 @@ function authorizationKey(value: string, scheme: string): string | undefined {
   return rest === '' ? undefined : rest;
 }
 
-export function extractKey(headers: HeaderMultimap, query: QueryMultimap | undefined, sources: KeySources): KeyExtraction {
+export function extractKey(
+  headers: HeaderMultimap,
+  query: QueryMultimap | undefined,
+  sources: KeySources,
+): KeyExtraction {
   const found: { key: string; location: KeyLocation }[] = [];
   for (const name of sources.headers) {
     for (const v of headerValues(headers, name)) {
@@ -59,7 +62,8 @@ export function extractKey(headers: HeaderMultimap, query: QueryMultimap | undef
     return { kind: 'duplicate', detail: `more than one key in the request (${where})` };
   }
   const locations: KeyLocation[] = [];
-  for (const f of found) if (!locations.some((l) => describeLocation(l) === describeLocation(f.location))) locations.push(f.location);
+  for (const f of found)
+    if (!locations.some((l) => describeLocation(l) === describeLocation(f.location))) locations.push(f.location);
   return { kind: 'found', key: first, locations };
 }
 

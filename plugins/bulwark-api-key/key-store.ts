@@ -13,7 +13,13 @@
 // Redis layout (shared with the CLI, key-admin.ts): `<p>:key:<hash>` record JSON, `<p>:id:<id>` → hash,
 // `<p>:ids` set of ids, `<p>:last-used` hash id → ISO time (written on a cache miss, so "last used" is accurate to
 // the cache TTL), `<p>:{lockout:<ip>}:fail|lock` (lockout.ts).
-import { describeRedisTarget, sharedRedisRegistry, whenReady, type RedisRegistry, type RedisSettings } from '../lib/redis';
+import {
+  describeRedisTarget,
+  sharedRedisRegistry,
+  whenReady,
+  type RedisRegistry,
+  type RedisSettings,
+} from '../lib/redis';
 import { describeError } from '../lib/plugin';
 import { TtlCache } from '../lib/ttl-cache';
 import { formatTimestamp, parseKeyRecord, type KeyRecord } from './key-record';
@@ -54,7 +60,9 @@ export class DeclarativeKeyStore implements KeyStore {
 
   lookup(hash: string): Promise<Lookup> {
     const record = this.byHash.get(hash);
-    return Promise.resolve(record === undefined ? { found: false, source: 'config' } : { found: true, record, source: 'config' });
+    return Promise.resolve(
+      record === undefined ? { found: false, source: 'config' } : { found: true, record, source: 'config' },
+    );
   }
 }
 
@@ -106,16 +114,20 @@ export class RedisKeyStore implements KeyStore {
 
   async lookup(hash: string, now: number): Promise<Lookup> {
     const hit = this.positive.get(hash);
-    if (hit !== undefined && now - hit.fetchedAt < this.cache.ttlMs) return { found: true, record: hit.record, source: 'cache' };
+    if (hit !== undefined && now - hit.fetchedAt < this.cache.ttlMs)
+      return { found: true, record: hit.record, source: 'cache' };
     if (this.negative.get(hash) !== undefined) return { found: false, source: 'cache' };
     let raw: string | null;
     try {
       this.storeLookups++;
       const client = this.registry.acquire(this.settings, this.settingsKey).client;
-      raw = await whenReady(client, this.settings.commandTimeoutMs, 'api key lookup', () => client.get(redisKeys.record(this.keyPrefix, hash)));
+      raw = await whenReady(client, this.settings.commandTimeoutMs, 'api key lookup', () =>
+        client.get(redisKeys.record(this.keyPrefix, hash)),
+      );
     } catch (err) {
       // serve-cached: a record verified recently enough stands in while Redis cannot answer.
-      if (hit !== undefined && now - hit.fetchedAt < this.cache.ttlMs + this.cache.staleMs) return { found: true, record: hit.record, source: 'stale-cache' };
+      if (hit !== undefined && now - hit.fetchedAt < this.cache.ttlMs + this.cache.staleMs)
+        return { found: true, record: hit.record, source: 'stale-cache' };
       throw new StoreUnavailableError(`redis ${this.target}`, describeError(err));
     }
     if (raw === null) {
@@ -141,7 +153,8 @@ export class RedisKeyStore implements KeyStore {
   private noteUse(id: string, now: number): void {
     try {
       const client = this.registry.acquire(this.settings, this.settingsKey).client;
-      if (client.status === 'ready') client.hset(redisKeys.lastUsed(this.keyPrefix), id, formatTimestamp(now)).catch(() => undefined);
+      if (client.status === 'ready')
+        client.hset(redisKeys.lastUsed(this.keyPrefix), id, formatTimestamp(now)).catch(() => undefined);
     } catch {
       // ignored: see above
     }
@@ -151,8 +164,20 @@ export class RedisKeyStore implements KeyStore {
 const redisStores = new Map<string, RedisKeyStore>();
 
 /** The process-wide Redis store (and its caches) for these settings. */
-export function sharedRedisKeyStore(settings: RedisSettings, settingsKey: string, keyPrefix: string, cache: CacheSettings): RedisKeyStore {
-  const id = JSON.stringify([settingsKey, keyPrefix, cache.ttlMs, cache.negativeTtlMs, cache.staleMs, cache.maxEntries]);
+export function sharedRedisKeyStore(
+  settings: RedisSettings,
+  settingsKey: string,
+  keyPrefix: string,
+  cache: CacheSettings,
+): RedisKeyStore {
+  const id = JSON.stringify([
+    settingsKey,
+    keyPrefix,
+    cache.ttlMs,
+    cache.negativeTtlMs,
+    cache.staleMs,
+    cache.maxEntries,
+  ]);
   let store = redisStores.get(id);
   if (store === undefined) {
     store = new RedisKeyStore(settings, settingsKey, keyPrefix, cache);

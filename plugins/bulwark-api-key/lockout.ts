@@ -99,7 +99,8 @@ async function runScript(client: RedisClient, keys: string[], args: string[]): P
   try {
     return await client.evalsha(LOCKOUT_SCRIPT_SHA, keys.length, ...keys, ...args);
   } catch (err) {
-    if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return client.eval(LOCKOUT_SCRIPT, keys.length, ...keys, ...args);
+    if (err instanceof Error && err.message.startsWith('NOSCRIPT'))
+      return client.eval(LOCKOUT_SCRIPT, keys.length, ...keys, ...args);
     throw err;
   }
 }
@@ -124,7 +125,13 @@ export interface LockoutTarget {
 }
 
 /** Count one refused key from `ip`; the lock state that follows. */
-export async function recordFailure(target: LockoutTarget, ip: string, p: LockoutPolicy, now: number, deps: LockoutDeps = defaultLockoutDeps): Promise<LockState> {
+export async function recordFailure(
+  target: LockoutTarget,
+  ip: string,
+  p: LockoutPolicy,
+  now: number,
+  deps: LockoutDeps = defaultLockoutDeps,
+): Promise<LockState> {
   const key = `${target.namespace}|${ip}`;
   if (target.redis === undefined) return { ...deps.memory.recordFailure(key, p, now), counter: 'memory' };
   const until = deps.knownLocks.get(key);
@@ -134,12 +141,19 @@ export async function recordFailure(target: LockoutTarget, ip: string, p: Lockou
     const client = deps.registry.acquire(settings, settingsKey).client;
     const keys = lockoutKeys(keyPrefix, ip);
     const args = [String(p.maxFailures), String(p.windowMs), String(p.lockoutMs)];
-    const reply = await whenReady(client, settings.commandTimeoutMs, 'api key lockout', () => runScript(client, keys, args));
-    if (!Array.isArray(reply) || typeof reply[0] !== 'number' || typeof reply[1] !== 'number') throw new Error('unexpected lockout script reply');
+    const reply = await whenReady(client, settings.commandTimeoutMs, 'api key lockout', () =>
+      runScript(client, keys, args),
+    );
+    if (!Array.isArray(reply) || typeof reply[0] !== 'number' || typeof reply[1] !== 'number')
+      throw new Error('unexpected lockout script reply');
     const lockedMs = reply[0];
     if (lockedMs > 0) deps.knownLocks.set(key, now + lockedMs, now + lockedMs);
     return { lockedMs, newlyLocked: reply[1] === 1, counter: 'redis' };
   } catch (err) {
-    return { ...deps.memory.recordFailure(key, p, now), counter: 'memory-fallback', redisError: err instanceof Error ? err.message : String(err) };
+    return {
+      ...deps.memory.recordFailure(key, p, now),
+      counter: 'memory-fallback',
+      redisError: err instanceof Error ? err.message : String(err),
+    };
   }
 }

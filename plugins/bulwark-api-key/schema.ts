@@ -27,23 +27,65 @@ const tokenSet = (what: string) => ({
 const keyEntry = {
   type: 'record',
   fields: [
-    { id: { type: 'string', required: true, len_max: 64, match: '^[%w_%.%-]+$', description: 'Stable, non-secret key id (logs, X-Credential-Identifier, the identity contract).' } },
+    {
+      id: {
+        type: 'string',
+        required: true,
+        len_max: 64,
+        match: '^[%w_%.%-]+$',
+        description: 'Stable, non-secret key id (logs, X-Credential-Identifier, the identity contract).',
+      },
+    },
     {
       hash: {
         type: 'string',
         required: true,
         len_max: 80,
         match: '^[%l%d%-]+:%x+$',
-        description: 'sha256:<hex> or hmac-sha256:<hex> of the full key, as the CLI (scripts/api-key.ts) prints it. Never the key itself.',
+        description:
+          'sha256:<hex> or hmac-sha256:<hex> of the full key, as the CLI (scripts/api-key.ts) prints it. Never the key itself.',
       },
     },
-    { display_prefix: { type: 'string', len_max: RECORD_LIMITS.displayLength, match: '^[%w_]+$', description: 'The start of the key (prefix and 4 characters), for people.' } },
-    { consumer: { type: 'string', len_max: RECORD_LIMITS.consumerLength, description: 'Kong consumer (id or username) the key authenticates as; unset: no consumer.' } },
+    {
+      display_prefix: {
+        type: 'string',
+        len_max: RECORD_LIMITS.displayLength,
+        match: '^[%w_]+$',
+        description: 'The start of the key (prefix and 4 characters), for people.',
+      },
+    },
+    {
+      consumer: {
+        type: 'string',
+        len_max: RECORD_LIMITS.consumerLength,
+        description: 'Kong consumer (id or username) the key authenticates as; unset: no consumer.',
+      },
+    },
     { scopes: tokenSet('scopes') },
     { labels: tokenSet('labels') },
-    { not_before: { type: 'string', len_max: 32, match: TIMESTAMP, description: 'The key is refused before this time (ISO 8601 UTC, e.g. 2026-01-01T00:00:00Z).' } },
-    { expires_at: { type: 'string', len_max: 32, match: TIMESTAMP, description: 'The key is refused from this time on (ISO 8601 UTC); rotation sets it to now + grace.' } },
-    { disabled: { type: 'boolean', default: false, description: 'A disabled (revoked) key is refused, with its own reason in the log.' } },
+    {
+      not_before: {
+        type: 'string',
+        len_max: 32,
+        match: TIMESTAMP,
+        description: 'The key is refused before this time (ISO 8601 UTC, e.g. 2026-01-01T00:00:00Z).',
+      },
+    },
+    {
+      expires_at: {
+        type: 'string',
+        len_max: 32,
+        match: TIMESTAMP,
+        description: 'The key is refused from this time on (ISO 8601 UTC); rotation sets it to now + grace.',
+      },
+    },
+    {
+      disabled: {
+        type: 'boolean',
+        default: false,
+        description: 'A disabled (revoked) key is refused, with its own reason in the log.',
+      },
+    },
     {
       metadata: {
         type: 'map',
@@ -53,7 +95,14 @@ const keyEntry = {
         description: 'Free-form string metadata (owner, ticket…), published as identity claims.',
       },
     },
-    { created_at: { type: 'string', len_max: 32, match: TIMESTAMP, description: 'When the key was issued (informational, written by the CLI).' } },
+    {
+      created_at: {
+        type: 'string',
+        len_max: 32,
+        match: TIMESTAMP,
+        description: 'When the key was issued (informational, written by the CLI).',
+      },
+    },
   ],
 };
 
@@ -66,7 +115,8 @@ export const Schema = [
       len_max: 8,
       default: ['bwk_live'],
       elements: { type: 'string', len_min: 2, len_max: MAX_PREFIX_LENGTH, match: '^%l[%l%d_]*[%l%d]$' },
-      description: 'Key prefixes this route accepts (one per environment, e.g. bwk_live): lower-case words joined by "_". A key of another prefix is refused without a lookup.',
+      description:
+        'Key prefixes this route accepts (one per environment, e.g. bwk_live): lower-case words joined by "_". A key of another prefix is refused without a lookup.',
     },
   },
   {
@@ -74,7 +124,8 @@ export const Schema = [
       type: 'string',
       one_of: ['declarative', 'redis'],
       default: 'declarative',
-      description: 'declarative: the keys listed in `keys` (decK, GitOps). redis: records the CLI writes to `redis` (dynamic issuance at scale).',
+      description:
+        'declarative: the keys listed in `keys` (decK, GitOps). redis: records the CLI writes to `redis` (dynamic issuance at scale).',
     },
   },
   {
@@ -83,7 +134,8 @@ export const Schema = [
       len_max: MAX_DECLARATIVE_KEYS,
       default: [],
       elements: keyEntry,
-      description: 'The declarative store: hashed keys with their attributes (scripts/api-key.ts issue --store declarative prints an entry).',
+      description:
+        'The declarative store: hashed keys with their attributes (scripts/api-key.ts issue --store declarative prints an entry).',
     },
   },
   {
@@ -92,7 +144,8 @@ export const Schema = [
       len_max: 1024,
       referenceable: true,
       encrypted: true,
-      description: 'Secret for HMAC-SHA-256 key hashes (at least 32 characters), best a vault reference {vault://env/...}; unset: plain SHA-256.',
+      description:
+        'Secret for HMAC-SHA-256 key hashes (at least 32 characters), best a vault reference {vault://env/...}; unset: plain SHA-256.',
     },
   },
   {
@@ -109,14 +162,48 @@ export const Schema = [
       type: 'string',
       len_max: 32,
       match: HEADER_NAME,
-      description: 'Also read `Authorization: <scheme> <key>` with this scheme (e.g. ApiKey or Bearer); unset: Authorization is left alone.',
+      description:
+        'Also read `Authorization: <scheme> <key>` with this scheme (e.g. ApiKey or Bearer); unset: Authorization is left alone.',
     },
   },
-  { key_in_query: { type: 'boolean', default: false, description: 'Also read query parameters named in key_names (off: query strings end up in access logs).' } },
-  { hide_credentials: { type: 'boolean', default: true, description: 'Remove the key (every spelling of its header, the Authorization header, the query parameter) before proxying.' } },
-  { anonymous: { type: 'string', len_max: 128, description: 'Consumer (id or username) used when authentication fails, as Kong key-auth; unset: refuse.' } },
-  { run_on_preflight: { type: 'boolean', default: true, description: 'Authenticate OPTIONS preflight requests too (false: let them through, as Kong key-auth).' } },
-  { realm: { type: 'string', default: 'kong', len_max: 64, match: '^[%w%.%-_ ]+$', description: 'Realm of the `WWW-Authenticate: Key realm="..."` challenge on 401.' } },
+  {
+    key_in_query: {
+      type: 'boolean',
+      default: false,
+      description: 'Also read query parameters named in key_names (off: query strings end up in access logs).',
+    },
+  },
+  {
+    hide_credentials: {
+      type: 'boolean',
+      default: true,
+      description:
+        'Remove the key (every spelling of its header, the Authorization header, the query parameter) before proxying.',
+    },
+  },
+  {
+    anonymous: {
+      type: 'string',
+      len_max: 128,
+      description: 'Consumer (id or username) used when authentication fails, as Kong key-auth; unset: refuse.',
+    },
+  },
+  {
+    run_on_preflight: {
+      type: 'boolean',
+      default: true,
+      description: 'Authenticate OPTIONS preflight requests too (false: let them through, as Kong key-auth).',
+    },
+  },
+  {
+    realm: {
+      type: 'string',
+      default: 'kong',
+      len_max: 64,
+      match: '^[%w%.%-_ ]+$',
+      description: 'Realm of the `WWW-Authenticate: Key realm="..."` challenge on 401.',
+    },
+  },
   {
     required_scopes: {
       type: 'set',
@@ -132,10 +219,39 @@ export const Schema = [
       required: true,
       description: 'In-memory caches in front of the Redis store (the declarative store is memory already).',
       fields: [
-        { ttl_seconds: { type: 'integer', default: 10, between: [1, 3600], description: 'A found key is reused this long: a revoked key stops working within it.' } },
-        { negative_ttl_seconds: { type: 'integer', default: 10, between: [0, 3600], description: 'An unknown (checksum-valid) key is refused this long without asking Redis again.' } },
-        { stale_seconds: { type: 'integer', default: 300, between: [0, 86400], description: 'With on_store_error serve-cached: how long past ttl a cached key still works while Redis is down.' } },
-        { max_entries: { type: 'integer', default: 10000, between: [100, 1000000], description: 'Entries kept in each cache (positive, negative) per plugin-server process.' } },
+        {
+          ttl_seconds: {
+            type: 'integer',
+            default: 10,
+            between: [1, 3600],
+            description: 'A found key is reused this long: a revoked key stops working within it.',
+          },
+        },
+        {
+          negative_ttl_seconds: {
+            type: 'integer',
+            default: 10,
+            between: [0, 3600],
+            description: 'An unknown (checksum-valid) key is refused this long without asking Redis again.',
+          },
+        },
+        {
+          stale_seconds: {
+            type: 'integer',
+            default: 300,
+            between: [0, 86400],
+            description:
+              'With on_store_error serve-cached: how long past ttl a cached key still works while Redis is down.',
+          },
+        },
+        {
+          max_entries: {
+            type: 'integer',
+            default: 10000,
+            between: [100, 1000000],
+            description: 'Entries kept in each cache (positive, negative) per plugin-server process.',
+          },
+        },
       ],
     },
   },
@@ -144,19 +260,42 @@ export const Schema = [
       type: 'string',
       one_of: ['fail-closed', 'serve-cached'],
       default: 'fail-closed',
-      description: 'Redis unreachable: fail-closed (503) or serve-cached (keys verified within ttl + stale_seconds keep working, others 503). Never fail-open.',
+      description:
+        'Redis unreachable: fail-closed (503) or serve-cached (keys verified within ttl + stale_seconds keep working, others 503). Never fail-open.',
     },
   },
   {
     lockout: {
       type: 'record',
       required: true,
-      description: 'Brute-force protection per client IP: repeated invalid keys lock the IP out (its invalid keys get 429); a valid key always works.',
+      description:
+        'Brute-force protection per client IP: repeated invalid keys lock the IP out (its invalid keys get 429); a valid key always works.',
       fields: [
         { enabled: { type: 'boolean', default: true, description: 'Count invalid keys per client IP and lock out.' } },
-        { max_failures: { type: 'integer', default: 10, between: [1, 10000], description: 'Invalid keys within window_seconds that lock the IP.' } },
-        { window_seconds: { type: 'integer', default: 60, between: [1, 86400], description: 'Window in which failures are counted (starts at the first failure).' } },
-        { lockout_seconds: { type: 'integer', default: 300, between: [1, 86400], description: 'How long a locked IP has its invalid keys refused with 429.' } },
+        {
+          max_failures: {
+            type: 'integer',
+            default: 10,
+            between: [1, 10000],
+            description: 'Invalid keys within window_seconds that lock the IP.',
+          },
+        },
+        {
+          window_seconds: {
+            type: 'integer',
+            default: 60,
+            between: [1, 86400],
+            description: 'Window in which failures are counted (starts at the first failure).',
+          },
+        },
+        {
+          lockout_seconds: {
+            type: 'integer',
+            default: 300,
+            between: [1, 86400],
+            description: 'How long a locked IP has its invalid keys refused with 429.',
+          },
+        },
       ],
     },
   },
@@ -166,7 +305,8 @@ export const Schema = [
       len_max: 64,
       default: [],
       elements: { type: 'string', len_max: 64 },
-      description: 'CIDRs of proxies whose X-Forwarded-For / Forwarded is believed when finding the client IP for the lockout.',
+      description:
+        'CIDRs of proxies whose X-Forwarded-For / Forwarded is believed when finding the client IP for the lockout.',
     },
   },
   {
@@ -177,5 +317,10 @@ export const Schema = [
       description: 'Header the trusted proxies write the client chain to.',
     },
   },
-  { redis: redisSchemaField('Redis of the redis store and of the lockout counters (mode none: declarative store, lockout counted in memory per node).', 'bulwark-ak') },
+  {
+    redis: redisSchemaField(
+      'Redis of the redis store and of the lockout counters (mode none: declarative store, lockout counted in memory per node).',
+      'bulwark-ak',
+    ),
+  },
 ];

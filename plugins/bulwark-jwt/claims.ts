@@ -59,7 +59,11 @@ export function checkTimes(claims: JsonObject, policy: TimePolicy, nowSec: numbe
   const exp = numericDate(claims, 'exp');
   const nbf = numericDate(claims, 'nbf');
   const iat = numericDate(claims, 'iat');
-  for (const [name, v] of [['exp', exp], ['nbf', nbf], ['iat', iat]] as const) {
+  for (const [name, v] of [
+    ['exp', exp],
+    ['nbf', nbf],
+    ['iat', iat],
+  ] as const) {
     if (v === 'invalid') return { reason: 'claim_type', detail: `"${name}" is not a NumericDate` };
   }
   const leeway = policy.leewaySec;
@@ -111,7 +115,13 @@ function claimMatches(value: unknown, accepted: string[]): boolean {
   return Array.isArray(value) ? value.some(scalar) : scalar(value);
 }
 
-export function checkClaims(header: JsonObject, claims: JsonObject, policy: ClaimsPolicy, audience: AudiencePolicy, nowSec: number): ClaimFailure | undefined {
+export function checkClaims(
+  header: JsonObject,
+  claims: JsonObject,
+  policy: ClaimsPolicy,
+  audience: AudiencePolicy,
+  nowSec: number,
+): ClaimFailure | undefined {
   const time = checkTimes(claims, policy, nowSec);
   if (time !== undefined) return time;
   const aud = checkAudience(claims, audience);
@@ -119,14 +129,19 @@ export function checkClaims(header: JsonObject, claims: JsonObject, policy: Clai
   if (policy.requiredTyp !== undefined) {
     const typ = header.typ;
     if (typeof typ !== 'string' || normalizeTyp(typ) !== normalizeTyp(policy.requiredTyp)) {
-      return { reason: 'typ_mismatch', detail: `typ ${JSON.stringify(typeof typ === 'string' ? typ.slice(0, 64) : typ ?? null)} is not ${policy.requiredTyp}` };
+      return {
+        reason: 'typ_mismatch',
+        detail: `typ ${JSON.stringify(typeof typ === 'string' ? typ.slice(0, 64) : (typ ?? null))} is not ${policy.requiredTyp}`,
+      };
     }
   }
   for (const name of policy.requiredClaims) {
-    if (claims[name] === undefined || claims[name] === null) return { reason: 'missing_claim', detail: `no "${name}" claim` };
+    if (claims[name] === undefined || claims[name] === null)
+      return { reason: 'missing_claim', detail: `no "${name}" claim` };
   }
   for (const [name, accepted] of Object.entries(policy.claimValues)) {
-    if (!claimMatches(claims[name], accepted)) return { reason: 'claim_value_mismatch', detail: `"${name}" has no accepted value` };
+    if (!claimMatches(claims[name], accepted))
+      return { reason: 'claim_value_mismatch', detail: `"${name}" has no accepted value` };
   }
   return undefined;
 }

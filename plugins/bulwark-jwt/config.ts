@@ -61,7 +61,18 @@ type RawConfig = Infer<typeof ConfigFields>;
 type RawIssuer = RawConfig['issuers'][number];
 
 // Headers that must never be overwritten from a token claim.
-const RESERVED_UPSTREAM_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'content-type', 'authorization', 'cookie', 'te', 'upgrade', 'proxy-authorization']);
+const RESERVED_UPSTREAM_HEADERS = new Set([
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'content-type',
+  'authorization',
+  'cookie',
+  'te',
+  'upgrade',
+  'proxy-authorization',
+]);
 
 const unique = (values: string[]): string[] => [...new Set(values)];
 
@@ -83,34 +94,48 @@ function parseIssuer(r: RawIssuer, index: number, jwks: JwksSettings): IssuerPol
   r.secrets.forEach((text, i) => {
     const field = `${at('secrets')}[${i}]`;
     const key = parseSecret(text, `issuers[${index}].secrets[${i}]`);
-    if (hmac.length === 0) throw new ConfigError(field, 'a shared secret needs an HS256/HS384/HS512 entry in algorithms');
+    if (hmac.length === 0)
+      throw new ConfigError(field, 'a shared secret needs an HS256/HS384/HS512 entry in algorithms');
     // RFC 7518 §3.2: the secret must be at least as long as the hash output.
     const weakest = Math.max(...hmac.map((a) => (a === 'HS256' ? 32 : a === 'HS384' ? 48 : 64)));
-    if (key.size < weakest) throw new ConfigError(field, `too short: ${hmac.join('/')} needs at least ${weakest} bytes`);
+    if (key.size < weakest)
+      throw new ConfigError(field, `too short: ${hmac.join('/')} needs at least ${weakest} bytes`);
     staticKeys.push(key);
   });
   if (hmac.length > 0 && !staticKeys.some((k) => k.kty === 'oct')) {
-    throw new ConfigError(at('algorithms'), `${hmac.join(', ')} needs a shared secret in secrets (a JWKS never supplies one)`);
+    throw new ConfigError(
+      at('algorithms'),
+      `${hmac.join(', ')} needs a shared secret in secrets (a JWKS never supplies one)`,
+    );
   }
 
   const allowHttp = r.allow_http_jwks;
   const jwksUrl = r.jwks_url;
   const discovery = r.discovery;
-  if (jwksUrl !== undefined && discovery) throw new ConfigError(at('discovery'), 'set either jwks_url or discovery, not both');
-  for (const [key, url] of [['jwks_url', jwksUrl], ['issuer', discovery ? issuer : undefined]] as const) {
+  if (jwksUrl !== undefined && discovery)
+    throw new ConfigError(at('discovery'), 'set either jwks_url or discovery, not both');
+  for (const [key, url] of [
+    ['jwks_url', jwksUrl],
+    ['issuer', discovery ? issuer : undefined],
+  ] as const) {
     if (url === undefined) continue;
     try {
       checkOutboundUrl(url, allowHttp);
     } catch (err) {
-      if (err instanceof OutboundFetchError) throw new ConfigError(at(key), `${err.message}${allowHttp ? '' : ' (set allow_http_jwks to allow http)'}`);
+      if (err instanceof OutboundFetchError)
+        throw new ConfigError(at(key), `${err.message}${allowHttp ? '' : ' (set allow_http_jwks to allow http)'}`);
       throw err;
     }
   }
   const extraCa = r.ca_certificates;
   extraCa.forEach((pem, i) => {
-    if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`${at('ca_certificates')}[${i}]`, 'not a PEM certificate');
+    if (!pem.includes('-----BEGIN CERTIFICATE-----'))
+      throw new ConfigError(`${at('ca_certificates')}[${i}]`, 'not a PEM certificate');
   });
-  const remote = jwksUrl !== undefined || discovery ? remoteKeySet({ issuer, jwksUrl, allowHttp, extraCaCertificates: extraCa }, jwks) : undefined;
+  const remote =
+    jwksUrl !== undefined || discovery
+      ? remoteKeySet({ issuer, jwksUrl, allowHttp, extraCaCertificates: extraCa }, jwks)
+      : undefined;
   if (remote === undefined && staticKeys.length === 0) {
     throw new ConfigError(at('keys'), 'no keys: configure keys, secrets, jwks_url or discovery');
   }
@@ -152,7 +177,8 @@ export function parseJwtConfig(raw: unknown): JwtConfig {
     cookies: unique(s.cookies),
     queryParams: unique(s.query_params),
   };
-  if (sources.headers.includes('authorization')) throw new ConfigError('token_sources.headers', 'Authorization is read by bearer');
+  if (sources.headers.includes('authorization'))
+    throw new ConfigError('token_sources.headers', 'Authorization is read by bearer');
   if (!sources.bearer && sources.headers.length + sources.cookies.length + sources.queryParams.length === 0) {
     throw new ConfigError('token_sources', 'no token source enabled');
   }
@@ -171,14 +197,19 @@ export function parseJwtConfig(raw: unknown): JwtConfig {
   const scopes: ScopePolicy = { required: unique(sc.required), mode: sc.mode, claims: unique(sc.claims) };
   if (scopes.claims.length === 0) scopes.claims = ['scope', 'scp'];
 
-  const consumer: ConsumerPolicy = { claim: conf.consumer.claim, by: conf.consumer.by, required: conf.consumer.required };
+  const consumer: ConsumerPolicy = {
+    claim: conf.consumer.claim,
+    by: conf.consumer.by,
+    required: conf.consumer.required,
+  };
 
   const forwardClaims: [string, string][] = [];
   const seenHeaders = new Set<string>();
   for (const [claim, header] of Object.entries(conf.forward_claims)) {
     const field = `forward_claims.${claim}`;
     const lower = header.toLowerCase();
-    if (RESERVED_UPSTREAM_HEADERS.has(lower) || sources.headers.includes(lower)) throw new ConfigError(field, `header ${header} cannot carry a claim`);
+    if (RESERVED_UPSTREAM_HEADERS.has(lower) || sources.headers.includes(lower))
+      throw new ConfigError(field, `header ${header} cannot carry a claim`);
     if (seenHeaders.has(lower)) throw new ConfigError(field, `header ${header} used twice`);
     seenHeaders.add(lower);
     forwardClaims.push([claim, header]);

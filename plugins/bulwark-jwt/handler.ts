@@ -47,7 +47,11 @@ export const MESSAGES = {
 /** Reasons logged at info (routine: clients with stale tokens); everything else is a warn. */
 const ROUTINE_REASONS = new Set(['expired', 'insufficient_scope']);
 
-async function rejectRequest({ conf, log, reject }: Context, r: Rejection, fields: Record<string, unknown>): Promise<void> {
+async function rejectRequest(
+  { conf, log, reject }: Context,
+  r: Rejection,
+  fields: Record<string, unknown>,
+): Promise<void> {
   const line = { reason: r.reason, detail: r.detail, status: r.status, ...fields };
   if (ROUTINE_REASONS.has(r.reason)) await log.info('jwt_rejected', line);
   else await log.warn('jwt_rejected', line);
@@ -69,7 +73,11 @@ export async function access(ctx: Context): Promise<void> {
 
   if (extraction.kind === 'invalid') {
     await log.warn('jwt_rejected', { reason: 'invalid_request', detail: extraction.detail, status: 400 });
-    const h = challengeHeaders({ realm: conf.realm, error: 'invalid_request', description: 'The request carries more than one token or a malformed one' });
+    const h = challengeHeaders({
+      realm: conf.realm,
+      error: 'invalid_request',
+      description: 'The request carries more than one token or a malformed one',
+    });
     return reject(400, MESSAGES.badRequest, h);
   }
   if (extraction.kind === 'none') {
@@ -85,7 +93,10 @@ export async function access(ctx: Context): Promise<void> {
   const result = await verifyToken(extraction.token, conf);
   await logKeyRefusals(conf, log);
   if (!result.ok) {
-    await rejectRequest(ctx, result.rejection, { source: describeLocation(extraction.location), token: tokenFingerprint(extraction.token) });
+    await rejectRequest(ctx, result.rejection, {
+      source: describeLocation(extraction.location),
+      token: tokenFingerprint(extraction.token),
+    });
     return;
   }
 
@@ -101,7 +112,13 @@ export async function access(ctx: Context): Promise<void> {
 async function logKeyRefusals(conf: JwtConfig, log: Context['log']): Promise<void> {
   for (const issuer of conf.issuers.values()) {
     for (const r of issuer.remote?.takeRefusals() ?? []) {
-      await log.warn('jwks_key_refused', { issuer: issuer.issuer, kid: r.kid ?? null, index: r.index, reason: r.reason, jwks: r.jwks });
+      await log.warn('jwks_key_refused', {
+        issuer: issuer.issuer,
+        kid: r.kid ?? null,
+        index: r.index,
+        reason: r.reason,
+        jwks: r.jwks,
+      });
     }
   }
 }
@@ -119,14 +136,28 @@ async function authenticate(ctx: Context, entry: VerifiedEntry, token: string): 
     const loaded = await kong.client.loadConsumer(value, by === 'username');
     // By username only when so configured: Kong's load_consumer tries an id first when the value looks
     // like a UUID, and a username claim must not select a consumer by id (nor the reverse).
-    if (loaded !== undefined && loaded !== null && (by === 'username' ? loaded.username === value : loaded.id === value)) consumer = loaded;
+    if (
+      loaded !== undefined &&
+      loaded !== null &&
+      (by === 'username' ? loaded.username === value : loaded.id === value)
+    )
+      consumer = loaded;
   }
   if (consumer === undefined) {
-    const detail = value === undefined ? `no usable "${claim}" claim` : `no consumer with ${by} ${JSON.stringify(value.slice(0, 128))}`;
+    const detail =
+      value === undefined
+        ? `no usable "${claim}" claim`
+        : `no consumer with ${by} ${JSON.stringify(value.slice(0, 128))}`;
     if (required) {
       await rejectRequest(
         ctx,
-        { status: 401, error: 'invalid_token', description: DESCRIPTIONS.unknown_consumer, reason: 'unknown_consumer', detail },
+        {
+          status: 401,
+          error: 'invalid_token',
+          description: DESCRIPTIONS.unknown_consumer,
+          reason: 'unknown_consumer',
+          detail,
+        },
         { token: tokenFingerprint(token), issuer: entry.issuer.issuer },
       );
       return false;
@@ -134,7 +165,10 @@ async function authenticate(ctx: Context, entry: VerifiedEntry, token: string): 
     return true; // identity without consumer (see the note at the top)
   }
   const subject = typeof entry.claims.sub === 'string' ? entry.claims.sub : value!;
-  await kong.client.authenticate(consumer, { id: uuidFromParts(CREDENTIAL_ID_NAMESPACE, entry.issuer.issuer, subject), consumer: { id: consumer.id } });
+  await kong.client.authenticate(consumer, {
+    id: uuidFromParts(CREDENTIAL_ID_NAMESPACE, entry.issuer.issuer, subject),
+    consumer: { id: consumer.id },
+  });
   return true;
 }
 
@@ -152,4 +186,3 @@ async function authenticateAnonymous({ kong, conf, log, reject }: Context): Prom
   await kong.client.authenticate(consumer, null);
   return true;
 }
-

@@ -18,7 +18,12 @@
 //
 // Stores are shared process-wide by URL and settings (see `remoteKeySet`): Kong runs one plugin instance
 // per worker and starts new instances on every configuration change; sharing keeps one cache per IdP.
-import { checkOutboundUrl, fetchOutbound, type OutboundFetchOptions, type OutboundFetchResult } from '../lib/outbound-http';
+import {
+  checkOutboundUrl,
+  fetchOutbound,
+  type OutboundFetchOptions,
+  type OutboundFetchResult,
+} from '../lib/outbound-http';
 import { describeError } from '../lib/plugin';
 import { importJwk, KeyImportError, keyMismatch, type VerificationKey } from './keys';
 
@@ -117,7 +122,11 @@ export class RemoteKeySet {
   }
 
   private mayFetch(now: number): boolean {
-    return this.inflight !== undefined || this.lastAttemptAt === undefined || now - this.lastAttemptAt >= this.settings.cooldownMs;
+    return (
+      this.inflight !== undefined ||
+      this.lastAttemptAt === undefined ||
+      now - this.lastAttemptAt >= this.settings.cooldownMs
+    );
   }
 
   /** Keys for a token; may wait (bounded by timeoutMs) for a fetch when none are usable or the kid is new. */
@@ -128,7 +137,11 @@ export class RemoteKeySet {
       if (this.mayFetch(now)) await this.refreshBounded();
       now = this.now();
       if (!this.usable(now)) {
-        return { ok: false, reason: 'jwks_unavailable', detail: `no usable keys from ${this.describeSource()}: ${this.lastError ?? 'not fetched yet (cool-down)'}` };
+        return {
+          ok: false,
+          reason: 'jwks_unavailable',
+          detail: `no usable keys from ${this.describeSource()}: ${this.lastError ?? 'not fetched yet (cool-down)'}`,
+        };
       }
     } else if (now - this.fetchedAt >= this.settings.cacheTtlMs && this.mayFetch(now)) {
       void this.refresh(); // background: the cached keys serve this request
@@ -139,8 +152,17 @@ export class RemoteKeySet {
       if (this.usable(this.now())) keys = selectKeys(this.keys!, kid, alg);
     }
     if (keys.length > 0) return { ok: true, keys };
-    if (kid !== undefined && !this.kids.has(kid)) return { ok: false, reason: 'unknown_kid', detail: `kid ${JSON.stringify(kid.slice(0, 64))} not in the JWKS of ${this.describeSource()}` };
-    return { ok: false, reason: 'no_matching_key', detail: `no key in the JWKS of ${this.describeSource()} fits ${alg}` };
+    if (kid !== undefined && !this.kids.has(kid))
+      return {
+        ok: false,
+        reason: 'unknown_kid',
+        detail: `kid ${JSON.stringify(kid.slice(0, 64))} not in the JWKS of ${this.describeSource()}`,
+      };
+    return {
+      ok: false,
+      reason: 'no_matching_key',
+      detail: `no key in the JWKS of ${this.describeSource()} fits ${alg}`,
+    };
   }
 
   /** The keys dropped by fetches since the last call, each reported once while the JWKS keeps publishing it. */
@@ -214,10 +236,16 @@ export class RemoteKeySet {
   private async fetchKeys(): Promise<VerificationKey[]> {
     if (this.source.jwksUrl === undefined) {
       // Discovery on every refresh: an IdP may move its jwks_uri; one more small fetch per TTL.
-      const doc = parseJson(await this.fetcher(discoveryUrl(this.source.issuer), this.fetchOptions()), 'discovery document');
+      const doc = parseJson(
+        await this.fetcher(discoveryUrl(this.source.issuer), this.fetchOptions()),
+        'discovery document',
+      );
       if (doc === null || typeof doc !== 'object') throw new Error('discovery document is not a JSON object');
       const { issuer, jwks_uri: jwksUri } = doc as { issuer?: unknown; jwks_uri?: unknown };
-      if (issuer !== this.source.issuer) throw new Error(`discovery document issuer ${JSON.stringify(issuer)} is not ${JSON.stringify(this.source.issuer)}`);
+      if (issuer !== this.source.issuer)
+        throw new Error(
+          `discovery document issuer ${JSON.stringify(issuer)} is not ${JSON.stringify(this.source.issuer)}`,
+        );
       if (typeof jwksUri !== 'string') throw new Error('discovery document has no jwks_uri');
       checkOutboundUrl(jwksUri, this.source.allowHttp);
       this.jwksUrl = jwksUri;
@@ -234,7 +262,12 @@ export class RemoteKeySet {
         keys.push(importJwk(jwk, kid !== undefined ? `jwks kid=${kid}` : `jwks keys[${i}]`, false));
       } catch (err) {
         // Dropped: enc keys, symmetric or private keys, unsupported types, weak RSA keys. Other keys stay usable.
-        refusals.push({ kid, index: i, reason: err instanceof KeyImportError ? err.message : describeError(err), jwks: this.jwksUrl! });
+        refusals.push({
+          kid,
+          index: i,
+          reason: err instanceof KeyImportError ? err.message : describeError(err),
+          jwks: this.jwksUrl!,
+        });
       }
     }
     this.noteRefusals(refusals);
@@ -263,7 +296,13 @@ const stores = new Map<string, RemoteKeySet>();
 
 /** The shared store for this source and settings (least recently created dropped beyond MAX_STORES). */
 export function remoteKeySet(source: RemoteKeySource, settings: JwksSettings): RemoteKeySet {
-  const key = JSON.stringify([source.issuer, source.jwksUrl ?? null, source.allowHttp, source.extraCaCertificates, settings]);
+  const key = JSON.stringify([
+    source.issuer,
+    source.jwksUrl ?? null,
+    source.allowHttp,
+    source.extraCaCertificates,
+    settings,
+  ]);
   let store = stores.get(key);
   if (store === undefined) {
     store = new RemoteKeySet(source, settings);

@@ -8,7 +8,19 @@ import { createPublicKey, createSecretKey, type JsonWebKey as NodeJwk, type KeyO
 import { jose } from '../lib/jose';
 import { rsaKeyObjectProblem } from '../lib/rsa-key';
 
-export const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
+export const ASYMMETRIC_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+] as const;
 export const HMAC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const;
 export const SUPPORTED_ALGORITHMS: readonly string[] = [...ASYMMETRIC_ALGORITHMS, ...HMAC_ALGORITHMS];
 
@@ -49,14 +61,24 @@ const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth'];
 
 function canonicalIdentity(kty: string, jwk: NodeJwk): string {
   // The members that define the key (RFC 7638 thumbprint members), in a fixed order.
-  const members: Record<string, string[]> = { RSA: ['e', 'kty', 'n'], EC: ['crv', 'kty', 'x', 'y'], OKP: ['crv', 'kty', 'x'], oct: ['k', 'kty'] };
+  const members: Record<string, string[]> = {
+    RSA: ['e', 'kty', 'n'],
+    EC: ['crv', 'kty', 'x', 'y'],
+    OKP: ['crv', 'kty', 'x'],
+    oct: ['k', 'kty'],
+  };
   const obj: Record<string, unknown> = {};
   for (const m of members[kty] ?? []) obj[m] = (jwk as Record<string, unknown>)[m];
   return JSON.stringify(obj);
 }
 
-function fromKeyObject(keyObject: KeyObject, label: string, meta: { kid?: unknown; alg?: unknown; use?: unknown; key_ops?: unknown }): VerificationKey {
-  if (meta.use !== undefined && meta.use !== 'sig') throw new KeyImportError(`key use ${JSON.stringify(meta.use)} is not "sig"`);
+function fromKeyObject(
+  keyObject: KeyObject,
+  label: string,
+  meta: { kid?: unknown; alg?: unknown; use?: unknown; key_ops?: unknown },
+): VerificationKey {
+  if (meta.use !== undefined && meta.use !== 'sig')
+    throw new KeyImportError(`key use ${JSON.stringify(meta.use)} is not "sig"`);
   if (meta.key_ops !== undefined && !(Array.isArray(meta.key_ops) && meta.key_ops.includes('verify'))) {
     throw new KeyImportError('key_ops does not include "verify"');
   }
@@ -87,7 +109,14 @@ function fromKeyObject(keyObject: KeyObject, label: string, meta: { kid?: unknow
       case 'ec': {
         kty = 'EC';
         const named = keyObject.asymmetricKeyDetails?.namedCurve;
-        crv = named === 'prime256v1' ? 'P-256' : named === 'secp384r1' ? 'P-384' : named === 'secp521r1' ? 'P-521' : undefined;
+        crv =
+          named === 'prime256v1'
+            ? 'P-256'
+            : named === 'secp384r1'
+              ? 'P-384'
+              : named === 'secp521r1'
+                ? 'P-521'
+                : undefined;
         if (crv === undefined) throw new KeyImportError(`unsupported EC curve ${String(named)}`);
         break;
       }
@@ -105,15 +134,19 @@ function fromKeyObject(keyObject: KeyObject, label: string, meta: { kid?: unknow
 
 /** Import one JWK (public asymmetric, or oct when `allowSecret`); refuses private keys. */
 export function importJwk(value: unknown, label: string, allowSecret: boolean): VerificationKey {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new KeyImportError('a JWK must be a JSON object');
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new KeyImportError('a JWK must be a JSON object');
   const jwk = value as Record<string, unknown>;
   if (jwk.kty === 'oct') {
     if (!allowSecret) throw new KeyImportError('symmetric (oct) keys are not accepted here');
-    if (typeof jwk.k !== 'string' || !/^[A-Za-z0-9_-]+$/.test(jwk.k)) throw new KeyImportError('oct JWK without a valid "k"');
+    if (typeof jwk.k !== 'string' || !/^[A-Za-z0-9_-]+$/.test(jwk.k))
+      throw new KeyImportError('oct JWK without a valid "k"');
     return fromKeyObject(createSecretKey(Buffer.from(jwk.k, 'base64url')), label, jwk);
   }
-  if (PRIVATE_JWK_MEMBERS.some((m) => m in jwk)) throw new KeyImportError('private key material is not accepted: configure the public key');
-  if (jwk.kty !== 'RSA' && jwk.kty !== 'EC' && jwk.kty !== 'OKP') throw new KeyImportError(`unsupported kty ${JSON.stringify(jwk.kty)}`);
+  if (PRIVATE_JWK_MEMBERS.some((m) => m in jwk))
+    throw new KeyImportError('private key material is not accepted: configure the public key');
+  if (jwk.kty !== 'RSA' && jwk.kty !== 'EC' && jwk.kty !== 'OKP')
+    throw new KeyImportError(`unsupported kty ${JSON.stringify(jwk.kty)}`);
   let keyObject: KeyObject;
   try {
     keyObject = createPublicKey({ key: jwk as NodeJwk, format: 'jwk' });
@@ -130,7 +163,8 @@ export function importJwk(value: unknown, label: string, allowSecret: boolean): 
 export function parseStaticKey(text: string, label: string): VerificationKey[] {
   const trimmed = text.trim();
   if (trimmed.startsWith('-----BEGIN')) {
-    if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(trimmed)) throw new KeyImportError('private key material is not accepted: configure the public key');
+    if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(trimmed))
+      throw new KeyImportError('private key material is not accepted: configure the public key');
     let keyObject: KeyObject;
     try {
       keyObject = createPublicKey(trimmed); // PUBLIC KEY, RSA PUBLIC KEY or CERTIFICATE
@@ -153,7 +187,9 @@ export function parseStaticKey(text: string, label: string): VerificationKey[] {
     }
     return [importJwk(parsed, label, true)];
   }
-  throw new KeyImportError('expected a PEM public key or certificate, a JWK or a JWKS (shared secrets go in "secrets")');
+  throw new KeyImportError(
+    'expected a PEM public key or certificate, a JWK or a JWKS (shared secrets go in "secrets")',
+  );
 }
 
 /** An HS* shared secret: the UTF-8 bytes of the configured string. */
@@ -164,10 +200,13 @@ export function parseSecret(text: string, label: string): VerificationKey {
 /** Why `key` may not verify a token of `alg`, or undefined when it may. */
 export function keyMismatch(key: VerificationKey, alg: string): string | undefined {
   if (key.alg !== undefined && key.alg !== alg && !(isEdDsa(key.alg) && isEdDsa(alg))) return `key is for ${key.alg}`;
-  if (alg.startsWith('RS') || alg.startsWith('PS')) return key.kty === 'RSA' ? undefined : `${alg} needs an RSA key, not ${key.kty}`;
+  if (alg.startsWith('RS') || alg.startsWith('PS'))
+    return key.kty === 'RSA' ? undefined : `${alg} needs an RSA key, not ${key.kty}`;
   if (alg.startsWith('ES')) {
     if (key.kty !== 'EC') return `${alg} needs an EC key, not ${key.kty}`;
-    return key.crv === EC_CURVE_FOR_ALG[alg] ? undefined : `${alg} needs curve ${EC_CURVE_FOR_ALG[alg]}, not ${key.crv}`;
+    return key.crv === EC_CURVE_FOR_ALG[alg]
+      ? undefined
+      : `${alg} needs curve ${EC_CURVE_FOR_ALG[alg]}, not ${key.crv}`;
   }
   if (isEdDsa(alg)) return key.kty === 'OKP' && key.crv === 'Ed25519' ? undefined : `${alg} needs an Ed25519 key`;
   if (alg.startsWith('HS')) {

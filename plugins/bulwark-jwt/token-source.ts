@@ -13,9 +13,7 @@ export type TokenLocation =
   | { type: 'query'; name: string };
 
 export type Extraction =
-  | { kind: 'none' }
-  | { kind: 'found'; token: string; location: TokenLocation }
-  | { kind: 'invalid'; detail: string };
+  { kind: 'none' } | { kind: 'found'; token: string; location: TokenLocation } | { kind: 'invalid'; detail: string };
 
 const BEARER = /^Bearer[ ]+(\S+)[ ]*$/i;
 
@@ -41,7 +39,11 @@ export function cookieHeaderWithout(headers: HeaderMultimap, removed: string): s
   return kept.length === 0 ? undefined : kept.map(([n, v]) => `${n}=${v}`).join('; ');
 }
 
-export function extractToken(headers: HeaderMultimap, query: QueryMultimap | undefined, sources: TokenSources): Extraction {
+export function extractToken(
+  headers: HeaderMultimap,
+  query: QueryMultimap | undefined,
+  sources: TokenSources,
+): Extraction {
   const found: { token: string; location: TokenLocation }[] = [];
 
   if (sources.bearer) {
@@ -68,7 +70,8 @@ export function extractToken(headers: HeaderMultimap, query: QueryMultimap | und
     for (const name of sources.cookies) {
       const values = cookies.filter(([n]) => n === name).map(([, v]) => v);
       if (values.length > 1) return { kind: 'invalid', detail: `cookie ${name} sent more than once` };
-      if (values.length === 1 && values[0] !== '') found.push({ token: values[0]!, location: { type: 'cookie', name } });
+      if (values.length === 1 && values[0] !== '')
+        found.push({ token: values[0]!, location: { type: 'cookie', name } });
     }
   }
   if (query !== undefined) {
@@ -78,7 +81,11 @@ export function extractToken(headers: HeaderMultimap, query: QueryMultimap | und
       if (values.length === 1) found.push({ token: values[0]!, location: { type: 'query', name } });
     }
   }
-  if (found.length > 1) return { kind: 'invalid', detail: `token sent in more than one place (${found.map((f) => describeLocation(f.location)).join(', ')})` };
+  if (found.length > 1)
+    return {
+      kind: 'invalid',
+      detail: `token sent in more than one place (${found.map((f) => describeLocation(f.location)).join(', ')})`,
+    };
   if (found.length === 0) return { kind: 'none' };
   return { kind: 'found', ...found[0]! };
 }

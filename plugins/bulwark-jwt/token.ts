@@ -80,13 +80,16 @@ function parseObject(text: string): JsonObject | 'duplicate_member' | undefined 
 }
 
 export function parseToken(token: string, maxBytes: number): ParsedToken | TokenParseError {
-  if (token.length > maxBytes) return { reason: 'token_too_large', detail: `token of ${token.length} bytes exceeds ${maxBytes}` };
+  if (token.length > maxBytes)
+    return { reason: 'token_too_large', detail: `token of ${token.length} bytes exceeds ${maxBytes}` };
   const parts = token.split('.');
   if (parts.length === 5) return { reason: 'encrypted_token', detail: 'JWE tokens are not accepted' };
-  if (parts.length !== 3) return { reason: 'malformed', detail: `expected 3 dot-separated segments, found ${parts.length}` };
+  if (parts.length !== 3)
+    return { reason: 'malformed', detail: `expected 3 dot-separated segments, found ${parts.length}` };
   const [h, p, s] = parts as [string, string, string];
   if (h.length === 0 || p.length === 0) return { reason: 'malformed', detail: 'empty header or payload segment' };
-  if (h.length > Math.ceil((MAX_HEADER_BYTES * 4) / 3) + 4) return { reason: 'token_too_large', detail: `header over ${MAX_HEADER_BYTES} bytes` };
+  if (h.length > Math.ceil((MAX_HEADER_BYTES * 4) / 3) + 4)
+    return { reason: 'token_too_large', detail: `header over ${MAX_HEADER_BYTES} bytes` };
 
   const headerText = decodeSegment(h);
   if (headerText === undefined) return { reason: 'malformed', detail: 'header is not canonical base64url UTF-8' };
@@ -97,9 +100,11 @@ export function parseToken(token: string, maxBytes: number): ParsedToken | Token
   const alg = header.alg;
   if (typeof alg !== 'string') return { reason: 'malformed', detail: 'header has no "alg"' };
   if (alg.toLowerCase() === 'none') return { reason: 'alg_none', detail: 'unsigned token (alg "none")' };
-  if (!SUPPORTED_ALGORITHMS.includes(alg)) return { reason: 'alg_unsupported', detail: `algorithm ${JSON.stringify(alg.slice(0, 32))} is not supported` };
+  if (!SUPPORTED_ALGORITHMS.includes(alg))
+    return { reason: 'alg_unsupported', detail: `algorithm ${JSON.stringify(alg.slice(0, 32))} is not supported` };
   if ('crit' in header) return { reason: 'crit_unsupported', detail: 'critical header extensions are not supported' };
-  if ('b64' in header) return { reason: 'crit_unsupported', detail: 'unencoded payloads (b64) are not accepted for JWTs' };
+  if ('b64' in header)
+    return { reason: 'crit_unsupported', detail: 'unencoded payloads (b64) are not accepted for JWTs' };
   if ('enc' in header) return { reason: 'encrypted_token', detail: 'JWE tokens are not accepted' };
   const kid = header.kid;
   if (kid !== undefined && (typeof kid !== 'string' || kid.length === 0 || kid.length > MAX_KID_LENGTH)) {
@@ -108,12 +113,14 @@ export function parseToken(token: string, maxBytes: number): ParsedToken | Token
 
   // After the header, so that an unsigned `alg: none` token is reported as such.
   if (s.length === 0) return { reason: 'malformed', detail: 'missing signature' };
-  if (canonicalBase64url(s) === undefined) return { reason: 'malformed', detail: 'signature is not canonical base64url' };
+  if (canonicalBase64url(s) === undefined)
+    return { reason: 'malformed', detail: 'signature is not canonical base64url' };
 
   const claimsText = decodeSegment(p);
   if (claimsText === undefined) return { reason: 'malformed', detail: 'payload is not canonical base64url UTF-8' };
   const claims = parseObject(claimsText);
-  if (claims === 'duplicate_member') return { reason: 'duplicate_member', detail: 'duplicate claim name in the payload' };
+  if (claims === 'duplicate_member')
+    return { reason: 'duplicate_member', detail: 'duplicate claim name in the payload' };
   if (claims === undefined) return { reason: 'claims_not_json', detail: 'payload is not a JSON object' };
   return { header, claims, alg, kid };
 }

@@ -14,9 +14,11 @@ export function claimHeaderValue(value: unknown): string | undefined {
   let text: string | undefined;
   if (typeof value === 'string') text = value;
   else if (typeof value === 'number' || typeof value === 'boolean') text = String(value);
-  else if (Array.isArray(value) && value.every((v) => ['string', 'number', 'boolean'].includes(typeof v))) text = value.join(' ');
+  else if (Array.isArray(value) && value.every((v) => ['string', 'number', 'boolean'].includes(typeof v)))
+    text = value.join(' ');
   else if (value !== null && typeof value === 'object') text = JSON.stringify(value);
-  if (text === undefined || text === '' || text.length > MAX_FORWARDED_VALUE || !SAFE_VALUE.test(text)) return undefined;
+  if (text === undefined || text === '' || text.length > MAX_FORWARDED_VALUE || !SAFE_VALUE.test(text))
+    return undefined;
   return text;
 }
 
@@ -29,7 +31,12 @@ export interface UpstreamChanges {
   clearQueryArg: string | undefined;
 }
 
-export function upstreamChanges(conf: JwtConfig, claims: JsonObject, inbound: HeaderMultimap, location: TokenLocation | undefined): UpstreamChanges {
+export function upstreamChanges(
+  conf: JwtConfig,
+  claims: JsonObject,
+  inbound: HeaderMultimap,
+  location: TokenLocation | undefined,
+): UpstreamChanges {
   const facts: HeaderValues = {};
   const withheld: string[] = [];
   for (const [claim, header] of conf.forwardClaims) {
@@ -58,5 +65,9 @@ export function upstreamChanges(conf: JwtConfig, claims: JsonObject, inbound: He
 
 /** Without a verified token (anonymous): no inbound header may pass for a forwarded claim, under any spelling. */
 export function anonymousUpstreamChanges(conf: JwtConfig, inbound: HeaderMultimap): string[] {
-  return verifiedHeaderChanges(inbound, {}, conf.forwardClaims.map(([, header]) => header)).clear;
+  return verifiedHeaderChanges(
+    inbound,
+    {},
+    conf.forwardClaims.map(([, header]) => header),
+  ).clear;
 }

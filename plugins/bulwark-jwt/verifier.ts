@@ -88,7 +88,10 @@ export const DESCRIPTIONS: Readonly<Record<RejectionReason, string>> = {
 };
 
 function reject(reason: RejectionReason, detail: string, status: 401 | 503 = 401): Verification {
-  return { ok: false, rejection: { status, error: 'invalid_token', description: DESCRIPTIONS[reason], reason, detail } };
+  return {
+    ok: false,
+    rejection: { status, error: 'invalid_token', description: DESCRIPTIONS[reason], reason, detail },
+  };
 }
 
 /** Claims and scopes: run on every request, cached or not. */
@@ -124,7 +127,11 @@ async function findKeys(issuer: IssuerPolicy, kid: string | undefined, alg: stri
   if (fromStatic.length > 0) return { ok: true, keys: fromStatic };
   // HS* never goes to a JWKS: a JWKS supplies no symmetric keys (keys.ts), so there is nothing to fetch.
   if (issuer.remote === undefined || alg.startsWith('HS')) {
-    return { ok: false, reason: 'no_matching_key', detail: `no configured key of issuer ${issuer.issuer} fits ${alg}${kid !== undefined ? ` kid ${JSON.stringify(kid.slice(0, 64))}` : ''}` };
+    return {
+      ok: false,
+      reason: 'no_matching_key',
+      detail: `no configured key of issuer ${issuer.issuer} fits ${alg}${kid !== undefined ? ` kid ${JSON.stringify(kid.slice(0, 64))}` : ''}`,
+    };
   }
   return issuer.remote.lookup(kid, alg);
 }
@@ -144,10 +151,13 @@ export async function verifyToken(token: string, conf: JwtConfig, nowMs: number 
   const { header, claims, alg, kid } = parsed;
 
   const iss = claims.iss;
-  if (typeof iss !== 'string') return reject('missing_issuer', 'no "iss" claim (a string is required to choose the keys)');
+  if (typeof iss !== 'string')
+    return reject('missing_issuer', 'no "iss" claim (a string is required to choose the keys)');
   const issuer = conf.issuers.get(iss);
-  if (issuer === undefined) return reject('unknown_issuer', `issuer ${JSON.stringify(iss.slice(0, 128))} is not configured`);
-  if (!issuer.algorithms.has(alg)) return reject('alg_not_allowed', `${alg} is not in the algorithms of issuer ${issuer.issuer}`);
+  if (issuer === undefined)
+    return reject('unknown_issuer', `issuer ${JSON.stringify(iss.slice(0, 128))} is not configured`);
+  if (!issuer.algorithms.has(alg))
+    return reject('alg_not_allowed', `${alg} is not in the algorithms of issuer ${issuer.issuer}`);
 
   const lookup = await findKeys(issuer, kid, alg);
   if (!lookup.ok) {
@@ -166,11 +176,16 @@ export async function verifyToken(token: string, conf: JwtConfig, nowMs: number 
       failures.push(`${key.label}: ${joseErrorCode(err) ?? 'error'}`);
     }
   }
-  if (verifiedWith === undefined) return reject('signature_invalid', `${alg} signature did not verify (${failures.join('; ')}) for issuer ${issuer.issuer}`);
+  if (verifiedWith === undefined)
+    return reject(
+      'signature_invalid',
+      `${alg} signature did not verify (${failures.join('; ')}) for issuer ${issuer.issuer}`,
+    );
 
   const entry: VerifiedEntry = { issuer, header, claims, key: verifiedWith, alg };
   const claimFailure = checkClaims(header, claims, conf.claims, issuer.audience, nowSec);
-  if (claimFailure !== undefined) return reject(claimFailure.reason, `${claimFailure.detail} (issuer ${issuer.issuer})`);
+  if (claimFailure !== undefined)
+    return reject(claimFailure.reason, `${claimFailure.detail} (issuer ${issuer.issuer})`);
 
   const exp = typeof claims.exp === 'number' ? (claims.exp + conf.claims.leewaySec) * 1000 : Infinity;
   conf.tokenCache.set(hash, entry, Math.min(nowMs + conf.tokenCacheTtlMs, exp));

@@ -51,5 +51,7 @@ export function buildClaims(input: ClaimsInput): AccessTokenClaims {
 
 export async function signAccessToken(claims: AccessTokenClaims, key: SigningKey): Promise<string> {
   const jose = loadJose();
-  return new jose.SignJWT({ ...claims }).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' }).sign(key.privateKey);
+  return new jose.SignJWT({ ...claims })
+    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
+    .sign(key.privateKey);
 }

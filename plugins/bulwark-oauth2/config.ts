@@ -5,7 +5,12 @@ import { checkSecret, ConfigError } from '../lib/config';
 import { readConfig, type Infer } from '../lib/fields';
 import { CidrList } from '../lib/ip';
 import type { ForwardedHeaderKind } from '../lib/client-ip';
-import { parseSecretHash, randomSecretHashLike, SecretHashFormatError, type ParsedSecretHash } from '../lib/secret-hash';
+import {
+  parseSecretHash,
+  randomSecretHashLike,
+  SecretHashFormatError,
+  type ParsedSecretHash,
+} from '../lib/secret-hash';
 import { buildKeyRing, type KeyRing } from './keys';
 import type { FailureLimits } from './failure-limiter';
 import { ConfigFields } from './schema';
@@ -42,14 +47,16 @@ export interface OAuth2Config {
 type RawClient = Infer<typeof ConfigFields>['clients'][number];
 
 /** The handler compares request paths without their trailing slash (see handler.ts access). */
-const withoutTrailingSlash = (path: string): string => (path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path);
+const withoutTrailingSlash = (path: string): string =>
+  path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
 
 function parseClients(list: RawClient[]): Map<string, OAuthClient> {
   const clients = new Map<string, OAuthClient>();
   list.forEach((c, i) => {
     const at = (key: string): string => `clients[${i}].${key}`;
     const clientId = c.client_id;
-    if (clients.has(clientId)) throw new ConfigError(at('client_id'), `client_id ${JSON.stringify(clientId)} is configured twice`);
+    if (clients.has(clientId))
+      throw new ConfigError(at('client_id'), `client_id ${JSON.stringify(clientId)} is configured twice`);
     let secretHash: ParsedSecretHash;
     try {
       secretHash = parseSecretHash(checkSecret(c.client_secret_hash, at('client_secret_hash')));
@@ -60,10 +67,12 @@ function parseClients(list: RawClient[]): Map<string, OAuthClient> {
     const allowedScopes = [...new Set(c.allowed_scopes)];
     const defaultScopes = c.default_scopes === undefined ? undefined : [...new Set(c.default_scopes)];
     defaultScopes?.forEach((s, j) => {
-      if (!allowedScopes.includes(s)) throw new ConfigError(`${at('default_scopes')}[${j}]`, `scope ${JSON.stringify(s)} is not in allowed_scopes`);
+      if (!allowedScopes.includes(s))
+        throw new ConfigError(`${at('default_scopes')}[${j}]`, `scope ${JSON.stringify(s)} is not in allowed_scopes`);
     });
     const audience = c.audience === undefined ? undefined : [...new Set(c.audience)];
-    if (audience !== undefined && audience.length === 0) throw new ConfigError(at('audience'), 'must not be empty when set');
+    if (audience !== undefined && audience.length === 0)
+      throw new ConfigError(at('audience'), 'must not be empty when set');
     clients.set(clientId, { clientId, secretHash, allowedScopes, defaultScopes, audience });
   });
   return clients;

@@ -72,7 +72,8 @@ export class FailureLimiter {
     if (byClient === 0 && byIp === 0) {
       // A failure must be countable: with no room for a new key, refuse rather than let guesses go uncounted.
       const ipUntracked = ip !== undefined && limits.maxPerIp > 0 && !this.tracked(`i:${ip}`, now);
-      const clientUntracked = clientId !== undefined && limits.maxPerClient > 0 && !this.tracked(clientKey(clientId), now);
+      const clientUntracked =
+        clientId !== undefined && limits.maxPerClient > 0 && !this.tracked(clientKey(clientId), now);
       const needed = Number(ipUntracked) + Number(clientUntracked);
       if (needed > 0 && !this.entries.reserve(needed, now)) {
         return { locked: true, by: ipUntracked ? 'ip' : 'client', retryAfterSeconds: 1, storeFull: true };
@@ -86,7 +87,8 @@ export class FailureLimiter {
   /** Count one failed authentication; returns the lock state it leads to. */
   recordFailure(clientId: string | undefined, ip: string | undefined, limits: FailureLimits, now: number): LockState {
     if (!limits.enabled) return { locked: false };
-    if (clientId !== undefined && limits.maxPerClient > 0) this.bump(clientKey(clientId), limits.maxPerClient, limits, now);
+    if (clientId !== undefined && limits.maxPerClient > 0)
+      this.bump(clientKey(clientId), limits.maxPerClient, limits, now);
     if (ip !== undefined && limits.maxPerIp > 0) this.bump(`i:${ip}`, limits.maxPerIp, limits, now);
     return this.check(clientId, ip, limits, now);
   }

@@ -95,7 +95,10 @@ async function tokenEndpoint(ctx: Context): Promise<void> {
     const raw: Uint8Array | string | undefined = await kong.request.getRawBody(conf.maxBodySize);
     const body = typeof raw === 'string' ? Buffer.from(raw) : raw;
     if (body === undefined || body.length > conf.maxBodySize) {
-      return send(ctx, errorResponse({ code: 'invalid_request', description: 'The request body is too large', status: 413 }));
+      return send(
+        ctx,
+        errorResponse({ code: 'invalid_request', description: 'The request body is too large', status: 413 }),
+      );
     }
     text = bodyText(body);
   }
@@ -116,7 +119,13 @@ async function tokenEndpoint(ctx: Context): Promise<void> {
     // info, not warn: the lock itself was logged (warn, locked: true) when it started; a client hammering a
     // lock must not flood the log at warn level.
     // store_full: not this key's lock; the failure store is full of locked keys and cannot count a new one.
-    await log.info('token_request_locked', { client_id: forLog(clientId), client_ip: ip ?? null, locked_by: lock.by, retry_after: lock.retryAfterSeconds, ...(lock.storeFull ? { store_full: true } : {}) });
+    await log.info('token_request_locked', {
+      client_id: forLog(clientId),
+      client_ip: ip ?? null,
+      locked_by: lock.by,
+      retry_after: lock.retryAfterSeconds,
+      ...(lock.storeFull ? { store_full: true } : {}),
+    });
     return send(ctx, errorResponse(tooManyFailures(lock.retryAfterSeconds)));
   }
 
@@ -133,7 +142,10 @@ async function tokenEndpoint(ctx: Context): Promise<void> {
       client_ip: ip ?? (await clientIp(kong, conf, headers)) ?? null,
       locked: after.locked,
     });
-    return send(ctx, errorResponse({ code: 'invalid_client', description: 'Client authentication failed', basicChallenge: basic }));
+    return send(
+      ctx,
+      errorResponse({ code: 'invalid_client', description: 'Client authentication failed', basicChallenge: basic }),
+    );
   }
   store.recordSuccess(clientId);
 
@@ -149,7 +161,11 @@ async function tokenEndpoint(ctx: Context): Promise<void> {
     nowMs: clock.now(),
   });
   const token = await signAccessToken(claims, conf.keys.active);
-  const body: Parameters<typeof successResponse>[0] = { access_token: token, token_type: 'Bearer', expires_in: conf.tokenTtl };
+  const body: Parameters<typeof successResponse>[0] = {
+    access_token: token,
+    token_type: 'Bearer',
+    expires_in: conf.tokenTtl,
+  };
   if (claims.scope !== undefined) body.scope = claims.scope;
   return send(ctx, successResponse(body));
 }

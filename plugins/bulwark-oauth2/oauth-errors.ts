@@ -51,6 +51,15 @@ export function errorResponse(err: OAuthError): TokenEndpointResponse {
   return { status, body: JSON.stringify({ error: err.code, error_description: err.description }), headers };
 }
 
-export function successResponse(body: { access_token: string; token_type: 'Bearer'; expires_in: number; scope?: string }): TokenEndpointResponse {
-  return { status: 200, body: JSON.stringify(body), headers: { 'Content-Type': JSON_CONTENT_TYPE, ...NO_STORE_HEADERS } };
+export function successResponse(body: {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  scope?: string;
+}): TokenEndpointResponse {
+  return {
+    status: 200,
+    body: JSON.stringify(body),
+    headers: { 'Content-Type': JSON_CONTENT_TYPE, ...NO_STORE_HEADERS },
+  };
 }

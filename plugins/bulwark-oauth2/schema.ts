@@ -29,9 +29,13 @@ const path = (fallback: string, description: string) =>
       : undefined,
   );
 const audienceValue = () =>
-  refine(string({ len_max: 2048, match: '^[^%s]+$' }), (v) => (AUDIENCE.test(v) ? undefined : 'must be 1-2048 printable characters without spaces'));
+  refine(string({ len_max: 2048, match: '^[^%s]+$' }), (v) =>
+    AUDIENCE.test(v) ? undefined : 'must be 1-2048 printable characters without spaces',
+  );
 const scope = () =>
-  refine(string({ len_max: 256, match: SCOPE_PATTERN }), (v) => (isScopeToken(v) ? undefined : 'not a valid scope token (RFC 6749 §3.3)'));
+  refine(string({ len_max: 256, match: SCOPE_PATTERN }), (v) =>
+    isScopeToken(v) ? undefined : 'not a valid scope token (RFC 6749 §3.3)',
+  );
 
 /** RFC 8414 §2: an issuer is an https URL with no query or fragment (http tolerated for tests and internal use). */
 function issuerProblem(issuer: string): string | undefined {
@@ -54,7 +58,8 @@ const client = record({
       required: true,
       len_max: 255,
       match: CLIENT_ID_PATTERN,
-      description: 'The client identifier (printable ASCII, no space or colon). It becomes the sub and client_id claims.',
+      description:
+        'The client identifier (printable ASCII, no space or colon). It becomes the sub and client_id claims.',
     }),
     (v) => (CLIENT_ID.test(v) ? undefined : 'must be 1-255 printable ASCII characters without space or ":"'),
   ),
@@ -76,24 +81,33 @@ const client = record({
   }),
   audience: array(audienceValue(), {
     len_max: 64,
-    description: "The aud claim for this client's tokens, replacing the plugin-level audience. Unset: the plugin-level audience.",
+    description:
+      "The aud claim for this client's tokens, replacing the plugin-level audience. Unset: the plugin-level audience.",
   }),
 });
 
 export const ConfigFields = configFields({
-  token_path: path('/oauth2/token', 'Request path of the token endpoint (exact match). Other paths of the route pass through untouched.'),
-  jwks_path: path('/oauth2/jwks', 'Request path on which the public JSON Web Key Set of the signing keys is served (GET/HEAD, exact match).'),
+  token_path: path(
+    '/oauth2/token',
+    'Request path of the token endpoint (exact match). Other paths of the route pass through untouched.',
+  ),
+  jwks_path: path(
+    '/oauth2/jwks',
+    'Request path on which the public JSON Web Key Set of the signing keys is served (GET/HEAD, exact match).',
+  ),
   jwks_max_age: integer({
     default: 300,
     between: [0, 86400],
-    description: 'Cache-Control max-age (seconds) of the JWKS response. Keep it below the time a retired key stays in signing_keys.',
+    description:
+      'Cache-Control max-age (seconds) of the JWKS response. Keep it below the time a retired key stays in signing_keys.',
   }),
   issuer: refine(
     string({
       required: true,
       len_max: 2048,
       match: '^https?://[^%s]+$',
-      description: 'The iss claim of issued tokens: the URL identifying this authorization server (validators compare it exactly).',
+      description:
+        'The iss claim of issued tokens: the URL identifying this authorization server (validators compare it exactly).',
     }),
     issuerProblem,
   ),
@@ -101,12 +115,14 @@ export const ConfigFields = configFields({
     required: true,
     len_min: 1,
     len_max: 64,
-    description: 'The aud claim of issued tokens (RFC 9068): identifiers of the resource servers the tokens are meant for. A client may override it.',
+    description:
+      'The aud claim of issued tokens (RFC 9068): identifiers of the resource servers the tokens are meant for. A client may override it.',
   }),
   token_ttl: integer({
     default: 300,
     between: [10, 86400],
-    description: 'Lifetime of an access token in seconds (exp = iat + token_ttl). Short-lived tokens limit the damage of a leaked one.',
+    description:
+      'Lifetime of an access token in seconds (exp = iat + token_ttl). Short-lived tokens limit the damage of a leaked one.',
   }),
   signing_keys: array(secret({ len_max: 65536 }), {
     required: true,
@@ -135,17 +151,20 @@ export const ConfigFields = configFields({
     {
       enabled: boolean({
         default: true,
-        description: 'Refuse further attempts with 429 once a client_id or a client IP has too many failures in the window.',
+        description:
+          'Refuse further attempts with 429 once a client_id or a client IP has too many failures in the window.',
       }),
       max_failures_per_client: integer({
         default: 5,
         between: [0, 10000],
-        description: 'Failed authentications of one client_id within window_seconds that lock it for lockout_seconds. 0: no per-client limit.',
+        description:
+          'Failed authentications of one client_id within window_seconds that lock it for lockout_seconds. 0: no per-client limit.',
       }),
       max_failures_per_ip: integer({
         default: 20,
         between: [0, 100000],
-        description: 'Failed authentications from one client IP within window_seconds that lock that IP for lockout_seconds. 0: no per-IP limit.',
+        description:
+          'Failed authentications from one client IP within window_seconds that lock that IP for lockout_seconds. 0: no per-IP limit.',
       }),
       window_seconds: integer({
         default: 60,
@@ -167,7 +186,9 @@ export const ConfigFields = configFields({
   trusted_proxies: trustedProxies(
     'CIDRs of the proxies in front of Kong whose forwarding header gives the client IP for failure_limit. Empty: the connection peer is the client.',
   ),
-  forwarded_header: forwardedHeader('Which header trusted proxies use to pass the client address: X-Forwarded-For or RFC 7239 Forwarded.'),
+  forwarded_header: forwardedHeader(
+    'Which header trusted proxies use to pass the client address: X-Forwarded-For or RFC 7239 Forwarded.',
+  ),
 });
 
 /** The `Schema` export the plugin server dumps. */

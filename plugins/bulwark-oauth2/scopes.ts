@@ -13,8 +13,7 @@ export function isScopeToken(value: string): boolean {
 }
 
 export type ScopeDecision =
-  | { ok: true; granted: string[] }
-  | { ok: false; error: 'invalid_scope' | 'invalid_request'; description: string };
+  { ok: true; granted: string[] } | { ok: false; error: 'invalid_scope' | 'invalid_request'; description: string };
 
 export interface ClientScopes {
   allowed: readonly string[];
@@ -29,14 +28,17 @@ export function decideScopes(requested: string | undefined, client: ClientScopes
   if (requested === undefined || requested === '') {
     return { ok: true, granted: [...(client.defaults ?? client.allowed)] };
   }
-  if (requested.length > MAX_SCOPE_PARAM_LENGTH) return { ok: false, error: 'invalid_request', description: 'The scope parameter is too long' };
+  if (requested.length > MAX_SCOPE_PARAM_LENGTH)
+    return { ok: false, error: 'invalid_request', description: 'The scope parameter is too long' };
   // RFC 6749 §3.3: scope-tokens separated by single spaces; extra spaces are tolerated, other whitespace is not.
   const tokens = requested.split(' ').filter((t) => t !== '');
   if (tokens.length === 0) return { ok: true, granted: [...(client.defaults ?? client.allowed)] };
   const granted: string[] = [];
   for (const token of tokens) {
-    if (!isScopeToken(token)) return { ok: false, error: 'invalid_scope', description: 'The scope parameter is malformed' };
-    if (!client.allowed.includes(token)) return { ok: false, error: 'invalid_scope', description: 'The requested scope is not allowed for this client' };
+    if (!isScopeToken(token))
+      return { ok: false, error: 'invalid_scope', description: 'The scope parameter is malformed' };
+    if (!client.allowed.includes(token))
+      return { ok: false, error: 'invalid_scope', description: 'The requested scope is not allowed for this client' };
     if (!granted.includes(token)) granted.push(token);
   }
   return { ok: true, granted };

@@ -35,7 +35,12 @@ export const MAX_CREDENTIAL_LENGTH = 1024;
 export function checkEnvelope(method: string, headers: HeaderMultimap, maxBodySize: number): Parsed<number> {
   if (method !== 'POST') {
     // RFC 6749 §3.2: the client MUST use POST.
-    return fail({ code: 'invalid_request', description: 'The token endpoint accepts POST only', status: 405, headers: { Allow: 'POST' } });
+    return fail({
+      code: 'invalid_request',
+      description: 'The token endpoint accepts POST only',
+      status: 405,
+      headers: { Allow: 'POST' },
+    });
   }
   const types = headerValues(headers, 'content-type');
   if (types.length !== 1 || !isFormContentType(types[0]!)) {
@@ -51,7 +56,8 @@ export function checkEnvelope(method: string, headers: HeaderMultimap, maxBodySi
     return fail({ code: 'invalid_request', description: 'The Content-Length header is invalid' });
   }
   const length = Number(lengths[0]!.trim());
-  if (length > maxBodySize) return fail({ code: 'invalid_request', description: 'The request body is too large', status: 413 });
+  if (length > maxBodySize)
+    return fail({ code: 'invalid_request', description: 'The request body is too large', status: 413 });
   return ok(length);
 }
 
@@ -94,7 +100,8 @@ export function parseForm(body: string): Parsed<Map<string, string[]>> {
   const form = new Map<string, string[]>();
   if (body === '') return ok(form);
   const pairs = body.split('&');
-  if (pairs.length > MAX_FORM_PARAMS) return fail({ code: 'invalid_request', description: 'Too many request parameters' });
+  if (pairs.length > MAX_FORM_PARAMS)
+    return fail({ code: 'invalid_request', description: 'Too many request parameters' });
   for (const pair of pairs) {
     if (pair === '') continue;
     const eq = pair.indexOf('=');
@@ -155,7 +162,8 @@ export function extractTokenRequest(form: Map<string, string[]>, authorization: 
     if (values.length > 1) return fail({ code: 'invalid_request', description: repeatedDescription(name) });
   }
   const grantType = single(form, 'grant_type');
-  if (grantType === undefined || grantType === '') return fail({ code: 'invalid_request', description: 'The grant_type parameter is missing' });
+  if (grantType === undefined || grantType === '')
+    return fail({ code: 'invalid_request', description: 'The grant_type parameter is missing' });
   if (grantType !== 'client_credentials') {
     return fail({ code: 'unsupported_grant_type', description: 'Only the client_credentials grant is supported' });
   }
@@ -168,7 +176,10 @@ export function extractTokenRequest(form: Map<string, string[]>, authorization: 
   if (basic.value !== undefined) {
     if (bodyId !== undefined || bodySecret !== undefined) {
       // RFC 6749 §2.3: the client MUST NOT use more than one authentication method in a request.
-      return fail({ code: 'invalid_request', description: 'Client credentials were sent both in the Authorization header and in the body' });
+      return fail({
+        code: 'invalid_request',
+        description: 'Client credentials were sent both in the Authorization header and in the body',
+      });
     }
     credentials = { ...basic.value, method: 'basic' };
   } else if (bodyId !== undefined || bodySecret !== undefined) {
@@ -182,7 +193,11 @@ export function extractTokenRequest(form: Map<string, string[]>, authorization: 
   }
   const badCredential = (s: string) => s === '' || s.length > MAX_CREDENTIAL_LENGTH || CONTROL.test(s);
   if (badCredential(credentials.clientId) || badCredential(credentials.clientSecret)) {
-    return fail({ code: 'invalid_client', description: 'Client authentication failed', basicChallenge: credentials.method === 'basic' });
+    return fail({
+      code: 'invalid_client',
+      description: 'Client authentication failed',
+      basicChallenge: credentials.method === 'basic',
+    });
   }
   return ok({ grantType, scope: single(form, 'scope'), credentials });
 }

@@ -88,7 +88,7 @@ function slidingWindow(now: number, c: LimitCheck, st: CounterState): Evaluation
       retry = w - elapsed + w;
     } else if (curr + c.cost <= c.limit) {
       // prev > 0 here: wait until the previous window's weight has dropped enough.
-      retry = (w * (1 - (c.limit - c.cost - curr) / prev)) - elapsed;
+      retry = w * (1 - (c.limit - c.cost - curr) / prev) - elapsed;
     } else {
       // Not before the next window; there `curr` becomes the previous count.
       const into = curr > 0 ? w * (1 - (c.limit - c.cost) / curr) : 0;
@@ -97,7 +97,12 @@ function slidingWindow(now: number, c: LimitCheck, st: CounterState): Evaluation
     retry = Math.max(1, Math.ceil(retry));
   }
   return {
-    outcome: { allowed, remaining: allowed ? remainingAfter : remainingNow, resetMs: Math.ceil(w - elapsed), retryMs: retry },
+    outcome: {
+      allowed,
+      remaining: allowed ? remainingAfter : remainingNow,
+      resetMs: Math.ceil(w - elapsed),
+      retryMs: retry,
+    },
     next: { s: cur, c: curr + c.cost, p: prev },
     ttlMs: Math.ceil(2 * w - elapsed),
     remainingNow,
@@ -136,7 +141,12 @@ function fixedWindow(now: number, c: LimitCheck, st: CounterState): Evaluation {
   const remainingAfter = Math.max(0, c.limit - count - c.cost);
   const untilEnd = Math.max(0, Math.ceil(end - now));
   return {
-    outcome: { allowed, remaining: allowed ? remainingAfter : remainingNow, resetMs: untilEnd, retryMs: allowed ? 0 : Math.max(1, untilEnd) },
+    outcome: {
+      allowed,
+      remaining: allowed ? remainingAfter : remainingNow,
+      resetMs: untilEnd,
+      retryMs: allowed ? 0 : Math.max(1, untilEnd),
+    },
     next: { s: start, c: count + c.cost },
     // At least a second: a caller whose clock is a little behind may still name a period Redis thinks is over.
     ttlMs: Math.max(1000, untilEnd),
@@ -176,7 +186,9 @@ export function evaluateAll(
   return {
     decision: {
       allowed,
-      outcomes: evals.map((e) => (allowed || !e.outcome.allowed ? e.outcome : { ...e.outcome, remaining: e.remainingNow })),
+      outcomes: evals.map((e) =>
+        allowed || !e.outcome.allowed ? e.outcome : { ...e.outcome, remaining: e.remainingNow },
+      ),
     },
     writes: allowed ? evals.map((e) => ({ next: e.next, ttlMs: e.ttlMs })) : [],
   };

@@ -51,7 +51,14 @@ function wallTime(ms: number, timeZone: string): WallTime {
   for (const p of formatter(timeZone).formatToParts(new Date(ms))) {
     if (p.type !== 'literal') parts[p.type] = Number(p.value);
   }
-  return { year: parts.year!, month: parts.month!, day: parts.day!, hour: parts.hour!, minute: parts.minute!, second: parts.second! };
+  return {
+    year: parts.year!,
+    month: parts.month!,
+    day: parts.day!,
+    hour: parts.hour!,
+    minute: parts.minute!,
+    second: parts.second!,
+  };
 }
 
 /** The zone's offset from UTC at instant `ms` (ms, positive east of Greenwich), to the second. */
@@ -90,7 +97,10 @@ export function periodBounds(ms: number, period: CalendarPeriod, timeZone: strin
   }
   const nextYear = w.month === 12 ? w.year + 1 : w.year;
   const nextMonth = w.month === 12 ? 1 : w.month + 1;
-  return { startMs: localMidnight(w.year, w.month, 1, timeZone), endMs: localMidnight(nextYear, nextMonth, 1, timeZone) };
+  return {
+    startMs: localMidnight(w.year, w.month, 1, timeZone),
+    endMs: localMidnight(nextYear, nextMonth, 1, timeZone),
+  };
 }
 
 /** Nominal length of a period for `RateLimit-Policy` (`w`): a day is 86400 s; a month is the current month's length. */

@@ -76,7 +76,8 @@ function parseLimits(list: RawConfig['limits'], defaultAlgorithm: Algorithm): Li
   return list.map((r, i) => {
     const at = (key: string): string => `limits[${i}].${key}`;
     const { name, limit } = r;
-    if (seen.has(name.toLowerCase())) throw new ConfigError(at('name'), `duplicate limit name "${name}" (names are case-insensitive)`);
+    if (seen.has(name.toLowerCase()))
+      throw new ConfigError(at('name'), `duplicate limit name "${name}" (names are case-insensitive)`);
     seen.add(name.toLowerCase());
     const windowSeconds = r.window_seconds;
     const calendar: CalendarPeriod | undefined = r.calendar;
@@ -85,11 +86,16 @@ function parseLimits(list: RawConfig['limits'], defaultAlgorithm: Algorithm): Li
     }
     const explicitAlgorithm = r.algorithm;
     if (calendar !== undefined && explicitAlgorithm !== undefined && explicitAlgorithm !== 'fixed-window') {
-      throw new ConfigError(at('algorithm'), 'a calendar quota counts per period: leave algorithm unset or use fixed-window');
+      throw new ConfigError(
+        at('algorithm'),
+        'a calendar quota counts per period: leave algorithm unset or use fixed-window',
+      );
     }
-    const algorithm: Algorithm = calendar !== undefined ? 'fixed-window' : explicitAlgorithm ?? defaultAlgorithm;
-    if (r.burst !== undefined && algorithm !== 'gcra') throw new ConfigError(at('burst'), 'burst applies to the gcra algorithm only');
-    const windowMs = windowSeconds !== undefined ? windowSeconds * 1000 : calendar === 'day' ? 86_400_000 : 31 * 86_400_000;
+    const algorithm: Algorithm = calendar !== undefined ? 'fixed-window' : (explicitAlgorithm ?? defaultAlgorithm);
+    if (r.burst !== undefined && algorithm !== 'gcra')
+      throw new ConfigError(at('burst'), 'burst applies to the gcra algorithm only');
+    const windowMs =
+      windowSeconds !== undefined ? windowSeconds * 1000 : calendar === 'day' ? 86_400_000 : 31 * 86_400_000;
     const burst = r.burst ?? limit;
     const algoTag = algorithm === 'sliding-window' ? 'sw' : algorithm === 'gcra' ? `gcra${burst}` : 'fw';
     const keySuffix = calendar !== undefined ? `${name}:cal-${calendar}` : `${name}:${algoTag}:${windowMs}:${limit}`;
@@ -117,8 +123,10 @@ function parseRedis(r: RawConfig['redis']): RedisSettings | undefined {
     commandTimeoutMs: r.timeout_ms,
   };
   if (mode === 'sentinel') {
-    if (settings.sentinelMaster === undefined) throw new ConfigError('redis.sentinel_master', 'required in sentinel mode');
-    if (settings.sentinels.length === 0) throw new ConfigError('redis.sentinel_nodes', 'at least one sentinel is required in sentinel mode');
+    if (settings.sentinelMaster === undefined)
+      throw new ConfigError('redis.sentinel_master', 'required in sentinel mode');
+    if (settings.sentinels.length === 0)
+      throw new ConfigError('redis.sentinel_nodes', 'at least one sentinel is required in sentinel mode');
   }
   if (mode === 'cluster' && settings.clusterNodes.length === 0) {
     throw new ConfigError('redis.cluster_nodes', 'at least one node is required in cluster mode');
@@ -138,9 +146,11 @@ export function parseRateLimitConfig(raw: unknown): RateLimitConfig {
   });
 
   const headerName = conf.header_name;
-  if (limitBy.includes('header') && headerName === undefined) throw new ConfigError('header_name', 'required when limit_by contains header');
+  if (limitBy.includes('header') && headerName === undefined)
+    throw new ConfigError('header_name', 'required when limit_by contains header');
   const jwtClaim = conf.jwt_claim;
-  if (limitBy.includes('jwt-claim') && jwtClaim === undefined) throw new ConfigError('jwt_claim', 'required when limit_by contains jwt-claim');
+  if (limitBy.includes('jwt-claim') && jwtClaim === undefined)
+    throw new ConfigError('jwt_claim', 'required when limit_by contains jwt-claim');
   const jwtClaimHeader = conf.jwt_claim_header;
 
   const trustedProxies = CidrList.parse(conf.trusted_proxies, 'trusted_proxies');
@@ -152,7 +162,8 @@ export function parseRateLimitConfig(raw: unknown): RateLimitConfig {
 
   const pluginId = (raw as Record<string, unknown>).__plugin_id;
   const namespace = conf.namespace ?? (typeof pluginId === 'string' && pluginId !== '' ? pluginId : 'default');
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(namespace)) throw new ConfigError('namespace', 'letters, digits, "_", "." and "-" only');
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(namespace))
+    throw new ConfigError('namespace', 'letters, digits, "_", "." and "-" only');
 
   const redis = parseRedis(conf.redis);
 
@@ -174,13 +185,19 @@ export function parseRateLimitConfig(raw: unknown): RateLimitConfig {
     errorMessage: conf.error_message,
     onRedisError: conf.on_redis_error,
     expectedNodes: conf.expected_nodes,
-    breaker: { failureThreshold: conf.circuit_breaker.failure_threshold, openMs: conf.circuit_breaker.open_seconds * 1000 },
+    breaker: {
+      failureThreshold: conf.circuit_breaker.failure_threshold,
+      openMs: conf.circuit_breaker.open_seconds * 1000,
+    },
     redis,
     redisKey: redis ? redisSettingsKey(redis) : undefined,
     keyPrefix: conf.redis.key_prefix,
     needs: {
       // Headers: to walk trusted proxies' forwarding header, or to read an identity header.
-      headers: !trustedProxies.isEmpty || limitBy.includes('header') || (limitBy.includes('jwt-claim') && jwtClaimHeader !== undefined),
+      headers:
+        !trustedProxies.isEmpty ||
+        limitBy.includes('header') ||
+        (limitBy.includes('jwt-claim') && jwtClaimHeader !== undefined),
       method: cost.byMethod.size > 0,
       route: cost.byRoute.size > 0 || limitBy.includes('route'),
       service: limitBy.includes('service'),

@@ -24,7 +24,14 @@ import { firstHeader, type HeaderMultimap, type KongRoute } from '../lib/pdk';
 import type { PhaseContext, PluginLogger } from '../lib/plugin';
 import type { RateLimitConfig } from './config';
 import { rateLimitHeaders } from './headers';
-import { claimValue, identityDigest, JWT_CLAIMS_SHARED_KEY, parseClaims, resolveIdentity, type IdentityInputs } from './identity';
+import {
+  claimValue,
+  identityDigest,
+  JWT_CLAIMS_SHARED_KEY,
+  parseClaims,
+  resolveIdentity,
+  type IdentityInputs,
+} from './identity';
 import { decide, type LimiterDecision } from './limiter';
 
 /** Units this request consumes: route rule first, then method rule, else the default. */
@@ -61,10 +68,13 @@ export async function access(ctx: PhaseContext<RateLimitConfig>): Promise<void> 
   inputs.routeId = route?.id;
   if (needs.service) inputs.serviceId = (await kong.router.getService())?.id;
   if (needs.path) inputs.path = await kong.request.getPath();
-  if (conf.headerName !== undefined && headers !== undefined) inputs.headerValue = firstHeader(headers, conf.headerName);
+  if (conf.headerName !== undefined && headers !== undefined)
+    inputs.headerValue = firstHeader(headers, conf.headerName);
   if (conf.jwtClaim !== undefined) {
-    if (needs.sharedClaims) inputs.jwtClaim = claimValue(parseClaims(await kong.ctx.shared.get(JWT_CLAIMS_SHARED_KEY)), conf.jwtClaim);
-    else if (conf.jwtClaimHeader !== undefined && headers !== undefined) inputs.jwtClaim = firstHeader(headers, conf.jwtClaimHeader);
+    if (needs.sharedClaims)
+      inputs.jwtClaim = claimValue(parseClaims(await kong.ctx.shared.get(JWT_CLAIMS_SHARED_KEY)), conf.jwtClaim);
+    else if (conf.jwtClaimHeader !== undefined && headers !== undefined)
+      inputs.jwtClaim = firstHeader(headers, conf.jwtClaimHeader);
   }
   const method = needs.method ? await kong.request.getMethod() : undefined;
 
@@ -90,7 +100,9 @@ export async function access(ctx: PhaseContext<RateLimitConfig>): Promise<void> 
   const show = !conf.hideClientHeaders && outcomes !== undefined;
   const opts = { ietf: conf.ietfHeaders, legacy: conf.legacyHeaders };
   if (!decision.allowed) {
-    const h = show ? rateLimitHeaders(conf.limits, outcomes, decision.appliedLimits, decision.windowSeconds, opts, true) : undefined;
+    const h = show
+      ? rateLimitHeaders(conf.limits, outcomes, decision.appliedLimits, decision.windowSeconds, opts, true)
+      : undefined;
     return reject(conf.errorCode, conf.errorMessage, h);
   }
   if (show) {

@@ -26,19 +26,26 @@ function sfString(s: string): string {
 
 const seconds = (ms: number) => Math.max(0, Math.ceil(ms / 1000));
 
-export function policyHeader(limits: readonly LimitPolicy[], applied: readonly number[], windowSeconds: readonly number[]): string {
+export function policyHeader(
+  limits: readonly LimitPolicy[],
+  applied: readonly number[],
+  windowSeconds: readonly number[],
+): string {
   return limits
     .map((l, i) => {
       const q = applied[i] ?? l.limit;
       let item = `${sfString(l.name)};q=${q};w=${Math.max(1, Math.round(windowSeconds[i] ?? l.windowMs / 1000))}`;
-      if (l.algorithm === 'gcra' && l.burst !== l.limit) item += `;bulwark-burst=${Math.max(1, Math.floor((l.burst * q) / l.limit))}`;
+      if (l.algorithm === 'gcra' && l.burst !== l.limit)
+        item += `;bulwark-burst=${Math.max(1, Math.floor((l.burst * q) / l.limit))}`;
       return item;
     })
     .join(', ');
 }
 
 export function rateLimitHeader(limits: readonly LimitPolicy[], outcomes: readonly LimitOutcome[]): string {
-  return limits.map((l, i) => `${sfString(l.name)};r=${outcomes[i]!.remaining};t=${seconds(outcomes[i]!.resetMs)}`).join(', ');
+  return limits
+    .map((l, i) => `${sfString(l.name)};r=${outcomes[i]!.remaining};t=${seconds(outcomes[i]!.resetMs)}`)
+    .join(', ');
 }
 
 /** Seconds a refused client should wait: the longest wait among the limits that refused (at least 1). */

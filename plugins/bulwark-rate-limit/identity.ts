@@ -10,7 +10,16 @@ import { createHash } from 'node:crypto';
 
 export type IdentitySource = 'consumer' | 'credential' | 'ip' | 'header' | 'path' | 'service' | 'route' | 'jwt-claim';
 
-export const IDENTITY_SOURCES: readonly IdentitySource[] = ['consumer', 'credential', 'ip', 'header', 'path', 'service', 'route', 'jwt-claim'];
+export const IDENTITY_SOURCES: readonly IdentitySource[] = [
+  'consumer',
+  'credential',
+  'ip',
+  'header',
+  'path',
+  'service',
+  'route',
+  'jwt-claim',
+];
 
 /** kong.ctx.shared key under which bulwark-jwt leaves the verified claims (see the contract above). */
 export const JWT_CLAIMS_SHARED_KEY = 'bulwark.jwt.claims';
@@ -44,7 +53,11 @@ function usable(v: string | undefined): v is string {
  * resolved becomes the client IP, so an anonymous request never shares one bucket with all other anonymous requests
  * (and never escapes limiting). A missing client IP (the peer address unknown) reads as `unknown`.
  */
-export function resolveIdentity(sources: readonly IdentitySource[], inputs: IdentityInputs, clientIp: () => string | undefined): ResolvedIdentity {
+export function resolveIdentity(
+  sources: readonly IdentitySource[],
+  inputs: IdentityInputs,
+  clientIp: () => string | undefined,
+): ResolvedIdentity {
   const parts: string[] = [];
   const fellBack: IdentitySource[] = [];
   const ipPart = () => `ip:${clientIp() ?? 'unknown'}`;

@@ -5,7 +5,14 @@
 // ../../docs/kong-protocol.md §1.7, and must not each rediscover that Redis is down): the Redis clients
 // (lib/redis.ts registry), one circuit breaker per (Redis settings, breaker settings), the Redis-clock offset per
 // Redis, and the in-memory store.
-import { describeRedisTarget, sharedRedisRegistry, whenReady, type RedisClient, type RedisRegistry, type RegistryEntry } from '../lib/redis';
+import {
+  describeRedisTarget,
+  sharedRedisRegistry,
+  whenReady,
+  type RedisClient,
+  type RedisRegistry,
+  type RegistryEntry,
+} from '../lib/redis';
 import { describeError } from '../lib/plugin';
 import type { LimitCheck, LimitOutcome } from './algorithms';
 import { CircuitBreaker, type BreakerTransition } from './breaker';
@@ -13,7 +20,15 @@ import { periodBounds, periodSeconds } from './calendar';
 import type { LimitPolicy, RateLimitConfig } from './config';
 import { counterKey } from './identity';
 import { MemoryStore } from './memory-store';
-import { DECIDE_SCRIPT, DECIDE_SCRIPT_SHA, parseScriptReply, REFUND_SCRIPT, refundArgs, scriptArgs, type ScriptReply } from './script';
+import {
+  DECIDE_SCRIPT,
+  DECIDE_SCRIPT_SHA,
+  parseScriptReply,
+  REFUND_SCRIPT,
+  refundArgs,
+  scriptArgs,
+  type ScriptReply,
+} from './script';
 
 export type DecisionSource = 'redis' | 'memory' | 'local-fallback' | 'fail-open' | 'fail-closed';
 
@@ -65,12 +80,18 @@ export async function runDecideScript(client: RedisClient, keys: string[], args:
   try {
     return await client.evalsha(DECIDE_SCRIPT_SHA, keys.length, ...keys, ...args);
   } catch (err) {
-    if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return client.eval(DECIDE_SCRIPT, keys.length, ...keys, ...args);
+    if (err instanceof Error && err.message.startsWith('NOSCRIPT'))
+      return client.eval(DECIDE_SCRIPT, keys.length, ...keys, ...args);
     throw err;
   }
 }
 
-function checksFor(conf: RateLimitConfig, cost: number, nowMs: number, divisor: number): { checks: LimitCheck[]; windows: number[] } {
+function checksFor(
+  conf: RateLimitConfig,
+  cost: number,
+  nowMs: number,
+  divisor: number,
+): { checks: LimitCheck[]; windows: number[] } {
   const checks: LimitCheck[] = [];
   const windows: number[] = [];
   for (const l of conf.limits) {
@@ -103,7 +124,12 @@ function breakerFor(conf: RateLimitConfig, deps: LimiterDeps): CircuitBreaker {
   return b;
 }
 
-function transitionEvent(t: BreakerTransition, conf: RateLimitConfig, reason?: string, connectionError?: string): LogEvent | undefined {
+function transitionEvent(
+  t: BreakerTransition,
+  conf: RateLimitConfig,
+  reason?: string,
+  connectionError?: string,
+): LogEvent | undefined {
   const redis = conf.redis === undefined ? undefined : describeRedisTarget(conf.redis);
   if (t.to === 'open' && t.from === 'closed') {
     return {
@@ -119,23 +145,44 @@ function transitionEvent(t: BreakerTransition, conf: RateLimitConfig, reason?: s
       },
     };
   }
-  if (t.to === 'closed') return { level: 'notice', event: 'redis_recovered', fields: { breaker: 'closed', policy: conf.onRedisError, redis } };
+  if (t.to === 'closed')
+    return {
+      level: 'notice',
+      event: 'redis_recovered',
+      fields: { breaker: 'closed', policy: conf.onRedisError, redis },
+    };
   return undefined; // open → half-open → open: still the same outage, already logged
 }
 
 /** Logged (at most every 10 s) while new clients are refused because the in-memory store is full of limited ones. */
 function storeFullEvent(memory: MemoryStore): LogEvent {
-  return { level: 'warn', event: 'memory_store_full', fields: { max_keys: memory.maxKeys, answer: 'new clients refused (429) until counters expire' } };
+  return {
+    level: 'warn',
+    event: 'memory_store_full',
+    fields: { max_keys: memory.maxKeys, answer: 'new clients refused (429) until counters expire' },
+  };
 }
 
 /** Decide one request: `digest` identifies the client (identity.ts), `cost` is the units it consumes. */
-export async function decide(conf: RateLimitConfig, digest: string, cost: number, deps: LimiterDeps = defaultLimiterDeps): Promise<LimiterDecision> {
+export async function decide(
+  conf: RateLimitConfig,
+  digest: string,
+  cost: number,
+  deps: LimiterDeps = defaultLimiterDeps,
+): Promise<LimiterDecision> {
   const events: LogEvent[] = [];
   if (conf.redis === undefined || conf.redisKey === undefined) {
     const { checks, windows } = checksFor(conf, cost, deps.now(), 1);
     const reply = deps.memory.decide(keysFor(conf, digest, `${conf.keyPrefix}:mem`), checks);
     if (reply.reportStoreFull) events.push(storeFullEvent(deps.memory));
-    return { source: 'memory', allowed: reply.allowed, outcomes: reply.outcomes, appliedLimits: checks.map((c) => c.limit), windowSeconds: windows, events };
+    return {
+      source: 'memory',
+      allowed: reply.allowed,
+      outcomes: reply.outcomes,
+      appliedLimits: checks.map((c) => c.limit),
+      windowSeconds: windows,
+      events,
+    };
   }
 
   const redisKey = conf.redisKey;
@@ -152,17 +199,30 @@ export async function decide(conf: RateLimitConfig, digest: string, cost: number
       entry = deps.registry.acquire(conf.redis, redisKey);
       entry.onReady.add(loadScript);
       const client = entry.client;
-      const raw = await whenReady(client, conf.redis.commandTimeoutMs, 'rate-limit decision', () => (sent = runDecideScript(client, keys, scriptArgs(checks))));
+      const raw = await whenReady(
+        client,
+        conf.redis.commandTimeoutMs,
+        'rate-limit decision',
+        () => (sent = runDecideScript(client, keys, scriptArgs(checks))),
+      );
       const reply: ScriptReply = parseScriptReply(raw, checks.length);
       deps.clockOffsets.set(redisKey, reply.nowMs - (sentAt + deps.now()) / 2);
       const t = breaker.success();
       const ev = t && transitionEvent(t, conf);
       if (ev) events.push(ev);
-      return { source: 'redis', allowed: reply.allowed, outcomes: reply.outcomes, appliedLimits: checks.map((c) => c.limit), windowSeconds: windows, events };
+      return {
+        source: 'redis',
+        allowed: reply.allowed,
+        outcomes: reply.outcomes,
+        appliedLimits: checks.map((c) => c.limit),
+        windowSeconds: windows,
+        events,
+      };
     } catch (err) {
       // Sent, but no usable answer in time: if Redis admits it later, that unit belongs to a request the outage
       // policy answered. fail-open admitted it, so the count stands; otherwise give it back.
-      if (sent !== undefined && entry !== undefined && conf.onRedisError !== 'fail-open') refundIfAdmittedLate(entry.client, sent, keys, checks);
+      if (sent !== undefined && entry !== undefined && conf.onRedisError !== 'fail-open')
+        refundIfAdmittedLate(entry.client, sent, keys, checks);
       const t = breaker.failure();
       // The command's own error is often just "max retries" or a timeout; the connection error says why.
       const connectionError = entry?.lastError !== undefined ? describeError(entry.lastError) : undefined;
@@ -184,8 +244,19 @@ function refundIfAdmittedLate(client: RedisClient, sent: Promise<unknown>, keys:
     .catch(() => undefined); // no reply at all (connection lost): whether it ran is unknowable
 }
 
-function applyOutagePolicy(conf: RateLimitConfig, digest: string, cost: number, deps: LimiterDeps, events: LogEvent[]): LimiterDecision {
-  const { checks, windows } = checksFor(conf, cost, deps.now() + (deps.clockOffsets.get(conf.redisKey ?? '') ?? 0), conf.expectedNodes);
+function applyOutagePolicy(
+  conf: RateLimitConfig,
+  digest: string,
+  cost: number,
+  deps: LimiterDeps,
+  events: LogEvent[],
+): LimiterDecision {
+  const { checks, windows } = checksFor(
+    conf,
+    cost,
+    deps.now() + (deps.clockOffsets.get(conf.redisKey ?? '') ?? 0),
+    conf.expectedNodes,
+  );
   const applied = checks.map((c) => c.limit);
   switch (conf.onRedisError) {
     case 'fail-open':
@@ -195,7 +266,14 @@ function applyOutagePolicy(conf: RateLimitConfig, digest: string, cost: number, 
     case 'local-fallback': {
       const reply = deps.memory.decide(keysFor(conf, digest, `${conf.keyPrefix}:fallback`), checks);
       if (reply.reportStoreFull) events.push(storeFullEvent(deps.memory));
-      return { source: 'local-fallback', allowed: reply.allowed, outcomes: reply.outcomes, appliedLimits: applied, windowSeconds: windows, events };
+      return {
+        source: 'local-fallback',
+        allowed: reply.allowed,
+        outcomes: reply.outcomes,
+        appliedLimits: applied,
+        windowSeconds: windows,
+        events,
+      };
     }
   }
 }

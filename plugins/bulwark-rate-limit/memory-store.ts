@@ -64,15 +64,31 @@ export class MemoryStore {
       return {};
     });
     if (newKeys > 0 && !this.entries.reserve(newKeys, now)) {
-      const outcomes = checks.map(() => ({ allowed: false, remaining: 0, resetMs: STORE_FULL_RETRY_MS, retryMs: STORE_FULL_RETRY_MS }));
+      const outcomes = checks.map(() => ({
+        allowed: false,
+        remaining: 0,
+        resetMs: STORE_FULL_RETRY_MS,
+        retryMs: STORE_FULL_RETRY_MS,
+      }));
       const report = now - this.lastFullReport >= 10_000;
       if (report) this.lastFullReport = now;
-      return { nowMs: Math.floor(now), allowed: false, outcomes, storeFull: true, ...(report ? { reportStoreFull: true as const } : {}) };
+      return {
+        nowMs: Math.floor(now),
+        allowed: false,
+        outcomes,
+        storeFull: true,
+        ...(report ? { reportStoreFull: true as const } : {}),
+      };
     }
     const { decision, writes } = evaluateAll(now, checks, states);
     if (decision.allowed) {
       writes.forEach((w, i) => {
-        this.entries.set(keys[i]!, { state: w.next, expiresAt: now + w.ttlMs }, protects(decision.outcomes[i]!, checks[i]!), now);
+        this.entries.set(
+          keys[i]!,
+          { state: w.next, expiresAt: now + w.ttlMs },
+          protects(decision.outcomes[i]!, checks[i]!),
+          now,
+        );
       });
     } else {
       // Nothing is counted, but a counter that refused is protected from now on.

@@ -7,7 +7,15 @@
 // scripts/validate-config.ts before deployment): rules across top-level fields (header_name when limiting by
 // header, burst with the plugin-wide algorithm), duplicate limit names, CIDR host bits.
 import { array, boolean, configFields, integer, kongSchema, map, record, refine, string } from '../lib/fields';
-import { forwardedHeader, headerName, outboundTimeoutMs, pemCertificate, port, secret, trustedProxies } from '../lib/typedefs';
+import {
+  forwardedHeader,
+  headerName,
+  outboundTimeoutMs,
+  pemCertificate,
+  port,
+  secret,
+  trustedProxies,
+} from '../lib/typedefs';
 import { isValidTimeZone } from './calendar';
 import { IDENTITY_SOURCES } from './identity';
 import { TIME_ZONE_NAMES } from './time-zones';
@@ -20,11 +28,17 @@ const NAME = /^[A-Za-z0-9_.-]+$/;
 export const ALGORITHMS = ['sliding-window', 'gcra', 'fixed-window'] as const;
 
 /** A name made of NAME_PATTERN's characters (it goes into headers and Redis keys). */
-const safeName = <const O extends { len_max: number; required?: boolean; default?: string; description: string }>(options: O) =>
-  refine(string({ ...options, match: NAME_PATTERN }), (v) => (NAME.test(v) ? undefined : 'letters, digits, "_", "." and "-" only'));
+const safeName = <const O extends { len_max: number; required?: boolean; default?: string; description: string }>(
+  options: O,
+) =>
+  refine(string({ ...options, match: NAME_PATTERN }), (v) =>
+    NAME.test(v) ? undefined : 'letters, digits, "_", "." and "-" only',
+  );
 
 const host = <const O extends { description: string; required?: boolean; default?: string }>(options: O) =>
-  refine(string({ ...options, len_max: 255, match: HOST_PATTERN }), (v) => (/^[A-Za-z0-9._:-]+$/.test(v) ? undefined : 'invalid host'));
+  refine(string({ ...options, len_max: 255, match: HOST_PATTERN }), (v) =>
+    /^[A-Za-z0-9._:-]+$/.test(v) ? undefined : 'invalid host',
+  );
 
 const address = (what: string) =>
   record({
@@ -37,16 +51,19 @@ const limit = record(
     name: safeName({
       required: true,
       len_max: 32,
-      description: 'Policy name: used in the RateLimit-Policy/RateLimit headers, in X-RateLimit-*-<name> and in the counter key.',
+      description:
+        'Policy name: used in the RateLimit-Policy/RateLimit headers, in X-RateLimit-*-<name> and in the counter key.',
     }),
     limit: integer({
       required: true,
       between: [1, 1000000000],
-      description: 'Units (requests, or weighted cost) admitted per window; for gcra the sustained rate is limit per window.',
+      description:
+        'Units (requests, or weighted cost) admitted per window; for gcra the sustained rate is limit per window.',
     }),
     window_seconds: integer({
       between: [1, 31536000],
-      description: 'Length of the window in seconds (1 = per second, 3600 = per hour). Exactly one of window_seconds and calendar.',
+      description:
+        'Length of the window in seconds (1 = per second, 3600 = per hour). Exactly one of window_seconds and calendar.',
     }),
     calendar: string({
       one_of: ['day', 'month'],
@@ -55,7 +72,8 @@ const limit = record(
     }),
     algorithm: string({
       one_of: ALGORITHMS,
-      description: 'Algorithm of this limit; unset = the plugin-wide algorithm. Calendar quotas always count per period.',
+      description:
+        'Algorithm of this limit; unset = the plugin-wide algorithm. Calendar quotas always count per period.',
     }),
     burst: integer({
       between: [1, 1000000000],
@@ -68,18 +86,31 @@ const limit = record(
       // A calendar quota counts per period (fixed-window); a burst belongs to gcra only.
       {
         conditional: {
-          if_field: 'calendar', if_match: { ne: null },
-          then_field: 'algorithm', then_match: { one_of: ['fixed-window'] },
+          if_field: 'calendar',
+          if_match: { ne: null },
+          then_field: 'algorithm',
+          then_match: { one_of: ['fixed-window'] },
           then_err: 'a calendar quota counts per period: leave algorithm unset or use fixed-window',
         },
       },
-      { conditional: { if_field: 'calendar', if_match: { ne: null }, then_field: 'burst', then_match: { eq: null }, then_err: 'burst applies to the gcra algorithm only; a calendar quota has no burst' } },
+      {
+        conditional: {
+          if_field: 'calendar',
+          if_match: { ne: null },
+          then_field: 'burst',
+          then_match: { eq: null },
+          then_err: 'burst applies to the gcra algorithm only; a calendar quota has no burst',
+        },
+      },
       {
         conditional: {
           // `required`: a null if_field passes a bare if_match (init.lua validate_field), and an unset algorithm
           // means the plugin-wide one, which this record cannot see (config.ts checks that case).
-          if_field: 'algorithm', if_match: { one_of: ['sliding-window', 'fixed-window'], required: true },
-          then_field: 'burst', then_match: { eq: null }, then_err: 'burst applies to the gcra algorithm only',
+          if_field: 'algorithm',
+          if_match: { one_of: ['sliding-window', 'fixed-window'], required: true },
+          then_field: 'burst',
+          then_match: { eq: null },
+          then_err: 'burst applies to the gcra algorithm only',
         },
       },
     ],
@@ -133,12 +164,20 @@ export const ConfigFields = configFields({
   trusted_proxies: trustedProxies(
     'CIDRs of proxies in front of Kong whose forwarding header is believed when resolving the client IP. Empty: the connection peer is the client.',
   ),
-  forwarded_header: forwardedHeader('Header the trusted proxies use to pass the client address: X-Forwarded-For or RFC 7239 Forwarded.'),
+  forwarded_header: forwardedHeader(
+    'Header the trusted proxies use to pass the client address: X-Forwarded-For or RFC 7239 Forwarded.',
+  ),
   cost: record(
     {
-      default: integer({ default: 1, between: [0, 1000000], description: 'Units consumed by a request no other rule matches.' }),
+      default: integer({
+        default: 1,
+        between: [0, 1000000],
+        description: 'Units consumed by a request no other rule matches.',
+      }),
       by_method: map(
-        refine(string({ len_max: 32, match: METHOD_PATTERN }), (v) => (/^[A-Z]+$/.test(v) ? undefined : 'expected an upper-case HTTP method')),
+        refine(string({ len_max: 32, match: METHOD_PATTERN }), (v) =>
+          /^[A-Z]+$/.test(v) ? undefined : 'expected an upper-case HTTP method',
+        ),
         cost,
         { len_max: 64, default: {}, description: 'Units per HTTP method (upper case), e.g. {"POST": 5}.' },
       ),
@@ -148,23 +187,34 @@ export const ConfigFields = configFields({
         description: 'Units per route name or id, e.g. {"search": 10}; wins over by_method.',
       }),
     },
-    { required: true, description: 'Units a request consumes: by route (name or id) first, then by method, else the default.' },
+    {
+      required: true,
+      description: 'Units a request consumes: by route (name or id) first, then by method, else the default.',
+    },
   ),
   namespace: safeName({
     len_max: 64,
     description:
       'Counter namespace. Unset: the plugin entity id, so each plugin config counts on its own. Equal namespaces share counters across configs.',
   }),
-  ietf_headers: boolean({ default: true, description: 'Send the IETF RateLimit-Policy and RateLimit response headers.' }),
+  ietf_headers: boolean({
+    default: true,
+    description: 'Send the IETF RateLimit-Policy and RateLimit response headers.',
+  }),
   legacy_headers: boolean({
     default: false,
-    description: "Also send Kong's X-RateLimit-Limit-<name>, X-RateLimit-Remaining-<name> and RateLimit-Limit/-Remaining/-Reset.",
+    description:
+      "Also send Kong's X-RateLimit-Limit-<name>, X-RateLimit-Remaining-<name> and RateLimit-Limit/-Remaining/-Reset.",
   }),
   hide_client_headers: boolean({
     default: false,
     description: 'Send no rate-limit headers at all (Retry-After included), as Kong rate-limiting hide_client_headers.',
   }),
-  error_code: integer({ default: 429, between: [400, 599], description: 'Status of the response to a refused request.' }),
+  error_code: integer({
+    default: 429,
+    between: [400, 599],
+    description: 'Status of the response to a refused request.',
+  }),
   error_message: string({
     default: 'API rate limit exceeded',
     len_max: 256,
@@ -179,11 +229,16 @@ export const ConfigFields = configFields({
   expected_nodes: integer({
     default: 1,
     between: [1, 1000],
-    description: 'Number of Kong nodes sharing the limits; with local-fallback each node admits limit / expected_nodes.',
+    description:
+      'Number of Kong nodes sharing the limits; with local-fallback each node admits limit / expected_nodes.',
   }),
   circuit_breaker: record(
     {
-      failure_threshold: integer({ default: 3, between: [1, 1000], description: 'Consecutive Redis failures that open the breaker.' }),
+      failure_threshold: integer({
+        default: 3,
+        between: [1, 1000],
+        description: 'Consecutive Redis failures that open the breaker.',
+      }),
       open_seconds: integer({
         default: 5,
         between: [1, 300],
@@ -192,7 +247,8 @@ export const ConfigFields = configFields({
     },
     {
       required: true,
-      description: 'Stops calling a failing Redis so an outage does not cost a timeout per request; one probe request per open period.',
+      description:
+        'Stops calling a failing Redis so an outage does not cost a timeout per request; one probe request per open period.',
     },
   ),
   redis: record(
@@ -200,19 +256,35 @@ export const ConfigFields = configFields({
       mode: string({
         one_of: ['none', 'standalone', 'sentinel', 'cluster'],
         default: 'none',
-        description: 'none (in-memory), standalone (host/port), sentinel (sentinel_nodes + sentinel_master) or cluster (cluster_nodes).',
+        description:
+          'none (in-memory), standalone (host/port), sentinel (sentinel_nodes + sentinel_master) or cluster (cluster_nodes).',
       }),
       host: host({ default: '127.0.0.1', description: 'Redis host for standalone mode.' }),
       port: port({ default: 6379, description: 'Redis port for standalone mode.' }),
-      database: integer({ default: 0, between: [0, 15], description: 'Redis database number (not used in cluster mode).' }),
-      username: secret({ len_max: 256, description: 'ACL user name (Redis 6+). Unset: the default user. May be a vault reference.' }),
+      database: integer({
+        default: 0,
+        between: [0, 15],
+        description: 'Redis database number (not used in cluster mode).',
+      }),
+      username: secret({
+        len_max: 256,
+        description: 'ACL user name (Redis 6+). Unset: the default user. May be a vault reference.',
+      }),
       password: secret({
         len_max: 1024,
         encrypted: true,
-        description: 'Password of the ACL user (or requirepass). May be a vault reference, e.g. {vault://env/redis-password}.',
+        description:
+          'Password of the ACL user (or requirepass). May be a vault reference, e.g. {vault://env/redis-password}.',
       }),
-      sentinel_master: string({ len_max: 255, description: 'Name of the master group the sentinels watch (sentinel mode).' }),
-      sentinel_nodes: array(address('Redis Sentinel'), { len_max: 16, default: [], description: 'Sentinel addresses (sentinel mode).' }),
+      sentinel_master: string({
+        len_max: 255,
+        description: 'Name of the master group the sentinels watch (sentinel mode).',
+      }),
+      sentinel_nodes: array(address('Redis Sentinel'), {
+        len_max: 16,
+        default: [],
+        description: 'Sentinel addresses (sentinel mode).',
+      }),
       sentinel_username: secret({ len_max: 256, description: 'ACL user for the sentinels, if they require one.' }),
       sentinel_password: secret({
         len_max: 1024,
@@ -233,7 +305,10 @@ export const ConfigFields = configFields({
           err: 'expected PEM certificate(s) (-----BEGIN CERTIFICATE-----)',
           description: 'PEM CA certificate(s) to verify Redis with, instead of the system trust store.',
         }),
-        (v) => (/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.test(v) ? undefined : 'expected PEM certificate(s)'),
+        (v) =>
+          /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.test(v)
+            ? undefined
+            : 'expected PEM certificate(s)',
       ),
       connect_timeout_ms: outboundTimeoutMs({
         default: 1000,
@@ -246,15 +321,40 @@ export const ConfigFields = configFields({
         description:
           "Longest wait for a Redis decision in milliseconds (at most 10 s, well inside Kong's 60 s wait for a plugin step); past it the request follows on_redis_error.",
       }),
-      key_prefix: safeName({ default: 'bulwark-rl', len_max: 64, description: 'Prefix of every counter key in Redis.' }),
+      key_prefix: safeName({
+        default: 'bulwark-rl',
+        len_max: 64,
+        description: 'Prefix of every counter key in Redis.',
+      }),
     },
     {
       required: true,
       description: 'Where counters live. mode none: in-memory on each node (single node, tests, npm run gateway).',
       entity_checks: [
-        { conditional: { if_field: 'mode', if_match: { eq: 'sentinel' }, then_field: 'sentinel_master', then_match: { required: true } } },
-        { conditional: { if_field: 'mode', if_match: { eq: 'sentinel' }, then_field: 'sentinel_nodes', then_match: { len_min: 1 } } },
-        { conditional: { if_field: 'mode', if_match: { eq: 'cluster' }, then_field: 'cluster_nodes', then_match: { len_min: 1 } } },
+        {
+          conditional: {
+            if_field: 'mode',
+            if_match: { eq: 'sentinel' },
+            then_field: 'sentinel_master',
+            then_match: { required: true },
+          },
+        },
+        {
+          conditional: {
+            if_field: 'mode',
+            if_match: { eq: 'sentinel' },
+            then_field: 'sentinel_nodes',
+            then_match: { len_min: 1 },
+          },
+        },
+        {
+          conditional: {
+            if_field: 'mode',
+            if_match: { eq: 'cluster' },
+            then_field: 'cluster_nodes',
+            then_match: { len_min: 1 },
+          },
+        },
       ],
     },
   ),

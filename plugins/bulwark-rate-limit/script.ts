@@ -184,7 +184,13 @@ return n
 export function refundArgs(checks: readonly LimitCheck[], decidedAtMs: number, nowOverrideMs = 0): string[] {
   const args = [String(decidedAtMs), String(nowOverrideMs), String(checks.length)];
   for (const c of checks) {
-    args.push(String(ALGORITHM_CODES[c.algorithm]), String(c.limit), String(c.windowMs), String(c.cost), String(c.period ? c.period.startMs : 0));
+    args.push(
+      String(ALGORITHM_CODES[c.algorithm]),
+      String(c.limit),
+      String(c.windowMs),
+      String(c.cost),
+      String(c.period ? c.period.startMs : 0),
+    );
   }
   return args;
 }
@@ -219,7 +225,9 @@ export interface ScriptReply {
 /** Reads the script's reply; throws on anything that is not the expected shape (the caller treats it as a Redis failure). */
 export function parseScriptReply(reply: unknown, limits: number): ScriptReply {
   if (!Array.isArray(reply) || reply.length !== 2 + 4 * limits) {
-    throw new Error(`unexpected rate-limit script reply (${Array.isArray(reply) ? `${reply.length} elements` : typeof reply})`);
+    throw new Error(
+      `unexpected rate-limit script reply (${Array.isArray(reply) ? `${reply.length} elements` : typeof reply})`,
+    );
   }
   const num = (i: number): number => {
     const v = Number(reply[i]);

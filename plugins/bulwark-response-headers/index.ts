@@ -12,7 +12,10 @@ import { parseResponseHeadersConfig, type ResponseHeadersConfig } from './config
 import { response } from './handler';
 import { Schema as ResponseHeadersSchema } from './schema';
 
-export const { Name, Version, Priority, Schema, Plugin } = definePlugin<ResponseHeadersConfig, typeof ResponseHeadersSchema>({
+export const { Name, Version, Priority, Schema, Plugin } = definePlugin<
+  ResponseHeadersConfig,
+  typeof ResponseHeadersSchema
+>({
   name: 'bulwark-response-headers',
   priority: 2590,
   schema: ResponseHeadersSchema,

@@ -46,7 +46,6 @@ export interface MtlsPolicy {
   anonymous: string | undefined;
 }
 
-
 export interface TransportConfig {
   trustedProxies: CidrList;
   forwardedHeader: ForwardedHeaderKind;
@@ -62,7 +61,13 @@ export interface TransportConfig {
 
 // Response headers an override may not touch: framing headers would corrupt the response, and HSTS has
 // its own settings (an override would bypass the "HTTPS only" rule).
-const FORBIDDEN_OVERRIDES = new Set(['content-length', 'transfer-encoding', 'connection', 'content-type', HSTS_HEADER.toLowerCase()]);
+const FORBIDDEN_OVERRIDES = new Set([
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'content-type',
+  HSTS_HEADER.toLowerCase(),
+]);
 type RawConfig = Infer<typeof ConfigFields>;
 
 function parseOverrides(overrides: Record<string, string>): Record<string, string> {
@@ -71,7 +76,10 @@ function parseOverrides(overrides: Record<string, string>): Record<string, strin
     const field = `security_headers.overrides.${name}`;
     const lower = name.toLowerCase();
     if (FORBIDDEN_OVERRIDES.has(lower)) {
-      throw new ConfigError(field, lower === 'strict-transport-security' ? 'set HSTS with the hsts.* fields' : 'this header cannot be overridden');
+      throw new ConfigError(
+        field,
+        lower === 'strict-transport-security' ? 'set HSTS with the hsts.* fields' : 'this header cannot be overridden',
+      );
     }
     if (seen.has(lower)) throw new ConfigError(field, 'header given twice (names are case-insensitive)');
     seen.add(lower);
@@ -119,7 +127,12 @@ export function parseTransportConfig(raw: unknown): TransportConfig {
   const overrides = parseOverrides(conf.security_headers.overrides);
 
   const hr = conf.hsts;
-  const hsts: HstsSettings = { enabled: hr.enabled, maxAge: hr.max_age, includeSubdomains: hr.include_subdomains, preload: hr.preload };
+  const hsts: HstsSettings = {
+    enabled: hr.enabled,
+    maxAge: hr.max_age,
+    includeSubdomains: hr.include_subdomains,
+    preload: hr.preload,
+  };
   if (hsts.enabled && hsts.preload) {
     if (!hsts.includeSubdomains) throw new ConfigError('hsts.preload', 'preload requires include_subdomains = true');
     if (hsts.maxAge < HSTS_PRELOAD_MIN_MAX_AGE) {

@@ -122,7 +122,11 @@ export function sanitizeRequestTarget(target: string | undefined): string {
 }
 
 /** `https://host[:port]/path?query`; the client's port is dropped (it was the plain-HTTP one). */
-export function redirectLocation(host: HostPort, pathWithQuery: string | undefined, redirectPort: number | undefined): string {
+export function redirectLocation(
+  host: HostPort,
+  pathWithQuery: string | undefined,
+  redirectPort: number | undefined,
+): string {
   const port = redirectPort === undefined || redirectPort === 443 ? undefined : redirectPort;
   return `https://${formatAuthority(host, port)}${sanitizeRequestTarget(pathWithQuery)}`;
 }

@@ -104,7 +104,11 @@ export async function access(ctx: Context): Promise<void> {
  * Nothing about the certificate is forwarded upstream or put in the response: the precise reason of a
  * refusal goes to Kong's log only, the client gets a generic 401.
  */
-async function authenticateClientCertificate(ctx: Context, connectionScheme: string | undefined, https: boolean): Promise<boolean> {
+async function authenticateClientCertificate(
+  ctx: Context,
+  connectionScheme: string | undefined,
+  https: boolean,
+): Promise<boolean> {
   const { kong, conf, log, reject } = ctx;
   const mtls = conf.mtls;
   const connectionTls = (connectionScheme ?? '').toLowerCase() === 'https';
@@ -166,7 +170,10 @@ function logFields(a: Extract<ClientCertificateAssessment, { ok: false }>): Reco
 }
 
 /** Continue as the `anonymous` consumer when one is configured, else unauthenticated. False when it ended the request. */
-async function authenticateAnonymous({ kong, conf, log, reject }: Context, exitHeaders: HeaderValues): Promise<boolean> {
+async function authenticateAnonymous(
+  { kong, conf, log, reject }: Context,
+  exitHeaders: HeaderValues,
+): Promise<boolean> {
   const anonymous = conf.mtls.anonymous;
   if (anonymous === undefined) return true;
   const consumer: KongConsumer | undefined = await kong.client.loadConsumer(anonymous, true);

@@ -76,7 +76,8 @@ export function pemBlocks(text: string): string[] {
 export function parseSinglePem(text: string): { cert: X509Certificate } | { error: string } {
   const blocks = pemBlocks(text);
   if (blocks.length === 0) return { error: 'not a PEM certificate' };
-  if (blocks.length > 1) return { error: `expected one certificate, found ${blocks.length} (give each CA its own element)` };
+  if (blocks.length > 1)
+    return { error: `expected one certificate, found ${blocks.length} (give each CA its own element)` };
   try {
     return { cert: new X509Certificate(blocks[0] as string) };
   } catch {
@@ -89,7 +90,10 @@ function certTime(value: string): number {
   return Date.parse(value);
 }
 
-function validityProblem(cert: X509Certificate, now: Date): 'expired' | 'not_yet_valid' | 'malformed_chain' | undefined {
+function validityProblem(
+  cert: X509Certificate,
+  now: Date,
+): 'expired' | 'not_yet_valid' | 'malformed_chain' | undefined {
   const from = certTime(cert.validFrom);
   const to = certTime(cert.validTo);
   if (Number.isNaN(from) || Number.isNaN(to)) return 'malformed_chain';
@@ -125,10 +129,12 @@ function cnOf(cert: X509Certificate): string {
  */
 export function verifyClientChain(chainPem: string, trust: MtlsTrust, now: Date): ChainVerification {
   const fail = (reason: ChainFailure, detail: string): ChainVerification => ({ ok: false, reason, detail });
-  if (chainPem.length > MAX_CHAIN_PEM_LENGTH) return fail('malformed_chain', `chain longer than ${MAX_CHAIN_PEM_LENGTH} characters`);
+  if (chainPem.length > MAX_CHAIN_PEM_LENGTH)
+    return fail('malformed_chain', `chain longer than ${MAX_CHAIN_PEM_LENGTH} characters`);
   const blocks = pemBlocks(chainPem);
   if (blocks.length === 0) return fail('malformed_chain', 'no PEM certificate in the chain');
-  if (blocks.length > MAX_CHAIN_CERTIFICATES) return fail('malformed_chain', `more than ${MAX_CHAIN_CERTIFICATES} certificates`);
+  if (blocks.length > MAX_CHAIN_CERTIFICATES)
+    return fail('malformed_chain', `more than ${MAX_CHAIN_CERTIFICATES} certificates`);
   let certs: X509Certificate[];
   try {
     certs = blocks.map((b) => new X509Certificate(b));
@@ -148,11 +154,17 @@ export function verifyClientChain(chainPem: string, trust: MtlsTrust, now: Date)
     anchor = trust.anchors.find((a) => issuedBy(current, a));
     if (anchor !== undefined) break;
     const index = unused.findIndex((c) => issuedBy(current, c));
-    if (index < 0) return fail('unknown_issuer', `no trusted issuer for "${cnOf(current)}" (issuer "${current.issuer.replace(/\n/g, ', ')}")`);
+    if (index < 0)
+      return fail(
+        'unknown_issuer',
+        `no trusted issuer for "${cnOf(current)}" (issuer "${current.issuer.replace(/\n/g, ', ')}")`,
+      );
     const issuer = unused.splice(index, 1)[0] as X509Certificate;
-    if (!issuer.ca) return fail('issuer_not_ca', `"${cnOf(current)}" is signed by "${cnOf(issuer)}", which is not a CA`);
+    if (!issuer.ca)
+      return fail('issuer_not_ca', `"${cnOf(current)}" is signed by "${cnOf(issuer)}", which is not a CA`);
     // +1 for the anchor still to come.
-    if (path.length + 1 > trust.maxDepth) return fail('chain_too_deep', `more than ${trust.maxDepth} issuing certificates`);
+    if (path.length + 1 > trust.maxDepth)
+      return fail('chain_too_deep', `more than ${trust.maxDepth} issuing certificates`);
     path.push(issuer);
     current = issuer;
   }

@@ -34,7 +34,10 @@ export const ConfigFields = configFields({
   }),
   https: record(
     {
-      enforce: boolean({ default: true, description: 'Refuse plain-HTTP requests (redirect or reject them, as set by mode).' }),
+      enforce: boolean({
+        default: true,
+        description: 'Refuse plain-HTTP requests (redirect or reject them, as set by mode).',
+      }),
       mode: string({
         one_of: ['redirect', 'reject'],
         default: 'redirect',
@@ -42,7 +45,8 @@ export const ConfigFields = configFields({
       }),
       redirect_status: integer({
         one_of: REDIRECT_STATUSES,
-        description: 'Status of the HTTPS redirect. Unset: 301 for GET/HEAD and 308 for other methods, so method and body are kept.',
+        description:
+          'Status of the HTTPS redirect. Unset: 301 for GET/HEAD and 308 for other methods, so method and body are kept.',
       }),
       reject_status: integer({
         one_of: REJECT_STATUSES,
@@ -53,7 +57,10 @@ export const ConfigFields = configFields({
         description: 'HTTPS port to put in the redirect Location. Unset: the default port 443 (no port in the URL).',
       }),
     },
-    { required: true, description: 'HTTPS enforcement: whether plain-HTTP requests are refused, and how (redirect or rejection).' },
+    {
+      required: true,
+      description: 'HTTPS enforcement: whether plain-HTTP requests are refused, and how (redirect or rejection).',
+    },
   ),
   allowed_hosts: array(string({ len_max: 261, match: '^[%w%.%-_%*:%[%]]+$' }), {
     len_max: 256,
@@ -71,15 +78,21 @@ export const ConfigFields = configFields({
       }),
       overrides: map(
         headerName(),
-        refine(string({ len_min: 0, len_max: 4096 }), (v) => (HEADER_VALUE.test(v) ? undefined : 'value must be printable ASCII without line breaks')),
+        refine(string({ len_min: 0, len_max: 4096 }), (v) =>
+          HEADER_VALUE.test(v) ? undefined : 'value must be printable ASCII without line breaks',
+        ),
         {
           len_max: 32,
           default: {},
-          description: 'Header name to value, replacing or adding to the preset. An empty value removes that preset header.',
+          description:
+            'Header name to value, replacing or adding to the preset. An empty value removes that preset header.',
         },
       ),
     },
-    { required: true, description: 'Security headers added to proxied responses and to the responses this plugin produces itself.' },
+    {
+      required: true,
+      description: 'Security headers added to proxied responses and to the responses this plugin produces itself.',
+    },
   ),
   hsts: record(
     {
@@ -99,11 +112,22 @@ export const ConfigFields = configFields({
       required: true,
       description: 'HTTP Strict Transport Security, sent on responses to HTTPS requests only.',
       entity_checks: [
-        { conditional: { if_field: 'preload', if_match: { eq: true }, then_field: 'include_subdomains', then_match: { eq: true }, then_err: 'preload requires include_subdomains = true' } },
         {
           conditional: {
-            if_field: 'preload', if_match: { eq: true },
-            then_field: 'max_age', then_match: { between: [HSTS_PRELOAD_MIN_MAX_AGE, 2147483647] }, then_err: `preload requires max_age >= ${HSTS_PRELOAD_MIN_MAX_AGE}`,
+            if_field: 'preload',
+            if_match: { eq: true },
+            then_field: 'include_subdomains',
+            then_match: { eq: true },
+            then_err: 'preload requires include_subdomains = true',
+          },
+        },
+        {
+          conditional: {
+            if_field: 'preload',
+            if_match: { eq: true },
+            then_field: 'max_age',
+            then_match: { between: [HSTS_PRELOAD_MIN_MAX_AGE, 2147483647] },
+            then_err: `preload requires max_age >= ${HSTS_PRELOAD_MIN_MAX_AGE}`,
           },
         },
       ],
@@ -127,7 +151,9 @@ export const ConfigFields = configFields({
           'true: a request without an acceptable client certificate gets 401. false: it continues unauthenticated (as the anonymous consumer when set).',
       }),
       allowed_subjects: array(
-        refine(string({ len_max: 1024 }), (v) => (PRINTABLE_VALUE.test(v) ? undefined : 'must be 1-1024 printable characters')),
+        refine(string({ len_max: 1024 }), (v) =>
+          PRINTABLE_VALUE.test(v) ? undefined : 'must be 1-1024 printable characters',
+        ),
         {
           len_max: 64,
           default: [],
@@ -167,8 +193,11 @@ export const ConfigFields = configFields({
       entity_checks: [
         {
           conditional: {
-            if_field: 'enabled', if_match: { eq: true },
-            then_field: 'ca_certificates', then_match: { len_min: 1 }, then_err: 'at least one CA certificate is required when mtls.enabled is true',
+            if_field: 'enabled',
+            if_match: { eq: true },
+            then_field: 'ca_certificates',
+            then_match: { len_min: 1 },
+            then_err: 'at least one CA certificate is required when mtls.enabled is true',
           },
         },
       ],

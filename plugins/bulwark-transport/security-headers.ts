@@ -55,7 +55,10 @@ export function hstsValue(hsts: HstsSettings): string | undefined {
  * Preset + overrides. Header names compare case-insensitively; an override with an empty value removes
  * the preset's header; any other override sets (or adds) the header with the override's value.
  */
-export function securityHeaders(preset: SecurityHeaderPreset, overrides: Readonly<Record<string, string>>): HeaderValues {
+export function securityHeaders(
+  preset: SecurityHeaderPreset,
+  overrides: Readonly<Record<string, string>>,
+): HeaderValues {
   const byLower = new Map<string, [string, string]>();
   for (const [name, value] of Object.entries(PRESETS[preset])) byLower.set(name.toLowerCase(), [name, value]);
   for (const [name, value] of Object.entries(overrides)) {

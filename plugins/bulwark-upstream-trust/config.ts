@@ -26,10 +26,14 @@ export function parseUpstreamTrustConfig(raw: unknown): UpstreamTrustConfig {
   const keys = buildKeyRing(conf.signing_keys, conf.active_key_id, 'signing_keys', 'active_key_id');
   keys.all.forEach((key, i) => {
     if (!(SIGNING_ALGORITHMS as readonly string[]).includes(key.alg)) {
-      throw new ConfigError(`signing_keys[${i}]`, `${key.alg} keys are not accepted: Ed25519 (EdDSA) or EC P-256 (ES256) only`);
+      throw new ConfigError(
+        `signing_keys[${i}]`,
+        `${key.alg} keys are not accepted: Ed25519 (EdDSA) or EC P-256 (ES256) only`,
+      );
     }
     // RFC 9421 keyid is an sf-string; a kid with `"` or `\` would need escapes verifiers get wrong.
-    if (!isPlainSfString(key.kid)) throw new ConfigError(`signing_keys[${i}]`, 'kid must be printable ASCII without " or \\');
+    if (!isPlainSfString(key.kid))
+      throw new ConfigError(`signing_keys[${i}]`, 'kid must be printable ASCII without " or \\');
   });
   return {
     format: conf.format,

@@ -44,7 +44,10 @@ export async function access(ctx: PhaseContext<UpstreamTrustConfig>): Promise<vo
   // strip_path and the service path; kong.service.request.set_path rewrites it); access.after appends `?` + $args.
   const upstreamPath = await kong.nginx.getVar('upstream_uri');
   if (typeof upstreamPath !== 'string' || !upstreamPath.startsWith('/')) {
-    await log.err('no_upstream_uri', { reason: 'ngx.var.upstream_uri is not set in access', action: 'rejected with 500' });
+    await log.err('no_upstream_uri', {
+      reason: 'ngx.var.upstream_uri is not set in access',
+      action: 'rejected with 500',
+    });
     return reject(500);
   }
   const query = (await kong.request.getRawQuery()) ?? '';
@@ -85,7 +88,11 @@ function hasBody(headers: HeaderMultimap): { declared: number | undefined; chunk
  * The body Kong forwards (get_raw_body reads what a plugin before us set with set_raw_body), bounded by
  * max_body_size: checked on Content-Length before reading, and on the bytes read (chunked bodies).
  */
-async function requestBody(kong: Kong, conf: UpstreamTrustConfig, headers: HeaderMultimap): Promise<RequestBinding['body'] | 'too-large'> {
+async function requestBody(
+  kong: Kong,
+  conf: UpstreamTrustConfig,
+  headers: HeaderMultimap,
+): Promise<RequestBinding['body'] | 'too-large'> {
   const { declared, chunked } = hasBody(headers);
   if (!chunked && (declared === undefined || declared === 0)) return undefined;
   const oversized = conf.oversizedBody === 'reject' ? 'too-large' : 'unbound';

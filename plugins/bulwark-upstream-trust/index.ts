@@ -11,7 +11,10 @@ import { parseUpstreamTrustConfig, type UpstreamTrustConfig } from './config';
 import { access } from './handler';
 import { Schema as UpstreamTrustSchema } from './schema';
 
-export const { Name, Version, Priority, Schema, Plugin } = definePlugin<UpstreamTrustConfig, typeof UpstreamTrustSchema>({
+export const { Name, Version, Priority, Schema, Plugin } = definePlugin<
+  UpstreamTrustConfig,
+  typeof UpstreamTrustSchema
+>({
   name: 'bulwark-upstream-trust',
   priority: 790,
   schema: UpstreamTrustSchema,

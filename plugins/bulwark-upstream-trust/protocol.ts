@@ -82,7 +82,9 @@ export function canonicalHost(host: string): string {
 /** The Host Kong sends for a service when preserve_host is off (kong/runloop/balancer/init.lua set_host_header). */
 export function serviceHostHeader(host: string, port: number | undefined, scheme: string | undefined): string {
   if (port === undefined) return host;
-  const defaultPort = (port === 80 && (scheme === 'http' || scheme === 'grpc')) || (port === 443 && (scheme === 'https' || scheme === 'grpcs'));
+  const defaultPort =
+    (port === 80 && (scheme === 'http' || scheme === 'grpc')) ||
+    (port === 443 && (scheme === 'https' || scheme === 'grpcs'));
   return defaultPort ? host : `${host}:${port}`;
 }
 
@@ -143,7 +145,12 @@ export function signatureBase(components: readonly string[], values: MessageComp
 }
 
 /** The `bulwark-identity` header value: base64url of the JSON {iss, aud, identity[, body_unbound]}. */
-export function encodeIdentityHeader(iss: string, aud: string, identity: Record<string, unknown> | null, bodyUnbound = false): string {
+export function encodeIdentityHeader(
+  iss: string,
+  aud: string,
+  identity: Record<string, unknown> | null,
+  bodyUnbound = false,
+): string {
   const value: Record<string, unknown> = { iss, aud, identity };
   if (bodyUnbound) value.body_unbound = true;
   return Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -166,7 +173,10 @@ export function parseSignatureInput(header: string, label = SIGNATURE_LABEL): Pa
     const eq = member.indexOf('=');
     if (eq < 0 || member.slice(0, eq) !== label) continue;
     const raw = member.slice(eq + 1);
-    const m = /^\(((?:"[a-z0-9@\-_.]+"(?: "[a-z0-9@\-_.]+")*)?)\)((?:;[a-z][a-z0-9_\-.*]*=(?:-?\d{1,15}|"[\x20\x21\x23-\x5b\x5d-\x7e]*"))*)$/.exec(raw);
+    const m =
+      /^\(((?:"[a-z0-9@\-_.]+"(?: "[a-z0-9@\-_.]+")*)?)\)((?:;[a-z][a-z0-9_\-.*]*=(?:-?\d{1,15}|"[\x20\x21\x23-\x5b\x5d-\x7e]*"))*)$/.exec(
+        raw,
+      );
     if (!m) return undefined;
     const components = m[1] === '' ? [] : m[1]!.split(' ').map((s) => s.slice(1, -1));
     const params: Record<string, string | number> = {};

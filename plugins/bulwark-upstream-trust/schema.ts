@@ -40,7 +40,8 @@ export const ConfigFields = configFields({
   token_ttl: integer({
     default: 30,
     between: [1, MAX_TOKEN_LIFETIME_SECONDS],
-    description: 'Lifetime of a token in seconds (exp - iat), at most 60: it only has to reach the upstream. Backends reject replays for this long.',
+    description:
+      'Lifetime of a token in seconds (exp - iat), at most 60: it only has to reach the upstream. Backends reject replays for this long.',
   }),
   signing_keys: array(secret({ len_max: 65536 }), {
     required: true,
@@ -51,14 +52,16 @@ export const ConfigFields = configFields({
   }),
   active_key_id: string({
     len_max: 256,
-    description: 'kid of the key that signs. Unset: the first of signing_keys. The others stay in the JWKS (rotation: add, publish, activate, retire).',
+    description:
+      'kid of the key that signs. Unset: the first of signing_keys. The others stay in the JWKS (rotation: add, publish, activate, retire).',
   }),
   header_name: string({
     default: 'X-Bulwark-Upstream-Token',
     len_max: 128,
     match: HEADER_NAME_PATTERN,
     check: (v: string) => (/^[A-Za-z0-9-]+$/.test(v) ? undefined : 'must be a header name of letters, digits and -'),
-    description: 'jwt format: the request header carrying the token. Inbound copies of it (every spelling) are always removed.',
+    description:
+      'jwt format: the request header carrying the token. Inbound copies of it (every spelling) are always removed.',
   }),
   upstream_host: string({
     len_max: 1024,
@@ -91,7 +94,8 @@ export const ConfigFields = configFields({
   jwks_max_age: integer({
     default: 300,
     between: [0, 86400],
-    description: 'Cache-Control max-age (seconds) of the JWKS response. Keep it below the time a retired key stays in signing_keys.',
+    description:
+      'Cache-Control max-age (seconds) of the JWKS response. Keep it below the time a retired key stays in signing_keys.',
   }),
 });
 

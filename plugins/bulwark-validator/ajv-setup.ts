@@ -84,7 +84,8 @@ function isEmail(s: string): boolean {
   const at = s.lastIndexOf('@');
   if (at < 1 || at > 64 || s.length > 254) return false;
   const local = s.slice(0, at);
-  if (/[\s@"(),:;<>[\\\]]/.test(local) || local.startsWith('.') || local.endsWith('.') || local.includes('..')) return false;
+  if (/[\s@"(),:;<>[\\\]]/.test(local) || local.startsWith('.') || local.endsWith('.') || local.includes('..'))
+    return false;
   const domain = s.slice(at + 1);
   return domain.includes('.') && isHostname(domain);
 }
@@ -132,13 +133,19 @@ const RE2_MAX_REPEAT = 1000;
 export function compileLinearRegExp(pattern: string): RE2JS {
   // translateRegExp would turn a named backreference `\k<name>` into the literal text `k<name>`.
   if (NAMED_BACKREFERENCE.test(pattern)) {
-    throw new Error('pattern not supported by the linear-time regex engine (RE2): named backreference `\\k<...>` (RE2 has no lookaround or backreferences)');
+    throw new Error(
+      'pattern not supported by the linear-time regex engine (RE2): named backreference `\\k<...>` (RE2 has no lookaround or backreferences)',
+    );
   }
   try {
     return RE2JS.compile(RE2JS.translateRegExp(pattern));
   } catch (err) {
     const why = err instanceof Error ? err.message.replace(/^error parsing regexp: /, '') : String(err);
-    const hint = /repeat count/.test(why) ? ` (RE2 allows at most {${RE2_MAX_REPEAT}})` : /Perl syntax|escape sequence|named capture/.test(why) ? ' (RE2 has no lookaround or backreferences)' : '';
+    const hint = /repeat count/.test(why)
+      ? ` (RE2 allows at most {${RE2_MAX_REPEAT}})`
+      : /Perl syntax|escape sequence|named capture/.test(why)
+        ? ' (RE2 has no lookaround or backreferences)'
+        : '';
     throw new Error(`pattern not supported by the linear-time regex engine (RE2): ${why}${hint}`, { cause: err });
   }
 }
@@ -147,10 +154,13 @@ export function compileLinearRegExp(pattern: string): RE2JS {
  * Ajv's RegExpEngine on RE2JS: unanchored search, like RegExp.prototype.test. `toString` must tell patterns apart:
  * Ajv shares compiled patterns within an instance keyed by it (`usePattern`: `key: rx.toString()`).
  */
-const linearRegExp = Object.assign((pattern: string) => {
-  const re = compileLinearRegExp(pattern);
-  return { test: (s: string) => re.test(s), toString: () => `re2:${pattern}` };
-}, { code: 'linearRegExp' });
+const linearRegExp = Object.assign(
+  (pattern: string) => {
+    const re = compileLinearRegExp(pattern);
+    return { test: (s: string) => re.test(s), toString: () => `re2:${pattern}` };
+  },
+  { code: 'linearRegExp' },
+);
 
 const metaValidators = new Map<AjvDialect, AjvInstance>();
 
@@ -179,7 +189,10 @@ export function createAjv(dialect: AjvDialect, coerceTypes: Coercion): AjvInstan
     validateFormats: true,
     // Coerced instances: the int64 bounds were checked on the digits before coercion (the double of
     // 9223372036854775807 is 2^63).
-    formats: coerceTypes === false ? FORMATS : { ...FORMATS, int64: { type: 'number' as const, validate: (n: number) => Number.isInteger(n) } },
+    formats:
+      coerceTypes === false
+        ? FORMATS
+        : { ...FORMATS, int64: { type: 'number' as const, validate: (n: number) => Number.isInteger(n) } },
     code: { regExp: linearRegExp },
   };
   const ajv = newAjv(dialect, options);
@@ -210,11 +223,20 @@ function newAjv(dialect: AjvDialect, options: ConstructorParameters<typeof Ajv20
 export const MAX_VALIDATED_DEPTH = 1000;
 
 const TOO_DEEP: ErrorObject[] = [
-  { keyword: 'max-depth', instancePath: '', schemaPath: '#', params: {}, message: 'data nested too deeply to be checked against this schema' },
+  {
+    keyword: 'max-depth',
+    instancePath: '',
+    schemaPath: '#',
+    params: {},
+    message: 'data nested too deeply to be checked against this schema',
+  },
 ];
 
 /** Calls a compiled validator; a stack overflow inside it becomes a `max-depth` failure. */
-export function runBounded(fn: ValidateFunction, data: unknown): { valid: boolean; errors: ValidateFunction['errors'] } {
+export function runBounded(
+  fn: ValidateFunction,
+  data: unknown,
+): { valid: boolean; errors: ValidateFunction['errors'] } {
   try {
     const valid = fn(data) as boolean;
     return { valid, errors: fn.errors };

@@ -129,7 +129,8 @@ function materialise(node: Node, schema: unknown, resolve: SchemaResolver): Deep
   const types = typesAt(cands);
   const keys = [...node.members.keys()];
   const allIndices = keys.every((k) => INDEX.test(k));
-  const asArray = types.has('array') && !types.has('object') ? true : types.has('object') && !types.has('array') ? false : allIndices;
+  const asArray =
+    types.has('array') && !types.has('object') ? true : types.has('object') && !types.has('array') ? false : allIndices;
   if (asArray) {
     if (!allIndices) return { ok: false, reason: 'array members must be written [0], [1], …' };
     const arr: unknown[] = new Array<unknown>(keys.length);

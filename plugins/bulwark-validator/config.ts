@@ -101,7 +101,8 @@ function fileSize(file: string): number {
 
 function openApiPolicy(r: RawConfig['openapi']): ValidationPolicy {
   const { spec, spec_file: file, base_paths: basePaths, validate, load_mode: loadMode, precompile } = r;
-  if (spec !== undefined && file !== undefined) throw new ConfigError('openapi.spec', 'set spec or spec_file, not both');
+  if (spec !== undefined && file !== undefined)
+    throw new ConfigError('openapi.spec', 'set spec or spec_file, not both');
   const unknownOperations = r.unknown_operations;
   const rejectUnknownQuery = r.reject_unknown_query;
   let fileStamp = '';
@@ -122,18 +123,35 @@ function openApiPolicy(r: RawConfig['openapi']): ValidationPolicy {
         'compile each operation on its first request',
     );
   }
-  const key = cacheKey(['openapi', spec ?? null, file ?? null, fileStamp, basePaths, [...validate].sort(), loadMode, precompile]);
+  const key = cacheKey([
+    'openapi',
+    spec ?? null,
+    file ?? null,
+    fileStamp,
+    basePaths,
+    [...validate].sort(),
+    loadMode,
+    precompile,
+  ]);
   const compiled = cached(key, () => {
     const field = spec !== undefined ? 'openapi.spec' : 'openapi.spec_file';
     const doc = spec !== undefined ? parseSpecText(spec, field) : readSpecFile(file!, field);
     try {
-      const api = compileOpenApi(doc, { basePaths: basePaths.length > 0 ? basePaths : undefined, validate: new Set(validate), lenient: loadMode === 'lenient', precompile });
+      const api = compileOpenApi(doc, {
+        basePaths: basePaths.length > 0 ? basePaths : undefined,
+        validate: new Set(validate),
+        lenient: loadMode === 'lenient',
+        precompile,
+      });
       return { kind: 'openapi', api, unknownOperations: 'reject', rejectUnknownQuery: false };
     } catch (err) {
       // Locations inside the document are prefixed with the config field holding it.
       if (err instanceof ConfigError) {
         const relaxable = /^(invalid schema|pattern not supported)/.test(err.reason);
-        const hint = loadMode === 'strict' && relaxable ? ' (openapi.load_mode: lenient loads the rest of the document and logs such problems)' : '';
+        const hint =
+          loadMode === 'strict' && relaxable
+            ? ' (openapi.load_mode: lenient loads the rest of the document and logs such problems)'
+            : '';
         throw new ConfigError(`${field} at ${err.field}`, `${err.reason}${hint}`);
       }
       throw err;
@@ -148,7 +166,11 @@ function jsonSchemaPolicy(r: RawConfig['json_schema']): ValidationPolicy {
   const { draft, body_schema: bodyText, query_schema: queryText, header_schema: headersText } = r;
   const contentTypes = r.content_types.map((t, i) => {
     const mt = parseMediaType(t);
-    if (mt === undefined || !isJsonMediaType(mt)) throw new ConfigError(`json_schema.content_types[${i}]`, 'expected a JSON media type (application/json or */*+json)');
+    if (mt === undefined || !isJsonMediaType(mt))
+      throw new ConfigError(
+        `json_schema.content_types[${i}]`,
+        'expected a JSON media type (application/json or */*+json)',
+      );
     return mt.essence;
   });
   const key = cacheKey(['json-schema', draft, bodyText ?? null, queryText ?? null, headersText ?? null]);
@@ -157,7 +179,12 @@ function jsonSchemaPolicy(r: RawConfig['json_schema']): ValidationPolicy {
       const field = `json_schema.${name}`;
       return text === undefined ? undefined : { schema: parseSpecText(text, field), field };
     };
-    const schemas = compileJsonSchemas({ draft, body: src(bodyText, 'body_schema'), query: src(queryText, 'query_schema'), headers: src(headersText, 'header_schema') });
+    const schemas = compileJsonSchemas({
+      draft,
+      body: src(bodyText, 'body_schema'),
+      query: src(queryText, 'query_schema'),
+      headers: src(headersText, 'header_schema'),
+    });
     return { kind: 'json-schema', schemas, contentTypes: [], bodyRequired: false };
   });
   if (compiled.kind !== 'json-schema') throw new Error('policy cache returned a policy of another kind');
@@ -168,10 +195,20 @@ export function parseValidatorConfig(raw: unknown): ValidatorConfig {
   const conf = readConfig(ConfigFields, raw);
   const { openapi, json_schema: jsonSchema } = conf;
   const hasOpenApi = openapi.spec !== undefined || openapi.spec_file !== undefined;
-  const hasJsonSchema = jsonSchema.body_schema !== undefined || jsonSchema.query_schema !== undefined || jsonSchema.header_schema !== undefined;
-  if (hasOpenApi && hasJsonSchema) throw new ConfigError('json_schema', 'use either an OpenAPI document (openapi.spec/spec_file) or JSON Schemas, not both');
+  const hasJsonSchema =
+    jsonSchema.body_schema !== undefined ||
+    jsonSchema.query_schema !== undefined ||
+    jsonSchema.header_schema !== undefined;
+  if (hasOpenApi && hasJsonSchema)
+    throw new ConfigError(
+      'json_schema',
+      'use either an OpenAPI document (openapi.spec/spec_file) or JSON Schemas, not both',
+    );
   if (!hasOpenApi && !hasJsonSchema) {
-    throw new ConfigError('openapi.spec', 'nothing to validate against: set openapi.spec, openapi.spec_file or a json_schema.*_schema');
+    throw new ConfigError(
+      'openapi.spec',
+      'nothing to validate against: set openapi.spec, openapi.spec_file or a json_schema.*_schema',
+    );
   }
   return {
     mode: conf.mode,

@@ -20,7 +20,13 @@ import { readRequestHeaders } from '../lib/bounded-reads';
 import type { PhaseContext, PluginLogger } from '../lib/plugin';
 import type { ValidatorConfig } from './config';
 import { OperationCompileError, type CompiledApi } from './openapi';
-import { validateJsonSchemaRequest, validateOpenApiRequest, type BodyReader, type RequestSnapshot, type Verdict } from './validate';
+import {
+  validateJsonSchemaRequest,
+  validateOpenApiRequest,
+  type BodyReader,
+  type RequestSnapshot,
+  type Verdict,
+} from './validate';
 import { rejectionBody, toLogViolation } from './violations';
 
 /** Problems listed in the lenient-load log line (the line says how many there were in all). */

@@ -44,23 +44,33 @@ function ajvDialect(draft: SchemaDraft): AjvDialect {
 }
 
 export function compileJsonSchemas(src: JsonSchemaSources): CompiledJsonSchemas {
-  const given = [src.body, src.query, src.headers].filter((s): s is { schema: unknown; field: string } => s !== undefined);
+  const given = [src.body, src.query, src.headers].filter(
+    (s): s is { schema: unknown; field: string } => s !== undefined,
+  );
   let draft: SchemaDraft | undefined = src.draft === 'auto' ? undefined : src.draft;
   for (const s of given) {
-    if (typeof s.schema !== 'boolean' && !isObject(s.schema)) throw new ConfigError(s.field, 'a JSON Schema must be an object or a boolean');
+    if (typeof s.schema !== 'boolean' && !isObject(s.schema))
+      throw new ConfigError(s.field, 'a JSON Schema must be an object or a boolean');
     const declared = draftOfSchema(s.schema);
     if (isObject(s.schema) && typeof s.schema.$schema === 'string' && declared === undefined) {
-      throw new ConfigError(`${s.field}.$schema`, 'unknown meta-schema (supported: draft-04, -06, -07, 2019-09, 2020-12)');
+      throw new ConfigError(
+        `${s.field}.$schema`,
+        'unknown meta-schema (supported: draft-04, -06, -07, 2019-09, 2020-12)',
+      );
     }
     if (declared === undefined) continue;
     if (draft === undefined) draft = declared;
-    else if (declared !== draft) throw new ConfigError(`${s.field}.$schema`, `declares ${declared} but the configured draft is ${draft}`);
+    else if (declared !== draft)
+      throw new ConfigError(`${s.field}.$schema`, `declares ${declared} but the configured draft is ${draft}`);
   }
   draft ??= '2020-12';
   const bodyAjv = createAjv(ajvDialect(draft), false);
   // Query and header values are strings; 'array' also lets a single value satisfy an array schema.
   const paramAjv = createAjv(ajvDialect(draft), 'array');
-  const compile = (s: { schema: unknown; field: string } | undefined, coerce: boolean): ValidateFunction | undefined => {
+  const compile = (
+    s: { schema: unknown; field: string } | undefined,
+    coerce: boolean,
+  ): ValidateFunction | undefined => {
     if (s === undefined) return undefined;
     let schema = s.schema;
     if (draft === 'draft-04') schema = convertDraft04Schema(schema, s.field);
@@ -73,7 +83,10 @@ export function compileJsonSchemas(src: JsonSchemaSources): CompiledJsonSchemas 
     if (!(ajv.validateSchema(schema as object) as boolean)) {
       const e = ajv.errors?.[0];
       const inner = (e?.instancePath ?? '').split('/').slice(1).join('.');
-      throw new ConfigError(`${s.field}${inner === '' ? '' : `.${inner}`}`, `invalid schema: ${e?.message ?? 'does not match the meta-schema'}`);
+      throw new ConfigError(
+        `${s.field}${inner === '' ? '' : `.${inner}`}`,
+        `invalid schema: ${e?.message ?? 'does not match the meta-schema'}`,
+      );
     }
     try {
       return stackBounded(ajv.compile(schema as object));
@@ -83,5 +96,11 @@ export function compileJsonSchemas(src: JsonSchemaSources): CompiledJsonSchemas 
   };
   const q = src.query?.schema;
   const queryProperties = isObject(q) && isObject(q.properties) ? new Set(Object.keys(q.properties)) : undefined;
-  return { draft, body: compile(src.body, false), query: compile(src.query, true), headers: compile(src.headers, true), queryProperties };
+  return {
+    draft,
+    body: compile(src.body, false),
+    query: compile(src.query, true),
+    headers: compile(src.headers, true),
+    queryProperties,
+  };
 }

@@ -70,7 +70,11 @@ export interface MediaEntry {
 
 /** An operation whose schemas Ajv could not compile; thrown by each of its validators, every time. */
 export class OperationCompileError extends Error {
-  constructor(readonly operation: string, readonly location: string, readonly reason: string) {
+  constructor(
+    readonly operation: string,
+    readonly location: string,
+    readonly reason: string,
+  ) {
     super(`operation ${operation}: ${location}: ${reason}`);
     this.name = 'OperationCompileError';
   }
@@ -152,7 +156,8 @@ function localPointer(ref: string, atPointer: string): string {
   } catch {
     throw new ConfigError(at(), 'malformed $ref');
   }
-  if (fragment !== '' && !fragment.startsWith('/')) throw new ConfigError(at(), 'only JSON-pointer references are supported');
+  if (fragment !== '' && !fragment.startsWith('/'))
+    throw new ConfigError(at(), 'only JSON-pointer references are supported');
   return fragment;
 }
 
@@ -226,7 +231,11 @@ function formFields(doc: unknown, schema: unknown, encoding: unknown): FormField
     } else if (types[0] === 'object') {
       json.add(name);
     }
-    if (isObject(p) && (p.format === 'binary' || p.format === 'byte' || 'contentMediaType' in p || 'contentEncoding' in p)) binary.add(name);
+    if (
+      isObject(p) &&
+      (p.format === 'binary' || p.format === 'byte' || 'contentMediaType' in p || 'contentEncoding' in p)
+    )
+      binary.add(name);
   }
   const deep = new Map<string, unknown>();
   if (isObject(encoding)) {
@@ -251,10 +260,15 @@ class Compiler {
 
   readonly problems: SchemaProblem[] = [];
 
-  constructor(readonly original: JsonObject, readonly lenient: boolean) {
+  constructor(
+    readonly original: JsonObject,
+    readonly lenient: boolean,
+  ) {
     const v = original.openapi;
-    if (typeof original.swagger === 'string') throw new ConfigError('swagger', 'Swagger 2.0 documents are not supported: convert to OpenAPI 3');
-    if (typeof v !== 'string' || !/^3\.[01]\.\d+/.test(v)) throw new ConfigError('openapi', 'expected an OpenAPI 3.0.x or 3.1.x document');
+    if (typeof original.swagger === 'string')
+      throw new ConfigError('swagger', 'Swagger 2.0 documents are not supported: convert to OpenAPI 3');
+    if (typeof v !== 'string' || !/^3\.[01]\.\d+/.test(v))
+      throw new ConfigError('openapi', 'expected an OpenAPI 3.0.x or 3.1.x document');
     this.version = v.startsWith('3.0') ? '3.0' : '3.1';
     if (this.version === '3.1' && original.jsonSchemaDialect !== undefined) {
       if (typeof original.jsonSchemaDialect !== 'string' || !OAS31_DIALECTS.has(original.jsonSchemaDialect)) {
@@ -321,8 +335,13 @@ class Compiler {
   private convertAt(pointer: string, schema: unknown): void {
     const resolve = (ref: string) => (ref.startsWith('#') ? derefSchema(this.original, { $ref: ref }) : undefined);
     const at = pointerLocation(pointer);
-    const converted = guardAllNumberText(this.version === '3.0' ? convertOas30Schema(schema, at, resolve) : convertOas31Schema(schema, at, resolve));
-    const tokens = pointer.split('/').slice(1).map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const converted = guardAllNumberText(
+      this.version === '3.0' ? convertOas30Schema(schema, at, resolve) : convertOas31Schema(schema, at, resolve),
+    );
+    const tokens = pointer
+      .split('/')
+      .slice(1)
+      .map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
     let node: JsonObject = this.converted;
     for (const token of tokens.slice(0, -1)) {
       const child = node[token];
@@ -356,7 +375,10 @@ class Compiler {
         const errors = (meta.errors ?? []).filter((e) => e.keyword !== 'anyOf' && e.keyword !== 'oneOf');
         for (const e of this.lenient ? errors : errors.slice(0, 1)) {
           const inner = pointerLocation(e.instancePath);
-          this.problem(`${at}${inner === '' ? '' : `.${inner}`}`, `invalid schema: ${e.message ?? 'does not match the meta-schema'}`);
+          this.problem(
+            `${at}${inner === '' ? '' : `.${inner}`}`,
+            `invalid schema: ${e.message ?? 'does not match the meta-schema'}`,
+          );
         }
         if (errors.length === 0) this.problem(at, 'invalid schema: does not match the meta-schema');
       }
@@ -366,24 +388,30 @@ class Compiler {
   }
 
   private checkRefs(schema: unknown, at: string): void {
-    forEachSubschema(schema, (s, a) => {
-      if (typeof s.$ref === 'string') {
-        const ref = s.$ref;
-        if (!ref.startsWith('#')) {
-          // 3.1 schemas may name other resources by $id; Ajv resolves those (or fails) at compile time.
-          if (this.version === '3.0') this.problem(`${a}.$ref`, 'only references inside the document (#/...) are supported');
-        } else {
-          let target: unknown;
-          try {
-            target = pointerGet(this.original, decodeURIComponent(ref.slice(1)));
-          } catch {
-            target = undefined;
+    forEachSubschema(
+      schema,
+      (s, a) => {
+        if (typeof s.$ref === 'string') {
+          const ref = s.$ref;
+          if (!ref.startsWith('#')) {
+            // 3.1 schemas may name other resources by $id; Ajv resolves those (or fails) at compile time.
+            if (this.version === '3.0')
+              this.problem(`${a}.$ref`, 'only references inside the document (#/...) are supported');
+          } else {
+            let target: unknown;
+            try {
+              target = pointerGet(this.original, decodeURIComponent(ref.slice(1)));
+            } catch {
+              target = undefined;
+            }
+            // `#name` (an $anchor) is not a JSON pointer: left to Ajv.
+            if (target === undefined && (ref === '#' || ref.startsWith('#/')))
+              this.problem(`${a}.$ref`, `reference ${ref} does not resolve`);
           }
-          // `#name` (an $anchor) is not a JSON pointer: left to Ajv.
-          if (target === undefined && (ref === '#' || ref.startsWith('#/'))) this.problem(`${a}.$ref`, `reference ${ref} does not resolve`);
         }
-      }
-    }, at);
+      },
+      at,
+    );
   }
 
   compile(ajv: AjvInstance, schema: object, location: string, operation: string): ValidateFunction {
@@ -398,7 +426,6 @@ class Compiler {
   ref(pointer: string): { $ref: string } {
     return { $ref: `${DOCUMENT_ID}#${pointer.split('/').map(encodeURIComponent).join('/')}` };
   }
-
 }
 
 function paramSpec(c: Compiler, located: Located<JsonObject>): { spec: ParamSpec; schemaPointer: string | undefined } {
@@ -406,10 +433,12 @@ function paramSpec(c: Compiler, located: Located<JsonObject>): { spec: ParamSpec
   const at = { toString: () => pointerLocation(located.pointer) }; // built only for an error
   if (typeof p.name !== 'string' || p.name === '') throw new ConfigError(`${at}.name`, 'expected a non-empty string');
   const loc = p.in;
-  if (loc !== 'path' && loc !== 'query' && loc !== 'header' && loc !== 'cookie') throw new ConfigError(`${at}.in`, 'expected path, query, header or cookie');
+  if (loc !== 'path' && loc !== 'query' && loc !== 'header' && loc !== 'cookie')
+    throw new ConfigError(`${at}.in`, 'expected path, query, header or cookie');
   const styles = STYLES[loc];
   const style = (p.style ?? styles.default) as ParamStyle;
-  if (!styles.allowed.includes(style)) throw new ConfigError(`${at}.style`, `expected one of: ${styles.allowed.join(', ')}`);
+  if (!styles.allowed.includes(style))
+    throw new ConfigError(`${at}.style`, `expected one of: ${styles.allowed.join(', ')}`);
   let schemaPointer: string | undefined;
   let json = false;
   if ('schema' in p) {
@@ -420,7 +449,8 @@ function paramSpec(c: Compiler, located: Located<JsonObject>): { spec: ParamSpec
       const media = p.content[mt];
       const parsed = parseMediaType(mt);
       json = parsed !== undefined && isJsonMediaType(parsed);
-      if (isObject(media) && 'schema' in media && json) schemaPointer = `${located.pointer}/content/${pointerToken(mt)}/schema`;
+      if (isObject(media) && 'schema' in media && json)
+        schemaPointer = `${located.pointer}/content/${pointerToken(mt)}/schema`;
     }
   }
   if (schemaPointer !== undefined) c.ensureConverted(schemaPointer);
@@ -441,7 +471,9 @@ function paramSpec(c: Compiler, located: Located<JsonObject>): { spec: ParamSpec
       objectProperties: props,
       objectOpen: !(isObject(target) && target.additionalProperties === false),
       json,
-      ...(style === 'deepObject' ? { deepSchema: converted, resolve: (x: unknown) => derefSchema(c.converted, x) } : {}),
+      ...(style === 'deepObject'
+        ? { deepSchema: converted, resolve: (x: unknown) => derefSchema(c.converted, x) }
+        : {}),
     },
     schemaPointer,
   };
@@ -455,7 +487,10 @@ class LazyOperation {
   private failure: OperationCompileError | undefined;
   private done = false;
 
-  constructor(private readonly label: string, private readonly tasks: (() => void)[]) {}
+  constructor(
+    private readonly label: string,
+    private readonly tasks: (() => void)[],
+  ) {}
 
   ensure(): void {
     if (this.failure !== undefined) throw this.failure;
@@ -463,7 +498,10 @@ class LazyOperation {
     try {
       for (const task of this.tasks) task();
     } catch (err) {
-      this.failure = err instanceof OperationCompileError ? err : new OperationCompileError(this.label, 'schemas', (err as Error).message);
+      this.failure =
+        err instanceof OperationCompileError
+          ? err
+          : new OperationCompileError(this.label, 'schemas', (err as Error).message);
       this.tasks.length = 0;
       throw this.failure;
     }
@@ -535,9 +573,21 @@ function compileOperation(
     for (const loc of Object.keys(groups) as ParamLocation[]) {
       const g = groups[loc];
       if (Object.keys(g.properties).length === 0) continue;
-      properties[loc] = { type: 'object', properties: g.properties, ...(g.required.length > 0 ? { required: g.required } : {}) };
+      properties[loc] = {
+        type: 'object',
+        properties: g.properties,
+        ...(g.required.length > 0 ? { required: g.required } : {}),
+      };
     }
-    tasks.push(() => (paramsValidator = c.compile(c.paramAjv, { type: 'object', properties }, `${pointerLocation(opPointer)}.parameters`, label)));
+    tasks.push(
+      () =>
+        (paramsValidator = c.compile(
+          c.paramAjv,
+          { type: 'object', properties },
+          `${pointerLocation(opPointer)}.parameters`,
+          label,
+        )),
+    );
   }
   compiled.validateParams = lazy.validator(() => paramsValidator ?? ACCEPT_ALL);
 
@@ -558,7 +608,10 @@ function compileOperation(
         const wildcard = essence.includes('*');
         const parsed = wildcard ? undefined : parseMediaType(essence);
         const isJson = parsed !== undefined && isJsonMediaType(parsed);
-        const isForm = essence === 'application/x-www-form-urlencoded' || essence === 'multipart/form-data' || essence.startsWith('multipart/');
+        const isForm =
+          essence === 'application/x-www-form-urlencoded' ||
+          essence === 'multipart/form-data' ||
+          essence.startsWith('multipart/');
         if (isJson || wildcard) {
           let fn: ValidateFunction | undefined;
           tasks.push(() => (fn = c.compile(c.bodyAjv, c.ref(schemaPointer), pointerLocation(schemaPointer), label)));
@@ -595,8 +648,18 @@ export function compileOpenApi(doc: unknown, options: OpenApiOptions): CompiledA
     for (const method of HTTP_METHODS) {
       const op = item[method];
       if (op === undefined) continue;
-      if (!isObject(op)) throw new ConfigError(`${pointerLocation(itemPointer)}.${method}`, 'expected an Operation Object');
-      const compiled = compileOperation(c, method, template, item.parameters, op, `${located.pointer}/${method}`, located.pointer, options);
+      if (!isObject(op))
+        throw new ConfigError(`${pointerLocation(itemPointer)}.${method}`, 'expected an Operation Object');
+      const compiled = compileOperation(
+        c,
+        method,
+        template,
+        item.parameters,
+        op,
+        `${located.pointer}/${method}`,
+        located.pointer,
+        options,
+      );
       methods.set(method.toUpperCase(), compiled);
       operations.push(compiled);
       operationCount++;
@@ -611,7 +674,8 @@ export function compileOpenApi(doc: unknown, options: OpenApiOptions): CompiledA
     const servers = Array.isArray(doc.servers) ? doc.servers : [];
     basePaths = servers.length === 0 ? [''] : [];
     for (const [i, server] of servers.entries()) {
-      if (!isObject(server) || typeof server.url !== 'string') throw new ConfigError(`servers[${i}].url`, 'expected a string');
+      if (!isObject(server) || typeof server.url !== 'string')
+        throw new ConfigError(`servers[${i}].url`, 'expected a string');
       basePaths.push(serverBasePath(server.url));
     }
   }

@@ -110,7 +110,8 @@ export function deserializePathParam(spec: ParamSpec, raw: string): Deserialized
     case 'matrix': {
       if (!raw.startsWith(';')) return bad("matrix style: expected a leading ';'");
       const body = raw.slice(1);
-      if (spec.shape === 'object' && spec.explode && !spec.json) return pairsToObject(body === '' ? [] : body.split(';'), true, false);
+      if (spec.shape === 'object' && spec.explode && !spec.json)
+        return pairsToObject(body === '' ? [] : body.split(';'), true, false);
       if (spec.shape === 'array' && spec.explode && !spec.json) {
         const values: string[] = [];
         for (const piece of body.split(';')) {
@@ -155,7 +156,11 @@ export function indexQuery(pairs: readonly RawQueryPair[]): DecodedQuery | undef
  * is declared and not deepObject): qs (Express) and PHP read them as `limit`, so they would reach the upstream
  * unvalidated. `declared` holds the names a bracketed form may not alias.
  */
-export function bracketedAliases(query: DecodedQuery, declared: ReadonlySet<string>, claimed: ReadonlySet<string>): string[] {
+export function bracketedAliases(
+  query: DecodedQuery,
+  declared: ReadonlySet<string>,
+  claimed: ReadonlySet<string>,
+): string[] {
   const out: string[] = [];
   for (const name of query.byName.keys()) {
     const open = name.indexOf('[');
@@ -191,7 +196,8 @@ export function deserializeQueryParam(
         }
         claimed.add(name);
       }
-      if (entries.length > 0 && values !== undefined) return bad('deepObject style: the parameter is given both plainly and with [member]');
+      if (entries.length > 0 && values !== undefined)
+        return bad('deepObject style: the parameter is given both plainly and with [member]');
       if (entries.length > 0) {
         const built = buildDeepValue(entries, spec.deepSchema, spec.resolve ?? ((x) => x), MAX_DEEP_LEVELS);
         return built.ok ? { ok: true, value: built.value } : bad(`deepObject style: ${built.reason}`);
@@ -221,7 +227,8 @@ export function deserializeQueryParam(
   if (values === undefined) return 'absent';
   claimed.add(spec.name);
   const raws = values.map((v) => v ?? '');
-  if (!spec.allowEmptyValue && raws.some((v) => v === '') && spec.shape !== 'array') return bad('empty value not allowed');
+  if (!spec.allowEmptyValue && raws.some((v) => v === '') && spec.shape !== 'array')
+    return bad('empty value not allowed');
   if (spec.shape === 'array' && !spec.json) {
     if (spec.style === 'form' && spec.explode) {
       const d = decodeAll(raws, true);
@@ -246,7 +253,8 @@ export function deserializeQueryParam(
 export function deserializeHeaderParam(spec: ParamSpec, values: readonly string[]): Deserialized | 'absent' {
   if (values.length === 0) return 'absent';
   const joined = values.join(',');
-  if (spec.json || spec.shape === 'primitive') return { ok: true, value: values.length === 1 ? values[0]! : values.join(', ') };
+  if (spec.json || spec.shape === 'primitive')
+    return { ok: true, value: values.length === 1 ? values[0]! : values.join(', ') };
   const parts = joined.split(',').map((p) => p.trim());
   if (spec.shape === 'array') return { ok: true, value: joined.trim() === '' ? [] : parts };
   if (joined.trim() === '') return { ok: true, value: {} };

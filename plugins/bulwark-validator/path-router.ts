@@ -26,7 +26,10 @@ export interface PathTemplate {
 const VAR = /\{([^{}]+)\}/g;
 
 /** `/pets/{petId}` → matchers; `{name}` must fill a whole segment or be mixed with literal text. */
-export function compileTemplate(template: string, variables?: Record<string, ReadonlySet<string> | undefined>): PathTemplate {
+export function compileTemplate(
+  template: string,
+  variables?: Record<string, ReadonlySet<string> | undefined>,
+): PathTemplate {
   const segments: SegmentMatcher[] = [];
   const parts = template.split('/').slice(1);
   // A trailing slash is significant in a template (`/pets/` is not `/pets`), but the empty root template "/"
@@ -133,7 +136,8 @@ export function matchTemplate(t: PathTemplate, segments: readonly string[], offs
 export function matchPrefix(base: PathTemplate, segments: readonly string[]): boolean {
   if (segments.length < base.segments.length) return false;
   const params: RawPathParams = Object.create(null) as RawPathParams;
-  for (let i = 0; i < base.segments.length; i++) if (!matchSegment(base.segments[i]!, segments[i]!, params)) return false;
+  for (let i = 0; i < base.segments.length; i++)
+    if (!matchSegment(base.segments[i]!, segments[i]!, params)) return false;
   return true;
 }
 

@@ -31,10 +31,20 @@ export type BodyPresence =
  * (RFC 9110 §8.6).
  */
 export function bodyPresence(headers: HeaderMultimap): BodyPresence {
-  const lengths = headerValues(headers, 'content-length').flatMap((v) => v.split(',')).map((v) => v.trim());
+  const lengths = headerValues(headers, 'content-length')
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim());
   if (lengths.length > 0) {
     if (!lengths.every((v) => /^\d{1,15}$/.test(v)) || new Set(lengths).size !== 1) {
-      return { ok: false, violation: { root: 'header', steps: ['content-length'], rule: 'content-length', detail: 'invalid Content-Length' } };
+      return {
+        ok: false,
+        violation: {
+          root: 'header',
+          steps: ['content-length'],
+          rule: 'content-length',
+          detail: 'invalid Content-Length',
+        },
+      };
     }
     const length = Number(lengths[0]);
     return length === 0 ? { ok: true, present: false } : { ok: true, present: true, length };
@@ -69,7 +79,9 @@ function jsonViolation(bytes: Uint8Array, limits: JsonLimits, steps: (string | n
   if (r.ok) return r;
   return {
     ok: false,
-    violations: [{ root: 'body', steps: [...steps, ...r.error.path], rule: r.error.rule, detail: describeJsonGuardError(r.error) }],
+    violations: [
+      { root: 'body', steps: [...steps, ...r.error.path], rule: r.error.rule, detail: describeJsonGuardError(r.error) },
+    ],
   };
 }
 
@@ -110,8 +122,12 @@ export function codePointLength(s: string): number {
 }
 
 function checkField(name: string, length: number, limits: BodyLimits): Decoded | undefined {
-  if (codePointLength(name) > limits.json.maxKeyLength) return bodyViolation('max-key-length', `field name longer than ${limits.json.maxKeyLength} characters`);
-  if (length > limits.json.maxStringLength) return bodyViolation('max-string-length', `field value longer than ${limits.json.maxStringLength} characters`, [name]);
+  if (codePointLength(name) > limits.json.maxKeyLength)
+    return bodyViolation('max-key-length', `field name longer than ${limits.json.maxKeyLength} characters`);
+  if (length > limits.json.maxStringLength)
+    return bodyViolation('max-string-length', `field value longer than ${limits.json.maxStringLength} characters`, [
+      name,
+    ]);
   return undefined;
 }
 
@@ -123,14 +139,16 @@ export function decodeFormBody(bytes: Uint8Array, fields: FormFields, limits: Bo
     return bodyViolation('utf-8', 'form body is not valid UTF-8');
   }
   const pairs = splitRawQuery(text);
-  if (pairs.length > limits.maxParameters) return bodyViolation('max-parameters', `more than ${limits.maxParameters} form fields`);
+  if (pairs.length > limits.maxParameters)
+    return bodyViolation('max-parameters', `more than ${limits.maxParameters} form fields`);
   const obj: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   const deepEntries = new Map<string, { segments: string[]; value: string }[]>();
   const plainDeep = new Set<string>();
   for (const p of pairs) {
     const name = percentDecode(p.rawName, true);
     const value = percentDecode(p.rawValue ?? '', true);
-    if (name === undefined || value === undefined) return bodyViolation('percent-encoding', 'malformed percent-encoding in a form field');
+    if (name === undefined || value === undefined)
+      return bodyViolation('percent-encoding', 'malformed percent-encoding in a form field');
     const tooLong = checkField(name, codePointLength(value), limits);
     if (tooLong !== undefined) return tooLong;
     const declared = fields.properties?.has(name) === true;
@@ -145,7 +163,11 @@ export function decodeFormBody(bytes: Uint8Array, fields: FormFields, limits: Bo
         continue;
       }
       if (fields.properties?.has(base) === true) {
-        return bodyViolation('bracketed-alias', `"${name}" is read as the field "${base}" by qs (Express), PHP and Rack; the document does not describe it that way`, [name]);
+        return bodyViolation(
+          'bracketed-alias',
+          `"${name}" is read as the field "${base}" by qs (Express), PHP and Rack; the document does not describe it that way`,
+          [name],
+        );
       }
     } else if (fields.deep?.has(name) === true) {
       plainDeep.add(name);
@@ -161,7 +183,8 @@ export function decodeFormBody(bytes: Uint8Array, fields: FormFields, limits: Bo
     }
   }
   for (const [base, entries] of deepEntries) {
-    if (plainDeep.has(base)) return bodyViolation('deepObject', 'a field is given both plainly and with brackets', [base]);
+    if (plainDeep.has(base))
+      return bodyViolation('deepObject', 'a field is given both plainly and with brackets', [base]);
     const built = buildDeepValue(entries, fields.deep!.get(base), fields.resolve ?? ((s) => s), limits.json.maxDepth);
     if (!built.ok) return bodyViolation('deepObject', built.reason, [base]);
     obj[base] = built.value;
@@ -169,7 +192,12 @@ export function decodeFormBody(bytes: Uint8Array, fields: FormFields, limits: Bo
   return { ok: true, value: { ...obj } };
 }
 
-export function decodeMultipartBody(bytes: Uint8Array, mediaType: MediaType, fields: FormFields, limits: BodyLimits): Decoded {
+export function decodeMultipartBody(
+  bytes: Uint8Array,
+  mediaType: MediaType,
+  fields: FormFields,
+  limits: BodyLimits,
+): Decoded {
   const boundary = mediaType.params.boundary;
   if (boundary === undefined) return bodyViolation('multipart', 'multipart Content-Type without a boundary');
   const parsed = parseMultipart(bytes, boundary, { maxParts: limits.maxParameters, maxHeaderBytes: 8192 });
@@ -180,7 +208,11 @@ export function decodeMultipartBody(bytes: Uint8Array, mediaType: MediaType, fie
     if (fields.properties?.has(part.name) !== true && part.name.includes('[')) {
       const base = part.name.split('[')[0]!;
       if (fields.properties?.has(base) === true) {
-        return bodyViolation('bracketed-alias', `"${part.name}" is read as the field "${base}" by multer and qs; the document does not describe it that way`, [part.name]);
+        return bodyViolation(
+          'bracketed-alias',
+          `"${part.name}" is read as the field "${base}" by multer and qs; the document does not describe it that way`,
+          [part.name],
+        );
       }
     }
     const partType = (part.contentType ?? '').split(';')[0]!.trim().toLowerCase();
@@ -193,7 +225,12 @@ export function decodeMultipartBody(bytes: Uint8Array, mediaType: MediaType, fie
       addField(obj, fields, part.name, value.value);
     } else if (fields.binary.has(part.name) || part.filename !== undefined) {
       // File content: its bytes as a latin1 string, so maxLength counts bytes. Not decoded as text.
-      addField(obj, fields, part.name, Buffer.from(part.body.buffer, part.body.byteOffset, part.body.byteLength).toString('latin1'));
+      addField(
+        obj,
+        fields,
+        part.name,
+        Buffer.from(part.body.buffer, part.body.byteOffset, part.body.byteLength).toString('latin1'),
+      );
     } else {
       let text: string;
       try {

@@ -20,8 +20,17 @@ import { compileLinearRegExp } from './ajv-setup';
 export type JsonObject = Record<string, unknown>;
 
 const SCHEMA_KEYWORDS = [
-  'additionalItems', 'additionalProperties', 'contains', 'not', 'if', 'then', 'else', 'propertyNames',
-  'unevaluatedItems', 'unevaluatedProperties', 'contentSchema',
+  'additionalItems',
+  'additionalProperties',
+  'contains',
+  'not',
+  'if',
+  'then',
+  'else',
+  'propertyNames',
+  'unevaluatedItems',
+  'unevaluatedProperties',
+  'contentSchema',
 ];
 const SCHEMA_ARRAY_KEYWORDS = ['allOf', 'anyOf', 'oneOf', 'prefixItems'];
 const SCHEMA_MAP_KEYWORDS = ['properties', 'patternProperties', 'definitions', '$defs', 'dependentSchemas'];
@@ -45,7 +54,8 @@ export function mapSubschemas(schema: JsonObject, at: string, fn: (sub: unknown,
   }
   for (const k of SCHEMA_MAP_KEYWORDS) {
     const v = schema[k];
-    if (isObject(v)) out[k] = Object.fromEntries(Object.entries(v).map(([name, s]) => [name, fn(s, `${at}.${k}.${name}`)]));
+    if (isObject(v))
+      out[k] = Object.fromEntries(Object.entries(v).map(([name, s]) => [name, fn(s, `${at}.${k}.${name}`)]));
   }
   if ('items' in schema) {
     const v = schema.items;
@@ -82,7 +92,8 @@ export function forEachSubschema(schema: unknown, fn: (s: JsonObject, at: string
       else stack.push([v, `${a}.items`]);
     }
     const deps = s.dependencies;
-    if (isObject(deps)) for (const [name, d] of Object.entries(deps)) if (!Array.isArray(d)) stack.push([d, `${a}.dependencies.${name}`]);
+    if (isObject(deps))
+      for (const [name, d] of Object.entries(deps)) if (!Array.isArray(d)) stack.push([d, `${a}.dependencies.${name}`]);
   }
 }
 
@@ -90,7 +101,10 @@ export function forEachSubschema(schema: unknown, fn: (s: JsonObject, at: string
 export type RefResolver = (ref: string) => unknown;
 
 function exclusiveBoundsFromBooleans(out: JsonObject): void {
-  for (const [flag, bound] of [['exclusiveMaximum', 'maximum'], ['exclusiveMinimum', 'minimum']] as const) {
+  for (const [flag, bound] of [
+    ['exclusiveMaximum', 'maximum'],
+    ['exclusiveMinimum', 'minimum'],
+  ] as const) {
     const v = out[flag];
     if (typeof v !== 'boolean') continue;
     if (v && typeof out[bound] === 'number') {
@@ -159,13 +173,19 @@ const POST_DRAFT_04_KEYWORDS = ['const', 'contains', 'propertyNames', 'if', 'the
 
 /** A JSON Schema draft-04 document → an equivalent draft-07 one (or a ConfigError naming what cannot be). */
 export function convertDraft04Schema(schema: unknown, at: string): unknown {
-  if (!isObject(schema)) throw new ConfigError(at, 'a draft-04 schema must be an object (boolean schemas came with draft-06)');
+  if (!isObject(schema))
+    throw new ConfigError(at, 'a draft-04 schema must be an object (boolean schemas came with draft-06)');
   for (const k of POST_DRAFT_04_KEYWORDS) {
-    if (k in schema) throw new ConfigError(`${at}.${k}`, `'${k}' is not a draft-04 keyword (draft-04 would ignore it); declare a later draft`);
+    if (k in schema)
+      throw new ConfigError(
+        `${at}.${k}`,
+        `'${k}' is not a draft-04 keyword (draft-04 would ignore it); declare a later draft`,
+      );
   }
   const out = mapSubschemas(schema, at, convertDraft04Schema);
   if ('$schema' in out) {
-    if (typeof out.$schema !== 'string' || !DRAFT_04_URIS.has(out.$schema)) throw new ConfigError(`${at}.$schema`, 'expected the draft-04 meta-schema URI');
+    if (typeof out.$schema !== 'string' || !DRAFT_04_URIS.has(out.$schema))
+      throw new ConfigError(`${at}.$schema`, 'expected the draft-04 meta-schema URI');
     delete out.$schema;
   }
   if ('id' in out) {
@@ -182,7 +202,7 @@ export function convertDraft04Schema(schema: unknown, at: string): unknown {
 
 /** Every subschema of a plain JSON Schema with its number-text check (number-syntax.ts), for coerced instances. */
 export function guardAllNumberText(schema: unknown): unknown {
-  if (!isObject(schema) || typeof schema.$ref === 'string' && Object.keys(schema).length === 1) return schema;
+  if (!isObject(schema) || (typeof schema.$ref === 'string' && Object.keys(schema).length === 1)) return schema;
   return guardNumberText(mapSubschemas(schema, '', (s) => guardAllNumberText(s)));
 }
 
@@ -203,10 +223,15 @@ export function patternProblems(schema: unknown, at: string): SchemaProblem[] {
     const why = linearPatternError(pattern);
     if (why !== undefined) problems.push({ location, message: why });
   };
-  forEachSubschema(schema, (s, a) => {
-    if (typeof s.pattern === 'string') check(s.pattern, `${a}.pattern`);
-    if (isObject(s.patternProperties)) for (const key of Object.keys(s.patternProperties)) check(key, `${a}.patternProperties.${key}`);
-  }, at);
+  forEachSubschema(
+    schema,
+    (s, a) => {
+      if (typeof s.pattern === 'string') check(s.pattern, `${a}.pattern`);
+      if (isObject(s.patternProperties))
+        for (const key of Object.keys(s.patternProperties)) check(key, `${a}.patternProperties.${key}`);
+    },
+    at,
+  );
   return problems;
 }
 

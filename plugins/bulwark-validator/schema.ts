@@ -17,13 +17,19 @@ export const ConfigFields = configFields({
   mode: string({
     one_of: ['enforce', 'monitor'],
     default: 'enforce',
-    description: 'enforce: reject invalid requests. monitor: validate and log what would be rejected, but let every request through (for rolling out a new spec).',
+    description:
+      'enforce: reject invalid requests. monitor: validate and log what would be rejected, but let every request through (for rolling out a new spec).',
   }),
   verbose: boolean({
     default: true,
-    description: 'Return the list of violations (location, rule, detail; never the offending values) to the client. false: only the message; the log keeps the details.',
+    description:
+      'Return the list of violations (location, rule, detail; never the offending values) to the client. false: only the message; the log keeps the details.',
   }),
-  max_errors: integer({ default: 20, between: [1, 100], description: 'Most violations listed in one error response (all of them are logged).' }),
+  max_errors: integer({
+    default: 20,
+    between: [1, 100],
+    description: 'Most violations listed in one error response (all of them are logged).',
+  }),
   openapi: record(
     {
       spec: string({
@@ -34,12 +40,14 @@ export const ConfigFields = configFields({
       }),
       spec_file: string({
         len_max: 4096,
-        description: 'Path of the OpenAPI document (JSON or YAML) on the machine running the plugin server. Exclusive with spec.',
+        description:
+          'Path of the OpenAPI document (JSON or YAML) on the machine running the plugin server. Exclusive with spec.',
       }),
       unknown_operations: string({
         one_of: ['reject', 'allow'],
         default: 'reject',
-        description: 'Requests to a path (404) or method (405) the document does not define: reject them (shuts shadow endpoints) or let them through unvalidated.',
+        description:
+          'Requests to a path (404) or method (405) the document does not define: reject them (shuts shadow endpoints) or let them through unvalidated.',
       }),
       base_paths: array(
         refine(string({ len_max: 1024, match: '^/[^%s%?#]*$' }), (p) =>
@@ -48,18 +56,24 @@ export const ConfigFields = configFields({
         {
           len_max: 64,
           default: [],
-          description: "Path prefixes the document's paths are below, as the client sends them (e.g. /petstore/v1). Empty: the path parts of the document's servers URLs.",
+          description:
+            "Path prefixes the document's paths are below, as the client sends them (e.g. /petstore/v1). Empty: the path parts of the document's servers URLs.",
         },
       ),
       validate: set(string({ one_of: VALIDATED_PARTS }), {
         default: VALIDATED_PARTS,
-        description: 'Which parts of the request are validated against the operation (Content-Type is always checked when a body is defined).',
+        description:
+          'Which parts of the request are validated against the operation (Content-Type is always checked when a body is defined).',
       }),
-      reject_unknown_query: boolean({ default: false, description: 'Reject query parameters the operation does not declare.' }),
+      reject_unknown_query: boolean({
+        default: false,
+        description: 'Reject query parameters the operation does not declare.',
+      }),
       load_mode: string({
         one_of: ['strict', 'lenient'],
         default: 'strict',
-        description: 'strict: a Schema Object that violates its meta-schema or a pattern RE2 cannot run refuses the document. lenient: such problems are logged (with their location) and the rest loads; an operation whose schemas then do not compile answers 500.',
+        description:
+          'strict: a Schema Object that violates its meta-schema or a pattern RE2 cannot run refuses the document. lenient: such problems are logged (with their location) and the rest loads; an operation whose schemas then do not compile answers 500.',
       }),
       precompile: boolean({
         default: false,
@@ -70,7 +84,8 @@ export const ConfigFields = configFields({
     },
     {
       required: true,
-      description: 'Validation against an OpenAPI 3.0 or 3.1 document: operation matching, parameters, Content-Type and request bodies.',
+      description:
+        'Validation against an OpenAPI 3.0 or 3.1 document: operation matching, parameters, Content-Type and request bodies.',
       entity_checks: [{ mutually_exclusive: ['spec', 'spec_file'] }],
     },
   ),
@@ -79,20 +94,27 @@ export const ConfigFields = configFields({
       draft: string({
         one_of: ['auto', '2020-12', '2019-09', 'draft-07', 'draft-04'],
         default: 'auto',
-        description: 'JSON Schema draft of the schemas. auto: the draft named by their $schema, else 2020-12. draft-04 is converted to draft-07 (draft-06+ keywords are refused).',
+        description:
+          'JSON Schema draft of the schemas. auto: the draft named by their $schema, else 2020-12. draft-04 is converted to draft-07 (draft-06+ keywords are refused).',
       }),
-      body_schema: string({ len_max: MAX_SPEC_BYTES, description: 'JSON Schema (JSON or YAML text) the JSON request body must satisfy.' }),
+      body_schema: string({
+        len_max: MAX_SPEC_BYTES,
+        description: 'JSON Schema (JSON or YAML text) the JSON request body must satisfy.',
+      }),
       query_schema: string({
         len_max: MAX_SPEC_BYTES,
-        description: 'JSON Schema for the query as an object (name → string, or array of strings when repeated); values are coerced to the schema types.',
+        description:
+          'JSON Schema for the query as an object (name → string, or array of strings when repeated); values are coerced to the schema types.',
       }),
       header_schema: string({
         len_max: MAX_SPEC_BYTES,
-        description: 'JSON Schema for the request headers as an object with lower-case names (repeated headers as arrays); values are coerced to the schema types.',
+        description:
+          'JSON Schema for the request headers as an object with lower-case names (repeated headers as arrays); values are coerced to the schema types.',
       }),
       body_required: boolean({
         default: false,
-        description: 'With body_schema: reject requests without a body. false: a request without a body is not checked against body_schema.',
+        description:
+          'With body_schema: reject requests without a body. false: a request without a body is not checked against body_schema.',
       }),
       content_types: array(string({ len_max: 256 }), {
         len_max: 32,
@@ -102,7 +124,8 @@ export const ConfigFields = configFields({
     },
     {
       required: true,
-      description: 'Validation against plain JSON Schemas (no OpenAPI document) for the JSON body, the query parameters and the headers.',
+      description:
+        'Validation against plain JSON Schemas (no OpenAPI document) for the JSON body, the query parameters and the headers.',
     },
   ),
   limits: record(
@@ -110,15 +133,24 @@ export const ConfigFields = configFields({
       max_body_size: integer({
         default: 1048576,
         between: [1, MAX_BODY_SIZE_LIMIT],
-        description: 'Largest request body in bytes that is read and validated; larger bodies get 413 (from Content-Length, before reading).',
+        description:
+          'Largest request body in bytes that is read and validated; larger bodies get 413 (from Content-Length, before reading).',
       }),
       max_depth: integer({
         default: 64,
         between: [1, MAX_VALIDATED_DEPTH],
         description: 'Deepest nesting of JSON arrays and objects (at most 1000: schema validation recurses per level).',
       }),
-      max_array_length: integer({ default: 10000, between: [1, LARGE], description: 'Most elements in one JSON array.' }),
-      max_object_entries: integer({ default: 1000, between: [1, LARGE], description: 'Most members in one JSON object.' }),
+      max_array_length: integer({
+        default: 10000,
+        between: [1, LARGE],
+        description: 'Most elements in one JSON array.',
+      }),
+      max_object_entries: integer({
+        default: 1000,
+        between: [1, LARGE],
+        description: 'Most members in one JSON object.',
+      }),
       max_key_length: integer({
         default: 256,
         between: [1, LARGE],
@@ -137,7 +169,8 @@ export const ConfigFields = configFields({
     },
     {
       required: true,
-      description: 'Size and structure limits checked before anything is parsed (JSON hardening), for bodies, form fields and query parameters.',
+      description:
+        'Size and structure limits checked before anything is parsed (JSON hardening), for bodies, form fields and query parameters.',
     },
   ),
 });

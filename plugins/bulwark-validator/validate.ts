@@ -71,11 +71,18 @@ function reject(status: number, message: string, violations: Violation[], operat
 
 function splitPathWithQuery(pathWithQuery: string): { rawPath: string; rawQuery: string } {
   const q = pathWithQuery.indexOf('?');
-  return q === -1 ? { rawPath: pathWithQuery, rawQuery: '' } : { rawPath: pathWithQuery.slice(0, q), rawQuery: pathWithQuery.slice(q + 1) };
+  return q === -1
+    ? { rawPath: pathWithQuery, rawQuery: '' }
+    : { rawPath: pathWithQuery.slice(0, q), rawQuery: pathWithQuery.slice(q + 1) };
 }
 
 function tooLarge(limits: BodyLimits, operation?: string): Verdict {
-  return reject(413, MESSAGES.tooLarge, [{ root: 'body', steps: [], rule: 'max-body-size', detail: `body larger than ${limits.maxBodySize} bytes` }], operation);
+  return reject(
+    413,
+    MESSAGES.tooLarge,
+    [{ root: 'body', steps: [], rule: 'max-body-size', detail: `body larger than ${limits.maxBodySize} bytes` }],
+    operation,
+  );
 }
 
 /** Reads the body within the limit: bodies Kong keeps in memory come back whatever their size, so check again. */
@@ -103,26 +110,57 @@ type BodyState = { present: false } | { present: true; bytes?: Uint8Array } | { 
  * Whether the request has a body. With Content-Length, the header says so; without (chunked, HTTP/2), the
  * body itself does: it is read (one getRawBody) and a request with an empty body has none.
  */
-async function bodyState(presence: Extract<BodyPresence, { ok: true }>, readBody: BodyReader, limits: BodyLimits): Promise<BodyState> {
+async function bodyState(
+  presence: Extract<BodyPresence, { ok: true }>,
+  readBody: BodyReader,
+  limits: BodyLimits,
+): Promise<BodyState> {
   if (presence.present !== 'unknown') return presence.present ? { present: true } : { present: false };
   const bytes = await readBody(unframedReadLimit(limits));
   if (bytes.length > limits.maxBodySize) return { tooLarge: true };
   return bytes.length === 0 ? { present: false } : { present: true, bytes };
 }
 
-function queryViolationsOfLimits(rawQuery: string, limits: BodyLimits): { pairs: ReturnType<typeof splitRawQuery>; violation?: Violation } {
+function queryViolationsOfLimits(
+  rawQuery: string,
+  limits: BodyLimits,
+): { pairs: ReturnType<typeof splitRawQuery>; violation?: Violation } {
   const pairs = splitRawQuery(rawQuery);
   if (pairs.length > limits.maxParameters) {
-    return { pairs, violation: { root: 'query', steps: [], rule: 'max-parameters', detail: `more than ${limits.maxParameters} query parameters` } };
+    return {
+      pairs,
+      violation: {
+        root: 'query',
+        steps: [],
+        rule: 'max-parameters',
+        detail: `more than ${limits.maxParameters} query parameters`,
+      },
+    };
   }
   for (const p of pairs) {
     const name = percentDecode(p.rawName, true) ?? '';
     if (codePointLength(name) > limits.json.maxKeyLength) {
-      return { pairs, violation: { root: 'query', steps: [], rule: 'max-key-length', detail: `parameter name longer than ${limits.json.maxKeyLength} characters` } };
+      return {
+        pairs,
+        violation: {
+          root: 'query',
+          steps: [],
+          rule: 'max-key-length',
+          detail: `parameter name longer than ${limits.json.maxKeyLength} characters`,
+        },
+      };
     }
     const value = percentDecode(p.rawValue ?? '', true) ?? '';
     if (codePointLength(value) > limits.json.maxStringLength) {
-      return { pairs, violation: { root: 'query', steps: [name], rule: 'max-string-length', detail: `value longer than ${limits.json.maxStringLength} characters` } };
+      return {
+        pairs,
+        violation: {
+          root: 'query',
+          steps: [name],
+          rule: 'max-string-length',
+          detail: `value longer than ${limits.json.maxStringLength} characters`,
+        },
+      };
     }
   }
   return { pairs };
@@ -147,7 +185,10 @@ function parameterViolations(
   const violations: Violation[] = [];
   const data: Record<ParamLocation, Record<string, unknown>> = { path: {}, query: {}, header: {}, cookie: {} };
   const query = indexQuery(pairs);
-  if (query === undefined) return [{ root: 'query', steps: [], rule: 'percent-encoding', detail: 'malformed percent-encoding in a parameter name' }];
+  if (query === undefined)
+    return [
+      { root: 'query', steps: [], rule: 'percent-encoding', detail: 'malformed percent-encoding in a parameter name' },
+    ];
   const claimed = new Set<string>();
   let cookies: Map<string, string> | undefined;
   const styleFailed = new Set<string>();
@@ -172,7 +213,12 @@ function parameterViolations(
     }
     if (r === 'absent') continue;
     if (!r.ok) {
-      violations.push({ root: spec.in, steps: [spec.name], rule: spec.in === 'query' && r.reason === 'empty value not allowed' ? 'allowEmptyValue' : 'style', detail: r.reason });
+      violations.push({
+        root: spec.in,
+        steps: [spec.name],
+        rule: spec.in === 'query' && r.reason === 'empty value not allowed' ? 'allowEmptyValue' : 'style',
+        detail: r.reason,
+      });
       styleFailed.add(`${spec.in}/${spec.name}`);
       continue;
     }
@@ -194,17 +240,28 @@ function parameterViolations(
     // A parameter declared as `ids[]` (PHP-style documents): qs reads `ids[0]` as the same `ids`.
     const open = spec.name.indexOf('[');
     if (open > 0) declared.add(spec.name.slice(0, open));
-    if (spec.shape === 'object' && spec.style === 'form' && spec.explode) for (const p of spec.objectProperties) declared.add(p);
+    if (spec.shape === 'object' && spec.style === 'form' && spec.explode)
+      for (const p of spec.objectProperties) declared.add(p);
   }
   const aliases = new Set(bracketedAliases(query, declared, claimed));
   for (const name of aliases) {
     const base = name.slice(0, name.indexOf('['));
-    violations.push({ root: 'query', steps: [name], rule: 'bracketed-alias', detail: `read as the parameter "${base}" by qs (Express) and PHP; not described by the API` });
+    violations.push({
+      root: 'query',
+      steps: [name],
+      rule: 'bracketed-alias',
+      detail: `read as the parameter "${base}" by qs (Express) and PHP; not described by the API`,
+    });
   }
   if (rejectUnknownQuery) {
     for (const name of query.byName.keys()) {
       if (claimed.has(name) || aliases.has(name)) continue;
-      violations.push({ root: 'query', steps: [name], rule: 'unknown-parameter', detail: 'parameter not defined for this operation' });
+      violations.push({
+        root: 'query',
+        steps: [name],
+        rule: 'unknown-parameter',
+        detail: 'parameter not defined for this operation',
+      });
     }
   }
   if (op.validateParams !== undefined && !op.validateParams(data)) {
@@ -259,10 +316,24 @@ function runValidator(validate: ValidateFunction, value: unknown): Violation[] {
 /** The request's media type; `ambiguous` (400, not 415) when receivers could read it differently. */
 function contentTypeOf(headers: HeaderMultimap): { mt?: MediaType; violation?: Violation; ambiguous?: true } {
   const values = headerValues(headers, 'content-type');
-  if (values.length === 0) return { violation: { root: 'header', steps: ['content-type'], rule: 'required', detail: 'a request with a body needs a Content-Type' } };
-  if (values.length > 1) return { violation: { root: 'header', steps: ['content-type'], rule: 'media-type', detail: 'more than one Content-Type' } };
+  if (values.length === 0)
+    return {
+      violation: {
+        root: 'header',
+        steps: ['content-type'],
+        rule: 'required',
+        detail: 'a request with a body needs a Content-Type',
+      },
+    };
+  if (values.length > 1)
+    return {
+      violation: { root: 'header', steps: ['content-type'], rule: 'media-type', detail: 'more than one Content-Type' },
+    };
   const mt = parseMediaType(values[0]!);
-  if (mt === undefined) return { violation: { root: 'header', steps: ['content-type'], rule: 'media-type', detail: 'malformed Content-Type' } };
+  if (mt === undefined)
+    return {
+      violation: { root: 'header', steps: ['content-type'], rule: 'media-type', detail: 'malformed Content-Type' },
+    };
   if (mt.repeatedParams !== undefined) {
     // `boundary=a; boundary=b`: we would read the last, busboy (multer) reads the first.
     const detail = `Content-Type gives the parameter ${mt.repeatedParams.join(', ')} more than once (ambiguous)`;
@@ -284,9 +355,13 @@ export async function validateOpenApiRequest(
   if (match.kind !== 'found') {
     if (policy.unknownOperations === 'allow') return { action: 'pass', unmatched: match.kind };
     if (match.kind === 'no-path') {
-      return reject(404, MESSAGES.notFound, [{ root: 'request', steps: ['path'], rule: 'unknown-path', detail: 'the API description defines no such path' }]);
+      return reject(404, MESSAGES.notFound, [
+        { root: 'request', steps: ['path'], rule: 'unknown-path', detail: 'the API description defines no such path' },
+      ]);
     }
-    const verdict = reject(405, MESSAGES.methodNotAllowed, [{ root: 'request', steps: ['method'], rule: 'unknown-method', detail: `allowed: ${match.allow.join(', ')}` }]);
+    const verdict = reject(405, MESSAGES.methodNotAllowed, [
+      { root: 'request', steps: ['method'], rule: 'unknown-method', detail: `allowed: ${match.allow.join(', ')}` },
+    ]);
     if (verdict.action === 'reject') verdict.rejection.headers = { Allow: match.allow.join(', ') };
     return verdict;
   }
@@ -297,25 +372,45 @@ export async function validateOpenApiRequest(
 
   const { pairs, violation: queryLimit } = queryViolationsOfLimits(rawQuery, limits);
   if (queryLimit !== undefined) return reject(400, VALIDATION_FAILED, [queryLimit], op.label);
-  const violations = parameterViolations(op, match.rawPathParams, pairs, req.headers, limits, policy.rejectUnknownQuery);
+  const violations = parameterViolations(
+    op,
+    match.rawPathParams,
+    pairs,
+    req.headers,
+    limits,
+    policy.rejectUnknownQuery,
+  );
 
   const body = await bodyState(presence, readBody, limits);
   if ('tooLarge' in body) return tooLarge(limits, op.label);
   if (op.body === undefined) {
-    if (body.present) violations.push({ root: 'body', steps: [], rule: 'unexpected-body', detail: 'this operation defines no request body' });
+    if (body.present)
+      violations.push({
+        root: 'body',
+        steps: [],
+        rule: 'unexpected-body',
+        detail: 'this operation defines no request body',
+      });
   } else if (!body.present) {
-    if (op.body.required) violations.push({ root: 'body', steps: [], rule: 'required', detail: 'this operation requires a request body' });
+    if (op.body.required)
+      violations.push({ root: 'body', steps: [], rule: 'required', detail: 'this operation requires a request body' });
   } else if (op.body.media.length > 0) {
     const ct = contentTypeOf(req.headers);
     if (ct.ambiguous) return reject(400, VALIDATION_FAILED, [ct.violation!], op.label);
     const entry = ct.mt === undefined ? undefined : chooseMedia(op.body.media, ct.mt);
     if (ct.mt === undefined || entry === undefined) {
       const expected = op.body.media.map((m) => m.range).join(', ');
-      const v = ct.violation ?? { root: 'header', steps: ['content-type'], rule: 'media-type', detail: `expected one of: ${expected}` };
+      const v = ct.violation ?? {
+        root: 'header',
+        steps: ['content-type'],
+        rule: 'media-type',
+        detail: `expected one of: ${expected}`,
+      };
       return reject(415, MESSAGES.mediaType, [v], op.label);
     }
     const kind = bodyKind(ct.mt);
-    const validate = kind === 'json' ? entry.validateJson : kind === 'form' || kind === 'multipart' ? entry.validateForm : undefined;
+    const validate =
+      kind === 'json' ? entry.validateJson : kind === 'form' || kind === 'multipart' ? entry.validateForm : undefined;
     if (validate !== undefined) {
       const bytes = body.bytes ?? (await readWithin(readBody, limits));
       if (bytes === undefined) return tooLarge(limits, op.label);
@@ -336,12 +431,18 @@ export interface JsonSchemaPolicy {
 }
 
 /** Query → `{name: value}` (repeated names → arrays; `?flag` → ""). */
-function queryObject(pairs: ReturnType<typeof splitRawQuery>): { value?: Record<string, unknown>; violation?: Violation } {
+function queryObject(pairs: ReturnType<typeof splitRawQuery>): {
+  value?: Record<string, unknown>;
+  violation?: Violation;
+} {
   const obj: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const p of pairs) {
     const name = percentDecode(p.rawName, true);
     const value = percentDecode(p.rawValue ?? '', true);
-    if (name === undefined || value === undefined) return { violation: { root: 'query', steps: [], rule: 'percent-encoding', detail: 'malformed percent-encoding' } };
+    if (name === undefined || value === undefined)
+      return {
+        violation: { root: 'query', steps: [], rule: 'percent-encoding', detail: 'malformed percent-encoding' },
+      };
     const prev = obj[name];
     obj[name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
   }
@@ -367,7 +468,8 @@ export async function validateJsonSchemaRequest(
   const { schemas } = policy;
   const presence = bodyPresence(req.headers);
   if (!presence.ok) return reject(400, VALIDATION_FAILED, [presence.violation]);
-  if (schemas.body !== undefined && presence.present === true && presence.length > limits.maxBodySize) return tooLarge(limits);
+  if (schemas.body !== undefined && presence.present === true && presence.length > limits.maxBodySize)
+    return tooLarge(limits);
   const violations: Violation[] = [];
   if (schemas.query !== undefined) {
     const { pairs, violation } = queryViolationsOfLimits(splitPathWithQuery(req.pathWithQuery).rawQuery, limits);
@@ -377,8 +479,18 @@ export async function validateJsonSchemaRequest(
     else {
       for (const name of Object.keys(q.value!)) {
         const open = name.indexOf('[');
-        if (open <= 0 || schemas.queryProperties?.has(name) === true || schemas.queryProperties?.has(name.slice(0, open)) !== true) continue;
-        violations.push({ root: 'query', steps: [name], rule: 'bracketed-alias', detail: `read as the parameter "${name.slice(0, open)}" by qs (Express) and PHP; not described by the schema` });
+        if (
+          open <= 0 ||
+          schemas.queryProperties?.has(name) === true ||
+          schemas.queryProperties?.has(name.slice(0, open)) !== true
+        )
+          continue;
+        violations.push({
+          root: 'query',
+          steps: [name],
+          rule: 'bracketed-alias',
+          detail: `read as the parameter "${name.slice(0, open)}" by qs (Express) and PHP; not described by the schema`,
+        });
       }
       if (!schemas.query(q.value)) violations.push(...ajvViolations(schemas.query.errors, 'query'));
     }
@@ -390,13 +502,19 @@ export async function validateJsonSchemaRequest(
     const body = await bodyState(presence, readBody, limits);
     if ('tooLarge' in body) return tooLarge(limits);
     if (!body.present) {
-      if (policy.bodyRequired) violations.push({ root: 'body', steps: [], rule: 'required', detail: 'a request body is required' });
+      if (policy.bodyRequired)
+        violations.push({ root: 'body', steps: [], rule: 'required', detail: 'a request body is required' });
     } else {
       const ct = contentTypeOf(req.headers);
       if (ct.ambiguous) return reject(400, VALIDATION_FAILED, [ct.violation!]);
       const accepted = ct.mt !== undefined && policy.contentTypes.some((r) => mediaRangeSpecificity(r, ct.mt!) > 0);
       if (!accepted) {
-        const v = ct.violation ?? { root: 'header', steps: ['content-type'], rule: 'media-type', detail: `expected one of: ${policy.contentTypes.join(', ')}` };
+        const v = ct.violation ?? {
+          root: 'header',
+          steps: ['content-type'],
+          rule: 'media-type',
+          detail: `expected one of: ${policy.contentTypes.join(', ')}`,
+        };
         return reject(415, MESSAGES.mediaType, [v]);
       }
       const bytes = body.bytes ?? (await readWithin(readBody, limits));
@@ -409,4 +527,3 @@ export async function validateJsonSchemaRequest(
   if (violations.length > 0) return reject(400, VALIDATION_FAILED, violations);
   return { action: 'pass' };
 }
-

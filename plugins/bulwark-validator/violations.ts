@@ -66,11 +66,16 @@ function paramStep(e: ErrorObject): string | undefined {
  * Ajv errors → violations under `root`; with `root` undefined the data was the parameter wrapper object
  * `{path, query, header, cookie}` and the first step of each instancePath names the request part.
  */
-export function ajvViolations(errors: readonly ErrorObject[] | null | undefined, root: ViolationRoot | undefined): Violation[] {
+export function ajvViolations(
+  errors: readonly ErrorObject[] | null | undefined,
+  root: ViolationRoot | undefined,
+): Violation[] {
   const out: Violation[] = [];
   for (const e of errors ?? []) {
     if (e.keyword === 'if') continue; // "must match then schema": the failing keyword inside is reported too
-    let steps: (string | number)[] = pointerSteps(e.instancePath).map((s) => (/^(0|[1-9]\d{0,8})$/.test(s) ? Number(s) : s));
+    let steps: (string | number)[] = pointerSteps(e.instancePath).map((s) =>
+      /^(0|[1-9]\d{0,8})$/.test(s) ? Number(s) : s,
+    );
     const extra = paramStep(e);
     if (extra !== undefined) steps.push(extra);
     let r: ViolationRoot;

@@ -308,13 +308,21 @@ export interface ClientIpSettings {
  * that is not an IP at all (Kong's `unix:` on a unix-socket listener) is kept as Kong gives it: it is not a trusted
  * proxy, so it is the client, and dropping it would put all such clients under one "unknown" key.
  */
-export function clientAddress(peerIp: unknown, headers: HeaderMultimap | undefined, settings: ClientIpSettings): string | undefined {
+export function clientAddress(
+  peerIp: unknown,
+  headers: HeaderMultimap | undefined,
+  settings: ClientIpSettings,
+): string | undefined {
   const peer = typeof peerIp === 'string' && peerIp !== '' ? peerIp : undefined;
   if (peer === undefined) return undefined;
   const resolved = settings.trustedProxies.isEmpty
     ? parseIp(peer)?.text
-    : resolveForwarding({ peerIp: peer, headers: headers ?? {}, trustedProxies: settings.trustedProxies, header: settings.forwardedHeader })
-        .clientIp;
+    : resolveForwarding({
+        peerIp: peer,
+        headers: headers ?? {},
+        trustedProxies: settings.trustedProxies,
+        header: settings.forwardedHeader,
+      }).clientIp;
   return resolved ?? peer;
 }
 

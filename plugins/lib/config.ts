@@ -37,7 +37,8 @@ const VAULT_REFERENCE = /^\{vault:[\s\S]*\}$/;
 
 /** Refuses "" (an unresolvable vault reference) and a reference Kong left unresolved, naming `field`. */
 export function checkSecret(value: string, field: string): string {
-  if (value === '') throw new ConfigError(field, 'empty secret (an unresolvable vault reference reaches the plugin as "")');
+  if (value === '')
+    throw new ConfigError(field, 'empty secret (an unresolvable vault reference reaches the plugin as "")');
   // Kong resolves references before StartInstance; one still here was not resolved.
   if (VAULT_REFERENCE.test(value)) throw new ConfigError(field, 'vault reference was not resolved');
   return value;

@@ -112,14 +112,27 @@ function field<T>(
 }
 
 /** Kong's `err` attribute, when the declaration gives one, replaces the validator's message (as in Kong). */
-function checkOneOf(value: unknown, allowed: readonly unknown[] | undefined, path: string, err: string | undefined): void {
-  if (allowed !== undefined && !allowed.includes(value)) throw new ConfigError(path, err ?? `expected one of: ${allowed.join(', ')}`);
+function checkOneOf(
+  value: unknown,
+  allowed: readonly unknown[] | undefined,
+  path: string,
+  err: string | undefined,
+): void {
+  if (allowed !== undefined && !allowed.includes(value))
+    throw new ConfigError(path, err ?? `expected one of: ${allowed.join(', ')}`);
 }
 
-function checkLength(length: number, options: { len_min?: number; len_max?: number }, path: string, unit: [string, string]): void {
+function checkLength(
+  length: number,
+  options: { len_min?: number; len_max?: number },
+  path: string,
+  unit: [string, string],
+): void {
   const count = (n: number): string => `${n} ${n === 1 ? unit[0] : unit[1]}`;
-  if (options.len_min !== undefined && length < options.len_min) throw new ConfigError(path, `must have at least ${count(options.len_min)}`);
-  if (options.len_max !== undefined && length > options.len_max) throw new ConfigError(path, `must have at most ${count(options.len_max)}`);
+  if (options.len_min !== undefined && length < options.len_min)
+    throw new ConfigError(path, `must have at least ${count(options.len_min)}`);
+  if (options.len_max !== undefined && length > options.len_max)
+    throw new ConfigError(path, `must have at most ${count(options.len_max)}`);
 }
 
 const CHARACTERS: [string, string] = ['character', 'characters'];
@@ -209,8 +222,10 @@ export function array<F extends Field<unknown>, const O extends CollectionOption
   elements: F,
   options: O,
 ): Field<Present<O, Element<F>[]>> {
-  return field(kongDef('array', options, { elements: elements.def }), options, (value, path) =>
-    readList(elements, options as CollectionOptions<unknown>, value, path) as never,
+  return field(
+    kongDef('array', options, { elements: elements.def }),
+    options,
+    (value, path) => readList(elements, options as CollectionOptions<unknown>, value, path) as never,
   );
 }
 
@@ -219,8 +234,10 @@ export function set<F extends Field<unknown>, const O extends CollectionOptions<
   elements: F,
   options: O,
 ): Field<Present<O, Element<F>[]>> {
-  return field(kongDef('set', options, { elements: elements.def }), options, (value, path) =>
-    readList(elements, options as CollectionOptions<unknown>, value, path) as never,
+  return field(
+    kongDef('set', options, { elements: elements.def }),
+    options,
+    (value, path) => readList(elements, options as CollectionOptions<unknown>, value, path) as never,
   );
 }
 
@@ -233,7 +250,8 @@ export function map<V extends Field<unknown>, const O extends CollectionOptions<
   const def = kongDef('map', options, { keys: keys.def, values: values.def });
   return field(def, options, (value, path) => {
     if (isEmptyTable(value)) value = {}; // an empty Lua table may be encoded as []
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(path, 'expected a map');
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      throw new ConfigError(path, 'expected a map');
     const entries = Object.entries(value);
     checkLength(entries.length, options, path, ENTRIES);
     const out: Record<string, unknown> = {};
@@ -292,7 +310,8 @@ export function kongSchema(config: ConfigFields<Fields>): KongFieldEntry[] {
 
 /** Reads Kong's config object (validated and defaulted by Kong, or raw in tests) into the declared type. */
 export function readConfig<F extends Fields>(config: ConfigFields<F>, raw: unknown): RecordOf<F> {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError('config', 'expected a record');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new ConfigError('config', 'expected a record');
   return config.read(raw, '');
 }
 

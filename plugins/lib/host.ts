@@ -118,7 +118,9 @@ export class HostAllowList {
   allows(host: HostPort): boolean {
     const name = host.hostname;
     return this.patterns.some((p) =>
-      'exact' in p ? p.exact === name : host.kind === 'name' && name.length > p.suffix.length && name.endsWith(p.suffix),
+      'exact' in p
+        ? p.exact === name
+        : host.kind === 'name' && name.length > p.suffix.length && name.endsWith(p.suffix),
     );
   }
 }

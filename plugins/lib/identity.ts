@@ -185,6 +185,9 @@ export function parseIdentity(value: unknown): BulwarkIdentity | undefined {
 }
 
 /** Whether a newly authenticated plugin's record may replace `existing` (anonymous never replaces authenticated). */
-export function mayReplaceIdentity(existing: BulwarkIdentity | undefined, next: Pick<BulwarkIdentity, 'authenticated'>): boolean {
+export function mayReplaceIdentity(
+  existing: BulwarkIdentity | undefined,
+  next: Pick<BulwarkIdentity, 'authenticated'>,
+): boolean {
   return existing === undefined || next.authenticated || !existing.authenticated;
 }

@@ -19,7 +19,8 @@ let loaded: Jose | undefined;
 
 function loadWithNodeRequire(): Jose {
   const getBuiltin = (process as unknown as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
-  if (typeof getBuiltin !== 'function') throw new Error('jose: this Node.js cannot load an ES module from CommonJS (need >= 20.19)');
+  if (typeof getBuiltin !== 'function')
+    throw new Error('jose: this Node.js cannot load an ES module from CommonJS (need >= 20.19)');
   const mod = getBuiltin('node:module') as typeof import('node:module');
   return mod.createRequire(__filename)('jose') as Jose;
 }

@@ -76,7 +76,15 @@ const END = 6; // the top-level value is complete: only whitespace may follow
 const ARRAY = 0;
 const OBJECT = 1;
 
-const CHAR_NAMES: Record<number, string> = { 0x7b: "'{'", 0x7d: "'}'", 0x5b: "'['", 0x5d: "']'", 0x3a: "':'", 0x2c: "','", 0x22: 'a quote' };
+const CHAR_NAMES: Record<number, string> = {
+  0x7b: "'{'",
+  0x7d: "'}'",
+  0x5b: "'['",
+  0x5d: "']'",
+  0x3a: "':'",
+  0x2c: "','",
+  0x22: 'a quote',
+};
 
 function describeByte(c: number): string {
   // Structural characters are named; anything else (possibly attacker-chosen) is only classified.
@@ -154,7 +162,12 @@ export function scanJson(bytes: Uint8Array, limits: JsonLimits): JsonScanResult 
         break;
       }
       if (length >= maxLength) {
-        fail('limit', what === 'key' ? 'max-key-length' : 'max-string-length', `${what === 'key' ? 'member name' : 'string'} longer than ${maxLength} characters`, start);
+        fail(
+          'limit',
+          what === 'key' ? 'max-key-length' : 'max-string-length',
+          `${what === 'key' ? 'member name' : 'string'} longer than ${maxLength} characters`,
+          start,
+        );
       }
       if (c === 0x5c) {
         escaped = true;
@@ -166,7 +179,8 @@ export function scanJson(bytes: Uint8Array, limits: JsonLimits): JsonScanResult 
             // A high surrogate must be followed by an escaped low surrogate.
             if (j + 1 < n && bytes[j] === 0x5c && bytes[j + 1] === 0x75) {
               const low = readHex4(j + 2);
-              if (low < 0xdc00 || low > 0xdfff) fail('syntax', 'lone-surrogate', 'unpaired UTF-16 surrogate escape', j - 6);
+              if (low < 0xdc00 || low > 0xdfff)
+                fail('syntax', 'lone-surrogate', 'unpaired UTF-16 surrogate escape', j - 6);
               j += 6;
             } else {
               fail('syntax', 'lone-surrogate', 'unpaired UTF-16 surrogate escape', j - 6);
@@ -174,7 +188,16 @@ export function scanJson(bytes: Uint8Array, limits: JsonLimits): JsonScanResult 
           } else if (unit >= 0xdc00 && unit <= 0xdfff) {
             fail('syntax', 'lone-surrogate', 'unpaired UTF-16 surrogate escape', j - 6);
           }
-        } else if (e === 0x22 || e === 0x5c || e === 0x2f || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) {
+        } else if (
+          e === 0x22 ||
+          e === 0x5c ||
+          e === 0x2f ||
+          e === 0x62 ||
+          e === 0x66 ||
+          e === 0x6e ||
+          e === 0x72 ||
+          e === 0x74
+        ) {
           j += 2;
         } else {
           fail('syntax', 'json-syntax', e === -1 ? `unterminated ${what}` : 'invalid escape sequence', j);
@@ -212,13 +235,22 @@ export function scanJson(bytes: Uint8Array, limits: JsonLimits): JsonScanResult 
     let lo = 0x80;
     let hi = 0xbf;
     if (c >= 0xc2 && c <= 0xdf) need = 1;
-    else if (c === 0xe0) { need = 2; lo = 0xa0; }
-    else if ((c >= 0xe1 && c <= 0xec) || c === 0xee || c === 0xef) need = 2;
-    else if (c === 0xed) { need = 2; hi = 0x9f; } // no encoded surrogates
-    else if (c === 0xf0) { need = 3; lo = 0x90; }
-    else if (c >= 0xf1 && c <= 0xf3) need = 3;
-    else if (c === 0xf4) { need = 3; hi = 0x8f; }
-    else return fail('syntax', 'utf-8', 'invalid UTF-8', at);
+    else if (c === 0xe0) {
+      need = 2;
+      lo = 0xa0;
+    } else if ((c >= 0xe1 && c <= 0xec) || c === 0xee || c === 0xef) need = 2;
+    else if (c === 0xed) {
+      need = 2;
+      hi = 0x9f;
+    } // no encoded surrogates
+    else if (c === 0xf0) {
+      need = 3;
+      lo = 0x90;
+    } else if (c >= 0xf1 && c <= 0xf3) need = 3;
+    else if (c === 0xf4) {
+      need = 3;
+      hi = 0x8f;
+    } else return fail('syntax', 'utf-8', 'invalid UTF-8', at);
     if (at + need >= n) fail('syntax', 'utf-8', 'truncated UTF-8 sequence', at);
     const second = bytes[at + 1]!;
     if (second < lo || second > hi) fail('syntax', 'utf-8', 'invalid UTF-8', at);
@@ -238,13 +270,15 @@ export function scanJson(bytes: Uint8Array, limits: JsonLimits): JsonScanResult 
     else fail('syntax', 'json-syntax', 'invalid number', j);
     if (j < n && bytes[j] === 0x2e) {
       j++;
-      if (j >= n || !isDigit(bytes[j]!)) fail('syntax', 'json-syntax', 'invalid number: digits must follow the decimal point', j);
+      if (j >= n || !isDigit(bytes[j]!))
+        fail('syntax', 'json-syntax', 'invalid number: digits must follow the decimal point', j);
       while (j < n && isDigit(bytes[j]!)) j++;
     }
     if (j < n && (bytes[j] === 0x65 || bytes[j] === 0x45)) {
       j++;
       if (j < n && (bytes[j] === 0x2b || bytes[j] === 0x2d)) j++;
-      if (j >= n || !isDigit(bytes[j]!)) fail('syntax', 'json-syntax', 'invalid number: digits must follow the exponent', j);
+      if (j >= n || !isDigit(bytes[j]!))
+        fail('syntax', 'json-syntax', 'invalid number: digits must follow the exponent', j);
       while (j < n && isDigit(bytes[j]!)) j++;
     }
     return j;
@@ -263,7 +297,8 @@ export function scanJson(bytes: Uint8Array, limits: JsonLimits): JsonScanResult 
   };
 
   const open = (kind: number, at: number) => {
-    if (kinds.length >= limits.maxDepth) fail('limit', 'max-depth', `nesting deeper than ${limits.maxDepth} levels`, at);
+    if (kinds.length >= limits.maxDepth)
+      fail('limit', 'max-depth', `nesting deeper than ${limits.maxDepth} levels`, at);
     kinds.push(kind);
     counts.push(0);
     keySets.push(undefined);
@@ -308,7 +343,8 @@ export function scanJson(bytes: Uint8Array, limits: JsonLimits): JsonScanResult 
           const top = kinds.length - 1;
           if (top >= 0 && kinds[top] === ARRAY) {
             const count = ++counts[top]!;
-            if (count > limits.maxArrayLength) fail('limit', 'max-array-length', `array longer than ${limits.maxArrayLength} elements`, i);
+            if (count > limits.maxArrayLength)
+              fail('limit', 'max-array-length', `array longer than ${limits.maxArrayLength} elements`, i);
           }
           if (c === 0x7b) {
             open(OBJECT, i);
@@ -346,12 +382,16 @@ export function scanJson(bytes: Uint8Array, limits: JsonLimits): JsonScanResult 
             close();
             break;
           }
-          if (c !== 0x22) fail('syntax', 'json-syntax', `expected a member name in quotes, found ${describeByte(c)}`, i);
+          if (c !== 0x22)
+            fail('syntax', 'json-syntax', `expected a member name in quotes, found ${describeByte(c)}`, i);
           const count = ++counts[top]!;
-          if (count > limits.maxObjectEntries) fail('limit', 'max-object-entries', `object with more than ${limits.maxObjectEntries} members`, i);
+          if (count > limits.maxObjectEntries)
+            fail('limit', 'max-object-entries', `object with more than ${limits.maxObjectEntries} members`, i);
           const start = i;
           const [end, escaped] = scanString(i, limits.maxKeyLength, 'key');
-          const key = escaped ? (JSON.parse(buf.toString('utf8', start, end)) as string) : buf.toString('utf8', start + 1, end - 1);
+          const key = escaped
+            ? (JSON.parse(buf.toString('utf8', start, end)) as string)
+            : buf.toString('utf8', start + 1, end - 1);
           let keys = keySets[top];
           if (keys === undefined) keySets[top] = keys = new Set<string>();
           lastKeys[top] = key;
@@ -362,7 +402,8 @@ export function scanJson(bytes: Uint8Array, limits: JsonLimits): JsonScanResult 
           break;
         }
         case COLON:
-          if (c !== 0x3a) fail('syntax', 'json-syntax', `expected ':' after a member name, found ${describeByte(c)}`, i);
+          if (c !== 0x3a)
+            fail('syntax', 'json-syntax', `expected ':' after a member name, found ${describeByte(c)}`, i);
           i++;
           state = VALUE;
           break;
@@ -383,7 +424,12 @@ export function scanJson(bytes: Uint8Array, limits: JsonLimits): JsonScanResult 
             i++;
             close();
           } else {
-            fail('syntax', 'json-syntax', `expected ',' or ${kind === ARRAY ? "']'" : "'}'"}, found ${describeByte(c)}`, i);
+            fail(
+              'syntax',
+              'json-syntax',
+              `expected ',' or ${kind === ARRAY ? "']'" : "'}'"}, found ${describeByte(c)}`,
+              i,
+            );
           }
           break;
         }
@@ -409,7 +455,10 @@ export function scanJson(bytes: Uint8Array, limits: JsonLimits): JsonScanResult 
       }
     }
     const { line, column } = positionOf(bytes, err.offset);
-    return { ok: false, error: { kind: err.kind, rule: err.rule, message: err.message, offset: err.offset, line, column, path } };
+    return {
+      ok: false,
+      error: { kind: err.kind, rule: err.rule, message: err.message, offset: err.offset, line, column, path },
+    };
   }
 }
 

@@ -30,7 +30,8 @@ export function parseMediaType(value: string): MediaType | undefined {
   let rest = semi === -1 ? '' : value.slice(semi + 1);
   let repeated: string[] | undefined;
   while (rest.trim() !== '') {
-    const m = /^\s*([!#$%&'*+\-.^_`|~0-9A-Za-z]+)\s*=\s*("(?:[^"\\]|\\.)*"|[!#$%&'*+\-.^_`|~0-9A-Za-z]+)\s*(?:;|$)/.exec(rest);
+    const m =
+      /^\s*([!#$%&'*+\-.^_`|~0-9A-Za-z]+)\s*=\s*("(?:[^"\\]|\\.)*"|[!#$%&'*+\-.^_`|~0-9A-Za-z]+)\s*(?:;|$)/.exec(rest);
     if (m === null) {
       // Tolerate a trailing ';' or empty parameter, as most servers do.
       const t = /^\s*;/.exec(rest);
@@ -45,7 +46,9 @@ export function parseMediaType(value: string): MediaType | undefined {
     params[name] = v;
     rest = rest.slice(m[0].length);
   }
-  return repeated === undefined ? { essence, type, subtype, params } : { essence, type, subtype, params, repeatedParams: repeated };
+  return repeated === undefined
+    ? { essence, type, subtype, params }
+    : { essence, type, subtype, params, repeatedParams: repeated };
 }
 
 /** application/json, any `+json` structured syntax suffix (RFC 6839), and text/json. */

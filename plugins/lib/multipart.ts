@@ -46,7 +46,8 @@ function dispositionParams(value: string): Record<string, string> | string {
     const p = re.exec(rest);
     if (p === null) return 'malformed multipart Content-Disposition';
     const key = p[1]!.toLowerCase();
-    if (key.endsWith('*')) return `multipart Content-Disposition parameter ${key} (RFC 5987 form) is not allowed in form-data`;
+    if (key.endsWith('*'))
+      return `multipart Content-Disposition parameter ${key} (RFC 5987 form) is not allowed in form-data`;
     if (key in params) return `multipart Content-Disposition gives ${key} more than once`;
     let v = p[2]!;
     if (v.startsWith('"')) v = v.slice(1, -1).replace(/\\(.)/g, '$1');

@@ -61,9 +61,13 @@ export function checkOutboundUrl(raw: string, allowHttp: boolean): URL {
     throw new OutboundFetchError('invalid_url', `not a URL: ${JSON.stringify(raw.slice(0, 200))}`);
   }
   if (url.protocol !== 'https:' && !(allowHttp && url.protocol === 'http:')) {
-    throw new OutboundFetchError('scheme_not_allowed', `${url.protocol.replace(':', '')} URLs are not allowed${allowHttp ? '' : ' (https only)'}`);
+    throw new OutboundFetchError(
+      'scheme_not_allowed',
+      `${url.protocol.replace(':', '')} URLs are not allowed${allowHttp ? '' : ' (https only)'}`,
+    );
   }
-  if (url.username !== '' || url.password !== '') throw new OutboundFetchError('invalid_url', 'credentials in URLs are not allowed');
+  if (url.username !== '' || url.password !== '')
+    throw new OutboundFetchError('invalid_url', 'credentials in URLs are not allowed');
   return url;
 }
 
@@ -76,9 +80,10 @@ export async function fetchOutbound(rawUrl: string, options: OutboundFetchOption
   const allowHttp = options.allowHttp === true;
   const maxRedirects = options.maxRedirects ?? 2;
   const first = checkOutboundUrl(rawUrl, allowHttp);
-  const ca = options.extraCaCertificates !== undefined && options.extraCaCertificates.length > 0
-    ? [...tls.rootCertificates, ...options.extraCaCertificates]
-    : undefined;
+  const ca =
+    options.extraCaCertificates !== undefined && options.extraCaCertificates.length > 0
+      ? [...tls.rootCertificates, ...options.extraCaCertificates]
+      : undefined;
   const deadline = Date.now() + options.timeoutMs;
 
   let url = first;
@@ -87,7 +92,8 @@ export async function fetchOutbound(rawUrl: string, options: OutboundFetchOption
     if (remaining <= 0) throw new OutboundFetchError('timeout', `no answer within ${options.timeoutMs} ms`);
     const res = await getOnce(url, remaining, options, ca);
     if (REDIRECT_STATUSES.has(res.status) && res.location !== undefined) {
-      if (hop >= maxRedirects) throw new OutboundFetchError('too_many_redirects', `more than ${maxRedirects} redirects`);
+      if (hop >= maxRedirects)
+        throw new OutboundFetchError('too_many_redirects', `more than ${maxRedirects} redirects`);
       let next: URL;
       try {
         next = new URL(res.location, url);
@@ -95,7 +101,10 @@ export async function fetchOutbound(rawUrl: string, options: OutboundFetchOption
         throw new OutboundFetchError('redirect_refused', 'redirect to an invalid URL');
       }
       if (!sameOrigin(first, next)) {
-        throw new OutboundFetchError('redirect_refused', `redirect to another origin (${next.protocol}//${next.host}) refused`);
+        throw new OutboundFetchError(
+          'redirect_refused',
+          `redirect to another origin (${next.protocol}//${next.host}) refused`,
+        );
       }
       url = next;
       continue;
@@ -111,7 +120,12 @@ interface OneResponse {
   body: Buffer;
 }
 
-function getOnce(url: URL, timeoutMs: number, options: OutboundFetchOptions, ca: string[] | undefined): Promise<OneResponse> {
+function getOnce(
+  url: URL,
+  timeoutMs: number,
+  options: OutboundFetchOptions,
+  ca: string[] | undefined,
+): Promise<OneResponse> {
   return new Promise<OneResponse>((resolve, reject) => {
     let settled = false;
     const finish = (err: Error | undefined, value?: OneResponse) => {
@@ -156,7 +170,10 @@ function getOnce(url: URL, timeoutMs: number, options: OutboundFetchOptions, ca:
       );
       res.on('error', (err) => finish(new OutboundFetchError('network', err.message)));
     });
-    const timer = setTimeout(() => finish(new OutboundFetchError('timeout', `no answer within ${options.timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => finish(new OutboundFetchError('timeout', `no answer within ${options.timeoutMs} ms`)),
+      timeoutMs,
+    );
     req.on('error', (err) => finish(new OutboundFetchError('network', err.message)));
     req.end();
   });

@@ -239,5 +239,11 @@ export function definePlugin<C, S = readonly unknown[]>(spec: PluginSpec<C, S>):
     });
   }
   Object.defineProperty(BulwarkPlugin, 'name', { value: `${name}:Plugin` });
-  return Object.freeze({ Name: name, Version: BULWARK_VERSION, Priority: priority, Schema: schema, Plugin: BulwarkPlugin });
+  return Object.freeze({
+    Name: name,
+    Version: BULWARK_VERSION,
+    Priority: priority,
+    Schema: schema,
+    Plugin: BulwarkPlugin,
+  });
 }

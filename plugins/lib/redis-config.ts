@@ -13,7 +13,15 @@ const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/;
 const address = (what: string) => ({
   type: 'record',
   fields: [
-    { host: { type: 'string', required: true, len_max: 255, match: HOST_PATTERN, description: `Host name or IP address of a ${what}.` } },
+    {
+      host: {
+        type: 'string',
+        required: true,
+        len_max: 255,
+        match: HOST_PATTERN,
+        description: `Host name or IP address of a ${what}.`,
+      },
+    },
     { port: { type: 'integer', required: true, between: [1, 65535], description: `TCP port of the ${what}.` } },
   ],
 });
@@ -30,12 +38,28 @@ export function redisSchemaField(purpose: string, keyPrefix: string): Record<str
           type: 'string',
           one_of: ['none', 'standalone', 'sentinel', 'cluster'],
           default: 'none',
-          description: 'none (no Redis), standalone (host/port), sentinel (sentinel_nodes + sentinel_master) or cluster (cluster_nodes).',
+          description:
+            'none (no Redis), standalone (host/port), sentinel (sentinel_nodes + sentinel_master) or cluster (cluster_nodes).',
         },
       },
-      { host: { type: 'string', default: '127.0.0.1', len_max: 255, match: HOST_PATTERN, description: 'Redis host for standalone mode.' } },
+      {
+        host: {
+          type: 'string',
+          default: '127.0.0.1',
+          len_max: 255,
+          match: HOST_PATTERN,
+          description: 'Redis host for standalone mode.',
+        },
+      },
       { port: { type: 'integer', default: 6379, between: [1, 65535], description: 'Redis port for standalone mode.' } },
-      { database: { type: 'integer', default: 0, between: [0, 15], description: 'Redis database number (not used in cluster mode).' } },
+      {
+        database: {
+          type: 'integer',
+          default: 0,
+          between: [0, 15],
+          description: 'Redis database number (not used in cluster mode).',
+        },
+      },
       {
         username: {
           type: 'string',
@@ -50,10 +74,17 @@ export function redisSchemaField(purpose: string, keyPrefix: string): Record<str
           len_max: 1024,
           referenceable: true,
           encrypted: true,
-          description: 'Password of the ACL user (or requirepass). May be a vault reference, e.g. {vault://env/redis-password}.',
+          description:
+            'Password of the ACL user (or requirepass). May be a vault reference, e.g. {vault://env/redis-password}.',
         },
       },
-      { sentinel_master: { type: 'string', len_max: 255, description: 'Name of the master group the sentinels watch (sentinel mode).' } },
+      {
+        sentinel_master: {
+          type: 'string',
+          len_max: 255,
+          description: 'Name of the master group the sentinels watch (sentinel mode).',
+        },
+      },
       {
         sentinel_nodes: {
           type: 'array',
@@ -63,7 +94,14 @@ export function redisSchemaField(purpose: string, keyPrefix: string): Record<str
           description: 'Sentinel addresses (sentinel mode).',
         },
       },
-      { sentinel_username: { type: 'string', len_max: 256, referenceable: true, description: 'ACL user for the sentinels, if they require one.' } },
+      {
+        sentinel_username: {
+          type: 'string',
+          len_max: 256,
+          referenceable: true,
+          description: 'ACL user for the sentinels, if they require one.',
+        },
+      },
       {
         sentinel_password: {
           type: 'string',
@@ -83,8 +121,21 @@ export function redisSchemaField(purpose: string, keyPrefix: string): Record<str
         },
       },
       { ssl: { type: 'boolean', default: false, description: 'Connect to Redis (and sentinels) over TLS.' } },
-      { ssl_verify: { type: 'boolean', default: true, description: "Verify the Redis server's TLS certificate and host name." } },
-      { server_name: { type: 'string', len_max: 255, match: HOST_PATTERN, description: 'TLS server name (SNI and verification); unset: the host.' } },
+      {
+        ssl_verify: {
+          type: 'boolean',
+          default: true,
+          description: "Verify the Redis server's TLS certificate and host name.",
+        },
+      },
+      {
+        server_name: {
+          type: 'string',
+          len_max: 255,
+          match: HOST_PATTERN,
+          description: 'TLS server name (SNI and verification); unset: the host.',
+        },
+      },
       {
         ssl_ca_certificate: {
           type: 'string',
@@ -107,7 +158,8 @@ export function redisSchemaField(purpose: string, keyPrefix: string): Record<str
           type: 'integer',
           default: 500,
           between: [10, 10000],
-          description: "Longest wait for one Redis reply in milliseconds (at most 10 s, well inside Kong's 60 s wait for a plugin step).",
+          description:
+            "Longest wait for one Redis reply in milliseconds (at most 10 s, well inside Kong's 60 s wait for a plugin step).",
         },
       },
       {
@@ -121,16 +173,39 @@ export function redisSchemaField(purpose: string, keyPrefix: string): Record<str
       },
     ],
     entity_checks: [
-      { conditional: { if_field: 'mode', if_match: { eq: 'sentinel' }, then_field: 'sentinel_master', then_match: { required: true } } },
-      { conditional: { if_field: 'mode', if_match: { eq: 'sentinel' }, then_field: 'sentinel_nodes', then_match: { len_min: 1 } } },
-      { conditional: { if_field: 'mode', if_match: { eq: 'cluster' }, then_field: 'cluster_nodes', then_match: { len_min: 1 } } },
+      {
+        conditional: {
+          if_field: 'mode',
+          if_match: { eq: 'sentinel' },
+          then_field: 'sentinel_master',
+          then_match: { required: true },
+        },
+      },
+      {
+        conditional: {
+          if_field: 'mode',
+          if_match: { eq: 'sentinel' },
+          then_field: 'sentinel_nodes',
+          then_match: { len_min: 1 },
+        },
+      },
+      {
+        conditional: {
+          if_field: 'mode',
+          if_match: { eq: 'cluster' },
+          then_field: 'cluster_nodes',
+          then_match: { len_min: 1 },
+        },
+      },
     ],
   };
 }
 
 /** A raw member of a config record. */
 function member(record: unknown, key: string): unknown {
-  return record !== null && typeof record === 'object' && !Array.isArray(record) ? (record as Record<string, unknown>)[key] : undefined;
+  return record !== null && typeof record === 'object' && !Array.isArray(record)
+    ? (record as Record<string, unknown>)[key]
+    : undefined;
 }
 
 function parseAddresses(parent: ConfigReader, key: string, rawParent: unknown): RedisAddress[] {
@@ -157,11 +232,13 @@ export function parseRedisConfig(root: ConfigReader, rawRoot: unknown, defaultKe
   const r = root.record('redis');
   const rawRedis = member(rawRoot, 'redis');
   const keyPrefix = r.string('key_prefix', defaultKeyPrefix);
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(keyPrefix)) throw new ConfigError(r.field('key_prefix'), 'letters, digits, "_", "." and "-" only');
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(keyPrefix))
+    throw new ConfigError(r.field('key_prefix'), 'letters, digits, "_", "." and "-" only');
   const mode = r.oneOf('mode', ['none', 'standalone', 'sentinel', 'cluster'] as const, 'none');
   if (mode === 'none') return { keyPrefix };
   const caText = r.optionalString('ssl_ca_certificate');
-  if (caText !== undefined && !PEM_CERT.test(caText)) throw new ConfigError(r.field('ssl_ca_certificate'), 'expected PEM certificate(s)');
+  if (caText !== undefined && !PEM_CERT.test(caText))
+    throw new ConfigError(r.field('ssl_ca_certificate'), 'expected PEM certificate(s)');
   const settings: RedisSettings = {
     mode,
     host: r.string('host', '127.0.0.1'),
@@ -184,8 +261,10 @@ export function parseRedisConfig(root: ConfigReader, rawRoot: unknown, defaultKe
     commandTimeoutMs: r.integer('timeout_ms', 500, 10, MAX_OUTBOUND_WAIT_MS),
   };
   if (mode === 'sentinel') {
-    if (settings.sentinelMaster === undefined) throw new ConfigError(r.field('sentinel_master'), 'required in sentinel mode');
-    if (settings.sentinels.length === 0) throw new ConfigError(r.field('sentinel_nodes'), 'at least one sentinel is required in sentinel mode');
+    if (settings.sentinelMaster === undefined)
+      throw new ConfigError(r.field('sentinel_master'), 'required in sentinel mode');
+    if (settings.sentinels.length === 0)
+      throw new ConfigError(r.field('sentinel_nodes'), 'at least one sentinel is required in sentinel mode');
   }
   if (mode === 'cluster' && settings.clusterNodes.length === 0) {
     throw new ConfigError(r.field('cluster_nodes'), 'at least one node is required in cluster mode');

@@ -71,7 +71,9 @@ export function redisSettingsKey(s: RedisSettings): string {
     s.mode === 'cluster' ? null : s.database,
     s.username ?? null,
     secret(s.password),
-    s.mode === 'sentinel' ? [s.sentinelMaster ?? null, addr(s.sentinels), s.sentinelUsername ?? null, secret(s.sentinelPassword)] : null,
+    s.mode === 'sentinel'
+      ? [s.sentinelMaster ?? null, addr(s.sentinels), s.sentinelUsername ?? null, secret(s.sentinelPassword)]
+      : null,
     s.mode === 'cluster' ? addr(s.clusterNodes) : null,
     s.tls.enabled ? [s.tls.verify, s.tls.serverName ?? null, s.tls.ca === undefined ? null : sha256(s.tls.ca)] : false,
     s.connectTimeoutMs,
@@ -380,7 +382,10 @@ function noteTimeout(client: RedisClient, sentAt: number, ms: number): void {
     () => {
       h.timer = undefined;
       if (h.unansweredSince === since) {
-        recycleConnection(client, `${h.timeouts} commands in a row got no reply within ${ms} ms, and nothing came for ${STALE_CONNECTION_MS} ms`);
+        recycleConnection(
+          client,
+          `${h.timeouts} commands in a row got no reply within ${ms} ms, and nothing came for ${STALE_CONNECTION_MS} ms`,
+        );
       }
     },
     Math.max(0, since + STALE_CONNECTION_MS - Date.now()),
@@ -395,7 +400,12 @@ function noteTimeout(client: RedisClient, sentAt: number, ms: number): void {
  * refused request would still be counted. Waiting for 'ready' here means a command that times out before the
  * connection is up is never sent. Timeouts on an open connection feed the stale-connection check above.
  */
-export async function whenReady<T>(client: RedisClient, ms: number, what: string, command: () => Promise<T>): Promise<T> {
+export async function whenReady<T>(
+  client: RedisClient,
+  ms: number,
+  what: string,
+  command: () => Promise<T>,
+): Promise<T> {
   const started = Date.now();
   if (client.status !== 'ready') await withTimeout(nextReady(client), ms, `${what} (no Redis connection)`);
   const sentAt = Date.now();

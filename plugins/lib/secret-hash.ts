@@ -66,7 +66,8 @@ export class SecretHashFormatError extends Error {
 }
 
 function b64decode(text: string, what: string): Buffer {
-  if (!B64.test(text) || text.length % 4 === 1) throw new SecretHashFormatError(`${what} is not base64 (standard alphabet, no padding)`);
+  if (!B64.test(text) || text.length % 4 === 1)
+    throw new SecretHashFormatError(`${what} is not base64 (standard alphabet, no padding)`);
   return Buffer.from(text, 'base64');
 }
 
@@ -87,15 +88,21 @@ function parseParamList(text: string): Map<string, number> {
 
 function checkScrypt(N: number, r: number, p: number): void {
   if ((N & (N - 1)) !== 0) throw new SecretHashFormatError('scrypt N must be a power of two');
-  if (N < LIMITS.scryptMinN || N > LIMITS.scryptMaxN) throw new SecretHashFormatError(`scrypt N must be between ${LIMITS.scryptMinN} and ${LIMITS.scryptMaxN}`);
-  if (r < LIMITS.scryptMinR || r > LIMITS.scryptMaxR) throw new SecretHashFormatError(`scrypt r must be between ${LIMITS.scryptMinR} and ${LIMITS.scryptMaxR}`);
-  if (p < 1 || p > LIMITS.scryptMaxP) throw new SecretHashFormatError(`scrypt p must be between 1 and ${LIMITS.scryptMaxP}`);
-  if (128 * N * r * p > LIMITS.scryptMaxMemory) throw new SecretHashFormatError('scrypt parameters need more than 256 MiB');
+  if (N < LIMITS.scryptMinN || N > LIMITS.scryptMaxN)
+    throw new SecretHashFormatError(`scrypt N must be between ${LIMITS.scryptMinN} and ${LIMITS.scryptMaxN}`);
+  if (r < LIMITS.scryptMinR || r > LIMITS.scryptMaxR)
+    throw new SecretHashFormatError(`scrypt r must be between ${LIMITS.scryptMinR} and ${LIMITS.scryptMaxR}`);
+  if (p < 1 || p > LIMITS.scryptMaxP)
+    throw new SecretHashFormatError(`scrypt p must be between 1 and ${LIMITS.scryptMaxP}`);
+  if (128 * N * r * p > LIMITS.scryptMaxMemory)
+    throw new SecretHashFormatError('scrypt parameters need more than 256 MiB');
 }
 
 function checkPbkdf2(iterations: number): void {
   if (iterations < LIMITS.pbkdf2MinIterations || iterations > LIMITS.pbkdf2MaxIterations) {
-    throw new SecretHashFormatError(`pbkdf2-sha256 iterations must be between ${LIMITS.pbkdf2MinIterations} and ${LIMITS.pbkdf2MaxIterations}`);
+    throw new SecretHashFormatError(
+      `pbkdf2-sha256 iterations must be between ${LIMITS.pbkdf2MinIterations} and ${LIMITS.pbkdf2MaxIterations}`,
+    );
   }
 }
 
@@ -105,11 +112,14 @@ function checkPbkdf2(iterations: number): void {
  */
 export function parseSecretHash(text: string): ParsedSecretHash {
   if (typeof text !== 'string' || !text.startsWith('$')) {
-    throw new SecretHashFormatError('not a hash string: expected "$scrypt$N=…,r=…,p=…$salt$hash" or "$pbkdf2-sha256$i=…$salt$hash" (create one with oauth2-client-secret)');
+    throw new SecretHashFormatError(
+      'not a hash string: expected "$scrypt$N=…,r=…,p=…$salt$hash" or "$pbkdf2-sha256$i=…$salt$hash" (create one with oauth2-client-secret)',
+    );
   }
   const parts = text.split('$');
   // ['', algorithm, params, salt, hash]
-  if (parts.length !== 5 || parts[0] !== '') throw new SecretHashFormatError('expected 4 "$"-separated sections: $algorithm$params$salt$hash');
+  if (parts.length !== 5 || parts[0] !== '')
+    throw new SecretHashFormatError('expected 4 "$"-separated sections: $algorithm$params$salt$hash');
   const [, algorithm, paramText, saltText, hashText] = parts as [string, string, string, string, string];
   const params = parseParamList(paramText);
   const salt = b64decode(saltText, 'salt');
@@ -122,7 +132,8 @@ export function parseSecretHash(text: string): ParsedSecretHash {
   }
   const expectKeys = (keys: string[]) => {
     const got = [...params.keys()].sort().join(',');
-    if (got !== [...keys].sort().join(',')) throw new SecretHashFormatError(`${algorithm} needs exactly the parameters ${keys.join(', ')}`);
+    if (got !== [...keys].sort().join(','))
+      throw new SecretHashFormatError(`${algorithm} needs exactly the parameters ${keys.join(', ')}`);
   };
   if (algorithm === 'scrypt') {
     expectKeys(['N', 'r', 'p']);
@@ -138,7 +149,9 @@ export function parseSecretHash(text: string): ParsedSecretHash {
     checkPbkdf2(iterations);
     return { algorithm, iterations, salt, hash };
   }
-  throw new SecretHashFormatError(`unsupported algorithm "${algorithm.slice(0, 20)}" (supported: scrypt, pbkdf2-sha256)`);
+  throw new SecretHashFormatError(
+    `unsupported algorithm "${algorithm.slice(0, 20)}" (supported: scrypt, pbkdf2-sha256)`,
+  );
 }
 
 export function formatSecretHash(parsed: ParsedSecretHash): string {
@@ -147,11 +160,21 @@ export function formatSecretHash(parsed: ParsedSecretHash): string {
 }
 
 /** Derive the hash of `secret` with the given parameters and salt (off the event loop: libuv thread pool). */
-export function deriveSecretHash(secret: string | Buffer, params: SecretHashParams, salt: Buffer, length: number): Promise<Buffer> {
+export function deriveSecretHash(
+  secret: string | Buffer,
+  params: SecretHashParams,
+  salt: Buffer,
+  length: number,
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const done = (err: Error | null, key: Buffer) => (err ? reject(err) : resolve(key));
     if (params.algorithm === 'scrypt') {
-      const options: ScryptOptions = { N: params.N, r: params.r, p: params.p, maxmem: 128 * params.N * params.r * params.p + 1024 * 1024 };
+      const options: ScryptOptions = {
+        N: params.N,
+        r: params.r,
+        p: params.p,
+        maxmem: 128 * params.N * params.r * params.p + 1024 * 1024,
+      };
       scrypt(secret, salt, length, options, done);
     } else {
       pbkdf2(secret, salt, params.iterations, length, 'sha256', done);

@@ -10,7 +10,14 @@
 //   (d, p, q, dp, dq, qi, oth, k) can never reach the JWKS, whatever the input held.
 import { ConfigError } from '../lib/config';
 import { rsaKeyObjectProblem } from '../lib/rsa-key';
-import { createHash, createPrivateKey, createPublicKey, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  sign as cryptoSign,
+  verify as cryptoVerify,
+  type KeyObject,
+} from 'node:crypto';
 
 export type SigningAlgorithm = 'RS256' | 'PS256' | 'ES256' | 'ES384' | 'EdDSA';
 
@@ -86,7 +93,10 @@ function algorithmsFor(key: KeyObject): SigningAlgorithm[] {
 }
 
 /** node:crypto sign/verify arguments for an algorithm (for the start-up self test). */
-function nodeSignArgs(alg: SigningAlgorithm, key: KeyObject): { digest: string | null; key: Parameters<typeof cryptoSign>[2] } {
+function nodeSignArgs(
+  alg: SigningAlgorithm,
+  key: KeyObject,
+): { digest: string | null; key: Parameters<typeof cryptoSign>[2] } {
   switch (alg) {
     case 'RS256':
       return { digest: 'sha256', key };
@@ -110,10 +120,12 @@ function parsePrivateKey(text: string): { key: KeyObject; jwk?: Record<string, u
     } catch {
       throw new KeyError('not valid JSON (expected a private JWK or a PEM private key)');
     }
-    if (jwk === null || typeof jwk !== 'object' || Array.isArray(jwk)) throw new KeyError('a JWK must be a JSON object');
+    if (jwk === null || typeof jwk !== 'object' || Array.isArray(jwk))
+      throw new KeyError('a JWK must be a JSON object');
     const o = jwk as Record<string, unknown>;
     if ('keys' in o) throw new KeyError('a JWK Set was given: put each private JWK in its own signing_keys element');
-    if (o.kty === 'oct') throw new KeyError('symmetric (oct) keys cannot sign tokens whose verification key is published');
+    if (o.kty === 'oct')
+      throw new KeyError('symmetric (oct) keys cannot sign tokens whose verification key is published');
     if (typeof o.d !== 'string') throw new KeyError('the JWK has no private part (d): a private key is needed to sign');
     try {
       return { key: createPrivateKey({ key: o as never, format: 'jwk' }), jwk: o };
@@ -126,7 +138,9 @@ function parsePrivateKey(text: string): { key: KeyObject; jwk?: Record<string, u
     throw new KeyError('encrypted PEM keys are not supported (store the key in a vault instead)');
   }
   if (!/-----BEGIN (?:RSA |EC )?PRIVATE KEY-----/.test(trimmed)) {
-    throw new KeyError('the PEM is not a private key (expected BEGIN PRIVATE KEY, BEGIN RSA PRIVATE KEY or BEGIN EC PRIVATE KEY)');
+    throw new KeyError(
+      'the PEM is not a private key (expected BEGIN PRIVATE KEY, BEGIN RSA PRIVATE KEY or BEGIN EC PRIVATE KEY)',
+    );
   }
   try {
     return { key: createPrivateKey({ key: trimmed, format: 'pem' }) };
@@ -138,7 +152,9 @@ function parsePrivateKey(text: string): { key: KeyObject; jwk?: Record<string, u
 /** Parse one `signing_keys` element. Throws KeyError with a reason that never quotes the key. */
 export function parseSigningKey(text: string): SigningKey {
   if (isVaultReference(text)) {
-    throw new KeyError('an unresolved vault reference arrived: Kong resolves {vault://...} references before the plugin starts; check the vault and the secret exist');
+    throw new KeyError(
+      'an unresolved vault reference arrived: Kong resolves {vault://...} references before the plugin starts; check the vault and the secret exist',
+    );
   }
   const { key, jwk } = parsePrivateKey(text);
   const allowed = algorithmsFor(key);
@@ -146,7 +162,9 @@ export function parseSigningKey(text: string): SigningKey {
   if (jwk !== undefined) {
     if (jwk.alg !== undefined) {
       if (typeof jwk.alg !== 'string' || !(allowed as string[]).includes(jwk.alg)) {
-        throw new KeyError(`JWK alg ${JSON.stringify(jwk.alg)} does not fit this key (possible: ${allowed.join(', ')})`);
+        throw new KeyError(
+          `JWK alg ${JSON.stringify(jwk.alg)} does not fit this key (possible: ${allowed.join(', ')})`,
+        );
       }
       alg = jwk.alg as SigningAlgorithm;
     }
@@ -167,7 +185,8 @@ export function parseSigningKey(text: string): SigningKey {
 
   let kid: string;
   if (jwk !== undefined && jwk.kid !== undefined) {
-    if (typeof jwk.kid !== 'string' || !KID_PATTERN.test(jwk.kid)) throw new KeyError('JWK kid must be 1-128 printable ASCII characters');
+    if (typeof jwk.kid !== 'string' || !KID_PATTERN.test(jwk.kid))
+      throw new KeyError('JWK kid must be 1-128 printable ASCII characters');
     kid = jwk.kid;
   } else {
     kid = jwkThumbprint(publicJwk as unknown as { kty: string } & Record<string, unknown>);
@@ -205,7 +224,12 @@ export interface KeyRing {
 /**
  * Build the key ring from the config; throws a ConfigError naming the field (`signing_keys[1]: ...`).
  */
-export function buildKeyRing(texts: string[], activeKid: string | undefined, field = 'signing_keys', activeKeyField = 'active_key_id'): KeyRing {
+export function buildKeyRing(
+  texts: string[],
+  activeKid: string | undefined,
+  field = 'signing_keys',
+  activeKeyField = 'active_key_id',
+): KeyRing {
   if (texts.length === 0) throw new ConfigError(field, 'at least one signing key is required');
   const all: SigningKey[] = [];
   texts.forEach((text, i) => {
@@ -215,14 +239,18 @@ export function buildKeyRing(texts: string[], activeKid: string | undefined, fie
     } catch (err) {
       throw new ConfigError(`${field}[${i}]`, err instanceof Error ? err.message : String(err));
     }
-    if (all.some((k) => k.kid === key.kid)) throw new ConfigError(`${field}[${i}]`, `kid ${JSON.stringify(key.kid)} is used by another key`);
+    if (all.some((k) => k.kid === key.kid))
+      throw new ConfigError(`${field}[${i}]`, `kid ${JSON.stringify(key.kid)} is used by another key`);
     all.push(key);
   });
   let active = all[0]!;
   if (activeKid !== undefined) {
     const found = all.find((k) => k.kid === activeKid);
     if (found === undefined) {
-      throw new ConfigError(activeKeyField, `no signing key has kid ${JSON.stringify(activeKid)} (kids: ${all.map((k) => k.kid).join(', ')})`);
+      throw new ConfigError(
+        activeKeyField,
+        `no signing key has kid ${JSON.stringify(activeKid)} (kids: ${all.map((k) => k.kid).join(', ')})`,
+      );
     }
     active = found;
   }

@@ -20,7 +20,8 @@ export class TtlCache<K, V> {
   private readonly now: () => number;
 
   constructor(options: TtlCacheOptions) {
-    if (!Number.isInteger(options.maxEntries) || options.maxEntries < 0) throw new RangeError('maxEntries must be a non-negative integer');
+    if (!Number.isInteger(options.maxEntries) || options.maxEntries < 0)
+      throw new RangeError('maxEntries must be a non-negative integer');
     this.maxEntries = options.maxEntries;
     this.now = options.now ?? Date.now;
   }

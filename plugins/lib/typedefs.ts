@@ -35,7 +35,11 @@ export const PEM_CERTIFICATE_PATTERN = '%-%-%-%-%-BEGIN CERTIFICATE%-%-%-%-%-';
 
 /** PEM certificate text (one certificate, or a bundle when `err` says so). */
 export const pemCertificate = <const O extends { len_max: number; err?: string; description?: string }>(options: O) =>
-  string({ match: PEM_CERTIFICATE_PATTERN, err: 'expected a PEM certificate (-----BEGIN CERTIFICATE-----)', ...options });
+  string({
+    match: PEM_CERTIFICATE_PATTERN,
+    err: 'expected a PEM certificate (-----BEGIN CERTIFICATE-----)',
+    ...options,
+  });
 
 /** A TCP port. Kong's typedefs.port. */
 export const port = <const O extends { description: string; required?: boolean; default?: number }>(options: O) =>
@@ -52,6 +56,8 @@ export const outboundTimeoutMs = <const O extends { description: string; default
  * A secret string that may be a vault reference ({vault://env/NAME}). Kong resolves it before the plugin sees
  * the config; the reader refuses "" (what Kong leaves of a reference it cannot resolve) and an unresolved one.
  */
-export const secret = <const O extends { len_max: number; description?: string; required?: boolean; encrypted?: boolean }>(
+export const secret = <
+  const O extends { len_max: number; description?: string; required?: boolean; encrypted?: boolean },
+>(
   options: O,
 ) => string({ ...options, referenceable: true });

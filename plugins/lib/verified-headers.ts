@@ -24,7 +24,11 @@ export interface VerifiedHeaderChanges {
  * inbound header that folds to a name in `withheld` (a fact this request does not have, e.g. an absent claim).
  * `inbound` must be the complete header list (bounded-reads.ts `readRequestHeaders`).
  */
-export function verifiedHeaderChanges(inbound: HeaderMultimap, facts: HeaderValues, withheld: Iterable<string> = []): VerifiedHeaderChanges {
+export function verifiedHeaderChanges(
+  inbound: HeaderMultimap,
+  facts: HeaderValues,
+  withheld: Iterable<string> = [],
+): VerifiedHeaderChanges {
   const replaced = new Set(Object.keys(facts).map((n) => n.toLowerCase()));
   const guarded = new Set<string>();
   for (const n of Object.keys(facts)) guarded.add(foldHeaderName(n));

@@ -39,7 +39,11 @@ async function startRedisServer(): Promise<{ port: number; proc: ChildProcess }>
   if (which.status !== 0) throw new Error('redis-server is not installed');
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-redis-'));
-  const proc = spawn(which.stdout.trim(), ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+  const proc = spawn(
+    which.stdout.trim(),
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+    { stdio: 'ignore' },
+  );
   for (let i = 0; i < 200; i++) {
     const ok = await new Promise<boolean>((r) => {
       const s = net.connect(port, '127.0.0.1');
@@ -86,8 +90,20 @@ async function verificationCosts(port: number, iterations: number): Promise<void
   const issued = issueKey({ prefix: 'bwk_live', id: 'bench-1', scopes: ['a'] }, Date.now());
   await writeRedisRecord(raw, 'bench-ak', issued.record, true);
   const sKey = redisSettingsKey(settings);
-  const cached = new RedisKeyStore(settings, sKey, 'bench-ak', { ttlMs: 3_600_000, negativeTtlMs: 0, staleMs: 0, maxEntries: 10_000 }, registry);
-  const uncached = new RedisKeyStore(settings, sKey, 'bench-ak', { ttlMs: 1, negativeTtlMs: 0, staleMs: 0, maxEntries: 0 }, registry);
+  const cached = new RedisKeyStore(
+    settings,
+    sKey,
+    'bench-ak',
+    { ttlMs: 3_600_000, negativeTtlMs: 0, staleMs: 0, maxEntries: 10_000 },
+    registry,
+  );
+  const uncached = new RedisKeyStore(
+    settings,
+    sKey,
+    'bench-ak',
+    { ttlMs: 1, negativeTtlMs: 0, staleMs: 0, maxEntries: 0 },
+    registry,
+  );
   // Kong-style: the plaintext key is the cache key and the store key.
   const kongTable = new Map<string, { id: string }>([[issued.key, { id: 'bench-1' }]]);
   for (let i = 0; i < 1000; i++) kongTable.set(generateKey('bwk_live'), { id: `k${i}` });
@@ -163,7 +179,11 @@ plugins:
   const upstream = await startEchoUpstream(0);
   const node = await KongEmulator.start({ plugins: ['bulwark-api-key'] });
   try {
-    node.setConfig(loadDeclarative(yaml.replace(/ECHO/g, `http://127.0.0.1:${upstream.port}`), { knownPlugins: new Set(node.plugins.keys()) }));
+    node.setConfig(
+      loadDeclarative(yaml.replace(/ECHO/g, `http://127.0.0.1:${upstream.port}`), {
+        knownPlugins: new Set(node.plugins.keys()),
+      }),
+    );
     const paths: [string, string, Record<string, string>][] = [
       ['valid key, no consumer (declarative)', '/decl', { 'x-api-key': plain.key }],
       ['valid key with consumer (declarative, consumer cached)', '/decl', { 'x-api-key': withConsumer.key }],
@@ -172,14 +192,20 @@ plugins:
       ['invalid key (lockout on)', '/decl', { 'x-api-key': generateKey('bwk_live') }],
       ['checksum failure (lockout on)', '/decl', { 'x-api-key': 'bwk_live_' + 'A'.repeat(32) + '_000000' }],
     ];
-    process.stdout.write('\n2. PDK round trips per request (emulator, bulwark-pluginserver; the PDK calls, response.exit included)\n');
+    process.stdout.write(
+      '\n2. PDK round trips per request (emulator, bulwark-pluginserver; the PDK calls, response.exit included)\n',
+    );
     for (const [name, p, headers] of paths) {
       // Warm both emulated workers (a worker's first request also starts the instance) and the caches.
       for (let i = 0; i < 4; i++) await node.request({ path: p, headers });
       const res = await node.request({ path: p, headers, clientIp: '192.0.2.10' });
-      const calls = res.report.pdkCalls.filter(([plugin]) => plugin === 'bulwark-api-key').map(([, m]) => m.replace(/^kong\./, ''));
+      const calls = res.report.pdkCalls
+        .filter(([plugin]) => plugin === 'bulwark-api-key')
+        .map(([, m]) => m.replace(/^kong\./, ''));
       if (res.status >= 400 && !calls.includes('response.exit')) calls.push('response.exit');
-      process.stdout.write(`${name.padEnd(56)} ${String(res.status).padStart(3)}  ${String(calls.length).padStart(2)}  ${calls.join(', ')}\n`);
+      process.stdout.write(
+        `${name.padEnd(56)} ${String(res.status).padStart(3)}  ${String(calls.length).padStart(2)}  ${calls.join(', ')}\n`,
+      );
     }
   } finally {
     await node.stop();
@@ -191,7 +217,9 @@ async function main(): Promise<void> {
   const iterations = Number(process.argv[2] ?? 2000);
   const redis = await startRedisServer();
   try {
-    process.stdout.write(`bulwark-api-key benchmark (${iterations} iterations per Redis measurement, 10x for in-memory ones)\n`);
+    process.stdout.write(
+      `bulwark-api-key benchmark (${iterations} iterations per Redis measurement, 10x for in-memory ones)\n`,
+    );
     await verificationCosts(redis.port, iterations);
     await rpcRoundTrips(redis.port);
   } finally {
@@ -202,7 +230,7 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (err: unknown) => {
-    process.stderr.write(`${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exit(1);
   },
 );

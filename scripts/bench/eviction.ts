@@ -60,14 +60,26 @@ const check: LimitCheck[] = [{ algorithm: 'sliding-window', limit: 100, windowMs
 const limits: FailureLimits = { enabled: true, maxPerClient: 0, maxPerIp: 10, windowMs: 60_000, lockoutMs: 300_000 };
 
 const oldRl = new MapEviction();
-const oldRate = perOpMicros((i) => oldRl.touch(`flood-${i}`, now), (i) => oldRl.touch(`fill-${i}`, now));
+const oldRate = perOpMicros(
+  (i) => oldRl.touch(`flood-${i}`, now),
+  (i) => oldRl.touch(`fill-${i}`, now),
+);
 const store = new MemoryStore(CAP, () => now);
-const newRate = perOpMicros((i) => store.decide([`flood-${i}`], check), (i) => store.decide([`fill-${i}`], check));
+const newRate = perOpMicros(
+  (i) => store.decide([`flood-${i}`], check),
+  (i) => store.decide([`fill-${i}`], check),
+);
 
 const oldLo = new MapLockouts();
-const oldLock = perOpMicros((i) => oldLo.fail(`i:flood-${i}`, now), (i) => oldLo.fail(`i:fill-${i}`, now));
+const oldLock = perOpMicros(
+  (i) => oldLo.fail(`i:flood-${i}`, now),
+  (i) => oldLo.fail(`i:fill-${i}`, now),
+);
 const limiter = new FailureLimiter(CAP);
-const newLock = perOpMicros((i) => limiter.recordFailure(undefined, `flood-${i}`, limits, now), (i) => limiter.recordFailure(undefined, `fill-${i}`, limits, now));
+const newLock = perOpMicros(
+  (i) => limiter.recordFailure(undefined, `flood-${i}`, limits, now),
+  (i) => limiter.recordFailure(undefined, `fill-${i}`, limits, now),
+);
 
 const row = (name: string, before: number, after: number): string =>
   `${name.padEnd(34)} ${before.toFixed(2).padStart(9)} µs ${after.toFixed(2).padStart(9)} µs   ${(before / after).toFixed(1)}x`;

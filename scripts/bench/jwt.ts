@@ -35,7 +35,9 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 async function main(): Promise<void> {
   const j = jose();
-  process.stdout.write(`bulwark-jwt verify bench: ${iterations} ops x ${rounds} rounds per variant, medians (µs/op), node ${process.version}\n`);
+  process.stdout.write(
+    `bulwark-jwt verify bench: ${iterations} ops x ${rounds} rounds per variant, medians (µs/op), node ${process.version}\n`,
+  );
   process.stdout.write('alg     jose.jwtVerify  verifyToken(full)  verifyToken(cached)  jose/cached  full/cached\n');
   for (const c of CASES) {
     let issuerKeys: Record<string, unknown>;
@@ -56,10 +58,21 @@ async function main(): Promise<void> {
       issuerKeys = { keys: [pair.publicKey.export({ type: 'spki', format: 'pem' }).toString()] };
     }
     const now = Math.floor(Date.now() / 1000);
-    const claims = { iss: 'https://idp.bench', aud: 'api', sub: 'alice', scope: 'orders:read orders:write', iat: now, exp: now + 3600 };
+    const claims = {
+      iss: 'https://idp.bench',
+      aud: 'api',
+      sub: 'alice',
+      scope: 'orders:read orders:write',
+      iat: now,
+      exp: now + 3600,
+    };
     const token = await new j.SignJWT(claims).setProtectedHeader({ alg: c.alg, typ: 'at+jwt' }).sign(signKey as never);
     const issuer = { issuer: 'https://idp.bench', audiences: ['api'], algorithms: [c.alg], ...issuerKeys };
-    const uncached = parseJwtConfig({ issuers: [issuer], token_cache: { max_entries: 0 }, scopes: { required: ['orders:read'] } });
+    const uncached = parseJwtConfig({
+      issuers: [issuer],
+      token_cache: { max_entries: 0 },
+      scopes: { required: ['orders:read'] },
+    });
     const cached = parseJwtConfig({ issuers: [issuer], scopes: { required: ['orders:read'] } });
 
     // Sanity: every variant accepts the token.
@@ -71,7 +84,11 @@ async function main(): Promise<void> {
 
     const r = { jose: [] as number[], full: [] as number[], cached: [] as number[] };
     for (let round = 0; round < rounds; round++) {
-      r.jose.push(await timeIt(iterations, () => j.jwtVerify(token, verifyKey as never, { algorithms: [c.alg], issuer: 'https://idp.bench', audience: 'api' })));
+      r.jose.push(
+        await timeIt(iterations, () =>
+          j.jwtVerify(token, verifyKey as never, { algorithms: [c.alg], issuer: 'https://idp.bench', audience: 'api' }),
+        ),
+      );
       r.full.push(await timeIt(iterations, () => verifyToken(token, uncached)));
       r.cached.push(await timeIt(iterations * 10, () => verifyToken(token, cached)));
     }

@@ -29,9 +29,18 @@ async function main(): Promise<void> {
   }
   knownMs /= rounds;
   unknownMs /= rounds;
-  process.stdout.write(`secret check (scrypt N=16384,r=8,p=1): known id ${knownMs.toFixed(1)} ms, unknown id ${unknownMs.toFixed(1)} ms, ratio ${(unknownMs / knownMs).toFixed(2)}\n`);
+  process.stdout.write(
+    `secret check (scrypt N=16384,r=8,p=1): known id ${knownMs.toFixed(1)} ms, unknown id ${unknownMs.toFixed(1)} ms, ratio ${(unknownMs / knownMs).toFixed(2)}\n`,
+  );
 
-  const claims = buildClaims({ issuer: 'https://as.example', clientId: 'c', audience: ['api'], scopes: ['read'], ttlSeconds: 300, nowMs: Date.now() });
+  const claims = buildClaims({
+    issuer: 'https://as.example',
+    clientId: 'c',
+    audience: ['api'],
+    scopes: ['read'],
+    ttlSeconds: 300,
+    nowMs: Date.now(),
+  });
   const keys = {
     RS256: generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey,
     ES256: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey,

@@ -74,7 +74,9 @@ async function pluginTarget(name: string, args: string[], socketPath: string): P
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   await waitForListening(socketPath, child);
   const client = await RpcTestClient.connect(socketPath);
-  const start = (await client.call('plugin.StartInstance', { Name: 'echo', Config: '{"greeting":"hi"}' })) as { Id: number };
+  const start = (await client.call('plugin.StartInstance', { Name: 'echo', Config: '{"greeting":"hi"}' })) as {
+    Id: number;
+  };
   return {
     name,
     child,
@@ -82,7 +84,9 @@ async function pluginTarget(name: string, args: string[], socketPath: string): P
     samples: [],
     cpuMs: 0,
     async sequence() {
-      const first = (await client.call('plugin.HandleEvent', { InstanceId: start.Id, EventName: 'access' })) as { EventId: number };
+      const first = (await client.call('plugin.HandleEvent', { InstanceId: start.Id, EventName: 'access' })) as {
+        EventId: number;
+      };
       await client.call('plugin.Step', { EventId: first.EventId, Data: 'value' });
       const last = (await client.call('plugin.Step', { EventId: first.EventId })) as { Data: unknown };
       if (last.Data !== 'ret') throw new Error(`${name}: expected "ret", got ${JSON.stringify(last)}`);
@@ -102,7 +106,11 @@ async function echoTarget(socketPath: string): Promise<Target> {
     samples: [],
     cpuMs: 0,
     async sequence() {
-      await client.call('plugin.HandleEvent', { InstanceId: 1, EventName: 'access', Method: 'kong.request.get_header' });
+      await client.call('plugin.HandleEvent', {
+        InstanceId: 1,
+        EventName: 'access',
+        Method: 'kong.request.get_header',
+      });
       await client.call('plugin.Step', { EventId: 1, Data: 'value', Method: 'kong.response.set_header' });
       await client.call('plugin.Step', { EventId: 1, Data: 'ret' });
     },
@@ -159,11 +167,15 @@ async function main(): Promise<void> {
     const cpu = targets.map((t) => (t.cpuMs * 1000) / rpcs);
     const ratios = (xs: number[]): string =>
       `b/a = ${(xs[1] / xs[0]).toFixed(2)}   c/a = ${(xs[2] / xs[0]).toFixed(2)}   c/b = ${(xs[2] / xs[1]).toFixed(2)}`;
-    console.log(`pluginserver RPC benchmark: ${rounds} rounds x ${sequences} sequences of HandleEvent + 2 Steps (3 RPCs)`);
+    console.log(
+      `pluginserver RPC benchmark: ${rounds} rounds x ${sequences} sequences of HandleEvent + 2 Steps (3 RPCs)`,
+    );
     console.log(`node ${process.version}, ${os.cpus().length} cpu(s), load average ${os.loadavg()[0].toFixed(2)}`);
     console.log(`  ${''.padEnd(32)} ${'round trip'.padStart(12)} ${'server CPU'.padStart(12)}`);
     targets.forEach((t, i) => {
-      console.log(`  ${t.name.padEnd(32)} ${wall[i].toFixed(1).padStart(7)} µs/RPC ${cpu[i].toFixed(1).padStart(7)} µs/RPC`);
+      console.log(
+        `  ${t.name.padEnd(32)} ${wall[i].toFixed(1).padStart(7)} µs/RPC ${cpu[i].toFixed(1).padStart(7)} µs/RPC`,
+      );
     });
     console.log(`  round trip (median round): ${ratios(wall)}`);
     console.log(`  server CPU (all rounds):   ${ratios(cpu)}`);

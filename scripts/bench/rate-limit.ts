@@ -141,7 +141,9 @@ function slidingExcess(adm: Admission[], start: number, windowMs: number, limit:
   let worst = -Infinity;
   for (const first of adm) {
     const lo = first.sentAt;
-    const group = adm.filter((a) => a.sentAt >= lo && a.receivedAt - lo <= windowMs).sort((x, y) => x.receivedAt - y.receivedAt);
+    const group = adm
+      .filter((a) => a.sentAt >= lo && a.receivedAt - lo <= windowMs)
+      .sort((x, y) => x.receivedAt - y.receivedAt);
     const b = boundaryAfter(lo);
     const prevUpper = adm.filter((a) => a.sentAt < b && a.receivedAt >= b - windowMs).length;
     for (let n = 1; n <= group.length; n++) {
@@ -177,7 +179,8 @@ export async function runAccuracy(opts: AccuracyOptions): Promise<AccuracyRow[]>
     else if (res.status !== 429) r.errors++;
   };
   // A burst: all of a client's requests at once (concurrently), on every algorithm's route.
-  const burst = (node: Node) => Promise.all(Array.from({ length: perBurst }, () => ACCURACY_ALGORITHMS.map((a) => one(node, a))).flat());
+  const burst = (node: Node) =>
+    Promise.all(Array.from({ length: perBurst }, () => ACCURACY_ALGORITHMS.map((a) => one(node, a))).flat());
   const client = async (i: number) => {
     const node = opts.nodes[i % opts.nodes.length]!;
     await sleepUntil(start + windowMs - BURST_LEAD_MS);
@@ -230,7 +233,9 @@ export function formatAccuracyTable(rows: AccuracyRow[], nodes: number, clients:
         : r.algorithm === 'sliding-window'
           ? `<= limit per window (certain: ${r.perWindowCertain.join('/')}); span bound limit+prev*(hi-b)/W: excess ${r.slidingExcess}`
           : `<= limit per window, up to 2x limit per span (certain: ${r.perWindowCertain.join('/')}); sliding span bound: excess ${r.slidingExcess}`;
-    lines.push(`| ${r.algorithm} | ${r.perWindow.join(' / ')} | ${r.maxInAnySpan} | ${r.limit} | ${r.sent} | ${r.admitted} | ${bound} |`);
+    lines.push(
+      `| ${r.algorithm} | ${r.perWindow.join(' / ')} | ${r.maxInAnySpan} | ${r.limit} | ${r.sent} | ${r.admitted} | ${bound} |`,
+    );
   }
   return lines.join('\n');
 }
@@ -253,7 +258,11 @@ async function startRedisServer(): Promise<{ port: number; proc: ChildProcess }>
   if (which.status !== 0) throw new Error('redis-server is not installed');
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-redis-'));
-  const proc = spawn(which.stdout.trim(), ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+  const proc = spawn(
+    which.stdout.trim(),
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+    { stdio: 'ignore' },
+  );
   for (let i = 0; i < 200; i++) {
     const ok = await new Promise<boolean>((r) => {
       const s = net.connect(port, '127.0.0.1');
@@ -269,7 +278,11 @@ async function startRedisServer(): Promise<{ port: number; proc: ChildProcess }>
 async function startNode(yaml: string): Promise<{ node: KongEmulator; close: () => Promise<void> }> {
   const upstream = await startEchoUpstream(0);
   const node = await KongEmulator.start({ plugins: ['bulwark-rate-limit'] });
-  node.setConfig(loadDeclarative(yaml.replace(/ECHO/g, `http://127.0.0.1:${upstream.port}`), { knownPlugins: new Set(node.plugins.keys()) }));
+  node.setConfig(
+    loadDeclarative(yaml.replace(/ECHO/g, `http://127.0.0.1:${upstream.port}`), {
+      knownPlugins: new Set(node.plugins.keys()),
+    }),
+  );
   return {
     node,
     close: async () => {
@@ -290,7 +303,12 @@ interface Throughput {
   p99us: number;
 }
 
-async function measure(name: string, total: number, concurrency: number, op: (i: number) => Promise<unknown>): Promise<Throughput> {
+async function measure(
+  name: string,
+  total: number,
+  concurrency: number,
+  op: (i: number) => Promise<unknown>,
+): Promise<Throughput> {
   const lat: number[] = [];
   let next = 0;
   const t0 = performance.now();
@@ -362,7 +380,12 @@ async function main(): Promise<void> {
 
     // 2. decisions per second, same Redis, same client, one after the other
     const { RateLimiterRedis } = await import('rate-limiter-flexible');
-    const flexible = new RateLimiterRedis({ storeClient: redis, points: 1_000_000, duration: 60, keyPrefix: 'bench-rlf' });
+    const flexible = new RateLimiterRedis({
+      storeClient: redis,
+      points: 1_000_000,
+      duration: 60,
+      keyPrefix: 'bench-rlf',
+    });
     const checks = (n: number): LimitCheck[] =>
       [
         { algorithm: 'sliding-window', limit: 1_000_000, windowMs: 60_000, burst: 1_000_000, cost: 1 } as LimitCheck,
@@ -376,19 +399,29 @@ async function main(): Promise<void> {
     await measure('warm-up', 2000, concurrency, bulwark(1));
     await measure('warm-up', 2000, concurrency, (i) => flexible.consume(`c${i % 100}`));
     const rows = [
-      await measure('rate-limiter-flexible RateLimiterRedis (fixed window, 1 limit)', decisions, concurrency, (i) => flexible.consume(`c${i % 100}`)),
+      await measure('rate-limiter-flexible RateLimiterRedis (fixed window, 1 limit)', decisions, concurrency, (i) =>
+        flexible.consume(`c${i % 100}`),
+      ),
       await measure('bulwark script, sliding window, 1 limit', decisions, concurrency, bulwark(1)),
       await measure('bulwark script, 3 limits (sliding + gcra + day)', decisions, concurrency, bulwark(3)),
     ];
     const base = rows[0]!.perSecond;
-    process.stdout.write(`Decisions on one Redis (${decisions} each, concurrency ${concurrency}, one ioredis client)\n`);
-    process.stdout.write('| limiter | decisions/s | ratio to rate-limiter-flexible | p50 latency µs | p99 latency µs |\n|---|---|---|---|---|\n');
+    process.stdout.write(
+      `Decisions on one Redis (${decisions} each, concurrency ${concurrency}, one ioredis client)\n`,
+    );
+    process.stdout.write(
+      '| limiter | decisions/s | ratio to rate-limiter-flexible | p50 latency µs | p99 latency µs |\n|---|---|---|---|---|\n',
+    );
     for (const r of rows) {
-      process.stdout.write(`| ${r.name} | ${r.perSecond.toFixed(0)} | ${(r.perSecond / base).toFixed(2)} | ${r.p50us.toFixed(0)} | ${r.p99us.toFixed(0)} |\n`);
+      process.stdout.write(
+        `| ${r.name} | ${r.perSecond.toFixed(0)} | ${(r.perSecond / base).toFixed(2)} | ${r.p50us.toFixed(0)} | ${r.p99us.toFixed(0)} |\n`,
+      );
     }
 
     // 3. Redis round trips per request through the gateway
-    process.stdout.write('\nRedis round trips per proxied request (MONITOR over 200 requests after warm-up; commands run inside the script not counted)\n| limits | commands/request | by command |\n|---|---|---|\n');
+    process.stdout.write(
+      '\nRedis round trips per proxied request (MONITOR over 200 requests after warm-up; commands run inside the script not counted)\n| limits | commands/request | by command |\n|---|---|---|\n',
+    );
     for (const n of [1, 3]) {
       const g = await startNode(roundTripConfig(port, n));
       try {

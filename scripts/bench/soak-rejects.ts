@@ -111,14 +111,18 @@ if (require.main === module) {
     for (const server of ['stock', 'bulwark'] as const) rows.push(await soak(server, n, c));
     const f = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(1));
     process.stdout.write(`soak: ${n} rejected requests (426 exits), concurrency ${c}\n`);
-    process.stdout.write('server   | rejected | seconds | RSS before MiB | RSS after MiB | RSS growth | events after | heap before/after MiB\n');
+    process.stdout.write(
+      'server   | rejected | seconds | RSS before MiB | RSS after MiB | RSS growth | events after | heap before/after MiB\n',
+    );
     for (const r of rows) {
       process.stdout.write(
         `${r.server.padEnd(8)} | ${String(r.rejected).padStart(8)} | ${r.seconds.toFixed(1).padStart(7)} | ${f(r.rssBeforeMiB).padStart(14)} | ${f(r.rssAfterMiB).padStart(13)} | ${f(r.rssAfterMiB - r.rssBeforeMiB).padStart(10)} | ${String(r.eventsAfter ?? '(no RPC)').padStart(12)} | ${f(r.heapBeforeMiB)}/${f(r.heapAfterMiB)}\n`,
       );
     }
     const [stock, ours] = rows;
-    process.stdout.write(`RSS growth ratio stock/bulwark: ${((stock.rssAfterMiB - stock.rssBeforeMiB) / Math.max(0.1, ours.rssAfterMiB - ours.rssBeforeMiB)).toFixed(1)}\n`);
+    process.stdout.write(
+      `RSS growth ratio stock/bulwark: ${((stock.rssAfterMiB - stock.rssBeforeMiB) / Math.max(0.1, ours.rssAfterMiB - ours.rssBeforeMiB)).toFixed(1)}\n`,
+    );
   })().catch((e) => {
     process.stderr.write(String(e?.stack ?? e) + '\n');
     process.exit(1);

@@ -28,7 +28,8 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-const jwk = (k: ReturnType<typeof generateKeyPairSync>['privateKey'], kid: string) => JSON.stringify({ ...(k.export({ format: 'jwk' }) as object), kid });
+const jwk = (k: ReturnType<typeof generateKeyPairSync>['privateKey'], kid: string) =>
+  JSON.stringify({ ...(k.export({ format: 'jwk' }) as object), kid });
 const edPrivate = jwk(generateKeyPairSync('ed25519').privateKey, 'ed');
 const ecPrivate = jwk(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, 'ec');
 
@@ -39,13 +40,19 @@ async function main(): Promise<void> {
   const variants: [string, UpstreamTrustConfig][] = [
     ['JWT EdDSA', parseUpstreamTrustConfig({ issuer: ISSUER, signing_keys: [edPrivate] })],
     ['JWT ES256', parseUpstreamTrustConfig({ issuer: ISSUER, signing_keys: [ecPrivate] })],
-    ['RFC 9421 ed25519', parseUpstreamTrustConfig({ issuer: ISSUER, signing_keys: [edPrivate], format: 'http-message-signatures' })],
+    [
+      'RFC 9421 ed25519',
+      parseUpstreamTrustConfig({ issuer: ISSUER, signing_keys: [edPrivate], format: 'http-message-signatures' }),
+    ],
   ];
 
   process.stdout.write(`1. signing per request (1 KiB body, in process, ${requests * 5} ops)\n`);
   const signCost = new Map<string, number>();
   for (const [name, conf] of variants) {
-    const sign = () => (conf.format === 'jwt' ? signToken(conf, { binding, identity: undefined, audience: 'svc', nowMs: Date.now() }) : signMessage(conf, { binding, identity: undefined, audience: 'svc', nowMs: Date.now() }));
+    const sign = () =>
+      conf.format === 'jwt'
+        ? signToken(conf, { binding, identity: undefined, audience: 'svc', nowMs: Date.now() })
+        : signMessage(conf, { binding, identity: undefined, audience: 'svc', nowMs: Date.now() });
     await sign(); // warm-up (jose load, key import)
     const us = await timeUs(sign, requests * 5);
     signCost.set(name, us);
@@ -54,12 +61,27 @@ async function main(): Promise<void> {
 
   process.stdout.write(`3. verify per request in the backend (verifier kit, pinned JWKS, fresh token each)\n`);
   for (const [name, conf] of variants) {
-    const verifier = createVerifier({ issuer: ISSUER, audience: 'svc', format: conf.format, jwks: { keys: JSON.parse(conf.keys.jwksJson).keys } });
+    const verifier = createVerifier({
+      issuer: ISSUER,
+      audience: 'svc',
+      format: conf.format,
+      jwks: { keys: JSON.parse(conf.keys.jwksJson).keys },
+    });
     const tokens: VerifiableRequest[] = [];
     for (let i = 0; i < requests * 5 + 1; i++) {
       const headers: Record<string, string> = { host: 'svc:8080' };
-      if (conf.format === 'jwt') headers['x-bulwark-upstream-token'] = await signToken(conf, { binding, identity: undefined, audience: 'svc', nowMs: Date.now() });
-      else for (const [k, v] of Object.entries(signMessage(conf, { binding, identity: undefined, audience: 'svc', nowMs: Date.now() }))) headers[k.toLowerCase()] = String(v);
+      if (conf.format === 'jwt')
+        headers['x-bulwark-upstream-token'] = await signToken(conf, {
+          binding,
+          identity: undefined,
+          audience: 'svc',
+          nowMs: Date.now(),
+        });
+      else
+        for (const [k, v] of Object.entries(
+          signMessage(conf, { binding, identity: undefined, audience: 'svc', nowMs: Date.now() }),
+        ))
+          headers[k.toLowerCase()] = String(v);
       tokens.push({ method: 'POST', url: '/orders?a=1', headers, body });
     }
     let i = 0;
@@ -69,7 +91,9 @@ async function main(): Promise<void> {
       const r = await verifier.verify(tokens[i++]!);
       if (!r.ok) throw new Error(`verify failed: ${r.error}`);
     }, requests * 5);
-    process.stdout.write(`   ${name.padEnd(18)} ${us.toFixed(0)} µs  (verify/sign ${(us / signCost.get(name)!).toFixed(2)})\n`);
+    process.stdout.write(
+      `   ${name.padEnd(18)} ${us.toFixed(0)} µs  (verify/sign ${(us / signCost.get(name)!).toFixed(2)})\n`,
+    );
   }
 
   process.stdout.write(`2. through the emulator (bulwark-pluginserver), ${requests} interleaved GETs per route\n`);
@@ -93,7 +117,11 @@ async function main(): Promise<void> {
           ],
           plugins: [
             { name: 'bulwark-upstream-trust', route: 'signed', config: { issuer: ISSUER, signing_keys: [edPrivate] } },
-            { name: 'bulwark-upstream-trust', route: 'signed-aud', config: { issuer: ISSUER, signing_keys: [edPrivate], audience: 'svc', upstream_host: 'svc:8080' } },
+            {
+              name: 'bulwark-upstream-trust',
+              route: 'signed-aud',
+              config: { issuer: ISSUER, signing_keys: [edPrivate], audience: 'svc', upstream_host: 'svc:8080' },
+            },
           ],
         }),
         { knownPlugins: new Set(kong.plugins.keys()) },
@@ -117,12 +145,20 @@ async function main(): Promise<void> {
       signed.push(Number(process.hrtime.bigint() - t0) / 1e3);
       pdk = r.report.pdkCalls.filter(([p]) => p === 'bulwark-upstream-trust').length;
     }
-    pdkConfigured = (await kong.request({ path: '/signed-aud/x' })).report.pdkCalls.filter(([p]) => p === 'bulwark-upstream-trust').length;
-    pdkPost = (await kong.request({ method: 'POST', path: '/signed/x', body: body.toString() })).report.pdkCalls.filter(([p]) => p === 'bulwark-upstream-trust').length;
-    process.stdout.write(`   PDK round trips: GET ${pdk} (audience and upstream_host configured: ${pdkConfigured}), POST with body ${pdkPost}\n`);
+    pdkConfigured = (await kong.request({ path: '/signed-aud/x' })).report.pdkCalls.filter(
+      ([p]) => p === 'bulwark-upstream-trust',
+    ).length;
+    pdkPost = (await kong.request({ method: 'POST', path: '/signed/x', body: body.toString() })).report.pdkCalls.filter(
+      ([p]) => p === 'bulwark-upstream-trust',
+    ).length;
+    process.stdout.write(
+      `   PDK round trips: GET ${pdk} (audience and upstream_host configured: ${pdkConfigured}), POST with body ${pdkPost}\n`,
+    );
     const mp = median(plain);
     const ms = median(signed);
-    process.stdout.write(`   median latency: without ${mp.toFixed(0)} µs, with ${ms.toFixed(0)} µs, ratio ${(ms / mp).toFixed(2)}\n`);
+    process.stdout.write(
+      `   median latency: without ${mp.toFixed(0)} µs, with ${ms.toFixed(0)} µs, ratio ${(ms / mp).toFixed(2)}\n`,
+    );
   } finally {
     await kong.stop();
     await echo.close();

@@ -43,7 +43,9 @@ function runVariant(variant: Variant): Result {
   const text = githubText();
   if (variant === 'plain-ajv') {
     const t0 = performance.now();
-    const doc = JSON.parse(text) as { paths: Record<string, Record<string, { requestBody?: { content?: Record<string, { schema?: unknown }> } }>> };
+    const doc = JSON.parse(text) as {
+      paths: Record<string, Record<string, { requestBody?: { content?: Record<string, { schema?: unknown }> } }>>;
+    };
     const ajv = new AjvDraft07({ strict: false, allErrors: true, logger: false, validateFormats: false });
     ajv.addSchema(doc, 'doc.json', undefined, false);
     let compiled = 0;
@@ -52,7 +54,9 @@ function runVariant(variant: Variant): Result {
       for (const [method, op] of Object.entries(item)) {
         for (const mt of Object.keys(op?.requestBody?.content ?? {})) {
           if (op.requestBody!.content![mt]!.schema === undefined) continue;
-          const pointer = ['paths', template, method, 'requestBody', 'content', mt, 'schema'].map((t) => encodeURIComponent(t.replace(/~/g, '~0').replace(/\//g, '~1'))).join('/');
+          const pointer = ['paths', template, method, 'requestBody', 'content', mt, 'schema']
+            .map((t) => encodeURIComponent(t.replace(/~/g, '~0').replace(/\//g, '~1')))
+            .join('/');
           try {
             ajv.compile({ $ref: `doc.json#/${pointer}` });
             compiled++;
@@ -62,11 +66,18 @@ function runVariant(variant: Variant): Result {
         }
       }
     }
-    return { variant, ms: performance.now() - t0, maxRssMiB: maxRssMiB(), note: `${compiled} body schemas compiled, ${failed} refused by plain Ajv` };
+    return {
+      variant,
+      ms: performance.now() - t0,
+      maxRssMiB: maxRssMiB(),
+      note: `${compiled} body schemas compiled, ${failed} refused by plain Ajv`,
+    };
   }
   if (variant === 'broken-retry') {
     const doc = JSON.parse(text) as { paths: Record<string, Record<string, { requestBody?: unknown }>> };
-    doc.paths['/markdown']!.post!.requestBody = { content: { 'application/json': { schema: { type: 'object', properties: { mode: { type: 'strnig' } } } } } };
+    doc.paths['/markdown']!.post!.requestBody = {
+      content: { 'application/json': { schema: { type: 'object', properties: { mode: { type: 'strnig' } } } } },
+    };
     const spec = JSON.stringify(doc);
     const attempt = () => {
       const t0 = performance.now();
@@ -79,7 +90,12 @@ function runVariant(variant: Variant): Result {
     };
     const first = attempt();
     const again = [attempt(), attempt(), attempt()];
-    return { variant, ms: first, maxRssMiB: maxRssMiB(), note: `retries (cached failure): ${again.map((m) => m.toFixed(0)).join(', ')} ms; first/median retry = ${(first / again.sort((a, b) => a - b)[1]!).toFixed(0)}x` };
+    return {
+      variant,
+      ms: first,
+      maxRssMiB: maxRssMiB(),
+      note: `retries (cached failure): ${again.map((m) => m.toFixed(0)).join(', ')} ms; first/median retry = ${(first / again.sort((a, b) => a - b)[1]!).toFixed(0)}x`,
+    };
   }
   // Yardstick, same process: JSON.parse alone of the same text.
   const p0 = performance.now();
@@ -133,22 +149,36 @@ async function main(): Promise<void> {
     process.send!(runVariant(process.argv[v + 1] as Variant));
     return;
   }
-  process.stdout.write("Instance start, GitHub's REST API description (3.0.3, 1,223 operations, 13 MB; inline spec; one child process each)\n");
+  process.stdout.write(
+    "Instance start, GitHub's REST API description (3.0.3, 1,223 operations, 13 MB; inline spec; one child process each)\n",
+  );
   const results: Result[] = [];
-  for (const variant of ['eager', 'lazy', 'plain-ajv', 'broken-retry'] as Variant[]) results.push(await inChild(variant));
+  for (const variant of ['eager', 'lazy', 'plain-ajv', 'broken-retry'] as Variant[])
+    results.push(await inChild(variant));
   const by = (k: Variant) => results.find((r) => r.variant === k)!;
   process.stdout.write(`${'variant'.padEnd(36)}${'blocked'.padStart(10)}${'peak RSS'.padStart(12)}\n`);
-  const label: Record<Variant, string> = { eager: 'eager (precompile: true; as before)', lazy: 'lazy (default)', 'plain-ajv': 'plain Ajv (bodies only)', 'broken-retry': 'broken document, first start' };
+  const label: Record<Variant, string> = {
+    eager: 'eager (precompile: true; as before)',
+    lazy: 'lazy (default)',
+    'plain-ajv': 'plain Ajv (bodies only)',
+    'broken-retry': 'broken document, first start',
+  };
   for (const r of results) {
-    process.stdout.write(`${label[r.variant].padEnd(36)}${`${r.ms.toFixed(0)} ms`.padStart(10)}${`${r.maxRssMiB.toFixed(0)} MiB`.padStart(12)}${r.note ? `   ${r.note}` : ''}\n`);
+    process.stdout.write(
+      `${label[r.variant].padEnd(36)}${`${r.ms.toFixed(0)} ms`.padStart(10)}${`${r.maxRssMiB.toFixed(0)} MiB`.padStart(12)}${r.note ? `   ${r.note}` : ''}\n`,
+    );
   }
-  process.stdout.write(`ratios: eager/lazy time ${(by('eager').ms / by('lazy').ms).toFixed(1)}x, RSS ${(by('eager').maxRssMiB / by('lazy').maxRssMiB).toFixed(2)}x; plain-Ajv/lazy time ${(by('plain-ajv').ms / by('lazy').ms).toFixed(1)}x, RSS ${(by('plain-ajv').maxRssMiB / by('lazy').maxRssMiB).toFixed(2)}x\n`);
+  process.stdout.write(
+    `ratios: eager/lazy time ${(by('eager').ms / by('lazy').ms).toFixed(1)}x, RSS ${(by('eager').maxRssMiB / by('lazy').maxRssMiB).toFixed(2)}x; plain-Ajv/lazy time ${(by('plain-ajv').ms / by('lazy').ms).toFixed(1)}x, RSS ${(by('plain-ajv').maxRssMiB / by('lazy').maxRssMiB).toFixed(2)}x\n`,
+  );
 
   process.stdout.write("\nReDoS: '^(a+)+$' against 'a'×n + '!' (one call; RE2JS: mean of 1000 after warm-up)\n");
   process.stdout.write(`${'n'.padStart(4)}${'V8 RegExp'.padStart(12)}${'RE2JS'.padStart(12)}${'ratio'.padStart(12)}\n`);
   for (const n of [16, 20, 22, 24, 25]) {
     const r = redosRow(n);
-    process.stdout.write(`${String(n).padStart(4)}${`${r.nativeMs.toFixed(2)} ms`.padStart(12)}${`${r.re2Ms.toFixed(3)} ms`.padStart(12)}${`${(r.nativeMs / r.re2Ms).toFixed(0)}x`.padStart(12)}\n`);
+    process.stdout.write(
+      `${String(n).padStart(4)}${`${r.nativeMs.toFixed(2)} ms`.padStart(12)}${`${r.re2Ms.toFixed(3)} ms`.padStart(12)}${`${(r.nativeMs / r.re2Ms).toFixed(0)}x`.padStart(12)}\n`,
+    );
   }
   process.stdout.write('V8 doubles per added "a" (29 a\'s: seconds); RE2JS stays linear.\n');
 }

@@ -9,7 +9,14 @@ import { KongEmulator, EndlessRetryError } from '../../kong/emulator/kong';
 import { pluginServerEntries } from '../../kong/emulator/plugin-server';
 import { loadDeclarative } from '../../kong/emulator/declarative';
 import { startEchoUpstream } from '../../kong/echo-upstream/server';
-import { startGateway, Gateway, fixturePluginsRoot, probeResults, BOTH_PLUGIN_SERVERS, runsOnPluginServers } from '../helpers/emulator';
+import {
+  startGateway,
+  Gateway,
+  fixturePluginsRoot,
+  probeResults,
+  BOTH_PLUGIN_SERVERS,
+  runsOnPluginServers,
+} from '../helpers/emulator';
 
 runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
@@ -41,14 +48,20 @@ describe('Kong PDK semantics (probe plugin over the real plugin server)', () => 
   afterAll(async () => gw?.stop());
 
   test('kong/pdk/client.lua load_consumer (lines 187-211): a non-UUID id without search_by_username is a Lua error (500 in access)', async () => {
-    const bad = await gw.kong.request({ path: '/api/x', headers: { 'x-probe-access': calls(['client.loadConsumer', 'alice', false]) } });
+    const bad = await gw.kong.request({
+      path: '/api/x',
+      headers: { 'x-probe-access': calls(['client.loadConsumer', 'alice', false]) },
+    });
     expect(bad.status).toBe(500);
     expect(bad.report.luaErrors[0].message).toBe('cannot load a consumer with an id that is not a uuid');
     expect(bad.report.upstreamRequest).toBeUndefined();
 
     // A UUID (kong/tools/uuid.lua is_valid_uuid, case-insensitive) is looked up by id; by username when asked.
     const probe = async (...args: unknown[]) => {
-      const res = await gw.kong.request({ path: '/api/x', headers: { 'x-probe-access': calls(['client.loadConsumer', ...args]) } });
+      const res = await gw.kong.request({
+        path: '/api/x',
+        headers: { 'x-probe-access': calls(['client.loadConsumer', ...args]) },
+      });
       expect(res.report.luaErrors).toEqual([]);
       return probeResults(res.body).results[0];
     };
@@ -59,15 +72,27 @@ describe('Kong PDK semantics (probe plugin over the real plugin server)', () => 
   });
 
   test('kong.router.get_route returns the DAO entity: service is the foreign key { id } (kong/db/schema/entities/routes.lua 3.9.3 line 179), defaults filled', async () => {
-    const res = await gw.kong.request({ path: '/api/x', headers: { 'x-probe-access': calls(['router.getRoute'], ['router.getService']) } });
+    const res = await gw.kong.request({
+      path: '/api/x',
+      headers: { 'x-probe-access': calls(['router.getRoute'], ['router.getService']) },
+    });
     const [route, service] = probeResults(res.body).results as Record<string, unknown>[];
-    expect(route).toMatchObject({ name: 'main', service: { id: service.id }, path_handling: 'v0', request_buffering: true, response_buffering: true });
+    expect(route).toMatchObject({
+      name: 'main',
+      service: { id: service.id },
+      path_handling: 'v0',
+      request_buffering: true,
+      response_buffering: true,
+    });
     expect(service).toMatchObject({ name: 'echo', protocol: 'http', retries: 5, connect_timeout: 60000 });
   });
 
   test('kong/pdk/request.lua line 416 get_path = kong/tools/uri.lua normalize(raw, true): reserved escapes stay, `/x/.` keeps its slash', async () => {
     const getPath = async (raw: string) => {
-      const res = await gw.kong.request({ path: raw, headers: { 'x-probe-access': calls(['request.getPath'], ['request.getRawPath']) } });
+      const res = await gw.kong.request({
+        path: raw,
+        headers: { 'x-probe-access': calls(['request.getPath'], ['request.getRawPath']) },
+      });
       expect(res.report.luaErrors).toEqual([]);
       return probeResults(res.body).results;
     };
@@ -86,13 +111,17 @@ describe('Kong PDK semantics (probe plugin over the real plugin server)', () => 
       return new URL(res.report.upstreamRequest!.url, 'http://u').search.slice(1);
     };
     // t/01-pdk/06-service-request/14-clear_query_arg.t TEST 7: order kept, every occurrence removed.
-    expect(await upstreamQuery('a=0&d=1&a=2&c=3&a=4&b=5&a=6&d=7&a=8', ['service.request.clearQueryArg', 'a'])).toBe('d=1&c=3&b=5&d=7');
-    // The rest re-encoded: %20 → +, / → %2F, , → %2C, ~ → %7E, a bare name gets `=`, a stray % becomes %25.
-    expect(await upstreamQuery('token=x&q=a%20b&p=/x,y~&flag&&e=%zz&u=%C3%A9', ['service.request.clearQueryArg', 'token'])).toBe(
-      'q=a+b&p=%2Fx%2Cy%7E&flag=&e=%25zz&u=%C3%A9',
+    expect(await upstreamQuery('a=0&d=1&a=2&c=3&a=4&b=5&a=6&d=7&a=8', ['service.request.clearQueryArg', 'a'])).toBe(
+      'd=1&c=3&b=5&d=7',
     );
+    // The rest re-encoded: %20 → +, / → %2F, , → %2C, ~ → %7E, a bare name gets `=`, a stray % becomes %25.
+    expect(
+      await upstreamQuery('token=x&q=a%20b&p=/x,y~&flag&&e=%zz&u=%C3%A9', ['service.request.clearQueryArg', 'token']),
+    ).toBe('q=a+b&p=%2Fx%2Cy%7E&flag=&e=%25zz&u=%C3%A9');
     // Names match after form-decoding; an absent name still re-encodes everything.
-    expect(await upstreamQuery('access+token=1&acc%65ss%20token=2&x=1', ['service.request.clearQueryArg', 'access token'])).toBe('x=1');
+    expect(
+      await upstreamQuery('access+token=1&acc%65ss%20token=2&x=1', ['service.request.clearQueryArg', 'access token']),
+    ).toBe('x=1');
     expect(await upstreamQuery('q=a%20b', ['service.request.clearQueryArg', 'absent'])).toBe('q=a+b');
   });
 
@@ -106,7 +135,9 @@ describe('Kong PDK semantics (probe plugin over the real plugin server)', () => 
     // `/` escaped (encode_escape_forward_slash default), DEL and control characters as \u escapes.
     expect(await exitBody({ message: 'see /docs\u007f\u0001\n' })).toBe('{"message":"see \\/docs\\u007f\\u0001\\n"}');
     // An empty array (an empty Lua table) is an object; null members vanish (nil in a Lua table), trailing nulls too.
-    expect(await exitBody({ errors: [], gone: null, list: [1, null, 2, null] })).toBe('{"errors":{},"list":[1,null,2]}');
+    expect(await exitBody({ errors: [], gone: null, list: [1, null, 2, null] })).toBe(
+      '{"errors":{},"list":[1,null,2]}',
+    );
     // encode_number_precision(16): %.16g.
     expect(await exitBody({ a: 2 ** 60, b: 0.1, c: 1 / 3, d: 2 ** 53, e: 1e21 })).toBe(
       '{"a":1.152921504606847e+18,"b":0.1,"c":0.3333333333333333,"d":9007199254740992,"e":1e+21}',
@@ -116,7 +147,12 @@ describe('Kong PDK semantics (probe plugin over the real plugin server)', () => 
   test('kong/pdk/service/request.lua 3.9.3 lines 44-62 set_query = make_ordered_args: ngx.encode_args per key, pieces sorted, %20 for space', async () => {
     const res = await gw.kong.request({
       path: '/api/x?old=1',
-      headers: { 'x-probe-access': calls(['service.request.setQuery', { foo: 'hello world', bar: ['baz', 'bla', true], zzz: true, blo: '', ex: "!'()*~", n: 1.5 }]) },
+      headers: {
+        'x-probe-access': calls([
+          'service.request.setQuery',
+          { foo: 'hello world', bar: ['baz', 'bla', true], zzz: true, blo: '', ex: "!'()*~", n: 1.5 },
+        ]),
+      },
     });
     // The example of the function's own documentation, plus lua-nginx-module's uri_component escaping of !'()*.
     expect(new URL(res.report.upstreamRequest!.url, 'http://u').search.slice(1)).toBe(
@@ -129,7 +165,12 @@ describe('plugin_servers/plugin.lua get_instance_id: a request waits at most WAI
   let gw: Gateway;
   beforeAll(async () => {
     // WAIT_TIME is 10 s in Kong 3.9.3 (plugin.lua lines 229-254); shortened here so the test does not wait 10 s.
-    gw = await startGateway({ pluginsRoot: fixturePluginsRoot, plugins: ['probe'], workers: 1, instanceClaimWaitMs: 200 });
+    gw = await startGateway({
+      pluginsRoot: fixturePluginsRoot,
+      plugins: ['probe'],
+      workers: 1,
+      instanceClaimWaitMs: 200,
+    });
     gw.configure(CONFIG.replace('route: main', 'route: main\n    config: { start_block_ms: 1500 }'));
   });
   afterAll(async () => gw?.stop());
@@ -139,7 +180,9 @@ describe('plugin_servers/plugin.lua get_instance_id: a request waits at most WAI
     const starter = gw.kong.request({ path: '/api/a', headers });
     await new Promise((r) => setTimeout(r, 20));
     const waiter = await gw.kong.request({ path: '/api/b', headers });
-    expect(waiter.report.failOpen).toEqual([expect.objectContaining({ kind: 'instance-claim-timeout', plugin: 'probe', phase: 'access' })]);
+    expect(waiter.report.failOpen).toEqual([
+      expect.objectContaining({ kind: 'instance-claim-timeout', plugin: 'probe', phase: 'access' }),
+    ]);
     expect(waiter.report.failOpen[0].detail).toMatch(/^Could not claim instance_id for probe \(key: /);
     expect(waiter.status).toBe(200); // proxied without the plugin: what Kong does
     expect(waiter.report.upstreamRequest?.headers.first('x-probe-results')).toBeUndefined();
@@ -160,9 +203,14 @@ describe('rpc/mp_rpc.lua Rpc:call: a step without reply within lua_socket_read_t
 
   test('is logged and the plugin skipped: the request is proxied (fail-open, reported as rpc-timeout)', async () => {
     await gw.kong.request({ path: '/api/warm', headers: { 'x-probe-access': calls() } }); // instance started
-    const res = await gw.kong.request({ path: '/api/x', headers: { 'x-probe-access': calls(['sleep', 4000], ['request.getPath']) } });
+    const res = await gw.kong.request({
+      path: '/api/x',
+      headers: { 'x-probe-access': calls(['sleep', 4000], ['request.getPath']) },
+    });
     expect(res.status).toBe(200);
-    expect(res.report.failOpen).toEqual([expect.objectContaining({ kind: 'rpc-timeout', plugin: 'probe', phase: 'access' })]);
+    expect(res.report.failOpen).toEqual([
+      expect.objectContaining({ kind: 'rpc-timeout', plugin: 'probe', phase: 'access' }),
+    ]);
     expect(res.report.upstreamRequest).toBeDefined();
   });
 });
@@ -185,7 +233,8 @@ describe('rpc/mp_rpc.lua against a misbehaving plugin server', () => {
         try {
           for await (const msg of decodeMultiStream(conn)) {
             const [, msgid, method] = msg as [number, number, string, unknown[]];
-            if (method === 'plugin.StartInstance') conn.write(encode([1, msgid, null, { Id: 1, Name: 'probe', Config: '{}', StartTime: 0 }]));
+            if (method === 'plugin.StartInstance')
+              conn.write(encode([1, msgid, null, { Id: 1, Name: 'probe', Config: '{}', StartTime: 0 }]));
             else if (method === 'plugin.HandleEvent') {
               handleEvents++;
               if (mode === 'wrong-msgid') conn.write(encode([1, msgid + 1, null, { EventId: 1, Data: 'ret' }]));
@@ -199,9 +248,16 @@ describe('rpc/mp_rpc.lua against a misbehaving plugin server', () => {
     });
     await new Promise<void>((r) => server.listen(socket, () => r()));
     const query = pluginServerEntries('bulwark', dir, ['probe'], fixturePluginsRoot)[0].queryCmd;
-    kong = await KongEmulator.start({ entries: [{ name: 'probe', socket, queryCmd: query }], noInstanceRetryLimit: 50 });
+    kong = await KongEmulator.start({
+      entries: [{ name: 'probe', socket, queryCmd: query }],
+      noInstanceRetryLimit: 50,
+    });
     upstream = await startEchoUpstream(0);
-    kong.setConfig(loadDeclarative(CONFIG.replace('url: ECHO', `url: http://127.0.0.1:${upstream.port}`), { knownPlugins: new Set(['probe']) }));
+    kong.setConfig(
+      loadDeclarative(CONFIG.replace('url: ECHO', `url: http://127.0.0.1:${upstream.port}`), {
+        knownPlugins: new Set(['probe']),
+      }),
+    );
   });
   afterAll(async () => {
     await kong?.stop();
@@ -228,12 +284,16 @@ describe('rpc/mp_rpc.lua against a misbehaving plugin server', () => {
   });
 });
 
-describe('the plugin server\'s environment: an nginx worker\'s (TZ and `env` directives only)', () => {
+describe("the plugin server's environment: an nginx worker's (TZ and `env` directives only)", () => {
   let gw: Gateway;
   beforeAll(async () => {
     process.env.BULWARK_FIDELITY_KEPT = 'kept';
     process.env.BULWARK_FIDELITY_DROPPED = 'dropped';
-    gw = await startGateway({ pluginsRoot: fixturePluginsRoot, plugins: ['probe'], nginxMainEnv: ['BULWARK_FIDELITY_KEPT', 'BULWARK_FIDELITY_SET=set-here'] });
+    gw = await startGateway({
+      pluginsRoot: fixturePluginsRoot,
+      plugins: ['probe'],
+      nginxMainEnv: ['BULWARK_FIDELITY_KEPT', 'BULWARK_FIDELITY_SET=set-here'],
+    });
     gw.configure(CONFIG);
   });
   afterAll(async () => {
@@ -243,8 +303,18 @@ describe('the plugin server\'s environment: an nginx worker\'s (TZ and `env` dir
   });
 
   test('process.lua line 153 spawns the start command from worker 0: no PATH, no HOME, only the variables env directives name', async () => {
-    const names = ['PATH', 'HOME', 'NODE_EXTRA_CA_CERTS', 'BULWARK_FIDELITY_DROPPED', 'BULWARK_FIDELITY_KEPT', 'BULWARK_FIDELITY_SET'];
-    const res = await gw.kong.request({ path: '/api/x', headers: { 'x-probe-access': calls(...names.map((n) => ['process-env', n])) } });
+    const names = [
+      'PATH',
+      'HOME',
+      'NODE_EXTRA_CA_CERTS',
+      'BULWARK_FIDELITY_DROPPED',
+      'BULWARK_FIDELITY_KEPT',
+      'BULWARK_FIDELITY_SET',
+    ];
+    const res = await gw.kong.request({
+      path: '/api/x',
+      headers: { 'x-probe-access': calls(...names.map((n) => ['process-env', n])) },
+    });
     expect(probeResults(res.body).results).toEqual(['<unset>', '<unset>', '<unset>', '<unset>', 'kept', 'set-here']);
   });
 });
@@ -265,7 +335,11 @@ describe('process.lua 3.9.3 load_external_plugins_info line 98: two plugin serve
       queryCmd: one.queryCmd,
     });
     kong = await KongEmulator.start({ entries: [entry('first'), entry('second')], luaPlugins: [] });
-    kong.setConfig(loadDeclarative(CONFIG.replace('ECHO', `http://127.0.0.1:${upstream.port}`), { knownPlugins: new Set(kong.plugins.keys()) }));
+    kong.setConfig(
+      loadDeclarative(CONFIG.replace('ECHO', `http://127.0.0.1:${upstream.port}`), {
+        knownPlugins: new Set(kong.plugins.keys()),
+      }),
+    );
   }, 90_000);
   afterAll(async () => {
     await kong?.stop();
@@ -277,7 +351,10 @@ describe('process.lua 3.9.3 load_external_plugins_info line 98: two plugin serve
     expect(kong.plugins.get('probe')!.entry.name).toBe('second');
     expect(kong.log.filter((l) => l.includes('already registered'))).toEqual([]);
     expect([...kong.spawns.keys()].sort()).toEqual(['first', 'second']);
-    const res = await kong.request({ path: '/api/x', headers: { 'x-probe-access': calls(['process-env', 'PROBE_SERVER']) } });
+    const res = await kong.request({
+      path: '/api/x',
+      headers: { 'x-probe-access': calls(['process-env', 'PROBE_SERVER']) },
+    });
     expect(probeResults(res.body).results).toEqual(['second']);
   });
 });
@@ -301,17 +378,28 @@ describe('TLS functions: kong/pdk/client/tls.lua 3.9.3 phase limits, kong.nginx.
 
   test('get_tls1_version_str has no phase check: the TLS version in the certificate phase and in access, nil on plain HTTP', async () => {
     configure([['nginx.getTls1_versionStr']]);
-    const tls = await gw.kong.request({ path: '/api/x', scheme: 'https', headers: { 'x-probe-access': calls(['nginx.getTls1_versionStr']) } });
+    const tls = await gw.kong.request({
+      path: '/api/x',
+      scheme: 'https',
+      headers: { 'x-probe-access': calls(['nginx.getTls1_versionStr']) },
+    });
     expect(tls.report.handshakeFailed).toBeUndefined();
     expect(gw.kong.log).toContain('[notice] [probe-cert] probe-cert-results ["TLSv1.3"]');
     expect(probeResults(tls.body).results).toEqual(['TLSv1.3']);
-    const plain = await gw.kong.request({ path: '/api/x', headers: { 'x-probe-access': calls(['nginx.getTls1_versionStr'], ['client.tls.getFullClientCertificateChain']) } });
+    const plain = await gw.kong.request({
+      path: '/api/x',
+      headers: { 'x-probe-access': calls(['nginx.getTls1_versionStr'], ['client.tls.getFullClientCertificateChain']) },
+    });
     expect(probeResults(plain.body).results).toEqual(['<nil>', '<nil>']);
   });
 
   test('in the log timer get_full_client_certificate_chain has no request to read: a Lua error there, never a chain', async () => {
     configure([]);
-    const res = await gw.kong.request({ path: '/api/x', scheme: 'https', headers: { 'x-probe-log': calls(['client.tls.getFullClientCertificateChain']) } });
+    const res = await gw.kong.request({
+      path: '/api/x',
+      scheme: 'https',
+      headers: { 'x-probe-log': calls(['client.tls.getFullClientCertificateChain']) },
+    });
     await res.report.logDone;
     expect(res.report.luaErrors).toEqual([expect.objectContaining({ plugin: 'probe', phase: 'log' })]);
   });

@@ -16,7 +16,14 @@ interface Res {
   body: string;
 }
 
-function send(tls: boolean, port: number, method: string, p: string, headers: Record<string, string> = {}, body?: string): Promise<Res> {
+function send(
+  tls: boolean,
+  port: number,
+  method: string,
+  p: string,
+  headers: Record<string, string> = {},
+  body?: string,
+): Promise<Res> {
   return new Promise((resolve, reject) => {
     const mod = tls ? https : http;
     const req = mod.request({ host: '127.0.0.1', port, method, path: p, headers, rejectUnauthorized: false }, (res) => {
@@ -40,7 +47,8 @@ describe('npm run gateway with kong.yml (end to end)', () => {
   let admin = 0;
   let output = '';
   const get = (p: string, headers: Record<string, string> = {}) => send(false, proxy, 'GET', p, headers);
-  const tls = (method: string, p: string, headers: Record<string, string> = {}, body?: string) => send(true, tlsPort, method, p, headers, body);
+  const tls = (method: string, p: string, headers: Record<string, string> = {}, body?: string) =>
+    send(true, tlsPort, method, p, headers, body);
 
   beforeAll(async () => {
     // The repository's kong.yml as it is: it points bulwark-jwt at the gateway's own JWKS on port 8000, and the
@@ -50,10 +58,24 @@ describe('npm run gateway with kong.yml (end to end)', () => {
     const env = { ...process.env };
     delete env.BULWARK_OAUTH2_SIGNING_KEY;
     delete env.BULWARK_UPSTREAM_TRUST_SIGNING_KEY;
-    proc = spawn(process.execPath, [path.join(root, 'dist/js/kong/emulator/gateway-cli.js'), '--config', config, '--port', String(proxy), '--admin-port', '0', '--tls-port', '0'], {
-      cwd: root,
-      env,
-    });
+    proc = spawn(
+      process.execPath,
+      [
+        path.join(root, 'dist/js/kong/emulator/gateway-cli.js'),
+        '--config',
+        config,
+        '--port',
+        String(proxy),
+        '--admin-port',
+        '0',
+        '--tls-port',
+        '0',
+      ],
+      {
+        cwd: root,
+        env,
+      },
+    );
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${output}`)), START_TIMEOUT_MS - 5000);
       proc.stdout!.on('data', (c) => {
@@ -81,7 +103,9 @@ describe('npm run gateway with kong.yml (end to end)', () => {
   });
 
   test('a request on the public service reaches the echo upstream; the response carries bulwark-transport headers', async () => {
-    const res = await get('/public/hello', { 'x-echo-response-headers': JSON.stringify({ 'X-Powered-By': 'Express' }) });
+    const res = await get('/public/hello', {
+      'x-echo-response-headers': JSON.stringify({ 'X-Powered-By': 'Express' }),
+    });
     expect(res.status).toBe(200);
     expect(JSON.parse(res.body).path).toBe('/public/hello');
     expect(res.headers['cross-origin-opener-policy']).toBe('same-origin'); // browser preset
@@ -99,14 +123,30 @@ describe('npm run gateway with kong.yml (end to end)', () => {
   });
 
   test('the token endpoint refuses plain HTTP, so a client secret never crosses it', async () => {
-    const res = await send(false, proxy, 'POST', '/oauth2/token', { 'content-type': 'application/x-www-form-urlencoded' }, 'grant_type=client_credentials');
+    const res = await send(
+      false,
+      proxy,
+      'POST',
+      '/oauth2/token',
+      { 'content-type': 'application/x-www-form-urlencoded' },
+      'grant_type=client_credentials',
+    );
     expect(res.status).toBe(403);
   });
 
   test('client credentials → token → orders API: verified subject forwarded, OpenAPI validation, no token → 401', async () => {
     const basic = Buffer.from('demo-client:demo-secret-change-me').toString('base64');
     const form = 'grant_type=client_credentials&scope=orders%3Aread%20orders%3Awrite';
-    const tokenRes = await tls('POST', '/oauth2/token', { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(form.length) }, form);
+    const tokenRes = await tls(
+      'POST',
+      '/oauth2/token',
+      {
+        authorization: `Basic ${basic}`,
+        'content-type': 'application/x-www-form-urlencoded',
+        'content-length': String(form.length),
+      },
+      form,
+    );
     expect(tokenRes.status).toBe(200);
     expect(tokenRes.headers['cache-control']).toBe('no-store');
     const { access_token: token, token_type: type } = JSON.parse(tokenRes.body);
@@ -121,12 +161,22 @@ describe('npm run gateway with kong.yml (end to end)', () => {
     expect(ok.headers['ratelimit-policy']).toBeDefined();
 
     const order = JSON.stringify({ item: 'book', quantity: 2 });
-    const created = await tls('POST', '/orders', { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': String(order.length) }, order);
+    const created = await tls(
+      'POST',
+      '/orders',
+      { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': String(order.length) },
+      order,
+    );
     expect(created.status).toBe(200); // the echo upstream answers 200 to everything
     expect(JSON.parse(created.body).body).toBe(order);
 
     const bad = JSON.stringify({ item: 'book', quantity: 0 });
-    const invalid = await tls('POST', '/orders', { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': String(bad.length) }, bad);
+    const invalid = await tls(
+      'POST',
+      '/orders',
+      { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': String(bad.length) },
+      bad,
+    );
     expect(invalid.status).toBe(400);
     // Kong's cjson escapes `/` in the JSON body (kong/pdk/response.lua 3.9.3 exit): compare the parsed value.
     expect(JSON.parse(invalid.body).errors[0].location).toBe('body/quantity');
@@ -172,7 +222,9 @@ describe('npm run gateway with kong.yml (end to end)', () => {
   });
 
   test('the ledger backend trusts only the gateway: accepted through it, a direct request to its port refused', async () => {
-    const port = Number(/upstream "trusted-backend:8080" \(verifies the gateway's token\) on 127\.0\.0\.1:(\d+)/.exec(output)?.[1]);
+    const port = Number(
+      /upstream "trusted-backend:8080" \(verifies the gateway's token\) on 127\.0\.0\.1:(\d+)/.exec(output)?.[1],
+    );
     expect(port).toBeGreaterThan(0);
     const via = await get('/ledger/entries?day=1');
     expect(via.status).toBe(200);

@@ -13,11 +13,23 @@ interface Res {
   json: () => any; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
-function call(port: number, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Res> {
+function call(
+  port: number,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Res> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
     const req = http.request(
-      { host: '127.0.0.1', port, method, path, headers: { ...(payload && typeof body !== 'string' ? { 'content-type': 'application/json' } : {}), ...headers } },
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path,
+        headers: { ...(payload && typeof body !== 'string' ? { 'content-type': 'application/json' } : {}), ...headers },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -65,7 +77,7 @@ describe('npm run gateway: proxy and Admin API over HTTP', () => {
     await echo?.close();
   });
 
-  test('proxies a matched request to the service with strip_path and the service path, and Kong\'s upstream headers', async () => {
+  test("proxies a matched request to the service with strip_path and the service path, and Kong's upstream headers", async () => {
     const res = await call(gw.proxyPort, 'GET', '/api/items?x=1', undefined, { 'X-Client': 'yes' });
     expect(res.status).toBe(200);
     const seen = res.json();
@@ -78,7 +90,7 @@ describe('npm run gateway: proxy and Admin API over HTTP', () => {
   });
 
   test('kong/templates/nginx_kong.lua `underscores_in_headers on`: a header with underscores reaches the upstream as sent', async () => {
-    const res = await call(gw.proxyPort, 'GET', '/api', undefined, { 'X_Forwarded_User': 'admin' });
+    const res = await call(gw.proxyPort, 'GET', '/api', undefined, { X_Forwarded_User: 'admin' });
     expect(res.json().headers.x_forwarded_user).toBe('admin');
   });
 
@@ -120,7 +132,11 @@ describe('npm run gateway: proxy and Admin API over HTTP', () => {
   test('Admin API: a bad plugin config is a 400 schema violation naming the field', async () => {
     const res = await call(gw.adminPort, 'POST', '/plugins', { name: 'probe', config: { limit: 'many' } });
     expect(res.status).toBe(400);
-    expect(res.json()).toMatchObject({ code: 2, name: 'schema violation', fields: { config: { limit: expect.any(String) } } });
+    expect(res.json()).toMatchObject({
+      code: 2,
+      name: 'schema violation',
+      fields: { config: { limit: expect.any(String) } },
+    });
     const unknown = await call(gw.adminPort, 'POST', '/plugins', { name: 'nope' });
     expect(unknown.status).toBe(400);
     expect(unknown.json().message).toMatch(/plugin 'nope' not enabled/);
@@ -128,10 +144,17 @@ describe('npm run gateway: proxy and Admin API over HTTP', () => {
 
   test('Admin API form bodies cannot pollute Object.prototype: `__proto__.route` / `__proto__.exited` are unknown fields', async () => {
     // A service-scoped plugin that must keep running (lookupConfig compares entity.route with undefined).
-    const scoped = await call(gw.adminPort, 'POST', '/services/echo/plugins', { name: 'probe', config: { tag: 'svc' } });
+    const scoped = await call(gw.adminPort, 'POST', '/services/echo/plugins', {
+      name: 'probe',
+      config: { tag: 'svc' },
+    });
     expect(scoped.status).toBe(201);
     const form = { 'content-type': 'application/x-www-form-urlencoded' };
-    for (const body of ['name=probe&__proto__.route=zzz', 'name=probe&__proto__.exited=1', 'name=probe&constructor.prototype.route=zzz']) {
+    for (const body of [
+      'name=probe&__proto__.route=zzz',
+      'name=probe&__proto__.exited=1',
+      'name=probe&constructor.prototype.route=zzz',
+    ]) {
       const res = await call(gw.adminPort, 'POST', '/plugins', body, form);
       expect(res.status).toBe(400);
       expect(res.json()).toMatchObject({ code: 2, name: 'schema violation' });
@@ -152,7 +175,10 @@ describe('npm run gateway: proxy and Admin API over HTTP', () => {
     expect(c.status).toBe(201);
     expect((await call(gw.adminPort, 'GET', '/consumers/bob')).json().id).toBe(c.json().id);
     expect((await call(gw.adminPort, 'POST', '/consumers', { username: 'bob' })).status).toBe(409);
-    const scoped = await call(gw.adminPort, 'POST', '/consumers/bob/plugins', { name: 'probe-late', config: { tag: 'bob' } });
+    const scoped = await call(gw.adminPort, 'POST', '/consumers/bob/plugins', {
+      name: 'probe-late',
+      config: { tag: 'bob' },
+    });
     expect(scoped.status).toBe(201);
     expect(scoped.json().consumer).toEqual({ id: c.json().id });
     expect((await call(gw.adminPort, 'DELETE', '/consumers/bob')).status).toBe(204);
@@ -172,7 +198,9 @@ describe('npm run gateway: proxy and Admin API over HTTP', () => {
     const put = await call(gw.adminPort, 'PUT', `/plugins/${id}`, { name: 'probe', config: { tag: 'put' } });
     expect(put.status).toBe(200);
     expect(put.json()).toMatchObject({ id, config: { tag: 'put' } });
-    expect((await call(gw.adminPort, 'PATCH', '/plugins/6f1c2b3a-0d4e-4f5a-8b6c-000000000000', { config: {} })).status).toBe(404);
+    expect(
+      (await call(gw.adminPort, 'PATCH', '/plugins/6f1c2b3a-0d4e-4f5a-8b6c-000000000000', { config: {} })).status,
+    ).toBe(404);
     expect((await call(gw.adminPort, 'DELETE', `/plugins/${id}`)).status).toBe(204);
   });
 });

@@ -6,7 +6,15 @@
 // ngx_http_lua_ffi_req_get_uri_args_count (every `&`-separated piece counts, empty ones included),
 // kong/templates/nginx_kong.lua (`underscores_in_headers on`), nginx ngx_http_variable_unknown_header ($http_NAME:
 // `-` read as `_`, several lines joined with ", ").
-import { startGateway, Gateway, fixturePluginsRoot, probeResults, echoed, BOTH_PLUGIN_SERVERS, runsOnPluginServers } from '../helpers/emulator';
+import {
+  startGateway,
+  Gateway,
+  fixturePluginsRoot,
+  probeResults,
+  echoed,
+  BOTH_PLUGIN_SERVERS,
+  runsOnPluginServers,
+} from '../helpers/emulator';
 import type { EmulatedResponse } from '../../kong/emulator/kong';
 
 runsOnPluginServers(BOTH_PLUGIN_SERVERS);
@@ -39,17 +47,34 @@ describe('Kong caps on headers and query arguments (emulator + real plugin serve
   function send(lines: [string, string][], probe: string, path = '/api/x'): Promise<EmulatedResponse> {
     const [rawPath, ...q] = path.split('?');
     return gw.kong.handle({
-      method: 'GET', scheme: 'http', rawPath: rawPath!, rawQuery: q.join('?'),
+      method: 'GET',
+      scheme: 'http',
+      rawPath: rawPath!,
+      rawQuery: q.join('?'),
       headers: [['Host', 'localhost'], ['x-probe-access', probe], ...lines],
-      body: Buffer.alloc(0), httpVersion: 1.1, clientIp: '127.0.0.1', clientPort: 40000, serverPort: 8000,
+      body: Buffer.alloc(0),
+      httpVersion: 1.1,
+      clientIp: '127.0.0.1',
+      clientPort: 40000,
+      serverPort: 8000,
     });
   }
-  const fillers = (n: number, prefix = 'x-f') => Array.from({ length: n }, (_, i): [string, string] => [`${prefix}${i}`, 'v']);
+  const fillers = (n: number, prefix = 'x-f') =>
+    Array.from({ length: n }, (_, i): [string, string] => [`${prefix}${i}`, 'v']);
 
   test('get_headers(): the first 100 header LINES in arrival order; a repeated name counts once per line', async () => {
     // Host, x-probe-access, then x-rep, a filler, x-rep again, 200 more fillers, and one late header.
-    const lines: [string, string][] = [['x-rep', '1'], ['x-f-a', 'v'], ['X-Rep', '2'], ...fillers(200), ['x-late', 'late']];
-    const res = await send(lines, calls(['request.getHeaders'], ['request.getHeaders', 1000], ['request.getHeaders', 4]));
+    const lines: [string, string][] = [
+      ['x-rep', '1'],
+      ['x-f-a', 'v'],
+      ['X-Rep', '2'],
+      ...fillers(200),
+      ['x-late', 'late'],
+    ];
+    const res = await send(
+      lines,
+      calls(['request.getHeaders'], ['request.getHeaders', 1000], ['request.getHeaders', 4]),
+    );
     const [dflt, all, four] = probeResults(res.body).results as Record<string, string[]>[];
     expect(lineCount(dflt!)).toBe(100);
     expect(dflt!['x-rep']).toEqual(['1', '2']);
@@ -59,7 +84,12 @@ describe('Kong caps on headers and query arguments (emulator + real plugin serve
     expect(lineCount(all!)).toBe(206);
     expect(all!['x-late']).toEqual(['late']);
     // Only the first x-rep line is among the first four lines (a per-name count would give both).
-    expect(four).toEqual({ host: ['localhost'], 'x-probe-access': [expect.any(String)], 'x-rep': ['1'], 'x-f-a': ['v'] });
+    expect(four).toEqual({
+      host: ['localhost'],
+      'x-probe-access': [expect.any(String)],
+      'x-rep': ['1'],
+      'x-f-a': ['v'],
+    });
   });
 
   test.each([
@@ -79,9 +109,20 @@ describe('Kong caps on headers and query arguments (emulator + real plugin serve
     const extra = JSON.stringify(Object.fromEntries(Array.from({ length: 150 }, (_, i) => [`x-r${i}`, 'v'])));
     const sendResponseProbe = (probe: string) =>
       gw.kong.handle({
-        method: 'GET', scheme: 'http', rawPath: '/api/x', rawQuery: '',
-        headers: [['Host', 'localhost'], ['x-echo-response-headers', extra], ['x-probe-response', probe]],
-        body: Buffer.alloc(0), httpVersion: 1.1, clientIp: '127.0.0.1', clientPort: 40000, serverPort: 8000,
+        method: 'GET',
+        scheme: 'http',
+        rawPath: '/api/x',
+        rawQuery: '',
+        headers: [
+          ['Host', 'localhost'],
+          ['x-echo-response-headers', extra],
+          ['x-probe-response', probe],
+        ],
+        body: Buffer.alloc(0),
+        httpVersion: 1.1,
+        clientIp: '127.0.0.1',
+        clientPort: 40000,
+        serverPort: 8000,
       });
     const res = await sendResponseProbe(calls(['response.getHeaders'], ['response.getHeaders', 1000]));
     const [dflt, all] = JSON.parse(res.headers.first('x-probe-response-results')!) as Record<string, string[]>[];
@@ -93,7 +134,11 @@ describe('Kong caps on headers and query arguments (emulator + real plugin serve
 
   test('get_query(): every `&` piece counts toward the cap, empty pieces and empty names included', async () => {
     const query = `${'&'.repeat(150)}access_token=forged&${'=x&'.repeat(3)}a=1`;
-    const res = await send([], calls(['request.getQuery'], ['request.getQuery', 1000], ['request.getQuery', 151], ['request.getQuery', 152]), `/api/x?${query}`);
+    const res = await send(
+      [],
+      calls(['request.getQuery'], ['request.getQuery', 1000], ['request.getQuery', 151], ['request.getQuery', 152]),
+      `/api/x?${query}`,
+    );
     const [dflt, all, upTo151, upTo152] = probeResults(res.body).results as Record<string, unknown[]>[];
     expect(Object.keys(dflt!)).toEqual([]); // 100 empty pieces: nothing returned, nothing looks "full"
     expect(all).toEqual({ access_token: ['forged'], a: ['1'] });
@@ -102,8 +147,18 @@ describe('Kong caps on headers and query arguments (emulator + real plugin serve
   });
 
   test('underscores_in_headers on: X_Auth_Subject reaches plugins (key x_auth_subject) and the upstream', async () => {
-    const res = await send([['X_Auth_Subject', 'forged'], ['X-Auth-Subject', 'real']], calls(['request.getHeaders'], ['request.getHeader', 'X-Auth-Subject'], ['request.getHeader', 'x_auth_subject']));
-    const [headers, viaDash, viaUnderscore] = probeResults(res.body).results as [Record<string, string[]>, string, string];
+    const res = await send(
+      [
+        ['X_Auth_Subject', 'forged'],
+        ['X-Auth-Subject', 'real'],
+      ],
+      calls(['request.getHeaders'], ['request.getHeader', 'X-Auth-Subject'], ['request.getHeader', 'x_auth_subject']),
+    );
+    const [headers, viaDash, viaUnderscore] = probeResults(res.body).results as [
+      Record<string, string[]>,
+      string,
+      string,
+    ];
     expect(headers.x_auth_subject).toEqual(['forged']);
     expect(headers['x-auth-subject']).toEqual(['real']);
     // $http_x_auth_subject matches both spellings and joins them in arrival order.

@@ -1,7 +1,17 @@
 // The Kong emulator against the real plugin server: each test names the Kong 3.9 behaviour it pins and
 // the source it comes from (see ../../docs/kong-protocol.md for the citations).
 import { RpcClient } from '../../kong/emulator/rpc';
-import { startGateway, Gateway, fixturePluginsRoot, probeResults, echoed, waitFor, serverKind, BOTH_PLUGIN_SERVERS, runsOnPluginServers } from '../helpers/emulator';
+import {
+  startGateway,
+  Gateway,
+  fixturePluginsRoot,
+  probeResults,
+  echoed,
+  waitFor,
+  serverKind,
+  BOTH_PLUGIN_SERVERS,
+  runsOnPluginServers,
+} from '../helpers/emulator';
 
 runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
@@ -76,10 +86,16 @@ describe('Kong emulator runloop over the real plugin server', () => {
     expect(echoed(res.body).headers['x-probe-late']).toBe('for-alice');
   });
 
-  test('db/dao + plugins_iterator.get_plugin_config: StartInstance config has defaults, no unset fields, and Kong\'s extra keys', async () => {
+  test("db/dao + plugins_iterator.get_plugin_config: StartInstance config has defaults, no unset fields, and Kong's extra keys", async () => {
     const res = await gw.kong.request({ path: '/api/x', headers: { 'x-probe-access': calls() } });
     const conf = probeResults(res.body).config;
-    expect(conf).toMatchObject({ tag: 'route-main', mode: 'normal', limit: 10, fail_start: false, nested: { depth: 3 } });
+    expect(conf).toMatchObject({
+      tag: 'route-main',
+      mode: 'normal',
+      limit: 10,
+      fail_start: false,
+      nested: { depth: 3 },
+    });
     expect(conf).not.toHaveProperty('nested.label');
     expect(conf.route_id).toBe(gw.kong.getConfig().routes.find((r) => r.name === 'main')?.id);
     expect(conf).not.toHaveProperty('service_id');
@@ -109,7 +125,9 @@ describe('Kong emulator runloop over the real plugin server', () => {
   test('mp_rpc.lua: nil is an absent Data (undefined in JS), unknown PDK methods return nil and the handler continues', async () => {
     const res = await gw.kong.request({
       path: '/api/x',
-      headers: { 'x-probe-access': calls(['request.getHeader', 'x-missing'], ['request.noSuchThing'], ['request.getMethod']) },
+      headers: {
+        'x-probe-access': calls(['request.getHeader', 'x-missing'], ['request.noSuchThing'], ['request.getMethod']),
+      },
     });
     expect(probeResults(res.body).results).toEqual(['<nil>', '<nil>', 'GET']);
     expect(gw.kong.log.some((l) => l.includes('could not find pdk method: kong.request.no_such_thing'))).toBe(true);
@@ -117,23 +135,50 @@ describe('Kong emulator runloop over the real plugin server', () => {
 
   test('mp_rpc.lua fix_raw: the raw body arrives as binary (Uint8Array); over 8k it needs a max size argument', async () => {
     const body = Buffer.from([0, 1, 2, 255, 254]);
-    const res = await gw.kong.request({ method: 'POST', path: '/api/x', body, headers: { 'x-probe-access': calls(['request.getRawBody']) } });
+    const res = await gw.kong.request({
+      method: 'POST',
+      path: '/api/x',
+      body,
+      headers: { 'x-probe-access': calls(['request.getRawBody']) },
+    });
     const [raw] = probeResults(res.body).results as [{ bin: string; type: string }];
     expect(raw.type).toBe('[object Uint8Array]');
     expect(Buffer.from(raw.bin, 'base64')).toEqual(body);
 
     // Spooled to a file (> client_body_buffer_size 8k) and no max_allowed_file_size: nil → fix_raw(nil) → Lua error → 500.
     const big = Buffer.alloc(9000, 97);
-    const failing = await gw.kong.request({ method: 'POST', path: '/api/x', body: big, headers: { 'x-probe-access': calls(['request.getRawBody']) } });
+    const failing = await gw.kong.request({
+      method: 'POST',
+      path: '/api/x',
+      body: big,
+      headers: { 'x-probe-access': calls(['request.getRawBody']) },
+    });
     expect(failing.status).toBe(500);
-    const ok = await gw.kong.request({ method: 'POST', path: '/api/x', body: big, headers: { 'x-probe-access': calls(['request.getRawBody', 0]) } });
+    const ok = await gw.kong.request({
+      method: 'POST',
+      path: '/api/x',
+      body: big,
+      headers: { 'x-probe-access': calls(['request.getRawBody', 0]) },
+    });
     expect(ok.status).toBe(200);
   });
 
   test('HTTP/2 stand-in: a body without Content-Length is still read by get_raw_body (ngx.req.read_body reads the DATA frames)', async () => {
     // kong/pdk/request.lua get_raw_body: read_body() then get_body_data(); nothing there looks at Content-Length.
     const body = Buffer.from('a=1');
-    const res = await gw.kong.request({ method: 'POST', path: '/api/x', body, httpVersion: 2, headers: { 'x-probe-access': calls(['request.getRawBody', 0], ['request.getHeader', 'content-length'], ['request.getHttpVersion']) } });
+    const res = await gw.kong.request({
+      method: 'POST',
+      path: '/api/x',
+      body,
+      httpVersion: 2,
+      headers: {
+        'x-probe-access': calls(
+          ['request.getRawBody', 0],
+          ['request.getHeader', 'content-length'],
+          ['request.getHttpVersion'],
+        ),
+      },
+    });
     const [raw, length, version] = probeResults(res.body).results as [{ bin: string }, unknown, unknown];
     expect(Buffer.from(raw.bin, 'base64')).toEqual(body);
     expect(length).toBe('<nil>');
@@ -167,7 +212,10 @@ describe('Kong emulator runloop over the real plugin server', () => {
   });
 
   test('pdk/private/phases.lua: a PDK call outside its phases is a Lua error: 500 in access, and the request never reaches the upstream', async () => {
-    const res = await gw.kong.request({ path: '/api/x', headers: { 'x-probe-access': calls(['response.getHeaders']) } });
+    const res = await gw.kong.request({
+      path: '/api/x',
+      headers: { 'x-probe-access': calls(['response.getHeaders']) },
+    });
     expect(res.status).toBe(500);
     expect(JSON.parse(res.body.toString())).toMatchObject({ message: 'An unexpected error occurred' });
     expect(res.report.luaErrors[0].message).toMatch(/cannot be called in access phase/);
@@ -191,11 +239,14 @@ describe('Kong emulator runloop over the real plugin server', () => {
     expect(res.report.events.filter(([, p]) => p === 'log').map(([n]) => n)).toEqual(['probe', 'probe-late']);
   });
 
-  test('pdk/response.lua error: Kong\'s JSON template with request_id, and the Accept header selects another template', async () => {
+  test("pdk/response.lua error: Kong's JSON template with request_id, and the Accept header selects another template", async () => {
     const res = await gw.kong.request({ path: '/exits', headers: { 'x-probe-access': calls(['error', 401]) } });
     expect(res.status).toBe(401);
     expect(JSON.parse(res.body.toString())).toEqual({ message: 'Unauthorized', request_id: res.report.requestId });
-    const html = await gw.kong.request({ path: '/exits', headers: { accept: 'text/html', 'x-probe-access': calls(['error', 403, 'go away']) } });
+    const html = await gw.kong.request({
+      path: '/exits',
+      headers: { accept: 'text/html', 'x-probe-access': calls(['error', 403, 'go away']) },
+    });
     expect(html.headers.first('content-type')).toBe('text/html; charset=utf-8');
     expect(html.body.toString()).toContain('go away');
   });
@@ -212,20 +263,27 @@ describe('Kong emulator runloop over the real plugin server', () => {
   test('plugin_servers/plugin.lua log timer: saved request data is readable, live ngx APIs are not', async () => {
     const res = await gw.kong.request({
       path: '/api/x',
-      headers: { 'x-probe-log': calls(['request.getHeader', 'x-probe-log'], ['response.getStatus'], ['response.getSource']) },
+      headers: {
+        'x-probe-log': calls(['request.getHeader', 'x-probe-log'], ['response.getStatus'], ['response.getSource']),
+      },
     });
     await res.report.logDone;
     await waitFor(() => gw.kong.log.some((l) => l.includes('probe-log-results') && l.includes('"service"')));
     const bad = await gw.kong.request({ path: '/api/x', headers: { 'x-probe-log': calls(['request.getPath']) } });
     await bad.report.logDone;
     expect(bad.status).toBe(200);
-    expect(bad.report.luaErrors).toEqual([{ plugin: 'probe', phase: 'log', message: 'API disabled in the context of ngx.timer' }]);
+    expect(bad.report.luaErrors).toEqual([
+      { plugin: 'probe', phase: 'log', message: 'API disabled in the context of ngx.timer' },
+    ]);
   });
 
-  test('runloop/handler.lua: an unmatched request gets Kong\'s 404', async () => {
+  test("runloop/handler.lua: an unmatched request gets Kong's 404", async () => {
     const res = await gw.kong.request({ path: '/nowhere' });
     expect(res.status).toBe(404);
-    expect(JSON.parse(res.body.toString())).toEqual({ message: 'no Route matched with those values', request_id: res.report.requestId });
+    expect(JSON.parse(res.body.toString())).toEqual({
+      message: 'no Route matched with those values',
+      request_id: res.report.requestId,
+    });
   });
 
   test('fail-open (plugin_servers server.js): a throwing handler is swallowed; the stock server lets Kong proxy the request, bulwark-pluginserver ends it with 500; both are reported', async () => {
@@ -239,7 +297,11 @@ describe('Kong emulator runloop over the real plugin server', () => {
       expect(res.report.upstreamRequest).toBeUndefined();
     }
     await waitFor(() => gw.kong.unhandledExceptions().length > before);
-    expect(gw.kong.unhandledExceptions().at(-1)).toMatchObject({ kind: 'unhandled-exception', plugin: 'probe', phase: 'access' });
+    expect(gw.kong.unhandledExceptions().at(-1)).toMatchObject({
+      kind: 'unhandled-exception',
+      plugin: 'probe',
+      phase: 'access',
+    });
   });
 
   test('RPC round trips are counted per request and per plugin', async () => {
@@ -257,7 +319,9 @@ describe('Kong emulator runloop over the real plugin server', () => {
 
   test('concurrent requests over several workers and pooled connections all complete', async () => {
     const results = await Promise.all(
-      Array.from({ length: 40 }, (_, i) => gw.kong.request({ path: `/api/${i}`, headers: { 'x-probe-access': calls(['request.getPath']) } })),
+      Array.from({ length: 40 }, (_, i) =>
+        gw.kong.request({ path: `/api/${i}`, headers: { 'x-probe-access': calls(['request.getPath']) } }),
+      ),
     );
     results.forEach((r, i) => expect(probeResults(r.body).results).toEqual([`/api/${i}`]));
   });
@@ -266,14 +330,20 @@ describe('Kong emulator runloop over the real plugin server', () => {
 describe('Kong emulator instance lifecycle (plugin_servers/plugin.lua get_instance_id, reset_instance)', () => {
   let gw: Gateway;
   beforeAll(async () => {
-    gw = await startGateway({ pluginsRoot: fixturePluginsRoot, plugins: ['probe', 'probe-late', 'probe-global'], workers: 1 });
+    gw = await startGateway({
+      pluginsRoot: fixturePluginsRoot,
+      plugins: ['probe', 'probe-late', 'probe-global'],
+      workers: 1,
+    });
     gw.configure(CONFIG);
   });
   afterAll(async () => gw?.stop());
 
   test('a config change starts a new instance (new __seq__) and closes the old one', async () => {
     await gw.kong.request({ path: '/other' });
-    const globalProbe = gw.kong.getConfig().plugins.find((p) => p.name === 'probe' && !p.route && !p.service && !p.consumer)!;
+    const globalProbe = gw.kong
+      .getConfig()
+      .plugins.find((p) => p.name === 'probe' && !p.route && !p.service && !p.consumer)!;
     const before = gw.kong.cachedInstances().find((i) => i.pluginId === globalProbe.id)!;
     // Still alive before the change: closing it is refused only after the emulator closed it.
     expect(before).toBeDefined();
@@ -291,7 +361,9 @@ describe('Kong emulator instance lifecycle (plugin_servers/plugin.lua get_instan
 
   test('rpc/mp_rpc.lua: "no plugin instance" from a restarted server resets the instances and retries transparently', async () => {
     await gw.kong.request({ path: '/other' });
-    const globalProbe = gw.kong.getConfig().plugins.find((p) => p.name === 'probe' && !p.route && !p.service && !p.consumer)!;
+    const globalProbe = gw.kong
+      .getConfig()
+      .plugins.find((p) => p.name === 'probe' && !p.route && !p.service && !p.consumer)!;
     const instanceId = gw.kong.cachedInstances().find((i) => i.pluginId === globalProbe.id)!.id;
     const rpc = new RpcClient(gw.kong.plugins.get('probe')!.entry.socket);
     await rpc.call('plugin.CloseInstance', instanceId); // what a server restart does to Kong's cached id

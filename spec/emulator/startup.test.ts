@@ -15,16 +15,28 @@ describe('start-up (kong/runloop/plugin_servers/process.lua, kong/db/dao/plugins
   });
 
   test('dao/plugins.lua: a PRIORITY that is not an integer stops Kong', async () => {
-    await expect(KongEmulator.start({ server: 'stock', pluginsRoot: path.join(fixtures, 'bad-plugins'), plugins: ['bad-priority'] })).rejects.toThrow(
-      /PRIORITY field is not a valid integer/,
-    );
+    await expect(
+      KongEmulator.start({
+        server: 'stock',
+        pluginsRoot: path.join(fixtures, 'bad-plugins'),
+        plugins: ['bad-priority'],
+      }),
+    ).rejects.toThrow(/PRIORITY field is not a valid integer/);
   });
 
   test('process.lua (3.9): only the first plugin of a query output is registered; 3.0–3.8 register all', () => {
     const dir = path.join(fixtures, 'multi-plugins');
-    const entry = { name: 'multi', socket: 'unused.sock', queryCmd: [process.execPath, stockBin, '-d', dir, '--dump-all-plugins'] };
+    const entry = {
+      name: 'multi',
+      socket: 'unused.sock',
+      queryCmd: [process.execPath, stockBin, '-d', dir, '--dump-all-plugins'],
+    };
     expect(queryPluginInfo(entry, '3.9').map((i) => i.Name)).toEqual(['alpha']);
-    expect(queryPluginInfo(entry, '3.8').map((i) => i.Name).sort()).toEqual(['alpha', 'beta']);
+    expect(
+      queryPluginInfo(entry, '3.8')
+        .map((i) => i.Name)
+        .sort(),
+    ).toEqual(['alpha', 'beta']);
   });
 });
 

@@ -102,7 +102,14 @@ function readEvents(
   return new Promise((resolve, reject) => {
     const mod = target.tls ? https : http;
     const req = mod.request(
-      { host: '127.0.0.1', port: target.port, path: p, method: 'GET', headers: { accept: 'text/event-stream', ...headers }, rejectUnauthorized: false },
+      {
+        host: '127.0.0.1',
+        port: target.port,
+        path: p,
+        method: 'GET',
+        headers: { accept: 'text/event-stream', ...headers },
+        rejectUnauthorized: false,
+      },
       (res) => {
         let body = '';
         res.setEncoding('utf8');
@@ -200,10 +207,15 @@ plugins:
   test('init.lua 1243-1256: a websocket upgrade request is never buffered, even with a response handler (which then does not run)', async () => {
     const before = gw.kong.log.length;
     const ex = sse.expect(STREAMED_FALLBACK_MS);
-    const res = await readEvents(ex, { port: gw.proxyPort }, '/opted-in/events', { Connection: 'Upgrade', Upgrade: 'WebSocket' });
+    const res = await readEvents(ex, { port: gw.proxyPort }, '/opted-in/events', {
+      Connection: 'Upgrade',
+      Upgrade: 'WebSocket',
+    });
     expect(ex.order).toEqual(['upstream:1', 'client:1', 'upstream:2', 'client:end']);
     expect(res.headers.server).toBe('sse-test/1.0'); // bulwark-response-headers' response handler did not run
-    expect(gw.kong.log.slice(before).join('\n')).toContain('[notice] response buffering was turned off: connection upgrade (websocket)');
+    expect(gw.kong.log.slice(before).join('\n')).toContain(
+      '[notice] response buffering was turned off: connection upgrade (websocket)',
+    );
     // handler.lua 1330-1337 + nginx_kong.lua proxy_set_header: the upstream is asked to upgrade.
     expect(ex.upstreamHeaders?.upgrade).toBe('websocket');
     expect(ex.upstreamHeaders?.connection).toBe('keep-alive, Upgrade');
@@ -214,23 +226,53 @@ plugins:
 function selfSignedCertificate(): { key: string; cert: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-stream-tls-'));
   try {
-    const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1',
-      '-subj', '/CN=localhost', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { stdio: 'ignore' });
+    const r = spawnSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-keyout',
+        path.join(dir, 'key.pem'),
+        '-out',
+        path.join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
     if (r.status !== 0) throw new Error('openssl failed');
-    return { key: fs.readFileSync(path.join(dir, 'key.pem'), 'utf8'), cert: fs.readFileSync(path.join(dir, 'cert.pem'), 'utf8') };
+    return {
+      key: fs.readFileSync(path.join(dir, 'key.pem'), 'utf8'),
+      cert: fs.readFileSync(path.join(dir, 'cert.pem'), 'utf8'),
+    };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
-function post(port: number, p: string, headers: Record<string, string>, body: string): Promise<{ status: number; body: string }> {
+function post(
+  port: number,
+  p: string,
+  headers: Record<string, string>,
+  body: string,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = https.request({ host: '127.0.0.1', port, path: p, method: 'POST', headers, rejectUnauthorized: false }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-    });
+    const req = https.request(
+      { host: '127.0.0.1', port, path: p, method: 'POST', headers, rejectUnauthorized: false },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -248,7 +290,9 @@ describe("kong.yml's whole chain streams: bulwark-transport, bulwark-jwt (token 
     process.env.BULWARK_OAUTH2_SIGNING_KEY = JSON.stringify({ ...privateKey.export({ format: 'jwk' }), alg: 'ES256' });
     // kong.yml points bulwark-jwt at the gateway's own JWKS on port 8000: use a free port instead.
     const proxyPort = await freePort();
-    const config = fs.readFileSync(path.join(root, 'kong.yml'), 'utf8').replace('http://127.0.0.1:8000/', `http://127.0.0.1:${proxyPort}/`);
+    const config = fs
+      .readFileSync(path.join(root, 'kong.yml'), 'utf8')
+      .replace('http://127.0.0.1:8000/', `http://127.0.0.1:${proxyPort}/`);
     starting = startGatewayServer({
       declarativeConfig: config,
       proxyPort,
@@ -269,16 +313,23 @@ describe("kong.yml's whole chain streams: bulwark-transport, bulwark-jwt (token 
 
   test('GET /orders with a valid token: every plugin runs in access, none buffers, events arrive one by one', async () => {
     const form = 'grant_type=client_credentials';
-    const tokenRes = await post(gw.tlsPort!, '/oauth2/token', {
-      authorization: `Basic ${Buffer.from('demo-client:demo-secret-change-me').toString('base64')}`,
-      'content-type': 'application/x-www-form-urlencoded',
-      'content-length': String(form.length),
-    }, form);
+    const tokenRes = await post(
+      gw.tlsPort!,
+      '/oauth2/token',
+      {
+        authorization: `Basic ${Buffer.from('demo-client:demo-secret-change-me').toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+        'content-length': String(form.length),
+      },
+      form,
+    );
     expect(tokenRes.status).toBe(200);
     const token = (JSON.parse(tokenRes.body) as { access_token: string }).access_token;
 
     const ex = sse.expect(STREAMED_FALLBACK_MS);
-    const res = await readEvents(ex, { port: gw.tlsPort!, tls: true }, '/orders?limit=5', { authorization: `Bearer ${token}` });
+    const res = await readEvents(ex, { port: gw.tlsPort!, tls: true }, '/orders?limit=5', {
+      authorization: `Bearer ${token}`,
+    });
     expect(res.status).toBe(200);
     expect(ex.order).toEqual(['upstream:1', 'client:1', 'upstream:2', 'client:end']);
     expect(res.body).toBe('event: tick\ndata: one\n\nevent: tick\ndata: two\n\n');

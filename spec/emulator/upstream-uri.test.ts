@@ -7,7 +7,15 @@
 // - kong/pdk/service/request.lua set_path (line 145): `ngx_var.upstream_uri = escape(path)`;
 // - kong/runloop/plugin_servers/plugin.lua exposed_api `kong.nginx.get_var` = `ngx.var[v]`.
 // bulwark-upstream-trust signs this value; the test pins that it is exactly the path the upstream receives.
-import { startGateway, Gateway, fixturePluginsRoot, probeResults, echoed, BOTH_PLUGIN_SERVERS, runsOnPluginServers } from '../helpers/emulator';
+import {
+  startGateway,
+  Gateway,
+  fixturePluginsRoot,
+  probeResults,
+  echoed,
+  BOTH_PLUGIN_SERVERS,
+  runsOnPluginServers,
+} from '../helpers/emulator';
 
 runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
@@ -37,11 +45,24 @@ describe('ngx.var.upstream_uri and upstream_host in access (probe plugin, real p
   async function probe(path: string, extra: unknown[][] = [], headers: Record<string, string> = {}) {
     const res = await gw.kong.request({
       path,
-      headers: { ...headers, 'x-probe-access': calls(...extra, ['nginx.getVar', 'upstream_uri'], ['nginx.getVar', 'upstream_host'], ['request.getRawQuery']) },
+      headers: {
+        ...headers,
+        'x-probe-access': calls(
+          ...extra,
+          ['nginx.getVar', 'upstream_uri'],
+          ['nginx.getVar', 'upstream_host'],
+          ['request.getRawQuery'],
+        ),
+      },
     });
     expect(res.status).toBe(200);
     const results = probeResults(res.body).results as string[];
-    return { uri: results[extra.length], host: results[extra.length + 1], query: results[extra.length + 2], upstream: echoed(res.body) };
+    return {
+      uri: results[extra.length],
+      host: results[extra.length + 1],
+      query: results[extra.length + 2],
+      upstream: echoed(res.body),
+    };
   }
 
   test('strip_path: the service path joined with the rest, without the query (handler.lua access.before)', async () => {

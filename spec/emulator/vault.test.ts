@@ -3,7 +3,14 @@
 // lines 1693-1703 `return deref or ""`; arrays/sets lines 1942-1955, maps 1958-1971): the instance starts.
 import { resolveReference, resolveReferences } from '../../kong/emulator/vault';
 import type { FieldEntry } from '../../kong/emulator/schema/types';
-import { startGateway, Gateway, fixturePluginsRoot, probeResults, BOTH_PLUGIN_SERVERS, runsOnPluginServers } from '../helpers/emulator';
+import {
+  startGateway,
+  Gateway,
+  fixturePluginsRoot,
+  probeResults,
+  BOTH_PLUGIN_SERVERS,
+  runsOnPluginServers,
+} from '../helpers/emulator';
 
 runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
@@ -21,13 +28,27 @@ describe('env vault references (unit)', () => {
       { keys: { type: 'array' as const, elements: { type: 'string' as const, referenceable: true } } },
       { rec: { type: 'record' as const, fields: [{ pw: { type: 'string' as const, referenceable: true } }] } },
     ];
-    expect(resolveReferences(fields, { plain: '{vault://env/my-secret}', keys: ['{vault://env/my-secret}', 'x'], rec: { pw: '{vault://env/json-secret/user}' } }, env)).toEqual({
+    expect(
+      resolveReferences(
+        fields,
+        {
+          plain: '{vault://env/my-secret}',
+          keys: ['{vault://env/my-secret}', 'x'],
+          rec: { pw: '{vault://env/json-secret/user}' },
+        },
+        env,
+      ),
+    ).toEqual({
       plain: '{vault://env/my-secret}',
       keys: ['s3cret', 'x'],
       rec: { pw: 'u' },
     });
     const warnings: string[] = [];
-    expect(resolveReferences(fields, { keys: ['ok', '{vault://env/nope}'], rec: { pw: '{vault://aws/x}' } }, env, (m) => warnings.push(m))).toEqual({
+    expect(
+      resolveReferences(fields, { keys: ['ok', '{vault://env/nope}'], rec: { pw: '{vault://aws/x}' } }, env, (m) =>
+        warnings.push(m),
+      ),
+    ).toEqual({
       keys: ['ok', ''],
       rec: { pw: '' },
     });
@@ -65,7 +86,9 @@ plugins: [{ name: probe, config: { secret: "{vault://env/bulwark-test-missing}" 
     const res = await gw.kong.request({ path: '/x', headers: { 'x-probe-access': '[]' } });
     expect(res.status).toBe(200);
     expect(probeResults(res.body).config.secret).toBe('');
-    expect(gw.kong.log.some((l) => l.startsWith('[warn] unable to resolve reference {vault://env/bulwark-test-missing}'))).toBe(true);
+    expect(
+      gw.kong.log.some((l) => l.startsWith('[warn] unable to resolve reference {vault://env/bulwark-test-missing}')),
+    ).toBe(true);
   });
 });
 
@@ -90,7 +113,9 @@ plugins:
     const res = await gw.kong.request({ path: '/x' });
     expect(res.status).toBe(500);
     expect(res.report.upstreamRequest).toBeUndefined();
-    expect(gw.kong.log.some((l) => l.includes('unable to resolve reference {vault://env/bulwark-test-redis-password}'))).toBe(true);
+    expect(
+      gw.kong.log.some((l) => l.includes('unable to resolve reference {vault://env/bulwark-test-redis-password}')),
+    ).toBe(true);
     expect(gw.kong.log.some((l) => l.includes('redis.password: empty secret'))).toBe(true);
   });
 });

@@ -52,7 +52,9 @@ export function serverKind(): PluginServerKind {
     throw new Error('this suite starts a gateway without runsOnPluginServers([...]) (spec/helpers/emulator.ts)');
   }
   if (!declaredServers.includes(kind)) {
-    throw new Error(`this suite runs on ${declaredServers.join(', ')} only (see its runsOnPluginServers), not on ${kind}`);
+    throw new Error(
+      `this suite runs on ${declaredServers.join(', ')} only (see its runsOnPluginServers), not on ${kind}`,
+    );
   }
   return kind;
 }

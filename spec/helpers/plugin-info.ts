@@ -40,7 +40,8 @@ export function unboundedFields(entries: FieldEntry[], at = ''): string[] {
   const visit = (def: Record<string, any>, path: string): void => {
     const bounded = def.len_max !== undefined || def.len_eq !== undefined;
     if (def.type === 'string' && !bounded && def.one_of === undefined && def.eq === undefined) out.push(path);
-    if (['array', 'set', 'map'].includes(def.type) && !bounded && !(def.type === 'set' && def.elements?.one_of)) out.push(path);
+    if (['array', 'set', 'map'].includes(def.type) && !bounded && !(def.type === 'set' && def.elements?.one_of))
+      out.push(path);
     if (def.elements) visit(def.elements, `${path}[]`);
     if (def.keys) visit(def.keys, `${path}{key}`);
     if (def.values) visit(def.values, `${path}{value}`);
@@ -84,7 +85,9 @@ export function describePluginInfo(plugin: PluginExports, why: string): void {
     });
 
     test('passes Kong metaschema validation as the JS server dumps it', () => {
-      expect(validatePluginSchema({ name: plugin.Name, fields: [{ config: { type: 'record', fields: plugin.Schema } }] })).toEqual([]);
+      expect(
+        validatePluginSchema({ name: plugin.Name, fields: [{ config: { type: 'record', fields: plugin.Schema } }] }),
+      ).toEqual([]);
     });
 
     test('every field has a description of 10–500 characters', () => {

@@ -13,7 +13,13 @@ export interface RedisCluster {
 }
 
 async function clusterOk(port: number): Promise<boolean> {
-  const c = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const c = new Redis({
+    port,
+    host: '127.0.0.1',
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   try {
     await c.connect();
     return /cluster_state:ok/.test(await c.cluster('INFO'));
@@ -36,7 +42,16 @@ export async function startRedisCluster(masters = 3, timeoutMs = 20_000): Promis
       // The cluster bus port is given too: by default it is the port + 10000, which nobody checked was free.
       const busPort = await freePort();
       nodes.push(
-        await startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000', '--cluster-port', String(busPort)]),
+        await startRedis([
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          'nodes.conf',
+          '--cluster-node-timeout',
+          '2000',
+          '--cluster-port',
+          String(busPort),
+        ]),
       );
     }
     const create = spawnSync(

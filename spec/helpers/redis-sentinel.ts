@@ -70,7 +70,11 @@ interface SentinelProcess {
   process: ChildProcess;
 }
 
-async function startSentinel(masterName: string, master: Address, opts: RedisSentinelOptions): Promise<SentinelProcess> {
+async function startSentinel(
+  masterName: string,
+  master: Address,
+  opts: RedisSentinelOptions,
+): Promise<SentinelProcess> {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-sentinel-'));
   const conf = path.join(dir, 'sentinel.conf');
@@ -85,8 +89,10 @@ async function startSentinel(masterName: string, master: Address, opts: RedisSen
     `sentinel parallel-syncs ${masterName} 1`,
   ];
   if (opts.adminPassword !== undefined) lines.push(`sentinel auth-pass ${masterName} ${opts.adminPassword}`);
-  if (opts.sentinelPassword !== undefined) lines.push(`requirepass ${opts.sentinelPassword}`, `sentinel sentinel-pass ${opts.sentinelPassword}`);
-  if (opts.sentinelUser !== undefined) lines.push(`user ${opts.sentinelUser.username} on >${opts.sentinelUser.password} allchannels +@all`);
+  if (opts.sentinelPassword !== undefined)
+    lines.push(`requirepass ${opts.sentinelPassword}`, `sentinel sentinel-pass ${opts.sentinelPassword}`);
+  if (opts.sentinelUser !== undefined)
+    lines.push(`user ${opts.sentinelUser.username} on >${opts.sentinelUser.password} allchannels +@all`);
   if (opts.tls !== undefined) {
     lines[0] = 'port 0';
     lines.push(
@@ -119,7 +125,10 @@ function fieldsOf(flat: unknown): Record<string, string> {
   return out;
 }
 
-export async function startRedisSentinel(opts: RedisSentinelOptions = {}, timeoutMs = 20_000): Promise<RedisSentinelSetup> {
+export async function startRedisSentinel(
+  opts: RedisSentinelOptions = {},
+  timeoutMs = 20_000,
+): Promise<RedisSentinelSetup> {
   const masterName = opts.masterName ?? 'bulwark-master';
   const dataNodes: RedisServer[] = [];
   const sentinelProcs: SentinelProcess[] = [];
@@ -127,7 +136,8 @@ export async function startRedisSentinel(opts: RedisSentinelOptions = {}, timeou
   const stop = async () => {
     for (const c of sentinelClients) c.disconnect();
     await Promise.all([...sentinelProcs.map((s) => stopProcess(s.process)), ...dataNodes.map((n) => n.stop())]);
-    for (const dir of [...sentinelProcs.map((s) => s.dir), ...dataNodes.map((n) => n.dir)]) fs.rmSync(dir, { recursive: true, force: true });
+    for (const dir of [...sentinelProcs.map((s) => s.dir), ...dataNodes.map((n) => n.dir)])
+      fs.rmSync(dir, { recursive: true, force: true });
   };
 
   const startDataNode = async (extra: string[]): Promise<RedisServer> => {
@@ -135,15 +145,26 @@ export async function startRedisSentinel(opts: RedisSentinelOptions = {}, timeou
     const port = await freePort();
     const t = opts.tls;
     // startRedis passes `--port <port>` first; the later `--port 0` wins: TLS only.
-    const tlsArgs = ['--port', '0', '--tls-port', String(port), '--tls-cert-file', t.serverCertFile, '--tls-key-file', t.serverKeyFile];
+    const tlsArgs = [
+      '--port',
+      '0',
+      '--tls-port',
+      String(port),
+      '--tls-cert-file',
+      t.serverCertFile,
+      '--tls-key-file',
+      t.serverKeyFile,
+    ];
     tlsArgs.push('--tls-ca-cert-file', t.caFile, '--tls-auth-clients', 'no', '--tls-replication', 'yes');
     return startRedis([...tlsArgs, ...dataArgs(), ...extra], port);
   };
   const tlsClientOptions = opts.tls !== undefined ? { tls: { ca: opts.tls.ca } } : {};
   const dataArgs = (): string[] => {
     const args = ['--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0', '--repl-ping-replica-period', '1'];
-    if (opts.adminPassword !== undefined) args.push('--requirepass', opts.adminPassword, '--masterauth', opts.adminPassword);
-    if (opts.dataUser !== undefined) args.push('--user', opts.dataUser.username, 'on', `>${opts.dataUser.password}`, '~*', '&*', '+@all');
+    if (opts.adminPassword !== undefined)
+      args.push('--requirepass', opts.adminPassword, '--masterauth', opts.adminPassword);
+    if (opts.dataUser !== undefined)
+      args.push('--user', opts.dataUser.username, 'on', `>${opts.dataUser.password}`, '~*', '&*', '+@all');
     return args;
   };
   const adminClient = (node: Address) =>
@@ -193,12 +214,15 @@ export async function startRedisSentinel(opts: RedisSentinelOptions = {}, timeou
         try {
           const m = fieldsOf(await c.call('SENTINEL', 'MASTER', masterName));
           const replicas = ((await c.call('SENTINEL', 'REPLICAS', masterName)) as unknown[]).map(fieldsOf);
-          const replicaOk = replicas.some((r) => r['master-link-status'] === 'ok' && !/down|disconnected/.test(r['flags'] ?? ''));
+          const replicaOk = replicas.some(
+            (r) => r['master-link-status'] === 'ok' && !/down|disconnected/.test(r['flags'] ?? ''),
+          );
           if (m['flags'] === 'master' && m['num-other-sentinels'] === '2' && replicaOk) break;
         } catch {
           // not answering yet
         }
-        if (Date.now() > deadline) throw new Error('redis sentinels did not agree on the master, replica and each other');
+        if (Date.now() > deadline)
+          throw new Error('redis sentinels did not agree on the master, replica and each other');
         await sleep(100);
       }
     }
@@ -253,7 +277,8 @@ export async function startRedisSentinel(opts: RedisSentinelOptions = {}, timeou
             c.disconnect();
           }
         }
-        if (Date.now() > deadline) throw new Error(`no failover within ${limitMs} ms (sentinels say ${JSON.stringify(seen)})`);
+        if (Date.now() > deadline)
+          throw new Error(`no failover within ${limitMs} ms (sentinels say ${JSON.stringify(seen)})`);
         await sleep(100);
       }
     },

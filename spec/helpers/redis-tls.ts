@@ -31,12 +31,46 @@ function openssl(args: string[], cwd: string): void {
 export function makeTestCertificates(): TestCertificates {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-tls-'));
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  openssl(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=Bulwark Test CA'], dir);
-  openssl(['req', '-x509', ...ec, '-keyout', 'other-ca.key', '-out', 'other-ca.pem', '-days', '2', '-subj', '/CN=Unrelated CA'], dir);
+  openssl(
+    ['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=Bulwark Test CA'],
+    dir,
+  );
+  openssl(
+    [
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      'other-ca.key',
+      '-out',
+      'other-ca.pem',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=Unrelated CA',
+    ],
+    dir,
+  );
   openssl(['req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost'], dir);
   fs.writeFileSync(path.join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
   openssl(
-    ['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'ext.cnf'],
+    [
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'server.pem',
+      '-days',
+      '2',
+      '-extfile',
+      'ext.cnf',
+    ],
     dir,
   );
   return {
@@ -53,17 +87,26 @@ export function makeTestCertificates(): TestCertificates {
  * Starts a redis-server that speaks only TLS on a free port (clients need no certificate). `extraArgs` are added
  * after the TLS ones, e.g. ['--user', 'default', 'off', '--user', 'bulwark', 'on', '>pw', '~*', '+@all'].
  */
-export async function startRedisTls(extraArgs: string[] = [], certs: TestCertificates = makeTestCertificates()): Promise<RedisTlsServer> {
+export async function startRedisTls(
+  extraArgs: string[] = [],
+  certs: TestCertificates = makeTestCertificates(),
+): Promise<RedisTlsServer> {
   const port = await freePort();
   // startRedis passes `--port <port>` first; the later `--port 0` wins and turns the plain-text listener off.
   const server = await startRedis(
     [
-      '--port', '0',
-      '--tls-port', String(port),
-      '--tls-cert-file', certs.serverCertFile,
-      '--tls-key-file', certs.serverKeyFile,
-      '--tls-ca-cert-file', certs.caFile,
-      '--tls-auth-clients', 'no',
+      '--port',
+      '0',
+      '--tls-port',
+      String(port),
+      '--tls-cert-file',
+      certs.serverCertFile,
+      '--tls-key-file',
+      certs.serverKeyFile,
+      '--tls-ca-cert-file',
+      certs.caFile,
+      '--tls-auth-clients',
+      'no',
       ...extraArgs,
     ],
     port,

@@ -4,7 +4,13 @@ import { startRedis } from './redis';
 
 test('startRedis runs a real redis-server that can be stopped and restarted', async () => {
   const redis = await startRedis();
-  const client = new Redis({ port: redis.port, host: redis.host, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const client = new Redis({
+    port: redis.port,
+    host: redis.host,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   await client.connect();
   expect(await client.ping()).toBe('PONG');
   await client.set('k', 'v');

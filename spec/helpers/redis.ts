@@ -18,7 +18,8 @@ export interface RedisServer {
 
 export function redisServerBinary(): string {
   const r = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error('redis-server is not installed (Debian package "redis-server"; .ci/run installs it)');
+  if (r.status !== 0)
+    throw new Error('redis-server is not installed (Debian package "redis-server"; .ci/run installs it)');
   return r.stdout.trim();
 }
 
@@ -91,9 +92,13 @@ export async function startRedis(extraArgs: string[] = [], fixedPort?: number): 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-redis-'));
   const launch = () => {
     fs.mkdirSync(dir, { recursive: true });
-    return spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs], {
-      stdio: 'ignore',
-    });
+    return spawn(
+      bin,
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs],
+      {
+        stdio: 'ignore',
+      },
+    );
   };
   const server: RedisServer = {
     port,

@@ -33,7 +33,12 @@ describe('readRequestHeaders', () => {
     const f = fakeKong({ 'request.getHeaders': () => lines(1000) });
     expect(await readRequestHeaders(phaseContext('bulwark-x', f.kong, {}))).toBeUndefined();
     expect(f.names()).toEqual(['request.getHeaders', 'log.warn', 'response.exit']);
-    expect(JSON.parse(f.calls[1]![1][0] as string)).toMatchObject({ plugin: 'bulwark-x', event: 'request_refused', reason: 'too_many_headers', status: 431 });
+    expect(JSON.parse(f.calls[1]![1][0] as string)).toMatchObject({
+      plugin: 'bulwark-x',
+      event: 'request_refused',
+      reason: 'too_many_headers',
+      status: 431,
+    });
     expect(f.exit).toEqual({ status: 431, body: { message: 'Request header fields too large' }, headers: undefined });
   });
 });
@@ -74,13 +79,12 @@ describe('queryPieceCount / parseRawQuery: what get_query(1000) gives over RPC',
     expect(queryPieceCount('a&&b&')).toBe(4);
   });
 
-  test.each([
-    'foo=hello%20world&bar=baz&zzz&blo=&bar=bla&bar',
-    'a+b=c+d&%41=%zz&=x&&x&x',
-    'k=%E2%82%AC&k=v&empty=',
-  ])('same map as the emulated Kong get_query(1000) after fix_mmap: %s', (raw) => {
-    expect(parseRawQuery(raw)).toEqual(fixMultimap(parseQueryArgs(raw, 1000)));
-  });
+  test.each(['foo=hello%20world&bar=baz&zzz&blo=&bar=bla&bar', 'a+b=c+d&%41=%zz&=x&&x&x', 'k=%E2%82%AC&k=v&empty='])(
+    'same map as the emulated Kong get_query(1000) after fix_mmap: %s',
+    (raw) => {
+      expect(parseRawQuery(raw)).toEqual(fixMultimap(parseQueryArgs(raw, 1000)));
+    },
+  );
 
   test('unescape as nginx: + is a space, malformed escapes kept', () => {
     expect(unescapeQueryComponent('a+b%20c%zz%4')).toBe('a b c%zz%4');

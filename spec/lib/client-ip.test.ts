@@ -1,4 +1,11 @@
-import { clientAddress, clientIp, parseForwarded, parseNodeAddress, resolveForwarding, type ForwardingInput } from '../../plugins/lib/client-ip';
+import {
+  clientAddress,
+  clientIp,
+  parseForwarded,
+  parseNodeAddress,
+  resolveForwarding,
+  type ForwardingInput,
+} from '../../plugins/lib/client-ip';
 import { CidrList } from '../../plugins/lib/ip';
 import type { HeaderMultimap } from '../../plugins/lib/pdk';
 import { fakeKong } from './fake-kong';
@@ -24,17 +31,29 @@ describe('parseNodeAddress', () => {
     expect(parseNodeAddress(node)).toBe(ip);
   });
 
-  it.each(['', 'unknown', '_hidden', '_gazonk', '1.2.3.4:', '1.2.3.4:0x50', '[1.2.3.4]', '[2001:db8::1', '2001:db8::1:80:', 'example.com', '1.2.3.4 5.6.7.8', '1.2.3.4:80:80'])(
-    'refuses %j',
-    (node) => {
-      expect(parseNodeAddress(node)).toBeUndefined();
-    },
-  );
+  it.each([
+    '',
+    'unknown',
+    '_hidden',
+    '_gazonk',
+    '1.2.3.4:',
+    '1.2.3.4:0x50',
+    '[1.2.3.4]',
+    '[2001:db8::1',
+    '2001:db8::1:80:',
+    'example.com',
+    '1.2.3.4 5.6.7.8',
+    '1.2.3.4:80:80',
+  ])('refuses %j', (node) => {
+    expect(parseNodeAddress(node)).toBeUndefined();
+  });
 });
 
 describe('parseForwarded', () => {
   it('parses elements, case-insensitive names, quoted values and escapes', () => {
-    expect(parseForwarded('for=192.0.2.60;proto=http;by=203.0.113.43, For="[2001:db8:cafe::17]:4711";HOST="a\\"b"')).toEqual([
+    expect(
+      parseForwarded('for=192.0.2.60;proto=http;by=203.0.113.43, For="[2001:db8:cafe::17]:4711";HOST="a\\"b"'),
+    ).toEqual([
       { for: '192.0.2.60', proto: 'http', by: '203.0.113.43' },
       { for: '[2001:db8:cafe::17]:4711', host: 'a"b' },
     ]);
@@ -68,7 +87,11 @@ describe('parseForwarded', () => {
 
 describe('resolveForwarding with X-Forwarded-For', () => {
   it('an untrusted peer is the client, whatever the headers say', () => {
-    const r = resolve('198.51.100.7', { 'x-forwarded-for': ['1.1.1.1'], 'x-forwarded-proto': ['https'], 'x-forwarded-host': ['a.example'] });
+    const r = resolve('198.51.100.7', {
+      'x-forwarded-for': ['1.1.1.1'],
+      'x-forwarded-proto': ['https'],
+      'x-forwarded-host': ['a.example'],
+    });
     expect(r).toMatchObject({
       clientIp: '198.51.100.7',
       source: 'peer',
@@ -81,7 +104,13 @@ describe('resolveForwarding with X-Forwarded-For', () => {
 
   it('ignores a spoofed leftmost entry: the client is the first untrusted address from the right', () => {
     const r = resolve('10.0.0.2', { 'x-forwarded-for': ['6.6.6.6, 203.0.113.9, 10.0.0.1'] });
-    expect(r).toMatchObject({ clientIp: '203.0.113.9', source: 'x-forwarded-for', peerTrusted: true, hops: 2, malformed: false });
+    expect(r).toMatchObject({
+      clientIp: '203.0.113.9',
+      source: 'x-forwarded-for',
+      peerTrusted: true,
+      hops: 2,
+      malformed: false,
+    });
   });
 
   it('joins several header instances in order', () => {
@@ -103,8 +132,14 @@ describe('resolveForwarding with X-Forwarded-For', () => {
   it('stops at garbage and keeps the last trusted hop, flagged malformed', () => {
     const r = resolve('10.0.0.2', { 'x-forwarded-for': ['203.0.113.9, garbage, 10.0.0.1'] });
     expect(r).toMatchObject({ clientIp: '10.0.0.1', malformed: true });
-    expect(resolve('10.0.0.2', { 'x-forwarded-for': ['unknown'] })).toMatchObject({ clientIp: '10.0.0.2', malformed: true });
-    expect(resolve('10.0.0.2', { 'x-forwarded-for': ['1.2.3.4,,'] })).toMatchObject({ clientIp: '10.0.0.2', malformed: true });
+    expect(resolve('10.0.0.2', { 'x-forwarded-for': ['unknown'] })).toMatchObject({
+      clientIp: '10.0.0.2',
+      malformed: true,
+    });
+    expect(resolve('10.0.0.2', { 'x-forwarded-for': ['1.2.3.4,,'] })).toMatchObject({
+      clientIp: '10.0.0.2',
+      malformed: true,
+    });
   });
 
   it('never walks past garbage to reach a spoofed address', () => {
@@ -127,7 +162,9 @@ describe('resolveForwarding with X-Forwarded-For', () => {
   });
 
   it('reads X-Forwarded-Proto and -Host from a trusted peer only when single-valued and valid', () => {
-    expect(resolve('10.0.0.2', { 'x-forwarded-proto': ['HTTPS'], 'x-forwarded-host': ['Api.Example.com:8443'] })).toMatchObject({
+    expect(
+      resolve('10.0.0.2', { 'x-forwarded-proto': ['HTTPS'], 'x-forwarded-host': ['Api.Example.com:8443'] }),
+    ).toMatchObject({
       forwardedScheme: 'https',
       forwardedHost: { hostname: 'api.example.com', port: 8443 },
       forwardedHostInvalid: false,
@@ -143,12 +180,18 @@ describe('resolveForwarding with X-Forwarded-For', () => {
   });
 
   it('ignores the Forwarded header in X-Forwarded-For mode', () => {
-    expect(resolve('10.0.0.2', { forwarded: ['for=6.6.6.6;proto=https'] })).toMatchObject({ clientIp: '10.0.0.2', forwardedScheme: undefined });
+    expect(resolve('10.0.0.2', { forwarded: ['for=6.6.6.6;proto=https'] })).toMatchObject({
+      clientIp: '10.0.0.2',
+      forwardedScheme: undefined,
+    });
   });
 
   it('a missing or unparseable peer gives no client IP', () => {
     expect(resolve(undefined, { 'x-forwarded-for': ['1.2.3.4'] }).clientIp).toBeUndefined();
-    expect(resolve('nonsense', { 'x-forwarded-for': ['1.2.3.4'] })).toMatchObject({ clientIp: undefined, peerTrusted: false });
+    expect(resolve('nonsense', { 'x-forwarded-for': ['1.2.3.4'] })).toMatchObject({
+      clientIp: undefined,
+      peerTrusted: false,
+    });
   });
 });
 
@@ -158,7 +201,12 @@ describe('resolveForwarding with Forwarded', () => {
   it('walks for= right to left and takes proto/host from the client element', () => {
     const r = resolve(
       '10.0.0.2',
-      { forwarded: ['for=6.6.6.6;proto=http, for="[2001:db8::17]:4711";proto=https;host=api.example.com', 'for=10.0.0.1;proto=http'] },
+      {
+        forwarded: [
+          'for=6.6.6.6;proto=http, for="[2001:db8::17]:4711";proto=https;host=api.example.com',
+          'for=10.0.0.1;proto=http',
+        ],
+      },
       opts,
     );
     expect(r).toMatchObject({
@@ -171,13 +219,24 @@ describe('resolveForwarding with Forwarded', () => {
   });
 
   it('stops at an obfuscated or unknown identifier without taking its proto', () => {
-    const r = resolve('10.0.0.2', { forwarded: ['for=6.6.6.6;proto=https, for=_hidden;proto=https, for=10.0.0.1'] }, opts);
+    const r = resolve(
+      '10.0.0.2',
+      { forwarded: ['for=6.6.6.6;proto=https, for=_hidden;proto=https, for=10.0.0.1'] },
+      opts,
+    );
     expect(r).toMatchObject({ clientIp: '10.0.0.1', malformed: true, forwardedScheme: undefined });
-    expect(resolve('10.0.0.2', { forwarded: ['for=unknown;proto=https'] }, opts)).toMatchObject({ clientIp: '10.0.0.2', malformed: true, forwardedScheme: undefined });
+    expect(resolve('10.0.0.2', { forwarded: ['for=unknown;proto=https'] }, opts)).toMatchObject({
+      clientIp: '10.0.0.2',
+      malformed: true,
+      forwardedScheme: undefined,
+    });
   });
 
   it('an element without for= stops the walk', () => {
-    expect(resolve('10.0.0.2', { forwarded: ['proto=https'] }, opts)).toMatchObject({ clientIp: '10.0.0.2', malformed: true });
+    expect(resolve('10.0.0.2', { forwarded: ['proto=https'] }, opts)).toMatchObject({
+      clientIp: '10.0.0.2',
+      malformed: true,
+    });
   });
 
   it('a header that does not parse is not used at all', () => {
@@ -186,18 +245,26 @@ describe('resolveForwarding with Forwarded', () => {
   });
 
   it('ignores X-Forwarded-* in Forwarded mode', () => {
-    expect(resolve('10.0.0.2', { 'x-forwarded-for': ['6.6.6.6'], 'x-forwarded-proto': ['https'] }, opts)).toMatchObject({
-      clientIp: '10.0.0.2',
+    expect(resolve('10.0.0.2', { 'x-forwarded-for': ['6.6.6.6'], 'x-forwarded-proto': ['https'] }, opts)).toMatchObject(
+      {
+        clientIp: '10.0.0.2',
+        forwardedScheme: undefined,
+      },
+    );
+  });
+
+  it('an untrusted peer cannot use Forwarded', () => {
+    expect(resolve('198.51.100.1', { forwarded: ['for=6.6.6.6;proto=https'] }, opts)).toMatchObject({
+      clientIp: '198.51.100.1',
       forwardedScheme: undefined,
     });
   });
 
-  it('an untrusted peer cannot use Forwarded', () => {
-    expect(resolve('198.51.100.1', { forwarded: ['for=6.6.6.6;proto=https'] }, opts)).toMatchObject({ clientIp: '198.51.100.1', forwardedScheme: undefined });
-  });
-
   it('an invalid host= from a trusted proxy is flagged', () => {
-    expect(resolve('10.0.0.2', { forwarded: ['for=6.6.6.6;host="a b"'] }, opts)).toMatchObject({ forwardedHost: undefined, forwardedHostInvalid: true });
+    expect(resolve('10.0.0.2', { forwarded: ['for=6.6.6.6;host="a b"'] }, opts)).toMatchObject({
+      forwardedHost: undefined,
+      forwardedHostInvalid: true,
+    });
   });
 });
 

@@ -50,7 +50,9 @@ export function fakeKong(replies: FakeReplies = {}): FakeKong {
           const name = prefix ? `${prefix}.${prop}` : prop;
           // Namespaces with children: request, response, service, client, ctx, log, ...
           const fn = (...args: unknown[]) => call(name, args);
-          return new Proxy(fn, { get: (_f, p) => (typeof p === 'string' ? (ns(`${name}`) as Record<string, unknown>)[p] : undefined) });
+          return new Proxy(fn, {
+            get: (_f, p) => (typeof p === 'string' ? (ns(`${name}`) as Record<string, unknown>)[p] : undefined),
+          });
         },
       },
     );

@@ -1,7 +1,19 @@
 // lib/fields.ts: one declaration gives the Kong field definition and a reader that fills the same defaults and
 // refuses what Kong's schema refuses (type, required, bounds, one_of, lengths), naming the field.
 import { ConfigError } from '../../plugins/lib/config';
-import { array, boolean, configFields, integer, kongSchema, map, readConfig, record, refine, set, string } from '../../plugins/lib/fields';
+import {
+  array,
+  boolean,
+  configFields,
+  integer,
+  kongSchema,
+  map,
+  readConfig,
+  record,
+  refine,
+  set,
+  string,
+} from '../../plugins/lib/fields';
 import { forwardedHeader, headerName, port, secret, trustedProxies } from '../../plugins/lib/typedefs';
 import type { FieldEntry } from '../../kong/emulator/schema/types';
 import { configFor } from '../helpers/plugin-info';
@@ -14,10 +26,17 @@ const fields = configFields({
   tags: set(string({ len_max: 16 }), { len_max: 3, default: ['x'], description: 'some tags' }),
   weights: map(string({ len_max: 8 }), integer({ between: [0, 9] }), { len_max: 4, default: {}, description: 'a map' }),
   inner: record(
-    { port: port({ default: 6379, description: 'a port' }), password: secret({ len_max: 64, description: 'a secret' }) },
+    {
+      port: port({ default: 6379, description: 'a port' }),
+      password: secret({ len_max: 64, description: 'a secret' }),
+    },
     { required: true, description: 'a nested record' },
   ),
-  items: array(record({ id: string({ required: true, len_max: 4 }) }), { len_max: 2, default: [], description: 'records' }),
+  items: array(record({ id: string({ required: true, len_max: 4 }) }), {
+    len_max: 2,
+    default: [],
+    description: 'records',
+  }),
   proxies: trustedProxies('trusted proxies'),
   forwarded: forwardedHeader('forwarded header kind'),
   header: refine(headerName('a header name'), (h) => (h.toLowerCase() === 'host' ? 'Host cannot be used' : undefined)),
@@ -44,8 +63,12 @@ describe('lib/fields', () => {
 
   it('the Kong definition is the declaration without the reader-only check, fields in declaration order', () => {
     expect(schema.map((entry) => Object.keys(entry)[0])).toEqual(Object.keys(fields.fields));
-    expect(schema[1]).toEqual({ limit: { type: 'integer', between: [1, 10], default: 5, description: 'a bounded integer' } });
-    expect(schema[10]).toEqual({ header: { type: 'string', len_max: 128, match: '^[%w%-]+$', description: 'a header name' } });
+    expect(schema[1]).toEqual({
+      limit: { type: 'integer', between: [1, 10], default: 5, description: 'a bounded integer' },
+    });
+    expect(schema[10]).toEqual({
+      header: { type: 'string', len_max: 128, match: '^[%w%-]+$', description: 'a header name' },
+    });
   });
 
   it('refuses what the declaration refuses, naming the field', () => {

@@ -55,7 +55,10 @@ describe('formatAuthority', () => {
 });
 
 describe('HostAllowList', () => {
-  const list = HostAllowList.parse(['api.example.com', '*.svc.example.net', '10.0.0.5', '::1', 'Upper.Example.org'], 'allowed_hosts');
+  const list = HostAllowList.parse(
+    ['api.example.com', '*.svc.example.net', '10.0.0.5', '::1', 'Upper.Example.org'],
+    'allowed_hosts',
+  );
   const allows = (v: string) => list.allows(parseHostPort(v)!);
 
   it.each([

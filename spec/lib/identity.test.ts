@@ -1,4 +1,12 @@
-import { IDENTITY_LIMITS, IDENTITY_SHARED_KEY, identityRecord, mayReplaceIdentity, parseIdentity, publishIdentity, readIdentity } from '../../plugins/lib/identity';
+import {
+  IDENTITY_LIMITS,
+  IDENTITY_SHARED_KEY,
+  identityRecord,
+  mayReplaceIdentity,
+  parseIdentity,
+  publishIdentity,
+  readIdentity,
+} from '../../plugins/lib/identity';
 
 const jwtIdentity = {
   authenticated: true,
@@ -20,7 +28,8 @@ describe('identity contract', () => {
     const kong = {
       ctx: {
         shared: {
-          set: async (k: string, v: unknown) => void (calls.push(`set ${k}`), store.set(k, JSON.parse(JSON.stringify(v)))),
+          set: async (k: string, v: unknown) =>
+            void (calls.push(`set ${k}`), store.set(k, JSON.parse(JSON.stringify(v)))),
           get: async (k: string) => (calls.push(`get ${k}`), store.get(k)),
         },
       },
@@ -32,7 +41,12 @@ describe('identity contract', () => {
 
   it('reads an empty Lua table as no entries, whether it came back as a map or an array', () => {
     const base = { v: 1, authenticated: true, authenticatedBy: 'bulwark-api-key', method: 'api-key' };
-    expect(parseIdentity({ ...base, scopes: {}, groups: [], claims: [] })).toEqual({ ...base, scopes: [], groups: [], claims: {} });
+    expect(parseIdentity({ ...base, scopes: {}, groups: [], claims: [] })).toEqual({
+      ...base,
+      scopes: [],
+      groups: [],
+      claims: {},
+    });
   });
 
   it('treats missing, foreign-version, malformed and over-large records as no identity', () => {
@@ -56,7 +70,12 @@ describe('identity contract', () => {
 
   it('never lets an anonymous identity replace an authenticated one', () => {
     const authed = identityRecord(jwtIdentity);
-    const anon = identityRecord({ authenticated: false, authenticatedBy: 'bulwark-api-key', method: 'anonymous', consumer: { id: 'anon' } });
+    const anon = identityRecord({
+      authenticated: false,
+      authenticatedBy: 'bulwark-api-key',
+      method: 'anonymous',
+      consumer: { id: 'anon' },
+    });
     expect(mayReplaceIdentity(authed, anon)).toBe(false);
     expect(mayReplaceIdentity(anon, authed)).toBe(true);
     expect(mayReplaceIdentity(undefined, anon)).toBe(true);

@@ -1,7 +1,14 @@
-import { DEFAULT_JSON_LIMITS, parseGuardedJson, positionOf, scanJson, type JsonLimits } from '../../plugins/lib/json-guard';
+import {
+  DEFAULT_JSON_LIMITS,
+  parseGuardedJson,
+  positionOf,
+  scanJson,
+  type JsonLimits,
+} from '../../plugins/lib/json-guard';
 
 const L: JsonLimits = { ...DEFAULT_JSON_LIMITS };
-const scan = (text: string | Buffer, limits: Partial<JsonLimits> = {}) => scanJson(typeof text === 'string' ? Buffer.from(text, 'utf8') : text, { ...L, ...limits });
+const scan = (text: string | Buffer, limits: Partial<JsonLimits> = {}) =>
+  scanJson(typeof text === 'string' ? Buffer.from(text, 'utf8') : text, { ...L, ...limits });
 const err = (text: string | Buffer, limits: Partial<JsonLimits> = {}) => {
   const r = scan(text, limits);
   if (r.ok) throw new Error('expected a failure');
@@ -10,8 +17,21 @@ const err = (text: string | Buffer, limits: Partial<JsonLimits> = {}) => {
 
 describe('scanJson accepts exactly RFC 8259 JSON', () => {
   test.each([
-    '0', '-0', '1.5e+10', '-12.25E-3', 'true', 'false', 'null', '"x"', '[]', '{}', ' \t\r\n[1, "a", {"b": [null]}]\n',
-    '"\\u00e9\\ud83d\\ude00\\n\\"\\\\\\/"', '"é😀"', '{"a":{"b":{"c":[[[]]]}}}', '{"":1}',
+    '0',
+    '-0',
+    '1.5e+10',
+    '-12.25E-3',
+    'true',
+    'false',
+    'null',
+    '"x"',
+    '[]',
+    '{}',
+    ' \t\r\n[1, "a", {"b": [null]}]\n',
+    '"\\u00e9\\ud83d\\ude00\\n\\"\\\\\\/"',
+    '"é😀"',
+    '{"a":{"b":{"c":[[[]]]}}}',
+    '{"":1}',
   ])('valid: %s', (text) => {
     expect(scan(text)).toEqual({ ok: true });
     expect(() => JSON.parse(text)).not.toThrow();
@@ -58,12 +78,21 @@ describe('scanJson accepts exactly RFC 8259 JSON', () => {
 
 describe('I-JSON rules', () => {
   test('lone surrogates are refused (high without low, low alone, high + non-low)', () => {
-    for (const t of ['"\\ud800"', '"\\udfff"', '"\\ud800\\u0041"', '"\\ud800x"', '["\\udc00"]']) expect(err(t).rule).toBe('lone-surrogate');
+    for (const t of ['"\\ud800"', '"\\udfff"', '"\\ud800\\u0041"', '"\\ud800x"', '["\\udc00"]'])
+      expect(err(t).rule).toBe('lone-surrogate');
     expect(scan('"\\uD83D\\uDE00"')).toEqual({ ok: true });
   });
 
   test('invalid UTF-8 is refused: overlongs, encoded surrogates, truncated sequences, stray continuation bytes', () => {
-    const bad = [[0xc0, 0xaf], [0xe0, 0x80, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82], [0x80], [0xff]];
+    const bad = [
+      [0xc0, 0xaf],
+      [0xe0, 0x80, 0xaf],
+      [0xed, 0xa0, 0x80],
+      [0xf4, 0x90, 0x80, 0x80],
+      [0xe2, 0x82],
+      [0x80],
+      [0xff],
+    ];
     for (const seq of bad) {
       const e = err(Buffer.concat([Buffer.from('"'), Buffer.from(seq), Buffer.from('"')]));
       expect(e.rule).toBe('utf-8');
@@ -94,7 +123,11 @@ describe('limits', () => {
     expect(err('{"a":1,"b":2,"c":3}', { maxObjectEntries: 2 }).rule).toBe('max-object-entries');
     expect(err('{"abcd":1}', { maxKeyLength: 3 }).rule).toBe('max-key-length');
     expect(scan('{"abc":1}', { maxKeyLength: 3 })).toEqual({ ok: true });
-    expect(err('{"k":["abcd"]}', { maxStringLength: 3 })).toMatchObject({ rule: 'max-string-length', path: ['k', 0], offset: 6 });
+    expect(err('{"k":["abcd"]}', { maxStringLength: 3 })).toMatchObject({
+      rule: 'max-string-length',
+      path: ['k', 0],
+      offset: 6,
+    });
     // 3 code points: é (2 bytes), 😀 (4 bytes, one escape pair counts once), a
     expect(scan('"é😀a"', { maxStringLength: 3 })).toEqual({ ok: true });
     expect(scan('"\\u00e9\\ud83d\\ude00a"', { maxStringLength: 3 })).toEqual({ ok: true });

@@ -2,12 +2,18 @@ import { isJsonMediaType, mediaRangeSpecificity, parseMediaType } from '../../pl
 
 describe('parseMediaType', () => {
   test('essence lower-cased, parameters parsed (quoted too)', () => {
-    expect(parseMediaType('Application/JSON; Charset="utf-8"')).toEqual({ essence: 'application/json', type: 'application', subtype: 'json', params: { charset: 'utf-8' } });
+    expect(parseMediaType('Application/JSON; Charset="utf-8"')).toEqual({
+      essence: 'application/json',
+      type: 'application',
+      subtype: 'json',
+      params: { charset: 'utf-8' },
+    });
     expect(parseMediaType('multipart/form-data; boundary=----x')?.params.boundary).toBe('----x');
     expect(parseMediaType('text/plain;')?.essence).toBe('text/plain');
   });
   test('refuses what is not a media type', () => {
-    for (const v of ['', 'json', '/json', 'application/', 'a b/c', 'text/plain; =x', 'text/plain; a="unterminated']) expect(parseMediaType(v)).toBeUndefined();
+    for (const v of ['', 'json', '/json', 'application/', 'a b/c', 'text/plain; =x', 'text/plain; a="unterminated'])
+      expect(parseMediaType(v)).toBeUndefined();
   });
 });
 
@@ -18,8 +24,10 @@ test('a repeated parameter is reported (boundary=a; boundary=b is ambiguous), in
 
 describe('JSON media types and ranges', () => {
   test('application/json, +json suffixes and text/json are JSON', () => {
-    for (const v of ['application/json', 'application/problem+json', 'application/vnd.api+json', 'text/json']) expect(isJsonMediaType(parseMediaType(v)!)).toBe(true);
-    for (const v of ['application/jsonx', 'text/plain', 'application/x-www-form-urlencoded']) expect(isJsonMediaType(parseMediaType(v)!)).toBe(false);
+    for (const v of ['application/json', 'application/problem+json', 'application/vnd.api+json', 'text/json'])
+      expect(isJsonMediaType(parseMediaType(v)!)).toBe(true);
+    for (const v of ['application/jsonx', 'text/plain', 'application/x-www-form-urlencoded'])
+      expect(isJsonMediaType(parseMediaType(v)!)).toBe(false);
   });
   test('range specificity: exact 3, type/* 2, */* 1, else -1; range parameters ignored', () => {
     const mt = parseMediaType('application/json; charset=utf-8')!;

@@ -1,7 +1,8 @@
 import { isValidBoundary, parseMultipart } from '../../plugins/lib/multipart';
 
 const LIMITS = { maxParts: 10, maxHeaderBytes: 1024 };
-const body = (boundary: string, parts: string[]) => Buffer.from(parts.map((p) => `--${boundary}\r\n${p}\r\n`).join('') + `--${boundary}--\r\n`);
+const body = (boundary: string, parts: string[]) =>
+  Buffer.from(parts.map((p) => `--${boundary}\r\n${p}\r\n`).join('') + `--${boundary}--\r\n`);
 
 describe('parseMultipart', () => {
   test('fields, files, part content types and binary content are kept', () => {
@@ -27,9 +28,24 @@ describe('parseMultipart', () => {
 
   test.each([
     ['no boundary in the body', Buffer.from('hello'), 'b', 'does not start with the boundary'],
-    ['truncated (no closing delimiter)', Buffer.from('--b\r\nContent-Disposition: form-data; name="x"\r\n\r\nabc'), 'b', 'truncated'],
-    ['part without a name', Buffer.from('--b\r\nContent-Disposition: form-data\r\n\r\nabc\r\n--b--'), 'b', 'without a form-data name'],
-    ['part without Content-Disposition', Buffer.from('--b\r\nContent-Type: text/plain\r\n\r\nabc\r\n--b--'), 'b', 'without Content-Disposition'],
+    [
+      'truncated (no closing delimiter)',
+      Buffer.from('--b\r\nContent-Disposition: form-data; name="x"\r\n\r\nabc'),
+      'b',
+      'truncated',
+    ],
+    [
+      'part without a name',
+      Buffer.from('--b\r\nContent-Disposition: form-data\r\n\r\nabc\r\n--b--'),
+      'b',
+      'without a form-data name',
+    ],
+    [
+      'part without Content-Disposition',
+      Buffer.from('--b\r\nContent-Type: text/plain\r\n\r\nabc\r\n--b--'),
+      'b',
+      'without Content-Disposition',
+    ],
     ['invalid boundary', Buffer.from('--\r\n'), 'a'.repeat(71), 'invalid multipart boundary'],
   ])('%s → refused', (_n, b, boundary, reason) => {
     const r = parseMultipart(b, boundary, LIMITS);
@@ -38,7 +54,10 @@ describe('parseMultipart', () => {
   });
 
   test('limits on parts and header size', () => {
-    const many = body('b', Array.from({ length: 11 }, (_, i) => `Content-Disposition: form-data; name="f${i}"\r\n\r\nv`));
+    const many = body(
+      'b',
+      Array.from({ length: 11 }, (_, i) => `Content-Disposition: form-data; name="f${i}"\r\n\r\nv`),
+    );
     expect(parseMultipart(many, 'b', LIMITS)).toEqual({ ok: false, reason: 'more than 10 multipart parts' });
     const bigHeader = body('b', [`Content-Disposition: form-data; name="x"\r\nX-Pad: ${'p'.repeat(2000)}\r\n\r\nv`]);
     expect(parseMultipart(bigHeader, 'b', LIMITS)).toEqual({ ok: false, reason: 'multipart part headers too large' });
@@ -46,13 +65,26 @@ describe('parseMultipart', () => {
 
   test('ambiguous part headers are refused (busboy/multer keep the first of each, we would keep the last)', () => {
     const cases: [string, string][] = [
-      ['Content-Disposition: form-data; name="a"\r\nContent-Disposition: form-data; name="b"', 'multipart part with more than one Content-Disposition'],
+      [
+        'Content-Disposition: form-data; name="a"\r\nContent-Disposition: form-data; name="b"',
+        'multipart part with more than one Content-Disposition',
+      ],
       ['Content-Disposition: form-data; name="a"; name="b"', 'multipart Content-Disposition gives name more than once'],
-      ['Content-Disposition: form-data; name="a"; filename="x"; FILENAME="y"', 'multipart Content-Disposition gives filename more than once'],
-      ["Content-Disposition: form-data; name*=utf-8''a", 'multipart Content-Disposition parameter name* (RFC 5987 form) is not allowed in form-data'],
-      ['Content-Disposition: form-data; name="a"\r\nContent-Type: text/plain\r\nContent-Type: application/json', 'multipart part with more than one Content-Type'],
+      [
+        'Content-Disposition: form-data; name="a"; filename="x"; FILENAME="y"',
+        'multipart Content-Disposition gives filename more than once',
+      ],
+      [
+        "Content-Disposition: form-data; name*=utf-8''a",
+        'multipart Content-Disposition parameter name* (RFC 5987 form) is not allowed in form-data',
+      ],
+      [
+        'Content-Disposition: form-data; name="a"\r\nContent-Type: text/plain\r\nContent-Type: application/json',
+        'multipart part with more than one Content-Type',
+      ],
     ];
-    for (const [headers, reason] of cases) expect(parseMultipart(body('b', [`${headers}\r\n\r\nv`]), 'b', LIMITS)).toEqual({ ok: false, reason });
+    for (const [headers, reason] of cases)
+      expect(parseMultipart(body('b', [`${headers}\r\n\r\nv`]), 'b', LIMITS)).toEqual({ ok: false, reason });
   });
 
   test('boundary syntax (RFC 2046)', () => {

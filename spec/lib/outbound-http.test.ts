@@ -49,7 +49,9 @@ describe('fetchOutbound', () => {
     expect(await failure(fetchOutbound(url('/a'), { ...opts, allowHttp: false }))).toBe('scheme_not_allowed');
     expect(await failure(fetchOutbound('file:///etc/passwd', opts))).toBe('scheme_not_allowed');
     expect(await failure(fetchOutbound('not a url', opts))).toBe('invalid_url');
-    expect(() => checkOutboundUrl('https://user:pw@idp.example/jwks', false)).toThrow('credentials in URLs are not allowed');
+    expect(() => checkOutboundUrl('https://user:pw@idp.example/jwks', false)).toThrow(
+      'credentials in URLs are not allowed',
+    );
   });
 
   it('bounds the response size by Content-Length and while streaming', async () => {

@@ -1,5 +1,11 @@
 import { BULWARK_VERSION, definePlugin, describeError, logger, phaseContext, runPhase } from '../../plugins/lib/plugin';
-import { DEFAULT_ERROR_MESSAGES, defaultErrorMessage, errorBody, exitWithError, RawBody } from '../../plugins/lib/errors';
+import {
+  DEFAULT_ERROR_MESSAGES,
+  defaultErrorMessage,
+  errorBody,
+  exitWithError,
+  RawBody,
+} from '../../plugins/lib/errors';
 import { version as packageVersion } from '../../package.json';
 import { ConfigError, ConfigReader } from '../../plugins/lib/config';
 import { asKong, bodyText, firstHeader, headerValues, joinedHeader } from '../../plugins/lib/pdk';
@@ -32,7 +38,9 @@ describe('definePlugin', () => {
       Schema: [],
     });
     expect(BULWARK_VERSION).toBe(packageVersion);
-    expect(() => definePlugin({ name: 'x', priority: 1.5, schema: [], parseConfig: () => ({}), phases: {} })).toThrow(TypeError);
+    expect(() => definePlugin({ name: 'x', priority: 1.5, schema: [], parseConfig: () => ({}), phases: {} })).toThrow(
+      TypeError,
+    );
   });
 
   it('exposes prototype methods only for the given phases (what kong-pdk reports as Phases)', () => {
@@ -45,7 +53,9 @@ describe('definePlugin', () => {
   it('parses the config at construction and fails the instance on a bad one', () => {
     expect(new Plugin({ limit: 7 }).conf).toEqual({ limit: 7 });
     expect(new Plugin({}).conf).toEqual({ limit: 5 });
-    expect(() => new Plugin({ limit: 11 })).toThrow('bulwark-test: invalid configuration: limit: must be between 1 and 10');
+    expect(() => new Plugin({ limit: 11 })).toThrow(
+      'bulwark-test: invalid configuration: limit: must be between 1 and 10',
+    );
     expect(() => new Plugin('nope')).toThrow(/invalid configuration: config: expected a record/);
   });
 
@@ -81,7 +91,12 @@ describe('definePlugin', () => {
     expect(fake.names()).toEqual(['request.getHeader', 'log.err', 'response.exit']);
     expect(fake.exit).toEqual({ status: 500, body: { message: 'An unexpected error occurred' }, headers: undefined });
     const line = JSON.parse(fake.calls[1]![1][0] as string);
-    expect(line).toMatchObject({ plugin: 'bulwark-test', event: 'unhandled_error', phase: 'access', reason: 'Error: boom at 3' });
+    expect(line).toMatchObject({
+      plugin: 'bulwark-test',
+      event: 'unhandled_error',
+      phase: 'access',
+      reason: 'Error: boom at 3',
+    });
   });
 
   it('still exits when the log call itself fails', async () => {
@@ -157,7 +172,11 @@ describe('errors', () => {
   it('reject exits with the JSON body and headers; refuses a non-error status', async () => {
     const fake = fakeKong();
     await phaseContext('p', fake.kong, {}).reject(429, undefined, { 'Retry-After': '10' });
-    expect(fake.exit).toEqual({ status: 429, body: { message: 'API rate limit exceeded' }, headers: { 'Retry-After': '10' } });
+    expect(fake.exit).toEqual({
+      status: 429,
+      body: { message: 'API rate limit exceeded' },
+      headers: { 'Retry-After': '10' },
+    });
     expect(() => exitWithError(fakeKong().kong, 200)).toThrow(RangeError);
   });
 
@@ -169,7 +188,10 @@ describe('errors', () => {
     };
     expect(await exits('Too many query arguments')).toEqual({ message: 'Too many query arguments' });
     expect(await exits('')).toEqual({ message: 'Bad request' });
-    expect(await exits({ message: 'Validation failed', errors: [] })).toEqual({ message: 'Validation failed', errors: [] });
+    expect(await exits({ message: 'Validation failed', errors: [] })).toEqual({
+      message: 'Validation failed',
+      errors: [],
+    });
     expect(await exits(new RawBody('{"error":"invalid_request"}'))).toBe('{"error":"invalid_request"}');
   });
 });

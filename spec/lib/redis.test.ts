@@ -37,7 +37,16 @@ let server: RedisServer;
 let admin: Redis;
 beforeAll(async () => {
   // An ACL user next to the default one; the default user needs a password too.
-  server = await startRedis(['--requirepass', 'rootpw', '--user', 'limiter', 'on', '>s3cret', '~bulwark-rl:*', '+@all']);
+  server = await startRedis([
+    '--requirepass',
+    'rootpw',
+    '--user',
+    'limiter',
+    'on',
+    '>s3cret',
+    '~bulwark-rl:*',
+    '+@all',
+  ]);
   admin = new Redis({ port: server.port, host: server.host, password: 'rootpw' });
 });
 afterAll(async () => {
@@ -47,8 +56,22 @@ afterAll(async () => {
 
 describe('redisSettingsKey', () => {
   test('equal settings give equal keys whatever the order of seed nodes; secrets never appear in clear', () => {
-    const a = base(1, { mode: 'cluster', clusterNodes: [{ host: 'a', port: 1 }, { host: 'b', port: 2 }], password: 'hunter2' });
-    const b = base(1, { mode: 'cluster', clusterNodes: [{ host: 'b', port: 2 }, { host: 'a', port: 1 }], password: 'hunter2' });
+    const a = base(1, {
+      mode: 'cluster',
+      clusterNodes: [
+        { host: 'a', port: 1 },
+        { host: 'b', port: 2 },
+      ],
+      password: 'hunter2',
+    });
+    const b = base(1, {
+      mode: 'cluster',
+      clusterNodes: [
+        { host: 'b', port: 2 },
+        { host: 'a', port: 1 },
+      ],
+      password: 'hunter2',
+    });
     expect(redisSettingsKey(a)).toBe(redisSettingsKey(b));
     expect(redisSettingsKey(a)).not.toContain('hunter2');
     expect(redisSettingsKey({ ...a, password: 'other' })).not.toBe(redisSettingsKey(a));
@@ -81,7 +104,9 @@ describe('RedisRegistry', () => {
     const errors: string[] = [];
     registry.onError((_k, e) => errors.push(e.message));
     try {
-      const entry = registry.acquire(base(server.port, { username: 'limiter', password: 'wrong', commandTimeoutMs: 300 }));
+      const entry = registry.acquire(
+        base(server.port, { username: 'limiter', password: 'wrong', commandTimeoutMs: 300 }),
+      );
       await expect(withTimeout(entry.client.get('bulwark-rl:x'), 500)).rejects.toThrow();
     } finally {
       await registry.closeAll();
@@ -165,7 +190,9 @@ describe('whenReady', () => {
       await own.stop('SIGKILL');
       await sleep(100);
       const before = client.listenerCount('ready');
-      const waits = Array.from({ length: 50 }, () => whenReady(client, 50, 'ping', () => client.ping()).catch((e: Error) => e.name));
+      const waits = Array.from({ length: 50 }, () =>
+        whenReady(client, 50, 'ping', () => client.ping()).catch((e: Error) => e.name),
+      );
       expect(client.listenerCount('ready')).toBe(before + 1);
       expect(new Set(await Promise.all(waits))).toEqual(new Set(['RedisTimeoutError']));
     } finally {
@@ -198,7 +225,9 @@ describe('a stale connection (blackholed while new connections work)', () => {
         await sleep(100);
       }
       const recoveryMs = Date.now() - started;
-      process.stdout.write(`stale Redis connection: ${outcomes.includes('PONG') ? 'recovered' : 'still no reply'} after ${recoveryMs} ms (${outcomes.length} commands)\n`);
+      process.stdout.write(
+        `stale Redis connection: ${outcomes.includes('PONG') ? 'recovered' : 'still no reply'} after ${recoveryMs} ms (${outcomes.length} commands)\n`,
+      );
       expect(outcomes[outcomes.length - 1]).toBe('PONG');
       expect(outcomes.slice(0, -1).every((o) => o === 'RedisTimeoutError')).toBe(true);
       expect(proxy.accepted).toBe(2); // one new connection, not a reconnect storm
@@ -220,7 +249,9 @@ describe('a stale connection (blackholed while new connections work)', () => {
       const client = registry.acquire(base(own.port)).client;
       for (let i = 0; i < STALE_CONNECTION_TIMEOUTS + 2; i++) {
         // BLPOP answers after 200 ms: each call times out at 20 ms, and its reply arrives later.
-        await expect(whenReady(client, 20, 'blpop', () => client.blpop('bulwark-rl:never', 0.2))).rejects.toBeInstanceOf(RedisTimeoutError);
+        await expect(
+          whenReady(client, 20, 'blpop', () => client.blpop('bulwark-rl:never', 0.2)),
+        ).rejects.toBeInstanceOf(RedisTimeoutError);
       }
       await sleep(STALE_CONNECTION_MS + 500);
       expect(client.status).toBe('ready');

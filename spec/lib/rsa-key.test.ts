@@ -1,5 +1,11 @@
 import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
-import { bigintFromBytes, hasRocaFingerprint, rocaFalsePositiveLog2, rsaKeyObjectProblem, rsaPublicKeyProblem } from '../../plugins/lib/rsa-key';
+import {
+  bigintFromBytes,
+  hasRocaFingerprint,
+  rocaFalsePositiveLog2,
+  rsaKeyObjectProblem,
+  rsaPublicKeyProblem,
+} from '../../plugins/lib/rsa-key';
 import { rocaPrivateJwk, rocaPublicJwk, rocaPublicKey } from '../fixtures/roca';
 
 const good = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -33,7 +39,9 @@ describe('rsaPublicKeyProblem', () => {
     expect(rsaPublicKeyProblem(n + 1n, 65537n)).toBe('RSA modulus is even (not a product of two large primes)');
     const multipleOf701 = (n / 701n) * 701n;
     const oddMultiple = multipleOf701 % 2n === 0n ? multipleOf701 + 701n : multipleOf701;
-    expect(rsaPublicKeyProblem(oddMultiple, 65537n)).toMatch(/^RSA modulus is divisible by \d+ \(not a product of two large primes\)$/);
+    expect(rsaPublicKeyProblem(oddMultiple, 65537n)).toMatch(
+      /^RSA modulus is divisible by \d+ \(not a product of two large primes\)$/,
+    );
     expect(rsaPublicKeyProblem(65537n, 65537n)).toContain('too small');
   });
 });
@@ -43,7 +51,9 @@ describe('ROCA fingerprint (CVE-2017-15361)', () => {
     const key = rocaPublicKey();
     expect(key.asymmetricKeyDetails?.modulusLength).toBe(2048);
     expect(hasRocaFingerprint(bigintFromBytes(Buffer.from(rocaPublicJwk().n, 'base64url')))).toBe(true);
-    expect(rsaKeyObjectProblem(key)).toBe('RSA modulus has the ROCA fingerprint (CVE-2017-15361: weak Infineon key generation, factorable)');
+    expect(rsaKeyObjectProblem(key)).toBe(
+      'RSA modulus has the ROCA fingerprint (CVE-2017-15361: weak Infineon key generation, factorable)',
+    );
     // The private key of a vulnerable chip: its public part is checked too.
     expect(rsaKeyObjectProblem(createPrivateKey({ key: rocaPrivateJwk(), format: 'jwk' }))).toContain('ROCA');
   });

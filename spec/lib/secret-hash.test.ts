@@ -78,8 +78,12 @@ describe('secret hashes', () => {
   });
 
   test('hashSecret refuses weak parameters', async () => {
-    await expect(hashSecret('x'.repeat(20), { algorithm: 'scrypt', N: 1024, r: 8, p: 1 })).rejects.toThrow(SecretHashFormatError);
-    await expect(hashSecret('x'.repeat(20), { algorithm: 'pbkdf2-sha256', iterations: 10 })).rejects.toThrow(SecretHashFormatError);
+    await expect(hashSecret('x'.repeat(20), { algorithm: 'scrypt', N: 1024, r: 8, p: 1 })).rejects.toThrow(
+      SecretHashFormatError,
+    );
+    await expect(hashSecret('x'.repeat(20), { algorithm: 'pbkdf2-sha256', iterations: 10 })).rejects.toThrow(
+      SecretHashFormatError,
+    );
   });
 
   test('generated secrets are 256-bit base64url strings, all different', () => {

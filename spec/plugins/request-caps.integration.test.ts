@@ -3,7 +3,14 @@
 // Each bypass pinned here went through before plugins/lib/bounded-reads.ts and verified-headers.ts.
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { echoed, startGateway, type Gateway, afterAllNoFailOpen, BOTH_PLUGIN_SERVERS, runsOnPluginServers } from '../helpers/emulator';
+import {
+  echoed,
+  startGateway,
+  type Gateway,
+  afterAllNoFailOpen,
+  BOTH_PLUGIN_SERVERS,
+  runsOnPluginServers,
+} from '../helpers/emulator';
 import { claimsFor, makeSigner, type Signer } from '../fixtures/jwt/idp';
 
 runsOnPluginServers(BOTH_PLUGIN_SERVERS);
@@ -31,7 +38,8 @@ async function startCgiUpstream(): Promise<{ port: number; close(): Promise<void
   return { port: (server.address() as AddressInfo).port, close: () => new Promise((r) => server.close(() => r())) };
 }
 
-const fillers = (n: number): Record<string, string> => Object.fromEntries(Array.from({ length: n }, (_, i) => [`x-filler-${i}`, 'v']));
+const fillers = (n: number): Record<string, string> =>
+  Object.fromEntries(Array.from({ length: n }, (_, i) => [`x-filler-${i}`, 'v']));
 
 describe('header and query caps, folded identity headers (emulator + real plugin server)', () => {
   let gw: Gateway;
@@ -57,8 +65,19 @@ describe('header and query caps, folded identity headers (emulator + real plugin
     const config = {
       _format_version: '3.0',
       services: [
-        { name: 'echo', url: 'ECHO', routes: ['jwt', 'anon', 'transport', 'ratelimit'].map((n) => ({ name: n, paths: [`/${n}`] })) },
-        { name: 'cgi', url: `http://127.0.0.1:${cgi.port}`, routes: [{ name: 'cgi', paths: ['/cgi'] }, { name: 'cgi-anon', paths: ['/cgi-anon'] }] },
+        {
+          name: 'echo',
+          url: 'ECHO',
+          routes: ['jwt', 'anon', 'transport', 'ratelimit'].map((n) => ({ name: n, paths: [`/${n}`] })),
+        },
+        {
+          name: 'cgi',
+          url: `http://127.0.0.1:${cgi.port}`,
+          routes: [
+            { name: 'cgi', paths: ['/cgi'] },
+            { name: 'cgi-anon', paths: ['/cgi-anon'] },
+          ],
+        },
       ],
       consumers: [{ username: 'guest' }],
       plugins: [
@@ -67,23 +86,36 @@ describe('header and query caps, folded identity headers (emulator + real plugin
         jwt('cgi'),
         jwt('cgi-anon', { anonymous: 'guest' }),
         { name: 'bulwark-transport', route: 'transport', config: {} },
-        { name: 'bulwark-rate-limit', route: 'ratelimit', config: { limit_by: ['header'], header_name: 'x-api-key', limits: [{ name: 'minute', limit: 100, window_seconds: 60 }] } },
+        {
+          name: 'bulwark-rate-limit',
+          route: 'ratelimit',
+          config: {
+            limit_by: ['header'],
+            header_name: 'x-api-key',
+            limits: [{ name: 'minute', limit: 100, window_seconds: 60 }],
+          },
+        },
       ],
     };
     // Three plugins per gateway (the stock server starts one process each; more at once can miss the emulator's
     // socket deadline on a loaded machine): bulwark-validator has its own gateway below.
-    gw = await startGateway({ plugins: ['bulwark-jwt', 'bulwark-transport', 'bulwark-rate-limit'], onLog: (l) => logs.push(l) });
+    gw = await startGateway({
+      plugins: ['bulwark-jwt', 'bulwark-transport', 'bulwark-rate-limit'],
+      onLog: (l) => logs.push(l),
+    });
     gw.configure(JSON.stringify(config));
   }, 120_000);
-
-
 
   afterAllNoFailOpen(() => [gw]);
   afterAll(async () => {
     await cgi?.close();
   });
 
-  const call = async (path: string, headers: Record<string, string | string[]> = {}, scheme: 'http' | 'https' = 'https') => {
+  const call = async (
+    path: string,
+    headers: Record<string, string | string[]> = {},
+    scheme: 'http' | 'https' = 'https',
+  ) => {
     const res = await gw.kong.request({ path, headers, scheme });
     expect(res.report.failOpen).toEqual([]);
     expect(res.report.luaErrors).toEqual([]);
@@ -94,7 +126,11 @@ describe('header and query caps, folded identity headers (emulator + real plugin
 
   describe('1. Kong caps get_headers/get_query at 100 entries: Bulwark reads them whole or refuses', () => {
     test('bypass: 100 filler headers, then X-Auth-Email → stripped (before: the spoofed header reached the upstream)', async () => {
-      const res = await call('/jwt/x', { ...fillers(100), authorization: `Bearer ${await token()}`, 'x-auth-email': 'admin@corp.example' });
+      const res = await call('/jwt/x', {
+        ...fillers(100),
+        authorization: `Bearer ${await token()}`,
+        'x-auth-email': 'admin@corp.example',
+      });
       expect(res.status).toBe(200);
       const up = echoed(res.body);
       expect(up.headers['x-auth-subject']).toBe('alice');
@@ -166,11 +202,19 @@ describe('header and query caps, folded identity headers (emulator + real plugin
       const vlogs: string[] = [];
       beforeAll(async () => {
         vgw = await startGateway({ plugins: ['bulwark-validator'], onLog: (l) => vlogs.push(l) });
-        vgw.configure(JSON.stringify({
-          _format_version: '3.0',
-          services: [{ name: 'echo', url: 'ECHO', routes: [{ name: 'validator', paths: ['/validator'] }] }],
-          plugins: [{ name: 'bulwark-validator', route: 'validator', config: { json_schema: { header_schema: JSON.stringify({ type: 'object' }) } } }],
-        }));
+        vgw.configure(
+          JSON.stringify({
+            _format_version: '3.0',
+            services: [{ name: 'echo', url: 'ECHO', routes: [{ name: 'validator', paths: ['/validator'] }] }],
+            plugins: [
+              {
+                name: 'bulwark-validator',
+                route: 'validator',
+                config: { json_schema: { header_schema: JSON.stringify({ type: 'object' }) } },
+              },
+            ],
+          }),
+        );
       }, 120_000);
       afterAll(async () => vgw?.stop());
 
@@ -200,7 +244,11 @@ describe('header and query caps, folded identity headers (emulator + real plugin
     });
 
     test('anonymous: no spelling of a forwarded claim header reaches the upstream', async () => {
-      const res = await call('/cgi-anon/x', { X_Auth_Subject: 'admin', 'X-Auth-Subject': 'admin', x_auth_email: 'admin@corp.example' });
+      const res = await call('/cgi-anon/x', {
+        X_Auth_Subject: 'admin',
+        'X-Auth-Subject': 'admin',
+        x_auth_email: 'admin@corp.example',
+      });
       expect(res.status).toBe(200);
       const env = JSON.parse(res.body.toString('utf8')) as Record<string, string[]>;
       expect(env.HTTP_X_AUTH_SUBJECT).toBeUndefined();
@@ -211,7 +259,11 @@ describe('header and query caps, folded identity headers (emulator + real plugin
       // Every emulated worker starts its instance first (StartInstance is counted too).
       for (let i = 0; i < 4; i++) await call('/cgi/x', { authorization: `Bearer ${await token()}` });
       const clean = await call('/cgi/x', { authorization: `Bearer ${await token()}` });
-      const spoofed = await call('/cgi/x', { authorization: `Bearer ${await token()}`, X_Auth_Subject: 'admin', 'x-auth_subject': 'root' });
+      const spoofed = await call('/cgi/x', {
+        authorization: `Bearer ${await token()}`,
+        X_Auth_Subject: 'admin',
+        'x-auth_subject': 'root',
+      });
       expect(spoofed.report.rpcCallsByPlugin['bulwark-jwt']! - clean.report.rpcCallsByPlugin['bulwark-jwt']!).toBe(2);
     });
   });

@@ -2,7 +2,14 @@
 // through the Kong emulator and the real plugin server. Pins the cross-plugin contracts: Kong's priority order,
 // a claim that bulwark-jwt forwards is what bulwark-rate-limit counts (a client cannot spoof it), and a request
 // refused by an earlier plugin consumes no quota.
-import { startGateway, Gateway, echoed, afterAllNoFailOpen, BOTH_PLUGIN_SERVERS, runsOnPluginServers } from '../helpers/emulator';
+import {
+  startGateway,
+  Gateway,
+  echoed,
+  afterAllNoFailOpen,
+  BOTH_PLUGIN_SERVERS,
+  runsOnPluginServers,
+} from '../helpers/emulator';
 import { jose } from '../../plugins/lib/jose';
 
 runsOnPluginServers(BOTH_PLUGIN_SERVERS);
@@ -53,22 +60,35 @@ describe('bulwark-transport + bulwark-jwt + bulwark-rate-limit on one route', ()
   afterAllNoFailOpen(() => [gw]);
 
   test('plugins run in Kong priority order: transport (2600), jwt (1460), rate-limit (915)', async () => {
-    const res = await gw.kong.request({ path: '/orders', headers: { authorization: `Bearer ${await token('order-reader')}` } });
+    const res = await gw.kong.request({
+      path: '/orders',
+      headers: { authorization: `Bearer ${await token('order-reader')}` },
+    });
     expect(res.status).toBe(200);
-    expect(res.report.events.filter(([, p]) => p === 'access').map(([n]) => n)).toEqual(['bulwark-transport', 'bulwark-jwt', 'bulwark-rate-limit']);
+    expect(res.report.events.filter(([, p]) => p === 'access').map(([n]) => n)).toEqual([
+      'bulwark-transport',
+      'bulwark-jwt',
+      'bulwark-rate-limit',
+    ]);
     expect(echoed(res.body).headers['x-auth-subject']).toBe('order-reader');
     expect(res.report.failOpen).toEqual([]);
   });
 
-  test('the quota follows the verified subject: a spoofed X-Auth-Subject neither escapes nor spends another subject\'s quota', async () => {
+  test("the quota follows the verified subject: a spoofed X-Auth-Subject neither escapes nor spends another subject's quota", async () => {
     const alice = `Bearer ${await token('alice')}`;
     const bob = `Bearer ${await token('bob')}`;
     expect((await gw.kong.request({ path: '/orders', headers: { authorization: alice } })).status).toBe(200);
     // alice claims to be carol: bulwark-jwt overwrites the header with the token's subject before rate limiting.
-    const spoof = await gw.kong.request({ path: '/orders', headers: { authorization: alice, 'x-auth-subject': 'carol' } });
+    const spoof = await gw.kong.request({
+      path: '/orders',
+      headers: { authorization: alice, 'x-auth-subject': 'carol' },
+    });
     expect(spoof.status).toBe(200);
     expect(echoed(spoof.body).headers['x-auth-subject']).toBe('alice');
-    const third = await gw.kong.request({ path: '/orders', headers: { authorization: alice, 'x-auth-subject': 'carol' } });
+    const third = await gw.kong.request({
+      path: '/orders',
+      headers: { authorization: alice, 'x-auth-subject': 'carol' },
+    });
     expect(third.status).toBe(429);
     expect(JSON.parse(third.body.toString())).toMatchObject({ message: expect.any(String) });
     expect(third.report.upstreamRequest).toBeUndefined();

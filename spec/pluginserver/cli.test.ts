@@ -2,7 +2,18 @@
 import fs = require('fs');
 import os = require('os');
 import path = require('path');
-import { BAD, EventStep, GOOD, STOCK_BIN, STOCK_LAYOUT, runCli, startBulwark, startInstance, status, waitFor } from './harness';
+import {
+  BAD,
+  EventStep,
+  GOOD,
+  STOCK_BIN,
+  STOCK_LAYOUT,
+  runCli,
+  startBulwark,
+  startInstance,
+  status,
+  waitFor,
+} from './harness';
 
 const NOISY_INFO = {
   Name: 'noisy-plugin',
@@ -24,7 +35,7 @@ describe('bulwark-pluginserver --dump-*', () => {
     expect(run.stderr).toContain('raw stdout write');
   });
 
-  test('--dump-all-plugins prints every plugin, in the stock server\'s info shape', async () => {
+  test("--dump-all-plugins prints every plugin, in the stock server's info shape", async () => {
     const run = await runCli(['-d', path.join(GOOD, 'echo'), '-d', path.join(GOOD, 'noisy'), '--dump-all-plugins']);
     expect(run.code).toBe(0);
     const infos = JSON.parse(run.stdout) as { Name: string }[];
@@ -50,7 +61,11 @@ describe('bulwark-pluginserver start-up failures', () => {
   const cases: [string, string, RegExp][] = [
     ['throws', 'a plugin that throws while loading', /plugin \\"throws\\" .*failed to load: Error: boom while loading/],
     ['no-index', 'a directory without index.js', /plugin \\"no-index\\" .*no index\.js/],
-    ['bad-version', 'a Version Kong refuses', /plugin \\"bad-version\\" .*Version must be a \\"x\.y\.z\\" string, got \\"1\.0\\"/],
+    [
+      'bad-version',
+      'a Version Kong refuses',
+      /plugin \\"bad-version\\" .*Version must be a \\"x\.y\.z\\" string, got \\"1\.0\\"/,
+    ],
   ];
   for (const [dir, what, message] of cases) {
     test(`${what} stops the start with an error naming it, before any socket exists`, async () => {
@@ -77,7 +92,15 @@ describe('bulwark-pluginserver SIGTERM', () => {
   test('creates one socket per plugin, and on SIGTERM removes them and exits 0', async () => {
     const server = await startBulwark();
     try {
-      const expected = ['all.sock', 'body.sock', 'echo.sock', 'exit.sock', 'noisy-plugin.sock', 'slow.sock', 'thrower.sock'];
+      const expected = [
+        'all.sock',
+        'body.sock',
+        'echo.sock',
+        'exit.sock',
+        'noisy-plugin.sock',
+        'slow.sock',
+        'thrower.sock',
+      ];
       expect(fs.readdirSync(server.prefix).sort()).toEqual(expected);
       server.child.kill('SIGTERM');
       expect(await server.exited).toEqual({ code: 0, signal: null });

@@ -22,8 +22,14 @@ describe('bulwark-pluginserver events', () => {
     expect((await status(client)).Events).toBe(1);
     // Kong omits Data for a nil result: the plugin sees undefined.
     const second = (await client.call('plugin.StepMultiMap', { EventId: first.EventId })) as EventStep;
-    expect(second).toEqual({ EventId: first.EventId, Data: { Method: 'kong.response.set_header', Args: ['x-echoed', 'yo:undefined'] } });
-    expect(await client.call('plugin.Step', { EventId: first.EventId })).toEqual({ EventId: first.EventId, Data: 'ret' });
+    expect(second).toEqual({
+      EventId: first.EventId,
+      Data: { Method: 'kong.response.set_header', Args: ['x-echoed', 'yo:undefined'] },
+    });
+    expect(await client.call('plugin.Step', { EventId: first.EventId })).toEqual({
+      EventId: first.EventId,
+      Data: 'ret',
+    });
     expect((await status(client)).Events).toBe(0);
     expect(await client.request('plugin.Step', { EventId: first.EventId })).toMatchObject({
       error: `event id ${first.EventId} not found`,
@@ -43,7 +49,10 @@ describe('bulwark-pluginserver events', () => {
   test('a handler that throws ends the request with Kong\'s 500 where Kong allows an exit (stock server.js answers "ret": fail-open)', async () => {
     const id = await startInstance(client, 'thrower');
     const access = (await client.call('plugin.HandleEvent', { InstanceId: id, EventName: 'access' })) as EventStep;
-    expect(access.Data).toEqual({ Method: 'kong.response.exit', Args: [500, { message: 'An unexpected error occurred' }] });
+    expect(access.Data).toEqual({
+      Method: 'kong.response.exit',
+      Args: [500, { message: 'An unexpected error occurred' }],
+    });
     const log = (await client.call('plugin.HandleEvent', { InstanceId: id, EventName: 'log' })) as EventStep;
     expect(log.Data).toBe('ret'); // no exit in the log phase: Kong would raise a Lua error
     expect((await status(client)).Events).toBe(0);
@@ -72,7 +81,9 @@ describe('bulwark-pluginserver events', () => {
     await waitFor('the event to end', async () => (await status(client)).Events === 0, 1000);
     // When the plugin wakes up, its next PDK call fails instead of hanging.
     await waitFor('the fixture to report', () => server.stderr.includes('"fixture":"slow"'));
-    expect(server.stderr).toMatch(/"afterWait":"rejected: .*has ended \(the connection closed while Kong waited for the reply\)"/);
+    expect(server.stderr).toMatch(
+      /"afterWait":"rejected: .*has ended \(the connection closed while Kong waited for the reply\)"/,
+    );
   });
 
   test('keeps an event Kong holds across a connection close: Kong may step it on another pooled connection', async () => {
@@ -97,7 +108,9 @@ describe('bulwark-pluginserver events', () => {
     expect(await client.request('plugin.Nope', {})).toMatchObject({ error: 'method Nope not implemented' });
     expect(await client.request('other.Thing', {})).toMatchObject({ error: 'RPC for other is not supported' });
     // kong-pdk's listener.js calls any property of its server object by name; here only RPC methods exist.
-    expect(await client.request('plugin.constructor', {})).toMatchObject({ error: 'method constructor not implemented' });
+    expect(await client.request('plugin.constructor', {})).toMatchObject({
+      error: 'method constructor not implemented',
+    });
     expect(await client.request('plugin.StartInstance', { Name: 'nope', Config: '{}' })).toMatchObject({
       error: 'plugin "nope" is not loaded',
     });
@@ -113,7 +126,10 @@ describe('bulwark-pluginserver events', () => {
       error: `no plugin instance #${bodyId}`,
     });
     const echoId = await startInstance(echoSocket, 'echo');
-    const step = (await echoSocket.call('plugin.HandleEvent', { InstanceId: echoId, EventName: 'access' })) as EventStep;
+    const step = (await echoSocket.call('plugin.HandleEvent', {
+      InstanceId: echoId,
+      EventName: 'access',
+    })) as EventStep;
     expect(step.Data).toMatchObject({ Method: 'kong.request.get_header' });
     // The tables are shared: the all-plugins socket can continue it.
     await client.call('plugin.Step', { EventId: step.EventId });

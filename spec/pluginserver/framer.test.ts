@@ -1,15 +1,54 @@
 // MessageFramer: whole MessagePack values out of arbitrarily split and joined bytes.
 import { encode } from '@msgpack/msgpack';
-import { DEFAULT_MAX_MESSAGE_BYTES, MessageFramer, MessageTooLargeError, scanValue } from '../../kong/pluginserver/framer';
+import {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  MessageFramer,
+  MessageTooLargeError,
+  scanValue,
+} from '../../kong/pluginserver/framer';
 
 // One value of every MessagePack type the encoder produces, at the width boundaries.
 const VALUES: unknown[] = [
-  null, true, false, 0, 127, 128, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, 2 ** 52,
-  -1, -32, -33, -128, -129, -32768, -32769, -(2 ** 31), -(2 ** 31) - 1, 1.5, -0.25,
-  '', 'x'.repeat(31), 'x'.repeat(32), 'é'.repeat(200), 'y'.repeat(70000),
-  new Uint8Array(0), new Uint8Array(255).fill(1), new Uint8Array(256).fill(2), new Uint8Array(70000).fill(3),
-  [], Array.from({ length: 15 }, (_, i) => i), Array.from({ length: 16 }, (_, i) => i), Array.from({ length: 70000 }, () => 1),
-  {}, Object.fromEntries(Array.from({ length: 15 }, (_, i) => [`k${i}`, i])), Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`k${i}`, [i, { n: null }]])),
+  null,
+  true,
+  false,
+  0,
+  127,
+  128,
+  255,
+  256,
+  65535,
+  65536,
+  2 ** 32 - 1,
+  2 ** 32,
+  2 ** 52,
+  -1,
+  -32,
+  -33,
+  -128,
+  -129,
+  -32768,
+  -32769,
+  -(2 ** 31),
+  -(2 ** 31) - 1,
+  1.5,
+  -0.25,
+  '',
+  'x'.repeat(31),
+  'x'.repeat(32),
+  'é'.repeat(200),
+  'y'.repeat(70000),
+  new Uint8Array(0),
+  new Uint8Array(255).fill(1),
+  new Uint8Array(256).fill(2),
+  new Uint8Array(70000).fill(3),
+  [],
+  Array.from({ length: 15 }, (_, i) => i),
+  Array.from({ length: 16 }, (_, i) => i),
+  Array.from({ length: 70000 }, () => 1),
+  {},
+  Object.fromEntries(Array.from({ length: 15 }, (_, i) => [`k${i}`, i])),
+  Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`k${i}`, [i, { n: null }]])),
   [0, 7, 'plugin.Step', [{ Data: new Uint8Array(65503), EventId: 12 }]],
 ];
 
@@ -98,7 +137,9 @@ describe('MessageFramer', () => {
   describe('message size cap', () => {
     test('a bin32 header declaring 4 GiB is refused from its first 5 bytes', () => {
       const framer = new MessageFramer();
-      expect(() => framer.push(Uint8Array.of(0x94, 0x00, 0x01, 0xc6, 0xff, 0xff, 0xff, 0xff))).toThrow(MessageTooLargeError);
+      expect(() => framer.push(Uint8Array.of(0x94, 0x00, 0x01, 0xc6, 0xff, 0xff, 0xff, 0xff))).toThrow(
+        MessageTooLargeError,
+      );
     });
 
     test('an array32 declaring more items than the cap can hold is refused before its items arrive', () => {
@@ -137,6 +178,8 @@ describe('MessageFramer', () => {
     const framer = new MessageFramer();
     const out = [...framer.push(a.subarray(0, 50)), ...framer.push(Buffer.concat([a.subarray(50), b.subarray(0, 20)]))];
     out.push(...framer.push(b.subarray(20)));
-    expect(out.map((v) => [...(v as { Data: Uint8Array }).Data].every((x) => x === (out.indexOf(v) === 0 ? 7 : 8)))).toEqual([true, true]);
+    expect(
+      out.map((v) => [...(v as { Data: Uint8Array }).Data].every((x) => x === (out.indexOf(v) === 0 ? 7 : 8))),
+    ).toEqual([true, true]);
   });
 });

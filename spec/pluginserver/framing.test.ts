@@ -51,7 +51,10 @@ function splitCases(echoId: () => number, bodyId: () => number): SplitCase[] {
     {
       name: 'Step with a bin body',
       prepare: async (client, msgid) => {
-        const first = (await client.call('plugin.HandleEvent', { InstanceId: bodyId(), EventName: 'access' })) as EventStep;
+        const first = (await client.call('plugin.HandleEvent', {
+          InstanceId: bodyId(),
+          EventName: 'access',
+        })) as EventStep;
         const body = Uint8Array.from({ length: 40 }, (_, i) => i + 1);
         return {
           bytes: encodeRequest(msgid, 'plugin.Step', { EventId: first.EventId, Data: body }),
@@ -96,7 +99,10 @@ describe('bulwark-pluginserver framing', () => {
     await server?.kill();
   });
 
-  for (const testCase of splitCases(() => echoId, () => bodyId)) {
+  for (const testCase of splitCases(
+    () => echoId,
+    () => bodyId,
+  )) {
     test(`answers a ${testCase.name} request split at every byte`, async () => {
       const splitPoints = await scanSplitPoints(client, testCase);
       expect(splitPoints).toBeGreaterThan(30);
@@ -126,7 +132,10 @@ describe('bulwark-pluginserver framing', () => {
       body[0] = 1;
       body[size - 1] = 2;
       for (const dataFirst of [true, false]) {
-        const first = (await client.call('plugin.HandleEvent', { InstanceId: bodyId, EventName: 'access' })) as EventStep;
+        const first = (await client.call('plugin.HandleEvent', {
+          InstanceId: bodyId,
+          EventName: 'access',
+        })) as EventStep;
         const arg = dataFirst ? { Data: body, EventId: first.EventId } : { EventId: first.EventId, Data: body };
         const logged = (await client.call('plugin.Step', arg)) as EventStep;
         expect(logged.Data).toEqual({ Method: 'kong.log.info', Args: [`${size}:1:2`] });
@@ -157,7 +166,10 @@ describe('the stock kong-js-pluginserver, for comparison (it crashes: that is th
     const echoId = await startInstance(client, 'echo', { greeting: 'hi' });
     const bodyId = await startInstance(client, 'body');
     let crashedOn: string | null = null;
-    for (const testCase of splitCases(() => echoId, () => bodyId)) {
+    for (const testCase of splitCases(
+      () => echoId,
+      () => bodyId,
+    )) {
       try {
         await scanSplitPoints(client, testCase);
       } catch {
@@ -174,7 +186,9 @@ describe('the stock kong-js-pluginserver, for comparison (it crashes: that is th
   test('dies on two requests in one write', async () => {
     stock = await startStock();
     const client = await stock.connect('stock.sock');
-    client.sendRaw(Buffer.concat([encodeRequest(1, 'plugin.GetStatus', null), encodeRequest(2, 'plugin.GetStatus', null)]));
+    client.sendRaw(
+      Buffer.concat([encodeRequest(1, 'plugin.GetStatus', null), encodeRequest(2, 'plugin.GetStatus', null)]),
+    );
     await expect(client.nextReply()).rejects.toThrow();
     expect((await stock.exited).code).not.toBe(0);
     expect(stock.stderr).toMatch(/RangeError: Extra \d+ of \d+ byte/);

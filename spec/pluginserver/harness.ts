@@ -92,9 +92,13 @@ export function tmpPrefix(): string {
 /** Starts bulwark-pluginserver on the good fixtures (plus `args`); resolves once it logs "listening". */
 export async function startBulwark(args: string[] = [], prefix = tmpPrefix()): Promise<ServerProcess> {
   requireBuild();
-  const child = spawn(process.execPath, [CLI, '--plugins-root', GOOD, '-p', prefix, '--sock-name', 'all.sock', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [CLI, '--plugins-root', GOOD, '-p', prefix, '--sock-name', 'all.sock', ...args],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const server = new ServerProcess(child, prefix);
   await waitFor('bulwark-pluginserver to listen', () => {
     if (server.exit) throw new Error(`bulwark-pluginserver exited: ${server.stderr}`);
@@ -143,7 +147,9 @@ export interface EventStep {
 }
 
 export async function startInstance(client: RpcTestClient, name: string, config: object = {}): Promise<number> {
-  const status = (await client.call('plugin.StartInstance', { Name: name, Config: JSON.stringify(config) })) as { Id: number };
+  const status = (await client.call('plugin.StartInstance', { Name: name, Config: JSON.stringify(config) })) as {
+    Id: number;
+  };
   return status.Id;
 }
 

@@ -109,7 +109,9 @@ describe('backpressure', () => {
         sent += batch.length;
       }
       const after = ((await monitor.call('plugin.GetStatus', null)) as { Rss: number }).Rss;
-      process.stdout.write(`non-reading peer: sent ${(sent / MiB).toFixed(1)} MiB of requests, server RSS ${(before / MiB).toFixed(0)} -> ${(after / MiB).toFixed(0)} MiB\n`);
+      process.stdout.write(
+        `non-reading peer: sent ${(sent / MiB).toFixed(1)} MiB of requests, server RSS ${(before / MiB).toFixed(0)} -> ${(after / MiB).toFixed(0)} MiB\n`,
+      );
       expect(stalled).toBe(true);
       expect(after - before).toBeLessThan(64 * MiB);
     } finally {

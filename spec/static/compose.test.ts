@@ -19,7 +19,11 @@ interface ComposeService {
 }
 
 maybe('docker-compose config accepts the file and Kong is configured DB-less from ./kong.yml', () => {
-  const r = spawnSync('docker-compose', ['-f', 'docker-compose.yml', 'config'], { cwd: root, encoding: 'utf8', timeout: 60000 });
+  const r = spawnSync('docker-compose', ['-f', 'docker-compose.yml', 'config'], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 60000,
+  });
   expect(r.stderr).not.toMatch(/ERROR/);
   expect(r.status).toBe(0);
   const resolved = parse(r.stdout) as { services: Record<string, ComposeService> };
@@ -41,7 +45,10 @@ maybe('docker-compose config accepts the file and Kong is configured DB-less fro
   // the compose network, and its port on the host's loopback only (to show that a direct request is refused).
   const trusted = resolved.services['trusted-backend']!;
   expect(trusted.command).toEqual(['node', '/app/dist/js/kong/trusted-backend/server.js']);
-  expect(trusted.environment).toMatchObject({ BULWARK_GATEWAY_JWKS_URL: 'http://kong:8000/.well-known/bulwark-upstream-jwks', BULWARK_BACKEND_AUDIENCE: 'ledger' });
+  expect(trusted.environment).toMatchObject({
+    BULWARK_GATEWAY_JWKS_URL: 'http://kong:8000/.well-known/bulwark-upstream-jwks',
+    BULWARK_BACKEND_AUDIENCE: 'ledger',
+  });
   expect(JSON.stringify(trusted.ports)).toContain('127.0.0.1');
   expect(kong.environment).toHaveProperty('BULWARK_UPSTREAM_TRUST_SIGNING_KEY');
 });

@@ -41,7 +41,11 @@ describe('plugin configs in kong.yml against the dumped schemas', () => {
   test('the validator CLI exits non-zero on a bad file', () => {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-yml-')), 'kong.yml');
     fs.writeFileSync(file, kongYml.replace('max_age: 31536000', 'max_age: -5'));
-    const r = require('node:child_process').spawnSync(process.execPath, [path.join(root, 'dist/js/scripts/validate-config.js'), file], { encoding: 'utf8' });
+    const r = require('node:child_process').spawnSync(
+      process.execPath,
+      [path.join(root, 'dist/js/scripts/validate-config.js'), file],
+      { encoding: 'utf8' },
+    );
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/max_age/);
   });

@@ -14,7 +14,13 @@ const root = path.join(__dirname, '..', '..');
 function generate(kind: 'bulwark' | 'stock', prefix: string, passEnv = ''): Map<string, string> {
   const r = spawnSync('sh', [path.join(root, 'kong/pluginserver-env.sh'), root], {
     encoding: 'utf8',
-    env: { ...process.env, NODE_BIN: process.execPath, BULWARK_PLUGINSERVER: kind, KONG_PREFIX_DIR: prefix, BULWARK_PLUGINSERVER_ENV: passEnv },
+    env: {
+      ...process.env,
+      NODE_BIN: process.execPath,
+      BULWARK_PLUGINSERVER: kind,
+      KONG_PREFIX_DIR: prefix,
+      BULWARK_PLUGINSERVER_ENV: passEnv,
+    },
   });
   expect(r.status).toBe(0);
   const conf = new Map<string, string>();
@@ -89,9 +95,16 @@ describe.each(['bulwark', 'stock'] as const)('kong.conf generated for the %s plu
 describe('nginx_main_env: what the plugin server may inherit', () => {
   test('none by default (Bulwark needs no variable); BULWARK_PLUGINSERVER_ENV names become `env` directives', () => {
     expect(generate('bulwark', '/usr/local/kong').has('nginx_main_env')).toBe(false);
-    expect(generate('bulwark', '/usr/local/kong', 'NODE_EXTRA_CA_CERTS').get('nginx_main_env')).toBe('NODE_EXTRA_CA_CERTS');
-    expect(generate('bulwark', '/usr/local/kong', 'NODE_EXTRA_CA_CERTS NODE_OPTIONS').get('nginx_main_env')).toBe('NODE_EXTRA_CA_CERTS; env NODE_OPTIONS');
-    const bad = spawnSync('sh', [path.join(root, 'kong/pluginserver-env.sh'), root], { encoding: 'utf8', env: { ...process.env, BULWARK_PLUGINSERVER_ENV: 'A;B' } });
+    expect(generate('bulwark', '/usr/local/kong', 'NODE_EXTRA_CA_CERTS').get('nginx_main_env')).toBe(
+      'NODE_EXTRA_CA_CERTS',
+    );
+    expect(generate('bulwark', '/usr/local/kong', 'NODE_EXTRA_CA_CERTS NODE_OPTIONS').get('nginx_main_env')).toBe(
+      'NODE_EXTRA_CA_CERTS; env NODE_OPTIONS',
+    );
+    const bad = spawnSync('sh', [path.join(root, 'kong/pluginserver-env.sh'), root], {
+      encoding: 'utf8',
+      env: { ...process.env, BULWARK_PLUGINSERVER_ENV: 'A;B' },
+    });
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toContain("invalid variable name 'A;B'");
   });
@@ -100,7 +113,8 @@ describe('nginx_main_env: what the plugin server may inherit', () => {
 test('kong.conf lists bulwark-guard and the Dockerfile installs its Lua files where Kong requires kong.plugins.<name>', () => {
   const dockerfile = fs.readFileSync(path.join(root, 'kong/Dockerfile'), 'utf8');
   expect(dockerfile).toContain('COPY kong/plugins/bulwark-guard/ /usr/local/share/lua/5.1/kong/plugins/bulwark-guard/');
-  for (const file of ['handler.lua', 'schema.lua']) expect(fs.existsSync(path.join(root, 'kong/plugins/bulwark-guard', file))).toBe(true);
+  for (const file of ['handler.lua', 'schema.lua'])
+    expect(fs.existsSync(path.join(root, 'kong/plugins/bulwark-guard', file))).toBe(true);
   const off = spawnSync('sh', [path.join(root, 'kong/pluginserver-env.sh'), root], {
     encoding: 'utf8',
     env: { ...process.env, NODE_BIN: process.execPath, BULWARK_GUARD: 'off' },

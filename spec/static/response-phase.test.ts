@@ -7,7 +7,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 const pluginsDir = path.resolve(__dirname, '../../plugins');
-const names = fs.readdirSync(pluginsDir).filter((n) => n.startsWith('bulwark-') && fs.existsSync(path.join(pluginsDir, n, 'index.ts')));
+const names = fs
+  .readdirSync(pluginsDir)
+  .filter((n) => n.startsWith('bulwark-') && fs.existsSync(path.join(pluginsDir, n, 'index.ts')));
 
 test('only bulwark-response-headers has a response handler', () => {
   expect(names.length).toBeGreaterThanOrEqual(6);

@@ -13,7 +13,11 @@ const PROTOCOL_DOC = 'docs/kong-protocol.md';
 /** The tracked files (git), or every file outside node_modules/dist/.git when this is not a git checkout. */
 function trackedFiles(): string[] {
   try {
-    const out = execFileSync('git', ['ls-files', '-z'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const out = execFileSync('git', ['ls-files', '-z'], {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     return out.split('\0').filter(Boolean);
   } catch {
     const out: string[] = [];
@@ -92,7 +96,7 @@ describe('citations of the Kong protocol notes', () => {
           if (m[2] && !anchors.has(m[2].slice(1))) problems.push(`${where}: no heading for the anchor ${m[2]}`);
           // The sections named right after the path (`… kong-protocol.md §1.5`, `… §1.4–1.11`, `§3.1, item 5`).
           const after = line.slice((m.index ?? 0) + m[0].length).match(/^\)?\s*(§\s*[\d.]+(?:\s*[–-]\s*[\d.]+)?)/);
-          for (const n of after ? after[1].match(/\d+(?:\.\d+)*/g) ?? [] : []) {
+          for (const n of after ? (after[1].match(/\d+(?:\.\d+)*/g) ?? []) : []) {
             if (!sections.has(n)) problems.push(`${where}: ${PROTOCOL_DOC} has no section ${n}`);
           }
         }
@@ -138,7 +142,9 @@ test('every relative link in the Markdown files leads to a file of the repositor
       for (const m of line.replace(/`[^`]*`/g, '').matchAll(/\]\(([^)\s]+)\)/g)) {
         const [href, anchor] = m[1].split('#');
         if (/^[a-z][a-z0-9+.-]*:/i.test(href)) continue; // http(s):, mailto:
-        const target = href ? path.resolve(path.dirname(path.join(root, file)), decodeURIComponent(href)) : path.join(root, file);
+        const target = href
+          ? path.resolve(path.dirname(path.join(root, file)), decodeURIComponent(href))
+          : path.join(root, file);
         if (!fs.existsSync(target)) {
           problems.push(`${file}:${i + 1}: ${m[1]} (no such file)`);
         } else if (anchor && target.endsWith('.md') && !markdownAnchors(fs.readFileSync(target, 'utf8')).has(anchor)) {

@@ -14,9 +14,7 @@ import type { ErrorTable, ErrorTree, FieldDef, FieldEntry, SchemaViolation } fro
 
 type Table = Record<string, unknown>;
 
-export type ConfigResult =
-  | { ok: true; config: Table; stored: Table }
-  | { ok: false; error: SchemaViolation };
+export type ConfigResult = { ok: true; config: Table; stored: Table } | { ok: false; error: SchemaViolation };
 
 export interface ReadOptions {
   /** Keep unset fields as `null` (the Admin API's view, `nulls = true`); default drops them. */
@@ -54,7 +52,10 @@ export function processPluginConfig(fields: FieldEntry[], input: unknown, opts: 
 
 /** PATCH: the new config is the stored one with the patch merged in record by record (arrays are replaced). */
 export function processPluginConfigUpdate(
-  fields: FieldEntry[], patch: unknown, stored: Table, opts: ReadOptions = {},
+  fields: FieldEntry[],
+  patch: unknown,
+  stored: Table,
+  opts: ReadOptions = {},
 ): ConfigResult {
   if (patch === undefined) return processPluginConfig(fields, stored, opts);
   if (!isTable(patch) || Array.isArray(patch)) return processPluginConfig(fields, patch, opts);
@@ -103,7 +104,11 @@ function adjustInsert(field: FieldDef, value: unknown): unknown {
 }
 
 /** make_array / make_set (sets drop duplicates) and the per-element adjustment of arrays, sets and maps. */
-function adjustCollection(field: FieldDef, value: Table | unknown[], adjust: (f: FieldDef, v: unknown) => unknown): unknown {
+function adjustCollection(
+  field: FieldDef,
+  value: Table | unknown[],
+  adjust: (f: FieldDef, v: unknown) => unknown,
+): unknown {
   const isEmptyObject = !Array.isArray(value) && Object.keys(value).length === 0;
   if ((field.type === 'array' || field.type === 'set') && field.elements) {
     if (isEmptyObject) return []; // `{}` decodes to an empty Lua table, which is a valid empty sequence
@@ -181,7 +186,9 @@ export function validateField(field: FieldDef, value: unknown): ErrorTree | unde
     case 'map': {
       if (!isTable(value)) return MSG.MAP;
       // Kong returns only the first failing key or value, not a tree.
-      const entries: Array<[unknown, unknown]> = Array.isArray(value) ? value.map((v, i) => [i + 1, v]) : Object.entries(value);
+      const entries: Array<[unknown, unknown]> = Array.isArray(value)
+        ? value.map((v, i) => [i + 1, v])
+        : Object.entries(value);
       for (const [k, v] of entries) {
         const keyErr = validateField({ ...(field.keys as FieldDef), required: true }, k);
         if (keyErr !== undefined) return keyErr;
@@ -251,13 +258,22 @@ type Checker = {
 
 const quotedNames = (names: unknown[]): string => names.map((n) => `'${String(n)}'`).join(', ');
 const nonEmptyCount = (input: Table, names: string[]) => names.filter((n) => nonEmpty(getField(input, n))).length;
-const namesCheck = (ok: (input: Table, names: string[]) => boolean) => (input: Table, names: string[]): true | [string] =>
-  ok(input, names) ? true : [quotedNames(names)];
+const namesCheck =
+  (ok: (input: Table, names: string[]) => boolean) =>
+  (input: Table, names: string[]): true | [string] =>
+    ok(input, names) ? true : [quotedNames(names)];
 
 const ENTITY_CHECKERS: Record<string, Checker> = {
-  at_least_one_of: { runWithMissing: true, runWithInvalid: true, msg: 'at least one of these fields must be non-empty: %s', fn: namesCheck((i, n) => nonEmptyCount(i, n) > 0) },
+  at_least_one_of: {
+    runWithMissing: true,
+    runWithInvalid: true,
+    msg: 'at least one of these fields must be non-empty: %s',
+    fn: namesCheck((i, n) => nonEmptyCount(i, n) > 0),
+  },
   conditional_at_least_one_of: {
-    runWithMissing: true, runWithInvalid: true, msg: 'at least one of these fields must be non-empty: %s',
+    runWithMissing: true,
+    runWithInvalid: true,
+    msg: 'at least one of these fields must be non-empty: %s',
     sources: ['if_field', 'then_at_least_one_of', 'else_then_at_least_one_of'],
     fn: (input, arg, record) => {
       const ifValue = getField(input, arg.if_field);
@@ -276,18 +292,32 @@ const ENTITY_CHECKERS: Record<string, Checker> = {
       return [list, customErr === undefined ? undefined : customErr.replace('%s', list)];
     },
   },
-  only_one_of: { runWithMissing: false, runWithInvalid: true, msg: 'exactly one of these fields must be non-empty: %s', fn: namesCheck((i, n) => nonEmptyCount(i, n) === 1) },
+  only_one_of: {
+    runWithMissing: false,
+    runWithInvalid: true,
+    msg: 'exactly one of these fields must be non-empty: %s',
+    fn: namesCheck((i, n) => nonEmptyCount(i, n) === 1),
+  },
   distinct: {
-    runWithMissing: false, runWithInvalid: true, msg: 'values of these fields must be distinct: %s',
-    fn: namesCheck((i, n) => { const s = n.map((k) => getField(i, k)).filter(nonEmpty); return new Set(s).size === s.length; }),
+    runWithMissing: false,
+    runWithInvalid: true,
+    msg: 'values of these fields must be distinct: %s',
+    fn: namesCheck((i, n) => {
+      const s = n.map((k) => getField(i, k)).filter(nonEmpty);
+      return new Set(s).size === s.length;
+    }),
   },
   conditional: {
-    runWithMissing: false, runWithInvalid: true, msg: "failed conditional validation given value of field '%s'",
-    sources: ['if_field', 'then_field'], requiredSources: ['if_field'],
+    runWithMissing: false,
+    runWithInvalid: true,
+    msg: "failed conditional validation given value of field '%s'",
+    sources: ['if_field', 'then_field'],
+    requiredSources: ['if_field'],
     fn: (input, arg, record, errors) => {
       const ifValue = getField(input, arg.if_field);
       const thenValue = getField(input, arg.then_field) ?? null;
-      if (validateField(inherit(arg.if_match, getSchemaField(record, arg.if_field)), ifValue) !== undefined) return true;
+      if (validateField(inherit(arg.if_match, getSchemaField(record, arg.if_field)), ifValue) !== undefined)
+        return true;
       if (arg.then_match.required === true && thenValue === null) {
         setField(errors, arg.then_field, MSG.REQUIRED);
         return [arg.if_field];
@@ -298,10 +328,26 @@ const ENTITY_CHECKERS: Record<string, Checker> = {
       return [arg.if_field, arg.then_err === undefined ? undefined : String(arg.then_err).replace('%s', arg.if_field)];
     },
   },
-  mutually_required: { runWithMissing: true, runWithInvalid: false, msg: 'all or none of these fields must be set: %s', fn: namesCheck((i, n) => { const c = nonEmptyCount(i, n); return c === 0 || c === n.length; }) },
-  mutually_exclusive: { runWithMissing: true, runWithInvalid: false, msg: 'only one or none of these fields must be set: %s', fn: namesCheck((i, n) => nonEmptyCount(i, n) <= 1) },
+  mutually_required: {
+    runWithMissing: true,
+    runWithInvalid: false,
+    msg: 'all or none of these fields must be set: %s',
+    fn: namesCheck((i, n) => {
+      const c = nonEmptyCount(i, n);
+      return c === 0 || c === n.length;
+    }),
+  },
+  mutually_exclusive: {
+    runWithMissing: true,
+    runWithInvalid: false,
+    msg: 'only one or none of these fields must be set: %s',
+    fn: namesCheck((i, n) => nonEmptyCount(i, n) <= 1),
+  },
   mutually_exclusive_sets: {
-    runWithMissing: true, runWithInvalid: false, msg: 'these sets are mutually exclusive: %s', sources: ['set1', 'set2'],
+    runWithMissing: true,
+    runWithInvalid: false,
+    msg: 'these sets are mutually exclusive: %s',
+    sources: ['set1', 'set2'],
     fn: (input, arg) => {
       const set1 = (arg.set1 as string[]).filter((n) => nonEmpty(getField(input, n)));
       const set2 = (arg.set2 as string[]).filter((n) => nonEmpty(getField(input, n)));
@@ -389,7 +435,8 @@ function runEntityChecks(record: FieldDef, input: Table, errors: ErrorTable): vo
         allNil = false;
         // A vault reference in a referenceable field: the check does not run (resolved later).
         const def = getSchemaField(record, fname);
-        if (def?.type === 'string' && def.referenceable && typeof value === 'string' && VAULT_REFERENCE.test(value)) skip = true;
+        if (def?.type === 'string' && def.referenceable && typeof value === 'string' && VAULT_REFERENCE.test(value))
+          skip = true;
       }
       if (errors[fname] !== undefined) allOk = false; // `errors[fname]`: the raw (possibly dotted) name, as init.lua reads it
     }

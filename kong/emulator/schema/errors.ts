@@ -26,9 +26,8 @@ export function schemaViolation(errors: ErrorTable): SchemaViolation {
       parts.push(`${fieldName}.${subField}: ${text}`);
     }
   }
-  const message = parts.length === 1
-    ? `schema violation (${parts[0]})`
-    : `${parts.length} schema violations (${parts.join('; ')})`;
+  const message =
+    parts.length === 1 ? `schema violation (${parts[0]})` : `${parts.length} schema violations (${parts.join('; ')})`;
   return { code: 2, name: 'schema violation', message, fields: errors };
 }
 
@@ -41,5 +40,7 @@ function sortedSubEntries(tree: ErrorTable | Array<unknown>): Array<[string, unk
     });
     return out;
   }
-  return Object.keys(tree).sort().map((k) => [k, tree[k]]);
+  return Object.keys(tree)
+    .sort()
+    .map((k) => [k, tree[k]]);
 }

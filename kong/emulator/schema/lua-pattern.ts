@@ -45,17 +45,38 @@ function isPunct(c: number): boolean {
 function matchClass(c: number, cl: number): boolean {
   let res: boolean;
   switch (cl | 0x20) {
-    case ch('a'): res = isAlpha(c); break;
-    case ch('c'): res = c < 0x20 || c === 0x7f; break;
-    case ch('d'): res = isDigit(c); break;
-    case ch('l'): res = c >= 0x61 && c <= 0x7a; break;
-    case ch('p'): res = isPunct(c); break;
-    case ch('s'): res = c === 0x20 || (c >= 0x09 && c <= 0x0d); break;
-    case ch('u'): res = c >= 0x41 && c <= 0x5a; break;
-    case ch('w'): res = isAlpha(c) || isDigit(c); break;
-    case ch('x'): res = isDigit(c) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66); break;
-    case ch('z'): res = c === 0; break;
-    default: return cl === c; // `%.` and friends: the escaped character itself
+    case ch('a'):
+      res = isAlpha(c);
+      break;
+    case ch('c'):
+      res = c < 0x20 || c === 0x7f;
+      break;
+    case ch('d'):
+      res = isDigit(c);
+      break;
+    case ch('l'):
+      res = c >= 0x61 && c <= 0x7a;
+      break;
+    case ch('p'):
+      res = isPunct(c);
+      break;
+    case ch('s'):
+      res = c === 0x20 || (c >= 0x09 && c <= 0x0d);
+      break;
+    case ch('u'):
+      res = c >= 0x41 && c <= 0x5a;
+      break;
+    case ch('w'):
+      res = isAlpha(c) || isDigit(c);
+      break;
+    case ch('x'):
+      res = isDigit(c) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66);
+      break;
+    case ch('z'):
+      res = c === 0;
+      break;
+    default:
+      return cl === c; // `%.` and friends: the escaped character itself
   }
   const isUpper = cl >= 0x41 && cl <= 0x5a;
   return isUpper ? !res : res;
@@ -65,7 +86,10 @@ class Matcher {
   private level = 0;
   private captures: Capture[] = [];
 
-  constructor(private readonly src: Uint8Array, private readonly pat: Uint8Array) {}
+  constructor(
+    private readonly src: Uint8Array,
+    private readonly pat: Uint8Array,
+  ) {}
 
   find(): boolean {
     const anchor = this.pat[0] === ch('^');
@@ -135,10 +159,14 @@ class Matcher {
     if (s >= this.src.length) return false;
     const c = this.src[s];
     switch (this.pat[p]) {
-      case ch('.'): return true;
-      case ESC: return matchClass(c, this.pat[p + 1]);
-      case ch('['): return this.matchBracketClass(c, p, ep - 1);
-      default: return this.pat[p] === c;
+      case ch('.'):
+        return true;
+      case ESC:
+        return matchClass(c, this.pat[p + 1]);
+      case ch('['):
+        return this.matchBracketClass(c, p, ep - 1);
+      default:
+        return this.pat[p] === c;
     }
   }
 
@@ -149,7 +177,9 @@ class Matcher {
       if (p >= pat.length) return s;
       const pc = pat[p];
       if (pc === ch('(')) {
-        return pat[p + 1] === ch(')') ? this.startCapture(s, p + 2, CAP_POSITION) : this.startCapture(s, p + 1, CAP_UNFINISHED);
+        return pat[p + 1] === ch(')')
+          ? this.startCapture(s, p + 2, CAP_POSITION)
+          : this.startCapture(s, p + 1, CAP_UNFINISHED);
       }
       if (pc === ch(')')) return this.endCapture(s, p + 1);
       if (pc === ESC && pat[p + 1] === ch('b')) {
@@ -187,9 +217,12 @@ class Matcher {
           p = ep + 1;
           continue;
         }
-        case ch('*'): return this.maxExpand(s, p, ep);
-        case ch('+'): return m ? this.maxExpand(s + 1, p, ep) : -1;
-        case ch('-'): return this.minExpand(s, p, ep);
+        case ch('*'):
+          return this.maxExpand(s, p, ep);
+        case ch('+'):
+          return m ? this.maxExpand(s + 1, p, ep) : -1;
+        case ch('-'):
+          return this.minExpand(s, p, ep);
         default:
           if (!m) return -1;
           s++;

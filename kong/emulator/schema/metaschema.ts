@@ -6,11 +6,27 @@ import { validateField } from './config';
 import { plPrettyWrite } from './lua-format';
 import type { ErrorTree } from './types';
 
-const VALID_TYPES = ['array', 'set', 'string', 'number', 'boolean', 'integer', 'foreign', 'map', 'record', 'function', 'json'];
+const VALID_TYPES = [
+  'array',
+  'set',
+  'string',
+  'number',
+  'boolean',
+  'integer',
+  'foreign',
+  'map',
+  'record',
+  'function',
+  'json',
+];
 
 /** Attributes a field type must declare (metaschema.lua `required_attributes`). */
 const REQUIRED_ATTRIBUTES: Record<string, string[]> = {
-  array: ['elements'], set: ['elements'], map: ['keys', 'values'], record: ['fields'], json: ['json_schema'],
+  array: ['elements'],
+  set: ['elements'],
+  map: ['keys', 'values'],
+  record: ['fields'],
+  json: ['json_schema'],
 };
 
 /** Attributes only some types may carry (metaschema.lua `attribute_types`). */
@@ -35,84 +51,167 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
 const utf8Length = (s: string): number => new TextEncoder().encode(s).length;
 
 const bool: ShapeCheck = (v) => (typeof v === 'boolean' ? undefined : 'expected a boolean');
-const str: ShapeCheck = (v) => (typeof v === 'string' && v.length > 0 ? undefined : typeof v === 'string' ? 'length must be at least 1' : 'expected a string');
+const str: ShapeCheck = (v) =>
+  typeof v === 'string' && v.length > 0
+    ? undefined
+    : typeof v === 'string'
+      ? 'length must be at least 1'
+      : 'expected a string';
 const int: ShapeCheck = (v) => (typeof v === 'number' && Number.isInteger(v) ? undefined : 'expected an integer');
 const num: ShapeCheck = (v) => (typeof v === 'number' ? undefined : 'expected a number');
 const any: ShapeCheck = () => undefined;
 const array: ShapeCheck = (v) => (Array.isArray(v) ? undefined : 'expected an array');
 const record: ShapeCheck = (v) => (isObject(v) ? undefined : 'expected a record');
-const arrayOf = (item: ShapeCheck): ShapeCheck => (v) => {
-  if (!Array.isArray(v)) return 'expected an array';
-  const bad = v.map(item).findIndex((e) => e !== undefined);
-  return bad < 0 ? undefined : `[${bad + 1}]: ${item(v[bad])}`;
-};
+const arrayOf =
+  (item: ShapeCheck): ShapeCheck =>
+  (v) => {
+    if (!Array.isArray(v)) return 'expected an array';
+    const bad = v.map(item).findIndex((e) => e !== undefined);
+    return bad < 0 ? undefined : `[${bad + 1}]: ${item(v[bad])}`;
+  };
 /** A record with the given attribute checks; `required` lists the attributes that must be present. */
-const recordOf = (attrs: Record<string, ShapeCheck>, required: string[] = []): ShapeCheck => (v) => {
-  if (!isObject(v)) return 'expected a record';
-  for (const r of required) if (v[r] === undefined || v[r] === null) return `${r}: required field missing`;
-  for (const [k, val] of Object.entries(v)) {
-    const check = attrs[k];
-    if (!check) return `${k}: unknown field`;
-    const err = check(val);
-    if (err) return `${k}: ${err}`;
-  }
-  return undefined;
-};
+const recordOf =
+  (attrs: Record<string, ShapeCheck>, required: string[] = []): ShapeCheck =>
+  (v) => {
+    if (!isObject(v)) return 'expected a record';
+    for (const r of required) if (v[r] === undefined || v[r] === null) return `${r}: required field missing`;
+    for (const [k, val] of Object.entries(v)) {
+      const check = attrs[k];
+      if (!check) return `${k}: unknown field`;
+      const err = check(val);
+      if (err) return `${k}: ${err}`;
+    }
+    return undefined;
+  };
 
 const matchList = arrayOf(recordOf({ pattern: str, err: str }, ['pattern']));
 
 /** Every attribute a field definition may carry (metaschema.lua `field_schema` + `validators`). */
 const ATTRIBUTES: Record<string, ShapeCheck> = {
   type: any, // checked separately
-  required: bool, reference: str, examples: array, auto: bool, unique: bool, unique_across_ws: bool,
-  on_delete: (v) => (['restrict', 'cascade', 'null'].includes(v as string) ? undefined : 'expected one of: restrict, cascade, null'),
+  required: bool,
+  reference: str,
+  examples: array,
+  auto: bool,
+  unique: bool,
+  unique_across_ws: bool,
+  on_delete: (v) =>
+    ['restrict', 'cascade', 'null'].includes(v as string) ? undefined : 'expected one of: restrict, cascade, null',
   default: any, // validated against the field itself below (`default = { type = "self" }`)
   description: (v) => {
     if (typeof v !== 'string') return 'expected a string';
     const n = utf8Length(v);
     return n < 10 ? 'length must be at least 10' : n > 500 ? 'length must be at most 500' : undefined;
   },
-  abstract: bool, generate_admin_api: bool, immutable: bool, err: str, encrypted: bool, referenceable: bool,
+  abstract: bool,
+  generate_admin_api: bool,
+  immutable: bool,
+  err: str,
+  encrypted: bool,
+  referenceable: bool,
   json_schema: record,
   // from ../../../docs/kong-protocol.md §1.12 (Kong 3.9.3 list); not in the metaschema copy read for this module
-  transient: bool, deprecation: record,
+  transient: bool,
+  deprecation: record,
   // validators
   between: (v) => (Array.isArray(v) && v.length !== 2 ? 'length must be 2' : arrayOf(num)(v)),
-  eq: any, ne: any, gt: num, len_eq: int, len_min: int, len_max: int,
-  match: str, not_match: str, match_all: matchList, match_none: matchList,
+  eq: any,
+  ne: any,
+  gt: num,
+  len_eq: int,
+  len_min: int,
+  len_max: int,
+  match: str,
+  not_match: str,
+  match_all: matchList,
+  match_none: matchList,
   match_any: recordOf({ patterns: arrayOf(str), err: str }, ['patterns']),
-  starts_with: str, one_of: array, not_one_of: array, contains: any,
-  is_regex: bool, timestamp: bool, uuid: bool,
+  starts_with: str,
+  one_of: array,
+  not_one_of: array,
+  contains: any,
+  is_regex: bool,
+  timestamp: bool,
+  uuid: bool,
   custom_validator: () => 'expected a function',
   mutually_exclusive_subsets: arrayOf(arrayOf(str)),
   // nested definitions, checked recursively below
-  elements: any, keys: any, values: any, fields: any,
+  elements: any,
+  keys: any,
+  values: any,
+  fields: any,
   entity_checks: (v) => ENTITY_CHECKS(v),
-  shorthand_fields: arrayOf(() => "func: required field missing (a shorthand needs a Lua function)"),
+  shorthand_fields: arrayOf(() => 'func: required field missing (a shorthand needs a Lua function)'),
 };
 
 /** metaschema.lua `conditional_validators`: what an if_match/then_match/else_match may say. */
 const CONDITIONAL_VALIDATORS: ShapeCheck = (v) => {
-  const allowed = ['required', 'elements', 'keys', 'values', 'between', 'eq', 'ne', 'gt', 'len_eq', 'len_min', 'len_max', 'match', 'not_match',
-    'match_all', 'match_none', 'match_any', 'starts_with', 'one_of', 'not_one_of', 'contains', 'is_regex', 'timestamp', 'uuid',
-    'custom_validator', 'mutually_exclusive_subsets'];
-  return recordOf(Object.fromEntries(allowed.map((a) => [a, a === 'elements' || a === 'keys' || a === 'values' ? record : ATTRIBUTES[a]])))(v);
+  const allowed = [
+    'required',
+    'elements',
+    'keys',
+    'values',
+    'between',
+    'eq',
+    'ne',
+    'gt',
+    'len_eq',
+    'len_min',
+    'len_max',
+    'match',
+    'not_match',
+    'match_all',
+    'match_none',
+    'match_any',
+    'starts_with',
+    'one_of',
+    'not_one_of',
+    'contains',
+    'is_regex',
+    'timestamp',
+    'uuid',
+    'custom_validator',
+    'mutually_exclusive_subsets',
+  ];
+  return recordOf(
+    Object.fromEntries(
+      allowed.map((a) => [a, a === 'elements' || a === 'keys' || a === 'values' ? record : ATTRIBUTES[a]]),
+    ),
+  )(v);
 };
 const names = arrayOf(str);
 
 /** metaschema.lua `entity_checkers` and the `only_one_of` over their names: one known checker per entry. */
 const ENTITY_CHECKERS: Record<string, ShapeCheck> = {
-  at_least_one_of: names, only_one_of: names, distinct: names, mutually_required: names, mutually_exclusive: names,
-  conditional: recordOf({ if_field: str, if_match: CONDITIONAL_VALIDATORS, then_field: str, then_match: CONDITIONAL_VALIDATORS, then_err: str }),
+  at_least_one_of: names,
+  only_one_of: names,
+  distinct: names,
+  mutually_required: names,
+  mutually_exclusive: names,
+  conditional: recordOf({
+    if_field: str,
+    if_match: CONDITIONAL_VALIDATORS,
+    then_field: str,
+    then_match: CONDITIONAL_VALIDATORS,
+    then_err: str,
+  }),
   conditional_at_least_one_of: recordOf({
-    if_field: str, if_match: CONDITIONAL_VALIDATORS, then_at_least_one_of: names, then_err: str,
-    else_match: CONDITIONAL_VALIDATORS, else_then_at_least_one_of: names, else_then_err: str,
+    if_field: str,
+    if_match: CONDITIONAL_VALIDATORS,
+    then_at_least_one_of: names,
+    then_err: str,
+    else_match: CONDITIONAL_VALIDATORS,
+    else_then_at_least_one_of: names,
+    else_then_err: str,
   }),
   custom_entity_check: () => 'fn: expected a function', // a Lua function cannot travel in JSON
   mutually_exclusive_sets: recordOf({ set1: names, set2: names }),
 };
 const ENTITY_CHECKS: ShapeCheck = arrayOf((v) => {
-  if (!isObject(v) || Object.keys(v).length !== 1) return `exactly one of these fields must be non-empty: ${Object.keys(ENTITY_CHECKERS).map((n) => `'${n}'`).join(', ')}`;
+  if (!isObject(v) || Object.keys(v).length !== 1)
+    return `exactly one of these fields must be non-empty: ${Object.keys(ENTITY_CHECKERS)
+      .map((n) => `'${n}'`)
+      .join(', ')}`;
   const [name, arg] = Object.entries(v)[0];
   const check = ENTITY_CHECKERS[name];
   if (!check) return `${name}: unknown field`;
@@ -177,10 +276,11 @@ function checkField(path: string, field: Record<string, unknown>, errors: string
     const err = check(value);
     if (err) errors.push(`${path}.${attr}: ${err}`);
     const allowedTypes = ATTRIBUTE_TYPES[attr];
-    if (allowedTypes && !allowedTypes.includes(type)) errors.push(`${path}: field of type '${type}' cannot have attribute '${attr}'`);
+    if (allowedTypes && !allowedTypes.includes(type))
+      errors.push(`${path}: field of type '${type}' cannot have attribute '${attr}'`);
   }
   if (field.unique_across_ws === true && field.unique !== true) errors.push(`${path}.unique: required field missing`);
-  const required = field.abstract && type === 'record' ? [] : REQUIRED_ATTRIBUTES[type] ?? [];
+  const required = field.abstract && type === 'record' ? [] : (REQUIRED_ATTRIBUTES[type] ?? []);
   for (const attr of required) {
     if (!field[attr]) errors.push(`${path}: field of type '${type}' must declare '${attr}'`);
   }

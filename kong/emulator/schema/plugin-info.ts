@@ -9,7 +9,16 @@ import { luaQuote, luaToString, luaNumberToString } from './lua-format';
 import { validatePluginSchema } from './metaschema';
 import type { PluginSchema } from './types';
 
-export type { FieldDef, FieldEntry, FieldType, MatchRule, PluginSchema, ErrorTree, ErrorTable, SchemaViolation } from './types';
+export type {
+  FieldDef,
+  FieldEntry,
+  FieldType,
+  MatchRule,
+  PluginSchema,
+  ErrorTree,
+  ErrorTable,
+  SchemaViolation,
+} from './types';
 
 export interface PluginInfo {
   Name: string;
@@ -77,11 +86,15 @@ export function checkPluginInfo(entry: unknown): PluginInfo {
 
   const priority = info.Priority;
   if (!isValidPriority(priority)) {
-    fail(`Plugin ${luaQuote(name)} cannot be loaded because its PRIORITY field is not a valid integer number, got: ${luaQuote(luaToString(priority))}.\n`);
+    fail(
+      `Plugin ${luaQuote(name)} cannot be loaded because its PRIORITY field is not a valid integer number, got: ${luaQuote(luaToString(priority))}.\n`,
+    );
   }
   const version = cleanVersion(info.Version);
   if (version === undefined) {
-    fail(`Plugin ${luaQuote(name)} cannot be loaded because its VERSION field does not follow the "x.y.z" format, got: ${luaQuote(luaToString(info.Version))}.\n`);
+    fail(
+      `Plugin ${luaQuote(name)} cannot be loaded because its VERSION field does not follow the "x.y.z" format, got: ${luaQuote(luaToString(info.Version))}.\n`,
+    );
   }
   const phases = info.Phases;
   if (!Array.isArray(phases) || phases.some((p) => typeof p !== 'string')) {
@@ -89,11 +102,19 @@ export function checkPluginInfo(entry: unknown): PluginInfo {
   }
   const schemaErrors = validatePluginSchema(info.Schema);
   if (schemaErrors.length > 0) {
-    fail(schemaErrors.length === 1
-      ? `schema violation (${schemaErrors[0]})`
-      : `${schemaErrors.length} schema violations (${schemaErrors.join('; ')})`);
+    fail(
+      schemaErrors.length === 1
+        ? `schema violation (${schemaErrors[0]})`
+        : `${schemaErrors.length} schema violations (${schemaErrors.join('; ')})`,
+    );
   }
-  return { Name: name, Version: version as string, Phases: phases as string[], Priority: priority as number, Schema: info.Schema as PluginSchema };
+  return {
+    Name: name,
+    Version: version as string,
+    Phases: phases as string[],
+    Priority: priority as number,
+    Schema: info.Schema as PluginSchema,
+  };
 }
 
 /** kong/db/dao/plugins.lua validate_priority: a number, not NaN, not infinite, integral. */

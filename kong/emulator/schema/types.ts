@@ -2,7 +2,7 @@
 // `Schema` array is a list of one-key objects `{ <fieldName>: FieldDef }` (Kong's field syntax, kong/db/schema/init.lua).
 
 export type FieldType =
-  | 'string' | 'number' | 'integer' | 'boolean' | 'array' | 'set' | 'map' | 'record' | 'foreign' | 'function' | 'json';
+  'string' | 'number' | 'integer' | 'boolean' | 'array' | 'set' | 'map' | 'record' | 'foreign' | 'function' | 'json';
 
 export interface MatchRule {
   pattern: string;

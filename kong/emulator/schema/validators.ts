@@ -82,7 +82,8 @@ const CHECKS: Record<string, Check> = {
   ne: (v, wanted) => (!luaEquals(v, wanted) ? undefined : MSG.NE(wanted === null ? 'null' : luaToString(v))),
   not_one_of: (v, options: unknown[]) =>
     options.some((o) => luaEquals(v, o)) ? MSG.NOT_ONE_OF(concatList(options)) : undefined,
-  one_of: (v, options: unknown[]) => (options.some((o) => luaEquals(v, o)) ? undefined : MSG.ONE_OF(concatList(options))),
+  one_of: (v, options: unknown[]) =>
+    options.some((o) => luaEquals(v, o)) ? undefined : MSG.ONE_OF(concatList(options)),
   gt: (v, limit) => (v > limit ? undefined : MSG.GT(luaToString(limit))),
   timestamp: (v) => (v > 0 ? undefined : false),
   uuid: (v: string) => (luaLength(v) === 36 && UUID_RE.test(v) ? undefined : false),
@@ -103,15 +104,15 @@ const CHECKS: Record<string, Check> = {
   not_match: (v: string, p: string) => (luaPatternFind(v, p) ? MSG.INVALID_VALUE(v) : undefined),
   match_none: (v: string, rules: Array<{ pattern: string; err?: string }>) => {
     const hit = rules.find((r) => luaPatternFind(v, r.pattern));
-    return hit ? hit.err ?? false : undefined;
+    return hit ? (hit.err ?? false) : undefined;
   },
   match: (v: string, p: string) => (luaPatternFind(v, p) ? undefined : MSG.INVALID_VALUE(v)),
   match_all: (v: string, rules: Array<{ pattern: string; err?: string }>) => {
     const miss = rules.find((r) => !luaPatternFind(v, r.pattern));
-    return miss ? miss.err ?? false : undefined;
+    return miss ? (miss.err ?? false) : undefined;
   },
   match_any: (v: string, arg: { patterns: string[]; err?: string }) =>
-    arg.patterns.some((p) => luaPatternFind(v, p)) ? undefined : arg.err ?? false,
+    arg.patterns.some((p) => luaPatternFind(v, p)) ? undefined : (arg.err ?? false),
   contains: (v: unknown[], wanted) => (v.some((x) => luaEquals(x, wanted)) ? undefined : MSG.CONTAINS(wanted)),
   mutually_exclusive_subsets: (v: unknown[], subsets: unknown[][]) => {
     const memberOf: unknown[][] = [];
@@ -125,19 +126,44 @@ const CHECKS: Record<string, Check> = {
 
 /** `Schema.validators_order`: the first failing validator decides the message. */
 const ORDER = [
-  'eq', 'ne', 'not_one_of', 'one_of', 'gt', 'timestamp', 'uuid', 'is_regex', 'between',
-  'len_eq', 'len_min', 'len_max', 'starts_with', 'not_match', 'match_none', 'match', 'match_all', 'match_any',
-  'contains', 'custom_validator', 'mutually_exclusive_subsets',
+  'eq',
+  'ne',
+  'not_one_of',
+  'one_of',
+  'gt',
+  'timestamp',
+  'uuid',
+  'is_regex',
+  'between',
+  'len_eq',
+  'len_min',
+  'len_max',
+  'starts_with',
+  'not_match',
+  'match_none',
+  'match',
+  'match_all',
+  'match_any',
+  'contains',
+  'custom_validator',
+  'mutually_exclusive_subsets',
 ];
 
 /** The message used when a validator fails without one (`validation_errors[K:upper()]:format(value)`). */
 function defaultMessage(name: string, value: unknown): string {
   switch (name) {
-    case 'timestamp': return MSG.TIMESTAMP;
-    case 'uuid': return MSG.UUID;
-    case 'is_regex': return MSG.IS_REGEX(value);
-    case 'match_all': case 'match_none': case 'match_any': return MSG.INVALID_VALUE(value);
-    default: return `failed validating: ${luaToString(value)}`;
+    case 'timestamp':
+      return MSG.TIMESTAMP;
+    case 'uuid':
+      return MSG.UUID;
+    case 'is_regex':
+      return MSG.IS_REGEX(value);
+    case 'match_all':
+    case 'match_none':
+    case 'match_any':
+      return MSG.INVALID_VALUE(value);
+    default:
+      return `failed validating: ${luaToString(value)}`;
   }
 }
 

@@ -2,7 +2,14 @@
 // are Node's own (IncomingMessage, ServerResponse) plus the few members each framework adds.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
-import { createVerifier, failure, type GatewayIdentity, type Verifier, type VerifierOptions, type VerifyResult } from './verify';
+import {
+  createVerifier,
+  failure,
+  type GatewayIdentity,
+  type Verifier,
+  type VerifierOptions,
+  type VerifyResult,
+} from './verify';
 
 /** What a successful verification leaves on the request (`req.bulwark`). */
 export interface VerifiedGatewayRequest {
@@ -16,7 +23,11 @@ function asVerifier(v: Verifier | VerifierOptions): Verifier {
 }
 
 /** Reads a body stream up to `max` bytes; 'too-large' past it (Content-Length checked before reading). */
-export async function readBoundedBody(stream: NodeJS.ReadableStream, headers: IncomingMessage['headers'], max: number): Promise<Buffer | 'too-large'> {
+export async function readBoundedBody(
+  stream: NodeJS.ReadableStream,
+  headers: IncomingMessage['headers'],
+  max: number,
+): Promise<Buffer | 'too-large'> {
   const declared = headers['content-length'];
   if (declared !== undefined && /^\d+$/.test(declared) && Number(declared) > max) return 'too-large';
   const chunks: Buffer[] = [];
@@ -60,7 +71,12 @@ export async function verifyNodeRequest(
   return { identity: result.identity, tokenId: result.tokenId, claims: result.claims, body };
 }
 
-type ExpressRequest = IncomingMessage & { body?: unknown; _body?: boolean; bulwark?: VerifiedGatewayRequest; originalUrl?: string };
+type ExpressRequest = IncomingMessage & {
+  body?: unknown;
+  _body?: boolean;
+  bulwark?: VerifiedGatewayRequest;
+  originalUrl?: string;
+};
 type Next = (err?: unknown) => void;
 
 /**
@@ -69,7 +85,9 @@ type Next = (err?: unknown) => void;
  * `req.bulwark`. If `express.raw()` already ran, its Buffer is used. Refusals are answered with the status and
  * `{"error": code, "message": ...}`.
  */
-export function expressMiddleware(options: Verifier | VerifierOptions): (req: ExpressRequest, res: ServerResponse, next: Next) => void {
+export function expressMiddleware(
+  options: Verifier | VerifierOptions,
+): (req: ExpressRequest, res: ServerResponse, next: Next) => void {
   const verifier = asVerifier(options);
   return (req, res, next) => {
     void (async () => {
@@ -77,7 +95,13 @@ export function expressMiddleware(options: Verifier | VerifierOptions): (req: Ex
       if (Buffer.isBuffer(req.body)) body = req.body;
       else if (req._body === true) {
         // A parser already consumed the stream and kept no bytes: the digest cannot be recomputed.
-        send(res, failure('internal_error', 'Mount the verifier before body parsers (or after express.raw())') as Extract<VerifyResult, { ok: false }>);
+        send(
+          res,
+          failure('internal_error', 'Mount the verifier before body parsers (or after express.raw())') as Extract<
+            VerifyResult,
+            { ok: false }
+          >,
+        );
         return;
       } else body = await readBoundedBody(req, req.headers, verifier.options.maxBodyBytes);
       if (body === 'too-large') {
@@ -109,7 +133,10 @@ interface FastifyLikeReply {
   send(body: unknown): FastifyLikeReply;
 }
 interface FastifyLikeInstance {
-  addHook(name: 'preParsing', hook: (req: FastifyLikeRequest, reply: FastifyLikeReply, payload: NodeJS.ReadableStream) => Promise<unknown>): unknown;
+  addHook(
+    name: 'preParsing',
+    hook: (req: FastifyLikeRequest, reply: FastifyLikeReply, payload: NodeJS.ReadableStream) => Promise<unknown>,
+  ): unknown;
   decorateRequest(name: string, value: unknown): unknown;
 }
 
@@ -127,13 +154,23 @@ export function fastifyPlugin(options: Verifier | VerifierOptions): (app: Fastif
       const result =
         body === 'too-large'
           ? failure('body_too_large')
-          : await verifier.verify({ method: request.raw.method ?? '', url: request.raw.url ?? '', headers: request.raw.headers, body });
+          : await verifier.verify({
+              method: request.raw.method ?? '',
+              url: request.raw.url ?? '',
+              headers: request.raw.headers,
+              body,
+            });
       if (!result.ok) {
-        reply.code(result.status).header('content-type', 'application/json').send({ error: result.error, message: result.message });
+        reply
+          .code(result.status)
+          .header('content-type', 'application/json')
+          .send({ error: result.error, message: result.message });
         return reply;
       }
       request.bulwark = { identity: result.identity, tokenId: result.tokenId, claims: result.claims };
-      const replay = Readable.from(body === 'too-large' || body.length === 0 ? [] : [body]) as Readable & { receivedEncodedLength?: number };
+      const replay = Readable.from(body === 'too-large' || body.length === 0 ? [] : [body]) as Readable & {
+        receivedEncodedLength?: number;
+      };
       replay.receivedEncodedLength = body === 'too-large' ? 0 : body.length;
       return replay;
     });

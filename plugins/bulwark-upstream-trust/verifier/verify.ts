@@ -225,9 +225,14 @@ function joseFailure(err: unknown): VerifyErrorCode {
       return 'malformed_token';
     default:
       // fetch() failures (connection refused, DNS) carry no jose code.
-      return code === undefined && err instanceof Error && /fetch|ECONNREFUSED|ENOTFOUND/i.test(`${err.message} ${String(err.cause)}`)
+      return code === undefined &&
+        err instanceof Error &&
+        /fetch|ECONNREFUSED|ENOTFOUND/i.test(`${err.message} ${String(err.cause)}`)
         ? 'jwks_unavailable'
-        : code === undefined && err !== null && typeof err === 'object' && (err as { name?: unknown }).name === 'TypeError'
+        : code === undefined &&
+            err !== null &&
+            typeof err === 'object' &&
+            (err as { name?: unknown }).name === 'TypeError'
           ? 'jwks_unavailable'
           : 'internal_error';
   }
@@ -237,11 +242,13 @@ export function createVerifier(options: VerifierOptions): Verifier {
   if (typeof options.issuer !== 'string' || options.issuer === '') throw new Error('issuer is required');
   if (typeof options.audience !== 'string' || options.audience === '') throw new Error('audience is required');
   const algorithms = options.algorithms ?? [...SIGNING_ALGORITHMS];
-  for (const a of algorithms) if (!SIGNING_ALGORITHMS.includes(a)) throw new Error(`algorithm ${a} is not allowed (EdDSA, ES256)`);
+  for (const a of algorithms)
+    if (!SIGNING_ALGORITHMS.includes(a)) throw new Error(`algorithm ${a} is not allowed (EdDSA, ES256)`);
   const tolerance = options.clockToleranceSeconds ?? 5;
   if (!(tolerance >= 0 && tolerance <= 30)) throw new Error('clockToleranceSeconds must be between 0 and 30');
   const maxLifetime = options.maxTokenLifetimeSeconds ?? MAX_TOKEN_LIFETIME_SECONDS;
-  if (!(maxLifetime > 0 && maxLifetime <= MAX_TOKEN_LIFETIME_SECONDS)) throw new Error('maxTokenLifetimeSeconds must be between 1 and 60');
+  if (!(maxLifetime > 0 && maxLifetime <= MAX_TOKEN_LIFETIME_SECONDS))
+    throw new Error('maxTokenLifetimeSeconds must be between 1 and 60');
   const format = options.format ?? 'jwt';
   const headerName = (options.headerName ?? DEFAULT_TOKEN_HEADER).toLowerCase();
   const replay = options.replayStore ?? new MemoryReplayCache();
@@ -250,7 +257,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
 
   /** Checks common to both formats once the signature holds: lifetime, binding of the body, replay. */
-  async function finish(t: { iat: number; exp: number; jti: string; bodyUnbound: boolean }, nowMs: number): Promise<void> {
+  async function finish(
+    t: { iat: number; exp: number; jti: string; bodyUnbound: boolean },
+    nowMs: number,
+  ): Promise<void> {
     if (t.exp - t.iat > maxLifetime) throw new Refusal('lifetime_too_long');
     if (t.iat > nowMs / 1000 + tolerance) throw new Refusal('not_yet_valid');
     if (t.exp < nowMs / 1000 - tolerance) throw new Refusal('expired');
@@ -260,7 +270,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (verdict === 'full') throw new Refusal('replay_cache_full');
   }
 
-  function received(request: VerifiableRequest): { path: string; query: string; host: string; body: Uint8Array | undefined } {
+  function received(request: VerifiableRequest): {
+    path: string;
+    query: string;
+    host: string;
+    body: Uint8Array | undefined;
+  } {
     const { path, query } = splitTarget(request.url);
     const host = singleHeader(request.headers, 'host');
     if (typeof host !== 'string') throw new Refusal('host_mismatch');
@@ -282,7 +297,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
     }
     // Checked before any key is looked up: an `alg` outside the list (HS256 with the public key, none) never
     // reaches a verification routine.
-    if (typeof header.alg !== 'string' || !(algorithms as string[]).includes(header.alg)) return failure('alg_not_allowed');
+    if (typeof header.alg !== 'string' || !(algorithms as string[]).includes(header.alg))
+      return failure('alg_not_allowed');
     if (header.typ !== TOKEN_TYPE) return failure('wrong_type');
     let payload: Record<string, unknown>;
     try {
@@ -300,8 +316,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
       return failure(joseFailure(err));
     }
     const { iat, exp, jti, htm, htu, hth, cdg } = payload;
-    if (typeof iat !== 'number' || typeof exp !== 'number' || typeof jti !== 'string' || jti.length > 256) return failure('malformed_token');
-    if (typeof htm !== 'string' || typeof htu !== 'string' || typeof hth !== 'string') return failure('malformed_token');
+    if (typeof iat !== 'number' || typeof exp !== 'number' || typeof jti !== 'string' || jti.length > 256)
+      return failure('malformed_token');
+    if (typeof htm !== 'string' || typeof htu !== 'string' || typeof hth !== 'string')
+      return failure('malformed_token');
     if (cdg !== undefined && typeof cdg !== 'string') return failure('malformed_token');
     try {
       const got = received(request);
@@ -335,12 +353,14 @@ export function createVerifier(options: VerifierOptions): Verifier {
     const sigHeader = singleHeader(request.headers, 'signature');
     const identityHeader = singleHeader(request.headers, IDENTITY_HEADER);
     if (input === undefined && sigHeader === undefined) return failure('missing_token');
-    if (typeof input !== 'string' || typeof sigHeader !== 'string' || typeof identityHeader !== 'string') return failure('malformed_token');
+    if (typeof input !== 'string' || typeof sigHeader !== 'string' || typeof identityHeader !== 'string')
+      return failure('malformed_token');
     const parsed = parseSignatureInput(input);
     const signature = parseSignature(sigHeader);
     if (parsed === undefined || signature === undefined) return failure('malformed_token');
     const { created, expires, keyid, alg, nonce, tag } = parsed.params;
-    if (tag !== SIGNATURE_TAG || typeof keyid !== 'string' || typeof nonce !== 'string' || nonce.length > 256) return failure('malformed_token');
+    if (tag !== SIGNATURE_TAG || typeof keyid !== 'string' || typeof nonce !== 'string' || nonce.length > 256)
+      return failure('malformed_token');
     if (typeof created !== 'number' || typeof expires !== 'number') return failure('malformed_token');
     const jwsAlg = (Object.keys(HTTPSIG_ALGORITHM) as SigningAlgorithm[]).find((a) => HTTPSIG_ALGORITHM[a] === alg);
     if (jwsAlg === undefined || !algorithms.includes(jwsAlg)) return failure('alg_not_allowed');
@@ -365,11 +385,19 @@ export function createVerifier(options: VerifierOptions): Verifier {
       const digest = singleHeader(request.headers, 'content-digest');
       const unbound = claims.body_unbound === true;
       if (digestCovered) {
-        if (typeof digest !== 'string' || got.body === undefined || !digestMatches(digest, got.body)) throw new Refusal('body_digest_mismatch');
+        if (typeof digest !== 'string' || got.body === undefined || !digestMatches(digest, got.body))
+          throw new Refusal('body_digest_mismatch');
       } else if (got.body !== undefined && !unbound) throw new Refusal('body_digest_mismatch');
       const base = signatureBase(
         parsed.components,
-        { method: request.method, authority: got.host, path: got.path, query: got.query, contentDigest: digest ?? undefined, identity: identityHeader },
+        {
+          method: request.method,
+          authority: got.host,
+          path: got.path,
+          query: got.query,
+          contentDigest: digest ?? undefined,
+          identity: identityHeader,
+        },
         parsed.raw,
       );
       const keyObject = KeyObject.from(key as Parameters<typeof KeyObject.from>[0]);

@@ -32,7 +32,13 @@ describe('loadDeclarative: a valid file (declarative_config.lua flatten)', () =>
   });
 
   test('services.lua defaults: timeouts 60000, retries 5, enabled', () => {
-    expect(service('echo')).toMatchObject({ connect_timeout: 60000, read_timeout: 60000, write_timeout: 60000, retries: 5, enabled: true });
+    expect(service('echo')).toMatchObject({
+      connect_timeout: 60000,
+      read_timeout: 60000,
+      write_timeout: 60000,
+      retries: 5,
+      enabled: true,
+    });
   });
 
   test('routes.lua defaults: protocols http+https, strip_path, no preserve_host, regex_priority 0, 426', () => {
@@ -51,22 +57,31 @@ describe('loadDeclarative: a valid file (declarative_config.lua flatten)', () =>
     expect(route('admin').service).toBe(service('secure').id);
   });
 
-  test('top-level references by name or id resolve to ids; decK\'s {name} form is not Kong\'s', () => {
+  test("top-level references by name or id resolve to ids; decK's {name} form is not Kong's", () => {
     const c = loadDeclarative(
-      v3('services:\n  - name: s\n    host: x\nroutes:\n  - name: r\n    service: s\n    paths: [/r]\n' +
-        'consumers:\n  - username: bob\nplugins:\n  - name: cors\n    route: r\n    consumer: bob\n'),
+      v3(
+        'services:\n  - name: s\n    host: x\nroutes:\n  - name: r\n    service: s\n    paths: [/r]\n' +
+          'consumers:\n  - username: bob\nplugins:\n  - name: cors\n    route: r\n    consumer: bob\n',
+      ),
     );
     expect(c.routes[0]!.service).toBe(c.services[0]!.id);
     expect(c.plugins[0]).toMatchObject({ route: c.routes[0]!.id, consumer: c.consumers[0]!.id });
-    const byId = loadDeclarative(v3(`services:\n  - name: s\n    host: x\nroutes:\n  - service: {id: ${c.services[0]!.id}}\n    paths: [/r]\n`));
-    expect(byId.routes[0]!.service).toBe(c.services[0]!.id);
-    expect(errorsOf(v3('services:\n  - name: s\n    host: x\nroutes:\n  - service: {name: s}\n    paths: [/r]\n'))[0]).toMatch(
-      /^routes\[0\]\.service: expected a string/,
+    const byId = loadDeclarative(
+      v3(`services:\n  - name: s\n    host: x\nroutes:\n  - service: {id: ${c.services[0]!.id}}\n    paths: [/r]\n`),
     );
+    expect(byId.routes[0]!.service).toBe(c.services[0]!.id);
+    expect(
+      errorsOf(v3('services:\n  - name: s\n    host: x\nroutes:\n  - service: {name: s}\n    paths: [/r]\n'))[0],
+    ).toMatch(/^routes\[0\]\.service: expected a string/);
   });
 
   test('nested plugins get their parent reference implicitly; top-level ones keep theirs', () => {
-    const byScope = config.plugins.map((p) => ({ name: p.name, route: p.route, service: p.service, consumer: p.consumer }));
+    const byScope = config.plugins.map((p) => ({
+      name: p.name,
+      route: p.route,
+      service: p.service,
+      consumer: p.consumer,
+    }));
     const alice = config.consumers.find((c) => c.username === 'alice')!;
     expect(byScope).toEqual(
       expect.arrayContaining([
@@ -79,7 +94,12 @@ describe('loadDeclarative: a valid file (declarative_config.lua flatten)', () =>
     );
     expect(config.plugins.every((p) => p.enabled)).toBe(true);
     expect(config.plugins.find((p) => p.name === 'cors')!.config).toEqual({ origins: ['https://app.example'] });
-    expect(config.plugins.find((p) => p.name === 'correlation-id')!.protocols).toEqual(['grpc', 'grpcs', 'http', 'https']);
+    expect(config.plugins.find((p) => p.name === 'correlation-id')!.protocols).toEqual([
+      'grpc',
+      'grpcs',
+      'http',
+      'https',
+    ]);
   });
 
   test('ids are UUIDs derived from names like Kong (uuid v5), stable across loads and unique', () => {
@@ -92,19 +112,25 @@ describe('loadDeclarative: a valid file (declarative_config.lua flatten)', () =>
   });
 
   test('uuidV5 follows RFC 4122 (the DNS-namespace vector for www.example.com)', () => {
-    expect(uuidV5('6ba7b810-9dad-11d1-80b4-00c04fd430c8', 'www.example.com')).toBe('2ed6657d-e927-568b-95e1-2665a8aea6a2');
+    expect(uuidV5('6ba7b810-9dad-11d1-80b4-00c04fd430c8', 'www.example.com')).toBe(
+      '2ed6657d-e927-568b-95e1-2665a8aea6a2',
+    );
   });
 
   test('an explicit id is kept, and references may use it', () => {
     const id = '0c61b6a7-79b5-4bd8-a4ea-2b3b1b6e2a11';
-    const c = loadDeclarative(v3(`services:\n  - id: ${id}\n    host: a.example\nroutes:\n  - service: ${id}\n    paths: [/a]\n`));
+    const c = loadDeclarative(
+      v3(`services:\n  - id: ${id}\n    host: a.example\nroutes:\n  - service: ${id}\n    paths: [/a]\n`),
+    );
     expect(c.services[0]!.id).toBe(id);
     expect(c.routes[0]!.service).toBe(id);
     expect(c.services[0]!.port).toBe(80);
   });
 
   test('JSON input is accepted (YAML is a superset)', () => {
-    const c = loadDeclarative(JSON.stringify({ _format_version: '3.0', services: [{ name: 's', url: 'http://x:81/p' }] }));
+    const c = loadDeclarative(
+      JSON.stringify({ _format_version: '3.0', services: [{ name: 's', url: 'http://x:81/p' }] }),
+    );
     expect(c.services[0]).toMatchObject({ host: 'x', port: 81, path: '/p' });
   });
 
@@ -137,8 +163,12 @@ describe('loadDeclarative: rejections, each naming the entity and field', () => 
   });
 
   test('unknown entity fields, and 3.x-only fields the emulator cannot honour', () => {
-    expect(errorsOf(v3('services:\n  - name: s\n    host: x\n    colour: red\n'))).toEqual(['services[0].colour: unknown field']);
-    expect(errorsOf(v3('plugins:\n  - name: cors\n    ordering: {before: {access: [x]}}\n'))[0]).toMatch(/^plugins\[0\]\.ordering: /);
+    expect(errorsOf(v3('services:\n  - name: s\n    host: x\n    colour: red\n'))).toEqual([
+      'services[0].colour: unknown field',
+    ]);
+    expect(errorsOf(v3('plugins:\n  - name: cors\n    ordering: {before: {access: [x]}}\n'))[0]).toMatch(
+      /^plugins\[0\]\.ordering: /,
+    );
   });
 
   test('duplicate names (typedefs.name unique=true)', () => {
@@ -168,13 +198,19 @@ describe('loadDeclarative: rejections, each naming the entity and field', () => 
   });
 
   test('paths must start with / or ~/ (typedefs.router_path)', () => {
-    const errs = errorsOf(v3('routes:\n  - name: a\n    paths: [/ok]\n  - name: b\n    paths: [/ok]\n  - name: c\n    paths: [/ok, api]\n'));
+    const errs = errorsOf(
+      v3('routes:\n  - name: a\n    paths: [/ok]\n  - name: b\n    paths: [/ok]\n  - name: c\n    paths: [/ok, api]\n'),
+    );
     expect(errs).toEqual(['routes[2].paths[1]: should start with: / (fixed path) or ~/ (regex path)']);
   });
 
-  test('an invalid regex after ~, and regex features Kong\'s Rust router lacks', () => {
-    expect(errorsOf(v3('routes:\n  - paths: ["~/users/(\\\\d+"]\n'))[0]).toMatch(/^routes\[0\]\.paths\[0\]: invalid regex/);
-    expect(errorsOf(v3('routes:\n  - paths: ["~/a(?=b)"]\n'))[0]).toMatch(/^routes\[0\]\.paths\[0\]: invalid regex.*look-around/);
+  test("an invalid regex after ~, and regex features Kong's Rust router lacks", () => {
+    expect(errorsOf(v3('routes:\n  - paths: ["~/users/(\\\\d+"]\n'))[0]).toMatch(
+      /^routes\[0\]\.paths\[0\]: invalid regex/,
+    );
+    expect(errorsOf(v3('routes:\n  - paths: ["~/a(?=b)"]\n'))[0]).toMatch(
+      /^routes\[0\]\.paths\[0\]: invalid regex.*look-around/,
+    );
   });
 
   test('prefix paths must be normalised; empty segments are refused', () => {
@@ -182,10 +218,12 @@ describe('loadDeclarative: rejections, each naming the entity and field', () => 
       "routes[0].paths[0]: non-normalized path, consider use '/b' instead",
     ]);
     expect(errorsOf(v3('routes:\n  - paths: [/a//b]\n'))).toEqual(['routes[0].paths[0]: must not have empty segments']);
-    expect(errorsOf(v3('routes:\n  - paths: ["/%7Euser"]\n'))[0]).toMatch(/non-normalized path, consider use '\/~user'/);
+    expect(errorsOf(v3('routes:\n  - paths: ["/%7Euser"]\n'))[0]).toMatch(
+      /non-normalized path, consider use '\/~user'/,
+    );
   });
 
-  test('a plugin not in knownPlugins is rejected with Kong\'s wording', () => {
+  test("a plugin not in knownPlugins is rejected with Kong's wording", () => {
     const text = v3('plugins:\n  - name: cors\n  - name: bulwark-nope\n');
     expect(errorsOf(text, { knownPlugins: new Set(['cors']) })).toEqual([
       "plugins[1].name: plugin 'bulwark-nope' not enabled; add it to the 'plugins' configuration property",
@@ -194,14 +232,18 @@ describe('loadDeclarative: rejections, each naming the entity and field', () => 
   });
 
   test('two plugins of one name on the same scope (plugins.lua cache_key)', () => {
-    const errs = errorsOf(v3('services:\n  - name: s\n    host: x\n    plugins:\n      - name: cors\nplugins:\n  - name: cors\n    service: s\n'));
+    const errs = errorsOf(
+      v3(
+        'services:\n  - name: s\n    host: x\n    plugins:\n      - name: cors\nplugins:\n  - name: cors\n    service: s\n',
+      ),
+    );
     expect(errs).toEqual([expect.stringMatching(/^plugins\[0\]: uniqueness violation: plugin 'cors'/)]);
   });
 
   test('a nested entity may not name its parent again ("value must be null")', () => {
-    expect(errorsOf(v3('services:\n  - name: s\n    host: x\n    routes:\n      - paths: [/a]\n        service: s\n'))).toEqual([
-      'services[0].routes[0].service: value must be null',
-    ]);
+    expect(
+      errorsOf(v3('services:\n  - name: s\n    host: x\n    routes:\n      - paths: [/a]\n        service: s\n')),
+    ).toEqual(['services[0].routes[0].service: value must be null']);
   });
 
   test('field types and ranges (typedefs: port, protocol, https_redirect_status_code, methods)', () => {

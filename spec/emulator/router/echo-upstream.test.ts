@@ -11,11 +11,20 @@ afterAll(() => echo.close());
 
 function send(opts: { method?: string; path: string; headers?: http.OutgoingHttpHeaders; body?: Buffer | string }) {
   return new Promise<{ status: number; headers: http.IncomingHttpHeaders; json: EchoedRequest }>((resolve, reject) => {
-    const r = http.request({ host: '127.0.0.1', port: echo.port, method: opts.method ?? 'GET', path: opts.path, headers: opts.headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, json: JSON.parse(Buffer.concat(chunks).toString()) }));
-    });
+    const r = http.request(
+      { host: '127.0.0.1', port: echo.port, method: opts.method ?? 'GET', path: opts.path, headers: opts.headers },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode!,
+            headers: res.headers,
+            json: JSON.parse(Buffer.concat(chunks).toString()),
+          }),
+        );
+      },
+    );
     r.on('error', reject);
     r.end(opts.body);
   });
@@ -44,7 +53,10 @@ test('a body that is not UTF-8 is also given as base64', async () => {
 test('?status= and x-echo-status choose the status; x-echo-response-headers adds headers', async () => {
   expect((await send({ path: '/?status=503' })).status).toBe(503);
   expect((await send({ path: '/', headers: { 'x-echo-status': '418' } })).status).toBe(418);
-  const res = await send({ path: '/', headers: { 'x-echo-response-headers': JSON.stringify({ Server: 'leaky/1.0', 'X-Powered-By': 'PHP' }) } });
+  const res = await send({
+    path: '/',
+    headers: { 'x-echo-response-headers': JSON.stringify({ Server: 'leaky/1.0', 'X-Powered-By': 'PHP' }) },
+  });
   expect(res.headers.server).toBe('leaky/1.0');
   expect(res.headers['x-powered-by']).toBe('PHP');
 });

@@ -86,7 +86,9 @@ describe('upstream path: service path + route path + strip_path (kong/router/uti
 
   test.each(cases)('service %s, route %s, strip_path %s: %s → %s', (svc, route, strip, request, expected) => {
     const matcher = route === '(host)' ? 'hosts: [gw.test]' : `paths: ["${route}"]`;
-    const r = router(`services:\n  - name: s\n    url: http://up:80${svc}\n    routes:\n      - name: r\n        ${matcher}\n        strip_path: ${strip}\n`);
+    const r = router(
+      `services:\n  - name: s\n    url: http://up:80${svc}\n    routes:\n      - name: r\n        ${matcher}\n        strip_path: ${strip}\n`,
+    );
     expect(r.match(req(request))?.upstreamPath).toBe(expected);
   });
 });
@@ -146,7 +148,9 @@ services:
   test('equal priority: the greater route id wins (atc-router iterates (priority, uuid) in reverse)', () => {
     const ids = ['11111111-1111-4111-8111-111111111111', 'ffffffff-ffff-4fff-bfff-ffffffffffff'];
     const mk = (order: string[]) =>
-      router(`services:\n  - name: s\n    url: http://up:80\n    routes:\n${order.map((id) => `      - {id: ${id}, paths: [/same]}\n`).join('')}`);
+      router(
+        `services:\n  - name: s\n    url: http://up:80\n    routes:\n${order.map((id) => `      - {id: ${id}, paths: [/same]}\n`).join('')}`,
+      );
     expect(mk(ids).match(req('/same'))!.route.id).toBe(ids[1]);
     expect(mk([...ids].reverse()).match(req('/same'))!.route.id).toBe(ids[1]);
   });

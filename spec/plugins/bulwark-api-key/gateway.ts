@@ -33,7 +33,9 @@ export function identityOf(res: EmulatedResponse): Record<string, unknown> {
  * an exit without waiting for its reply, so whether the report has it when the response is out is a race).
  */
 export const pdkCalls = (res: EmulatedResponse): string[] =>
-  res.report.pdkCalls.filter(([p, m]) => p === 'bulwark-api-key' && m !== 'kong.response.exit').map(([, m]) => m.replace(/^kong\./, ''));
+  res.report.pdkCalls
+    .filter(([p, m]) => p === 'bulwark-api-key' && m !== 'kong.response.exit')
+    .map(([, m]) => m.replace(/^kong\./, ''));
 
 /** The JSON log lines of bulwark-api-key (Kong's error log). */
 export function pluginLogLines(logs: string[]): Record<string, unknown>[] {

@@ -10,6 +10,9 @@ import { generateKey } from '../../../plugins/bulwark-api-key/key-format';
 import { echoed, type Gateway } from '../../helpers/emulator';
 import { startRedis, type RedisServer } from '../../helpers/redis';
 import { identityOf, pdkCalls, pluginLogLines, READ_IDENTITY, startApiKeyGateway } from './gateway';
+import { BOTH_PLUGIN_SERVERS, runsOnPluginServers } from '../../helpers/emulator';
+
+runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
 const ALICE = '7d1f0c52-3b7e-4c8e-9a51-000000000001';
 const ANON = '7d1f0c52-3b7e-4c8e-9a51-000000000002';
@@ -18,7 +21,17 @@ const HOUR = 3_600_000;
 const now = Date.now();
 
 // Declarative keys.
-const alice = issueKey({ prefix: 'bwk_test', id: 'alice-1', consumer: 'alice', scopes: ['orders:read', 'orders:write'], labels: ['team-a'], metadata: { owner: 'ops' } }, now);
+const alice = issueKey(
+  {
+    prefix: 'bwk_test',
+    id: 'alice-1',
+    consumer: 'alice',
+    scopes: ['orders:read', 'orders:write'],
+    labels: ['team-a'],
+    metadata: { owner: 'ops' },
+  },
+  now,
+);
 const service = issueKey({ prefix: 'bwk_test', id: 'svc-1', scopes: ['orders:read'] }, now);
 const expired = issueKey({ prefix: 'bwk_test', id: 'old-1', expiresAt: now - HOUR }, now);
 const future = issueKey({ prefix: 'bwk_test', id: 'future-1', notBefore: now + HOUR }, now);
@@ -33,7 +46,8 @@ let rotation: ReturnType<typeof rotateRecord>;
 const entries = (records: KeyRecord[]) => JSON.stringify(records.map(serializeKeyRecord));
 
 function config(redisPort: number): string {
-  const redis = (prefix: string) => `{ mode: standalone, host: 127.0.0.1, port: ${redisPort}, key_prefix: ${prefix}, timeout_ms: 300 }`;
+  const redis = (prefix: string) =>
+    `{ mode: standalone, host: 127.0.0.1, port: ${redisPort}, key_prefix: ${prefix}, timeout_ms: 300 }`;
   return `
 _format_version: "3.0"
 consumers:
@@ -196,7 +210,13 @@ describe('declarative store', () => {
   test('a key without consumer: 200 without kong.client.authenticate, 5 RPCs, identity without consumer', async () => {
     const res = await send({ path: '/decl', headers: { 'x-api-key': service.key } });
     expect(res.status).toBe(200);
-    expect(pdkCalls(res)).toEqual(['request.get_headers', 'service.request.set_headers', 'service.request.clear_header', 'ctx.shared.set', 'ctx.shared.set']);
+    expect(pdkCalls(res)).toEqual([
+      'request.get_headers',
+      'service.request.set_headers',
+      'service.request.clear_header',
+      'ctx.shared.set',
+      'ctx.shared.set',
+    ]);
     expect(upstreamHeaders(res)['x-credential-identifier']).toBe('svc-1');
   });
 
@@ -209,7 +229,13 @@ describe('declarative store', () => {
   test('hide_credentials clears every spelling of the key header; spoofed consumer headers are cleared too', async () => {
     const res = await send({
       path: '/decl',
-      headers: { 'x-api-key': service.key, X_Api_Key: 'smuggled', 'X-Consumer-ID': 'forged', X_Consumer_Username: 'forged', 'x-anonymous-consumer': 'true' },
+      headers: {
+        'x-api-key': service.key,
+        X_Api_Key: 'smuggled',
+        'X-Consumer-ID': 'forged',
+        X_Consumer_Username: 'forged',
+        'x-anonymous-consumer': 'true',
+      },
     });
     expect(res.status).toBe(200);
     const up = upstreamHeaders(res);
@@ -245,7 +271,10 @@ describe('declarative store', () => {
     expect(json(two)).toEqual({ message: 'Duplicate API key found' });
     const repeated = await send({ path: '/decl', headers: { 'x-api-key': [service.key, alice.key] } });
     expect(json(repeated)).toEqual({ message: 'Duplicate API key found' });
-    const same = await send({ path: '/decl', headers: { 'x-api-key': service.key, authorization: `apikey ${service.key}` } });
+    const same = await send({
+      path: '/decl',
+      headers: { 'x-api-key': service.key, authorization: `apikey ${service.key}` },
+    });
     expect(same.status).toBe(200);
   });
 
@@ -299,7 +328,11 @@ describe('anonymous (as Kong key-auth: any authentication failure continues as t
       expect(up['x-anonymous-consumer']).toBe('true');
       expect(up['x-consumer-username']).toBe('anonymous');
       expect(up['x-api-key']).toBeUndefined();
-      expect(identityOf(res)).toMatchObject({ authenticated: false, method: 'anonymous', consumer: { id: ANON, username: 'anonymous' } });
+      expect(identityOf(res)).toMatchObject({
+        authenticated: false,
+        method: 'anonymous',
+        consumer: { id: ANON, username: 'anonymous' },
+      });
     }
     const ok = await send({ path: '/anon', headers: { 'x-api-key': service.key } });
     expect(upstreamHeaders(ok)['x-anonymous-consumer']).toBeUndefined();
@@ -333,7 +366,11 @@ describe('redis store', () => {
     const get0 = await commandCalls('get');
     const first = await send({ path: '/redis', headers: { 'x-api-key': k.key, ...READ_IDENTITY } });
     expect(first.status).toBe(200);
-    expect(identityOf(first)).toMatchObject({ method: 'api-key', credential: { kind: 'api-key', id: 'r-1' }, scopes: ['s1'] });
+    expect(identityOf(first)).toMatchObject({
+      method: 'api-key',
+      credential: { kind: 'api-key', id: 'r-1' },
+      scopes: ['s1'],
+    });
     const get1 = await commandCalls('get');
     expect(get1 - get0).toBe(1);
     expect((await send({ path: '/redis', headers: { 'x-api-key': k.key } })).status).toBe(200);
@@ -350,13 +387,17 @@ describe('redis store', () => {
     const total0 = Number(/total_commands_processed:(\d+)/.exec(await redis.info('stats'))![1]);
     for (let i = 0; i < 20; i++) {
       const k = generateKey('bwk_test');
-      expect((await send({ path: '/redis', headers: { 'x-api-key': k.slice(0, -1) + (k.endsWith('0') ? '1' : '0') } })).status).toBe(401);
+      expect(
+        (await send({ path: '/redis', headers: { 'x-api-key': k.slice(0, -1) + (k.endsWith('0') ? '1' : '0') } }))
+          .status,
+      ).toBe(401);
     }
     const total1 = Number(/total_commands_processed:(\d+)/.exec(await redis.info('stats'))![1]);
     expect(total1 - total0).toBeLessThanOrEqual(2); // the INFO calls themselves, nothing per request
     const unknown = generateKey('bwk_test');
     const g0 = await commandCalls('get');
-    for (let i = 0; i < 5; i++) expect((await send({ path: '/redis', headers: { 'x-api-key': unknown } })).status).toBe(401);
+    for (let i = 0; i < 5; i++)
+      expect((await send({ path: '/redis', headers: { 'x-api-key': unknown } })).status).toBe(401);
     expect((await commandCalls('get')) - g0).toBe(1);
   });
 
@@ -404,7 +445,9 @@ describe('redis store', () => {
       expect(down.status).toBe(503);
       expect(json(down)).toEqual({ message: 'Service unavailable' });
       expect(down.report.upstreamRequest).toBeUndefined();
-      expect(pluginLogLines(logs.slice(from))).toEqual([expect.objectContaining({ event: 'store_unavailable', action: 'rejected with 503' })]);
+      expect(pluginLogLines(logs.slice(from))).toEqual([
+        expect.objectContaining({ event: 'store_unavailable', action: 'rejected with 503' }),
+      ]);
       expect((await send({ path: '/cached', headers: { 'x-api-key': cachedKey.key } })).status).toBe(200);
       expect((await send({ path: '/cached', headers: { 'x-api-key': freshKey.key } })).status).toBe(503);
     } finally {
@@ -434,7 +477,9 @@ describe('lockout per client IP (in memory: no Redis on this route)', () => {
     expect(locked.status).toBe(429);
     expect(json(locked)).toEqual({ message: 'Too many invalid API keys' });
     expect(Number(locked.headers.first('retry-after'))).toBeGreaterThan(50);
-    expect(pluginLogLines(logs.slice(from))).toEqual([expect.objectContaining({ event: 'client_locked_out', ip, counter: 'memory' })]);
+    expect(pluginLogLines(logs.slice(from))).toEqual([
+      expect.objectContaining({ event: 'client_locked_out', ip, counter: 'memory' }),
+    ]);
     expect((await send({ path: '/lock', clientIp: ip, headers: { 'x-api-key': 'garbage' } })).status).toBe(429);
     expect((await send({ path: '/lock', clientIp: ip, headers: { 'x-api-key': service.key } })).status).toBe(200);
     expect((await send({ path: '/lock', clientIp: '198.51.100.8', headers: bad() })).status).toBe(401);
@@ -447,7 +492,12 @@ describe('lockout per client IP (in memory: no Redis on this route)', () => {
       expect((await send({ path: '/lock', clientIp: ip, headers: { 'x-api-key': revoked.key } })).status).toBe(401);
     }
     // Unknown keys do count: the third locks.
-    for (let i = 0; i < 2; i++) expect((await send({ path: '/lock', clientIp: ip, headers: { 'x-api-key': generateKey('bwk_test') } })).status).toBe(401);
-    expect((await send({ path: '/lock', clientIp: ip, headers: { 'x-api-key': generateKey('bwk_test') } })).status).toBe(429);
+    for (let i = 0; i < 2; i++)
+      expect(
+        (await send({ path: '/lock', clientIp: ip, headers: { 'x-api-key': generateKey('bwk_test') } })).status,
+      ).toBe(401);
+    expect(
+      (await send({ path: '/lock', clientIp: ip, headers: { 'x-api-key': generateKey('bwk_test') } })).status,
+    ).toBe(429);
   });
 });

@@ -8,6 +8,9 @@ import { serializeKeyRecord } from '../../../plugins/bulwark-api-key/key-record'
 import type { Gateway } from '../../helpers/emulator';
 import { startRedis, type RedisServer } from '../../helpers/redis';
 import { pluginLogLines, startApiKeyGateway } from './gateway';
+import { BOTH_PLUGIN_SERVERS, runsOnPluginServers } from '../../helpers/emulator';
+
+runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
 const valid = issueKey({ prefix: 'bwk_test', id: 'partner-1' }, Date.now());
 
@@ -72,7 +75,9 @@ test('two nodes share the count in Redis: failures alternating between them lock
   const statuses: number[] = [];
   for (let i = 0; i < 4; i++) statuses.push(await status(i % 2, '/shared', ip, generateKey('bwk_test')));
   expect(statuses).toEqual([401, 401, 401, 429]); // the 4th failure (on node 1) locks
-  expect(pluginLogLines(logs[1]!)).toContainEqual(expect.objectContaining({ event: 'client_locked_out', ip, counter: 'redis' }));
+  expect(pluginLogLines(logs[1]!)).toContainEqual(
+    expect.objectContaining({ event: 'client_locked_out', ip, counter: 'redis' }),
+  );
   expect(await redis.pttl(`nodes-ak:{lockout:${ip}}:lock`)).toBeGreaterThan(20_000);
   // Node 0 never saw the locking failure, and refuses all the same (Redis says so).
   expect(await status(0, '/shared', ip, generateKey('bwk_test'))).toBe(429);

@@ -10,7 +10,8 @@ import { configFor, describePluginInfo, fieldError } from '../../helpers/plugin-
 const fields = apiKey.Schema as unknown as FieldEntry[];
 const configOf = (input: unknown) => configFor(fields, input);
 const PEPPER = 'p'.repeat(32);
-const entry = (o: Partial<Parameters<typeof issueKey>[0]> = {}) => serializeKeyRecord(issueKey({ prefix: 'bwk_live', ...o }, Date.now()).record);
+const entry = (o: Partial<Parameters<typeof issueKey>[0]> = {}) =>
+  serializeKeyRecord(issueKey({ prefix: 'bwk_live', ...o }, Date.now()).record);
 
 const startError = (input: Record<string, unknown>): string => {
   try {
@@ -21,7 +22,7 @@ const startError = (input: Record<string, unknown>): string => {
   throw new Error('expected the instance to refuse its config');
 };
 
-describePluginInfo(apiKey, { name: 'bulwark-api-key', priority: 1260, why: 'just above Kong key-auth 1250, below bulwark-oauth2 1410' });
+describePluginInfo(apiKey, 'just above Kong key-auth 1250, below bulwark-oauth2 1410');
 
 describe('defaults', () => {
   it('header sources x-api-key and apikey, no query, hide_credentials on, declarative store, fail-closed, lockout on', () => {
@@ -47,7 +48,14 @@ describe('defaults', () => {
   });
 
   it('a declarative entry as the CLI prints it is accepted by the schema and by the instance', () => {
-    expect(() => new apiKey.Plugin(configOf({ keys: [entry({ consumer: 'alice', scopes: ['a:b'], metadata: { k: 'v' }, expiresAt: Date.now() + 1e6 })] }))).not.toThrow();
+    expect(
+      () =>
+        new apiKey.Plugin(
+          configOf({
+            keys: [entry({ consumer: 'alice', scopes: ['a:b'], metadata: { k: 'v' }, expiresAt: Date.now() + 1e6 })],
+          }),
+        ),
+    ).not.toThrow();
   });
 });
 
@@ -70,11 +78,27 @@ describe('the instance refuses what the schema cannot say, naming the field', ()
   it.each([
     ['a prefix with a double underscore', { key_prefixes: ['bwk__live'] }, 'key_prefixes[0]: lower-case letters'],
     ['store redis without a Redis', { store: 'redis' }, 'redis.mode: store redis needs a Redis'],
-    ['store redis with declarative keys', { store: 'redis', redis: { mode: 'standalone' }, keys: [entry()] }, 'keys: store redis reads its keys from Redis'],
+    [
+      'store redis with declarative keys',
+      { store: 'redis', redis: { mode: 'standalone' }, keys: [entry()] },
+      'keys: store redis reads its keys from Redis',
+    ],
     ['a short pepper', { pepper: 'short' }, 'pepper: at least 32 characters'],
-    ['a sha256 hash with a pepper configured', { pepper: PEPPER, keys: [entry()] }, 'keys[0].hash: a sha256 hash, but a pepper is configured'],
-    ['an hmac hash without the pepper', { keys: [entry({ pepper: PEPPER })] }, 'keys[0].hash: an hmac-sha256 hash needs the pepper'],
-    ['duplicate key ids', { keys: [entry({ id: 'same' }), entry({ id: 'same' })] }, 'keys[1].id: duplicate key id "same"'],
+    [
+      'a sha256 hash with a pepper configured',
+      { pepper: PEPPER, keys: [entry()] },
+      'keys[0].hash: a sha256 hash, but a pepper is configured',
+    ],
+    [
+      'an hmac hash without the pepper',
+      { keys: [entry({ pepper: PEPPER })] },
+      'keys[0].hash: an hmac-sha256 hash needs the pepper',
+    ],
+    [
+      'duplicate key ids',
+      { keys: [entry({ id: 'same' }), entry({ id: 'same' })] },
+      'keys[1].id: duplicate key id "same"',
+    ],
     ['no key source', { key_names: [] }, 'key_names: no place to read a key from'],
     ['a CIDR with host bits', { trusted_proxies: ['10.0.0.1/8'] }, 'trusted_proxies[0]'],
   ])('%s', (_what, input, message) => {

@@ -47,8 +47,13 @@ function hs256(claims: Record<string, unknown>, secret: string): string {
 }
 
 const now = () => Math.floor(Date.now() / 1000);
-const goodToken = () => hs256({ iss: 'guard-issuer', aud: 'guard-api', sub: 'u1', iat: now(), exp: now() + 300 }, SECRET);
-const forgedToken = () => hs256({ iss: 'guard-issuer', aud: 'guard-api', sub: 'u1', iat: now(), exp: now() + 300 }, 'not-the-secret-not-the-secret-not-the');
+const goodToken = () =>
+  hs256({ iss: 'guard-issuer', aud: 'guard-api', sub: 'u1', iat: now(), exp: now() + 300 }, SECRET);
+const forgedToken = () =>
+  hs256(
+    { iss: 'guard-issuer', aud: 'guard-api', sub: 'u1', iat: now(), exp: now() + 300 },
+    'not-the-secret-not-the-secret-not-the',
+  );
 
 /** Requests that every configured plugin must refuse: none of them may reach the upstream. */
 interface BadRequest {
@@ -61,7 +66,13 @@ interface BadRequest {
 const BAD_REQUESTS: BadRequest[] = [
   { name: 'jwt without a token', path: '/jwt/x' },
   { name: 'jwt with a forged token', path: '/jwt/x', headers: { authorization: `Bearer ${forgedToken()}` } },
-  { name: 'validator with an invalid body', path: '/validated/x', method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n":"one"}' },
+  {
+    name: 'validator with an invalid body',
+    path: '/validated/x',
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{"n":"one"}',
+  },
 ];
 
 interface LoadResult {
@@ -86,7 +97,8 @@ async function load(gw: Gateway, concurrency: number, until: () => boolean, maxM
       r.sent++;
       r.statuses[res.status] = (r.statuses[res.status] ?? 0) + 1;
       if (res.report.upstreamRequest) r.unchecked++;
-      if (res.report.exitedBy && res.status === 503 && res.body.toString().includes('Service unavailable')) r.refusedByGuard++;
+      if (res.report.exitedBy && res.status === 503 && res.body.toString().includes('Service unavailable'))
+        r.refusedByGuard++;
       r.failOpenEvents += res.report.failOpen.length;
     }
   };
@@ -104,8 +116,15 @@ function killServers(gw: Gateway): number {
 /** Whether the plugin servers answer again: a good request passes both plugins. */
 async function servingAgain(gw: Gateway): Promise<boolean> {
   const jwt = await gw.kong.request({ path: '/jwt/x', headers: { authorization: `Bearer ${goodToken()}` } });
-  const val = await gw.kong.request({ path: '/validated/x', method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n":1}' });
-  return jwt.status === 200 && val.status === 200 && jwt.report.failOpen.length === 0 && val.report.failOpen.length === 0;
+  const val = await gw.kong.request({
+    path: '/validated/x',
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{"n":1}',
+  });
+  return (
+    jwt.status === 200 && val.status === 200 && jwt.report.failOpen.length === 0 && val.report.failOpen.length === 0
+  );
 }
 
 /** Kill under load, keep the load on until the respawned servers answer (bounded), then stop. */
@@ -193,7 +212,12 @@ describe('bulwark-guard: a dead plugin server never means unchecked proxying', (
   });
 
   test('cost: one kong.ctx.shared.set per passing Bulwark access plugin, none on a refusal, 0 RPCs for the guard', async () => {
-    const post = (body: string) => ({ path: '/validated/x', method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const post = (body: string) => ({
+      path: '/validated/x',
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
     const records = (res: EmulatedResponse) => res.report.pdkCalls.filter(([, m]) => m === 'kong.ctx.shared.set');
     const guarded = await startGateway({ plugins: PLUGINS });
     const bare = await startGateway({ plugins: PLUGINS, luaPlugins: [] });
@@ -212,7 +236,9 @@ describe('bulwark-guard: a dead plugin server never means unchecked proxying', (
       // The guard runs inside Kong: the same RPCs with and without it.
       expect(pass.report.rpcCalls).toBe(barePass.report.rpcCalls);
       expect(refuse.report.rpcCalls).toBe(bareRefuse.report.rpcCalls);
-      console.log(`bulwark-validator RPC round trips: pass ${pass.report.rpcCalls} (1 of them the decision record), refusal ${refuse.report.rpcCalls}`);
+      console.log(
+        `bulwark-validator RPC round trips: pass ${pass.report.rpcCalls} (1 of them the decision record), refusal ${refuse.report.rpcCalls}`,
+      );
     } finally {
       await guarded.stop();
       await bare.stop();
@@ -230,7 +256,12 @@ test('emulator: a Lua error in a Lua plugin wrapping an access handler is Kong 5
   });
   try {
     gw.configure(CONFIG.replace(/ {2}- name: bulwark-jwt[\s\S]*?(?= {2}- name: bulwark-validator)/, ''));
-    const res = await gw.kong.request({ path: '/validated/x', method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n":1}' });
+    const res = await gw.kong.request({
+      path: '/validated/x',
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"n":1}',
+    });
     expect(res.status).toBe(500);
     expect(res.report.upstreamRequest).toBeUndefined();
     expect(res.report.luaErrors.map((e) => e.message).join()).toMatch(/code must be a number between 100 and 599/);

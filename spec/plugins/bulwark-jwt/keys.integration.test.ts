@@ -7,7 +7,13 @@
 // - a signature spelled with non-zero trailing bits (same bytes) is refused;
 // - a present aud is checked even with audience_required false.
 import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { startGateway, type Gateway, afterAllNoFailOpen, BOTH_PLUGIN_SERVERS, runsOnPluginServers } from '../../helpers/emulator';
+import {
+  startGateway,
+  type Gateway,
+  afterAllNoFailOpen,
+  BOTH_PLUGIN_SERVERS,
+  runsOnPluginServers,
+} from '../../helpers/emulator';
 import { claimsFor, makeSigner, startIdp, type Idp, type Signer } from '../../fixtures/jwt/idp';
 import { rocaPublicJwk } from '../../fixtures/roca';
 import { jose } from '../../../plugins/lib/jose';
@@ -20,7 +26,12 @@ const SHA256_DIGEST_INFO = Buffer.from('3031300d060960864801650304020105000420',
 /** An RS256 "signature" that verifies under any key with e = 1: s^1 mod n = s = the EMSA-PKCS1-v1_5 encoding. */
 function forgeForExponentOne(signingInput: string, modulusBytes: number): string {
   const t = Buffer.concat([SHA256_DIGEST_INFO, createHash('sha256').update(signingInput).digest()]);
-  return Buffer.concat([Buffer.from([0, 1]), Buffer.alloc(modulusBytes - t.length - 3, 0xff), Buffer.from([0]), t]).toString('base64url');
+  return Buffer.concat([
+    Buffer.from([0, 1]),
+    Buffer.alloc(modulusBytes - t.length - 3, 0xff),
+    Buffer.from([0]),
+    t,
+  ]).toString('base64url');
 }
 
 const b64url = (v: object) => Buffer.from(JSON.stringify(v)).toString('base64url');
@@ -46,13 +57,54 @@ describe('bulwark-jwt key hygiene (emulator + real plugin server + real JWKS ser
     gw.configure(
       JSON.stringify({
         _format_version: '3.0',
-        services: [{ name: 'api', url: 'ECHO', routes: ['jwks', 'static-e1', 'static-roca', 'static', 'noaud'].map((n) => ({ name: n, paths: [`/${n}`] })) }],
+        services: [
+          {
+            name: 'api',
+            url: 'ECHO',
+            routes: ['jwks', 'static-e1', 'static-roca', 'static', 'noaud'].map((n) => ({ name: n, paths: [`/${n}`] })),
+          },
+        ],
         plugins: [
-          plugin('jwks', { issuers: [{ issuer: idp.base, jwks_url: idp.jwksUrl, allow_http_jwks: true, audiences: [AUD], algorithms: ['RS256'] }] }),
-          plugin('static-e1', { issuers: [{ issuer: 'weak', keys: [e1Pem], audiences: [AUD], algorithms: ['RS256'] }] }),
-          plugin('static-roca', { issuers: [{ issuer: 'ok', keys: [JSON.stringify(staticSigner.publicJwk)], audiences: [AUD] }, { issuer: 'roca', keys: [JSON.stringify(rocaJwk)], audiences: [AUD] }] }),
-          plugin('static', { issuers: [{ issuer: 'static', keys: [JSON.stringify(staticSigner.publicJwk)], audiences: [AUD], algorithms: ['RS256'] }] }),
-          plugin('noaud', { issuers: [{ issuer: 'static', keys: [JSON.stringify(staticSigner.publicJwk)], audience_required: false, algorithms: ['RS256'] }] }),
+          plugin('jwks', {
+            issuers: [
+              {
+                issuer: idp.base,
+                jwks_url: idp.jwksUrl,
+                allow_http_jwks: true,
+                audiences: [AUD],
+                algorithms: ['RS256'],
+              },
+            ],
+          }),
+          plugin('static-e1', {
+            issuers: [{ issuer: 'weak', keys: [e1Pem], audiences: [AUD], algorithms: ['RS256'] }],
+          }),
+          plugin('static-roca', {
+            issuers: [
+              { issuer: 'ok', keys: [JSON.stringify(staticSigner.publicJwk)], audiences: [AUD] },
+              { issuer: 'roca', keys: [JSON.stringify(rocaJwk)], audiences: [AUD] },
+            ],
+          }),
+          plugin('static', {
+            issuers: [
+              {
+                issuer: 'static',
+                keys: [JSON.stringify(staticSigner.publicJwk)],
+                audiences: [AUD],
+                algorithms: ['RS256'],
+              },
+            ],
+          }),
+          plugin('noaud', {
+            issuers: [
+              {
+                issuer: 'static',
+                keys: [JSON.stringify(staticSigner.publicJwk)],
+                audience_required: false,
+                algorithms: ['RS256'],
+              },
+            ],
+          }),
         ],
       }),
     );
@@ -81,7 +133,9 @@ describe('bulwark-jwt key hygiene (emulator + real plugin server + real JWKS ser
       const res = await call('/jwks/x', forged);
       expect(res.status).toBe(401);
       expect(res.report.upstreamRequest).toBeUndefined();
-      expect(res.headers.first('www-authenticate')).toContain('error_description="The access token signature is invalid"');
+      expect(res.headers.first('www-authenticate')).toContain(
+        'error_description="The access token signature is invalid"',
+      );
     }
     expect((await call('/jwks/x', await good.sign(claimsFor(idp.base, AUD)))).status).toBe(200);
 
@@ -126,9 +180,13 @@ describe('bulwark-jwt key hygiene (emulator + real plugin server + real JWKS ser
   });
 
   test('audience_required false without audiences: a token without aud passes, a token with any aud is refused', async () => {
-    expect((await call('/noaud/x', await staticSigner.sign(claimsFor('static', AUD, { aud: undefined })))).status).toBe(200);
+    expect((await call('/noaud/x', await staticSigner.sign(claimsFor('static', AUD, { aud: undefined })))).status).toBe(
+      200,
+    );
     const res = await call('/noaud/x', await staticSigner.sign(claimsFor('static', 'some-other-api')));
     expect(res.status).toBe(401);
-    expect(res.headers.first('www-authenticate')).toContain('error_description="The access token audience is not accepted"');
+    expect(res.headers.first('www-authenticate')).toContain(
+      'error_description="The access token audience is not accepted"',
+    );
   });
 });

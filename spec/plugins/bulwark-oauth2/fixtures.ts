@@ -32,6 +32,8 @@ export const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k']
 
 /** jest's module registry cannot load jose (ESM only): tests take it from Node's own require (require(esm)). */
 export function nodeRequire(id: string): unknown {
-  const mod = (process as unknown as { getBuiltinModule(n: string): typeof import('node:module') }).getBuiltinModule('module');
+  const mod = (process as unknown as { getBuiltinModule(n: string): typeof import('node:module') }).getBuiltinModule(
+    'module',
+  );
   return mod.createRequire(__filename)(id);
 }

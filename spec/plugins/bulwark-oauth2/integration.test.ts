@@ -1,6 +1,13 @@
 // bulwark-oauth2 through the Kong emulator with the real plugin server: tokens issued and verified with jose
 // against the JWKS the same plugin serves, every error case, lockout, cache headers, RPC round trips.
-import { startGateway, Gateway, echoed, afterAllNoFailOpen, BOTH_PLUGIN_SERVERS, runsOnPluginServers } from '../../helpers/emulator';
+import {
+  startGateway,
+  Gateway,
+  echoed,
+  afterAllNoFailOpen,
+  BOTH_PLUGIN_SERVERS,
+  runsOnPluginServers,
+} from '../../helpers/emulator';
 import { hashSecret } from '../../../plugins/lib/secret-hash';
 import { ecKey, edKey, nodeRequire, PRIVATE_JWK_MEMBERS, rsaKey } from './fixtures';
 import type * as JoseTypes from 'jose';
@@ -52,7 +59,12 @@ describe('bulwark-oauth2 integration (emulator + real plugin server)', () => {
     const ordersHash = await hashSecret(SECRET);
     const billingHash = await hashSecret(OTHER_SECRET, { algorithm: 'pbkdf2-sha256', iterations: 100_000 });
     const clients = [
-      { client_id: 'orders', client_secret_hash: ordersHash, allowed_scopes: ['orders:read', 'orders:write', 'admin'], default_scopes: ['orders:read'] },
+      {
+        client_id: 'orders',
+        client_secret_hash: ordersHash,
+        allowed_scopes: ['orders:read', 'orders:write', 'admin'],
+        default_scopes: ['orders:read'],
+      },
       { client_id: 'billing', client_secret_hash: billingHash, allowed_scopes: ['billing'] },
       { client_id: 'noscope', client_secret_hash: ordersHash, audience: ['https://special.example.com'] },
     ];
@@ -84,14 +96,27 @@ describe('bulwark-oauth2 integration (emulator + real plugin server)', () => {
           active_key_id: kids.rotatedTo,
           token_ttl: 120,
         }),
-        plugin('es', { token_path: '/es/token', jwks_path: '/es/jwks', signing_keys: [JSON.stringify({ ...ec.jwk, kid: kids.ec })] }),
+        plugin('es', {
+          token_path: '/es/token',
+          jwks_path: '/es/jwks',
+          signing_keys: [JSON.stringify({ ...ec.jwk, kid: kids.ec })],
+        }),
         plugin('ed', { token_path: '/ed/token', jwks_path: '/ed/jwks', signing_keys: [ed.pem] }),
-        plugin('ps', { token_path: '/ps/token', jwks_path: '/ps/jwks', signing_keys: [JSON.stringify({ ...ps.jwk, kid: kids.ps, alg: 'PS256' })] }),
+        plugin('ps', {
+          token_path: '/ps/token',
+          jwks_path: '/ps/jwks',
+          signing_keys: [JSON.stringify({ ...ps.jwk, kid: kids.ps, alg: 'PS256' })],
+        }),
         plugin('locked', {
           token_path: '/locked/token',
           jwks_path: '/locked/jwks',
           signing_keys: [ec.pem],
-          failure_limit: { max_failures_per_client: 3, max_failures_per_ip: 6, window_seconds: 60, lockout_seconds: 120 },
+          failure_limit: {
+            max_failures_per_client: 3,
+            max_failures_per_ip: 6,
+            window_seconds: 60,
+            lockout_seconds: 120,
+          },
         }),
         plugin('lb', {
           token_path: '/lb/token',
@@ -110,7 +135,12 @@ describe('bulwark-oauth2 integration (emulator + real plugin server)', () => {
 
   const send = (r: Req): Promise<Res> => gw.send(r);
 
-  function tokenRequest(path: string, form: string, headers: Record<string, string> = {}, extra: Partial<Req> = {}): Promise<Res> {
+  function tokenRequest(
+    path: string,
+    form: string,
+    headers: Record<string, string> = {},
+    extra: Partial<Req> = {},
+  ): Promise<Res> {
     return send({ method: 'POST', path, headers: { 'content-type': FORM, ...headers }, body: form, ...extra });
   }
 
@@ -127,15 +157,24 @@ describe('bulwark-oauth2 integration (emulator + real plugin server)', () => {
 
   describe('issuing tokens', () => {
     test('client_credentials over HTTP Basic: 200, no-store, Bearer token that verifies against the served JWKS (RFC 9068 claims)', async () => {
-      const res = await tokenRequest('/oauth2/token', 'grant_type=client_credentials&scope=orders%3Awrite+orders%3Aread', {
-        authorization: basic('orders', SECRET),
-      });
+      const res = await tokenRequest(
+        '/oauth2/token',
+        'grant_type=client_credentials&scope=orders%3Awrite+orders%3Aread',
+        {
+          authorization: basic('orders', SECRET),
+        },
+      );
       expect(res.status).toBe(200);
       expectNoStore(res);
       expect(res.headers.first('content-type')).toMatch(/^application\/json/);
       expect(res.report.upstreamRequest).toBeUndefined();
       const body = json(res);
-      expect(body).toEqual({ access_token: expect.any(String), token_type: 'Bearer', expires_in: 120, scope: 'orders:write orders:read' });
+      expect(body).toEqual({
+        access_token: expect.any(String),
+        token_type: 'Bearer',
+        expires_in: 120,
+        scope: 'orders:write orders:read',
+      });
 
       const { payload, protectedHeader } = await verify(body.access_token as string, '/oauth2/jwks');
       expect(protectedHeader).toEqual({ alg: 'RS256', kid: kids.rotatedTo, typ: 'at+jwt' });
@@ -153,19 +192,30 @@ describe('bulwark-oauth2 integration (emulator + real plugin server)', () => {
     });
 
     test('client credentials in the form body work too; no scope requested → the configured default scopes', async () => {
-      const res = await tokenRequest('/oauth2/token', `grant_type=client_credentials&client_id=orders&client_secret=${encodeURIComponent(SECRET)}`);
+      const res = await tokenRequest(
+        '/oauth2/token',
+        `grant_type=client_credentials&client_id=orders&client_secret=${encodeURIComponent(SECRET)}`,
+      );
       expect(res.status).toBe(200);
       expect(json(res).scope).toBe('orders:read');
     });
 
     test('no default_scopes configured → all allowed scopes; no allowed scopes → a token without scope; per-client audience', async () => {
-      const billing = await tokenRequest('/oauth2/token', 'grant_type=client_credentials', { authorization: basic('billing', OTHER_SECRET) });
+      const billing = await tokenRequest('/oauth2/token', 'grant_type=client_credentials', {
+        authorization: basic('billing', OTHER_SECRET),
+      });
       expect(billing.status).toBe(200);
       expect(json(billing).scope).toBe('billing');
-      const none = await tokenRequest('/oauth2/token', 'grant_type=client_credentials', { authorization: basic('noscope', SECRET) });
+      const none = await tokenRequest('/oauth2/token', 'grant_type=client_credentials', {
+        authorization: basic('noscope', SECRET),
+      });
       expect(none.status).toBe(200);
       expect(json(none).scope).toBeUndefined();
-      const { payload } = await verify(json(none).access_token as string, '/oauth2/jwks', 'https://special.example.com');
+      const { payload } = await verify(
+        json(none).access_token as string,
+        '/oauth2/jwks',
+        'https://special.example.com',
+      );
       expect(payload.scope).toBeUndefined();
       expect(payload.aud).toBe('https://special.example.com');
     });
@@ -175,7 +225,9 @@ describe('bulwark-oauth2 integration (emulator + real plugin server)', () => {
       ['/ed', 'EdDSA', undefined],
       ['/ps', 'PS256', kids.ps],
     ])('%s signs with %s and its token verifies against its own JWKS', async (prefix, alg, kid) => {
-      const res = await tokenRequest(`${prefix}/token`, 'grant_type=client_credentials&scope=admin', { authorization: basic('orders', SECRET) });
+      const res = await tokenRequest(`${prefix}/token`, 'grant_type=client_credentials&scope=admin', {
+        authorization: basic('orders', SECRET),
+      });
       expect(res.status).toBe(200);
       const { protectedHeader, payload } = await verify(json(res).access_token as string, `${prefix}/jwks`);
       expect(protectedHeader.alg).toBe(alg);
@@ -184,8 +236,10 @@ describe('bulwark-oauth2 integration (emulator + real plugin server)', () => {
       expect(payload.scope).toBe('admin');
     });
 
-    test('a token does not verify against another instance\'s keys, nor after tampering', async () => {
-      const res = await tokenRequest('/es/token', 'grant_type=client_credentials', { authorization: basic('orders', SECRET) });
+    test("a token does not verify against another instance's keys, nor after tampering", async () => {
+      const res = await tokenRequest('/es/token', 'grant_type=client_credentials', {
+        authorization: basic('orders', SECRET),
+      });
       const token = json(res).access_token as string;
       await expect(verify(token, '/ed/jwks')).rejects.toThrow();
       const [h, p, s] = token.split('.') as [string, string, string];
@@ -238,36 +292,79 @@ describe('bulwark-oauth2 integration (emulator + real plugin server)', () => {
     });
 
     test('a body that is not form-urlencoded → 400 invalid_request', async () => {
-      const res = await send({ method: 'POST', path: '/oauth2/token', headers: { 'content-type': 'application/json', authorization: basic('orders', SECRET) }, body: '{"grant_type":"client_credentials"}' });
+      const res = await send({
+        method: 'POST',
+        path: '/oauth2/token',
+        headers: { 'content-type': 'application/json', authorization: basic('orders', SECRET) },
+        body: '{"grant_type":"client_credentials"}',
+      });
       expectOAuthError(res, 400, 'invalid_request');
     });
 
     test('a body over max_body_size → 413 without reading it; no Content-Length → 411', async () => {
-      const big = await tokenRequest('/oauth2/token', `${ok}&pad=${'a'.repeat(5000)}`, { authorization: basic('orders', SECRET) });
+      const big = await tokenRequest('/oauth2/token', `${ok}&pad=${'a'.repeat(5000)}`, {
+        authorization: basic('orders', SECRET),
+      });
       expectOAuthError(big, 413, 'invalid_request');
-      const chunked = await send({ method: 'POST', path: '/oauth2/token', headers: { 'content-type': FORM, 'transfer-encoding': 'chunked' } });
+      const chunked = await send({
+        method: 'POST',
+        path: '/oauth2/token',
+        headers: { 'content-type': FORM, 'transfer-encoding': 'chunked' },
+      });
       expectOAuthError(chunked, 411, 'invalid_request');
     });
 
     test('missing grant_type → invalid_request; another grant → unsupported_grant_type', async () => {
-      expectOAuthError(await tokenRequest('/oauth2/token', 'scope=admin', { authorization: basic('orders', SECRET) }), 400, 'invalid_request');
-      expectOAuthError(await tokenRequest('/oauth2/token', 'grant_type=password&username=a&password=b', { authorization: basic('orders', SECRET) }), 400, 'unsupported_grant_type');
-      expectOAuthError(await tokenRequest('/oauth2/token', 'grant_type=authorization_code&code=x', { authorization: basic('orders', SECRET) }), 400, 'unsupported_grant_type');
+      expectOAuthError(
+        await tokenRequest('/oauth2/token', 'scope=admin', { authorization: basic('orders', SECRET) }),
+        400,
+        'invalid_request',
+      );
+      expectOAuthError(
+        await tokenRequest('/oauth2/token', 'grant_type=password&username=a&password=b', {
+          authorization: basic('orders', SECRET),
+        }),
+        400,
+        'unsupported_grant_type',
+      );
+      expectOAuthError(
+        await tokenRequest('/oauth2/token', 'grant_type=authorization_code&code=x', {
+          authorization: basic('orders', SECRET),
+        }),
+        400,
+        'unsupported_grant_type',
+      );
     });
 
     test('repeated parameters and malformed encoding → invalid_request', async () => {
-      expectOAuthError(await tokenRequest('/oauth2/token', `${ok}&scope=admin&scope=admin`, { authorization: basic('orders', SECRET) }), 400, 'invalid_request');
-      expectOAuthError(await tokenRequest('/oauth2/token', `${ok}&scope=%zz`, { authorization: basic('orders', SECRET) }), 400, 'invalid_request');
+      expectOAuthError(
+        await tokenRequest('/oauth2/token', `${ok}&scope=admin&scope=admin`, {
+          authorization: basic('orders', SECRET),
+        }),
+        400,
+        'invalid_request',
+      );
+      expectOAuthError(
+        await tokenRequest('/oauth2/token', `${ok}&scope=%zz`, { authorization: basic('orders', SECRET) }),
+        400,
+        'invalid_request',
+      );
     });
 
     test('credentials both in Basic and in the body → invalid_request', async () => {
-      const res = await tokenRequest('/oauth2/token', `${ok}&client_id=orders&client_secret=${SECRET}`, { authorization: basic('orders', SECRET) });
+      const res = await tokenRequest('/oauth2/token', `${ok}&client_id=orders&client_secret=${SECRET}`, {
+        authorization: basic('orders', SECRET),
+      });
       expectOAuthError(res, 400, 'invalid_request');
     });
 
     test('wrong secret or unknown client over Basic → 401 invalid_client with WWW-Authenticate: Basic; same answer for both', async () => {
-      const wrong = await tokenRequest('/oauth2/token', ok, { authorization: basic('orders', 'not-the-secret-000000') });
-      const unknown = await tokenRequest('/oauth2/token', ok, { authorization: basic('nobody', 'not-the-secret-000000') });
+      const wrong = await tokenRequest('/oauth2/token', ok, {
+        authorization: basic('orders', 'not-the-secret-000000'),
+      });
+      const unknown = await tokenRequest('/oauth2/token', ok, {
+        authorization: basic('nobody', 'not-the-secret-000000'),
+      });
       for (const res of [wrong, unknown]) {
         expectOAuthError(res, 401, 'invalid_client');
         expect(res.headers.first('www-authenticate')).toMatch(/^Basic realm="bulwark-oauth2"/);
@@ -287,13 +384,25 @@ describe('bulwark-oauth2 integration (emulator + real plugin server)', () => {
       expectOAuthError(bearer, 401, 'invalid_client');
     });
 
-    test('a scope outside the client\'s allowed scopes → invalid_scope, no token', async () => {
-      expectOAuthError(await tokenRequest('/oauth2/token', `${ok}&scope=billing`, { authorization: basic('orders', SECRET) }), 400, 'invalid_scope');
-      expectOAuthError(await tokenRequest('/oauth2/token', `${ok}&scope=orders:read+billing`, { authorization: basic('orders', SECRET) }), 400, 'invalid_scope');
+    test("a scope outside the client's allowed scopes → invalid_scope, no token", async () => {
+      expectOAuthError(
+        await tokenRequest('/oauth2/token', `${ok}&scope=billing`, { authorization: basic('orders', SECRET) }),
+        400,
+        'invalid_scope',
+      );
+      expectOAuthError(
+        await tokenRequest('/oauth2/token', `${ok}&scope=orders:read+billing`, {
+          authorization: basic('orders', SECRET),
+        }),
+        400,
+        'invalid_scope',
+      );
     });
 
     test('no error response carries a secret, a hash or key material', async () => {
-      const res = await tokenRequest('/oauth2/token', ok, { authorization: basic('orders', 'guess-guess-guess-guess') });
+      const res = await tokenRequest('/oauth2/token', ok, {
+        authorization: basic('orders', 'guess-guess-guess-guess'),
+      });
       const text = res.body.toString('utf8');
       expect(text).not.toMatch(/scrypt|pbkdf2|guess|BEGIN|orders/);
     });
@@ -304,15 +413,30 @@ describe('bulwark-oauth2 integration (emulator + real plugin server)', () => {
     test('3 failures of one client lock it: 429 with Retry-After, even with the right secret; other clients are unaffected', async () => {
       const ip = '198.51.100.1';
       for (let i = 0; i < 3; i++) {
-        const res = await tokenRequest('/locked/token', ok, { authorization: basic('orders', `wrong-secret-${i}-xxxxxxxx`) }, { clientIp: ip });
+        const res = await tokenRequest(
+          '/locked/token',
+          ok,
+          { authorization: basic('orders', `wrong-secret-${i}-xxxxxxxx`) },
+          { clientIp: ip },
+        );
         expectOAuthError(res, 401, 'invalid_client');
       }
-      const locked = await tokenRequest('/locked/token', ok, { authorization: basic('orders', SECRET) }, { clientIp: '198.51.100.2' });
+      const locked = await tokenRequest(
+        '/locked/token',
+        ok,
+        { authorization: basic('orders', SECRET) },
+        { clientIp: '198.51.100.2' },
+      );
       expectOAuthError(locked, 429, 'invalid_request');
       const retryAfter = Number(locked.headers.first('retry-after'));
       expect(retryAfter).toBeGreaterThan(100);
       expect(retryAfter).toBeLessThanOrEqual(120);
-      const other = await tokenRequest('/locked/token', ok, { authorization: basic('billing', OTHER_SECRET) }, { clientIp: ip });
+      const other = await tokenRequest(
+        '/locked/token',
+        ok,
+        { authorization: basic('billing', OTHER_SECRET) },
+        { clientIp: ip },
+      );
       expect(other.status).toBe(200);
       expect(gw.kong.log.join('\n')).toMatch(/token_request_locked/);
     });
@@ -320,7 +444,16 @@ describe('bulwark-oauth2 integration (emulator + real plugin server)', () => {
     test('an unknown client id locks exactly like a known one (a lockout does not reveal which ids exist)', async () => {
       const statuses: number[] = [];
       for (let i = 0; i < 4; i++) {
-        statuses.push((await tokenRequest('/locked/token', ok, { authorization: basic('ghost', 'wrong-secret-xxxxxxxxx') }, { clientIp: `198.51.100.${10 + i}` })).status);
+        statuses.push(
+          (
+            await tokenRequest(
+              '/locked/token',
+              ok,
+              { authorization: basic('ghost', 'wrong-secret-xxxxxxxxx') },
+              { clientIp: `198.51.100.${10 + i}` },
+            )
+          ).status,
+        );
       }
       expect(statuses).toEqual([401, 401, 401, 429]);
     });
@@ -329,17 +462,32 @@ describe('bulwark-oauth2 integration (emulator + real plugin server)', () => {
       const ip = '203.0.113.77';
       const statuses: number[] = [];
       for (let i = 0; i < 7; i++) {
-        const res = await tokenRequest('/locked/token', ok, { authorization: basic(`id-${i}`, 'wrong-secret-xxxxxxxxx'), 'x-forwarded-for': `192.0.2.${i}` }, { clientIp: ip });
+        const res = await tokenRequest(
+          '/locked/token',
+          ok,
+          { authorization: basic(`id-${i}`, 'wrong-secret-xxxxxxxxx'), 'x-forwarded-for': `192.0.2.${i}` },
+          { clientIp: ip },
+        );
         statuses.push(res.status);
       }
       expect(statuses).toEqual([401, 401, 401, 401, 401, 401, 429]);
-      const elsewhere = await tokenRequest('/locked/token', ok, { authorization: basic('noscope', SECRET) }, { clientIp: '203.0.113.78' });
+      const elsewhere = await tokenRequest(
+        '/locked/token',
+        ok,
+        { authorization: basic('noscope', SECRET) },
+        { clientIp: '203.0.113.78' },
+      );
       expect(elsewhere.status).toBe(200);
     });
 
     test('behind a trusted proxy the client IP comes from X-Forwarded-For (lib/client-ip)', async () => {
       const viaProxy = (client: string) =>
-        tokenRequest('/lb/token', ok, { authorization: basic('orders', 'wrong-secret-xxxxxxxxx'), 'x-forwarded-for': client }, { clientIp: '10.1.1.1' });
+        tokenRequest(
+          '/lb/token',
+          ok,
+          { authorization: basic('orders', 'wrong-secret-xxxxxxxxx'), 'x-forwarded-for': client },
+          { clientIp: '10.1.1.1' },
+        );
       expect((await viaProxy('192.0.2.50')).status).toBe(401);
       expect((await viaProxy('192.0.2.50')).status).toBe(401);
       expect((await viaProxy('192.0.2.50')).status).toBe(429);
@@ -349,9 +497,11 @@ describe('bulwark-oauth2 integration (emulator + real plugin server)', () => {
   });
 
   describe('pass-through and round trips', () => {
-    test('Kong\'s get_path keeps a trailing slash (`/oauth2/token/.` → `/oauth2/token/`): still the token endpoint, never proxied', async () => {
+    test("Kong's get_path keeps a trailing slash (`/oauth2/token/.` → `/oauth2/token/`): still the token endpoint, never proxied", async () => {
       for (const path of ['/oauth2/token/.', '/oauth2/token/', '/oauth2/x/../token/']) {
-        const res = await tokenRequest(path, 'grant_type=client_credentials', { authorization: basic('orders', SECRET) });
+        const res = await tokenRequest(path, 'grant_type=client_credentials', {
+          authorization: basic('orders', SECRET),
+        });
         expect(res.status).toBe(200);
         expect(res.report.upstreamRequest).toBeUndefined();
         expect(json(res).token_type).toBe('Bearer');
@@ -360,7 +510,12 @@ describe('bulwark-oauth2 integration (emulator + real plugin server)', () => {
     });
 
     test('other paths of the route are proxied untouched', async () => {
-      const res = await send({ method: 'POST', path: '/oauth2/other?x=1', headers: { 'content-type': FORM }, body: 'grant_type=client_credentials' });
+      const res = await send({
+        method: 'POST',
+        path: '/oauth2/other?x=1',
+        headers: { 'content-type': FORM },
+        body: 'grant_type=client_credentials',
+      });
       expect(res.status).toBe(200);
       const up = echoed(res.body);
       expect(up.body).toBe('grant_type=client_credentials');
@@ -369,7 +524,9 @@ describe('bulwark-oauth2 integration (emulator + real plugin server)', () => {
 
     test('RPC round trips per request: issued token, JWKS, early refusal', async () => {
       await tokenRequest('/es/token', 'grant_type=client_credentials', { authorization: basic('orders', SECRET) }); // instance started
-      const issued = await tokenRequest('/es/token', 'grant_type=client_credentials', { authorization: basic('orders', SECRET) });
+      const issued = await tokenRequest('/es/token', 'grant_type=client_credentials', {
+        authorization: basic('orders', SECRET),
+      });
       expect(issued.status).toBe(200);
       const jwks = await send({ path: '/es/jwks' });
       const refused = await send({ path: '/es/token' });
@@ -381,7 +538,9 @@ describe('bulwark-oauth2 integration (emulator + real plugin server)', () => {
       expect(rpc(jwks)).toBe(3);
       // HandleEvent, getPath, getMethod, getHeaders (→ exit 405)
       expect(rpc(refused)).toBe(4);
-      console.log(`bulwark-oauth2 RPCs: token issued ${rpc(issued)}, JWKS ${rpc(jwks)}, refused (GET on token path) ${rpc(refused)}`);
+      console.log(
+        `bulwark-oauth2 RPCs: token issued ${rpc(issued)}, JWKS ${rpc(jwks)}, refused (GET on token path) ${rpc(refused)}`,
+      );
     });
   });
 });
@@ -396,9 +555,12 @@ describe('bulwark-oauth2 configuration fails closed', () => {
 
   const base = { issuer: ISSUER, audience: ['api'], signing_keys: [key.pem] };
 
-  test('Kong\'s schema refuses a plaintext client secret where the hash belongs, naming the field', () => {
+  test("Kong's schema refuses a plaintext client secret where the hash belongs, naming the field", () => {
     expect(() =>
-      gw.kong.validatePluginConfig('bulwark-oauth2', { ...base, clients: [{ client_id: 'a', client_secret_hash: 'plaintext-secret' }] }),
+      gw.kong.validatePluginConfig('bulwark-oauth2', {
+        ...base,
+        clients: [{ client_id: 'a', client_secret_hash: 'plaintext-secret' }],
+      }),
     ).toThrow(/client_secret_hash/);
   });
 
@@ -406,10 +568,37 @@ describe('bulwark-oauth2 configuration fails closed', () => {
     gw.configure(
       JSON.stringify({
         _format_version: '3.0',
-        services: [{ name: 's', url: 'ECHO', routes: [{ name: 'a', paths: ['/a'] }, { name: 'b', paths: ['/b'] }] }],
+        services: [
+          {
+            name: 's',
+            url: 'ECHO',
+            routes: [
+              { name: 'a', paths: ['/a'] },
+              { name: 'b', paths: ['/b'] },
+            ],
+          },
+        ],
         plugins: [
-          { name: 'bulwark-oauth2', route: 'a', config: { ...base, token_path: '/a/token', clients: [{ client_id: 'a', client_secret_hash: '$scrypt$N=1024,r=8,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' }] } },
-          { name: 'bulwark-oauth2', route: 'b', config: { ...base, token_path: '/b/token', signing_keys: ['{vault://env/bulwark-signing-key}'] } },
+          {
+            name: 'bulwark-oauth2',
+            route: 'a',
+            config: {
+              ...base,
+              token_path: '/a/token',
+              clients: [
+                {
+                  client_id: 'a',
+                  client_secret_hash:
+                    '$scrypt$N=1024,r=8,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+                },
+              ],
+            },
+          },
+          {
+            name: 'bulwark-oauth2',
+            route: 'b',
+            config: { ...base, token_path: '/b/token', signing_keys: ['{vault://env/bulwark-signing-key}'] },
+          },
         ],
       }),
     );

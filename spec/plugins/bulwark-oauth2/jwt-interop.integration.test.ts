@@ -41,14 +41,24 @@ describe('bulwark-oauth2 tokens validated by bulwark-jwt through the gateway', (
         issuer: ISSUER,
         audience: [AUDIENCE],
         signing_keys: [signingKey],
-        clients: [{ client_id: 'orders-app', client_secret_hash: hash, allowed_scopes: ['orders:read', 'orders:write'] }],
+        clients: [
+          { client_id: 'orders-app', client_secret_hash: hash, allowed_scopes: ['orders:read', 'orders:write'] },
+        ],
       },
     });
     const jwt = (route: string, prefix: string, algorithms: string[]) => ({
       name: 'bulwark-jwt',
       route,
       config: {
-        issuers: [{ issuer: ISSUER, jwks_url: `${base}${prefix}/jwks`, allow_http_jwks: true, audiences: [AUDIENCE], algorithms }],
+        issuers: [
+          {
+            issuer: ISSUER,
+            jwks_url: `${base}${prefix}/jwks`,
+            allow_http_jwks: true,
+            audiences: [AUDIENCE],
+            algorithms,
+          },
+        ],
         claims: { typ: 'at+jwt' },
         scopes: { required: ['orders:read'] },
       },
@@ -86,7 +96,10 @@ describe('bulwark-oauth2 tokens validated by bulwark-jwt through the gateway', (
   async function token(prefix: string, scope: string): Promise<string> {
     const res = await fetch(`${base}${prefix}/token`, {
       method: 'POST',
-      headers: { 'content-type': FORM, authorization: `Basic ${Buffer.from(`orders-app:${SECRET}`).toString('base64')}` },
+      headers: {
+        'content-type': FORM,
+        authorization: `Basic ${Buffer.from(`orders-app:${SECRET}`).toString('base64')}`,
+      },
       body: `grant_type=client_credentials&scope=${encodeURIComponent(scope)}`,
     });
     expect(res.status).toBe(200);
@@ -94,17 +107,20 @@ describe('bulwark-oauth2 tokens validated by bulwark-jwt through the gateway', (
     return ((await res.json()) as { access_token: string }).access_token;
   }
 
-  test.each(['rs', 'es', 'ed'])('%s: a token from the token endpoint opens the protected route; without it, 401', async (n) => {
-    const accessToken = await token(`/auth-${n}`, 'orders:read');
-    const ok = await fetch(`${base}/api-${n}/orders`, { headers: { authorization: `Bearer ${accessToken}` } });
-    expect(ok.status).toBe(200);
-    const echoed = (await ok.json()) as { path: string };
-    expect(echoed.path).toBe('/orders');
+  test.each(['rs', 'es', 'ed'])(
+    '%s: a token from the token endpoint opens the protected route; without it, 401',
+    async (n) => {
+      const accessToken = await token(`/auth-${n}`, 'orders:read');
+      const ok = await fetch(`${base}/api-${n}/orders`, { headers: { authorization: `Bearer ${accessToken}` } });
+      expect(ok.status).toBe(200);
+      const echoed = (await ok.json()) as { path: string };
+      expect(echoed.path).toBe('/orders');
 
-    const none = await fetch(`${base}/api-${n}/orders`);
-    expect(none.status).toBe(401);
-    expect(none.headers.get('www-authenticate')).toMatch(/^Bearer /);
-  });
+      const none = await fetch(`${base}/api-${n}/orders`);
+      expect(none.status).toBe(401);
+      expect(none.headers.get('www-authenticate')).toMatch(/^Bearer /);
+    },
+  );
 
   test('a token without the required scope gets 403 insufficient_scope', async () => {
     const accessToken = await token('/auth-es', 'orders:write');

@@ -26,7 +26,13 @@ beforeAll(async () => {
     gw.configure(yaml);
     nodes.push(gw);
   }
-  rows = await runAccuracy({ nodes: nodes.map((g) => g.kong), redisPort: redis.port, windowMs: WINDOW_MS, limit: LIMIT, clients: 8 });
+  rows = await runAccuracy({
+    nodes: nodes.map((g) => g.kong),
+    redisPort: redis.port,
+    windowMs: WINDOW_MS,
+    limit: LIMIT,
+    clients: 8,
+  });
   console.log(formatAccuracyTable(rows, 2, 8));
 });
 afterAllNoFailOpen(() => nodes);

@@ -111,7 +111,8 @@ async function evalshaCalls(): Promise<number> {
 }
 
 /** PDK calls the plugin made: its RPCs minus the HandleEvent that starts the event (each PDK step is one RPC). */
-const pdkCalls = (res: { report: { rpcCallsByPlugin: Record<string, number> } }) => (res.report.rpcCallsByPlugin["bulwark-rate-limit"] ?? 0) - 1;
+const pdkCalls = (res: { report: { rpcCallsByPlugin: Record<string, number> } }) =>
+  (res.report.rpcCallsByPlugin['bulwark-rate-limit'] ?? 0) - 1;
 
 test('in-memory store: limit reached → 429 with Kong body, IETF and legacy headers, Retry-After; 2 RPCs per request', async () => {
   // Warm up both emulated workers (their first request also starts the instance).
@@ -184,12 +185,22 @@ test('limit_by jwt-claim reads the claims bulwark-jwt leaves in kong.ctx.shared 
 });
 
 test('client IP only through trusted proxies: a spoofed X-Forwarded-For from an untrusted peer is ignored', async () => {
-  expect((await send({ path: '/xff', clientIp: '198.51.100.50', headers: { 'x-forwarded-for': '1.1.1.1' } })).status).toBe(200);
-  expect((await send({ path: '/xff', clientIp: '198.51.100.50', headers: { 'x-forwarded-for': '2.2.2.2' } })).status).toBe(429);
+  expect(
+    (await send({ path: '/xff', clientIp: '198.51.100.50', headers: { 'x-forwarded-for': '1.1.1.1' } })).status,
+  ).toBe(200);
+  expect(
+    (await send({ path: '/xff', clientIp: '198.51.100.50', headers: { 'x-forwarded-for': '2.2.2.2' } })).status,
+  ).toBe(429);
   // Behind a trusted proxy, the forwarded client counts.
-  expect((await send({ path: '/xff', clientIp: '10.1.1.1', headers: { 'x-forwarded-for': '203.0.113.80' } })).status).toBe(200);
-  expect((await send({ path: '/xff', clientIp: '10.1.1.2', headers: { 'x-forwarded-for': '203.0.113.81' } })).status).toBe(200);
-  expect((await send({ path: '/xff', clientIp: '10.1.1.3', headers: { 'x-forwarded-for': '203.0.113.80' } })).status).toBe(429);
+  expect(
+    (await send({ path: '/xff', clientIp: '10.1.1.1', headers: { 'x-forwarded-for': '203.0.113.80' } })).status,
+  ).toBe(200);
+  expect(
+    (await send({ path: '/xff', clientIp: '10.1.1.2', headers: { 'x-forwarded-for': '203.0.113.81' } })).status,
+  ).toBe(200);
+  expect(
+    (await send({ path: '/xff', clientIp: '10.1.1.3', headers: { 'x-forwarded-for': '203.0.113.80' } })).status,
+  ).toBe(429);
 });
 
 test('cost per method: POST costs 3 units', async () => {
@@ -237,7 +248,12 @@ test('config changes (new instances each time) reuse the Redis connection: no co
   expect(before).toBeGreaterThanOrEqual(1);
   for (let i = 0; i < 8; i++) {
     // A different config (error_message) each time: Kong starts new instances and closes the old ones.
-    gw.configure(config(redisServer.port).replace("limit_by: [jwt-claim]", `limit_by: [jwt-claim]\n      error_message: "slow down ${i}"`));
+    gw.configure(
+      config(redisServer.port).replace(
+        'limit_by: [jwt-claim]',
+        `limit_by: [jwt-claim]\n      error_message: "slow down ${i}"`,
+      ),
+    );
     const res = await send({ path: '/redis', clientIp: `203.0.113.${100 + i}` });
     expect(res.status).toBe(200);
   }

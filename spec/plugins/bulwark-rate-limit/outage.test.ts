@@ -59,7 +59,8 @@ const logged = (event: string) => gw.kong.log.filter((l) => l.includes(`"event":
 
 test('Redis up → down → up: fail-closed, local-fallback and fail-open each behave as configured', async () => {
   // 1. Redis up: all three limit at 4.
-  for (const path of ['/closed', '/fallback', '/open']) expect(await statuses(path, '198.51.100.1', 5)).toEqual([200, 200, 200, 200, 429]);
+  for (const path of ['/closed', '/fallback', '/open'])
+    expect(await statuses(path, '198.51.100.1', 5)).toEqual([200, 200, 200, 200, 429]);
 
   // 2. Redis killed.
   await redis.stop('SIGKILL');

@@ -38,12 +38,30 @@ describe('defaults', () => {
       error_message: 'API rate limit exceeded',
       cost: { default: 1, by_method: {}, by_route: {} },
       circuit_breaker: { failure_threshold: 3, open_seconds: 5 },
-      redis: { mode: 'none', port: 6379, timeout_ms: 500, connect_timeout_ms: 1000, key_prefix: 'bulwark-rl', ssl: false, ssl_verify: true },
+      redis: {
+        mode: 'none',
+        port: 6379,
+        timeout_ms: 500,
+        connect_timeout_ms: 1000,
+        key_prefix: 'bulwark-rl',
+        ssl: false,
+        ssl_verify: true,
+      },
     });
     const parsed = parseRateLimitConfig({ ...c, __plugin_id: 'p1' });
     expect(parsed.redis).toBeUndefined();
     expect(parsed.namespace).toBe('p1');
-    expect(parsed.limits).toEqual([{ name: 'minute', limit: 5, algorithm: 'sliding-window', windowMs: 60_000, burst: 5, calendar: undefined, keySuffix: 'minute:sw:60000:5' }]);
+    expect(parsed.limits).toEqual([
+      {
+        name: 'minute',
+        limit: 5,
+        algorithm: 'sliding-window',
+        windowMs: 60_000,
+        burst: 5,
+        calendar: undefined,
+        keySuffix: 'minute:sw:60000:5',
+      },
+    ]);
   });
 });
 
@@ -63,7 +81,9 @@ describe('Kong schema rejects', () => {
     expect(violation(input)).not.toBe('{}');
   });
   it('accepts a vault reference for the Redis password', () => {
-    expect(configOf({ ...ONE, redis: { mode: 'standalone', password: '{vault://env/redis-pass}' } })).toMatchObject({ redis: { password: '{vault://env/redis-pass}' } });
+    expect(configOf({ ...ONE, redis: { mode: 'standalone', password: '{vault://env/redis-pass}' } })).toMatchObject({
+      redis: { password: '{vault://env/redis-pass}' },
+    });
   });
 });
 
@@ -72,24 +92,86 @@ describe('Kong schema rejects', () => {
 describe('Kong refuses at the Admin API, naming the field (the dumped schema says it)', () => {
   const ONLY_ONE = ["exactly one of these fields must be non-empty: 'window_seconds', 'calendar'"];
   it.each([
-    ['both window and calendar', { limits: [{ name: 'm', limit: 1, window_seconds: 60, calendar: 'day' }] }, 'limits.0.@entity', ONLY_ONE],
+    [
+      'both window and calendar',
+      { limits: [{ name: 'm', limit: 1, window_seconds: 60, calendar: 'day' }] },
+      'limits.0.@entity',
+      ONLY_ONE,
+    ],
     ['neither window nor calendar', { limits: [{ name: 'm', limit: 1 }] }, 'limits.0.@entity', ONLY_ONE],
-    ['burst with a sliding window', { limits: [{ name: 'm', limit: 1, window_seconds: 1, algorithm: 'sliding-window', burst: 3 }] }, 'limits.0.burst', 'value must be null'],
-    ['burst on a calendar quota', { limits: [{ name: 'm', limit: 1, calendar: 'day', burst: 3 }] }, 'limits.0.@entity', ['burst applies to the gcra algorithm only; a calendar quota has no burst']],
-    ['a calendar quota with gcra', { limits: [{ name: 'm', limit: 1, calendar: 'month', algorithm: 'gcra' }] }, 'limits.0.algorithm', 'expected one of: fixed-window'],
-    ['an unknown time zone', { ...ONE, time_zone: 'Mars/Base' }, 'time_zone', 'expected an IANA time zone name such as UTC or Europe/Paris'],
-    ['a 5 MB header_name', { ...ONE, limit_by: ['header'], header_name: 'x'.repeat(5 << 20) }, 'header_name', 'length must be at most 128'],
-    ['sentinel without master', { ...ONE, redis: { mode: 'sentinel', sentinel_nodes: [{ host: 'h', port: 26379 }] } }, 'redis.sentinel_master', 'required field missing'],
-    ['sentinel without nodes', { ...ONE, redis: { mode: 'sentinel', sentinel_master: 'm' } }, 'redis.sentinel_nodes', 'length must be at least 1'],
-    ['cluster without nodes', { ...ONE, redis: { mode: 'cluster' } }, 'redis.cluster_nodes', 'length must be at least 1'],
-    ['a CA that is not PEM', { ...ONE, redis: { mode: 'standalone', ssl: true, ssl_ca_certificate: 'nope' } }, 'redis.ssl_ca_certificate', 'expected PEM certificate(s) (-----BEGIN CERTIFICATE-----)'],
-    ['257 trusted proxies', { ...ONE, trusted_proxies: Array(257).fill('10.0.0.0/8') }, 'trusted_proxies', 'length must be at most 256'],
+    [
+      'burst with a sliding window',
+      { limits: [{ name: 'm', limit: 1, window_seconds: 1, algorithm: 'sliding-window', burst: 3 }] },
+      'limits.0.burst',
+      'value must be null',
+    ],
+    [
+      'burst on a calendar quota',
+      { limits: [{ name: 'm', limit: 1, calendar: 'day', burst: 3 }] },
+      'limits.0.@entity',
+      ['burst applies to the gcra algorithm only; a calendar quota has no burst'],
+    ],
+    [
+      'a calendar quota with gcra',
+      { limits: [{ name: 'm', limit: 1, calendar: 'month', algorithm: 'gcra' }] },
+      'limits.0.algorithm',
+      'expected one of: fixed-window',
+    ],
+    [
+      'an unknown time zone',
+      { ...ONE, time_zone: 'Mars/Base' },
+      'time_zone',
+      'expected an IANA time zone name such as UTC or Europe/Paris',
+    ],
+    [
+      'a 5 MB header_name',
+      { ...ONE, limit_by: ['header'], header_name: 'x'.repeat(5 << 20) },
+      'header_name',
+      'length must be at most 128',
+    ],
+    [
+      'sentinel without master',
+      { ...ONE, redis: { mode: 'sentinel', sentinel_nodes: [{ host: 'h', port: 26379 }] } },
+      'redis.sentinel_master',
+      'required field missing',
+    ],
+    [
+      'sentinel without nodes',
+      { ...ONE, redis: { mode: 'sentinel', sentinel_master: 'm' } },
+      'redis.sentinel_nodes',
+      'length must be at least 1',
+    ],
+    [
+      'cluster without nodes',
+      { ...ONE, redis: { mode: 'cluster' } },
+      'redis.cluster_nodes',
+      'length must be at least 1',
+    ],
+    [
+      'a CA that is not PEM',
+      { ...ONE, redis: { mode: 'standalone', ssl: true, ssl_ca_certificate: 'nope' } },
+      'redis.ssl_ca_certificate',
+      'expected PEM certificate(s) (-----BEGIN CERTIFICATE-----)',
+    ],
+    [
+      '257 trusted proxies',
+      { ...ONE, trusted_proxies: Array(257).fill('10.0.0.0/8') },
+      'trusted_proxies',
+      'length must be at most 256',
+    ],
   ])('%s', (_name, input, path, error) => {
     expect(fieldError(fields, input, path)).toEqual(error);
   });
 
   it('accepts time zones by their current and their older IANA names', () => {
-    for (const tz of ['UTC', 'Europe/Paris', 'Asia/Kolkata', 'Asia/Calcutta', 'America/Argentina/Buenos_Aires', 'Etc/GMT+5']) {
+    for (const tz of [
+      'UTC',
+      'Europe/Paris',
+      'Asia/Kolkata',
+      'Asia/Calcutta',
+      'America/Argentina/Buenos_Aires',
+      'Etc/GMT+5',
+    ]) {
       expect(configOf({ ...ONE, time_zone: tz }).time_zone).toBe(tz);
     }
   });
@@ -97,8 +179,21 @@ describe('Kong refuses at the Admin API, naming the field (the dumped schema say
 
 describe('instance start rejects what the schema cannot express (naming the field)', () => {
   it.each([
-    ['duplicate names', { limits: [{ name: 'm', limit: 1, window_seconds: 1 }, { name: 'M', limit: 2, window_seconds: 2 }] }, 'limits[1].name'],
-    ['burst with the plugin-wide sliding window', { limits: [{ name: 'm', limit: 1, window_seconds: 1, burst: 3 }] }, 'limits[0].burst'],
+    [
+      'duplicate names',
+      {
+        limits: [
+          { name: 'm', limit: 1, window_seconds: 1 },
+          { name: 'M', limit: 2, window_seconds: 2 },
+        ],
+      },
+      'limits[1].name',
+    ],
+    [
+      'burst with the plugin-wide sliding window',
+      { limits: [{ name: 'm', limit: 1, window_seconds: 1, burst: 3 }] },
+      'limits[0].burst',
+    ],
     ['header without header_name', { ...ONE, limit_by: ['header'] }, 'header_name'],
     ['jwt-claim without jwt_claim', { ...ONE, limit_by: ['jwt-claim'] }, 'jwt_claim'],
     ['a source twice', { ...ONE, limit_by: ['ip', 'ip'] }, 'limit_by[1]'],
@@ -123,8 +218,21 @@ describe('parsed config', () => {
     );
     expect(c.limits[0]).toMatchObject({ algorithm: 'gcra', burst: 10 });
     expect(c.limits[1]).toMatchObject({ algorithm: 'fixed-window', calendar: 'month' });
-    expect(c.needs).toEqual({ headers: false, method: true, route: false, service: false, path: true, consumer: true, credential: false, sharedClaims: false });
-    expect(c.redis).toMatchObject({ mode: 'cluster', clusterNodes: [{ host: '10.0.0.1', port: 7000 }], password: 'secret' });
+    expect(c.needs).toEqual({
+      headers: false,
+      method: true,
+      route: false,
+      service: false,
+      path: true,
+      consumer: true,
+      credential: false,
+      sharedClaims: false,
+    });
+    expect(c.redis).toMatchObject({
+      mode: 'cluster',
+      clusterNodes: [{ host: '10.0.0.1', port: 7000 }],
+      password: 'secret',
+    });
     expect(c.redisKey).not.toContain('secret');
   });
 });

@@ -25,7 +25,12 @@ let setup: RedisSentinelSetup;
 let gw: Gateway;
 
 beforeAll(async () => {
-  setup = await startRedisSentinel({ adminPassword: 'admin-secret', dataUser: DATA_USER, sentinelPassword: SENTINEL_PASSWORD, sentinelUser: SENTINEL_USER });
+  setup = await startRedisSentinel({
+    adminPassword: 'admin-secret',
+    dataUser: DATA_USER,
+    sentinelPassword: SENTINEL_PASSWORD,
+    sentinelUser: SENTINEL_USER,
+  });
   gw = await startRateLimitGateway();
   // The global instance authenticates to the sentinels with their password (default user); the route instances
   // with an ACL user on the sentinels (sentinel_username), the right password and a wrong one.
@@ -117,7 +122,8 @@ test('limits are exact and counted in the master the sentinels name (replicated 
   const replica = setup.dataNodes.find((n) => n.port !== master.port)!;
   // Replication is asynchronous: give it a moment.
   const deadline = Date.now() + 5000;
-  while ((await storedCount(replica, 'client-a')) !== 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  while ((await storedCount(replica, 'client-a')) !== 3 && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 50));
   expect(await storedCount(replica, 'client-a')).toBe(3);
   expect(logLines('redis_unavailable')).toEqual([]);
 });
@@ -165,14 +171,16 @@ test('master killed: fail-closed covers the gap, the outage is logged once with 
   // Replication is asynchronous: the kill must come after the replica has the unit, or it is lost with the master
   // (the limits of a failover, README "Failure behaviour"), which is not what this test is about.
   const replicated = Date.now() + 10_000;
-  while ((await storedCount(formerMaster, 'client-c')) !== 1 && Date.now() < replicated) await new Promise((r) => setTimeout(r, 50));
+  while ((await storedCount(formerMaster, 'client-c')) !== 1 && Date.now() < replicated)
+    await new Promise((r) => setTimeout(r, 50));
   expect(await storedCount(formerMaster, 'client-c')).toBe(1);
 
   const killed = setup.dataNodes.find((n) => n.port === current.port)!;
   const failover = setup.failover({ kill: true });
   failover.catch(() => undefined); // awaited below; must not go unhandled if an assertion fails first
   // failover() asks the sentinels for the master before it kills it: wait for the kill itself.
-  while (killed.process.exitCode === null && killed.process.signalCode === null) await new Promise((r) => setTimeout(r, 10));
+  while (killed.process.exitCode === null && killed.process.signalCode === null)
+    await new Promise((r) => setTimeout(r, 10));
   // Right after the kill the sentinels still name the dead master (down-after-milliseconds 1000): no decision
   // is possible, so fail-closed answers 503.
   expect(await send('client-d')).toBe(503);
@@ -198,6 +206,8 @@ test('master killed: fail-closed covers the gap, the outage is logged once with 
   expect(unavailable[0]).toContain('"policy":"fail-closed"');
   // The command failed with "max retries"; the connection error says why: the dead master refuses connections.
   expect(unavailable[0]).toMatch(/"reason":"[^"]+"/);
-  expect(unavailable[0]).toMatch(new RegExp(`"connection_error":"[^"]*(ECONNREFUSED 127\\.0\\.0\\.1:${current.port}|sentinels are unreachable)`));
+  expect(unavailable[0]).toMatch(
+    new RegExp(`"connection_error":"[^"]*(ECONNREFUSED 127\\.0\\.0\\.1:${current.port}|sentinels are unreachable)`),
+  );
   expect(logLines('redis_recovered')).toHaveLength(1);
 });

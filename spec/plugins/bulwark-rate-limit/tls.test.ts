@@ -50,7 +50,12 @@ beforeAll(async () => {
   const certs = makeTestCertificates();
   [redis, sentinel, gw] = await Promise.all([
     startRedisTls(['--user', 'default', 'off', '--user', USER, 'on', `>${PASSWORD}`, '~*', '+@all'], certs),
-    startRedisSentinel({ tls: certs, adminPassword: 'admin-secret', dataUser: { username: USER, password: PASSWORD }, sentinelPassword: 'sentinel-secret' }),
+    startRedisSentinel({
+      tls: certs,
+      adminPassword: 'admin-secret',
+      dataUser: { username: USER, password: PASSWORD },
+      sentinelPassword: 'sentinel-secret',
+    }),
     startRateLimitGateway(),
   ]);
   const { ca, otherCa } = certs;
@@ -108,7 +113,14 @@ test('ssl with the CA and the ACL user: limits enforced, counters in the TLS ser
   expect(await statuses('/tls', 4)).toEqual([200, 200, 200, 429]);
   expect(await statuses('/server-name', 4)).toEqual([200, 200, 200, 429]);
 
-  const direct = new Redis({ host: '127.0.0.1', port: redis.port, tls: { ca: redis.certs.ca }, username: USER, password: PASSWORD, lazyConnect: true });
+  const direct = new Redis({
+    host: '127.0.0.1',
+    port: redis.port,
+    tls: { ca: redis.certs.ca },
+    username: USER,
+    password: PASSWORD,
+    lazyConnect: true,
+  });
   try {
     await direct.connect();
     const keys = await direct.keys('bulwark-rl:{tls-tls:*');
@@ -125,7 +137,10 @@ test('ssl_verify false accepts a certificate that the configured CA did not sign
 
 test.each([
   ['wrong-ca', /"connection_error":"[^"]*self-signed certificate in certificate chain/],
-  ['wrong-name', /"connection_error":"[^"]*Hostname\/IP does not match certificate's altnames: Host: redis\.example\.com/],
+  [
+    'wrong-name',
+    /"connection_error":"[^"]*Hostname\/IP does not match certificate's altnames: Host: redis\.example\.com/,
+  ],
   ['wrong-password', /WRONGPASS invalid username-password pair/],
   // A plain-text client on a TLS port: the server closes the connection.
   ['plain', /"connection_error":"[^"]*(ECONNRESET|Connection is closed|EPIPE)/],
@@ -159,7 +174,8 @@ test('Sentinel over TLS: exact limits on the master the sentinels name, and agai
 
   const newMaster = await sentinel.failover();
   const after: number[] = [];
-  for (let i = 0; i < 20 && after.filter((s) => s !== 503).length < 2; i++) after.push((await send('/sentinel', 'client-2')).status);
+  for (let i = 0; i < 20 && after.filter((s) => s !== 503).length < 2; i++)
+    after.push((await send('/sentinel', 'client-2')).status);
   expect(after.filter((s) => s !== 503)).toEqual([200, 200]);
   // Both identities on the new master: the first replicated, the second written there after the switch.
   expect((await count(newMaster, 'tls-sentinel')).sort()).toEqual(['2', '3']);

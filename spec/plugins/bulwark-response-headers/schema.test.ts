@@ -21,23 +21,34 @@ describe('config', () => {
   it('Kong refuses a bad header name, an empty list and more than 20 names, naming the field', () => {
     expect(violation({ remove: ['Bad Header'] })).toEqual({ config: { remove: [expect.any(String)] } });
     expect(violation({ remove: [] })).toEqual({ config: { remove: expect.any(String) } });
-    expect(violation({ remove: Array.from({ length: 21 }, (_, i) => `X-H${i}`) })).toEqual({ config: { remove: expect.any(String) } });
+    expect(violation({ remove: Array.from({ length: 21 }, (_, i) => `X-H${i}`) })).toEqual({
+      config: { remove: expect.any(String) },
+    });
   });
 
   it('the instance refuses framing headers (removing them would corrupt the response) and folds case duplicates', () => {
-    expect(() => parseResponseHeadersConfig({ remove: ['Server', 'Content-Length'] })).toThrow('remove[1]: Content-Length frames the response');
-    expect(parseResponseHeadersConfig({ remove: ['Server', 'server', 'X-AspNet-Version'] }).remove).toEqual(['server', 'x-aspnet-version']);
+    expect(() => parseResponseHeadersConfig({ remove: ['Server', 'Content-Length'] })).toThrow(
+      'remove[1]: Content-Length frames the response',
+    );
+    expect(parseResponseHeadersConfig({ remove: ['Server', 'server', 'X-AspNet-Version'] }).remove).toEqual([
+      'server',
+      'x-aspnet-version',
+    ]);
   });
 });
 
 describe('phases', () => {
   it('response only: this plugin is the opt-in that makes Kong buffer, so it must not run anything in access', () => {
-    expect(Object.getOwnPropertyNames(responseHeaders.Plugin.prototype).filter((n) => n !== 'constructor')).toEqual(['response']);
+    expect(Object.getOwnPropertyNames(responseHeaders.Plugin.prototype).filter((n) => n !== 'constructor')).toEqual([
+      'response',
+    ]);
   });
 
   it('response: one clearHeader per configured name, nothing read first', async () => {
     const fake = fakeKong({});
-    const plugin = new responseHeaders.Plugin(configOf({ remove: ['Server', 'X-Powered-By'] })) as unknown as { response(k: unknown): Promise<void> };
+    const plugin = new responseHeaders.Plugin(configOf({ remove: ['Server', 'X-Powered-By'] })) as unknown as {
+      response(k: unknown): Promise<void>;
+    };
     await plugin.response(fake.kong);
     expect(fake.calls).toEqual([
       ['response.clearHeader', ['server']],

@@ -1,5 +1,12 @@
 // bulwark-transport through the Kong emulator with the real plugin server and a real echo upstream.
-import { startGateway, Gateway, echoed, afterAllNoFailOpen, BOTH_PLUGIN_SERVERS, runsOnPluginServers } from '../../helpers/emulator';
+import {
+  startGateway,
+  Gateway,
+  echoed,
+  afterAllNoFailOpen,
+  BOTH_PLUGIN_SERVERS,
+  runsOnPluginServers,
+} from '../../helpers/emulator';
 
 runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
@@ -60,8 +67,10 @@ describe('bulwark-transport integration (emulator + real plugin server)', () => 
   });
   afterAllNoFailOpen(() => [gw]);
 
-  const get = (path: string, opts: Parameters<Gateway['kong']['request']>[0] extends infer T ? Partial<T> : never = {}) =>
-    gw.kong.request({ path, ...opts });
+  const get = (
+    path: string,
+    opts: Parameters<Gateway['kong']['request']>[0] extends infer T ? Partial<T> : never = {},
+  ) => gw.kong.request({ path, ...opts });
 
   describe('HTTPS enforcement', () => {
     test('plain-HTTP GET is redirected with 301 to the same host, path and query over https', async () => {
@@ -95,7 +104,10 @@ describe('bulwark-transport integration (emulator + real plugin server)', () => 
     });
 
     test('X-Forwarded-Proto from a trusted proxy is honoured (IPv4 and IPv6 proxies)', async () => {
-      const v4 = await get('/lb/x', { clientIp: '10.1.2.3', headers: { 'x-forwarded-proto': 'https', 'x-forwarded-for': '198.51.100.7' } });
+      const v4 = await get('/lb/x', {
+        clientIp: '10.1.2.3',
+        headers: { 'x-forwarded-proto': 'https', 'x-forwarded-for': '198.51.100.7' },
+      });
       expect(v4.status).toBe(200);
       expect(v4.headers.first('strict-transport-security')).toMatch(/^max-age=31536000/);
       const v6 = await get('/lb/x', { clientIp: '2001:db8::17', headers: { 'x-forwarded-proto': 'https' } });
@@ -104,13 +116,19 @@ describe('bulwark-transport integration (emulator + real plugin server)', () => 
 
     test('malformed forwarding headers from a trusted proxy fail safe (treated as plain HTTP), never crash', async () => {
       for (const proto of ['https, http', 'htt ps', '', '\u00ff']) {
-        const res = await get('/lb/x', { clientIp: '10.1.2.3', headers: { 'x-forwarded-proto': proto, 'x-forwarded-for': 'garbage, ,::zz' } });
+        const res = await get('/lb/x', {
+          clientIp: '10.1.2.3',
+          headers: { 'x-forwarded-proto': proto, 'x-forwarded-for': 'garbage, ,::zz' },
+        });
         expect(res.status).toBe(301);
       }
     });
 
     test('RFC 7239 Forwarded proto= from a trusted proxy is honoured when configured; X-Forwarded-Proto is then ignored', async () => {
-      const ok = await get('/fwd', { clientIp: '10.0.0.5', headers: { forwarded: 'for="[2001:db8::1]:4711";proto=https' } });
+      const ok = await get('/fwd', {
+        clientIp: '10.0.0.5',
+        headers: { forwarded: 'for="[2001:db8::1]:4711";proto=https' },
+      });
       expect(ok.status).toBe(200);
       const xfp = await get('/fwd', { clientIp: '10.0.0.5', headers: { 'x-forwarded-proto': 'https' } });
       expect(xfp.status).toBe(301);
@@ -162,7 +180,12 @@ describe('bulwark-transport integration (emulator + real plugin server)', () => 
       // ngx_http_upstream_process_headers / ngx_http_upstream_copy_header_line (nginx 1.25.3): nothing set in access
       // is replaced, so the client gets both values; Content-Type is the exception (the upstream's replaces).
       const res = await get('/open', {
-        headers: { 'x-echo-response-headers': JSON.stringify({ 'Cache-Control': 'public, max-age=3600', 'X-Content-Type-Options': 'nosniff' }) },
+        headers: {
+          'x-echo-response-headers': JSON.stringify({
+            'Cache-Control': 'public, max-age=3600',
+            'X-Content-Type-Options': 'nosniff',
+          }),
+        },
       });
       expect(res.headers.get('cache-control')).toEqual(['private, max-age=60', 'public, max-age=3600']);
       expect(res.headers.get('x-content-type-options')).toEqual(['nosniff', 'nosniff']);
@@ -176,10 +199,18 @@ describe('bulwark-transport integration (emulator + real plugin server)', () => 
     });
 
     test('HSTS when a trusted proxy reports HTTPS; not when an untrusted client claims it', async () => {
-      const viaLb = await get('/lb', { scheme: 'http', clientIp: '10.1.2.3', headers: { 'x-forwarded-proto': 'https' } });
+      const viaLb = await get('/lb', {
+        scheme: 'http',
+        clientIp: '10.1.2.3',
+        headers: { 'x-forwarded-proto': 'https' },
+      });
       expect(viaLb.status).toBe(200);
       expect(viaLb.headers.first('strict-transport-security')).toBe('max-age=31536000; includeSubDomains');
-      const spoofed = await get('/lb', { scheme: 'http', clientIp: '198.51.100.7', headers: { 'x-forwarded-proto': 'https' } });
+      const spoofed = await get('/lb', {
+        scheme: 'http',
+        clientIp: '198.51.100.7',
+        headers: { 'x-forwarded-proto': 'https' },
+      });
       expect(spoofed.status).toBe(301); // plain HTTP after all: redirected, with the plain-HTTP header set
       expect(spoofed.headers.first('x-frame-options')).toBe('DENY');
       expect(spoofed.headers.first('strict-transport-security')).toBeUndefined();
@@ -203,7 +234,7 @@ describe('bulwark-transport fails closed on bad config', () => {
   });
   afterAll(async () => gw?.stop());
 
-  test('a config Kong\'s schema accepts but the plugin refuses (CIDR with host bits) makes StartInstance fail: 500, never proxied', async () => {
+  test("a config Kong's schema accepts but the plugin refuses (CIDR with host bits) makes StartInstance fail: 500, never proxied", async () => {
     gw.configure(`
 _format_version: "3.0"
 services:
@@ -220,7 +251,9 @@ plugins:
     expect(gw.kong.log.join('\n')).toMatch(/trusted_proxies\[0\]/);
   });
 
-  test('Kong\'s schema rejects an unknown preset at config load, naming the field', () => {
-    expect(() => gw.kong.validatePluginConfig('bulwark-transport', { security_headers: { preset: 'paranoid' } })).toThrow(/security_headers.*preset|preset/);
+  test("Kong's schema rejects an unknown preset at config load, naming the field", () => {
+    expect(() =>
+      gw.kong.validatePluginConfig('bulwark-transport', { security_headers: { preset: 'paranoid' } }),
+    ).toThrow(/security_headers.*preset|preset/);
   });
 });

@@ -8,7 +8,16 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pluginServerEntries } from '../../../kong/emulator/plugin-server';
 import { startGatewayServer, type RunningGateway } from '../../../kong/emulator/gateway';
-import { fixturePluginsRoot, probeResults, serverKind, startGateway, type Gateway, afterAllNoFailOpen, BOTH_PLUGIN_SERVERS, runsOnPluginServers } from '../../helpers/emulator';
+import {
+  fixturePluginsRoot,
+  probeResults,
+  serverKind,
+  startGateway,
+  type Gateway,
+  afterAllNoFailOpen,
+  BOTH_PLUGIN_SERVERS,
+  runsOnPluginServers,
+} from '../../helpers/emulator';
 import { createTestPki, type TestPki } from '../../fixtures/pki/pki';
 import { startEchoUpstream } from '../../../kong/echo-upstream/server';
 
@@ -127,7 +136,7 @@ describe('bulwark-transport mTLS (global requester + route configs)', () => {
     expect(res.report.upstreamRequest).toBeUndefined();
   });
 
-  test('the precise reason goes to Kong\'s log', async () => {
+  test("the precise reason goes to Kong's log", async () => {
     await tls('/strict', pki.expired.cert);
     expect(gw.kong.log.join('\n')).toMatch(/"event":"mtls_rejected","reason":"expired"/);
   });
@@ -156,7 +165,10 @@ describe('bulwark-transport mTLS (global requester + route configs)', () => {
   });
 
   test('https.enforce=false does not open an mTLS route to plain HTTP: 401, even with a certificate header', async () => {
-    const res = await gw.kong.request({ path: '/plain', headers: { 'x-client-cert': encodeURIComponent(pki.chains.client) } });
+    const res = await gw.kong.request({
+      path: '/plain',
+      headers: { 'x-client-cert': encodeURIComponent(pki.chains.client) },
+    });
     expectNoFailOpen(res);
     expect(res.status).toBe(401);
     expect(res.report.upstreamRequest).toBeUndefined();
@@ -241,7 +253,15 @@ plugins:
   const get = (opts: { cert?: string; key?: string }) =>
     new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = https.request(
-        { host: '127.0.0.1', port: server.tlsPort, path: '/orders', servername: 'localhost', ca: pki.root.cert, rejectUnauthorized: false, ...opts },
+        {
+          host: '127.0.0.1',
+          port: server.tlsPort,
+          path: '/orders',
+          servername: 'localhost',
+          ca: pki.root.cert,
+          rejectUnauthorized: false,
+          ...opts,
+        },
         (res) => {
           let body = '';
           res.setEncoding('utf8');

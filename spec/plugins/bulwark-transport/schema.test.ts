@@ -44,7 +44,13 @@ describe('defaults', () => {
 
   it('the defaulted config starts an instance with the secure defaults', () => {
     const conf = startInstance({}).conf;
-    expect(conf.https).toEqual({ enforce: true, mode: 'redirect', redirectStatus: undefined, rejectStatus: 426, redirectPort: undefined });
+    expect(conf.https).toEqual({
+      enforce: true,
+      mode: 'redirect',
+      redirectStatus: undefined,
+      rejectStatus: 426,
+      redirectPort: undefined,
+    });
     expect(conf.trustedProxies.isEmpty).toBe(true);
     expect(conf.allowedHosts.isEmpty).toBe(true);
     expect(conf.headers.https['Strict-Transport-Security']).toBe('max-age=31536000; includeSubDomains');
@@ -53,7 +59,11 @@ describe('defaults', () => {
   });
 
   it('a partial nested record keeps the other nested defaults', () => {
-    expect(configOf({ https: { mode: 'reject' } }).https).toEqual({ enforce: true, mode: 'reject', reject_status: 426 });
+    expect(configOf({ https: { mode: 'reject' } }).https).toEqual({
+      enforce: true,
+      mode: 'reject',
+      reject_status: 426,
+    });
   });
 });
 
@@ -69,7 +79,13 @@ describe('values Kong accepts', () => {
       hsts: { enabled: true, max_age: 63072000, include_subdomains: true, preload: true },
     }).conf;
     expect(conf.forwardedHeader).toBe('forwarded');
-    expect(conf.https).toEqual({ enforce: false, mode: 'reject', redirectStatus: 307, rejectStatus: 403, redirectPort: 8443 });
+    expect(conf.https).toEqual({
+      enforce: false,
+      mode: 'reject',
+      redirectStatus: 307,
+      rejectStatus: 403,
+      redirectPort: 8443,
+    });
     expect(conf.headers.https['X-Frame-Options']).toBeUndefined();
     expect(conf.headers.https['X-Extra']).toBe('yes');
     expect(conf.headers.https['Strict-Transport-Security']).toBe('max-age=63072000; includeSubDomains; preload');
@@ -91,7 +107,10 @@ describe('values Kong refuses (Admin API / decK time)', () => {
     [{ https: { reject_status: 400 } }, { https: { reject_status: 'expected one of: 426, 403' } }],
     [{ https: { redirect_port: 0 } }, { https: { redirect_port: 'value should be between 1 and 65535' } }],
     [{ https: { enforce: 'yes' } }, { https: { enforce: 'expected a boolean' } }],
-    [{ security_headers: { preset: 'strict' } }, { security_headers: { preset: 'expected one of: api, browser, none' } }],
+    [
+      { security_headers: { preset: 'strict' } },
+      { security_headers: { preset: 'expected one of: api, browser, none' } },
+    ],
     [{ hsts: { max_age: -1 } }, { hsts: { max_age: 'value should be between 0 and 2147483647' } }],
     [{ hsts: { max_age: 1.5 } }, { hsts: { max_age: 'expected an integer' } }],
     [{ trusted_proxies: '10.0.0.0/8' }, { trusted_proxies: 'expected an array' }],
@@ -100,7 +119,9 @@ describe('values Kong refuses (Admin API / decK time)', () => {
   });
 
   it('refuses strings that cannot be a CIDR, a host or a header name by pattern', () => {
-    expect(violation({ trusted_proxies: ['10.0.0.0/8', 'ten/8'] })).toEqual({ config: { trusted_proxies: [null, expect.any(String)] } });
+    expect(violation({ trusted_proxies: ['10.0.0.0/8', 'ten/8'] })).toEqual({
+      config: { trusted_proxies: [null, expect.any(String)] },
+    });
     expect(violation({ allowed_hosts: ['evil.com/x'] })).toEqual({ config: { allowed_hosts: [expect.any(String)] } });
     expect(violation({ security_headers: { overrides: { 'Bad Name': 'x' } } })).toEqual({
       config: { security_headers: { overrides: expect.any(String) } },
@@ -108,7 +129,9 @@ describe('values Kong refuses (Admin API / decK time)', () => {
   });
 
   it('remove_response_headers moved to bulwark-response-headers: a config still carrying it is refused, naming the field', () => {
-    expect(violation({ remove_response_headers: ['Server'] })).toEqual({ config: { remove_response_headers: 'unknown field' } });
+    expect(violation({ remove_response_headers: ['Server'] })).toEqual({
+      config: { remove_response_headers: 'unknown field' },
+    });
   });
 
   it('refuses an empty string where a value is expected (strings default to len_min 1)', () => {
@@ -120,39 +143,91 @@ describe('values Kong refuses (Admin API / decK time)', () => {
 // the route answer 500 once the instance refused to start. Kong now refuses them itself, naming the field.
 describe('Kong refuses at the Admin API, naming the field (the dumped schema says it)', () => {
   it.each([
-    ['HSTS preload without includeSubDomains', { hsts: { preload: true, include_subdomains: false } }, 'hsts.include_subdomains', 'value must be true'],
-    ['HSTS preload with a short max_age', { hsts: { preload: true, max_age: 86400 } }, 'hsts.max_age', 'value should be between 31536000 and 2147483647'],
+    [
+      'HSTS preload without includeSubDomains',
+      { hsts: { preload: true, include_subdomains: false } },
+      'hsts.include_subdomains',
+      'value must be true',
+    ],
+    [
+      'HSTS preload with a short max_age',
+      { hsts: { preload: true, max_age: 86400 } },
+      'hsts.max_age',
+      'value should be between 31536000 and 2147483647',
+    ],
     ['mTLS enabled without a CA', { mtls: { enabled: true } }, 'mtls.ca_certificates', 'length must be at least 1'],
-    ['a CA that is not PEM', { mtls: { ca_certificates: ['hello'] } }, 'mtls.ca_certificates.0', 'expected a PEM certificate (-----BEGIN CERTIFICATE-----)'],
-    ['a private key given as CA', { mtls: { ca_certificates: ['-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n'] } }, 'mtls.ca_certificates.0', 'expected a PEM certificate (-----BEGIN CERTIFICATE-----)'],
-    ['a 64 KiB override value', { security_headers: { overrides: { 'X-A': 'x'.repeat(1 << 16) } } }, 'security_headers.overrides', 'length must be at most 4096'],
-    ['257 allowed hosts', { allowed_hosts: Array(257).fill('example.com') }, 'allowed_hosts', 'length must be at most 256'],
+    [
+      'a CA that is not PEM',
+      { mtls: { ca_certificates: ['hello'] } },
+      'mtls.ca_certificates.0',
+      'expected a PEM certificate (-----BEGIN CERTIFICATE-----)',
+    ],
+    [
+      'a private key given as CA',
+      { mtls: { ca_certificates: ['-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n'] } },
+      'mtls.ca_certificates.0',
+      'expected a PEM certificate (-----BEGIN CERTIFICATE-----)',
+    ],
+    [
+      'a 64 KiB override value',
+      { security_headers: { overrides: { 'X-A': 'x'.repeat(1 << 16) } } },
+      'security_headers.overrides',
+      'length must be at most 4096',
+    ],
+    [
+      '257 allowed hosts',
+      { allowed_hosts: Array(257).fill('example.com') },
+      'allowed_hosts',
+      'length must be at most 256',
+    ],
   ])('%s', (_name, input, path, error) => {
     expect(fieldError(fields, input, path)).toEqual(error);
   });
 
   it('the HSTS entity checks name their rule', () => {
-    expect(fieldError(fields, { hsts: { preload: true, include_subdomains: false } }, 'hsts.@entity')).toEqual(['preload requires include_subdomains = true']);
+    expect(fieldError(fields, { hsts: { preload: true, include_subdomains: false } }, 'hsts.@entity')).toEqual([
+      'preload requires include_subdomains = true',
+    ]);
   });
 });
 
 describe('values that pass the schema but fail the instance start (fail closed: Kong answers 500)', () => {
   it.each([
-    [{ trusted_proxies: ['10.0.0.0/8', '10.0.0/8'] }, 'trusted_proxies[1]: invalid CIDR "10.0.0/8" (not an IP address)'],
-    [{ trusted_proxies: ['10.1.0.0/8'] }, 'trusted_proxies[0]: invalid CIDR "10.1.0.0/8" (host bits set (did you mean 10.0.0.0/8?))'],
+    [
+      { trusted_proxies: ['10.0.0.0/8', '10.0.0/8'] },
+      'trusted_proxies[1]: invalid CIDR "10.0.0/8" (not an IP address)',
+    ],
+    [
+      { trusted_proxies: ['10.1.0.0/8'] },
+      'trusted_proxies[0]: invalid CIDR "10.1.0.0/8" (host bits set (did you mean 10.0.0.0/8?))',
+    ],
     [{ trusted_proxies: ['10.0.0.0/33'] }, 'trusted_proxies[0]: invalid CIDR "10.0.0.0/33" (prefix length above 32)'],
     [{ allowed_hosts: ['a.*.example.com'] }, 'allowed_hosts[0]: invalid host "a.*.example.com"'],
     [{ allowed_hosts: ['example.com:443'] }, 'allowed_hosts[0]: invalid host "example.com:443"'],
-    [{ security_headers: { overrides: { 'Strict-Transport-Security': 'max-age=1' } } }, 'security_headers.overrides.Strict-Transport-Security: set HSTS with the hsts.* fields'],
-    [{ security_headers: { overrides: { 'Content-Length': '0' } } }, 'security_headers.overrides.Content-Length: this header cannot be overridden'],
-    [{ security_headers: { overrides: { 'X-A': 'a\u0007b' } } }, 'security_headers.overrides.X-A: value must be printable ASCII without line breaks'],
-    [{ security_headers: { overrides: { 'x-a': '1', 'X-A': '2' } } }, 'security_headers.overrides.X-A: header given twice (names are case-insensitive)'],
+    [
+      { security_headers: { overrides: { 'Strict-Transport-Security': 'max-age=1' } } },
+      'security_headers.overrides.Strict-Transport-Security: set HSTS with the hsts.* fields',
+    ],
+    [
+      { security_headers: { overrides: { 'Content-Length': '0' } } },
+      'security_headers.overrides.Content-Length: this header cannot be overridden',
+    ],
+    [
+      { security_headers: { overrides: { 'X-A': 'a\u0007b' } } },
+      'security_headers.overrides.X-A: value must be printable ASCII without line breaks',
+    ],
+    [
+      { security_headers: { overrides: { 'x-a': '1', 'X-A': '2' } } },
+      'security_headers.overrides.X-A: header given twice (names are case-insensitive)',
+    ],
   ])('%j', (input, message) => {
     expect(() => startInstance(input)).toThrow(`bulwark-transport: invalid configuration: ${message}`);
   });
 
   it('parseTransportConfig refuses an unexpected shape even without the schema layer', () => {
-    expect(() => parseTransportConfig({ https: { redirect_status: 303 } })).toThrow('https.redirect_status: expected one of: 301, 302, 307, 308');
+    expect(() => parseTransportConfig({ https: { redirect_status: 303 } })).toThrow(
+      'https.redirect_status: expected one of: 301, 302, 307, 308',
+    );
     expect(() => parseTransportConfig({ trusted_proxies: [1] })).toThrow('trusted_proxies[0]: expected a string');
   });
 });
@@ -205,25 +280,40 @@ describe('mtls', () => {
   });
 
   it('Kong refuses empty strings in the lists and an empty anonymous', () => {
-    expect(violation({ mtls: { allowed_subjects: [''] } })).toEqual({ config: { mtls: { allowed_subjects: [expect.any(String)] } } });
-    expect(violation({ mtls: { ca_certificates: [''] } })).toEqual({ config: { mtls: { ca_certificates: [expect.any(String)] } } });
+    expect(violation({ mtls: { allowed_subjects: [''] } })).toEqual({
+      config: { mtls: { allowed_subjects: [expect.any(String)] } },
+    });
+    expect(violation({ mtls: { ca_certificates: [''] } })).toEqual({
+      config: { mtls: { ca_certificates: [expect.any(String)] } },
+    });
     expect(violation({ mtls: { anonymous: '' } })).toEqual({ config: { mtls: { anonymous: expect.any(String) } } });
   });
 
   const BROKEN_BASE64 = (pem: string) => pem.replace(/\n[A-Za-z0-9+/]{64}\n/, '\n' + 'A'.repeat(64) + '\n');
   it.each([
-    ['mtls.ca_certificates[0]: not a PEM certificate', () => ({ mtls: { ca_certificates: [BROKEN_BASE64(pki.root.cert)] } })],
+    [
+      'mtls.ca_certificates[0]: not a PEM certificate',
+      () => ({ mtls: { ca_certificates: [BROKEN_BASE64(pki.root.cert)] } }),
+    ],
     [
       'mtls.ca_certificates[0]: expected one certificate, found 2 (give each CA its own element)',
       () => ({ mtls: { ca_certificates: [pki.root.cert + pki.intermediate.cert] } }),
     ],
-    ['mtls.ca_certificates[0]: not a CA certificate (basicConstraints CA:TRUE is required)', () => ({ mtls: { ca_certificates: [pki.alice.cert] } })],
-    ['mtls.allowed_subjects[1]: must be 1-1024 printable characters', () => ({ mtls: { allowed_subjects: ['ok', 'line\nbreak'] } })],
+    [
+      'mtls.ca_certificates[0]: not a CA certificate (basicConstraints CA:TRUE is required)',
+      () => ({ mtls: { ca_certificates: [pki.alice.cert] } }),
+    ],
+    [
+      'mtls.allowed_subjects[1]: must be 1-1024 printable characters',
+      () => ({ mtls: { allowed_subjects: ['ok', 'line\nbreak'] } }),
+    ],
   ])('the instance refuses: %s', (message, input) => {
     expect(() => startInstance(input())).toThrow(`bulwark-transport: invalid configuration: ${message}`);
   });
 
   it('a CA certificate is checked even while mtls is disabled', () => {
-    expect(() => startInstance({ mtls: { enabled: false, ca_certificates: [pki.client.cert] } })).toThrow(/mtls.ca_certificates\[0\]: not a CA/);
+    expect(() => startInstance({ mtls: { enabled: false, ca_certificates: [pki.client.cert] } })).toThrow(
+      /mtls.ca_certificates\[0\]: not a CA/,
+    );
   });
 });

@@ -12,7 +12,12 @@ import { KongEmulator } from '../../../kong/emulator/kong';
 import { loadDeclarative } from '../../../kong/emulator/declarative';
 import { distPluginsDir } from '../../../kong/emulator/plugin-server';
 import { fixturePluginsRoot, serverKind, BOTH_PLUGIN_SERVERS, runsOnPluginServers } from '../../helpers/emulator';
-import { createVerifier, expressMiddleware, fastifyPlugin, verifyNodeRequest } from '../../../plugins/bulwark-upstream-trust/verifier';
+import {
+  createVerifier,
+  expressMiddleware,
+  fastifyPlugin,
+  verifyNodeRequest,
+} from '../../../plugins/bulwark-upstream-trust/verifier';
 import { ecKey, edKey } from '../bulwark-oauth2/fixtures';
 
 runsOnPluginServers(BOTH_PLUGIN_SERVERS);
@@ -49,7 +54,10 @@ function pluginsRoot(): string {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-ut-plugins-'));
   const entry = (name: string, target: string) => {
     fs.mkdirSync(path.join(root, name));
-    fs.writeFileSync(path.join(root, name, 'index.js'), `'use strict';\nmodule.exports = require(${JSON.stringify(target)});\n`);
+    fs.writeFileSync(
+      path.join(root, name, 'index.js'),
+      `'use strict';\nmodule.exports = require(${JSON.stringify(target)});\n`,
+    );
   };
   entry('probe', path.join(fixturePluginsRoot, 'probe', 'index.js'));
   entry('bulwark-upstream-trust', path.join(distPluginsDir, 'bulwark-upstream-trust', 'index.js'));
@@ -91,7 +99,11 @@ describe('bulwark-upstream-trust end to end (emulator + real plugin server + ver
 
   beforeAll(async () => {
     root = pluginsRoot();
-    kong = await KongEmulator.start({ server: serverKind(), pluginsRoot: root, plugins: ['bulwark-upstream-trust', 'probe'] });
+    kong = await KongEmulator.start({
+      server: serverKind(),
+      pluginsRoot: root,
+      plugins: ['bulwark-upstream-trust', 'probe'],
+    });
 
     // The JWKS the plugin serves is what the backends pin (a fresh config first, then the backends).
     const keys = [JSON.stringify({ ...ed.jwk, kid: edKid }), JSON.stringify({ ...ec.jwk, kid: ecKid })];
@@ -110,17 +122,37 @@ describe('bulwark-upstream-trust end to end (emulator + real plugin server + ver
                   { name: 'small', paths: ['/small'], strip_path: false },
                 ],
               },
-              { name: 'ledger', url: `http://127.0.0.1:${ports.fastify}/v1`, routes: [{ name: 'ledger', paths: ['/ledger'], strip_path: true }] },
-              { name: 'billing', url: `http://127.0.0.1:${ports.node}`, routes: [{ name: 'billing', paths: ['/billing'], strip_path: false }] },
-              { name: 'keys', url: `http://127.0.0.1:${ports.node}`, routes: [{ name: 'jwks', paths: ['/.well-known/gateway-jwks'] }] },
+              {
+                name: 'ledger',
+                url: `http://127.0.0.1:${ports.fastify}/v1`,
+                routes: [{ name: 'ledger', paths: ['/ledger'], strip_path: true }],
+              },
+              {
+                name: 'billing',
+                url: `http://127.0.0.1:${ports.node}`,
+                routes: [{ name: 'billing', paths: ['/billing'], strip_path: false }],
+              },
+              {
+                name: 'keys',
+                url: `http://127.0.0.1:${ports.node}`,
+                routes: [{ name: 'jwks', paths: ['/.well-known/gateway-jwks'] }],
+              },
             ],
             plugins: [
               { name: 'probe', route: 'orders' },
               { name: 'bulwark-upstream-trust', service: 'orders', config: trust({}) },
               { name: 'bulwark-upstream-trust', route: 'small', config: trust({ max_body_size: 16 }) },
               { name: 'bulwark-upstream-trust', service: 'ledger', config: trust({ active_key_id: ecKid }) },
-              { name: 'bulwark-upstream-trust', service: 'billing', config: trust({ format: 'http-message-signatures' }) },
-              { name: 'bulwark-upstream-trust', service: 'keys', config: trust({ jwks_path: '/.well-known/gateway-jwks', jwks_max_age: 120 }) },
+              {
+                name: 'bulwark-upstream-trust',
+                service: 'billing',
+                config: trust({ format: 'http-message-signatures' }),
+              },
+              {
+                name: 'bulwark-upstream-trust',
+                service: 'keys',
+                config: trust({ jwks_path: '/.well-known/gateway-jwks', jwks_max_age: 120 }),
+              },
             ],
           }),
           { knownPlugins: new Set(kong.plugins.keys()) },
@@ -143,7 +175,12 @@ describe('bulwark-upstream-trust end to end (emulator + real plugin server + ver
       app.use(expressMiddleware(verifierOptions('orders')));
       app.use((req, res) => {
         const r = req as typeof req & { bulwark?: { identity: unknown } };
-        res.json({ ok: true, url: req.originalUrl, identity: r.bulwark?.identity, body: Buffer.isBuffer(req.body) ? req.body.toString('utf8') : null });
+        res.json({
+          ok: true,
+          url: req.originalUrl,
+          identity: r.bulwark?.identity,
+          body: Buffer.isBuffer(req.body) ? req.body.toString('utf8') : null,
+        });
       });
       const server = http.createServer(app);
       const port = await listen(server);
@@ -157,7 +194,12 @@ describe('bulwark-upstream-trust end to end (emulator + real plugin server + ver
         received.push({ method: req.raw.method ?? '', url: req.raw.url ?? '', headers: { ...req.raw.headers } });
       });
       await app.register(fastifyPlugin(verifierOptions('ledger')) as never);
-      app.all('/*', async (req) => ({ ok: true, url: req.raw.url, identity: (req as unknown as { bulwark: { identity: unknown } }).bulwark.identity, body: req.body ?? null }));
+      app.all('/*', async (req) => ({
+        ok: true,
+        url: req.raw.url,
+        identity: (req as unknown as { bulwark: { identity: unknown } }).bulwark.identity,
+        body: req.body ?? null,
+      }));
       await app.listen({ port: 0, host: '127.0.0.1' });
       const port = (app.server.address() as AddressInfo).port;
       fastifyBackend = { app, port, received, close: () => app.close() };
@@ -197,12 +239,23 @@ describe('bulwark-upstream-trust end to end (emulator + real plugin server + ver
   afterEach(() => expect(failOpen).toEqual([]));
 
   /** A request straight to a backend port, bypassing the gateway. */
-  function direct(port: number, method: string, target: string, headers: http.OutgoingHttpHeaders, body?: string): Promise<{ status: number; json: Record<string, unknown> }> {
+  function direct(
+    port: number,
+    method: string,
+    target: string,
+    headers: http.OutgoingHttpHeaders,
+    body?: string,
+  ): Promise<{ status: number; json: Record<string, unknown> }> {
     return new Promise((resolve, reject) => {
       const req = http.request({ host: '127.0.0.1', port, method, path: target, headers }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown> }));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            json: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>,
+          }),
+        );
       });
       req.on('error', reject);
       req.end(body);
@@ -233,8 +286,17 @@ describe('bulwark-upstream-trust end to end (emulator + real plugin server + ver
   test('Express: accepted through the gateway, with the identity the authenticating plugin published', async () => {
     const res = await viaGateway({ path: '/orders/7?limit=5', headers: { 'x-probe-access': publishIdentity } });
     expect(res.status).toBe(200);
-    expect(json(res)).toMatchObject({ ok: true, url: '/orders/7?limit=5', identity: { subject: 'alice', scopes: ['orders:read'] } });
-    const post = await viaGateway({ method: 'POST', path: '/orders', headers: { 'content-type': 'application/json' }, body: '{"item":"book"}' });
+    expect(json(res)).toMatchObject({
+      ok: true,
+      url: '/orders/7?limit=5',
+      identity: { subject: 'alice', scopes: ['orders:read'] },
+    });
+    const post = await viaGateway({
+      method: 'POST',
+      path: '/orders',
+      headers: { 'content-type': 'application/json' },
+      body: '{"item":"book"}',
+    });
     expect(post.status).toBe(200);
     expect(json(post)).toMatchObject({ ok: true, body: '{"item":"book"}', identity: null });
   });
@@ -251,17 +313,35 @@ describe('bulwark-upstream-trust end to end (emulator + real plugin server + ver
     expect((await direct(expressBackend.port, 'GET', '/orders/7?limit=500', h)).json.error).toBe('query_mismatch');
     expect((await direct(expressBackend.port, 'DELETE', got.url, h)).json.error).toBe('method_mismatch');
 
-    expect((await viaGateway({ method: 'POST', path: '/orders', headers: { 'content-type': 'application/json' }, body: '{"qty":1}' })).status).toBe(200);
+    expect(
+      (
+        await viaGateway({
+          method: 'POST',
+          path: '/orders',
+          headers: { 'content-type': 'application/json' },
+          body: '{"qty":1}',
+        })
+      ).status,
+    ).toBe(200);
     const post = last(expressBackend);
-    expect((await direct(expressBackend.port, 'POST', '/orders', resendable(post.headers), '{"qty":9}')).json.error).toBe('body_digest_mismatch');
-    expect((await direct(expressBackend.port, 'POST', '/orders', resendable(post.headers), '{"qty":1}')).json.error).toBe('replayed');
+    expect(
+      (await direct(expressBackend.port, 'POST', '/orders', resendable(post.headers), '{"qty":9}')).json.error,
+    ).toBe('body_digest_mismatch');
+    expect(
+      (await direct(expressBackend.port, 'POST', '/orders', resendable(post.headers), '{"qty":1}')).json.error,
+    ).toBe('replayed');
   });
 
   test('a client cannot hand the backend a token of its own: every inbound spelling is removed', async () => {
     const forged = 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJhZG1pbiJ9.';
     const res = await viaGateway({
       path: '/orders/1',
-      headers: { 'X-Bulwark-Upstream-Token': forged, X_Bulwark_Upstream_Token: forged, 'bulwark-identity': 'e30', signature: 'bulwark=:AA==:' },
+      headers: {
+        'X-Bulwark-Upstream-Token': forged,
+        X_Bulwark_Upstream_Token: forged,
+        'bulwark-identity': 'e30',
+        signature: 'bulwark=:AA==:',
+      },
     });
     expect(res.status).toBe(200);
     const sent = res.report.upstreamRequest!.headers;
@@ -280,41 +360,91 @@ describe('bulwark-upstream-trust end to end (emulator + real plugin server + ver
   });
 
   test('Fastify behind strip_path and a service path: the token binds the path Kong sends (/v1/...)', async () => {
-    const res = await viaGateway({ method: 'POST', path: '/ledger/entries?page=2', headers: { 'content-type': 'application/json' }, body: '{"amount":3}' });
+    const res = await viaGateway({
+      method: 'POST',
+      path: '/ledger/entries?page=2',
+      headers: { 'content-type': 'application/json' },
+      body: '{"amount":3}',
+    });
     expect(res.status).toBe(200);
     expect(json(res)).toMatchObject({ ok: true, url: '/v1/entries?page=2', body: { amount: 3 } });
     const got = last(fastifyBackend);
     // Signed with the active EC key.
     const token = got.headers['x-bulwark-upstream-token'] as string;
-    expect(JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString())).toMatchObject({ alg: 'ES256', kid: ecKid, typ: 'bulwark-upstream+jwt' });
-    expect((await direct(fastifyBackend.port, 'GET', '/v1/entries', { host: got.headers.host })).json.error).toBe('missing_token');
-    expect((await direct(fastifyBackend.port, 'POST', '/v1/other?page=2', resendable(got.headers), '{"amount":3}')).json.error).toBe('path_mismatch');
-    expect((await direct(fastifyBackend.port, 'POST', '/v1/entries?page=2', resendable(got.headers), '{"amount":300}')).json.error).toBe('body_digest_mismatch');
-    expect((await direct(fastifyBackend.port, 'POST', '/v1/entries?page=2', resendable(got.headers), '{"amount":3}')).json.error).toBe('replayed');
+    expect(JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString())).toMatchObject({
+      alg: 'ES256',
+      kid: ecKid,
+      typ: 'bulwark-upstream+jwt',
+    });
+    expect((await direct(fastifyBackend.port, 'GET', '/v1/entries', { host: got.headers.host })).json.error).toBe(
+      'missing_token',
+    );
+    expect(
+      (await direct(fastifyBackend.port, 'POST', '/v1/other?page=2', resendable(got.headers), '{"amount":3}')).json
+        .error,
+    ).toBe('path_mismatch');
+    expect(
+      (await direct(fastifyBackend.port, 'POST', '/v1/entries?page=2', resendable(got.headers), '{"amount":300}')).json
+        .error,
+    ).toBe('body_digest_mismatch');
+    expect(
+      (await direct(fastifyBackend.port, 'POST', '/v1/entries?page=2', resendable(got.headers), '{"amount":3}')).json
+        .error,
+    ).toBe('replayed');
   });
 
   test('RFC 9421 format, plain Node backend: accepted via the gateway; altered or replayed requests refused', async () => {
-    const res = await viaGateway({ method: 'PUT', path: '/billing/inv/4', headers: { 'content-type': 'text/plain' }, body: 'paid' });
+    const res = await viaGateway({
+      method: 'PUT',
+      path: '/billing/inv/4',
+      headers: { 'content-type': 'text/plain' },
+      body: 'paid',
+    });
     expect(res.status).toBe(200);
     expect(json(res)).toMatchObject({ ok: true, url: '/billing/inv/4', body: 'paid' });
     const got = last(nodeBackend);
-    expect(got.headers['signature-input']).toMatch(/^bulwark=\("@method" "@authority" "@path" "@query" "content-digest" "bulwark-identity"\);created=\d+;expires=\d+;keyid="gw-ed-1";alg="ed25519";nonce="[^"]+";tag="bulwark-upstream-trust"$/);
-    expect((await direct(nodeBackend.port, 'PUT', '/billing/inv/4', { host: got.headers.host })).json.error).toBe('missing_token');
-    expect((await direct(nodeBackend.port, 'PUT', '/billing/inv/4', resendable(got.headers), 'unpaid')).json.error).toBe('body_digest_mismatch');
+    expect(got.headers['signature-input']).toMatch(
+      /^bulwark=\("@method" "@authority" "@path" "@query" "content-digest" "bulwark-identity"\);created=\d+;expires=\d+;keyid="gw-ed-1";alg="ed25519";nonce="[^"]+";tag="bulwark-upstream-trust"$/,
+    );
+    expect((await direct(nodeBackend.port, 'PUT', '/billing/inv/4', { host: got.headers.host })).json.error).toBe(
+      'missing_token',
+    );
+    expect(
+      (await direct(nodeBackend.port, 'PUT', '/billing/inv/4', resendable(got.headers), 'unpaid')).json.error,
+    ).toBe('body_digest_mismatch');
     // The signature covers @path as received: another path no longer matches the signature base.
-    expect((await direct(nodeBackend.port, 'PUT', '/billing/inv/5', resendable(got.headers), 'paid')).json.error).toBe('bad_signature');
-    expect((await direct(nodeBackend.port, 'PUT', '/billing/inv/4', resendable(got.headers), 'paid')).json.error).toBe('replayed');
+    expect((await direct(nodeBackend.port, 'PUT', '/billing/inv/5', resendable(got.headers), 'paid')).json.error).toBe(
+      'bad_signature',
+    );
+    expect((await direct(nodeBackend.port, 'PUT', '/billing/inv/4', resendable(got.headers), 'paid')).json.error).toBe(
+      'replayed',
+    );
   });
 
   test('a body over max_body_size is refused at the gateway with 413 (fail closed), the upstream never called', async () => {
-    const res = await viaGateway({ method: 'POST', path: '/small', headers: { 'content-type': 'text/plain' }, body: 'x'.repeat(17) });
+    const res = await viaGateway({
+      method: 'POST',
+      path: '/small',
+      headers: { 'content-type': 'text/plain' },
+      body: 'x'.repeat(17),
+    });
     expect(res.status).toBe(413);
     expect(res.report.upstreamRequest).toBeUndefined();
-    expect((await viaGateway({ method: 'POST', path: '/small', headers: { 'content-type': 'text/plain' }, body: 'x'.repeat(16) })).status).toBe(200);
+    expect(
+      (
+        await viaGateway({
+          method: 'POST',
+          path: '/small',
+          headers: { 'content-type': 'text/plain' },
+          body: 'x'.repeat(16),
+        })
+      ).status,
+    ).toBe(200);
   });
 
   test('PDK round trips: a GET without body makes 9 calls (identity, method, headers, upstream_uri, query, upstream_host, service, setHeaders, decision record); a body adds getRawBody', async () => {
-    const calls = (res: Res) => res.report.pdkCalls.filter(([plugin]) => plugin === 'bulwark-upstream-trust').map(([, method]) => method);
+    const calls = (res: Res) =>
+      res.report.pdkCalls.filter(([plugin]) => plugin === 'bulwark-upstream-trust').map(([, method]) => method);
     const res = await viaGateway({ path: '/billing/x' });
     expect(res.status).toBe(200);
     expect(calls(res)).toEqual([

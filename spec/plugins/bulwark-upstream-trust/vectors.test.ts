@@ -10,9 +10,23 @@ const dir = path.join(__dirname, '..', '..', '..', 'plugins', 'bulwark-upstream-
 interface Vector {
   name: string;
   format: 'jwt' | 'http-message-signatures';
-  verifier: { issuer: string; audience: string; now: number; clock_tolerance_seconds: number; max_token_lifetime_seconds: number; algorithms: ('EdDSA' | 'ES256')[]; header_name: string };
+  verifier: {
+    issuer: string;
+    audience: string;
+    now: number;
+    clock_tolerance_seconds: number;
+    max_token_lifetime_seconds: number;
+    algorithms: ('EdDSA' | 'ES256')[];
+    header_name: string;
+  };
   jwks: { keys: Record<string, unknown>[] };
-  requests: { method: string; target: string; headers: Record<string, string>; body_base64: string | null; expect: { ok: boolean; error?: string; subject?: string | null } }[];
+  requests: {
+    method: string;
+    target: string;
+    headers: Record<string, string>;
+    body_base64: string | null;
+    expect: { ok: boolean; error?: string; subject?: string | null };
+  }[];
 }
 
 const vectors = fs
@@ -22,11 +36,38 @@ const vectors = fs
   .map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as Vector);
 
 test('the set covers a valid request and every negative case the issue lists, in both formats', () => {
-  const errors = (format: string) => new Set(vectors.filter((v) => v.format === format).flatMap((v) => v.requests.map((r) => (r.expect.ok ? 'ok' : r.expect.error))));
+  const errors = (format: string) =>
+    new Set(
+      vectors
+        .filter((v) => v.format === format)
+        .flatMap((v) => v.requests.map((r) => (r.expect.ok ? 'ok' : r.expect.error))),
+    );
   expect([...errors('jwt')].sort()).toEqual(
-    expect.arrayContaining(['ok', 'method_mismatch', 'path_mismatch', 'query_mismatch', 'host_mismatch', 'body_digest_mismatch', 'expired', 'replayed', 'wrong_audience', 'unknown_key', 'alg_not_allowed']),
+    expect.arrayContaining([
+      'ok',
+      'method_mismatch',
+      'path_mismatch',
+      'query_mismatch',
+      'host_mismatch',
+      'body_digest_mismatch',
+      'expired',
+      'replayed',
+      'wrong_audience',
+      'unknown_key',
+      'alg_not_allowed',
+    ]),
   );
-  expect([...errors('http-message-signatures')].sort()).toEqual(expect.arrayContaining(['ok', 'bad_signature', 'body_digest_mismatch', 'expired', 'replayed', 'wrong_audience', 'alg_not_allowed']));
+  expect([...errors('http-message-signatures')].sort()).toEqual(
+    expect.arrayContaining([
+      'ok',
+      'bad_signature',
+      'body_digest_mismatch',
+      'expired',
+      'replayed',
+      'wrong_audience',
+      'alg_not_allowed',
+    ]),
+  );
   expect(vectors.length).toBeGreaterThanOrEqual(30);
 });
 

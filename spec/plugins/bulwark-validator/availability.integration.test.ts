@@ -6,7 +6,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as zlib from 'node:zlib';
-import { startGateway, Gateway, afterAllNoFailOpen, BOTH_PLUGIN_SERVERS, runsOnPluginServers } from '../../helpers/emulator';
+import {
+  startGateway,
+  Gateway,
+  afterAllNoFailOpen,
+  BOTH_PLUGIN_SERVERS,
+  runsOnPluginServers,
+} from '../../helpers/emulator';
 
 runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
@@ -16,7 +22,11 @@ const GALAXY = path.join(FIXTURES, 'scalar-galaxy/galaxy-3.1.json');
 const REDOS_SPEC = JSON.stringify({
   openapi: '3.0.3',
   info: { title: 'redos', version: '1' },
-  paths: { '/redos/search': { get: { parameters: [{ name: 'q', in: 'query', schema: { type: 'string', pattern: '^(a+)+$' } }] } } },
+  paths: {
+    '/redos/search': {
+      get: { parameters: [{ name: 'q', in: 'query', schema: { type: 'string', pattern: '^(a+)+$' } }] },
+    },
+  },
 });
 
 const BROKEN_OP_SPEC = JSON.stringify({
@@ -25,7 +35,11 @@ const BROKEN_OP_SPEC = JSON.stringify({
   paths: {
     '/bops/ok': { get: {} },
     // Passes the load-time checks (3.1 may name another resource by URI); Ajv cannot resolve it on first use.
-    '/bops/broken': { post: { requestBody: { content: { 'application/json': { schema: { $ref: 'https://elsewhere.example/schema.json' } } } } } },
+    '/bops/broken': {
+      post: {
+        requestBody: { content: { 'application/json': { schema: { $ref: 'https://elsewhere.example/schema.json' } } } },
+      },
+    },
   },
 });
 
@@ -72,7 +86,10 @@ describe('bulwark-validator availability (emulator + real plugin server)', () =>
   beforeAll(async () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-gh-'));
     const githubFile = path.join(tmp, 'api.github.com.json');
-    fs.writeFileSync(githubFile, zlib.gunzipSync(fs.readFileSync(path.join(FIXTURES, 'github/api.github.com.json.gz'))));
+    fs.writeFileSync(
+      githubFile,
+      zlib.gunzipSync(fs.readFileSync(path.join(FIXTURES, 'github/api.github.com.json.gz'))),
+    );
     gw = await startGateway({ plugins: ['bulwark-validator', 'bulwark-transport'] });
     gw.configure(config(githubFile));
   });
@@ -110,7 +127,13 @@ describe('bulwark-validator availability (emulator + real plugin server)', () =>
 
   test('an operation whose schema does not compile answers 500 with a log line naming it; other operations work', async () => {
     expect((await gw.kong.request({ path: '/bops/ok' })).status).toBe(200);
-    const post = () => gw.kong.request({ method: 'POST', path: '/bops/broken', body: '{}', headers: { 'content-type': 'application/json' } });
+    const post = () =>
+      gw.kong.request({
+        method: 'POST',
+        path: '/bops/broken',
+        body: '{}',
+        headers: { 'content-type': 'application/json' },
+      });
     const first = await post();
     expect(first.status).toBe(500);
     expect(first.report.upstreamRequest).toBeUndefined();
@@ -125,24 +148,44 @@ describe('bulwark-validator availability (emulator + real plugin server)', () =>
   });
 
   test("lenient load of Scalar's Galaxy (3.1, one meta-schema violation): served, and the violation logged once with its location", async () => {
-    const ok = await gw.kong.request({ method: 'POST', path: '/galaxy/planets', body: '{"name":"Mars"}', headers: { 'content-type': 'application/json' } });
+    const ok = await gw.kong.request({
+      method: 'POST',
+      path: '/galaxy/planets',
+      body: '{"name":"Mars"}',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(ok.status).toBe(200);
-    const bad = await gw.kong.request({ method: 'POST', path: '/galaxy/planets', body: '{"name":7}', headers: { 'content-type': 'application/json' } });
+    const bad = await gw.kong.request({
+      method: 'POST',
+      path: '/galaxy/planets',
+      body: '{"name":7}',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(bad.status).toBe(400);
     const lines = gw.kong.log.filter((l) => l.includes('"event":"document_loaded_leniently"'));
     expect(lines.length).toBe(1);
-    expect(lines[0]).toContain('paths./planets/{planetId}/image.post.requestBody.content.multipart/form-data.schema.properties.image.examples');
+    expect(lines[0]).toContain(
+      'paths./planets/{planetId}/image.post.requestBody.content.multipart/form-data.schema.properties.image.examples',
+    );
     expect(lines[0]).toContain('"problems_total":1');
   });
 
   test("GitHub's 1,223-operation document (spec_file, 13 MB) starts and validates through Kong", async () => {
     const repo = await gw.kong.request({ path: '/gh/repos/octocat/hello-world' });
     expect(repo.status).toBe(200);
-    const create = (body: string) => gw.kong.request({ method: 'POST', path: '/gh/repos/octocat/hello-world/issues', body, headers: { 'content-type': 'application/json' } });
+    const create = (body: string) =>
+      gw.kong.request({
+        method: 'POST',
+        path: '/gh/repos/octocat/hello-world/issues',
+        body,
+        headers: { 'content-type': 'application/json' },
+      });
     expect((await create('{"title":"Found a bug"}')).status).toBe(200);
     const bad = await create('{"body":"no title"}');
     expect(bad.status).toBe(400);
-    expect(JSON.parse(bad.body.toString()).errors).toContainEqual(expect.objectContaining({ location: 'body/title', rule: 'required' }));
+    expect(JSON.parse(bad.body.toString()).errors).toContainEqual(
+      expect.objectContaining({ location: 'body/title', rule: 'required' }),
+    );
     expect((await gw.kong.request({ path: '/gh/no/such/api' })).status).toBe(404);
   }, 120_000);
 });

@@ -2,7 +2,15 @@
 // and the echo upstream: what passes must be what an upstream parser reads; the rest is refused before it.
 // Document: spec/fixtures/openapi/stripe-style (form bodies with deepObject fields, anyOf deepObject filters).
 import * as path from 'node:path';
-import { startGateway, Gateway, echoed, type GatewayRequest, afterAllNoFailOpen, BOTH_PLUGIN_SERVERS, runsOnPluginServers } from '../../helpers/emulator';
+import {
+  startGateway,
+  Gateway,
+  echoed,
+  type GatewayRequest,
+  afterAllNoFailOpen,
+  BOTH_PLUGIN_SERVERS,
+  runsOnPluginServers,
+} from '../../helpers/emulator';
 
 runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
@@ -66,14 +74,34 @@ describe('bulwark-validator differentials (emulator + real plugin server)', () =
   });
 
   test('multipart with two boundary parameters, or a part with two names: 400 before the upstream', async () => {
-    const body = '--X\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\nContent-Type: image/png\r\n\r\nPNG\r\n'
-      + '--X\r\nContent-Disposition: form-data; name="purpose"\r\n\r\ndispute_evidence\r\n'
-      + '--X\r\nContent-Disposition: form-data; name="copies"\r\n\r\n5\r\n--X--\r\n';
-    expect((await send({ method: 'POST', path: '/v1/files', body, headers: { 'content-type': 'multipart/form-data; boundary=X' } })).status).toBe(200);
-    const dup = await refused({ method: 'POST', path: '/v1/files', body, headers: { 'content-type': 'multipart/form-data; boundary=X; boundary=Y' } });
+    const body =
+      '--X\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\nContent-Type: image/png\r\n\r\nPNG\r\n' +
+      '--X\r\nContent-Disposition: form-data; name="purpose"\r\n\r\ndispute_evidence\r\n' +
+      '--X\r\nContent-Disposition: form-data; name="copies"\r\n\r\n5\r\n--X--\r\n';
+    expect(
+      (
+        await send({
+          method: 'POST',
+          path: '/v1/files',
+          body,
+          headers: { 'content-type': 'multipart/form-data; boundary=X' },
+        })
+      ).status,
+    ).toBe(200);
+    const dup = await refused({
+      method: 'POST',
+      path: '/v1/files',
+      body,
+      headers: { 'content-type': 'multipart/form-data; boundary=X; boundary=Y' },
+    });
     expect(errorsOf(dup.body).errors![0]!.detail).toContain('boundary more than once');
     const twoNames = body.replace('name="copies"', 'name="copies"; name="purpose"');
-    const res = await refused({ method: 'POST', path: '/v1/files', body: twoNames, headers: { 'content-type': 'multipart/form-data; boundary=X' } });
+    const res = await refused({
+      method: 'POST',
+      path: '/v1/files',
+      body: twoNames,
+      headers: { 'content-type': 'multipart/form-data; boundary=X' },
+    });
     expect(errorsOf(res.body).errors![0]!.detail).toBe('multipart Content-Disposition gives name more than once');
   });
 
@@ -89,8 +117,9 @@ describe('bulwark-validator differentials (emulator + real plugin server)', () =
   });
 
   test('a Stripe-style deepObject form body passes byte for byte; a bad member is located', async () => {
-    const body = `${BASE}&metadata[order_id]=6735&line_items[0][price]=price_123&line_items[0][quantity]=2`
-      + '&line_items[0][adjustable_quantity][enabled]=true&expand[]=customer';
+    const body =
+      `${BASE}&metadata[order_id]=6735&line_items[0][price]=price_123&line_items[0][quantity]=2` +
+      '&line_items[0][adjustable_quantity][enabled]=true&expand[]=customer';
     const ok = await form(body);
     expect(ok.status).toBe(200);
     expect(echoed(ok.body).body).toBe(body);
@@ -109,7 +138,13 @@ describe('bulwark-validator differentials (emulator + real plugin server)', () =
     // A GET that defines no body, with one in DATA frames: refused instead of reaching the upstream.
     const get = await refused({ path: '/v1/checkout/sessions', body: 'limit=1000', httpVersion: 2 });
     expect(locations(get.body)).toEqual(['body unexpected-body']);
-    const bad = await refused({ method: 'POST', path: '/v1/checkout/sessions', body: 'mode=bogus&success_url=x', headers: { 'content-type': FORM }, httpVersion: 2 });
+    const bad = await refused({
+      method: 'POST',
+      path: '/v1/checkout/sessions',
+      body: 'mode=bogus&success_url=x',
+      headers: { 'content-type': FORM },
+      httpVersion: 2,
+    });
     expect(locations(bad.body)).toEqual(['body/mode enum']);
     const ok = await form(BASE, { httpVersion: 2 });
     expect(ok.status).toBe(200);
@@ -118,11 +153,21 @@ describe('bulwark-validator differentials (emulator + real plugin server)', () =
 
   test('a chunked body over max_body_size (spooled by nginx, > 8k) gets 413, not 500', async () => {
     const big = `${BASE}&customer_email=${'a'.repeat(9000)}`;
-    const res = await send({ method: 'POST', path: '/small/v1/checkout/sessions', body: big, headers: { 'content-type': FORM, 'transfer-encoding': 'chunked' } });
+    const res = await send({
+      method: 'POST',
+      path: '/small/v1/checkout/sessions',
+      body: big,
+      headers: { 'content-type': FORM, 'transfer-encoding': 'chunked' },
+    });
     expect(res.status).toBe(413);
     expect(res.report.upstreamRequest).toBeUndefined();
     // Under the limit, chunked: validated and passed.
-    const small = await send({ method: 'POST', path: '/small/v1/checkout/sessions', body: BASE, headers: { 'content-type': FORM, 'transfer-encoding': 'chunked' } });
+    const small = await send({
+      method: 'POST',
+      path: '/small/v1/checkout/sessions',
+      body: BASE,
+      headers: { 'content-type': FORM, 'transfer-encoding': 'chunked' },
+    });
     expect(small.status).toBe(200);
   });
 });

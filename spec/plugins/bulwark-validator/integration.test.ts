@@ -2,7 +2,15 @@
 // petstore and USPTO OpenAPI documents of spec/fixtures/openapi/oai-examples.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { startGateway, Gateway, echoed, type GatewayRequest, afterAllNoFailOpen, BOTH_PLUGIN_SERVERS, runsOnPluginServers } from '../../helpers/emulator';
+import {
+  startGateway,
+  Gateway,
+  echoed,
+  type GatewayRequest,
+  afterAllNoFailOpen,
+  BOTH_PLUGIN_SERVERS,
+  runsOnPluginServers,
+} from '../../helpers/emulator';
 
 runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
@@ -18,7 +26,11 @@ const ORDER_SCHEMA = JSON.stringify({
     items: {
       type: 'array',
       minItems: 1,
-      items: { type: 'object', required: ['sku', 'price'], properties: { sku: { type: 'string', pattern: '^[A-Z]{3}-\\d+$' }, price: { type: 'number', minimum: 0 } } },
+      items: {
+        type: 'object',
+        required: ['sku', 'price'],
+        properties: { sku: { type: 'string', pattern: '^[A-Z]{3}-\\d+$' }, price: { type: 'number', minimum: 0 } },
+      },
     },
     note: { type: 'string', maxLength: 20 },
   },
@@ -164,15 +176,29 @@ describe('bulwark-validator integration (emulator + real plugin server)', () => 
     });
 
     test('Content-Type outside the operation’s media types → 415; missing Content-Type → 415', async () => {
-      const xml = await send({ method: 'POST', path: '/v1/pets', body: '<pet/>', headers: { 'content-type': 'application/xml' } });
+      const xml = await send({
+        method: 'POST',
+        path: '/v1/pets',
+        body: '<pet/>',
+        headers: { 'content-type': 'application/xml' },
+      });
       expect(xml.status).toBe(415);
-      expect(errorsOf(xml.body).errors?.[0]).toMatchObject({ location: 'header/content-type', rule: 'media-type', detail: 'expected one of: application/json' });
+      expect(errorsOf(xml.body).errors?.[0]).toMatchObject({
+        location: 'header/content-type',
+        rule: 'media-type',
+        detail: 'expected one of: application/json',
+      });
       const none = await send({ method: 'POST', path: '/v1/pets', body: '{"id":1,"name":"a"}' });
       expect(none.status).toBe(415);
     });
 
     test('a Content-Length over max_body_size → 413 before the body is read', async () => {
-      const res = await send({ method: 'POST', path: '/v1/pets', body: `{"id":1,"name":"${'x'.repeat(1048576)}"}`, headers: { 'content-type': 'application/json' } });
+      const res = await send({
+        method: 'POST',
+        path: '/v1/pets',
+        body: `{"id":1,"name":"${'x'.repeat(1048576)}"}`,
+        headers: { 'content-type': 'application/json' },
+      });
       expect(res.status).toBe(413);
       expect(errorsOf(res.body).errors?.[0]).toMatchObject({ location: 'body', rule: 'max-body-size' });
       // HandleEvent, getMethod, getPathWithQuery, getHeaders, log (the exit gets no reply): no getRawBody.
@@ -238,13 +264,23 @@ describe('bulwark-validator integration (emulator + real plugin server)', () => 
 
     test('a valid form search passes untouched', async () => {
       const body = 'criteria=patentNumber%3A7654321&start=0&rows=10';
-      const res = await send({ method: 'POST', path: '/ds-api/oa_citations/v1/records', body, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      const res = await send({
+        method: 'POST',
+        path: '/ds-api/oa_citations/v1/records',
+        body,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
       expect(res.status).toBe(200);
       expect(echoed(res.body).body).toBe(body);
     });
 
     test('form violations: missing criteria, non-integer rows', async () => {
-      const res = await send({ method: 'POST', path: '/ds-api/oa_citations/v1/records', body: 'rows=ten', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      const res = await send({
+        method: 'POST',
+        path: '/ds-api/oa_citations/v1/records',
+        body: 'rows=ten',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
       expect(res.status).toBe(400);
       expect(locations(res.body).sort()).toEqual(['body/criteria required', 'body/rows type']);
     });
@@ -290,7 +326,12 @@ describe('bulwark-validator integration (emulator + real plugin server)', () => 
     });
 
     test('a non-JSON body to a body schema → 415', async () => {
-      const res = await send({ method: 'POST', path: '/orders', body: 'a=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      const res = await send({
+        method: 'POST',
+        path: '/orders',
+        body: 'a=1',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
       expect(res.status).toBe(415);
     });
   });
@@ -302,8 +343,16 @@ describe('bulwark-validator integration (emulator + real plugin server)', () => 
       ['trailing comma in array', '{"id": 1, "name": "Rex", "tag": [1,]}', 'json-syntax'],
       ['lone high surrogate', '{"id": 1, "name": "\\ud800"}', 'lone-surrogate'],
       ['lone low surrogate', '{"id": 1, "name": "\\udc00x"}', 'lone-surrogate'],
-      ['invalid UTF-8', Buffer.concat([Buffer.from('{"id": 1, "name": "'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]), 'utf-8'],
-      ['encoded surrogate in UTF-8', Buffer.concat([Buffer.from('{"id": 1, "name": "'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"}')]), 'utf-8'],
+      [
+        'invalid UTF-8',
+        Buffer.concat([Buffer.from('{"id": 1, "name": "'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]),
+        'utf-8',
+      ],
+      [
+        'encoded surrogate in UTF-8',
+        Buffer.concat([Buffer.from('{"id": 1, "name": "'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"}')]),
+        'utf-8',
+      ],
       ['duplicate keys', '{"id": 1, "name": "Rex", "name": "Max"}', 'duplicate-key'],
       ['single quotes', "{'id': 1}", 'json-syntax'],
       ['NaN', '{"id": NaN, "name": "x"}', 'json-syntax'],
@@ -316,7 +365,12 @@ describe('bulwark-validator integration (emulator + real plugin server)', () => 
       ['10,000 unclosed levels', '{"a":'.repeat(10000), 'max-depth'],
     ];
     test.each(hostile)('%s → 400 saying where', async (_name, body, rule) => {
-      const res = await send({ method: 'POST', path: '/v1/pets', body, headers: { 'content-type': 'application/json' } });
+      const res = await send({
+        method: 'POST',
+        path: '/v1/pets',
+        body,
+        headers: { 'content-type': 'application/json' },
+      });
       expect(res.status).toBe(400);
       const [first] = errorsOf(res.body).errors ?? [];
       expect(first?.rule).toBe(rule);

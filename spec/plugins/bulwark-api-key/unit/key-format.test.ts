@@ -61,7 +61,8 @@ describe('generation', () => {
 
   test('prefixes: lower-case words joined by single "_", 2-24 characters', () => {
     for (const ok of ['bwk', 'bwk_live', 'acme_prod_eu1', 'a1']) expect(isValidPrefix(ok)).toBe(true);
-    for (const bad of ['', 'b', 'BWK', 'bwk__live', 'bwk_', '_bwk', 'bwk-live', '1bwk', 'x'.repeat(25)]) expect(isValidPrefix(bad)).toBe(false);
+    for (const bad of ['', 'b', 'BWK', 'bwk__live', 'bwk_', '_bwk', 'bwk-live', '1bwk', 'x'.repeat(25)])
+      expect(isValidPrefix(bad)).toBe(false);
     expect(() => generateKey('Bad')).toThrow('invalid key prefix');
   });
 });
@@ -81,7 +82,8 @@ describe('checksum', () => {
   test('every single-character change of the random part is caught', () => {
     const key = generateKey('bwk_live');
     expect(parseKey(key, PREFIXES).ok).toBe(true);
-    for (let i = 0; i < RANDOM_LENGTH; i++) expect(parseKey(flipRandomChar(key, i), PREFIXES)).toEqual({ ok: false, reason: 'checksum' });
+    for (let i = 0; i < RANDOM_LENGTH; i++)
+      expect(parseKey(flipRandomChar(key, i), PREFIXES)).toEqual({ ok: false, reason: 'checksum' });
   });
 
   test('the checksum covers the prefix: a live key relabelled as test is refused', () => {

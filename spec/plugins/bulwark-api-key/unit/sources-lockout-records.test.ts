@@ -2,13 +2,23 @@
 // counter, stored records (bounds, round trip, validity at a time).
 import { extractKey } from '../../../../plugins/bulwark-api-key/key-source';
 import { MemoryLockout } from '../../../../plugins/bulwark-api-key/lockout';
-import { hashesEqual, hashKey, keyStatus, parseKeyRecord, serializeKeyRecord } from '../../../../plugins/bulwark-api-key/key-record';
+import {
+  hashesEqual,
+  hashKey,
+  keyStatus,
+  parseKeyRecord,
+  serializeKeyRecord,
+} from '../../../../plugins/bulwark-api-key/key-record';
 
 const SOURCES = { headers: ['x-api-key', 'apikey'], queryParams: [] as string[] };
 
 describe('key sources', () => {
   test('header names are matched case-insensitively; values trimmed; nothing → none', () => {
-    expect(extractKey({ 'X-API-KEY': [' k1 '] }, undefined, SOURCES)).toEqual({ kind: 'found', key: 'k1', locations: [{ type: 'header', name: 'x-api-key' }] });
+    expect(extractKey({ 'X-API-KEY': [' k1 '] }, undefined, SOURCES)).toEqual({
+      kind: 'found',
+      key: 'k1',
+      locations: [{ type: 'header', name: 'x-api-key' }],
+    });
     expect(extractKey({ other: ['k1'] }, undefined, SOURCES)).toEqual({ kind: 'none' });
     expect(extractKey({ 'x-api-key': ['  '] }, undefined, SOURCES)).toEqual({ kind: 'none' });
   });
@@ -19,20 +29,31 @@ describe('key sources', () => {
 
   test('Authorization only with the configured scheme; other schemes are ignored', () => {
     const sources = { ...SOURCES, authorizationScheme: 'apikey' };
-    expect(extractKey({ authorization: ['ApiKey   k1'] }, undefined, sources)).toMatchObject({ kind: 'found', key: 'k1' });
+    expect(extractKey({ authorization: ['ApiKey   k1'] }, undefined, sources)).toMatchObject({
+      kind: 'found',
+      key: 'k1',
+    });
     expect(extractKey({ authorization: ['Bearer k1'] }, undefined, sources)).toEqual({ kind: 'none' });
     expect(extractKey({ authorization: ['ApiKey k1'] }, undefined, SOURCES)).toEqual({ kind: 'none' });
   });
 
   test('the query only when configured', () => {
     expect(extractKey({}, { apikey: ['k1'] }, SOURCES)).toEqual({ kind: 'none' });
-    expect(extractKey({}, { apikey: ['k1', true] }, { ...SOURCES, queryParams: ['apikey'] })).toMatchObject({ kind: 'found', key: 'k1', locations: [{ type: 'query', name: 'apikey' }] });
+    expect(extractKey({}, { apikey: ['k1', true] }, { ...SOURCES, queryParams: ['apikey'] })).toMatchObject({
+      kind: 'found',
+      key: 'k1',
+      locations: [{ type: 'query', name: 'apikey' }],
+    });
   });
 
   test('two different keys anywhere are refused; the same key in several places is one key with every location', () => {
-    expect(extractKey({ 'x-api-key': ['k1'], apikey: ['k2'] }, undefined, SOURCES)).toMatchObject({ kind: 'duplicate' });
+    expect(extractKey({ 'x-api-key': ['k1'], apikey: ['k2'] }, undefined, SOURCES)).toMatchObject({
+      kind: 'duplicate',
+    });
     expect(extractKey({ 'x-api-key': ['k1', 'k2'] }, undefined, SOURCES)).toMatchObject({ kind: 'duplicate' });
-    expect(extractKey({ 'x-api-key': ['k1'] }, { apikey: ['k2'] }, { ...SOURCES, queryParams: ['apikey'] })).toMatchObject({ kind: 'duplicate' });
+    expect(
+      extractKey({ 'x-api-key': ['k1'] }, { apikey: ['k2'] }, { ...SOURCES, queryParams: ['apikey'] }),
+    ).toMatchObject({ kind: 'duplicate' });
     expect(extractKey({ 'x-api-key': ['k1'], apikey: ['k1'] }, undefined, SOURCES)).toEqual({
       kind: 'found',
       key: 'k1',
@@ -74,11 +95,26 @@ describe('records', () => {
   const hash = hashKey('bwk_live_x', undefined);
 
   test('round trip through the stored form; timestamps in ISO 8601 UTC', () => {
-    const raw = { id: 'k1', hash, consumer: 'alice', scopes: ['a', 'a', 'b'], labels: [], expires_at: '2030-01-01T00:00:00Z', metadata: { owner: 'ops' } };
+    const raw = {
+      id: 'k1',
+      hash,
+      consumer: 'alice',
+      scopes: ['a', 'a', 'b'],
+      labels: [],
+      expires_at: '2030-01-01T00:00:00Z',
+      metadata: { owner: 'ops' },
+    };
     const r = parseKeyRecord(raw, 'keys[0]');
     expect(r.scopes).toEqual(['a', 'b']);
     expect(r.expiresAt).toBe(Date.UTC(2030, 0, 1));
-    expect(serializeKeyRecord(r)).toEqual({ id: 'k1', hash, consumer: 'alice', scopes: ['a', 'b'], expires_at: '2030-01-01T00:00:00Z', metadata: { owner: 'ops' } });
+    expect(serializeKeyRecord(r)).toEqual({
+      id: 'k1',
+      hash,
+      consumer: 'alice',
+      scopes: ['a', 'b'],
+      expires_at: '2030-01-01T00:00:00Z',
+      metadata: { owner: 'ops' },
+    });
   });
 
   test.each([
@@ -94,7 +130,10 @@ describe('records', () => {
   });
 
   test('validity at a time: disabled, expired (from expires_at on), not yet valid, valid', () => {
-    const r = parseKeyRecord({ id: 'k', hash, not_before: '2030-01-01T00:00:00Z', expires_at: '2031-01-01T00:00:00Z' }, 'r');
+    const r = parseKeyRecord(
+      { id: 'k', hash, not_before: '2030-01-01T00:00:00Z', expires_at: '2031-01-01T00:00:00Z' },
+      'r',
+    );
     expect(keyStatus(r, Date.UTC(2029, 0, 1))).toBe('not_yet_valid');
     expect(keyStatus(r, Date.UTC(2030, 5, 1))).toBe('valid');
     expect(keyStatus(r, Date.UTC(2031, 0, 1))).toBe('expired');

@@ -1,4 +1,12 @@
-import { checkAudience, checkClaims, checkTimes, grantedScopes, missingScopes, normalizeTyp, type ClaimsPolicy } from '../../../../plugins/bulwark-jwt/claims';
+import {
+  checkAudience,
+  checkClaims,
+  checkTimes,
+  grantedScopes,
+  missingScopes,
+  normalizeTyp,
+  type ClaimsPolicy,
+} from '../../../../plugins/bulwark-jwt/claims';
 
 const NOW = 1_700_000_000;
 const time = { leewaySec: 30, requireExp: true, maxAgeSec: undefined };
@@ -45,7 +53,12 @@ describe('checkAudience', () => {
 });
 
 describe('checkClaims', () => {
-  const policy: ClaimsPolicy = { ...time, requiredTyp: 'at+jwt', requiredClaims: ['tenant'], claimValues: { tenant: ['t1'], roles: ['admin'] } };
+  const policy: ClaimsPolicy = {
+    ...time,
+    requiredTyp: 'at+jwt',
+    requiredClaims: ['tenant'],
+    claimValues: { tenant: ['t1'], roles: ['admin'] },
+  };
   const aud = { audiences: ['api'], audienceRequired: true };
   const base = { exp: NOW + 10, aud: 'api', tenant: 't1', roles: ['user', 'admin'] };
   it.each([
@@ -85,7 +98,9 @@ describe('scopes', () => {
     [{}, 'all', ['read', 'write']],
     [{ scope: 'read-write' }, 'any', ['read', 'write']], // no partial matches
   ])('%j (%s) → missing %j', (claims, mode, expected) => {
-    expect(missingScopes(claims, { required: ['read', 'write'], mode: mode as 'any' | 'all', claims: ['scope', 'scp'] })).toEqual(expected);
+    expect(
+      missingScopes(claims, { required: ['read', 'write'], mode: mode as 'any' | 'all', claims: ['scope', 'scp'] }),
+    ).toEqual(expected);
   });
   it('no required scopes: nothing is missing', () => {
     expect(missingScopes({}, { required: [], mode: 'all', claims: ['scope'] })).toBeUndefined();

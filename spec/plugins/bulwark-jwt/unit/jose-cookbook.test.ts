@@ -45,7 +45,11 @@ describe('RFC 7520 JWS examples', () => {
     });
 
     it('verifies the compact serialization and yields the payload', async () => {
-      const { payload, protectedHeader } = await jose().compactVerify(ex.output.compact, (await importedKeyFor(key, alg)) as never, { algorithms: [alg] });
+      const { payload, protectedHeader } = await jose().compactVerify(
+        ex.output.compact,
+        (await importedKeyFor(key, alg)) as never,
+        { algorithms: [alg] },
+      );
       expect(new TextDecoder().decode(payload)).toBe(ex.input.payload);
       expect(protectedHeader).toEqual(ex.signing.protected);
     });
@@ -62,8 +66,12 @@ describe('RFC 7520 JWS examples', () => {
       const [h, p, s] = ex.output.compact.split('.');
       const altered = `${h}.${p!.slice(0, -2)}${p!.endsWith('AA') ? 'BB' : 'AA'}.${s}`;
       const k = (await importedKeyFor(key, alg)) as never;
-      await expect(jose().compactVerify(altered, k, { algorithms: [alg] })).rejects.toMatchObject({ code: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' });
-      await expect(jose().compactVerify(ex.output.compact, k, { algorithms: ['RS512'] })).rejects.toMatchObject({ code: 'ERR_JOSE_ALG_NOT_ALLOWED' });
+      await expect(jose().compactVerify(altered, k, { algorithms: [alg] })).rejects.toMatchObject({
+        code: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED',
+      });
+      await expect(jose().compactVerify(ex.output.compact, k, { algorithms: ['RS512'] })).rejects.toMatchObject({
+        code: 'ERR_JOSE_ALG_NOT_ALLOWED',
+      });
     });
 
     it('is not a JWT: the JWT parser refuses its plain-text payload', () => {
@@ -81,11 +89,21 @@ describe('RFC 7520 JWS examples', () => {
 
   it('the §3 JWKs: public keys import, private keys are refused as static keys, oct keys only where secrets are allowed', () => {
     const jwk = (f: string) => fs.readFileSync(path.join(ROOT, 'jwk', f), 'utf8');
-    expect(parseStaticKey(jwk('3_1.ec_public_key.json'), 'k')[0]).toMatchObject({ kty: 'EC', crv: 'P-521', kid: 'bilbo.baggins@hobbiton.example' });
+    expect(parseStaticKey(jwk('3_1.ec_public_key.json'), 'k')[0]).toMatchObject({
+      kty: 'EC',
+      crv: 'P-521',
+      kid: 'bilbo.baggins@hobbiton.example',
+    });
     expect(parseStaticKey(jwk('3_3.rsa_public_key.json'), 'k')[0]).toMatchObject({ kty: 'RSA', size: 2048 });
     expect(() => parseStaticKey(jwk('3_2.ec_private_key.json'), 'k')).toThrow('private key material is not accepted');
     expect(() => parseStaticKey(jwk('3_4.rsa_private_key.json'), 'k')).toThrow('private key material is not accepted');
-    expect(parseStaticKey(jwk('3_5.symmetric_key_mac_computation.json'), 'k')[0]).toMatchObject({ kty: 'oct', alg: 'HS256', size: 32 });
-    expect(() => importJwk(JSON.parse(jwk('3_5.symmetric_key_mac_computation.json')), 'jwks', false)).toThrow('symmetric (oct) keys are not accepted here');
+    expect(parseStaticKey(jwk('3_5.symmetric_key_mac_computation.json'), 'k')[0]).toMatchObject({
+      kty: 'oct',
+      alg: 'HS256',
+      size: 32,
+    });
+    expect(() => importJwk(JSON.parse(jwk('3_5.symmetric_key_mac_computation.json')), 'jwks', false)).toThrow(
+      'symmetric (oct) keys are not accepted here',
+    );
   });
 });

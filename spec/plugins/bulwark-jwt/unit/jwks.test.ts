@@ -1,18 +1,37 @@
 // RemoteKeySet cache rules with a scripted fetcher and a manual clock (the real HTTP path is covered by
 // spec/lib/outbound-http.test.ts and the integration suite).
 import { generateKeyPairSync } from 'node:crypto';
-import { discoveryUrl, RemoteKeySet, selectKeys, type Fetcher, type JwksSettings } from '../../../../plugins/bulwark-jwt/jwks';
+import {
+  discoveryUrl,
+  RemoteKeySet,
+  selectKeys,
+  type Fetcher,
+  type JwksSettings,
+} from '../../../../plugins/bulwark-jwt/jwks';
 import { importJwk } from '../../../../plugins/bulwark-jwt/keys';
 import type { OutboundFetchResult } from '../../../../plugins/lib/outbound-http';
 import { rocaPublicJwk } from '../../../fixtures/roca';
 
-const rsaJwk = (kid: string) => ({ ...generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' }), kid, use: 'sig' });
-const ecJwk = (kid: string) => ({ ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' }), kid });
+const rsaJwk = (kid: string) => ({
+  ...generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' }),
+  kid,
+  use: 'sig',
+});
+const ecJwk = (kid: string) => ({
+  ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' }),
+  kid,
+});
 const K1 = rsaJwk('k1');
 const K2 = rsaJwk('k2');
 const EC = ecJwk('e1');
 
-const SETTINGS: JwksSettings = { cacheTtlMs: 60_000, maxStaleMs: 600_000, cooldownMs: 10_000, timeoutMs: 200, maxBytes: 100_000 };
+const SETTINGS: JwksSettings = {
+  cacheTtlMs: 60_000,
+  maxStaleMs: 600_000,
+  cooldownMs: 10_000,
+  timeoutMs: 200,
+  maxBytes: 100_000,
+};
 
 function ok(body: unknown, url = 'x'): OutboundFetchResult {
   return { status: 200, url, contentType: 'application/json', body: Buffer.from(JSON.stringify(body)) };
@@ -26,7 +45,12 @@ function setup(settings: JwksSettings = SETTINGS, jwksUrl: string | null = 'http
     calls.push(url);
     return respond(url);
   };
-  const set = new RemoteKeySet({ issuer: 'https://idp', jwksUrl: jwksUrl ?? undefined, allowHttp: false, extraCaCertificates: [] }, settings, fetcher, () => now);
+  const set = new RemoteKeySet(
+    { issuer: 'https://idp', jwksUrl: jwksUrl ?? undefined, allowHttp: false, extraCaCertificates: [] },
+    settings,
+    fetcher,
+    () => now,
+  );
   return {
     set,
     calls,
@@ -126,7 +150,15 @@ describe('RemoteKeySet', () => {
   it('skips symmetric, private, encryption and unsupported keys; fails when none is usable', async () => {
     const t = setup();
     t.respond(async () =>
-      ok({ keys: [{ kty: 'oct', k: 'c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0', kid: 'hs' }, { ...K1, use: 'enc' }, { kty: 'XYZ' }, { ...EC, d: 'AAAA' }, K2] }),
+      ok({
+        keys: [
+          { kty: 'oct', k: 'c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0', kid: 'hs' },
+          { ...K1, use: 'enc' },
+          { kty: 'XYZ' },
+          { ...EC, d: 'AAAA' },
+          K2,
+        ],
+      }),
     );
     expect(kids(await t.set.lookup(undefined, 'RS256'))).toEqual(['k2']);
     const u = setup();
@@ -144,8 +176,18 @@ describe('RemoteKeySet', () => {
     expect(kids(await t.set.lookup('weak-e1', 'RS256'))).toBe('unknown_kid'); // a dropped key is not in the set
     expect(kids(await t.set.lookup('k2', 'RS256'))).toEqual(['k2']);
     expect(t.set.takeRefusals()).toEqual([
-      { kid: 'weak-e1', index: 0, reason: 'RSA public exponent 1 is below 3 (e = 1 makes any "signature" verify)', jwks: 'https://idp/jwks' },
-      { kid: 'roca-1', index: 2, reason: expect.stringContaining('ROCA fingerprint') as string, jwks: 'https://idp/jwks' },
+      {
+        kid: 'weak-e1',
+        index: 0,
+        reason: 'RSA public exponent 1 is below 3 (e = 1 makes any "signature" verify)',
+        jwks: 'https://idp/jwks',
+      },
+      {
+        kid: 'roca-1',
+        index: 2,
+        reason: expect.stringContaining('ROCA fingerprint') as string,
+        jwks: 'https://idp/jwks',
+      },
     ]);
     expect(t.set.takeRefusals()).toEqual([]);
     // A refresh that still publishes the same weak keys reports nothing new; a new weak key is reported.
@@ -155,12 +197,16 @@ describe('RemoteKeySet', () => {
     t.respond(async () => ok({ keys: [weak, K2, { ...weak, kid: 'weak-2' }] }));
     t.advance(60_000);
     await t.set.refresh();
-    expect(t.set.takeRefusals()).toEqual([{ kid: 'weak-2', index: 2, reason: expect.stringContaining('below 3') as string, jwks: 'https://idp/jwks' }]);
+    expect(t.set.takeRefusals()).toEqual([
+      { kid: 'weak-2', index: 2, reason: expect.stringContaining('below 3') as string, jwks: 'https://idp/jwks' },
+    ]);
     // A JWKS with only weak keys: no usable key (fail closed), and the drop is still reported.
     const u = setup();
     u.respond(async () => ok({ keys: [weak] }));
     expect(await u.set.lookup('weak-e1', 'RS256')).toMatchObject({ ok: false, reason: 'jwks_unavailable' });
-    expect(u.set.takeRefusals()).toMatchObject([{ kid: 'weak-e1', reason: expect.stringContaining('below 3') as string }]);
+    expect(u.set.takeRefusals()).toMatchObject([
+      { kid: 'weak-e1', reason: expect.stringContaining('below 3') as string },
+    ]);
   });
 
   it('refuses a non-JSON or keyless document', async () => {
@@ -188,7 +234,11 @@ describe('RemoteKeySet', () => {
   describe('OIDC discovery', () => {
     it('reads jwks_uri from <issuer>/.well-known/openid-configuration', async () => {
       const t = setup(SETTINGS, null);
-      t.respond(async (url) => (url.endsWith('openid-configuration') ? ok({ issuer: 'https://idp', jwks_uri: 'https://keys.idp/jwks' }) : ok({ keys: [K1] })));
+      t.respond(async (url) =>
+        url.endsWith('openid-configuration')
+          ? ok({ issuer: 'https://idp', jwks_uri: 'https://keys.idp/jwks' })
+          : ok({ keys: [K1] }),
+      );
       expect(kids(await t.set.lookup('k1', 'RS256'))).toEqual(['k1']);
       expect(t.calls).toEqual(['https://idp/.well-known/openid-configuration', 'https://keys.idp/jwks']);
     });
@@ -211,7 +261,12 @@ describe('RemoteKeySet', () => {
 });
 
 describe('selectKeys', () => {
-  const keys = [importJwk(K1, 'a', false), importJwk(K2, 'b', false), importJwk(EC, 'c', false), importJwk({ ...rsaJwk('x'), kid: undefined }, 'd', false)];
+  const keys = [
+    importJwk(K1, 'a', false),
+    importJwk(K2, 'b', false),
+    importJwk(EC, 'c', false),
+    importJwk({ ...rsaJwk('x'), kid: undefined }, 'd', false),
+  ];
   it('by kid, of the algorithm type only', () => {
     expect(selectKeys(keys, 'k2', 'RS256').map((k) => k.label)).toEqual(['b']);
     expect(selectKeys(keys, 'e1', 'RS256').map((k) => k.label)).toEqual(['d']); // the kid-less RSA key only

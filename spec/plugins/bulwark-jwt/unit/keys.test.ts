@@ -14,9 +14,19 @@ describe('parseStaticKey', () => {
     expect(parseStaticKey(pem(rsa), 'k')[0]).toMatchObject({ kty: 'RSA', size: 2048, kid: undefined });
     expect(parseStaticKey(pem(rsa, 'pkcs1'), 'k')[0]).toMatchObject({ kty: 'RSA' });
     expect(parseStaticKey(selfSignedCert().cert, 'k')[0]).toMatchObject({ kty: 'EC', crv: 'P-256' });
-    expect(parseStaticKey(JSON.stringify({ ...ed.export({ format: 'jwk' }), kid: 'e' }), 'k')[0]).toMatchObject({ kty: 'OKP', crv: 'Ed25519', kid: 'e' });
-    const set = parseStaticKey(JSON.stringify({ keys: [ec256.export({ format: 'jwk' }), ec384.export({ format: 'jwk' })] }), 'k');
-    expect(set.map((k) => [k.label, k.crv])).toEqual([['k.keys[0]', 'P-256'], ['k.keys[1]', 'P-384']]);
+    expect(parseStaticKey(JSON.stringify({ ...ed.export({ format: 'jwk' }), kid: 'e' }), 'k')[0]).toMatchObject({
+      kty: 'OKP',
+      crv: 'Ed25519',
+      kid: 'e',
+    });
+    const set = parseStaticKey(
+      JSON.stringify({ keys: [ec256.export({ format: 'jwk' }), ec384.export({ format: 'jwk' })] }),
+      'k',
+    );
+    expect(set.map((k) => [k.label, k.crv])).toEqual([
+      ['k.keys[0]', 'P-256'],
+      ['k.keys[1]', 'P-384'],
+    ]);
   });
 
   it.each([
@@ -77,7 +87,22 @@ describe('keyMismatch: a key only verifies algorithms of its own type (RFC 8725 
     hs48: ['HS256', 'HS384'],
     rs256only: ['RS256'],
   };
-  const algs = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519', 'HS256', 'HS384', 'HS512'];
+  const algs = [
+    'RS256',
+    'RS384',
+    'RS512',
+    'PS256',
+    'PS384',
+    'PS512',
+    'ES256',
+    'ES384',
+    'ES512',
+    'EdDSA',
+    'Ed25519',
+    'HS256',
+    'HS384',
+    'HS512',
+  ];
   it.each(Object.keys(fits))('%s', (name) => {
     const accepted = algs.filter((a) => keyMismatch(k[name as keyof typeof k], a) === undefined);
     expect(accepted).toEqual(fits[name]);

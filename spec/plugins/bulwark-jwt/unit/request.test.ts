@@ -6,24 +6,50 @@ import { cookieHeaderWithout, extractToken, parseCookies } from '../../../../plu
 import { claimHeaderValue, upstreamChanges } from '../../../../plugins/bulwark-jwt/upstream';
 
 const ALL = { bearer: true, headers: ['x-token'], cookies: ['at'], queryParams: ['access_token'] };
-const PEM = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+const PEM = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  .publicKey.export({ type: 'spki', format: 'pem' })
+  .toString();
 
 describe('extractToken', () => {
   it.each([
-    [{ authorization: ['Bearer abc.def.ghi'] }, undefined, { kind: 'found', token: 'abc.def.ghi', location: { type: 'bearer' } }],
+    [
+      { authorization: ['Bearer abc.def.ghi'] },
+      undefined,
+      { kind: 'found', token: 'abc.def.ghi', location: { type: 'bearer' } },
+    ],
     [{ authorization: ['bearer   abc '] }, undefined, { kind: 'found', token: 'abc', location: { type: 'bearer' } }],
     [{ authorization: ['Basic dXNlcjpwdw=='] }, undefined, { kind: 'none' }],
     [{ authorization: ['Bearer'] }, undefined, { kind: 'invalid', detail: 'malformed Bearer credentials' }],
     [{ authorization: ['Bearer a b'] }, undefined, { kind: 'invalid', detail: 'malformed Bearer credentials' }],
-    [{ authorization: ['Bearer a', 'Bearer b'] }, undefined, { kind: 'invalid', detail: 'more than one Authorization header' }],
-    [{ 'x-token': ['Bearer t1'] }, undefined, { kind: 'found', token: 't1', location: { type: 'header', name: 'x-token' } }],
+    [
+      { authorization: ['Bearer a', 'Bearer b'] },
+      undefined,
+      { kind: 'invalid', detail: 'more than one Authorization header' },
+    ],
+    [
+      { 'x-token': ['Bearer t1'] },
+      undefined,
+      { kind: 'found', token: 't1', location: { type: 'header', name: 'x-token' } },
+    ],
     [{ 'x-token': ['t1'] }, undefined, { kind: 'found', token: 't1', location: { type: 'header', name: 'x-token' } }],
-    [{ cookie: ['a=1; at=t2', 'b=2'] }, undefined, { kind: 'found', token: 't2', location: { type: 'cookie', name: 'at' } }],
+    [
+      { cookie: ['a=1; at=t2', 'b=2'] },
+      undefined,
+      { kind: 'found', token: 't2', location: { type: 'cookie', name: 'at' } },
+    ],
     [{ cookie: ['at=t2; at=t3'] }, undefined, { kind: 'invalid', detail: 'cookie at sent more than once' }],
     [{}, { access_token: ['t4'] }, { kind: 'found', token: 't4', location: { type: 'query', name: 'access_token' } }],
-    [{}, { access_token: ['t4', 't5'] }, { kind: 'invalid', detail: 'query parameter access_token given more than once' }],
+    [
+      {},
+      { access_token: ['t4', 't5'] },
+      { kind: 'invalid', detail: 'query parameter access_token given more than once' },
+    ],
     [{}, { access_token: [true] }, { kind: 'none' }],
-    [{ authorization: ['Bearer a'] }, { access_token: ['b'] }, { kind: 'invalid', detail: 'token sent in more than one place (authorization header, query access_token)' }],
+    [
+      { authorization: ['Bearer a'] },
+      { access_token: ['b'] },
+      { kind: 'invalid', detail: 'token sent in more than one place (authorization header, query access_token)' },
+    ],
     [{}, {}, { kind: 'none' }],
   ])('%j %j', (headers, query, expected) => {
     expect(extractToken(headers as Record<string, string[]>, query as never, ALL)).toEqual(expected);
@@ -31,13 +57,19 @@ describe('extractToken', () => {
 
   it('ignores sources that are not configured', () => {
     const only = { bearer: false, headers: [], cookies: ['at'], queryParams: [] };
-    expect(extractToken({ authorization: ['Bearer a'], cookie: ['at=c'] }, { access_token: ['q'] }, only)).toMatchObject({ token: 'c' });
+    expect(
+      extractToken({ authorization: ['Bearer a'], cookie: ['at=c'] }, { access_token: ['q'] }, only),
+    ).toMatchObject({ token: 'c' });
   });
 });
 
 describe('cookies', () => {
   it('parses all Cookie headers and strips quotes', () => {
-    expect(parseCookies({ cookie: ['a=1; b="two"', 'c=3;bad;=x'] })).toEqual([['a', '1'], ['b', 'two'], ['c', '3']]);
+    expect(parseCookies({ cookie: ['a=1; b="two"', 'c=3;bad;=x'] })).toEqual([
+      ['a', '1'],
+      ['b', 'two'],
+      ['c', '3'],
+    ]);
   });
   it('rebuilds the header without the token cookie', () => {
     expect(cookieHeaderWithout({ cookie: ['a=1; at=t; b=2'] }, 'at')).toBe('a=1; b=2');
@@ -79,7 +111,13 @@ describe('upstreamChanges', () => {
   });
 
   it('clears every other spelling an upstream folds to a forwarded name (case, _ for -, repeats)', () => {
-    const inbound = { x_sub: ['admin'], 'x-sub': ['root', 'admin'], 'x_e-mail': ['a@evil'], x_email: ['b@evil'], 'x-other': ['kept'] };
+    const inbound = {
+      x_sub: ['admin'],
+      'x-sub': ['root', 'admin'],
+      'x_e-mail': ['a@evil'],
+      x_email: ['b@evil'],
+      'x-other': ['kept'],
+    };
     expect(upstreamChanges(conf(), { sub: 'alice' }, inbound, { type: 'bearer' })).toEqual({
       set: { 'X-Sub': 'alice' }, // replaces both x-sub lines
       clear: ['x_sub', 'x_email'],
@@ -96,7 +134,9 @@ describe('upstreamChanges', () => {
     expect(upstreamChanges(conf(), {}, {}, { type: 'bearer' }).clear).toEqual([]);
     const hide = conf({ hide_credentials: true });
     expect(upstreamChanges(hide, {}, {}, { type: 'bearer' }).clear).toEqual(['Authorization']);
-    expect(upstreamChanges(hide, {}, { cookie: ['x=1; at=t'] }, { type: 'cookie', name: 'at' }).set).toEqual({ Cookie: 'x=1' });
+    expect(upstreamChanges(hide, {}, { cookie: ['x=1; at=t'] }, { type: 'cookie', name: 'at' }).set).toEqual({
+      Cookie: 'x=1',
+    });
     expect(upstreamChanges(hide, {}, { cookie: ['at=t'] }, { type: 'cookie', name: 'at' }).clear).toEqual(['Cookie']);
   });
 });

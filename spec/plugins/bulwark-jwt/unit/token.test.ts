@@ -45,8 +45,18 @@ describe('parseToken', () => {
     ['enc in a 3-part token', `${b64url({ alg: 'RS256', enc: 'A128GCM' })}.${P}.${S}`, 'encrypted_token', 8192],
     ['numeric kid', `${b64url({ alg: 'RS256', kid: 1 })}.${P}.${S}`, 'kid_invalid', 8192],
     ['huge kid', `${b64url({ alg: 'RS256', kid: 'k'.repeat(257) })}.${P}.${S}`, 'kid_invalid', 8192],
-    ['huge header within the token limit', `${b64url({ alg: 'RS256', x: 'x'.repeat(2100) })}.${P}.${S}`, 'token_too_large', 65536],
-    ['deeply nested claims', `${H}.${b64url('{"a":' + '['.repeat(40) + ']'.repeat(40) + '}')}.${S}`, 'claims_not_json', 8192],
+    [
+      'huge header within the token limit',
+      `${b64url({ alg: 'RS256', x: 'x'.repeat(2100) })}.${P}.${S}`,
+      'token_too_large',
+      65536,
+    ],
+    [
+      'deeply nested claims',
+      `${H}.${b64url('{"a":' + '['.repeat(40) + ']'.repeat(40) + '}')}.${S}`,
+      'claims_not_json',
+      8192,
+    ],
   ])('%s → %s', (_name, token, expected, max) => {
     expect(reason(token, max)).toBe(expected);
   });

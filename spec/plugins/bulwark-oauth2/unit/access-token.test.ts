@@ -6,7 +6,14 @@ import { ecKey, edKey, nodeRequire, rsaKey } from '../fixtures';
 jest.mock('jose', () => require('../fixtures').nodeRequire('jose'));
 const jose = nodeRequire('jose') as typeof JoseTypes;
 
-const input = { issuer: 'https://as.example', clientId: 'c1', audience: ['https://rs.example'], scopes: ['a', 'b'], ttlSeconds: 300, nowMs: 1_700_000_000_500 };
+const input = {
+  issuer: 'https://as.example',
+  clientId: 'c1',
+  audience: ['https://rs.example'],
+  scopes: ['a', 'b'],
+  ttlSeconds: 300,
+  nowMs: 1_700_000_000_500,
+};
 
 describe('RFC 9068 claims', () => {
   test('iss, sub = client_id, client_id, aud (string when single), iat (floored), exp = iat + ttl, jti, scope', () => {
@@ -45,12 +52,16 @@ describe('signing', () => {
     const ring = buildKeyRing([pem()], undefined);
     const claims = buildClaims({ ...input, nowMs: Date.now() });
     const token = await signAccessToken(claims, ring.active);
-    const { payload, protectedHeader } = await jose.jwtVerify(token, jose.createLocalJWKSet(JSON.parse(ring.jwksJson)), {
-      issuer: input.issuer,
-      audience: 'https://rs.example',
-      typ: 'at+jwt',
-      algorithms: [alg],
-    });
+    const { payload, protectedHeader } = await jose.jwtVerify(
+      token,
+      jose.createLocalJWKSet(JSON.parse(ring.jwksJson)),
+      {
+        issuer: input.issuer,
+        audience: 'https://rs.example',
+        typ: 'at+jwt',
+        algorithms: [alg],
+      },
+    );
     expect(protectedHeader).toEqual({ alg, kid: ring.active.kid, typ: 'at+jwt' });
     expect(payload).toEqual({ ...claims });
   });

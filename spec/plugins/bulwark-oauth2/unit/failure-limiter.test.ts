@@ -7,8 +7,16 @@ describe('failure limiter', () => {
     const l = new FailureLimiter();
     expect(l.recordFailure('c', '1.1.1.1', limits, 0)).toEqual({ locked: false });
     expect(l.recordFailure('c', '1.1.1.2', limits, 1000)).toEqual({ locked: false });
-    expect(l.recordFailure('c', '1.1.1.3', limits, 2000)).toEqual({ locked: true, by: 'client', retryAfterSeconds: 300 });
-    expect(l.check('c', '9.9.9.9', limits, 2000 + 100_000)).toEqual({ locked: true, by: 'client', retryAfterSeconds: 200 });
+    expect(l.recordFailure('c', '1.1.1.3', limits, 2000)).toEqual({
+      locked: true,
+      by: 'client',
+      retryAfterSeconds: 300,
+    });
+    expect(l.check('c', '9.9.9.9', limits, 2000 + 100_000)).toEqual({
+      locked: true,
+      by: 'client',
+      retryAfterSeconds: 200,
+    });
     expect(l.check('c', '9.9.9.9', limits, 2000 + 300_000)).toEqual({ locked: false });
   });
 
@@ -45,7 +53,8 @@ describe('failure limiter', () => {
 
   test('disabled, or 0 for one dimension, means no limit there', () => {
     const l = new FailureLimiter();
-    for (let i = 0; i < 10; i++) expect(l.recordFailure('c', 'ip', { ...limits, enabled: false }, 0)).toEqual({ locked: false });
+    for (let i = 0; i < 10; i++)
+      expect(l.recordFailure('c', 'ip', { ...limits, enabled: false }, 0)).toEqual({ locked: false });
     const noClient = { ...limits, maxPerClient: 0 };
     for (let i = 0; i < 4; i++) expect(l.recordFailure('c', `ip${i}`, noClient, 0)).toEqual({ locked: false });
   });
@@ -88,7 +97,12 @@ describe('failure limiter', () => {
     const l = new FailureLimiter(3);
     const perIp = { ...limits, maxPerClient: 0, maxPerIp: 1 };
     for (const ip of ['a', 'b', 'c']) expect(l.recordFailure(undefined, ip, perIp, 0).locked).toBe(true);
-    expect(l.check(undefined, 'new', perIp, 1)).toEqual({ locked: true, by: 'ip', retryAfterSeconds: 1, storeFull: true });
+    expect(l.check(undefined, 'new', perIp, 1)).toEqual({
+      locked: true,
+      by: 'ip',
+      retryAfterSeconds: 1,
+      storeFull: true,
+    });
     expect(l.check(undefined, 'a', perIp, 1)).toMatchObject({ locked: true, by: 'ip', retryAfterSeconds: 300 });
     // lockout (300 s) and the following window (60 s) over: room again
     expect(l.check(undefined, 'new', perIp, 360_001)).toEqual({ locked: false });

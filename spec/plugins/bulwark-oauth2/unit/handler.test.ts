@@ -18,7 +18,13 @@ beforeAll(async () => {
     audience: ['api'],
     signing_keys: [ecKey().pem],
     clients: [{ client_id: 'app', client_secret_hash: await secretHash.hashSecret(SECRET), allowed_scopes: ['read'] }],
-    failure_limit: { enabled: true, max_failures_per_client: 2, max_failures_per_ip: 100, window_seconds: 60, lockout_seconds: 60 },
+    failure_limit: {
+      enabled: true,
+      max_failures_per_client: 2,
+      max_failures_per_ip: 100,
+      window_seconds: 60,
+      lockout_seconds: 60,
+    },
   });
 });
 
@@ -28,13 +34,19 @@ function tokenRequest(body: string, headers: Record<string, string[]> = {}, peer
   return fakeKong({
     'request.getPath': () => '/oauth2/token',
     'request.getMethod': () => 'POST',
-    'request.getHeaders': () => ({ 'content-type': ['application/x-www-form-urlencoded'], 'content-length': [String(Buffer.byteLength(body))], ...headers }),
+    'request.getHeaders': () => ({
+      'content-type': ['application/x-www-form-urlencoded'],
+      'content-length': [String(Buffer.byteLength(body))],
+      ...headers,
+    }),
     'request.getRawBody': () => new Uint8Array(Buffer.from(body)),
     'client.getIp': () => peer,
   });
 }
 
-const basic = (id: string, secret: string) => ({ authorization: [`Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`] });
+const basic = (id: string, secret: string) => ({
+  authorization: [`Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`],
+});
 
 describe('bulwark-oauth2 access handler', () => {
   test('other paths: one getPath, nothing else (no exit, no body read)', async () => {
@@ -46,7 +58,14 @@ describe('bulwark-oauth2 access handler', () => {
   test('issued token: getPath, getMethod, getHeaders, getRawBody(max_body_size), getIp, exit — and nothing after the exit', async () => {
     const f = tokenRequest('grant_type=client_credentials', basic('app', SECRET));
     await access(phaseContext(Name, f.kong, conf));
-    expect(f.names()).toEqual(['request.getPath', 'request.getMethod', 'request.getHeaders', 'request.getRawBody', 'client.getIp', 'response.exit']);
+    expect(f.names()).toEqual([
+      'request.getPath',
+      'request.getMethod',
+      'request.getHeaders',
+      'request.getRawBody',
+      'client.getIp',
+      'response.exit',
+    ]);
     expect(f.calls[3]![1]).toEqual([4096]);
     expect(f.exit?.status).toBe(200);
     expect(f.callsAfterExit).toEqual([]);
@@ -71,7 +90,14 @@ describe('bulwark-oauth2 access handler', () => {
   });
 
   test('a locked client is refused before any secret check', async () => {
-    for (let i = 0; i < 2; i++) await access(phaseContext(Name, tokenRequest('grant_type=client_credentials', basic('app', 'wrong-wrong-wrong-1'), '192.0.2.20').kong, conf));
+    for (let i = 0; i < 2; i++)
+      await access(
+        phaseContext(
+          Name,
+          tokenRequest('grant_type=client_credentials', basic('app', 'wrong-wrong-wrong-1'), '192.0.2.20').kong,
+          conf,
+        ),
+      );
     const verify = jest.spyOn(secretHash, 'verifySecret');
     const f = tokenRequest('grant_type=client_credentials', basic('app', SECRET), '192.0.2.21');
     await access(phaseContext(Name, f.kong, conf));
@@ -101,6 +127,10 @@ describe('bulwark-oauth2 access handler', () => {
     const f = fakeKong({ 'request.getPath': () => '/oauth2/jwks', 'request.getMethod': () => 'GET' });
     await access(phaseContext(Name, f.kong, conf));
     expect(f.names()).toEqual(['request.getPath', 'request.getMethod', 'response.exit']);
-    expect(f.exit).toEqual({ status: 200, body: conf.keys.jwksJson, headers: { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'public, max-age=300' } });
+    expect(f.exit).toEqual({
+      status: 200,
+      body: conf.keys.jwksJson,
+      headers: { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'public, max-age=300' },
+    });
   });
 });

@@ -47,8 +47,16 @@ describe('signing keys', () => {
   });
 
   test.each([
-    ['a public PEM', () => createPublicKey(rsa.privateKey).export({ format: 'pem', type: 'spki' }).toString(), /not a private key/],
-    ['a public JWK', () => JSON.stringify(createPublicKey(rsa.privateKey).export({ format: 'jwk' })), /no private part/],
+    [
+      'a public PEM',
+      () => createPublicKey(rsa.privateKey).export({ format: 'pem', type: 'spki' }).toString(),
+      /not a private key/,
+    ],
+    [
+      'a public JWK',
+      () => JSON.stringify(createPublicKey(rsa.privateKey).export({ format: 'jwk' })),
+      /no private part/,
+    ],
     ['a symmetric JWK', () => JSON.stringify({ kty: 'oct', k: 'AAAA' }), /symmetric/],
     ['a JWK Set', () => JSON.stringify({ keys: [ec.jwk] }), /JWK Set/],
     ['RSA 1024', () => rsaKey(1024).pem, /at least 2048/],
@@ -59,9 +67,22 @@ describe('signing keys', () => {
     ['key_ops without sign', () => JSON.stringify({ ...ec.jwk, key_ops: ['verify'] }), /key_ops/],
     ['broken JSON', () => '{"kty":', /not valid JSON/],
     ['garbage', () => 'hello', /expected a PEM/],
-    ['an encrypted PEM', () => generateKeyPairSync('ec', { namedCurve: 'P-256', privateKeyEncoding: { format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase: 'pw' }, publicKeyEncoding: { format: 'pem', type: 'spki' } }).privateKey, /encrypted/],
+    [
+      'an encrypted PEM',
+      () =>
+        generateKeyPairSync('ec', {
+          namedCurve: 'P-256',
+          privateKeyEncoding: { format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase: 'pw' },
+          publicKeyEncoding: { format: 'pem', type: 'spki' },
+        }).privateKey,
+      /encrypted/,
+    ],
     ['an unresolved vault reference', () => '{vault://env/signing-key}', /unresolved vault reference/],
-    ['a JWK whose d does not belong to x/y', () => JSON.stringify({ ...ec.jwk, d: ecKey().jwk.d }), /does not match|not a valid private key/],
+    [
+      'a JWK whose d does not belong to x/y',
+      () => JSON.stringify({ ...ec.jwk, d: ecKey().jwk.d }),
+      /does not match|not a valid private key/,
+    ],
   ])('refuses %s', (_n, text, message) => {
     expect(() => parseSigningKey(text())).toThrow(KeyError);
     expect(() => parseSigningKey(text())).toThrow(message);
@@ -79,16 +100,23 @@ describe('signing keys', () => {
   });
 
   test('key ring: first key active by default, active_key_id selects another, JWKS lists all', () => {
-    const ring = buildKeyRing([JSON.stringify({ ...ec.jwk, kid: 'a' }), JSON.stringify({ ...ed.jwk, kid: 'b' })], undefined);
+    const ring = buildKeyRing(
+      [JSON.stringify({ ...ec.jwk, kid: 'a' }), JSON.stringify({ ...ed.jwk, kid: 'b' })],
+      undefined,
+    );
     expect(ring.active.kid).toBe('a');
     expect(JSON.parse(ring.jwksJson).keys.map((k: { kid: string }) => k.kid)).toEqual(['a', 'b']);
-    expect(buildKeyRing([JSON.stringify({ ...ec.jwk, kid: 'a' }), JSON.stringify({ ...ed.jwk, kid: 'b' })], 'b').active.kid).toBe('b');
+    expect(
+      buildKeyRing([JSON.stringify({ ...ec.jwk, kid: 'a' }), JSON.stringify({ ...ed.jwk, kid: 'b' })], 'b').active.kid,
+    ).toBe('b');
   });
 
   test('key ring errors name the field: unknown active kid, duplicate kid, bad element', () => {
     expect(() => buildKeyRing([ec.pem], 'nope')).toThrow(ConfigError);
     expect(() => buildKeyRing([ec.pem], 'nope')).toThrow(/^active_key_id: no signing key has kid "nope"/);
-    expect(() => buildKeyRing([ec.pem, JSON.stringify(ec.jwk)], undefined)).toThrow(/^signing_keys\[1\]: kid .* is used by another key/);
+    expect(() => buildKeyRing([ec.pem, JSON.stringify(ec.jwk)], undefined)).toThrow(
+      /^signing_keys\[1\]: kid .* is used by another key/,
+    );
     expect(() => buildKeyRing([ec.pem, 'junk'], undefined)).toThrow(/^signing_keys\[1\]: expected a PEM/);
     expect(() => buildKeyRing([], undefined)).toThrow(/^signing_keys: at least one/);
   });

@@ -4,7 +4,13 @@ import { tooManyFailures } from '../../../../plugins/bulwark-oauth2/handler';
 describe('RFC 6749 §5.2 error mapping', () => {
   const noStore = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
 
-  test.each(['invalid_request', 'invalid_scope', 'unsupported_grant_type', 'invalid_grant', 'unauthorized_client'] as const)('%s → 400, no-store, JSON {error, error_description}', (code) => {
+  test.each([
+    'invalid_request',
+    'invalid_scope',
+    'unsupported_grant_type',
+    'invalid_grant',
+    'unauthorized_client',
+  ] as const)('%s → 400, no-store, JSON {error, error_description}', (code) => {
     const r = errorResponse({ code, description: 'why' });
     expect(r.status).toBe(400);
     expect(r.headers).toMatchObject({ ...noStore, 'Content-Type': 'application/json; charset=utf-8' });
@@ -21,7 +27,9 @@ describe('RFC 6749 §5.2 error mapping', () => {
   });
 
   test('explicit statuses and extra headers (405 Allow, 413, 429 Retry-After) keep no-store', () => {
-    expect(errorResponse({ code: 'invalid_request', description: 'x', status: 405, headers: { Allow: 'POST' } })).toMatchObject({ status: 405, headers: { ...noStore, Allow: 'POST' } });
+    expect(
+      errorResponse({ code: 'invalid_request', description: 'x', status: 405, headers: { Allow: 'POST' } }),
+    ).toMatchObject({ status: 405, headers: { ...noStore, Allow: 'POST' } });
     const locked = errorResponse(tooManyFailures(42));
     expect(locked.status).toBe(429);
     expect(locked.headers).toMatchObject({ ...noStore, 'Retry-After': '42' });

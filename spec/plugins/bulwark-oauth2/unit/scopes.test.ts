@@ -19,14 +19,20 @@ describe('scope decisions (RFC 6749 §3.3)', () => {
   test('anything outside the allowed set → invalid_scope (nothing is silently dropped)', () => {
     expect(decideScopes('read delete', client)).toMatchObject({ ok: false, error: 'invalid_scope' });
     expect(decideScopes('READ', client)).toMatchObject({ ok: false, error: 'invalid_scope' });
-    expect(decideScopes('read', { allowed: [], defaults: undefined })).toMatchObject({ ok: false, error: 'invalid_scope' });
+    expect(decideScopes('read', { allowed: [], defaults: undefined })).toMatchObject({
+      ok: false,
+      error: 'invalid_scope',
+    });
   });
 
   test('malformed scope tokens → invalid_scope; an oversized parameter → invalid_request', () => {
     for (const bad of ['read\twrite', 'a"b', 'a\\b', 'réad', 'read\nwrite']) {
       expect(decideScopes(bad, client)).toMatchObject({ ok: false, error: 'invalid_scope' });
     }
-    expect(decideScopes('read '.repeat(MAX_SCOPE_PARAM_LENGTH), client)).toMatchObject({ ok: false, error: 'invalid_request' });
+    expect(decideScopes('read '.repeat(MAX_SCOPE_PARAM_LENGTH), client)).toMatchObject({
+      ok: false,
+      error: 'invalid_request',
+    });
   });
 
   test('scope-token character set', () => {

@@ -1,4 +1,10 @@
-import { checkEnvelope, extractTokenRequest, formDecode, isFormContentType, parseForm } from '../../../../plugins/bulwark-oauth2/token-request';
+import {
+  checkEnvelope,
+  extractTokenRequest,
+  formDecode,
+  isFormContentType,
+  parseForm,
+} from '../../../../plugins/bulwark-oauth2/token-request';
 
 const FORM = { 'content-type': ['application/x-www-form-urlencoded'], 'content-length': ['40'] };
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -12,15 +18,27 @@ function form(body: string): Map<string, string[]> {
 describe('the HTTP envelope', () => {
   test('POST with a form body and a Content-Length within the limit passes', () => {
     expect(checkEnvelope('POST', FORM, 4096)).toEqual({ ok: true, value: 40 });
-    expect(checkEnvelope('POST', { ...FORM, 'content-type': ['Application/X-WWW-Form-Urlencoded; charset=UTF-8'] }, 4096).ok).toBe(true);
+    expect(
+      checkEnvelope('POST', { ...FORM, 'content-type': ['Application/X-WWW-Form-Urlencoded; charset=UTF-8'] }, 4096).ok,
+    ).toBe(true);
   });
 
   test.each([
     ['GET', FORM, 405, 'invalid_request'],
     ['PUT', FORM, 405, 'invalid_request'],
     ['POST', { ...FORM, 'content-type': ['application/json'] }, undefined, 'invalid_request'],
-    ['POST', { ...FORM, 'content-type': ['application/x-www-form-urlencoded; charset=iso-8859-1'] }, undefined, 'invalid_request'],
-    ['POST', { ...FORM, 'content-type': ['application/x-www-form-urlencoded', 'application/x-www-form-urlencoded'] }, undefined, 'invalid_request'],
+    [
+      'POST',
+      { ...FORM, 'content-type': ['application/x-www-form-urlencoded; charset=iso-8859-1'] },
+      undefined,
+      'invalid_request',
+    ],
+    [
+      'POST',
+      { ...FORM, 'content-type': ['application/x-www-form-urlencoded', 'application/x-www-form-urlencoded'] },
+      undefined,
+      'invalid_request',
+    ],
     ['POST', { 'content-length': ['3'] }, undefined, 'invalid_request'],
     ['POST', { 'content-type': FORM['content-type'] }, 411, 'invalid_request'],
     ['POST', { ...FORM, 'content-length': ['5000'] }, 413, 'invalid_request'],
@@ -51,7 +69,11 @@ describe('the HTTP envelope', () => {
 describe('form-urlencoded parsing', () => {
   test('+ is a space, %XX is decoded (UTF-8), repeated names are kept', () => {
     expect(formDecode('a+b%2Bc%3A%C3%A9')).toBe('a b+c:é');
-    expect([...form('a=1&b=&c&a=2').entries()]).toEqual([['a', ['1', '2']], ['b', ['']], ['c', ['']]]);
+    expect([...form('a=1&b=&c&a=2').entries()]).toEqual([
+      ['a', ['1', '2']],
+      ['b', ['']],
+      ['c', ['']],
+    ]);
   });
 
   test.each(['a=%zz', 'a=%4', 'a=%C3', 'a=é', '%=1'])('refuses %j', (body) => {
@@ -68,8 +90,18 @@ describe('the token request', () => {
 
   test('HTTP Basic credentials (form-urlencoded inside, RFC 6749 §2.3.1)', () => {
     const r = extractTokenRequest(form(`${grant}&scope=a+b`), [`Basic ${b64('my%3Aapp:p%40ss+word')}`]);
-    expect(r).toEqual({ ok: true, value: { grantType: 'client_credentials', scope: 'a b', credentials: { clientId: 'my:app', clientSecret: 'p@ss word', method: 'basic' } } });
-    expect(extractTokenRequest(form(grant), [`basic   ${b64('app:secret')}`])).toMatchObject({ ok: true, value: { credentials: { clientId: 'app' } } });
+    expect(r).toEqual({
+      ok: true,
+      value: {
+        grantType: 'client_credentials',
+        scope: 'a b',
+        credentials: { clientId: 'my:app', clientSecret: 'p@ss word', method: 'basic' },
+      },
+    });
+    expect(extractTokenRequest(form(grant), [`basic   ${b64('app:secret')}`])).toMatchObject({
+      ok: true,
+      value: { credentials: { clientId: 'app' } },
+    });
   });
 
   test('body credentials', () => {
@@ -94,7 +126,10 @@ describe('the token request', () => {
   });
 
   test('a repeated parameter → invalid_request; an unknown repeated name is not echoed', () => {
-    expect(err(`${grant}&${grant}`, [`Basic ${b64('a:b')}`])).toMatchObject({ code: 'invalid_request', description: 'The grant_type parameter is repeated' });
+    expect(err(`${grant}&${grant}`, [`Basic ${b64('a:b')}`])).toMatchObject({
+      code: 'invalid_request',
+      description: 'The grant_type parameter is repeated',
+    });
     expect(err(`${grant}&<script>=1&<script>=2`, [`Basic ${b64('a:b')}`]).description).not.toContain('script');
   });
 

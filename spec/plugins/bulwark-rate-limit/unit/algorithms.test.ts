@@ -1,4 +1,9 @@
-import { evaluate, evaluateAll, type CounterState, type LimitCheck } from '../../../../plugins/bulwark-rate-limit/algorithms';
+import {
+  evaluate,
+  evaluateAll,
+  type CounterState,
+  type LimitCheck,
+} from '../../../../plugins/bulwark-rate-limit/algorithms';
 import { MemoryStore } from '../../../../plugins/bulwark-rate-limit/memory-store';
 
 const T0 = 1_700_000_000_000; // a multiple of every window used here
@@ -16,7 +21,16 @@ function run(check: Omit<LimitCheck, 'cost'>, offsets: number[], cost = 1): bool
 describe('fixed-window (the Kong reference)', () => {
   const fw = { algorithm: 'fixed-window', limit: 3, windowMs: 1000, burst: 3 } as const;
   test('admits the limit per aligned window and resets at the boundary: 2x the limit within a few ms', () => {
-    expect(run(fw, [995, 996, 997, 998, 1001, 1002, 1003, 1004])).toEqual([true, true, true, false, true, true, true, false]);
+    expect(run(fw, [995, 996, 997, 998, 1001, 1002, 1003, 1004])).toEqual([
+      true,
+      true,
+      true,
+      false,
+      true,
+      true,
+      true,
+      false,
+    ]);
   });
   test('remaining, reset and retry', () => {
     const e = evaluate(T0 + 250, { ...fw, cost: 1 }, { s: T0, c: 3 });
@@ -68,7 +82,18 @@ describe('sliding-window', () => {
 describe('gcra', () => {
   const g = { algorithm: 'gcra', limit: 10, windowMs: 1000, burst: 3 } as const; // T = 100 ms
   test('burst back to back, then one per emission interval', () => {
-    expect(run(g, [0, 0, 0, 0, 50, 100, 150, 200, 299, 300])).toEqual([true, true, true, false, false, true, false, true, false, true]);
+    expect(run(g, [0, 0, 0, 0, 50, 100, 150, 200, 299, 300])).toEqual([
+      true,
+      true,
+      true,
+      false,
+      false,
+      true,
+      false,
+      true,
+      false,
+      true,
+    ]);
   });
   test('exact envelope: any span of d ms admits at most burst + floor(d/T)', () => {
     const offsets = Array.from({ length: 400 }, (_, i) => i * 7); // demand far above the rate
@@ -106,7 +131,9 @@ describe('several limits', () => {
 });
 
 describe('MemoryStore', () => {
-  const perMinute = (limit: number): LimitCheck[] => [{ algorithm: 'fixed-window', limit, windowMs: 60_000, burst: limit, cost: 1 }];
+  const perMinute = (limit: number): LimitCheck[] => [
+    { algorithm: 'fixed-window', limit, windowMs: 60_000, burst: limit, cost: 1 },
+  ];
 
   test('bounded: past maxKeys the least recently used counter far from its limit goes first', () => {
     const store = new MemoryStore(3, () => T0);

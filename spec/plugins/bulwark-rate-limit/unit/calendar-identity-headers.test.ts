@@ -6,7 +6,12 @@ import {
   parseClaims,
   resolveIdentity,
 } from '../../../../plugins/bulwark-rate-limit/identity';
-import { policyHeader, rateLimitHeader, rateLimitHeaders, retryAfterSeconds } from '../../../../plugins/bulwark-rate-limit/headers';
+import {
+  policyHeader,
+  rateLimitHeader,
+  rateLimitHeaders,
+  retryAfterSeconds,
+} from '../../../../plugins/bulwark-rate-limit/headers';
 import type { LimitPolicy } from '../../../../plugins/bulwark-rate-limit/config';
 
 describe('calendar periods', () => {
@@ -47,13 +52,18 @@ describe('identity', () => {
     };
     expect(resolveIdentity(['consumer'], { consumerId: 'c1' }, ip)).toEqual({ parts: ['consumer:c1'], fellBack: [] });
     expect(asked).toBe(0);
-    expect(resolveIdentity(['consumer', 'path'], { path: '/x' }, ip)).toEqual({ parts: ['ip:203.0.113.5', 'path:/x'], fellBack: ['consumer'] });
+    expect(resolveIdentity(['consumer', 'path'], { path: '/x' }, ip)).toEqual({
+      parts: ['ip:203.0.113.5', 'path:/x'],
+      fellBack: ['consumer'],
+    });
     expect(resolveIdentity(['header', 'jwt-claim'], {}, ip).parts).toEqual(['ip:203.0.113.5']);
     expect(resolveIdentity(['ip'], {}, () => undefined).parts).toEqual(['ip:unknown']);
   });
   test('empty or oversized values do not identify anyone', () => {
     expect(resolveIdentity(['header'], { headerValue: '' }, () => '1.1.1.1').parts).toEqual(['ip:1.1.1.1']);
-    expect(resolveIdentity(['header'], { headerValue: 'x'.repeat(300) }, () => '1.1.1.1').parts).toEqual(['ip:1.1.1.1']);
+    expect(resolveIdentity(['header'], { headerValue: 'x'.repeat(300) }, () => '1.1.1.1').parts).toEqual([
+      'ip:1.1.1.1',
+    ]);
   });
   test('compound identities differ from their parts and digests are fixed-length', () => {
     const a = identityDigest(['consumer:c1', 'path:/a']);
@@ -77,21 +87,33 @@ describe('identity', () => {
     expect(claimValue(parseClaims({}), 'toString')).toBeUndefined();
   });
   test('counter keys carry the namespace and identity in ONE hash tag', () => {
-    expect(counterKey('bulwark-rl', 'ns', 'DIGEST', 'minute:sw:60000:5')).toBe('bulwark-rl:{ns:DIGEST}:minute:sw:60000:5');
+    expect(counterKey('bulwark-rl', 'ns', 'DIGEST', 'minute:sw:60000:5')).toBe(
+      'bulwark-rl:{ns:DIGEST}:minute:sw:60000:5',
+    );
   });
 });
 
 describe('headers (draft-ietf-httpapi-ratelimit-headers-11 §3, §4)', () => {
   const limits: LimitPolicy[] = [
     { name: 'second', limit: 10, algorithm: 'gcra', windowMs: 1000, burst: 20, keySuffix: 'a' },
-    { name: 'day', limit: 1000, algorithm: 'fixed-window', windowMs: 86_400_000, burst: 1000, calendar: 'day', keySuffix: 'b' },
+    {
+      name: 'day',
+      limit: 1000,
+      algorithm: 'fixed-window',
+      windowMs: 86_400_000,
+      burst: 1000,
+      calendar: 'day',
+      keySuffix: 'b',
+    },
   ];
   const outcomes = [
     { allowed: true, remaining: 7, resetMs: 300, retryMs: 0 },
     { allowed: false, remaining: 0, resetMs: 3_600_500, retryMs: 3_600_500 },
   ];
   test('RateLimit-Policy and RateLimit as structured-field lists of named items', () => {
-    expect(policyHeader(limits, [10, 1000], [1, 82800])).toBe('"second";q=10;w=1;bulwark-burst=20, "day";q=1000;w=82800');
+    expect(policyHeader(limits, [10, 1000], [1, 82800])).toBe(
+      '"second";q=10;w=1;bulwark-burst=20, "day";q=1000;w=82800',
+    );
     expect(rateLimitHeader(limits, outcomes)).toBe('"second";r=7;t=1, "day";r=0;t=3601');
   });
   test('legacy Kong headers name the strictest limit in RateLimit-Limit/-Remaining/-Reset; Retry-After on refusal', () => {

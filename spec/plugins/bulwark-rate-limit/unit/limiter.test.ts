@@ -105,7 +105,9 @@ describe.each(['fail-closed', 'local-fallback', 'fail-open'])('%s with a silent 
     // The first two waited for the 50 ms timeout (bounded), the next four did not call Redis at all.
     expect(decisions.flatMap((d) => d.events.map((e) => e.event))).toEqual(['redis_unavailable']);
     expect(decisions[1]!.events[0]!.fields).toMatchObject({ policy, breaker: 'open' });
-    const expected = { 'fail-closed': 'fail-closed', 'local-fallback': 'local-fallback', 'fail-open': 'fail-open' }[policy];
+    const expected = { 'fail-closed': 'fail-closed', 'local-fallback': 'local-fallback', 'fail-open': 'fail-open' }[
+      policy
+    ];
     for (const d of decisions) expect(d.source).toBe(expected);
     if (policy === 'fail-closed') expect(decisions.every((d) => !d.allowed)).toBe(true);
     if (policy === 'fail-open') expect(decisions.every((d) => d.allowed && d.outcomes === undefined)).toBe(true);

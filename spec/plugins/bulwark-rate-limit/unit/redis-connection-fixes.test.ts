@@ -30,10 +30,19 @@ function optionsOf(settings: RedisSettings): Record<string, unknown> {
 }
 
 test('a Sentinel client follows +switch-master (failoverDetector); TLS reaches the sentinels and the master', () => {
-  const sentinel: RedisSettings = { ...base, mode: 'sentinel', sentinelMaster: 'm', sentinels: [{ host: '127.0.0.1', port: 1 }] };
+  const sentinel: RedisSettings = {
+    ...base,
+    mode: 'sentinel',
+    sentinelMaster: 'm',
+    sentinels: [{ host: '127.0.0.1', port: 1 }],
+  };
   expect(optionsOf(sentinel)).toMatchObject({ failoverDetector: true, name: 'm', role: 'master' });
   const tls = optionsOf({ ...sentinel, tls: { enabled: true, verify: true, ca: 'PEM' } });
-  expect(tls).toMatchObject({ enableTLSForSentinelMode: true, tls: { ca: 'PEM', rejectUnauthorized: true }, sentinelTLS: { ca: 'PEM' } });
+  expect(tls).toMatchObject({
+    enableTLSForSentinelMode: true,
+    tls: { ca: 'PEM', rejectUnauthorized: true },
+    sentinelTLS: { ca: 'PEM' },
+  });
 });
 
 /** A client that cannot connect: it reports a connection error and never becomes ready. */
@@ -67,7 +76,13 @@ test('the registry keeps the last connection error until the client is ready aga
 test('redis_unavailable names the connection error next to the command error', async () => {
   const fake = new FailingClient(new Error('self-signed certificate in certificate chain'));
   const registry = new RedisRegistry({ sweepEveryMs: 0, create: () => fake as unknown as RedisClient });
-  const deps: LimiterDeps = { registry, memory: new MemoryStore(), breakers: new Map(), clockOffsets: new Map(), now: () => 1_000_000 };
+  const deps: LimiterDeps = {
+    registry,
+    memory: new MemoryStore(),
+    breakers: new Map(),
+    clockOffsets: new Map(),
+    now: () => 1_000_000,
+  };
   const conf = parseRateLimitConfig({
     limits: [{ name: 'm', limit: 4, window_seconds: 60 }],
     on_redis_error: 'fail-closed',

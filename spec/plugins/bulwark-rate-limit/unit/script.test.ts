@@ -3,7 +3,14 @@
 import { Redis } from 'ioredis';
 import { MemoryStore } from '../../../../plugins/bulwark-rate-limit/memory-store';
 import type { LimitCheck } from '../../../../plugins/bulwark-rate-limit/algorithms';
-import { DECIDE_SCRIPT, DECIDE_SCRIPT_SHA, parseScriptReply, REFUND_SCRIPT, refundArgs, scriptArgs } from '../../../../plugins/bulwark-rate-limit/script';
+import {
+  DECIDE_SCRIPT,
+  DECIDE_SCRIPT_SHA,
+  parseScriptReply,
+  REFUND_SCRIPT,
+  refundArgs,
+  scriptArgs,
+} from '../../../../plugins/bulwark-rate-limit/script';
 import { runDecideScript } from '../../../../plugins/bulwark-rate-limit/limiter';
 import { startRedis, type RedisServer } from '../../../helpers/redis';
 
@@ -64,7 +71,14 @@ test('several limits: all or nothing, in one call, same as TypeScript', async ()
   const checks: LimitCheck[] = [
     { algorithm: 'sliding-window', limit: 3, windowMs: 1000, burst: 3, cost: 1 },
     { algorithm: 'gcra', limit: 5, windowMs: 10_000, burst: 5, cost: 1 },
-    { algorithm: 'fixed-window', limit: 4, windowMs: 60_000, burst: 4, cost: 1, period: { startMs: T0 - 5000, endMs: T0 + 86_400_000 } },
+    {
+      algorithm: 'fixed-window',
+      limit: 4,
+      windowMs: 60_000,
+      burst: 4,
+      cost: 1,
+      period: { startMs: T0 - 5000, endMs: T0 + 86_400_000 },
+    },
   ];
   const keys = ['multi:{x}:1', 'multi:{x}:2', 'multi:{x}:3'];
   const seen: boolean[] = [];
@@ -93,7 +107,11 @@ test('NOSCRIPT (script cache flushed) falls back to EVAL, which reloads the scri
 test('uses Redis TIME when no instant is given', async () => {
   const before = Date.now();
   const r = parseScriptReply(
-    await runDecideScript(redis, ['time:{z}:1'], scriptArgs([{ algorithm: 'fixed-window', limit: 5, windowMs: 60_000, burst: 5, cost: 1 }])),
+    await runDecideScript(
+      redis,
+      ['time:{z}:1'],
+      scriptArgs([{ algorithm: 'fixed-window', limit: 5, windowMs: 60_000, burst: 5, cost: 1 }]),
+    ),
     1,
   );
   // Same machine: Redis's clock is this clock.
@@ -108,41 +126,47 @@ describe.each([
   ['sliding-window', { algorithm: 'sliding-window', limit: 10, windowMs: 1000, burst: 10 }],
   ['gcra', { algorithm: 'gcra', limit: 10, windowMs: 1000, burst: 4 }],
   ['fixed-window', { algorithm: 'fixed-window', limit: 10, windowMs: 1000, burst: 10 }],
-] as const)('REFUND_SCRIPT, %s: a late-admitted decision given back leaves the state as if it had never been made', (name, base) => {
-  const checks: LimitCheck[] = [{ ...base, cost: 2 }];
-  const refund = (key: string, decidedAt: number, now: number) => redis.eval(REFUND_SCRIPT, 1, key, ...refundArgs(checks, decidedAt, now));
+] as const)(
+  'REFUND_SCRIPT, %s: a late-admitted decision given back leaves the state as if it had never been made',
+  (name, base) => {
+    const checks: LimitCheck[] = [{ ...base, cost: 2 }];
+    const refund = (key: string, decidedAt: number, now: number) =>
+      redis.eval(REFUND_SCRIPT, 1, key, ...refundArgs(checks, decidedAt, now));
 
-  test('refunded within the same window', async () => {
-    const [withLate, without] = [`refund:{${name}}:w1`, `refund:{${name}}:o1`];
-    for (const k of [withLate, without]) expect((await viaRedis([k], checks, T0 + 100)).allowed).toBe(true);
-    const late = await viaRedis([withLate], checks, T0 + 150);
-    expect(late.allowed).toBe(true);
-    expect(await redis.hgetall(withLate)).not.toEqual(await redis.hgetall(without));
-    await refund(withLate, late.nowMs, T0 + 160); // the reply came 10 ms late
-    expect(await redis.hgetall(withLate)).toEqual(await redis.hgetall(without));
-  });
-
-  test('after another decision in the next window: refunded, except a GCRA cost that may have been absorbed', async () => {
-    const [withLate, without] = [`refund:{${name}}:w2`, `refund:{${name}}:o2`];
-    for (const k of [withLate, without]) expect((await viaRedis([k], checks, T0 + 100)).allowed).toBe(true);
-    const late = await viaRedis([withLate], checks, T0 + 900);
-    expect(late.allowed).toBe(true);
-    for (const k of [withLate, without]) expect((await viaRedis([k], checks, T0 + 1100)).allowed).toBe(true);
-    const before = await redis.hgetall(withLate);
-    await refund(withLate, late.nowMs, T0 + 1150);
-    if (name === 'gcra') {
-      // The late decision's cost ended at T0 + 1100, when the bucket was empty again: giving back 200 ms now would
-      // take them from the decision at T0 + 1100 and admit more than the rate. Kept.
-      expect(await redis.hgetall(withLate)).toEqual(before);
-    } else {
+    test('refunded within the same window', async () => {
+      const [withLate, without] = [`refund:{${name}}:w1`, `refund:{${name}}:o1`];
+      for (const k of [withLate, without]) expect((await viaRedis([k], checks, T0 + 100)).allowed).toBe(true);
+      const late = await viaRedis([withLate], checks, T0 + 150);
+      expect(late.allowed).toBe(true);
+      expect(await redis.hgetall(withLate)).not.toEqual(await redis.hgetall(without));
+      await refund(withLate, late.nowMs, T0 + 160); // the reply came 10 ms late
       expect(await redis.hgetall(withLate)).toEqual(await redis.hgetall(without));
-    }
-  });
-});
+    });
+
+    test('after another decision in the next window: refunded, except a GCRA cost that may have been absorbed', async () => {
+      const [withLate, without] = [`refund:{${name}}:w2`, `refund:{${name}}:o2`];
+      for (const k of [withLate, without]) expect((await viaRedis([k], checks, T0 + 100)).allowed).toBe(true);
+      const late = await viaRedis([withLate], checks, T0 + 900);
+      expect(late.allowed).toBe(true);
+      for (const k of [withLate, without]) expect((await viaRedis([k], checks, T0 + 1100)).allowed).toBe(true);
+      const before = await redis.hgetall(withLate);
+      await refund(withLate, late.nowMs, T0 + 1150);
+      if (name === 'gcra') {
+        // The late decision's cost ended at T0 + 1100, when the bucket was empty again: giving back 200 ms now would
+        // take them from the decision at T0 + 1100 and admit more than the rate. Kept.
+        expect(await redis.hgetall(withLate)).toEqual(before);
+      } else {
+        expect(await redis.hgetall(withLate)).toEqual(await redis.hgetall(without));
+      }
+    });
+  },
+);
 
 test('REFUND_SCRIPT: a calendar quota is refunded in its period, never below zero, and not in a later period', async () => {
   const period = { startMs: T0, endMs: T0 + 86_400_000 };
-  const checks: LimitCheck[] = [{ algorithm: 'fixed-window', limit: 5, windowMs: 86_400_000, burst: 5, cost: 1, period }];
+  const checks: LimitCheck[] = [
+    { algorithm: 'fixed-window', limit: 5, windowMs: 86_400_000, burst: 5, cost: 1, period },
+  ];
   const key = 'refund:{calendar}:a';
   const late = await viaRedis([key], checks, T0 + 5000);
   await redis.eval(REFUND_SCRIPT, 1, key, ...refundArgs(checks, late.nowMs, T0 + 5100));

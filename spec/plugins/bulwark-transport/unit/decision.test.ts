@@ -36,7 +36,9 @@ describe('decideTransport: HTTPS enforcement', () => {
       https: false,
       upgrade: true,
     });
-    expect(decideTransport(input('http', host('a.example')), conf({ https: { mode: 'reject', reject_status: 403 } }))).toMatchObject({
+    expect(
+      decideTransport(input('http', host('a.example')), conf({ https: { mode: 'reject', reject_status: 403 } })),
+    ).toMatchObject({
       action: 'reject',
       status: 403,
       upgrade: false,
@@ -44,11 +46,18 @@ describe('decideTransport: HTTPS enforcement', () => {
   });
 
   it('lets plain HTTP through when enforcement is off', () => {
-    expect(decideTransport(input('http', host('a.example')), conf({ https: { enforce: false } }))).toEqual({ action: 'pass', https: false });
+    expect(decideTransport(input('http', host('a.example')), conf({ https: { enforce: false } }))).toEqual({
+      action: 'pass',
+      https: false,
+    });
   });
 
   it('cannot redirect without a Host (400)', () => {
-    expect(decideTransport(input('http', {}), conf())).toMatchObject({ action: 'reject', status: 400, message: 'Bad request' });
+    expect(decideTransport(input('http', {}), conf())).toMatchObject({
+      action: 'reject',
+      status: 400,
+      message: 'Bad request',
+    });
   });
 
   it('ignores X-Forwarded-Proto when no proxy is trusted (a client cannot claim HTTPS)', () => {
@@ -58,26 +67,34 @@ describe('decideTransport: HTTPS enforcement', () => {
 
   it('ignores X-Forwarded-Proto from an untrusted peer', () => {
     const headers = { host: ['a.example'], 'x-forwarded-proto': ['https'] };
-    expect(decideTransport(input('http', headers, '198.51.100.7'), conf({ trusted_proxies: ['10.0.0.0/8'] }))).toMatchObject({
+    expect(
+      decideTransport(input('http', headers, '198.51.100.7'), conf({ trusted_proxies: ['10.0.0.0/8'] })),
+    ).toMatchObject({
       action: 'redirect',
     });
   });
 
   it('believes X-Forwarded-Proto from a trusted peer, both ways', () => {
     const c = conf({ trusted_proxies: ['10.0.0.0/8'] });
-    expect(decideTransport(input('http', { host: ['a.example'], 'x-forwarded-proto': ['https'] }, '10.0.0.2'), c)).toEqual({
+    expect(
+      decideTransport(input('http', { host: ['a.example'], 'x-forwarded-proto': ['https'] }, '10.0.0.2'), c),
+    ).toEqual({
       action: 'pass',
       https: true,
     });
     // TLS to Kong, but the client spoke plain HTTP to the load balancer: the client's leg counts.
-    expect(decideTransport(input('https', { host: ['a.example'], 'x-forwarded-proto': ['http'] }, '10.0.0.2'), c)).toMatchObject({
+    expect(
+      decideTransport(input('https', { host: ['a.example'], 'x-forwarded-proto': ['http'] }, '10.0.0.2'), c),
+    ).toMatchObject({
       action: 'redirect',
     });
   });
 
   it('falls back to the connection scheme when a trusted X-Forwarded-Proto is ambiguous', () => {
     const c = conf({ trusted_proxies: ['10.0.0.0/8'] });
-    expect(decideTransport(input('http', { host: ['a.example'], 'x-forwarded-proto': ['https', 'http'] }, '10.0.0.2'), c)).toMatchObject({
+    expect(
+      decideTransport(input('http', { host: ['a.example'], 'x-forwarded-proto': ['https', 'http'] }, '10.0.0.2'), c),
+    ).toMatchObject({
       action: 'redirect',
     });
   });
@@ -101,7 +118,8 @@ describe('decideTransport: hosts', () => {
   ])('Host %s → %s', (h, expected) => {
     const d = decideTransport(input('https', host(h)), c);
     if (expected === 'pass') expect(d.action).toBe('pass');
-    else expect(d).toEqual({ action: 'reject', status: 421, message: 'Misdirected request', https: true, upgrade: false });
+    else
+      expect(d).toEqual({ action: 'reject', status: 421, message: 'Misdirected request', https: true, upgrade: false });
   });
 
   it('a missing Host is misdirected when hosts are listed', () => {
@@ -109,11 +127,20 @@ describe('decideTransport: hosts', () => {
   });
 
   it('checks the host before redirecting: never redirects to an unlisted host', () => {
-    expect(decideTransport(input('http', host('evil.com')), c)).toMatchObject({ action: 'reject', status: 421, https: false });
+    expect(decideTransport(input('http', host('evil.com')), c)).toMatchObject({
+      action: 'reject',
+      status: 421,
+      https: false,
+    });
   });
 
   it('refuses malformed or duplicated Host headers even without an allow-list', () => {
-    for (const headers of [host('evil.com/x'), host('a b'), host('user@a.example'), { host: ['a.example', 'b.example'] }]) {
+    for (const headers of [
+      host('evil.com/x'),
+      host('a b'),
+      host('user@a.example'),
+      { host: ['a.example', 'b.example'] },
+    ]) {
       expect(decideTransport(input('https', headers), conf())).toMatchObject({ action: 'reject', status: 400 });
     }
   });
@@ -126,8 +153,12 @@ describe('decideTransport: hosts', () => {
     const headers = { host: ['internal.svc'], 'x-forwarded-host': ['api.example.com'] };
     const base = { allowed_hosts: ['api.example.com'], trusted_proxies: ['10.0.0.0/8'] };
     expect(decideTransport(input('https', headers, '10.0.0.2'), conf(base)).action).toBe('reject');
-    expect(decideTransport(input('https', headers, '10.0.0.2'), conf({ ...base, trust_forwarded_host: true })).action).toBe('pass');
-    expect(decideTransport(input('https', headers, '198.51.100.7'), conf({ ...base, trust_forwarded_host: true })).action).toBe('reject');
+    expect(
+      decideTransport(input('https', headers, '10.0.0.2'), conf({ ...base, trust_forwarded_host: true })).action,
+    ).toBe('pass');
+    expect(
+      decideTransport(input('https', headers, '198.51.100.7'), conf({ ...base, trust_forwarded_host: true })).action,
+    ).toBe('reject');
   });
 
   it('refuses an invalid forwarded host from a trusted proxy instead of falling back to Host', () => {
@@ -179,6 +210,8 @@ describe('redirects', () => {
     ['//evil.com/x', '//evil.com/x'], // stays a path: the host is already fixed in the Location
   ])('sanitizes the request target %j → %j', (target, expected) => {
     expect(sanitizeRequestTarget(target)).toBe(expected);
-    expect(new URL(redirectLocation({ hostname: 'a.example', kind: 'name' }, target, undefined)).host).toBe('a.example');
+    expect(new URL(redirectLocation({ hostname: 'a.example', kind: 'name' }, target, undefined)).host).toBe(
+      'a.example',
+    );
   });
 });

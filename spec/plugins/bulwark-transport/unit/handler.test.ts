@@ -30,7 +30,12 @@ describe('access', () => {
   it('HTTPS request, default config: three RPCs (two reads, one bulk header write with HSTS), no exit', async () => {
     const fake = kongFor({});
     await instance().access(fake.kong);
-    expect(fake.names()).toEqual(['request.getHeaders', 'request.getScheme', 'response.setHeaders', 'ctx.shared.set' /* decision record (lib/plugin.ts) */]);
+    expect(fake.names()).toEqual([
+      'request.getHeaders',
+      'request.getScheme',
+      'response.setHeaders',
+      'ctx.shared.set' /* decision record (lib/plugin.ts) */,
+    ]);
     expect(fake.calls[2]![1][0]).toEqual({
       'Cache-Control': 'no-store',
       'X-Content-Type-Options': 'nosniff',
@@ -47,13 +52,22 @@ describe('access', () => {
     // kong-pdk dumps as Phases the prototype methods (lib/mod.js); a `response` one would make Kong buffer
     // every request on every route this plugin covers (plugins_iterator.lua, kong/init.lua Kong.response).
     expect(instance().response).toBeUndefined();
-    expect(Object.getOwnPropertyNames(transport.Plugin.prototype).filter((n) => n !== 'constructor').sort()).toEqual(['access', 'certificate']);
+    expect(
+      Object.getOwnPropertyNames(transport.Plugin.prototype)
+        .filter((n) => n !== 'constructor')
+        .sort(),
+    ).toEqual(['access', 'certificate']);
   });
 
   it('plain HTTP allowed: the same headers without HSTS', async () => {
     const fake = kongFor({ scheme: 'http' });
     await instance({ https: { enforce: false } }).access(fake.kong);
-    expect(fake.names()).toEqual(['request.getHeaders', 'request.getScheme', 'response.setHeaders', 'ctx.shared.set' /* decision record (lib/plugin.ts) */]);
+    expect(fake.names()).toEqual([
+      'request.getHeaders',
+      'request.getScheme',
+      'response.setHeaders',
+      'ctx.shared.set' /* decision record (lib/plugin.ts) */,
+    ]);
     expect(fake.calls[2]![1][0]).toHaveProperty('X-Frame-Options', 'DENY');
     expect(fake.calls[2]![1][0]).not.toHaveProperty('Strict-Transport-Security');
   });
@@ -63,7 +77,10 @@ describe('access', () => {
     const headers = { host: ['a.example'], 'x-forwarded-proto': ['https'] };
     const trusted = kongFor({ scheme: 'http', ip: '10.0.0.2', headers });
     await instance(conf).access(trusted.kong);
-    expect(trusted.calls.at(-2)).toEqual(['response.setHeaders', [expect.objectContaining({ 'Strict-Transport-Security': 'max-age=31536000; includeSubDomains' })]]);
+    expect(trusted.calls.at(-2)).toEqual([
+      'response.setHeaders',
+      [expect.objectContaining({ 'Strict-Transport-Security': 'max-age=31536000; includeSubDomains' })],
+    ]);
     const spoofed = kongFor({ scheme: 'http', ip: '198.51.100.7', headers });
     await instance(conf).access(spoofed.kong);
     expect(spoofed.calls.at(-2)![1][0]).not.toHaveProperty('Strict-Transport-Security');
@@ -72,18 +89,36 @@ describe('access', () => {
   it('nothing configured to set: no header write at all', async () => {
     const fake = kongFor({});
     await instance({ security_headers: { preset: 'none' }, hsts: { enabled: false } }).access(fake.kong);
-    expect(fake.names()).toEqual(['request.getHeaders', 'request.getScheme', 'ctx.shared.set' /* decision record (lib/plugin.ts) */]);
+    expect(fake.names()).toEqual([
+      'request.getHeaders',
+      'request.getScheme',
+      'ctx.shared.set' /* decision record (lib/plugin.ts) */,
+    ]);
   });
 
   it('reads the peer IP only when proxies are trusted', async () => {
-    const fake = kongFor({ ip: '10.0.0.2', headers: { host: ['api.example.com'], 'x-forwarded-proto': ['https'] }, scheme: 'http' });
+    const fake = kongFor({
+      ip: '10.0.0.2',
+      headers: { host: ['api.example.com'], 'x-forwarded-proto': ['https'] },
+      scheme: 'http',
+    });
     await instance({ trusted_proxies: ['10.0.0.0/8'] }).access(fake.kong);
-    expect(fake.names()).toEqual(['request.getHeaders', 'request.getScheme', 'client.getIp', 'response.setHeaders', 'ctx.shared.set' /* decision record (lib/plugin.ts) */]);
+    expect(fake.names()).toEqual([
+      'request.getHeaders',
+      'request.getScheme',
+      'client.getIp',
+      'response.setHeaders',
+      'ctx.shared.set' /* decision record (lib/plugin.ts) */,
+    ]);
     expect(fake.exit).toBeUndefined();
   });
 
   it('GET over HTTP → 301 to https with the path and query, security headers, no HSTS', async () => {
-    const fake = kongFor({ scheme: 'http', headers: { host: ['api.example.com:8000'] }, pathWithQuery: '/v1/items?id=7' });
+    const fake = kongFor({
+      scheme: 'http',
+      headers: { host: ['api.example.com:8000'] },
+      pathWithQuery: '/v1/items?id=7',
+    });
     await instance().access(fake.kong);
     expect(fake.exit?.status).toBe(301);
     expect(fake.exit?.body).toBe(''); // never a nil before the headers argument
@@ -103,11 +138,16 @@ describe('access', () => {
   it('a configured redirect status needs no getMethod RPC; redirect_port is used', async () => {
     const fake = kongFor({ scheme: 'http', pathWithQuery: '/x' });
     await instance({ https: { redirect_status: 302, redirect_port: 8443 } }).access(fake.kong);
-    expect(fake.names()).toEqual(['request.getHeaders', 'request.getScheme', 'request.getPathWithQuery', 'response.exit']);
+    expect(fake.names()).toEqual([
+      'request.getHeaders',
+      'request.getScheme',
+      'request.getPathWithQuery',
+      'response.exit',
+    ]);
     expect(fake.exit).toMatchObject({ status: 302, headers: { Location: 'https://api.example.com:8443/x' } });
   });
 
-  it('reject mode → 426 with Kong\'s message and Upgrade headers', async () => {
+  it("reject mode → 426 with Kong's message and Upgrade headers", async () => {
     const fake = kongFor({ scheme: 'http' });
     await instance({ https: { mode: 'reject' } }).access(fake.kong);
     expect(fake.exit).toMatchObject({

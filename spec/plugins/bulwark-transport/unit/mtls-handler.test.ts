@@ -14,7 +14,10 @@ afterAll(() => pki?.remove());
 beforeEach(() => resetCertificateRequestTracking());
 
 const instance = (mtls: Record<string, unknown>, rest: Record<string, unknown> = {}) =>
-  new transport.Plugin({ ...rest, mtls: { enabled: true, ca_certificates: [pki.root.cert], ...mtls } }) as unknown as Phases;
+  new transport.Plugin({
+    ...rest,
+    mtls: { enabled: true, ca_certificates: [pki.root.cert], ...mtls },
+  }) as unknown as Phases;
 
 const CONSUMERS = [
   { id: '6f1f9a2e-1111-4c1e-9a51-000000000001', username: 'client-1.example.com' },
@@ -22,20 +25,26 @@ const CONSUMERS = [
   { id: '6f1f9a2e-1111-4c1e-9a51-000000000003', username: 'guest' },
 ];
 
-function kongFor(opts: { scheme?: string; chain?: string; headers?: Record<string, string[]> }, extra: FakeReplies = {}) {
+function kongFor(
+  opts: { scheme?: string; chain?: string; headers?: Record<string, string[]> },
+  extra: FakeReplies = {},
+) {
   return fakeKong({
     'request.getHeaders': () => opts.headers ?? { host: ['api.example.com'] },
     'request.getScheme': () => opts.scheme ?? 'https',
     'client.tls.getFullClientCertificateChain': () => opts.chain,
     'client.tls.requestClientCertificate': () => true,
     'client.tls.disableSessionReuse': () => true,
-    'client.loadConsumer': (key, byUsername) => CONSUMERS.find((c) => c.id === key || (byUsername === true && c.username === key)),
+    'client.loadConsumer': (key, byUsername) =>
+      CONSUMERS.find((c) => c.id === key || (byUsername === true && c.username === key)),
     ...extra,
   });
 }
 
 const logLines = (fake: ReturnType<typeof fakeKong>) =>
-  fake.calls.filter(([n]) => n.startsWith('log.')).map(([n, a]) => [n, JSON.parse(a[0] as string)] as [string, Record<string, unknown>]);
+  fake.calls
+    .filter(([n]) => n.startsWith('log.'))
+    .map(([n, a]) => [n, JSON.parse(a[0] as string)] as [string, Record<string, unknown>]);
 
 describe('certificate phase', () => {
   it('requests the client certificate and disables session reuse when mtls is enabled', async () => {
@@ -61,7 +70,13 @@ describe('access with mtls', () => {
   it('valid chain, no consumer mapping: one extra RPC, no exit, nothing set upstream', async () => {
     const fake = kongFor({ chain: pki.chains.client });
     await instance({}).access(fake.kong);
-    expect(fake.names()).toEqual(['request.getHeaders', 'request.getScheme', 'client.tls.getFullClientCertificateChain', 'response.setHeaders', 'ctx.shared.set' /* decision record (lib/plugin.ts) */]);
+    expect(fake.names()).toEqual([
+      'request.getHeaders',
+      'request.getScheme',
+      'client.tls.getFullClientCertificateChain',
+      'response.setHeaders',
+      'ctx.shared.set' /* decision record (lib/plugin.ts) */,
+    ]);
     expect(fake.exit).toBeUndefined();
   });
 
@@ -69,7 +84,10 @@ describe('access with mtls', () => {
     const fake = kongFor({ chain: pki.chains.client });
     await instance({ consumer_by: ['san'] }).access(fake.kong);
     const auth = fake.calls.find(([n]) => n === 'client.authenticate');
-    expect(auth?.[1]).toEqual([CONSUMERS[0], { id: expect.stringMatching(/^[0-9a-f]{64}$/), consumer: { id: CONSUMERS[0]!.id } }]);
+    expect(auth?.[1]).toEqual([
+      CONSUMERS[0],
+      { id: expect.stringMatching(/^[0-9a-f]{64}$/), consumer: { id: CONSUMERS[0]!.id } },
+    ]);
     expect(fake.exit).toBeUndefined();
   });
 
@@ -91,7 +109,9 @@ describe('access with mtls', () => {
     await instance({ consumer_by: ['cn'] }).access(fake.kong);
     expect(fake.exit?.status).toBe(401);
     expect(fake.exit?.body).toEqual({ message: MTLS_MESSAGES.rejected });
-    expect(logLines(fake)).toEqual([['log.warn', expect.objectContaining({ event: 'mtls_rejected', reason: 'no_consumer' })]]);
+    expect(logLines(fake)).toEqual([
+      ['log.warn', expect.objectContaining({ event: 'mtls_rejected', reason: 'no_consumer' })],
+    ]);
   });
 
   it('no consumer for the certificate, anonymous set → continues as the anonymous consumer without a credential', async () => {
@@ -106,7 +126,11 @@ describe('access with mtls', () => {
     await instance({}).access(fake.kong);
     expect(fake.exit?.status).toBe(401);
     expect(JSON.stringify(fake.exit?.body)).not.toMatch(/issuer|stranger|CA/);
-    expect(logLines(fake)[0]?.[1]).toMatchObject({ plugin: 'bulwark-transport', event: 'mtls_rejected', reason: 'unknown_issuer' });
+    expect(logLines(fake)[0]?.[1]).toMatchObject({
+      plugin: 'bulwark-transport',
+      event: 'mtls_rejected',
+      reason: 'unknown_issuer',
+    });
     expect((fake.exit?.headers as Record<string, string>)['Strict-Transport-Security']).toBeDefined();
     expect(fake.callsAfterExit).toEqual([]);
   });
@@ -131,7 +155,11 @@ describe('access with mtls', () => {
     const fake = kongFor({
       scheme: 'http',
       chain: pki.chains.client,
-      headers: { host: ['api.example.com'], 'x-client-cert': [encodeURIComponent(pki.chains.client)], 'ssl-client-cert': [pki.alice.cert] },
+      headers: {
+        host: ['api.example.com'],
+        'x-client-cert': [encodeURIComponent(pki.chains.client)],
+        'ssl-client-cert': [pki.alice.cert],
+      },
     });
     await instance({}, { https: { enforce: false } }).access(fake.kong);
     expect(fake.exit?.status).toBe(401);
@@ -146,7 +174,10 @@ describe('access with mtls', () => {
     );
     await instance({}, { trusted_proxies: ['10.0.0.0/8'] }).access(fake.kong);
     expect(fake.exit?.status).toBe(401);
-    expect(logLines(fake)[0]?.[1]).toMatchObject({ reason: 'not_tls', detail: expect.stringMatching(/proxy in front of Kong/) });
+    expect(logLines(fake)[0]?.[1]).toMatchObject({
+      reason: 'not_tls',
+      detail: expect.stringMatching(/proxy in front of Kong/),
+    });
   });
 
   it('required=false: no certificate continues silently; an invalid one continues with a log line', async () => {
@@ -160,7 +191,9 @@ describe('access with mtls', () => {
     const expired = kongFor({ chain: pki.expired.cert });
     await inst.access(expired.kong);
     expect(expired.exit).toBeUndefined();
-    expect(logLines(expired)).toEqual([['log.info', expect.objectContaining({ event: 'mtls_unauthenticated', reason: 'expired' })]]);
+    expect(logLines(expired)).toEqual([
+      ['log.info', expect.objectContaining({ event: 'mtls_unauthenticated', reason: 'expired' })],
+    ]);
   });
 
   it('required=false with a missing anonymous consumer fails closed with 500', async () => {
@@ -171,7 +204,10 @@ describe('access with mtls', () => {
   });
 
   it('a plain-HTTP request is still redirected first when HTTPS is enforced (no mTLS work before that)', async () => {
-    const fake = kongFor({ scheme: 'http' }, { 'request.getMethod': () => 'GET', 'request.getPathWithQuery': () => '/x' });
+    const fake = kongFor(
+      { scheme: 'http' },
+      { 'request.getMethod': () => 'GET', 'request.getPathWithQuery': () => '/x' },
+    );
     await instance({}).access(fake.kong);
     expect(fake.exit?.status).toBe(301);
     expect(fake.names()).not.toContain('client.tls.getFullClientCertificateChain');

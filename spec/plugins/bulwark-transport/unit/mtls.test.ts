@@ -35,14 +35,22 @@ describe('verifyClientChain: accepted chains', () => {
     expect(r).toEqual({
       ok: true,
       subject: { cn: 'client-1' },
-      sans: { dns: ['client-1.example.com'], email: ['client1@example.com'], uri: ['spiffe://example.com/ns/prod/sa/client-1'] },
+      sans: {
+        dns: ['client-1.example.com'],
+        email: ['client1@example.com'],
+        uri: ['spiffe://example.com/ns/prod/sa/client-1'],
+      },
       fingerprint: new X509Certificate(pki.client.cert).fingerprint256.replace(/:/g, '').toLowerCase(),
       depth: 2,
     });
   });
 
   it('a leaf issued directly by the root has depth 1', () => {
-    expect(verifyClientChain(pki.alice.cert, trust, NOW)).toMatchObject({ ok: true, subject: { cn: 'alice' }, depth: 1 });
+    expect(verifyClientChain(pki.alice.cert, trust, NOW)).toMatchObject({
+      ok: true,
+      subject: { cn: 'alice' },
+      depth: 1,
+    });
   });
 
   it('the intermediate as the only anchor: the leaf alone is enough', () => {
@@ -102,7 +110,7 @@ describe('verifyClientChain: refused chains', () => {
     expect(failure(pki.chains.client, { ...trust, maxDepth: 2 })).toBe('ok');
   });
 
-  it('a signature that does not verify: an anchor with the issuer\'s name but another key', () => {
+  it("a signature that does not verify: an anchor with the issuer's name but another key", () => {
     const impostor = new X509Certificate(pki.impostorCa.cert);
     const alice = new X509Certificate(pki.alice.cert);
     expect(alice.checkIssued(impostor)).toBe(true); // names match: only the signature tells them apart
@@ -148,7 +156,9 @@ describe('names', () => {
     expect(new SubjectAllowList(['client-1']).allows(subject, sans)).toBe(true);
     expect(new SubjectAllowList(['client-1.example.com']).allows(subject, sans)).toBe(true);
     expect(new SubjectAllowList(['spiffe://example.com/x']).allows(subject, sans)).toBe(true);
-    expect(new SubjectAllowList(['CLIENT-1', 'Client1@example.com', 'spiffe://example.com']).allows(subject, sans)).toBe(false);
+    expect(
+      new SubjectAllowList(['CLIENT-1', 'Client1@example.com', 'spiffe://example.com']).allows(subject, sans),
+    ).toBe(false);
   });
 
   it('consumer candidates follow consumer_by order, without duplicates, capped', () => {
@@ -163,33 +173,77 @@ describe('names', () => {
 describe('assessClientCertificate', () => {
   const allowAll = new SubjectAllowList([]);
   it('no TLS connection: no certificate possible, whatever a header says', () => {
-    expect(assessClientCertificate({ connectionTls: false, forwardedHttps: false, chainPem: undefined }, trust, allowAll, NOW)).toMatchObject({
+    expect(
+      assessClientCertificate(
+        { connectionTls: false, forwardedHttps: false, chainPem: undefined },
+        trust,
+        allowAll,
+        NOW,
+      ),
+    ).toMatchObject({
       ok: false,
       reason: 'not_tls',
       presented: false,
     });
-    const viaLb = assessClientCertificate({ connectionTls: false, forwardedHttps: true, chainPem: undefined }, trust, allowAll, NOW);
-    expect(viaLb).toMatchObject({ ok: false, reason: 'not_tls', detail: expect.stringMatching(/proxy in front of Kong/) });
+    const viaLb = assessClientCertificate(
+      { connectionTls: false, forwardedHttps: true, chainPem: undefined },
+      trust,
+      allowAll,
+      NOW,
+    );
+    expect(viaLb).toMatchObject({
+      ok: false,
+      reason: 'not_tls',
+      detail: expect.stringMatching(/proxy in front of Kong/),
+    });
   });
 
   it('TLS without a certificate; a certificate that verifies but is not on the allow-list; one that is', () => {
-    expect(assessClientCertificate({ connectionTls: true, forwardedHttps: false, chainPem: undefined }, trust, allowAll, NOW)).toMatchObject({
+    expect(
+      assessClientCertificate(
+        { connectionTls: true, forwardedHttps: false, chainPem: undefined },
+        trust,
+        allowAll,
+        NOW,
+      ),
+    ).toMatchObject({
       ok: false,
       reason: 'no_certificate',
       presented: false,
     });
     const onlyBob = new SubjectAllowList(['bob']);
-    expect(assessClientCertificate({ connectionTls: true, forwardedHttps: false, chainPem: pki.alice.cert }, trust, onlyBob, NOW)).toMatchObject({
+    expect(
+      assessClientCertificate(
+        { connectionTls: true, forwardedHttps: false, chainPem: pki.alice.cert },
+        trust,
+        onlyBob,
+        NOW,
+      ),
+    ).toMatchObject({
       ok: false,
       reason: 'subject_not_allowed',
       presented: true,
     });
     const alice = new SubjectAllowList(['alice']);
-    expect(assessClientCertificate({ connectionTls: true, forwardedHttps: false, chainPem: pki.alice.cert }, trust, alice, NOW)).toMatchObject({ ok: true });
+    expect(
+      assessClientCertificate(
+        { connectionTls: true, forwardedHttps: false, chainPem: pki.alice.cert },
+        trust,
+        alice,
+        NOW,
+      ),
+    ).toMatchObject({ ok: true });
   });
 
   it('an invalid certificate is reported as presented', () => {
-    expect(assessClientCertificate({ connectionTls: true, forwardedHttps: false, chainPem: pki.stranger.cert }, trust, allowAll, NOW)).toMatchObject({
+    expect(
+      assessClientCertificate(
+        { connectionTls: true, forwardedHttps: false, chainPem: pki.stranger.cert },
+        trust,
+        allowAll,
+        NOW,
+      ),
+    ).toMatchObject({
       ok: false,
       reason: 'unknown_issuer',
       presented: true,

@@ -33,7 +33,9 @@ describe('security header presets', () => {
   });
 
   it('overrides replace case-insensitively (keeping the preset spelling), add, and remove with ""', () => {
-    expect(securityHeaders('api', { 'cache-control': 'private, max-age=60', 'X-Frame-Options': '', 'X-New': 'v' })).toEqual({
+    expect(
+      securityHeaders('api', { 'cache-control': 'private, max-age=60', 'X-Frame-Options': '', 'X-New': 'v' }),
+    ).toEqual({
       'Cache-Control': 'private, max-age=60',
       'X-Content-Type-Options': 'nosniff',
       'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",
@@ -47,7 +49,9 @@ describe('security header presets', () => {
 
 describe('HSTS', () => {
   it('formats the directives', () => {
-    expect(hstsValue({ enabled: true, maxAge: 31536000, includeSubdomains: true, preload: false })).toBe('max-age=31536000; includeSubDomains');
+    expect(hstsValue({ enabled: true, maxAge: 31536000, includeSubdomains: true, preload: false })).toBe(
+      'max-age=31536000; includeSubDomains',
+    );
     expect(hstsValue({ enabled: true, maxAge: 63072000, includeSubdomains: true, preload: true })).toBe(
       'max-age=63072000; includeSubDomains; preload',
     );
@@ -61,4 +65,3 @@ describe('HSTS', () => {
     expect('Strict-Transport-Security' in c.headers.http).toBe(false);
   });
 });
-

@@ -7,7 +7,8 @@ import { contentDigest } from '../../../../plugins/bulwark-upstream-trust/protoc
 import { fakeKong, type FakeReplies } from '../../../lib/fake-kong';
 import { edKey } from '../../bulwark-oauth2/fixtures';
 
-const conf = (extra: Record<string, unknown> = {}) => parseUpstreamTrustConfig({ issuer: 'gw', signing_keys: [edKey().pem], ...extra });
+const conf = (extra: Record<string, unknown> = {}) =>
+  parseUpstreamTrustConfig({ issuer: 'gw', signing_keys: [edKey().pem], ...extra });
 
 function replies(extra: FakeReplies = {}): FakeReplies {
   return {
@@ -24,7 +25,10 @@ function replies(extra: FakeReplies = {}): FakeReplies {
 
 function claims(fake: ReturnType<typeof fakeKong>): Record<string, unknown> {
   const set = fake.calls.find(([n]) => n === 'service.request.setHeaders')![1][0] as Record<string, string>;
-  return JSON.parse(Buffer.from(set['X-Bulwark-Upstream-Token']!.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
+  return JSON.parse(Buffer.from(set['X-Bulwark-Upstream-Token']!.split('.')[1]!, 'base64url').toString()) as Record<
+    string,
+    unknown
+  >;
 }
 
 test('signs method, upstream URI + query, the service Host, the body digest and the service name as audience', async () => {
@@ -61,18 +65,34 @@ test('body cap: Content-Length over max_body_size is refused before reading; a c
   await access(phaseContext('bulwark-upstream-trust', declared.kong, conf({ max_body_size: 10 })));
   expect(declared.exit?.status).toBe(413);
   expect(declared.names()).not.toContain('request.getRawBody');
-  const chunked = fakeKong(replies({ 'request.getHeaders': () => ({ 'transfer-encoding': ['chunked'] }), 'request.getRawBody': () => new Uint8Array(11) }));
+  const chunked = fakeKong(
+    replies({
+      'request.getHeaders': () => ({ 'transfer-encoding': ['chunked'] }),
+      'request.getRawBody': () => new Uint8Array(11),
+    }),
+  );
   await access(phaseContext('bulwark-upstream-trust', chunked.kong, conf({ max_body_size: 10 })));
   expect(chunked.exit?.status).toBe(413);
   // Kong's get_raw_body returns nil when the spooled body is over max_allowed_file_size.
-  const spooled = fakeKong(replies({ 'request.getHeaders': () => ({ 'transfer-encoding': ['chunked'] }), 'request.getRawBody': () => undefined }));
+  const spooled = fakeKong(
+    replies({
+      'request.getHeaders': () => ({ 'transfer-encoding': ['chunked'] }),
+      'request.getRawBody': () => undefined,
+    }),
+  );
   await access(phaseContext('bulwark-upstream-trust', spooled.kong, conf({ max_body_size: 10 })));
   expect(spooled.exit?.status).toBe(413);
 });
 
 test('sign_without_digest: an oversized body is signed as body_unbound, without cdg', async () => {
   const fake = fakeKong(replies({ 'request.getHeaders': () => ({ 'content-length': ['100'] }) }));
-  await access(phaseContext('bulwark-upstream-trust', fake.kong, conf({ max_body_size: 10, oversized_body: 'sign_without_digest' })));
+  await access(
+    phaseContext(
+      'bulwark-upstream-trust',
+      fake.kong,
+      conf({ max_body_size: 10, oversized_body: 'sign_without_digest' }),
+    ),
+  );
   expect(fake.exit).toBeUndefined();
   expect(claims(fake)).toMatchObject({ body_unbound: true });
   expect(claims(fake)).not.toHaveProperty('cdg');
@@ -81,12 +101,24 @@ test('sign_without_digest: an oversized body is signed as body_unbound, without 
 test('configured audience and upstream_host: no service lookup; inbound spellings of signed headers cleared', async () => {
   const fake = fakeKong(
     replies({
-      'request.getHeaders': () => ({ x_bulwark_upstream_token: ['forged'], 'x-bulwark-upstream-token': ['forged'], signature_input: ['x'], 'bulwark-identity': ['e30'] }),
+      'request.getHeaders': () => ({
+        x_bulwark_upstream_token: ['forged'],
+        'x-bulwark-upstream-token': ['forged'],
+        signature_input: ['x'],
+        'bulwark-identity': ['e30'],
+      }),
     }),
   );
-  await access(phaseContext('bulwark-upstream-trust', fake.kong, conf({ audience: 'ledger', upstream_host: 'Ledger.Internal' })));
+  await access(
+    phaseContext('bulwark-upstream-trust', fake.kong, conf({ audience: 'ledger', upstream_host: 'Ledger.Internal' })),
+  );
   expect(fake.names()).not.toContain('router.getService');
   expect(fake.names().filter((n) => n === 'nginx.getVar')).toHaveLength(1);
-  expect(fake.calls.filter(([n]) => n === 'service.request.clearHeader').map(([, a]) => a[0]).sort()).toEqual(['bulwark-identity', 'signature_input', 'x_bulwark_upstream_token']);
+  expect(
+    fake.calls
+      .filter(([n]) => n === 'service.request.clearHeader')
+      .map(([, a]) => a[0])
+      .sort(),
+  ).toEqual(['bulwark-identity', 'signature_input', 'x_bulwark_upstream_token']);
   expect(claims(fake)).toMatchObject({ aud: 'ledger', hth: 'ledger.internal' });
 });

@@ -6,7 +6,11 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { parseUpstreamTrustConfig } from '../../../../plugins/bulwark-upstream-trust/config';
 import { signToken, type RequestBinding } from '../../../../plugins/bulwark-upstream-trust/sign';
-import { createVerifier, MemoryReplayCache, type VerifierOptions } from '../../../../plugins/bulwark-upstream-trust/verifier';
+import {
+  createVerifier,
+  MemoryReplayCache,
+  type VerifierOptions,
+} from '../../../../plugins/bulwark-upstream-trust/verifier';
 import { edKey } from '../../bulwark-oauth2/fixtures';
 
 const ISSUER = 'https://gw.example.com';
@@ -20,11 +24,20 @@ const confB = parseUpstreamTrustConfig({ issuer: ISSUER, signing_keys: [JSON.str
 const publicKeys = (conf: typeof confA) => (JSON.parse(conf.keys.jwksJson) as { keys: Record<string, unknown>[] }).keys;
 
 async function token(conf = confA, nowMs = NOW, binding: RequestBinding = GET): Promise<Record<string, string>> {
-  return { host: 'svc:8080', 'x-bulwark-upstream-token': await signToken(conf, { binding, identity: undefined, audience: 'svc', nowMs }) };
+  return {
+    host: 'svc:8080',
+    'x-bulwark-upstream-token': await signToken(conf, { binding, identity: undefined, audience: 'svc', nowMs }),
+  };
 }
 
 function verifier(extra: Partial<VerifierOptions> = {}) {
-  return createVerifier({ issuer: ISSUER, audience: 'svc', jwks: { keys: publicKeys(confA) }, now: () => NOW, ...extra });
+  return createVerifier({
+    issuer: ISSUER,
+    audience: 'svc',
+    jwks: { keys: publicKeys(confA) },
+    now: () => NOW,
+    ...extra,
+  });
 }
 
 describe('JWKS from a URL', () => {
@@ -52,8 +65,15 @@ describe('JWKS from a URL', () => {
     expect(fetches).toBe(1);
     // Key b published, but the cooldown has not passed: no refetch, refused as unknown.
     served = [...publicKeys(confA), ...publicKeys(confB)];
-    expect(await bounded.verify({ method: 'GET', url: '/a', headers: await token(confB) })).toMatchObject({ ok: false, error: 'unknown_key', status: 401 });
-    expect(await bounded.verify({ method: 'GET', url: '/a', headers: await token(confB) })).toMatchObject({ ok: false, error: 'unknown_key' });
+    expect(await bounded.verify({ method: 'GET', url: '/a', headers: await token(confB) })).toMatchObject({
+      ok: false,
+      error: 'unknown_key',
+      status: 401,
+    });
+    expect(await bounded.verify({ method: 'GET', url: '/a', headers: await token(confB) })).toMatchObject({
+      ok: false,
+      error: 'unknown_key',
+    });
     expect(fetches).toBe(1);
 
     // Rotation with a zero cooldown: the unknown kid triggers one refetch and the new key verifies.
@@ -72,11 +92,17 @@ describe('JWKS from a URL', () => {
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((r) => closed.close(() => r()));
     const v = verifier({ jwks: { url: `http://127.0.0.1:${port}/jwks`, timeoutMs: 1000 } });
-    expect(await v.verify({ method: 'GET', url: '/a', headers: await token() })).toMatchObject({ ok: false, error: 'jwks_unavailable', status: 503 });
+    expect(await v.verify({ method: 'GET', url: '/a', headers: await token() })).toMatchObject({
+      ok: false,
+      error: 'jwks_unavailable',
+      status: 503,
+    });
   });
 
   test('pinned keys must be public', () => {
-    expect(() => createVerifier({ issuer: ISSUER, audience: 'svc', jwks: { keys: [keyA.jwk] } })).toThrow('public keys only');
+    expect(() => createVerifier({ issuer: ISSUER, audience: 'svc', jwks: { keys: [keyA.jwk] } })).toThrow(
+      'public keys only',
+    );
   });
 });
 
@@ -84,7 +110,13 @@ describe('time, replay, body', () => {
   test('leeway: a token expired 4 s ago passes with the default 5 s, fails with 0', async () => {
     const headers = await token(confA, NOW - 34_000); // exp = now - 4 s
     expect((await verifier().verify({ method: 'GET', url: '/a', headers })).ok).toBe(true);
-    expect(await verifier({ clockToleranceSeconds: 0 }).verify({ method: 'GET', url: '/a', headers: await token(confA, NOW - 34_000) })).toMatchObject({ error: 'expired' });
+    expect(
+      await verifier({ clockToleranceSeconds: 0 }).verify({
+        method: 'GET',
+        url: '/a',
+        headers: await token(confA, NOW - 34_000),
+      }),
+    ).toMatchObject({ error: 'expired' });
   });
 
   test('the replay cache is bounded: full of live ids it refuses new tokens (503), and frees expired ones', async () => {
@@ -92,7 +124,11 @@ describe('time, replay, body', () => {
     const v = verifier({ replayStore: new MemoryReplayCache(2), now: () => now });
     expect((await v.verify({ method: 'GET', url: '/a', headers: await token() })).ok).toBe(true);
     expect((await v.verify({ method: 'GET', url: '/a', headers: await token() })).ok).toBe(true);
-    expect(await v.verify({ method: 'GET', url: '/a', headers: await token() })).toMatchObject({ ok: false, error: 'replay_cache_full', status: 503 });
+    expect(await v.verify({ method: 'GET', url: '/a', headers: await token() })).toMatchObject({
+      ok: false,
+      error: 'replay_cache_full',
+      status: 503,
+    });
     now = NOW + 40_000; // the first two tokens (exp + leeway) are gone
     expect((await v.verify({ method: 'GET', url: '/a', headers: await token(confA, now) })).ok).toBe(true);
   });
@@ -107,7 +143,13 @@ describe('time, replay, body', () => {
   test('two token headers are malformed, not "the first one wins"', async () => {
     const h = await token();
     const t = h['x-bulwark-upstream-token']!;
-    expect(await verifier().verify({ method: 'GET', url: '/a', headers: { host: 'svc:8080', 'x-bulwark-upstream-token': [t, t] } })).toMatchObject({ error: 'malformed_token' });
+    expect(
+      await verifier().verify({
+        method: 'GET',
+        url: '/a',
+        headers: { host: 'svc:8080', 'x-bulwark-upstream-token': [t, t] },
+      }),
+    ).toMatchObject({ error: 'malformed_token' });
   });
 
   test('options are checked: no algorithm outside EdDSA/ES256, lifetime at most 60 s', () => {
@@ -120,10 +162,21 @@ test('the package entry bulwark/upstream-trust-verifier loads without Express or
   const root = path.join(__dirname, '..', '..', '..', '..');
   const out = execFileSync(
     process.execPath,
-    ['-e', "const v=require('bulwark/upstream-trust-verifier');console.log(JSON.stringify({fns:Object.keys(v).sort(),frameworks:Object.keys(require.cache).filter(k=>/node_modules[\\\\/](express|fastify)[\\\\/]/.test(k)).length}))"],
+    [
+      '-e',
+      "const v=require('bulwark/upstream-trust-verifier');console.log(JSON.stringify({fns:Object.keys(v).sort(),frameworks:Object.keys(require.cache).filter(k=>/node_modules[\\\\/](express|fastify)[\\\\/]/.test(k)).length}))",
+    ],
     { cwd: root, encoding: 'utf8' },
   );
   const r = JSON.parse(out) as { fns: string[]; frameworks: number };
-  expect(r.fns).toEqual(expect.arrayContaining(['createVerifier', 'expressMiddleware', 'fastifyPlugin', 'verifyNodeRequest', 'MemoryReplayCache']));
+  expect(r.fns).toEqual(
+    expect.arrayContaining([
+      'createVerifier',
+      'expressMiddleware',
+      'fastifyPlugin',
+      'verifyNodeRequest',
+      'MemoryReplayCache',
+    ]),
+  );
   expect(r.frameworks).toBe(0);
 });

@@ -13,7 +13,8 @@ import { compileJsonSchemas } from '../../../../plugins/bulwark-validator/json-s
 
 const FIXTURES = path.join(__dirname, '../../../fixtures/openapi');
 const ALL = new Set(['path', 'query', 'header', 'cookie', 'body'] as const);
-const githubText = () => zlib.gunzipSync(fs.readFileSync(path.join(FIXTURES, 'github/api.github.com.json.gz'))).toString('utf8');
+const githubText = () =>
+  zlib.gunzipSync(fs.readFileSync(path.join(FIXTURES, 'github/api.github.com.json.gz'))).toString('utf8');
 const readJson = (rel: string) => JSON.parse(fs.readFileSync(path.join(FIXTURES, rel), 'utf8')) as object;
 
 function timed<T>(fn: () => T): { value: T; ms: number } {
@@ -23,7 +24,10 @@ function timed<T>(fn: () => T): { value: T; ms: number } {
 }
 
 function bodyValidator(schema: object, version = '3.1.0') {
-  const api = compileOpenApi({ openapi: version, paths: { '/x': { post: { requestBody: { content: { 'application/json': { schema } } } } } } }, { validate: ALL });
+  const api = compileOpenApi(
+    { openapi: version, paths: { '/x': { post: { requestBody: { content: { 'application/json': { schema } } } } } } },
+    { validate: ALL },
+  );
   return api.operations[0]!.body!.media[0]!.validateJson!;
 }
 
@@ -46,7 +50,10 @@ describe('ReDoS: patterns run on RE2 (linear time)', () => {
   });
 
   test('Ajv shares compiled patterns by their text: two patterns in one document are both enforced', () => {
-    const validate = bodyValidator({ type: 'object', properties: { a: { type: 'string', pattern: '^[0-9]+$' }, b: { type: 'string', pattern: '^[a-f]{2}$' } } });
+    const validate = bodyValidator({
+      type: 'object',
+      properties: { a: { type: 'string', pattern: '^[0-9]+$' }, b: { type: 'string', pattern: '^[a-f]{2}$' } },
+    });
     expect(validate({ a: '12', b: 'ab' })).toBe(true);
     expect(validate({ a: '12', b: 'XYZ' })).toBe(false);
   });
@@ -57,15 +64,28 @@ describe('ReDoS: patterns run on RE2 (linear time)', () => {
     ['lookbehind', '(?<!a)b'],
     ['named backreference (translateRegExp would read it as the text k<n>)', '^(?<n>a)\\k<n>$'],
   ])('a pattern RE2 cannot run (%s) refuses the document at load, naming where', (_name, pattern) => {
-    const doc = { openapi: '3.0.3', components: { schemas: { Code: { type: 'string', pattern } } }, paths: { '/x': { post: { requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/Code' } } } } } } } };
+    const doc = {
+      openapi: '3.0.3',
+      components: { schemas: { Code: { type: 'string', pattern } } },
+      paths: {
+        '/x': {
+          post: { requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/Code' } } } } },
+        },
+      },
+    };
     expect(() => compileOpenApi(doc, { validate: ALL })).toThrow(ConfigError);
-    expect(() => compileOpenApi(doc, { validate: ALL })).toThrow(/^components\.schemas\.Code\.pattern: pattern not supported by the linear-time regex engine \(RE2\)/);
+    expect(() => compileOpenApi(doc, { validate: ALL })).toThrow(
+      /^components\.schemas\.Code\.pattern: pattern not supported by the linear-time regex engine \(RE2\)/,
+    );
   });
 
   test('JSON Schema mode refuses such patterns too, at the config field', () => {
-    expect(() => compileJsonSchemas({ draft: 'auto', body: { schema: { properties: { a: { pattern: '(x)\\1' } } }, field: 'json_schema.body_schema' } })).toThrow(
-      /^json_schema\.body_schema\.properties\.a\.pattern: pattern not supported/,
-    );
+    expect(() =>
+      compileJsonSchemas({
+        draft: 'auto',
+        body: { schema: { properties: { a: { pattern: '(x)\\1' } } }, field: 'json_schema.body_schema' },
+      }),
+    ).toThrow(/^json_schema\.body_schema\.properties\.a\.pattern: pattern not supported/);
   });
 
   test("a path template with several variables in one segment matches in linear time ('/files/{a}-{b}-{c}.json')", () => {
@@ -109,7 +129,13 @@ describe('an operation whose schemas do not compile fails closed, once', () => {
     openapi: '3.1.0',
     paths: {
       '/ok': { post: { requestBody: { content: { 'application/json': { schema: { type: 'object' } } } } } },
-      '/broken': { post: { requestBody: { content: { 'application/json': { schema: { $ref: 'https://elsewhere.example/schema.json' } } } } } },
+      '/broken': {
+        post: {
+          requestBody: {
+            content: { 'application/json': { schema: { $ref: 'https://elsewhere.example/schema.json' } } },
+          },
+        },
+      },
     },
   };
 
@@ -125,7 +151,9 @@ describe('an operation whose schemas do not compile fails closed, once', () => {
       first = err;
     }
     expect(first).toBeInstanceOf(OperationCompileError);
-    expect((first as OperationCompileError).location).toBe('paths./broken.post.requestBody.content.application/json.schema');
+    expect((first as OperationCompileError).location).toBe(
+      'paths./broken.post.requestBody.content.application/json.schema',
+    );
     expect(() => broken.body!.media[0]!.validateJson!({})).toThrow(first as Error);
     let second: unknown;
     try {
@@ -137,7 +165,9 @@ describe('an operation whose schemas do not compile fails closed, once', () => {
   });
 
   test('precompile: true refuses such a document at load (strict)', () => {
-    expect(() => compileOpenApi(doc, { validate: ALL, precompile: true })).toThrow(/^paths\.\/broken\.post\.requestBody\.content\.application\/json\.schema: schema does not compile/);
+    expect(() => compileOpenApi(doc, { validate: ALL, precompile: true })).toThrow(
+      /^paths\.\/broken\.post\.requestBody\.content\.application\/json\.schema: schema does not compile/,
+    );
   });
 });
 
@@ -146,8 +176,13 @@ describe('a document that fails to load is not loaded again for the same config'
 
   test('the second start of a broken config throws the cached error (the same object) without recompiling', () => {
     // GitHub's document with one invalid schema added: several seconds to refuse, once.
-    const doc = JSON.parse(githubText()) as { components: { schemas: Record<string, unknown> }; paths: Record<string, Record<string, { requestBody?: unknown }>> };
-    doc.paths['/markdown']!.post!.requestBody = { content: { 'application/json': { schema: { type: 'object', properties: { mode: { type: 'strnig' } } } } } };
+    const doc = JSON.parse(githubText()) as {
+      components: { schemas: Record<string, unknown> };
+      paths: Record<string, Record<string, { requestBody?: unknown }>>;
+    };
+    doc.paths['/markdown']!.post!.requestBody = {
+      content: { 'application/json': { schema: { type: 'object', properties: { mode: { type: 'strnig' } } } } },
+    };
     const config = { openapi: { spec: JSON.stringify(doc) } };
     const first = timed(() => {
       try {
@@ -156,7 +191,9 @@ describe('a document that fails to load is not loaded again for the same config'
         return err;
       }
     });
-    expect(String((first.value as Error).message)).toMatch(/^openapi\.spec at paths\.\/markdown\.post\.requestBody\.content\.application\/json\.schema\.properties\.mode\.type: invalid schema/);
+    expect(String((first.value as Error).message)).toMatch(
+      /^openapi\.spec at paths\.\/markdown\.post\.requestBody\.content\.application\/json\.schema\.properties\.mode\.type: invalid schema/,
+    );
     const again = [1, 2, 3].map(() =>
       timed(() => {
         try {
@@ -190,7 +227,8 @@ describe('real-world documents: strict by default, lenient on request', () => {
     const conf = parseValidatorConfig({ openapi: { spec, load_mode: 'lenient' } });
     if (conf.policy.kind !== 'openapi') throw new Error('expected an OpenAPI policy');
     expect(conf.policy.api.problems).toContainEqual({
-      location: 'paths./planets/{planetId}/image.post.requestBody.content.multipart/form-data.schema.properties.image.examples',
+      location:
+        'paths./planets/{planetId}/image.post.requestBody.content.multipart/form-data.schema.properties.image.examples',
       message: 'invalid schema: must be array',
     });
     for (const op of conf.policy.api.operations) op.compileNow(); // Ajv compiles every operation of it
@@ -199,8 +237,21 @@ describe('real-world documents: strict by default, lenient on request', () => {
   test('lenient: duplicate `required` entries and `$recursiveAnchor: true` (as in OpenAI’s 3.1 document) are logged problems, and validation still applies', () => {
     const doc = {
       openapi: '3.1.0',
-      components: { schemas: { Msg: { $recursiveAnchor: true, type: 'object', required: ['role', 'role'], properties: { role: { type: 'string' } } } } },
-      paths: { '/chat': { post: { requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/Msg' } } } } } } },
+      components: {
+        schemas: {
+          Msg: {
+            $recursiveAnchor: true,
+            type: 'object',
+            required: ['role', 'role'],
+            properties: { role: { type: 'string' } },
+          },
+        },
+      },
+      paths: {
+        '/chat': {
+          post: { requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/Msg' } } } } },
+        },
+      },
     };
     expect(() => compileOpenApi(doc, { validate: ALL })).toThrow(/^components\.schemas\.Msg/);
     const api = compileOpenApi(doc, { validate: ALL, lenient: true });
@@ -219,16 +270,34 @@ describe('stack depth: max_depth is bounded by what validation can do', () => {
   };
 
   test('max_depth above 1000 is refused, naming the field', () => {
-    expect(() => parseValidatorConfig({ json_schema: { body_schema: '{}' }, limits: { max_depth: 1001 } })).toThrow(/limits\.max_depth/);
-    expect(parseValidatorConfig({ json_schema: { body_schema: '{}' }, limits: { max_depth: 1000 } }).limits.json.maxDepth).toBe(1000);
+    expect(() => parseValidatorConfig({ json_schema: { body_schema: '{}' }, limits: { max_depth: 1001 } })).toThrow(
+      /limits\.max_depth/,
+    );
+    expect(
+      parseValidatorConfig({ json_schema: { body_schema: '{}' }, limits: { max_depth: 1000 } }).limits.json.maxDepth,
+    ).toBe(1000);
   });
 
   test('a recursive schema (anyOf/allOf/oneOf chain per level) validates data 1,000 levels deep', () => {
     const api = compileOpenApi(
       {
         openapi: '3.0.3',
-        components: { schemas: { N: { anyOf: [{ type: 'string' }, { type: 'object', properties: { c: { allOf: [{ $ref: '#/components/schemas/M' }] } } }] }, M: { oneOf: [{ $ref: '#/components/schemas/N' }] } } },
-        paths: { '/x': { post: { requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/N' } } } } } } },
+        components: {
+          schemas: {
+            N: {
+              anyOf: [
+                { type: 'string' },
+                { type: 'object', properties: { c: { allOf: [{ $ref: '#/components/schemas/M' }] } } },
+              ],
+            },
+            M: { oneOf: [{ $ref: '#/components/schemas/N' }] },
+          },
+        },
+        paths: {
+          '/x': {
+            post: { requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/N' } } } } },
+          },
+        },
       },
       { validate: ALL },
     );
@@ -240,7 +309,15 @@ describe('stack depth: max_depth is bounded by what validation can do', () => {
     for (let i = 0; i < 40; i++) chain[`S${i}`] = { allOf: [{ $ref: `#/components/schemas/S${i + 1}` }] };
     chain.S40 = { type: 'object', properties: { c: { $ref: '#/components/schemas/S0' } } };
     const api = compileOpenApi(
-      { openapi: '3.0.3', components: { schemas: chain }, paths: { '/x': { post: { requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/S0' } } } } } } } },
+      {
+        openapi: '3.0.3',
+        components: { schemas: chain },
+        paths: {
+          '/x': {
+            post: { requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/S0' } } } } },
+          },
+        },
+      },
       { validate: ALL },
     );
     const deep = api.operations[0]!.body!.media[0]!.validateJson!;
@@ -249,10 +326,24 @@ describe('stack depth: max_depth is bounded by what validation can do', () => {
   });
 });
 
-describe("instance start stays bounded (Kong skips a plugin whose instance takes over 10 s to start)", () => {
+describe('instance start stays bounded (Kong skips a plugin whose instance takes over 10 s to start)', () => {
   // A document of `size` bytes: a few operations, padded with trailing whitespace (JSON) or a comment (YAML).
   const operations = Object.fromEntries(
-    Array.from({ length: 50 }, (_, i) => [`/items${i}/{id}`, { post: { parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer' } }], requestBody: { content: { 'application/json': { schema: { type: 'object', required: ['n'], properties: { n: { type: 'integer' } } } } } } } }]),
+    Array.from({ length: 50 }, (_, i) => [
+      `/items${i}/{id}`,
+      {
+        post: {
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer' } }],
+          requestBody: {
+            content: {
+              'application/json': {
+                schema: { type: 'object', required: ['n'], properties: { n: { type: 'integer' } } },
+              },
+            },
+          },
+        },
+      },
+    ]),
   );
   const doc = { openapi: '3.0.3', info: { title: 't', version: '1' }, paths: operations };
   const jsonOf = (size: number) => {
@@ -278,7 +369,9 @@ describe("instance start stays bounded (Kong skips a plugin whose instance takes
   test('precompile with spec_file: the file size counts', () => {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-spec-')), 'big.json');
     fs.writeFileSync(file, jsonOf(2 * 1024 * 1024 + 10));
-    expect(() => parseValidatorConfig({ openapi: { spec_file: file, precompile: true } })).toThrow(/^openapi\.precompile: only for documents/);
+    expect(() => parseValidatorConfig({ openapi: { spec_file: file, precompile: true } })).toThrow(
+      /^openapi\.precompile: only for documents/,
+    );
     expect(() => parseValidatorConfig({ openapi: { spec_file: file } })).not.toThrow();
     fs.rmSync(path.dirname(file), { recursive: true, force: true });
   });

@@ -7,7 +7,19 @@ import { fakeKong } from '../../../lib/fake-kong';
 
 const SPEC = JSON.stringify({
   openapi: '3.1.0',
-  paths: { '/things': { post: { requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['n'], properties: { n: { type: 'integer' } } } } } } }, get: {} } },
+  paths: {
+    '/things': {
+      post: {
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': { schema: { type: 'object', required: ['n'], properties: { n: { type: 'integer' } } } },
+          },
+        },
+      },
+      get: {},
+    },
+  },
 });
 const conf = (extra: Record<string, unknown> = {}) => parseValidatorConfig({ openapi: { spec: SPEC }, ...extra });
 
@@ -24,7 +36,12 @@ describe('access', () => {
   test('a valid GET without Content-Length: the body decides whether there is one (HTTP/2 may omit the header)', async () => {
     const f = request('GET', '/things', {});
     await access(phaseContext(Name, f.kong, conf()));
-    expect(f.names()).toEqual(['request.getMethod', 'request.getPathWithQuery', 'request.getHeaders', 'request.getRawBody']);
+    expect(f.names()).toEqual([
+      'request.getMethod',
+      'request.getPathWithQuery',
+      'request.getHeaders',
+      'request.getRawBody',
+    ]);
     expect(f.calls[2]![1]).toEqual([1000]);
     expect(f.calls[3]![1]).toEqual([1048576 * 4]);
     expect(f.exit).toBeUndefined();
@@ -45,17 +62,39 @@ describe('access', () => {
   test('a valid POST reads the body once, with the limit', async () => {
     const f = request('POST', '/things', { 'content-type': ['application/json'], 'content-length': ['7'] }, '{"n":1}');
     await access(phaseContext(Name, f.kong, conf({ limits: { max_body_size: 4096 } })));
-    expect(f.names()).toEqual(['request.getMethod', 'request.getPathWithQuery', 'request.getHeaders', 'request.getRawBody']);
+    expect(f.names()).toEqual([
+      'request.getMethod',
+      'request.getPathWithQuery',
+      'request.getHeaders',
+      'request.getRawBody',
+    ]);
     expect(f.calls[3]![1]).toEqual([4096]);
     expect(f.exit).toBeUndefined();
   });
 
   test('an invalid POST: one log line, then exit 400 with the located violations', async () => {
-    const f = request('POST', '/things', { 'content-type': ['application/json'], 'content-length': ['9'] }, '{"n":"x"}');
+    const f = request(
+      'POST',
+      '/things',
+      { 'content-type': ['application/json'], 'content-length': ['9'] },
+      '{"n":"x"}',
+    );
     await access(phaseContext(Name, f.kong, conf()));
     expect(f.names().slice(4)).toEqual(['log.info', 'response.exit']);
-    expect(JSON.parse(f.calls[4]![1][0] as string)).toMatchObject({ plugin: 'bulwark-validator', event: 'request_rejected', status: 400, path: '/things' });
-    expect(f.exit).toEqual({ status: 400, body: { message: 'Request validation failed', errors: [{ location: 'body/n', rule: 'type', detail: 'must be integer' }] }, headers: undefined });
+    expect(JSON.parse(f.calls[4]![1][0] as string)).toMatchObject({
+      plugin: 'bulwark-validator',
+      event: 'request_rejected',
+      status: 400,
+      path: '/things',
+    });
+    expect(f.exit).toEqual({
+      status: 400,
+      body: {
+        message: 'Request validation failed',
+        errors: [{ location: 'body/n', rule: 'type', detail: 'must be integer' }],
+      },
+      headers: undefined,
+    });
   });
 
   test('monitor mode logs and never exits', async () => {
@@ -70,7 +109,13 @@ describe('access', () => {
       const f = request('GET', '/things', { 'x-a': Array.from({ length: 1000 }, () => 'v') });
       await access(phaseContext(Name, f.kong, conf({ mode })));
       expect(f.exit).toEqual({ status: 431, body: { message: 'Request header fields too large' }, headers: undefined });
-      expect(f.names()).toEqual(['request.getMethod', 'request.getPathWithQuery', 'request.getHeaders', 'log.warn', 'response.exit']);
+      expect(f.names()).toEqual([
+        'request.getMethod',
+        'request.getPathWithQuery',
+        'request.getHeaders',
+        'log.warn',
+        'response.exit',
+      ]);
       expect(f.calls[2]![1]).toEqual([1000]);
     }
   });

@@ -1,4 +1,10 @@
-import { compareSpecificity, compileTemplate, matchTemplate, normalizePathSegments, serverBasePath } from '../../../../plugins/bulwark-validator/path-router';
+import {
+  compareSpecificity,
+  compileTemplate,
+  matchTemplate,
+  normalizePathSegments,
+  serverBasePath,
+} from '../../../../plugins/bulwark-validator/path-router';
 
 describe('normalizePathSegments', () => {
   test.each([
@@ -29,7 +35,10 @@ describe('templates', () => {
     expect(matchTemplate(compileTemplate('/a b'), ['a%20b'], 0)).toEqual({});
   });
   test('concrete before templated, position by position', () => {
-    const sorted = ['/pets/{id}', '/{a}/mine', '/pets/mine'].map((s) => compileTemplate(s)).sort(compareSpecificity).map((t) => t.template);
+    const sorted = ['/pets/{id}', '/{a}/mine', '/pets/mine']
+      .map((s) => compileTemplate(s))
+      .sort(compareSpecificity)
+      .map((t) => t.template);
     expect(sorted).toEqual(['/pets/mine', '/pets/{id}', '/{a}/mine']);
   });
 });
