@@ -1,7 +1,7 @@
 // End to end: `npm run gateway`'s program with the repository's kong.yml, over real HTTP and HTTPS, with the real
 // plugin server, every built Bulwark plugin and the embedded echo upstream: a client gets a token from
 // bulwark-oauth2 and calls the orders API through bulwark-transport, bulwark-jwt, bulwark-rate-limit and
-// bulwark-validator.
+// bulwark-validator; a partner calls with an API key (bulwark-api-key).
 import { spawn, ChildProcess } from 'node:child_process';
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -189,10 +189,22 @@ describe('npm run gateway with kong.yml (end to end)', () => {
     expect(anonymous.headers['www-authenticate']).toMatch(/^Bearer realm="orders"/);
   });
 
+  test('partners authenticate with an API key: none → 401 with the Key challenge, the demo key → 200 without the key upstream', async () => {
+    const none = await tls('GET', '/partners/x');
+    expect(none.status).toBe(401);
+    expect(none.headers['www-authenticate']).toBe('Key realm="kong"');
+    const ok = await tls('GET', '/partners/x', { 'x-api-key': 'bwk_test_TrfBIdSFcMCk5FNxhzDvcME1Tovwk5jA_1c1PAl' });
+    expect(ok.status).toBe(200);
+    const seen = JSON.parse(ok.body);
+    expect(seen.headers['x-api-key']).toBeUndefined();
+    expect(seen.headers['x-credential-identifier']).toBe('demo-partner');
+  });
+
   test('the Admin API lists the plugins of kong.yml', async () => {
     const res = await send(false, admin, 'GET', '/plugins');
     const names = (JSON.parse(res.body).data as { name: string }[]).map((p) => p.name).sort();
     expect(names).toEqual([
+      'bulwark-api-key',
       'bulwark-jwt',
       'bulwark-oauth2',
       'bulwark-rate-limit',

@@ -7,6 +7,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import type { FieldDef, FieldEntry } from '../../kong/emulator/schema/types';
 import { resolveReferences } from '../../kong/emulator/vault';
 import { configFor } from '../helpers/plugin-info';
+import * as apiKey from '../../plugins/bulwark-api-key';
 import * as jwt from '../../plugins/bulwark-jwt';
 import * as oauth2 from '../../plugins/bulwark-oauth2';
 import * as rateLimit from '../../plugins/bulwark-rate-limit';
@@ -48,6 +49,29 @@ const SENTINEL = { mode: 'sentinel', sentinel_master: 'm', sentinel_nodes: [{ ho
 // For each referenceable field: a config where the field is in use and holds a reference to an unset variable,
 // and the field name the refusal must carry.
 const CASES: Record<string, { module: PluginModule; config: Record<string, unknown>; field: string }[]> = {
+  'bulwark-api-key': [
+    { module: apiKey, field: 'pepper', config: { pepper: MISSING } },
+    {
+      module: apiKey,
+      field: 'redis.username',
+      config: { store: 'redis', redis: { mode: 'standalone', username: MISSING, password: 'p' } },
+    },
+    {
+      module: apiKey,
+      field: 'redis.password',
+      config: { store: 'redis', redis: { mode: 'standalone', password: MISSING } },
+    },
+    {
+      module: apiKey,
+      field: 'redis.sentinel_username',
+      config: { store: 'redis', redis: { ...SENTINEL, sentinel_username: MISSING } },
+    },
+    {
+      module: apiKey,
+      field: 'redis.sentinel_password',
+      config: { store: 'redis', redis: { ...SENTINEL, sentinel_password: MISSING } },
+    },
+  ],
   'bulwark-jwt': [
     {
       module: jwt,
@@ -115,6 +139,13 @@ const CASES: Record<string, { module: PluginModule; config: Record<string, unkno
 };
 
 const COVERED: Record<string, string[]> = {
+  'bulwark-api-key': [
+    'pepper',
+    'redis.username',
+    'redis.password',
+    'redis.sentinel_username',
+    'redis.sentinel_password',
+  ],
   'bulwark-jwt': ['issuers[].keys[]', 'issuers[].secrets[]'],
   'bulwark-oauth2': ['signing_keys[]'],
   'bulwark-rate-limit': ['redis.username', 'redis.password', 'redis.sentinel_username', 'redis.sentinel_password'],
@@ -124,7 +155,7 @@ const COVERED: Record<string, string[]> = {
 };
 
 describe('referenceable (secret) fields refuse the "" Kong hands over for an unresolvable vault reference', () => {
-  test.each([jwt, oauth2, rateLimit, transport, upstreamTrust, validator] as PluginModule[])(
+  test.each([apiKey, jwt, oauth2, rateLimit, transport, upstreamTrust, validator] as PluginModule[])(
     '$Name: every referenceable field is covered below',
     (m) => {
       expect(referenceablePaths(m.Schema as FieldEntry[])).toEqual(COVERED[m.Name]);
