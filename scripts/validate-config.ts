@@ -20,9 +20,9 @@ import {
   queryPluginInfo,
   repoRoot,
 } from '../kong/emulator/plugin-server';
-import { processPluginConfig } from '../kong/emulator/schema/config';
-import type { PluginInfo } from '../kong/emulator/schema/plugin-info';
-import type { FieldEntry } from '../kong/emulator/schema/types';
+import { processPluginConfig } from '../kong/schema/config';
+import type { PluginInfo } from '../kong/schema/plugin-info';
+import type { FieldEntry } from '../kong/schema/types';
 import { resolveReferences } from '../kong/emulator/vault';
 
 export interface ValidationProblem {

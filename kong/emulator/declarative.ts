@@ -11,7 +11,7 @@
 import { createHash } from 'crypto';
 import { parse as parseYaml } from 'yaml';
 import type { Consumer, KongConfig, PluginEntity, Protocol, Route, Service } from './entities';
-import { UUID_RE } from './schema/validators';
+import { UUID_RE } from '../schema/validators';
 
 export interface LoadDeclarativeOptions {
   /** The plugins enabled in kong.conf (`plugins = bundled,...`); a plugin entity naming another one is rejected. */

@@ -23,8 +23,8 @@ import {
   repoRoot,
 } from './plugin-server';
 import { LuaPluginHost, type AccessOutcome } from './lua-plugins';
-import type { PluginInfo } from './schema/plugin-info';
-import { processPluginConfig } from './schema/config';
+import type { PluginInfo } from '../schema/plugin-info';
+import { processPluginConfig } from '../schema/config';
 import { Router, type RouteMatch } from './router';
 import { HeaderMap, IncomingRequest, Phase, RequestContext, LogSnapshot } from './request-context';
 import { callPdk, LuaError, PdkEnv, stepMethodFor, errorBody, KONG_VERSION, normalizePath, routeEntity } from './pdk';

@@ -9,7 +9,7 @@ import { adaSearchRemove, makeOrderedArgs } from './query-encoding';
 import { cjsonEncode, CjsonError } from './cjson';
 import type { Consumer, Route } from './entities';
 import { kongNormalizeBytes } from './declarative';
-import { UUID_RE } from './schema/validators';
+import { UUID_RE } from '../schema/validators';
 import { kongEscapeBytes } from './router';
 
 /** A Lua `error()` raised inside the PDK: Kong stops stepping the event (plugin_servers/rpc/mp_rpc.lua bridge_loop). */

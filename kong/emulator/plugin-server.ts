@@ -4,7 +4,7 @@ import { spawn, spawnSync, ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { parseDump, PluginInfo } from './schema/plugin-info';
+import { parseDump, PluginInfo } from '../schema/plugin-info';
 
 /** One `pluginserver_names` entry of kong.conf. */
 export interface PluginServerEntry {

@@ -5,7 +5,7 @@
 // A reference Kong cannot resolve becomes "" with a warning (kong/db/schema/init.lua 3.9.3 resolve_reference,
 // lines 1693-1703: `return deref or ""`), for a plain field, an array/set element and a map value alike; the
 // instance starts with the empty string. Plugins must refuse "" where a secret is needed.
-import type { FieldDef, FieldEntry } from './schema/types';
+import type { FieldDef, FieldEntry } from '../schema/types';
 
 const REFERENCE = /^\{vault:\/\/([^/}]+)\/([^/}]+)(?:\/([^}]+))?\}$/;
 

@@ -2,7 +2,7 @@
 // env vault). An unresolvable one becomes "" with a warning (kong/db/schema/init.lua 3.9.3, resolve_reference,
 // lines 1693-1703 `return deref or ""`; arrays/sets lines 1942-1955, maps 1958-1971): the instance starts.
 import { resolveReference, resolveReferences } from '../../kong/emulator/vault';
-import type { FieldEntry } from '../../kong/emulator/schema/types';
+import type { FieldEntry } from '../../kong/schema/types';
 import {
   startGateway,
   Gateway,

@@ -4,9 +4,9 @@
 import fs = require('fs');
 import path = require('path');
 import { version as packageVersion } from '../../package.json';
-import { validatePluginSchema } from '../../kong/emulator/schema/metaschema';
-import type { FieldEntry } from '../../kong/emulator/schema/types';
-import { processPluginConfig } from '../../kong/emulator/schema/config';
+import { validatePluginSchema } from '../../kong/schema/metaschema';
+import type { FieldEntry } from '../../kong/schema/types';
+import { processPluginConfig } from '../../kong/schema/config';
 
 export interface PluginExports {
   Name: string;

@@ -15,7 +15,7 @@ import {
   string,
 } from '../../plugins/lib/fields';
 import { forwardedHeader, headerName, port, secret, trustedProxies } from '../../plugins/lib/typedefs';
-import type { FieldEntry } from '../../kong/emulator/schema/types';
+import type { FieldEntry } from '../../kong/schema/types';
 import { configFor } from '../helpers/plugin-info';
 
 const fields = configFields({

@@ -2,7 +2,7 @@
 // kong/runloop/plugin_servers/rpc/mp_rpc.lua Rpc:call returns "no data", handle_event only logs it). No Bulwark
 // configuration may let a handler wait that long on anything outside Kong: every timeout field is bounded by the
 // schema (`between`) and again by the config parser, at most MAX_OUTBOUND_WAIT_MS (10 s).
-import type { FieldDef, FieldEntry } from '../../kong/emulator/schema/types';
+import type { FieldDef, FieldEntry } from '../../kong/schema/types';
 import { MAX_OUTBOUND_WAIT_MS } from '../../plugins/lib/config';
 import { configFor, violationFor } from '../helpers/plugin-info';
 import * as apiKey from '../../plugins/bulwark-api-key';

@@ -4,7 +4,7 @@
 // with that "". Each such field must refuse "" when the instance starts, naming the field: a missing vault entry
 // is an error, never a Redis connection without a password or an issuer without its key.
 import { generateKeyPairSync } from 'node:crypto';
-import type { FieldDef, FieldEntry } from '../../kong/emulator/schema/types';
+import type { FieldDef, FieldEntry } from '../../kong/schema/types';
 import { resolveReferences } from '../../kong/emulator/vault';
 import { configFor } from '../helpers/plugin-info';
 import * as apiKey from '../../plugins/bulwark-api-key';

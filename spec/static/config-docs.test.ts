@@ -1,7 +1,7 @@
 // One declaration per config field (plugins/<name>/schema.ts, lib/fields.ts): the README table is generated from
 // it (scripts/config-docs.ts, `npm run docs:config`) and the reader fills the defaults Kong fills.
 import * as fs from 'node:fs';
-import type { FieldEntry } from '../../kong/emulator/schema/types';
+import type { FieldEntry } from '../../kong/schema/types';
 import { readConfig, type ConfigFields, type Fields } from '../../plugins/lib/fields';
 import {
   BEGIN_MARKER,

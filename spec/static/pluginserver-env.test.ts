@@ -5,7 +5,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseDump } from '../../kong/emulator/schema/plugin-info';
+import { parseDump } from '../../kong/schema/plugin-info';
 import { RpcClient } from '../../kong/emulator/rpc';
 import { workerEnvironment } from '../../kong/emulator/plugin-server';
 

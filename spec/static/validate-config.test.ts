@@ -6,8 +6,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { processPluginConfig } from '../../kong/emulator/schema/config';
-import type { FieldEntry } from '../../kong/emulator/schema/types';
+import { processPluginConfig } from '../../kong/schema/config';
+import type { FieldEntry } from '../../kong/schema/types';
 import { dumpBuiltPlugins, validateDeclarativePlugins, type ValidationProblem } from '../../scripts/validate-config';
 import { createTestPki, type TestPki } from '../fixtures/pki/pki';
 

@@ -1,6 +1,6 @@
 // bulwark-api-key's Schema against Kong's rules (the emulator's metaschema and DAO processing), then the plugin's own
 // config parsing (what StartInstance does): every refusal names the field.
-import type { FieldEntry } from '../../../kong/emulator/schema/types';
+import type { FieldEntry } from '../../../kong/schema/types';
 import * as apiKey from '../../../plugins/bulwark-api-key';
 import { parseApiKeyConfig } from '../../../plugins/bulwark-api-key/config';
 import { issueKey } from '../../../plugins/bulwark-api-key/key-admin';

@@ -1,7 +1,7 @@
 // bulwark-jwt's Schema against Kong's rules (the emulator's implementation of the Kong 3.9 metaschema and
 // plugin-config processing), then through the plugin's own config parsing (what StartInstance does).
 import { generateKeyPairSync } from 'node:crypto';
-import type { FieldEntry } from '../../../kong/emulator/schema/types';
+import type { FieldEntry } from '../../../kong/schema/types';
 import * as jwt from '../../../plugins/bulwark-jwt';
 import { configFor, describePluginInfo, fieldError, violationFor } from '../../helpers/plugin-info';
 import { parseJwtConfig } from '../../../plugins/bulwark-jwt/config';

@@ -1,6 +1,6 @@
 // bulwark-oauth2's Schema against Kong's rules (the emulator's implementation of the 3.9 metaschema and
 // plugin-config processing), then through the plugin's own config parsing (StartInstance).
-import type { FieldEntry } from '../../../kong/emulator/schema/types';
+import type { FieldEntry } from '../../../kong/schema/types';
 import * as oauth2 from '../../../plugins/bulwark-oauth2';
 import { configFor, describePluginInfo, violationFor } from '../../helpers/plugin-info';
 import { parseOAuth2Config } from '../../../plugins/bulwark-oauth2/config';

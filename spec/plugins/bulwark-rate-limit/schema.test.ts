@@ -1,6 +1,6 @@
 // bulwark-rate-limit's Schema against Kong's rules (the emulator's metaschema and DAO processing), then the
 // plugin's own config parsing (what StartInstance does).
-import type { FieldEntry } from '../../../kong/emulator/schema/types';
+import type { FieldEntry } from '../../../kong/schema/types';
 import * as rl from '../../../plugins/bulwark-rate-limit';
 import { configFor, describePluginInfo, fieldError, violationFor } from '../../helpers/plugin-info';
 import { parseRateLimitConfig } from '../../../plugins/bulwark-rate-limit/config';

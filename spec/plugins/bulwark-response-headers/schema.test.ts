@@ -1,6 +1,6 @@
 // bulwark-response-headers' Schema against Kong's rules (the emulator's implementation of Kong 3.9's metaschema and
 // config processing), then the plugin's own config parsing (StartInstance) and its one phase handler.
-import type { FieldEntry } from '../../../kong/emulator/schema/types';
+import type { FieldEntry } from '../../../kong/schema/types';
 import * as responseHeaders from '../../../plugins/bulwark-response-headers';
 import { parseResponseHeadersConfig } from '../../../plugins/bulwark-response-headers/config';
 import { configFor, describePluginInfo, violationFor } from '../../helpers/plugin-info';

@@ -1,7 +1,7 @@
 // bulwark-transport's Schema against Kong's rules, through the emulator's implementation of them
-// (kong/emulator/schema: Kong 3.9 metaschema and plugin-config processing), then through the plugin's own
+// (kong/schema: Kong 3.9 metaschema and plugin-config processing), then through the plugin's own
 // config parsing (what happens at StartInstance).
-import type { FieldEntry } from '../../../kong/emulator/schema/types';
+import type { FieldEntry } from '../../../kong/schema/types';
 import * as transport from '../../../plugins/bulwark-transport';
 import { configFor, describePluginInfo, fieldError, violationFor } from '../../helpers/plugin-info';
 import { parseTransportConfig } from '../../../plugins/bulwark-transport/config';

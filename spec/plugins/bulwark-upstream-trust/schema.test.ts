@@ -1,6 +1,6 @@
 // bulwark-upstream-trust's Schema against Kong's rules (the emulator's metaschema and config processing), then the
 // instance start (parseConfig): keys limited to EdDSA/ES256, lifetime capped at 60 s, fields named in refusals.
-import type { FieldEntry } from '../../../kong/emulator/schema/types';
+import type { FieldEntry } from '../../../kong/schema/types';
 import * as upstreamTrust from '../../../plugins/bulwark-upstream-trust';
 import { parseUpstreamTrustConfig } from '../../../plugins/bulwark-upstream-trust/config';
 import { configFor, describePluginInfo, violationFor } from '../../helpers/plugin-info';

@@ -1,8 +1,8 @@
 // bulwark-validator's Schema against Kong's rules (the emulator's implementation of Kong 3.9's metaschema and
 // config processing), then the plugin's own config parsing (StartInstance).
 import * as path from 'node:path';
-import { processPluginConfig } from '../../../kong/emulator/schema/config';
-import type { FieldEntry } from '../../../kong/emulator/schema/types';
+import { processPluginConfig } from '../../../kong/schema/config';
+import type { FieldEntry } from '../../../kong/schema/types';
 import * as validator from '../../../plugins/bulwark-validator';
 import { configFor, describePluginInfo, fieldError } from '../../helpers/plugin-info';
 

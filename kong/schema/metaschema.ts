@@ -110,7 +110,7 @@ const ATTRIBUTES: Record<string, ShapeCheck> = {
   encrypted: bool,
   referenceable: bool,
   json_schema: record,
-  // from ../../../docs/kong-protocol.md §1.12 (Kong 3.9.3 list); not in the metaschema copy read for this module
+  // from ../../docs/kong-protocol.md §1.12 (Kong 3.9.3 list); not in the metaschema copy read for this module
   transient: bool,
   deprecation: record,
   // validators

@@ -1,4 +1,4 @@
-import { luaPatternFind as find, LuaPatternError } from '../../../kong/emulator/schema/lua-pattern';
+import { luaPatternFind as find, LuaPatternError } from '../../kong/schema/lua-pattern';
 
 describe('Lua 5.1 patterns (lstrlib.c semantics, used by kong/db/schema/init.lua match validators)', () => {
   it('matches anywhere unless anchored with ^ / $', () => {

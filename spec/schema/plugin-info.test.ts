@@ -1,10 +1,5 @@
-import {
-  parseDump,
-  parseDumpWithProtocol,
-  KongStartupError,
-  cleanVersion,
-} from '../../../kong/emulator/schema/plugin-info';
-import { validatePluginSchema } from '../../../kong/emulator/schema/metaschema';
+import { parseDump, parseDumpWithProtocol, KongStartupError, cleanVersion } from '../../kong/schema/plugin-info';
+import { validatePluginSchema } from '../../kong/schema/metaschema';
 
 const configFields = [
   { limit: { type: 'integer', default: 10, between: [1, 100], description: 'How many requests per window.' } },
@@ -71,7 +66,7 @@ describe('plugin info dump (kong/runloop/plugin_servers/process.lua, kong/db/dao
   });
 
   it('version rock 1.0.1 (non-strict) as used by validate_version: "1.0" is ACCEPTED, "v1.2.3-beta" cleans to 1.2.3', () => {
-    // An earlier version of ../../../docs/kong-protocol.md §1.2 said "1.0" stops Kong; the rock only refuses > 3
+    // An earlier version of ../../docs/kong-protocol.md §1.2 said "1.0" stops Kong; the rock only refuses > 3
     // elements.
     expect(parseDump(dump(entry({ Version: '1.0' })))[0].Version).toBe('1.0');
     expect(cleanVersion('v1.2.3-beta')).toBe('1.2.3');

@@ -1,5 +1,5 @@
-import { processPluginConfig, processPluginConfigUpdate } from '../../../kong/emulator/schema/config';
-import type { FieldEntry, FieldDef } from '../../../kong/emulator/schema/types';
+import { processPluginConfig, processPluginConfigUpdate } from '../../kong/schema/config';
+import type { FieldEntry, FieldDef } from '../../kong/schema/types';
 
 const fields: FieldEntry[] = [
   { limit: { type: 'integer', default: 10 } },
