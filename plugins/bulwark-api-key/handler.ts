@@ -26,10 +26,9 @@
 // `kong.client.authenticate(nil, credential)` cannot cross the plugin RPC (bulwark-jwt handler.ts): a key without a
 // consumer is accepted without calling authenticate; its identity reaches later plugins through bulwark.identity.
 import { readQuery, readRequestHeaders } from '../lib/bounded-reads';
-import { resolveForwarding } from '../lib/client-ip';
+import { clientIp } from '../lib/client-ip';
 import { errorBody } from '../lib/errors';
 import { mayReplaceIdentity, publishIdentity, readIdentity } from '../lib/identity';
-import { parseIp } from '../lib/ip';
 import {
   isKongUuid,
   type HeaderMultimap,
@@ -100,14 +99,6 @@ const lastOutageLog = new Map<string, number>();
 
 function challenge(conf: ApiKeyConfig): HeaderValues {
   return { 'WWW-Authenticate': `Key realm="${conf.realm}"` };
-}
-
-async function clientIp(kong: Kong, conf: ApiKeyConfig, headers: HeaderMultimap): Promise<string | undefined> {
-  const peer = await kong.client.getIp();
-  if (conf.trustedProxies.isEmpty)
-    return parseIp(peer)?.text ?? (typeof peer === 'string' && peer !== '' ? peer : undefined);
-  return resolveForwarding({ peerIp: peer, headers, trustedProxies: conf.trustedProxies, header: conf.forwardedHeader })
-    .clientIp;
 }
 
 interface RequestView {
