@@ -6,6 +6,7 @@ import { readConfig, type Infer } from '../lib/fields';
 import { CidrList } from '../lib/ip';
 import type { ForwardedHeaderKind } from '../lib/client-ip';
 import { redisSettingsKey, type RedisSettings } from '../lib/redis';
+import { redisSettings } from '../lib/typedefs';
 import type { Algorithm } from './algorithms';
 import type { CalendarPeriod } from './calendar';
 import type { IdentitySource } from './identity';
@@ -103,37 +104,6 @@ function parseLimits(list: RawConfig['limits'], defaultAlgorithm: Algorithm): Li
   });
 }
 
-function parseRedis(r: RawConfig['redis']): RedisSettings | undefined {
-  const mode = r.mode;
-  if (mode === 'none') return undefined;
-  const settings: RedisSettings = {
-    mode,
-    host: r.host,
-    port: r.port,
-    database: r.database,
-    username: r.username,
-    password: r.password,
-    sentinelMaster: r.sentinel_master,
-    sentinels: r.sentinel_nodes,
-    sentinelUsername: r.sentinel_username,
-    sentinelPassword: r.sentinel_password,
-    clusterNodes: r.cluster_nodes,
-    tls: { enabled: r.ssl, verify: r.ssl_verify, serverName: r.server_name, ca: r.ssl_ca_certificate },
-    connectTimeoutMs: r.connect_timeout_ms,
-    commandTimeoutMs: r.timeout_ms,
-  };
-  if (mode === 'sentinel') {
-    if (settings.sentinelMaster === undefined)
-      throw new ConfigError('redis.sentinel_master', 'required in sentinel mode');
-    if (settings.sentinels.length === 0)
-      throw new ConfigError('redis.sentinel_nodes', 'at least one sentinel is required in sentinel mode');
-  }
-  if (mode === 'cluster' && settings.clusterNodes.length === 0) {
-    throw new ConfigError('redis.cluster_nodes', 'at least one node is required in cluster mode');
-  }
-  return settings;
-}
-
 export function parseRateLimitConfig(raw: unknown): RateLimitConfig {
   const conf = readConfig(ConfigFields, raw);
   const algorithm = conf.algorithm;
@@ -165,7 +135,7 @@ export function parseRateLimitConfig(raw: unknown): RateLimitConfig {
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(namespace))
     throw new ConfigError('namespace', 'letters, digits, "_", "." and "-" only');
 
-  const redis = parseRedis(conf.redis);
+  const redis = redisSettings(conf.redis);
 
   return {
     limits,

@@ -7,44 +7,15 @@
 // scripts/validate-config.ts before deployment): rules across top-level fields (header_name when limiting by
 // header, burst with the plugin-wide algorithm), duplicate limit names, CIDR host bits.
 import { array, boolean, configFields, integer, kongSchema, map, record, refine, string } from '../lib/fields';
-import {
-  forwardedHeader,
-  headerName,
-  outboundTimeoutMs,
-  pemCertificate,
-  port,
-  secret,
-  trustedProxies,
-} from '../lib/typedefs';
+import { forwardedHeader, headerName, redis, safeName, trustedProxies } from '../lib/typedefs';
 import { isValidTimeZone } from './calendar';
 import { IDENTITY_SOURCES } from './identity';
 import { TIME_ZONE_NAMES } from './time-zones';
 
-const NAME_PATTERN = '^[%w_%.%-]+$'; // Lua pattern: policy names go into header names and structured-field strings
 const METHOD_PATTERN = '^%u+$';
-const HOST_PATTERN = '^[%w%.%-_:]+$'; // names and IP addresses (IPv6 without brackets)
-const NAME = /^[A-Za-z0-9_.-]+$/;
+// Policy names go into header names and structured-field strings: typedefs.safeName.
 
 export const ALGORITHMS = ['sliding-window', 'gcra', 'fixed-window'] as const;
-
-/** A name made of NAME_PATTERN's characters (it goes into headers and Redis keys). */
-const safeName = <const O extends { len_max: number; required?: boolean; default?: string; description: string }>(
-  options: O,
-) =>
-  refine(string({ ...options, match: NAME_PATTERN }), (v) =>
-    NAME.test(v) ? undefined : 'letters, digits, "_", "." and "-" only',
-  );
-
-const host = <const O extends { description: string; required?: boolean; default?: string }>(options: O) =>
-  refine(string({ ...options, len_max: 255, match: HOST_PATTERN }), (v) =>
-    /^[A-Za-z0-9._:-]+$/.test(v) ? undefined : 'invalid host',
-  );
-
-const address = (what: string) =>
-  record({
-    host: host({ required: true, description: `Host name or IP address of a ${what}.` }),
-    port: port({ required: true, description: `TCP port of the ${what}.` }),
-  });
 
 const limit = record(
   {
@@ -251,113 +222,12 @@ export const ConfigFields = configFields({
         'Stops calling a failing Redis so an outage does not cost a timeout per request; one probe request per open period.',
     },
   ),
-  redis: record(
-    {
-      mode: string({
-        one_of: ['none', 'standalone', 'sentinel', 'cluster'],
-        default: 'none',
-        description:
-          'none (in-memory), standalone (host/port), sentinel (sentinel_nodes + sentinel_master) or cluster (cluster_nodes).',
-      }),
-      host: host({ default: '127.0.0.1', description: 'Redis host for standalone mode.' }),
-      port: port({ default: 6379, description: 'Redis port for standalone mode.' }),
-      database: integer({
-        default: 0,
-        between: [0, 15],
-        description: 'Redis database number (not used in cluster mode).',
-      }),
-      username: secret({
-        len_max: 256,
-        description: 'ACL user name (Redis 6+). Unset: the default user. May be a vault reference.',
-      }),
-      password: secret({
-        len_max: 1024,
-        encrypted: true,
-        description:
-          'Password of the ACL user (or requirepass). May be a vault reference, e.g. {vault://env/redis-password}.',
-      }),
-      sentinel_master: string({
-        len_max: 255,
-        description: 'Name of the master group the sentinels watch (sentinel mode).',
-      }),
-      sentinel_nodes: array(address('Redis Sentinel'), {
-        len_max: 16,
-        default: [],
-        description: 'Sentinel addresses (sentinel mode).',
-      }),
-      sentinel_username: secret({ len_max: 256, description: 'ACL user for the sentinels, if they require one.' }),
-      sentinel_password: secret({
-        len_max: 1024,
-        encrypted: true,
-        description: 'Password for the sentinels, if they require one. May be a vault reference.',
-      }),
-      cluster_nodes: array(address('Redis Cluster node'), {
-        len_max: 64,
-        default: [],
-        description: 'Seed nodes of the Redis Cluster (cluster mode); the rest are discovered.',
-      }),
-      ssl: boolean({ default: false, description: 'Connect to Redis (and sentinels) over TLS.' }),
-      ssl_verify: boolean({ default: true, description: "Verify the Redis server's TLS certificate and host name." }),
-      server_name: host({ description: 'TLS server name (SNI and verification); unset: the host.' }),
-      ssl_ca_certificate: refine(
-        pemCertificate({
-          len_max: 262144,
-          err: 'expected PEM certificate(s) (-----BEGIN CERTIFICATE-----)',
-          description: 'PEM CA certificate(s) to verify Redis with, instead of the system trust store.',
-        }),
-        (v) =>
-          /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.test(v)
-            ? undefined
-            : 'expected PEM certificate(s)',
-      ),
-      connect_timeout_ms: outboundTimeoutMs({
-        default: 1000,
-        min: 10,
-        description: 'Connection timeout to Redis in milliseconds (at most 10 s).',
-      }),
-      timeout_ms: outboundTimeoutMs({
-        default: 500,
-        min: 10,
-        description:
-          "Longest wait for a Redis decision in milliseconds (at most 10 s, well inside Kong's 60 s wait for a plugin step); past it the request follows on_redis_error.",
-      }),
-      key_prefix: safeName({
-        default: 'bulwark-rl',
-        len_max: 64,
-        description: 'Prefix of every counter key in Redis.',
-      }),
-    },
-    {
-      required: true,
-      description: 'Where counters live. mode none: in-memory on each node (single node, tests, npm run gateway).',
-      entity_checks: [
-        {
-          conditional: {
-            if_field: 'mode',
-            if_match: { eq: 'sentinel' },
-            then_field: 'sentinel_master',
-            then_match: { required: true },
-          },
-        },
-        {
-          conditional: {
-            if_field: 'mode',
-            if_match: { eq: 'sentinel' },
-            then_field: 'sentinel_nodes',
-            then_match: { len_min: 1 },
-          },
-        },
-        {
-          conditional: {
-            if_field: 'mode',
-            if_match: { eq: 'cluster' },
-            then_field: 'cluster_nodes',
-            then_match: { len_min: 1 },
-          },
-        },
-      ],
-    },
-  ),
+  redis: redis({
+    description: 'Where counters live. mode none: in-memory on each node (single node, tests, npm run gateway).',
+    noneMeans: 'in-memory',
+    afterTimeout: 'past it the request follows on_redis_error',
+    keyPrefix: { default: 'bulwark-rl', description: 'Prefix of every counter key in Redis.' },
+  }),
 });
 
 /** The `Schema` export the plugin server dumps. */
