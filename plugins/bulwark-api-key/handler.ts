@@ -8,9 +8,10 @@
 //                             + ctx.shared.set (identity) + ctx.shared.set (decision record)      = 5 with one header
 //   valid key with consumer:  + client.loadConsumer (only on a consumer-cache miss, cached for cache.ttl_seconds)
 //                             + client.authenticate                                             = 6 (7 on a miss)
-//   no key:                   request.getHeaders + response.exit                                 = 2
+//   no key:                   request.getHeaders + response.exit (reject)                        = 2
 //   invalid key:              request.getHeaders + client.getIp (lockout on) + log.info + response.exit = 4
 //   store unreachable:        request.getHeaders + log.err (at most once per 10 s) + response.exit = 2-3
+// Every refusal goes through the handler context's `reject` (one response.exit).
 //   + request.getRawQuery with key_in_query; + client.getCredential first with `anonymous` (Kong's logical OR);
 //   + request.getMethod with run_on_preflight false; + service.request.clearHeader per spoofed spelling of a
 //   consumer header (X-Consumer-ID…) the client sent; + service.request.clearQueryArg when the key came in the query.
@@ -27,7 +28,6 @@
 // consumer is accepted without calling authenticate; its identity reaches later plugins through bulwark.identity.
 import { readQuery, readRequestHeaders } from '../lib/bounded-reads';
 import { clientIp } from '../lib/client-ip';
-import { errorBody } from '../lib/errors';
 import { mayReplaceIdentity, publishIdentity, readIdentity } from '../lib/identity';
 import {
   isKongUuid,
@@ -37,7 +37,7 @@ import {
   type KongConsumer,
   type QueryMultimap,
 } from '../lib/pdk';
-import { describeError, logger, type PhaseContext } from '../lib/plugin';
+import { describeError, type PhaseContext } from '../lib/plugin';
 import { TtlCache } from '../lib/ttl-cache';
 import { uuidFromParts } from '../lib/token-hash';
 import { verifiedHeaderChanges } from '../lib/verified-headers';
@@ -169,9 +169,9 @@ export async function access(ctx: PhaseContext<ApiKeyConfig>): Promise<void> {
   }
   const now = Date.now();
   const extraction = extractKey(headers, query, conf.sources);
-  if (extraction.kind === 'none') return fail(kong, conf, { headers, locations: [] }, 'missing', {});
+  if (extraction.kind === 'none') return fail(ctx, { headers, locations: [] }, 'missing', {});
   if (extraction.kind === 'duplicate')
-    return fail(kong, conf, { headers, locations: [] }, 'duplicate', { detail: extraction.detail });
+    return fail(ctx, { headers, locations: [] }, 'duplicate', { detail: extraction.detail });
   const req: RequestView = { headers, locations: extraction.locations };
   const key = extraction.key;
 
@@ -179,8 +179,7 @@ export async function access(ctx: PhaseContext<ApiKeyConfig>): Promise<void> {
   // A malformed value is not logged at all (it may be a password pasted in the wrong place): only its length.
   if (!parsed.ok)
     return fail(
-      kong,
-      conf,
+      ctx,
       req,
       parsed.reason,
       parsed.reason === 'malformed' ? { length: key.length } : { key: displayPrefix(key) },
@@ -195,38 +194,36 @@ export async function access(ctx: PhaseContext<ApiKeyConfig>): Promise<void> {
     const last = lastOutageLog.get(err.store) ?? 0;
     if (now - last >= OUTAGE_LOG_EVERY_MS) {
       lastOutageLog.set(err.store, now);
-      await logger(kong, PLUGIN_NAME).err('store_unavailable', {
+      await ctx.log.err('store_unavailable', {
         store: err.store,
         reason: err.detail,
         policy: conf.onStoreError,
         action: 'rejected with 503',
       });
     }
-    await kong.response.exit(503, errorBody(503, MESSAGES.unavailable));
-    return;
+    return ctx.reject(503, MESSAGES.unavailable);
   }
   const display = parsed.displayPrefix;
   if (!lookup.found) {
     if ('invalidRecord' in lookup)
-      return fail(kong, conf, req, 'invalid_record', { key: display, detail: lookup.invalidRecord });
-    return fail(kong, conf, req, 'unknown_key', { key: display });
+      return fail(ctx, req, 'invalid_record', { key: display, detail: lookup.invalidRecord });
+    return fail(ctx, req, 'unknown_key', { key: display });
   }
   const record: KeyRecord = lookup.record;
   // The lookup was by hash; this comparison is constant-time all the same (a store could hand back another record).
-  if (!hashesEqual(record.hash, hash)) return fail(kong, conf, req, 'unknown_key', { key: display });
+  if (!hashesEqual(record.hash, hash)) return fail(ctx, req, 'unknown_key', { key: display });
   const status = keyStatus(record, now);
-  if (status !== 'valid') return fail(kong, conf, req, status, { key: display, key_id: record.id });
+  if (status !== 'valid') return fail(ctx, req, status, { key: display, key_id: record.id });
 
   const missingScopes = conf.requiredScopes.filter((s) => !record.scopes.includes(s));
   if (missingScopes.length > 0) {
-    await logger(kong, PLUGIN_NAME).info('api_key_rejected', {
+    await ctx.log.info('api_key_rejected', {
       reason: 'insufficient_scope',
       key_id: record.id,
       missing: missingScopes,
       status: 403,
     });
-    await kong.response.exit(403, errorBody(403, MESSAGES.forbidden));
-    return;
+    return ctx.reject(403, MESSAGES.forbidden);
   }
 
   let consumer: KongConsumer | undefined;
@@ -234,7 +231,7 @@ export async function access(ctx: PhaseContext<ApiKeyConfig>): Promise<void> {
     consumer = await loadConsumer(kong, record.consumer, now);
     if (consumer === undefined) {
       // The key is valid but its consumer is gone: a configuration error, refused (never authenticated as nobody).
-      return fail(kong, conf, req, 'consumer_missing', { key_id: record.id, consumer: record.consumer });
+      return fail(ctx, req, 'consumer_missing', { key_id: record.id, consumer: record.consumer });
     }
     const credentialId = uuidFromParts(PLUGIN_NAME, record.id);
     await kong.client.authenticate(consumer, { id: credentialId, consumer: { id: consumer.id } });
@@ -264,13 +261,12 @@ export async function access(ctx: PhaseContext<ApiKeyConfig>): Promise<void> {
 
 /** A refused key: lockout count, then anonymous (as Kong) or the 401. */
 async function fail(
-  kong: Kong,
-  conf: ApiKeyConfig,
+  ctx: PhaseContext<ApiKeyConfig>,
   req: RequestView,
   reason: FailureReason,
   fields: Record<string, unknown>,
 ): Promise<void> {
-  const log = logger(kong, PLUGIN_NAME);
+  const { kong, conf, log, reject } = ctx;
   let ip: string | undefined;
   if (conf.lockout !== undefined && COUNTED.has(reason)) {
     ip = await clientIp(kong, conf, req.headers);
@@ -288,10 +284,9 @@ async function fail(
         if (state.newlyLocked) await log.warn('client_locked_out', { ...line, max_failures: conf.lockout.maxFailures });
         else if (state.tableFull) await log.warn('lockout_table_full', line);
         else await log.info('api_key_rejected', { ...line, locked: true, status: 429 });
-        await kong.response.exit(429, errorBody(429, MESSAGES.locked), {
+        return reject(429, MESSAGES.locked, {
           'Retry-After': String(Math.max(1, Math.ceil(state.lockedMs / 1000))),
         });
-        return;
       }
       if (state.redisError !== undefined)
         fields = { ...fields, lockout_counter: 'memory (redis failed)', redis_error: state.redisError };
@@ -300,7 +295,7 @@ async function fail(
   if (conf.anonymous !== undefined) {
     if (reason !== 'missing')
       await log.info('api_key_rejected', { reason, ...fields, ...(ip ? { ip } : {}), action: 'anonymous' });
-    return authenticateAnonymous(kong, conf, req);
+    return authenticateAnonymous(ctx, req);
   }
   const status = 401;
   const message =
@@ -311,24 +306,24 @@ async function fail(
     if (reason === 'consumer_missing' || reason === 'invalid_record') await log.err('api_key_rejected', line);
     else await log.info('api_key_rejected', line);
   }
-  await kong.response.exit(status, errorBody(status, message), challenge(conf));
+  return reject(status, message, challenge(conf));
 }
 
-async function authenticateAnonymous(kong: Kong, conf: ApiKeyConfig, req: RequestView): Promise<void> {
+async function authenticateAnonymous(ctx: PhaseContext<ApiKeyConfig>, req: RequestView): Promise<void> {
+  const { kong, conf, log } = ctx;
   let consumer: KongConsumer | undefined;
   try {
     const loaded = await kong.client.loadConsumer(conf.anonymous!, true);
     if (loaded !== undefined && loaded !== null) consumer = loaded;
   } catch (err) {
-    await logger(kong, PLUGIN_NAME).err('anonymous_consumer_error', {
+    await log.err('anonymous_consumer_error', {
       anonymous: conf.anonymous,
       reason: describeError(err),
     });
   }
   if (consumer === undefined) {
-    await logger(kong, PLUGIN_NAME).err('anonymous_consumer_missing', { anonymous: conf.anonymous });
-    await kong.response.exit(500, errorBody(500));
-    return;
+    await log.err('anonymous_consumer_missing', { anonymous: conf.anonymous });
+    return ctx.reject(500);
   }
   await kong.client.authenticate(consumer, null);
   await applyUpstreamChanges(kong, conf, req, { ...consumerFacts(consumer), [CONSUMER_HEADERS.anonymous]: 'true' });
