@@ -7,11 +7,6 @@
 //  2. PDK round trips per request through the Kong emulator and the real plugin server, per path (the budget the
 //     handler header and the README state).
 // Usage: npm run build && node dist/js/scripts/bench/api-key.js [iterations]
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as net from 'node:net';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { startEchoUpstream } from '../../kong/echo-upstream/server';
@@ -22,39 +17,7 @@ import { generateKey, parseKey } from '../../plugins/bulwark-api-key/key-format'
 import { hashKey, serializeKeyRecord } from '../../plugins/bulwark-api-key/key-record';
 import { RedisKeyStore } from '../../plugins/bulwark-api-key/key-store';
 import { RedisRegistry, redisSettingsKey, type RedisSettings } from '../../plugins/lib/redis';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function startRedisServer(): Promise<{ port: number; proc: ChildProcess }> {
-  const which = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });
-  if (which.status !== 0) throw new Error('redis-server is not installed');
-  const port = await freePort();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-redis-'));
-  const proc = spawn(
-    which.stdout.trim(),
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
-    { stdio: 'ignore' },
-  );
-  for (let i = 0; i < 200; i++) {
-    const ok = await new Promise<boolean>((r) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => (s.destroy(), r(true)));
-      s.once('error', () => (s.destroy(), r(false)));
-    });
-    if (ok) return { port, proc };
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error('redis-server did not start');
-}
+import { startRedisServer } from './redis-server';
 
 /** Median µs per call of `fn` over `rounds` rounds of `n` calls (synchronous or awaited one by one). */
 async function measure(n: number, fn: (i: number) => unknown, rounds = 5): Promise<number> {

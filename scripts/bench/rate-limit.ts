@@ -8,11 +8,6 @@
 //  3. Redis round trips per request through the gateway, for 1 and 3 configured limits (INFO commandstats deltas).
 // Usage: npm run build && node dist/js/scripts/bench/rate-limit.js [decisions=20000] [concurrency=32]
 // Never asserts on time; prints ratios measured in the same run.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as net from 'node:net';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { KongEmulator } from '../../kong/emulator/kong';
@@ -21,6 +16,7 @@ import { startEchoUpstream } from '../../kong/echo-upstream/server';
 import type { LimitCheck } from '../../plugins/bulwark-rate-limit/algorithms';
 import { runDecideScript } from '../../plugins/bulwark-rate-limit/limiter';
 import { parseScriptReply, scriptArgs } from '../../plugins/bulwark-rate-limit/script';
+import { startRedisServer } from './redis-server';
 
 // ---------------------------------------------------------------------------------------------- accuracy
 
@@ -241,39 +237,6 @@ export function formatAccuracyTable(rows: AccuracyRow[], nodes: number, clients:
 }
 
 // ---------------------------------------------------------------------------------------------- bench helpers
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function startRedisServer(): Promise<{ port: number; proc: ChildProcess }> {
-  const which = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });
-  if (which.status !== 0) throw new Error('redis-server is not installed');
-  const port = await freePort();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-redis-'));
-  const proc = spawn(
-    which.stdout.trim(),
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
-    { stdio: 'ignore' },
-  );
-  for (let i = 0; i < 200; i++) {
-    const ok = await new Promise<boolean>((r) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => (s.destroy(), r(true)));
-      s.once('error', () => (s.destroy(), r(false)));
-    });
-    if (ok) return { port, proc };
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error('redis-server did not start');
-}
 
 async function startNode(yaml: string): Promise<{ node: KongEmulator; close: () => Promise<void> }> {
   const upstream = await startEchoUpstream(0);
