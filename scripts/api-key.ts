@@ -33,12 +33,7 @@ import {
   type ListedKey,
 } from '../plugins/bulwark-api-key/key-admin';
 import { parseTimestamp, RecordError, serializeKeyRecord, type KeyRecord } from '../plugins/bulwark-api-key/key-record';
-
-export interface CliResult {
-  out: string;
-  err: string;
-  code: number;
-}
+import { exitWith, type CliResult } from './cli';
 
 export interface CliDeps {
   now: () => number;
@@ -353,20 +348,12 @@ export function connectRedis(url: string): { client: AdminRedis; close: () => Pr
 }
 
 if (require.main === module) {
-  run(process.argv.slice(2), {
-    now: Date.now,
-    env: process.env,
-    readFile: (p) => fs.readFileSync(p, 'utf8'),
-    connectRedis,
-  }).then(
-    (r) => {
-      process.stderr.write(r.err);
-      process.stdout.write(r.out);
-      process.exitCode = r.code;
-    },
-    (e: unknown) => {
-      process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
-      process.exitCode = 1;
-    },
+  exitWith(
+    run(process.argv.slice(2), {
+      now: Date.now,
+      env: process.env,
+      readFile: (p) => fs.readFileSync(p, 'utf8'),
+      connectRedis,
+    }),
   );
 }

@@ -15,6 +15,7 @@ import {
   SCRYPT_DEFAULTS,
   type SecretHashParams,
 } from '../plugins/lib/secret-hash';
+import { exitWith, type CliResult } from './cli';
 
 export const MIN_SECRET_LENGTH = 16;
 
@@ -25,14 +26,6 @@ function readStdin(): Promise<string> {
     process.stdin.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     process.stdin.on('error', reject);
   });
-}
-
-export interface CliResult {
-  /** Printed on stdout. */
-  out: string;
-  /** Printed on stderr. */
-  err: string;
-  code: number;
 }
 
 /** The CLI without process I/O, for tests. `stdin` is undefined when stdin is a terminal. */
@@ -85,15 +78,5 @@ export async function run(args: string[], stdin: () => Promise<string | undefine
 
 if (require.main === module) {
   const stdin = async (): Promise<string | undefined> => (process.stdin.isTTY ? undefined : readStdin());
-  run(process.argv.slice(2), stdin).then(
-    (r) => {
-      process.stderr.write(r.err);
-      process.stdout.write(r.out);
-      process.exitCode = r.code;
-    },
-    (e: unknown) => {
-      process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
-      process.exitCode = 1;
-    },
-  );
+  exitWith(run(process.argv.slice(2), stdin));
 }
