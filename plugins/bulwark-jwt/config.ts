@@ -38,6 +38,14 @@ export interface ConsumerPolicy {
   required: boolean;
 }
 
+/** What the published identity (plugins/lib/identity.ts) takes from a verified token besides sub, iss, scopes. */
+export interface IdentityPolicy {
+  /** Claims whose values (a space-separated string or an array of strings) are the caller's groups or roles. */
+  groupsClaims: string[];
+  /** Claims copied into the identity's `claims` (for bulwark-authz conditions, rate-limit jwt-claim, …). */
+  claims: string[];
+}
+
 export interface JwtConfig {
   issuers: Map<string, IssuerPolicy>;
   sources: TokenSources;
@@ -48,6 +56,7 @@ export interface JwtConfig {
   scopes: ScopePolicy;
   consumer: ConsumerPolicy;
   anonymous: string | undefined;
+  identity: IdentityPolicy;
   /** claim name → upstream header name. */
   forwardClaims: [claim: string, header: string][];
   unavailableStatus: 401 | 503;
@@ -225,6 +234,7 @@ export function parseJwtConfig(raw: unknown): JwtConfig {
     scopes,
     consumer,
     anonymous: conf.anonymous,
+    identity: { groupsClaims: unique(conf.identity.groups_claims), claims: unique(conf.identity.claims) },
     forwardClaims,
     unavailableStatus: conf.unavailable_status,
     jwks,

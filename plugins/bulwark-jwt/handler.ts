@@ -3,13 +3,16 @@
 // RPC budget (each kong.* call is one round trip, ../../docs/kong-protocol.md §3.2):
 //   accepted: request.getHeaders(1000) (+ request.getRawQuery when query_params are configured)
 //             (+ client.loadConsumer when consumer.claim is set) (+ client.authenticate when a consumer is known)
+//             + ctx.shared.set (the caller's identity, plugins/lib/identity.ts, docs/identity.md)
 //             (+ service.request.setHeaders when claims are forwarded or a cookie is rewritten)
 //             (+ one service.request.clearHeader per removed header) (+ service.request.clearQueryArg)
 //             (+ one service.request.clearHeader per other spelling of a forwarded claim header the client sent)
 //   rejected: request.getHeaders (+ getRawQuery) + log.warn/info + response.exit (reject)
 //   + one log.warn per JWKS key dropped by a fetch (once per key while the JWKS keeps publishing it)
 //   no token: request.getHeaders (+ getRawQuery) + response.exit — or, with `anonymous`:
-//             client.getCredential (+ client.loadConsumer + client.authenticate) (+ clearHeader as above).
+//             client.getCredential (+ client.loadConsumer + client.authenticate
+//             + ctx.shared.get, + ctx.shared.set unless an earlier plugin published an authenticated identity)
+//             (+ clearHeader as above).
 //   too many headers (1000 lines or more) / query arguments (over 1000): the read + log.warn + response.exit
 //             (lib/bounded-reads.ts: Kong would have cut the list, so nothing is decided on it).
 // JWKS fetches are outbound HTTP from the plugin server, not RPCs.
@@ -19,11 +22,13 @@
 // may then pass no argument at all (../../docs/kong-protocol.md §1.5). A token without a Kong consumer is therefore
 // accepted without calling authenticate: the identity reaches the upstream through forward_claims.
 import { readQuery, readRequestHeaders } from '../lib/bounded-reads';
+import { identityConsumer, publishAnonymousIdentity, publishIdentity } from '../lib/identity';
 import type { PhaseContext } from '../lib/plugin';
 import { isKongUuid, type KongConsumer, type QueryMultimap } from '../lib/pdk';
 import { tokenFingerprint, uuidFromParts } from '../lib/token-hash';
 import { challengeHeaders } from './challenge';
 import type { JwtConfig } from './config';
+import { jwtIdentity, PUBLISHER } from './identity';
 import { describeLocation, extractToken } from './token-source';
 import { anonymousUpstreamChanges, upstreamChanges } from './upstream';
 import { DESCRIPTIONS, verifyToken, type Rejection, type VerifiedEntry } from './verifier';
@@ -100,7 +105,9 @@ export async function access(ctx: Context): Promise<void> {
     return;
   }
 
-  if (!(await authenticate(ctx, result.entry, extraction.token))) return;
+  const authenticated = await authenticate(ctx, result.entry, extraction.token);
+  if (authenticated === false) return;
+  await publishIdentity(kong, jwtIdentity(conf, result.entry, extraction.token, authenticated.consumer));
 
   const changes = upstreamChanges(conf, result.entry.claims, headers, extraction.location);
   if (Object.keys(changes.set).length > 0) await kong.service.request.setHeaders(changes.set);
@@ -123,11 +130,15 @@ async function logKeyRefusals(conf: JwtConfig, log: Context['log']): Promise<voi
   }
 }
 
-/** Map the token to a Kong consumer when configured. False when it ended the request. */
-async function authenticate(ctx: Context, entry: VerifiedEntry, token: string): Promise<boolean> {
+/** Map the token to a Kong consumer when configured: the consumer (if any), or false when it ended the request. */
+async function authenticate(
+  ctx: Context,
+  entry: VerifiedEntry,
+  token: string,
+): Promise<{ consumer?: KongConsumer } | false> {
   const { kong, conf } = ctx;
   const { claim, by, required } = conf.consumer;
-  if (claim === undefined) return true;
+  if (claim === undefined) return {};
   const raw = entry.claims[claim];
   const value = typeof raw === 'string' || typeof raw === 'number' ? String(raw) : undefined;
   let consumer: KongConsumer | undefined;
@@ -162,14 +173,14 @@ async function authenticate(ctx: Context, entry: VerifiedEntry, token: string): 
       );
       return false;
     }
-    return true; // identity without consumer (see the note at the top)
+    return {}; // identity without consumer (see the note at the top)
   }
   const subject = typeof entry.claims.sub === 'string' ? entry.claims.sub : value!;
   await kong.client.authenticate(consumer, {
     id: uuidFromParts(CREDENTIAL_ID_NAMESPACE, entry.issuer.issuer, subject),
     consumer: { id: consumer.id },
   });
-  return true;
+  return { consumer };
 }
 
 /** False when it ended the request. */
@@ -184,5 +195,6 @@ async function authenticateAnonymous({ kong, conf, log, reject }: Context): Prom
     return false;
   }
   await kong.client.authenticate(consumer, null);
+  await publishAnonymousIdentity(kong, { authenticatedBy: PUBLISHER, consumer: identityConsumer(consumer) });
   return true;
 }

@@ -270,6 +270,26 @@ export const ConfigFields = configFields({
     description:
       'Consumer id or username for requests WITHOUT a token (invalid tokens are always rejected). Unset: 401.',
   }),
+  identity: record(
+    {
+      groups_claims: array(name(CLAIM_NAME, 'claim name'), {
+        len_max: 8,
+        default: ['groups', 'roles'],
+        description: "Claims holding the caller's groups or roles (a space-separated string or an array of strings).",
+      }),
+      claims: array(name(CLAIM_NAME, 'claim name'), {
+        len_max: 32,
+        default: [],
+        description:
+          'Claims copied into the identity (for bulwark-authz conditions and bulwark-rate-limit jwt-claim). Values over 2048 bytes of JSON are left out.',
+      }),
+    },
+    {
+      required: true,
+      description:
+        'What the published caller identity (kong.ctx.shared "bulwark.identity", docs/identity.md) takes from a verified token besides sub, iss and scopes.',
+    },
+  ),
   forward_claims: map(name(CLAIM_NAME, 'claim name'), headerName(), {
     len_max: 32,
     default: {},

@@ -66,7 +66,7 @@ export interface RateLimitConfig {
     path: boolean;
     consumer: boolean;
     credential: boolean;
-    sharedClaims: boolean;
+    identity: boolean;
   };
 }
 
@@ -174,7 +174,8 @@ export function parseRateLimitConfig(raw: unknown): RateLimitConfig {
       path: limitBy.includes('path'),
       consumer: limitBy.includes('consumer'),
       credential: limitBy.includes('credential'),
-      sharedClaims: limitBy.includes('jwt-claim') && jwtClaimHeader === undefined,
+      /** The caller's identity record (kong.ctx.shared, docs/identity.md): credential, or jwt-claim from it. */
+      identity: limitBy.includes('credential') || (limitBy.includes('jwt-claim') && jwtClaimHeader === undefined),
     },
   };
 }

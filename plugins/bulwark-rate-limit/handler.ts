@@ -3,17 +3,20 @@
 // RPC budget per request (each kong.* call is one round trip to Kong, ../../docs/kong-protocol.md §3.2):
 //   request.getHeaders(1000)    only with trusted_proxies, limit_by header, or jwt_claim_header
 //                               (1000 lines or more: + log.warn + exit 431, lib/bounded-reads.ts)
-//   client.getConsumer          limit_by consumer (the default)
-//   client.getCredential        limit_by credential
+//   ctx.shared.get              limit_by credential or jwt-claim: the caller's identity (docs/identity.md), which
+//                               then also gives the consumer
+//   client.getConsumer          limit_by consumer (the default), when the identity is not read
+//                               (or no Bulwark plugin published one: Kong's own auth plugins)
+//   client.getCredential        limit_by credential, when no Bulwark plugin published an identity
 //   router.getRoute             limit_by route, or cost.by_route
 //   router.getService           limit_by service
 //   request.getPath             limit_by path
-//   ctx.shared.get              limit_by jwt-claim (claims from bulwark-jwt)
 //   request.getMethod           cost.by_method
 //   client.getIp                limit_by ip, or when another source is unresolved (fallback to the client IP)
 //   + one of: response.setHeaders (admitted, headers shown) | response.exit (refused) | nothing (headers hidden)
 //   + one log line per outage transition (not per request).
 // Default config (limit_by consumer, no consumer): getConsumer + getIp + setHeaders = 3 RPCs; with a consumer: 2.
+// limit_by jwt-claim or credential with a caller identity: ctx.shared.get + setHeaders = 2.
 // Redis: one EVALSHA per request, whatever the number of limits.
 //
 // Headers on admitted requests are set here in access: a JS plugin has no header_filter, and headers a plugin sets
@@ -24,14 +27,8 @@ import { firstHeader, type HeaderMultimap, type KongRoute } from '../lib/pdk';
 import type { PhaseContext, PluginLogger } from '../lib/plugin';
 import type { RateLimitConfig } from './config';
 import { rateLimitHeaders } from './headers';
-import {
-  claimValue,
-  identityDigest,
-  JWT_CLAIMS_SHARED_KEY,
-  parseClaims,
-  resolveIdentity,
-  type IdentityInputs,
-} from './identity';
+import { readIdentity, type BulwarkIdentity } from '../lib/identity';
+import { identityClaimValue, identityCredential, identityDigest, resolveIdentity, type IdentityInputs } from './identity';
 import { decide, type LimiterDecision } from './limiter';
 
 /** Units this request consumes: route rule first, then method rule, else the default. */
@@ -62,8 +59,14 @@ export async function access(ctx: PhaseContext<RateLimitConfig>): Promise<void> 
     if (headers === undefined) return;
   }
   const inputs: IdentityInputs = {};
-  if (needs.consumer) inputs.consumerId = (await kong.client.getConsumer())?.id;
-  if (needs.credential) inputs.credentialId = (await kong.client.getCredential())?.id;
+  // One read gives consumer, credential and claims of a caller a Bulwark plugin authenticated; Kong's own view
+  // (getConsumer/getCredential) covers callers authenticated by Kong's auth plugins, which publish no identity.
+  let caller: BulwarkIdentity | undefined;
+  if (needs.identity) caller = await readIdentity(kong);
+  if (needs.consumer) inputs.consumerId = caller !== undefined ? caller.consumer?.id : (await kong.client.getConsumer())?.id;
+  if (needs.credential) {
+    inputs.credentialId = caller !== undefined ? identityCredential(caller) : (await kong.client.getCredential())?.id;
+  }
   const route = needs.route ? ((await kong.router.getRoute()) ?? undefined) : undefined;
   inputs.routeId = route?.id;
   if (needs.service) inputs.serviceId = (await kong.router.getService())?.id;
@@ -71,10 +74,8 @@ export async function access(ctx: PhaseContext<RateLimitConfig>): Promise<void> 
   if (conf.headerName !== undefined && headers !== undefined)
     inputs.headerValue = firstHeader(headers, conf.headerName);
   if (conf.jwtClaim !== undefined) {
-    if (needs.sharedClaims)
-      inputs.jwtClaim = claimValue(parseClaims(await kong.ctx.shared.get(JWT_CLAIMS_SHARED_KEY)), conf.jwtClaim);
-    else if (conf.jwtClaimHeader !== undefined && headers !== undefined)
-      inputs.jwtClaim = firstHeader(headers, conf.jwtClaimHeader);
+    if (conf.jwtClaimHeader === undefined) inputs.jwtClaim = identityClaimValue(caller, conf.jwtClaim);
+    else if (conf.jwtClaimHeader !== undefined && headers !== undefined) inputs.jwtClaim = firstHeader(headers, conf.jwtClaimHeader);
   }
   const method = needs.method ? await kong.request.getMethod() : undefined;
 

@@ -1,12 +1,15 @@
 // Who a request is counted against. Pure: the handler gathers the inputs over RPC, this decides the key.
 //
-// Contract with bulwark-jwt (limit_by jwt-claim): after verifying a token, bulwark-jwt stores the verified claims
-// in `kong.ctx.shared` under JWT_CLAIMS_SHARED_KEY, as a JSON object (or a JSON text of one). `jwt_claim` names a
-// claim by dotted path (`sub`, `tenant.id`). A claim whose value is a string, a finite number or a boolean
-// identifies the client; anything else (absent, object, array, over 256 characters) counts as unresolved.
-// Alternatively `jwt_claim_header` names a request header carrying the claim value, for a verifying plugin that
-// forwards claims as headers (it must overwrite any client-sent value, or clients choose their own bucket).
+// consumer, credential and jwt-claim come from the caller's identity (plugins/lib/identity.ts, docs/identity.md),
+// published by the Bulwark plugin that authenticated the request. `jwt_claim` names a claim by dotted path
+// (`tenant.id`) in the identity's selected claims (bulwark-jwt `identity.claims`); `sub` and `iss` fall back to the
+// identity's subject and issuer. A claim whose value is a string, a finite number or a boolean identifies the
+// client; anything else (absent, object, array, over 256 characters) counts as unresolved.
+// Alternatively `jwt_claim_header` names a request header carrying the claim value, for a token verified by a
+// plugin that publishes no Bulwark identity but forwards claims as headers (it must overwrite any client-sent
+// value, or clients choose their own bucket).
 import { createHash } from 'node:crypto';
+import type { BulwarkIdentity } from '../lib/identity';
 
 export type IdentitySource = 'consumer' | 'credential' | 'ip' | 'header' | 'path' | 'service' | 'route' | 'jwt-claim';
 
@@ -20,9 +23,6 @@ export const IDENTITY_SOURCES: readonly IdentitySource[] = [
   'route',
   'jwt-claim',
 ];
-
-/** kong.ctx.shared key under which bulwark-jwt leaves the verified claims (see the contract above). */
-export const JWT_CLAIMS_SHARED_KEY = 'bulwark.jwt.claims';
 
 const MAX_VALUE_LENGTH = 256;
 
@@ -105,19 +105,19 @@ export function identityDigest(parts: readonly string[]): string {
   return createHash('sha256').update(parts.join('\n')).digest('base64url').slice(0, 22);
 }
 
-/** The claims object from kong.ctx.shared (an object, or JSON text of one); undefined otherwise. */
-export function parseClaims(raw: unknown): Record<string, unknown> | undefined {
-  let value = raw;
-  if (typeof value === 'string') {
-    if (value.length > 65536) return undefined;
-    try {
-      value = JSON.parse(value);
-    } catch {
-      return undefined;
-    }
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
-  return value as Record<string, unknown>;
+/** A claim of the caller's identity by dotted path; `sub` / `iss` fall back to the identity's subject / issuer. */
+export function identityClaimValue(identity: BulwarkIdentity | undefined, path: string): string | undefined {
+  if (identity === undefined || !identity.authenticated) return undefined;
+  const value = claimValue(identity.claims, path);
+  if (value !== undefined) return value;
+  if (path === 'sub') return identity.subject;
+  if (path === 'iss') return identity.issuer;
+  return undefined;
+}
+
+/** The identity's credential as one key part: kind and id (two kinds never share a bucket). */
+export function identityCredential(identity: BulwarkIdentity): string | undefined {
+  return identity.credential === undefined ? undefined : `${identity.credential.kind}:${identity.credential.id}`;
 }
 
 /** A claim by dotted path, as a string; undefined unless it is a string, finite number or boolean. */

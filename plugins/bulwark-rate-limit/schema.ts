@@ -125,12 +125,12 @@ export const ConfigFields = configFields({
     string({
       len_max: 128,
       description:
-        'Claim (dotted path, e.g. tenant.id) identifying the client when limit_by contains jwt-claim; read from the claims bulwark-jwt leaves in kong.ctx.shared.',
+        'Claim (dotted path, e.g. tenant.id) identifying the client when limit_by contains jwt-claim; read from the caller identity (kong.ctx.shared "bulwark.identity": bulwark-jwt identity.claims, sub, iss).',
     }),
     (v) => (/^[^.\s]+(\.[^.\s]+)*$/.test(v) ? undefined : 'expected a claim name or dotted path'),
   ),
   jwt_claim_header: headerName(
-    'Read the jwt-claim value from this request header instead of kong.ctx.shared (only if the plugin that verified the token sets it and clients cannot).',
+    'Read the jwt-claim value from this request header instead of the caller identity, for a token verified by a non-Bulwark plugin (only if that plugin sets the header and clients cannot).',
   ),
   trusted_proxies: trustedProxies(
     'CIDRs of proxies in front of Kong whose forwarding header is believed when resolving the client IP. Empty: the connection peer is the client.',

@@ -5,7 +5,9 @@
 // access:   getHeaders(1000) + getScheme (+ client.getIp when trusted_proxies is set)
 //           (1000 header lines or more: getHeaders + log.warn + exit 431, lib/bounded-reads.ts)
 //           (+ with mtls.enabled on a TLS connection: tls.getFullClientCertificateChain
-//              (+ one client.loadConsumer per candidate value + client.authenticate when consumer_by is set))
+//              (+ one client.loadConsumer per candidate value + client.authenticate when consumer_by is set)
+//              + ctx.shared.set of the caller's identity when the certificate is accepted (docs/identity.md);
+//              with `anonymous`: loadConsumer + authenticate + ctx.shared.set (an anonymous identity))
 //           then one of: response.setHeaders (passed; none when no header is configured) + ctx.shared.set (the
 //                        decision record bulwark-guard checks, written by lib/plugin.ts)
 //                      | getMethod + getPathWithQuery + exit (redirect) | exit (rejected).
@@ -18,9 +20,11 @@
 // Removing upstream headers needs the response phase: bulwark-response-headers, an opt-in of its own.
 import type { HeaderValues, KongConsumer } from '../lib/pdk';
 import { readRequestHeaders } from '../lib/bounded-reads';
+import { identityConsumer, publishIdentity } from '../lib/identity';
 import type { PhaseContext } from '../lib/plugin';
 import type { TransportConfig } from './config';
 import { decideTransport, redirectLocation, redirectStatusFor } from './decision';
+import { mtlsIdentity, PUBLISHER } from './identity';
 import { assessClientCertificate, consumerCandidates, type ClientCertificateAssessment } from './mtls';
 
 type Context = PhaseContext<TransportConfig>;
@@ -133,7 +137,10 @@ async function authenticateClientCertificate(
     return authenticateAnonymous(ctx, exitHeaders);
   }
 
-  if (mtls.consumerBy.length === 0) return true;
+  if (mtls.consumerBy.length === 0) {
+    await publishIdentity(kong, mtlsIdentity(assessment.subject, assessment.sans, assessment.fingerprint, undefined));
+    return true;
+  }
   const candidates = consumerCandidates(mtls.consumerBy, assessment.subject, assessment.sans, MAX_CONSUMER_LOOKUPS);
   for (const candidate of candidates) {
     const consumer = await kong.client.loadConsumer(candidate, true);
@@ -141,6 +148,7 @@ async function authenticateClientCertificate(
     // certificate value must not select a consumer by id.
     if (consumer !== undefined && consumer !== null && consumer.username === candidate) {
       await kong.client.authenticate(consumer, { id: assessment.fingerprint, consumer: { id: consumer.id } });
+      await publishIdentity(kong, mtlsIdentity(assessment.subject, assessment.sans, assessment.fingerprint, consumer));
       return true;
     }
   }
@@ -184,5 +192,13 @@ async function authenticateAnonymous(
     return false;
   }
   await kong.client.authenticate(consumer, null);
+  // No read first (mayReplaceIdentity): bulwark-transport (2600) runs before every other identity publisher.
+  const anonymousConsumer = identityConsumer(consumer);
+  await publishIdentity(kong, {
+    authenticated: false,
+    authenticatedBy: PUBLISHER,
+    method: 'anonymous',
+    ...(anonymousConsumer === undefined ? {} : { consumer: anonymousConsumer }),
+  });
   return true;
 }

@@ -5,8 +5,9 @@
 // request (one RPC) and read once per request by a plugin that needs it (one RPC). kong.ctx.shared is per request
 // and lives only inside Kong, so a client can never write it (unlike a header).
 //
-// Who writes: bulwark-transport (mTLS, priority highest), bulwark-api-key, bulwark-jwt, bulwark-oauth2 (as resource
-// server). When several authenticate one request, the last to run (lowest priority) replaces the record: it saw
+// Who writes: bulwark-transport (mTLS, priority highest), bulwark-jwt, bulwark-api-key. (bulwark-oauth2 answers its
+// own endpoints and never lets an authenticated request continue; its tokens become identities through bulwark-jwt.)
+// When several authenticate one request, the last to run (lowest priority) replaces the record: it saw
 // the strongest evidence last. An anonymous identity never replaces an authenticated one (as Kong's auth plugins:
 // `anonymous` applies only when no other plugin authenticated the request).
 //
@@ -190,4 +191,60 @@ export function mayReplaceIdentity(
   next: Pick<BulwarkIdentity, 'authenticated'>,
 ): boolean {
   return existing === undefined || next.authenticated || !existing.authenticated;
+}
+
+/**
+ * The anonymous rule in one place for every authenticating plugin: publish `input` (an anonymous record) only
+ * when no plugin before this one published an authenticated identity. Costs one read, plus one write when it
+ * writes. Added to the contract because bulwark-jwt, bulwark-transport and bulwark-api-key all need exactly this.
+ */
+export async function publishAnonymousIdentity(
+  kong: Pick<Kong, 'ctx'>,
+  input: Omit<IdentityInput, 'authenticated' | 'method' | 'credential'>,
+): Promise<BulwarkIdentity | undefined> {
+  const existing = await readIdentity(kong);
+  if (!mayReplaceIdentity(existing, { authenticated: false })) return undefined;
+  return publishIdentity(kong, { ...input, authenticated: false, method: 'anonymous' });
+}
+
+/** Keep the strings of a list that fit the contract's bounds (a token's claims are data, not a plugin bug). */
+export function fitStringList(values: Iterable<unknown>): string[] {
+  const out = new Set<string>();
+  for (const v of values) {
+    if (out.size >= IDENTITY_LIMITS.listEntries) break;
+    if (boundedString(v)) out.add(v);
+  }
+  return [...out];
+}
+
+/** A string that fits the contract's bounds, or undefined. */
+export function fitString(v: unknown): string | undefined {
+  return boundedString(v) ? v : undefined;
+}
+
+/** The claims that fit the contract's bounds (JSON values no longer than claimValueLength); the rest dropped. */
+export function fitClaims(claims: Record<string, unknown>): Record<string, SharedValue> {
+  const out: Record<string, SharedValue> = Object.create(null) as Record<string, SharedValue>;
+  let n = 0;
+  for (const [key, value] of Object.entries(claims)) {
+    if (n >= IDENTITY_LIMITS.claims || !boundedString(key) || value === undefined) continue;
+    let text: string | undefined;
+    try {
+      text = JSON.stringify(value);
+    } catch {
+      continue;
+    }
+    if (text === undefined || text.length > IDENTITY_LIMITS.claimValueLength) continue;
+    out[key] = value as SharedValue;
+    n++;
+  }
+  return out;
+}
+
+/** A Kong consumer entity as the identity's consumer (id and username when they fit the bounds). */
+export function identityConsumer(
+  consumer: { id: string; username?: string | null } | undefined | null,
+): IdentityConsumer | undefined {
+  if (consumer === undefined || consumer === null || !boundedString(consumer.id)) return undefined;
+  return boundedString(consumer.username) ? { id: consumer.id, username: consumer.username } : { id: consumer.id };
 }

@@ -1,12 +1,17 @@
 import {
+  fitClaims,
+  fitStringList,
   IDENTITY_LIMITS,
   IDENTITY_SHARED_KEY,
+  identityConsumer,
   identityRecord,
   mayReplaceIdentity,
   parseIdentity,
+  publishAnonymousIdentity,
   publishIdentity,
   readIdentity,
 } from '../../plugins/lib/identity';
+import { fakeKong } from './fake-kong';
 
 const jwtIdentity = {
   authenticated: true,
@@ -80,5 +85,30 @@ describe('identity contract', () => {
     expect(mayReplaceIdentity(anon, authed)).toBe(true);
     expect(mayReplaceIdentity(undefined, anon)).toBe(true);
     expect(mayReplaceIdentity(authed, authed)).toBe(true);
+  });
+
+  it('publishAnonymousIdentity: one read, and a write only when no authenticated record is there', async () => {
+    const authed = identityRecord(jwtIdentity);
+    const over = fakeKong({ 'ctx.shared.get': () => authed });
+    expect(await publishAnonymousIdentity(over.kong, { authenticatedBy: 'bulwark-api-key', consumer: { id: 'anon' } })).toBeUndefined();
+    expect(over.names()).toEqual(['ctx.shared.get']);
+    const fresh = fakeKong();
+    const written = await publishAnonymousIdentity(fresh.kong, { authenticatedBy: 'bulwark-api-key', consumer: { id: 'anon' } });
+    expect(written).toMatchObject({ authenticated: false, method: 'anonymous', consumer: { id: 'anon' } });
+    expect(fresh.calls).toEqual([
+      ['ctx.shared.get', [IDENTITY_SHARED_KEY]],
+      ['ctx.shared.set', [IDENTITY_SHARED_KEY, written]],
+    ]);
+  });
+
+  it('fit* keep what fits the bounds and drop the rest (token data never makes a publisher throw)', () => {
+    const long = 'x'.repeat(IDENTITY_LIMITS.stringLength + 1);
+    expect(fitStringList(['a', '', long, 'a', 3, 'b'])).toEqual(['a', 'b']);
+    expect(fitStringList(Array.from({ length: 300 }, (_, i) => `g${i}`))).toHaveLength(IDENTITY_LIMITS.listEntries);
+    expect(fitClaims({ ok: { n: 1 }, big: 'y'.repeat(IDENTITY_LIMITS.claimValueLength), none: undefined })).toEqual({ ok: { n: 1 } });
+    expect(identityConsumer({ id: 'c', username: null })).toEqual({ id: 'c' });
+    expect(identityConsumer({ id: 'c', username: long })).toEqual({ id: 'c' });
+    expect(identityConsumer(undefined)).toBeUndefined();
+    expect(() => identityRecord({ ...jwtIdentity, groups: fitStringList(['ok', long]) })).not.toThrow();
   });
 });

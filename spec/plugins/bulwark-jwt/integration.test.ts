@@ -638,11 +638,11 @@ describe('bulwark-jwt integration (emulator + real plugin server + real JWKS ser
         missing: missing.report.rpcCallsByPlugin['bulwark-jwt'],
       };
       process.stdout.write(`bulwark-jwt PDK round trips per request: ${JSON.stringify(counts)}\n`);
-      // HandleEvent + getHeaders + getQuery + loadConsumer + authenticate + setHeaders + clearHeader(Authorization)
-      // + the decision record (ctx.shared.set, checked by bulwark-guard)
-      expect(counts.accepted).toBe(8);
-      // HandleEvent + getHeaders + loadConsumer + authenticate + decision record
-      expect(counts.consumerOnly).toBe(5);
+      // HandleEvent + getHeaders + getQuery + loadConsumer + authenticate + the identity (ctx.shared.set)
+      // + setHeaders + clearHeader(Authorization) + the decision record (ctx.shared.set, checked by bulwark-guard)
+      expect(counts.accepted).toBe(9);
+      // HandleEvent + getHeaders + loadConsumer + authenticate + identity + decision record
+      expect(counts.consumerOnly).toBe(6);
       // HandleEvent + getHeaders + getQuery + log.warn (+ exit)
       expect(counts.rejected).toBe(4);
       // HandleEvent + getHeaders + log.warn (+ exit)

@@ -46,6 +46,7 @@ describe('defaults', () => {
       scopes: { required: [], mode: 'all', claims: ['scope', 'scp'] },
       consumer: { by: 'username', required: true },
       forward_claims: {},
+      identity: { groups_claims: ['groups', 'roles'], claims: [] },
       unavailable_status: 401,
       jwks: { cache_ttl: 300, max_stale: 3600, refresh_cooldown: 30, timeout: 2000, max_bytes: 262144 },
       token_cache: { max_entries: 10000, ttl: 300 },

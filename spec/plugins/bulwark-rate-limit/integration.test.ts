@@ -174,10 +174,36 @@ test('limit_by consumer: each authenticated consumer has its own bucket; anonymo
   expect((await send({ path: '/consumer', clientIp: '192.0.2.10' })).status).toBe(200);
 });
 
-test('limit_by jwt-claim reads the claims bulwark-jwt leaves in kong.ctx.shared (bulwark.jwt.claims)', async () => {
-  const tenant = (id: string) => probe([['ctx.shared.set', 'bulwark.jwt.claims', { sub: 'u', tenant: { id } }]]);
+/** A caller identity as bulwark-jwt publishes it (plugins/lib/identity.ts), set by the probe plugin. */
+function identityProbe(claims: Record<string, unknown>, credentialId = 'cred-1'): Record<string, string> {
+  const record = {
+    v: 1,
+    authenticated: true,
+    authenticatedBy: 'bulwark-jwt',
+    method: 'jwt',
+    subject: 'u',
+    credential: { kind: 'jwt', id: credentialId },
+    scopes: [],
+    groups: [],
+    claims,
+  };
+  return probe([['ctx.shared.set', 'bulwark.identity', record]]);
+}
+
+test('limit_by jwt-claim reads the claim from the caller identity (kong.ctx.shared bulwark.identity), 1 RPC', async () => {
+  const tenant = (id: string) => identityProbe({ tenant: { id } });
+  // Warm up both emulated workers (their first request also starts the instance).
+  await send({ path: '/claim', headers: tenant('w1'), clientIp: '192.0.2.20' });
+  await send({ path: '/claim', headers: tenant('w2'), clientIp: '192.0.2.20' });
+  const measured = await send({ path: '/claim', headers: tenant('t0'), clientIp: '192.0.2.20' });
+  expect(measured.status).toBe(200);
+  // ctx.shared.get + response.setHeaders + the decision record: no getConsumer, no getIp.
+  expect(pdkCalls(measured)).toBe(3);
   expect((await send({ path: '/claim', headers: tenant('t1'), clientIp: '192.0.2.20' })).status).toBe(200);
   expect((await send({ path: '/claim', headers: tenant('t1'), clientIp: '192.0.2.21' })).status).toBe(200);
+  // The old contract (bulwark.jwt.claims, which no plugin wrote) is not read: that caller falls back to its IP.
+  const legacy = probe([['ctx.shared.set', 'bulwark.jwt.claims', { tenant: { id: 't1' } }]]);
+  expect((await send({ path: '/claim', headers: legacy, clientIp: '192.0.2.23' })).status).toBe(200);
   expect((await send({ path: '/claim', headers: tenant('t1'), clientIp: '192.0.2.22' })).status).toBe(429);
   expect((await send({ path: '/claim', headers: tenant('t2'), clientIp: '192.0.2.20' })).status).toBe(200);
   // No claims → the client IP (192.0.2.20 has not been counted as an IP yet).

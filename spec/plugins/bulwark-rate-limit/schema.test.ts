@@ -226,7 +226,7 @@ describe('parsed config', () => {
       path: true,
       consumer: true,
       credential: false,
-      sharedClaims: false,
+      identity: false,
     });
     expect(c.redis).toMatchObject({
       mode: 'cluster',

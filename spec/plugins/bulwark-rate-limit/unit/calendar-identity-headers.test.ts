@@ -3,7 +3,8 @@ import {
   claimValue,
   counterKey,
   identityDigest,
-  parseClaims,
+  identityClaimValue,
+  identityCredential,
   resolveIdentity,
 } from '../../../../plugins/bulwark-rate-limit/identity';
 import {
@@ -13,6 +14,7 @@ import {
   retryAfterSeconds,
 } from '../../../../plugins/bulwark-rate-limit/headers';
 import type { LimitPolicy } from '../../../../plugins/bulwark-rate-limit/config';
+import { identityRecord } from '../../../../plugins/lib/identity';
 
 describe('calendar periods', () => {
   test('a month in a zone east of UTC starts on the 1st at local midnight (the day before in UTC)', () => {
@@ -71,20 +73,31 @@ describe('identity', () => {
     expect(a).not.toBe(identityDigest(['consumer:c1', 'path:/b']));
     expect(a).not.toBe(identityDigest(['consumer:c1']));
   });
-  test('claims from kong.ctx.shared: object or JSON text; dotted paths; only scalar values', () => {
-    const claims = parseClaims('{"sub":"u1","tenant":{"id":42},"roles":["a"],"ok":true}');
-    expect(claimValue(claims, 'sub')).toBe('u1');
-    expect(claimValue(claims, 'tenant.id')).toBe('42');
-    expect(claimValue(claims, 'ok')).toBe('true');
-    expect(claimValue(claims, 'roles')).toBeUndefined();
-    expect(claimValue(claims, 'tenant')).toBeUndefined();
-    expect(claimValue(claims, 'missing.x')).toBeUndefined();
-    expect(claimValue(parseClaims({ sub: 'x' }), 'sub')).toBe('x');
-    expect(parseClaims('not json')).toBeUndefined();
-    expect(parseClaims([1])).toBeUndefined();
+  test('claims from the caller identity: dotted paths; only scalar values; sub/iss fall back to subject/issuer', () => {
+    const identity = identityRecord({
+      authenticated: true,
+      authenticatedBy: 'bulwark-jwt',
+      method: 'jwt',
+      subject: 'u1',
+      issuer: 'https://idp',
+      credential: { kind: 'jwt', id: 'c1' },
+      claims: { tenant: { id: 42 }, roles: ['a'], ok: true },
+    });
+    expect(identityClaimValue(identity, 'sub')).toBe('u1');
+    expect(identityClaimValue(identity, 'iss')).toBe('https://idp');
+    expect(identityClaimValue(identity, 'tenant.id')).toBe('42');
+    expect(identityClaimValue(identity, 'ok')).toBe('true');
+    expect(identityClaimValue(identity, 'roles')).toBeUndefined();
+    expect(identityClaimValue(identity, 'tenant')).toBeUndefined();
+    expect(identityClaimValue(identity, 'missing.x')).toBeUndefined();
+    expect(identityClaimValue(undefined, 'sub')).toBeUndefined();
+    expect(identityCredential(identity)).toBe('jwt:c1');
+    // An anonymous record names no claim.
+    const anonymous = identityRecord({ authenticated: false, authenticatedBy: 'bulwark-jwt', method: 'anonymous', claims: { sub: 'x' } });
+    expect(identityClaimValue(anonymous, 'sub')).toBeUndefined();
     // Only the token's own claims: nothing inherited from Object.prototype.
-    expect(claimValue(parseClaims({}), 'constructor.name')).toBeUndefined();
-    expect(claimValue(parseClaims({}), 'toString')).toBeUndefined();
+    expect(claimValue({}, 'constructor.name')).toBeUndefined();
+    expect(claimValue({}, 'toString')).toBeUndefined();
   });
   test('counter keys carry the namespace and identity in ONE hash tag', () => {
     expect(counterKey('bulwark-rl', 'ns', 'DIGEST', 'minute:sw:60000:5')).toBe(

@@ -4,6 +4,7 @@ import * as transport from '../../../../plugins/bulwark-transport';
 import { MTLS_MESSAGES, resetCertificateRequestTracking } from '../../../../plugins/bulwark-transport/handler';
 import { createTestPki, type TestPki } from '../../../fixtures/pki/pki';
 import { fakeKong, type FakeReplies } from '../../../lib/fake-kong';
+import { IDENTITY_SHARED_KEY, parseIdentity } from '../../../../plugins/lib/identity';
 
 type Phases = { certificate(k: unknown): Promise<void>; access(k: unknown): Promise<void> };
 let pki: TestPki;
@@ -41,6 +42,10 @@ function kongFor(
   });
 }
 
+/** The value of the identity record the handler published (kong.ctx.shared "bulwark.identity"). */
+const identitySet = (fake: ReturnType<typeof fakeKong>) =>
+  fake.calls.find(([n, a]) => n === 'ctx.shared.set' && a[0] === IDENTITY_SHARED_KEY)?.[1][1];
+
 const logLines = (fake: ReturnType<typeof fakeKong>) =>
   fake.calls
     .filter(([n]) => n.startsWith('log.'))
@@ -67,17 +72,47 @@ describe('certificate phase', () => {
 });
 
 describe('access with mtls', () => {
-  it('valid chain, no consumer mapping: one extra RPC, no exit, nothing set upstream', async () => {
+  it('valid chain, no consumer mapping: the chain read + the identity, no exit, nothing set upstream', async () => {
     const fake = kongFor({ chain: pki.chains.client });
     await instance({}).access(fake.kong);
     expect(fake.names()).toEqual([
       'request.getHeaders',
       'request.getScheme',
       'client.tls.getFullClientCertificateChain',
+      'ctx.shared.set' /* the caller's identity (docs/identity.md) */,
       'response.setHeaders',
       'ctx.shared.set' /* decision record (lib/plugin.ts) */,
     ]);
     expect(fake.exit).toBeUndefined();
+    const published = parseIdentity(identitySet(fake));
+    expect(published).toMatchObject({
+      authenticated: true,
+      authenticatedBy: 'bulwark-transport',
+      method: 'mtls',
+      credential: { kind: 'mtls', id: expect.stringMatching(/^[0-9a-f]{64}$/) },
+      subject: expect.any(String),
+    });
+    expect(published?.consumer).toBeUndefined();
+  });
+
+  it('the identity of a mapped certificate names the consumer; the credential id is the fingerprint', async () => {
+    const fake = kongFor({ chain: pki.chains.client });
+    await instance({ consumer_by: ['san'] }).access(fake.kong);
+    const auth = fake.calls.find(([n]) => n === 'client.authenticate');
+    const published = parseIdentity(identitySet(fake));
+    expect(published?.consumer).toEqual({ id: CONSUMERS[0]!.id, username: CONSUMERS[0]!.username });
+    expect(published?.credential).toEqual({ kind: 'mtls', id: (auth?.[1][1] as { id: string }).id });
+    expect(published?.claims.san_dns).toContain('client-1.example.com');
+  });
+
+  it('anonymous: an unauthenticated identity naming the anonymous consumer', async () => {
+    const fake = kongFor({ chain: pki.chains.client });
+    await instance({ consumer_by: ['cn'], anonymous: 'guest' }).access(fake.kong);
+    expect(parseIdentity(identitySet(fake))).toMatchObject({
+      authenticated: false,
+      method: 'anonymous',
+      consumer: { id: CONSUMERS[2]!.id, username: 'guest' },
+    });
   });
 
   it('consumer_by san: the first SAN that is a consumer username is authenticated, credential id = fingerprint', async () => {
