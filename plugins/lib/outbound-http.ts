@@ -40,6 +40,8 @@ export interface OutboundFetchOptions {
   extraCaCertificates?: readonly string[];
   /** Request headers (e.g. Accept). */
   headers?: Record<string, string>;
+  /** POST with this body instead of a GET (e.g. a JSON decision request; pass maxRedirects 0). */
+  postBody?: string;
 }
 
 export interface OutboundFetchResult {
@@ -75,7 +77,7 @@ function sameOrigin(a: URL, b: URL): boolean {
   return a.protocol === b.protocol && a.hostname === b.hostname && a.port === b.port;
 }
 
-/** GET `rawUrl` within the limits; resolves with any status (the caller decides what it accepts). */
+/** GET (or POST `postBody` to) `rawUrl` within the limits; resolves with any status (the caller decides). */
 export async function fetchOutbound(rawUrl: string, options: OutboundFetchOptions): Promise<OutboundFetchResult> {
   const allowHttp = options.allowHttp === true;
   const maxRedirects = options.maxRedirects ?? 2;
@@ -138,7 +140,7 @@ function getOnce(
       } else resolve(value!);
     };
     const requestOptions: https.RequestOptions = {
-      method: 'GET',
+      method: options.postBody === undefined ? 'GET' : 'POST',
       headers: { 'user-agent': 'bulwark', ...options.headers },
       agent: false, // no pooled sockets kept open by a plugin server
     };
@@ -175,6 +177,6 @@ function getOnce(
       timeoutMs,
     );
     req.on('error', (err) => finish(new OutboundFetchError('network', err.message)));
-    req.end();
+    req.end(options.postBody);
   });
 }

@@ -181,8 +181,17 @@ describe('npm run gateway with kong.yml (end to end)', () => {
     // Kong's cjson escapes `/` in the JSON body (kong/pdk/response.lua 3.9.3 exit): compare the parsed value.
     expect(JSON.parse(invalid.body).errors[0].location).toBe('body/quantity');
 
+    // bulwark-authz (960) runs before bulwark-validator (890): an operation no rule allows is refused by default.
     const unknown = await tls('DELETE', '/orders', { authorization: `Bearer ${token}` });
-    expect(unknown.status).toBe(405);
+    expect(unknown.status).toBe(403);
+
+    // Object level: the demo client (sub demo-client) reads its own customer orders only.
+    const own = await tls('GET', '/orders/customers/demo-client', { authorization: `Bearer ${token}` });
+    expect(own.status).toBe(200);
+    const other = await tls('GET', '/orders/customers/someone-else', { authorization: `Bearer ${token}` });
+    expect(other.status).toBe(403);
+    const trick = await tls('GET', '/orders/customers/demo-client?customer=someone-else', { authorization: `Bearer ${token}` });
+    expect(trick.status).toBe(403);
 
     const anonymous = await tls('GET', '/orders');
     expect(anonymous.status).toBe(401);
@@ -205,6 +214,7 @@ describe('npm run gateway with kong.yml (end to end)', () => {
     const names = (JSON.parse(res.body).data as { name: string }[]).map((p) => p.name).sort();
     expect(names).toEqual([
       'bulwark-api-key',
+      'bulwark-authz',
       'bulwark-jwt',
       'bulwark-oauth2',
       'bulwark-rate-limit',

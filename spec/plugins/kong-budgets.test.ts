@@ -6,6 +6,7 @@ import type { FieldDef, FieldEntry } from '../../kong/schema/types';
 import { MAX_OUTBOUND_WAIT_MS } from '../../plugins/lib/config';
 import { configFor, violationFor } from '../helpers/plugin-info';
 import * as apiKey from '../../plugins/bulwark-api-key';
+import * as authz from '../../plugins/bulwark-authz';
 import * as jwt from '../../plugins/bulwark-jwt';
 import * as oauth2 from '../../plugins/bulwark-oauth2';
 import * as rateLimit from '../../plugins/bulwark-rate-limit';
@@ -33,7 +34,7 @@ describe("no Bulwark config can outlast Kong's 60 s wait for a plugin step", () 
     expect(MAX_OUTBOUND_WAIT_MS * 4).toBeLessThanOrEqual(KONG_STEP_TIMEOUT_MS);
   });
 
-  test.each([apiKey, jwt, oauth2, rateLimit, transport, upstreamTrust, validator].map((m) => [m.Name, m] as const))(
+  test.each([apiKey, authz, jwt, oauth2, rateLimit, transport, upstreamTrust, validator].map((m) => [m.Name, m] as const))(
     '%s: every timeout field is bounded by the schema',
     (_name, m) => {
       for (const [path, def] of timeoutFields(m.Schema as unknown as FieldEntry[])) {
@@ -45,6 +46,7 @@ describe("no Bulwark config can outlast Kong's 60 s wait for a plugin step", () 
 
   test('the timeout fields found are the known outbound waits', () => {
     expect(timeoutFields(jwt.Schema as unknown as FieldEntry[]).map(([p]) => p)).toEqual(['jwks.timeout']);
+    expect(timeoutFields(authz.Schema as unknown as FieldEntry[]).map(([p]) => p)).toEqual(['authzen.timeout_ms']);
     expect(timeoutFields(rateLimit.Schema as unknown as FieldEntry[]).map(([p]) => p)).toEqual([
       'redis.connect_timeout_ms',
       'redis.timeout_ms',

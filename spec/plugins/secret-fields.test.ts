@@ -14,6 +14,7 @@ import * as rateLimit from '../../plugins/bulwark-rate-limit';
 import * as transport from '../../plugins/bulwark-transport';
 import * as upstreamTrust from '../../plugins/bulwark-upstream-trust';
 import * as validator from '../../plugins/bulwark-validator';
+import * as authz from '../../plugins/bulwark-authz';
 
 interface PluginModule {
   Name: string;
@@ -152,10 +153,11 @@ const COVERED: Record<string, string[]> = {
   'bulwark-transport': [],
   'bulwark-upstream-trust': ['signing_keys[]'],
   'bulwark-validator': [],
+  'bulwark-authz': [],
 };
 
 describe('referenceable (secret) fields refuse the "" Kong hands over for an unresolvable vault reference', () => {
-  test.each([apiKey, jwt, oauth2, rateLimit, transport, upstreamTrust, validator] as PluginModule[])(
+  test.each([apiKey, authz, jwt, oauth2, rateLimit, transport, upstreamTrust, validator] as PluginModule[])(
     '$Name: every referenceable field is covered below',
     (m) => {
       expect(referenceablePaths(m.Schema as FieldEntry[])).toEqual(COVERED[m.Name]);

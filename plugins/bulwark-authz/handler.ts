@@ -1,0 +1,91 @@
+// bulwark-authz access handler: read the request and the caller's identity, decide (decide.ts), act.
+//
+// RPC budget (each kong.* call is one round trip to Kong, kong-protocol.md §3.2):
+//   request.getMethod + request.getPathWithQuery (path and query in one read) + ctx.shared.get (the identity)
+//   (+ request.getHeaders(1000) only when a rule has a header object condition or a CEL expression reads headers)
+//   then: allowed → the decision record ctx.shared.set (lib/plugin.ts) = 4
+//         refused → log.info + response.exit = 5 (exit is not answered: 4 counted round trips + HandleEvent)
+//         monitor mode, would refuse → log.warn + the decision record.
+//   The AuthZEN decision point is outbound HTTP from the plugin server, not an RPC.
+import { queryPieceCount, MAX_QUERY_ARGS, parseRawQuery, readRequestHeaders } from '../lib/bounded-reads';
+import { errorBody } from '../lib/errors';
+import { readIdentity, type BulwarkIdentity } from '../lib/identity';
+import type { HeaderMultimap, Kong } from '../lib/pdk';
+import { logger } from '../lib/plugin';
+import { askAuthzen, authzenRequest } from './authzen';
+import type { AuthzConfig } from './config';
+import { decide, decideRemaining, type Decision, type RequestFacts } from './decide';
+
+const PLUGIN_NAME = 'bulwark-authz';
+
+/** At most this many decision-point questions per request (each allow rule with `authzen` may ask once). */
+const MAX_AUTHZEN_CALLS = 4;
+
+export const MESSAGES = { 403: 'Forbidden', 404: 'Not found', 503: 'Service unavailable', 400: 'Bad request' } as const;
+
+function identityFields(identity: BulwarkIdentity | undefined): Record<string, unknown> {
+  if (identity === undefined) return { caller: null };
+  return {
+    caller: identity.authenticated ? 'authenticated' : 'anonymous',
+    method: identity.method,
+    subject: identity.subject ?? null,
+    consumer: identity.consumer?.id ?? null,
+  };
+}
+
+export async function access(kong: Kong, conf: AuthzConfig): Promise<void> {
+  const method = (await kong.request.getMethod()).toUpperCase();
+  const pathWithQuery = await kong.request.getPathWithQuery();
+  const q = pathWithQuery.indexOf('?');
+  const path = q === -1 ? pathWithQuery : pathWithQuery.slice(0, q);
+  const rawQuery = q === -1 ? '' : pathWithQuery.slice(q + 1);
+  if (queryPieceCount(rawQuery) > MAX_QUERY_ARGS) {
+    await logger(kong, PLUGIN_NAME).warn('request_refused', { reason: 'too_many_query_arguments', max_arguments: MAX_QUERY_ARGS, status: 400 });
+    await kong.response.exit(400, errorBody(400, 'Too many query arguments'));
+    return;
+  }
+  let headers: HeaderMultimap | undefined;
+  if (conf.needsHeaders) {
+    headers = await readRequestHeaders(kong, PLUGIN_NAME);
+    if (headers === undefined) return;
+  }
+  const identity = await readIdentity(kong);
+  const facts: RequestFacts = { method, path, query: parseRawQuery(rawQuery), headers };
+
+  let decision: Decision = decide(conf, identity, facts);
+  for (let asked = 0; decision.outcome === 'ask'; asked++) {
+    if (asked >= MAX_AUTHZEN_CALLS) {
+      decision = { outcome: 'deny', rule: decision.rule, reason: 'authzen_too_many_questions' };
+      break;
+    }
+    const answer = await askAuthzen(conf.authzen!, authzenRequest(conf.authzen!, decision.rule, identity, decision.params, facts));
+    if ('error' in answer) {
+      // Fail closed: no answer is a refusal (503: the client may retry), except in monitor mode (shadow).
+      const fields = { rule: decision.rule.name, detail: answer.error, ...identityFields(identity) };
+      if (conf.mode === 'monitor') {
+        await logger(kong, PLUGIN_NAME).err('authzen_unavailable', { ...fields, mode: 'monitor' });
+        return;
+      }
+      await logger(kong, PLUGIN_NAME).err('authzen_unavailable', { ...fields, status: 503 });
+      await kong.response.exit(503, errorBody(503, MESSAGES[503]));
+      return;
+    }
+    decision = answer.decision ? { outcome: 'allow', rule: decision.rule } : decideRemaining(decision.remaining, identity, facts, decision.rule);
+  }
+  if (decision.outcome === 'allow') return;
+  if (decision.outcome !== 'deny') return; // unreachable: the loop above resolves every 'ask'
+
+  const line = {
+    reason: decision.reason,
+    ...(decision.detail === undefined ? {} : { detail: decision.detail }),
+    rule: decision.rule?.name ?? null,
+    request: `${method} ${path.slice(0, 256)}`,
+    ...identityFields(identity),
+  };
+  if (conf.mode === 'monitor') {
+    await logger(kong, PLUGIN_NAME).warn('authz_would_deny', { ...line, mode: 'monitor' });
+    return;
+  }
+  await logger(kong, PLUGIN_NAME).info('authz_denied', { ...line, status: conf.denyStatus });
+  await kong.response.exit(conf.denyStatus, errorBody(conf.denyStatus, MESSAGES[conf.denyStatus]));
+}
