@@ -1,6 +1,6 @@
 // bulwark-authz access handler: read the request and the caller's identity, decide (decide.ts), act.
 //
-// RPC budget (each kong.* call is one round trip to Kong, kong-protocol.md §3.2):
+// RPC budget (each kong.* call is one round trip to Kong, ../../docs/kong-protocol.md §3.2):
 //   request.getMethod + request.getPathWithQuery (path and query in one read) + ctx.shared.get (the identity)
 //   (+ request.getHeaders(1000) only when a rule has a header object condition or a CEL expression reads headers)
 //   then: allowed → the decision record ctx.shared.set (lib/plugin.ts) = 4

@@ -4,7 +4,7 @@
 //
 // Priority 960: after every authentication plugin (bulwark-api-key 1260, Kong's key-auth 1250, …) and just above
 // Kong's acl (950), before bulwark-rate-limit (915) so that refused requests consume no quota, and before
-// bulwark-validator (890) (Kong 3.9 handler priorities, kong-protocol.md §1.8).
+// bulwark-validator (890) (Kong 3.9 handler priorities, ../../docs/kong-protocol.md §1.8).
 import { definePlugin } from '../lib/plugin';
 import { parseAuthzConfig, type AuthzConfig } from './config';
 import { access } from './handler';
