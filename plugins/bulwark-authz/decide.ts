@@ -7,6 +7,7 @@ import type { BulwarkIdentity } from '../lib/identity';
 import type { HeaderMultimap, QueryMultimap, SharedValue } from '../lib/pdk';
 import type { AuthzConfig, AuthzRule, ClaimCondition, IdentityAttribute, ObjectCondition } from './config';
 import type { ExpressionInput } from './expression';
+import { AUTHZ_REASONS, type AuthzReason } from './reasons';
 
 export interface RequestFacts {
   method: string;
@@ -19,7 +20,7 @@ export interface RequestFacts {
 
 export type Decision =
   | { outcome: 'allow'; rule: AuthzRule }
-  | { outcome: 'deny'; rule: AuthzRule | undefined; reason: string; detail?: string }
+  | { outcome: 'deny'; rule: AuthzRule | undefined; reason: AuthzReason; detail?: string }
   /** The allow rule's own conditions hold; the external decision point decides (then `next` candidates). */
   | { outcome: 'ask'; rule: AuthzRule; params: Record<string, string>; remaining: PendingRule[] };
 
@@ -28,9 +29,9 @@ export interface PendingRule {
   params: Record<string, string>;
 }
 
-type Check = { ok: true } | { ok: false; reason: string; detail?: string };
+export type Check = { ok: true } | { ok: false; reason: AuthzReason; detail?: string };
 const OK: Check = { ok: true };
-const fail = (reason: string, detail?: string): Check => (detail === undefined ? { ok: false, reason } : { ok: false, reason, detail });
+const fail = (reason: AuthzReason, detail?: string): Check => (detail === undefined ? { ok: false, reason } : { ok: false, reason, detail });
 
 /** A claim by dotted path in the identity's claims; `sub`/`iss` fall back to subject/issuer. */
 function claimAt(identity: BulwarkIdentity, path: string): SharedValue | undefined {
@@ -137,12 +138,12 @@ export function objectValue(o: ObjectCondition, params: Record<string, string>, 
 
 function objectHolds(identity: BulwarkIdentity, o: ObjectCondition, params: Record<string, string>, facts: RequestFacts): Check {
   const got = objectValue(o, params, facts);
-  if ('problem' in got) return fail('ambiguous_or_missing_parameter', got.problem);
+  if ('problem' in got) return fail(AUTHZ_REASONS.ambiguousOrMissingParameter, got.problem);
   if (o.equals !== undefined) {
     const expected = scalarAttribute(identity, o.equals);
-    return expected !== undefined && expected === got.value ? OK : fail('object_not_owned', `${o.param} is not the caller's ${o.equals}`);
+    return expected !== undefined && expected === got.value ? OK : fail(AUTHZ_REASONS.objectNotOwned, `${o.param} is not the caller's ${o.equals}`);
   }
-  return listAttribute(identity, o.memberOf!).includes(got.value) ? OK : fail('object_not_owned', `${o.param} is not in the caller's ${o.memberOf}`);
+  return listAttribute(identity, o.memberOf!).includes(got.value) ? OK : fail(AUTHZ_REASONS.objectNotOwned, `${o.param} is not in the caller's ${o.memberOf}`);
 }
 
 const EMPTY_IDENTITY: BulwarkIdentity = { v: 1, authenticated: false, authenticatedBy: 'none', method: 'anonymous', scopes: [], groups: [], claims: {} };
@@ -173,28 +174,41 @@ export function expressionInput(identity: BulwarkIdentity, params: Record<string
   };
 }
 
-/** Whether every condition of `rule` holds for this caller and request. */
-export function ruleHolds(rule: AuthzRule, identity: BulwarkIdentity | undefined, params: Record<string, string>, facts: RequestFacts): Check {
+/** Whether the conditions of `rule` on the caller alone hold (caller kind, consumers, scopes, groups, claims). */
+export function identityConditionsHold(rule: AuthzRule, identity: BulwarkIdentity | undefined): Check {
   const who = identity ?? EMPTY_IDENTITY;
-  if (rule.caller === 'authenticated' && !who.authenticated) return fail('unauthenticated');
-  if (rule.caller === 'anonymous' && who.authenticated) return fail('authenticated_caller');
+  if (rule.caller === 'authenticated' && !who.authenticated) return fail(AUTHZ_REASONS.unauthenticated);
+  if (rule.caller === 'anonymous' && who.authenticated) return fail(AUTHZ_REASONS.authenticatedCaller);
   if (rule.consumers.size > 0) {
     const c = who.consumer;
-    if (c === undefined || !(rule.consumers.has(c.id) || (c.username !== undefined && rule.consumers.has(c.username)))) return fail('consumer_not_listed');
+    if (c === undefined || !(rule.consumers.has(c.id) || (c.username !== undefined && rule.consumers.has(c.username)))) return fail(AUTHZ_REASONS.consumerNotListed);
   }
-  if (rule.scopesAll.length > 0 && !rule.scopesAll.every((s) => who.scopes.includes(s))) return fail('insufficient_scope', `needs all of ${rule.scopesAll.join(' ')}`);
-  if (rule.scopesAny.length > 0 && !rule.scopesAny.some((s) => who.scopes.includes(s))) return fail('insufficient_scope', `needs one of ${rule.scopesAny.join(' ')}`);
-  if (rule.groupsAll.length > 0 && !rule.groupsAll.every((g) => who.groups.includes(g))) return fail('group_missing', `needs all of ${rule.groupsAll.join(' ')}`);
-  if (rule.groupsAny.length > 0 && !rule.groupsAny.some((g) => who.groups.includes(g))) return fail('group_missing', `needs one of ${rule.groupsAny.join(' ')}`);
-  for (const c of rule.claims) if (!claimHolds(who, c)) return fail('claim_mismatch', `claim ${c.claim}`);
+  if (rule.scopesAll.length > 0 && !rule.scopesAll.every((s) => who.scopes.includes(s))) return fail(AUTHZ_REASONS.insufficientScope, `needs all of ${rule.scopesAll.join(' ')}`);
+  if (rule.scopesAny.length > 0 && !rule.scopesAny.some((s) => who.scopes.includes(s))) return fail(AUTHZ_REASONS.insufficientScope, `needs one of ${rule.scopesAny.join(' ')}`);
+  if (rule.groupsAll.length > 0 && !rule.groupsAll.every((g) => who.groups.includes(g))) return fail(AUTHZ_REASONS.groupMissing, `needs all of ${rule.groupsAll.join(' ')}`);
+  if (rule.groupsAny.length > 0 && !rule.groupsAny.some((g) => who.groups.includes(g))) return fail(AUTHZ_REASONS.groupMissing, `needs one of ${rule.groupsAny.join(' ')}`);
+  for (const c of rule.claims) if (!claimHolds(who, c)) return fail(AUTHZ_REASONS.claimMismatch, `claim ${c.claim}`);
+  return OK;
+}
+
+/** Whether every condition of `rule` holds for this caller and request. */
+export function ruleHolds(
+  rule: AuthzRule,
+  identity: BulwarkIdentity | undefined,
+  params: Record<string, string>,
+  facts: RequestFacts,
+): Check {
+  const who = identity ?? EMPTY_IDENTITY;
+  const byIdentity = identityConditionsHold(rule, who);
+  if (!byIdentity.ok) return byIdentity;
   for (const o of rule.objects) {
     const r = objectHolds(who, o, params, facts);
     if (!r.ok) return r;
   }
   if (rule.expression !== undefined) {
     const v = rule.expression.evaluate(expressionInput(who, params, facts));
-    if (v === false) return fail('expression_false');
-    if (v !== true) return fail('expression_error', v.error);
+    if (v === false) return fail(AUTHZ_REASONS.expressionFalse);
+    if (v !== true) return fail(AUTHZ_REASONS.expressionError, v.error);
   }
   return OK;
 }
@@ -202,14 +216,14 @@ export function ruleHolds(rule: AuthzRule, identity: BulwarkIdentity | undefined
 /** Evaluate the rules of the operation the request matches. */
 export function decide(conf: AuthzConfig, identity: BulwarkIdentity | undefined, facts: RequestFacts): Decision {
   const matches = conf.index.match(facts.method, facts.path);
-  if (matches === undefined) return { outcome: 'deny', rule: undefined, reason: 'invalid_path' };
-  if (matches.length === 0) return { outcome: 'deny', rule: undefined, reason: 'no_rule_for_operation', detail: `${facts.method} ${facts.path.slice(0, 256)}` };
+  if (matches === undefined) return { outcome: 'deny', rule: undefined, reason: AUTHZ_REASONS.invalidPath };
+  if (matches.length === 0) return { outcome: 'deny', rule: undefined, reason: AUTHZ_REASONS.noRuleForOperation, detail: `${facts.method} ${facts.path.slice(0, 256)}` };
   // Deny rules first, whatever their position.
   for (const m of matches) {
     if (m.value.effect !== 'deny') continue;
     const r = ruleHolds(m.value, identity, m.params, facts);
     // A deny rule that cannot be evaluated refuses (fail closed).
-    if (r.ok || r.reason === 'expression_error') return { outcome: 'deny', rule: m.value, reason: r.ok ? 'deny_rule' : r.reason, ...(r.ok ? {} : { detail: r.detail }) };
+    if (r.ok || r.reason === AUTHZ_REASONS.expressionError) return { outcome: 'deny', rule: m.value, reason: r.ok ? AUTHZ_REASONS.denyRule : r.reason, ...(r.ok ? {} : { detail: r.detail }) };
   }
   let first: Check | undefined;
   let firstRule: AuthzRule | undefined;
@@ -226,7 +240,7 @@ export function decide(conf: AuthzConfig, identity: BulwarkIdentity | undefined,
       firstRule = m.value;
     }
   }
-  if (first === undefined || first.ok) return { outcome: 'deny', rule: undefined, reason: 'no_allow_rule' };
+  if (first === undefined || first.ok) return { outcome: 'deny', rule: undefined, reason: AUTHZ_REASONS.noAllowRule };
   return { outcome: 'deny', rule: firstRule, reason: first.reason, ...(first.detail === undefined ? {} : { detail: first.detail }) };
 }
 
@@ -238,5 +252,5 @@ export function decideRemaining(remaining: PendingRule[], identity: BulwarkIdent
     if (!p.rule.authzen) return { outcome: 'allow', rule: p.rule };
     return { outcome: 'ask', rule: p.rule, params: p.params, remaining: remaining.slice(i + 1) };
   }
-  return { outcome: 'deny', rule: denied, reason: 'authzen_denied' };
+  return { outcome: 'deny', rule: denied, reason: AUTHZ_REASONS.authzenDenied };
 }

@@ -7,16 +7,14 @@
 //         refused → log.info + response.exit = 5 (exit is not answered: 4 counted round trips + HandleEvent)
 //         monitor mode, would refuse → log.warn + the decision record.
 //   The AuthZEN decision point is outbound HTTP from the plugin server, not an RPC.
-import { queryPieceCount, MAX_QUERY_ARGS, parseRawQuery, readRequestHeaders } from '../lib/bounded-reads';
-import { errorBody } from '../lib/errors';
+import { MAX_QUERY_ARGS, parseRawQuery, queryPieceCount, readRequestHeaders } from '../lib/bounded-reads';
 import { readIdentity, type BulwarkIdentity } from '../lib/identity';
-import type { HeaderMultimap, Kong } from '../lib/pdk';
-import { logger } from '../lib/plugin';
+import type { HeaderMultimap } from '../lib/pdk';
+import type { PhaseContext } from '../lib/plugin';
 import { askAuthzen, authzenRequest } from './authzen';
 import type { AuthzConfig } from './config';
 import { decide, decideRemaining, type Decision, type RequestFacts } from './decide';
-
-const PLUGIN_NAME = 'bulwark-authz';
+import { AUTHZ_REASONS } from './reasons';
 
 /** At most this many decision-point questions per request (each allow rule with `authzen` may ask once). */
 const MAX_AUTHZEN_CALLS = 4;
@@ -33,20 +31,24 @@ function identityFields(identity: BulwarkIdentity | undefined): Record<string, u
   };
 }
 
-export async function access(kong: Kong, conf: AuthzConfig): Promise<void> {
+export async function access(ctx: PhaseContext<AuthzConfig>): Promise<void> {
+  const { kong, conf, log, reject } = ctx;
   const method = (await kong.request.getMethod()).toUpperCase();
   const pathWithQuery = await kong.request.getPathWithQuery();
   const q = pathWithQuery.indexOf('?');
   const path = q === -1 ? pathWithQuery : pathWithQuery.slice(0, q);
   const rawQuery = q === -1 ? '' : pathWithQuery.slice(q + 1);
   if (queryPieceCount(rawQuery) > MAX_QUERY_ARGS) {
-    await logger(kong, PLUGIN_NAME).warn('request_refused', { reason: 'too_many_query_arguments', max_arguments: MAX_QUERY_ARGS, status: 400 });
-    await kong.response.exit(400, errorBody(400, 'Too many query arguments'));
-    return;
+    await log.warn('request_refused', {
+      reason: AUTHZ_REASONS.tooManyQueryArguments,
+      max_arguments: MAX_QUERY_ARGS,
+      status: 400,
+    });
+    return reject(400, 'Too many query arguments');
   }
   let headers: HeaderMultimap | undefined;
   if (conf.needsHeaders) {
-    headers = await readRequestHeaders(kong, PLUGIN_NAME);
+    headers = await readRequestHeaders(ctx);
     if (headers === undefined) return;
   }
   const identity = await readIdentity(kong);
@@ -55,22 +57,29 @@ export async function access(kong: Kong, conf: AuthzConfig): Promise<void> {
   let decision: Decision = decide(conf, identity, facts);
   for (let asked = 0; decision.outcome === 'ask'; asked++) {
     if (asked >= MAX_AUTHZEN_CALLS) {
-      decision = { outcome: 'deny', rule: decision.rule, reason: 'authzen_too_many_questions' };
+      decision = { outcome: 'deny', rule: decision.rule, reason: AUTHZ_REASONS.authzenTooManyQuestions };
       break;
     }
-    const answer = await askAuthzen(conf.authzen!, authzenRequest(conf.authzen!, decision.rule, identity, decision.params, facts));
+    const question = authzenRequest(conf.authzen!, decision.rule, identity, decision.params, facts);
+    const answer = await askAuthzen(conf.authzen!, question);
     if ('error' in answer) {
       // Fail closed: no answer is a refusal (503: the client may retry), except in monitor mode (shadow).
-      const fields = { rule: decision.rule.name, detail: answer.error, ...identityFields(identity) };
+      const fields = {
+        reason: AUTHZ_REASONS.authzenUnavailable,
+        rule: decision.rule.name,
+        detail: answer.error,
+        ...identityFields(identity),
+      };
       if (conf.mode === 'monitor') {
-        await logger(kong, PLUGIN_NAME).err('authzen_unavailable', { ...fields, mode: 'monitor' });
+        await log.err('authzen_unavailable', { ...fields, mode: 'monitor' });
         return;
       }
-      await logger(kong, PLUGIN_NAME).err('authzen_unavailable', { ...fields, status: 503 });
-      await kong.response.exit(503, errorBody(503, MESSAGES[503]));
-      return;
+      await log.err('authzen_unavailable', { ...fields, status: 503 });
+      return reject(503, MESSAGES[503]);
     }
-    decision = answer.decision ? { outcome: 'allow', rule: decision.rule } : decideRemaining(decision.remaining, identity, facts, decision.rule);
+    decision = answer.decision
+      ? { outcome: 'allow', rule: decision.rule }
+      : decideRemaining(decision.remaining, identity, facts, decision.rule);
   }
   if (decision.outcome === 'allow') return;
   if (decision.outcome !== 'deny') return; // unreachable: the loop above resolves every 'ask'
@@ -83,9 +92,9 @@ export async function access(kong: Kong, conf: AuthzConfig): Promise<void> {
     ...identityFields(identity),
   };
   if (conf.mode === 'monitor') {
-    await logger(kong, PLUGIN_NAME).warn('authz_would_deny', { ...line, mode: 'monitor' });
+    await log.warn('authz_would_deny', { ...line, mode: 'monitor' });
     return;
   }
-  await logger(kong, PLUGIN_NAME).info('authz_denied', { ...line, status: conf.denyStatus });
-  await kong.response.exit(conf.denyStatus, errorBody(conf.denyStatus, MESSAGES[conf.denyStatus]));
+  await log.info('authz_denied', { ...line, status: conf.denyStatus });
+  return reject(conf.denyStatus, MESSAGES[conf.denyStatus]);
 }

@@ -10,13 +10,12 @@ import { parseAuthzConfig, type AuthzConfig } from './config';
 import { access } from './handler';
 import { Schema as AuthzSchema } from './schema';
 
-export const Name = 'bulwark-authz';
-export const Version = '0.1.0';
-export const Priority = 960;
-export const Schema = AuthzSchema;
-
-export const Plugin = definePlugin<AuthzConfig>({
-  name: Name,
+export const { Name, Version, Priority, Schema, Plugin } = definePlugin<AuthzConfig, typeof AuthzSchema>({
+  name: 'bulwark-authz',
+  priority: 960,
+  schema: AuthzSchema,
   parseConfig: parseAuthzConfig,
   phases: { access },
 });
+
+export { AUTHZ_REASONS, type AuthzReason } from './reasons';

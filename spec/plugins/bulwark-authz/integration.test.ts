@@ -1,5 +1,6 @@
 // bulwark-authz through the Kong emulator with the real plugin server, behind real authentication plugins:
-// identities from bulwark-jwt (signed tokens) and bulwark-transport's mTLS (client certificates), the OWASP-style
+// identities from bulwark-jwt (signed tokens), bulwark-api-key (declarative keys) and bulwark-transport's mTLS
+// (client certificates), the OWASP-style
 // BOLA scenario, default deny, deny_status 404, monitor mode, and an AuthZEN decision point (a local HTTP peer
 // that checks the exact AuthZEN 1.0 request format). Runs on both plugin servers.
 import { generateKeyPairSync } from 'node:crypto';
@@ -8,9 +9,26 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pluginServerEntries } from '../../../kong/emulator/plugin-server';
+import { issueKey } from '../../../plugins/bulwark-api-key/key-admin';
+import { serializeKeyRecord } from '../../../plugins/bulwark-api-key/key-record';
 import { jose } from '../../../plugins/lib/jose';
 import { createTestPki, type TestPki } from '../../fixtures/pki/pki';
-import { serverKind, startGateway, type Gateway } from '../../helpers/emulator';
+import {
+  afterAllNoFailOpen,
+  BOTH_PLUGIN_SERVERS,
+  runsOnPluginServers,
+  serverKind,
+  startGateway,
+  type Gateway,
+} from '../../helpers/emulator';
+
+runsOnPluginServers(BOTH_PLUGIN_SERVERS);
+
+// API keys (bulwark-api-key publishes subject = key id, scopes, labels as groups).
+const keyNow = Date.now();
+const reporter = issueKey({ prefix: 'bwk_test', id: 'reporter-1', scopes: ['reports:read'], labels: ['team-a'] }, keyNow);
+const plainKey = issueKey({ prefix: 'bwk_test', id: 'plain-1' }, keyNow);
+const keyEntries = JSON.stringify([reporter.record, plainKey.record].map(serializeKeyRecord));
 
 const ISSUER = 'https://idp.authz.test';
 const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -85,6 +103,7 @@ services:
       - { name: hidden, paths: ["/hidden"], strip_path: false }
       - { name: shadow, paths: ["/shadow"], strip_path: false }
       - { name: pdp, paths: ["/pdp"], strip_path: false }
+      - { name: keyed, paths: ["/keyed"], strip_path: false }
 plugins:
   - name: bulwark-transport
     config: { https: { enforce: false }, mtls: { enabled: true, required: false, ca_certificates: [${root}] } }
@@ -93,6 +112,7 @@ plugins:
   - { name: bulwark-jwt, route: hidden, config: ${jwt} }
   - { name: bulwark-jwt, route: shadow, config: ${jwt} }
   - { name: bulwark-jwt, route: pdp, config: ${jwt} }
+  - { name: bulwark-api-key, route: keyed, config: { key_prefixes: [bwk_test], lockout: { enabled: false }, keys: ${keyEntries} } }
   - name: bulwark-authz
     service: api
     config:
@@ -104,6 +124,8 @@ plugins:
           methods: [GET]
           path: "/svc/{name}"
           claims: [{ claim: san_uri, values: ["spiffe://example.com/ns/prod/sa/client-1"] }]
+        - { name: reports, methods: [GET], path: /keyed/reports, scopes_all: ["reports:read"], groups_any: [team-a] }
+        - { name: own-key, methods: [GET], path: "/keyed/keys/{key}", objects: [{ param: key, equals: credential.id }] }
   - name: bulwark-authz
     route: hidden
     config:
@@ -130,16 +152,22 @@ beforeAll(async () => {
   pki = createTestPki();
   pdp = await startPdp();
   prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-authz-'));
-  gw = await startGateway({ entries: pluginServerEntries(serverKind(), prefix, ['bulwark-transport', 'bulwark-jwt', 'bulwark-authz']) });
+  gw = await startGateway({
+    entries: pluginServerEntries(serverKind(), prefix, [
+      'bulwark-transport',
+      'bulwark-jwt',
+      'bulwark-api-key',
+      'bulwark-authz',
+    ]),
+  });
   gw.configure(config(pki, pdp.url));
 });
 afterAll(async () => {
-  expect(gw.kong.unhandledExceptions()).toEqual([]);
-  await gw?.stop();
   await pdp?.close();
   fs.rmSync(prefix, { recursive: true, force: true });
   pki?.remove();
 });
+afterAllNoFailOpen(() => [gw]);
 
 type Req = Parameters<Gateway['kong']['request']>[0];
 async function send(r: Req) {
@@ -217,6 +245,22 @@ describe('identities from bulwark-transport mTLS', () => {
     expect(ok.status).toBe(200);
     expect((await send({ path: '/svc/invoices', clientCertChainPem: pki.alice.cert })).status).toBe(403);
     expect((await send({ path: '/svc/invoices' })).status).toBe(403);
+  });
+});
+
+describe('identities from bulwark-api-key', () => {
+  test('scopes and labels (groups) of the key decide; a key reads only its own record (object level)', async () => {
+    const rep = { 'x-api-key': reporter.key };
+    const plain = { 'x-api-key': plainKey.key };
+    expect((await send({ path: '/keyed/reports', headers: rep })).status).toBe(200);
+    const refused = await send({ path: '/keyed/reports', headers: plain });
+    expect(refused.status).toBe(403);
+    expect(refused.report.upstreamRequest).toBeUndefined();
+    expect((await send({ path: '/keyed/keys/reporter-1', headers: rep })).status).toBe(200);
+    expect((await send({ path: '/keyed/keys/plain-1', headers: rep })).status).toBe(403);
+    expect((await send({ path: '/keyed/keys/plain-1', headers: plain })).status).toBe(200);
+    expect((await send({ path: '/keyed/keys/plain-1?key=reporter-1', headers: plain })).status).toBe(403);
+    expect((await send({ path: '/keyed/reports' })).status).toBe(401);
   });
 });
 

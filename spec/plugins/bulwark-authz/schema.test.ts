@@ -1,6 +1,6 @@
 // bulwark-authz's Schema against Kong's rules (the emulator's metaschema and config processing), then the
 // plugin's own config parsing: errors name the rule and the field; unreachable rules are refused.
-import type { FieldEntry } from '../../../kong/emulator/schema/types';
+import type { FieldEntry } from '../../../kong/schema/types';
 import * as authz from '../../../plugins/bulwark-authz';
 import { parseAuthzConfig } from '../../../plugins/bulwark-authz/config';
 import { configFor, describePluginInfo, violationFor } from '../../helpers/plugin-info';
@@ -20,7 +20,7 @@ const DOC = JSON.stringify({
   },
 });
 
-describePluginInfo(authz, { name: 'bulwark-authz', priority: 960, why: 'after the authentication plugins, before rate-limit 915 and validator 890' });
+describePluginInfo(authz, 'after the authentication plugins, before rate-limit 915 and validator 890');
 
 describe('schema (Kong refuses at the Admin API)', () => {
   it('defaults', () => {
