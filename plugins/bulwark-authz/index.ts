@@ -19,3 +19,4 @@ export const { Name, Version, Priority, Schema, Plugin } = definePlugin<AuthzCon
 });
 
 export { AUTHZ_REASONS, type AuthzReason } from './reasons';
+export { allowedOperations, type AllowedOperation, type OperationRule } from './allowed-operations';
