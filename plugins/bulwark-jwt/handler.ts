@@ -29,6 +29,7 @@ import { tokenFingerprint, uuidFromParts } from '../lib/token-hash';
 import { challengeHeaders } from './challenge';
 import type { JwtConfig } from './config';
 import { jwtIdentity, PUBLISHER } from './identity';
+import { JWT_REASONS } from './reasons';
 import { describeLocation, extractToken } from './token-source';
 import { anonymousUpstreamChanges, upstreamChanges } from './upstream';
 import { DESCRIPTIONS, verifyToken, type Rejection, type VerifiedEntry } from './verifier';
@@ -77,7 +78,7 @@ export async function access(ctx: Context): Promise<void> {
   const extraction = extractToken(headers, query, conf.sources);
 
   if (extraction.kind === 'invalid') {
-    await log.warn('jwt_rejected', { reason: 'invalid_request', detail: extraction.detail, status: 400 });
+    await log.warn('jwt_rejected', { reason: JWT_REASONS.invalidRequest, detail: extraction.detail, status: 400 });
     const h = challengeHeaders({
       realm: conf.realm,
       error: 'invalid_request',
@@ -91,7 +92,8 @@ export async function access(ctx: Context): Promise<void> {
       for (const name of anonymousUpstreamChanges(conf, headers)) await kong.service.request.clearHeader(name);
       return;
     }
-    // RFC 6750 §3.1: no error code when the request carried no credentials at all.
+    // RFC 6750 §3.1: no error code when the request carried no credentials at all. No log line (routine; one RPC
+    // less): the security event will carry JWT_REASONS.missingToken.
     return reject(401, MESSAGES.missing, challengeHeaders({ realm: conf.realm }));
   }
 
@@ -166,7 +168,7 @@ async function authenticate(
           status: 401,
           error: 'invalid_token',
           description: DESCRIPTIONS.unknown_consumer,
-          reason: 'unknown_consumer',
+          reason: JWT_REASONS.unknownConsumer,
           detail,
         },
         { token: tokenFingerprint(token), issuer: entry.issuer.issuer },
@@ -190,7 +192,7 @@ async function authenticateAnonymous({ kong, conf, log, reject }: Context): Prom
   if (existing !== undefined && existing !== null) return true;
   const consumer = await kong.client.loadConsumer(conf.anonymous!, true);
   if (consumer === undefined || consumer === null) {
-    await log.err('anonymous_consumer_missing', { anonymous: conf.anonymous });
+    await log.err('anonymous_consumer_missing', { reason: JWT_REASONS.anonymousConsumerMissing, anonymous: conf.anonymous });
     await reject(500);
     return false;
   }

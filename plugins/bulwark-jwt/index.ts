@@ -16,3 +16,5 @@ export const { Name, Version, Priority, Schema, Plugin } = definePlugin<JwtConfi
   parseConfig: parseJwtConfig,
   phases: { access },
 });
+
+export { JWT_REASONS, type JwtReason } from './reasons';
