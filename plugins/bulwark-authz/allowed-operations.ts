@@ -109,10 +109,6 @@ export function allowedOperations(
     }
   }
   return [...found.values()].sort((a, b) =>
-    a.path_template === b.path_template
-      ? a.method.localeCompare(b.method)
-      : a.path_template < b.path_template
-        ? -1
-        : 1,
+    a.path_template === b.path_template ? a.method.localeCompare(b.method) : a.path_template < b.path_template ? -1 : 1,
   );
 }

@@ -19,7 +19,13 @@ export interface AuthzenRequest {
 }
 
 /** The AuthZEN evaluation request for this rule, caller and request. */
-export function authzenRequest(s: AuthzenSettings, rule: AuthzRule, identity: BulwarkIdentity | undefined, params: Record<string, string>, facts: RequestFacts): AuthzenRequest {
+export function authzenRequest(
+  s: AuthzenSettings,
+  rule: AuthzRule,
+  identity: BulwarkIdentity | undefined,
+  params: Record<string, string>,
+  facts: RequestFacts,
+): AuthzenRequest {
   const subjectId = identity?.subject ?? identity?.consumer?.id ?? identity?.credential?.id ?? 'anonymous';
   const subjectProps: Record<string, unknown> = {
     authenticated: identity?.authenticated ?? false,
@@ -33,7 +39,11 @@ export function authzenRequest(s: AuthzenSettings, rule: AuthzRule, identity: Bu
   if (identity?.credential !== undefined) subjectProps.credential = identity.credential;
   return {
     subject: { type: s.subjectType, id: subjectId, properties: subjectProps },
-    resource: { type: s.resourceType, id: facts.path, properties: { template: rule.template, params, ...(rule.operationId ? { operation_id: rule.operationId } : {}) } },
+    resource: {
+      type: s.resourceType,
+      id: facts.path,
+      properties: { template: rule.template, params, ...(rule.operationId ? { operation_id: rule.operationId } : {}) },
+    },
     action: { name: facts.method, properties: { rule: rule.name } },
     context: {},
   };
@@ -41,7 +51,11 @@ export function authzenRequest(s: AuthzenSettings, rule: AuthzRule, identity: Bu
 
 export type AuthzenAnswer = { decision: boolean; cached: boolean } | { error: string };
 
-export async function askAuthzen(s: AuthzenSettings, request: AuthzenRequest, now: () => number = Date.now): Promise<AuthzenAnswer> {
+export async function askAuthzen(
+  s: AuthzenSettings,
+  request: AuthzenRequest,
+  now: () => number = Date.now,
+): Promise<AuthzenAnswer> {
   const body = JSON.stringify(request);
   const key = createHash('sha256').update(body).digest('base64url');
   const hit = s.cache.get(key);
@@ -67,7 +81,8 @@ export async function askAuthzen(s: AuthzenSettings, request: AuthzenRequest, no
   } catch {
     return { error: 'answer is not JSON' };
   }
-  const decision = typeof parsed === 'object' && parsed !== null ? (parsed as { decision?: unknown }).decision : undefined;
+  const decision =
+    typeof parsed === 'object' && parsed !== null ? (parsed as { decision?: unknown }).decision : undefined;
   if (typeof decision !== 'boolean') return { error: 'answer has no boolean "decision"' };
   if (s.cacheTtlMs > 0) s.cache.set(key, decision, now() + s.cacheTtlMs);
   return { decision, cached: false };

@@ -13,7 +13,6 @@ import { ConfigFields, HTTP_METHODS, MAX_RULES } from './schema';
 
 export { HTTP_METHODS, MAX_RULES };
 
-
 export type Caller = 'authenticated' | 'anonymous' | 'any';
 export type ParamSource = 'path' | 'query' | 'header';
 
@@ -93,7 +92,10 @@ function attribute(value: string, field: string, list: boolean): IdentityAttribu
   const allowed = list
     ? 'groups, scopes or claims.<name>'
     : 'subject, issuer, consumer.id, consumer.username, credential.id or claims.<name>';
-  throw new ConfigError(field, `unknown identity attribute ${JSON.stringify(value.slice(0, 64))} (expected ${allowed})`);
+  throw new ConfigError(
+    field,
+    `unknown identity attribute ${JSON.stringify(value.slice(0, 64))} (expected ${allowed})`,
+  );
 }
 
 function parseClaims(label: string, raw: RawRule['claims']): ClaimCondition[] {
@@ -275,7 +277,8 @@ export function parseAuthzConfig(raw: unknown): AuthzConfig {
   if (spec !== undefined && specFile !== undefined) {
     throw new ConfigError('openapi.spec', 'give only one of spec, spec_file');
   }
-  const docs = spec !== undefined || specFile !== undefined ? loadDocumentOperations(spec, specFile, 'openapi') : undefined;
+  const docs =
+    spec !== undefined || specFile !== undefined ? loadDocumentOperations(spec, specFile, 'openapi') : undefined;
 
   const rules = conf.rules.flatMap((entry, i) => parseRule(entry, i, docs));
 
@@ -293,7 +296,10 @@ export function parseAuthzConfig(raw: unknown): AuthzConfig {
       const covered =
         deny.methods.length === 0 || (allow.methods.length > 0 && allow.methods.every((m) => deny.methods.includes(m)));
       if (covered) {
-        throw new ConfigError(`${allow.label}.path`, `unreachable: ${deny.label} denies the same operation without conditions`);
+        throw new ConfigError(
+          `${allow.label}.path`,
+          `unreachable: ${deny.label} denies the same operation without conditions`,
+        );
       }
     }
   }
@@ -302,7 +308,8 @@ export function parseAuthzConfig(raw: unknown): AuthzConfig {
   for (const rule of rules) index.add(rule.methods, rule.template, rule);
   const authzen = parseAuthzen(conf.authzen);
   const first = rules.find((x) => x.authzen);
-  if (first !== undefined && authzen === undefined) throw new ConfigError(`${first.label}.authzen`, 'needs authzen.url');
+  if (first !== undefined && authzen === undefined)
+    throw new ConfigError(`${first.label}.authzen`, 'needs authzen.url');
   return {
     mode: conf.mode,
     denyStatus: conf.deny_status,

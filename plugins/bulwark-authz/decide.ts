@@ -31,13 +31,19 @@ export interface PendingRule {
 
 export type Check = { ok: true } | { ok: false; reason: AuthzReason; detail?: string };
 const OK: Check = { ok: true };
-const fail = (reason: AuthzReason, detail?: string): Check => (detail === undefined ? { ok: false, reason } : { ok: false, reason, detail });
+const fail = (reason: AuthzReason, detail?: string): Check =>
+  detail === undefined ? { ok: false, reason } : { ok: false, reason, detail };
 
 /** A claim by dotted path in the identity's claims; `sub`/`iss` fall back to subject/issuer. */
 function claimAt(identity: BulwarkIdentity, path: string): SharedValue | undefined {
   let cur: unknown = identity.claims;
   for (const segment of path.split('.')) {
-    if (cur === null || typeof cur !== 'object' || Array.isArray(cur) || !Object.prototype.hasOwnProperty.call(cur, segment)) {
+    if (
+      cur === null ||
+      typeof cur !== 'object' ||
+      Array.isArray(cur) ||
+      !Object.prototype.hasOwnProperty.call(cur, segment)
+    ) {
       cur = undefined;
       break;
     }
@@ -120,7 +126,11 @@ function headerValuesFor(headers: HeaderMultimap | undefined, param: string): st
  * (`/users/{id}` with `?id=`, a repeated `?id=&id=`, `?ID=`, `?id[]=`, an `id` header next to a path id) is refused:
  * the upstream might read the other copy than the one checked.
  */
-export function objectValue(o: ObjectCondition, params: Record<string, string>, facts: RequestFacts): { value: string } | { problem: string } {
+export function objectValue(
+  o: ObjectCondition,
+  params: Record<string, string>,
+  facts: RequestFacts,
+): { value: string } | { problem: string } {
   const inQuery = queryNamesFor(facts.query, o.param);
   const queryValues = inQuery.flatMap((k) => facts.query[k] ?? []);
   const queryCount = inQuery.reduce((n, k) => n + Math.max(1, (facts.query[k] ?? []).length), 0);
@@ -136,27 +146,49 @@ export function objectValue(o: ObjectCondition, params: Record<string, string>, 
   return { value };
 }
 
-function objectHolds(identity: BulwarkIdentity, o: ObjectCondition, params: Record<string, string>, facts: RequestFacts): Check {
+function objectHolds(
+  identity: BulwarkIdentity,
+  o: ObjectCondition,
+  params: Record<string, string>,
+  facts: RequestFacts,
+): Check {
   const got = objectValue(o, params, facts);
   if ('problem' in got) return fail(AUTHZ_REASONS.ambiguousOrMissingParameter, got.problem);
   if (o.equals !== undefined) {
     const expected = scalarAttribute(identity, o.equals);
-    return expected !== undefined && expected === got.value ? OK : fail(AUTHZ_REASONS.objectNotOwned, `${o.param} is not the caller's ${o.equals}`);
+    return expected !== undefined && expected === got.value
+      ? OK
+      : fail(AUTHZ_REASONS.objectNotOwned, `${o.param} is not the caller's ${o.equals}`);
   }
-  return listAttribute(identity, o.memberOf!).includes(got.value) ? OK : fail(AUTHZ_REASONS.objectNotOwned, `${o.param} is not in the caller's ${o.memberOf}`);
+  return listAttribute(identity, o.memberOf!).includes(got.value)
+    ? OK
+    : fail(AUTHZ_REASONS.objectNotOwned, `${o.param} is not in the caller's ${o.memberOf}`);
 }
 
-const EMPTY_IDENTITY: BulwarkIdentity = { v: 1, authenticated: false, authenticatedBy: 'none', method: 'anonymous', scopes: [], groups: [], claims: {} };
+const EMPTY_IDENTITY: BulwarkIdentity = {
+  v: 1,
+  authenticated: false,
+  authenticatedBy: 'none',
+  method: 'anonymous',
+  scopes: [],
+  groups: [],
+  claims: {},
+};
 
 /** The variables a CEL expression sees (absent strings as ""). */
-export function expressionInput(identity: BulwarkIdentity, params: Record<string, string>, facts: RequestFacts): ExpressionInput {
+export function expressionInput(
+  identity: BulwarkIdentity,
+  params: Record<string, string>,
+  facts: RequestFacts,
+): ExpressionInput {
   const query: Record<string, string> = {};
   for (const [k, v] of Object.entries(facts.query)) {
     const first = v[0];
     if (typeof first === 'string') query[k] = first;
   }
   const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(facts.headers ?? {})) headers[k.toLowerCase()] = Array.isArray(v) ? v.map(String).join(', ') : String(v);
+  for (const [k, v] of Object.entries(facts.headers ?? {}))
+    headers[k.toLowerCase()] = Array.isArray(v) ? v.map(String).join(', ') : String(v);
   return {
     identity: {
       authenticated: identity.authenticated,
@@ -181,12 +213,17 @@ export function identityConditionsHold(rule: AuthzRule, identity: BulwarkIdentit
   if (rule.caller === 'anonymous' && who.authenticated) return fail(AUTHZ_REASONS.authenticatedCaller);
   if (rule.consumers.size > 0) {
     const c = who.consumer;
-    if (c === undefined || !(rule.consumers.has(c.id) || (c.username !== undefined && rule.consumers.has(c.username)))) return fail(AUTHZ_REASONS.consumerNotListed);
+    if (c === undefined || !(rule.consumers.has(c.id) || (c.username !== undefined && rule.consumers.has(c.username))))
+      return fail(AUTHZ_REASONS.consumerNotListed);
   }
-  if (rule.scopesAll.length > 0 && !rule.scopesAll.every((s) => who.scopes.includes(s))) return fail(AUTHZ_REASONS.insufficientScope, `needs all of ${rule.scopesAll.join(' ')}`);
-  if (rule.scopesAny.length > 0 && !rule.scopesAny.some((s) => who.scopes.includes(s))) return fail(AUTHZ_REASONS.insufficientScope, `needs one of ${rule.scopesAny.join(' ')}`);
-  if (rule.groupsAll.length > 0 && !rule.groupsAll.every((g) => who.groups.includes(g))) return fail(AUTHZ_REASONS.groupMissing, `needs all of ${rule.groupsAll.join(' ')}`);
-  if (rule.groupsAny.length > 0 && !rule.groupsAny.some((g) => who.groups.includes(g))) return fail(AUTHZ_REASONS.groupMissing, `needs one of ${rule.groupsAny.join(' ')}`);
+  if (rule.scopesAll.length > 0 && !rule.scopesAll.every((s) => who.scopes.includes(s)))
+    return fail(AUTHZ_REASONS.insufficientScope, `needs all of ${rule.scopesAll.join(' ')}`);
+  if (rule.scopesAny.length > 0 && !rule.scopesAny.some((s) => who.scopes.includes(s)))
+    return fail(AUTHZ_REASONS.insufficientScope, `needs one of ${rule.scopesAny.join(' ')}`);
+  if (rule.groupsAll.length > 0 && !rule.groupsAll.every((g) => who.groups.includes(g)))
+    return fail(AUTHZ_REASONS.groupMissing, `needs all of ${rule.groupsAll.join(' ')}`);
+  if (rule.groupsAny.length > 0 && !rule.groupsAny.some((g) => who.groups.includes(g)))
+    return fail(AUTHZ_REASONS.groupMissing, `needs one of ${rule.groupsAny.join(' ')}`);
   for (const c of rule.claims) if (!claimHolds(who, c)) return fail(AUTHZ_REASONS.claimMismatch, `claim ${c.claim}`);
   return OK;
 }
@@ -217,13 +254,25 @@ export function ruleHolds(
 export function decide(conf: AuthzConfig, identity: BulwarkIdentity | undefined, facts: RequestFacts): Decision {
   const matches = conf.index.match(facts.method, facts.path);
   if (matches === undefined) return { outcome: 'deny', rule: undefined, reason: AUTHZ_REASONS.invalidPath };
-  if (matches.length === 0) return { outcome: 'deny', rule: undefined, reason: AUTHZ_REASONS.noRuleForOperation, detail: `${facts.method} ${facts.path.slice(0, 256)}` };
+  if (matches.length === 0)
+    return {
+      outcome: 'deny',
+      rule: undefined,
+      reason: AUTHZ_REASONS.noRuleForOperation,
+      detail: `${facts.method} ${facts.path.slice(0, 256)}`,
+    };
   // Deny rules first, whatever their position.
   for (const m of matches) {
     if (m.value.effect !== 'deny') continue;
     const r = ruleHolds(m.value, identity, m.params, facts);
     // A deny rule that cannot be evaluated refuses (fail closed).
-    if (r.ok || r.reason === AUTHZ_REASONS.expressionError) return { outcome: 'deny', rule: m.value, reason: r.ok ? AUTHZ_REASONS.denyRule : r.reason, ...(r.ok ? {} : { detail: r.detail }) };
+    if (r.ok || r.reason === AUTHZ_REASONS.expressionError)
+      return {
+        outcome: 'deny',
+        rule: m.value,
+        reason: r.ok ? AUTHZ_REASONS.denyRule : r.reason,
+        ...(r.ok ? {} : { detail: r.detail }),
+      };
   }
   let first: Check | undefined;
   let firstRule: AuthzRule | undefined;
@@ -233,7 +282,12 @@ export function decide(conf: AuthzConfig, identity: BulwarkIdentity | undefined,
     const r = ruleHolds(m.value, identity, m.params, facts);
     if (r.ok) {
       if (!m.value.authzen) return { outcome: 'allow', rule: m.value };
-      return { outcome: 'ask', rule: m.value, params: m.params, remaining: allows.slice(i + 1).map((x) => ({ rule: x.value, params: x.params })) };
+      return {
+        outcome: 'ask',
+        rule: m.value,
+        params: m.params,
+        remaining: allows.slice(i + 1).map((x) => ({ rule: x.value, params: x.params })),
+      };
     }
     if (first === undefined) {
       first = r;
@@ -241,11 +295,21 @@ export function decide(conf: AuthzConfig, identity: BulwarkIdentity | undefined,
     }
   }
   if (first === undefined || first.ok) return { outcome: 'deny', rule: undefined, reason: AUTHZ_REASONS.noAllowRule };
-  return { outcome: 'deny', rule: firstRule, reason: first.reason, ...(first.detail === undefined ? {} : { detail: first.detail }) };
+  return {
+    outcome: 'deny',
+    rule: firstRule,
+    reason: first.reason,
+    ...(first.detail === undefined ? {} : { detail: first.detail }),
+  };
 }
 
 /** Continue after the decision point said no to `rule`: the next allow rule that holds, or the default deny. */
-export function decideRemaining(remaining: PendingRule[], identity: BulwarkIdentity | undefined, facts: RequestFacts, denied: AuthzRule): Decision {
+export function decideRemaining(
+  remaining: PendingRule[],
+  identity: BulwarkIdentity | undefined,
+  facts: RequestFacts,
+  denied: AuthzRule,
+): Decision {
   for (let i = 0; i < remaining.length; i++) {
     const p = remaining[i]!;
     if (!ruleHolds(p.rule, identity, p.params, facts).ok) continue;

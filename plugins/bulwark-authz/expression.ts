@@ -36,7 +36,13 @@ const REQUEST_SCHEMA = {
 
 export interface ExpressionInput {
   identity: Record<string, unknown>;
-  request: { method: string; path: string; params: Record<string, string>; query: Record<string, string>; headers: Record<string, string> };
+  request: {
+    method: string;
+    path: string;
+    params: Record<string, string>;
+    query: Record<string, string>;
+    headers: Record<string, string>;
+  };
 }
 
 export interface CompiledExpression {
@@ -87,7 +93,14 @@ function inspect(ast: unknown): { nesting: number; callsMatches: boolean; readsH
         result.nesting = Math.max(result.nesting, here);
       }
     }
-    if (v.op === '.' && Array.isArray(v.args) && v.args[1] === 'headers' && isNode(v.args[0]) && v.args[0].op === 'id' && v.args[0].args === 'request') {
+    if (
+      v.op === '.' &&
+      Array.isArray(v.args) &&
+      v.args[1] === 'headers' &&
+      isNode(v.args[0]) &&
+      v.args[0].op === 'id' &&
+      v.args[0].args === 'request'
+    ) {
       result.readsHeaders = true;
     }
     if (Array.isArray(v.args)) for (const x of v.args) walk(x, here);
@@ -104,14 +117,16 @@ export function compileExpression(source: string): CompiledExpression {
   try {
     program = e.parse(source);
   } catch (err) {
-    throw new Error(`does not parse: ${firstLine(err)}`);
+    throw new Error(`does not parse: ${firstLine(err)}`, { cause: err });
   }
   const checked = e.check(source);
   if (!checked.valid) throw new Error(`does not type-check: ${firstLine(checked.error)}`);
   if (checked.type !== 'bool') throw new Error(`must be a bool expression, not ${checked.type}`);
   const facts = inspect(program.ast);
-  if (facts.callsMatches) throw new Error('matches() is not allowed (backtracking regex); use a claims[].matches condition (RE2)');
-  if (facts.nesting > 1) throw new Error('a comprehension (all, exists, exists_one, map, filter) inside another is not allowed');
+  if (facts.callsMatches)
+    throw new Error('matches() is not allowed (backtracking regex); use a claims[].matches condition (RE2)');
+  if (facts.nesting > 1)
+    throw new Error('a comprehension (all, exists, exists_one, map, filter) inside another is not allowed');
   return {
     source,
     readsHeaders: facts.readsHeaders,
@@ -127,6 +142,11 @@ export function compileExpression(source: string): CompiledExpression {
 }
 
 function firstLine(err: unknown): string {
-  const text = err instanceof Error ? err.message : typeof err === 'object' && err !== null && 'message' in err ? String((err as { message: unknown }).message) : String(err);
+  const text =
+    err instanceof Error
+      ? err.message
+      : typeof err === 'object' && err !== null && 'message' in err
+        ? String((err as { message: unknown }).message)
+        : String(err);
   return text.split('\n')[0]!.slice(0, 300);
 }

@@ -31,8 +31,13 @@ function basePaths(servers: unknown): string[] {
   return out.size === 0 ? [''] : [...out];
 }
 
-export function loadDocumentOperations(spec: string | undefined, specFile: string | undefined, field: string): DocumentOperations {
-  const doc = specFile !== undefined ? readSpecFile(specFile, `${field}.spec_file`) : parseSpecText(spec ?? '', `${field}.spec`);
+export function loadDocumentOperations(
+  spec: string | undefined,
+  specFile: string | undefined,
+  field: string,
+): DocumentOperations {
+  const doc =
+    specFile !== undefined ? readSpecFile(specFile, `${field}.spec_file`) : parseSpecText(spec ?? '', `${field}.spec`);
   if (!isRecord(doc) || (typeof doc.openapi !== 'string' && typeof doc.swagger !== 'string')) {
     throw new ConfigError(field, 'not an OpenAPI document (no "openapi" version field)');
   }

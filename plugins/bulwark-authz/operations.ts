@@ -5,7 +5,12 @@
 // a segment mixing text and variables is an RE2 regex, linear time), and request paths are normalised by the same
 // router (dot segments, repeated slashes, escapes of unreserved characters), so `/users/./B/orders` or
 // `/users/%42/orders` reach the rules of `/users/{id}/orders` with the same decoded value.
-import { compileTemplate, matchTemplate, normalizePathSegments, type PathTemplate } from '../bulwark-validator/path-router';
+import {
+  compileTemplate,
+  matchTemplate,
+  normalizePathSegments,
+  type PathTemplate,
+} from '../bulwark-validator/path-router';
 import { percentDecode } from '../lib/percent-encoding';
 
 export const ANY_METHOD = '*';
@@ -104,7 +109,12 @@ export class OperationIndex<T> {
   }
 }
 
-function collect<T>(at: TrieNode<T>, segments: readonly string[], i: number, out: { template: PathTemplate; value: T }[]): void {
+function collect<T>(
+  at: TrieNode<T>,
+  segments: readonly string[],
+  i: number,
+  out: { template: PathTemplate; value: T }[],
+): void {
   if (i === segments.length) {
     out.push(...at.entries);
     return;
@@ -117,6 +127,7 @@ function collect<T>(at: TrieNode<T>, segments: readonly string[], i: number, out
   }
   if (at.variable !== undefined && seg !== '') collect(at.variable, segments, i + 1, out);
   for (const m of at.mixed) {
-    if (m.matcher.kind === 'mixed' && decoded !== undefined && m.matcher.regex.exec(decoded) !== null) collect(m.node, segments, i + 1, out);
+    if (m.matcher.kind === 'mixed' && decoded !== undefined && m.matcher.regex.exec(decoded) !== null)
+      collect(m.node, segments, i + 1, out);
   }
 }

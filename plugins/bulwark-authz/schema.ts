@@ -25,7 +25,8 @@ const claimCondition = record({
   claim: string({
     required: true,
     len_max: NAME_MAX,
-    description: 'Claim name or dotted path in the caller identity claims (sub and iss fall back to subject and issuer).',
+    description:
+      'Claim name or dotted path in the caller identity claims (sub and iss fall back to subject and issuer).',
     check: (v: string) => (/^[^.\s]+(\.[^.\s]+)*$/.test(v) ? undefined : 'expected a claim name or dotted path'),
   }),
   equals: string({ len_max: 1024, description: 'The claim (or one of its entries) equals this value.' }),

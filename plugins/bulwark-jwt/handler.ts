@@ -192,7 +192,10 @@ async function authenticateAnonymous({ kong, conf, log, reject }: Context): Prom
   if (existing !== undefined && existing !== null) return true;
   const consumer = await kong.client.loadConsumer(conf.anonymous!, true);
   if (consumer === undefined || consumer === null) {
-    await log.err('anonymous_consumer_missing', { reason: JWT_REASONS.anonymousConsumerMissing, anonymous: conf.anonymous });
+    await log.err('anonymous_consumer_missing', {
+      reason: JWT_REASONS.anonymousConsumerMissing,
+      anonymous: conf.anonymous,
+    });
     await reject(500);
     return false;
   }

@@ -31,7 +31,12 @@ export function jwtCredentialId(entry: VerifiedEntry, token: string): string {
     : uuidFromParts(PUBLISHER, entry.issuer.issuer, `token:${tokenFingerprint(token)}`);
 }
 
-export function jwtIdentity(conf: JwtConfig, entry: VerifiedEntry, token: string, consumer: KongConsumer | undefined): IdentityInput {
+export function jwtIdentity(
+  conf: JwtConfig,
+  entry: VerifiedEntry,
+  token: string,
+  consumer: KongConsumer | undefined,
+): IdentityInput {
   const claims: JsonObject = entry.claims;
   const groups: string[] = [];
   for (const name of conf.identity.groupsClaims) groups.push(...claimList(claims[name]));

@@ -28,7 +28,13 @@ import type { PhaseContext, PluginLogger } from '../lib/plugin';
 import type { RateLimitConfig } from './config';
 import { rateLimitHeaders } from './headers';
 import { readIdentity, type BulwarkIdentity } from '../lib/identity';
-import { identityClaimValue, identityCredential, identityDigest, resolveIdentity, type IdentityInputs } from './identity';
+import {
+  identityClaimValue,
+  identityCredential,
+  identityDigest,
+  resolveIdentity,
+  type IdentityInputs,
+} from './identity';
 import { decide, type LimiterDecision } from './limiter';
 
 /** Units this request consumes: route rule first, then method rule, else the default. */
@@ -63,7 +69,8 @@ export async function access(ctx: PhaseContext<RateLimitConfig>): Promise<void> 
   // (getConsumer/getCredential) covers callers authenticated by Kong's auth plugins, which publish no identity.
   let caller: BulwarkIdentity | undefined;
   if (needs.identity) caller = await readIdentity(kong);
-  if (needs.consumer) inputs.consumerId = caller !== undefined ? caller.consumer?.id : (await kong.client.getConsumer())?.id;
+  if (needs.consumer)
+    inputs.consumerId = caller !== undefined ? caller.consumer?.id : (await kong.client.getConsumer())?.id;
   if (needs.credential) {
     inputs.credentialId = caller !== undefined ? identityCredential(caller) : (await kong.client.getCredential())?.id;
   }
@@ -75,7 +82,8 @@ export async function access(ctx: PhaseContext<RateLimitConfig>): Promise<void> 
     inputs.headerValue = firstHeader(headers, conf.headerName);
   if (conf.jwtClaim !== undefined) {
     if (conf.jwtClaimHeader === undefined) inputs.jwtClaim = identityClaimValue(caller, conf.jwtClaim);
-    else if (conf.jwtClaimHeader !== undefined && headers !== undefined) inputs.jwtClaim = firstHeader(headers, conf.jwtClaimHeader);
+    else if (conf.jwtClaimHeader !== undefined && headers !== undefined)
+      inputs.jwtClaim = firstHeader(headers, conf.jwtClaimHeader);
   }
   const method = needs.method ? await kong.request.getMethod() : undefined;
 

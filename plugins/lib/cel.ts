@@ -16,7 +16,8 @@ export function cel(): Cel {
     loaded = require('@marcbachmann/cel-js') as Cel;
   } catch {
     const getBuiltin = (process as unknown as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
-    if (typeof getBuiltin !== 'function') throw new Error('cel-js: this Node.js cannot load an ES module from CommonJS');
+    if (typeof getBuiltin !== 'function')
+      throw new Error('cel-js: this Node.js cannot load an ES module from CommonJS');
     const mod = getBuiltin('node:module') as typeof import('node:module');
     loaded = mod.createRequire(__filename)('@marcbachmann/cel-js') as Cel;
     otherRealm = true;
@@ -31,6 +32,8 @@ export function cel(): Cel {
  */
 export function celValue<T>(value: T): T {
   if (!otherRealm) return value;
-  const v8 = (process as unknown as { getBuiltinModule(id: string): unknown }).getBuiltinModule('node:v8') as typeof import('node:v8');
+  const v8 = (process as unknown as { getBuiltinModule(id: string): unknown }).getBuiltinModule(
+    'node:v8',
+  ) as typeof import('node:v8');
   return v8.deserialize(v8.serialize(value)) as T;
 }

@@ -23,11 +23,22 @@ const OPERATIONS = 100;
 
 const rules: Record<string, unknown>[] = [];
 for (let i = 0; i < OPERATIONS; i++) {
-  rules.push({ name: `read-${i}`, methods: ['GET'], path: `/svc${i}/items/{id}`, objects: [{ param: 'id', equals: 'subject' }] });
+  rules.push({
+    name: `read-${i}`,
+    methods: ['GET'],
+    path: `/svc${i}/items/{id}`,
+    objects: [{ param: 'id', equals: 'subject' }],
+  });
   rules.push({ name: `write-${i}`, methods: ['POST'], path: `/svc${i}/items`, scopes_all: ['items:write'] });
 }
 const conf = parseAuthzConfig({ rules });
-const identity = identityRecord({ authenticated: true, authenticatedBy: 'bench', method: 'jwt', subject: 'alice', scopes: ['items:write'] });
+const identity = identityRecord({
+  authenticated: true,
+  authenticatedBy: 'bench',
+  method: 'jwt',
+  subject: 'alice',
+  scopes: ['items:write'],
+});
 
 const compiled = conf.rules.map((r) => ({ rule: r, template: compileTemplate(r.template) }));
 function linearDecide(facts: RequestFacts): string {
@@ -41,8 +52,10 @@ function linearDecide(facts: RequestFacts): string {
     for (const [k, v] of Object.entries(raw)) params[k] = percentDecode(v) ?? '';
     matched.push({ rule: c.rule, params });
   }
-  for (const m of matched) if (m.rule.effect === 'deny' && ruleHolds(m.rule, identity, m.params, facts).ok) return 'deny';
-  for (const m of matched) if (m.rule.effect === 'allow' && ruleHolds(m.rule, identity, m.params, facts).ok) return 'allow';
+  for (const m of matched)
+    if (m.rule.effect === 'deny' && ruleHolds(m.rule, identity, m.params, facts).ok) return 'deny';
+  for (const m of matched)
+    if (m.rule.effect === 'allow' && ruleHolds(m.rule, identity, m.params, facts).ok) return 'allow';
   return 'deny';
 }
 
@@ -85,8 +98,12 @@ plugins:
     for (let i = 0; i < 4; i++) await node.request({ path: '/svc1/items/x' }); // start the instances
     const allowed = await node.request({ path: '/svc7/items/x' });
     const refused = await node.request({ path: '/nowhere' });
-    if (allowed.status !== 200 || refused.status !== 403) throw new Error(`unexpected statuses ${allowed.status} ${refused.status}`);
-    return { allowed: allowed.report.rpcCallsByPlugin['bulwark-authz']!, refused: refused.report.rpcCallsByPlugin['bulwark-authz']! };
+    if (allowed.status !== 200 || refused.status !== 403)
+      throw new Error(`unexpected statuses ${allowed.status} ${refused.status}`);
+    return {
+      allowed: allowed.report.rpcCallsByPlugin['bulwark-authz']!,
+      refused: refused.report.rpcCallsByPlugin['bulwark-authz']!,
+    };
   } finally {
     await node.stop();
     await upstream.close();
@@ -94,7 +111,9 @@ plugins:
 }
 
 async function main(): Promise<void> {
-  for (const r of requests) if ((decide(conf, identity, r).outcome === 'allow') !== (linearDecide(r) === 'allow')) throw new Error('the two disagree');
+  for (const r of requests)
+    if ((decide(conf, identity, r).outcome === 'allow') !== (linearDecide(r) === 'allow'))
+      throw new Error('the two disagree');
   const indexed: number[] = [];
   const linear: number[] = [];
   const idx = (r: RequestFacts) => decide(conf, identity, r).outcome;
@@ -104,12 +123,16 @@ async function main(): Promise<void> {
   }
   const i = median(indexed);
   const l = median(linear);
-  process.stdout.write(`bulwark-authz decision bench: ${conf.rules.length} rules, ${perRound} decisions x ${rounds} rounds, medians, node ${process.version}\n`);
+  process.stdout.write(
+    `bulwark-authz decision bench: ${conf.rules.length} rules, ${perRound} decisions x ${rounds} rounds, medians, node ${process.version}\n`,
+  );
   process.stdout.write(`indexed (trie)  ${(i / 1000).toFixed(2)} µs/decision\n`);
   process.stdout.write(`linear scan     ${(l / 1000).toFixed(2)} µs/decision\n`);
   process.stdout.write(`linear/indexed  ${(l / i).toFixed(1)}x\n`);
   const rt = await roundTrips();
-  process.stdout.write(`round trips to Kong per request (HandleEvent + PDK calls): allowed ${rt.allowed}, refused ${rt.refused}\n`);
+  process.stdout.write(
+    `round trips to Kong per request (HandleEvent + PDK calls): allowed ${rt.allowed}, refused ${rt.refused}\n`,
+  );
 }
 
 main().catch((err) => {

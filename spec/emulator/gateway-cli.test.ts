@@ -190,7 +190,9 @@ describe('npm run gateway with kong.yml (end to end)', () => {
     expect(own.status).toBe(200);
     const other = await tls('GET', '/orders/customers/someone-else', { authorization: `Bearer ${token}` });
     expect(other.status).toBe(403);
-    const trick = await tls('GET', '/orders/customers/demo-client?customer=someone-else', { authorization: `Bearer ${token}` });
+    const trick = await tls('GET', '/orders/customers/demo-client?customer=someone-else', {
+      authorization: `Bearer ${token}`,
+    });
     expect(trick.status).toBe(403);
 
     const anonymous = await tls('GET', '/orders');

@@ -90,10 +90,15 @@ describe('identity contract', () => {
   it('publishAnonymousIdentity: one read, and a write only when no authenticated record is there', async () => {
     const authed = identityRecord(jwtIdentity);
     const over = fakeKong({ 'ctx.shared.get': () => authed });
-    expect(await publishAnonymousIdentity(over.kong, { authenticatedBy: 'bulwark-api-key', consumer: { id: 'anon' } })).toBeUndefined();
+    expect(
+      await publishAnonymousIdentity(over.kong, { authenticatedBy: 'bulwark-api-key', consumer: { id: 'anon' } }),
+    ).toBeUndefined();
     expect(over.names()).toEqual(['ctx.shared.get']);
     const fresh = fakeKong();
-    const written = await publishAnonymousIdentity(fresh.kong, { authenticatedBy: 'bulwark-api-key', consumer: { id: 'anon' } });
+    const written = await publishAnonymousIdentity(fresh.kong, {
+      authenticatedBy: 'bulwark-api-key',
+      consumer: { id: 'anon' },
+    });
     expect(written).toMatchObject({ authenticated: false, method: 'anonymous', consumer: { id: 'anon' } });
     expect(fresh.calls).toEqual([
       ['ctx.shared.get', [IDENTITY_SHARED_KEY]],
@@ -105,7 +110,9 @@ describe('identity contract', () => {
     const long = 'x'.repeat(IDENTITY_LIMITS.stringLength + 1);
     expect(fitStringList(['a', '', long, 'a', 3, 'b'])).toEqual(['a', 'b']);
     expect(fitStringList(Array.from({ length: 300 }, (_, i) => `g${i}`))).toHaveLength(IDENTITY_LIMITS.listEntries);
-    expect(fitClaims({ ok: { n: 1 }, big: 'y'.repeat(IDENTITY_LIMITS.claimValueLength), none: undefined })).toEqual({ ok: { n: 1 } });
+    expect(fitClaims({ ok: { n: 1 }, big: 'y'.repeat(IDENTITY_LIMITS.claimValueLength), none: undefined })).toEqual({
+      ok: { n: 1 },
+    });
     expect(identityConsumer({ id: 'c', username: null })).toEqual({ id: 'c' });
     expect(identityConsumer({ id: 'c', username: long })).toEqual({ id: 'c' });
     expect(identityConsumer(undefined)).toBeUndefined();

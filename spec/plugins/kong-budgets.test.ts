@@ -34,15 +34,14 @@ describe("no Bulwark config can outlast Kong's 60 s wait for a plugin step", () 
     expect(MAX_OUTBOUND_WAIT_MS * 4).toBeLessThanOrEqual(KONG_STEP_TIMEOUT_MS);
   });
 
-  test.each([apiKey, authz, jwt, oauth2, rateLimit, transport, upstreamTrust, validator].map((m) => [m.Name, m] as const))(
-    '%s: every timeout field is bounded by the schema',
-    (_name, m) => {
-      for (const [path, def] of timeoutFields(m.Schema as unknown as FieldEntry[])) {
-        expect({ path, between: def.between }).toEqual({ path, between: [expect.any(Number), expect.any(Number)] });
-        expect(def.between![1]).toBeLessThanOrEqual(MAX_OUTBOUND_WAIT_MS);
-      }
-    },
-  );
+  test.each(
+    [apiKey, authz, jwt, oauth2, rateLimit, transport, upstreamTrust, validator].map((m) => [m.Name, m] as const),
+  )('%s: every timeout field is bounded by the schema', (_name, m) => {
+    for (const [path, def] of timeoutFields(m.Schema as unknown as FieldEntry[])) {
+      expect({ path, between: def.between }).toEqual({ path, between: [expect.any(Number), expect.any(Number)] });
+      expect(def.between![1]).toBeLessThanOrEqual(MAX_OUTBOUND_WAIT_MS);
+    }
+  });
 
   test('the timeout fields found are the known outbound waits', () => {
     expect(timeoutFields(jwt.Schema as unknown as FieldEntry[]).map(([p]) => p)).toEqual(['jwks.timeout']);

@@ -26,7 +26,10 @@ runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
 // API keys (bulwark-api-key publishes subject = key id, scopes, labels as groups).
 const keyNow = Date.now();
-const reporter = issueKey({ prefix: 'bwk_test', id: 'reporter-1', scopes: ['reports:read'], labels: ['team-a'] }, keyNow);
+const reporter = issueKey(
+  { prefix: 'bwk_test', id: 'reporter-1', scopes: ['reports:read'], labels: ['team-a'] },
+  keyNow,
+);
 const plainKey = issueKey({ prefix: 'bwk_test', id: 'plain-1' }, keyNow);
 const keyEntries = JSON.stringify([reporter.record, plainKey.record].map(serializeKeyRecord));
 
@@ -72,14 +75,17 @@ async function startPdp(): Promise<Pdp> {
         problems.push('body not JSON');
       }
       if (Object.keys(q).sort().join() !== 'action,context,resource,subject') problems.push(`keys ${Object.keys(q)}`);
-      for (const k of ['subject', 'resource']) if (typeof q[k]?.type !== 'string' || typeof q[k]?.id !== 'string') problems.push(`${k}.type/id`);
+      for (const k of ['subject', 'resource'])
+        if (typeof q[k]?.type !== 'string' || typeof q[k]?.id !== 'string') problems.push(`${k}.type/id`);
       if (typeof q.action?.name !== 'string') problems.push('action.name');
       if (problems.length > 0) {
         pdp.bad.push(problems.join(', '));
         res.writeHead(400).end('{}');
         return;
       }
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ decision: q.subject!.id === 'alice' }));
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ decision: q.subject!.id === 'alice' }));
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -177,7 +183,8 @@ async function send(r: Req) {
   return res;
 }
 const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
-const authzCalls = (res: { report: { rpcCallsByPlugin: Record<string, number> } }) => res.report.rpcCallsByPlugin['bulwark-authz'];
+const authzCalls = (res: { report: { rpcCallsByPlugin: Record<string, number> } }) =>
+  res.report.rpcCallsByPlugin['bulwark-authz'];
 
 describe('OWASP API1 (BOLA): two users with valid tokens', () => {
   test('A reads her own orders; A reading /users/B/orders is refused; ?id= duplication does not help', async () => {
@@ -194,7 +201,13 @@ describe('OWASP API1 (BOLA): two users with valid tokens', () => {
     expect(other.report.upstreamRequest).toBeUndefined();
     expect(gw.kong.log.join('\n')).toMatch(/"event":"authz_denied","reason":"object_not_owned".*"rule":"own-orders"/);
 
-    for (const target of ['/users/alice/orders?id=bob', '/users/bob/orders?id=alice', '/users/alice/orders?ID=bob', '/users/alice/orders?id[]=bob', '/users/alice/./orders/../orders?id=bob']) {
+    for (const target of [
+      '/users/alice/orders?id=bob',
+      '/users/bob/orders?id=alice',
+      '/users/alice/orders?ID=bob',
+      '/users/alice/orders?id[]=bob',
+      '/users/alice/./orders/../orders?id=bob',
+    ]) {
       const res = await send({ path: target, headers: alice });
       expect({ target, status: res.status }).toEqual({ target, status: 403 });
       expect(res.report.upstreamRequest).toBeUndefined();
@@ -206,7 +219,7 @@ describe('OWASP API1 (BOLA): two users with valid tokens', () => {
 });
 
 describe('identities from bulwark-jwt', () => {
-  test('scopes decide per operation; an unknown operation is refused (default deny); no token is bulwark-jwt\'s 401', async () => {
+  test("scopes decide per operation; an unknown operation is refused (default deny); no token is bulwark-jwt's 401", async () => {
     const reader = bearer(await token('r', { scope: 'orders:read' }));
     const writer = bearer(await token('w', { scp: ['orders:read', 'orders:write'] }));
     expect((await send({ path: '/orders', headers: reader })).status).toBe(200);
@@ -240,7 +253,7 @@ describe('identities from bulwark-jwt', () => {
 });
 
 describe('identities from bulwark-transport mTLS', () => {
-  test('the certificate\'s SPIFFE id (a claim of the mtls identity) decides; another or no certificate is refused', async () => {
+  test("the certificate's SPIFFE id (a claim of the mtls identity) decides; another or no certificate is refused", async () => {
     const ok = await send({ path: '/svc/invoices', clientCertChainPem: pki.chains.client });
     expect(ok.status).toBe(200);
     expect((await send({ path: '/svc/invoices', clientCertChainPem: pki.alice.cert })).status).toBe(403);

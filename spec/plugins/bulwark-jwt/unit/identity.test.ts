@@ -7,15 +7,26 @@ import type { VerifiedEntry } from '../../../../plugins/bulwark-jwt/verifier';
 import { IDENTITY_SHARED_KEY, identityRecord, parseIdentity } from '../../../../plugins/lib/identity';
 import { fakeKong } from '../../../lib/fake-kong';
 
-const PEM = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+const PEM = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  .publicKey.export({ type: 'spki', format: 'pem' })
+  .toString();
 const ISSUER = { issuer: 'https://idp.example.com', keys: [PEM], audiences: ['api'] };
 
 function entry(conf: ReturnType<typeof parseJwtConfig>, claims: Record<string, unknown>): VerifiedEntry {
-  return { issuer: conf.issuers.get(ISSUER.issuer)!, header: { alg: 'ES256' }, claims: claims as never, key: undefined as never, alg: 'ES256' };
+  return {
+    issuer: conf.issuers.get(ISSUER.issuer)!,
+    header: { alg: 'ES256' },
+    claims: claims as never,
+    key: undefined as never,
+    alg: 'ES256',
+  };
 }
 
 describe('jwtIdentity', () => {
-  const conf = parseJwtConfig({ issuers: [ISSUER], identity: { groups_claims: ['groups', 'roles'], claims: ['tenant', 'big'] } });
+  const conf = parseJwtConfig({
+    issuers: [ISSUER],
+    identity: { groups_claims: ['groups', 'roles'], claims: ['tenant', 'big'] },
+  });
 
   it('sub, iss, scopes from scope and scp, groups from the configured claims, selected claims only', () => {
     const e = entry(conf, {
@@ -53,7 +64,12 @@ describe('jwtIdentity', () => {
   });
 
   it('values over the contract bounds are left out, never a throw (the issuer decides their size)', () => {
-    const e = entry(conf, { sub: 'x'.repeat(600), groups: ['ok', 'g'.repeat(600)], big: 'b'.repeat(5000), scope: 's '.repeat(400) });
+    const e = entry(conf, {
+      sub: 'x'.repeat(600),
+      groups: ['ok', 'g'.repeat(600)],
+      big: 'b'.repeat(5000),
+      scope: 's '.repeat(400),
+    });
     const record = identityRecord(jwtIdentity(conf, e, 'tok', { id: 'c1', username: 'u' }));
     expect(record.subject).toBeUndefined();
     expect(record.groups).toEqual(['ok']);
@@ -65,8 +81,14 @@ describe('jwtIdentity', () => {
 
 describe('the anonymous rule (mayReplaceIdentity)', () => {
   const GUEST = { id: '6f1f9a2e-1111-4c1e-9a51-000000000003', username: 'guest' };
-  const plugin = () => new jwt.Plugin({ issuers: [ISSUER], anonymous: 'guest' }) as unknown as { access(k: unknown): Promise<void> };
-  const mtls = identityRecord({ authenticated: true, authenticatedBy: 'bulwark-transport', method: 'mtls', credential: { kind: 'mtls', id: 'f' } });
+  const plugin = () =>
+    new jwt.Plugin({ issuers: [ISSUER], anonymous: 'guest' }) as unknown as { access(k: unknown): Promise<void> };
+  const mtls = identityRecord({
+    authenticated: true,
+    authenticatedBy: 'bulwark-transport',
+    method: 'mtls',
+    credential: { kind: 'mtls', id: 'f' },
+  });
 
   it('no token, no earlier identity: publishes an anonymous identity naming the anonymous consumer', async () => {
     const fake = fakeKong({ 'request.getHeaders': () => ({}), 'client.loadConsumer': () => GUEST });

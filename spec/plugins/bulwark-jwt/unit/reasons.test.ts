@@ -20,6 +20,7 @@ describe('JWT_REASONS', () => {
   });
 
   test('the README reason table lists every code', () => {
-    for (const c of codes) expect({ code: c, documented: section.includes(`\`${c}\``) }).toEqual({ code: c, documented: true });
+    for (const c of codes)
+      expect({ code: c, documented: section.includes(`\`${c}\``) }).toEqual({ code: c, documented: true });
   });
 });

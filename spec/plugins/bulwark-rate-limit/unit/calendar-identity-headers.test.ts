@@ -93,7 +93,12 @@ describe('identity', () => {
     expect(identityClaimValue(undefined, 'sub')).toBeUndefined();
     expect(identityCredential(identity)).toBe('jwt:c1');
     // An anonymous record names no claim.
-    const anonymous = identityRecord({ authenticated: false, authenticatedBy: 'bulwark-jwt', method: 'anonymous', claims: { sub: 'x' } });
+    const anonymous = identityRecord({
+      authenticated: false,
+      authenticatedBy: 'bulwark-jwt',
+      method: 'anonymous',
+      claims: { sub: 'x' },
+    });
     expect(identityClaimValue(anonymous, 'sub')).toBeUndefined();
     // Only the token's own claims: nothing inherited from Object.prototype.
     expect(claimValue({}, 'constructor.name')).toBeUndefined();
