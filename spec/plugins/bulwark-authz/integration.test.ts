@@ -167,7 +167,8 @@ beforeAll(async () => {
     ]),
   });
   gw.configure(config(pki, pdp.url));
-});
+  // The stock server runs one process per plugin (four here), each queried and started in turn: slow under load.
+}, 120_000);
 afterAll(async () => {
   await pdp?.close();
   fs.rmSync(prefix, { recursive: true, force: true });
