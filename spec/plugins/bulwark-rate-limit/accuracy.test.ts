@@ -63,9 +63,11 @@ test('gcra: exact, no group of admitted requests exceeds burst + span/T', () => 
   expect(r.gcraExcess).toBeLessThanOrEqual(0);
 });
 
-test('fixed window (Kong): the limit per aligned window holds, but a boundary lets ~2x the limit through in one window length', () => {
+// How far past the limit a boundary burst gets depends on how close to the boundary the bursts land, which a loaded
+// machine shifts (28 of the ideal 40 seen at load 12 on 2 cores); "more than the limit" holds whatever the load.
+test('fixed window (Kong): the limit per aligned window holds, but a boundary lets more than the limit through in one window length', () => {
   const f = row('fixed-window');
   for (const n of f.perWindowCertain) expect(n).toBeLessThanOrEqual(LIMIT);
-  expect(f.maxInAnySpan).toBeGreaterThanOrEqual(Math.floor(1.5 * LIMIT));
+  expect(f.maxInAnySpan).toBeGreaterThan(LIMIT);
   expect(row('sliding-window').maxInAnySpan).toBeLessThan(f.maxInAnySpan);
 });
