@@ -14,7 +14,7 @@
 // What a Lua plugin can reach here (the rest of Kong's PDK is absent: calling it is a Lua error, i.e. a 500):
 // `kong.ctx.shared` (read/write), `kong.response.exit(status, body?)`, `kong.log.err/warn/notice/info/debug`,
 // `kong.db.plugins:get_handlers()`, `ngx.ctx.delayed_response` (truthy once the request has a response).
-// Shared values that are not strings, numbers or booleans read as an empty table.
+// Shared tables (objects, arrays) read as Lua tables, copied up to 4 levels deep.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -300,12 +300,23 @@ export class LuaPluginHost {
   }
 }
 
-function pushValue(L: LuaState, v: unknown): void {
+// Tables (JS objects and arrays, e.g. Bulwark's decision records) are copied a few levels deep, as Kong's
+// msgpack decoding gives a Lua plugin a real table (kong/runloop/plugin_servers/plugin.lua).
+function pushValue(L: LuaState, v: unknown, depth = 0): void {
   if (v === undefined || v === null) lua.lua_pushnil(L);
   else if (typeof v === 'string') lua.lua_pushstring(L, to_luastring(v));
   else if (typeof v === 'number') lua.lua_pushnumber(L, v);
   else if (typeof v === 'boolean') lua.lua_pushboolean(L, v);
-  else lua.lua_createtable(L, 0, 0);
+  else if (typeof v === 'object' && depth < 4) {
+    const entries = Array.isArray(v) ? v.map((e, i) => [i + 1, e] as const) : Object.entries(v as object);
+    lua.lua_createtable(L, 0, entries.length);
+    for (const [k, e] of entries) {
+      if (typeof k === 'number') lua.lua_pushnumber(L, k);
+      else lua.lua_pushstring(L, to_luastring(k));
+      pushValue(L, e, depth + 1);
+      lua.lua_settable(L, -3);
+    }
+  } else lua.lua_createtable(L, 0, 0);
 }
 
 function toJsValue(L: LuaState, idx: number): unknown {

@@ -86,6 +86,12 @@ export function parseRawQuery(rawQuery: string): QueryMultimap {
   return out;
 }
 
+/** Reason codes of the refusals here (security events of every plugin that reads through these helpers). */
+export const BOUNDED_READ_REASONS = {
+  too_many_headers: 'too_many_headers',
+  too_many_query_arguments: 'too_many_query_arguments',
+} as const;
+
 /**
  * All request headers (one RPC), or undefined when the request had too many header lines to be read whole: it
  * was then refused with 431 and a log line, and the caller must return.
@@ -95,7 +101,7 @@ export async function readRequestHeaders({ kong, log, reject }: RequestContext):
   const lines = headerLineCount(headers);
   if (lines < MAX_HEADER_LINES) return headers;
   await log.warn('request_refused', { reason: 'too_many_headers', max_lines: MAX_HEADER_LINES - 1, status: 431 });
-  await reject(431);
+  await reject(431, undefined, undefined, { reason: BOUNDED_READ_REASONS.too_many_headers });
   return undefined;
 }
 
@@ -107,7 +113,7 @@ export async function readQuery({ kong, log, reject }: RequestContext): Promise<
   const raw = (await kong.request.getRawQuery()) ?? '';
   if (queryPieceCount(raw) <= MAX_QUERY_ARGS) return parseRawQuery(raw);
   await log.warn('request_refused', { reason: 'too_many_query_arguments', max_arguments: MAX_QUERY_ARGS, status: 400 });
-  await reject(400, 'Too many query arguments');
+  await reject(400, 'Too many query arguments', undefined, { reason: BOUNDED_READ_REASONS.too_many_query_arguments });
   return undefined;
 }
 

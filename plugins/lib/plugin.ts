@@ -20,6 +20,15 @@
 import { version as PACKAGE_VERSION } from '../../package.json';
 import { exitWithError, UNEXPECTED_ERROR_MESSAGE, type RejectBody } from './errors';
 import { asKong, type HeaderValues, type Kong } from './pdk';
+import {
+  decisionRecord,
+  rejectDecision,
+  writeDecisionRecord,
+  REASON_INTERNAL_ERROR,
+  type Decision,
+  type DecisionOutcome,
+  type DecisionRecord,
+} from './security-event';
 
 export type PhaseName = 'certificate' | 'rewrite' | 'access' | 'response' | 'log';
 
@@ -30,8 +39,23 @@ const EXIT_PHASES: ReadonlySet<PhaseName> = new Set<PhaseName>(['rewrite', 'acce
  * Ends the request with an error status (400-599). `body` is the message of Kong's `{"message": …}` body (default:
  * Kong's text for the status) or, where a plugin's contract fixes another shape (OAuth 2.0 errors, the validator's
  * violation list), the whole JSON body. Kong answers no PDK call after it: callers `return reject(…)`.
+ * `outcome` names the plugin's documented reason code (and rule id) for the security event: the decision record
+ * (`deny`, or `error` for a 5xx) is written with one kong.ctx.shared.set just before the exit
+ * (lib/security-event.ts). Without it the event's reason is `unspecified`.
  */
-export type Reject = (status: number, body?: RejectBody, headers?: HeaderValues) => Promise<void>;
+export type Reject = (
+  status: number,
+  body?: RejectBody,
+  headers?: HeaderValues,
+  outcome?: DecisionOutcome,
+) => Promise<void>;
+
+/**
+ * Records a decision that does not end the request, e.g. a monitor-mode plugin's `monitor-deny`. It costs no RPC
+ * by itself: the record is written by the access wrapper in place of the allow record (still one RPC), or before
+ * the plugin's own `kong.response.exit`. The last call wins.
+ */
+export type RecordDecision = (decision: Exclude<Decision, 'deny'>, outcome: DecisionOutcome) => void;
 
 /** What a phase handler gets: the PDK, its parsed config, a logger that names the plugin, and the one way to reject. */
 export interface PhaseContext<C> {
@@ -39,6 +63,7 @@ export interface PhaseContext<C> {
   readonly conf: C;
   readonly log: PluginLogger;
   readonly reject: Reject;
+  readonly record: RecordDecision;
 }
 
 /** The part of a phase context shared helpers need (bounded reads: read, log, refuse). */
@@ -47,26 +72,20 @@ export type RequestContext = Pick<PhaseContext<unknown>, 'kong' | 'log' | 'rejec
 export type PhaseHandler<C> = (ctx: PhaseContext<C>) => Promise<void>;
 
 /**
- * The decision record: after an access handler lets the request continue, the wrapper sets
- * `kong.ctx.shared["bulwark.decision.<plugin>"] = "allow"` (one RPC). bulwark-guard (kong/plugins/bulwark-guard, Lua
- * inside Kong) refuses with 503 a request whose Bulwark plugin returned from access without this record: that is
- * what Kong does when the plugin server is down or an RPC fails (it treats the plugin as done). A plugin that
- * rejects needs no record: its `kong.response.exit` ends the request.
+ * The decision record (lib/security-event.ts): after an access handler lets the request continue, the wrapper sets
+ * `kong.ctx.shared["bulwark.decision.<plugin>"] = {decision = "allow", reason = "allowed", …}` (one RPC).
+ * bulwark-guard (kong/plugins/bulwark-guard, Lua inside Kong) refuses with 503 a request whose Bulwark plugin returned
+ * from access without an allow (or monitor-deny) record: that is what Kong does when the plugin server is down or an
+ * RPC fails (it treats the plugin as done). A reject writes a deny record before its exit, for the audit events.
  */
-export const DECISION_RECORD_PREFIX = 'bulwark.decision.';
-export const DECISION_ALLOW = 'allow';
-
-/** The kong.ctx.shared key of a plugin's decision record. */
-export function decisionRecordKey(pluginName: string): string {
-  return DECISION_RECORD_PREFIX + pluginName;
-}
+export { DECISION_RECORD_PREFIX, decisionRecordKey } from './security-event';
 
 /**
  * `kong` with `response.exit`/`response.error` watched: kong-pdk resolves an exit at once (it sends the call and
  * does not wait: pdk.js NON_RETURN_METHODS), so the handler returning tells nothing; the wrapper must know whether
  * the request was ended. Only string properties are touched (kong-pdk's proxy turns any name into an RPC path).
  */
-function watchExits(kong: Kong): { kong: Kong; exited: () => boolean } {
+function watchExits(kong: Kong, beforeExit: () => Promise<void> | undefined): { kong: Kong; exited: () => boolean } {
   let exited = false;
   let response: Kong['response'] | undefined;
   const watched = new Proxy(kong, {
@@ -79,7 +98,13 @@ function watchExits(kong: Kong): { kong: Kong; exited: () => boolean } {
           if ((rprop === 'exit' || rprop === 'error') && typeof fn === 'function') {
             return (...args: unknown[]): unknown => {
               exited = true;
-              return Reflect.apply(fn, rt, args);
+              // A decision the handler recorded (ctx.record) is written before its own exit.
+              const pending = beforeExit();
+              if (!pending) return Reflect.apply(fn, rt, args);
+              return pending.then(
+                () => Reflect.apply(fn, rt, args),
+                () => Reflect.apply(fn, rt, args),
+              );
             };
           }
           return fn;
@@ -161,13 +186,35 @@ export function logger(kong: Pick<Kong, 'log'>, plugin: string): PluginLogger {
   return { err: line('err'), warn: line('warn'), notice: line('notice'), info: line('info'), debug: line('debug') };
 }
 
+/** Per-invocation decision state the wrapper keeps (the record a handler asked for, not yet written). */
+interface DecisionState {
+  pending: DecisionRecord | undefined;
+}
+
 /** The context a handler of plugin `pluginName` gets (exported for unit tests that call a handler directly). */
-export function phaseContext<C>(pluginName: string, kong: Kong, conf: C): PhaseContext<C> {
+export function phaseContext<C>(
+  pluginName: string,
+  kong: Kong,
+  conf: C,
+  state: DecisionState = { pending: undefined },
+): PhaseContext<C> {
   return {
     kong,
     conf,
     log: logger(kong, pluginName),
-    reject: (status, body, headers) => exitWithError(kong, status, body, headers),
+    reject: async (status, body, headers, outcome) => {
+      // Check the status first: a bad one must throw before anything is written.
+      if (!Number.isInteger(status) || status < 400 || status > 599) return exitWithError(kong, status, body, headers);
+      state.pending = undefined; // the deny record replaces anything pending; the exit must not write again
+      // Best effort: a failed record must never keep the exit from going out (the exit is what refuses).
+      await writeDecisionRecord(kong, pluginName, decisionRecord(rejectDecision(status), outcome, status)).catch(
+        () => undefined,
+      );
+      return exitWithError(kong, status, body, headers);
+    },
+    record: (decision, outcome) => {
+      state.pending = decisionRecord(decision, outcome);
+    },
   };
 }
 
@@ -183,13 +230,26 @@ export async function runPhase<C>(
   conf: C,
 ): Promise<void> {
   const rawView = asKong(rawKong);
-  // Only access needs the record: bulwark-guard checks the access phase, where Kong decides whether to proxy.
-  const watch = phase === 'access' ? watchExits(rawView) : undefined;
+  const state: DecisionState = { pending: undefined };
+  const flushPending = (): Promise<void> | undefined => {
+    const record = state.pending;
+    state.pending = undefined;
+    return record && writeDecisionRecord(rawView, pluginName, record);
+  };
+  // Only access needs the allow record: bulwark-guard checks the access phase, where Kong decides whether to proxy.
+  const watch = phase === 'access' || EXIT_PHASES.has(phase) ? watchExits(rawView, flushPending) : undefined;
   const kong = watch?.kong ?? rawView;
-  const ctx = phaseContext(pluginName, kong, conf);
+  const ctx = phaseContext(pluginName, kong, conf, state);
   try {
     await handler(ctx);
-    if (watch && !watch.exited()) await rawView.ctx.shared.set(decisionRecordKey(pluginName), DECISION_ALLOW);
+    if (phase === 'access' && watch && !watch.exited()) {
+      const record = state.pending ?? decisionRecord('allow');
+      state.pending = undefined;
+      await writeDecisionRecord(rawView, pluginName, record);
+    } else if (watch && !watch.exited()) {
+      // rewrite/response: a recorded decision (monitor-deny) is written; nothing otherwise (no guard there).
+      await flushPending();
+    }
   } catch (err) {
     const canExit = EXIT_PHASES.has(phase);
     try {
@@ -201,7 +261,7 @@ export async function runPhase<C>(
     } catch {
       // Logging is best effort; the exit below is what keeps the request from going through.
     }
-    if (canExit) await ctx.reject(500, UNEXPECTED_ERROR_MESSAGE);
+    if (canExit) await ctx.reject(500, UNEXPECTED_ERROR_MESSAGE, undefined, { reason: REASON_INTERNAL_ERROR });
   }
 }
 

@@ -21,7 +21,7 @@ describe('definePlugin', () => {
       access: async ({ kong, conf, reject }) => {
         const h = await kong.request.getHeader('x-boom');
         if (h === 'throw') throw new Error(`boom at ${conf.limit}`);
-        if (h === 'reject') return reject(403);
+        if (h === 'reject') return reject(403, undefined, undefined, { reason: 'test_refused', rule_id: 'r1' });
       },
       log: async () => {
         throw new Error('log failed');
@@ -63,15 +63,54 @@ describe('definePlugin', () => {
     const fake = fakeKong();
     await (new Plugin({}) as unknown as { access(k: unknown): Promise<void> }).access(fake.kong);
     expect(fake.names()).toEqual(['request.getHeader', 'ctx.shared.set']);
-    expect(fake.calls.at(-1)).toEqual(['ctx.shared.set', ['bulwark.decision.bulwark-test', 'allow']]);
+    expect(fake.calls.at(-1)).toEqual([
+      'ctx.shared.set',
+      ['bulwark.decision.bulwark-test', { decision: 'allow', reason: 'allowed', mode: 'enforce' }],
+    ]);
     expect(fake.exit).toBeUndefined();
   });
 
-  it('writes no decision record after an exit (kong-pdk resolves the exit at once: the wrapper watches it)', async () => {
+  it('a reject writes one deny record before its exit and nothing after (kong-pdk resolves the exit at once)', async () => {
     const fake = fakeKong({ 'request.getHeader': () => 'reject' });
     await (new Plugin({}) as unknown as { access(k: unknown): Promise<void> }).access(fake.kong);
-    expect(fake.names()).toEqual(['request.getHeader', 'response.exit']);
+    expect(fake.names()).toEqual(['request.getHeader', 'ctx.shared.set', 'response.exit']);
+    expect(fake.calls[1]).toEqual([
+      'ctx.shared.set',
+      [
+        'bulwark.decision.bulwark-test',
+        { decision: 'deny', reason: 'test_refused', rule_id: 'r1', status: 403, mode: 'enforce' },
+      ],
+    ]);
     expect(fake.callsAfterExit).toEqual([]);
+  });
+
+  it('records monitor-deny in place of the allow record (still one call), or before a direct exit', async () => {
+    const monitor = definePlugin<object>({
+      name: 'bulwark-mon',
+      priority: 1,
+      schema: [],
+      parseConfig: () => ({}),
+      phases: {
+        access: async ({ kong, record }) => {
+          record('monitor-deny', { reason: 'would_refuse', rule_id: 'x' });
+          if ((await kong.request.getHeader('x')) === 'exit') await kong.response.exit(418, 'teapot');
+        },
+      },
+    });
+    const pass = fakeKong();
+    await (new monitor.Plugin({}) as unknown as { access(k: unknown): Promise<void> }).access(pass.kong);
+    expect(pass.calls.filter(([n]) => n === 'ctx.shared.set')).toEqual([
+      [
+        'ctx.shared.set',
+        [
+          'bulwark.decision.bulwark-mon',
+          { decision: 'monitor-deny', reason: 'would_refuse', rule_id: 'x', mode: 'monitor' },
+        ],
+      ],
+    ]);
+    const exits = fakeKong({ 'request.getHeader': () => 'exit' });
+    await (new monitor.Plugin({}) as unknown as { access(k: unknown): Promise<void> }).access(exits.kong);
+    expect(exits.names()).toEqual(['request.getHeader', 'ctx.shared.set', 'response.exit']);
   });
 
   it('a decision record that cannot be written ends the request with 500 (bulwark-guard would 503 it anyway)', async () => {
@@ -81,14 +120,15 @@ describe('definePlugin', () => {
       },
     });
     await (new Plugin({}) as unknown as { access(k: unknown): Promise<void> }).access(fake.kong);
-    expect(fake.names()).toEqual(['request.getHeader', 'ctx.shared.set', 'log.err', 'response.exit']);
+    expect(fake.names()).toEqual(['request.getHeader', 'ctx.shared.set', 'log.err', 'ctx.shared.set', 'response.exit']);
     expect(fake.exit?.status).toBe(500);
   });
 
   it('turns a thrown error into a logged 500 (fail closed), log line first', async () => {
     const fake = fakeKong({ 'request.getHeader': () => 'throw' });
     await (new Plugin({ limit: 3 }) as unknown as { access(k: unknown): Promise<void> }).access(fake.kong);
-    expect(fake.names()).toEqual(['request.getHeader', 'log.err', 'response.exit']);
+    expect(fake.names()).toEqual(['request.getHeader', 'log.err', 'ctx.shared.set', 'response.exit']);
+    expect(fake.calls[2]![1][1]).toEqual({ decision: 'error', reason: 'internal_error', status: 500, mode: 'enforce' });
     expect(fake.exit).toEqual({ status: 500, body: { message: 'An unexpected error occurred' }, headers: undefined });
     const line = JSON.parse(fake.calls[1]![1][0] as string);
     expect(line).toMatchObject({

@@ -10,7 +10,8 @@
 -- plugin that rejects calls kong.response.exit, which yields that coroutine for good (kong/pdk/response.lua),
 -- so the code after the original handler runs only when the plugin let the request continue. Then the Bulwark
 -- wrapper (plugins/lib/plugin.ts) must have recorded its decision in kong.ctx.shared with one
--- kong.ctx.shared.set RPC; when the record is missing the request ends here with 503.
+-- kong.ctx.shared.set RPC; when the record is missing or is not a decision to continue, the request ends here
+-- with 503.
 --
 -- Nothing needs configuring: loading the plugin (kong.conf `plugins = bundled,bulwark-guard,...`) is enough, and
 -- it guards exactly the Bulwark plugins configured for each request, whatever their scope. A plugin entity
@@ -31,7 +32,14 @@ local function check_decision(name)
     return  -- the request already ends with a response (the plugin or Kong decided)
   end
   local record = kong.ctx.shared[RECORD_PREFIX .. name]
-  if record == "allow" then
+  -- The record is a table {decision = "allow" | "monitor-deny" | ..., reason = ...} (plugins/lib/security-event.ts);
+  -- the plain string "allow" is what Bulwark before the security events wrote. Only a decision that lets the
+  -- request continue counts: a "deny" record whose exit never came (the RPC failed) is refused here too.
+  local decision = record
+  if type(record) == "table" then
+    decision = record.decision
+  end
+  if decision == "allow" or decision == "monitor-deny" then
     return
   end
   kong.log.err('{"plugin":"', SELF, '","event":"undecided","guarded_plugin":"', name,

@@ -24,7 +24,13 @@ kong = {
 -- What an external plugin's access does for each case (plugin_servers/plugin.lua: handle_event over RPC).
 local behaviour
 local function external_access(self, conf)
-  if behaviour == "allow" then kong.ctx.shared["bulwark.decision.bulwark-jwt"] = "allow"
+  if behaviour == "allow" then
+    kong.ctx.shared["bulwark.decision.bulwark-jwt"] = { decision = "allow", reason = "allowed", mode = "enforce" }
+  elseif behaviour == "monitor" then
+    kong.ctx.shared["bulwark.decision.bulwark-jwt"] = { decision = "monitor-deny", reason = "x", mode = "monitor" }
+  elseif behaviour == "legacy" then kong.ctx.shared["bulwark.decision.bulwark-jwt"] = "allow"
+  elseif behaviour == "deny-no-exit" then
+    kong.ctx.shared["bulwark.decision.bulwark-jwt"] = { decision = "deny", reason = "x", mode = "enforce" }
   elseif behaviour == "reject" then kong.response.exit(401, { message = "Unauthorized" })
   elseif behaviour == "rpc-failed" then return  -- Kong logs the RPC error and returns: the plugin is "done"
   elseif behaviour == "wrong-record" then kong.ctx.shared["bulwark.decision.bulwark-jwt"] = "maybe"
@@ -47,7 +53,7 @@ guard:init_worker() -- a second call must not wrap twice
 print("wrapped-jwt " .. tostring(jwt.access ~= external_access) .. " " .. tostring(jwt.access == once))
 print("wrapped-cors " .. tostring(cors.access ~= cors_access))
 
-for _, case in ipairs({ "allow", "reject", "rpc-failed", "wrong-record", "already-answered" }) do
+for _, case in ipairs({ "allow", "monitor", "legacy", "deny-no-exit", "reject", "rpc-failed", "wrong-record", "already-answered" }) do
   behaviour = case
   logs = {}
   request = { shared = {}, ngx_ctx = {} }

@@ -9,7 +9,7 @@ const hasLuajit = spawnSync('luajit', ['-v']).status === 0;
 const maybe = hasLuajit || process.env.CI ? test : test.skip;
 
 maybe(
-  'on LuaJIT: wraps only bulwark-* access handlers, once; 503 + log line when no "allow" record; nothing otherwise',
+  'on LuaJIT: wraps only bulwark-* access handlers, once; 503 + log line without an allow/monitor-deny record; nothing otherwise',
   () => {
     const r = spawnSync('luajit', [path.join(__dirname, 'kong-stub.lua'), root], { encoding: 'utf8' });
     expect(r.stderr).toBe('');
@@ -24,6 +24,10 @@ maybe(
     expect(lines.get('wrapped-jwt')).toBe('true true');
     expect(lines.get('wrapped-cors')).toBe('false');
     expect(lines.get('allow')).toBe('- 0  ');
+    expect(lines.get('monitor')).toBe('- 0  ');
+    expect(lines.get('legacy')).toBe('- 0  ');
+    // a deny record whose exit never reached Kong (RPC failed after the record): refused
+    expect(lines.get('deny-no-exit')).toMatch(/^503 1 Service unavailable err .*"reason":"unexpected decision record"/);
     expect(lines.get('reject')).toBe('401 0 Unauthorized '); // the plugin's own exit: the guard's check never runs
     expect(lines.get('rpc-failed')).toBe(
       '503 1 Service unavailable err {"plugin":"bulwark-guard","event":"undecided","guarded_plugin":"bulwark-jwt",' +

@@ -1,0 +1,88 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {
+  buildSecurityEvent,
+  decisionRecord,
+  parseDecisionRecord,
+  rejectDecision,
+  DECIDING_PLUGINS,
+  type RequestFacts,
+} from '../../plugins/lib/security-event';
+
+describe('decision records', () => {
+  it('allow, deny, error and monitor-deny records carry the documented fields only', () => {
+    expect(decisionRecord('allow')).toEqual({ decision: 'allow', reason: 'allowed', mode: 'enforce' });
+    expect(decisionRecord('deny', { reason: 'token_expired', rule_id: 'exp' }, 401)).toEqual({
+      decision: 'deny',
+      reason: 'token_expired',
+      rule_id: 'exp',
+      status: 401,
+      mode: 'enforce',
+    });
+    expect(decisionRecord('monitor-deny', { reason: 'would_block' }).mode).toBe('monitor');
+    expect(rejectDecision(503)).toBe('error');
+    expect(rejectDecision(429)).toBe('deny');
+  });
+
+  it('a malformed reason code becomes "unspecified" (never free text in the events)', () => {
+    expect(decisionRecord('deny', { reason: 'Token expired: exp=123' }).reason).toBe('unspecified');
+    expect(decisionRecord('deny', { reason: 'x'.repeat(65) }).reason).toBe('unspecified');
+    expect(decisionRecord('deny').reason).toBe('unspecified');
+  });
+
+  it('reads back what crossed Lua, the legacy "allow" string, and refuses anything else', () => {
+    const rec = decisionRecord('deny', { reason: 'rate_limited', rule_id: 'r' }, 429);
+    expect(parseDecisionRecord(JSON.parse(JSON.stringify(rec)))).toEqual(rec);
+    expect(parseDecisionRecord('allow')).toEqual(decisionRecord('allow'));
+    expect(parseDecisionRecord('deny')).toBeUndefined();
+    expect(parseDecisionRecord({ decision: 'maybe', reason: 'x' })).toBeUndefined();
+    expect(parseDecisionRecord({ decision: 'deny', reason: 'Bad Reason' })).toBeUndefined();
+    expect(parseDecisionRecord([])).toBeUndefined();
+    expect(parseDecisionRecord(null)).toBeUndefined();
+    expect(parseDecisionRecord({ decision: 'deny', reason: 'x', status: 'no' })).toEqual({
+      decision: 'deny',
+      reason: 'x',
+      mode: 'enforce',
+    });
+  });
+
+  it('lists every Bulwark plugin directory (audit reads exactly these records)', () => {
+    const dirs = fs
+      .readdirSync(path.join(__dirname, '..', '..', 'plugins'))
+      .filter((d) => d.startsWith('bulwark-'))
+      .sort();
+    for (const d of dirs) expect(DECIDING_PLUGINS).toContain(d);
+    expect(new Set(DECIDING_PLUGINS).size).toBe(DECIDING_PLUGINS.length);
+  });
+});
+
+describe('buildSecurityEvent', () => {
+  const facts: RequestFacts = {
+    startedAt: Date.UTC(2026, 0, 2, 3, 4, 5, 678),
+    requestId: 'req-1',
+    method: 'GET',
+    host: 'api.example.com',
+    path: '/orders/7?apikey=secret',
+    responseStatus: 200,
+    route: { id: 'r1', name: 'orders' },
+    clientIp: '203.0.113.9',
+  };
+
+  it('builds the contract shape: ISO time, path without query, status from the record or the response', () => {
+    const deny = buildSecurityEvent('bulwark-jwt', decisionRecord('deny', { reason: 'token_expired' }, 401), facts);
+    expect(deny).toEqual({
+      timestamp: '2026-01-02T03:04:05.678Z',
+      request_id: 'req-1',
+      plugin: 'bulwark-jwt',
+      decision: 'deny',
+      reason: 'token_expired',
+      status: 401,
+      mode: 'enforce',
+      route: { id: 'r1', name: 'orders' },
+      client_ip: '203.0.113.9',
+      http: { method: 'GET', host: 'api.example.com', path: '/orders/7' },
+    });
+    expect(JSON.stringify(deny)).not.toContain('secret');
+    expect(buildSecurityEvent('bulwark-jwt', decisionRecord('allow'), facts).status).toBe(200);
+  });
+});
