@@ -1,0 +1,86 @@
+// bulwark-audit end to end: the Kong emulator with the real plugin server (both servers). Another Bulwark plugin
+// decides; bulwark-audit's log phase builds the security events after the response and ships them to a JSON-lines
+// file.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { pluginServerEntries } from '../../../kong/emulator/plugin-server';
+import {
+  afterAllNoFailOpen,
+  serverKind,
+  startGateway,
+  waitFor,
+  BOTH_PLUGIN_SERVERS,
+  runsOnPluginServers,
+  type Gateway,
+} from '../../helpers/emulator';
+import type { SecurityEvent } from '../../../plugins/lib/security-event';
+
+runsOnPluginServers(BOTH_PLUGIN_SERVERS);
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-audit-'));
+const eventsFile = path.join(dir, 'events.jsonl');
+const logs: string[] = [];
+let gw: Gateway | undefined;
+
+const readEvents = (): SecurityEvent[] =>
+  fs.existsSync(eventsFile)
+    ? fs
+        .readFileSync(eventsFile, 'utf8')
+        .trim()
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as SecurityEvent)
+    : [];
+
+beforeAll(async () => {
+  const sockets = fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-audit-sock-'));
+  gw = await startGateway({
+    entries: pluginServerEntries(serverKind(), sockets, ['bulwark-audit', 'bulwark-rate-limit']),
+    onLog: (l: string) => logs.push(l),
+  });
+  gw.configure(`
+_format_version: "3.0"
+services:
+  - name: api
+    url: ECHO
+    routes:
+      - { name: limited, paths: ["/limited"] }
+plugins:
+  - name: bulwark-audit
+    config:
+      decisions: [allow, deny, error]
+      sinks:
+        file: { path: ${JSON.stringify(eventsFile)} }
+  - name: bulwark-rate-limit
+    route: limited
+    config:
+      limit_by: [ip]
+      limits: [{ name: minute, limit: 1, window_seconds: 60 }]
+`);
+}, 60_000);
+
+afterAllNoFailOpen(() => [gw]);
+
+test('an allowed and a refused request become events after the response: plugin, decision, status, path without query', async () => {
+  const ok = await gw!.send({ path: '/limited/a?apikey=SECRET-IN-QUERY' });
+  expect(ok.status).toBe(200);
+  const refused = await gw!.send({ path: '/limited/b?apikey=SECRET-IN-QUERY' });
+  expect(refused.status).toBe(429);
+  await waitFor(() => readEvents().filter((e) => e.plugin === 'bulwark-rate-limit').length >= 2, 10_000);
+  const events = readEvents();
+  const rl = events.filter((e) => e.plugin === 'bulwark-rate-limit');
+  expect(rl.map((e) => [e.decision, e.status, e.http.path])).toEqual([
+    ['allow', 200, '/limited/a'],
+    ['deny', 429, '/limited/b'],
+  ]);
+  expect(rl[1]).toMatchObject({
+    mode: 'enforce',
+    route: { name: 'limited' },
+    http: { method: 'GET' },
+    client_ip: '127.0.0.1',
+  });
+  expect(rl[1]!.request_id).toMatch(/^[0-9a-f]+$/);
+  expect(new Date(rl[1]!.timestamp).toISOString()).toBe(rl[1]!.timestamp);
+  expect(fs.readFileSync(eventsFile, 'utf8')).not.toContain('SECRET-IN-QUERY');
+});
