@@ -5,6 +5,8 @@ import { CidrList } from '../lib/ip';
 import type { ClientIpSettings, ForwardedHeaderKind } from '../lib/client-ip';
 import type { Decision } from '../lib/security-event';
 import { ConfigFields } from './schema';
+import type { ElasticsearchConfig, SplunkConfig } from './sinks/http';
+import type { SyslogConfig, SyslogProtocol } from './sinks/syslog';
 
 export interface FileSinkConfig {
   path: string;
@@ -12,6 +14,9 @@ export interface FileSinkConfig {
 
 export interface SinksConfig {
   file?: FileSinkConfig;
+  splunk?: SplunkConfig;
+  elasticsearch?: ElasticsearchConfig;
+  syslog?: SyslogConfig;
 }
 
 export interface RedactionNames {
@@ -32,7 +37,41 @@ export interface AuditConfig {
 export function parseAuditConfig(raw: unknown): AuditConfig {
   const conf = readConfig(ConfigFields, raw);
   const sinks: SinksConfig = {};
-  if (conf.sinks.file) sinks.file = { path: conf.sinks.file.path };
+  const { file, splunk, elasticsearch: es, syslog } = conf.sinks;
+  if (file) sinks.file = { path: file.path };
+  if (splunk) {
+    sinks.splunk = {
+      url: splunk.url,
+      token: splunk.token,
+      sourcetype: splunk.sourcetype,
+      source: splunk.source,
+      tlsVerify: splunk.tls_verify,
+      ...(splunk.index ? { index: splunk.index } : {}),
+    };
+  }
+  if (es) {
+    if (es.username !== undefined && es.username !== null && (es.password === undefined || es.password === null))
+      throw new Error('sinks.elasticsearch.password: required with username');
+    sinks.elasticsearch = {
+      url: es.url,
+      indexPrefix: es.index_prefix,
+      tlsVerify: es.tls_verify,
+      ...(es.username ? { username: es.username } : {}),
+      ...(es.password ? { password: es.password } : {}),
+      ...(es.api_key ? { apiKey: es.api_key } : {}),
+    };
+  }
+  if (syslog) {
+    sinks.syslog = {
+      host: syslog.host,
+      port: syslog.port,
+      protocol: syslog.protocol as SyslogProtocol,
+      facility: syslog.facility,
+      appName: syslog.app_name,
+      tlsVerify: syslog.tls_verify,
+      ...(syslog.ca_certificate ? { caCertificate: syslog.ca_certificate } : {}),
+    };
+  }
   return {
     decisions: new Set(conf.decisions),
     clientIp: {

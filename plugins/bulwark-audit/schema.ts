@@ -1,8 +1,8 @@
 // bulwark-audit's config fields, declared once (lib/fields.ts): the Kong schema the plugin server dumps, the parsed
 // type and its reader, and the README table all come from here. Each concern declares its fields in its own block
 // (events, redaction, sinks; bans and metrics add theirs the same way) so that they can change independently.
-import { configFields, kongSchema, record, set, string } from '../lib/fields';
-import { forwardedHeader, headerName, trustedProxies } from '../lib/typedefs';
+import { boolean, configFields, integer, kongSchema, record, set, string } from '../lib/fields';
+import { forwardedHeader, headerName, pemCertificate, port, secret, trustedProxies } from '../lib/typedefs';
 import { DECISIONS } from '../lib/security-event';
 
 /** Which events are shipped, and how the client address is resolved for them. */
@@ -60,6 +60,71 @@ export const SinkFields = {
           }),
         },
         { required: false, description: 'JSON-lines file sink (the events as in the event reference).' },
+      ),
+      splunk: record(
+        {
+          url: string({
+            len_max: 1024,
+            match: '^https?://',
+            required: true,
+            description: 'Base URL of the HTTP Event Collector; events go to `<url>/services/collector/event`.',
+          }),
+          token: secret({
+            len_max: 256,
+            required: true,
+            encrypted: true,
+            description: 'HEC token, sent as `Authorization: Splunk <token>`. Referenceable (`{vault://env/...}`).',
+          }),
+          index: string({ len_max: 128, description: 'Splunk index (default: the token’s default index).' }),
+          sourcetype: string({ len_max: 128, default: 'bulwark:security', description: 'Splunk sourcetype.' }),
+          source: string({ len_max: 128, default: 'bulwark-audit', description: 'Splunk source.' }),
+          tls_verify: boolean({ default: true, description: 'Verify the HEC server certificate (HTTPS).' }),
+        },
+        { required: false, description: 'Splunk HTTP Event Collector sink (batched JSON events).' },
+      ),
+      elasticsearch: record(
+        {
+          url: string({
+            len_max: 1024,
+            match: '^https?://',
+            required: true,
+            description: 'Elasticsearch base URL; batches go to `<url>/_bulk` as ECS documents.',
+          }),
+          index_prefix: string({
+            len_max: 200,
+            match: '^[a-z0-9][a-z0-9._-]*$',
+            default: 'bulwark-security',
+            description: 'Index name prefix; the event date is appended (`bulwark-security-2026.01.31`).',
+          }),
+          username: string({ len_max: 256, description: 'Basic-auth user (with `password`).' }),
+          password: secret({ len_max: 256, encrypted: true, description: 'Basic-auth password. Referenceable.' }),
+          api_key: secret({
+            len_max: 512,
+            encrypted: true,
+            description: 'Elasticsearch API key (base64 `id:key`), sent as `Authorization: ApiKey`. Referenceable.',
+          }),
+          tls_verify: boolean({ default: true, description: 'Verify the Elasticsearch server certificate (HTTPS).' }),
+        },
+        { required: false, description: 'Elasticsearch `_bulk` sink (ECS documents, one index per day).' },
+      ),
+      syslog: record(
+        {
+          host: string({ len_max: 255, required: true, description: 'Syslog server host name or IP address.' }),
+          port: port({ description: 'Syslog server port (514 UDP/TCP, 6514 TLS).', required: true }),
+          protocol: string({
+            one_of: ['udp', 'tcp', 'tls'],
+            default: 'tcp',
+            description: 'UDP (RFC 5426), TCP (RFC 6587 octet counting) or TLS (RFC 5425).',
+          }),
+          facility: integer({ between: [0, 23], default: 13, description: 'RFC 5424 facility (13: log audit).' }),
+          app_name: string({ len_max: 48, default: 'bulwark', description: 'RFC 5424 APP-NAME.' }),
+          ca_certificate: pemCertificate({
+            len_max: 65536,
+            description: 'PEM CA certificate(s) the TLS server certificate must chain to (default: system store).',
+          }),
+          tls_verify: boolean({ default: true, description: 'Verify the TLS server certificate and host name.' }),
+        },
+        { required: false, description: 'Syslog sink (RFC 5424; the event as JSON in MSG).' },
       ),
     },
     { required: true, description: 'Where events are shipped; each sink is optional, several may be set.' },

@@ -4,6 +4,8 @@
 import type { SecurityEvent } from '../../lib/security-event';
 import type { SinksConfig } from '../config';
 import { fileTransport } from './file';
+import { elasticsearchTransport, splunkTransport } from './http';
+import { syslogTransport } from './syslog';
 import { BatchQueue, DEFAULT_QUEUE_OPTIONS, type Transport } from './queue';
 import { droppedTotal, sinkStats } from './stats';
 
@@ -29,6 +31,19 @@ export function sinksOf(config: SinksConfig): Sink[] {
   if (config.file) {
     const { path } = config.file;
     out.push(sinkFor(`file:${path}`, `file:${path}`, () => fileTransport(path)));
+  }
+  // The key is the whole sink config (credentials included: two tokens are two sinks); the label never has them.
+  const { splunk, elasticsearch, syslog } = config;
+  if (splunk) {
+    out.push(sinkFor(`splunk:${JSON.stringify(splunk)}`, `splunk:${splunk.url}`, () => splunkTransport(splunk)));
+  }
+  if (elasticsearch) {
+    const label = `elasticsearch:${elasticsearch.url}`;
+    out.push(sinkFor(`es:${JSON.stringify(elasticsearch)}`, label, () => elasticsearchTransport(elasticsearch)));
+  }
+  if (syslog) {
+    const label = `syslog:${syslog.protocol}://${syslog.host}:${syslog.port}`;
+    out.push(sinkFor(`syslog:${JSON.stringify(syslog)}`, label, () => syslogTransport(syslog)));
   }
   return out;
 }
