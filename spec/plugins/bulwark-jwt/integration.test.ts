@@ -643,12 +643,12 @@ describe('bulwark-jwt integration (emulator + real plugin server + real JWKS ser
       expect(counts.accepted).toBe(9);
       // HandleEvent + getHeaders + loadConsumer + authenticate + identity + decision record
       expect(counts.consumerOnly).toBe(6);
-      // HandleEvent + getHeaders + getQuery + log.warn (+ exit)
-      expect(counts.rejected).toBe(4);
-      // HandleEvent + getHeaders + log.warn (+ exit)
-      expect(counts.rejectedConsumer).toBe(3);
-      // HandleEvent + getHeaders (+ exit)
-      expect(counts.missing).toBe(2);
+      // HandleEvent + getHeaders + getQuery + log.warn + the deny record (+ exit)
+      expect(counts.rejected).toBe(5);
+      // HandleEvent + getHeaders + log.warn + the deny record (+ exit)
+      expect(counts.rejectedConsumer).toBe(4);
+      // HandleEvent + getHeaders + the deny record (+ exit)
+      expect(counts.missing).toBe(3);
     });
   });
 });

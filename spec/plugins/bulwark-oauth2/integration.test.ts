@@ -536,8 +536,8 @@ describe('bulwark-oauth2 integration (emulator + real plugin server)', () => {
       expect(rpc(issued)).toBe(6);
       // HandleEvent, getPath, getMethod (→ exit)
       expect(rpc(jwks)).toBe(3);
-      // HandleEvent, getPath, getMethod, getHeaders (→ exit 405)
-      expect(rpc(refused)).toBe(4);
+      // HandleEvent, getPath, getMethod, getHeaders, the deny record (→ exit 405)
+      expect(rpc(refused)).toBe(5);
       console.log(
         `bulwark-oauth2 RPCs: token issued ${rpc(issued)}, JWKS ${rpc(jwks)}, refused (GET on token path) ${rpc(refused)}`,
       );

@@ -201,8 +201,9 @@ describe('bulwark-validator integration (emulator + real plugin server)', () => 
       });
       expect(res.status).toBe(413);
       expect(errorsOf(res.body).errors?.[0]).toMatchObject({ location: 'body', rule: 'max-body-size' });
-      // HandleEvent, getMethod, getPathWithQuery, getHeaders, log (the exit gets no reply): no getRawBody.
-      expect(res.report.rpcCallsByPlugin['bulwark-validator']).toBe(5);
+      // HandleEvent, getMethod, getPathWithQuery, getHeaders, log, the deny record (the exit gets no reply): no
+      // getRawBody.
+      expect(res.report.rpcCallsByPlugin['bulwark-validator']).toBe(6);
     });
 
     test('unknown paths → 404, unknown methods → 405 with Allow; shadow endpoints are shut', async () => {
