@@ -26,7 +26,8 @@ import { LuaPluginHost, type AccessOutcome } from './lua-plugins';
 import type { PluginInfo } from '../schema/plugin-info';
 import { processPluginConfig } from '../schema/config';
 import { Router, type RouteMatch } from './router';
-import { HeaderMap, IncomingRequest, Phase, RequestContext, LogSnapshot } from './request-context';
+import { HeaderMap, IncomingRequest, Phase, RequestContext, LogSnapshot, parseQueryArgs } from './request-context';
+import { editResult } from './serialize';
 import { callPdk, LuaError, PdkEnv, stepMethodFor, errorBody, KONG_VERSION, normalizePath, routeEntity } from './pdk';
 import { forwardToUpstream, upstreamUpgrade } from './upstream';
 import { resolveReferences } from './vault';
@@ -77,6 +78,8 @@ export interface EmulatorOptions {
   nginxMainEnv?: string[];
   /** Called for each line Kong would write to its error log. */
   onLog?: (line: string) => void;
+  /** Emulate Kong's file-log plugin on every request: append kong.log.serialize() as JSON (file-log handler.lua). */
+  fileLogPath?: string;
   /**
    * Lua plugins loaded as kong.conf `plugins = bundled,<name>` would load them: their real handler.lua runs in a Lua
    * VM (lua-plugins.ts). Default `['bulwark-guard']`, as in the image (kong/pluginserver-env.sh); `[]` runs without.
@@ -766,7 +769,7 @@ export class KongEmulator {
       ngxCtx: new Map(),
       bufferedProxying: false,
       clientCertRequested: false,
-      serializeValues: {},
+      serializeValues: [],
     };
     return { worker, ctx, report, opts, collected: [], unexpected: false, proxied: false, resolveLog };
   }
@@ -997,13 +1000,17 @@ export class KongEmulator {
   }
 
   private snapshot(ctx: RequestContext, res: EmulatedResponse, bodySize: number): LogSnapshot {
+    // kong/pdk/log.lua serialize (http): uri = request_uri, url = scheme://host:port .. request_uri (query included),
+    // querystring = get_query(); then edit_result with the set_serialize_value list (serialize.ts).
+    const requestUri = ctx.request.rawQuery ? `${ctx.request.rawPath}?${ctx.request.rawQuery}` : ctx.request.rawPath;
+    const hostName = (ctx.requestHeaders.first('host') ?? '').replace(/:\d+$/, '');
     const serialized = {
       request: {
         method: ctx.request.method,
-        uri: ctx.request.rawQuery ? `${ctx.request.rawPath}?${ctx.request.rawQuery}` : ctx.request.rawPath,
-        url: `${ctx.request.scheme}://${ctx.requestHeaders.first('host') ?? ''}${ctx.request.rawPath}`,
+        uri: requestUri,
+        url: `${ctx.request.scheme}://${hostName}:${ctx.request.serverPort}${requestUri}`,
         size: ctx.request.body.length,
-        querystring: {},
+        querystring: parseQueryArgs(ctx.request.rawQuery, 100),
         headers: ctx.requestHeaders.toLowerRecord(),
         id: ctx.id,
       },
@@ -1017,10 +1024,18 @@ export class KongEmulator {
       started_at: ctx.startTime,
       source: ctx.exited ? 'kong' : 'upstream',
       workspace: WS_ID,
-      ...ctx.serializeValues,
     };
+    let edited: Record<string, unknown> = serialized;
+    try {
+      edited = editResult(serialized, ctx.serializeValues);
+    } catch (err) {
+      this.writeLog(`[error] serialize: ${(err as Error).message}`);
+    }
+    const text = JSON.stringify(edited);
+    // An emulated Kong log plugin (file-log): the serialized entry, one JSON line per request.
+    if (this.opts.fileLogPath !== undefined) fs.appendFileSync(this.opts.fileLogPath, `${text}\n`);
     return {
-      serialized: JSON.stringify(serialized),
+      serialized: text,
       requestHeaders: ctx.requestHeaders,
       responseHeaders: res.headers,
       responseStatus: res.status,

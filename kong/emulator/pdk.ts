@@ -11,6 +11,7 @@ import type { Consumer, Route } from './entities';
 import { kongNormalizeBytes } from './declarative';
 import { UUID_RE } from '../schema/validators';
 import { kongEscapeBytes } from './router';
+import { serializeValue } from './serialize';
 
 /** A Lua `error()` raised inside the PDK: Kong stops stepping the event (plugin_servers/rpc/mp_rpc.lua bridge_loop). */
 export class LuaError extends Error {}
@@ -722,7 +723,13 @@ const M: Record<string, PdkMethod> = {
   },
   'kong.log.set_serialize_value': {
     phases: 'any',
-    fn: (c, a) => void (c.serializeValues[str(a[0], 'key')] = a[1]),
+    fn: (c, a) => {
+      try {
+        c.serializeValues.push(serializeValue(a[0], a[1], a[2]));
+      } catch (err) {
+        throw new LuaError((err as Error).message);
+      }
+    },
   },
 
   // ---- kong.router, kong.node, kong.ip, kong.plugin

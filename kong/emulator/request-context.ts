@@ -1,6 +1,7 @@
 // The per-request state that Kong keeps in nginx (ngx.var, ngx.req, ngx.header, ngx.ctx) and that the
 // emulated PDK reads and writes.
 import type { Consumer, Route, Service } from './entities';
+import type { SerializeValue } from './serialize';
 
 export type Phase = 'certificate' | 'rewrite' | 'access' | 'response' | 'log';
 
@@ -161,7 +162,8 @@ export interface RequestContext {
   bufferedProxying: boolean;
   /** Set when a certificate-phase handler called kong.client.tls.request_client_certificate. */
   clientCertRequested: boolean;
-  serializeValues: Record<string, unknown>;
+  /** kong.log.set_serialize_value calls, in order (kong/emulator/serialize.ts). */
+  serializeValues: SerializeValue[];
   /** Set in the log phase: Kong runs log handlers in a timer with saved data. */
   logSnapshot?: LogSnapshot;
 }

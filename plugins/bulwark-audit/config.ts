@@ -4,6 +4,7 @@ import { readConfig } from '../lib/fields';
 import { CidrList } from '../lib/ip';
 import type { ClientIpSettings, ForwardedHeaderKind } from '../lib/client-ip';
 import type { Decision } from '../lib/security-event';
+import { compileRedaction, type CompiledRedaction } from './redaction';
 import { ConfigFields } from './schema';
 import type { ElasticsearchConfig, SplunkConfig } from './sinks/http';
 import type { SyslogConfig, SyslogProtocol } from './sinks/syslog';
@@ -31,6 +32,8 @@ export interface AuditConfig {
   clientIp: ClientIpSettings;
   /** Operator-added names only; redaction.ts adds the built-in ones. */
   redact: RedactionNames;
+  /** Built-in and operator names, compiled once per instance. */
+  redaction: CompiledRedaction;
   sinks: SinksConfig;
 }
 
@@ -72,17 +75,19 @@ export function parseAuditConfig(raw: unknown): AuditConfig {
       ...(syslog.ca_certificate ? { caCertificate: syslog.ca_certificate } : {}),
     };
   }
+  const redact: RedactionNames = {
+    headers: [...new Set(conf.redact.headers.map((n) => n.toLowerCase()))],
+    query: [...new Set(conf.redact.query)],
+    cookies: [...new Set(conf.redact.cookies)],
+  };
   return {
     decisions: new Set(conf.decisions),
     clientIp: {
       trustedProxies: CidrList.parse(conf.trusted_proxies, 'trusted_proxies'),
       forwardedHeader: conf.forwarded_header as ForwardedHeaderKind,
     },
-    redact: {
-      headers: [...new Set(conf.redact.headers.map((n) => n.toLowerCase()))],
-      query: [...new Set(conf.redact.query)],
-      cookies: [...new Set(conf.redact.cookies)],
-    },
+    redact,
+    redaction: compileRedaction(redact),
     sinks,
   };
 }

@@ -20,6 +20,7 @@ runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-audit-'));
 const eventsFile = path.join(dir, 'events.jsonl');
+const fileLog = path.join(dir, 'file-log.jsonl');
 const logs: string[] = [];
 let gw: Gateway | undefined;
 
@@ -38,6 +39,7 @@ beforeAll(async () => {
   gw = await startGateway({
     entries: pluginServerEntries(serverKind(), sockets, ['bulwark-audit', 'bulwark-rate-limit']),
     onLog: (l: string) => logs.push(l),
+    fileLogPath: fileLog,
   });
   gw.configure(`
 _format_version: "3.0"
@@ -83,4 +85,37 @@ test('an allowed and a refused request become events after the response: plugin,
   expect(rl[1]!.request_id).toMatch(/^[0-9a-f]+$/);
   expect(new Date(rl[1]!.timestamp).toISOString()).toBe(rl[1]!.timestamp);
   expect(fs.readFileSync(eventsFile, 'utf8')).not.toContain('SECRET-IN-QUERY');
+});
+
+test("a key sent in the query or a credential header never appears in any log output: Kong's error log, the events, file-log", async () => {
+  const key = 'bwk_test_QUERYKEYdoNotLeak0123456789';
+  const headerKey = 'HEADERKEYdoNotLeak987';
+  const res = await gw!.send({
+    path: `/limited/c?x=1&apikey=${key}&Access_Token=${key}2`,
+    headers: { 'x-api-key': headerKey, cookie: `session=${key}3`, authorization: `Bearer ${key}4` },
+  });
+  expect(res.status).toBe(429);
+  await waitFor(() => readEvents().some((e) => e.http.path === '/limited/c'), 10_000);
+  await waitFor(() => fs.existsSync(fileLog) && fs.readFileSync(fileLog, 'utf8').includes('/limited/c'), 10_000);
+  const everything = [logs.join('\n'), fs.readFileSync(eventsFile, 'utf8'), fs.readFileSync(fileLog, 'utf8')].join(
+    '\n',
+  );
+  expect(everything).not.toContain('QUERYKEYdoNotLeak');
+  expect(everything).not.toContain(headerKey);
+  // The key is kept, the value replaced (OTel convention), in every copy Kong serializes.
+  const entry = fs
+    .readFileSync(fileLog, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, any>) // eslint-disable-line @typescript-eslint/no-explicit-any
+    .find((e) => String(e.request.uri).startsWith('/limited/c'))!;
+  expect(entry.request.uri).toBe('/limited/c?x=1&apikey=REDACTED&Access_Token=REDACTED');
+  expect(entry.request.url).toMatch(/^http:\/\/[^/]+:\d+\/limited\/c\?x=1&apikey=REDACTED&Access_Token=REDACTED$/);
+  expect(entry.request.querystring).toEqual({ x: '1', apikey: 'REDACTED', Access_Token: 'REDACTED' });
+  expect(entry.request.headers).toMatchObject({
+    'x-api-key': 'REDACTED',
+    cookie: 'REDACTED',
+    authorization: 'REDACTED',
+  });
+  expect(entry.upstream_uri).toBe('REDACTED');
 });
