@@ -254,13 +254,13 @@ describe('declarative store', () => {
     expect(json(basic)).toEqual({ message: 'No API key found in request' });
   });
 
-  test('no key: 401 as Kong key-auth (message, WWW-Authenticate: Key realm="kong"), 2 RPCs, no log line', async () => {
+  test('no key: 401 as Kong key-auth (message, WWW-Authenticate: Key realm="kong"), 3 RPCs (with the deny record), no log line', async () => {
     const from = logs.length;
     const res = await send({ path: '/decl' });
     expect(res.status).toBe(401);
     expect(json(res)).toEqual({ message: 'No API key found in request' });
     expect(res.headers.first('www-authenticate')).toBe('Key realm="kong"');
-    expect(pdkCalls(res)).toEqual(['request.get_headers']); // + response.exit
+    expect(pdkCalls(res)).toEqual(['request.get_headers', 'ctx.shared.set']); // the deny record + response.exit
     expect(res.report.upstreamRequest).toBeUndefined();
     expect(reasonsSince(from)).toEqual([]);
   });
@@ -300,9 +300,9 @@ describe('declarative store', () => {
     expect(logs.slice(from).join('\n')).not.toContain(k.slice(0, 'bwk_test_'.length + 5));
   });
 
-  test('an invalid key costs getHeaders + log + exit (3 RPCs without lockout)', async () => {
+  test('an invalid key costs getHeaders + log + deny record + exit (4 RPCs without lockout)', async () => {
     const res = await send({ path: '/decl', headers: { 'x-api-key': generateKey('bwk_test') } });
-    expect(pdkCalls(res)).toEqual(['request.get_headers', 'log.info']); // + response.exit
+    expect(pdkCalls(res)).toEqual(['request.get_headers', 'log.info', 'ctx.shared.set']); // + response.exit
   });
 
   test('required_scopes: a valid key without them gets 403', async () => {
@@ -470,7 +470,7 @@ describe('lockout per client IP (in memory: no Redis on this route)', () => {
     const bad = () => ({ 'x-api-key': generateKey('bwk_test') });
     const first = await send({ path: '/lock', clientIp: ip, headers: bad() });
     expect(first.status).toBe(401);
-    expect(pdkCalls(first)).toEqual(['request.get_headers', 'client.get_ip', 'log.info']); // + response.exit
+    expect(pdkCalls(first)).toEqual(['request.get_headers', 'client.get_ip', 'log.info', 'ctx.shared.set']); // + exit
     expect((await send({ path: '/lock', clientIp: ip, headers: bad() })).status).toBe(401);
     const from = logs.length;
     const locked = await send({ path: '/lock', clientIp: ip, headers: bad() });
