@@ -4,7 +4,8 @@
 //   request.getMethod + request.getPathWithQuery (path and query in one read) + ctx.shared.get (the identity)
 //   (+ request.getHeaders(1000) only when a rule has a header object condition or a CEL expression reads headers)
 //   then: allowed → the decision record ctx.shared.set (lib/plugin.ts) = 4
-//         refused → log.info + response.exit = 5 (exit is not answered: 4 counted round trips + HandleEvent)
+//         refused → log.info + the deny record (ctx.shared.set, read by bulwark-audit) + response.exit = 6
+//                   (exit is not answered: 5 counted round trips + HandleEvent)
 //         monitor mode, would refuse → log.warn + the decision record.
 //   The AuthZEN decision point is outbound HTTP from the plugin server, not an RPC.
 import { MAX_QUERY_ARGS, parseRawQuery, queryPieceCount, readRequestHeaders } from '../lib/bounded-reads';

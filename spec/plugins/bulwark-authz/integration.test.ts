@@ -231,14 +231,14 @@ describe('identities from bulwark-jwt', () => {
     expect((await send({ path: '/orders' })).status).toBe(401);
   });
 
-  test('RPC round trips: allowed 5 (HandleEvent, getMethod, getPathWithQuery, identity get, decision record), refused 5 (+ log, exit unanswered)', async () => {
+  test('RPC round trips: allowed 5 (HandleEvent, getMethod, getPathWithQuery, identity get, decision record), refused 6 (+ log, deny record, exit unanswered)', async () => {
     const reader = bearer(await token('r', { scope: 'orders:read' }));
     for (let i = 0; i < 2; i++) await send({ path: '/orders', headers: reader }); // both workers' instances started
     const allowed = await send({ path: '/orders', headers: reader });
     const refused = await send({ path: '/orders', method: 'POST', body: '{}', headers: reader });
     process.stdout.write(`bulwark-authz round trips: allowed ${authzCalls(allowed)}, refused ${authzCalls(refused)}\n`);
     expect(authzCalls(allowed)).toBe(5);
-    expect(authzCalls(refused)).toBe(5);
+    expect(authzCalls(refused)).toBe(6);
   });
 
   test('deny_status 404 hides the operation; monitor mode logs the would-be denial and lets it through', async () => {
