@@ -84,11 +84,12 @@ describe('bulwark-transport mTLS (global requester + route configs)', () => {
   let pki: TestPki;
   let gw: Gateway;
   let prefix: string;
+  // 120 s: a test PKI (openssl key generation) plus the stock plugin server's start took over 30 s at load 14.
   beforeAll(async () => {
     pki = createTestPki();
     ({ gw, prefix } = await startWithProbe());
     gw.configure(config(pki));
-  });
+  }, 120_000);
   afterAllNoFailOpen(() => [gw]);
   afterAll(async () => {
     fs.rmSync(prefix, { recursive: true, force: true });
