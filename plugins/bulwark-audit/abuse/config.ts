@@ -1,0 +1,53 @@
+// The `abuse` record (schema.ts) → AbuseSettings (guard.ts), seconds turned into milliseconds once.
+import type { Infer } from '../../lib/fields';
+import type { DetectorPolicy } from './detectors';
+import type { AbuseSettings } from './guard';
+import type { AbuseField } from './schema';
+
+export type AbuseConfig = NonNullable<Infer<typeof AbuseField>>;
+
+export interface ParsedAbuse {
+  enabled: boolean;
+  settings: AbuseSettings;
+  /** Stable text of the settings (secrets only hashed, via the Redis settings key): equal configs share counters. */
+  namespace: string;
+}
+
+const policy = (d: {
+  enabled: boolean;
+  action: 'monitor' | 'block';
+  window_seconds: number;
+  ttl_seconds: number;
+}): DetectorPolicy => ({
+  enabled: d.enabled,
+  action: d.action,
+  windowMs: d.window_seconds * 1000,
+  ttlMs: d.ttl_seconds * 1000,
+});
+
+export function abuseSettings(c: AbuseConfig): ParsedAbuse {
+  const settings: AbuseSettings = {
+    policies: {
+      failed_auth_ip: { ...policy(c.failed_auth_ip), threshold: c.failed_auth_ip.threshold },
+      failed_auth_credential: { ...policy(c.failed_auth_credential), threshold: c.failed_auth_credential.threshold },
+      error_share: {
+        ...policy(c.error_share),
+        sharePercent: c.error_share.share_percent,
+        minRequests: c.error_share.min_requests,
+        statuses: c.error_share.statuses,
+      },
+      flooder: { ...policy(c.flooder), sharePercent: c.flooder.share_percent, minRequests: c.flooder.min_requests },
+      bola: { ...policy(c.bola), threshold: c.bola.threshold },
+      user_agents: { ...policy(c.user_agents), threshold: c.user_agents.threshold },
+    },
+    blockStatus: c.block_status,
+    banCacheMs: c.ban_cache_ms,
+    onRedisError: c.on_redis_error,
+    maxEntries: c.max_entries,
+  };
+  if (c.redis.settings !== undefined && c.redis.settingsKey !== undefined)
+    settings.redis = { settings: c.redis.settings, settingsKey: c.redis.settingsKey, keyPrefix: c.redis.keyPrefix };
+  const { redis, ...rest } = settings;
+  const namespace = JSON.stringify([rest, redis?.settingsKey ?? null, c.redis.keyPrefix]);
+  return { enabled: c.enabled, settings, namespace };
+}
