@@ -76,6 +76,8 @@ export interface EmulatorOptions {
    * The plugin servers are spawned with TZ and these only, as Kong's workers spawn them.
    */
   nginxMainEnv?: string[];
+  /** Extra arguments of bulwark-pluginserver's start command (`--metrics-listen 127.0.0.1:0`); ignored for stock. */
+  bulwarkServerArgs?: string[];
   /** Called for each line Kong would write to its error log. */
   onLog?: (line: string) => void;
   /** Emulate Kong's file-log plugin on every request: append kong.log.serialize() as JSON (file-log handler.lua). */
@@ -232,7 +234,9 @@ export class KongEmulator {
   private async boot(): Promise<void> {
     const root = this.opts.pluginsRoot ?? distPluginsDir;
     const names = this.opts.plugins ?? listBuiltPlugins(root);
-    const entries = this.opts.entries ?? pluginServerEntries(this.opts.server ?? 'bulwark', this.prefix, names, root);
+    const entries =
+      this.opts.entries ??
+      pluginServerEntries(this.opts.server ?? 'bulwark', this.prefix, names, root, this.opts.bulwarkServerArgs);
     // init_by_lua: query every server (process.lua load_external_plugins_info); any bad output stops Kong.
     // A name two servers report: the later entry replaces the earlier one, silently (process.lua 3.9.3 line 98,
     // `available_external_plugins[plugin_info.name] = plugin_info`); both servers are still started.

@@ -39,6 +39,8 @@ export function pluginServerEntries(
   prefix: string,
   pluginNames: string[],
   pluginsRoot = distPluginsDir,
+  /** More arguments for bulwark-pluginserver's start command (e.g. --metrics-listen); the stock server takes none. */
+  bulwarkArgs: readonly string[] = [],
 ): PluginServerEntry[] {
   const node = process.execPath;
   if (kind === 'stock') {
@@ -54,7 +56,7 @@ export function pluginServerEntries(
   return pluginNames.map((name, i) => ({
     name,
     socket: path.join(prefix, `${name}.sock`),
-    startCmd: i === 0 ? [node, bulwarkBin, '--plugins-root', pluginsRoot, '-p', prefix] : undefined,
+    startCmd: i === 0 ? [node, bulwarkBin, '--plugins-root', pluginsRoot, '-p', prefix, ...bulwarkArgs] : undefined,
     queryCmd: [node, bulwarkBin, '--plugins-root', pluginsRoot, '--dump-plugin', name],
   }));
 }

@@ -10,6 +10,7 @@ import path = require('path');
 import { parseArgs } from 'util';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './framer';
 import { SocketListener } from './listener';
+import { parseListenAddress, startMetricsListener, type ListenAddress } from './metrics-listener';
 import { JsonLogger, errorMessage } from './log';
 import {
   LoadedPlugin,
@@ -32,6 +33,8 @@ export const USAGE = `usage: bulwark-pluginserver (-d <plugin dir>)... | --plugi
   --shutdown-grace <secs>   on SIGTERM, wait this long for live events to end (default 5)
   --max-message-mib <MiB>   drop a connection that sends one message larger than this (default 72: above the
                             64 MiB largest body a Bulwark plugin reads)
+  --metrics-listen <addr>   serve Prometheus metrics at http://<addr>/metrics (HOST:PORT, [IPv6]:PORT or :PORT for
+                            127.0.0.1; off by default; plain HTTP without auth: keep it on a private address)
   -v, --verbose             debug logs
 Logs are JSON lines on stderr.`;
 
@@ -44,6 +47,7 @@ export interface CliOptions {
   eventTtlMs: number;
   shutdownGraceMs: number;
   maxMessageBytes: number;
+  metricsListen?: ListenAddress;
   verbose: boolean;
 }
 
@@ -62,6 +66,7 @@ export function parseCli(argv: string[]): CliOptions {
       'event-ttl': { type: 'string', default: '60' },
       'shutdown-grace': { type: 'string', default: '5' },
       'max-message-mib': { type: 'string', default: String(DEFAULT_MAX_MESSAGE_BYTES / 1048576) },
+      'metrics-listen': { type: 'string' },
       verbose: { type: 'boolean', short: 'v', default: false },
     },
   });
@@ -87,6 +92,7 @@ export function parseCli(argv: string[]): CliOptions {
     eventTtlMs: seconds('event-ttl', values['event-ttl'] ?? '60'),
     shutdownGraceMs: seconds('shutdown-grace', values['shutdown-grace'] ?? '5'),
     maxMessageBytes: mebibytes(values['max-message-mib'] ?? '72'),
+    ...(values['metrics-listen'] === undefined ? {} : { metricsListen: parseListenAddress(values['metrics-listen']) }),
     verbose: values.verbose ?? false,
   };
 }
@@ -142,6 +148,17 @@ export async function main(argv: string[]): Promise<number | null> {
     await listener.shutdown(0);
     return 1;
   }
+  let metricsAddress: ListenAddress | undefined;
+  if (opts.metricsListen !== undefined) {
+    try {
+      metricsAddress = (await startMetricsListener(opts.metricsListen, log)).address;
+    } catch (err) {
+      // Asked for and not available: refuse to start rather than run without the metrics the operator expects.
+      log.error('cannot listen for metrics', { error: errorMessage(err), address: opts.metricsListen });
+      await listener.shutdown(0);
+      return 1;
+    }
+  }
 
   const sweep = setInterval(
     () => {
@@ -168,8 +185,17 @@ export async function main(argv: string[]): Promise<number | null> {
     log.warn('unhandled promise rejection', { error: errorMessage(reason) }),
   );
 
-  log.info('listening', { pid: process.pid, plugins: [...plugins.keys()], sockets: listener.socketPaths });
+  log.info('listening', {
+    pid: process.pid,
+    plugins: [...plugins.keys()],
+    sockets: listener.socketPaths,
+    ...(metricsAddress ? { metrics: `http://${formatAddress(metricsAddress)}/metrics` } : {}),
+  });
   return null;
+}
+
+function formatAddress(a: ListenAddress): string {
+  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
 }
 
 if (require.main === module) {

@@ -25,6 +25,7 @@ import {
   type OutboundFetchResult,
 } from '../lib/outbound-http';
 import { describeError } from '../lib/plugin';
+import { countJwksRefresh } from '../lib/metrics';
 import { importJwk, KeyImportError, keyMismatch, type VerificationKey } from './keys';
 
 export interface JwksSettings {
@@ -213,9 +214,13 @@ export class RemoteKeySet {
     this.lastAttemptAt = this.now();
     this.fetchCount++;
     this.inflight = this.fetchKeys()
-      .then((keys) => this.install(keys))
+      .then((keys) => {
+        this.install(keys);
+        countJwksRefresh('ok');
+      })
       .catch((err: unknown) => {
         this.lastError = describeError(err);
+        countJwksRefresh('error');
       })
       .finally(() => {
         this.inflight = undefined;

@@ -19,6 +19,7 @@
 // state in locals (or kong.ctx.shared), never on `this`.
 import { version as PACKAGE_VERSION } from '../../package.json';
 import { exitWithError, UNEXPECTED_ERROR_MESSAGE, type RejectBody } from './errors';
+import { observePhase } from './metrics';
 import { asKong, type HeaderValues, type Kong } from './pdk';
 import {
   decisionRecord,
@@ -291,7 +292,11 @@ export function definePlugin<C, S = readonly unknown[]>(spec: PluginSpec<C, S>):
     if (handler === undefined) continue;
     Object.defineProperty(BulwarkPlugin.prototype, phase, {
       value: function (this: BulwarkPlugin, kong: unknown): Promise<void> {
-        return runPhase(name, phase, handler, kong, this.conf);
+        // bulwark_phase_duration_seconds (lib/metrics.ts): Bulwark's own time per plugin and phase.
+        const started = performance.now();
+        return runPhase(name, phase, handler, kong, this.conf).finally(() =>
+          observePhase(name, phase, (performance.now() - started) / 1000),
+        );
       },
       writable: false,
       enumerable: false,

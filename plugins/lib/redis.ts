@@ -163,6 +163,8 @@ export function createRedisClient(s: RedisSettings): RedisClient {
 export interface RegistryEntry {
   key: string;
   client: RedisClient;
+  /** describeRedisTarget of its settings (no secret): the metrics label. */
+  target: string;
   lastUsedMs: number;
   /** Called once when the client becomes ready (each reconnection too), e.g. to SCRIPT LOAD. */
   readonly onReady: Set<(client: RedisClient) => void>;
@@ -204,7 +206,13 @@ export class RedisRegistry {
     let entry = this.entries.get(key);
     if (!entry) {
       const client = this.create(settings);
-      const created: RegistryEntry = { key, client, lastUsedMs: this.now(), onReady: new Set() };
+      const created: RegistryEntry = {
+        key,
+        client,
+        target: describeRedisTarget(settings),
+        lastUsedMs: this.now(),
+        onReady: new Set(),
+      };
       // Without a listener an 'error' event would throw and end the process; failures surface through commands.
       client.on('error', (err: Error) => {
         created.lastError = err;
@@ -234,6 +242,11 @@ export class RedisRegistry {
 
   keys(): string[] {
     return [...this.entries.keys()];
+  }
+
+  /** Each held connection's target and whether it is ready (metrics: bulwark_redis_up). Does not mark use. */
+  connections(): { target: string; ready: boolean }[] {
+    return [...this.entries.values()].map((e) => ({ target: e.target, ready: e.client.status === 'ready' }));
   }
 
   /** Observe connection errors (ioredis 'error' events), e.g. for a log line on the next request. */
