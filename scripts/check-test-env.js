@@ -22,6 +22,7 @@ const TOOLS = [
   { bin: 'openssl', pkg: 'openssl', why: 'test certificates (Redis TLS, the gateway HTTPS listener)' },
   { bin: 'luajit', pkg: 'luajit', why: "bulwark-guard's handler.lua on the engine Kong runs" },
   { bin: 'syslog-ng', pkg: 'syslog-ng-core', why: "bulwark-audit's syslog sink against a real syslog server" },
+  { bin: 'prometheus', pkg: 'prometheus', why: "a real Prometheus scrapes bulwark-pluginserver's /metrics" },
   { bin: 'deck', pkg: 'deck', why: 'decK offline validation of kong.yml', optional: true },
   { bin: 'docker-compose', pkg: 'docker-compose', why: 'docker-compose config of docker-compose.yml', optional: true },
 ];
