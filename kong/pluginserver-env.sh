@@ -22,6 +22,10 @@
 # `plugins` first: it refuses with 503 any request a Bulwark plugin let through without deciding (plugin server
 # down or an RPC failure, where Kong itself fails open). BULWARK_GUARD=off leaves it out (not recommended).
 #
+# BULWARK_METRICS_LISTEN=HOST:PORT adds `--metrics-listen HOST:PORT` to bulwark-pluginserver's start command: it
+# then serves Prometheus metrics at http://HOST:PORT/metrics. The stock server has no metrics endpoint: ignored
+# there, with a warning.
+#
 # usage: pluginserver-env.sh [BULWARK_HOME]   (default /usr/local/kong/bulwark; output on stdout)
 set -eu
 
@@ -33,6 +37,17 @@ stock="$home/node_modules/kong-pdk/bin/kong-js-pluginserver"
 bulwark="$home/dist/js/kong/pluginserver/cli.js"
 prefix="${KONG_PREFIX_DIR:-/usr/local/kong}"
 guard=",bulwark-guard"
+metrics=""
+if [ -n "${BULWARK_METRICS_LISTEN:-}" ]; then
+  case "$BULWARK_METRICS_LISTEN" in
+    *[!A-Za-z0-9.:\[\]-]*) echo "pluginserver-env.sh: invalid BULWARK_METRICS_LISTEN '$BULWARK_METRICS_LISTEN'" >&2; exit 1 ;;
+  esac
+  if [ "$kind" = "stock" ]; then
+    echo "pluginserver-env.sh: BULWARK_METRICS_LISTEN ignored: the stock plugin server has no metrics endpoint" >&2
+  else
+    metrics=" --metrics-listen $BULWARK_METRICS_LISTEN"
+  fi
+fi
 [ "${BULWARK_GUARD:-on}" = "off" ] && guard=""
 
 names=""
@@ -81,7 +96,7 @@ for name in $names; do
     echo "pluginserver_${key}_query_cmd = $node $stock -d $dir --dump-all-plugins"
   else
     if [ "$first" = 1 ]; then
-      echo "pluginserver_${key}_start_cmd = $node $bulwark --plugins-root $plugins_dir --kong-prefix $prefix"
+      echo "pluginserver_${key}_start_cmd = $node $bulwark --plugins-root $plugins_dir --kong-prefix $prefix$metrics"
       first=0
     fi
     echo "pluginserver_${key}_query_cmd = $node $bulwark --plugins-root $plugins_dir --dump-plugin $name"

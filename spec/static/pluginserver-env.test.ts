@@ -122,3 +122,46 @@ test('kong.conf lists bulwark-guard and the Dockerfile installs its Lua files wh
   expect(off.stdout).toMatch(/^plugins = bundled,bulwark-[a-z]/m);
   expect(off.stdout).not.toContain('bulwark-guard');
 });
+
+test('BULWARK_METRICS_LISTEN: the start command serves /metrics there (bulwark); the stock server ignores it, saying so', async () => {
+  const prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-conf-'));
+  const port = await new Promise<number>((resolve) => {
+    const s = require('node:net').createServer() as import('node:net').Server;
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as import('node:net').AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+  const run = (kind: string) =>
+    spawnSync('sh', [path.join(root, 'kong/pluginserver-env.sh'), root], {
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        NODE_BIN: process.execPath,
+        BULWARK_PLUGINSERVER: kind,
+        KONG_PREFIX_DIR: prefix,
+        BULWARK_METRICS_LISTEN: `127.0.0.1:${port}`,
+      },
+    });
+  const stock = run('stock');
+  expect(stock.stdout).not.toContain('--metrics-listen');
+  expect(stock.stderr).toContain('the stock plugin server has no metrics endpoint');
+  const startCmd = /_start_cmd = (.*)$/m.exec(run('bulwark').stdout)![1]!;
+  expect(startCmd).toMatch(new RegExp(`--metrics-listen 127\\.0\\.0\\.1:${port}$`));
+  const [cmd, ...args] = startCmd.split(' ');
+  const child = spawn(cmd!, args, { stdio: 'ignore', env: workerEnvironment([]) });
+  try {
+    let text = '';
+    for (let i = 0; i < 100 && text === ''; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      text = await fetch(`http://127.0.0.1:${port}/metrics`).then(
+        (r) => r.text(),
+        () => '',
+      );
+    }
+    expect(text).toContain('# TYPE bulwark_decisions_total counter');
+  } finally {
+    child.kill('SIGTERM');
+    fs.rmSync(prefix, { recursive: true, force: true });
+  }
+}, 30_000);
