@@ -68,6 +68,11 @@ export interface RedisHealth {
   lastError?: string;
 }
 
+export const REDIS_RETRY_MS = 1000;
+
+/** Redis not called: it failed less than REDIS_RETRY_MS ago. */
+class RedisSkipped extends Error {}
+
 const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 export class AbuseGuard {
@@ -87,10 +92,24 @@ export class AbuseGuard {
     this.answers = new TtlCache({ maxEntries: settings.maxEntries, now: () => this.clock });
   }
 
+  /** After a Redis failure, no call for REDIS_RETRY_MS (then one probe): an outage costs no timeout per request. */
+  private redisSkipUntil = 0;
+
   private noteRedis(ok: boolean, err?: unknown): void {
     if (this.redisHealth.up !== ok) this.redisHealth.changed = true;
     this.redisHealth.up = ok;
-    if (!ok) this.redisHealth.lastError = errorText(err);
+    if (!ok && !(err instanceof RedisSkipped)) {
+      this.redisHealth.lastError = errorText(err);
+      this.redisSkipUntil = this.now() + REDIS_RETRY_MS;
+    }
+  }
+
+  private redisUsable(now: number): boolean {
+    return this.redis !== undefined && now >= this.redisSkipUntil;
+  }
+
+  private redisSkipped(): Error {
+    return new RedisSkipped(`Redis failed (${this.redisHealth.lastError ?? ''}); next try within ${REDIS_RETRY_MS} ms`);
   }
 
   /** Whether the client at `ip` is banned: the one lookup of the access phase. */
@@ -104,6 +123,7 @@ export class AbuseGuard {
     if (this.redis === undefined) return { state: 'clear' };
     let ban: Ban | undefined;
     try {
+      if (!this.redisUsable(now)) throw this.redisSkipped();
       ban = await this.redis.lookupBan(ip, now);
       this.noteRedis(true);
     } catch (err) {
@@ -130,6 +150,7 @@ export class AbuseGuard {
     let store: MemoryAbuseStore | RedisAbuseStore = this.redis ?? this.memory;
     let readings: Reading[];
     try {
+      if (this.redis && !this.redisUsable(now)) throw this.redisSkipped();
       const measured = await store.measure(measures, p, now);
       readings = measured.readings;
       result.tableFull = measured.tableFull;

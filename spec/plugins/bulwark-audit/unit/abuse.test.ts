@@ -290,3 +290,41 @@ describe('bounded memory', () => {
     expect(guard.memory.size).toBe(1);
   });
 });
+
+describe('Redis unreachable', () => {
+  const registry = new RedisRegistry({ sweepEveryMs: 0 });
+  afterAll(() => registry.closeAll());
+  const unreachable = (onError: string) => {
+    const parsed = abuseSettings(
+      AbuseField.read(
+        {
+          enabled: true,
+          on_redis_error: onError,
+          failed_auth_ip: { threshold: 2 },
+          redis: { mode: 'standalone', host: '127.0.0.1', port: 1, timeout_ms: 50, connect_timeout_ms: 50 },
+        },
+        'abuse',
+      ),
+    );
+    const clock = { t: 1_000 * HOUR };
+    return { guard: new AbuseGuard(parsed.settings, registry, () => clock.t), clock };
+  };
+
+  test('fail-closed: the ban check says unavailable; local: clear, and counting goes on in memory (bans included)', async () => {
+    const closed = unreachable('fail-closed').guard;
+    expect(await closed.checkBan('192.0.2.1')).toMatchObject({ state: 'unavailable' });
+    expect(closed.redisHealth).toMatchObject({ up: false, changed: true });
+
+    const { guard: local, clock } = unreachable('local');
+    expect(await local.checkBan('192.0.2.1')).toEqual({ state: 'clear' });
+    const first = await local.observe(failed('192.0.2.1'));
+    expect(first.counter).toBe('memory-fallback');
+    const second = await local.observe(failed('192.0.2.1'));
+    expect(second.findings.map((f) => f.kind)).toEqual(['trip', 'ban']);
+    expect(await local.checkBan('192.0.2.1')).toMatchObject({ state: 'banned', detector: 'failed_auth_ip' });
+    // After REDIS_RETRY_MS, Redis is probed again (still down: still clear, still logged as down).
+    clock.t += 1000;
+    expect(await local.checkBan('192.0.2.2')).toEqual({ state: 'clear' });
+    expect(local.redisHealth.up).toBe(false);
+  });
+});
