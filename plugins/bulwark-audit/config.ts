@@ -5,6 +5,7 @@ import { CidrList } from '../lib/ip';
 import type { ClientIpSettings, ForwardedHeaderKind } from '../lib/client-ip';
 import type { Decision } from '../lib/security-event';
 import { compileRedaction, type CompiledRedaction } from './redaction';
+import { abuseSettings, type ParsedAbuse } from './abuse/config';
 import { ConfigFields } from './schema';
 import type { ElasticsearchConfig, SplunkConfig } from './sinks/http';
 import type { SyslogConfig, SyslogProtocol } from './sinks/syslog';
@@ -35,6 +36,7 @@ export interface AuditConfig {
   /** Built-in and operator names, compiled once per instance. */
   redaction: CompiledRedaction;
   sinks: SinksConfig;
+  abuse: ParsedAbuse;
 }
 
 export function parseAuditConfig(raw: unknown): AuditConfig {
@@ -89,5 +91,6 @@ export function parseAuditConfig(raw: unknown): AuditConfig {
     redact,
     redaction: compileRedaction(redact),
     sinks,
+    abuse: abuseSettings(conf.abuse),
   };
 }

@@ -4,6 +4,7 @@
 import { boolean, configFields, integer, kongSchema, record, set, string } from '../lib/fields';
 import { forwardedHeader, headerName, pemCertificate, port, secret, trustedProxies } from '../lib/typedefs';
 import { DECISIONS } from '../lib/security-event';
+import { AbuseField } from './abuse/schema';
 
 /** Which events are shipped, and how the client address is resolved for them. */
 export const EventFields = {
@@ -131,6 +132,9 @@ export const SinkFields = {
   ),
 } as const;
 
-export const ConfigFields = configFields({ ...EventFields, ...RedactionFields, ...SinkFields });
+/** Abuse detection with temporary bans (abuse/README.md). */
+export const AbuseFields = { abuse: AbuseField } as const;
+
+export const ConfigFields = configFields({ ...EventFields, ...RedactionFields, ...SinkFields, ...AbuseFields });
 
 export const Schema = kongSchema(ConfigFields);

@@ -42,6 +42,23 @@ export interface BulwarkMetrics {
 
 const GLOBAL_KEY = Symbol.for('bulwark.metrics.v1');
 
+/** What a bulwark-audit sink reports (plugins/bulwark-audit/sinks/stats.ts SinkStats, plain numbers). */
+export interface SinkCounters {
+  sink: string;
+  sent: number;
+  dropped_queue_full: number;
+  dropped_expired: number;
+  dropped_rejected: number;
+  queue_depth: number;
+}
+
+let sinkSource: () => readonly SinkCounters[] = () => [];
+
+/** bulwark-audit hands over its sink counters; they are read at each scrape (collect). */
+export function setSinkCountersSource(source: () => readonly SinkCounters[]): void {
+  sinkSource = source;
+}
+
 function create(): BulwarkMetrics {
   const registry = new Registry();
   const redisUp = new Gauge({
@@ -80,18 +97,35 @@ function create(): BulwarkMetrics {
       help: 'Security events waiting in each bulwark-audit sink queue.',
       labelNames: ['sink'],
       registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of sinkSource()) this.set({ sink: s.sink }, s.queue_depth);
+      },
     }),
+    // The sinks keep monotonic totals themselves: each scrape copies them (reset + inc by the total).
     sinkDropped: new Counter({
       name: 'bulwark_audit_sink_dropped_total',
-      help: 'Security events a bulwark-audit sink dropped (queue full, too old, retries exhausted).',
+      help: 'Security events a bulwark-audit sink dropped: why = queue_full, expired (older than the maximum age), rejected (refused for good by the receiver).',
       labelNames: ['sink', 'why'],
       registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of sinkSource()) {
+          this.inc({ sink: s.sink, why: 'queue_full' }, s.dropped_queue_full);
+          this.inc({ sink: s.sink, why: 'expired' }, s.dropped_expired);
+          this.inc({ sink: s.sink, why: 'rejected' }, s.dropped_rejected);
+        }
+      },
     }),
     sinkSent: new Counter({
       name: 'bulwark_audit_sink_sent_total',
       help: 'Security events a bulwark-audit sink delivered.',
       labelNames: ['sink'],
       registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of sinkSource()) this.inc({ sink: s.sink }, s.sent);
+      },
     }),
     redisUp,
     jwksRefreshes: new Counter({

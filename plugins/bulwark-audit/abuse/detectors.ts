@@ -18,6 +18,7 @@ export interface SecurityEvent {
   plugin: string;
   decision: 'allow' | 'deny' | 'monitor-deny' | 'error';
   reason: string;
+  rule_id?: string;
   status?: number;
   client_ip?: string;
   http: { method: string; host: string; path: string };

@@ -28,6 +28,7 @@ const enabled = (dflt: boolean) => boolean({ default: dflt, description: 'Whethe
 
 const countDetector = (
   what: string,
+  about: string,
   d: { threshold: number; window: number; ttl: number; action: 'monitor' | 'block' },
 ) =>
   record(
@@ -42,7 +43,7 @@ const countDetector = (
       window_seconds: windowSeconds(d.window),
       ttl_seconds: ttlSeconds(d.ttl),
     },
-    { required: true },
+    { required: true, description: about },
   );
 
 const shareFields = (d: { share: number; min: number; window: number; ttl: number; action: 'monitor' | 'block' }) => ({
@@ -64,6 +65,7 @@ const shareFields = (d: { share: number; min: number; window: number; ttl: numbe
 
 const distinctDetector = (
   what: string,
+  about: string,
   d: { threshold: number; window: number; ttl: number; action: 'monitor' | 'block' },
 ) =>
   record(
@@ -78,7 +80,7 @@ const distinctDetector = (
       window_seconds: windowSeconds(d.window),
       ttl_seconds: ttlSeconds(d.ttl),
     },
-    { required: true },
+    { required: true, description: about },
   );
 
 export const DEFAULT_ABUSE_KEY_PREFIX = 'bulwark-abuse';
@@ -134,18 +136,26 @@ export const AbuseField = record(
       between: [100, 10_000_000],
       description: 'Bound of each in-memory table (counters, distinct sets, bans, cached answers) per configuration.',
     }),
-    failed_auth_ip: countDetector('requests refused with 401 from one client IP', {
-      threshold: 30,
-      window: 180,
-      ttl: 3600,
-      action: 'block',
-    }),
-    failed_auth_credential: countDetector('requests refused with 401 for one credential prefix (all IPs)', {
-      threshold: 100,
-      window: 180,
-      ttl: 3600,
-      action: 'block',
-    }),
+    failed_auth_ip: countDetector(
+      'requests refused with 401 from one client IP',
+      "Failed authentications (a Bulwark plugin's 401) per client IP, as GitLab's 30 in 3 minutes → 1 hour ban.",
+      {
+        threshold: 30,
+        window: 180,
+        ttl: 3600,
+        action: 'block',
+      },
+    ),
+    failed_auth_credential: countDetector(
+      'requests refused with 401 for one credential prefix (all IPs)',
+      'Failed authentications per credential prefix over all IPs: stuffing spread over many addresses; bans each IP that adds to it.',
+      {
+        threshold: 100,
+        window: 180,
+        ttl: 3600,
+        action: 'block',
+      },
+    ),
     error_share: record(
       {
         ...shareFields({ share: 50, min: 20, window: 300, ttl: 3600, action: 'monitor' }),
@@ -156,22 +166,39 @@ export const AbuseField = record(
             "Which responses count as errors: every 4xx (Apigee's Brute Guessor) or only 403 (Robot Abuser).",
         }),
       },
-      { required: true },
+      {
+        required: true,
+        description: "Share of 4xx (or 403) responses per principal, as Apigee's Brute Guessor and Robot Abuser.",
+      },
     ),
-    flooder: record(shareFields({ share: 50, min: 1000, window: 60, ttl: 600, action: 'monitor' }), { required: true }),
-    bola: distinctDetector('object ids per principal and operation', {
-      threshold: 100,
-      window: 300,
-      ttl: 3600,
-      action: 'monitor',
+    flooder: record(shareFields({ share: 50, min: 1000, window: 60, ttl: 600, action: 'monitor' }), {
+      required: true,
+      description: "Share of all requests sent by one client IP, as Apigee's Flooder.",
     }),
-    user_agents: distinctDetector('User-Agent values per credential', {
-      threshold: 10,
-      window: 3600,
-      ttl: 3600,
-      action: 'monitor',
-    }),
+    bola: distinctDetector(
+      'object ids per principal and operation',
+      'Distinct object ids per principal and operation (BOLA enumeration: walking /orders/1, /orders/2, ...).',
+      {
+        threshold: 100,
+        window: 300,
+        ttl: 3600,
+        action: 'monitor',
+      },
+    ),
+    user_agents: distinctDetector(
+      'User-Agent values per credential',
+      'Distinct User-Agent values per credential (a key shared or stolen).',
+      {
+        threshold: 10,
+        window: 3600,
+        ttl: 3600,
+        action: 'monitor',
+      },
+    ),
     redis: redisField,
   },
-  { required: true },
+  {
+    required: true,
+    description: 'Abuse detection with temporary bans (plugins/bulwark-audit/abuse/README.md).',
+  },
 );
