@@ -20,6 +20,8 @@ services:
     routes:
       - { name: orders, paths: ["/orders"] }
 plugins:
+  - name: bulwark-audit
+    route: orders
   - name: bulwark-response-headers
     route: orders
 `;
@@ -27,7 +29,7 @@ plugins:
 beforeAll(async () => {
   const lines: string[] = [];
   gw = await startGateway({
-    plugins: ['bulwark-response-headers'],
+    plugins: ['bulwark-audit', 'bulwark-response-headers'],
     bulwarkServerArgs: ['--metrics-listen', '127.0.0.1:0'],
     onLog: (l) => lines.push(l),
   });
@@ -70,7 +72,9 @@ test('the endpoint serves the Prometheus text format; other paths and methods ar
 });
 
 test('Prometheus scrapes the plugin server and returns the counts the test requests produced', async () => {
-  for (let i = 0; i < 7; i++) expect((await gw!.send({ path: '/orders' })).status).toBe(200);
+  for (let i = 0; i < 7; i++) {
+    expect((await gw!.send({ path: '/orders' })).status).toBe(200);
+  }
   const targets = await eventually(
     () => prometheus!.targets(),
     (t) => t.length === 1 && t[0]!.health === 'up',

@@ -145,7 +145,7 @@ describe('two Kong nodes (two plugin-server processes) sharing a real redis-serv
   const redisAbuse = (port: number, onError = 'local') => `{ enabled: true, ban_cache_ms: 0, on_redis_error: ${onError},
     failed_auth_ip: { threshold: 6, window_seconds: 60, ttl_seconds: 30 },
     failed_auth_credential: { enabled: false }, error_share: { enabled: false }, flooder: { enabled: false },
-    redis: { mode: standalone, host: 127.0.0.1, port: ${port}, key_prefix: nodes-abuse, timeout_ms: 200 } }`;
+    redis: { mode: standalone, host: 127.0.0.1, port: ${port}, key_prefix: nodes-abuse, timeout_ms: 2000 } }`;
 
   beforeAll(async () => {
     redis = await startRedis();
