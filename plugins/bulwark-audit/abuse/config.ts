@@ -1,5 +1,7 @@
 // The `abuse` record (schema.ts) → AbuseSettings (guard.ts), seconds turned into milliseconds once.
 import type { Infer } from '../../lib/fields';
+import { redisSettingsKey } from '../../lib/redis';
+import { redisSettings } from '../../lib/typedefs';
 import type { DetectorPolicy } from './detectors';
 import type { AbuseSettings } from './guard';
 import type { AbuseField } from './schema';
@@ -45,9 +47,11 @@ export function abuseSettings(c: AbuseConfig): ParsedAbuse {
     onRedisError: c.on_redis_error,
     maxEntries: c.max_entries,
   };
-  if (c.redis.settings !== undefined && c.redis.settingsKey !== undefined)
-    settings.redis = { settings: c.redis.settings, settingsKey: c.redis.settingsKey, keyPrefix: c.redis.keyPrefix };
+  const keyPrefix = c.redis.key_prefix;
+  const redisConnection = redisSettings(c.redis, 'abuse.redis');
+  if (redisConnection !== undefined)
+    settings.redis = { settings: redisConnection, settingsKey: redisSettingsKey(redisConnection), keyPrefix };
   const { redis, ...rest } = settings;
-  const namespace = JSON.stringify([rest, redis?.settingsKey ?? null, c.redis.keyPrefix]);
+  const namespace = JSON.stringify([rest, redis?.settingsKey ?? null, keyPrefix]);
   return { enabled: c.enabled, settings, namespace };
 }

@@ -1,10 +1,8 @@
 // bulwark-audit's `abuse` config record (lib/fields.ts): one record per detector with its thresholds, window, TTL
 // and action, plus where counters live (`redis`) and what a banned client gets. Detectors are described in
 // detectors.ts and the plugin README; every default is stated there.
-import { ConfigReader } from '../../lib/config';
-import { boolean, integer, record, string, type Field } from '../../lib/fields';
-import { redisSettingsKey, type RedisSettings } from '../../lib/redis';
-import { parseRedisConfig, redisSchemaField } from '../../lib/redis-config';
+import { boolean, integer, record, string } from '../../lib/fields';
+import { redis } from '../../lib/typedefs';
 
 const DAY_SECONDS = 86_400;
 
@@ -84,28 +82,6 @@ const distinctDetector = (
   );
 
 export const DEFAULT_ABUSE_KEY_PREFIX = 'bulwark-abuse';
-
-export interface AbuseRedisConfig {
-  settings?: RedisSettings;
-  settingsKey?: string;
-  keyPrefix: string;
-}
-
-/** The shared `redis` record (lib/redis-config.ts) as a field of this record. */
-const redisField: Field<AbuseRedisConfig> = {
-  def: redisSchemaField(
-    'Redis holding the abuse counters and bans (every Kong node agrees). mode none: counted in memory per node.',
-    DEFAULT_ABUSE_KEY_PREFIX,
-  ) as Field<AbuseRedisConfig>['def'],
-  read(value: unknown, path: string): AbuseRedisConfig {
-    const parent = path.slice(0, Math.max(0, path.lastIndexOf('.')));
-    const raw = { redis: value ?? {} };
-    const parsed = parseRedisConfig(new ConfigReader(raw, parent), raw, DEFAULT_ABUSE_KEY_PREFIX);
-    return parsed.settings === undefined
-      ? { keyPrefix: parsed.keyPrefix }
-      : { settings: parsed.settings, settingsKey: redisSettingsKey(parsed.settings), keyPrefix: parsed.keyPrefix };
-  },
-};
 
 export const AbuseField = record(
   {
@@ -195,7 +171,16 @@ export const AbuseField = record(
         action: 'monitor',
       },
     ),
-    redis: redisField,
+    redis: redis({
+      description:
+        'Redis holding the abuse counters and bans (every Kong node agrees). mode none: counted in memory per node.',
+      noneMeans: 'no Redis',
+      afterTimeout: 'past it the request follows on_redis_error',
+      keyPrefix: {
+        default: DEFAULT_ABUSE_KEY_PREFIX,
+        description: 'Prefix of every key this plugin reads or writes in Redis.',
+      },
+    }),
   },
   {
     required: true,
