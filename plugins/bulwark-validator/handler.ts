@@ -7,6 +7,7 @@
 //                                                              present, or when no Content-Length says whether
 //                                                              there is one (HTTP/2 may send a body without it)
 //   + one log line + exit                                      on a rejection (monitor: the log line only)
+//   + one log line                                             an undocumented operation with unknown_operations log
 // The request is never modified: what passes reaches the upstream byte for byte.
 //
 // getRawBody always gets an explicit limit (../../docs/kong-protocol.md §1.5: without one, a body Kong spooled to disk
@@ -73,7 +74,17 @@ export async function access(ctx: PhaseContext<ValidatorConfig>): Promise<void> 
     });
     return reject(500);
   }
-  if (verdict.action === 'pass') return;
+  if (verdict.action === 'pass') {
+    if (policy.kind !== 'openapi') return;
+    if (verdict.unmatched !== undefined && policy.unknownOperations === 'log')
+      await log.notice('undocumented_operation', {
+        method,
+        path: pathWithQuery.split('?')[0]!.slice(0, 512), // the path only: query strings may carry credentials
+        unmatched: verdict.unmatched,
+        action: 'allowed (unknown_operations: log)',
+      });
+    return;
+  }
 
   const { rejection } = verdict;
   const fields = {

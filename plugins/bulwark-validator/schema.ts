@@ -44,10 +44,10 @@ export const ConfigFields = configFields({
           'Path of the OpenAPI document (JSON or YAML) on the machine running the plugin server. Exclusive with spec.',
       }),
       unknown_operations: string({
-        one_of: ['reject', 'allow'],
+        one_of: ['reject', 'allow', 'log'],
         default: 'reject',
         description:
-          'Requests to a path (404) or method (405) the document does not define: reject them (shuts shadow endpoints) or let them through unvalidated.',
+          'Requests to a path (404) or method (405) the document does not define (the fallthrough action): reject them (shuts shadow endpoints), let them through unvalidated, or let them through and log each one (undocumented_operation).',
       }),
       base_paths: array(
         refine(string({ len_max: 1024, match: '^/[^%s%?#]*$' }), (p) =>

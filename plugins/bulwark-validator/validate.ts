@@ -53,7 +53,7 @@ export type Verdict =
 
 export interface OpenApiPolicy {
   api: CompiledApi;
-  unknownOperations: 'reject' | 'allow';
+  unknownOperations: 'reject' | 'allow' | 'log';
   /** Query parameters the operation does not declare are rejected. */
   rejectUnknownQuery: boolean;
 }
@@ -353,7 +353,7 @@ export async function validateOpenApiRequest(
   const segments = normalizePathSegments(rawPath);
   const match = segments === undefined ? ({ kind: 'no-path' } as const) : findOperation(policy.api, method, segments);
   if (match.kind !== 'found') {
-    if (policy.unknownOperations === 'allow') return { action: 'pass', unmatched: match.kind };
+    if (policy.unknownOperations !== 'reject') return { action: 'pass', unmatched: match.kind };
     if (match.kind === 'no-path') {
       return reject(404, MESSAGES.notFound, [
         { root: 'request', steps: ['path'], rule: 'unknown-path', detail: 'the API description defines no such path' },
