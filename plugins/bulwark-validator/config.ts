@@ -105,6 +105,7 @@ function openApiPolicy(r: RawConfig['openapi']): ValidationPolicy {
     throw new ConfigError('openapi.spec', 'set spec or spec_file, not both');
   const unknownOperations = r.unknown_operations;
   const rejectUnknownQuery = r.reject_unknown_query;
+  const deprecationHeaders = r.deprecation_headers;
   let fileStamp = '';
   if (file !== undefined) {
     try {
@@ -143,7 +144,13 @@ function openApiPolicy(r: RawConfig['openapi']): ValidationPolicy {
         lenient: loadMode === 'lenient',
         precompile,
       });
-      return { kind: 'openapi', api, unknownOperations: 'reject', rejectUnknownQuery: false };
+      return {
+        kind: 'openapi',
+        api,
+        unknownOperations: 'reject',
+        rejectUnknownQuery: false,
+        deprecationHeaders: false,
+      };
     } catch (err) {
       // Locations inside the document are prefixed with the config field holding it.
       if (err instanceof ConfigError) {
@@ -159,7 +166,7 @@ function openApiPolicy(r: RawConfig['openapi']): ValidationPolicy {
   });
   if (compiled.kind !== 'openapi') throw new Error('policy cache returned a policy of another kind');
   // The compiled API is shared; the per-instance switches are not part of the cache key.
-  return { ...compiled, unknownOperations, rejectUnknownQuery };
+  return { ...compiled, unknownOperations, rejectUnknownQuery, deprecationHeaders };
 }
 
 function jsonSchemaPolicy(r: RawConfig['json_schema']): ValidationPolicy {

@@ -7,6 +7,7 @@
 //                                                              present, or when no Content-Length says whether
 //                                                              there is one (HTTP/2 may send a body without it)
 //   + one log line + exit                                      on a rejection (monitor: the log line only)
+//   + setHeaders                                               a deprecated operation with deprecation_headers on
 //   + one log line                                             an undocumented operation with unknown_operations log
 // The request is never modified: what passes reaches the upstream byte for byte.
 //
@@ -29,6 +30,7 @@ import {
   type Verdict,
 } from './validate';
 import { rejectionBody, toLogViolation } from './violations';
+import { deprecationHeaders } from './deprecation';
 
 /** Problems listed in the lenient-load log line (the line says how many there were in all). */
 export const MAX_LOGGED_PROBLEMS = 100;
@@ -83,6 +85,8 @@ export async function access(ctx: PhaseContext<ValidatorConfig>): Promise<void> 
         unmatched: verdict.unmatched,
         action: 'allowed (unknown_operations: log)',
       });
+    const deprecation = policy.deprecationHeaders === true ? deprecationHeaders(verdict.deprecation) : undefined;
+    if (deprecation !== undefined) await kong.response.setHeaders(deprecation);
     return;
   }
 

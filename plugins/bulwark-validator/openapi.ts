@@ -19,6 +19,7 @@
 // the handler) instead of refusing the document; Ajv then compiles what it can, operation by operation.
 import type { ValidateFunction } from 'ajv';
 import { ConfigError } from '../lib/config';
+import { readDeprecation, type OperationDeprecation } from './deprecation';
 import { parseMediaType, isJsonMediaType } from '../lib/media-type';
 import { createAjv, metaSchemaValidator, runBounded, type AjvDialect, type AjvInstance } from './ajv-setup';
 import {
@@ -94,6 +95,8 @@ export interface CompiledOperation {
   /** Compiles the operation's validators now (what the first request would do); throws OperationCompileError. */
   compileNow(): void;
   body?: { required: boolean; media: MediaEntry[] };
+  /** deprecated / x-deprecation-date / x-sunset of the operation (deprecation.ts). */
+  deprecation?: OperationDeprecation;
 }
 
 interface PathEntry {
@@ -567,6 +570,8 @@ function compileOperation(
   const tasks: (() => void)[] = [];
   const lazy = new LazyOperation(label, tasks);
   const compiled: CompiledOperation = { method, template, label, params, compileNow: () => lazy.ensure() };
+  const deprecation = readDeprecation(op, pointerLocation(opPointer));
+  if (deprecation) compiled.deprecation = deprecation;
   let paramsValidator: ValidateFunction | undefined;
   if (anySchema) {
     const properties: JsonObject = {};

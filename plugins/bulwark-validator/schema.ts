@@ -49,6 +49,11 @@ export const ConfigFields = configFields({
         description:
           'Requests to a path (404) or method (405) the document does not define (the fallthrough action): reject them (shuts shadow endpoints), let them through unvalidated, or let them through and log each one (undocumented_operation).',
       }),
+      deprecation_headers: boolean({
+        default: false,
+        description:
+          "Add RFC 9745 Deprecation (from the operation's x-deprecation-date) and RFC 8594 Sunset (from its x-sunset) headers to the responses of operations the document marks deprecated.",
+      }),
       base_paths: array(
         refine(string({ len_max: 1024, match: '^/[^%s%?#]*$' }), (p) =>
           p.startsWith('/') && !/[?#\s]/.test(p) ? undefined : "expected a path starting with '/'",

@@ -5,6 +5,7 @@
 //   JSON Schema: Content-Length → query and headers → body presence → Content-Type (415) → body.
 // All parameter and body violations of a request are reported together with 400. What is accepted must be what
 // upstream parsers read (README "What is checked is what the upstream parses").
+import type { OperationDeprecation } from './deprecation';
 import type { ValidateFunction } from 'ajv';
 import { isJsonMediaType, mediaRangeSpecificity, parseMediaType, type MediaType } from '../lib/media-type';
 import { headerValues, type HeaderMultimap } from '../lib/pdk';
@@ -48,12 +49,14 @@ export interface RequestSnapshot {
 export type BodyReader = (limit: number) => Promise<Uint8Array>;
 
 export type Verdict =
-  | { action: 'pass'; operation?: string; unmatched?: 'no-path' | 'no-method' }
+  | { action: 'pass'; operation?: string; unmatched?: 'no-path' | 'no-method'; deprecation?: OperationDeprecation }
   | { action: 'reject'; operation?: string; rejection: Rejection };
 
 export interface OpenApiPolicy {
   api: CompiledApi;
   unknownOperations: 'reject' | 'allow' | 'log';
+  /** RFC 9745 / RFC 8594 headers on responses of deprecated operations. */
+  deprecationHeaders?: boolean;
   /** Query parameters the operation does not declare are rejected. */
   rejectUnknownQuery: boolean;
 }
@@ -420,7 +423,7 @@ export async function validateOpenApiRequest(
     }
   }
   if (violations.length > 0) return reject(400, VALIDATION_FAILED, violations, op.label);
-  return { action: 'pass', operation: op.label };
+  return { action: 'pass', operation: op.label, ...(op.deprecation ? { deprecation: op.deprecation } : {}) };
 }
 
 export interface JsonSchemaPolicy {

@@ -48,6 +48,7 @@ describe('defaults', () => {
       max_errors: 20,
       openapi: {
         unknown_operations: 'reject',
+        deprecation_headers: false,
         base_paths: [],
         validate: ['path', 'query', 'header', 'cookie', 'body'],
         reject_unknown_query: false,
