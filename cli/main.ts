@@ -133,7 +133,7 @@ export function program(io: CliIo): Command {
     .requiredOption('-e, --events <file...>', 'SecurityEvents as JSON lines (bulwark-audit output; EVENTS.md)')
     .option(
       '-c, --config <file...>',
-      "declarative files whose bulwark-validator entries hold the OpenAPI documents (what 'bulwark validate' reads)",
+      "declarative files whose bulwark-validator entries hold the OpenAPI documents (openapi.spec, or openapi.spec_file read from here as 'bulwark validate' reads it)",
       ['kong.yml'],
     )
     .addOption(new Option('-f, --format <format>', 'output format').choices(['markdown', 'json']).default('markdown'))

@@ -6,7 +6,8 @@
 //   zombie     traffic to an operation marked `deprecated`, past its `x-sunset`, or no longer in the current document;
 //   orphan     a documented operation with no traffic in the window;
 //   documented the rest: documented operations with traffic.
-import { parse as parseYaml } from 'yaml';
+import { ConfigError } from '../../plugins/lib/config';
+import { parseSpecText, readSpecFile } from '../../plugins/bulwark-validator/spec-source';
 import type { DeclarativeModel } from '../lint/deck-file';
 
 export type InventoryClass = 'shadow' | 'zombie' | 'orphan' | 'documented';
@@ -48,20 +49,29 @@ export class InventoryInputError extends Error {}
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 const MAX_LINE = 64 * 1024;
 
-/** The documented operations of every bulwark-validator OpenAPI document in the model (inline `spec`). */
+/**
+ * The documented operations of every bulwark-validator OpenAPI document in the model: inline `openapi.spec`, or
+ * `openapi.spec_file` read from this machine as `bulwark validate` reads it (a relative path from the current
+ * directory, the plugin server's working directory in production). Both go through the validator's own reader
+ * (size caps, bounded YAML aliases, duplicate keys refused).
+ */
 export function documentedOperations(model: DeclarativeModel): DocumentedOperation[] {
   const ops: DocumentedOperation[] = [];
   for (const p of model.plugins) {
     if (p.pluginName !== 'bulwark-validator' || !p.enabled) continue;
-    const openapi = p.config.openapi as { spec?: unknown } | undefined;
-    if (typeof openapi?.spec !== 'string') continue;
+    const openapi = p.config.openapi as { spec?: unknown; spec_file?: unknown } | undefined;
     let doc: { paths?: Record<string, Record<string, unknown>> };
     try {
-      doc = parseYaml(openapi.spec) as typeof doc;
+      if (typeof openapi?.spec === 'string') doc = parseSpecText(openapi.spec, 'openapi.spec') as typeof doc;
+      else if (typeof openapi?.spec_file === 'string')
+        doc = readSpecFile(openapi.spec_file, 'openapi.spec_file') as typeof doc;
+      else continue;
     } catch (err) {
-      throw new InventoryInputError(
-        `${p.file} ${p.pointer}: OpenAPI document does not parse: ${(err as Error).message}`,
-      );
+      const why = err instanceof ConfigError ? `${err.field}: ${err.reason}` : (err as Error).message;
+      throw new InventoryInputError(`${p.file} ${p.pointer}: OpenAPI document unusable: ${why}`);
+    }
+    if (doc === null || typeof doc !== 'object') {
+      throw new InventoryInputError(`${p.file} ${p.pointer}: OpenAPI document is not an object`);
     }
     const route = model.routes.find((r) => r.key === p.route);
     const hosts =

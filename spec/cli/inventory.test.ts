@@ -107,6 +107,33 @@ test('exit codes: 1 when shadow or zombie operations exist (default), 0 for --fa
   expect(bulwark(['inventory', '--config', `${FIX}/kong.yml`]).code).toBe(2); // --events is required
 });
 
+test('openapi.spec_file: the document is read from the file as the validator reads it; a missing file is exit 2 naming the field', () => {
+  const inline = bulwark([...base, '--format', 'json', '--fail-on', 'none']);
+  const fromFile = bulwark([
+    ...base.map((a) => (a === `${FIX}/kong.yml` ? `${FIX}/kong-spec-file.yml` : a)),
+    '--format',
+    'json',
+    '--fail-on',
+    'none',
+  ]);
+  expect(fromFile.err).toBe('');
+  expect(fromFile.code).toBe(0);
+  expect(JSON.parse(fromFile.out)).toEqual(JSON.parse(inline.out));
+  expect((JSON.parse(fromFile.out) as { rows: unknown[] }).rows).toHaveLength(7);
+
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-inventory-'));
+  const missing = path.join(dir, 'kong.yml');
+  fs.writeFileSync(
+    missing,
+    fs
+      .readFileSync(path.join(root, FIX, 'kong-spec-file.yml'), 'utf8')
+      .replace('spec/fixtures/inventory/orders.openapi.yaml', path.join(dir, 'absent.yaml')),
+  );
+  const r = bulwark(['inventory', '--config', missing, '--events', `${FIX}/events.jsonl`]);
+  expect(r.code).toBe(2);
+  expect(r.err).toMatch(/openapi\.spec_file: cannot read .*absent\.yaml: ENOENT/);
+});
+
 test('templatePath: identifiers become {id}, words stay', () => {
   expect(templatePath('/users/12345/orders/8c2f4a1e-9b7d-4e55-a0c3-1f2e3d4c5b6a')).toBe('/users/{id}/orders/{id}');
   expect(templatePath('/files/deadbeef01/raw')).toBe('/files/{id}/raw');
