@@ -21,6 +21,7 @@ import {
   parseEvents,
   renderJson as renderInventoryJson,
   renderMarkdown,
+  renderSarif as renderInventorySarif,
   type InventoryClass,
 } from './inventory/inventory';
 import { painter } from './output';
@@ -136,7 +137,9 @@ export function program(io: CliIo): Command {
       "declarative files whose bulwark-validator entries hold the OpenAPI documents (openapi.spec, or openapi.spec_file read from here as 'bulwark validate' reads it)",
       ['kong.yml'],
     )
-    .addOption(new Option('-f, --format <format>', 'output format').choices(['markdown', 'json']).default('markdown'))
+    .addOption(
+      new Option('-f, --format <format>', 'output format').choices(['markdown', 'json', 'sarif']).default('markdown'),
+    )
     .option('-o, --output <file>', 'write the report to this file instead of stdout')
     .option('--since <time>', 'window start (ISO 8601); default: the first event')
     .option('--until <time>', 'window end (ISO 8601); default: the last event')
@@ -151,7 +154,7 @@ export function program(io: CliIo): Command {
       (opts: {
         events: string[];
         config: string[];
-        format: 'markdown' | 'json';
+        format: 'markdown' | 'json' | 'sarif';
         output?: string;
         since?: string;
         until?: string;
@@ -167,9 +170,10 @@ export function program(io: CliIo): Command {
         const failOn = opts.failOn.split(',').map((c) => c.trim());
         const unknown = failOn.filter((c) => !['shadow', 'zombie', 'orphan', 'documented', 'none'].includes(c));
         let report;
+        let ops;
         try {
           if (unknown.length) throw new InventoryInputError(`--fail-on: unknown class ${unknown.join(', ')}`);
-          const ops = documentedOperations(readDeclarativeFiles(opts.config.map((f) => path.resolve(f))));
+          ops = documentedOperations(readDeclarativeFiles(opts.config.map((f) => path.resolve(f))));
           const events = opts.events.flatMap((f) => parseEvents(fs.readFileSync(f, 'utf8'), f));
           const since = time('since', opts.since);
           const until = time('until', opts.until);
@@ -183,7 +187,12 @@ export function program(io: CliIo): Command {
           io.setCode(EXIT.usage);
           return;
         }
-        const text = opts.format === 'json' ? renderInventoryJson(report) : renderMarkdown(report);
+        const text =
+          opts.format === 'sarif'
+            ? renderInventorySarif(report, ops, { version: version(), configFile: path.resolve(opts.config[0]!) })
+            : opts.format === 'json'
+              ? renderInventoryJson(report)
+              : renderMarkdown(report);
         if (opts.output) fs.writeFileSync(opts.output, text);
         else io.out(text);
         if (failOn.some((c) => c !== 'none' && report.totals[c as InventoryClass] > 0)) io.setCode(EXIT.findings);

@@ -8,7 +8,9 @@
 //   documented the rest: documented operations with traffic.
 import { ConfigError } from '../../plugins/lib/config';
 import { parseSpecText, readSpecFile } from '../../plugins/bulwark-validator/spec-source';
-import type { DeclarativeModel } from '../lint/deck-file';
+import { createHash } from 'node:crypto';
+import type { DeclarativeModel, SourceLocation } from '../lint/deck-file';
+import { renderSarifLog, type SarifRule } from '../lint/sarif';
 
 export type InventoryClass = 'shadow' | 'zombie' | 'orphan' | 'documented';
 
@@ -20,6 +22,8 @@ export interface DocumentedOperation {
   deprecated: boolean;
   /** x-sunset (RFC 8594 date) as epoch ms. */
   sunset?: number;
+  /** Where the document is configured (the validator entry's `config.openapi`), for SARIF locations. */
+  source: SourceLocation;
 }
 
 export interface InventoryRow {
@@ -73,6 +77,8 @@ export function documentedOperations(model: DeclarativeModel): DocumentedOperati
     if (doc === null || typeof doc !== 'object') {
       throw new InventoryInputError(`${p.file} ${p.pointer}: OpenAPI document is not an object`);
     }
+    const at = p.locate('config.openapi');
+    const source = { ...at, endLine: at.line, endColumn: at.column + 1 };
     const route = model.routes.find((r) => r.key === p.route);
     const hosts =
       Array.isArray(route?.data.hosts) && route.data.hosts.length > 0 ? route.data.hosts.map(String) : ['*'];
@@ -89,6 +95,7 @@ export function documentedOperations(model: DeclarativeModel): DocumentedOperati
             ...(typeof op.operationId === 'string' ? { operationId: op.operationId } : {}),
             deprecated: op.deprecated === true,
             ...(Number.isNaN(sunset) ? {} : { sunset }),
+            source,
           });
       }
     }
@@ -355,4 +362,87 @@ export function renderMarkdown(r: InventoryReport): string {
 
 export function renderJson(r: InventoryReport): string {
   return `${JSON.stringify({ ...r, glossary: GLOSSARY }, null, 2)}\n`;
+}
+
+/** The SARIF catalog of `bulwark inventory --format sarif`: one rule per class that needs attention. */
+export const INVENTORY_RULES: readonly (SarifRule & { class: InventoryClass })[] = [
+  {
+    id: 'BWI001',
+    name: 'ShadowOperation',
+    class: 'shadow',
+    severity: 'high',
+    summary: 'Traffic to an operation that no OpenAPI document describes (shadow API).',
+    help:
+      'The gateway served requests that matched no operation of the OpenAPI document bulwark-validator is ' +
+      'configured with (its fallthrough action let them through). Nobody reviews, tests or authorizes what is not ' +
+      'documented (OWASP API9:2023 Improper Inventory Management). Document the operation, or shut it: ' +
+      "bulwark-validator's `openapi.unknown_operations: reject`.",
+  },
+  {
+    id: 'BWI002',
+    name: 'ZombieOperation',
+    class: 'zombie',
+    severity: 'medium',
+    summary: 'Traffic to an operation that is deprecated, past its x-sunset, or removed from the document.',
+    help:
+      'Clients still call an operation its owners retired: marked `deprecated`, past its `x-sunset` date, or no ' +
+      'longer in the current document. Retired code paths stop receiving fixes. Move the clients (the Deprecation ' +
+      "and Sunset headers of bulwark-validator's `openapi.deprecation_headers` tell them), then remove the route.",
+  },
+  {
+    id: 'BWI003',
+    name: 'OrphanOperation',
+    class: 'orphan',
+    severity: 'low',
+    summary: 'A documented operation that received no traffic in the window.',
+    help:
+      'The document describes an operation nobody called in the observed window. Unused operations are attack ' +
+      'surface without a user: confirm with a longer window, then remove it from the document and the upstream.',
+  },
+];
+
+/**
+ * SARIF 2.1.0: a result per shadow, zombie and orphan row, located at the `config.openapi` of the validator entry
+ * that holds the document (shadow rows: a document served on the same host, else the first one, else the first
+ * config file), fingerprinted by class, host, method and path template.
+ */
+export function renderSarif(
+  r: InventoryReport,
+  ops: readonly DocumentedOperation[],
+  opts: { version: string; configFile: string; baseDir?: string },
+): string {
+  const fallback: SourceLocation = { file: opts.configFile, line: 1, column: 1, endLine: 1, endColumn: 2 };
+  const locate = (row: InventoryRow): SourceLocation =>
+    (
+      ops.find((o) => o.host === row.host && o.method === row.method && o.pathTemplate === row.path_template) ??
+      ops.find((o) => o.host === row.host || o.host === '*') ??
+      ops[0]
+    )?.source ?? fallback;
+  const results = r.rows.flatMap((row) => {
+    const rule = INVENTORY_RULES.find((x) => x.class === row.class);
+    if (!rule) return [];
+    const op = row.operation_id ? ` (${row.operation_id})` : '';
+    const seen = row.count > 0 ? `: ${row.count} request(s), ${row.first_seen} to ${row.last_seen}` : '';
+    return [
+      {
+        ruleId: rule.id,
+        severity: rule.severity,
+        message: `${row.class} operation ${row.method} ${row.host}${row.path_template}${op}${seen}; ${row.reason}`,
+        location: locate(row),
+        fingerprint: createHash('sha256')
+          .update([row.class, row.host, row.method, row.path_template].join('\u0000'))
+          .digest('hex')
+          .slice(0, 32),
+      },
+    ];
+  });
+  return renderSarifLog({
+    tool: 'bulwark-inventory',
+    version: opts.version,
+    rules: INVENTORY_RULES.map(({ class: _class, ...rule }) => rule),
+    results,
+    fingerprintKey: 'bulwarkOperationIdentity/v1',
+    tags: ['security', 'api-inventory'],
+    ...(opts.baseDir !== undefined ? { baseDir: opts.baseDir } : {}),
+  });
 }

@@ -1,8 +1,9 @@
-// SARIF 2.1.0 (OASIS) output of `bulwark lint`, as GitHub code scanning reads it: a rules catalog with help and
+// SARIF 2.1.0 (OASIS) output of `bulwark lint` (and `bulwark inventory`), as GitHub code scanning reads it: a rules catalog with help and
 // `security-severity`, file/line/column regions, partialFingerprints from entity identity, never an empty message.
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { fingerprint } from './lint';
+import type { SourceLocation } from './deck-file';
 import { RULES, type Finding, type Severity } from './rules';
 
 /** GitHub maps security-severity > 9 critical, ≥ 7 high, ≥ 4 medium, else low. */
@@ -14,9 +15,37 @@ const LEVEL: Record<Severity, 'error' | 'warning' | 'note'> = {
   low: 'note',
 };
 
-export function renderSarif(findings: Finding[], opts: { version: string; baseDir?: string }): string {
+/** A rule of a SARIF catalog (`bulwark lint`'s rules, `bulwark inventory`'s classes). */
+export interface SarifRule {
+  id: string;
+  name: string;
+  severity: Severity;
+  summary: string;
+  help: string;
+}
+
+export interface SarifResult {
+  ruleId: string;
+  severity: Severity;
+  message: string;
+  location: SourceLocation;
+  /** Stable identity hash (what code scanning tracks a result by across runs). */
+  fingerprint: string;
+}
+
+/** One SARIF 2.1.0 log: one run of `tool` with its rules catalog and results. */
+export function renderSarifLog(opts: {
+  tool: string;
+  version: string;
+  rules: readonly SarifRule[];
+  results: readonly SarifResult[];
+  /** partialFingerprints key, versioned (`bulwarkEntityIdentity/v1`). */
+  fingerprintKey: string;
+  tags: string[];
+  baseDir?: string;
+}): string {
   const base = opts.baseDir ?? process.cwd();
-  const ruleIndex = new Map(RULES.map((r, i) => [r.id, i]));
+  const ruleIndex = new Map(opts.rules.map((r, i) => [r.id, i]));
   const log = {
     $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
     version: '2.1.0',
@@ -24,10 +53,10 @@ export function renderSarif(findings: Finding[], opts: { version: string; baseDi
       {
         tool: {
           driver: {
-            name: 'bulwark-lint',
+            name: opts.tool,
             semanticVersion: opts.version,
             version: opts.version,
-            rules: RULES.map((r) => ({
+            rules: opts.rules.map((r) => ({
               id: r.id,
               name: r.name,
               shortDescription: { text: r.summary },
@@ -36,14 +65,14 @@ export function renderSarif(findings: Finding[], opts: { version: string; baseDi
               defaultConfiguration: { level: LEVEL[r.severity] },
               properties: {
                 'security-severity': SECURITY_SEVERITY[r.severity],
-                tags: ['security', 'kong'],
+                tags: opts.tags,
                 precision: 'high',
               },
             })),
           },
         },
         originalUriBaseIds: { SRCROOT: { uri: pathToFileURL(base + path.sep).href } },
-        results: findings.map((f) => ({
+        results: opts.results.map((f) => ({
           ruleId: f.ruleId,
           ruleIndex: ruleIndex.get(f.ruleId)!,
           level: LEVEL[f.severity],
@@ -64,13 +93,25 @@ export function renderSarif(findings: Finding[], opts: { version: string; baseDi
               },
             },
           ],
-          partialFingerprints: { 'bulwarkEntityIdentity/v1': fingerprint(f) },
+          partialFingerprints: { [opts.fingerprintKey]: f.fingerprint },
           properties: { 'security-severity': SECURITY_SEVERITY[f.severity], severity: f.severity },
         })),
       },
     ],
   };
   return `${JSON.stringify(log, null, 2)}\n`;
+}
+
+export function renderSarif(findings: Finding[], opts: { version: string; baseDir?: string }): string {
+  return renderSarifLog({
+    tool: 'bulwark-lint',
+    version: opts.version,
+    rules: RULES,
+    results: findings.map((f) => ({ ...f, fingerprint: fingerprint(f) })),
+    fingerprintKey: 'bulwarkEntityIdentity/v1',
+    tags: ['security', 'kong'],
+    ...(opts.baseDir !== undefined ? { baseDir: opts.baseDir } : {}),
+  });
 }
 
 /** A file inside the base directory is given relative to SRCROOT (what code scanning maps to the repository). */

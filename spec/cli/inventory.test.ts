@@ -5,7 +5,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { templatePath } from '../../cli/inventory/inventory';
+import { INVENTORY_RULES, templatePath } from '../../cli/inventory/inventory';
+import { sarifValidator } from '../helpers/sarif';
 
 const root = path.join(__dirname, '..', '..');
 const BIN = path.join(root, 'dist', 'js', 'cli', 'main.js');
@@ -132,6 +133,41 @@ test('openapi.spec_file: the document is read from the file as the validator rea
   const r = bulwark(['inventory', '--config', missing, '--events', `${FIX}/events.jsonl`]);
   expect(r.code).toBe(2);
   expect(r.err).toMatch(/openapi\.spec_file: cannot read .*absent\.yaml: ENOENT/);
+});
+
+test('--format sarif: valid SARIF 2.1.0 (official schema), one result per shadow, zombie and orphan row, located at the document', () => {
+  const r = bulwark([...base, '--format', 'sarif', '--fail-on', 'none']);
+  expect(r.err).toBe('');
+  expect(r.code).toBe(0);
+  const log = JSON.parse(r.out) as {
+    runs: {
+      tool: { driver: { name: string; rules: { id: string }[] } };
+      results: {
+        ruleId: string;
+        message: { text: string };
+        partialFingerprints: Record<string, string>;
+        locations: { physicalLocation: { artifactLocation: { uri: string }; region: { startLine: number } } }[];
+      }[];
+    }[];
+  };
+  const validate = sarifValidator();
+  expect(validate(log) ? [] : validate.errors).toEqual([]);
+  const run = log.runs[0]!;
+  expect(run.tool.driver.name).toBe('bulwark-inventory');
+  expect(run.tool.driver.rules.map((x) => x.id)).toEqual(INVENTORY_RULES.map((x) => x.id));
+  // 2 shadow, 3 zombie, 1 orphan; documented rows are no finding.
+  expect(run.results.map((x) => x.ruleId)).toEqual(['BWI001', 'BWI001', 'BWI002', 'BWI002', 'BWI002', 'BWI003']);
+  expect(run.results[0]!.message.text).toMatch(/^shadow operation DELETE api\.example\.com\/admin\/users\/\{id\}/);
+  for (const res of run.results) {
+    // kong.yml line 13: the validator entry's `openapi` record (`spec:`, the document).
+    expect(res.locations[0]!.physicalLocation).toMatchObject({
+      artifactLocation: { uri: 'spec/fixtures/inventory/kong.yml' },
+      region: { startLine: 13 },
+    });
+    expect(res.partialFingerprints['bulwarkOperationIdentity/v1']).toMatch(/^[0-9a-f]{32}$/);
+    for (const raw of ['12345', '67890', '/orders/42']) expect(res.message.text).not.toContain(raw);
+  }
+  expect(new Set(run.results.map((x) => x.partialFingerprints['bulwarkOperationIdentity/v1'])).size).toBe(6);
 });
 
 test('templatePath: identifiers become {id}, words stay', () => {

@@ -4,36 +4,16 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import Ajv from 'ajv-draft-04';
 import { lintFiles, fingerprint } from '../../cli/lint/lint';
 import { RULES } from '../../cli/lint/rules';
 import { dumpBuiltPlugins } from '../../cli/validate';
+import { sarifValidator } from '../helpers/sarif';
 
 const root = path.join(__dirname, '..', '..');
 const fixtures = path.join(root, 'spec', 'fixtures', 'lint');
 const BIN = path.join(root, 'dist', 'js', 'cli', 'main.js');
 const infos = dumpBuiltPlugins();
 const fixture = (name: string) => path.join(fixtures, name);
-
-/**
- * Ajv for the SARIF schema (JSON Schema draft-04). `unicodeRegExp: false`: the schema's `language` pattern has a
- * stray `]` that the `u` flag rejects. Formats: uri and uri-reference checked with WHATWG URL parsing.
- */
-function sarifValidator(schema: object) {
-  const ajv = new Ajv({ allErrors: true, strict: false, unicodeRegExp: false });
-  const parses = (s: string, base?: string) => {
-    try {
-      new URL(s, base);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  ajv.addFormat('uri', (s: string) => parses(s));
-  ajv.addFormat('uri-reference', (s: string) => parses(s, 'file:///base/'));
-  ajv.addFormat('date-time', (s: string) => !Number.isNaN(Date.parse(s)));
-  return ajv.compile(schema);
-}
 
 function bulwark(args: string[], opts: { cwd?: string } = {}) {
   const r = spawnSync(process.execPath, [BIN, ...args], {
