@@ -95,6 +95,31 @@ const isHttpRoute = (r: RouteEntity): boolean =>
   r.protocols.some((p) => ['http', 'https', 'grpc', 'grpcs', 'ws', 'wss'].includes(p));
 const hasAuth = (plugins: Map<string, PluginEntity>): boolean => [...plugins.keys()].some((n) => AUTH_PLUGINS.has(n));
 
+/**
+ * Plugins in effect on a route that publish Bulwark's caller identity (docs/identity.md), the only identity
+ * bulwark-authz decides over: bulwark-jwt, bulwark-api-key, bulwark-transport with `mtls.enabled`. Kong's own
+ * authentication plugins set a Kong consumer but publish no Bulwark identity.
+ */
+function identityPublishers(ctx: LintContext, plugins: Map<string, PluginEntity>): string[] {
+  return [...plugins].flatMap(([name, p]) => {
+    if (name === 'bulwark-jwt' || name === 'bulwark-api-key') return [name];
+    const mtls = name === 'bulwark-transport' ? (ctx.config(p).mtls as Record<string, unknown> | undefined) : undefined;
+    return mtls?.enabled === true ? [name] : [];
+  });
+}
+
+/** Does an OpenAPI document describe the route? decK openapi2kong tags, or a bulwark-validator with a document. */
+function openApiSource(ctx: LintContext, r: RouteEntity): string | undefined {
+  const service = ctx.model.services.find((s) => s.key === r.service);
+  const tag = [...r.tags, ...(service?.tags ?? [])].find((t) => OPENAPI_TAG.test(t));
+  if (tag) return `tag '${tag}'`;
+  const validator = ctx.effective(r).get('bulwark-validator');
+  const openapi = validator ? (validator.config.openapi as Record<string, unknown> | undefined) : undefined;
+  return openapi && (typeof openapi.spec === 'string' || typeof openapi.spec_file === 'string')
+    ? `bulwark-validator (${scopeOf(validator!)}) openapi`
+    : undefined;
+}
+
 function finding(rule: Rule, e: Entity, message: string, location: SourceLocation, detail = ''): Finding {
   return { ruleId: rule.id, severity: rule.severity, message, location, identity: identity(e, detail) };
 }
@@ -515,6 +540,105 @@ export const RULES: Rule[] = [
           'guard',
         ),
       ];
+    },
+  },
+  {
+    id: 'BW016',
+    name: 'AuthzWithoutIdentity',
+    severity: 'medium',
+    summary: 'bulwark-authz is in effect on a route where no plugin publishes the caller identity it decides over.',
+    help:
+      'bulwark-authz decides over the caller identity Bulwark authentication publishes (bulwark-jwt, ' +
+      "bulwark-api-key, bulwark-transport with `mtls.enabled`; docs/identity.md). Kong's own authentication " +
+      'plugins (key-auth, jwt, oauth2, …) set a Kong consumer but publish no such identity. Without a publisher ' +
+      'every caller is anonymous to bulwark-authz: its rules for authenticated callers never hold (those ' +
+      'operations are refused to everyone) and only `caller: any` / `anonymous` rules allow, to anyone. Add a ' +
+      'Bulwark authentication plugin on the route or service.',
+    check(ctx) {
+      return ctx.model.routes.flatMap((r) => {
+        const eff = ctx.effective(r);
+        const authz = eff.get('bulwark-authz');
+        if (!authz || identityPublishers(ctx, eff).length > 0) return [];
+        const kongAuth = [...eff.keys()].filter((n) => AUTH_PLUGINS.has(n));
+        const why = kongAuth.length
+          ? `${kongAuth.join(', ')} publish${kongAuth.length === 1 ? 'es' : ''} no Bulwark caller identity`
+          : 'no authentication plugin is in effect';
+        return [
+          finding(
+            this,
+            r,
+            `${where(r)}: bulwark-authz (${scopeOf(authz)}) sees every caller as anonymous: ${why}`,
+            r.loc,
+            'authz',
+          ),
+        ];
+      });
+    },
+  },
+  {
+    id: 'BW017',
+    name: 'OpenApiRouteWithoutAuthorization',
+    severity: 'medium',
+    summary: 'An authenticated route described by an OpenAPI document has no per-operation authorization.',
+    help:
+      'The route authenticates its callers and an OpenAPI document describes its operations (decK openapi2kong ' +
+      'tags, the tag `openapi`, or a bulwark-validator document), but no bulwark-authz is in effect: every ' +
+      'authenticated caller may call every operation on every object (OWASP API1:2023 broken object level ' +
+      "authorization, API5:2023 broken function level authorization). Kong's `acl` decides per route, not per " +
+      'operation or object. Add bulwark-authz with rules per operation; tag the route ' +
+      '`bulwark-lint:ignore=BW017` if every caller may indeed call everything.',
+    check(ctx) {
+      return ctx.model.routes.flatMap((r) => {
+        const eff = ctx.effective(r);
+        if (!isHttpRoute(r) || !hasAuth(eff) || eff.has('bulwark-authz')) return [];
+        const source = openApiSource(ctx, r);
+        if (!source) return [];
+        return [
+          finding(
+            this,
+            r,
+            `${where(r)} is described by an OpenAPI document (${source}) and authenticates callers, but has no bulwark-authz: every caller may call every operation`,
+            r.loc,
+            'authz',
+          ),
+        ];
+      });
+    },
+  },
+  {
+    id: 'BW018',
+    name: 'AuditEventsInClearText',
+    severity: 'medium',
+    summary: 'bulwark-audit ships security events unencrypted or without verifying the receiver.',
+    help:
+      'Security events carry client addresses, caller identities, paths and decisions. bulwark-audit sinks over ' +
+      '`http://` (Splunk HEC, Elasticsearch), syslog over `udp` or `tcp`, or with `tls_verify: false` let anyone on ' +
+      'the path read them, and forge or drop them (UDP syslog is trivially spoofed), and send HEC tokens and ' +
+      'Elasticsearch credentials in clear text. Use https URLs, syslog `protocol: tls`, and keep `tls_verify: true`.',
+    check(ctx) {
+      return pluginFindings(ctx, this, ['bulwark-audit'], (c) => {
+        const sinks = (c.sinks ?? {}) as Record<string, Record<string, unknown> | null | undefined>;
+        for (const name of ['splunk', 'elasticsearch']) {
+          const sink = sinks[name];
+          if (!sink) continue;
+          if (typeof sink.url === 'string' && /^http:\/\//i.test(sink.url))
+            return { field: `sinks.${name}.url`, message: `the ${name} sink sends events over plain http` };
+          if (sink.tls_verify === false)
+            return { field: `sinks.${name}.tls_verify`, message: `the ${name} sink does not verify the receiver` };
+        }
+        const syslog = sinks.syslog;
+        if (syslog) {
+          const protocol = typeof syslog.protocol === 'string' ? syslog.protocol : 'tcp';
+          if (protocol !== 'tls')
+            return {
+              field: 'sinks.syslog.protocol',
+              message: `the syslog sink sends events over ${protocol} without TLS`,
+            };
+          if (syslog.tls_verify === false)
+            return { field: 'sinks.syslog.tls_verify', message: 'the syslog sink does not verify the receiver' };
+        }
+        return undefined;
+      });
     },
   },
 ];
