@@ -1,0 +1,438 @@
+// Compiles parsed CRS rules into data Bulwark runs: targets, transformation chain, operator, paranoia level,
+// severity/score, category, chain links. Rules Bulwark cannot run exactly (a regex RE2 cannot express, an
+// operator or variable it does not model) are reported, never approximated.
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { RE2JS, RE2Set } from 're2js';
+import { PhraseMatcher, parseDataFile, splitPhrases } from './aho-corasick';
+import { COLLECTION_ALIASES, COLLECTIONS, type Collection } from './model';
+import { parseSecRules, type ParsedSecRule, type SecAction, type SecRuleLink } from './secrules';
+import { SAFE_ALPHABET_PRESERVING, TRANSFORMS, type Transform } from './transforms';
+
+/** CRS's anomaly scores per severity (crs-setup.conf: tx.critical_anomaly_score=5 …). */
+export const SEVERITY_SCORES: Readonly<Record<string, number>> = { CRITICAL: 5, ERROR: 4, WARNING: 3, NOTICE: 2 };
+const NUMERIC_SEVERITIES: Readonly<Record<string, string>> = { '2': 'CRITICAL', '3': 'ERROR', '4': 'WARNING', '5': 'NOTICE' };
+
+/** The REQUEST files loaded by default: the attack-detection families (LFI, RFI, RCE, PHP, generic/NoSQL, XSS, SQLi,
+ * session fixation, Java). Protocol enforcement (920/921/922) needs the raw HTTP framing Kong already parsed. */
+export const DEFAULT_RULE_FAMILIES: readonly string[] = ['930', '931', '932', '933', '934', '941', '942', '943', '944'];
+
+export interface Target {
+  collection: Collection;
+  /** A key (compared case-insensitively) or a key regex; undefined: every key. */
+  key?: string | RE2JS;
+}
+
+export type Operator =
+  | { kind: 'rx'; pattern: string; readonly regex: RE2JS }
+  | { kind: 'pm'; matcher: PhraseMatcher }
+  | { kind: 'string'; op: 'contains' | 'beginsWith' | 'endsWith' | 'streq' | 'within' | 'containsWord'; arg: string }
+  | { kind: 'detect'; detector: 'sqli' | 'xss' }
+  | { kind: 'unconditional' };
+
+export interface ChainLink {
+  /** MATCHED_VAR(S): the previous link's matched value; a number: its capture group (TX:n). */
+  input: 'matched' | number;
+  transforms: string[];
+  operator: Operator;
+  negated: boolean;
+  capture: boolean;
+}
+
+export interface CompiledRule {
+  id: number;
+  file: string;
+  phase: number;
+  paranoiaLevel: number;
+  severity: string;
+  score: number;
+  category: string;
+  msg: string;
+  targets: Target[];
+  excluded: Target[];
+  /** Transformation names (lower case) after the last t:none. */
+  transforms: string[];
+  multiMatch: boolean;
+  operator: Operator;
+  negated: boolean;
+  /** Whether later links read this link's captures (TX:0-9). */
+  capture: boolean;
+  chain: ChainLink[];
+  /** True when no value made only of the fast-path alphabet can match this rule (see fastPathAlphabetFor). */
+  fastPathImmune: boolean;
+}
+
+export interface SkippedRule {
+  id: number;
+  file: string;
+  reason: string;
+}
+
+export interface CompiledRuleSet {
+  rules: CompiledRule[];
+  /** Scoring rules Bulwark cannot run, with the reason (regex RE2 refuses, unsupported operator/variable). */
+  skipped: SkippedRule[];
+  /** `@rx` operators in scoring rules: how many there were and how many compiled. */
+  regexCount: number;
+  regexCompiled: number;
+  /** The CRS version the rules declare (`ver:'OWASP_CRS/4.28.0'`), if any. */
+  version?: string;
+}
+
+export interface CompileOptions {
+  /** File-name number prefixes of REQUEST-*.conf files to load (default DEFAULT_RULE_FAMILIES). */
+  families?: readonly string[];
+}
+
+/** Characters of fast-path values: letters, digits and `_.@:+-`. */
+export function isFastPathChar(c: number): boolean {
+  return (
+    (c >= 0x61 && c <= 0x7a) ||
+    (c >= 0x41 && c <= 0x5a) ||
+    (c >= 0x30 && c <= 0x39) ||
+    c === 0x5f ||
+    c === 0x2e ||
+    c === 0x40 ||
+    c === 0x3a ||
+    c === 0x2b ||
+    c === 0x2d
+  );
+}
+
+export function isFastPathValue(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (!isFastPathChar(s.charCodeAt(i))) return false;
+  return true;
+}
+
+/**
+ * The characters a fast-path value can hold after a rule's transformations: the fast-path alphabet itself, plus a
+ * space when a URL decoding turns `+` into one. undefined when a transformation can leave the alphabet (base64Decode,
+ * hexEncode, sha1, length): such a rule always runs.
+ */
+function fastPathAlphabetFor(transforms: readonly string[]): number[] | undefined {
+  if (!transforms.every((t) => SAFE_ALPHABET_PRESERVING.has(t))) return undefined;
+  const chars: number[] = [];
+  for (let c = 0; c < 128; c++) if (isFastPathChar(c)) chars.push(c);
+  if (transforms.some((t) => t === 'urldecode' || t === 'urldecodeuni')) chars.push(0x20);
+  return chars;
+}
+
+/** The subset of re2js's compiled program this module reads (re2js exports the class without its instruction type). */
+interface ProgInst {
+  op: number;
+  out: number;
+  arg: number;
+  matchRune(r: number): boolean;
+}
+
+// re2js Inst op codes (build/index.cjs `class Inst`).
+const OP_ALT = 1;
+const OP_ALT_MATCH = 2;
+const OP_MATCH = 6;
+const OP_FAIL = 5;
+const OP_RUNE = 8;
+const OP_RUNE_ANY = 10;
+const OP_RUNE_ANY_NOT_NL = 11;
+
+/**
+ * Whether some string over `alphabet` contains a match of `pattern`: reachability of a match instruction in the
+ * compiled program, moving only on runes of the alphabet, with every empty-width assertion and lookbehind assumed
+ * satisfiable (an over-approximation: "false" is a proof that no such value can match).
+ */
+export function canMatchOver(pattern: string, alphabet: readonly number[]): boolean {
+  const set = new RE2Set(RE2Set.UNANCHORED);
+  set.add(pattern);
+  set.compile();
+  const insts = set.prog.inst as ProgInst[];
+  const seen = new Uint8Array(insts.length);
+  const stack = [set.prog.start];
+  while (stack.length > 0) {
+    const pc = stack.pop()!;
+    if (seen[pc] === 1) continue;
+    seen[pc] = 1;
+    const inst = insts[pc]!;
+    switch (inst.op) {
+      case OP_MATCH:
+        return true;
+      case OP_FAIL:
+        break;
+      case OP_ALT:
+      case OP_ALT_MATCH:
+        stack.push(inst.out, inst.arg);
+        break;
+      default:
+        if (inst.op >= OP_RUNE && inst.op <= OP_RUNE_ANY_NOT_NL) {
+          const ok =
+            inst.op === OP_RUNE_ANY ||
+            (inst.op === OP_RUNE_ANY_NOT_NL ? alphabet.some((r) => r !== 0x0a) : alphabet.some((r) => inst.matchRune(r)));
+          if (ok) stack.push(inst.out);
+        } else stack.push(inst.out); // capture, nop, empty-width, lookbehind bookkeeping
+    }
+  }
+  return false;
+}
+
+function action(actions: readonly SecAction[], name: string): string | undefined {
+  return actions.find((a) => a.name.toLowerCase() === name)?.value;
+}
+
+function transformsOf(actions: readonly SecAction[]): string[] | string {
+  let chain: string[] = [];
+  for (const a of actions) {
+    if (a.name !== 't') continue;
+    const name = a.value.toLowerCase();
+    if (name === 'none') chain = [];
+    else if (!TRANSFORMS.has(name)) return `transformation t:${a.value} is not implemented`;
+    else chain.push(name);
+  }
+  return chain;
+}
+
+class Unsupported extends Error {}
+
+function keyTarget(key: string, where: string): string | RE2JS {
+  if (key.startsWith('/') && key.endsWith('/') && key.length >= 2) {
+    try {
+      return RE2JS.compile(key.slice(1, -1), RE2JS.CASE_INSENSITIVE);
+    } catch {
+      throw new Unsupported(`key regex ${key} of ${where} does not compile in RE2`);
+    }
+  }
+  return key.toLowerCase();
+}
+
+/** `ARGS|!ARGS:foo|XML:/*` → targets and exclusions; variables Bulwark has no data for are dropped. */
+function compileVariables(spec: string): { targets: Target[]; excluded: Target[]; dropped: string[] } {
+  const targets: Target[] = [];
+  const excluded: Target[] = [];
+  const dropped: string[] = [];
+  for (const raw of spec.split('|')) {
+    if (raw === '') continue;
+    const negated = raw.startsWith('!');
+    if (raw.startsWith('&')) throw new Unsupported(`counting variable ${raw} is not modelled`);
+    const body = negated ? raw.slice(1) : raw;
+    const colon = body.indexOf(':');
+    const name = (colon === -1 ? body : body.slice(0, colon)).toUpperCase();
+    const key = colon === -1 ? undefined : body.slice(colon + 1);
+    const collections: readonly Collection[] | undefined =
+      COLLECTION_ALIASES[name] ?? ((COLLECTIONS as readonly string[]).includes(name) ? [name as Collection] : undefined);
+    if (collections === undefined) {
+      dropped.push(name);
+      continue;
+    }
+    for (const collection of collections) {
+      const t: Target = key === undefined ? { collection } : { collection, key: keyTarget(key, raw) };
+      (negated ? excluded : targets).push(t);
+    }
+  }
+  return { targets, excluded, dropped };
+}
+
+interface OperatorContext {
+  dir: string;
+  dataCache: Map<string, PhraseMatcher>;
+}
+
+function compileOperator(raw: string, ctx: OperatorContext): { operator: Operator; negated: boolean } {
+  let text = raw;
+  let negated = false;
+  if (text.startsWith('!')) {
+    negated = true;
+    text = text.slice(1);
+  }
+  if (!text.startsWith('@')) text = `@rx ${text}`;
+  const space = text.indexOf(' ');
+  const name = (space === -1 ? text.slice(1) : text.slice(1, space)).toLowerCase();
+  const arg = space === -1 ? '' : text.slice(space + 1);
+  switch (name) {
+    case 'rx': {
+      const pattern = arg;
+      try {
+        new RE2Set().add(pattern); // parses only: the full compile (~10 ms a CRS regex) waits for a use that needs captures
+      } catch (err) {
+        throw new Unsupported(`regex does not compile in RE2: ${(err as Error).message.slice(0, 120)}`);
+      }
+      let regex: RE2JS | undefined;
+      const operator = {
+        kind: 'rx' as const,
+        pattern,
+        // ModSecurity v3 and Coraza compile @rx with DOTALL and MULTILINE.
+        get regex(): RE2JS {
+          return (regex ??= RE2JS.compile(pattern, RE2JS.DOTALL | RE2JS.MULTILINE));
+        },
+      };
+      return { operator, negated };
+    }
+    case 'pm':
+      return { operator: { kind: 'pm', matcher: new PhraseMatcher(splitPhrases(arg)) }, negated };
+    case 'pmf':
+    case 'pmfromfile': {
+      const phrases: string[] = [];
+      const files = splitPhrases(arg);
+      for (const file of files) {
+        if (/^https?:/i.test(file)) throw new Unsupported(`@pmFromFile from a URL (${file})`);
+        let cached = ctx.dataCache.get(file);
+        if (cached === undefined) {
+          cached = new PhraseMatcher(parseDataFile(readFileSync(join(ctx.dir, file), 'latin1')));
+          ctx.dataCache.set(file, cached);
+        }
+        if (files.length === 1) return { operator: { kind: 'pm', matcher: cached }, negated };
+        phrases.push(...cached.phrases);
+      }
+      return { operator: { kind: 'pm', matcher: new PhraseMatcher(phrases) }, negated };
+    }
+    case 'contains':
+    case 'beginswith':
+    case 'endswith':
+    case 'streq':
+    case 'within':
+    case 'containsword': {
+      const op = ({ contains: 'contains', beginswith: 'beginsWith', endswith: 'endsWith', streq: 'streq', within: 'within', containsword: 'containsWord' } as const)[name];
+      if (/%\{(?!tx\.\d\})/i.test(arg)) throw new Unsupported(`macro in @${op} argument ${arg}`);
+      return { operator: { kind: 'string', op, arg }, negated };
+    }
+    case 'detectsqli':
+      return { operator: { kind: 'detect', detector: 'sqli' }, negated };
+    case 'detectxss':
+      return { operator: { kind: 'detect', detector: 'xss' }, negated };
+    case 'unconditionalmatch':
+      return { operator: { kind: 'unconditional' }, negated };
+    default:
+      throw new Unsupported(`operator @${name} is not implemented`);
+  }
+}
+
+/** The anomaly-score increment a rule adds, from its setvar (`=+%{tx.critical_anomaly_score}`) or its severity. */
+function scoreOf(actions: readonly SecAction[], severity: string): { score: number; scoring: boolean } {
+  for (const a of actions) {
+    if (a.name !== 'setvar') continue;
+    const m = /^tx\.(?:inbound_)?anomaly_score(?:_pl\d)?=\+(.*)$/i.exec(a.value);
+    if (m === null) continue;
+    const macro = /^%\{tx\.(critical|error|warning|notice)_anomaly_score\}$/i.exec(m[1]!);
+    if (macro !== null) return { score: SEVERITY_SCORES[macro[1]!.toUpperCase()]!, scoring: true };
+    const n = Number(m[1]);
+    return { score: Number.isFinite(n) ? n : (SEVERITY_SCORES[severity] ?? 0), scoring: true };
+  }
+  return { score: 0, scoring: false };
+}
+
+function paranoiaLevelOf(actions: readonly SecAction[]): number {
+  for (const a of actions) {
+    const m = a.name === 'tag' ? /^paranoia-level\/(\d)$/.exec(a.value) : null;
+    if (m !== null) return Number(m[1]);
+  }
+  for (const a of actions) {
+    const m = a.name === 'setvar' ? /anomaly_score_pl(\d)=/i.exec(a.value) : null;
+    if (m !== null) return Number(m[1]);
+  }
+  return 1;
+}
+
+function categoryOf(actions: readonly SecAction[], file: string): string {
+  for (const a of actions) {
+    const m = a.name === 'tag' ? /^attack-([a-z-]+)$/.exec(a.value) : null;
+    if (m !== null) return m[1]!;
+  }
+  return /REQUEST-(\d+)/.exec(file)?.[1] ?? 'other';
+}
+
+function compileChainLink(link: SecRuleLink, ctx: OperatorContext): ChainLink {
+  const variable = link.variables.toUpperCase();
+  let input: ChainLink['input'];
+  if (variable === 'MATCHED_VARS' || variable === 'MATCHED_VAR') input = 'matched';
+  else if (/^TX:\d$/.test(variable)) input = Number(variable.slice(3));
+  else throw new Unsupported(`chained rule on ${link.variables} is not modelled`);
+  const transforms = transformsOf(link.actions);
+  if (typeof transforms === 'string') throw new Unsupported(transforms);
+  const { operator, negated } = compileOperator(link.operator, ctx);
+  return { input, transforms, operator, negated, capture: link.actions.some((a) => a.name === 'capture') };
+}
+
+function compileRule(parsed: ParsedSecRule, file: string, ctx: OperatorContext): CompiledRule | SkippedRule | undefined {
+  const first = parsed.links[0]!;
+  const actions = first.actions;
+  const id = Number(action(actions, 'id'));
+  const severityRaw = (action(actions, 'severity') ?? '').toUpperCase();
+  const severity = NUMERIC_SEVERITIES[severityRaw] ?? severityRaw;
+  const { score, scoring } = scoreOf(actions, severity);
+  // Only rules that add to the inbound anomaly score detect anything; the rest are CRS's own bookkeeping.
+  if (!scoring || !Number.isInteger(id)) return undefined;
+  const phase = Number(action(actions, 'phase') ?? '2');
+  if (phase > 2) return undefined;
+  try {
+    const { targets, excluded, dropped } = compileVariables(first.variables);
+    if (targets.length === 0) throw new Unsupported(`no modelled variable in ${first.variables} (${dropped.join(', ')})`);
+    const transforms = transformsOf(actions);
+    if (typeof transforms === 'string') throw new Unsupported(transforms);
+    const { operator, negated } = compileOperator(first.operator, ctx);
+    const chain = parsed.links.slice(1).map((l) => compileChainLink(l, ctx));
+    const rule: CompiledRule = {
+      id,
+      file,
+      phase,
+      paranoiaLevel: paranoiaLevelOf(actions),
+      severity,
+      score,
+      category: categoryOf(actions, file),
+      msg: action(actions, 'msg') ?? '',
+      targets,
+      excluded,
+      transforms,
+      multiMatch: actions.some((a) => a.name.toLowerCase() === 'multimatch'),
+      operator,
+      negated,
+      capture: actions.some((a) => a.name === 'capture'),
+      chain,
+      fastPathImmune: false,
+    };
+    rule.fastPathImmune = isFastPathImmune(rule);
+    return rule;
+  } catch (err) {
+    if (err instanceof Unsupported) return { id, file, reason: err.message };
+    throw err;
+  }
+}
+
+/** Whether the first link provably matches no value of the fast-path alphabet (chain links only narrow it further). */
+function isFastPathImmune(rule: CompiledRule): boolean {
+  if (rule.negated || rule.multiMatch) return false;
+  const alphabet = fastPathAlphabetFor(rule.transforms);
+  if (alphabet === undefined) return false;
+  const op = rule.operator;
+  if (op.kind === 'rx') return !canMatchOver(op.pattern, alphabet);
+  if (op.kind === 'pm') return !op.matcher.hasPhraseWithin((c) => alphabet.includes(c));
+  return false; // detectors and string operators: always run
+}
+
+/** Compile the REQUEST rule files of a CRS `rules/` directory (CRS 3.3 or 4). */
+export function compileCrsDirectory(dir: string, options: CompileOptions = {}): CompiledRuleSet {
+  const families = options.families ?? DEFAULT_RULE_FAMILIES;
+  const files = readdirSync(dir)
+    .filter((f) => /^REQUEST-\d+.*\.conf$/.test(f) && families.some((p) => f.startsWith(`REQUEST-${p}`)))
+    .sort();
+  if (files.length === 0) throw new Error(`no REQUEST-*.conf rule file of families ${families.join(', ')} in ${dir}`);
+  const ctx: OperatorContext = { dir, dataCache: new Map() };
+  const result: CompiledRuleSet = { rules: [], skipped: [], regexCount: 0, regexCompiled: 0 };
+  for (const file of files) {
+    const text = readFileSync(join(dir, file), 'latin1');
+    result.version ??= /ver:'OWASP_CRS\/([\d.]+)'/.exec(text)?.[1];
+    for (const parsed of parseSecRules(text, file)) {
+      const isRx = parsed.links.map((l) => l.operator).filter((o) => /^!?(@rx |[^@!])/.test(o)).length;
+      const compiled = compileRule(parsed, file, ctx);
+      if (compiled === undefined) continue;
+      result.regexCount += isRx;
+      if ('targets' in compiled) {
+        result.rules.push(compiled);
+        result.regexCompiled += isRx;
+      } else {
+        result.skipped.push(compiled);
+        if (!compiled.reason.startsWith('regex does not compile')) result.regexCompiled += isRx;
+      }
+    }
+  }
+  return result;
+}
+
+export function transformFunctions(names: readonly string[]): Transform[] {
+  return names.map((n) => TRANSFORMS.get(n)!);
+}

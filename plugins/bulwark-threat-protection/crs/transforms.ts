@@ -1,0 +1,416 @@
+// ModSecurity's transformation functions over byte strings (one char per byte, 0x00-0xFF, as ModSecurity sees
+// request data): urlDecodeUni turns `%A0` into the byte 0xA0 and leaves invalid escapes alone, so evasions
+// that a strict UTF-8 decoder would reject or fold stay visible to the rules. Written from ModSecurity's
+// documented behaviour (Reference Manual, "Transformation functions") and checked against the CRS tests' payloads.
+import { createHash } from 'node:crypto';
+
+export type Transform = (s: string) => string;
+
+function hexValue(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  const l = c | 0x20;
+  if (l >= 0x61 && l <= 0x66) return l - 0x57;
+  return -1;
+}
+
+function isHex(c: number): boolean {
+  return hexValue(c) >= 0;
+}
+
+const fromCode = String.fromCharCode;
+
+/** A %uHHHH / \uHHHH code unit as ModSecurity maps it without a unicode map: full-width ASCII → ASCII, else the low byte. */
+function unicodeToByte(code: number): number {
+  if ((code & 0xff00) === 0xff00 && (code & 0xff) >= 0x01 && (code & 0xff) <= 0x5e) return (code & 0xff) + 0x20;
+  return code & 0xff;
+}
+
+export function lowercase(s: string): string {
+  let i = 0;
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x41 && c <= 0x5a) break;
+  }
+  if (i === s.length) return s;
+  let out = s.slice(0, i);
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    out += c >= 0x41 && c <= 0x5a ? fromCode(c + 0x20) : s[i];
+  }
+  return out;
+}
+
+function urlDecodeImpl(s: string, uni: boolean): string {
+  if (s.indexOf('%') === -1 && s.indexOf('+') === -1) return s;
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x2b) out += ' ';
+    else if (c === 0x25) {
+      if (i + 2 < s.length && isHex(s.charCodeAt(i + 1)) && isHex(s.charCodeAt(i + 2))) {
+        out += fromCode((hexValue(s.charCodeAt(i + 1)) << 4) | hexValue(s.charCodeAt(i + 2)));
+        i += 2;
+      } else if (
+        uni &&
+        (s[i + 1] === 'u' || s[i + 1] === 'U') &&
+        i + 5 < s.length &&
+        isHex(s.charCodeAt(i + 2)) &&
+        isHex(s.charCodeAt(i + 3)) &&
+        isHex(s.charCodeAt(i + 4)) &&
+        isHex(s.charCodeAt(i + 5))
+      ) {
+        out += fromCode(unicodeToByte(parseInt(s.slice(i + 2, i + 6), 16)));
+        i += 5;
+      } else out += '%';
+    } else out += s[i];
+  }
+  return out;
+}
+
+export const urlDecode: Transform = (s) => urlDecodeImpl(s, false);
+export const urlDecodeUni: Transform = (s) => urlDecodeImpl(s, true);
+
+const NAMED_ENTITIES: Record<string, number> = { quot: 0x22, amp: 0x26, lt: 0x3c, gt: 0x3e, nbsp: 0xa0 };
+
+/** &#DDD; &#xHH; and the five named entities ModSecurity knows; the `;` is optional, values keep their low byte. */
+export function htmlEntityDecode(s: string): string {
+  if (s.indexOf('&') === -1) return s;
+  let out = '';
+  let i = 0;
+  while (i < s.length) {
+    if (s[i] !== '&') {
+      out += s[i++];
+      continue;
+    }
+    let j = i + 1;
+    if (s[j] === '#') {
+      j++;
+      const hex = s[j] === 'x' || s[j] === 'X';
+      if (hex) j++;
+      const digitsStart = j;
+      while (j < s.length && (hex ? isHex(s.charCodeAt(j)) : s.charCodeAt(j) >= 0x30 && s.charCodeAt(j) <= 0x39)) j++;
+      if (j > digitsStart) {
+        const digits = s.slice(digitsStart, Math.min(j, digitsStart + 10));
+        out += fromCode(parseInt(digits, hex ? 16 : 10) & 0xff);
+        i = s[j] === ';' ? j + 1 : j;
+        continue;
+      }
+    } else {
+      while (j < s.length && j - i <= 5 && /[a-zA-Z]/.test(s[j]!)) j++;
+      const code = NAMED_ENTITIES[s.slice(i + 1, j).toLowerCase()];
+      if (code !== undefined) {
+        out += fromCode(code);
+        i = s[j] === ';' ? j + 1 : j;
+        continue;
+      }
+    }
+    out += '&';
+    i++;
+  }
+  return out;
+}
+
+const C_ESCAPES: Record<string, number> = { a: 7, b: 8, f: 12, n: 10, r: 13, t: 9, v: 11 };
+
+/** JavaScript escapes: \uHHHH, \xHH, \OOO, \n and friends; `\x` before anything else is that character. */
+export function jsDecode(s: string): string {
+  if (s.indexOf('\\') === -1) return s;
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] !== '\\' || i + 1 >= s.length) {
+      out += s[i];
+      continue;
+    }
+    const n = s[i + 1]!;
+    if ((n === 'u' || n === 'U') && i + 5 < s.length && [2, 3, 4, 5].every((k) => isHex(s.charCodeAt(i + k)))) {
+      out += fromCode(unicodeToByte(parseInt(s.slice(i + 2, i + 6), 16)));
+      i += 5;
+    } else if ((n === 'x' || n === 'X') && i + 3 < s.length + 0 && isHex(s.charCodeAt(i + 2)) && isHex(s.charCodeAt(i + 3))) {
+      out += fromCode(parseInt(s.slice(i + 2, i + 4), 16));
+      i += 3;
+    } else if (n >= '0' && n <= '7') {
+      let j = i + 1;
+      while (j < s.length && j < i + 4 && s[j]! >= '0' && s[j]! <= '7') j++;
+      let value = parseInt(s.slice(i + 1, j), 8);
+      if (value > 0xff) {
+        j--;
+        value = parseInt(s.slice(i + 1, j), 8);
+      }
+      out += fromCode(value);
+      i = j - 1;
+    } else {
+      const esc = C_ESCAPES[n];
+      out += esc !== undefined ? fromCode(esc) : n;
+      i += 1;
+    }
+  }
+  return out;
+}
+
+/** ANSI C escapes (\n, \xHH, \OOO, \\, \", \', \?); an unknown escape keeps its backslash. */
+export function escapeSeqDecode(s: string): string {
+  if (s.indexOf('\\') === -1) return s;
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] !== '\\' || i + 1 >= s.length) {
+      out += s[i];
+      continue;
+    }
+    const n = s[i + 1]!;
+    const esc = C_ESCAPES[n];
+    if (esc !== undefined) {
+      out += fromCode(esc);
+      i++;
+    } else if (n === '\\' || n === '?' || n === "'" || n === '"') {
+      out += n;
+      i++;
+    } else if ((n === 'x' || n === 'X') && i + 3 < s.length + 0 && isHex(s.charCodeAt(i + 2)) && isHex(s.charCodeAt(i + 3))) {
+      out += fromCode(parseInt(s.slice(i + 2, i + 4), 16));
+      i += 3;
+    } else if (n >= '0' && n <= '7') {
+      let j = i + 1;
+      while (j < s.length && j < i + 4 && s[j]! >= '0' && s[j]! <= '7') j++;
+      out += fromCode(parseInt(s.slice(i + 1, j), 8) & 0xff);
+      i = j - 1;
+    } else out += '\\';
+  }
+  return out;
+}
+
+/** CSS escapes: backslash + 1-6 hex digits (one following whitespace eaten), backslash-newline removed. */
+export function cssDecode(s: string): string {
+  if (s.indexOf('\\') === -1) return s;
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] !== '\\') {
+      out += s[i];
+      continue;
+    }
+    if (i + 1 >= s.length) break; // a trailing backslash is dropped
+    let j = i + 1;
+    while (j < s.length && j < i + 7 && isHex(s.charCodeAt(j))) j++;
+    if (j > i + 1) {
+      const code = parseInt(s.slice(i + 1, j), 16);
+      out += fromCode(j - i - 1 >= 4 ? unicodeToByte(code) : code & 0xff);
+      if (j < s.length && (s[j] === ' ' || s[j] === '\t' || s[j] === '\n' || s[j] === '\r' || s[j] === '\f')) j++;
+      i = j - 1;
+    } else if (s[i + 1] === '\n') i++;
+    else {
+      out += s[i + 1];
+      i++;
+    }
+  }
+  return out;
+}
+
+export function removeNulls(s: string): string {
+  return s.indexOf('\0') === -1 ? s : s.split('\0').join('');
+}
+
+export function replaceNulls(s: string): string {
+  return s.indexOf('\0') === -1 ? s : s.split('\0').join(' ');
+}
+
+/** UTF-8 sequences (2-4 bytes, well-formed) become %uHHHH so that rules written for %u-escapes see them. */
+export function utf8toUnicode(s: string): string {
+  let i = 0;
+  for (; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) break;
+  if (i === s.length) return s;
+  let out = s.slice(0, i);
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    let len = 0;
+    let cp = 0;
+    if (c >= 0xc2 && c <= 0xdf) (len = 2), (cp = c & 0x1f);
+    else if (c >= 0xe0 && c <= 0xef) (len = 3), (cp = c & 0x0f);
+    else if (c >= 0xf0 && c <= 0xf4) (len = 4), (cp = c & 0x07);
+    let ok = len > 0 && i + len <= s.length;
+    for (let k = 1; ok && k < len; k++) {
+      const b = s.charCodeAt(i + k);
+      if ((b & 0xc0) !== 0x80) ok = false;
+      else cp = (cp << 6) | (b & 0x3f);
+    }
+    if (!ok) {
+      out += s[i];
+      continue;
+    }
+    out += '%u' + (cp & 0xffff).toString(16).padStart(4, '0');
+    i += len - 1;
+  }
+  return out;
+}
+
+function isSpace(c: number): boolean {
+  return c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0xa0;
+}
+
+export function compressWhitespace(s: string): string {
+  let out = '';
+  let inSpace = false;
+  for (let i = 0; i < s.length; i++) {
+    if (isSpace(s.charCodeAt(i))) {
+      if (!inSpace) out += ' ';
+      inSpace = true;
+    } else {
+      out += s[i];
+      inSpace = false;
+    }
+  }
+  return out;
+}
+
+export function removeWhitespace(s: string): string {
+  let out = '';
+  for (let i = 0; i < s.length; i++) if (!isSpace(s.charCodeAt(i))) out += s[i];
+  return out;
+}
+
+/** Each C-style comment (an unterminated one runs to the end) becomes one space. */
+export function replaceComments(s: string): string {
+  if (s.indexOf('/*') === -1) return s;
+  let out = '';
+  let i = 0;
+  while (i < s.length) {
+    if (s[i] === '/' && s[i + 1] === '*') {
+      const end = s.indexOf('*/', i + 2);
+      out += ' ';
+      if (end === -1) return out;
+      i = end + 2;
+    } else out += s[i++];
+  }
+  return out;
+}
+
+/** Removes the comment markers `/*`, `*\/`, `--` and `#`. */
+export function removeCommentsChar(s: string): string {
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    const n = s[i + 1];
+    if ((c === '/' && n === '*') || (c === '*' && n === '/') || (c === '-' && n === '-')) i++;
+    else if (c !== '#') out += c;
+  }
+  return out;
+}
+
+/** The Windows command-line normalisation CRS's RCE rules expect: quotes, `\` and `^` gone, `,;` and runs of
+ * whitespace one space, no space before `/` or `(`, lower case. */
+export function cmdLine(s: string): string {
+  let out = '';
+  let space = false;
+  for (let i = 0; i < s.length; i++) {
+    const ch = s[i]!;
+    const c = s.charCodeAt(i);
+    if (ch === '"' || ch === "'" || ch === '\\' || ch === '^') continue;
+    if (ch === ' ' || ch === ',' || ch === ';' || c === 0x09 || c === 0x0a || c === 0x0d) {
+      if (!space) out += ' ';
+      space = true;
+      continue;
+    }
+    if ((ch === '/' || ch === '(') && space) out = out.slice(0, -1);
+    out += c >= 0x41 && c <= 0x5a ? fromCode(c + 0x20) : ch;
+    space = false;
+  }
+  return out;
+}
+
+/** Removes `.` segments and resolves `..` against earlier segments (leading `..` stay); collapses `//`. */
+export function normalizePath(s: string): string {
+  if (s.indexOf('/') === -1 && s !== '.' && s !== '..') return s;
+  const absolute = s.startsWith('/');
+  const trailing = s.endsWith('/') || s.endsWith('/.') || s.endsWith('/..');
+  const out: string[] = [];
+  for (const seg of s.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') {
+      if (out.length > 0 && out[out.length - 1] !== '..') out.pop();
+      else if (!absolute) out.push('..');
+      continue;
+    }
+    out.push(seg);
+  }
+  let result = (absolute ? '/' : '') + out.join('/');
+  if (trailing && out.length > 0) result += '/';
+  return result;
+}
+
+export function normalizePathWin(s: string): string {
+  return normalizePath(s.indexOf('\\') === -1 ? s : s.split('\\').join('/'));
+}
+
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+/** Base64 (standard alphabet); decoding stops at the first character outside it. */
+export function base64Decode(s: string): string {
+  let bits = 0;
+  let n = 0;
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    const v = B64.indexOf(s[i]!);
+    if (v < 0) break;
+    bits = (bits << 6) | v;
+    n += 6;
+    if (n >= 8) {
+      n -= 8;
+      out += fromCode((bits >> n) & 0xff);
+    }
+  }
+  return out;
+}
+
+export function hexEncode(s: string): string {
+  let out = '';
+  for (let i = 0; i < s.length; i++) out += s.charCodeAt(i).toString(16).padStart(2, '0');
+  return out;
+}
+
+export function sha1(s: string): string {
+  return createHash('sha1').update(Buffer.from(s, 'latin1')).digest().toString('latin1');
+}
+
+export function length(s: string): string {
+  return String(s.length);
+}
+
+export function trim(s: string): string {
+  let a = 0;
+  let b = s.length;
+  while (a < b && isSpace(s.charCodeAt(a))) a++;
+  while (b > a && isSpace(s.charCodeAt(b - 1))) b--;
+  return s.slice(a, b);
+}
+
+/** Transformations by lower-cased name (ModSecurity accepts either spelling of normalise/normalize). */
+export const TRANSFORMS: ReadonlyMap<string, Transform> = new Map<string, Transform>([
+  ['lowercase', lowercase],
+  ['urldecode', urlDecode],
+  ['urldecodeuni', urlDecodeUni],
+  ['htmlentitydecode', htmlEntityDecode],
+  ['jsdecode', jsDecode],
+  ['cssdecode', cssDecode],
+  ['escapeseqdecode', escapeSeqDecode],
+  ['removenulls', removeNulls],
+  ['replacenulls', replaceNulls],
+  ['utf8tounicode', utf8toUnicode],
+  ['compresswhitespace', compressWhitespace],
+  ['removewhitespace', removeWhitespace],
+  ['replacecomments', replaceComments],
+  ['removecommentschar', removeCommentsChar],
+  ['cmdline', cmdLine],
+  ['normalizepath', normalizePath],
+  ['normalisepath', normalizePath],
+  ['normalizepathwin', normalizePathWin],
+  ['normalisepathwin', normalizePathWin],
+  ['base64decode', base64Decode],
+  ['hexencode', hexEncode],
+  ['sha1', sha1],
+  ['length', length],
+  ['trim', trim],
+]);
+
+/** Transformations that keep a value made only of [A-Za-z0-9_.@:-] inside that alphabet (see fast-path.ts). */
+export const SAFE_ALPHABET_PRESERVING: ReadonlySet<string> = new Set([
+  'lowercase', 'urldecode', 'urldecodeuni', 'htmlentitydecode', 'jsdecode', 'cssdecode', 'escapeseqdecode',
+  'removenulls', 'replacenulls', 'utf8tounicode', 'compresswhitespace', 'removewhitespace', 'replacecomments',
+  'removecommentschar', 'cmdline', 'normalizepath', 'normalisepath', 'normalizepathwin', 'normalisepathwin', 'trim',
+]);

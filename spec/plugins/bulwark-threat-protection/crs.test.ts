@@ -1,0 +1,164 @@
+// The CRS rule compiler, transformations, phrase matcher and anomaly scoring, against the CRS 4 release in
+// spec/fixtures/crs4 and (when Debian's modsecurity-crs is installed, as .ci/run does) CRS 3.3.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { PhraseMatcher } from '../../../plugins/bulwark-threat-protection/crs/aho-corasick';
+import { canMatchOver, compileCrsDirectory, isFastPathValue } from '../../../plugins/bulwark-threat-protection/crs/compile';
+import { CrsEngine } from '../../../plugins/bulwark-threat-protection/crs/engine';
+import { parseActions, parseSecRules } from '../../../plugins/bulwark-threat-protection/crs/secrules';
+import * as t from '../../../plugins/bulwark-threat-protection/crs/transforms';
+
+export const CRS4_DIR = join(__dirname, '../../fixtures/crs4/rules');
+export const CRS33_DIR = '/usr/share/modsecurity-crs/rules';
+
+describe('SecRule parser', () => {
+  it('joins continuations, unescapes only \\" in double quotes, keeps single-quoted action values whole', () => {
+    const text = [
+      '# comment',
+      'SecRule ARGS|!ARGS:foo "@rx a\\"b\\x5c" \\',
+      '    "id:1,phase:2,block,t:none,t:lowercase,msg:\'a, b\',\\',
+      "    setvar:'tx.inbound_anomaly_score_pl1=+%{tx.critical_anomaly_score}',chain\"",
+      '    SecRule MATCHED_VARS "@pm x y" "t:none"',
+      'SecMarker END',
+    ].join('\n');
+    const rules = parseSecRules(text, 'f.conf');
+    expect(rules).toHaveLength(1);
+    expect(rules[0]!.source).toBe('f.conf:2');
+    expect(rules[0]!.links[0]!.variables).toBe('ARGS|!ARGS:foo');
+    expect(rules[0]!.links[0]!.operator).toBe('@rx a"b\\x5c');
+    expect(rules[0]!.links[0]!.actions.find((a) => a.name === 'msg')!.value).toBe('a, b');
+    expect(rules[0]!.links[1]!.operator).toBe('@pm x y');
+  });
+
+  it('parses actions with quoted values containing commas and colons', () => {
+    expect(parseActions("id:5,tag:'a:b,c',t:none")).toEqual([
+      { name: 'id', value: '5' },
+      { name: 'tag', value: 'a:b,c' },
+      { name: 't', value: 'none' },
+    ]);
+  });
+});
+
+describe('transformations (byte strings)', () => {
+  it('urlDecodeUni keeps raw bytes and invalid escapes, maps %u full-width to ASCII', () => {
+    expect(t.urlDecodeUni('a%A0b%zz+%u003c%uff1c')).toBe('a\xa0b%zz <<');
+    expect(t.urlDecode('%u003c')).toBe('%u003c');
+  });
+  it('htmlEntityDecode, jsDecode, cssDecode, escapeSeqDecode', () => {
+    expect(t.htmlEntityDecode('&lt;script&gt;&#x61;&#98&quot;&foo;')).toBe('<script>ab"&foo;');
+    expect(t.jsDecode('\\x3cscript\\u003e\\n\\141\\q')).toBe('<script>\na q'.replace(' ', ''));
+    expect(t.cssDecode('\\6a avascript\\3a\\\nx')).toBe('javascript:x');
+    expect(t.escapeSeqDecode('\\x41\\101\\n\\q')).toBe('AA\n\\q');
+  });
+  it('cmdLine, compress/remove whitespace, comments, nulls, utf8toUnicode, lowercase', () => {
+    expect(t.cmdLine('C^A"T  /ETC/p\'asswd ; ls ,x')).toBe('cat/etc/passwd ls x');
+    expect(t.compressWhitespace('a \t\n b')).toBe('a b');
+    expect(t.removeWhitespace('u n\ti\xa0on')).toBe('union');
+    expect(t.replaceComments('un/**/ion/* x')).toBe('un ion ');
+    expect(t.removeCommentsChar('un/**/ion--#')).toBe('union');
+    expect(t.removeNulls('a\0b')).toBe('ab');
+    expect(t.utf8toUnicode('a\xc3\xa9\xff')).toBe('a%u00e9\xff');
+    expect(t.lowercase('ABc\xc0')).toBe('abc\xc0');
+  });
+  it('normalizePath and normalizePathWin resolve . and .. but keep leading ..', () => {
+    expect(t.normalizePath('/a/./b/../c//d')).toBe('/a/c/d');
+    expect(t.normalizePath('../../etc/passwd')).toBe('../../etc/passwd');
+    expect(t.normalizePathWin('a\\..\\..\\windows\\win.ini')).toBe('../windows/win.ini');
+  });
+});
+
+describe('phrase matcher (@pm, Aho–Corasick)', () => {
+  it('finds any phrase case-insensitively, overlapping ones too', () => {
+    const m = new PhraseMatcher(['etc/passwd', 'she', 'hers', 'win.ini']);
+    expect(m.find('x/ETC/PASSWD')).toBe('etc/passwd');
+    expect(m.find('ushers')).toBe('she');
+    expect(m.find('c:\\WIN.INI')).toBe('win.ini');
+    expect(m.find('nothing here')).toBeUndefined();
+  });
+  it('stays linear: 100 KB of near-misses against a few thousand phrases', () => {
+    const phrases = Array.from({ length: 3000 }, (_, i) => `${'a'.repeat(20)}#${i}#`);
+    const m = new PhraseMatcher(phrases);
+    expect(m.find('a'.repeat(100_000))).toBeUndefined();
+    expect(m.find(`${'a'.repeat(100_000)}#2999#`)).toBe(`${'a'.repeat(20)}#2999#`);
+  });
+});
+
+describe('fast-path proof', () => {
+  const alphabet = [...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.@:+-'].map((c) => c.charCodeAt(0));
+  it('a regex that needs a character outside the alphabet cannot match; one over letters can', () => {
+    expect(canMatchOver('(?i)<script', alphabet)).toBe(false);
+    expect(canMatchOver('\\bunion\\s+select', alphabet)).toBe(false);
+    expect(canMatchOver('(?i)\\bdatabase\\b', alphabet)).toBe(true);
+    expect(canMatchOver('x*', alphabet)).toBe(true);
+  });
+  it('fast-path values: letters, digits and _.@:+- only', () => {
+    expect(isFastPathValue('jane.doe+tag@example.com')).toBe(true);
+    expect(isFastPathValue("O'Brien")).toBe(false);
+  });
+});
+
+describe.each([
+  ['CRS 4.28.0', CRS4_DIR, '4.28.0'],
+  ['CRS 3.3 (Debian modsecurity-crs)', CRS33_DIR, '3.3'],
+])('%s', (_label, dir, version) => {
+  const run = existsSync(dir) ? it : it.skip;
+  run('compiles into data: ids, PL, severity, targets, transformations, operators; regexes RE2 refuses are reported', () => {
+    const set = compileCrsDirectory(dir);
+    expect(set.version).toContain(version);
+    expect(set.rules.length).toBeGreaterThan(100);
+    const r930120 = set.rules.find((r) => r.id === 930120)!;
+    expect(r930120).toMatchObject({ paranoiaLevel: 1, severity: 'CRITICAL', score: 5, category: 'lfi' });
+    expect(r930120.operator.kind).toBe('pm');
+    expect(r930120.transforms).toContain('urldecodeuni');
+    expect(r930120.targets.map((x) => x.collection)).toEqual(expect.arrayContaining(['ARGS_GET', 'ARGS_POST', 'REQUEST_COOKIES']));
+    expect(set.rules.find((r) => r.id === 942100)!.operator).toEqual({ kind: 'detect', detector: 'sqli' });
+    expect(set.rules.some((r) => r.paranoiaLevel === 2)).toBe(true);
+    // Every regex is accounted for: compiled, or listed with the reason.
+    const failed = set.skipped.filter((s) => s.reason.startsWith('regex does not compile'));
+    expect(set.regexCompiled + failed.length).toBe(set.regexCount);
+    if (version === '4.28.0') expect(failed).toEqual([]);
+    else expect(failed.map((f) => f.id).sort()).toEqual([942130, 942260]);
+  });
+
+  run('anomaly scoring: a critical rule adds 5, sub-scores per category, PL1 leaves PL2 rules out', () => {
+    const set = compileCrsDirectory(dir);
+    const pl1 = new CrsEngine(set, { paranoiaLevel: 1 });
+    const attack = pl1.evaluate([{ collection: 'ARGS_GET', name: 'file', value: '../../../../etc/passwd' }]);
+    expect(attack.score).toBeGreaterThanOrEqual(5);
+    expect(attack.categoryScores.lfi).toBeGreaterThanOrEqual(5);
+    expect(attack.matches.find((m) => m.id === 930120)!.locations).toEqual(['ARGS:file']);
+    expect(pl1.evaluate([{ collection: 'ARGS_GET', name: 'q', value: 'hello world, how are you?' }]).score).toBe(0);
+    expect(pl1.activeRules.every((r) => r.paranoiaLevel === 1)).toBe(true);
+    const pl2 = new CrsEngine(set, { paranoiaLevel: 2 });
+    expect(pl2.activeRules.length).toBeGreaterThan(pl1.activeRules.length);
+  });
+
+  run('exclusions: a rule removed for one argument still fires on another; removed by id it never fires', () => {
+    const set = compileCrsDirectory(dir);
+    const v = '../../../../etc/passwd';
+    const byTarget = new CrsEngine(set, {
+      paranoiaLevel: 1,
+      exclusions: [{ targets: [{ collection: 'ARGS_GET', key: 'file' }] }],
+    });
+    expect(byTarget.evaluate([{ collection: 'ARGS_GET', name: 'file', value: v }]).score).toBe(0);
+    expect(byTarget.evaluate([{ collection: 'ARGS_GET', name: 'other', value: v }]).score).toBeGreaterThanOrEqual(5);
+    const lfiIds = new Set(set.rules.filter((r) => r.category === 'lfi').map((r) => r.id));
+    const byId = new CrsEngine(set, { paranoiaLevel: 1, exclusions: [{ ruleIds: lfiIds }] });
+    expect(byId.evaluate([{ collection: 'ARGS_GET', name: 'file', value: v }]).matches.filter((m) => lfiIds.has(m.id))).toEqual([]);
+  });
+
+  run('the fast path skips only rules proven unable to match: a fast-path value gets the same verdict either way', () => {
+    const set = compileCrsDirectory(dir);
+    const engine = new CrsEngine(set, { paranoiaLevel: 1 });
+    const proven = set.rules.filter((r) => r.fastPathImmune);
+    expect(proven.length).toBeGreaterThan(30);
+    for (const value of ['user_42@example.com', 'SELECT', 'etc.passwd', 'alert', 'boot.ini', 'a-b:c+d', '.htaccess']) {
+      const ids = engine.evaluate([{ collection: 'ARGS_GET', name: 'q', value }]).matches.map((m) => m.id);
+      for (const r of proven) {
+        if (r.operator.kind !== 'rx') continue;
+        expect([r.id, r.operator.regex.matcher(value).find()]).toEqual([r.id, false]);
+      }
+      expect(ids.every((id) => !proven.some((r) => r.id === id))).toBe(true);
+    }
+  });
+});
