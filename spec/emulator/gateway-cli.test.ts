@@ -221,6 +221,7 @@ describe('npm run gateway with kong.yml (end to end)', () => {
       'bulwark-oauth2',
       'bulwark-rate-limit',
       'bulwark-response-headers',
+      'bulwark-threat-protection',
       'bulwark-transport',
       'bulwark-transport',
       'bulwark-transport',

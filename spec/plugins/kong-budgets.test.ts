@@ -11,6 +11,7 @@ import * as jwt from '../../plugins/bulwark-jwt';
 import * as oauth2 from '../../plugins/bulwark-oauth2';
 import * as rateLimit from '../../plugins/bulwark-rate-limit';
 import * as transport from '../../plugins/bulwark-transport';
+import * as threatProtection from '../../plugins/bulwark-threat-protection';
 import * as upstreamTrust from '../../plugins/bulwark-upstream-trust';
 import * as validator from '../../plugins/bulwark-validator';
 
@@ -35,7 +36,9 @@ describe("no Bulwark config can outlast Kong's 60 s wait for a plugin step", () 
   });
 
   test.each(
-    [apiKey, authz, jwt, oauth2, rateLimit, transport, upstreamTrust, validator].map((m) => [m.Name, m] as const),
+    [apiKey, authz, jwt, oauth2, rateLimit, transport, upstreamTrust, validator, threatProtection].map(
+      (m) => [m.Name, m] as const,
+    ),
   )('%s: every timeout field is bounded by the schema', (_name, m) => {
     for (const [path, def] of timeoutFields(m.Schema as unknown as FieldEntry[])) {
       expect({ path, between: def.between }).toEqual({ path, between: [expect.any(Number), expect.any(Number)] });

@@ -12,6 +12,7 @@ import * as jwt from '../../plugins/bulwark-jwt';
 import * as oauth2 from '../../plugins/bulwark-oauth2';
 import * as rateLimit from '../../plugins/bulwark-rate-limit';
 import * as transport from '../../plugins/bulwark-transport';
+import * as threatProtection from '../../plugins/bulwark-threat-protection';
 import * as upstreamTrust from '../../plugins/bulwark-upstream-trust';
 import * as validator from '../../plugins/bulwark-validator';
 import * as authz from '../../plugins/bulwark-authz';
@@ -154,15 +155,23 @@ const COVERED: Record<string, string[]> = {
   'bulwark-upstream-trust': ['signing_keys[]'],
   'bulwark-validator': [],
   'bulwark-authz': [],
+  'bulwark-threat-protection': [],
 };
 
 describe('referenceable (secret) fields refuse the "" Kong hands over for an unresolvable vault reference', () => {
-  test.each([apiKey, authz, jwt, oauth2, rateLimit, transport, upstreamTrust, validator] as PluginModule[])(
-    '$Name: every referenceable field is covered below',
-    (m) => {
-      expect(referenceablePaths(m.Schema as FieldEntry[])).toEqual(COVERED[m.Name]);
-    },
-  );
+  test.each([
+    apiKey,
+    authz,
+    jwt,
+    oauth2,
+    rateLimit,
+    transport,
+    upstreamTrust,
+    validator,
+    threatProtection,
+  ] as PluginModule[])('$Name: every referenceable field is covered below', (m) => {
+    expect(referenceablePaths(m.Schema as FieldEntry[])).toEqual(COVERED[m.Name]);
+  });
 
   const all = Object.values(CASES).flat();
   test.each(all.map((c) => [c.module.Name, c.field, c] as const))(

@@ -1,0 +1,97 @@
+// bulwark-threat-protection's access handler: read the request in bulk, build the values CRS rules see
+// (request-model.ts), score them (crs/engine.ts), act.
+//
+// RPC budget (each kong.* call is one round trip to Kong):
+//   getMethod + getPathWithQuery + getHeaders(1000)           always (3)
+//   (1000 header lines or more: + log.warn + exit 431, lib/bounded-reads.ts; over 1000 query pieces: log + 400)
+//   + getRawBody(limit)                                         when Content-Length > 0 or absent (chunked, HTTP/2)
+//   + one log line + exit                                       on a block (monitor: the log line only)
+//   + the decision record (lib/plugin.ts)                       when the request passes
+// Body bytes are read once; JSON goes through lib/json-guard.ts as in bulwark-validator (strict UTF-8, no duplicate
+// keys, depth/size limits), so both plugins see the same document. A body announced larger than max_body_size is
+// the on_limit case before anything is read.
+import { MAX_QUERY_ARGS, queryPieceCount, readRequestHeaders } from '../lib/bounded-reads';
+import { reject } from '../lib/errors';
+import type { Kong } from '../lib/pdk';
+import { headerValues } from '../lib/pdk';
+import { logger } from '../lib/plugin';
+import type { ThreatProtectionConfig } from './config';
+import type { Evaluation } from './crs/engine';
+import { buildRequestModel } from './request-model';
+
+const PLUGIN_NAME = 'bulwark-threat-protection';
+
+/** What the log and the audit event say about a detection: rule ids, categories and locations, never values. */
+export function detectionFields(e: Evaluation, threshold: number): Record<string, unknown> {
+  return {
+    score: e.score,
+    threshold,
+    category_scores: e.categoryScores,
+    rules: e.matches.map((m) => ({ id: m.id, category: m.category, score: m.score, locations: m.locations })),
+  };
+}
+
+function declaredLength(headers: Record<string, string[]>): number | 'unknown' | 'invalid' {
+  const values = headerValues(headers, 'content-length');
+  if (values.length === 0) return 'unknown';
+  if (!values.every((v) => /^\d{1,15}$/.test(v.trim())) || new Set(values.map((v) => v.trim())).size !== 1) return 'invalid';
+  return Number(values[0]!.trim());
+}
+
+export async function access(kong: Kong, conf: ThreatProtectionConfig): Promise<void> {
+  const method = await kong.request.getMethod();
+  const pathWithQuery = await kong.request.getPathWithQuery();
+  const headers = await readRequestHeaders(kong, PLUGIN_NAME);
+  if (headers === undefined) return;
+  const log = logger(kong, PLUGIN_NAME);
+  const path = pathWithQuery.split('?')[0]!.slice(0, 512);
+
+  const q = pathWithQuery.indexOf('?');
+  if (q !== -1 && queryPieceCount(pathWithQuery.slice(q + 1)) > MAX_QUERY_ARGS) {
+    await log.warn('request_refused', { reason: 'too_many_query_arguments', max_arguments: MAX_QUERY_ARGS, status: 400 });
+    return reject(kong, 400, 'Too many query arguments');
+  }
+
+  let body: Uint8Array | undefined;
+  const length = declaredLength(headers);
+  if (length === 'invalid') {
+    await log.info('request_refused', { reason: 'invalid_content_length', status: 400, path });
+    return reject(kong, 400, 'Invalid Content-Length');
+  }
+  if (length !== 0) {
+    if (typeof length === 'number' && length > conf.limits.maxBodySize && conf.onLimit === 'refuse') {
+      await log.info('request_refused', { reason: 'body_too_large', max_body_size: conf.limits.maxBodySize, status: 413, path });
+      return reject(kong, 413);
+    }
+    // One byte over the limit tells a body that does not fit from one that does (no Content-Length: chunked/HTTP/2).
+    const bytes = (await kong.request.getRawBody(conf.limits.maxBodySize + 1)) ?? new Uint8Array(0);
+    if (bytes.byteLength > conf.limits.maxBodySize) {
+      if (conf.onLimit === 'refuse') {
+        await log.info('request_refused', { reason: 'body_too_large', max_body_size: conf.limits.maxBodySize, status: 413, path });
+        return reject(kong, 413);
+      }
+      body = bytes.subarray(0, conf.limits.maxBodySize);
+    } else body = bytes;
+  }
+
+  const model = buildRequestModel({ method, pathWithQuery, headers, body }, conf.headers, conf.limits, conf.onLimit);
+  if (!model.ok) {
+    await log.info('request_refused', { reason: model.reason, detail: model.detail, status: model.status, path });
+    return reject(kong, model.status);
+  }
+  const evaluation = conf.engine.evaluate(model.values);
+  const unscanned = model.unscanned.length > 0 ? { unscanned: model.unscanned } : {};
+  if (evaluation.score < conf.threshold) {
+    if (evaluation.score > 0 || model.unscanned.length > 0) {
+      await log.info('below_threshold', { method, path, ...detectionFields(evaluation, conf.threshold), ...unscanned });
+    }
+    return;
+  }
+  const fields = { method, path, paranoia_level: conf.paranoiaLevel, ...detectionFields(evaluation, conf.threshold), ...unscanned };
+  if (conf.mode === 'monitor') {
+    await log.notice('threat_detected_monitor_only', fields);
+    return;
+  }
+  await log.warn('request_blocked', { ...fields, status: 403 });
+  return reject(kong, 403);
+}

@@ -1,0 +1,160 @@
+// bulwark-threat-protection through the Kong emulator with the real plugin server (both servers:
+// BULWARK_PLUGINSERVER=stock selects the stock one) and the echo upstream: enforce, monitor, exclusions, limits,
+// CRS 4 from spec/fixtures and, when installed, Debian's CRS 3.3 (the plugin's default crs_path).
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { echoed, startGateway, type Gateway } from '../../helpers/emulator';
+
+const CRS4 = path.resolve(__dirname, '../../fixtures/crs4/rules');
+const CRS33 = '/usr/share/modsecurity-crs/rules';
+
+const CONFIG = `
+_format_version: "3.0"
+services:
+  - name: api
+    url: ECHO
+    routes:
+      - { name: enforce, paths: ["/api"], strip_path: false }
+      - { name: monitor, paths: ["/monitor"], strip_path: false }
+      - { name: excluded, paths: ["/excluded"], strip_path: false }
+      - { name: small, paths: ["/small"], strip_path: false }
+      - { name: prefix, paths: ["/prefix"], strip_path: false }
+      - { name: crs33, paths: ["/crs33"], strip_path: false }
+plugins:
+  - name: bulwark-threat-protection
+    route: enforce
+    config: { crs_path: ${JSON.stringify(CRS4)} }
+  - name: bulwark-threat-protection
+    route: monitor
+    config: { crs_path: ${JSON.stringify(CRS4)}, mode: monitor }
+  - name: bulwark-threat-protection
+    route: excluded
+    config:
+      crs_path: ${JSON.stringify(CRS4)}
+      exclusions:
+        - { targets: ["ARGS:comment", "ARGS:/^json\\\\.notes/"] }
+  - name: bulwark-threat-protection
+    route: small
+    config: { crs_path: ${JSON.stringify(CRS4)}, limits: { max_value_bytes: 64, max_body_size: 200 } }
+  - name: bulwark-threat-protection
+    route: prefix
+    config: { crs_path: ${JSON.stringify(CRS4)}, on_limit: scan_prefix, limits: { max_value_bytes: 64 } }
+${existsSync(CRS33) ? '  - name: bulwark-threat-protection\n    route: crs33\n    config: {}\n' : ''}
+`;
+
+const SQLI = "1' UNION SELECT password FROM users--";
+const XSS = '<script>alert(document.cookie)</script>';
+
+describe('bulwark-threat-protection integration (emulator + real plugin server)', () => {
+  let gw: Gateway;
+  beforeAll(async () => {
+    gw = await startGateway({ plugins: ['bulwark-threat-protection'] });
+    gw.configure(CONFIG);
+  }, 120_000);
+  afterAll(async () => {
+    expect(gw.kong.unhandledExceptions()).toEqual([]);
+    await gw?.stop();
+  });
+
+  const send = async (r: Parameters<Gateway['kong']['request']>[0]) => {
+    const res = await gw.kong.request(r);
+    expect(res.report.failOpen).toEqual([]);
+    expect(res.report.luaErrors).toEqual([]);
+    return res;
+  };
+  const logSince = (n: number) => gw.kong.log.slice(n).join('\n');
+
+  test('benign requests pass untouched; 3 PDK calls + the decision record without a body', async () => {
+    await send({ path: '/api/warm' });
+    await send({ path: '/api/warm' });
+    const res = await send({ path: "/api/search?q=O'Brien%20%26%20Sons,%20open%20late&page=2", headers: { 'content-length': '0' } });
+    expect(res.status).toBe(200);
+    expect(echoed(res.body).path).toBe('/api/search');
+    expect(res.report.rpcCallsByPlugin['bulwark-threat-protection']).toBe(5);
+    const body = JSON.stringify({ name: 'Jane Doe', email: 'jane@example.com', note: 'Please select a time; I am free "after 5".' });
+    const post = await send({ method: 'POST', path: '/api/orders', body, headers: { 'content-type': 'application/json' } });
+    expect(post.status).toBe(200);
+    expect(echoed(post.body).body).toBe(body);
+    expect(post.report.rpcCallsByPlugin['bulwark-threat-protection']).toBe(6); // + getRawBody
+  }, 120_000);
+
+  test('enforce: SQLi in a query argument → 403 in Kong style; the log names rules and ARGS:id, never the value', async () => {
+    const n = gw.kong.log.length;
+    const res = await send({ path: `/api/items?id=${encodeURIComponent(SQLI)}` });
+    expect(res.status).toBe(403);
+    expect(JSON.parse(res.body.toString())).toEqual({ message: 'Forbidden' });
+    const log = logSince(n);
+    expect(log).toContain('request_blocked');
+    expect(log).toContain('ARGS:id');
+    expect(log).toMatch(/"category_scores":\{[^}]*"sqli":\d+/);
+    expect(log).not.toContain('password');
+  });
+
+  test('enforce: XSS in a JSON leaf (named json.items.array_0.name), in a cookie and in the User-Agent; never Authorization', async () => {
+    const n = gw.kong.log.length;
+    const json = await send({
+      method: 'POST',
+      path: '/api/orders',
+      body: JSON.stringify({ items: [{ name: XSS }] }),
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(json.status).toBe(403);
+    expect(logSince(n)).toContain('ARGS:json.items.array_0.name');
+    expect((await send({ path: '/api/x', headers: { cookie: `session=abc; pref=${XSS}` } })).status).toBe(403);
+    expect((await send({ path: '/api/x', headers: { 'user-agent': `Mozilla ${XSS}` } })).status).toBe(403);
+    expect((await send({ path: '/api/x', headers: { authorization: `Bearer ${SQLI}` } })).status).toBe(200);
+  });
+
+  test('enforce: form and multipart fields, path traversal and command injection', async () => {
+    const form = await send({
+      method: 'POST',
+      path: '/api/form',
+      body: `a=1&file=${encodeURIComponent('../../../../etc/passwd')}`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(form.status).toBe(403);
+    const boundary = 'XyZ';
+    const mp = [`--${boundary}`, 'Content-Disposition: form-data; name="cmd"', '', ';cat /etc/passwd', `--${boundary}--`, ''].join('\r\n');
+    const multipart = await send({ method: 'POST', path: '/api/upload', body: mp, headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } });
+    expect(multipart.status).toBe(403);
+  });
+
+  test('a malformed JSON body is a 400 (same hardening as bulwark-validator: duplicate keys refused)', async () => {
+    const res = await send({ method: 'POST', path: '/api/orders', body: '{"a":1,"a":2}', headers: { 'content-type': 'application/json' } });
+    expect(res.status).toBe(400);
+  });
+
+  test('monitor: the attack reaches the upstream; the log says what would have been blocked', async () => {
+    const n = gw.kong.log.length;
+    const res = await send({ path: `/monitor/items?id=${encodeURIComponent(SQLI)}` });
+    expect(res.status).toBe(200);
+    expect(echoed(res.body).path).toBe('/monitor/items');
+    const log = logSince(n);
+    expect(log).toContain('threat_detected_monitor_only');
+    expect(log).toContain('ARGS:id');
+  });
+
+  test('exclusions: the excluded argument (and JSON path regex) is not scanned; other arguments still are', async () => {
+    expect((await send({ path: `/excluded/c?comment=${encodeURIComponent(XSS)}` })).status).toBe(200);
+    expect((await send({ path: `/excluded/c?other=${encodeURIComponent(XSS)}` })).status).toBe(403);
+    const body = (notes: string, title: string) => JSON.stringify({ notes: [notes], title });
+    const ok = await send({ method: 'POST', path: '/excluded/n', body: body(XSS, 'hello'), headers: { 'content-type': 'application/json' } });
+    expect(ok.status).toBe(200);
+    const bad = await send({ method: 'POST', path: '/excluded/n', body: body('fine', XSS), headers: { 'content-type': 'application/json' } });
+    expect(bad.status).toBe(403);
+  });
+
+  test('limits: a value or body over the cap is refused (413) by default; scan_prefix scans the first bytes', async () => {
+    expect((await send({ path: `/small/x?q=${'a'.repeat(65)}` })).status).toBe(413);
+    expect((await send({ path: `/small/x?q=${'a'.repeat(64)}` })).status).toBe(200);
+    const big = await send({ method: 'POST', path: '/small/x', body: 'x'.repeat(201), headers: { 'content-type': 'text/plain' } });
+    expect(big.status).toBe(413);
+    expect((await send({ path: `/prefix/x?q=${'a'.repeat(100)}` })).status).toBe(200);
+    expect((await send({ path: `/prefix/x?q=${encodeURIComponent(XSS)}${'a'.repeat(100)}` })).status).toBe(403);
+  });
+
+  (existsSync(CRS33) ? test : test.skip)('the default crs_path: Debian CRS 3.3 blocks traversal and passes plain text', async () => {
+    expect((await send({ path: `/crs33/f?file=${encodeURIComponent('../../../etc/passwd')}` })).status).toBe(403);
+    expect((await send({ path: '/crs33/f?q=hello%20world' })).status).toBe(200);
+  }, 120_000);
+});
