@@ -45,6 +45,16 @@ export interface Evaluation {
 
 export const MAX_LOCATIONS = 5;
 
+/**
+ * Work a evaluation did, in bytes handed to automata (RE2 sets and regexes, phrase automata, detectors) and to
+ * transformations. Each of those does bounded work per byte, so this count bounds the running time: the
+ * linear-time tests assert it, not wall time.
+ */
+export interface WorkCounter {
+  matcherBytes: number;
+  transformBytes: number;
+}
+
 interface Group {
   transforms: readonly string[];
   /** Rules run through `set` (plain `@rx`); `setRules[i]` is the set's pattern i. */
@@ -104,7 +114,10 @@ function buildGroups(rules: readonly CompiledRule[]): Group[] {
 /** Applies transformation chains to one value, each prefix computed once. */
 class TransformCache {
   private readonly cache = new Map<string, string>();
-  constructor(private readonly value: string) {}
+  constructor(
+    private readonly value: string,
+    private readonly work?: WorkCounter,
+  ) {}
 
   get(chain: readonly string[]): string {
     let result = this.value;
@@ -116,6 +129,7 @@ class TransformCache {
         result = cached;
         continue;
       }
+      if (this.work !== undefined) this.work.transformBytes += result.length;
       result = TRANSFORMS.get(name)!(result);
       this.cache.set(key, result);
     }
@@ -186,7 +200,10 @@ export class CrsEngine {
     return true;
   }
 
+  private work: WorkCounter | undefined;
+
   private runOperator(op: Operator, negated: boolean, s: string, wantCaptures: boolean, captures?: string[]): OpResult {
+    if (this.work !== undefined) this.work.matcherBytes += s.length;
     let r: OpResult;
     switch (op.kind) {
       case 'rx': {
@@ -244,7 +261,7 @@ export class CrsEngine {
     let caps = captures;
     for (const link of rule.chain) {
       const input = link.input === 'matched' ? matchedValue : (caps?.[link.input] ?? '');
-      const value = new TransformCache(input).get(link.transforms);
+      const value = new TransformCache(input, this.work).get(link.transforms);
       const r = this.runOperator(link.operator, link.negated, value, link.capture, caps);
       if (!r.matched) return false;
       if (link.capture && r.captures !== undefined) caps = r.captures;
@@ -259,6 +276,7 @@ export class CrsEngine {
       let value = raw;
       const steps = [raw];
       for (const name of rule.transforms) {
+        if (this.work !== undefined) this.work.transformBytes += value.length;
         value = TRANSFORMS.get(name)!(value);
         steps.push(value);
       }
@@ -273,7 +291,17 @@ export class CrsEngine {
     return r.matched && (rule.chain.length === 0 || this.runChain(rule, value, r.captures));
   }
 
-  evaluate(values: readonly RequestValue[]): Evaluation {
+  evaluate(values: readonly RequestValue[], work?: WorkCounter): Evaluation {
+    this.work = work; // evaluate is synchronous: no other evaluation interleaves
+    try {
+      return this.evaluateValues(values);
+    } finally {
+      this.work = undefined;
+    }
+  }
+
+  private evaluateValues(values: readonly RequestValue[]): Evaluation {
+    const work = this.work;
     const hits = new Map<number, RuleMatch>();
     const record = (rule: CompiledRule, v: RequestValue): void => {
       const existing = hits.get(rule.id);
@@ -288,11 +316,12 @@ export class CrsEngine {
       const plan = this.plans.get(v.collection);
       if (plan === undefined || v.value === '') continue;
       const groups = isFastPathValue(v.value) ? plan.fastPath : plan.all;
-      const cache = new TransformCache(v.value);
+      const cache = new TransformCache(v.value, work);
       for (const group of groups) {
         if (group.sets.length > 0) {
           const transformed = cache.get(group.transforms);
           for (const { set, offset } of group.sets) {
+            if (work !== undefined) work.matcherBytes += transformed.length;
             for (const index of set.match(transformed)) {
               const rule = group.setRules[offset + index]!;
               if (!this.applies(rule, v)) continue;
