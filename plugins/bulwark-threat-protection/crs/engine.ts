@@ -208,7 +208,8 @@ export class CrsEngine {
     switch (op.kind) {
       case 'rx': {
         if (!wantCaptures) {
-          r = { matched: op.regex.matcher(s).find() };
+          // test() runs re2js's DFA; a Matcher needs positions and runs the slower NFA.
+          r = { matched: op.regex.test(s) };
           break;
         }
         const m = op.regex.matcher(s);

@@ -244,7 +244,14 @@ function isSpace(c: number): boolean {
   return c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0xa0;
 }
 
+/** Whether any char of `s` satisfies `pred` (the transformations return their input untouched otherwise). */
+function some(s: string, pred: (c: number, i: number) => boolean): boolean {
+  for (let i = 0; i < s.length; i++) if (pred(s.charCodeAt(i), i)) return true;
+  return false;
+}
+
 export function compressWhitespace(s: string): string {
+  if (!some(s, (c, i) => isSpace(c) && (c !== 0x20 || isSpace(s.charCodeAt(i + 1))))) return s;
   let out = '';
   let inSpace = false;
   for (let i = 0; i < s.length; i++) {
@@ -260,6 +267,7 @@ export function compressWhitespace(s: string): string {
 }
 
 export function removeWhitespace(s: string): string {
+  if (!some(s, isSpace)) return s;
   let out = '';
   for (let i = 0; i < s.length; i++) if (!isSpace(s.charCodeAt(i))) out += s[i];
   return out;
@@ -283,6 +291,7 @@ export function replaceComments(s: string): string {
 
 /** Removes the comment markers `/*`, `*\/`, `--` and `#`. */
 export function removeCommentsChar(s: string): string {
+  if (s.indexOf('#') === -1 && s.indexOf('--') === -1 && s.indexOf('/*') === -1 && s.indexOf('*/') === -1) return s;
   let out = '';
   for (let i = 0; i < s.length; i++) {
     const c = s[i];
@@ -295,7 +304,10 @@ export function removeCommentsChar(s: string): string {
 
 /** The Windows command-line normalisation CRS's RCE rules expect: quotes, `\` and `^` gone, `,;` and runs of
  * whitespace one space, no space before `/` or `(`, lower case. */
+const CMDLINE_CHANGED = new Set([0x22, 0x27, 0x5c, 0x5e, 0x20, 0x2c, 0x3b, 0x09, 0x0a, 0x0d]);
+
 export function cmdLine(s: string): string {
+  if (!some(s, (c) => CMDLINE_CHANGED.has(c) || (c >= 0x41 && c <= 0x5a))) return s;
   let out = '';
   let space = false;
   for (let i = 0; i < s.length; i++) {
@@ -317,6 +329,7 @@ export function cmdLine(s: string): string {
 /** Removes `.` segments and resolves `..` against earlier segments (leading `..` stay); collapses `//`. */
 export function normalizePath(s: string): string {
   if (s.indexOf('/') === -1 && s !== '.' && s !== '..') return s;
+  if (s.indexOf('//') === -1 && s.indexOf('/.') === -1 && !s.startsWith('./') && !s.startsWith('../')) return s;
   const absolute = s.startsWith('/');
   const trailing = s.endsWith('/') || s.endsWith('/.') || s.endsWith('/..');
   const out: string[] = [];

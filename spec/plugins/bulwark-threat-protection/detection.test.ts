@@ -10,7 +10,7 @@ import { CrsEngine } from '../../../plugins/bulwark-threat-protection/crs/engine
 import { utf8Bytes } from '../../../plugins/bulwark-threat-protection/crs/model';
 import { buildRequestModel } from '../../../plugins/bulwark-threat-protection/request-model';
 import { DEFAULT_JSON_LIMITS } from '../../../plugins/lib/json-guard';
-import { realisticRequest, seeded } from './traffic';
+import { realisticRequest, seeded } from '../../../scripts/bench/threat-traffic';
 
 const FIXTURES = join(__dirname, '../../fixtures');
 const lines = (file: string) => readFileSync(join(FIXTURES, file), 'utf8').split('\n').filter((l) => l.trim() !== '');

@@ -1,7 +1,8 @@
+// (Used by spec/plugins/bulwark-threat-protection/detection.test.ts and scripts/bench/threat-protection.ts.)
 // Generated realistic API traffic for false-positive measurement: JSON bodies with names, addresses, prose with
 // quotes and semicolons, SQL-ish words, emails, URLs, base64, JWTs, UUIDs, and search queries, from a seeded
 // generator (the same requests every run).
-import type { RequestSnapshot } from '../../../plugins/bulwark-threat-protection/request-model';
+import type { RequestSnapshot } from '../../plugins/bulwark-threat-protection/request-model';
 
 export function seeded(seed: number): () => number {
   let s = seed >>> 0;
