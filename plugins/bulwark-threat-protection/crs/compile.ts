@@ -60,6 +60,8 @@ export interface CompiledRule {
   chain: ChainLink[];
   /** True when no value made only of the fast-path alphabet can match this rule (see fastPathAlphabetFor). */
   fastPathImmune: boolean;
+  /** True when no value of the prose alphabet (PROSE_TIER) can match this rule. */
+  proseImmune: boolean;
 }
 
 export interface SkippedRule {
@@ -104,6 +106,35 @@ export function isFastPathValue(s: string): boolean {
   return true;
 }
 
+/** The second tier: fast-path characters, space, `,'!?` and non-ASCII bytes (plain prose, names with accents). */
+export function isProseChar(c: number): boolean {
+  return isFastPathChar(c) || c === 0x20 || c === 0x2c || c === 0x27 || c === 0x21 || c === 0x3f || (c >= 0x80 && c <= 0xff);
+}
+
+/** 0: fast-path value, 1: prose value, 2: anything else. */
+export function valueTier(s: string): 0 | 1 | 2 {
+  let tier: 0 | 1 = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (isFastPathChar(c)) continue;
+    if (!isProseChar(c)) return 2;
+    tier = 1;
+  }
+  return tier;
+}
+
+/**
+ * The characters a prose value can hold after a rule's transformations: the prose alphabet itself (URL decoding
+ * turns `+` into a space, cmdLine drops `'` and turns `,` into a space, …). utf8toUnicode turns non-ASCII bytes into
+ * `%uHHHH`, and base64Decode and the like leave any alphabet: such rules always run on prose values.
+ */
+function proseAlphabetFor(transforms: readonly string[]): number[] | undefined {
+  if (!transforms.every((t) => SAFE_ALPHABET_PRESERVING.has(t) && t !== 'utf8tounicode')) return undefined;
+  const chars: number[] = [];
+  for (let c = 0; c < 256; c++) if (isProseChar(c)) chars.push(c);
+  return chars;
+}
+
 /**
  * The characters a fast-path value can hold after a rule's transformations: the fast-path alphabet itself, plus a
  * space when a URL decoding turns `+` into one. undefined when a transformation can leave the alphabet (base64Decode,
@@ -140,10 +171,19 @@ const OP_RUNE_ANY_NOT_NL = 11;
  * satisfiable (an over-approximation: "false" is a proof that no such value can match).
  */
 export function canMatchOver(pattern: string, alphabet: readonly number[]): boolean {
+  return reachesMatch(programOf(pattern), alphabet);
+}
+
+function programOf(pattern: string): { start: number; inst: ProgInst[] } {
   const set = new RE2Set(RE2Set.UNANCHORED);
   set.add(pattern);
   set.compile();
-  const insts = set.prog.inst as ProgInst[];
+  return { start: set.prog.start, inst: set.prog.inst as ProgInst[] };
+}
+
+function reachesMatch(prog: { start: number; inst: ProgInst[] }, alphabet: readonly number[]): boolean {
+  const insts = prog.inst;
+  const set = { prog };
   const seen = new Uint8Array(insts.length);
   const stack = [set.prog.start];
   while (stack.length > 0) {
@@ -384,8 +424,11 @@ function compileRule(parsed: ParsedSecRule, file: string, ctx: OperatorContext):
       capture: actions.some((a) => a.name === 'capture'),
       chain,
       fastPathImmune: false,
+      proseImmune: false,
     };
-    rule.fastPathImmune = isFastPathImmune(rule);
+    const prog = operator.kind === 'rx' && !negated ? programOf(operator.pattern) : undefined;
+    rule.fastPathImmune = isImmune(rule, fastPathAlphabetFor(rule.transforms), prog);
+    rule.proseImmune = rule.fastPathImmune && isImmune(rule, proseAlphabetFor(rule.transforms), prog);
     return rule;
   } catch (err) {
     if (err instanceof Unsupported) return { id, file, reason: err.message };
@@ -393,13 +436,12 @@ function compileRule(parsed: ParsedSecRule, file: string, ctx: OperatorContext):
   }
 }
 
-/** Whether the first link provably matches no value of the fast-path alphabet (chain links only narrow it further). */
-function isFastPathImmune(rule: CompiledRule): boolean {
+/** Whether the first link provably matches no value over `alphabet` (chain links only narrow it further). */
+function isImmune(rule: CompiledRule, alphabet: number[] | undefined, prog: ReturnType<typeof programOf> | undefined): boolean {
   if (rule.negated || rule.multiMatch) return false;
-  const alphabet = fastPathAlphabetFor(rule.transforms);
   if (alphabet === undefined) return false;
   const op = rule.operator;
-  if (op.kind === 'rx') return !canMatchOver(op.pattern, alphabet);
+  if (op.kind === 'rx') return prog !== undefined && !reachesMatch(prog, alphabet);
   if (op.kind === 'pm') return !op.matcher.hasPhraseWithin((c) => alphabet.includes(c));
   return false; // detectors and string operators: always run
 }

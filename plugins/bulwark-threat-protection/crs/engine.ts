@@ -5,7 +5,7 @@
 // to match them (compile.ts canMatchOver).
 import { RE2Set } from 're2js';
 import type { CompiledRule, CompiledRuleSet, Operator, Target } from './compile';
-import { isFastPathValue } from './compile';
+import { valueTier } from './compile';
 import { COLLECTIONS, type Collection, type RequestValue, variableName } from './model';
 import { TRANSFORMS } from './transforms';
 
@@ -65,9 +65,8 @@ interface Group {
 }
 
 interface CollectionPlan {
-  all: Group[];
-  /** The groups restricted to rules a fast-path value may match. */
-  fastPath: Group[];
+  /** By value tier (compile.ts valueTier): rules a fast-path value may match, a prose value, any value. */
+  tiers: [Group[], Group[], Group[]];
 }
 
 function keyMatches(t: Target, name: string): boolean {
@@ -183,7 +182,9 @@ export class CrsEngine {
     for (const collection of COLLECTIONS) {
       const rules = active.filter((r) => r.targets.some((t) => t.collection === collection));
       if (rules.length === 0) continue;
-      this.plans.set(collection, { all: groupsFor(rules), fastPath: groupsFor(rules.filter((r) => !r.fastPathImmune)) });
+      this.plans.set(collection, {
+        tiers: [groupsFor(rules.filter((r) => !r.fastPathImmune)), groupsFor(rules.filter((r) => !r.proseImmune)), groupsFor(rules)],
+      });
     }
   }
 
@@ -316,7 +317,7 @@ export class CrsEngine {
     for (const v of values) {
       const plan = this.plans.get(v.collection);
       if (plan === undefined || v.value === '') continue;
-      const groups = isFastPathValue(v.value) ? plan.fastPath : plan.all;
+      const groups = plan.tiers[valueTier(v.value)];
       const cache = new TransformCache(v.value, work);
       for (const group of groups) {
         if (group.sets.length > 0) {

@@ -160,5 +160,14 @@ describe.each([
       }
       expect(ids.every((id) => !proven.some((r) => r.id === id))).toBe(true);
     }
+    // The prose tier (space, `,'!?`, non-ASCII bytes too): rules proven unable to match prose skip such values.
+    const proseProven = set.rules.filter((r) => r.proseImmune);
+    expect(proseProven.length).toBeGreaterThan(10);
+    for (const value of ["it's a nice day, isn't it?", 'Ren\xc3\xa9e O\'Brien', 'select the best option, or not!']) {
+      for (const r of proseProven) {
+        if (r.operator.kind !== 'rx') continue;
+        expect([r.id, r.operator.regex.test(value)]).toEqual([r.id, false]);
+      }
+    }
   });
 });
