@@ -11,15 +11,11 @@
 // keys, depth/size limits), so both plugins see the same document. A body announced larger than max_body_size is
 // the on_limit case before anything is read.
 import { MAX_QUERY_ARGS, queryPieceCount, readRequestHeaders } from '../lib/bounded-reads';
-import { reject } from '../lib/errors';
-import type { Kong } from '../lib/pdk';
 import { headerValues } from '../lib/pdk';
-import { logger } from '../lib/plugin';
+import type { PhaseContext } from '../lib/plugin';
 import type { ThreatProtectionConfig } from './config';
 import type { Evaluation } from './crs/engine';
 import { buildRequestModel } from './request-model';
-
-const PLUGIN_NAME = 'bulwark-threat-protection';
 
 /** What the log and the audit event say about a detection: rule ids, categories and locations, never values. */
 export function detectionFields(e: Evaluation, threshold: number): Record<string, unknown> {
@@ -38,37 +34,37 @@ function declaredLength(headers: Record<string, string[]>): number | 'unknown' |
   return Number(values[0]!.trim());
 }
 
-export async function access(kong: Kong, conf: ThreatProtectionConfig): Promise<void> {
+export async function access(ctx: PhaseContext<ThreatProtectionConfig>): Promise<void> {
+  const { kong, conf, log, reject } = ctx;
   const method = await kong.request.getMethod();
   const pathWithQuery = await kong.request.getPathWithQuery();
-  const headers = await readRequestHeaders(kong, PLUGIN_NAME);
+  const headers = await readRequestHeaders(ctx);
   if (headers === undefined) return;
-  const log = logger(kong, PLUGIN_NAME);
   const path = pathWithQuery.split('?')[0]!.slice(0, 512);
 
   const q = pathWithQuery.indexOf('?');
   if (q !== -1 && queryPieceCount(pathWithQuery.slice(q + 1)) > MAX_QUERY_ARGS) {
     await log.warn('request_refused', { reason: 'too_many_query_arguments', max_arguments: MAX_QUERY_ARGS, status: 400 });
-    return reject(kong, 400, 'Too many query arguments');
+    return reject(400, 'Too many query arguments');
   }
 
   let body: Uint8Array | undefined;
   const length = declaredLength(headers);
   if (length === 'invalid') {
     await log.info('request_refused', { reason: 'invalid_content_length', status: 400, path });
-    return reject(kong, 400, 'Invalid Content-Length');
+    return reject(400, 'Invalid Content-Length');
   }
   if (length !== 0) {
     if (typeof length === 'number' && length > conf.limits.maxBodySize && conf.onLimit === 'refuse') {
       await log.info('request_refused', { reason: 'body_too_large', max_body_size: conf.limits.maxBodySize, status: 413, path });
-      return reject(kong, 413);
+      return reject(413);
     }
     // One byte over the limit tells a body that does not fit from one that does (no Content-Length: chunked/HTTP/2).
     const bytes = (await kong.request.getRawBody(conf.limits.maxBodySize + 1)) ?? new Uint8Array(0);
     if (bytes.byteLength > conf.limits.maxBodySize) {
       if (conf.onLimit === 'refuse') {
         await log.info('request_refused', { reason: 'body_too_large', max_body_size: conf.limits.maxBodySize, status: 413, path });
-        return reject(kong, 413);
+        return reject(413);
       }
       body = bytes.subarray(0, conf.limits.maxBodySize);
     } else body = bytes;
@@ -77,7 +73,7 @@ export async function access(kong: Kong, conf: ThreatProtectionConfig): Promise<
   const model = buildRequestModel({ method, pathWithQuery, headers, body }, conf.headers, conf.limits, conf.onLimit);
   if (!model.ok) {
     await log.info('request_refused', { reason: model.reason, detail: model.detail, status: model.status, path });
-    return reject(kong, model.status);
+    return reject(model.status);
   }
   const evaluation = conf.engine.evaluate(model.values);
   const unscanned = model.unscanned.length > 0 ? { unscanned: model.unscanned } : {};
@@ -93,5 +89,5 @@ export async function access(kong: Kong, conf: ThreatProtectionConfig): Promise<
     return;
   }
   await log.warn('request_blocked', { ...fields, status: 403 });
-  return reject(kong, 403);
+  return reject(403);
 }

@@ -10,13 +10,10 @@ import { parseThreatProtectionConfig, type ThreatProtectionConfig } from './conf
 import { access } from './handler';
 import { Schema as ThreatProtectionSchema } from './schema';
 
-export const Name = 'bulwark-threat-protection';
-export const Version = '0.1.0';
-export const Priority = 880;
-export const Schema = ThreatProtectionSchema;
-
-export const Plugin = definePlugin<ThreatProtectionConfig>({
-  name: Name,
+export const { Name, Version, Priority, Schema, Plugin } = definePlugin<ThreatProtectionConfig, typeof ThreatProtectionSchema>({
+  name: 'bulwark-threat-protection',
+  priority: 880,
+  schema: ThreatProtectionSchema,
   parseConfig: parseThreatProtectionConfig,
   phases: { access },
 });

@@ -3,7 +3,7 @@
 // CRS 4 from spec/fixtures and, when installed, Debian's CRS 3.3 (the plugin's default crs_path).
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { echoed, startGateway, type Gateway } from '../../helpers/emulator';
+import { BOTH_PLUGIN_SERVERS, echoed, runsOnPluginServers, startGateway, type Gateway } from '../../helpers/emulator';
 
 const CRS4 = path.resolve(__dirname, '../../fixtures/crs4/rules');
 const CRS33 = '/usr/share/modsecurity-crs/rules';
@@ -44,6 +44,8 @@ ${existsSync(CRS33) ? '  - name: bulwark-threat-protection\n    route: crs33\n  
 
 const SQLI = "1' UNION SELECT password FROM users--";
 const XSS = '<script>alert(document.cookie)</script>';
+
+runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
 describe('bulwark-threat-protection integration (emulator + real plugin server)', () => {
   let gw: Gateway;

@@ -13,11 +13,10 @@ const configOf = (input: unknown) => configFor(fields, input);
 const violation = (input: unknown) => violationFor(fields, input);
 const CRS4 = join(__dirname, '../../fixtures/crs4/rules');
 
-describePluginInfo(threatProtection, {
-  name: 'bulwark-threat-protection',
-  priority: 880,
-  why: 'after rate limiting (915) and bulwark-validator (890): floods are limited and schema-invalid requests refused before CPU-heavier scanning',
-});
+describePluginInfo(
+  threatProtection,
+  'after rate limiting (915) and bulwark-validator (890): floods are limited and schema-invalid requests refused before CPU-heavier scanning',
+);
 
 describe('config', () => {
   it('defaults: enforce, Debian CRS path, PL1, threshold 5, User-Agent and Referer, refuse beyond limits', () => {
