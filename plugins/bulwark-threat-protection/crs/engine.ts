@@ -146,6 +146,12 @@ function expandMacros(arg: string, captures: readonly string[] | undefined): str
   return arg.replace(/%\{tx\.(\d)\}/gi, (_, n: string) => captures?.[Number(n)] ?? '');
 }
 
+/**
+ * Built groups per rule set and list of rule ids, process-wide: read-only after building (the RE2 sets' DFA caches
+ * only grow, within SET_DFA_MEMORY), so engines share them. Dropped with the rule set (config.ts caches 16).
+ */
+const GROUPS_BY_RULE_SET = new WeakMap<CompiledRuleSet, Map<string, Group[]>>();
+
 export class CrsEngine {
   private readonly plans = new Map<Collection, CollectionPlan>();
   /** Rules at or below the paranoia level that the engine runs. */
@@ -168,8 +174,13 @@ export class CrsEngine {
     }
     this.activeRules = active;
     this.inactiveRules = inactive;
-    // Collections with the same rules (ARGS_GET/ARGS_POST, …) share their groups: RE2 sets are costly to build.
-    const built = new Map<string, Group[]>();
+    // Collections with the same rules (ARGS_GET/ARGS_POST, …) share their groups, and so do engines of one rule set
+    // (configs that differ in mode, limits, target exclusions): RE2 sets are costly to build (seconds for CRS 4).
+    let built = GROUPS_BY_RULE_SET.get(ruleSet);
+    if (built === undefined) {
+      built = new Map<string, Group[]>();
+      GROUPS_BY_RULE_SET.set(ruleSet, built);
+    }
     const groupsFor = (rules: CompiledRule[]): Group[] => {
       const key = rules.map((r) => r.id).join(',');
       let groups = built.get(key);
