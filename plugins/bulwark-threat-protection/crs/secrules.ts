@@ -121,7 +121,7 @@ export function parseSecRules(text: string, fileName: string): ParsedSecRule[] {
     try {
       words = directiveWords(trimmed);
     } catch (err) {
-      throw new SyntaxError(`${fileName}:${line}: ${(err as Error).message}`);
+      throw new SyntaxError(`${fileName}:${line}: ${(err as Error).message}`, { cause: err });
     }
     const directive = words[0]!;
     if (directive.toLowerCase() !== 'secrule') {

@@ -221,9 +221,16 @@ export function utf8toUnicode(s: string): string {
     const c = s.charCodeAt(i);
     let len = 0;
     let cp = 0;
-    if (c >= 0xc2 && c <= 0xdf) (len = 2), (cp = c & 0x1f);
-    else if (c >= 0xe0 && c <= 0xef) (len = 3), (cp = c & 0x0f);
-    else if (c >= 0xf0 && c <= 0xf4) (len = 4), (cp = c & 0x07);
+    if (c >= 0xc2 && c <= 0xdf) {
+      len = 2;
+      cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      len = 3;
+      cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      len = 4;
+      cp = c & 0x07;
+    }
     let ok = len > 0 && i + len <= s.length;
     for (let k = 1; ok && k < len; k++) {
       const b = s.charCodeAt(i + k);
