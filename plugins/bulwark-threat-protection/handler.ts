@@ -15,7 +15,15 @@ import { headerValues } from '../lib/pdk';
 import type { PhaseContext } from '../lib/plugin';
 import type { ThreatProtectionConfig } from './config';
 import type { Evaluation } from './crs/engine';
+import { REASON } from './reasons';
 import { buildRequestModel } from './request-model';
+
+/** The decision's rule_id: the highest-scoring matched rule (the first one of them, in evaluation order). */
+export function topRuleId(e: Evaluation): string | undefined {
+  let top: Evaluation['matches'][number] | undefined;
+  for (const m of e.matches) if (top === undefined || m.score > top.score) top = m;
+  return top === undefined ? undefined : String(top.id);
+}
 
 /** What the log and the audit event say about a detection: rule ids, categories and locations, never values. */
 export function detectionFields(e: Evaluation, threshold: number): Record<string, unknown> {
@@ -30,7 +38,8 @@ export function detectionFields(e: Evaluation, threshold: number): Record<string
 function declaredLength(headers: Record<string, string[]>): number | 'unknown' | 'invalid' {
   const values = headerValues(headers, 'content-length');
   if (values.length === 0) return 'unknown';
-  if (!values.every((v) => /^\d{1,15}$/.test(v.trim())) || new Set(values.map((v) => v.trim())).size !== 1) return 'invalid';
+  if (!values.every((v) => /^\d{1,15}$/.test(v.trim())) || new Set(values.map((v) => v.trim())).size !== 1)
+    return 'invalid';
   return Number(values[0]!.trim());
 }
 
@@ -44,26 +53,40 @@ export async function access(ctx: PhaseContext<ThreatProtectionConfig>): Promise
 
   const q = pathWithQuery.indexOf('?');
   if (q !== -1 && queryPieceCount(pathWithQuery.slice(q + 1)) > MAX_QUERY_ARGS) {
-    await log.warn('request_refused', { reason: 'too_many_query_arguments', max_arguments: MAX_QUERY_ARGS, status: 400 });
+    await log.warn('request_refused', {
+      reason: REASON.tooManyQueryArguments,
+      max_arguments: MAX_QUERY_ARGS,
+      status: 400,
+    });
     return reject(400, 'Too many query arguments');
   }
 
   let body: Uint8Array | undefined;
   const length = declaredLength(headers);
   if (length === 'invalid') {
-    await log.info('request_refused', { reason: 'invalid_content_length', status: 400, path });
+    await log.info('request_refused', { reason: REASON.invalidContentLength, status: 400, path });
     return reject(400, 'Invalid Content-Length');
   }
   if (length !== 0) {
     if (typeof length === 'number' && length > conf.limits.maxBodySize && conf.onLimit === 'refuse') {
-      await log.info('request_refused', { reason: 'body_too_large', max_body_size: conf.limits.maxBodySize, status: 413, path });
+      await log.info('request_refused', {
+        reason: REASON.bodyTooLarge,
+        max_body_size: conf.limits.maxBodySize,
+        status: 413,
+        path,
+      });
       return reject(413);
     }
     // One byte over the limit tells a body that does not fit from one that does (no Content-Length: chunked/HTTP/2).
     const bytes = (await kong.request.getRawBody(conf.limits.maxBodySize + 1)) ?? new Uint8Array(0);
     if (bytes.byteLength > conf.limits.maxBodySize) {
       if (conf.onLimit === 'refuse') {
-        await log.info('request_refused', { reason: 'body_too_large', max_body_size: conf.limits.maxBodySize, status: 413, path });
+        await log.info('request_refused', {
+          reason: REASON.bodyTooLarge,
+          max_body_size: conf.limits.maxBodySize,
+          status: 413,
+          path,
+        });
         return reject(413);
       }
       body = bytes.subarray(0, conf.limits.maxBodySize);
@@ -79,11 +102,25 @@ export async function access(ctx: PhaseContext<ThreatProtectionConfig>): Promise
   const unscanned = model.unscanned.length > 0 ? { unscanned: model.unscanned } : {};
   if (evaluation.score < conf.threshold) {
     if (evaluation.score > 0 || model.unscanned.length > 0) {
-      await log.info('below_threshold', { method, path, ...detectionFields(evaluation, conf.threshold), ...unscanned });
+      await log.info('below_threshold', {
+        reason: REASON.allowed,
+        method,
+        path,
+        ...detectionFields(evaluation, conf.threshold),
+        ...unscanned,
+      });
     }
     return;
   }
-  const fields = { method, path, paranoia_level: conf.paranoiaLevel, ...detectionFields(evaluation, conf.threshold), ...unscanned };
+  const fields = {
+    reason: REASON.threatDetected,
+    rule_id: topRuleId(evaluation),
+    method,
+    path,
+    paranoia_level: conf.paranoiaLevel,
+    ...detectionFields(evaluation, conf.threshold),
+    ...unscanned,
+  };
   if (conf.mode === 'monitor') {
     await log.notice('threat_detected_monitor_only', fields);
     return;

@@ -10,7 +10,10 @@ import { parseThreatProtectionConfig, type ThreatProtectionConfig } from './conf
 import { access } from './handler';
 import { Schema as ThreatProtectionSchema } from './schema';
 
-export const { Name, Version, Priority, Schema, Plugin } = definePlugin<ThreatProtectionConfig, typeof ThreatProtectionSchema>({
+export const { Name, Version, Priority, Schema, Plugin } = definePlugin<
+  ThreatProtectionConfig,
+  typeof ThreatProtectionSchema
+>({
   name: 'bulwark-threat-protection',
   priority: 880,
   schema: ThreatProtectionSchema,

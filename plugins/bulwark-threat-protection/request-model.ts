@@ -12,6 +12,7 @@ import { headerValues } from '../lib/pdk';
 import type { LimitAction, ScanLimits } from './config';
 import { bytesToByteString, type Collection, type RequestValue, utf8Bytes } from './crs/model';
 import { urlDecode } from './crs/transforms';
+import { REASON, type ThreatProtectionReason } from './reasons';
 
 export interface RequestSnapshot {
   method: string;
@@ -23,7 +24,7 @@ export interface RequestSnapshot {
 
 export type ModelResult =
   | { ok: true; values: RequestValue[]; unscanned: string[] }
-  | { ok: false; status: 400 | 413; reason: string; detail: string };
+  | { ok: false; status: 400 | 413; reason: ThreatProtectionReason; detail: string };
 
 class Limited extends Error {
   constructor(readonly detail: string) {
@@ -166,8 +167,8 @@ export function buildRequestModel(
     }
     addBody(sink, snapshot, limits);
   } catch (err) {
-    if (err instanceof Limited) return { ok: false, status: 413, reason: 'scan_limit_exceeded', detail: err.detail };
-    if (err instanceof BadBody) return { ok: false, status: 400, reason: 'malformed_body', detail: err.message };
+    if (err instanceof Limited) return { ok: false, status: 413, reason: REASON.scanLimitExceeded, detail: err.detail };
+    if (err instanceof BadBody) return { ok: false, status: 400, reason: REASON.malformedBody, detail: err.message };
     throw err;
   }
   return { ok: true, values: sink.values, unscanned: sink.unscanned };

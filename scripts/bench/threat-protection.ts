@@ -56,19 +56,29 @@ function timePerRequest(d: Detector, requests: RequestSnapshot[]): { p50: number
 }
 
 function lines(file: string): string[] {
-  return readFileSync(join(FIXTURES, file), 'utf8').split('\n').filter((l) => l.trim() !== '');
+  return readFileSync(join(FIXTURES, file), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '');
 }
 
 function main(): void {
   const detectors: Detector[] = [];
-  for (const [label, dir] of [['Bulwark CRS 4', CRS4], ['Bulwark CRS 3.3', '/usr/share/modsecurity-crs/rules']] as const) {
+  for (const [label, dir] of [
+    ['Bulwark CRS 4', CRS4],
+    ['Bulwark CRS 3.3', '/usr/share/modsecurity-crs/rules'],
+  ] as const) {
     if (!existsSync(dir)) continue;
     const t = performance.now();
     const engine = new CrsEngine(compileCrsDirectory(dir), { paranoiaLevel: 1 });
-    console.log(`${label}: compiled in ${((performance.now() - t) / 1000).toFixed(1)} s (${engine.activeRules.length} PL1 rules)`);
+    console.log(
+      `${label}: compiled in ${((performance.now() - t) / 1000).toFixed(1)} s (${engine.activeRules.length} PL1 rules)`,
+    );
     detectors.push({ name: label, blocks: (v) => engine.evaluate(v).score >= 5 });
   }
-  detectors.push({ name: 'Kong-EE-style regexes', blocks: (v) => v.some((x) => KONG_EE.some((re) => re.test(x.value))) });
+  detectors.push({
+    name: 'Kong-EE-style regexes',
+    blocks: (v) => v.some((x) => KONG_EE.some((re) => re.test(x.value))),
+  });
 
   const rnd = seeded(42);
   const mix = Array.from({ length: N }, () => realisticRequest(rnd));
@@ -87,7 +97,11 @@ function main(): void {
   console.log('\ndetection (payload as one query argument) and false positives');
   const cats = ['sqli', 'xss', 'traversal', 'cmdi', 'nosqli'];
   const english = lines('benign/english-text.txt');
-  console.log(['detector'.padEnd(24), ...cats.map((c) => c.padStart(10)), 'API FP'.padStart(9), 'english FP'.padStart(11)].join(''));
+  console.log(
+    ['detector'.padEnd(24), ...cats.map((c) => c.padStart(10)), 'API FP'.padStart(9), 'english FP'.padStart(11)].join(
+      '',
+    ),
+  );
   for (const d of detectors) {
     const cells = cats.map((c) => {
       const p = lines(`attacks/${c}.txt`);
@@ -98,9 +112,16 @@ function main(): void {
       const m = buildRequestModel(r, ['user-agent', 'referer'], LIMITS, 'refuse');
       return m.ok && d.blocks(m.values);
     }).length;
-    const efp = english.filter((s) => d.blocks([{ collection: 'ARGS_POST', name: 'text', value: utf8Bytes(s) }])).length;
+    const efp = english.filter((s) =>
+      d.blocks([{ collection: 'ARGS_POST', name: 'text', value: utf8Bytes(s) }]),
+    ).length;
     console.log(
-      [d.name.padEnd(24), ...cells, `${((100 * fp) / mix.length).toFixed(1)} %`.padStart(9), `${((100 * efp) / english.length).toFixed(1)} %`.padStart(11)].join(''),
+      [
+        d.name.padEnd(24),
+        ...cells,
+        `${((100 * fp) / mix.length).toFixed(1)} %`.padStart(9),
+        `${((100 * efp) / english.length).toFixed(1)} %`.padStart(11),
+      ].join(''),
     );
   }
 }

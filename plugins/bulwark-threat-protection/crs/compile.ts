@@ -11,7 +11,12 @@ import { SAFE_ALPHABET_PRESERVING, TRANSFORMS, type Transform } from './transfor
 
 /** CRS's anomaly scores per severity (crs-setup.conf: tx.critical_anomaly_score=5 …). */
 export const SEVERITY_SCORES: Readonly<Record<string, number>> = { CRITICAL: 5, ERROR: 4, WARNING: 3, NOTICE: 2 };
-const NUMERIC_SEVERITIES: Readonly<Record<string, string>> = { '2': 'CRITICAL', '3': 'ERROR', '4': 'WARNING', '5': 'NOTICE' };
+const NUMERIC_SEVERITIES: Readonly<Record<string, string>> = {
+  '2': 'CRITICAL',
+  '3': 'ERROR',
+  '4': 'WARNING',
+  '5': 'NOTICE',
+};
 
 /** The REQUEST files loaded by default: the attack-detection families (LFI, RFI, RCE, PHP, generic/NoSQL, XSS, SQLi,
  * session fixation, Java). Protocol enforcement (920/921/922) needs the raw HTTP framing Kong already parsed. */
@@ -108,7 +113,9 @@ export function isFastPathValue(s: string): boolean {
 
 /** The second tier: fast-path characters, space, `,'!?` and non-ASCII bytes (plain prose, names with accents). */
 export function isProseChar(c: number): boolean {
-  return isFastPathChar(c) || c === 0x20 || c === 0x2c || c === 0x27 || c === 0x21 || c === 0x3f || (c >= 0x80 && c <= 0xff);
+  return (
+    isFastPathChar(c) || c === 0x20 || c === 0x2c || c === 0x27 || c === 0x21 || c === 0x3f || (c >= 0x80 && c <= 0xff)
+  );
 }
 
 /** 0: fast-path value, 1: prose value, 2: anything else. */
@@ -204,7 +211,9 @@ function reachesMatch(prog: { start: number; inst: ProgInst[] }, alphabet: reado
         if (inst.op >= OP_RUNE && inst.op <= OP_RUNE_ANY_NOT_NL) {
           const ok =
             inst.op === OP_RUNE_ANY ||
-            (inst.op === OP_RUNE_ANY_NOT_NL ? alphabet.some((r) => r !== 0x0a) : alphabet.some((r) => inst.matchRune(r)));
+            (inst.op === OP_RUNE_ANY_NOT_NL
+              ? alphabet.some((r) => r !== 0x0a)
+              : alphabet.some((r) => inst.matchRune(r)));
           if (ok) stack.push(inst.out);
         } else stack.push(inst.out); // capture, nop, empty-width, lookbehind bookkeeping
     }
@@ -255,7 +264,8 @@ function compileVariables(spec: string): { targets: Target[]; excluded: Target[]
     const name = (colon === -1 ? body : body.slice(0, colon)).toUpperCase();
     const key = colon === -1 ? undefined : body.slice(colon + 1);
     const collections: readonly Collection[] | undefined =
-      COLLECTION_ALIASES[name] ?? ((COLLECTIONS as readonly string[]).includes(name) ? [name as Collection] : undefined);
+      COLLECTION_ALIASES[name] ??
+      ((COLLECTIONS as readonly string[]).includes(name) ? [name as Collection] : undefined);
     if (collections === undefined) {
       dropped.push(name);
       continue;
@@ -327,7 +337,16 @@ function compileOperator(raw: string, ctx: OperatorContext): { operator: Operato
     case 'streq':
     case 'within':
     case 'containsword': {
-      const op = ({ contains: 'contains', beginswith: 'beginsWith', endswith: 'endsWith', streq: 'streq', within: 'within', containsword: 'containsWord' } as const)[name];
+      const op = (
+        {
+          contains: 'contains',
+          beginswith: 'beginsWith',
+          endswith: 'endsWith',
+          streq: 'streq',
+          within: 'within',
+          containsword: 'containsWord',
+        } as const
+      )[name];
       if (/%\{(?!tx\.\d\})/i.test(arg)) throw new Unsupported(`macro in @${op} argument ${arg}`);
       return { operator: { kind: 'string', op, arg }, negated };
     }
@@ -388,7 +407,11 @@ function compileChainLink(link: SecRuleLink, ctx: OperatorContext): ChainLink {
   return { input, transforms, operator, negated, capture: link.actions.some((a) => a.name === 'capture') };
 }
 
-function compileRule(parsed: ParsedSecRule, file: string, ctx: OperatorContext): CompiledRule | SkippedRule | undefined {
+function compileRule(
+  parsed: ParsedSecRule,
+  file: string,
+  ctx: OperatorContext,
+): CompiledRule | SkippedRule | undefined {
   const first = parsed.links[0]!;
   const actions = first.actions;
   const id = Number(action(actions, 'id'));
@@ -401,7 +424,8 @@ function compileRule(parsed: ParsedSecRule, file: string, ctx: OperatorContext):
   if (phase > 2) return undefined;
   try {
     const { targets, excluded, dropped } = compileVariables(first.variables);
-    if (targets.length === 0) throw new Unsupported(`no modelled variable in ${first.variables} (${dropped.join(', ')})`);
+    if (targets.length === 0)
+      throw new Unsupported(`no modelled variable in ${first.variables} (${dropped.join(', ')})`);
     const transforms = transformsOf(actions);
     if (typeof transforms === 'string') throw new Unsupported(transforms);
     const { operator, negated } = compileOperator(first.operator, ctx);
@@ -437,7 +461,11 @@ function compileRule(parsed: ParsedSecRule, file: string, ctx: OperatorContext):
 }
 
 /** Whether the first link provably matches no value over `alphabet` (chain links only narrow it further). */
-function isImmune(rule: CompiledRule, alphabet: number[] | undefined, prog: ReturnType<typeof programOf> | undefined): boolean {
+function isImmune(
+  rule: CompiledRule,
+  alphabet: number[] | undefined,
+  prog: ReturnType<typeof programOf> | undefined,
+): boolean {
   if (rule.negated || rule.multiMatch) return false;
   if (alphabet === undefined) return false;
   const op = rule.operator;

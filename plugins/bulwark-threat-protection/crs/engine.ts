@@ -194,7 +194,11 @@ export class CrsEngine {
       const rules = active.filter((r) => r.targets.some((t) => t.collection === collection));
       if (rules.length === 0) continue;
       this.plans.set(collection, {
-        tiers: [groupsFor(rules.filter((r) => !r.fastPathImmune)), groupsFor(rules.filter((r) => !r.proseImmune)), groupsFor(rules)],
+        tiers: [
+          groupsFor(rules.filter((r) => !r.fastPathImmune)),
+          groupsFor(rules.filter((r) => !r.proseImmune)),
+          groupsFor(rules),
+        ],
       });
     }
   }
@@ -207,7 +211,8 @@ export class CrsEngine {
     if (!targetHits(rule.targets, v.collection, v.name)) return false;
     if (rule.excluded.length > 0 && targetHits(rule.excluded, v.collection, v.name)) return false;
     for (const e of this.options.exclusions ?? []) {
-      if (e.targets !== undefined && idSelected(e, rule.id) && targetHits(e.targets, v.collection, v.name)) return false;
+      if (e.targets !== undefined && idSelected(e, rule.id) && targetHits(e.targets, v.collection, v.name))
+        return false;
     }
     return true;
   }
@@ -320,7 +325,13 @@ export class CrsEngine {
       const existing = hits.get(rule.id);
       const where = variableName(v);
       if (existing === undefined) {
-        hits.set(rule.id, { id: rule.id, category: rule.category, score: rule.score, severity: rule.severity, locations: [where] });
+        hits.set(rule.id, {
+          id: rule.id,
+          category: rule.category,
+          score: rule.score,
+          severity: rule.severity,
+          locations: [where],
+        });
       } else if (existing.locations.length < MAX_LOCATIONS && !existing.locations.includes(where)) {
         existing.locations.push(where);
       }

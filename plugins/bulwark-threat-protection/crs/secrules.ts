@@ -128,7 +128,8 @@ export function parseSecRules(text: string, fileName: string): ParsedSecRule[] {
       open = undefined;
       continue;
     }
-    if (words.length < 3 || words.length > 4) throw new SyntaxError(`${fileName}:${line}: SecRule needs 2 or 3 arguments`);
+    if (words.length < 3 || words.length > 4)
+      throw new SyntaxError(`${fileName}:${line}: SecRule needs 2 or 3 arguments`);
     const link: SecRuleLink = { variables: words[1]!, operator: words[2]!, actions: parseActions(words[3] ?? '') };
     if (open !== undefined) open.links.push(link);
     else {

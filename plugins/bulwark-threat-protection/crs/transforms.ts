@@ -125,7 +125,12 @@ export function jsDecode(s: string): string {
     if ((n === 'u' || n === 'U') && i + 5 < s.length && [2, 3, 4, 5].every((k) => isHex(s.charCodeAt(i + k)))) {
       out += fromCode(unicodeToByte(parseInt(s.slice(i + 2, i + 6), 16)));
       i += 5;
-    } else if ((n === 'x' || n === 'X') && i + 3 < s.length + 0 && isHex(s.charCodeAt(i + 2)) && isHex(s.charCodeAt(i + 3))) {
+    } else if (
+      (n === 'x' || n === 'X') &&
+      i + 3 < s.length + 0 &&
+      isHex(s.charCodeAt(i + 2)) &&
+      isHex(s.charCodeAt(i + 3))
+    ) {
       out += fromCode(parseInt(s.slice(i + 2, i + 4), 16));
       i += 3;
     } else if (n >= '0' && n <= '7') {
@@ -164,7 +169,12 @@ export function escapeSeqDecode(s: string): string {
     } else if (n === '\\' || n === '?' || n === "'" || n === '"') {
       out += n;
       i++;
-    } else if ((n === 'x' || n === 'X') && i + 3 < s.length + 0 && isHex(s.charCodeAt(i + 2)) && isHex(s.charCodeAt(i + 3))) {
+    } else if (
+      (n === 'x' || n === 'X') &&
+      i + 3 < s.length + 0 &&
+      isHex(s.charCodeAt(i + 2)) &&
+      isHex(s.charCodeAt(i + 3))
+    ) {
       out += fromCode(parseInt(s.slice(i + 2, i + 4), 16));
       i += 3;
     } else if (n >= '0' && n <= '7') {
@@ -430,7 +440,24 @@ export const TRANSFORMS: ReadonlyMap<string, Transform> = new Map<string, Transf
 
 /** Transformations that keep a value made only of [A-Za-z0-9_.@:-] inside that alphabet (see fast-path.ts). */
 export const SAFE_ALPHABET_PRESERVING: ReadonlySet<string> = new Set([
-  'lowercase', 'urldecode', 'urldecodeuni', 'htmlentitydecode', 'jsdecode', 'cssdecode', 'escapeseqdecode',
-  'removenulls', 'replacenulls', 'utf8tounicode', 'compresswhitespace', 'removewhitespace', 'replacecomments',
-  'removecommentschar', 'cmdline', 'normalizepath', 'normalisepath', 'normalizepathwin', 'normalisepathwin', 'trim',
+  'lowercase',
+  'urldecode',
+  'urldecodeuni',
+  'htmlentitydecode',
+  'jsdecode',
+  'cssdecode',
+  'escapeseqdecode',
+  'removenulls',
+  'replacenulls',
+  'utf8tounicode',
+  'compresswhitespace',
+  'removewhitespace',
+  'replacecomments',
+  'removecommentschar',
+  'cmdline',
+  'normalizepath',
+  'normalisepath',
+  'normalizepathwin',
+  'normalisepathwin',
+  'trim',
 ]);

@@ -3,7 +3,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { PhraseMatcher } from '../../../plugins/bulwark-threat-protection/crs/aho-corasick';
-import { canMatchOver, compileCrsDirectory, isFastPathValue } from '../../../plugins/bulwark-threat-protection/crs/compile';
+import {
+  canMatchOver,
+  compileCrsDirectory,
+  isFastPathValue,
+} from '../../../plugins/bulwark-threat-protection/crs/compile';
 import { CrsEngine } from '../../../plugins/bulwark-threat-protection/crs/engine';
 import { parseActions, parseSecRules } from '../../../plugins/bulwark-threat-protection/crs/secrules';
 import * as t from '../../../plugins/bulwark-threat-protection/crs/transforms';
@@ -16,7 +20,7 @@ describe('SecRule parser', () => {
     const text = [
       '# comment',
       'SecRule ARGS|!ARGS:foo "@rx a\\"b\\x5c" \\',
-      '    "id:1,phase:2,block,t:none,t:lowercase,msg:\'a, b\',\\',
+      "    \"id:1,phase:2,block,t:none,t:lowercase,msg:'a, b',\\",
       "    setvar:'tx.inbound_anomaly_score_pl1=+%{tx.critical_anomaly_score}',chain\"",
       '    SecRule MATCHED_VARS "@pm x y" "t:none"',
       'SecMarker END',
@@ -84,7 +88,9 @@ describe('phrase matcher (@pm, Aho–Corasick)', () => {
 });
 
 describe('fast-path proof', () => {
-  const alphabet = [...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.@:+-'].map((c) => c.charCodeAt(0));
+  const alphabet = [...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.@:+-'].map((c) =>
+    c.charCodeAt(0),
+  );
   it('a regex that needs a character outside the alphabet cannot match; one over letters can', () => {
     expect(canMatchOver('(?i)<script', alphabet)).toBe(false);
     expect(canMatchOver('\\bunion\\s+select', alphabet)).toBe(false);
@@ -102,23 +108,28 @@ describe.each([
   ['CRS 3.3 (Debian modsecurity-crs)', CRS33_DIR, '3.3'],
 ])('%s', (_label, dir, version) => {
   const run = existsSync(dir) ? it : it.skip;
-  run('compiles into data: ids, PL, severity, targets, transformations, operators; regexes RE2 refuses are reported', () => {
-    const set = compileCrsDirectory(dir);
-    expect(set.version).toContain(version);
-    expect(set.rules.length).toBeGreaterThan(100);
-    const r930120 = set.rules.find((r) => r.id === 930120)!;
-    expect(r930120).toMatchObject({ paranoiaLevel: 1, severity: 'CRITICAL', score: 5, category: 'lfi' });
-    expect(r930120.operator.kind).toBe('pm');
-    expect(r930120.transforms).toContain('urldecodeuni');
-    expect(r930120.targets.map((x) => x.collection)).toEqual(expect.arrayContaining(['ARGS_GET', 'ARGS_POST', 'REQUEST_COOKIES']));
-    expect(set.rules.find((r) => r.id === 942100)!.operator).toEqual({ kind: 'detect', detector: 'sqli' });
-    expect(set.rules.some((r) => r.paranoiaLevel === 2)).toBe(true);
-    // Every regex is accounted for: compiled, or listed with the reason.
-    const failed = set.skipped.filter((s) => s.reason.startsWith('regex does not compile'));
-    expect(set.regexCompiled + failed.length).toBe(set.regexCount);
-    if (version === '4.28.0') expect(failed).toEqual([]);
-    else expect(failed.map((f) => f.id).sort()).toEqual([942130, 942260]);
-  });
+  run(
+    'compiles into data: ids, PL, severity, targets, transformations, operators; regexes RE2 refuses are reported',
+    () => {
+      const set = compileCrsDirectory(dir);
+      expect(set.version).toContain(version);
+      expect(set.rules.length).toBeGreaterThan(100);
+      const r930120 = set.rules.find((r) => r.id === 930120)!;
+      expect(r930120).toMatchObject({ paranoiaLevel: 1, severity: 'CRITICAL', score: 5, category: 'lfi' });
+      expect(r930120.operator.kind).toBe('pm');
+      expect(r930120.transforms).toContain('urldecodeuni');
+      expect(r930120.targets.map((x) => x.collection)).toEqual(
+        expect.arrayContaining(['ARGS_GET', 'ARGS_POST', 'REQUEST_COOKIES']),
+      );
+      expect(set.rules.find((r) => r.id === 942100)!.operator).toEqual({ kind: 'detect', detector: 'sqli' });
+      expect(set.rules.some((r) => r.paranoiaLevel === 2)).toBe(true);
+      // Every regex is accounted for: compiled, or listed with the reason.
+      const failed = set.skipped.filter((s) => s.reason.startsWith('regex does not compile'));
+      expect(set.regexCompiled + failed.length).toBe(set.regexCount);
+      if (version === '4.28.0') expect(failed).toEqual([]);
+      else expect(failed.map((f) => f.id).sort()).toEqual([942130, 942260]);
+    },
+  );
 
   run('anomaly scoring: a critical rule adds 5, sub-scores per category, PL1 leaves PL2 rules out', () => {
     const set = compileCrsDirectory(dir);
@@ -144,30 +155,43 @@ describe.each([
     expect(byTarget.evaluate([{ collection: 'ARGS_GET', name: 'other', value: v }]).score).toBeGreaterThanOrEqual(5);
     const lfiIds = new Set(set.rules.filter((r) => r.category === 'lfi').map((r) => r.id));
     const byId = new CrsEngine(set, { paranoiaLevel: 1, exclusions: [{ ruleIds: lfiIds }] });
-    expect(byId.evaluate([{ collection: 'ARGS_GET', name: 'file', value: v }]).matches.filter((m) => lfiIds.has(m.id))).toEqual([]);
+    expect(
+      byId.evaluate([{ collection: 'ARGS_GET', name: 'file', value: v }]).matches.filter((m) => lfiIds.has(m.id)),
+    ).toEqual([]);
   });
 
-  run('the fast path skips only rules proven unable to match: a fast-path value gets the same verdict either way', () => {
-    const set = compileCrsDirectory(dir);
-    const engine = new CrsEngine(set, { paranoiaLevel: 1 });
-    const proven = set.rules.filter((r) => r.fastPathImmune);
-    expect(proven.length).toBeGreaterThan(30);
-    for (const value of ['user_42@example.com', 'SELECT', 'etc.passwd', 'alert', 'boot.ini', 'a-b:c+d', '.htaccess']) {
-      const ids = engine.evaluate([{ collection: 'ARGS_GET', name: 'q', value }]).matches.map((m) => m.id);
-      for (const r of proven) {
-        if (r.operator.kind !== 'rx') continue;
-        expect([r.id, r.operator.regex.matcher(value).find()]).toEqual([r.id, false]);
+  run(
+    'the fast path skips only rules proven unable to match: a fast-path value gets the same verdict either way',
+    () => {
+      const set = compileCrsDirectory(dir);
+      const engine = new CrsEngine(set, { paranoiaLevel: 1 });
+      const proven = set.rules.filter((r) => r.fastPathImmune);
+      expect(proven.length).toBeGreaterThan(30);
+      for (const value of [
+        'user_42@example.com',
+        'SELECT',
+        'etc.passwd',
+        'alert',
+        'boot.ini',
+        'a-b:c+d',
+        '.htaccess',
+      ]) {
+        const ids = engine.evaluate([{ collection: 'ARGS_GET', name: 'q', value }]).matches.map((m) => m.id);
+        for (const r of proven) {
+          if (r.operator.kind !== 'rx') continue;
+          expect([r.id, r.operator.regex.matcher(value).find()]).toEqual([r.id, false]);
+        }
+        expect(ids.every((id) => !proven.some((r) => r.id === id))).toBe(true);
       }
-      expect(ids.every((id) => !proven.some((r) => r.id === id))).toBe(true);
-    }
-    // The prose tier (space, `,'!?`, non-ASCII bytes too): rules proven unable to match prose skip such values.
-    const proseProven = set.rules.filter((r) => r.proseImmune);
-    expect(proseProven.length).toBeGreaterThan(10);
-    for (const value of ["it's a nice day, isn't it?", 'Ren\xc3\xa9e O\'Brien', 'select the best option, or not!']) {
-      for (const r of proseProven) {
-        if (r.operator.kind !== 'rx') continue;
-        expect([r.id, r.operator.regex.test(value)]).toEqual([r.id, false]);
+      // The prose tier (space, `,'!?`, non-ASCII bytes too): rules proven unable to match prose skip such values.
+      const proseProven = set.rules.filter((r) => r.proseImmune);
+      expect(proseProven.length).toBeGreaterThan(10);
+      for (const value of ["it's a nice day, isn't it?", "Ren\xc3\xa9e O'Brien", 'select the best option, or not!']) {
+        for (const r of proseProven) {
+          if (r.operator.kind !== 'rx') continue;
+          expect([r.id, r.operator.regex.test(value)]).toEqual([r.id, false]);
+        }
       }
-    }
-  });
+    },
+  );
 });

@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { BOTH_PLUGIN_SERVERS, echoed, runsOnPluginServers, startGateway, type Gateway } from '../../helpers/emulator';
+import { REASON } from '../../../plugins/bulwark-threat-protection/reasons';
 
 const CRS4 = path.resolve(__dirname, '../../fixtures/crs4/rules');
 const CRS33 = '/usr/share/modsecurity-crs/rules';
@@ -69,12 +70,24 @@ describe('bulwark-threat-protection integration (emulator + real plugin server)'
   test('benign requests pass untouched; 3 PDK calls + the decision record without a body', async () => {
     await send({ path: '/api/warm' });
     await send({ path: '/api/warm' });
-    const res = await send({ path: "/api/search?q=O'Brien%20%26%20Sons,%20open%20late&page=2", headers: { 'content-length': '0' } });
+    const res = await send({
+      path: "/api/search?q=O'Brien%20%26%20Sons,%20open%20late&page=2",
+      headers: { 'content-length': '0' },
+    });
     expect(res.status).toBe(200);
     expect(echoed(res.body).path).toBe('/api/search');
     expect(res.report.rpcCallsByPlugin['bulwark-threat-protection']).toBe(5);
-    const body = JSON.stringify({ name: 'Jane Doe', email: 'jane@example.com', note: 'Please select a time; I am free "after 5".' });
-    const post = await send({ method: 'POST', path: '/api/orders', body, headers: { 'content-type': 'application/json' } });
+    const body = JSON.stringify({
+      name: 'Jane Doe',
+      email: 'jane@example.com',
+      note: 'Please select a time; I am free "after 5".',
+    });
+    const post = await send({
+      method: 'POST',
+      path: '/api/orders',
+      body,
+      headers: { 'content-type': 'application/json' },
+    });
     expect(post.status).toBe(200);
     expect(echoed(post.body).body).toBe(body);
     expect(post.report.rpcCallsByPlugin['bulwark-threat-protection']).toBe(6); // + getRawBody
@@ -87,6 +100,8 @@ describe('bulwark-threat-protection integration (emulator + real plugin server)'
     expect(JSON.parse(res.body.toString())).toEqual({ message: 'Forbidden' });
     const log = logSince(n);
     expect(log).toContain('request_blocked');
+    expect(log).toContain(`"reason":"${REASON.threatDetected}"`);
+    expect(log).toMatch(/"rule_id":"9\d{5}"/);
     expect(log).toContain('ARGS:id');
     expect(log).toMatch(/"category_scores":\{[^}]*"sqli":\d+/);
     expect(log).not.toContain('password');
@@ -116,13 +131,30 @@ describe('bulwark-threat-protection integration (emulator + real plugin server)'
     });
     expect(form.status).toBe(403);
     const boundary = 'XyZ';
-    const mp = [`--${boundary}`, 'Content-Disposition: form-data; name="cmd"', '', ';cat /etc/passwd', `--${boundary}--`, ''].join('\r\n');
-    const multipart = await send({ method: 'POST', path: '/api/upload', body: mp, headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } });
+    const mp = [
+      `--${boundary}`,
+      'Content-Disposition: form-data; name="cmd"',
+      '',
+      ';cat /etc/passwd',
+      `--${boundary}--`,
+      '',
+    ].join('\r\n');
+    const multipart = await send({
+      method: 'POST',
+      path: '/api/upload',
+      body: mp,
+      headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+    });
     expect(multipart.status).toBe(403);
   });
 
   test('a malformed JSON body is a 400 (same hardening as bulwark-validator: duplicate keys refused)', async () => {
-    const res = await send({ method: 'POST', path: '/api/orders', body: '{"a":1,"a":2}', headers: { 'content-type': 'application/json' } });
+    const res = await send({
+      method: 'POST',
+      path: '/api/orders',
+      body: '{"a":1,"a":2}',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(res.status).toBe(400);
   });
 
@@ -133,6 +165,7 @@ describe('bulwark-threat-protection integration (emulator + real plugin server)'
     expect(echoed(res.body).path).toBe('/monitor/items');
     const log = logSince(n);
     expect(log).toContain('threat_detected_monitor_only');
+    expect(log).toContain(`"reason":"${REASON.threatDetected}"`);
     expect(log).toContain('ARGS:id');
   });
 
@@ -140,23 +173,42 @@ describe('bulwark-threat-protection integration (emulator + real plugin server)'
     expect((await send({ path: `/excluded/c?comment=${encodeURIComponent(XSS)}` })).status).toBe(200);
     expect((await send({ path: `/excluded/c?other=${encodeURIComponent(XSS)}` })).status).toBe(403);
     const body = (notes: string, title: string) => JSON.stringify({ notes: [notes], title });
-    const ok = await send({ method: 'POST', path: '/excluded/n', body: body(XSS, 'hello'), headers: { 'content-type': 'application/json' } });
+    const ok = await send({
+      method: 'POST',
+      path: '/excluded/n',
+      body: body(XSS, 'hello'),
+      headers: { 'content-type': 'application/json' },
+    });
     expect(ok.status).toBe(200);
-    const bad = await send({ method: 'POST', path: '/excluded/n', body: body('fine', XSS), headers: { 'content-type': 'application/json' } });
+    const bad = await send({
+      method: 'POST',
+      path: '/excluded/n',
+      body: body('fine', XSS),
+      headers: { 'content-type': 'application/json' },
+    });
     expect(bad.status).toBe(403);
   });
 
   test('limits: a value or body over the cap is refused (413) by default; scan_prefix scans the first bytes', async () => {
     expect((await send({ path: `/small/x?q=${'a'.repeat(65)}` })).status).toBe(413);
     expect((await send({ path: `/small/x?q=${'a'.repeat(64)}` })).status).toBe(200);
-    const big = await send({ method: 'POST', path: '/small/x', body: 'x'.repeat(201), headers: { 'content-type': 'text/plain' } });
+    const big = await send({
+      method: 'POST',
+      path: '/small/x',
+      body: 'x'.repeat(201),
+      headers: { 'content-type': 'text/plain' },
+    });
     expect(big.status).toBe(413);
     expect((await send({ path: `/prefix/x?q=${'a'.repeat(100)}` })).status).toBe(200);
     expect((await send({ path: `/prefix/x?q=${encodeURIComponent(XSS)}${'a'.repeat(100)}` })).status).toBe(403);
   });
 
-  (existsSync(CRS33) ? test : test.skip)('the default crs_path: Debian CRS 3.3 blocks traversal and passes plain text', async () => {
-    expect((await send({ path: `/crs33/f?file=${encodeURIComponent('../../../etc/passwd')}` })).status).toBe(403);
-    expect((await send({ path: '/crs33/f?q=hello%20world' })).status).toBe(200);
-  }, 120_000);
+  (existsSync(CRS33) ? test : test.skip)(
+    'the default crs_path: Debian CRS 3.3 blocks traversal and passes plain text',
+    async () => {
+      expect((await send({ path: `/crs33/f?file=${encodeURIComponent('../../../etc/passwd')}` })).status).toBe(403);
+      expect((await send({ path: '/crs33/f?q=hello%20world' })).status).toBe(200);
+    },
+    120_000,
+  );
 });

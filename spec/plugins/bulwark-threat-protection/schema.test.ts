@@ -1,7 +1,7 @@
 // bulwark-threat-protection's Schema against Kong's rules (the emulator's metaschema and config processing), then
 // the plugin's own config parsing (StartInstance) and the request model it scans.
 import { join } from 'node:path';
-import type { FieldEntry } from '../../../kong/emulator/schema/types';
+import type { FieldEntry } from '../../../kong/schema/types';
 import * as threatProtection from '../../../plugins/bulwark-threat-protection';
 import { parseThreatProtectionConfig } from '../../../plugins/bulwark-threat-protection/config';
 import { buildRequestModel } from '../../../plugins/bulwark-threat-protection/request-model';
@@ -38,34 +38,62 @@ describe('config', () => {
   });
 
   it('the instance refuses a missing CRS directory, credential headers and unknown exclusion variables, naming the field', () => {
-    expect(() => parseThreatProtectionConfig(configOf({ crs_path: '/nonexistent' }))).toThrow(/^crs_path: cannot load the rules/);
+    expect(() => parseThreatProtectionConfig(configOf({ crs_path: '/nonexistent' }))).toThrow(
+      /^crs_path: cannot load the rules/,
+    );
     expect(() => parseThreatProtectionConfig(configOf({ crs_path: CRS4, headers: ['Authorization'] }))).toThrow(
       'headers[0]: authorization: credentials are never scanned or logged',
     );
-    expect(() => parseThreatProtectionConfig(configOf({ crs_path: CRS4, exclusions: [{ targets: ['NOPE:x'] }] }))).toThrow(
-      'exclusions[0].targets[0]: unknown variable NOPE',
+    expect(() =>
+      parseThreatProtectionConfig(configOf({ crs_path: CRS4, exclusions: [{ targets: ['NOPE:x'] }] })),
+    ).toThrow('exclusions[0].targets[0]: unknown variable NOPE');
+    expect(() => parseThreatProtectionConfig(configOf({ crs_path: CRS4, exclusions: [{}] }))).toThrow(
+      'exclusions[0]: needs rule_ids, targets or both',
     );
-    expect(() => parseThreatProtectionConfig(configOf({ crs_path: CRS4, exclusions: [{}] }))).toThrow('exclusions[0]: needs rule_ids, targets or both');
   });
 });
 
 describe('request model', () => {
-  const limits = { maxBodySize: 1 << 20, maxValueBytes: 1 << 16, maxRequestBytes: 1 << 20, maxValues: 100, json: DEFAULT_JSON_LIMITS };
+  const limits = {
+    maxBodySize: 1 << 20,
+    maxValueBytes: 1 << 16,
+    maxRequestBytes: 1 << 20,
+    maxValues: 100,
+    json: DEFAULT_JSON_LIMITS,
+  };
   const model = (pathWithQuery: string, headers: Record<string, string[]> = {}, body?: string) => {
-    const r = buildRequestModel({ method: 'POST', pathWithQuery, headers, body: body === undefined ? undefined : Buffer.from(body) }, ['user-agent'], limits, 'refuse');
+    const r = buildRequestModel(
+      { method: 'POST', pathWithQuery, headers, body: body === undefined ? undefined : Buffer.from(body) },
+      ['user-agent'],
+      limits,
+      'refuse',
+    );
     if (!r.ok) throw new Error(r.detail);
     return r.values.map((v) => `${v.collection}:${v.name}=${v.value}`);
   };
 
   it('query arguments decode once to bytes (%A0 stays the byte 0xA0; an invalid escape stays); names are ARGS_NAMES', () => {
     const v = model('/p/a?x=%A0%27&bad=%zz&n%61me=1');
-    expect(v).toEqual(expect.arrayContaining(['ARGS_GET:x=\xa0\'', 'ARGS_GET:bad=%zz', 'ARGS_GET_NAMES:=name', 'REQUEST_FILENAME:=/p/a', 'REQUEST_BASENAME:=a']));
+    expect(v).toEqual(
+      expect.arrayContaining([
+        "ARGS_GET:x=\xa0'",
+        'ARGS_GET:bad=%zz',
+        'ARGS_GET_NAMES:=name',
+        'REQUEST_FILENAME:=/p/a',
+        'REQUEST_BASENAME:=a',
+      ]),
+    );
   });
 
   it('JSON leaves get ModSecurity-style names; cookies and the chosen headers are scanned, Authorization never', () => {
     const v = model(
       '/p',
-      { 'content-type': ['application/json'], cookie: ['a=1; b=x y'], authorization: ['Bearer secret'], 'user-agent': ['curl'] },
+      {
+        'content-type': ['application/json'],
+        cookie: ['a=1; b=x y'],
+        authorization: ['Bearer secret'],
+        'user-agent': ['curl'],
+      },
       JSON.stringify({ items: [{ name: 'n', qty: 2 }], ok: true }),
     );
     expect(v).toEqual(
@@ -83,9 +111,16 @@ describe('request model', () => {
   });
 
   it('a value over max_value_bytes or too many values: 413 with refuse', () => {
-    const r = buildRequestModel({ method: 'GET', pathWithQuery: `/?q=${'a'.repeat(70000)}`, headers: {} }, [], limits, 'refuse');
+    const r = buildRequestModel(
+      { method: 'GET', pathWithQuery: `/?q=${'a'.repeat(70000)}`, headers: {} },
+      [],
+      limits,
+      'refuse',
+    );
     expect(r).toMatchObject({ ok: false, status: 413 });
     const many = Array.from({ length: 60 }, (_, i) => `a${i}=1`).join('&');
-    expect(buildRequestModel({ method: 'GET', pathWithQuery: `/?${many}`, headers: {} }, [], limits, 'refuse')).toMatchObject({ ok: false, status: 413 });
+    expect(
+      buildRequestModel({ method: 'GET', pathWithQuery: `/?${many}`, headers: {} }, [], limits, 'refuse'),
+    ).toMatchObject({ ok: false, status: 413 });
   });
 });

@@ -1,0 +1,23 @@
+// The reason codes bulwark-threat-protection records with its decision (the security-event contract's `reason`),
+// stable and documented in the README: log lines carry them today as `reason`, and reject(...) passes them once the
+// shared security-event call lands. Changing a value is a breaking change for whoever alerts on it.
+export const REASON = {
+  /** Scanned; the anomaly score stayed below the threshold. */
+  allowed: 'allowed',
+  /** The anomaly score reached the threshold (deny in enforce mode, monitor-deny in monitor mode). */
+  threatDetected: 'threat_detected',
+  /** More than 1000 query pieces (400). */
+  tooManyQueryArguments: 'too_many_query_arguments',
+  /** 1000 header lines or more (431, lib/bounded-reads.ts). */
+  tooManyHeaders: 'too_many_headers',
+  /** Content-Length not a number, or several that differ (400). */
+  invalidContentLength: 'invalid_content_length',
+  /** A body larger than limits.max_body_size with on_limit refuse (413). */
+  bodyTooLarge: 'body_too_large',
+  /** A value, the request's total or the number of values over a limit with on_limit refuse (413). */
+  scanLimitExceeded: 'scan_limit_exceeded',
+  /** A body its Content-Type says is JSON, a form or multipart that does not parse (400). */
+  malformedBody: 'malformed_body',
+} as const;
+
+export type ThreatProtectionReason = (typeof REASON)[keyof typeof REASON];
