@@ -8,6 +8,7 @@ import { RE2JS } from 're2js';
 import { compileCrsDirectory, type CompiledRuleSet, type Target } from './crs/compile';
 import { CrsEngine, type Exclusion } from './crs/engine';
 import { COLLECTION_ALIASES, COLLECTIONS, type Collection } from './crs/model';
+import { LIBINJECTION_DETECTORS } from './libinjection';
 import { ConfigFields } from './schema';
 
 type ThreatProtectionFields = RecordOf<(typeof ConfigFields)['fields']>;
@@ -117,7 +118,7 @@ export function parseThreatProtectionConfig(raw: unknown): ThreatProtectionConfi
   const engine = remember(
     engines,
     engineKey,
-    () => new CrsEngine(ruleSet, { paranoiaLevel: conf.paranoia_level, exclusions }),
+    () => new CrsEngine(ruleSet, { paranoiaLevel: conf.paranoia_level, exclusions, detectors: LIBINJECTION_DETECTORS }),
   );
   return {
     mode: conf.mode,

@@ -4,13 +4,16 @@
 // injection-protection plugin's documented patterns for sql, js, ssi and java_exception, on V8 RegExp, case-
 // insensitive) on the same requests: per-request CPU p50/p99 over a realistic mix (request model + evaluation,
 // warm), a 10 KB JSON body, and detection / false positives over the same corpora as the detection test.
-// libinjection through its C library is not measured: no binding is installed here (no native builds).
+// Bulwark runs as shipped (with the libinjection-class detectors behind @detectSQLi/@detectXSS) and, for the
+// before/after comparison, CRS 4 without them; the detectors alone are a row of their own. libinjection through
+// its C library is not measured: no binding is installed here (no native builds).
 // Usage: node dist/js/scripts/bench/threat-protection.js [crs4-rules-dir] [requests=2000]
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { compileCrsDirectory } from '../../plugins/bulwark-threat-protection/crs/compile';
 import { CrsEngine } from '../../plugins/bulwark-threat-protection/crs/engine';
+import { detectSqli, detectXss, LIBINJECTION_DETECTORS } from '../../plugins/bulwark-threat-protection/libinjection';
 import { type RequestValue, utf8Bytes } from '../../plugins/bulwark-threat-protection/crs/model';
 import { buildRequestModel, type RequestSnapshot } from '../../plugins/bulwark-threat-protection/request-model';
 import { DEFAULT_LIMITS } from '../../plugins/bulwark-threat-protection/schema';
@@ -69,12 +72,21 @@ function main(): void {
   ] as const) {
     if (!existsSync(dir)) continue;
     const t = performance.now();
-    const engine = new CrsEngine(compileCrsDirectory(dir), { paranoiaLevel: 1 });
+    const ruleSet = compileCrsDirectory(dir);
+    const engine = new CrsEngine(ruleSet, { paranoiaLevel: 1, detectors: LIBINJECTION_DETECTORS });
     console.log(
       `${label}: compiled in ${((performance.now() - t) / 1000).toFixed(1)} s (${engine.activeRules.length} PL1 rules)`,
     );
     detectors.push({ name: label, blocks: (v) => engine.evaluate(v).score >= 5 });
+    if (label === 'Bulwark CRS 4') {
+      const without = new CrsEngine(ruleSet, { paranoiaLevel: 1 });
+      detectors.push({ name: 'CRS 4 w/o detectors', blocks: (v) => without.evaluate(v).score >= 5 });
+    }
   }
+  detectors.push({
+    name: 'libinjection-class only',
+    blocks: (v) => v.some((x) => detectSqli(x.value) !== undefined || detectXss(x.value)),
+  });
   detectors.push({
     name: 'Kong-EE-style regexes',
     blocks: (v) => v.some((x) => KONG_EE.some((re) => re.test(x.value))),
@@ -84,13 +96,16 @@ function main(): void {
   const mix = Array.from({ length: N }, () => realisticRequest(rnd));
   const big = Array.from({ length: 50 }, () => jsonBodyOfSize(rnd, 10_240));
   console.log(`\nper-request CPU (µs), ${N} realistic requests (warm: one pass first) and 50 × 10 KB JSON bodies`);
-  const rows: string[][] = [['detector', 'mix p50', 'mix p99', '10KB p50', '10KB p99']];
-  for (const d of detectors) {
+  const rows: string[][] = [['detector', 'mix p50', 'mix p99', '10KB p50', '10KB p99', 'p50 / EE']];
+  const measured = detectors.map((d) => {
     timePerRequest(d, mix);
     timePerRequest(d, big);
-    const a = timePerRequest(d, mix);
-    const b = timePerRequest(d, big);
-    rows.push([d.name, a.p50.toFixed(0), a.p99.toFixed(0), b.p50.toFixed(0), b.p99.toFixed(0)]);
+    return { d, a: timePerRequest(d, mix), b: timePerRequest(d, big) };
+  });
+  const ee = measured.find((m) => m.d.name === 'Kong-EE-style regexes')!.a.p50;
+  for (const { d, a, b } of measured) {
+    const ratio = (a.p50 / ee).toFixed(1);
+    rows.push([d.name, a.p50.toFixed(0), a.p99.toFixed(0), b.p50.toFixed(0), b.p99.toFixed(0), `${ratio}×`]);
   }
   for (const r of rows) console.log(r.map((c, i) => (i === 0 ? c.padEnd(24) : c.padStart(9))).join(''));
 

@@ -63,9 +63,9 @@ test('no tracked file names an absolute path of a machine (home, work or temp fo
   // A path segment that starts a path (not part of a URL or of a longer path): /work/…, /home/<user>, /root/…,
   // /Users/<user>, /tmp/… (use os.tmpdir()), /var/folders/… (macOS temp), C:\Users\….
   const machinePath = /(^|[\s'"`(=,:[])(\/(work|home|root|Users|tmp|private\/tmp|var\/folders)\/|[A-Z]:\\Users\\)/;
-  // Third-party attack data, kept unmodified: payloads such as `ls -l /home/*` and CRS comments about /tmp/sess_*
-  // are what they detect, not paths of this machine.
-  const thirdPartyData = /^spec\/fixtures\/(attacks|crs4)\//;
+  // Third-party attack data (attack lists, CRS, libinjection's sets), kept unmodified: payloads such as
+  // `ls -l /home/*` and CRS comments about /tmp/sess_* are what they detect, not paths of this machine.
+  const thirdPartyData = /^spec\/fixtures\/(attacks|crs4|libinjection)\//;
   expect(offending(machinePath).filter((hit) => !thirdPartyData.test(hit))).toEqual([]);
 });
 

@@ -1,12 +1,14 @@
 // Detection and false-positive figures at PL1, threshold 5, over the PayloadsAllTheThings lists (spec/fixtures/
-// attacks; libinjection's @detectSQLi/@detectXSS rules are inactive: not ported yet), generated API traffic and
-// english-text.txt, with CRS 4.28.0 and Debian's CRS 3.3. The figures are printed; the assertions are floors and
-// ceilings at the measured values (so a regression fails), not the issue's targets, which the README compares.
+// attacks), generated API traffic and english-text.txt, with CRS 4.28.0 and Debian's CRS 3.3, with the
+// libinjection-class detectors behind @detectSQLi/@detectXSS (the plugin's engine) and without them (the rule set
+// before they existed), side by side. The figures are printed; the assertions are floors and ceilings at the
+// measured values (so a regression fails).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_LIMITS } from '../../../plugins/bulwark-threat-protection/schema';
 import { compileCrsDirectory } from '../../../plugins/bulwark-threat-protection/crs/compile';
-import { CrsEngine } from '../../../plugins/bulwark-threat-protection/crs/engine';
+import { CrsEngine, type Detectors } from '../../../plugins/bulwark-threat-protection/crs/engine';
+import { LIBINJECTION_DETECTORS } from '../../../plugins/bulwark-threat-protection/libinjection';
 import { utf8Bytes } from '../../../plugins/bulwark-threat-protection/crs/model';
 import { buildRequestModel } from '../../../plugins/bulwark-threat-protection/request-model';
 import { DEFAULT_JSON_LIMITS } from '../../../plugins/lib/json-guard';
@@ -32,8 +34,8 @@ export interface Figures {
   englishFalsePositives: number;
 }
 
-export function measure(dir: string): Figures {
-  const engine = new CrsEngine(compileCrsDirectory(dir), { paranoiaLevel: 1 });
+export function measure(dir: string, detectors: Detectors | undefined): Figures {
+  const engine = new CrsEngine(compileCrsDirectory(dir), { paranoiaLevel: 1, detectors });
   const detection: Record<string, number> = {};
   for (const cat of ['sqli', 'xss', 'traversal', 'cmdi', 'nosqli']) {
     const payloads = lines(`attacks/${cat}.txt`);
@@ -59,35 +61,37 @@ export function measure(dir: string): Figures {
 
 const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
 
+const line = (name: string, f: Figures) =>
+  `${name}: ${Object.entries(f.detection)
+    .map(([k, v]) => `${k} ${pct(v)}`)
+    .join(', ')}; false positives: API ${pct(f.apiFalsePositives)}, english ${pct(f.englishFalsePositives)}`;
+
 describe('detection and false positives at PL1 (threshold 5)', () => {
-  test('CRS 4.28.0', () => {
-    const f = measure(join(FIXTURES, 'crs4/rules'));
-    console.log(
-      `CRS 4.28.0: ${Object.entries(f.detection)
-        .map(([k, v]) => `${k} ${pct(v)}`)
-        .join(', ')}; false positives: API ${pct(f.apiFalsePositives)}, english ${pct(f.englishFalsePositives)}`,
-    );
+  test('CRS 4.28.0, with and without the libinjection-class detectors', () => {
+    const without = measure(join(FIXTURES, 'crs4/rules'), undefined);
+    const f = measure(join(FIXTURES, 'crs4/rules'), LIBINJECTION_DETECTORS);
+    console.log(`${line('CRS 4.28.0 without detectors', without)}\n${line('CRS 4.28.0 with detectors', f)}`);
+    // The detectors are what brings SQLi from 69 % to the issue's 80 % and XSS from 89 % to its 90 %.
+    expect(without.detection.sqli).toBeLessThan(0.8);
+    expect(without.detection.xss).toBeLessThan(0.9);
+    expect(f.detection.sqli).toBeGreaterThanOrEqual(0.8);
+    expect(f.detection.xss).toBeGreaterThanOrEqual(0.9);
     expect(f.detection.traversal).toBeGreaterThanOrEqual(0.95);
-    expect(f.detection.xss).toBeGreaterThanOrEqual(0.88);
-    expect(f.detection.sqli).toBeGreaterThanOrEqual(0.68);
-    expect(f.detection.cmdi).toBeGreaterThanOrEqual(0.72);
-    expect(f.detection.nosqli).toBeGreaterThanOrEqual(0.65);
+    expect(f.detection.cmdi).toBeGreaterThanOrEqual(0.74);
+    expect(f.detection.nosqli).toBeGreaterThanOrEqual(0.75);
     expect(f.apiFalsePositives).toBeLessThanOrEqual(0.005);
-    expect(f.englishFalsePositives).toBeLessThanOrEqual(0.01);
-  }, 600_000);
+    // 1.08 % measured (33 of 3044 lines; the detectors add 3, README): over the issue's 1 %, pinned here.
+    expect(f.englishFalsePositives).toBeLessThanOrEqual(0.011);
+  }, 900_000);
 
   (existsSync('/usr/share/modsecurity-crs/rules') ? test : test.skip)(
-    'CRS 3.3 (Debian modsecurity-crs)',
+    'CRS 3.3 (Debian modsecurity-crs), with the detectors',
     () => {
-      const f = measure('/usr/share/modsecurity-crs/rules');
-      console.log(
-        `CRS 3.3: ${Object.entries(f.detection)
-          .map(([k, v]) => `${k} ${pct(v)}`)
-          .join(', ')}; false positives: API ${pct(f.apiFalsePositives)}, english ${pct(f.englishFalsePositives)}`,
-      );
+      const f = measure('/usr/share/modsecurity-crs/rules', LIBINJECTION_DETECTORS);
+      console.log(line('CRS 3.3 with detectors', f));
       expect(f.detection.traversal).toBeGreaterThanOrEqual(0.9);
-      expect(f.detection.xss).toBeGreaterThanOrEqual(0.85);
-      expect(f.detection.sqli).toBeGreaterThanOrEqual(0.6);
+      expect(f.detection.xss).toBeGreaterThanOrEqual(0.89);
+      expect(f.detection.sqli).toBeGreaterThanOrEqual(0.8);
       expect(f.apiFalsePositives).toBeLessThanOrEqual(0.005);
       expect(f.englishFalsePositives).toBeLessThanOrEqual(0.01);
     },
