@@ -110,6 +110,20 @@ function buildGroups(rules: readonly CompiledRule[]): Group[] {
   return [...byChain.values()];
 }
 
+/**
+ * The cache keys of a chain's prefixes ("a", "a,b", "a,b,c"), built once per chain (chains are the compiled rules'
+ * arrays, so identity is a stable key): building them per value and rule was most of the engine's garbage.
+ */
+const PREFIX_KEYS = new WeakMap<readonly string[], readonly string[]>();
+function prefixKeys(chain: readonly string[]): readonly string[] {
+  let keys = PREFIX_KEYS.get(chain);
+  if (keys === undefined) {
+    keys = chain.map((_, i) => chain.slice(0, i + 1).join(','));
+    PREFIX_KEYS.set(chain, keys);
+  }
+  return keys;
+}
+
 /** Applies transformation chains to one value, each prefix computed once. */
 class TransformCache {
   private readonly cache = new Map<string, string>();
@@ -119,18 +133,20 @@ class TransformCache {
   ) {}
 
   get(chain: readonly string[]): string {
-    let result = this.value;
-    let key = '';
-    for (const name of chain) {
-      key = key === '' ? name : `${key},${name}`;
-      const cached = this.cache.get(key);
-      if (cached !== undefined) {
-        result = cached;
-        continue;
-      }
+    if (chain.length === 0) return this.value;
+    const keys = prefixKeys(chain);
+    // Longest prefix already computed, then the rest of the chain from there.
+    let i = chain.length - 1;
+    let result: string | undefined;
+    for (; i >= 0; i--) {
+      result = this.cache.get(keys[i]!);
+      if (result !== undefined) break;
+    }
+    if (result === undefined) result = this.value;
+    for (let j = i + 1; j < chain.length; j++) {
       if (this.work !== undefined) this.work.transformBytes += result.length;
-      result = TRANSFORMS.get(name)!(result);
-      this.cache.set(key, result);
+      result = TRANSFORMS.get(chain[j]!)!(result);
+      this.cache.set(keys[j]!, result);
     }
     return result;
   }
@@ -298,7 +314,10 @@ export class CrsEngine {
         value = TRANSFORMS.get(name)!(value);
         steps.push(value);
       }
-      for (const step of steps) {
+      for (let i = 0; i < steps.length; i++) {
+        const step = steps[i]!;
+        // A transformation that changed nothing gives the same verdict again (most values: no escapes to decode).
+        if (i > 0 && step === steps[i - 1]) continue;
         const r = this.runOperator(rule.operator, rule.negated, step, wantCaptures);
         if (r.matched && (rule.chain.length === 0 || this.runChain(rule, step, r.captures))) return true;
       }
