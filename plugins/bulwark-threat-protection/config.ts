@@ -1,11 +1,12 @@
 // bulwark-threat-protection's config: the declared fields (schema.ts) → the compiled engine. Compiling a CRS directory costs
-// seconds (RE2 sets, phrase automata), so rule sets are cached per process by (directory, families) and engines by
-// the whole config; Kong starts the same config again per worker and after a plugin-server restart.
+// seconds (RE2 sets, phrase automata), so rule sets are cached per process by the content of the rule files read
+// (crsContentKey) and engines by the whole config; Kong starts the same config again per worker and after a
+// plugin-server restart.
 import { ConfigError } from '../lib/config';
 import { readConfig, type RecordOf } from '../lib/fields';
 import { DEFAULT_JSON_LIMITS, type JsonLimits } from '../lib/json-guard';
 import { RE2JS } from 're2js';
-import { compileCrsDirectory, type CompiledRuleSet, type Target } from './crs/compile';
+import { compileCrsDirectory, crsContentKey, type CompiledRuleSet, type Target } from './crs/compile';
 import { CrsEngine, type Exclusion } from './crs/engine';
 import { COLLECTION_ALIASES, COLLECTIONS, type Collection } from './crs/model';
 import { LIBINJECTION_DETECTORS } from './libinjection';
@@ -107,9 +108,11 @@ export function parseThreatProtectionConfig(raw: unknown): ThreatProtectionConfi
   const exclusions = buildExclusions(conf.exclusions);
 
   const families = conf.rule_families;
-  const setKey = JSON.stringify([conf.crs_path, [...families].sort()]);
   let ruleSet: CompiledRuleSet;
+  let setKey: string;
   try {
+    // By content, not path: one compilation per process for the same rules, a new one when the files change.
+    setKey = crsContentKey(conf.crs_path, families);
     ruleSet = remember(ruleSets, setKey, () => compileCrsDirectory(conf.crs_path, { families }));
   } catch (err) {
     throw new ConfigError('crs_path', `cannot load the rules: ${(err as Error).message}`);

@@ -1,6 +1,7 @@
 // Compiles parsed CRS rules into data Bulwark runs: targets, transformation chain, operator, paranoia level,
 // severity/score, category, chain links. Rules Bulwark cannot run exactly (a regex RE2 cannot express, an
 // operator or variable it does not model) are reported, never approximated.
+import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { RE2JS, RE2Set } from 're2js';
@@ -475,6 +476,27 @@ function isImmune(
 }
 
 /** Compile the REQUEST rule files of a CRS `rules/` directory (CRS 3.3 or 4). */
+/**
+ * A digest of what compileCrsDirectory(dir, families) reads: the chosen REQUEST-9xx files and every .data file of the
+ * directory, names and bytes. Compiled rule sets are cached by it (config.ts): the same rules at another path share
+ * one compilation, and rules updated in place (a CRS upgrade) are compiled again instead of served stale.
+ */
+export function crsContentKey(dir: string, families: readonly string[] = DEFAULT_RULE_FAMILIES): string {
+  const hash = createHash('sha256');
+  const names = readdirSync(dir)
+    .filter(
+      (f) =>
+        f.endsWith('.data') || (/^REQUEST-\d+.*\.conf$/.test(f) && families.some((p) => f.startsWith(`REQUEST-${p}`))),
+    )
+    .sort();
+  for (const name of names) {
+    hash.update(`${name}\0`);
+    hash.update(readFileSync(join(dir, name)));
+    hash.update('\0');
+  }
+  return `${[...families].sort().join(',')}:${hash.digest('hex')}`;
+}
+
 export function compileCrsDirectory(dir: string, options: CompileOptions = {}): CompiledRuleSet {
   const families = options.families ?? DEFAULT_RULE_FAMILIES;
   const files = readdirSync(dir)
