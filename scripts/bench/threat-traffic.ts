@@ -12,9 +12,40 @@ export function seeded(seed: number): () => number {
   };
 }
 
-const FIRST = ['Jane', 'John', "Siobhán", 'Zoë', 'Renée', 'Mohammed', 'Li', 'Ana-María', 'José', 'Chloé', 'Björn', 'Priya', 'Kwame'];
-const LAST = ["O'Brien", "D'Angelo", 'Smith-Jones', 'van der Berg', 'Müller', 'Nguyen', 'García', "O'Neill", 'Select', 'Union', 'Drop'];
-const STREETS = ['12 Baker St., Apt 4; London', '1600 Amphitheatre Pkwy, Mountain View, CA 94043', "Rue de l'Église 5, 1000 Bruxelles", 'P.O. Box 77 — Station A'];
+const FIRST = [
+  'Jane',
+  'John',
+  'Siobhán',
+  'Zoë',
+  'Renée',
+  'Mohammed',
+  'Li',
+  'Ana-María',
+  'José',
+  'Chloé',
+  'Björn',
+  'Priya',
+  'Kwame',
+];
+const LAST = [
+  "O'Brien",
+  "D'Angelo",
+  'Smith-Jones',
+  'van der Berg',
+  'Müller',
+  'Nguyen',
+  'García',
+  "O'Neill",
+  'Select',
+  'Union',
+  'Drop',
+];
+const STREETS = [
+  '12 Baker St., Apt 4; London',
+  '1600 Amphitheatre Pkwy, Mountain View, CA 94043',
+  "Rue de l'Église 5, 1000 Bruxelles",
+  'P.O. Box 77 — Station A',
+];
 const PROSE = [
   'Please select the best option; we will update you when the order ships.',
   "Drop me a line if you'd like to change the delivery date.",
@@ -29,7 +60,18 @@ const PROSE = [
   'Use the code SPRING-2024 at checkout (one per customer).',
   'Shipping to the U.K. takes 3-5 days; to the U.S., 7-10.',
 ];
-const QUERIES = ['red shoes size 10', 'union square hotels', 'how to drop a column', 'select committee report 2023', "women's jackets", 'c++ tutorial', 'price < 50', 'tom & jerry', 'rock and roll', 'or best offer'];
+const QUERIES = [
+  'red shoes size 10',
+  'union square hotels',
+  'how to drop a column',
+  'select committee report 2023',
+  "women's jackets",
+  'c++ tutorial',
+  'price < 50',
+  'tom & jerry',
+  'rock and roll',
+  'or best offer',
+];
 const TAGS = ['new', 'sale', 'gift', 'b2b', 'priority', 'select', 'update'];
 
 function pick<T>(rnd: () => number, list: readonly T[]): T {
@@ -61,7 +103,9 @@ const UA = [
 /** One request: a search GET or a JSON POST (about half each). */
 export function realisticRequest(rnd: () => number): RequestSnapshot {
   const name = `${pick(rnd, FIRST)} ${pick(rnd, LAST)}`;
-  const email = `${pick(rnd, FIRST).toLowerCase().replace(/[^a-z]/g, '')}.${Math.floor(rnd() * 1000)}@example.com`;
+  const email = `${pick(rnd, FIRST)
+    .toLowerCase()
+    .replace(/[^a-z]/g, '')}.${Math.floor(rnd() * 1000)}@example.com`;
   const headers: Record<string, string[]> = {
     'user-agent': [pick(rnd, UA)],
     referer: [`https://shop.example.com/products/${uuid(rnd)}?ref=mail&utm_source=newsletter`],
@@ -70,12 +114,26 @@ export function realisticRequest(rnd: () => number): RequestSnapshot {
   };
   if (rnd() < 0.5) {
     const q = encodeURIComponent(pick(rnd, QUERIES));
-    return { method: 'GET', pathWithQuery: `/v1/search?q=${q}&page=${1 + Math.floor(rnd() * 9)}&sort=-created_at&tag=${pick(rnd, TAGS)}`, headers };
+    return {
+      method: 'GET',
+      pathWithQuery: `/v1/search?q=${q}&page=${1 + Math.floor(rnd() * 9)}&sort=-created_at&tag=${pick(rnd, TAGS)}`,
+      headers,
+    };
   }
   const body = {
-    customer: { id: uuid(rnd), name, email, phone: `+1 (555) ${100 + Math.floor(rnd() * 900)}-${1000 + Math.floor(rnd() * 9000)}` },
+    customer: {
+      id: uuid(rnd),
+      name,
+      email,
+      phone: `+1 (555) ${100 + Math.floor(rnd() * 900)}-${1000 + Math.floor(rnd() * 9000)}`,
+    },
     shipping: { address: pick(rnd, STREETS), notes: pick(rnd, PROSE) },
-    items: Array.from({ length: 1 + Math.floor(rnd() * 4) }, () => ({ sku: `SKU-${Math.floor(rnd() * 1e5)}`, qty: 1 + Math.floor(rnd() * 3), price: Math.round(rnd() * 10000) / 100, tags: [pick(rnd, TAGS)] })),
+    items: Array.from({ length: 1 + Math.floor(rnd() * 4) }, () => ({
+      sku: `SKU-${Math.floor(rnd() * 1e5)}`,
+      qty: 1 + Math.floor(rnd() * 3),
+      price: Math.round(rnd() * 10000) / 100,
+      tags: [pick(rnd, TAGS)],
+    })),
     comment: pick(rnd, PROSE),
     website: `https://www.example.org/${pick(rnd, ['about', 'blog/2024/01/hello-world', 'a/b?c=d&e=f'])}`,
     avatar: base64(rnd, 48),
@@ -95,7 +153,12 @@ export function jsonBodyOfSize(rnd: () => number, bytes: number): RequestSnapsho
   const records: unknown[] = [];
   let size = 2;
   while (size < bytes) {
-    const r = { name: `${pick(rnd, FIRST)} ${pick(rnd, LAST)}`, address: pick(rnd, STREETS), note: pick(rnd, PROSE), id: uuid(rnd) };
+    const r = {
+      name: `${pick(rnd, FIRST)} ${pick(rnd, LAST)}`,
+      address: pick(rnd, STREETS),
+      note: pick(rnd, PROSE),
+      id: uuid(rnd),
+    };
     size += JSON.stringify(r).length + 1;
     records.push(r);
   }
