@@ -1,14 +1,17 @@
-// bulwark-threat-protection's config: the declared fields (schema.ts) → the compiled engine. Compiling a CRS directory costs
-// seconds (RE2 sets, phrase automata), so rule sets are cached per process by the content of the rule files read
-// (crsContentKey) and engines by the whole config; Kong starts the same config again per worker and after a
-// plugin-server restart.
+// bulwark-threat-protection's config: the declared fields (schema.ts) → the engine, built in the background
+// (engine-load.ts). Compiling a CRS directory costs seconds (RE2 sets, phrase automata), so rule sets are cached per
+// process by the content of the rule files read (crsContentKey) and engines by the whole config; Kong starts the
+// same config again per worker and after a plugin-server restart. What the config itself says is checked here, at
+// instance start, and refused with the field named; only the compilation runs later.
 import { ConfigError } from '../lib/config';
 import { readConfig, type RecordOf } from '../lib/fields';
 import { DEFAULT_JSON_LIMITS, type JsonLimits } from '../lib/json-guard';
 import { RE2JS } from 're2js';
-import { compileCrsDirectory, crsContentKey, type CompiledRuleSet, type Target } from './crs/compile';
+import type { Steps } from '../lib/time-slices';
+import { compileCrsSteps, crsContentKey, type CompiledRuleSet, type Target } from './crs/compile';
 import { CrsEngine, type Exclusion } from './crs/engine';
 import { COLLECTION_ALIASES, COLLECTIONS, type Collection } from './crs/model';
+import { EngineLoad } from './engine-load';
 import { LIBINJECTION_DETECTORS } from './libinjection';
 import { ConfigFields } from './schema';
 
@@ -16,6 +19,7 @@ type ThreatProtectionFields = RecordOf<(typeof ConfigFields)['fields']>;
 
 export type ThreatMode = 'enforce' | 'monitor';
 export type LimitAction = 'refuse' | 'scan_prefix';
+export type NotReadyAction = 'refuse' | 'allow';
 
 export interface ScanLimits {
   maxBodySize: number;
@@ -33,14 +37,21 @@ export interface ThreatProtectionConfig {
   headers: string[];
   limits: ScanLimits;
   onLimit: LimitAction;
-  engine: CrsEngine;
-  crsVersion: string | undefined;
+  /** What requests get while the engine is being built: refuse (503) or allow (unscanned, logged). */
+  onRulesNotReady: NotReadyAction;
+  /** The engine, built in the background from instance start. */
+  rules: EngineLoad;
 }
 
 const NEVER_SCANNED = new Set(['authorization', 'proxy-authorization', 'cookie']);
 
-const ruleSets = new Map<string, CompiledRuleSet>();
-const engines = new Map<string, CrsEngine>();
+/** Rule sets by content key: the steps' result, shared by every engine built from it (one compilation each). */
+interface RuleSetEntry {
+  steps: Steps<CompiledRuleSet>;
+  result?: CompiledRuleSet;
+}
+const ruleSets = new Map<string, RuleSetEntry>();
+const engines = new Map<string, EngineLoad>();
 const CACHE_SIZE = 16;
 
 function remember<V>(map: Map<string, V>, key: string, build: () => V): V {
@@ -51,6 +62,26 @@ function remember<V>(map: Map<string, V>, key: string, build: () => V): V {
     map.set(key, v);
   }
   return v;
+}
+
+/**
+ * The rule set of `setKey` as steps: compiled by the first engine build that needs it; a build that starts while
+ * another compiles it waits for that one (a turn at a time) instead of compiling it twice.
+ */
+function* ruleSetSteps(setKey: string, dir: string, families: readonly string[]): Steps<CompiledRuleSet> {
+  const entry = remember<RuleSetEntry>(ruleSets, setKey, () => ({ steps: compileCrsSteps(dir, { families }) }));
+  for (;;) {
+    if (entry.result !== undefined) return entry.result;
+    let next;
+    try {
+      next = entry.steps.next();
+    } catch (err) {
+      ruleSets.delete(setKey);
+      throw err;
+    }
+    if (next.done === true) entry.result = next.value;
+    else yield;
+  }
 }
 
 /** `ARGS:q` / `REQUEST_COOKIES:/^_ga/` / `REQUEST_FILENAME` → targets (ARGS expands to GET and POST). */
@@ -108,21 +139,24 @@ export function parseThreatProtectionConfig(raw: unknown): ThreatProtectionConfi
   const exclusions = buildExclusions(conf.exclusions);
 
   const families = conf.rule_families;
-  let ruleSet: CompiledRuleSet;
   let setKey: string;
   try {
     // By content, not path: one compilation per process for the same rules, a new one when the files change.
+    // Reading and hashing the files is milliseconds; a directory that cannot be read is refused here, at start.
     setKey = crsContentKey(conf.crs_path, families);
-    ruleSet = remember(ruleSets, setKey, () => compileCrsDirectory(conf.crs_path, { families }));
   } catch (err) {
     throw new ConfigError('crs_path', `cannot load the rules: ${(err as Error).message}`);
   }
   const engineKey = JSON.stringify([setKey, conf.paranoia_level, conf.exclusions]);
-  const engine = remember(
-    engines,
-    engineKey,
-    () => new CrsEngine(ruleSet, { paranoiaLevel: conf.paranoia_level, exclusions, detectors: LIBINJECTION_DETECTORS }),
-  );
+  const rules = remember(engines, engineKey, () => {
+    function* steps(): Steps<CrsEngine> {
+      const ruleSet = yield* ruleSetSteps(setKey, conf.crs_path, families);
+      const options = { paranoiaLevel: conf.paranoia_level, exclusions, detectors: LIBINJECTION_DETECTORS };
+      return yield* CrsEngine.steps(ruleSet, options);
+    }
+    // A failed build is not kept: the next instance start tries again.
+    return new EngineLoad(steps(), () => engines.delete(engineKey));
+  });
   return {
     mode: conf.mode,
     threshold: conf.anomaly_threshold,
@@ -130,7 +164,7 @@ export function parseThreatProtectionConfig(raw: unknown): ThreatProtectionConfi
     headers,
     limits,
     onLimit: conf.on_limit,
-    engine,
-    crsVersion: ruleSet.version,
+    onRulesNotReady: conf.on_rules_not_ready,
+    rules,
   };
 }

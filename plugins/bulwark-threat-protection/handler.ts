@@ -45,6 +45,21 @@ function declaredLength(headers: Record<string, string[]>): number | 'unknown' |
 
 export async function access(ctx: PhaseContext<ThreatProtectionConfig>): Promise<void> {
   const { kong, conf, log, reject } = ctx;
+  // Before any read: a request that cannot be scanned costs one log line and the exit.
+  const engine = conf.rules.current();
+  if (engine === undefined) {
+    const failure = conf.rules.failure();
+    if (failure !== undefined) {
+      await log.err('request_refused', { reason: REASON.rulesFailed, error: failure, status: 503 });
+      return reject(503);
+    }
+    if (conf.onRulesNotReady === 'allow') {
+      await log.warn('request_passed_unscanned', { reason: REASON.passedUnscanned, on_rules_not_ready: 'allow' });
+      return;
+    }
+    await log.warn('request_refused', { reason: REASON.rulesNotReady, status: 503 });
+    return reject(503);
+  }
   const method = await kong.request.getMethod();
   const pathWithQuery = await kong.request.getPathWithQuery();
   const headers = await readRequestHeaders(ctx);
@@ -98,7 +113,7 @@ export async function access(ctx: PhaseContext<ThreatProtectionConfig>): Promise
     await log.info('request_refused', { reason: model.reason, detail: model.detail, status: model.status, path });
     return reject(model.status);
   }
-  const evaluation = conf.engine.evaluate(model.values);
+  const evaluation = engine.evaluate(model.values);
   const unscanned = model.unscanned.length > 0 ? { unscanned: model.unscanned } : {};
   if (evaluation.score < conf.threshold) {
     if (evaluation.score > 0 || model.unscanned.length > 0) {

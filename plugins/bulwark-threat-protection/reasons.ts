@@ -16,6 +16,12 @@ export const REASON = {
   bodyTooLarge: 'body_too_large',
   /** A value, the request's total or the number of values over a limit with on_limit refuse (413). */
   scanLimitExceeded: 'scan_limit_exceeded',
+  /** The rule set was still compiling after instance start, on_rules_not_ready refuse (503). */
+  rulesNotReady: 'rules_not_ready',
+  /** The rule set was still compiling, on_rules_not_ready allow: passed unscanned. */
+  passedUnscanned: 'passed_unscanned',
+  /** Compiling the rule set failed (503 until an instance start compiles it). */
+  rulesFailed: 'rules_failed',
   /** A body its Content-Type says is JSON, a form or multipart that does not parse (400). */
   malformedBody: 'malformed_body',
 } as const;

@@ -126,6 +126,12 @@ export const ConfigFields = configFields({
     description:
       'Beyond a limit: refuse (413 for sizes, with a log line) or scan_prefix (scan the first max_value_bytes of each value and the values that fit max_request_bytes, log the rest as unscanned).',
   }),
+  on_rules_not_ready: string({
+    one_of: ['refuse', 'allow'],
+    default: 'refuse',
+    description:
+      'What requests get while the rule set compiles in the background after instance start (seconds for CRS 4; the plugin server stays responsive): refuse (503 with a log line) or allow (let them through unscanned, with a warning log line: fail-open, by choice).',
+  }),
 });
 
 export const Schema = kongSchema(ConfigFields);

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { RE2JS, RE2Set } from 're2js';
+import { runToEnd, type Steps } from '../../lib/time-slices';
 import { PhraseMatcher, parseDataFile, splitPhrases } from './aho-corasick';
 import { COLLECTION_ALIASES, COLLECTIONS, type Collection } from './model';
 import { parseSecRules, type ParsedSecRule, type SecAction, type SecRuleLink } from './secrules';
@@ -284,7 +285,14 @@ interface OperatorContext {
   dataCache: Map<string, PhraseMatcher>;
 }
 
-function compileOperator(raw: string, ctx: OperatorContext): { operator: Operator; negated: boolean } {
+interface CompiledOperator {
+  operator: Operator;
+  negated: boolean;
+  /** An `@rx` operator's compiled program (its parse checks the pattern; the fast-path proofs walk it). */
+  program?: ReturnType<typeof programOf>;
+}
+
+function compileOperator(raw: string, ctx: OperatorContext): CompiledOperator {
   let text = raw;
   let negated = false;
   if (text.startsWith('!')) {
@@ -298,8 +306,11 @@ function compileOperator(raw: string, ctx: OperatorContext): { operator: Operato
   switch (name) {
     case 'rx': {
       const pattern = arg;
+      let program: ReturnType<typeof programOf>;
       try {
-        new RE2Set().add(pattern); // parses only: the full compile (~10 ms a CRS regex) waits for a use that needs captures
+        // One parse per pattern (re2js parses a large CRS regex in tens to hundreds of ms): the check that RE2 can
+        // run it and the program the proofs walk. RE2JS.compile for captures is built with the engine.
+        program = programOf(pattern);
       } catch (err) {
         throw new Unsupported(`regex does not compile in RE2: ${(err as Error).message.slice(0, 120)}`);
       }
@@ -312,7 +323,7 @@ function compileOperator(raw: string, ctx: OperatorContext): { operator: Operato
           return (regex ??= RE2JS.compile(pattern, RE2JS.DOTALL | RE2JS.MULTILINE));
         },
       };
-      return { operator, negated };
+      return { operator, negated, program };
     }
     case 'pm':
       return { operator: { kind: 'pm', matcher: new PhraseMatcher(splitPhrases(arg)) }, negated };
@@ -429,7 +440,7 @@ function compileRule(
       throw new Unsupported(`no modelled variable in ${first.variables} (${dropped.join(', ')})`);
     const transforms = transformsOf(actions);
     if (typeof transforms === 'string') throw new Unsupported(transforms);
-    const { operator, negated } = compileOperator(first.operator, ctx);
+    const { operator, negated, program } = compileOperator(first.operator, ctx);
     const chain = parsed.links.slice(1).map((l) => compileChainLink(l, ctx));
     const rule: CompiledRule = {
       id,
@@ -451,7 +462,7 @@ function compileRule(
       fastPathImmune: false,
       proseImmune: false,
     };
-    const prog = operator.kind === 'rx' && !negated ? programOf(operator.pattern) : undefined;
+    const prog = operator.kind === 'rx' && !negated ? program : undefined;
     rule.fastPathImmune = isImmune(rule, fastPathAlphabetFor(rule.transforms), prog);
     rule.proseImmune = rule.fastPathImmune && isImmune(rule, proseAlphabetFor(rule.transforms), prog);
     return rule;
@@ -475,7 +486,6 @@ function isImmune(
   return false; // detectors and string operators: always run
 }
 
-/** Compile the REQUEST rule files of a CRS `rules/` directory (CRS 3.3 or 4). */
 /**
  * A digest of what compileCrsDirectory(dir, families) reads: the chosen REQUEST-9xx files and every .data file of the
  * directory, names and bytes. Compiled rule sets are cached by it (config.ts): the same rules at another path share
@@ -489,6 +499,8 @@ export function crsContentKey(dir: string, families: readonly string[] = DEFAULT
         f.endsWith('.data') || (/^REQUEST-\d+.*\.conf$/.test(f) && families.some((p) => f.startsWith(`REQUEST-${p}`))),
     )
     .sort();
+  if (!names.some((name) => name.endsWith('.conf')))
+    throw new Error(`no REQUEST-*.conf rule file of families ${families.join(', ')} in ${dir}`);
   for (const name of names) {
     hash.update(`${name}\0`);
     hash.update(readFileSync(join(dir, name)));
@@ -497,7 +509,16 @@ export function crsContentKey(dir: string, families: readonly string[] = DEFAULT
   return `${[...families].sort().join(',')}:${hash.digest('hex')}`;
 }
 
+/** Compile the REQUEST rule files of a CRS `rules/` directory (CRS 3.3 or 4) now (tools, benches, tests). */
 export function compileCrsDirectory(dir: string, options: CompileOptions = {}): CompiledRuleSet {
+  return runToEnd(compileCrsSteps(dir, options));
+}
+
+/**
+ * compileCrsDirectory as steps, one per rule (parsing a CRS 4 regex in re2js takes up to tens of ms, the whole set
+ * seconds): config.ts runs them in slices so that instance start never holds the event loop.
+ */
+export function* compileCrsSteps(dir: string, options: CompileOptions = {}): Steps<CompiledRuleSet> {
   const families = options.families ?? DEFAULT_RULE_FAMILIES;
   const files = readdirSync(dir)
     .filter((f) => /^REQUEST-\d+.*\.conf$/.test(f) && families.some((p) => f.startsWith(`REQUEST-${p}`)))
@@ -520,6 +541,7 @@ export function compileCrsDirectory(dir: string, options: CompileOptions = {}): 
         result.skipped.push(compiled);
         if (!compiled.reason.startsWith('regex does not compile')) result.regexCompiled += isRx;
       }
+      yield;
     }
   }
   return result;

@@ -8,6 +8,7 @@ import type { CompiledRule, CompiledRuleSet, Operator, Target } from './compile'
 import { valueTier } from './compile';
 import { COLLECTIONS, type Collection, type RequestValue, variableName } from './model';
 import { TRANSFORMS } from './transforms';
+import { runToEnd, type Steps } from '../../lib/time-slices';
 
 export interface Detectors {
   /** libinjection's SQLi verdict: the fingerprint when the value is SQLi, undefined otherwise. */
@@ -85,7 +86,7 @@ const SET_CHUNK = 8;
 /** DFA state budget per set (re2js never frees states; past the budget it falls back to its slower, still linear, NFA). */
 const SET_DFA_MEMORY = 32 << 20;
 
-function buildGroups(rules: readonly CompiledRule[]): Group[] {
+function* buildGroups(rules: readonly CompiledRule[]): Steps<Group[]> {
   const byChain = new Map<string, Group>();
   for (const rule of rules) {
     const key = rule.transforms.join(',');
@@ -105,6 +106,7 @@ function buildGroups(rules: readonly CompiledRule[]): Group[] {
       }
       set.compile();
       group.sets.push({ set, offset });
+      yield;
     }
   }
   return [...byChain.values()];
@@ -168,59 +170,94 @@ function expandMacros(arg: string, captures: readonly string[] | undefined): str
  */
 const GROUPS_BY_RULE_SET = new WeakMap<CompiledRuleSet, Map<string, Group[]>>();
 
+interface Plan {
+  active: CompiledRule[];
+  inactive: CompiledRule[];
+  plans: Map<Collection, CollectionPlan>;
+}
+
+function isRemovedEntirely(options: EngineOptions, id: number): boolean {
+  return (options.exclusions ?? []).some((e) => e.targets === undefined && idSelected(e, id));
+}
+
+/** The regexes a rule runs one by one (outside an RE2 set, or to confirm a set hit for a chain): built ahead. */
+function* warmRegexes(rule: CompiledRule, inSet: boolean): Steps<void> {
+  const ops = [...(inSet && rule.chain.length === 0 ? [] : [rule.operator]), ...rule.chain.map((l) => l.operator)];
+  for (const op of ops) {
+    if (op.kind !== 'rx') continue;
+    void op.regex; // RE2JS.compile on first use: ~10 ms for a CRS 4 regex, not on a request's time
+    yield;
+  }
+}
+
+function* planSteps(ruleSet: CompiledRuleSet, options: EngineOptions): Steps<Plan> {
+  const active: CompiledRule[] = [];
+  const inactive: CompiledRule[] = [];
+  for (const rule of ruleSet.rules) {
+    if (rule.paranoiaLevel > options.paranoiaLevel) continue;
+    if (isRemovedEntirely(options, rule.id)) continue;
+    const op = rule.operator;
+    if (op.kind === 'detect' && options.detectors?.[op.detector] === undefined) inactive.push(rule);
+    else active.push(rule);
+  }
+  // Collections with the same rules (ARGS_GET/ARGS_POST, …) share their groups, and so do engines of one rule set
+  // (configs that differ in mode, limits, target exclusions): RE2 sets are costly to build (seconds for CRS 4).
+  let built = GROUPS_BY_RULE_SET.get(ruleSet);
+  if (built === undefined) {
+    built = new Map<string, Group[]>();
+    GROUPS_BY_RULE_SET.set(ruleSet, built);
+  }
+  const cache = built;
+  function* groupsFor(rules: CompiledRule[]): Steps<Group[]> {
+    const key = rules.map((r) => r.id).join(',');
+    let groups = cache.get(key);
+    if (groups === undefined) {
+      groups = yield* buildGroups(rules);
+      for (const group of groups) {
+        for (const rule of group.setRules) yield* warmRegexes(rule, true);
+        for (const rule of group.singles) yield* warmRegexes(rule, false);
+      }
+      cache.set(key, groups);
+    }
+    return groups;
+  }
+  const plans = new Map<Collection, CollectionPlan>();
+  for (const collection of COLLECTIONS) {
+    const rules = active.filter((r) => r.targets.some((t) => t.collection === collection));
+    if (rules.length === 0) continue;
+    plans.set(collection, {
+      tiers: [
+        yield* groupsFor(rules.filter((r) => !r.fastPathImmune)),
+        yield* groupsFor(rules.filter((r) => !r.proseImmune)),
+        yield* groupsFor(rules),
+      ],
+    });
+  }
+  return { active, inactive, plans };
+}
+
 export class CrsEngine {
-  private readonly plans = new Map<Collection, CollectionPlan>();
+  private readonly plans: Map<Collection, CollectionPlan>;
   /** Rules at or below the paranoia level that the engine runs. */
   readonly activeRules: readonly CompiledRule[];
   /** Rules left out because their detector is not available (@detectSQLi/@detectXSS without libinjection). */
   readonly inactiveRules: readonly CompiledRule[];
 
+  /** Builds the engine now (seconds for a CRS 4 set not built before); see CrsEngine.steps for the sliced form. */
   constructor(
     ruleSet: CompiledRuleSet,
     private readonly options: EngineOptions,
+    planned?: Plan,
   ) {
-    const active: CompiledRule[] = [];
-    const inactive: CompiledRule[] = [];
-    for (const rule of ruleSet.rules) {
-      if (rule.paranoiaLevel > options.paranoiaLevel) continue;
-      if (this.removedEntirely(rule.id)) continue;
-      const op = rule.operator;
-      if (op.kind === 'detect' && options.detectors?.[op.detector] === undefined) inactive.push(rule);
-      else active.push(rule);
-    }
-    this.activeRules = active;
-    this.inactiveRules = inactive;
-    // Collections with the same rules (ARGS_GET/ARGS_POST, …) share their groups, and so do engines of one rule set
-    // (configs that differ in mode, limits, target exclusions): RE2 sets are costly to build (seconds for CRS 4).
-    let built = GROUPS_BY_RULE_SET.get(ruleSet);
-    if (built === undefined) {
-      built = new Map<string, Group[]>();
-      GROUPS_BY_RULE_SET.set(ruleSet, built);
-    }
-    const groupsFor = (rules: CompiledRule[]): Group[] => {
-      const key = rules.map((r) => r.id).join(',');
-      let groups = built.get(key);
-      if (groups === undefined) {
-        groups = buildGroups(rules);
-        built.set(key, groups);
-      }
-      return groups;
-    };
-    for (const collection of COLLECTIONS) {
-      const rules = active.filter((r) => r.targets.some((t) => t.collection === collection));
-      if (rules.length === 0) continue;
-      this.plans.set(collection, {
-        tiers: [
-          groupsFor(rules.filter((r) => !r.fastPathImmune)),
-          groupsFor(rules.filter((r) => !r.proseImmune)),
-          groupsFor(rules),
-        ],
-      });
-    }
+    const plan = planned ?? runToEnd(planSteps(ruleSet, options));
+    this.activeRules = plan.active;
+    this.inactiveRules = plan.inactive;
+    this.plans = plan.plans;
   }
 
-  private removedEntirely(id: number): boolean {
-    return (this.options.exclusions ?? []).some((e) => e.targets === undefined && idSelected(e, id));
+  /** The engine as steps (one per RE2 set and regex built), for lib/time-slices.ts runInSlices. */
+  static *steps(ruleSet: CompiledRuleSet, options: EngineOptions): Steps<CrsEngine> {
+    return new CrsEngine(ruleSet, options, yield* planSteps(ruleSet, options));
   }
 
   private applies(rule: CompiledRule, v: RequestValue): boolean {

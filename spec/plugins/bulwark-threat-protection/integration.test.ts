@@ -1,13 +1,19 @@
 // bulwark-threat-protection through the Kong emulator with the real plugin server (both servers:
 // BULWARK_PLUGINSERVER=stock selects the stock one) and the echo upstream: enforce, monitor, exclusions, limits,
 // CRS 4 from spec/fixtures and, when installed, Debian's CRS 3.3 (the plugin's default crs_path).
-import { existsSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { BOTH_PLUGIN_SERVERS, echoed, runsOnPluginServers, startGateway, type Gateway } from '../../helpers/emulator';
 import { REASON } from '../../../plugins/bulwark-threat-protection/reasons';
 
 const CRS4 = path.resolve(__dirname, '../../fixtures/crs4/rules');
 const CRS33 = '/usr/share/modsecurity-crs/rules';
+
+/** A CRS 4 copy no instance compiled before (its content differs): its first request lands while it compiles. */
+const FRESH = mkdtempSync(path.join(tmpdir(), 'bulwark-crs-fresh-'));
+cpSync(CRS4, FRESH, { recursive: true });
+appendFileSync(path.join(FRESH, 'REQUEST-930-APPLICATION-ATTACK-LFI.conf'), `\n# ${process.pid} ${Date.now()}\n`);
 
 const CONFIG = `
 _format_version: "3.0"
@@ -21,7 +27,11 @@ services:
       - { name: small, paths: ["/small"], strip_path: false }
       - { name: prefix, paths: ["/prefix"], strip_path: false }
       - { name: crs33, paths: ["/crs33"], strip_path: false }
+      - { name: fresh, paths: ["/fresh"], strip_path: false }
 plugins:
+  - name: bulwark-threat-protection
+    route: fresh
+    config: { crs_path: ${JSON.stringify(FRESH)} }
   - name: bulwark-threat-protection
     route: enforce
     config: { crs_path: ${JSON.stringify(CRS4)} }
@@ -50,11 +60,24 @@ runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
 describe('bulwark-threat-protection integration (emulator + real plugin server)', () => {
   let gw: Gateway;
+  let firstFresh: { status: number; log: string } | undefined;
   beforeAll(async () => {
     gw = await startGateway({ plugins: ['bulwark-threat-protection'] });
     gw.configure(CONFIG);
+    // The instances compile their rules in the background from their first request on: wait until they answer.
+    for (const route of ['/fresh', '/api', '/monitor', '/excluded', '/small', '/prefix', '/crs33']) {
+      const started = gw.kong.log.length;
+      const first = await gw.kong.request({ path: `${route}/start` });
+      if (route === '/fresh') firstFresh = { status: first.status, log: gw.kong.log.slice(started).join('\n') };
+      for (let i = 0; i < 600; i++) {
+        const res = await gw.kong.request({ path: `${route}/start` });
+        if (res.status !== 503) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
   }, 120_000);
   afterAll(async () => {
+    rmSync(FRESH, { recursive: true, force: true });
     expect(gw.kong.unhandledExceptions()).toEqual([]);
     await gw?.stop();
   });
@@ -66,6 +89,11 @@ describe('bulwark-threat-protection integration (emulator + real plugin server)'
     return res;
   };
   const logSince = (n: number) => gw.kong.log.slice(n).join('\n');
+
+  test('a request while the rules still compile after instance start is refused (503, reason logged), not passed', () => {
+    expect(firstFresh?.status).toBe(503);
+    expect(firstFresh?.log).toContain(`"reason":"${REASON.rulesNotReady}"`);
+  });
 
   test('benign requests pass untouched; 3 PDK calls + the decision record without a body', async () => {
     await send({ path: '/api/warm' });
