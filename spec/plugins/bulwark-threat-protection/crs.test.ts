@@ -85,6 +85,32 @@ describe('phrase matcher (@pm, Aho–Corasick)', () => {
     expect(m.find('a'.repeat(100_000))).toBeUndefined();
     expect(m.find(`${'a'.repeat(100_000)}#2999#`)).toBe(`${'a'.repeat(20)}#2999#`);
   });
+  it('agrees with a naive search on random inputs (the dense table folds in the failure links)', () => {
+    let seed = 7;
+    const next = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const word = (alphabet: string, len: number) =>
+      Array.from({ length: len }, () => alphabet[next(alphabet.length)]).join('');
+    for (let round = 0; round < 50; round++) {
+      const phrases = Array.from({ length: 1 + next(30) }, () => word('abAB/.', 1 + next(5)));
+      const m = new PhraseMatcher(phrases);
+      const lower = phrases.map((p) => p.toLowerCase());
+      for (let j = 0; j < 40; j++) {
+        const input = word('aAbBc/.', next(25));
+        const s = input.toLowerCase();
+        // Naive: the phrases that end first in the input; find reports one of them (none: undefined).
+        let endingFirst: string[] = [];
+        for (let end = 1; end <= s.length && endingFirst.length === 0; end++) {
+          endingFirst = lower.filter((p) => s.slice(0, end).endsWith(p));
+        }
+        const found = m.find(input);
+        if (endingFirst.length === 0) expect(found).toBeUndefined();
+        else expect(endingFirst).toContain(found);
+      }
+    }
+  });
 });
 
 describe('fast-path proof', () => {
