@@ -5,8 +5,9 @@
 //   getMethod + getPathWithQuery + getHeaders(1000)           always (3)
 //   (1000 header lines or more: + log.warn + exit 431, lib/bounded-reads.ts; over 1000 query pieces: log + 400)
 //   + getRawBody(limit)                                         when Content-Length > 0 or absent (chunked, HTTP/2)
-//   + one log line + exit                                       on a block (monitor: the log line only)
-//   + the decision record (lib/plugin.ts)                       when the request passes
+//   (rules still compiling: one log line + the deny record + exit 503, or the log line only with allow)
+//   + one log line + the deny record + exit                     on a block (monitor: the log line only)
+//   + the decision record (allow or monitor-deny, lib/plugin.ts) when the request passes
 // Body bytes are read once; JSON goes through lib/json-guard.ts as in bulwark-validator (strict UTF-8, no duplicate
 // keys, depth/size limits), so both plugins see the same document. A body announced larger than max_body_size is
 // the on_limit case before anything is read.
@@ -51,14 +52,15 @@ export async function access(ctx: PhaseContext<ThreatProtectionConfig>): Promise
     const failure = conf.rules.failure();
     if (failure !== undefined) {
       await log.err('request_refused', { reason: REASON.rulesFailed, error: failure, status: 503 });
-      return reject(503);
+      return reject(503, undefined, undefined, { reason: REASON.rulesFailed });
     }
     if (conf.onRulesNotReady === 'allow') {
       await log.warn('request_passed_unscanned', { reason: REASON.passedUnscanned, on_rules_not_ready: 'allow' });
+      ctx.record('allow', { reason: REASON.passedUnscanned });
       return;
     }
     await log.warn('request_refused', { reason: REASON.rulesNotReady, status: 503 });
-    return reject(503);
+    return reject(503, undefined, undefined, { reason: REASON.rulesNotReady });
   }
   const method = await kong.request.getMethod();
   const pathWithQuery = await kong.request.getPathWithQuery();
@@ -73,14 +75,14 @@ export async function access(ctx: PhaseContext<ThreatProtectionConfig>): Promise
       max_arguments: MAX_QUERY_ARGS,
       status: 400,
     });
-    return reject(400, 'Too many query arguments');
+    return reject(400, 'Too many query arguments', undefined, { reason: REASON.tooManyQueryArguments });
   }
 
   let body: Uint8Array | undefined;
   const length = declaredLength(headers);
   if (length === 'invalid') {
     await log.info('request_refused', { reason: REASON.invalidContentLength, status: 400, path });
-    return reject(400, 'Invalid Content-Length');
+    return reject(400, 'Invalid Content-Length', undefined, { reason: REASON.invalidContentLength });
   }
   if (length !== 0) {
     if (typeof length === 'number' && length > conf.limits.maxBodySize && conf.onLimit === 'refuse') {
@@ -90,7 +92,7 @@ export async function access(ctx: PhaseContext<ThreatProtectionConfig>): Promise
         status: 413,
         path,
       });
-      return reject(413);
+      return reject(413, undefined, undefined, { reason: REASON.bodyTooLarge });
     }
     // One byte over the limit tells a body that does not fit from one that does (no Content-Length: chunked/HTTP/2).
     const bytes = (await kong.request.getRawBody(conf.limits.maxBodySize + 1)) ?? new Uint8Array(0);
@@ -102,7 +104,7 @@ export async function access(ctx: PhaseContext<ThreatProtectionConfig>): Promise
           status: 413,
           path,
         });
-        return reject(413);
+        return reject(413, undefined, undefined, { reason: REASON.bodyTooLarge });
       }
       body = bytes.subarray(0, conf.limits.maxBodySize);
     } else body = bytes;
@@ -111,7 +113,7 @@ export async function access(ctx: PhaseContext<ThreatProtectionConfig>): Promise
   const model = buildRequestModel({ method, pathWithQuery, headers, body }, conf.headers, conf.limits, conf.onLimit);
   if (!model.ok) {
     await log.info('request_refused', { reason: model.reason, detail: model.detail, status: model.status, path });
-    return reject(model.status);
+    return reject(model.status, undefined, undefined, { reason: model.reason });
   }
   const evaluation = engine.evaluate(model.values);
   const unscanned = model.unscanned.length > 0 ? { unscanned: model.unscanned } : {};
@@ -136,10 +138,12 @@ export async function access(ctx: PhaseContext<ThreatProtectionConfig>): Promise
     ...detectionFields(evaluation, conf.threshold),
     ...unscanned,
   };
+  const outcome = { reason: REASON.threatDetected, rule_id: fields.rule_id };
   if (conf.mode === 'monitor') {
     await log.notice('threat_detected_monitor_only', fields);
+    ctx.record('monitor-deny', outcome);
     return;
   }
   await log.warn('request_blocked', { ...fields, status: 403 });
-  return reject(403);
+  return reject(403, undefined, undefined, outcome);
 }

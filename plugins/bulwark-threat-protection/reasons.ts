@@ -1,6 +1,6 @@
-// The reason codes bulwark-threat-protection records with its decision (the security-event contract's `reason`),
-// stable and documented in the README: log lines carry them today as `reason`, and reject(...) passes them once the
-// shared security-event call lands. Changing a value is a breaking change for whoever alerts on it.
+// The reason codes bulwark-threat-protection records with its decision (the security-event contract's `reason`,
+// lib/security-event.ts), stable and documented in the README: log lines carry them as `reason`, and every
+// reject(...) and monitor-deny record passes them. Changing a value is a breaking change for whoever alerts on it.
 export const REASON = {
   /** Scanned; the anomaly score stayed below the threshold. */
   allowed: 'allowed',

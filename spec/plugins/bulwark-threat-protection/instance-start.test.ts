@@ -12,6 +12,7 @@ import { REASON } from '../../../plugins/bulwark-threat-protection/reasons';
 import { phaseContext } from '../../../plugins/lib/plugin';
 import { fakeKong } from '../../lib/fake-kong';
 
+const RECORD_KEY = 'bulwark.decision.bulwark-threat-protection';
 const CRS4 = join(__dirname, '../../fixtures/crs4/rules');
 const SQL = 'REQUEST-942-APPLICATION-ATTACK-SQLI.conf';
 
@@ -57,6 +58,10 @@ describe('instance start with a rule set not compiled yet', () => {
     expect(logLines(during)).toEqual([
       expect.objectContaining({ event: 'request_refused', reason: REASON.rulesNotReady, status: 503 }),
     ]);
+    expect(during.calls).toContainEqual([
+      'ctx.shared.set',
+      [RECORD_KEY, expect.objectContaining({ decision: 'error', reason: REASON.rulesNotReady, status: 503 })],
+    ]);
 
     await conf.rules.ready;
     clearInterval(timer);
@@ -72,16 +77,18 @@ describe('instance start with a rule set not compiled yet', () => {
   test('on_rules_not_ready allow: passed unscanned with a warning, only while compiling', async () => {
     const dir = freshCopy('allow');
     dirs.push(dir);
-    const conf: ThreatProtectionConfig = new Plugin({
-      crs_path: dir,
-      rule_families: ['942'],
-      on_rules_not_ready: 'allow',
-    }).conf;
+    const instance = new Plugin({ crs_path: dir, rule_families: ['942'], on_rules_not_ready: 'allow' });
+    const conf: ThreatProtectionConfig = instance.conf;
     const during = request();
-    await access(phaseContext('bulwark-threat-protection', during.kong, conf));
+    await (instance as unknown as { access(k: unknown): Promise<void> }).access(during.kong);
     expect(during.exit).toBeUndefined();
     expect(logLines(during)).toEqual([
       expect.objectContaining({ event: 'request_passed_unscanned', reason: REASON.passedUnscanned }),
+    ]);
+    // The record bulwark-guard and bulwark-audit read says it passed unscanned, not that it was scanned and allowed.
+    expect(during.calls).toContainEqual([
+      'ctx.shared.set',
+      [RECORD_KEY, expect.objectContaining({ decision: 'allow', reason: REASON.passedUnscanned })],
     ]);
     await conf.rules.ready;
     const after = request();
