@@ -2,6 +2,7 @@
 // plugin server, every built Bulwark plugin and the embedded echo upstream: a client gets a token from
 // bulwark-oauth2 and calls the orders API through bulwark-transport, bulwark-jwt, bulwark-rate-limit and
 // bulwark-validator; a partner calls with an API key (bulwark-api-key).
+import { BLOCKED_USER_AGENT, untilThreatRulesReady } from '../helpers/threat-rules';
 import { spawn, ChildProcess } from 'node:child_process';
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -152,6 +153,11 @@ describe('npm run gateway with kong.yml (end to end)', () => {
     const { access_token: token, token_type: type } = JSON.parse(tokenRes.body);
     expect(type).toBe('Bearer');
 
+    // kong.yml's bulwark-threat-protection answers 503 until its rules are compiled; its 403 means it is ready.
+    const blocked = await untilThreatRulesReady(() =>
+      tls('GET', '/orders?limit=5', { authorization: `Bearer ${token}`, 'user-agent': BLOCKED_USER_AGENT }),
+    );
+    expect(blocked).toBe(403);
     const ok = await tls('GET', '/orders?limit=5', { authorization: `Bearer ${token}` });
     expect(ok.status).toBe(200);
     const seen = JSON.parse(ok.body);

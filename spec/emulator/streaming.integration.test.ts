@@ -8,6 +8,7 @@
 //
 // Each test asserts an ORDER, never a duration: the upstream sends its second event only once the client has
 // received the first (or after a fallback delay, which a streamed response never waits for).
+import { BLOCKED_USER_AGENT, untilThreatRulesReady } from '../helpers/threat-rules';
 import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -257,6 +258,20 @@ function selfSignedCertificate(): { key: string; cert: string } {
   }
 }
 
+function get(port: number, p: string, headers: Record<string, string>): Promise<{ status: number }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      { host: '127.0.0.1', port, path: p, method: 'GET', headers, rejectUnauthorized: false },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 function post(
   port: number,
   p: string,
@@ -325,6 +340,12 @@ describe("kong.yml's whole chain streams: bulwark-transport, bulwark-jwt (token 
     );
     expect(tokenRes.status).toBe(200);
     const token = (JSON.parse(tokenRes.body) as { access_token: string }).access_token;
+
+    // kong.yml's bulwark-threat-protection answers 503 until its rules are compiled; its 403 means it is ready.
+    const blocked = await untilThreatRulesReady(() =>
+      get(gw.tlsPort!, '/orders?limit=5', { authorization: `Bearer ${token}`, 'user-agent': BLOCKED_USER_AGENT }),
+    );
+    expect(blocked).toBe(403);
 
     const ex = sse.expect(STREAMED_FALLBACK_MS);
     const res = await readEvents(ex, { port: gw.tlsPort!, tls: true }, '/orders?limit=5', {
