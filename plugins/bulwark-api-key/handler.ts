@@ -47,6 +47,7 @@ import { hashesEqual, hashKey, keyStatus, type KeyRecord } from './key-record';
 import { extractKey, type KeyLocation } from './key-source';
 import { StoreUnavailableError, type Lookup } from './key-store';
 import { recordFailure } from './lockout';
+import { API_KEY_REASONS, type ApiKeyReason } from './reasons';
 
 export const PLUGIN_NAME = 'bulwark-api-key';
 
@@ -68,18 +69,10 @@ export const CONSUMER_HEADERS = {
   anonymous: 'X-Anonymous-Consumer',
 } as const;
 
-export type FailureReason =
-  | 'missing'
-  | 'duplicate'
-  | 'malformed'
-  | 'unknown_prefix'
-  | 'checksum'
-  | 'unknown_key'
-  | 'invalid_record'
-  | 'disabled'
-  | 'expired'
-  | 'not_yet_valid'
-  | 'consumer_missing';
+export type FailureReason = Exclude<
+  ApiKeyReason,
+  'allowed' | 'insufficient_scope' | 'locked_out' | 'store_unavailable' | 'anonymous_consumer_missing'
+>;
 
 /** Failures that look like guessing or scanning: counted toward the lockout. Known keys in a wrong state are not. */
 const COUNTED: ReadonlySet<FailureReason> = new Set<FailureReason>([
@@ -201,7 +194,7 @@ export async function access(ctx: PhaseContext<ApiKeyConfig>): Promise<void> {
         action: 'rejected with 503',
       });
     }
-    return ctx.reject(503, MESSAGES.unavailable);
+    return ctx.reject(503, MESSAGES.unavailable, undefined, { reason: API_KEY_REASONS.storeUnavailable });
   }
   const display = parsed.displayPrefix;
   if (!lookup.found) {
@@ -223,7 +216,7 @@ export async function access(ctx: PhaseContext<ApiKeyConfig>): Promise<void> {
       missing: missingScopes,
       status: 403,
     });
-    return ctx.reject(403, MESSAGES.forbidden);
+    return ctx.reject(403, MESSAGES.forbidden, undefined, { reason: API_KEY_REASONS.insufficientScope });
   }
 
   let consumer: KongConsumer | undefined;
@@ -284,9 +277,12 @@ async function fail(
         if (state.newlyLocked) await log.warn('client_locked_out', { ...line, max_failures: conf.lockout.maxFailures });
         else if (state.tableFull) await log.warn('lockout_table_full', line);
         else await log.info('api_key_rejected', { ...line, locked: true, status: 429 });
-        return reject(429, MESSAGES.locked, {
-          'Retry-After': String(Math.max(1, Math.ceil(state.lockedMs / 1000))),
-        });
+        return reject(
+          429,
+          MESSAGES.locked,
+          { 'Retry-After': String(Math.max(1, Math.ceil(state.lockedMs / 1000))) },
+          { reason: API_KEY_REASONS.lockedOut },
+        );
       }
       if (state.redisError !== undefined)
         fields = { ...fields, lockout_counter: 'memory (redis failed)', redis_error: state.redisError };
@@ -306,7 +302,7 @@ async function fail(
     if (reason === 'consumer_missing' || reason === 'invalid_record') await log.err('api_key_rejected', line);
     else await log.info('api_key_rejected', line);
   }
-  return reject(status, message, challenge(conf));
+  return reject(status, message, challenge(conf), { reason });
 }
 
 async function authenticateAnonymous(ctx: PhaseContext<ApiKeyConfig>, req: RequestView): Promise<void> {
@@ -323,7 +319,7 @@ async function authenticateAnonymous(ctx: PhaseContext<ApiKeyConfig>, req: Reque
   }
   if (consumer === undefined) {
     await log.err('anonymous_consumer_missing', { anonymous: conf.anonymous });
-    return ctx.reject(500);
+    return ctx.reject(500, undefined, undefined, { reason: API_KEY_REASONS.anonymousConsumerMissing });
   }
   await kong.client.authenticate(consumer, null);
   await applyUpstreamChanges(kong, conf, req, { ...consumerFacts(consumer), [CONSUMER_HEADERS.anonymous]: 'true' });

@@ -19,3 +19,5 @@ export const { Name, Version, Priority, Schema, Plugin } = definePlugin<ApiKeyCo
   parseConfig: parseApiKeyConfig,
   phases: { access },
 });
+
+export { API_KEY_REASONS, type ApiKeyReason } from './reasons';

@@ -45,7 +45,7 @@ export async function access(ctx: PhaseContext<AuthzConfig>): Promise<void> {
       max_arguments: MAX_QUERY_ARGS,
       status: 400,
     });
-    return reject(400, 'Too many query arguments');
+    return reject(400, 'Too many query arguments', undefined, { reason: AUTHZ_REASONS.tooManyQueryArguments });
   }
   let headers: HeaderMultimap | undefined;
   if (conf.needsHeaders) {
@@ -71,12 +71,14 @@ export async function access(ctx: PhaseContext<AuthzConfig>): Promise<void> {
         detail: answer.error,
         ...identityFields(identity),
       };
+      const outcome = { reason: AUTHZ_REASONS.authzenUnavailable, rule_id: decision.rule.name };
       if (conf.mode === 'monitor') {
         await log.err('authzen_unavailable', { ...fields, mode: 'monitor' });
+        ctx.record('monitor-deny', outcome);
         return;
       }
       await log.err('authzen_unavailable', { ...fields, status: 503 });
-      return reject(503, MESSAGES[503]);
+      return reject(503, MESSAGES[503], undefined, outcome);
     }
     decision = answer.decision
       ? { outcome: 'allow', rule: decision.rule }
@@ -92,10 +94,12 @@ export async function access(ctx: PhaseContext<AuthzConfig>): Promise<void> {
     request: `${method} ${path.slice(0, 256)}`,
     ...identityFields(identity),
   };
+  const outcome = { reason: decision.reason, ...(decision.rule ? { rule_id: decision.rule.name } : {}) };
   if (conf.mode === 'monitor') {
     await log.warn('authz_would_deny', { ...line, mode: 'monitor' });
+    ctx.record('monitor-deny', outcome);
     return;
   }
   await log.info('authz_denied', { ...line, status: conf.denyStatus });
-  return reject(conf.denyStatus, MESSAGES[conf.denyStatus]);
+  return reject(conf.denyStatus, MESSAGES[conf.denyStatus], undefined, outcome);
 }

@@ -61,9 +61,10 @@ async function rejectRequest(
   const line = { reason: r.reason, detail: r.detail, status: r.status, ...fields };
   if (ROUTINE_REASONS.has(r.reason)) await log.info('jwt_rejected', line);
   else await log.warn('jwt_rejected', line);
-  if (r.status === 503) return reject(503, MESSAGES.unavailable);
+  const outcome = { reason: r.reason };
+  if (r.status === 503) return reject(503, MESSAGES.unavailable, undefined, outcome);
   const headers = challengeHeaders({ realm: conf.realm, error: r.error, description: r.description, scope: r.scope });
-  await reject(r.status, r.status === 403 ? MESSAGES.forbidden : MESSAGES.invalid, headers);
+  await reject(r.status, r.status === 403 ? MESSAGES.forbidden : MESSAGES.invalid, headers, outcome);
 }
 
 export async function access(ctx: Context): Promise<void> {
@@ -84,17 +85,18 @@ export async function access(ctx: Context): Promise<void> {
       error: 'invalid_request',
       description: 'The request carries more than one token or a malformed one',
     });
-    return reject(400, MESSAGES.badRequest, h);
+    return reject(400, MESSAGES.badRequest, h, { reason: JWT_REASONS.invalidRequest });
   }
   if (extraction.kind === 'none') {
     if (conf.anonymous !== undefined) {
       if (!(await authenticateAnonymous(ctx))) return;
+      ctx.record('allow', { reason: JWT_REASONS.anonymous });
       for (const name of anonymousUpstreamChanges(conf, headers)) await kong.service.request.clearHeader(name);
       return;
     }
     // RFC 6750 §3.1: no error code when the request carried no credentials at all. No log line (routine; one RPC
     // less): the security event will carry JWT_REASONS.missingToken.
-    return reject(401, MESSAGES.missing, challengeHeaders({ realm: conf.realm }));
+    return reject(401, MESSAGES.missing, challengeHeaders({ realm: conf.realm }), { reason: JWT_REASONS.missingToken });
   }
 
   const result = await verifyToken(extraction.token, conf);
@@ -196,7 +198,7 @@ async function authenticateAnonymous({ kong, conf, log, reject }: Context): Prom
       reason: JWT_REASONS.anonymousConsumerMissing,
       anonymous: conf.anonymous,
     });
-    await reject(500);
+    await reject(500, undefined, undefined, { reason: JWT_REASONS.anonymousConsumerMissing });
     return false;
   }
   await kong.client.authenticate(consumer, null);

@@ -21,6 +21,7 @@ import type { OAuth2Config } from './config';
 import { limiterFor, type FailureLimiter } from './failure-limiter';
 import { errorResponse, successResponse, type OAuthError, type TokenEndpointResponse } from './oauth-errors';
 import { decideScopes } from './scopes';
+import { OAUTH2_REASONS } from './reasons';
 import { checkEnvelope, extractTokenRequest, parseForm } from './token-request';
 
 type Context = PhaseContext<OAuth2Config>;
@@ -53,7 +54,8 @@ function withoutTrailingSlash(path: string): string {
 
 async function serveJwks({ kong, conf, reject }: Context): Promise<void> {
   const method = await kong.request.getMethod();
-  if (method !== 'GET' && method !== 'HEAD') return reject(405, 'Method not allowed', { Allow: 'GET, HEAD' });
+  if (method !== 'GET' && method !== 'HEAD')
+    return reject(405, 'Method not allowed', { Allow: 'GET, HEAD' }, { reason: OAUTH2_REASONS.methodNotAllowed });
   // The JWKS is an answer, not a rejection: kong.response.exit itself (reject is for 4xx/5xx).
   await kong.response.exit(200, conf.keys.jwksJson, {
     'Content-Type': 'application/json; charset=utf-8',
@@ -63,7 +65,10 @@ async function serveJwks({ kong, conf, reject }: Context): Promise<void> {
 
 /** The token endpoint's answer: a token (200) or an RFC 6749 §5.2 error, whose body the plugin serialised. */
 function send({ kong, reject }: Context, res: TokenEndpointResponse): Promise<void> {
-  if (res.status >= 400) return reject(res.status, new RawBody(res.body), res.headers);
+  if (res.status >= 400)
+    return reject(res.status, new RawBody(res.body), res.headers, {
+      reason: res.reason ?? OAUTH2_REASONS.invalidRequest,
+    });
   return kong.response.exit(res.status, res.body, res.headers);
 }
 
@@ -144,7 +149,12 @@ async function tokenEndpoint(ctx: Context): Promise<void> {
     });
     return send(
       ctx,
-      errorResponse({ code: 'invalid_client', description: 'Client authentication failed', basicChallenge: basic }),
+      errorResponse({
+        code: 'invalid_client',
+        description: 'Client authentication failed',
+        basicChallenge: basic,
+        reason: client === undefined ? OAUTH2_REASONS.unknownClient : OAUTH2_REASONS.wrongSecret,
+      }),
     );
   }
   store.recordSuccess(clientId);
@@ -176,5 +186,6 @@ export function tooManyFailures(retryAfterSeconds: number): OAuthError {
     description: 'Too many failed authentication attempts; retry later',
     status: 429,
     headers: { 'Retry-After': String(retryAfterSeconds) },
+    reason: OAUTH2_REASONS.clientLockedOut,
   };
 }

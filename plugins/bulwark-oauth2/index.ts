@@ -16,3 +16,5 @@ export const { Name, Version, Priority, Schema, Plugin } = definePlugin<OAuth2Co
   parseConfig: parseOAuth2Config,
   phases: { access },
 });
+
+export { OAUTH2_REASONS, type OAuth2Reason } from './reasons';

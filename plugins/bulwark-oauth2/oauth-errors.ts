@@ -4,6 +4,7 @@
 // (RFC 6749 §5.1; tokens and errors must not sit in caches). Descriptions are fixed texts chosen here,
 // never derived from the request or from the configuration: the precise reason goes to Kong's log.
 import type { HeaderValues } from '../lib/pdk';
+import { OAUTH2_REASONS, type OAuth2Reason } from './reasons';
 
 export type OAuthErrorCode =
   | 'invalid_request'
@@ -22,6 +23,8 @@ export interface OAuthError {
   headers?: HeaderValues;
   /** invalid_client only: the client tried (or should try) HTTP Basic, so 401 + WWW-Authenticate. */
   basicChallenge?: boolean;
+  /** The security event's reason code (reasons.ts) when it says more than `code`; never sent to the client. */
+  reason?: OAuth2Reason;
 }
 
 export const NO_STORE_HEADERS: Readonly<HeaderValues> = Object.freeze({
@@ -35,10 +38,17 @@ export interface TokenEndpointResponse {
   status: number;
   body: string;
   headers: HeaderValues;
+  /** An error's reason code for the security event (reasons.ts). */
+  reason?: OAuth2Reason;
 }
 
 /** The realm sent in `WWW-Authenticate: Basic realm="..."`. */
 export const BASIC_REALM = 'bulwark-oauth2';
+
+/** invalid_client has two reason codes (unknown_client, wrong_secret): callers say which; unknown_client otherwise. */
+function reasonOfCode(code: OAuthErrorCode): OAuth2Reason {
+  return code === 'invalid_client' ? OAUTH2_REASONS.unknownClient : code;
+}
 
 export function errorResponse(err: OAuthError): TokenEndpointResponse {
   let status = err.status ?? 400;
@@ -48,7 +58,8 @@ export function errorResponse(err: OAuthError): TokenEndpointResponse {
     status = 401;
     headers['WWW-Authenticate'] = `Basic realm="${BASIC_REALM}", charset="UTF-8"`;
   }
-  return { status, body: JSON.stringify({ error: err.code, error_description: err.description }), headers };
+  const body = JSON.stringify({ error: err.code, error_description: err.description });
+  return { status, body, headers, reason: err.reason ?? reasonOfCode(err.code) };
 }
 
 export function successResponse(body: {

@@ -36,6 +36,7 @@ import {
   type IdentityInputs,
 } from './identity';
 import { decide, type LimiterDecision } from './limiter';
+import { RATE_LIMIT_REASONS } from './reasons';
 
 /** Units this request consumes: route rule first, then method rule, else the default. */
 export function requestCost(conf: RateLimitConfig, route: KongRoute | undefined, method: string | undefined): number {
@@ -103,7 +104,7 @@ export async function access(ctx: PhaseContext<RateLimitConfig>): Promise<void> 
 
   if (decision.source === 'fail-closed') {
     // on_redis_error fail-closed: no decision possible, nothing admitted (503 as Kong's own "no upstream" errors).
-    return reject(503);
+    return reject(503, undefined, undefined, { reason: RATE_LIMIT_REASONS.storeUnavailable });
   }
   const outcomes = decision.outcomes;
   const show = !conf.hideClientHeaders && outcomes !== undefined;
@@ -112,7 +113,12 @@ export async function access(ctx: PhaseContext<RateLimitConfig>): Promise<void> 
     const h = show
       ? rateLimitHeaders(conf.limits, outcomes, decision.appliedLimits, decision.windowSeconds, opts, true)
       : undefined;
-    return reject(conf.errorCode, conf.errorMessage, h);
+    const refusedBy = outcomes === undefined ? -1 : outcomes.findIndex((o) => !o.allowed);
+    const limitName = refusedBy === -1 ? undefined : conf.limits[refusedBy]?.name;
+    return reject(conf.errorCode, conf.errorMessage, h, {
+      reason: RATE_LIMIT_REASONS.rateLimited,
+      ...(limitName === undefined ? {} : { rule_id: limitName }),
+    });
   }
   if (show) {
     const h = rateLimitHeaders(conf.limits, outcomes, decision.appliedLimits, decision.windowSeconds, opts, false);

@@ -18,3 +18,5 @@ export const { Name, Version, Priority, Schema, Plugin } = definePlugin<RateLimi
   parseConfig: parseRateLimitConfig,
   phases: { access },
 });
+
+export { RATE_LIMIT_REASONS, type RateLimitReason } from './reasons';

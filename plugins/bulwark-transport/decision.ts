@@ -12,6 +12,7 @@ import { resolveForwarding, type ForwardingResult } from '../lib/client-ip';
 import { formatAuthority, parseHostPort, type HostPort } from '../lib/host';
 import { headerValues, type HeaderMultimap } from '../lib/pdk';
 import type { RedirectStatus, TransportConfig } from './config';
+import { TRANSPORT_REASONS, type TransportReason } from './reasons';
 
 export interface TransportInput {
   /** `kong.request.getScheme()`: the scheme of the connection to Kong. */
@@ -25,7 +26,7 @@ export interface TransportInput {
 export type TransportDecision =
   | { action: 'pass'; https: boolean }
   | { action: 'redirect'; host: HostPort }
-  | { action: 'reject'; status: number; message: string; https: boolean; upgrade: boolean };
+  | { action: 'reject'; status: number; message: string; https: boolean; upgrade: boolean; reason: TransportReason };
 
 export const MESSAGES = {
   badHost: 'Bad request',
@@ -55,6 +56,17 @@ export function isHttps(input: TransportInput, forwarding: ForwardingResult): bo
   return (input.connectionScheme ?? '').toLowerCase() === 'https';
 }
 
+function badHost(https: boolean): TransportDecision {
+  return {
+    action: 'reject',
+    status: 400,
+    message: MESSAGES.badHost,
+    https,
+    upgrade: false,
+    reason: TRANSPORT_REASONS.badHost,
+  };
+}
+
 export function decideTransport(input: TransportInput, conf: TransportConfig): TransportDecision {
   const forwarding = conf.trustedProxies.isEmpty
     ? resolveForwarding({ peerIp: undefined, headers: input.headers, trustedProxies: conf.trustedProxies })
@@ -67,19 +79,27 @@ export function decideTransport(input: TransportInput, conf: TransportConfig): T
   const https = isHttps(input, forwarding);
 
   const hostResult = effectiveHost(input.headers, forwarding, conf.trustForwardedHost);
-  if (!hostResult.ok) return { action: 'reject', status: 400, message: MESSAGES.badHost, https, upgrade: false };
+  if (!hostResult.ok) return badHost(https);
   const host = hostResult.host;
   if (!conf.allowedHosts.isEmpty && (host === undefined || !conf.allowedHosts.allows(host))) {
-    return { action: 'reject', status: 421, message: MESSAGES.misdirected, https, upgrade: false };
+    return {
+      action: 'reject',
+      status: 421,
+      message: MESSAGES.misdirected,
+      https,
+      upgrade: false,
+      reason: TRANSPORT_REASONS.misdirectedHost,
+    };
   }
 
   if (https || !conf.https.enforce) return { action: 'pass', https };
   if (conf.https.mode === 'reject') {
     const status = conf.https.rejectStatus;
-    return { action: 'reject', status, message: MESSAGES.useHttps, https, upgrade: status === 426 };
+    const reason = TRANSPORT_REASONS.httpsRequired;
+    return { action: 'reject', status, message: MESSAGES.useHttps, https, upgrade: status === 426, reason };
   }
   // A redirect needs a host to send the client to.
-  if (host === undefined) return { action: 'reject', status: 400, message: MESSAGES.badHost, https, upgrade: false };
+  if (host === undefined) return badHost(https);
   return { action: 'redirect', host };
 }
 

@@ -26,6 +26,7 @@ import type { TransportConfig } from './config';
 import { decideTransport, redirectLocation, redirectStatusFor } from './decision';
 import { mtlsIdentity, PUBLISHER } from './identity';
 import { assessClientCertificate, consumerCandidates, type ClientCertificateAssessment } from './mtls';
+import { TRANSPORT_REASONS } from './reasons';
 
 type Context = PhaseContext<TransportConfig>;
 
@@ -100,7 +101,7 @@ export async function access(ctx: Context): Promise<void> {
 
   const exitHeaders: HeaderValues = { ...(decision.https ? conf.headers.https : conf.headers.http) };
   if (decision.upgrade) Object.assign(exitHeaders, UPGRADE_HEADERS);
-  await reject(decision.status, decision.message, exitHeaders);
+  await reject(decision.status, decision.message, exitHeaders, { reason: decision.reason });
 }
 
 /**
@@ -130,7 +131,9 @@ async function authenticateClientCertificate(
     const fields = logFields(assessment);
     if (mtls.required) {
       await log.warn('mtls_rejected', fields);
-      await reject(401, assessment.presented ? MTLS_MESSAGES.rejected : MTLS_MESSAGES.required, exitHeaders);
+      await reject(401, assessment.presented ? MTLS_MESSAGES.rejected : MTLS_MESSAGES.required, exitHeaders, {
+        reason: assessment.reason,
+      });
       return false;
     }
     if (assessment.presented || fields.hint !== undefined) await log.info('mtls_unauthenticated', fields);
@@ -153,13 +156,13 @@ async function authenticateClientCertificate(
     }
   }
   const noConsumer = {
-    reason: 'no_consumer',
+    reason: TRANSPORT_REASONS.noConsumer,
     detail: `no consumer username matches ${JSON.stringify(candidates)}`,
     fingerprint: assessment.fingerprint,
   };
   if (mtls.anonymous === undefined) {
     await log.warn('mtls_rejected', noConsumer);
-    await reject(401, MTLS_MESSAGES.rejected, exitHeaders);
+    await reject(401, MTLS_MESSAGES.rejected, exitHeaders, { reason: TRANSPORT_REASONS.noConsumer });
     return false;
   }
   await log.info('mtls_unauthenticated', noConsumer);
@@ -188,7 +191,7 @@ async function authenticateAnonymous(
   if (consumer === undefined || consumer === null) {
     // As Kong's own auth plugins: a configured but missing anonymous consumer is a server error, never a pass.
     await log.err('mtls_anonymous_missing', { anonymous });
-    await reject(500, undefined, exitHeaders);
+    await reject(500, undefined, exitHeaders, { reason: TRANSPORT_REASONS.anonymousConsumerMissing });
     return false;
   }
   await kong.client.authenticate(consumer, null);

@@ -16,3 +16,5 @@ export const { Name, Version, Priority, Schema, Plugin } = definePlugin<Transpor
   parseConfig: parseTransportConfig,
   phases: { certificate, access },
 });
+
+export { TRANSPORT_REASONS, type TransportReason } from './reasons';

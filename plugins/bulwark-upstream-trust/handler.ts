@@ -18,6 +18,7 @@ import { verifiedHeaderChanges } from '../lib/verified-headers';
 import type { UpstreamTrustConfig } from './config';
 import { IDENTITY_HEADER, serviceHostHeader } from './protocol';
 import { signMessage, signToken, type RequestBinding } from './sign';
+import { UPSTREAM_TRUST_REASONS } from './reasons';
 
 /** Injected clock for tests. */
 export const clock = { now: (): number => Date.now() };
@@ -48,7 +49,7 @@ export async function access(ctx: PhaseContext<UpstreamTrustConfig>): Promise<vo
       reason: 'ngx.var.upstream_uri is not set in access',
       action: 'rejected with 500',
     });
-    return reject(500);
+    return reject(500, undefined, undefined, { reason: UPSTREAM_TRUST_REASONS.noUpstreamUri });
   }
   const query = (await kong.request.getRawQuery()) ?? '';
 
@@ -58,7 +59,7 @@ export async function access(ctx: PhaseContext<UpstreamTrustConfig>): Promise<vo
     const service = await kong.router.getService();
     if (service === undefined || typeof service.host !== 'string') {
       await log.err('no_service', { reason: 'the request has no service to sign for', action: 'rejected with 500' });
-      return reject(500);
+      return reject(500, undefined, undefined, { reason: UPSTREAM_TRUST_REASONS.noService });
     }
     audience ??= typeof service.name === 'string' && service.name !== '' ? service.name : service.id;
     if (host === undefined || host === '') host = serviceHostHeader(service.host, service.port, service.protocol);
@@ -67,7 +68,7 @@ export async function access(ctx: PhaseContext<UpstreamTrustConfig>): Promise<vo
   const body = await requestBody(kong, conf, headers);
   if (body === 'too-large') {
     await log.warn('body_too_large', { max_body_size: conf.maxBodySize, action: 'rejected with 413' });
-    return reject(413, 'Request body too large');
+    return reject(413, 'Request body too large', undefined, { reason: UPSTREAM_TRUST_REASONS.bodyTooLarge });
   }
   const binding: RequestBinding = { method, upstreamPath, query, host, body };
   const input = { binding, identity, audience, nowMs: clock.now() };
@@ -106,7 +107,13 @@ async function requestBody(
 /** The JWKS document is an answer, not an error: it goes out with `exit`; a wrong method is refused with `reject`. */
 async function serveJwks({ kong, conf, reject }: PhaseContext<UpstreamTrustConfig>): Promise<void> {
   const method = await kong.request.getMethod();
-  if (method !== 'GET' && method !== 'HEAD') return reject(405, 'Method not allowed', { Allow: 'GET, HEAD' });
+  if (method !== 'GET' && method !== 'HEAD')
+    return reject(
+      405,
+      'Method not allowed',
+      { Allow: 'GET, HEAD' },
+      { reason: UPSTREAM_TRUST_REASONS.methodNotAllowed },
+    );
   await kong.response.exit(200, conf.keys.jwksJson, {
     'Content-Type': 'application/jwk-set+json',
     'Cache-Control': `public, max-age=${conf.jwksMaxAge}`,

@@ -21,3 +21,5 @@ export const { Name, Version, Priority, Schema, Plugin } = definePlugin<
   parseConfig: parseUpstreamTrustConfig,
   phases: { access },
 });
+
+export { UPSTREAM_TRUST_REASONS, type UpstreamTrustReason } from './reasons';

@@ -31,6 +31,7 @@ import {
 } from './validate';
 import { rejectionBody, toLogViolation } from './violations';
 import { deprecationHeaders } from './deprecation';
+import { VALIDATOR_REASONS, validatorReason } from './reasons';
 
 /** Problems listed in the lenient-load log line (the line says how many there were in all). */
 export const MAX_LOGGED_PROBLEMS = 100;
@@ -74,7 +75,7 @@ export async function access(ctx: PhaseContext<ValidatorConfig>): Promise<void> 
       reason: err.reason,
       action: 'rejected with 500',
     });
-    return reject(500);
+    return reject(500, undefined, undefined, { reason: VALIDATOR_REASONS.operationSchemaInvalid });
   }
   if (verdict.action === 'pass') {
     if (policy.kind !== 'openapi') return;
@@ -99,11 +100,17 @@ export async function access(ctx: PhaseContext<ValidatorConfig>): Promise<void> 
     operation: verdict.operation ?? null,
     violations: rejection.violations.map(toLogViolation),
   };
+  const firstRule = rejection.violations[0]?.rule;
+  const outcome = {
+    reason: validatorReason(rejection.status),
+    ...(firstRule === undefined ? {} : { rule_id: firstRule }),
+  };
   if (conf.mode === 'monitor') {
     await log.notice('validation_failed_monitor_only', fields);
+    ctx.record('monitor-deny', outcome);
     return;
   }
   await log.info('request_rejected', fields);
   const body = rejectionBody(rejection, conf.verbose, conf.maxErrors);
-  await reject(rejection.status, body, rejection.headers);
+  await reject(rejection.status, body, rejection.headers, outcome);
 }

@@ -17,3 +17,5 @@ export const { Name, Version, Priority, Schema, Plugin } = definePlugin<Validato
   parseConfig: parseValidatorConfig,
   phases: { access },
 });
+
+export { VALIDATOR_REASONS, type ValidatorReason } from './reasons';

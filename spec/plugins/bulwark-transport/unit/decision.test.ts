@@ -35,6 +35,7 @@ describe('decideTransport: HTTPS enforcement', () => {
       message: 'Please use HTTPS protocol',
       https: false,
       upgrade: true,
+      reason: 'https_required',
     });
     expect(
       decideTransport(input('http', host('a.example')), conf({ https: { mode: 'reject', reject_status: 403 } })),
@@ -42,6 +43,7 @@ describe('decideTransport: HTTPS enforcement', () => {
       action: 'reject',
       status: 403,
       upgrade: false,
+      reason: 'https_required',
     });
   });
 
@@ -57,6 +59,7 @@ describe('decideTransport: HTTPS enforcement', () => {
       action: 'reject',
       status: 400,
       message: 'Bad request',
+      reason: 'bad_host',
     });
   });
 
@@ -119,7 +122,14 @@ describe('decideTransport: hosts', () => {
     const d = decideTransport(input('https', host(h)), c);
     if (expected === 'pass') expect(d.action).toBe('pass');
     else
-      expect(d).toEqual({ action: 'reject', status: 421, message: 'Misdirected request', https: true, upgrade: false });
+      expect(d).toEqual({
+        action: 'reject',
+        status: 421,
+        message: 'Misdirected request',
+        https: true,
+        upgrade: false,
+        reason: 'misdirected_host',
+      });
   });
 
   it('a missing Host is misdirected when hosts are listed', () => {
