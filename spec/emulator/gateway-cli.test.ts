@@ -222,6 +222,7 @@ describe('npm run gateway with kong.yml (end to end)', () => {
     const names = (JSON.parse(res.body).data as { name: string }[]).map((p) => p.name).sort();
     expect(names).toEqual([
       'bulwark-api-key',
+      'bulwark-audit',
       'bulwark-authz',
       'bulwark-jwt',
       'bulwark-oauth2',

@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { deckBinary, deckValidate } from './deck';
 import { dumpBuiltPlugins, validateDeclarativePlugins } from '../../scripts/validate-config';
 
@@ -24,6 +25,15 @@ describe('plugin configs in kong.yml against the dumped schemas', () => {
     expect(validateDeclarativePlugins(kongYml, infos)).toEqual([]);
   });
 
+  test('bulwark-audit is built, and kong.yml runs it globally (every service, so every decision is audited)', () => {
+    expect(infos.has('bulwark-audit')).toBe(true);
+    const doc = parseYaml(kongYml) as { plugins?: { name: string; route?: unknown; service?: unknown }[] };
+    const audit = (doc.plugins ?? []).filter((p) => p.name === 'bulwark-audit');
+    expect(audit).toHaveLength(1);
+    expect(audit[0]).not.toHaveProperty('route');
+    expect(audit[0]).not.toHaveProperty('service');
+  });
+
   test('an invalid entry is reported with the plugin, its place and the field', () => {
     const broken = kongYml.replace('mode: reject', 'mode: sometimes');
     const problems = validateDeclarativePlugins(broken, infos);
@@ -33,7 +43,7 @@ describe('plugin configs in kong.yml against the dumped schemas', () => {
   });
 
   test('an unknown Bulwark plugin name is reported', () => {
-    const text = kongYml + '\nplugins:\n  - name: bulwark-nonexistent\n';
+    const text = kongYml + '\n  - name: bulwark-nonexistent\n'; // another entry of kong.yml's global plugins
     const problems = validateDeclarativePlugins(text, infos);
     expect(problems.map((p) => p.message)).toContain("unknown Bulwark plugin 'bulwark-nonexistent'");
   });

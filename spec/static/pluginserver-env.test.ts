@@ -39,6 +39,8 @@ describe.each(['bulwark', 'stock'] as const)('kong.conf generated for the %s plu
     // bulwark-guard (Lua, kong/plugins/bulwark-guard) is on by default: it stops Kong's fail-open on plugin-server RPC errors.
     expect(conf.get('plugins')).toBe(['bundled', 'bulwark-guard', ...builtPlugins].join(','));
     expect(conf.get('pluginserver_names')).toBe(builtPlugins.join(','));
+    // bulwark-audit (kong.yml's global plugin) is among them: the real-Kong path loads it like the others.
+    expect(conf.get('pluginserver_names')!.split(',')).toContain('bulwark-audit');
     for (const name of builtPlugins) {
       const key = name.replace(/-/g, '_');
       expect(conf.get(`pluginserver_${key}_socket`)).toBe(`/usr/local/kong/${name}.sock`);
