@@ -20,7 +20,7 @@ import { compileJsonSchemas } from './json-schema-mode';
 import { compileOpenApi } from './openapi';
 import type { BodyLimits } from './request-body';
 import { ConfigFields, VALIDATED_PARTS } from './schema';
-import { MAX_PRECOMPILE_SPEC_BYTES, parseSpecText, readSpecFile } from './spec-source';
+import { MAX_PRECOMPILE_SPEC_BYTES, parseSpecText, readOpenApiSource } from './spec-source';
 import type { JsonSchemaPolicy, OpenApiPolicy } from './validate';
 
 export { MAX_BODY_SIZE_LIMIT, VALIDATED_PARTS } from './schema';
@@ -135,8 +135,7 @@ function openApiPolicy(r: RawConfig['openapi']): ValidationPolicy {
     precompile,
   ]);
   const compiled = cached(key, () => {
-    const field = spec !== undefined ? 'openapi.spec' : 'openapi.spec_file';
-    const doc = spec !== undefined ? parseSpecText(spec, field) : readSpecFile(file!, field);
+    const { doc, field } = readOpenApiSource({ spec, spec_file: file }, 'openapi');
     try {
       const api = compileOpenApi(doc, {
         basePaths: basePaths.length > 0 ? basePaths : undefined,
