@@ -1,0 +1,87 @@
+// bulwark-docs access phase: answer the docs paths on the route it is on, after the route's authentication
+// (bulwark-jwt 1460, bulwark-api-key 1260, …), bulwark-authz (960) and bulwark-rate-limit (915) have run, so that
+// the docs are refused exactly as the API is; every other request passes on to bulwark-validator (890) and the
+// upstream.
+//
+// RPC budget (each kong.* call is one round trip; lib/plugin.ts adds the decision record on requests that pass):
+//   any other request:            getPath                                                  = 1 (+1 decision record)
+//   <path> (the page):            getPath + getMethod + exit                               = 3
+//   <path>/openapi.json:          getPath + getMethod + readIdentity + getHeader(If-None-Match) + exit = 5
+//                                 (filter: none: no readIdentity, 4)
+//   <path>/assets/<file>:         getPath + getMethod + getHeader(If-None-Match) + exit   = 4
+// The document for a caller is serialised once per (document version, visible operation set) and then served
+// from the instance's cache (publish.ts).
+import { readIdentity } from '../lib/identity';
+import type { HeaderValues } from '../lib/pdk';
+import type { PhaseContext } from '../lib/plugin';
+import type { DocsConfig } from './config';
+import { docsPage, newNonce, pageHeaders, resourceHeaders } from './page';
+import { ifNoneMatchHits } from './publish';
+
+/** Reason codes of this plugin's answers and refusals (for the security-event contract). */
+export const REASONS = {
+  served: 'docs_served',
+  notModified: 'docs_not_modified',
+  notFound: 'docs_not_found',
+  methodNotAllowed: 'docs_method_not_allowed',
+} as const;
+
+export type DocsTarget =
+  { kind: 'page' } | { kind: 'document' } | { kind: 'asset'; name: string } | { kind: 'unknown' };
+
+/** Which docs resource a request path names; undefined: not a docs path (the request passes on). */
+export function docsTarget(basePath: string, path: string): DocsTarget | undefined {
+  if (path === basePath || path === `${basePath}/`) return { kind: 'page' };
+  if (!path.startsWith(`${basePath}/`)) return undefined;
+  const rest = path.slice(basePath.length + 1);
+  if (rest === 'openapi.json') return { kind: 'document' };
+  if (rest.startsWith('assets/')) return { kind: 'asset', name: rest.slice('assets/'.length) };
+  return { kind: 'unknown' };
+}
+
+export async function access({ kong, conf, reject }: PhaseContext<DocsConfig>): Promise<void> {
+  const target = docsTarget(conf.path, await kong.request.getPath());
+  if (target === undefined) return;
+  const method = await kong.request.getMethod();
+  if (method !== 'GET' && method !== 'HEAD') return reject(405, '', { Allow: 'GET, HEAD' });
+
+  switch (target.kind) {
+    case 'page': {
+      const nonce = newNonce();
+      const html = docsPage({ basePath: conf.path, title: conf.title, tryIt: conf.tryIt, nonce });
+      return kong.response.exit(200, html, pageHeaders(nonce));
+    }
+    case 'document': {
+      const { publisher } = conf;
+      const identity = publisher.mode === 'none' ? undefined : await readIdentity(kong);
+      const doc = publisher.documentFor(identity);
+      const headers: HeaderValues = {
+        ...resourceHeaders('application/json; charset=utf-8'),
+        ETag: doc.etag,
+        // Revalidated on every use (the caller's rights may have changed); never stored by a shared cache when
+        // the body depends on the caller.
+        'Cache-Control': doc.perCaller ? 'private, no-cache' : 'no-cache',
+      };
+      if (doc.perCaller) headers.Vary = 'Authorization';
+      if (ifNoneMatchHits(await kong.request.getHeader('if-none-match'), doc.etag)) {
+        return kong.response.exit(304, '', headers);
+      }
+      return kong.response.exit(200, doc.body, headers);
+    }
+    case 'asset': {
+      const asset = conf.assets.get(target.name);
+      if (asset === undefined) return reject(404);
+      const headers: HeaderValues = {
+        ...resourceHeaders(asset.contentType),
+        ETag: asset.etag,
+        'Cache-Control': 'private, max-age=86400',
+      };
+      if (ifNoneMatchHits(await kong.request.getHeader('if-none-match'), asset.etag)) {
+        return kong.response.exit(304, '', headers);
+      }
+      return kong.response.exit(200, asset.body, headers);
+    }
+    default:
+      return reject(404);
+  }
+}
