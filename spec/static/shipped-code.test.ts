@@ -29,6 +29,9 @@ function specifiers(file: string): string[] {
     .join('\n');
   const out: string[] = [];
   for (const m of text.matchAll(/(?:from|require\(|import\()\s*'([^']+)'/g)) out.push(m[1]!);
+  // A package file resolved from our own package (bulwark-docs serves swagger-ui-dist's files) ships too; a resolve
+  // with `paths` looks in the user's tree (the plugin server's optional ts-node) and does not.
+  for (const m of text.matchAll(/require\.resolve\(\s*'([^']+)'\s*\)/g)) out.push(m[1]!);
   return out;
 }
 
