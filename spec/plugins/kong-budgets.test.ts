@@ -7,6 +7,7 @@ import { MAX_OUTBOUND_WAIT_MS } from '../../plugins/lib/config';
 import { configFor, violationFor } from '../helpers/plugin-info';
 import * as apiKey from '../../plugins/bulwark-api-key';
 import * as authz from '../../plugins/bulwark-authz';
+import * as docs from '../../plugins/bulwark-docs';
 import * as jwt from '../../plugins/bulwark-jwt';
 import * as oauth2 from '../../plugins/bulwark-oauth2';
 import * as rateLimit from '../../plugins/bulwark-rate-limit';
@@ -36,7 +37,7 @@ describe("no Bulwark config can outlast Kong's 60 s wait for a plugin step", () 
   });
 
   test.each(
-    [apiKey, authz, jwt, oauth2, rateLimit, transport, upstreamTrust, validator, threatProtection].map(
+    [apiKey, authz, docs, jwt, oauth2, rateLimit, transport, upstreamTrust, validator, threatProtection].map(
       (m) => [m.Name, m] as const,
     ),
   )('%s: every timeout field is bounded by the schema', (_name, m) => {

@@ -8,6 +8,7 @@ import type { FieldDef, FieldEntry } from '../../kong/schema/types';
 import { resolveReferences } from '../../kong/emulator/vault';
 import { configFor } from '../helpers/plugin-info';
 import * as apiKey from '../../plugins/bulwark-api-key';
+import * as docs from '../../plugins/bulwark-docs';
 import * as jwt from '../../plugins/bulwark-jwt';
 import * as oauth2 from '../../plugins/bulwark-oauth2';
 import * as rateLimit from '../../plugins/bulwark-rate-limit';
@@ -148,6 +149,7 @@ const COVERED: Record<string, string[]> = {
     'redis.sentinel_username',
     'redis.sentinel_password',
   ],
+  'bulwark-docs': [],
   'bulwark-jwt': ['issuers[].keys[]', 'issuers[].secrets[]'],
   'bulwark-oauth2': ['signing_keys[]'],
   'bulwark-rate-limit': ['redis.username', 'redis.password', 'redis.sentinel_username', 'redis.sentinel_password'],
@@ -162,6 +164,7 @@ describe('referenceable (secret) fields refuse the "" Kong hands over for an unr
   test.each([
     apiKey,
     authz,
+    docs,
     jwt,
     oauth2,
     rateLimit,

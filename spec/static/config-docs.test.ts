@@ -12,6 +12,7 @@ import {
   withConfigTable,
 } from '../../scripts/config-docs';
 import { configFor } from '../helpers/plugin-info';
+import * as docs from '../../plugins/bulwark-docs/schema';
 import * as jwt from '../../plugins/bulwark-jwt/schema';
 import * as oauth2 from '../../plugins/bulwark-oauth2/schema';
 import * as rateLimit from '../../plugins/bulwark-rate-limit/schema';
@@ -81,6 +82,7 @@ describe('the reader fills the defaults Kong fills, for every plugin (one declar
         redis: { mode: 'cluster', cluster_nodes: [{ host: 'h', port: 1 }] },
       },
     ],
+    ['bulwark-docs', docs.ConfigFields, { openapi: { spec: '{}' } }],
     ['bulwark-response-headers', responseHeaders.ConfigFields, {}],
     ['bulwark-transport', transport.ConfigFields, {}],
     ['bulwark-validator', validator.ConfigFields, { openapi: { spec: '{}' } }],
