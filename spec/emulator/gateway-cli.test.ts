@@ -204,6 +204,12 @@ describe('npm run gateway with kong.yml (end to end)', () => {
     const anonymous = await tls('GET', '/orders');
     expect(anonymous.status).toBe(401);
     expect(anonymous.headers['www-authenticate']).toMatch(/^Bearer realm="orders"/);
+
+    // bulwark-docs on the same route: the validator's document, behind the same token.
+    const docs = await tls('GET', '/orders/docs/openapi.json', { authorization: `Bearer ${token}` });
+    expect(docs.status).toBe(200);
+    expect(Object.keys(JSON.parse(docs.body).paths)).toEqual(['/orders', '/orders/{id}']);
+    expect((await tls('GET', '/orders/docs/openapi.json')).status).toBe(401);
   });
 
   test('partners authenticate with an API key: none → 401 with the Key challenge, the demo key → 200 without the key upstream', async () => {
@@ -224,6 +230,7 @@ describe('npm run gateway with kong.yml (end to end)', () => {
       'bulwark-api-key',
       'bulwark-audit',
       'bulwark-authz',
+      'bulwark-docs',
       'bulwark-jwt',
       'bulwark-oauth2',
       'bulwark-rate-limit',
