@@ -23,7 +23,11 @@ const TOOLS = [
   { bin: 'luajit', pkg: 'luajit', why: "bulwark-guard's handler.lua on the engine Kong runs" },
   { bin: 'syslog-ng', pkg: 'syslog-ng-core', why: "bulwark-audit's syslog sink against a real syslog server" },
   { bin: 'prometheus', pkg: 'prometheus', why: "a real Prometheus scrapes bulwark-pluginserver's /metrics" },
-  { bin: 'chromium', pkg: 'chromium', why: "bulwark-docs' browser test (Swagger UI under its CSP, driven by playwright-core)" },
+  {
+    bin: 'chromium',
+    pkg: 'chromium',
+    why: "bulwark-docs' browser test (Swagger UI under its CSP, driven by playwright-core)",
+  },
   { bin: 'deck', pkg: 'deck', why: 'decK offline validation of kong.yml', optional: true },
   { bin: 'docker-compose', pkg: 'docker-compose', why: 'docker-compose config of docker-compose.yml', optional: true },
 ];

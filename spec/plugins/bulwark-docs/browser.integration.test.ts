@@ -64,11 +64,10 @@ async function visit(key: string | undefined, pathname = DOCS_PATH): Promise<Vis
     return route.continue();
   });
   // Violations are also reported to the page as events (even those the console does not show).
-  await page.addInitScript(() => {
-    document.addEventListener('securitypolicyviolation', (e) =>
-      console.error(`Content-Security-Policy violation: ${e.violatedDirective} ${e.blockedURI}`),
-    );
-  });
+  await page.addInitScript(
+    "document.addEventListener('securitypolicyviolation', (e) => " +
+      "console.error('Content-Security-Policy violation: ' + e.violatedDirective + ' ' + e.blockedURI));",
+  );
   const res = await page.goto(`${docs.url}${pathname}`);
   v.status = res?.status();
   return v;
