@@ -1,0 +1,32 @@
+// The access handler against a recording fake kong: which paths it answers, what passes on, and that the page's
+// start script cannot be broken out of by a document title.
+import { phaseContext } from '../../../../plugins/lib/plugin';
+import { parseDocsConfig } from '../../../../plugins/bulwark-docs/config';
+import { access, docsTarget } from '../../../../plugins/bulwark-docs/handler';
+import { docsPage } from '../../../../plugins/bulwark-docs/page';
+import { fakeKong } from '../../../lib/fake-kong';
+import { PETSTORE_INTERNAL_FILE } from '../fixtures';
+
+test('docsTarget: the page, the document, the assets, other docs paths; everything else passes on', () => {
+  expect(docsTarget('/docs', '/docs')).toEqual({ kind: 'page' });
+  expect(docsTarget('/docs', '/docs/')).toEqual({ kind: 'page' });
+  expect(docsTarget('/docs', '/docs/openapi.json')).toEqual({ kind: 'document' });
+  expect(docsTarget('/docs', '/docs/assets/swagger-ui.css')).toEqual({ kind: 'asset', name: 'swagger-ui.css' });
+  expect(docsTarget('/docs', '/docs/x')).toEqual({ kind: 'unknown' });
+  expect(docsTarget('/docs', '/docsx')).toBeUndefined();
+  expect(docsTarget('/docs', '/pets')).toBeUndefined();
+});
+
+test('a request outside the docs path costs one getPath and passes on', async () => {
+  const conf = parseDocsConfig({ openapi: { spec_file: PETSTORE_INTERNAL_FILE } });
+  const fake = fakeKong({ 'request.getPath': () => '/pets' });
+  await access(phaseContext('bulwark-docs', fake.kong, conf));
+  expect(fake.names()).toEqual(['request.getPath']);
+  expect(fake.exit).toBeUndefined();
+});
+
+test('a title cannot close the script or the title element', () => {
+  const html = docsPage({ basePath: '/docs', title: '</title><script>alert(1)</script>', tryIt: false, nonce: 'n' });
+  expect(html).not.toContain('<script>alert(1)');
+  expect(html.match(/<script/g)).toHaveLength(2);
+});
