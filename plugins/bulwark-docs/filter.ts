@@ -94,3 +94,31 @@ export function filterDocument(doc: JsonObject, visible: ReadonlySet<string>): J
   }
   return pruneUnused(out);
 }
+
+/**
+ * An operation a policy allows: bulwark-authz's `allowedOperations(rules, identity)` entries, structurally (method or
+ * `*`, and the path template as clients send it: server base path + document path).
+ */
+export interface AllowedOperationLike {
+  method: string;
+  path_template: string;
+}
+
+/**
+ * The seam for an `authz` filter mode (bulwark-authz is not on main yet): the keys of the operations a policy allows,
+ * matched on method (or `*`) and full template (each of `basePaths` + the document path).
+ */
+export function visibleByAllowed(
+  ops: readonly OperationAccess[],
+  allowed: readonly AllowedOperationLike[],
+  basePaths: readonly string[],
+): string[] {
+  const granted = new Set(allowed.map((a) => `${a.method.toUpperCase()} ${a.path_template}`));
+  return ops
+    .filter(
+      (op) =>
+        op.section === 'paths' &&
+        basePaths.some((base) => granted.has(`${op.method} ${base}${op.path}`) || granted.has(`* ${base}${op.path}`)),
+    )
+    .map((op) => op.key);
+}

@@ -1,6 +1,11 @@
 // Per-caller filtering by the operations' security requirement scopes, and the per-(version, visible set) cache.
 import type { BulwarkIdentity } from '../../../../plugins/lib/identity';
-import { filterDocument, operationAccess, visibleByScopes } from '../../../../plugins/bulwark-docs/filter';
+import {
+  filterDocument,
+  operationAccess,
+  visibleByAllowed,
+  visibleByScopes,
+} from '../../../../plugins/bulwark-docs/filter';
 import { DocumentPublisher, ifNoneMatchHits } from '../../../../plugins/bulwark-docs/publish';
 import { redactDocument, type JsonObject } from '../../../../plugins/bulwark-docs/redact';
 import { petstoreInternal, uspto } from '../fixtures';
@@ -103,5 +108,19 @@ describe('DocumentPublisher', () => {
     expect(ifNoneMatchHits('*', '"abc"')).toBe(true);
     expect(ifNoneMatchHits('"abd"', '"abc"')).toBe(false);
     expect(ifNoneMatchHits(undefined, '"abc"')).toBe(false);
+  });
+});
+
+describe('the authz seam (bulwark-authz allowedOperations entries → visible operations)', () => {
+  const ops = operationAccess(redacted());
+
+  test('method and full template (base path + path) must match; * stands for every method', () => {
+    const allowed = [
+      { method: 'GET', path_template: '/v2/pets' },
+      { method: '*', path_template: '/v2/pets/{id}' },
+      { method: 'POST', path_template: '/pets' }, // without the base path: not this document's operation
+    ];
+    expect(visibleByAllowed(ops, allowed, ['/v2'])).toEqual(['GET /pets', 'GET /pets/{id}', 'DELETE /pets/{id}']);
+    expect(visibleByAllowed(ops, [], ['/v2'])).toEqual([]);
   });
 });
