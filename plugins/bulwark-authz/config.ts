@@ -79,7 +79,7 @@ export interface AuthzConfig {
 }
 
 type RawConfig = Infer<typeof ConfigFields>;
-type RawRule = RawConfig['rules'][number];
+export type RawRule = RawConfig['rules'][number];
 
 const SCALAR_ATTRIBUTES = new Set(['subject', 'issuer', 'consumer.id', 'consumer.username', 'credential.id']);
 const LIST_ATTRIBUTES = new Set(['groups', 'scopes']);
@@ -152,7 +152,12 @@ function parseObjects(label: string, raw: RawRule['objects'], templateParams: Se
   });
 }
 
-function parseRule(r: RawRule, index: number, docs: DocumentOperations | undefined): AuthzRule[] {
+function parseRule(
+  r: RawRule,
+  index: number,
+  docs: DocumentOperations | undefined,
+  templatesInDocument: boolean,
+): AuthzRule[] {
   const name = r.name;
   const label = `rules[${index}] (${name})`;
   const field = (key: string): string => `${label}.${key}`;
@@ -169,7 +174,7 @@ function parseRule(r: RawRule, index: number, docs: DocumentOperations | undefin
   if (path !== undefined) {
     const problem = templateProblem(path);
     if (problem !== undefined) throw new ConfigError(field('path'), problem);
-    if (docs !== undefined) {
+    if (docs !== undefined && templatesInDocument) {
       for (const m of methods.length === 0 ? HTTP_METHODS : methods) {
         if (docs.keys.has(`${m} ${path}`)) continue;
         if (methods.length === 0 && [...docs.keys].some((k) => k.endsWith(` ${path}`))) continue;
@@ -271,16 +276,19 @@ function parseAuthzen(a: RawConfig['authzen']): AuthzenSettings | undefined {
   };
 }
 
-export function parseAuthzConfig(raw: unknown): AuthzConfig {
-  const conf = readConfig(ConfigFields, raw);
-  const { spec, spec_file: specFile } = conf.openapi;
-  if (spec !== undefined && specFile !== undefined) {
-    throw new ConfigError('openapi.spec', 'give only one of spec, spec_file');
-  }
-  const docs =
-    spec !== undefined || specFile !== undefined ? loadDocumentOperations(spec, specFile, 'openapi') : undefined;
-
-  const rules = conf.rules.flatMap((entry, i) => parseRule(entry, i, docs));
+/**
+ * The rules, compiled and checked (names unique, no allow rule shadowed by an unconditional deny): what the access
+ * handler decides with and what `allowedOperations` reads. Shared with bulwark-docs' `filter: authz`, which reads the
+ * same rule declarations (schema.ts RuleField) so that both plugins understand a rule alike. `docs` resolves
+ * operation_id rules; `templatesInDocument` (default) also refuses a path rule for an operation `docs` lacks (off for
+ * bulwark-docs: the route's rules may cover paths outside the published document, such as the docs paths).
+ */
+export function compileRules(
+  raw: readonly RawRule[],
+  docs: DocumentOperations | undefined,
+  { templatesInDocument = true }: { templatesInDocument?: boolean } = {},
+): AuthzRule[] {
+  const rules = raw.flatMap((entry, i) => parseRule(entry, i, docs, templatesInDocument));
 
   const names = new Map<string, AuthzRule>();
   for (const rule of rules) {
@@ -304,6 +312,19 @@ export function parseAuthzConfig(raw: unknown): AuthzConfig {
     }
   }
 
+  return rules;
+}
+
+export function parseAuthzConfig(raw: unknown): AuthzConfig {
+  const conf = readConfig(ConfigFields, raw);
+  const { spec, spec_file: specFile } = conf.openapi;
+  if (spec !== undefined && specFile !== undefined) {
+    throw new ConfigError('openapi.spec', 'give only one of spec, spec_file');
+  }
+  const docs =
+    spec !== undefined || specFile !== undefined ? loadDocumentOperations(spec, specFile, 'openapi') : undefined;
+
+  const rules = compileRules(conf.rules, docs);
   const index = new OperationIndex<AuthzRule>();
   for (const rule of rules) index.add(rule.methods, rule.template, rule);
   const authzen = parseAuthzen(conf.authzen);

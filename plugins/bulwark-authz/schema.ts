@@ -196,5 +196,8 @@ export const ConfigFields = configFields({
   ),
 });
 
+/** One rule's declaration, shared with bulwark-docs' `filter: authz` (the same rules, read and checked alike). */
+export const RuleField = rule;
+
 /** The `Schema` export the plugin server dumps. */
 export const Schema = kongSchema(ConfigFields);

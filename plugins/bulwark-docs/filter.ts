@@ -7,7 +7,12 @@
 // it. An alternative that lists no scopes (`api_key: []`) is met by any authenticated identity. Which credential
 // kind authenticated the caller is not compared with the scheme's type: the route's authentication plugins decide
 // what credential is accepted; the document decides what it grants.
+//
+// `authz` mode: an operation is visible when the route's bulwark-authz rules allow the caller to call it
+// (`allowedOperations`, matched onto the document's operations by visibleByAllowed below): the authorization the
+// gateway enforces, not the document's own security requirements.
 import type { BulwarkIdentity } from '../lib/identity';
+import { serverBasePath } from '../bulwark-validator/path-router';
 import { isObject, operations, pruneUnused, type JsonObject, type JsonValue } from './redact';
 
 export type Requirement = { scheme: string; scopes: string[] }[];
@@ -95,30 +100,99 @@ export function filterDocument(doc: JsonObject, visible: ReadonlySet<string>): J
   return pruneUnused(out);
 }
 
-/**
- * An operation a policy allows: bulwark-authz's `allowedOperations(rules, identity)` entries, structurally (method or
- * `*`, and the path template as clients send it: server base path + document path).
- */
+/** What the route's authorization allows: bulwark-authz's `allowedOperations(rules, identity)` entries. */
 export interface AllowedOperationLike {
+  /** `GET`, …, or `*` (every method). */
   method: string;
+  /** The path template as clients send it (server base path + document path), `{params}` of any name. */
   path_template: string;
+  access: 'always' | 'conditional';
+}
+
+/** How much of a document operation's requests an allowed template covers. */
+export type Coverage = 'all' | 'some' | 'none';
+
+const PURE_VARIABLE = /^\{[^{}]*\}$/;
+const variablesUnnamed = (segment: string): string => segment.replace(/\{[^{}]*\}/g, '{}');
+
+function segmentCoverage(allowed: string, documented: string): Coverage {
+  if (variablesUnnamed(allowed) === variablesUnnamed(documented)) return 'all';
+  if (PURE_VARIABLE.test(allowed)) return documented === '' ? 'none' : 'all';
+  // Two different literals never meet; a literal or a mixed segment against a variable matches some values.
+  if (!allowed.includes('{') && !documented.includes('{')) return 'none';
+  return 'some';
 }
 
 /**
- * The seam for an `authz` filter mode (bulwark-authz is not on main yet): the keys of the operations a policy allows,
- * matched on method (or `*`) and full template (each of `basePaths` + the document path).
+ * Whether the requests of a documented template (`/orders/{id}`) are all, some or none of the requests an allowed
+ * template matches, segment by segment as bulwark-authz matches paths (`{param}` fills exactly one segment, names
+ * do not matter): `/orders/{orderId}` covers all of them, `/orders/mine` some, `/orders` none.
+ */
+export function templateCoverage(allowed: string, documented: string): Coverage {
+  const a = allowed.split('/');
+  const d = documented.split('/');
+  if (a.length !== d.length) return 'none';
+  let out: Coverage = 'all';
+  for (let i = 0; i < a.length; i++) {
+    const c = segmentCoverage(a[i]!, d[i]!);
+    if (c === 'none') return 'none';
+    if (c === 'some') out = 'some';
+  }
+  return out;
+}
+
+/** The path templates clients call an operation at: each server base path (operation, path item, document) + path. */
+export function operationTemplates(doc: JsonObject): Map<string, string[]> {
+  const bases = (servers: JsonValue | undefined, inherited: string[]): string[] => {
+    if (!Array.isArray(servers)) return inherited;
+    const found = new Set<string>();
+    for (const s of servers) if (isObject(s) && typeof s.url === 'string') found.add(serverBasePath(s.url));
+    return found.size === 0 ? inherited : [...found];
+  };
+  const root = bases(doc.servers, ['']);
+  const out = new Map<string, string[]>();
+  for (const { section, path, method, operation } of operations(doc)) {
+    if (section !== 'paths') continue;
+    const item = isObject(doc.paths) ? doc.paths[path] : undefined;
+    const own = bases(operation.servers, bases(isObject(item) ? item.servers : undefined, root));
+    out.set(
+      operationKey(section, method, path),
+      own.map((base) => base + path),
+    );
+  }
+  return out;
+}
+
+/**
+ * `authz` mode: the keys of the operations the route's authorization allows the caller. An operation is `always`
+ * allowed when an `always` entry of its method (or `*`) covers all of its requests; `conditional` when some entry
+ * covers some or all of them only for some requests (`conditional` entries, or a template that covers some values
+ * of the operation's path). Conditional operations are listed with `conditional: 'list'` (the caller may call them,
+ * for some objects), left out with `'hide'`. Webhooks are never called by the caller: left out. `templates` gives
+ * each operation's full templates (operationTemplates of the document before redaction: same keys).
  */
 export function visibleByAllowed(
   ops: readonly OperationAccess[],
   allowed: readonly AllowedOperationLike[],
-  basePaths: readonly string[],
+  templates: ReadonlyMap<string, readonly string[]>,
+  conditional: 'list' | 'hide',
 ): string[] {
-  const granted = new Set(allowed.map((a) => `${a.method.toUpperCase()} ${a.path_template}`));
-  return ops
-    .filter(
-      (op) =>
-        op.section === 'paths' &&
-        basePaths.some((base) => granted.has(`${op.method} ${base}${op.path}`) || granted.has(`* ${base}${op.path}`)),
-    )
-    .map((op) => op.key);
+  const visible: string[] = [];
+  for (const op of ops) {
+    if (op.section !== 'paths') continue;
+    const full = templates.get(op.key) ?? [op.path];
+    let access: 'always' | 'conditional' | undefined;
+    for (const a of allowed) {
+      if (a.method !== '*' && a.method.toUpperCase() !== op.method) continue;
+      for (const t of full) {
+        const c = templateCoverage(a.path_template, t);
+        if (c === 'none') continue;
+        if (c === 'all' && a.access === 'always') access = 'always';
+        else access ??= 'conditional';
+      }
+      if (access === 'always') break;
+    }
+    if (access === 'always' || (access === 'conditional' && conditional === 'list')) visible.push(op.key);
+  }
+  return visible;
 }

@@ -8,12 +8,13 @@
 //   <path> (the page):            getPath + getMethod + exit                               = 3
 //   <path>/openapi.json:          getPath + getMethod + readIdentity + getHeader(If-None-Match) + exit = 5
 //                                 (filter: none: no readIdentity, 4)
+//                                 filter: authz without an identity: … + readIdentity + log + exit = 5 (403)
 //   <path>/assets/<file>:         getPath + getMethod + getHeader(If-None-Match) + exit   = 4
 // The document for a caller is serialised once per (document version, visible operation set) and then served
 // from the instance's cache (publish.ts).
 import { readIdentity } from '../lib/identity';
 import type { HeaderValues } from '../lib/pdk';
-import type { PhaseContext } from '../lib/plugin';
+import { describeError, type PhaseContext } from '../lib/plugin';
 import type { DocsConfig } from './config';
 import { docsPage, newNonce, pageHeaders, resourceHeaders } from './page';
 import { ifNoneMatchHits } from './publish';
@@ -24,6 +25,10 @@ export const REASONS = {
   notModified: 'docs_not_modified',
   notFound: 'docs_not_found',
   methodNotAllowed: 'docs_method_not_allowed',
+  /** filter authz: nobody published a caller identity (no authentication plugin ran, or its record is unusable). */
+  noIdentity: 'docs_no_identity',
+  /** filter authz: the rules could not be evaluated for this caller. */
+  filterFailed: 'docs_filter_failed',
 } as const;
 
 export type DocsTarget =
@@ -39,7 +44,7 @@ export function docsTarget(basePath: string, path: string): DocsTarget | undefin
   return { kind: 'unknown' };
 }
 
-export async function access({ kong, conf, reject }: PhaseContext<DocsConfig>): Promise<void> {
+export async function access({ kong, conf, log, reject }: PhaseContext<DocsConfig>): Promise<void> {
   const target = docsTarget(conf.path, await kong.request.getPath());
   if (target === undefined) return;
   const method = await kong.request.getMethod();
@@ -54,7 +59,19 @@ export async function access({ kong, conf, reject }: PhaseContext<DocsConfig>): 
     case 'document': {
       const { publisher } = conf;
       const identity = publisher.mode === 'none' ? undefined : await readIdentity(kong);
-      const doc = publisher.documentFor(identity);
+      // filter authz lists what bulwark-authz's rules allow a known caller: without an identity there is nobody to
+      // list operations for (fail closed; bulwark-authz itself would refuse an unauthenticated caller too).
+      if (publisher.mode === 'authz' && identity === undefined) {
+        await log.warn('docs_refused', { reason: REASONS.noIdentity, status: 403 });
+        return reject(403, 'no caller identity for the API documentation');
+      }
+      let doc;
+      try {
+        doc = publisher.documentFor(identity);
+      } catch (err) {
+        await log.err('docs_refused', { reason: REASONS.filterFailed, error: describeError(err), status: 500 });
+        return reject(500, 'the API documentation could not be filtered for this caller');
+      }
       const headers: HeaderValues = {
         ...resourceHeaders('application/json; charset=utf-8'),
         ETag: doc.etag,

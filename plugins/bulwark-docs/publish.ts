@@ -2,11 +2,21 @@
 // filtered document, cached per (document version, visible operation set) so that serving docs costs a set
 // computation and a cache hit, not a walk and a JSON.stringify of the whole document. Pure (no PDK).
 import * as crypto from 'node:crypto';
+import { allowedOperations } from '../bulwark-authz/allowed-operations';
+import type { AuthzRule } from '../bulwark-authz/config';
 import type { BulwarkIdentity } from '../lib/identity';
-import { filterDocument, operationAccess, visibleByScopes, type OperationAccess } from './filter';
+import { filterDocument, operationAccess, visibleByAllowed, visibleByScopes, type OperationAccess } from './filter';
 import type { JsonObject } from './redact';
 
-export type FilterMode = 'none' | 'scopes';
+export type FilterMode = 'none' | 'scopes' | 'authz';
+
+/** `filter: authz`: the route's rules (compiled by bulwark-authz) and how they map onto the document. */
+export interface AuthzFilter {
+  rules: readonly AuthzRule[];
+  /** Each operation's full path templates (filter.ts operationTemplates). */
+  templates: ReadonlyMap<string, readonly string[]>;
+  conditional: 'list' | 'hide';
+}
 
 /** Distinct visible sets kept per instance (each a serialised document). */
 export const PUBLISHED_CACHE_SIZE = 64;
@@ -34,7 +44,9 @@ export class DocumentPublisher {
   constructor(
     private readonly redacted: JsonObject,
     readonly mode: FilterMode,
+    private readonly authz?: AuthzFilter,
   ) {
+    if (mode === 'authz' && authz === undefined) throw new Error('filter authz needs the rules');
     this.version = digest(JSON.stringify(redacted));
     this.operations = operationAccess(redacted);
   }
@@ -42,6 +54,11 @@ export class DocumentPublisher {
   /** The operation keys `identity` sees. */
   visibleKeys(identity: BulwarkIdentity | undefined): string[] {
     if (this.mode === 'none') return this.operations.map((op) => op.key);
+    if (this.mode === 'authz') {
+      const { rules, templates, conditional } = this.authz!;
+      const allowed = allowedOperations({ rules: rules as AuthzRule[] }, identity);
+      return visibleByAllowed(this.operations, allowed, templates, conditional);
+    }
     return visibleByScopes(this.operations, identity);
   }
 

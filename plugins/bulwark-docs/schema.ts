@@ -1,10 +1,12 @@
 // bulwark-docs' config fields, declared once (lib/fields.ts): the Kong schema the plugin server dumps (`Schema`,
 // ../../docs/kong-protocol.md §1.12), the parsed type and its reader, and the README table all come from here.
-import { boolean, configFields, kongSchema, record, refine, set, string } from '../lib/fields';
+import { array, boolean, configFields, kongSchema, record, refine, set, string } from '../lib/fields';
 import { MAX_SPEC_BYTES } from '../lib/openapi-source';
 import { MAX_PREFIX_LENGTH } from '../bulwark-api-key/key-format';
+import { MAX_RULES, RuleField } from '../bulwark-authz/schema';
 
-export const FILTER_MODES = ['none', 'scopes'] as const;
+export const FILTER_MODES = ['none', 'scopes', 'authz'] as const;
+export const CONDITIONAL_MODES = ['list', 'hide'] as const;
 export const MAX_REMOVED_EXTENSIONS = 64;
 
 export const ConfigFields = configFields({
@@ -59,8 +61,25 @@ export const ConfigFields = configFields({
     one_of: FILTER_MODES,
     default: 'scopes',
     description:
-      "scopes: each caller sees only the operations whose security requirements its identity's scopes meet (and public ones). none: everybody allowed on the route sees the whole redacted document.",
+      "scopes: each caller sees only the operations whose security requirements its identity's scopes meet (and public ones). authz: only the operations authz.rules (bulwark-authz's rules) allow the caller's identity; no identity: 403. none: everybody allowed on the route sees the whole redacted document.",
   }),
+  authz: record(
+    {
+      rules: array(RuleField, {
+        len_max: MAX_RULES,
+        default: [],
+        description:
+          "filter authz: the route's bulwark-authz rules, the same list (in kong.yml / decK, one YAML anchor for both plugins), read and checked exactly as bulwark-authz reads them; operation_id names an operation of openapi.",
+      }),
+      conditional: string({
+        one_of: CONDITIONAL_MODES,
+        default: 'list',
+        description:
+          'filter authz: an operation the rules allow this caller only for some requests (object-level condition, CEL expression, AuthZEN, an overlapping deny rule): list it, or hide it.',
+      }),
+    },
+    { required: true, description: 'The authorization rules the authz filter lists operations by.' },
+  ),
   remove_extensions: set(string({ len_max: 128, match: '^x%-' }), {
     len_max: MAX_REMOVED_EXTENSIONS,
     default: [],

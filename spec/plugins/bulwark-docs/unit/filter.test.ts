@@ -1,14 +1,17 @@
 // Per-caller filtering by the operations' security requirement scopes, and the per-(version, visible set) cache.
 import type { BulwarkIdentity } from '../../../../plugins/lib/identity';
+import { parseDocsConfig, type DocsConfig } from '../../../../plugins/bulwark-docs/config';
 import {
   filterDocument,
   operationAccess,
+  operationTemplates,
+  templateCoverage,
   visibleByAllowed,
   visibleByScopes,
 } from '../../../../plugins/bulwark-docs/filter';
 import { DocumentPublisher, ifNoneMatchHits } from '../../../../plugins/bulwark-docs/publish';
 import { redactDocument, type JsonObject } from '../../../../plugins/bulwark-docs/redact';
-import { petstoreInternal, uspto } from '../fixtures';
+import { PETSTORE_INTERNAL_FILE, petstoreInternal, uspto } from '../fixtures';
 
 const redacted = () =>
   redactDocument(petstoreInternal(), { removeExtensions: [], apiKeyPrefixes: ['bwk_live'], publicBaseUrl: undefined });
@@ -111,16 +114,101 @@ describe('DocumentPublisher', () => {
   });
 });
 
-describe('the authz seam (bulwark-authz allowedOperations entries → visible operations)', () => {
-  const ops = operationAccess(redacted());
+describe('templateCoverage: an allowed template against a documented one, segment by segment', () => {
+  test.each([
+    ['/v2/pets/{petId}', '/v2/pets/{id}', 'all'], // variable names do not matter
+    ['/v2/pets/{id}', '/v2/pets/mine', 'all'], // a variable matches any literal
+    ['/v2/pets/mine', '/v2/pets/{id}', 'some'], // some values of {id} only
+    ['/v2/pets', '/v2/pets/{id}', 'none'], // one segment fewer
+    ['/pets/{id}', '/v2/pets/{id}', 'none'], // no base path
+    ['/v2/pets/a', '/v2/pets/b', 'none'],
+  ] as const)('%s over %s: %s', (allowed, documented, expected) => {
+    expect(templateCoverage(allowed, documented)).toBe(expected);
+  });
+});
 
-  test('method and full template (base path + path) must match; * stands for every method', () => {
+describe("authz mode: the operations bulwark-authz's rules allow the caller (allowedOperations)", () => {
+  const RULES = [
+    { name: 'list-pets', methods: ['GET'], path: '/v2/pets', scopes_all: ['pets:read'] },
+    { name: 'read-pet', methods: ['GET'], path: '/v2/pets/{petId}', groups_any: ['staff', 'vets'] },
+    // Object level: staff may delete the pets they own (the caller's subject in {id}): for some requests.
+    {
+      name: 'delete-own-pet',
+      methods: ['DELETE'],
+      path: '/v2/pets/{id}',
+      groups_any: ['staff'],
+      objects: [{ param: 'id', equals: 'subject' }],
+    },
+    { name: 'add-pet', operation_id: 'addPet', scopes_all: ['pets:write'] },
+    { name: 'no-interns-reading', effect: 'deny', methods: ['GET'], path: '/v2/pets/{petId}', groups_any: ['interns'] },
+  ];
+  const conf = (conditional?: 'list' | 'hide') =>
+    parseDocsConfig({
+      openapi: { spec_file: PETSTORE_INTERNAL_FILE },
+      filter: 'authz',
+      authz: { rules: RULES, ...(conditional === undefined ? {} : { conditional }) },
+    });
+  const paths = (conf: DocsConfig, who: BulwarkIdentity | undefined) => {
+    const doc = JSON.parse(conf.publisher.documentFor(who).body) as JsonObject;
+    return Object.entries(doc.paths as Record<string, JsonObject>).flatMap(([p, item]) =>
+      Object.keys(item)
+        .filter((k) => /^(get|post|put|delete|patch)$/.test(k))
+        .map((m) => `${m.toUpperCase()} ${p}`),
+    );
+  };
+  const withGroups = (scopes: string[], groups: string[]): BulwarkIdentity => ({ ...identity(scopes), groups });
+
+  test('callers with different scopes and groups see different operations; one with none sees none', () => {
+    const c = conf();
+    expect(paths(c, identity(['pets:read']))).toEqual(['GET /pets']);
+    expect(paths(c, identity(['pets:read', 'pets:write']))).toEqual(['GET /pets', 'POST /pets']); // operation_id
+    expect(paths(c, withGroups([], ['staff']))).toEqual(['GET /pets/{id}', 'DELETE /pets/{id}']);
+    expect(paths(c, identity([]))).toEqual([]);
+    expect(paths(c, identity(['pets:read'], false))).toEqual([]); // anonymous: the allow rules need a caller
+    // The internal operations stay out whatever the rules say (redaction comes first).
+    expect(c.publisher.documentFor(withGroups(['pets:read', 'pets:write'], ['staff'])).operations).toBe(4);
+  });
+
+  test("a 'conditional' operation (object-level rule) is listed by default, left out with conditional: hide", () => {
+    expect(paths(conf('list'), withGroups([], ['staff']))).toContain('DELETE /pets/{id}');
+    expect(paths(conf('hide'), withGroups([], ['staff']))).toEqual(['GET /pets/{id}']);
+  });
+
+  test('a deny rule that holds for the caller takes the operation out', () => {
+    expect(paths(conf(), withGroups([], ['vets']))).toEqual(['GET /pets/{id}']);
+    expect(paths(conf(), withGroups([], ['vets', 'interns']))).toEqual([]);
+  });
+
+  test('each visible set is one cached, private document with its own ETag', () => {
+    const c = conf();
+    const reader = c.publisher.documentFor(identity(['pets:read']));
+    const staff = c.publisher.documentFor(withGroups([], ['staff']));
+    expect(reader.perCaller).toBe(true);
+    expect(reader.etag).not.toBe(staff.etag);
+    expect(c.publisher.documentFor({ ...identity(['pets:read']), subject: 'bob' })).toBe(reader);
+  });
+
+  test('the rules are checked as bulwark-authz checks them, the field named under authz', () => {
+    const bad = (rules: unknown[]) => () =>
+      parseDocsConfig({ openapi: { spec_file: PETSTORE_INTERNAL_FILE }, filter: 'authz', authz: { rules } });
+    expect(bad([])).toThrow('authz.rules: filter authz needs');
+    expect(bad([{ name: 'x', path: 'pets' }])).toThrow('authz.rules[0] (x).path');
+    expect(bad([{ name: 'x', operation_id: 'nope' }])).toThrow('authz.rules[0] (x).operation_id');
+  });
+
+  test('allowed templates map onto the document by method and full template (base path + path)', () => {
+    const ops = operationAccess(redacted());
+    const templates = operationTemplates(petstoreInternal() as JsonObject);
     const allowed = [
-      { method: 'GET', path_template: '/v2/pets' },
-      { method: '*', path_template: '/v2/pets/{id}' },
-      { method: 'POST', path_template: '/pets' }, // without the base path: not this document's operation
-    ];
-    expect(visibleByAllowed(ops, allowed, ['/v2'])).toEqual(['GET /pets', 'GET /pets/{id}', 'DELETE /pets/{id}']);
-    expect(visibleByAllowed(ops, [], ['/v2'])).toEqual([]);
+      { method: 'GET', path_template: '/v2/pets', access: 'always' },
+      { method: '*', path_template: '/v2/pets/{petId}', access: 'always' },
+      { method: 'POST', path_template: '/pets', access: 'always' }, // without the base path: not this document's
+    ] as const;
+    expect(visibleByAllowed(ops, allowed, templates, 'list')).toEqual([
+      'GET /pets',
+      'GET /pets/{id}',
+      'DELETE /pets/{id}',
+    ]);
+    expect(visibleByAllowed(ops, [], templates, 'list')).toEqual([]);
   });
 });

@@ -30,3 +30,59 @@ test('a title cannot close the script or the title element', () => {
   expect(html).not.toContain('<script>alert(1)');
   expect(html.match(/<script/g)).toHaveLength(2);
 });
+
+describe('filter authz fails closed', () => {
+  const conf = () =>
+    parseDocsConfig({
+      openapi: { spec_file: PETSTORE_INTERNAL_FILE },
+      filter: 'authz',
+      authz: { rules: [{ name: 'list-pets', methods: ['GET'], path: '/v2/pets', scopes_all: ['pets:read'] }] },
+    });
+  const documentRequest = (shared: unknown) =>
+    fakeKong({
+      'request.getPath': () => '/docs/openapi.json',
+      'request.getMethod': () => 'GET',
+      'ctx.shared.get': () => shared,
+    });
+
+  test('no caller identity: 403 with the reason logged, no document', async () => {
+    const fake = documentRequest(undefined);
+    await access(phaseContext('bulwark-docs', fake.kong, conf()));
+    expect(fake.exit?.status).toBe(403);
+    expect(JSON.stringify(fake.exit?.body)).not.toContain('paths');
+    expect(fake.names()).toEqual([
+      'request.getPath',
+      'request.getMethod',
+      'ctx.shared.get',
+      'log.warn',
+      'response.exit',
+    ]);
+    expect(String(fake.calls.find(([n]) => n === 'log.warn')![1][0])).toContain('"reason":"docs_no_identity"');
+  });
+
+  test('a malformed identity record counts as none (403)', async () => {
+    const fake = documentRequest({ v: 2, authenticated: true, scopes: ['pets:read'] });
+    await access(phaseContext('bulwark-docs', fake.kong, conf()));
+    expect(fake.exit?.status).toBe(403);
+  });
+
+  test('rules that cannot be evaluated: 500 with the reason logged, no document', async () => {
+    const c = conf();
+    c.publisher.documentFor = () => {
+      throw new Error('boom');
+    };
+    const fake = documentRequest({
+      v: 1,
+      authenticated: true,
+      authenticatedBy: 'bulwark-jwt',
+      method: 'jwt',
+      subject: 'ann',
+      scopes: ['pets:read'],
+      groups: [],
+      claims: {},
+    });
+    await access(phaseContext('bulwark-docs', fake.kong, c));
+    expect(fake.exit?.status).toBe(500);
+    expect(String(fake.calls.find(([n]) => n === 'log.err')![1][0])).toContain('"reason":"docs_filter_failed"');
+  });
+});
