@@ -50,6 +50,28 @@ describe('npm run gateway with kong.yml (end to end)', () => {
   const get = (p: string, headers: Record<string, string> = {}) => send(false, proxy, 'GET', p, headers);
   const tls = (method: string, p: string, headers: Record<string, string> = {}, body?: string) =>
     send(true, tlsPort, method, p, headers, body);
+  /** A token for the demo client from bulwark-oauth2 (client credentials) with these scopes. */
+  const clientToken = async (scope: string): Promise<string> => {
+    const basic = Buffer.from('demo-client:demo-secret-change-me').toString('base64');
+    const form = `grant_type=client_credentials&scope=${encodeURIComponent(scope)}`;
+    const res = await tls(
+      'POST',
+      '/oauth2/token',
+      {
+        authorization: `Basic ${basic}`,
+        'content-type': 'application/x-www-form-urlencoded',
+        'content-length': String(form.length),
+      },
+      form,
+    );
+    expect(res.status).toBe(200);
+    return (JSON.parse(res.body) as { access_token: string }).access_token;
+  };
+  /** `METHOD path` of every operation of a served OpenAPI document. */
+  const operationsOf = (body: string): string[] =>
+    Object.entries((JSON.parse(body) as { paths: Record<string, Record<string, unknown>> }).paths).flatMap(
+      ([p, item]) => Object.keys(item).map((m) => `${m.toUpperCase()} ${p}`),
+    );
 
   beforeAll(async () => {
     // The repository's kong.yml as it is: it points bulwark-jwt at the gateway's own JWKS on port 8000, and the
@@ -205,11 +227,30 @@ describe('npm run gateway with kong.yml (end to end)', () => {
     expect(anonymous.status).toBe(401);
     expect(anonymous.headers['www-authenticate']).toMatch(/^Bearer realm="orders"/);
 
-    // bulwark-docs on the same route: the validator's document, behind the same token.
+    // bulwark-docs on the same route: the validator's document, behind the same token, listing what bulwark-authz's
+    // rules allow this token (orders:read and orders:write: all four operations).
     const docs = await tls('GET', '/orders/docs/openapi.json', { authorization: `Bearer ${token}` });
     expect(docs.status).toBe(200);
-    expect(Object.keys(JSON.parse(docs.body).paths)).toEqual(['/orders', '/orders/{id}']);
+    expect(operationsOf(docs.body)).toEqual([
+      'GET /orders',
+      'POST /orders',
+      'GET /orders/{id}',
+      'GET /orders/customers/{customer}',
+    ]);
     expect((await tls('GET', '/orders/docs/openapi.json')).status).toBe(401);
+  });
+
+  test('the demo docs are filtered per caller: a token with orders:read only does not see POST /orders', async () => {
+    const reader = await clientToken('orders:read');
+    const docs = await tls('GET', '/orders/docs/openapi.json', { authorization: `Bearer ${reader}` });
+    expect(docs.status).toBe(200);
+    expect(docs.headers['cache-control']).toBe('private, no-cache');
+    expect(operationsOf(docs.body)).toEqual(['GET /orders', 'GET /orders/{id}', 'GET /orders/customers/{customer}']);
+    // The page and the UI files pass bulwark-authz (the docs rules) too.
+    expect((await tls('GET', '/orders/docs', { authorization: `Bearer ${reader}` })).status).toBe(200);
+    expect((await tls('GET', '/orders/docs/assets/swagger-ui.css', { authorization: `Bearer ${reader}` })).status).toBe(
+      200,
+    );
   });
 
   test('partners authenticate with an API key: none → 401 with the Key challenge, the demo key → 200 without the key upstream', async () => {
