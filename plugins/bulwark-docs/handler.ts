@@ -8,8 +8,10 @@
 //   <path> (the page):            getPath + getMethod + exit                               = 3
 //   <path>/openapi.json:          getPath + getMethod + readIdentity + getHeader(If-None-Match) + exit = 5
 //                                 (filter: none: no readIdentity, 4)
-//                                 filter: authz without an identity: … + readIdentity + log + exit = 5 (403)
+//                                 filter: authz without an identity: getPath + getMethod + readIdentity + log
+//                                 + the deny record + exit = 6 (403)
 //   <path>/assets/<file>:         getPath + getMethod + getHeader(If-None-Match) + exit   = 4
+//   a refusal (404, 405):         … + the deny record (reject, lib/security-event.ts, read by bulwark-audit) + exit
 // The document for a caller is serialised once per (document version, visible operation set) and then served
 // from the instance's cache (publish.ts).
 import { readIdentity } from '../lib/identity';
@@ -19,7 +21,7 @@ import type { DocsConfig } from './config';
 import { docsPage, newNonce, pageHeaders, resourceHeaders } from './page';
 import { ifNoneMatchHits } from './publish';
 
-/** Reason codes of this plugin's answers and refusals (for the security-event contract). */
+/** Reason codes of this plugin's answers and refusals (the deny records of lib/security-event.ts). */
 export const REASONS = {
   served: 'docs_served',
   notModified: 'docs_not_modified',
@@ -48,7 +50,8 @@ export async function access({ kong, conf, log, reject }: PhaseContext<DocsConfi
   const target = docsTarget(conf.path, await kong.request.getPath());
   if (target === undefined) return;
   const method = await kong.request.getMethod();
-  if (method !== 'GET' && method !== 'HEAD') return reject(405, '', { Allow: 'GET, HEAD' });
+  if (method !== 'GET' && method !== 'HEAD')
+    return reject(405, '', { Allow: 'GET, HEAD' }, { reason: REASONS.methodNotAllowed });
 
   switch (target.kind) {
     case 'page': {
@@ -63,14 +66,16 @@ export async function access({ kong, conf, log, reject }: PhaseContext<DocsConfi
       // list operations for (fail closed; bulwark-authz itself would refuse an unauthenticated caller too).
       if (publisher.mode === 'authz' && identity === undefined) {
         await log.warn('docs_refused', { reason: REASONS.noIdentity, status: 403 });
-        return reject(403, 'no caller identity for the API documentation');
+        return reject(403, 'no caller identity for the API documentation', undefined, { reason: REASONS.noIdentity });
       }
       let doc;
       try {
         doc = publisher.documentFor(identity);
       } catch (err) {
         await log.err('docs_refused', { reason: REASONS.filterFailed, error: describeError(err), status: 500 });
-        return reject(500, 'the API documentation could not be filtered for this caller');
+        return reject(500, 'the API documentation could not be filtered for this caller', undefined, {
+          reason: REASONS.filterFailed,
+        });
       }
       const headers: HeaderValues = {
         ...resourceHeaders('application/json; charset=utf-8'),
@@ -87,7 +92,7 @@ export async function access({ kong, conf, log, reject }: PhaseContext<DocsConfi
     }
     case 'asset': {
       const asset = conf.assets.get(target.name);
-      if (asset === undefined) return reject(404);
+      if (asset === undefined) return reject(404, undefined, undefined, { reason: REASONS.notFound });
       const headers: HeaderValues = {
         ...resourceHeaders(asset.contentType),
         ETag: asset.etag,
@@ -99,6 +104,6 @@ export async function access({ kong, conf, log, reject }: PhaseContext<DocsConfi
       return kong.response.exit(200, asset.body, headers);
     }
     default:
-      return reject(404);
+      return reject(404, undefined, undefined, { reason: REASONS.notFound });
   }
 }

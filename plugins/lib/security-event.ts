@@ -209,6 +209,7 @@ export const DECIDING_PLUGINS: readonly string[] = [
   'bulwark-api-key',
   'bulwark-authz',
   'bulwark-rate-limit',
+  'bulwark-docs',
   'bulwark-validator',
   'bulwark-threat-protection',
   'bulwark-upstream-trust',
