@@ -86,6 +86,8 @@ export interface CompiledOperation {
   template: string;
   /** `POST /pets` or the operationId, for logs. */
   label: string;
+  /** The document's operationId, when it gives one. */
+  operationId?: string;
   params: ParamSpec[];
   /**
    * Validates `{path:{…}, query:{…}, header:{…}, cookie:{…}}`. Its first call compiles all validators of the
@@ -569,7 +571,14 @@ function compileOperation(
   // Ajv compiles on first use (see the header); `tasks` are run together, once.
   const tasks: (() => void)[] = [];
   const lazy = new LazyOperation(label, tasks);
-  const compiled: CompiledOperation = { method, template, label, params, compileNow: () => lazy.ensure() };
+  const compiled: CompiledOperation = {
+    method,
+    template,
+    label,
+    ...(typeof op.operationId === 'string' ? { operationId: op.operationId } : {}),
+    params,
+    compileNow: () => lazy.ensure(),
+  };
   const deprecation = readDeprecation(op, pointerLocation(opPointer));
   if (deprecation) compiled.deprecation = deprecation;
   let paramsValidator: ValidateFunction | undefined;

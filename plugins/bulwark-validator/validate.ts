@@ -23,7 +23,7 @@ import {
   type Deserialized,
   type ParamLocation,
 } from './parameters';
-import { normalizePathSegments } from './path-router';
+import { normalizePathSegments, type RawPathParams } from './path-router';
 import {
   bodyPresence,
   type BodyPresence,
@@ -48,9 +48,34 @@ export interface RequestSnapshot {
 /** Reads the body with an explicit limit (kong.request.getRawBody(limit)). Called at most once. */
 export type BodyReader = (limit: number) => Promise<Uint8Array>;
 
+/**
+ * The operation the matcher resolved, as security events carry it (lib/security-event.ts `operation`): the
+ * document's operationId and path template (below the server base path), and its `deprecated` flag.
+ */
+export interface MatchedOperation {
+  id?: string;
+  path_template: string;
+  deprecated?: boolean;
+}
+
+/** `matched` (OpenAPI only): the resolved operation, or null when none matched (404/405, or let through). */
 export type Verdict =
-  | { action: 'pass'; operation?: string; unmatched?: 'no-path' | 'no-method'; deprecation?: OperationDeprecation }
-  | { action: 'reject'; operation?: string; rejection: Rejection };
+  | {
+      action: 'pass';
+      operation?: string;
+      matched?: MatchedOperation | null;
+      unmatched?: 'no-path' | 'no-method';
+      deprecation?: OperationDeprecation;
+    }
+  | { action: 'reject'; operation?: string; matched?: MatchedOperation | null; rejection: Rejection };
+
+export function matchedOperation(op: CompiledOperation): MatchedOperation {
+  return {
+    ...(op.operationId !== undefined ? { id: op.operationId } : {}),
+    path_template: op.template,
+    ...(op.deprecation?.deprecated === true ? { deprecated: true } : {}),
+  };
+}
 
 export interface OpenApiPolicy {
   api: CompiledApi;
@@ -70,6 +95,11 @@ const MESSAGES = {
 
 function reject(status: number, message: string, violations: Violation[], operation?: string): Verdict {
   return { action: 'reject', operation, rejection: { status, message, violations } };
+}
+
+/** A refusal of a request that matched no operation (404/405): `matched` null. */
+function withoutOperation(status: number, message: string, violations: Violation[]): Verdict {
+  return { action: 'reject', matched: null, rejection: { status, message, violations } };
 }
 
 function splitPathWithQuery(pathWithQuery: string): { rawPath: string; rawQuery: string } {
@@ -356,33 +386,48 @@ export async function validateOpenApiRequest(
   const segments = normalizePathSegments(rawPath);
   const match = segments === undefined ? ({ kind: 'no-path' } as const) : findOperation(policy.api, method, segments);
   if (match.kind !== 'found') {
-    if (policy.unknownOperations !== 'reject') return { action: 'pass', unmatched: match.kind };
+    if (policy.unknownOperations !== 'reject') return { action: 'pass', matched: null, unmatched: match.kind };
     if (match.kind === 'no-path') {
-      return reject(404, MESSAGES.notFound, [
+      return withoutOperation(404, MESSAGES.notFound, [
         { root: 'request', steps: ['path'], rule: 'unknown-path', detail: 'the API description defines no such path' },
       ]);
     }
-    const verdict = reject(405, MESSAGES.methodNotAllowed, [
+    const verdict = withoutOperation(405, MESSAGES.methodNotAllowed, [
       { root: 'request', steps: ['method'], rule: 'unknown-method', detail: `allowed: ${match.allow.join(', ')}` },
     ]);
     if (verdict.action === 'reject') verdict.rejection.headers = { Allow: match.allow.join(', ') };
     return verdict;
   }
-  const op = match.operation;
+  const verdict = await validateOperation(
+    policy,
+    match.operation,
+    match.rawPathParams,
+    rawQuery,
+    req,
+    readBody,
+    limits,
+  );
+  verdict.matched = matchedOperation(match.operation);
+  return verdict;
+}
+
+/** The checks of a request whose operation was found, in the order of the file header. */
+async function validateOperation(
+  policy: OpenApiPolicy,
+  op: CompiledOperation,
+  rawPathParams: RawPathParams,
+  rawQuery: string,
+  req: RequestSnapshot,
+  readBody: BodyReader,
+  limits: BodyLimits,
+): Promise<Verdict> {
   const presence = bodyPresence(req.headers);
   if (!presence.ok) return reject(400, VALIDATION_FAILED, [presence.violation], op.label);
   if (presence.present === true && presence.length > limits.maxBodySize) return tooLarge(limits, op.label);
 
   const { pairs, violation: queryLimit } = queryViolationsOfLimits(rawQuery, limits);
   if (queryLimit !== undefined) return reject(400, VALIDATION_FAILED, [queryLimit], op.label);
-  const violations = parameterViolations(
-    op,
-    match.rawPathParams,
-    pairs,
-    req.headers,
-    limits,
-    policy.rejectUnknownQuery,
-  );
+  const violations = parameterViolations(op, rawPathParams, pairs, req.headers, limits, policy.rejectUnknownQuery);
 
   const body = await bodyState(presence, readBody, limits);
   if ('tooLarge' in body) return tooLarge(limits, op.label);

@@ -154,6 +154,35 @@ describe('operation matching', () => {
     expect((await run('GET', '/v3/items/mine')).action).toBe('reject');
     expect((await run('GET', '/v1/items/mine')).operation).toBe('GET /items/mine');
   });
+  test('the resolved operation for security events: path template below the base path, operationId, deprecated; null when none matched', async () => {
+    expect((await run('GET', '/v1/items/mine')).matched).toEqual({ path_template: '/items/mine' });
+    // A refusal on a documented operation still names it (the inventory counts it there).
+    const refused = await run('GET', '/v1/items/0', OK_HEADERS);
+    expect(refused.action).toBe('reject');
+    expect(refused.matched).toEqual({ path_template: '/items/{id}' });
+    expect((await run('GET', '/v1/nothing/here')).matched).toBeNull();
+    const doc = {
+      openapi: '3.0.3',
+      info: { title: 't', version: '1' },
+      paths: {
+        '/old': { get: { operationId: 'getOld', deprecated: true, responses: { '200': { description: 'ok' } } } },
+      },
+    };
+    const allow = {
+      api: compileOpenApi(doc, { validate: ALL }),
+      unknownOperations: 'allow' as const,
+      rejectUnknownQuery: false,
+    };
+    const read = () => Promise.resolve(new Uint8Array(0));
+    const req = (path: string) => ({ method: 'GET', pathWithQuery: path, headers: {} });
+    expect((await validateOpenApiRequest(allow, req('/old'), read, LIMITS)).matched).toEqual({
+      id: 'getOld',
+      path_template: '/old',
+      deprecated: true,
+    });
+    const through = await validateOpenApiRequest(allow, req('/new/7'), read, LIMITS);
+    expect([through.action, through.matched]).toEqual(['pass', null]);
+  });
   test('HEAD falls back to GET; unknown method → 405 with the allowed ones', async () => {
     expect((await run('HEAD', '/v1/items/mine')).action).toBe('pass');
     const v = await run('POST', '/v1/items/7', OK_HEADERS);
