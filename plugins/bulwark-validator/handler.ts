@@ -9,6 +9,7 @@
 //   + one log line + exit                                      on a rejection (monitor: the log line only)
 //   + setHeaders                                               a deprecated operation with deprecation_headers on
 //   + one log line                                             an undocumented operation with unknown_operations log
+// The resolved operation (or none) rides on the decision record definePlugin writes in any case (security events).
 // The request is never modified: what passes reaches the upstream byte for byte.
 //
 // getRawBody always gets an explicit limit (../../docs/kong-protocol.md §1.5: without one, a body Kong spooled to disk
@@ -32,6 +33,7 @@ import {
 import { rejectionBody, toLogViolation } from './violations';
 import { deprecationHeaders } from './deprecation';
 import { VALIDATOR_REASONS, validatorReason } from './reasons';
+import { REASON_ALLOWED } from '../lib/security-event';
 
 /** Problems listed in the lenient-load log line (the line says how many there were in all). */
 export const MAX_LOGGED_PROBLEMS = 100;
@@ -49,7 +51,7 @@ async function logLoadProblems(log: PluginLogger, api: CompiledApi): Promise<voi
 }
 
 export async function access(ctx: PhaseContext<ValidatorConfig>): Promise<void> {
-  const { kong, conf, log, reject } = ctx;
+  const { kong, conf, log, reject, record } = ctx;
   if (conf.policy.kind === 'openapi') await logLoadProblems(log, conf.policy.api);
   const method = await kong.request.getMethod();
   const pathWithQuery = await kong.request.getPathWithQuery();
@@ -77,8 +79,12 @@ export async function access(ctx: PhaseContext<ValidatorConfig>): Promise<void> 
     });
     return reject(500, undefined, undefined, { reason: VALIDATOR_REASONS.operationSchemaInvalid });
   }
+  // The resolved operation goes into this plugin's decision record (the allow record definePlugin writes anyway, or
+  // the deny record of reject): bulwark-audit's events carry it, `bulwark inventory` classifies by it. No extra RPC.
+  const operation = verdict.matched !== undefined ? { operation: verdict.matched } : {};
   if (verdict.action === 'pass') {
     if (policy.kind !== 'openapi') return;
+    record('allow', { reason: REASON_ALLOWED, ...operation });
     if (verdict.unmatched !== undefined && policy.unknownOperations === 'log')
       await log.notice('undocumented_operation', {
         method,
@@ -107,10 +113,10 @@ export async function access(ctx: PhaseContext<ValidatorConfig>): Promise<void> 
   };
   if (conf.mode === 'monitor') {
     await log.notice('validation_failed_monitor_only', fields);
-    ctx.record('monitor-deny', outcome);
+    record('monitor-deny', { ...outcome, ...operation });
     return;
   }
   await log.info('request_rejected', fields);
   const body = rejectionBody(rejection, conf.verbose, conf.maxErrors);
-  await reject(rejection.status, body, rejection.headers, outcome);
+  await reject(rejection.status, body, rejection.headers, { ...outcome, ...operation });
 }

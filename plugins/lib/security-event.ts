@@ -55,6 +55,8 @@ export interface SecurityEvent {
 export interface DecisionOutcome {
   reason: string;
   rule_id?: string;
+  /** The validator's resolved operation; null: the request matched no documented operation. */
+  operation?: SecurityEvent['operation'];
 }
 
 /** The record stored in kong.ctx.shared (a Lua table inside Kong). */
@@ -114,9 +116,13 @@ export function rejectDecision(status: number): Decision {
   return status >= 500 ? 'error' : 'deny';
 }
 
-/** One kong.ctx.shared.set: the only PDK call recording costs. */
+/**
+ * One kong.ctx.shared.set: the only PDK call recording costs. "No operation" (`operation: null`) is stored as
+ * `false`: a nil table field does not exist in Lua, so null would come back as "the plugin said nothing".
+ */
 export function writeDecisionRecord(kong: Pick<Kong, 'ctx'>, plugin: string, record: DecisionRecord): Promise<void> {
-  return kong.ctx.shared.set(decisionRecordKey(plugin), record as unknown as SharedValue);
+  const stored = record.operation === null ? { ...record, operation: false } : record;
+  return kong.ctx.shared.set(decisionRecordKey(plugin), stored as unknown as SharedValue);
 }
 
 function optionalString(value: unknown, max: number): string | undefined {
@@ -140,7 +146,8 @@ export function parseDecisionRecord(raw: unknown): DecisionRecord | undefined {
     record.status = r.status;
   const fingerprint = optionalString(r.credential_fingerprint, RECORD_LIMITS.fingerprint);
   if (fingerprint !== undefined) record.credential_fingerprint = fingerprint;
-  if (r.operation === null) record.operation = null;
+  if (r.operation === null || r.operation === false)
+    record.operation = null; // false: null as stored
   else if (typeof r.operation === 'object' && !Array.isArray(r.operation)) {
     const o = r.operation as Record<string, unknown>;
     const template = optionalString(o.path_template, RECORD_LIMITS.pathTemplate);

@@ -5,6 +5,7 @@ import {
   decisionRecord,
   parseDecisionRecord,
   rejectDecision,
+  writeDecisionRecord,
   DECIDING_PLUGINS,
   type RequestFacts,
 } from '../../plugins/lib/security-event';
@@ -54,6 +55,19 @@ describe('decision records', () => {
     for (const d of dirs) expect(DECIDING_PLUGINS).toContain(d);
     expect(new Set(DECIDING_PLUGINS).size).toBe(DECIDING_PLUGINS.length);
   });
+});
+
+test('"no operation" (null) is stored as false, which survives a Lua table (a nil field does not), and reads back as null', async () => {
+  const stored: unknown[] = [];
+  const kong = { ctx: { shared: { set: (_k: string, v: unknown) => (stored.push(v), Promise.resolve()) } } };
+  await writeDecisionRecord(kong as never, 'bulwark-validator', decisionRecord('allow', { operation: null }));
+  expect(stored[0]).toMatchObject({ decision: 'allow', operation: false });
+  expect(parseDecisionRecord(stored[0])!.operation).toBeNull();
+  // A record without the field says nothing about the operation.
+  expect(parseDecisionRecord({ decision: 'allow', reason: 'allowed' })!.operation).toBeUndefined();
+  const op = { id: 'getOrder', path_template: '/orders/{id}', deprecated: true };
+  await writeDecisionRecord(kong as never, 'bulwark-validator', decisionRecord('allow', { operation: op }));
+  expect(parseDecisionRecord(stored[1])!.operation).toEqual(op);
 });
 
 describe('buildSecurityEvent', () => {
