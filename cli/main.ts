@@ -131,7 +131,10 @@ export function program(io: CliIo): Command {
     .description(
       'API inventory from observed traffic: shadow, zombie, orphan and documented operations (per host, method, path template)',
     )
-    .requiredOption('-e, --events <file...>', 'SecurityEvents as JSON lines (bulwark-audit output; EVENTS.md)')
+    .requiredOption(
+      '-e, --events <file...>',
+      'SecurityEvents as JSON lines (the file sink of bulwark-audit; plugins/bulwark-audit/README.md)',
+    )
     .option(
       '-c, --config <file...>',
       "declarative files whose bulwark-validator entries hold the OpenAPI documents (openapi.spec, or openapi.spec_file read from here as 'bulwark validate' reads it)",

@@ -1,6 +1,6 @@
 // `bulwark inventory`: what the gateway serves against what the OpenAPI documents say. Inputs: the declarative
 // files (the OpenAPI documents bulwark-validator is configured with, as `bulwark validate` reads them) and observed
-// traffic as JSON-lines SecurityEvents (EVENTS.md contract: `http`, `operation`, `identity`, `status`).
+// traffic as JSON-lines SecurityEvents (plugins/lib/security-event.ts: `http`, `operation`, `identity`, `status`).
 // Classes (the report's glossary says the same):
 //   shadow     traffic that matched no documented operation (event `operation: null`), grouped by a templated path;
 //   zombie     traffic to an operation marked `deprecated`, past its `x-sunset`, or no longer in the current document;

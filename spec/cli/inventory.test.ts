@@ -1,4 +1,4 @@
-// `bulwark inventory` (cli/inventory): from an event stream in the EVENTS.md shape and the OpenAPI document the
+// `bulwark inventory` (cli/inventory): from an event stream in the security-event shape (plugins/lib/security-event.ts) and the OpenAPI document the
 // validator is configured with, every class is found (shadow, zombie, orphan, documented), shadow paths are
 // templated (no raw id in the report), and the exit code serves CI. Runs the built bin (after `npm run build`).
 import { spawnSync } from 'node:child_process';
