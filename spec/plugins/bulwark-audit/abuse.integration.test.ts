@@ -84,6 +84,17 @@ async function banned(node: number, ip: string): Promise<void> {
   await waitFor(() => auditLines(node).some((l) => l.event === 'abuse_ban' && l.ip === ip), 10_000);
 }
 
+/**
+ * The detectors count in epoch-aligned buckets with a sliding estimate (plugins/bulwark-audit/abuse/window.ts):
+ * failures made just before a bucket boundary weigh less just after it, so a scenario that asserts an exact trip
+ * point starts with at least `needMs` left in the current bucket (the windows here are 60 s). Seen in CI: the
+ * per-prefix test missed its 12th count when the boundary fell between the two tests.
+ */
+async function withinOneBucket(needMs: number, windowMs = 60_000): Promise<void> {
+  const left = windowMs - (Date.now() % windowMs);
+  if (left < needMs) await new Promise((r) => setTimeout(r, left + 50));
+}
+
 describe('one node, counted in memory', () => {
   beforeAll(async () => {
     nodes[0] = await startGateway({
@@ -94,6 +105,7 @@ describe('one node, counted in memory', () => {
   }, 120_000);
 
   test('credential stuffing from one IP: the 5th forged token bans it (403 from then on); a valid client is untouched; the ban ends', async () => {
+    await withinOneBucket(25_000); // this test and the next (which counts on this one's failures) in one bucket
     const seen: number[] = [];
     for (let i = 0; i < 4; i++) seen.push(await status(0, '203.0.113.10', invalid()));
     expect(auditLines(0).filter((l) => l.event === 'abuse_ban')).toEqual([]); // not before the 5th
@@ -109,7 +121,7 @@ describe('one node, counted in memory', () => {
     );
     await new Promise((r) => setTimeout(r, 3100));
     expect(await status(0, '203.0.113.10', valid.key)).toBe(200);
-  }, 30_000);
+  }, 60_000);
 
   test('then from a few IPs, each below the per-IP count: the per-prefix count bans each IP that keeps failing', async () => {
     // 5 failures of the test above are still in the prefix's window: 7 more reach its threshold of 12.
@@ -160,6 +172,7 @@ describe('two Kong nodes (two plugin-server processes) sharing a real redis-serv
   }, 120_000);
 
   test('failures alternating between the nodes are counted together; the ban one node sets is enforced by the other', async () => {
+    await withinOneBucket(15_000);
     const ip = '203.0.113.80';
     const seen: number[] = [];
     for (let i = 0; i < 6; i++) {
@@ -173,7 +186,7 @@ describe('two Kong nodes (two plugin-server processes) sharing a real redis-serv
     expect(await status(0, ip, invalid())).toBe(403); // neither node counted to 6 alone
     expect(await status(1, ip, invalid())).toBe(403);
     expect(await status(0, '203.0.113.81', valid.key)).toBe(200);
-  });
+  }, 45_000);
 
   test('without Redis each node would count alone: 3 failures per node ban nobody (memory contrast)', async () => {
     nodes[0]!.configure(config(LOCAL_ABUSE.replace('threshold: 5', 'threshold: 6')));
