@@ -8,7 +8,7 @@
 //                   (exit is not answered: 5 counted round trips + HandleEvent)
 //         monitor mode, would refuse → log.warn + the decision record.
 //   The AuthZEN decision point is outbound HTTP from the plugin server, not an RPC.
-import { MAX_QUERY_ARGS, parseRawQuery, queryPieceCount, readRequestHeaders } from '../lib/bounded-reads';
+import { parseRawQuery, readRequestHeaders, refusedForTooManyQueryArguments } from '../lib/bounded-reads';
 import { readIdentity, type BulwarkIdentity } from '../lib/identity';
 import type { HeaderMultimap } from '../lib/pdk';
 import type { PhaseContext } from '../lib/plugin';
@@ -39,14 +39,7 @@ export async function access(ctx: PhaseContext<AuthzConfig>): Promise<void> {
   const q = pathWithQuery.indexOf('?');
   const path = q === -1 ? pathWithQuery : pathWithQuery.slice(0, q);
   const rawQuery = q === -1 ? '' : pathWithQuery.slice(q + 1);
-  if (queryPieceCount(rawQuery) > MAX_QUERY_ARGS) {
-    await log.warn('request_refused', {
-      reason: AUTHZ_REASONS.tooManyQueryArguments,
-      max_arguments: MAX_QUERY_ARGS,
-      status: 400,
-    });
-    return reject(400, 'Too many query arguments', undefined, { reason: AUTHZ_REASONS.tooManyQueryArguments });
-  }
+  if (await refusedForTooManyQueryArguments(ctx, rawQuery)) return;
   let headers: HeaderMultimap | undefined;
   if (conf.needsHeaders) {
     headers = await readRequestHeaders(ctx);

@@ -11,7 +11,7 @@
 // Body bytes are read once; JSON goes through lib/json-guard.ts as in bulwark-validator (strict UTF-8, no duplicate
 // keys, depth/size limits), so both plugins see the same document. A body announced larger than max_body_size is
 // the on_limit case before anything is read.
-import { MAX_QUERY_ARGS, queryPieceCount, readRequestHeaders } from '../lib/bounded-reads';
+import { readRequestHeaders, refusedForTooManyQueryArguments } from '../lib/bounded-reads';
 import { headerValues } from '../lib/pdk';
 import type { PhaseContext } from '../lib/plugin';
 import type { ThreatProtectionConfig } from './config';
@@ -69,14 +69,7 @@ export async function access(ctx: PhaseContext<ThreatProtectionConfig>): Promise
   const path = pathWithQuery.split('?')[0]!.slice(0, 512);
 
   const q = pathWithQuery.indexOf('?');
-  if (q !== -1 && queryPieceCount(pathWithQuery.slice(q + 1)) > MAX_QUERY_ARGS) {
-    await log.warn('request_refused', {
-      reason: REASON.tooManyQueryArguments,
-      max_arguments: MAX_QUERY_ARGS,
-      status: 400,
-    });
-    return reject(400, 'Too many query arguments', undefined, { reason: REASON.tooManyQueryArguments });
-  }
+  if (q !== -1 && (await refusedForTooManyQueryArguments(ctx, pathWithQuery.slice(q + 1)))) return;
 
   let body: Uint8Array | undefined;
   const length = declaredLength(headers);

@@ -109,12 +109,23 @@ export async function readRequestHeaders({ kong, log, reject }: RequestContext):
  * All query arguments (one RPC), or undefined when the query has more pieces than Kong would parse: the request
  * was then refused with 400 and a log line, and the caller must return.
  */
-export async function readQuery({ kong, log, reject }: RequestContext): Promise<QueryMultimap | undefined> {
-  const raw = (await kong.request.getRawQuery()) ?? '';
-  if (queryPieceCount(raw) <= MAX_QUERY_ARGS) return parseRawQuery(raw);
+export async function readQuery(ctx: RequestContext): Promise<QueryMultimap | undefined> {
+  const raw = (await ctx.kong.request.getRawQuery()) ?? '';
+  return (await refusedForTooManyQueryArguments(ctx, raw)) ? undefined : parseRawQuery(raw);
+}
+
+/**
+ * For a plugin that already holds the raw query (e.g. from getPathWithQuery): true when it has more pieces than Kong
+ * would parse, after refusing the request with 400 and a log line (the caller must return); no RPC otherwise.
+ */
+export async function refusedForTooManyQueryArguments(
+  { log, reject }: RequestContext,
+  rawQuery: string,
+): Promise<boolean> {
+  if (queryPieceCount(rawQuery) <= MAX_QUERY_ARGS) return false;
   await log.warn('request_refused', { reason: 'too_many_query_arguments', max_arguments: MAX_QUERY_ARGS, status: 400 });
   await reject(400, 'Too many query arguments', undefined, { reason: BOUNDED_READ_REASONS.too_many_query_arguments });
-  return undefined;
+  return true;
 }
 
 export interface ResponseHeaders {

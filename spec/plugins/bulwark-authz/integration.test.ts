@@ -231,6 +231,18 @@ describe('identities from bulwark-jwt', () => {
     expect((await send({ path: '/orders' })).status).toBe(401);
   });
 
+  test('a query with more pieces than Kong parses (1000) is refused with 400 before any decision', async () => {
+    const reader = bearer(await token('r', { scope: 'orders:read' }));
+    const query = Array.from({ length: 1001 }, (_, i) => `a${i}=1`).join('&');
+    const res = await send({ path: `/orders?${query}`, headers: reader });
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.body.toString())).toEqual({ message: 'Too many query arguments' });
+    expect(authzCalls(res)).toBeGreaterThan(0); // refused by bulwark-authz, not by an earlier plugin
+    expect((await send({ path: `/orders?${query.split('&').slice(0, 1000).join('&')}`, headers: reader })).status).toBe(
+      200,
+    );
+  });
+
   test('RPC round trips: allowed 5 (HandleEvent, getMethod, getPathWithQuery, identity get, decision record), refused 6 (+ log, deny record, exit unanswered)', async () => {
     const reader = bearer(await token('r', { scope: 'orders:read' }));
     for (let i = 0; i < 2; i++) await send({ path: '/orders', headers: reader }); // both workers' instances started
