@@ -1,0 +1,630 @@
+// Benchmark (not a test): what the repository's kong.yml chain (bulwark-transport → bulwark-jwt → bulwark-rate-limit →
+// bulwark-validator on the orders route) costs the plugin server, per request:
+//
+//   1. through the Kong emulator, bulwark-pluginserver vs the stock kong-js-pluginserver: PDK round trips per request
+//      (per plugin, from the emulator's per-request count) and the plugin-server processes' CPU per request, for the
+//      accepted request and the reject paths, and for each plugin alone (a route with only that plugin);
+//   2. a synthetic Kong-side RPC driver replaying the recorded RPC traffic of accepted chain requests against a
+//      plugin server it starts itself (no emulator in the way: the driver only sends recorded bytes and checks the
+//      replies name the recorded PDK calls), bulwark-pluginserver with 1 and N workers, the stock server, and a bare
+//      MessagePack echo server answering the same requests (the transport + codec floor);
+//   3. the emulator's own CPU per request.
+//
+// The machine is shared and noisy: every figure of one kind comes from the same run, rounds alternate between the
+// targets, and ratios are what to compare. Plugin-server CPU is read from /proc (10 ms ticks) over all the server's
+// processes (the stock server runs one per plugin; bulwark-pluginserver with --workers N forks N).
+// The rate-limit limits are raised and its Redis store removed (in-memory store), so that the accepted request stays
+// accepted; everything else is kong.yml as shipped.
+//
+//   npm run build && node dist/js/scripts/bench/chain.js [--requests 300] [--rounds 5] [--workers 1,2]
+//     [--driver-requests 4000] [--concurrency 16]
+import { ChildProcess, spawn } from 'child_process';
+import { generateKeyPairSync } from 'crypto';
+import fs = require('fs');
+import net = require('net');
+import os = require('os');
+import path = require('path');
+import { parseArgs } from 'util';
+import { encode } from '@msgpack/msgpack';
+import YAML = require('yaml');
+import { MessageFramer } from '../../kong/pluginserver/framer';
+import { startGatewayServer, RunningGateway } from '../../kong/emulator/gateway';
+import { RpcClient } from '../../kong/emulator/rpc';
+import type { EmulatedResponse } from '../../kong/emulator/kong';
+import { acceptsConnections, repoRoot } from '../../kong/emulator/plugin-server';
+import { startEchoUpstream } from '../../kong/echo-upstream/server';
+
+const CLI = path.join(repoRoot, 'dist/js/kong/pluginserver/cli.js');
+const PLUGINS_ROOT = path.join(repoRoot, 'dist/plugins');
+const STOCK_BIN = require.resolve('kong-pdk/bin/kong-js-pluginserver');
+const CHAIN = ['bulwark-transport', 'bulwark-jwt', 'bulwark-rate-limit', 'bulwark-validator'];
+
+const { values: opts } = parseArgs({
+  options: {
+    requests: { type: 'string', default: '300' },
+    rounds: { type: 'string', default: '5' },
+    workers: { type: 'string', default: '1,2' },
+    'driver-requests': { type: 'string', default: '4000' },
+    concurrency: { type: 'string', default: '16' },
+    'echo-server': { type: 'string' },
+  },
+});
+
+// ------------------------------------------------------------------------------------------------ process CPU
+
+/** CPU (user + system, ms) of a process and all its descendants, from /proc; NaN where /proc is missing. */
+export function treeCpuMs(rootPid: number): number {
+  const children = new Map<number, number[]>();
+  const cpu = new Map<number, number>();
+  let entries: string[];
+  try {
+    entries = fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e));
+  } catch {
+    return NaN;
+  }
+  for (const e of entries) {
+    try {
+      const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const pid = Number(e);
+      const ppid = Number(fields[1]);
+      cpu.set(pid, ((Number(fields[11]) + Number(fields[12])) * 1000) / 100);
+      const list = children.get(ppid) ?? [];
+      list.push(pid);
+      children.set(ppid, list);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  let total = 0;
+  const stack = [rootPid];
+  while (stack.length > 0) {
+    const pid = stack.pop()!;
+    total += cpu.get(pid) ?? 0;
+    stack.push(...(children.get(pid) ?? []));
+  }
+  return total;
+}
+
+const sumCpu = (pids: number[]): number => pids.reduce((s, p) => s + treeCpuMs(p), 0);
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+// ------------------------------------------------------------------------------------------------ the chain config
+
+/** kong.yml with the rate limits raised and the Redis store dropped, plus one route per chain plugin alone. */
+function benchConfig(): string {
+  const doc = YAML.parse(fs.readFileSync(path.join(repoRoot, 'kong.yml'), 'utf8')) as {
+    services: { name: string; url: string; routes?: unknown[]; plugins?: { name: string; config: unknown }[] }[];
+  };
+  // Only the token service and the orders API (the other demo services use plugins outside the chain).
+  for (const key of Object.keys(doc))
+    if (key !== '_format_version' && key !== 'services') delete (doc as Record<string, unknown>)[key];
+  doc.services = doc.services.filter((s) => s.name === 'auth' || s.name === 'orders');
+  const orders = doc.services.find((s) => s.name === 'orders');
+  if (!orders?.plugins) throw new Error('kong.yml has no orders service with plugins');
+  const names = orders.plugins.map((p) => p.name);
+  if (names.join() !== CHAIN.join()) throw new Error(`kong.yml's orders chain changed: ${names.join(', ')}`);
+  const rl = orders.plugins.find((p) => p.name === 'bulwark-rate-limit')!.config as Record<string, unknown>;
+  delete rl.redis;
+  delete rl.on_redis_error;
+  rl.limits = [{ name: 'second', limit: 1_000_000_000, window_seconds: 1 }];
+  for (const plugin of orders.plugins) {
+    doc.services.push({
+      name: `alone-${plugin.name}`,
+      url: orders.url,
+      routes: [
+        { name: `alone-${plugin.name}`, hosts: [`${plugin.name}.alone`], paths: ['/orders'], strip_path: false },
+      ],
+      plugins: [plugin],
+    });
+  }
+  return YAML.stringify(doc);
+}
+
+// ------------------------------------------------------------------------------------------------ recording
+
+interface RecordedCall {
+  socket: string;
+  method: string;
+  arg: unknown;
+  result: unknown;
+}
+
+/** Everything the emulator sends to plugin servers while `recording` is set (the emulator's RpcClient, wrapped). */
+const recorder: { recording: RecordedCall[] | null; starts: RecordedCall[] } = { recording: null, starts: [] };
+const originalCall = RpcClient.prototype.call; // eslint-disable-line @typescript-eslint/unbound-method
+RpcClient.prototype.call = async function (this: RpcClient, method: string, arg: unknown): Promise<unknown> {
+  const result = await originalCall.call(this, method, arg);
+  const entry = { socket: path.basename(this.socketPath), method, arg, result };
+  if (method === 'plugin.StartInstance') recorder.starts.push(entry);
+  recorder.recording?.push(entry);
+  return result;
+};
+
+// ------------------------------------------------------------------------------------------------ emulator runs
+
+interface Scenario {
+  name: string;
+  expect: number;
+  request: (token: string) => Parameters<RunningGateway['kong']['request']>[0];
+}
+
+function scenarios(): Scenario[] {
+  const get = (p: string, headers: Record<string, string>) => ({
+    method: 'GET',
+    path: p,
+    scheme: 'https' as const,
+    headers,
+  });
+  const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
+  const list: Scenario[] = [
+    { name: 'chain: accepted GET', expect: 200, request: (t) => get('/orders?limit=10', auth(t)) },
+    {
+      name: 'chain: accepted POST',
+      expect: 200,
+      request: (t) => ({
+        method: 'POST',
+        path: '/orders',
+        scheme: 'https',
+        headers: { ...auth(t), 'Content-Type': 'application/json' },
+        body: JSON.stringify({ item: 'book', quantity: 1 }),
+      }),
+    },
+    {
+      name: 'chain: plain HTTP (transport 301)',
+      expect: 301,
+      request: (t) => ({ ...get('/orders', auth(t)), scheme: 'http' }),
+    },
+    { name: 'chain: no token (jwt 401)', expect: 401, request: () => get('/orders?limit=10', {}) },
+    { name: 'chain: bad query (validator 400)', expect: 400, request: (t) => get('/orders?limit=1000', auth(t)) },
+  ];
+  for (const plugin of CHAIN) {
+    list.push({
+      name: `alone: ${plugin}`,
+      expect: 200,
+      request: (t) => get('/orders?limit=10', { ...auth(t), Host: `${plugin}.alone` }),
+    });
+  }
+  return list;
+}
+
+interface EmulatorTarget {
+  kind: 'bulwark' | 'stock';
+  gw: RunningGateway;
+  token: string;
+  pids: number[];
+}
+
+async function startEmulator(kind: 'bulwark' | 'stock', config: string, echoPort: number): Promise<EmulatorTarget> {
+  const gw = await startGatewayServer({
+    declarativeConfig: config,
+    proxyPort: 0,
+    adminPort: 0,
+    selfProxyPort: 8000,
+    server: kind,
+    plugins: [...CHAIN, 'bulwark-oauth2'],
+    luaPlugins: [],
+    upstreamAliases: { echo: { host: '127.0.0.1', port: echoPort } },
+  });
+  const r = await gw.kong.request({
+    method: 'POST',
+    path: '/oauth2/token',
+    scheme: 'https',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: 'grant_type=client_credentials&client_id=demo-client&client_secret=demo-secret-change-me',
+  });
+  if (r.status !== 200) throw new Error(`token request: ${r.status} ${r.body.toString()}`);
+  const token = (JSON.parse(r.body.toString()) as { access_token: string }).access_token;
+  const pids = gw.kong.processes.map((p) => p.child.pid!).filter(Boolean);
+  return { kind, gw, token, pids };
+}
+
+async function runScenario(t: EmulatorTarget, s: Scenario): Promise<EmulatedResponse> {
+  const r = await t.gw.kong.request(s.request(t.token));
+  if (r.status !== s.expect) throw new Error(`${t.kind} ${s.name}: status ${r.status} ${r.body.toString()}`);
+  if (r.report.failOpen.length > 0)
+    throw new Error(`${t.kind} ${s.name}: fail-open ${JSON.stringify(r.report.failOpen)}`);
+  await r.report.logDone;
+  return r;
+}
+
+interface ScenarioFigures {
+  rpcs: Record<string, number>;
+  serverCpuUs: number[];
+  emulatorCpuUs: number[];
+}
+
+async function emulatorSection(targets: EmulatorTarget[], config: string, echoPort: number): Promise<RecordedCall[][]> {
+  const requests = Number(opts.requests);
+  const rounds = Number(opts.rounds);
+  const recorded: RecordedCall[][] = [];
+  {
+    targets.push(await startEmulator('bulwark', config, echoPort));
+    targets.push(await startEmulator('stock', config, echoPort));
+    const list = scenarios();
+    const figures = new Map<string, ScenarioFigures>();
+    for (const t of targets) {
+      for (const s of list) {
+        for (let i = 0; i < 200; i++) await runScenario(t, s); // warm-up: instances, JWKS, JIT
+        const r = await runScenario(t, s);
+        figures.set(`${t.kind}|${s.name}`, { rpcs: r.report.rpcCallsByPlugin, serverCpuUs: [], emulatorCpuUs: [] });
+      }
+    }
+    // The accepted GET, recorded on bulwark for the driver.
+    const bulwark = targets[0];
+    for (let i = 0; i < 20; i++) {
+      recorder.recording = [];
+      await runScenario(bulwark, list[0]);
+      recorded.push(recorder.recording);
+      recorder.recording = null;
+    }
+    for (let round = 0; round < rounds; round++) {
+      for (const s of list) {
+        for (const t of targets) {
+          const f = figures.get(`${t.kind}|${s.name}`)!;
+          const cpu0 = sumCpu(t.pids);
+          const own0 = process.cpuUsage();
+          for (let i = 0; i < requests; i++) await runScenario(t, s);
+          const own = process.cpuUsage(own0);
+          f.serverCpuUs.push(((sumCpu(t.pids) - cpu0) * 1000) / requests);
+          f.emulatorCpuUs.push((own.user + own.system) / requests);
+        }
+      }
+    }
+    console.log(`\n1. Through the Kong emulator: ${rounds} rounds x ${requests} requests per scenario and server`);
+    console.log(
+      `  ${'scenario'.padEnd(36)} ${'RPCs bulwark'.padStart(13)} ${'RPCs stock'.padStart(11)}` +
+        ` ${'CPU bulwark'.padStart(12)} ${'CPU stock'.padStart(10)} ${'stock/bulwark'.padStart(14)} ${'emulator CPU'.padStart(13)}`,
+    );
+    for (const s of list) {
+      const b = figures.get(`bulwark|${s.name}`)!;
+      const st = figures.get(`stock|${s.name}`)!;
+      const total = (r: Record<string, number>) => Object.values(r).reduce((a, c) => a + c, 0);
+      const cb = median(b.serverCpuUs);
+      const cs = median(st.serverCpuUs);
+      console.log(
+        `  ${s.name.padEnd(36)} ${String(total(b.rpcs)).padStart(13)} ${String(total(st.rpcs)).padStart(11)}` +
+          ` ${cb.toFixed(0).padStart(9)} µs ${cs.toFixed(0).padStart(7)} µs ${(cs / cb).toFixed(2).padStart(13)}x` +
+          ` ${median(b.emulatorCpuUs).toFixed(0).padStart(10)} µs`,
+      );
+      if (s.name.startsWith('chain')) {
+        console.log(`  ${''.padEnd(36)} per plugin: ${CHAIN.map((p) => `${p.slice(8)} ${b.rpcs[p] ?? 0}`).join(', ')}`);
+      }
+    }
+  }
+  return recorded;
+}
+
+// ------------------------------------------------------------------------------------------------ synthetic driver
+
+/** One Kong-side connection: one request at a time, written with one write, as mp_rpc.lua does. */
+class DriverConnection {
+  private readonly framer = new MessageFramer();
+  private waiter: ((reply: unknown[]) => void) | null = null;
+  private failure: ((err: Error) => void) | null = null;
+  private msgid = 0;
+
+  private constructor(private readonly socket: net.Socket) {
+    socket.on('data', (chunk: Buffer) => {
+      for (const message of this.framer.push(chunk)) {
+        const w = this.waiter;
+        this.waiter = null;
+        w?.(message as unknown[]);
+      }
+    });
+    socket.on('close', () => this.failure?.(new Error('connection closed')));
+    socket.on('error', () => undefined);
+  }
+
+  static connect(socketPath: string): Promise<DriverConnection> {
+    return new Promise((resolve, reject) => {
+      const s = net.connect(socketPath);
+      s.once('error', reject);
+      s.once('connect', () => resolve(new DriverConnection(s)));
+    });
+  }
+
+  call(method: string, arg: unknown): Promise<unknown[]> {
+    return new Promise((resolve, reject) => {
+      this.waiter = resolve;
+      this.failure = reject;
+      this.socket.write(encode([0, ++this.msgid, method, [arg]]));
+    });
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+/** LIFO pools of connections per socket, as nginx's keep-alive pool hands them out. */
+class DriverPools {
+  private readonly idle = new Map<string, DriverConnection[]>();
+  private readonly all: DriverConnection[] = [];
+  constructor(private readonly socketFor: (name: string) => string) {}
+
+  async call(socket: string, method: string, arg: unknown): Promise<unknown[]> {
+    const list = this.idle.get(socket) ?? [];
+    this.idle.set(socket, list);
+    let conn = list.pop();
+    if (!conn) {
+      conn = await DriverConnection.connect(this.socketFor(socket));
+      this.all.push(conn);
+    }
+    const reply = await conn.call(method, arg);
+    list.push(conn);
+    return reply;
+  }
+
+  close(): void {
+    for (const c of this.all) c.close();
+  }
+}
+
+interface DriverTarget {
+  name: string;
+  pids: number[];
+  children: ChildProcess[];
+  socketFor: (plugin: string) => string;
+  echo: boolean;
+}
+
+async function waitForSocket(socketPath: string, children: ChildProcess[]): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!fs.existsSync(socketPath) || !(await acceptsConnections(socketPath))) {
+    if (children.some((c) => c.exitCode !== null) || Date.now() > deadline) throw new Error(`nothing on ${socketPath}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function startDriverTarget(kind: 'bulwark' | 'stock' | 'echo', workers: number): Promise<DriverTarget> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-chain-'));
+  const env = { ...process.env, BULWARK_OAUTH2_SIGNING_KEY: process.env.BULWARK_OAUTH2_SIGNING_KEY };
+  const children: ChildProcess[] = [];
+  const run = (args: string[]) => {
+    const c = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'ignore'], env });
+    children.push(c);
+    return c;
+  };
+  if (kind === 'bulwark') {
+    const args = [CLI, '-p', dir, ...CHAIN.flatMap((p) => ['-d', path.join(PLUGINS_ROOT, p)])];
+    if (workers !== 1) args.push('--workers', String(workers));
+    run(args);
+    for (const p of CHAIN) await waitForSocket(path.join(dir, `${p}.sock`), children);
+    return {
+      name: `bulwark, ${workers} worker${workers === 1 ? '' : 's'}`,
+      pids: children.map((c) => c.pid!),
+      children,
+      socketFor: (p) => path.join(dir, `${p}.sock`),
+      echo: false,
+    };
+  }
+  if (kind === 'stock') {
+    for (const p of CHAIN) run([STOCK_BIN, '-d', path.join(PLUGINS_ROOT, p), '-p', dir, '--sock-name', `${p}.sock`]);
+    for (const p of CHAIN) await waitForSocket(path.join(dir, `${p}.sock`), children);
+    return {
+      name: 'stock kong-js-pluginserver',
+      pids: children.map((c) => c.pid!),
+      children,
+      socketFor: (p) => path.join(dir, `${p}.sock`),
+      echo: false,
+    };
+  }
+  run([__filename, '--echo-server', path.join(dir, 'echo.sock')]);
+  await waitForSocket(path.join(dir, 'echo.sock'), children);
+  return {
+    name: 'bare MessagePack echo',
+    pids: children.map((c) => c.pid!),
+    children,
+    socketFor: () => path.join(dir, 'echo.sock'),
+    echo: true,
+  };
+}
+
+/** (echo target) replies to every request with its own argument, on each read, one write per reply. */
+function runEchoServer(socketPath: string): void {
+  const server = net.createServer((socket) => {
+    const framer = new MessageFramer();
+    socket.on('data', (chunk: Buffer) => {
+      for (const message of framer.push(chunk)) {
+        const [, msgid, , params] = message as [number, number, string, unknown[]];
+        socket.write(encode([1, msgid, null, params[0]]));
+      }
+    });
+    socket.on('error', () => socket.destroy());
+  });
+  server.listen(socketPath);
+  process.on('SIGTERM', () => process.exit(0));
+}
+
+/** Replays recorded requests; checks every reply names the recorded PDK call (or "ret"). */
+class Replayer {
+  readonly instanceIds = new Map<number, number>(); // recorded → this server's
+  constructor(
+    private readonly target: DriverTarget,
+    private readonly pools: DriverPools,
+  ) {}
+
+  async startInstances(): Promise<void> {
+    const seen = new Set<number>();
+    for (const s of recorder.starts) {
+      const id = (s.result as { Id: number }).Id;
+      if (seen.has(id) || !CHAIN.includes(s.socket.replace(/\.sock$/, ''))) continue;
+      seen.add(id);
+      if (this.target.echo) {
+        this.instanceIds.set(id, id);
+        continue;
+      }
+      const [, , err, result] = await this.pools.call(s.socket.replace(/\.sock$/, ''), s.method, s.arg);
+      if (err) throw new Error(`${this.target.name}: StartInstance: ${String(err)}`);
+      this.instanceIds.set(id, (result as { Id: number }).Id);
+    }
+  }
+
+  /** One recorded request: its events in order, each HandleEvent then its Steps. Returns the RPC count. */
+  async replay(calls: RecordedCall[]): Promise<number> {
+    let eventId = 0;
+    for (const c of calls) {
+      const socket = c.socket.replace(/\.sock$/, '');
+      let arg = c.arg as Record<string, unknown>;
+      if (c.method === 'plugin.HandleEvent') {
+        arg = { ...arg, InstanceId: this.instanceIds.get(arg.InstanceId as number) };
+      } else if (c.method.startsWith('plugin.Step')) {
+        arg = { ...arg, EventId: eventId };
+      } else continue;
+      const [, , err, result] = await this.pools.call(socket, c.method, arg);
+      if (this.target.echo) continue;
+      if (err) throw new Error(`${this.target.name}: ${c.method}: ${String(err)}`);
+      const got = result as { EventId: number; Data: unknown };
+      const want = (c.result as { Data: unknown }).Data;
+      const name = (d: unknown) => (typeof d === 'string' ? d : (d as { Method?: string })?.Method);
+      if (name(got.Data) !== name(want)) {
+        throw new Error(`${this.target.name}: replay diverged: got ${name(got.Data)}, recorded ${name(want)}`);
+      }
+      eventId = got.EventId;
+    }
+    return calls.filter((c) => c.method !== 'plugin.StartInstance').length;
+  }
+}
+
+interface DriverFigures {
+  throughput: number[];
+  cpuUsPerRequest: number[];
+  cpuUsPerRpc: number[];
+}
+
+async function driverRound(
+  t: DriverTarget,
+  replayer: Replayer,
+  recorded: RecordedCall[][],
+  requests: number,
+  concurrency: number,
+  f: DriverFigures,
+): Promise<void> {
+  let next = 0;
+  let rpcs = 0;
+  const cpu0 = sumCpu(t.pids);
+  const start = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < requests) {
+        const i = next++;
+        const n = await replayer.replay(recorded[i % recorded.length]);
+        rpcs += n;
+      }
+    }),
+  );
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const cpuMs = sumCpu(t.pids) - cpu0;
+  f.throughput.push(requests / seconds);
+  f.cpuUsPerRequest.push((cpuMs * 1000) / requests);
+  f.cpuUsPerRpc.push((cpuMs * 1000) / rpcs);
+}
+
+async function driverSection(recorded: RecordedCall[][]): Promise<void> {
+  const requests = Number(opts['driver-requests']);
+  const concurrency = Number(opts.concurrency);
+  const rounds = Number(opts.rounds);
+  const workerCounts = String(opts.workers)
+    .split(',')
+    .map((n) => Number(n));
+  const targets: { t: DriverTarget; r: Replayer; pools: DriverPools; f: DriverFigures }[] = [];
+  try {
+    const kinds: ['bulwark' | 'stock' | 'echo', number][] = [
+      ...workerCounts.map((n) => ['bulwark', n] as ['bulwark', number]),
+      ['stock', 1],
+      ['echo', 1],
+    ];
+    for (const [kind, n] of kinds) {
+      const t = await startDriverTarget(kind, n);
+      const pools = new DriverPools(t.socketFor);
+      const r = new Replayer(t, pools);
+      await r.startInstances();
+      targets.push({ t, r, pools, f: { throughput: [], cpuUsPerRequest: [], cpuUsPerRpc: [] } });
+    }
+    const rpcsPerRequest = recorded[0].filter((c) => c.method !== 'plugin.StartInstance').length;
+    for (const x of targets) {
+      await driverRound(x.t, x.r, recorded, Math.min(1000, requests), concurrency, {
+        throughput: [],
+        cpuUsPerRequest: [],
+        cpuUsPerRpc: [],
+      }); // warm-up
+    }
+    for (let round = 0; round < rounds; round++) {
+      for (const x of targets) await driverRound(x.t, x.r, recorded, requests, concurrency, x.f);
+    }
+    console.log(
+      `\n2. Synthetic Kong-side driver: recorded accepted chain requests (${rpcsPerRequest} RPCs each), ` +
+        `${rounds} rounds x ${requests} requests, ${concurrency} in flight, LIFO connection pools`,
+    );
+    console.log(
+      `  ${'server'.padEnd(30)} ${'requests/s'.padStart(11)} ${'CPU/request'.padStart(13)} ${'CPU/RPC'.padStart(10)}`,
+    );
+    for (const x of targets) {
+      console.log(
+        `  ${x.t.name.padEnd(30)} ${median(x.f.throughput).toFixed(0).padStart(11)}` +
+          ` ${median(x.f.cpuUsPerRequest).toFixed(0).padStart(10)} µs ${median(x.f.cpuUsPerRpc).toFixed(1).padStart(7)} µs`,
+      );
+    }
+    const find = (name: string) => targets.find((x) => x.t.name === name);
+    const one = find('bulwark, 1 worker');
+    const stock = find('stock kong-js-pluginserver');
+    const echo = find('bare MessagePack echo');
+    if (one && stock) {
+      console.log(
+        `  stock / bulwark (1 worker) CPU per request: ${(median(stock.f.cpuUsPerRequest) / median(one.f.cpuUsPerRequest)).toFixed(2)}x`,
+      );
+    }
+    if (one && echo) {
+      console.log(
+        `  bulwark (1 worker) / echo CPU per RPC: ${(median(one.f.cpuUsPerRpc) / median(echo.f.cpuUsPerRpc)).toFixed(2)}x`,
+      );
+    }
+    for (const x of targets) {
+      if (!one || x === one || !x.t.name.startsWith('bulwark')) continue;
+      console.log(
+        `  ${x.t.name} / 1 worker throughput: ${(median(x.f.throughput) / median(one.f.throughput)).toFixed(2)}x` +
+          `, CPU per request ${(median(x.f.cpuUsPerRequest) / median(one.f.cpuUsPerRequest)).toFixed(2)}x`,
+      );
+    }
+  } finally {
+    for (const x of targets) {
+      x.pools.close();
+      for (const c of x.t.children) c.kill('SIGTERM');
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
+  if (!process.env.BULWARK_OAUTH2_SIGNING_KEY) {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    process.env.BULWARK_OAUTH2_SIGNING_KEY = JSON.stringify({ ...privateKey.export({ format: 'jwk' }), alg: 'ES256' });
+  }
+  console.log(
+    `chain benchmark: node ${process.version}, ${os.availableParallelism()} cpu(s), load ${os.loadavg()[0].toFixed(2)}`,
+  );
+  const echo = await startEchoUpstream(0);
+  const config = benchConfig();
+  const gateways: EmulatorTarget[] = [];
+  try {
+    // The driver replays a recording, and its bulwark-jwt fetches the JWKS from the emulated gateway: both stay up.
+    const recorded = await emulatorSection(gateways, config, echo.port);
+    await driverSection(recorded);
+  } finally {
+    for (const t of gateways) await t.gw.close();
+    await echo.close();
+  }
+}
+
+if (opts['echo-server']) {
+  runEchoServer(opts['echo-server']);
+} else {
+  main().then(
+    () => process.exit(0),
+    (err) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}
