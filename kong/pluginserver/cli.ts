@@ -6,6 +6,8 @@
 //   query:  bulwark-pluginserver --plugins-root dist/plugins --dump-plugin <name>   (Kong ≥ 3.9 query_cmd)
 //           bulwark-pluginserver --plugins-root dist/plugins --dump-all-plugins     (Kong 3.0–3.8)
 import fs = require('fs');
+import net = require('net');
+import os = require('os');
 import path = require('path');
 import { parseArgs } from 'util';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './framer';
@@ -21,6 +23,7 @@ import {
   redirectStdoutToStderr,
 } from './plugins';
 import { PluginServer } from './server';
+import { IpcPeerLink, PeerMessage, runPrimary, workerIdentity } from './workers';
 
 export const USAGE = `usage: bulwark-pluginserver (-d <plugin dir>)... | --plugins-root <dir> [options]
   -d, --plugin-dir <dir>    a plugin directory (index.js exporting Plugin, Schema, Version, Priority, Name?); repeatable
@@ -35,6 +38,8 @@ export const USAGE = `usage: bulwark-pluginserver (-d <plugin dir>)... | --plugi
                             64 MiB largest body a Bulwark plugin reads)
   --metrics-listen <addr>   serve Prometheus metrics at http://<addr>/metrics (HOST:PORT, [IPv6]:PORT or :PORT for
                             127.0.0.1; off by default; plain HTTP without auth: keep it on a private address)
+  --workers <n>             worker processes serving the sockets (default: $BULWARK_PLUGINSERVER_WORKERS, else the
+                            number of cores this process may use; 1 with --metrics-listen); 1 = a single process
   -v, --verbose             debug logs
 Logs are JSON lines on stderr.`;
 
@@ -48,6 +53,7 @@ export interface CliOptions {
   shutdownGraceMs: number;
   maxMessageBytes: number;
   metricsListen?: ListenAddress;
+  workers: number;
   verbose: boolean;
 }
 
@@ -67,9 +73,24 @@ export function parseCli(argv: string[]): CliOptions {
       'shutdown-grace': { type: 'string', default: '5' },
       'max-message-mib': { type: 'string', default: String(DEFAULT_MAX_MESSAGE_BYTES / 1048576) },
       'metrics-listen': { type: 'string' },
+      workers: { type: 'string' },
       verbose: { type: 'boolean', short: 'v', default: false },
     },
   });
+  // Metrics live in one prom-client registry per process: with several workers one listener would show one worker's
+  // share. Until the registries are aggregated, --metrics-listen means one worker unless more are asked for (refused).
+  const metrics = values['metrics-listen'] !== undefined;
+  const workersText =
+    values.workers ?? process.env.BULWARK_PLUGINSERVER_WORKERS ?? (metrics ? '1' : String(os.availableParallelism()));
+  const workers = Number(workersText);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
+    throw new Error('--workers (or BULWARK_PLUGINSERVER_WORKERS) must be an integer from 1 to 256');
+  }
+  if (metrics && workers > 1) {
+    throw new Error(
+      '--metrics-listen runs one worker: --workers (or BULWARK_PLUGINSERVER_WORKERS) must be 1 with it (metrics are per process, not aggregated across workers yet)',
+    );
+  }
   const pluginDirs = [...(values['plugin-dir'] ?? []), ...(values['plugins-root'] ?? []).flatMap(pluginDirsUnderRoot)];
   if (pluginDirs.length === 0) throw new Error('no plugin: give -d <plugin dir> or --plugins-root <dir>');
   const seconds = (name: string, text: string): number => {
@@ -93,6 +114,7 @@ export function parseCli(argv: string[]): CliOptions {
     shutdownGraceMs: seconds('shutdown-grace', values['shutdown-grace'] ?? '5'),
     maxMessageBytes: mebibytes(values['max-message-mib'] ?? '72'),
     ...(values['metrics-listen'] === undefined ? {} : { metricsListen: parseListenAddress(values['metrics-listen']) }),
+    workers,
     verbose: values.verbose ?? false,
   };
 }
@@ -136,6 +158,10 @@ export async function main(argv: string[]): Promise<number | null> {
     return 0;
   }
   restoreStdout();
+
+  const worker = workerIdentity();
+  if (worker) return serveAsWorker(opts, plugins, log, worker.index, worker.count);
+  if (opts.workers > 1) return serveWithWorkers(opts, argv, plugins, log);
 
   const server = new PluginServer(plugins, log);
   const listener = new SocketListener(server, log, opts.maxMessageBytes);
@@ -196,6 +222,96 @@ export async function main(argv: string[]): Promise<number | null> {
 
 function formatAddress(a: ListenAddress): string {
   return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}
+
+/** The sockets to serve: one per plugin, plus the all-plugins socket. */
+function socketList(opts: CliOptions, plugins: Map<string, LoadedPlugin>): [string, string | null][] {
+  const list: [string, string | null][] = [...plugins.keys()].map((n) => [path.join(opts.kongPrefix, `${n}.sock`), n]);
+  if (opts.sockName) list.push([path.join(opts.kongPrefix, opts.sockName), null]);
+  return list;
+}
+
+/** The primary of --workers N: binds the sockets, hands them to the workers, relays between them, stops them. */
+async function serveWithWorkers(
+  opts: CliOptions,
+  argv: string[],
+  plugins: Map<string, LoadedPlugin>,
+  log: JsonLogger,
+): Promise<number | null> {
+  let primary: Awaited<ReturnType<typeof runPrimary>>;
+  try {
+    primary = await runPrimary({ count: opts.workers, sockets: socketList(opts, plugins), workerArgs: argv, log });
+  } catch (err) {
+    log.error('cannot start the workers', { error: errorMessage(err) });
+    return 1;
+  }
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info('stopping', { signal, workers: opts.workers });
+    void primary.shutdown(opts.shutdownGraceMs).then((code) => process.exit(code));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  // A worker that died stops everything (workers.ts): exit with its code once the others have stopped.
+  void primary.workerDied.then((code) => process.exit(code));
+  log.info('listening', {
+    pid: process.pid,
+    plugins: [...plugins.keys()],
+    sockets: socketList(opts, plugins).map(([p]) => p),
+    workers: opts.workers,
+  });
+  return null;
+}
+
+/** One worker of --workers N: serves the sockets the primary hands over; instances and long Steps via its peers. */
+function serveAsWorker(
+  opts: CliOptions,
+  plugins: Map<string, LoadedPlugin>,
+  log: JsonLogger,
+  index: number,
+  count: number,
+): Promise<number | null> {
+  const peers = new IpcPeerLink(index, count);
+  const server = new PluginServer(plugins, log, peers);
+  peers.handler = (op, from) => server.handlePeer(op, from);
+  const listener = new SocketListener(server, log, opts.maxMessageBytes);
+  const sweep = setInterval(
+    () => {
+      const ended = server.events.endIdle(opts.eventTtlMs);
+      if (ended > 0) log.warn('ended idle events', { ended, events: server.events.size, worker: index });
+    },
+    Math.min(opts.eventTtlMs / 2, 5000),
+  );
+  sweep.unref();
+  let stopping = false;
+  const stop = (graceMs: number): void => {
+    if (stopping) return;
+    stopping = true;
+    clearInterval(sweep);
+    void listener.shutdown(graceMs, false).then((unfinishedEvents) => {
+      if (process.connected)
+        process.send!({ type: 'stopped', unfinishedEvents } satisfies PeerMessage, () => process.exit(0));
+      else process.exit(0);
+    });
+  };
+  process.on('message', (msg: PeerMessage, handle?: unknown) => {
+    if (peers.receive(msg)) return;
+    if (msg.type === 'listen' && handle instanceof net.Server) {
+      listener.adopt(handle, msg.scope);
+      process.send!({ type: 'listening' } satisfies PeerMessage);
+    } else if (msg.type === 'shutdown') stop(msg.graceMs);
+  });
+  // The primary handles the signals and tells the workers; a primary that is gone (killed) stops them.
+  process.on('SIGTERM', () => undefined);
+  process.on('SIGINT', () => undefined);
+  process.on('disconnect', () => stop(0));
+  process.on('unhandledRejection', (reason) =>
+    log.warn('unhandled promise rejection', { error: errorMessage(reason) }),
+  );
+  process.send!({ type: 'ready' } satisfies PeerMessage);
+  return Promise.resolve(null);
 }
 
 if (require.main === module) {

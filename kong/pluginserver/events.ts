@@ -107,7 +107,16 @@ export class EventTable {
   private readonly events = new Map<number, PluginEvent>();
   // Ids start at a random offset so that after a restart a Step carrying an id of the previous process
   // (Kong keeps going on its side) gets "event id N not found" instead of reaching another request's event.
-  private nextId = randomIdBase();
+  private nextId: number;
+
+  /** Ids ≡ `index` (mod `stride`): with workers, an event id names the worker that runs the event. */
+  constructor(
+    private readonly stride = 1,
+    private readonly index = 0,
+  ) {
+    const base = randomIdBase();
+    this.nextId = base - (base % stride) + index + (base % stride > index ? stride : 0);
+  }
 
   get size(): number {
     return this.events.size;
@@ -115,7 +124,7 @@ export class EventTable {
 
   create(pluginName: string): PluginEvent {
     const id = this.nextId;
-    this.nextId = this.nextId >= 0x7fffffff ? 1 : this.nextId + 1;
+    this.nextId = id + this.stride > 0x7fffffff ? this.stride + this.index : id + this.stride;
     const event = new PluginEvent(id, pluginName, (e) => this.events.delete(e.id));
     this.events.set(id, event);
     return event;

@@ -22,6 +22,7 @@ const MAX_QUEUED_REQUESTS = 64;
 class Connection implements RpcConnection {
   current: PluginEvent | null = null;
   alive = true;
+  onClose: (() => void) | null = null;
   readonly framer: MessageFramer;
   readonly queue: unknown[] = [];
   draining = false;
@@ -44,6 +45,7 @@ interface Listening {
 export class SocketListener {
   private readonly servers: Listening[] = [];
   private readonly sockets = new Set<net.Socket>();
+  private readonly adopted: net.Server[] = [];
 
   constructor(
     private readonly pluginServer: PluginServer,
@@ -86,6 +88,16 @@ export class SocketListener {
     this.servers.push({ path: socketPath, server, dev, ino });
   }
 
+  /**
+   * Serves a socket another process bound and listens on (a worker of `--workers N`, given the primary's listening
+   * socket): accepts on it alongside the other workers. The socket file belongs to the primary.
+   */
+  adopt(server: net.Server, scope: string | null): void {
+    server.on('connection', (socket: net.Socket) => this.serve(socket, scope));
+    server.on('error', (err) => this.log.error('socket server error', { error: errorMessage(err) }));
+    this.adopted.push(server);
+  }
+
   private serve(socket: net.Socket, scope: string | null): void {
     const conn = new Connection(scope, this.maxMessageBytes);
     this.sockets.add(socket);
@@ -94,6 +106,7 @@ export class SocketListener {
       this.sockets.delete(socket);
       conn.alive = false;
       conn.queue.length = 0;
+      conn.onClose?.();
       // Kong gave up waiting for this reply (read timeout, worker exit): it will never step the event.
       conn.current?.end('the connection closed while Kong waited for the reply');
     });
@@ -153,7 +166,8 @@ export class SocketListener {
    * Stops accepting (and removes the socket files that are still this server's), waits up to `graceMs` for
    * the live events to end, then ends whatever is left and closes the connections.
    */
-  async shutdown(graceMs: number): Promise<void> {
+  async shutdown(graceMs: number, logStopped = true): Promise<number> {
+    for (const server of this.adopted) server.close();
     for (const { path: socketPath, server, dev, ino } of this.servers) {
       server.close();
       // Only a file that is still ours: during `kong reload` a newer server has already replaced it. (Between
@@ -174,6 +188,7 @@ export class SocketListener {
     const unfinished = this.pluginServer.events.size;
     this.pluginServer.events.endAll('the plugin server is shutting down');
     for (const socket of this.sockets) socket.destroy();
-    this.log.info('stopped', { unfinishedEvents: unfinished });
+    if (logStopped) this.log.info('stopped', { unfinishedEvents: unfinished });
+    return unfinished;
   }
 }

@@ -7,13 +7,34 @@ import type { Instance } from 'kong-pdk/lib/mod';
 import { EventCarrier, EventTable, PluginEvent, RET, isExitCall, randomIdBase } from './events';
 import { JsonLogger, errorMessage } from './log';
 import { LoadedPlugin, PluginInfo, pluginInfo } from './plugins';
+import { PeerLink, PeerOp, ownerOf } from './workers';
 
 export interface RpcConnection extends EventCarrier {
   /** The plugin a per-plugin socket is dedicated to; null for a socket that serves every plugin. */
   readonly scope: string | null;
   /** False once the peer has gone: nothing more can be delivered on it. */
   alive: boolean;
+  /** Called once when the peer goes (set while a request is forwarded to another worker). */
+  onClose?: (() => void) | null;
 }
+
+/** A connection of another worker, whose request for one of this worker's events was forwarded here. */
+class ForwardedConnection implements RpcConnection {
+  current: PluginEvent | null = null;
+  alive = true;
+  constructor(readonly scope: string | null) {}
+}
+
+const STEP_METHODS = new Set([
+  'plugin.Step',
+  'plugin.StepMultiMap',
+  'plugin.StepCredential',
+  'plugin.StepConsumer',
+  'plugin.StepRoute',
+  'plugin.StepService',
+  'plugin.StepMemoryStats',
+  'plugin.StepError',
+]);
 
 export interface ServerStatus {
   Pid: number;
@@ -46,18 +67,26 @@ type Method = (arg: unknown, conn: RpcConnection) => Promise<unknown>;
 const EXIT_PHASES = new Set(['rewrite', 'access', 'response']);
 
 export class PluginServer {
-  readonly events = new EventTable();
+  readonly events: EventTable;
   private readonly instances = new Map<number, LiveInstance>();
   // Random start: after a restart, ids Kong cached from the previous process get "no plugin instance #N"
   // (Kong then restarts its instances) instead of silently naming another plugin's new instance.
-  private nextInstanceId = randomIdBase();
+  // With workers, ids are ≡ this worker's index (mod the worker count): the id names its owner.
+  private nextInstanceId: number;
   private readonly encoder = new Encoder();
   private readonly methods: ReadonlyMap<string, Method>;
+  private readonly forwarded = new Map<string, ForwardedConnection>();
+  private nextForwardKey = 1;
 
   constructor(
     readonly plugins: ReadonlyMap<string, LoadedPlugin>,
     private readonly log: JsonLogger,
+    private readonly peers: PeerLink | null = null,
   ) {
+    const count = peers?.count ?? 1;
+    const index = peers?.index ?? 0;
+    this.events = new EventTable(count, index);
+    this.nextInstanceId = alignId(randomIdBase(), count, index);
     const step: Method = (arg, conn) => this.step(arg, conn, false);
     // A Map, not `this[cmd]` as in kong-pdk's listener.js, so no other property is callable over RPC.
     this.methods = new Map<string, Method>([
@@ -76,7 +105,8 @@ export class PluginServer {
       // {Gc: true} collects garbage first when node runs with --expose-gc (soak tests compare heaps).
       [
         'GetStatus',
-        async (arg) => this.status(typeof arg === 'object' && arg !== null && (arg as { Gc?: unknown }).Gc === true),
+        async (arg) =>
+          this.aggregateStatus(typeof arg === 'object' && arg !== null && (arg as { Gc?: unknown }).Gc === true),
       ],
       ['GetPluginInfo', async (arg) => this.pluginInfo(arg)],
     ]);
@@ -84,6 +114,90 @@ export class PluginServer {
 
   get instanceCount(): number {
     return this.instances.size;
+  }
+
+  /** Local figures, plus every other worker's events, heap and RSS when there are workers. */
+  private async aggregateStatus(collectGarbage: boolean): Promise<ServerStatus> {
+    const local = this.status(collectGarbage);
+    if (!this.peers) return local;
+    const others = await Promise.all(
+      this.otherWorkers().map(
+        (w) => this.peers!.call(w, { kind: 'status', gc: collectGarbage }) as Promise<ServerStatus>,
+      ),
+    );
+    for (const o of others) {
+      local.Events += o.Events;
+      local.Heap += o.Heap;
+      local.Rss += o.Rss;
+    }
+    local.Pid = process.ppid; // the primary: the process Kong started
+    return local;
+  }
+
+  private otherWorkers(): number[] {
+    if (!this.peers) return [];
+    const list: number[] = [];
+    for (let i = 0; i < this.peers.count; i++) if (i !== this.peers.index) list.push(i);
+    return list;
+  }
+
+  /** Answers another worker's call (see workers.ts). */
+  async handlePeer(op: PeerOp, from: number): Promise<unknown> {
+    switch (op.kind) {
+      case 'start': {
+        const plugin = this.plugins.get(op.name);
+        if (!plugin) throw new Error(`plugin "${op.name}" is not loaded`);
+        const config: unknown = JSON.parse(op.config);
+        const instance = plugin.module.new(config);
+        this.instances.set(op.id, { id: op.id, pluginName: op.name, config, startTime: Date.now() / 1000, instance });
+        return null;
+      }
+      case 'close': {
+        const live = this.instances.get(op.id);
+        if (live) {
+          this.instances.delete(op.id);
+          live.instance.close();
+        }
+        return null;
+      }
+      case 'request': {
+        const conn = new ForwardedConnection(op.scope);
+        const key = `${from}:${op.key}`;
+        this.forwarded.set(key, conn);
+        try {
+          return await this.handleRequest(op.message, conn);
+        } finally {
+          this.forwarded.delete(key);
+        }
+      }
+      case 'closed': {
+        const conn = this.forwarded.get(`${from}:${op.key}`);
+        if (conn) {
+          conn.alive = false;
+          conn.current?.end('the connection closed while Kong waited for the reply');
+        }
+        return null;
+      }
+      case 'status':
+        return this.status(op.gc);
+    }
+  }
+
+  /** A Step for an event another worker runs: that worker answers it; the reply goes out on this connection. */
+  private async forward(owner: number, message: unknown, conn: RpcConnection): Promise<Uint8Array | null> {
+    const key = this.nextForwardKey++;
+    conn.onClose = () => void this.peers!.call(owner, { kind: 'closed', key }).catch(() => undefined);
+    try {
+      const reply = (await this.peers!.call(owner, {
+        kind: 'request',
+        message,
+        scope: conn.scope,
+        key,
+      })) as Uint8Array | null;
+      return reply;
+    } finally {
+      conn.onClose = null;
+    }
   }
 
   status(collectGarbage = false): ServerStatus {
@@ -115,6 +229,20 @@ export class PluginServer {
     if (typeof msgid !== 'number') {
       this.log.warn('ignoring an RPC request without a numeric msgid');
       return null;
+    }
+    if (this.peers && typeof fullMethod === 'string' && STEP_METHODS.has(fullMethod) && Array.isArray(params)) {
+      const eventId = (params[0] as { EventId?: unknown } | undefined)?.EventId;
+      if (typeof eventId === 'number' && Number.isInteger(eventId) && eventId > 0) {
+        const owner = ownerOf(eventId, this.peers.count);
+        if (owner !== this.peers.index) {
+          try {
+            return await this.forward(owner, message, conn);
+          } catch (err) {
+            // The owner is gone (the plugin server is stopping): an error, never a silent skip on this side.
+            return this.encoder.encode([1, msgid, `event id ${eventId} not found (${errorMessage(err)})`, null]);
+          }
+        }
+      }
     }
     let result: unknown;
     try {
@@ -170,10 +298,24 @@ export class PluginServer {
     if (typeof Config !== 'string') throw new RpcError('StartInstance Config must be a JSON string');
     const config: unknown = JSON.parse(Config);
     const instance = plugin.module.new(config); // `new Plugin(config)`; a throwing constructor is an RPC error
+    const count = this.peers?.count ?? 1;
     const id = this.nextInstanceId;
-    this.nextInstanceId = this.nextInstanceId >= 0x7fffffff ? 1 : this.nextInstanceId + 1;
+    this.nextInstanceId = id + count > 0x7fffffff ? alignId(1, count, this.peers?.index ?? 0) : id + count;
     const live: LiveInstance = { id, pluginName: Name, config, startTime: Date.now() / 1000, instance };
     this.instances.set(id, live);
+    if (this.peers) {
+      // Kong sends this instance's events on any connection: every worker has it before Kong learns its id.
+      try {
+        await Promise.all(
+          this.otherWorkers().map((w) => this.peers!.call(w, { kind: 'start', id, name: Name, config: Config })),
+        );
+      } catch (err) {
+        this.instances.delete(id);
+        instance.close();
+        await Promise.all(this.otherWorkers().map((w) => this.peers!.call(w, { kind: 'close', id }).catch(() => null)));
+        throw new RpcError(`instance could not start on every worker: ${errorMessage(err)}`);
+      }
+    }
     this.log.info('instance started', { plugin: Name, instance: id });
     return { Name, Id: id, Config: config, StartTime: live.startTime };
   }
@@ -182,6 +324,7 @@ export class PluginServer {
     const live = this.instanceFor(arg, conn);
     live.instance.close();
     this.instances.delete(live.id);
+    await Promise.all(this.otherWorkers().map((w) => this.peers!.call(w, { kind: 'close', id: live.id })));
     this.log.info('instance closed', { plugin: live.pluginName, instance: live.id });
     return { Name: live.pluginName, Id: live.id, Config: live.config };
   }
@@ -269,4 +412,10 @@ export class PluginServer {
     if (!plugin) throw new RpcError(`plugin "${String(name)}" is not loaded`);
     return pluginInfo(plugin);
   }
+}
+
+/** The first id ≥ `from` that is ≡ `index` (mod `count`). */
+function alignId(from: number, count: number, index: number): number {
+  const id = from - (from % count) + index;
+  return id >= from ? id : id + count;
 }

@@ -132,7 +132,7 @@ interface RecordedCall {
 
 /** Everything the emulator sends to plugin servers while `recording` is set (the emulator's RpcClient, wrapped). */
 const recorder: { recording: RecordedCall[] | null; starts: RecordedCall[] } = { recording: null, starts: [] };
-const originalCall = RpcClient.prototype.call; // eslint-disable-line @typescript-eslint/unbound-method
+const originalCall = RpcClient.prototype.call;
 RpcClient.prototype.call = async function (this: RpcClient, method: string, arg: unknown): Promise<unknown> {
   const result = await originalCall.call(this, method, arg);
   const entry = { socket: path.basename(this.socketPath), method, arg, result };
