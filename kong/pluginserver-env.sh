@@ -13,9 +13,10 @@
 #
 # Environment: Kong spawns the start command from an nginx worker (kong/runloop/plugin_servers/process.lua), and
 # nginx workers keep only TZ and the variables named by `env` directives: the plugin server runs without PATH,
-# HOME or NODE_EXTRA_CA_CERTS. Every path here is absolute, and bulwark-pluginserver reads no environment variable
+# HOME or NODE_EXTRA_CA_CERTS. Every path here is absolute, and bulwark-pluginserver needs no environment variable
 # (trust anchors are plugin config: bulwark-jwt ca_certificates, bulwark-rate-limit redis.ssl_ca_certificate), so
-# Bulwark needs none. To hand variables to Node anyway (e.g. NODE_EXTRA_CA_CERTS, NODE_OPTIONS), list their names
+# Bulwark needs none (it runs one worker process per core it may use; BULWARK_PLUGINSERVER_WORKERS, listed below,
+# would set another count). To hand variables to Node anyway (e.g. NODE_EXTRA_CA_CERTS, NODE_OPTIONS), list their names
 # in BULWARK_PLUGINSERVER_ENV (space-separated): they become `nginx_main_env` (nginx `env NAME;` directives).
 #
 # bulwark-guard (kong/plugins/bulwark-guard, a Lua plugin the Dockerfile installs into Kong's Lua path) is listed in

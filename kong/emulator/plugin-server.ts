@@ -56,7 +56,22 @@ export function pluginServerEntries(
   return pluginNames.map((name, i) => ({
     name,
     socket: path.join(prefix, `${name}.sock`),
-    startCmd: i === 0 ? [node, bulwarkBin, '--plugins-root', pluginsRoot, '-p', prefix, ...bulwarkArgs] : undefined,
+    // One worker unless BULWARK_PLUGINSERVER_WORKERS says otherwise: a suite's in-memory limits and lockouts are per
+    // worker (kong/pluginserver/workers.ts), and which worker a pooled connection reaches is the kernel's choice.
+    startCmd:
+      i === 0
+        ? [
+            node,
+            bulwarkBin,
+            '--plugins-root',
+            pluginsRoot,
+            '-p',
+            prefix,
+            '--workers',
+            process.env.BULWARK_PLUGINSERVER_WORKERS ?? '1',
+            ...bulwarkArgs,
+          ]
+        : undefined,
     queryCmd: [node, bulwarkBin, '--plugins-root', pluginsRoot, '--dump-plugin', name],
   }));
 }

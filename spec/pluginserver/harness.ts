@@ -100,10 +100,14 @@ export async function startBulwark(args: string[] = [], prefix = tmpPrefix()): P
     },
   );
   const server = new ServerProcess(child, prefix);
-  await waitFor('bulwark-pluginserver to listen', () => {
-    if (server.exit) throw new Error(`bulwark-pluginserver exited: ${server.stderr}`);
-    return server.stderr.includes('"msg":"listening"');
-  });
+  await waitFor(
+    'bulwark-pluginserver to listen',
+    () => {
+      if (server.exit) throw new Error(`bulwark-pluginserver exited: ${server.stderr}`);
+      return server.stderr.includes('"msg":"listening"');
+    },
+    30_000,
+  ); // with --workers (default: one per core) three processes load the plugins: slow on a loaded machine
   return server;
 }
 
