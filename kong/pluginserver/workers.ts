@@ -70,7 +70,12 @@ export class IpcPeerLink implements PeerLink {
     const seq = ++this.seq;
     return new Promise((resolve, reject) => {
       this.pending.set(seq, { resolve, reject });
-      process.send!({ type: 'call', to, from: this.index, seq, op } satisfies PeerMessage);
+      // The callback gets the error of a closed channel (the primary is gone): the call fails, nothing waits.
+      process.send!({ type: 'call', to, from: this.index, seq, op } satisfies PeerMessage, undefined, {}, (err) => {
+        if (!err) return;
+        this.pending.delete(seq);
+        reject(err);
+      });
     });
   }
 
@@ -84,17 +89,13 @@ export class IpcPeerLink implements PeerLink {
       return true;
     }
     if (msg.type === 'call') {
+      const answer = (ok: boolean, value: unknown): void => {
+        const reply: PeerMessage = { type: 'answer', to: msg.from, from: this.index, seq: msg.seq, ok, value };
+        process.send!(reply, undefined, {}, () => undefined); // a closed channel: the asker is gone with the primary
+      };
       this.handler(msg.op, msg.from).then(
-        (value) => process.send!({ type: 'answer', to: msg.from, from: this.index, seq: msg.seq, ok: true, value }),
-        (err) =>
-          process.send!({
-            type: 'answer',
-            to: msg.from,
-            from: this.index,
-            seq: msg.seq,
-            ok: false,
-            value: errorMessage(err),
-          }),
+        (value) => answer(true, value),
+        (err) => answer(false, errorMessage(err)),
       );
       return true;
     }
@@ -140,9 +141,29 @@ export async function runPrimary(
     });
     workers.push(child);
     child.on('message', (msg: PeerMessage) => {
-      // Relay between workers.
-      if (msg.type === 'call' || msg.type === 'answer') workers[msg.to]?.send(msg);
+      if (msg.type !== 'call' && msg.type !== 'answer') return;
+      // Relay between workers. A call to a worker that is gone is answered with an error at once (the caller
+      // answers Kong with an error, never waits forever); an answer to a gone worker has nobody to wait for it.
+      const unreachable = (): void => {
+        if (msg.type === 'call') {
+          const answer: PeerMessage = {
+            type: 'answer',
+            to: msg.from,
+            from: msg.to,
+            seq: msg.seq,
+            ok: false,
+            value: `worker ${msg.to} is gone`,
+          };
+          if (child.connected) child.send(answer, () => undefined);
+        }
+      };
+      const target = workers[msg.to];
+      if (!target?.connected) return unreachable();
+      target.send(msg, (err) => {
+        if (err) unreachable();
+      });
     });
+    child.on('error', (err) => log.warn('worker IPC error', { worker: i, error: errorMessage(err) }));
     child.on('exit', (code, signal) => {
       if (stopping) return;
       log.error('a worker exited: stopping the plugin server', { worker: i, code, signal });

@@ -2,7 +2,22 @@
 // that Kong sends on a connection of another worker is forwarded to the owner (kong/pluginserver/workers.ts).
 import fs = require('fs');
 import { RpcTestClient } from '../../kong/test-tools/rpc-test-client';
-import { EventStep, ServerProcess, startBulwark, startInstance, status } from './harness';
+import { EventStep, ServerProcess, startBulwark, startInstance, status, tmpPrefix } from './harness';
+
+/** The pids of a process's children (the workers of a primary), from /proc. */
+function childPids(parent: number): number[] {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent) pids.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return pids;
+}
 
 const WORKERS = 2;
 
@@ -92,6 +107,57 @@ describe('bulwark-pluginserver --workers 2', () => {
     }
     expect((await status(first)).Events).toBe(0);
   });
+
+  test('kong reload: stopping the old server (2 workers) leaves the sockets of the new one (2 workers) serving', async () => {
+    const prefix = tmpPrefix();
+    const older = await startBulwark(['--workers', String(WORKERS)], prefix);
+    let newer: ServerProcess | undefined;
+    try {
+      newer = await startBulwark(['--workers', String(WORKERS)], prefix);
+      older.child.kill('SIGTERM');
+      expect(await older.exited).toEqual({ code: 0, signal: null });
+      for (const sock of ['all.sock', 'echo.sock']) {
+        expect(fs.existsSync(newer.socket(sock))).toBe(true);
+        // Several connections, so that both of the newer server's workers answer.
+        for (let i = 0; i < 6; i++) {
+          const client = await newer.connect(sock);
+          clients.push(client);
+          expect(((await client.call('plugin.GetStatus', null)) as { Pid: number }).Pid).toBe(newer.child.pid);
+        }
+      }
+      newer.child.kill('SIGTERM');
+      await newer.exited;
+      expect(fs.readdirSync(prefix)).toEqual([]);
+    } finally {
+      await newer?.kill();
+      await older.kill();
+    }
+  }, 60_000);
+
+  test('a worker killed with SIGKILL stops the whole server: exit 1 and no socket left (Kong restarts it)', async () => {
+    const other = await startBulwark(['--workers', String(WORKERS)]);
+    try {
+      const workers = childPids(other.child.pid!);
+      expect(workers).toHaveLength(WORKERS);
+      process.kill(workers[0], 'SIGKILL');
+      expect(await other.exited).toEqual({ code: 1, signal: null });
+      // No half server keeps answering with a partial instance table: the sockets are gone, the other worker too.
+      expect(fs.existsSync(other.socket('all.sock'))).toBe(false);
+      expect(fs.existsSync(other.socket('echo.sock'))).toBe(false);
+      const alive = (pid: number) => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      for (let i = 0; i < 100 && alive(workers[1]); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(alive(workers[1])).toBe(false);
+    } finally {
+      await other.kill();
+    }
+  }, 30_000);
 
   test('SIGTERM stops every worker and removes the sockets; exit 0', async () => {
     const other = await startBulwark(['--workers', String(WORKERS)]);
