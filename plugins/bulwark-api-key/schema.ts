@@ -220,7 +220,7 @@ export const ConfigFields = configFields({
   forwarded_header: forwardedHeader('Header the trusted proxies write the client chain to.'),
   redis: redis({
     description:
-      'Redis of the redis store and of the lockout counters (mode none: declarative store, lockout counted in memory per node).',
+      'Redis of the redis store and of the lockout counters (mode none: declarative store, lockout counted in memory per plugin-server worker, so per worker and per node).',
     noneMeans: 'no Redis',
     keyPrefix: { default: 'bulwark-ak', description: 'Prefix of every key this plugin reads or writes in Redis.' },
   }),

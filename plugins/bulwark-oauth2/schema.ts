@@ -180,7 +180,7 @@ export const ConfigFields = configFields({
     {
       required: true,
       description:
-        'Limits failed client authentications, counted in memory per plugin server process (per Kong node), by client_id and by client IP.',
+        'Limits failed client authentications, counted in memory per plugin-server worker process (per worker, so per Kong node too), by client_id and by client IP.',
     },
   ),
   trusted_proxies: trustedProxies(

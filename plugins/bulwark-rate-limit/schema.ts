@@ -195,7 +195,7 @@ export const ConfigFields = configFields({
     one_of: ['fail-closed', 'local-fallback', 'fail-open'],
     default: 'local-fallback',
     description:
-      'When Redis fails: fail-closed (503), local-fallback (limit per node in memory, limit / expected_nodes) or fail-open (admit without limits).',
+      'When Redis fails: fail-closed (503), local-fallback (in memory, limit / expected_nodes per plugin-server worker: N workers admit N times that per node) or fail-open (admit without limits).',
   }),
   expected_nodes: integer({
     default: 1,
@@ -223,7 +223,8 @@ export const ConfigFields = configFields({
     },
   ),
   redis: redis({
-    description: 'Where counters live. mode none: in-memory on each node (single node, tests, npm run gateway).',
+    description:
+      'Where counters live. mode none: in memory in each plugin-server worker, so the limit is per worker (bulwark-pluginserver --workers N admits up to N × limit per node; tests, npm run gateway); a Redis mode gives one limit across every worker and node.',
     noneMeans: 'in-memory',
     afterTimeout: 'past it the request follows on_redis_error',
     keyPrefix: { default: 'bulwark-rl', description: 'Prefix of every counter key in Redis.' },
