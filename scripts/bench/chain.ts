@@ -1,5 +1,5 @@
 // Benchmark (not a test): what the repository's kong.yml chain (bulwark-transport → bulwark-jwt → bulwark-rate-limit →
-// bulwark-validator on the orders route) costs the plugin server, per request:
+// bulwark-authz → bulwark-validator on the orders route) costs the plugin server, per request:
 //
 //   1. through the Kong emulator, bulwark-pluginserver vs the stock kong-js-pluginserver: PDK round trips per request
 //      (per plugin, from the emulator's per-request count) and the plugin-server processes' CPU per request, for the
@@ -37,7 +37,7 @@ import { startEchoUpstream } from '../../kong/echo-upstream/server';
 const CLI = path.join(repoRoot, 'dist/js/kong/pluginserver/cli.js');
 const PLUGINS_ROOT = path.join(repoRoot, 'dist/plugins');
 const STOCK_BIN = require.resolve('kong-pdk/bin/kong-js-pluginserver');
-const CHAIN = ['bulwark-transport', 'bulwark-jwt', 'bulwark-rate-limit', 'bulwark-validator'];
+const CHAIN = ['bulwark-transport', 'bulwark-jwt', 'bulwark-rate-limit', 'bulwark-authz', 'bulwark-validator'];
 
 const { values: opts } = parseArgs({
   options: {
@@ -100,6 +100,10 @@ function benchConfig(): string {
   for (const key of Object.keys(doc))
     if (key !== '_format_version' && key !== 'services') delete (doc as Record<string, unknown>)[key];
   doc.services = doc.services.filter((s) => s.name === 'auth' || s.name === 'orders');
+  // The driver replays recorded requests, token included: a day-long token outlives any run (kong.yml: 300 s).
+  const oauth2 = doc.services.find((s) => s.name === 'auth')?.plugins?.find((p) => p.name === 'bulwark-oauth2');
+  if (!oauth2) throw new Error('kong.yml has no auth service with bulwark-oauth2');
+  (oauth2.config as Record<string, unknown>).token_ttl = 86400;
   const orders = doc.services.find((s) => s.name === 'orders');
   if (!orders?.plugins) throw new Error('kong.yml has no orders service with plugins');
   const names = orders.plugins.map((p) => p.name);
@@ -189,7 +193,8 @@ function scenarios(): Scenario[] {
   for (const plugin of CHAIN) {
     list.push({
       name: `alone: ${plugin}`,
-      expect: 200,
+      // bulwark-authz alone has no identity to authorise: its refusal is the path measured.
+      expect: plugin === 'bulwark-authz' ? 403 : 200,
       request: (t) => get('/orders?limit=10', { ...auth(t), Host: `${plugin}.alone` }),
     });
   }
@@ -226,7 +231,9 @@ async function refreshToken(t: EmulatorTarget): Promise<void> {
     path: '/oauth2/token',
     scheme: 'https',
     headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-    body: 'grant_type=client_credentials&client_id=demo-client&client_secret=demo-secret-change-me',
+    body:
+      'grant_type=client_credentials&client_id=demo-client&client_secret=demo-secret-change-me' +
+      '&scope=orders%3Aread%20orders%3Awrite',
   });
   if (r.status !== 200) throw new Error(`token request: ${r.status} ${r.body.toString()}`);
   t.token = (JSON.parse(r.body.toString()) as { access_token: string }).access_token;
@@ -251,6 +258,7 @@ async function emulatorSection(targets: EmulatorTarget[], config: string, echoPo
   const requests = Number(opts.requests);
   const rounds = Number(opts.rounds);
   const recorded: RecordedCall[][] = [];
+  let recordingNote = '';
   {
     targets.push(await startEmulator('bulwark', config, echoPort));
     targets.push(await startEmulator('stock', config, echoPort));
@@ -291,8 +299,18 @@ async function emulatorSection(targets: EmulatorTarget[], config: string, echoPo
           (c.method === 'plugin.HandleEvent' || c.method.startsWith('plugin.Step')),
       );
       recorded.push(chainCalls);
+      if (i === 0) {
+        const events = new Set(chainCalls.map((c) => c.eventId));
+        let switches = 0;
+        for (let k = 1; k < chainCalls.length; k++) if (chainCalls[k].eventId !== chainCalls[k - 1].eventId) switches++;
+        recordingNote =
+          `recording: ${recorder.recording.length} RPCs, ${chainCalls.length} of the chain in ${events.size} events` +
+          ` (${switches + 1 > events.size ? 'interleaved' : 'not interleaved'}; other calls dropped: ` +
+          `${[...new Set(recorder.recording.filter((c) => !chainCalls.includes(c)).map((c) => `${c.socket} ${c.method}`))].join(', ') || 'none'})`;
+      }
       recorder.recording = null;
     }
+    console.log(`\n${recordingNote}`);
     console.log(`\n1. Through the Kong emulator: ${rounds} rounds x ${requests} requests per scenario and server`);
     console.log(
       `  ${'scenario'.padEnd(36)} ${'RPCs bulwark'.padStart(13)} ${'RPCs stock'.padStart(11)}` +
@@ -325,6 +343,8 @@ class DriverConnection {
   private waiter: ((reply: unknown[]) => void) | null = null;
   private failure: ((err: Error) => void) | null = null;
   private msgid = 0;
+  /** (bulwark with workers) the worker serving this connection: the owner of the events it starts. */
+  worker = -1;
 
   private constructor(private readonly socket: net.Socket) {
     socket.on('data', (chunk: Buffer) => {
@@ -363,7 +383,14 @@ class DriverConnection {
 class DriverPools {
   private readonly idle = new Map<string, DriverConnection[]>();
   private readonly all: DriverConnection[] = [];
-  constructor(private readonly socketFor: (name: string) => string) {}
+
+  /** Steps sent on a connection of another worker than the event's owner (bulwark with workers). */
+  forwardedSteps = 0;
+  steps = 0;
+  constructor(
+    private readonly socketFor: (name: string) => string,
+    private readonly workers = 1,
+  ) {}
 
   async call(socket: string, method: string, arg: unknown): Promise<unknown[]> {
     const list = this.idle.get(socket) ?? [];
@@ -373,7 +400,16 @@ class DriverPools {
       conn = await DriverConnection.connect(this.socketFor(socket));
       this.all.push(conn);
     }
+    if (this.workers > 1 && method.startsWith('plugin.Step')) {
+      this.steps++;
+      if (conn.worker >= 0 && (arg as { EventId: number }).EventId % this.workers !== conn.worker)
+        this.forwardedSteps++;
+    }
     const reply = await conn.call(method, arg);
+    // A HandleEvent is never forwarded: the worker that answers it owns the event (id ≡ worker mod N).
+    if (this.workers > 1 && method === 'plugin.HandleEvent' && reply[2] == null) {
+      conn.worker = (reply[3] as { EventId: number }).EventId % this.workers;
+    }
     list.push(conn);
     return reply;
   }
@@ -389,6 +425,7 @@ interface DriverTarget {
   children: ChildProcess[];
   socketFor: (plugin: string) => string;
   echo: boolean;
+  workers: number;
 }
 
 async function waitForSocket(socketPath: string, children: ChildProcess[]): Promise<void> {
@@ -419,6 +456,7 @@ async function startDriverTarget(kind: 'bulwark' | 'stock' | 'echo', workers: nu
       children,
       socketFor: (p) => path.join(dir, `${p}.sock`),
       echo: false,
+      workers,
     };
   }
   if (kind === 'stock') {
@@ -430,6 +468,7 @@ async function startDriverTarget(kind: 'bulwark' | 'stock' | 'echo', workers: nu
       children,
       socketFor: (p) => path.join(dir, `${p}.sock`),
       echo: false,
+      workers: 1,
     };
   }
   run([__filename, '--echo-server', path.join(dir, 'echo.sock')]);
@@ -440,6 +479,7 @@ async function startDriverTarget(kind: 'bulwark' | 'stock' | 'echo', workers: nu
     children,
     socketFor: () => path.join(dir, 'echo.sock'),
     echo: true,
+    workers: 1,
   };
 }
 
@@ -530,6 +570,8 @@ interface DriverFigures {
   throughput: number[];
   cpuUsPerRequest: number[];
   cpuUsPerRpc: number[];
+  /** The driver's own CPU (this process: it competes for the same cores). */
+  driverCpuUsPerRequest: number[];
 }
 
 async function driverRound(
@@ -543,6 +585,7 @@ async function driverRound(
   let next = 0;
   let rpcs = 0;
   const cpu0 = sumCpu(t.pids);
+  const own0 = process.cpuUsage();
   const start = process.hrtime.bigint();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -555,6 +598,8 @@ async function driverRound(
   );
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   const cpuMs = sumCpu(t.pids) - cpu0;
+  const own = process.cpuUsage(own0);
+  f.driverCpuUsPerRequest.push((own.user + own.system) / requests);
   f.throughput.push(requests / seconds);
   f.cpuUsPerRequest.push((cpuMs * 1000) / requests);
   f.cpuUsPerRpc.push((cpuMs * 1000) / rpcs);
@@ -576,10 +621,15 @@ async function driverSection(recorded: RecordedCall[][]): Promise<void> {
     ];
     for (const [kind, n] of kinds) {
       const t = await startDriverTarget(kind, n);
-      const pools = new DriverPools(t.socketFor);
+      const pools = new DriverPools(t.socketFor, t.workers);
       const r = new Replayer(t, pools);
       await r.startInstances();
-      targets.push({ t, r, pools, f: { throughput: [], cpuUsPerRequest: [], cpuUsPerRpc: [] } });
+      targets.push({
+        t,
+        r,
+        pools,
+        f: { throughput: [], cpuUsPerRequest: [], cpuUsPerRpc: [], driverCpuUsPerRequest: [] },
+      });
     }
     const rpcsPerRequest = recorded[0].length;
     for (const x of targets) {
@@ -587,6 +637,7 @@ async function driverSection(recorded: RecordedCall[][]): Promise<void> {
         throughput: [],
         cpuUsPerRequest: [],
         cpuUsPerRpc: [],
+        driverCpuUsPerRequest: [],
       }); // warm-up
     }
     for (let round = 0; round < rounds; round++) {
@@ -597,12 +648,15 @@ async function driverSection(recorded: RecordedCall[][]): Promise<void> {
         `${rounds} rounds x ${requests} requests, ${concurrency} in flight, LIFO connection pools`,
     );
     console.log(
-      `  ${'server'.padEnd(30)} ${'requests/s'.padStart(11)} ${'CPU/request'.padStart(13)} ${'CPU/RPC'.padStart(10)}`,
+      `  ${'server'.padEnd(30)} ${'requests/s'.padStart(11)} ${'CPU/request'.padStart(13)} ${'CPU/RPC'.padStart(10)}` +
+        ` ${'driver CPU/request'.padStart(19)} ${'forwarded Steps'.padStart(16)}`,
     );
     for (const x of targets) {
+      const forwarded = x.pools.steps > 0 ? `${x.pools.forwardedSteps}/${x.pools.steps}` : x.t.workers > 1 ? '0' : '–';
       console.log(
         `  ${x.t.name.padEnd(30)} ${median(x.f.throughput).toFixed(0).padStart(11)}` +
-          ` ${median(x.f.cpuUsPerRequest).toFixed(0).padStart(10)} µs ${median(x.f.cpuUsPerRpc).toFixed(1).padStart(7)} µs`,
+          ` ${median(x.f.cpuUsPerRequest).toFixed(0).padStart(10)} µs ${median(x.f.cpuUsPerRpc).toFixed(1).padStart(7)} µs` +
+          ` ${median(x.f.driverCpuUsPerRequest).toFixed(0).padStart(16)} µs ${forwarded.padStart(16)}`,
       );
     }
     const find = (name: string) => targets.find((x) => x.t.name === name);
