@@ -5,9 +5,10 @@
 // on the caller (caller kind, consumers, scopes, groups, claims: decide.ts identityConditionsHold). What depends on
 // the request (object-level conditions, CEL expressions, the AuthZEN decision point) cannot be known here: an
 // operation whose grant depends on it is listed as `conditional`. A deny rule removes an operation only when it
-// covers the same template and method without any request-dependent condition and holds for this caller; a deny
-// rule that may cover only some requests of an operation makes it `conditional`. So the list never omits an
-// operation the caller can call, and `always` is only said of operations every request of which passes.
+// covers every path of its template (the same template, or a variable where the operation has a literal) and its
+// method, without any request-dependent condition, and holds for this caller; a deny rule that may cover only some
+// requests of an operation makes it `conditional`. So the list never omits an operation the caller can call, and
+// `always` is only said of operations every request of which passes.
 import type { BulwarkIdentity } from '../lib/identity';
 import type { AuthzConfig, AuthzRule } from './config';
 import { identityConditionsHold } from './decide';
@@ -63,12 +64,38 @@ function methodMayOverlap(denyMethods: readonly string[], method: string): boole
   return denyMethods.length === 0 || method === ANY_METHOD || denyMethods.includes(method);
 }
 
-/** Whether two templates may match one request path (same segment count; each segment equal or a variable). */
+/**
+ * Whether two templates may match one request path (same segment count; each segment equal, or one has a variable
+ * and neither is the empty segment of a trailing slash, which no variable matches: path-router.ts).
+ */
 function templatesMayOverlap(a: string, b: string): boolean {
   const sa = a.split('/');
   const sb = b.split('/');
   if (sa.length !== sb.length) return false;
-  return sa.every((x, i) => x === sb[i] || x.includes('{') || sb[i]!.includes('{'));
+  return sa.every((x, i) => {
+    const y = sb[i]!;
+    return x === y || ((x.includes('{') || y.includes('{')) && x !== '' && y !== '');
+  });
+}
+
+const WHOLE_VARIABLE = /^\{[^{}]*\}$/;
+
+/**
+ * Whether every path `allow` matches is matched by `deny` (same segment count; each deny segment equal to the allow
+ * segment, or a whole-segment variable where the allow segment is a variable or a non-empty literal: a variable
+ * never matches an empty segment, path-router.ts). A literal with `%` is left to the equal case (its decoded form
+ * is what a request must carry). Mixed segments (`{id}.json`) cover only themselves.
+ */
+function templateCovers(deny: string, allow: string): boolean {
+  const sd = deny.split('/');
+  const sa = allow.split('/');
+  if (sd.length !== sa.length) return false;
+  return sd.every((d, i) => {
+    const a = sa[i]!;
+    if (d === a) return true;
+    if (!WHOLE_VARIABLE.test(d)) return false;
+    return WHOLE_VARIABLE.test(a) || (a !== '' && !a.includes('{') && !a.includes('%'));
+  });
 }
 
 /**
@@ -89,7 +116,11 @@ export function allowedOperations(
       let removed = false;
       for (const deny of denies) {
         if (!methodMayOverlap(deny.methods, method) || !templatesMayOverlap(deny.template, rule.template)) continue;
-        if (!requestDependent(deny) && deny.template === rule.template && methodCovers(deny.methods, method)) {
+        if (
+          !requestDependent(deny) &&
+          templateCovers(deny.template, rule.template) &&
+          methodCovers(deny.methods, method)
+        ) {
           removed = true;
           break;
         }

@@ -66,6 +66,30 @@ describe('allowedOperations', () => {
     expect(summary(user('root', { groups: ['admin'] }))).toContain('* /admin/{section} conditional');
   });
 
+  test('a deny rule with variables removes the operations whose every path it covers, and only those', () => {
+    const covered = parseAuthzConfig({
+      rules: [
+        { name: 'one-order', path: '/orders/{id}', methods: ['GET'], caller: 'any' },
+        { name: 'summary', path: '/orders/summary', methods: ['GET'], caller: 'any' },
+        { name: 'index', path: '/orders/', methods: ['GET'], caller: 'any' },
+        { name: 'as-json', path: '/orders/{id}.json', methods: ['GET'], caller: 'any' },
+        { name: 'items', path: '/orders/{id}/items', methods: ['GET'], caller: 'any' },
+        { name: 'no-single-order', effect: 'deny', path: '/orders/{order}', methods: ['GET'] },
+      ],
+    });
+    const listed = allowedOperations(covered, undefined).map((o) => `${o.method} ${o.path_template} ${o.access}`);
+    // Before: only the identical template was removed; '/orders/{id}' and '/orders/summary' were listed conditional.
+    expect(listed).toEqual([
+      'GET /orders/ always',
+      'GET /orders/{id}.json conditional',
+      'GET /orders/{id}/items always',
+    ]);
+    for (const path of ['/orders/7', '/orders/summary', '/orders/7.json'])
+      expect(decide(covered, undefined, facts('GET', path)).outcome).toBe('deny');
+    for (const path of ['/orders/', '/orders/7/items'])
+      expect(decide(covered, undefined, facts('GET', path)).outcome).toBe('allow');
+  });
+
   test('agrees with the access decision: always → every probe allowed; absent → every probe refused', () => {
     const callers = [
       undefined,
