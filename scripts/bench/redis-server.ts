@@ -5,18 +5,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-
-/** A port nothing listens on now (the OS's choice). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../free-port';
 
 /** Starts redis-server on 127.0.0.1 and resolves once it accepts connections; the caller kills `proc`. */
 export async function startRedisServer(): Promise<{ port: number; proc: ChildProcess }> {

@@ -2,9 +2,9 @@
 // targets every second, its data in a temporary directory, queried through its HTTP API (/api/v1/query).
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { freePort } from '../../scripts/free-port';
 
 export interface PrometheusServer {
   port: number;
@@ -13,14 +13,6 @@ export interface PrometheusServer {
   /** Scrape target health as Prometheus reports it (/api/v1/targets). */
   targets(): Promise<{ health: string; lastError: string; scrapeUrl: string }[]>;
   stop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 export async function startPrometheus(targets: string[]): Promise<PrometheusServer> {
