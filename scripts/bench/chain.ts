@@ -17,8 +17,12 @@
 // accepted; everything else is kong.yml as shipped.
 //
 //   npm run build && node dist/js/scripts/bench/chain.js [--requests 300] [--rounds 5] [--workers 1,2]
-//     [--driver-requests 4000] [--concurrency 16]
-import { ChildProcess, spawn } from 'child_process';
+//     [--driver-requests 4000] [--concurrency 16] [--driver c|js]
+//
+// The synthetic driver's replay loop is C (scripts/bench/chain-driver.c, compiled here with `gcc -O2` into a temp
+// dir): the JS driver costs about as much CPU per RPC as the server it drives, which on a 2-core machine leaves no core
+// for a second worker. Without gcc (or with --driver js) the JS driver below runs instead, with a note.
+import { ChildProcess, spawn, spawnSync } from 'child_process';
 import { generateKeyPairSync } from 'crypto';
 import fs = require('fs');
 import net = require('net');
@@ -46,6 +50,7 @@ const { values: opts } = parseArgs({
     workers: { type: 'string', default: '1,2' },
     'driver-requests': { type: 'string', default: '4000' },
     concurrency: { type: 'string', default: '16' },
+    driver: { type: 'string', default: 'c' },
     'echo-server': { type: 'string' },
   },
 });
@@ -569,6 +574,139 @@ class Replayer {
   }
 }
 
+// ------------------------------------------------------------------------------------------------ the C driver
+
+const DRIVER_SOURCE = path.join(repoRoot, 'scripts/bench/chain-driver.c');
+/** The placeholders the C driver patches: fixed-width uint32 (MessagePack 0xce) msgid and event id. */
+const MSGID_PLACEHOLDER = 0xfacefeed;
+const EVENT_PLACEHOLDER = 0xfeedface;
+
+/** Compiles the C driver into a temp dir; null (with the reason printed) when it cannot. */
+function compileCDriver(): string | null {
+  if (opts.driver === 'js') return null;
+  const bin = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-driver-')), 'chain-driver');
+  const r = spawnSync('gcc', ['-O2', '-o', bin, DRIVER_SOURCE], { encoding: 'utf8' });
+  if (r.error || r.status !== 0) {
+    console.log(
+      `\nnote: the C driver could not be compiled (${r.error ? r.error.message : r.stderr.trim()}); ` +
+        'the JS driver runs instead, and its own CPU competes with the server for the cores',
+    );
+    return null;
+  }
+  return bin;
+}
+
+/** One frame as the JS driver sends it, [0, msgid, method, [arg]], with a uint32 msgid at offset 3. */
+function encodeFrame(method: string, arg: unknown): { frame: Buffer; eventOffset: number } {
+  const msgid = Buffer.from([0x94, 0x00, 0xce, 0, 0, 0, 0]);
+  msgid.writeUInt32BE(MSGID_PLACEHOLDER, 3);
+  const body = Buffer.from(encode(arg));
+  const frame = Buffer.concat([msgid, Buffer.from(encode(method)), Buffer.from([0x91]), body]);
+  const marker = Buffer.from([0xce, 0, 0, 0, 0]);
+  marker.writeUInt32BE(EVENT_PLACEHOLDER, 1);
+  const at = frame.indexOf(marker);
+  if (at >= 0 && frame.indexOf(marker, at + 1) >= 0) throw new Error(`${method}: two event id placeholders`);
+  return { frame, eventOffset: at < 0 ? -1 : at + 1 };
+}
+
+const methodName = (d: unknown): string | undefined =>
+  typeof d === 'string' ? d : (d as { Method?: string } | null)?.Method;
+
+/** The frames file the C driver reads (layout: load() in chain-driver.c; little-endian uint32 fields). */
+function writeDriverFrames(t: DriverTarget, replayer: Replayer, recorded: RecordedCall[][], file: string): void {
+  const parts: Buffer[] = [];
+  const u32 = (...vs: number[]) => {
+    const b = Buffer.alloc(4 * vs.length);
+    vs.forEach((v, i) => b.writeUInt32LE(v >>> 0, 4 * i));
+    parts.push(b);
+  };
+  const NONE = 0xffffffff;
+  const call = (socket: number, method: string, arg: unknown, recEvent: number, name: string | undefined) => {
+    const { frame, eventOffset } = encodeFrame(method, arg);
+    const step = method.startsWith('plugin.Step');
+    if (step !== eventOffset >= 0) throw new Error(`${method}: event id placeholder ${eventOffset}`);
+    u32(socket, step ? 1 : 0, recEvent, frame.length);
+    parts.push(frame);
+    u32(3, step ? eventOffset : NONE);
+    if (name === undefined) u32(NONE);
+    else {
+      const bytes = Buffer.from(name, 'utf8');
+      u32(bytes.length);
+      parts.push(bytes);
+    }
+  };
+  u32(0x31445742, t.echo ? 1 : 0, t.workers, CHAIN.length);
+  for (const [i, plugin] of CHAIN.entries()) {
+    const p = Buffer.from(t.socketFor(plugin));
+    u32(p.length);
+    parts.push(p);
+    call(i, 'plugin.Step', { EventId: EVENT_PLACEHOLDER }, 0, undefined);
+  }
+  u32(recorded.length);
+  for (const calls of recorded) {
+    const chosen = calls.filter((c) => c.method === 'plugin.HandleEvent' || c.method.startsWith('plugin.Step'));
+    u32(chosen.length);
+    for (const c of chosen) {
+      const socket = CHAIN.indexOf(c.socket.replace(/\.sock$/, ''));
+      let arg = c.arg as Record<string, unknown>;
+      if (c.method === 'plugin.HandleEvent') {
+        const instanceId = replayer.instanceIds.get(arg.InstanceId as number);
+        if (instanceId === undefined) throw new Error(`${t.name}: no instance for ${c.socket}`);
+        arg = { ...arg, InstanceId: instanceId };
+      } else arg = { ...arg, EventId: EVENT_PLACEHOLDER };
+      call(socket, c.method, arg, c.eventId, methodName((c.result as { Data: unknown }).Data));
+    }
+  }
+  fs.writeFileSync(file, Buffer.concat(parts));
+}
+
+interface CDriverRun {
+  seconds: number;
+  rpcs: number;
+  steps: number;
+  forwarded: number;
+  cpuUs: number;
+}
+
+/** The C driver process for one target: keeps its connections between rounds, as the JS pools do. */
+class CDriver {
+  private readonly child: ChildProcess;
+  private pending: { resolve: (r: CDriverRun) => void; reject: (e: Error) => void } | null = null;
+  private out = '';
+  private err = '';
+
+  constructor(bin: string, framesFile: string, concurrency: number) {
+    this.child = spawn(bin, [framesFile, String(concurrency)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      this.out += d;
+      const nl = this.out.indexOf('\n');
+      if (nl < 0) return;
+      const line = this.out.slice(0, nl);
+      this.out = this.out.slice(nl + 1);
+      const [, seconds, rpcs, steps, forwarded, cpuUs] = line.split(' ').map(Number);
+      const p = this.pending;
+      this.pending = null;
+      p?.resolve({ seconds, rpcs, steps, forwarded, cpuUs });
+    });
+    this.child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.err += d));
+    this.child.on('exit', (code) => {
+      this.pending?.reject(new Error(`C driver exited (${code}): ${this.err.trim()}`));
+      this.pending = null;
+    });
+  }
+
+  run(requests: number): Promise<CDriverRun> {
+    return new Promise((resolve, reject) => {
+      this.pending = { resolve, reject };
+      this.child.stdin!.write(`run ${requests}\n`);
+    });
+  }
+
+  close(): void {
+    this.child.stdin!.end();
+  }
+}
+
 interface DriverFigures {
   throughput: number[];
   cpuUsPerRequest: number[];
@@ -584,10 +722,23 @@ async function driverRound(
   requests: number,
   concurrency: number,
   f: DriverFigures,
+  pools: DriverPools,
+  cDriver: CDriver | null,
 ): Promise<void> {
   let next = 0;
   let rpcs = 0;
   const cpu0 = sumCpu(t.pids);
+  if (cDriver) {
+    const r = await cDriver.run(requests);
+    const cpuMs = sumCpu(t.pids) - cpu0;
+    pools.steps += r.steps;
+    pools.forwardedSteps += r.forwarded;
+    f.driverCpuUsPerRequest.push(r.cpuUs / requests);
+    f.throughput.push(requests / r.seconds);
+    f.cpuUsPerRequest.push((cpuMs * 1000) / requests);
+    f.cpuUsPerRpc.push((cpuMs * 1000) / r.rpcs);
+    return;
+  }
   const own0 = process.cpuUsage();
   const start = process.hrtime.bigint();
   await Promise.all(
@@ -615,7 +766,8 @@ async function driverSection(recorded: RecordedCall[][]): Promise<void> {
   const workerCounts = String(opts.workers)
     .split(',')
     .map((n) => Number(n));
-  const targets: { t: DriverTarget; r: Replayer; pools: DriverPools; f: DriverFigures }[] = [];
+  const targets: { t: DriverTarget; r: Replayer; pools: DriverPools; f: DriverFigures; c: CDriver | null }[] = [];
+  const driverBin = compileCDriver();
   try {
     const kinds: ['bulwark' | 'stock' | 'echo', number][] = [
       ...workerCounts.map((n) => ['bulwark', n] as ['bulwark', number]),
@@ -627,28 +779,46 @@ async function driverSection(recorded: RecordedCall[][]): Promise<void> {
       const pools = new DriverPools(t.socketFor, t.workers);
       const r = new Replayer(t, pools);
       await r.startInstances();
+      let c: CDriver | null = null;
+      if (driverBin) {
+        const framesFile = path.join(path.dirname(driverBin), `frames-${targets.length}.bin`);
+        writeDriverFrames(t, r, recorded, framesFile);
+        c = new CDriver(driverBin, framesFile, concurrency);
+      }
       targets.push({
         t,
         r,
         pools,
         f: { throughput: [], cpuUsPerRequest: [], cpuUsPerRpc: [], driverCpuUsPerRequest: [] },
+        c,
       });
     }
     const rpcsPerRequest = recorded[0].length;
     for (const x of targets) {
-      await driverRound(x.t, x.r, recorded, Math.min(1000, requests), concurrency, {
-        throughput: [],
-        cpuUsPerRequest: [],
-        cpuUsPerRpc: [],
-        driverCpuUsPerRequest: [],
-      }); // warm-up
+      await driverRound(
+        x.t,
+        x.r,
+        recorded,
+        Math.min(1000, requests),
+        concurrency,
+        {
+          throughput: [],
+          cpuUsPerRequest: [],
+          cpuUsPerRpc: [],
+          driverCpuUsPerRequest: [],
+        },
+        x.pools,
+        x.c,
+      ); // warm-up
+      x.pools.steps = x.pools.forwardedSteps = 0;
     }
     for (let round = 0; round < rounds; round++) {
-      for (const x of targets) await driverRound(x.t, x.r, recorded, requests, concurrency, x.f);
+      for (const x of targets) await driverRound(x.t, x.r, recorded, requests, concurrency, x.f, x.pools, x.c);
     }
     console.log(
       `\n2. Synthetic Kong-side driver: recorded accepted chain requests (${rpcsPerRequest} RPCs each), ` +
-        `${rounds} rounds x ${requests} requests, ${concurrency} in flight, LIFO connection pools`,
+        `${rounds} rounds x ${requests} requests, ${concurrency} in flight, LIFO connection pools, ` +
+        `${driverBin ? 'C driver' : 'JS driver'}`,
     );
     console.log(
       `  ${'server'.padEnd(30)} ${'requests/s'.padStart(11)} ${'CPU/request'.padStart(13)} ${'CPU/RPC'.padStart(10)}` +
@@ -685,6 +855,7 @@ async function driverSection(recorded: RecordedCall[][]): Promise<void> {
     }
   } finally {
     for (const x of targets) {
+      x.c?.close();
       x.pools.close();
       for (const c of x.t.children) c.kill('SIGTERM');
     }
