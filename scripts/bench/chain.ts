@@ -17,7 +17,9 @@
 // accepted; everything else is kong.yml as shipped.
 //
 //   npm run build && node dist/js/scripts/bench/chain.js [--requests 300] [--rounds 5] [--workers 1,2]
-//     [--driver-requests 4000] [--concurrency 16] [--driver c|js]
+//     [--driver-requests 4000] [--concurrency 16] [--driver c|js] [--cpu-prof-dir DIR]
+//
+// --cpu-prof-dir: bulwark-pluginserver with --workers 1 runs under `node --cpu-prof` and leaves its profile there.
 //
 // The synthetic driver's replay loop is C (scripts/bench/chain-driver.c, compiled here with `gcc -O2` into a temp
 // dir): the JS driver costs about as much CPU per RPC as the server it drives, which on a 2-core machine leaves no core
@@ -51,6 +53,7 @@ const { values: opts } = parseArgs({
     'driver-requests': { type: 'string', default: '4000' },
     concurrency: { type: 'string', default: '16' },
     driver: { type: 'string', default: 'c' },
+    'cpu-prof-dir': { type: 'string' },
     'echo-server': { type: 'string' },
   },
 });
@@ -455,6 +458,7 @@ async function startDriverTarget(kind: 'bulwark' | 'stock' | 'echo', workers: nu
   };
   if (kind === 'bulwark') {
     const args = [CLI, '-p', dir, ...CHAIN.flatMap((p) => ['-d', path.join(PLUGINS_ROOT, p)])];
+    if (workers === 1 && opts['cpu-prof-dir']) args.unshift('--cpu-prof', '--cpu-prof-dir', opts['cpu-prof-dir']);
     args.push('--workers', String(workers));
     run(args);
     for (const p of CHAIN) await waitForSocket(path.join(dir, `${p}.sock`), children);
