@@ -863,6 +863,7 @@ async function driverSection(recorded: RecordedCall[][]): Promise<void> {
       x.pools.close();
       for (const c of x.t.children) c.kill('SIGTERM');
     }
+    if (driverBin) fs.rmSync(path.dirname(driverBin), { recursive: true, force: true });
   }
 }
 
