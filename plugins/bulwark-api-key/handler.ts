@@ -28,6 +28,7 @@
 // consumer is accepted without calling authenticate; its identity reaches later plugins through bulwark.identity.
 import { readQuery, readRequestHeaders } from '../lib/bounded-reads';
 import { clientIp } from '../lib/client-ip';
+import { FINGERPRINT_LABELS, secretFingerprint } from '../lib/credential-fingerprint';
 import { mayReplaceIdentity, publishIdentity, readIdentity } from '../lib/identity';
 import {
   isKongUuid,
@@ -42,7 +43,7 @@ import { TtlCache } from '../lib/ttl-cache';
 import { uuidFromParts } from '../lib/token-hash';
 import { verifiedHeaderChanges } from '../lib/verified-headers';
 import type { ApiKeyConfig } from './config';
-import { displayPrefix, parseKey } from './key-format';
+import { displayPrefix, keyPrefix, parseKey, type KeyParse } from './key-format';
 import { hashesEqual, hashKey, keyStatus, type KeyRecord } from './key-record';
 import { extractKey, type KeyLocation } from './key-source';
 import { StoreUnavailableError, type Lookup } from './key-store';
@@ -141,6 +142,18 @@ async function loadConsumer(kong: Kong, ref: string, now: number): Promise<KongC
   return loaded;
 }
 
+/**
+ * The presented key's credential fingerprint (lib/credential-fingerprint.ts): labelled with its prefix when that is
+ * a configured one, else `api-key`. None for a malformed value: it may be a password pasted in the wrong place, and a
+ * fast hash of a password in the events would be a guessing oracle.
+ */
+export function keyFingerprint(key: string, parsed: KeyParse): string | undefined {
+  if (parsed.ok) return secretFingerprint(parsed.prefix, key);
+  if (parsed.reason === 'malformed') return undefined;
+  // checksum: the prefix is a configured one (parseKey checks it first); unknown_prefix: it is the caller's choice.
+  return secretFingerprint(parsed.reason === 'checksum' ? keyPrefix(key) : FINGERPRINT_LABELS.apiKey, key);
+}
+
 async function lookupKey(conf: ApiKeyConfig, hash: string, now: number): Promise<Lookup> {
   return conf.store.lookup(hash, now);
 }
@@ -169,6 +182,7 @@ export async function access(ctx: PhaseContext<ApiKeyConfig>): Promise<void> {
   const key = extraction.key;
 
   const parsed = parseKey(key, conf.prefixes);
+  const fingerprint = keyFingerprint(key, parsed);
   // A malformed value is not logged at all (it may be a password pasted in the wrong place): only its length.
   if (!parsed.ok)
     return fail(
@@ -176,6 +190,7 @@ export async function access(ctx: PhaseContext<ApiKeyConfig>): Promise<void> {
       req,
       parsed.reason,
       parsed.reason === 'malformed' ? { length: key.length } : { key: displayPrefix(key) },
+      fingerprint,
     );
 
   const hash = hashKey(key, conf.pepper);
@@ -194,19 +209,22 @@ export async function access(ctx: PhaseContext<ApiKeyConfig>): Promise<void> {
         action: 'rejected with 503',
       });
     }
-    return ctx.reject(503, MESSAGES.unavailable, undefined, { reason: API_KEY_REASONS.storeUnavailable });
+    return ctx.reject(503, MESSAGES.unavailable, undefined, {
+      reason: API_KEY_REASONS.storeUnavailable,
+      credential_fingerprint: fingerprint,
+    });
   }
   const display = parsed.displayPrefix;
   if (!lookup.found) {
     if ('invalidRecord' in lookup)
-      return fail(ctx, req, 'invalid_record', { key: display, detail: lookup.invalidRecord });
-    return fail(ctx, req, 'unknown_key', { key: display });
+      return fail(ctx, req, 'invalid_record', { key: display, detail: lookup.invalidRecord }, fingerprint);
+    return fail(ctx, req, 'unknown_key', { key: display }, fingerprint);
   }
   const record: KeyRecord = lookup.record;
   // The lookup was by hash; this comparison is constant-time all the same (a store could hand back another record).
-  if (!hashesEqual(record.hash, hash)) return fail(ctx, req, 'unknown_key', { key: display });
+  if (!hashesEqual(record.hash, hash)) return fail(ctx, req, 'unknown_key', { key: display }, fingerprint);
   const status = keyStatus(record, now);
-  if (status !== 'valid') return fail(ctx, req, status, { key: display, key_id: record.id });
+  if (status !== 'valid') return fail(ctx, req, status, { key: display, key_id: record.id }, fingerprint);
 
   const missingScopes = conf.requiredScopes.filter((s) => !record.scopes.includes(s));
   if (missingScopes.length > 0) {
@@ -216,7 +234,10 @@ export async function access(ctx: PhaseContext<ApiKeyConfig>): Promise<void> {
       missing: missingScopes,
       status: 403,
     });
-    return ctx.reject(403, MESSAGES.forbidden, undefined, { reason: API_KEY_REASONS.insufficientScope });
+    return ctx.reject(403, MESSAGES.forbidden, undefined, {
+      reason: API_KEY_REASONS.insufficientScope,
+      credential_fingerprint: fingerprint,
+    });
   }
 
   let consumer: KongConsumer | undefined;
@@ -224,7 +245,7 @@ export async function access(ctx: PhaseContext<ApiKeyConfig>): Promise<void> {
     consumer = await loadConsumer(kong, record.consumer, now);
     if (consumer === undefined) {
       // The key is valid but its consumer is gone: a configuration error, refused (never authenticated as nobody).
-      return fail(ctx, req, 'consumer_missing', { key_id: record.id, consumer: record.consumer });
+      return fail(ctx, req, 'consumer_missing', { key_id: record.id, consumer: record.consumer }, fingerprint);
     }
     const credentialId = uuidFromParts(PLUGIN_NAME, record.id);
     await kong.client.authenticate(consumer, { id: credentialId, consumer: { id: consumer.id } });
@@ -250,6 +271,8 @@ export async function access(ctx: PhaseContext<ApiKeyConfig>): Promise<void> {
     groups: record.labels,
     claims: record.metadata,
   });
+  // Written by lib/plugin.ts as this request's allow record (the one it writes anyway: no extra RPC).
+  ctx.record('allow', { reason: API_KEY_REASONS.allowed, credential_fingerprint: fingerprint });
 }
 
 /** A refused key: lockout count, then anonymous (as Kong) or the 401. */
@@ -258,8 +281,10 @@ async function fail(
   req: RequestView,
   reason: FailureReason,
   fields: Record<string, unknown>,
+  fingerprint?: string,
 ): Promise<void> {
   const { kong, conf, log, reject } = ctx;
+  const fingerprinted = fingerprint === undefined ? {} : { credential_fingerprint: fingerprint };
   let ip: string | undefined;
   if (conf.lockout !== undefined && COUNTED.has(reason)) {
     ip = await clientIp(kong, conf, req.headers);
@@ -281,7 +306,7 @@ async function fail(
           429,
           MESSAGES.locked,
           { 'Retry-After': String(Math.max(1, Math.ceil(state.lockedMs / 1000))) },
-          { reason: API_KEY_REASONS.lockedOut },
+          { reason: API_KEY_REASONS.lockedOut, ...fingerprinted },
         );
       }
       if (state.redisError !== undefined)
@@ -291,6 +316,8 @@ async function fail(
   if (conf.anonymous !== undefined) {
     if (reason !== 'missing')
       await log.info('api_key_rejected', { reason, ...fields, ...(ip ? { ip } : {}), action: 'anonymous' });
+    // The anonymous consumer's allow record still names the key that was refused.
+    ctx.record('allow', { reason: API_KEY_REASONS.allowed, ...fingerprinted });
     return authenticateAnonymous(ctx, req);
   }
   const status = 401;
@@ -302,7 +329,7 @@ async function fail(
     if (reason === 'consumer_missing' || reason === 'invalid_record') await log.err('api_key_rejected', line);
     else await log.info('api_key_rejected', line);
   }
-  return reject(status, message, challenge(conf), { reason });
+  return reject(status, message, challenge(conf), { reason, ...fingerprinted });
 }
 
 async function authenticateAnonymous(ctx: PhaseContext<ApiKeyConfig>, req: RequestView): Promise<void> {

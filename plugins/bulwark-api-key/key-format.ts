@@ -89,6 +89,11 @@ export function parseKey(key: string, prefixes: ReadonlySet<string>): KeyParse {
   return { ok: true, prefix, displayPrefix: displayPrefix(key) };
 }
 
+/** The `<prefix>` of a string of a key's length and shape (the part before `_<random>_<checksum>`). */
+export function keyPrefix(key: string): string {
+  return key.slice(0, Math.max(0, key.length - (RANDOM_LENGTH + 1 + CHECKSUM_LENGTH) - 1));
+}
+
 /** The part of a key that may be shown: `<prefix>_` and the first random characters. */
 export function displayPrefix(key: string): string {
   const bodyStart = key.length - (RANDOM_LENGTH + 1 + CHECKSUM_LENGTH);

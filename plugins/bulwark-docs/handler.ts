@@ -3,15 +3,17 @@
 // the docs are refused exactly as the API is; every other request passes on to bulwark-validator (890) and the
 // upstream.
 //
-// RPC budget (each kong.* call is one round trip; lib/plugin.ts adds the decision record on requests that pass):
-//   any other request:            getPath                                                  = 1 (+1 decision record)
-//   <path> (the page):            getPath + getMethod + exit                               = 3
-//   <path>/openapi.json:          getPath + getMethod + readIdentity + getHeader(If-None-Match) + exit = 5
-//                                 (filter: none: no readIdentity, 4)
+// RPC budget (each kong.* call is one round trip; lib/plugin.ts writes the decision record, one kong.ctx.shared.set:
+// the allow record on requests that pass, the docs_served / docs_not_modified record before an answer, the deny
+// record before a refusal; lib/security-event.ts, read by bulwark-audit):
+//   any other request:            getPath + decision record                                = 2
+//   <path> (the page):            getPath + getMethod + decision record + exit             = 4
+//   <path>/openapi.json:          getPath + getMethod + readIdentity + getHeader(If-None-Match) + decision record
+//                                 + exit = 6 (filter: none: no readIdentity, 5)
 //                                 filter: authz without an identity: getPath + getMethod + readIdentity + log
 //                                 + the deny record + exit = 6 (403)
-//   <path>/assets/<file>:         getPath + getMethod + getHeader(If-None-Match) + exit   = 4
-//   a refusal (404, 405):         … + the deny record (reject, lib/security-event.ts, read by bulwark-audit) + exit
+//   <path>/assets/<file>:         getPath + getMethod + getHeader(If-None-Match) + decision record + exit = 5
+//   a refusal (404, 405):         getPath + getMethod + the deny record + exit             = 4
 // The document for a caller is serialised once per (document version, visible operation set) and then served
 // from the instance's cache (publish.ts).
 import { readIdentity } from '../lib/identity';
@@ -23,7 +25,11 @@ import { ifNoneMatchHits } from './publish';
 
 /** Reason codes of this plugin's answers and refusals (the deny records of lib/security-event.ts). */
 export const REASONS = {
+  /** A request that is not for the docs paths passed on (lib/plugin.ts's allow record). */
+  allowed: 'allowed',
+  /** The page, the document or a UI file was answered (200). */
   served: 'docs_served',
+  /** The document or a UI file was still current (304 to If-None-Match). */
   notModified: 'docs_not_modified',
   notFound: 'docs_not_found',
   methodNotAllowed: 'docs_method_not_allowed',
@@ -46,7 +52,19 @@ export function docsTarget(basePath: string, path: string): DocsTarget | undefin
   return { kind: 'unknown' };
 }
 
-export async function access({ kong, conf, log, reject }: PhaseContext<DocsConfig>): Promise<void> {
+/** Answer a docs request with its allow record (written by lib/plugin.ts just before the exit: one RPC). */
+function answer(
+  { kong, record }: Pick<PhaseContext<DocsConfig>, 'kong' | 'record'>,
+  status: 200 | 304,
+  body: string | Buffer,
+  headers: HeaderValues,
+): Promise<void> {
+  record('allow', { reason: status === 304 ? REASONS.notModified : REASONS.served });
+  return kong.response.exit(status, body, headers);
+}
+
+export async function access(ctx: PhaseContext<DocsConfig>): Promise<void> {
+  const { kong, conf, log, reject } = ctx;
   const target = docsTarget(conf.path, await kong.request.getPath());
   if (target === undefined) return;
   const method = await kong.request.getMethod();
@@ -57,7 +75,7 @@ export async function access({ kong, conf, log, reject }: PhaseContext<DocsConfi
     case 'page': {
       const nonce = newNonce();
       const html = docsPage({ basePath: conf.path, title: conf.title, tryIt: conf.tryIt, nonce });
-      return kong.response.exit(200, html, pageHeaders(nonce));
+      return answer(ctx, 200, html, pageHeaders(nonce));
     }
     case 'document': {
       const { publisher } = conf;
@@ -85,10 +103,9 @@ export async function access({ kong, conf, log, reject }: PhaseContext<DocsConfi
         'Cache-Control': doc.perCaller ? 'private, no-cache' : 'no-cache',
       };
       if (doc.perCaller) headers.Vary = 'Authorization';
-      if (ifNoneMatchHits(await kong.request.getHeader('if-none-match'), doc.etag)) {
-        return kong.response.exit(304, '', headers);
-      }
-      return kong.response.exit(200, doc.body, headers);
+      if (ifNoneMatchHits(await kong.request.getHeader('if-none-match'), doc.etag))
+        return answer(ctx, 304, '', headers);
+      return answer(ctx, 200, doc.body, headers);
     }
     case 'asset': {
       const asset = conf.assets.get(target.name);
@@ -98,10 +115,9 @@ export async function access({ kong, conf, log, reject }: PhaseContext<DocsConfi
         ETag: asset.etag,
         'Cache-Control': 'private, max-age=86400',
       };
-      if (ifNoneMatchHits(await kong.request.getHeader('if-none-match'), asset.etag)) {
-        return kong.response.exit(304, '', headers);
-      }
-      return kong.response.exit(200, asset.body, headers);
+      if (ifNoneMatchHits(await kong.request.getHeader('if-none-match'), asset.etag))
+        return answer(ctx, 304, '', headers);
+      return answer(ctx, 200, asset.body, headers);
     }
     default:
       return reject(404, undefined, undefined, { reason: REASONS.notFound });

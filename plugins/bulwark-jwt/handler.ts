@@ -25,6 +25,7 @@ import { readQuery, readRequestHeaders } from '../lib/bounded-reads';
 import { identityConsumer, publishAnonymousIdentity, publishIdentity } from '../lib/identity';
 import type { PhaseContext } from '../lib/plugin';
 import { isKongUuid, type KongConsumer, type QueryMultimap } from '../lib/pdk';
+import { FINGERPRINT_LABELS, secretFingerprint } from '../lib/credential-fingerprint';
 import { tokenFingerprint, uuidFromParts } from '../lib/token-hash';
 import { challengeHeaders } from './challenge';
 import type { JwtConfig } from './config';
@@ -53,15 +54,21 @@ export const MESSAGES = {
 /** Reasons logged at info (routine: clients with stale tokens); everything else is a warn. */
 const ROUTINE_REASONS = new Set(['expired', 'insufficient_scope']);
 
+/** The token's credential fingerprint (lib/credential-fingerprint.ts): `jwt:` + the log lines' `token` field. */
+export function jwtFingerprint(token: string): string {
+  return secretFingerprint(FINGERPRINT_LABELS.jwt, token);
+}
+
 async function rejectRequest(
   { conf, log, reject }: Context,
   r: Rejection,
+  token: string,
   fields: Record<string, unknown>,
 ): Promise<void> {
-  const line = { reason: r.reason, detail: r.detail, status: r.status, ...fields };
+  const line = { reason: r.reason, detail: r.detail, status: r.status, token: tokenFingerprint(token), ...fields };
   if (ROUTINE_REASONS.has(r.reason)) await log.info('jwt_rejected', line);
   else await log.warn('jwt_rejected', line);
-  const outcome = { reason: r.reason };
+  const outcome = { reason: r.reason, credential_fingerprint: jwtFingerprint(token) };
   if (r.status === 503) return reject(503, MESSAGES.unavailable, undefined, outcome);
   const headers = challengeHeaders({ realm: conf.realm, error: r.error, description: r.description, scope: r.scope });
   await reject(r.status, r.status === 403 ? MESSAGES.forbidden : MESSAGES.invalid, headers, outcome);
@@ -102,16 +109,15 @@ export async function access(ctx: Context): Promise<void> {
   const result = await verifyToken(extraction.token, conf);
   await logKeyRefusals(conf, log);
   if (!result.ok) {
-    await rejectRequest(ctx, result.rejection, {
-      source: describeLocation(extraction.location),
-      token: tokenFingerprint(extraction.token),
-    });
+    await rejectRequest(ctx, result.rejection, extraction.token, { source: describeLocation(extraction.location) });
     return;
   }
 
   const authenticated = await authenticate(ctx, result.entry, extraction.token);
   if (authenticated === false) return;
   await publishIdentity(kong, jwtIdentity(conf, result.entry, extraction.token, authenticated.consumer));
+  // Written by lib/plugin.ts as this request's allow record (the one it writes anyway: no extra RPC).
+  ctx.record('allow', { reason: JWT_REASONS.allowed, credential_fingerprint: jwtFingerprint(extraction.token) });
 
   const changes = upstreamChanges(conf, result.entry.claims, headers, extraction.location);
   if (Object.keys(changes.set).length > 0) await kong.service.request.setHeaders(changes.set);
@@ -173,7 +179,8 @@ async function authenticate(
           reason: JWT_REASONS.unknownConsumer,
           detail,
         },
-        { token: tokenFingerprint(token), issuer: entry.issuer.issuer },
+        token,
+        { issuer: entry.issuer.issuer },
       );
       return false;
     }

@@ -11,6 +11,7 @@ import {
   SecretHashFormatError,
   type ParsedSecretHash,
 } from '../lib/secret-hash';
+import { FINGERPRINT_LABELS, secretFingerprint } from '../lib/credential-fingerprint';
 import { buildKeyRing, type KeyRing } from './keys';
 import type { FailureLimits } from './failure-limiter';
 import { ConfigFields } from './schema';
@@ -18,6 +19,11 @@ import { ConfigFields } from './schema';
 export interface OAuthClient {
   clientId: string;
   secretHash: ParsedSecretHash;
+  /**
+   * The client credential's fingerprint in security events (lib/credential-fingerprint.ts): of the stored hash,
+   * never of the secret (which a person may have chosen). Stable per secret; a rotated secret gets a new one.
+   */
+  credentialFingerprint: string;
   allowedScopes: string[];
   /** undefined = all allowed scopes. */
   defaultScopes: string[] | undefined;
@@ -73,7 +79,8 @@ function parseClients(list: RawClient[]): Map<string, OAuthClient> {
     const audience = c.audience === undefined ? undefined : [...new Set(c.audience)];
     if (audience !== undefined && audience.length === 0)
       throw new ConfigError(at('audience'), 'must not be empty when set');
-    clients.set(clientId, { clientId, secretHash, allowedScopes, defaultScopes, audience });
+    const credentialFingerprint = secretFingerprint(FINGERPRINT_LABELS.oauth2Client, c.client_secret_hash);
+    clients.set(clientId, { clientId, secretHash, credentialFingerprint, allowedScopes, defaultScopes, audience });
   });
   return clients;
 }

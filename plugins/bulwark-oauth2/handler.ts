@@ -15,6 +15,7 @@ import { parseIp } from '../lib/ip';
 import { clientIp } from '../lib/client-ip';
 import { bodyText, headerValues } from '../lib/pdk';
 import type { PhaseContext } from '../lib/plugin';
+import type { DecisionOutcome } from '../lib/security-event';
 import { verifySecret } from '../lib/secret-hash';
 import { buildClaims, signAccessToken } from './access-token';
 import type { OAuth2Config } from './config';
@@ -52,23 +53,43 @@ function withoutTrailingSlash(path: string): string {
   return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
 }
 
-async function serveJwks({ kong, conf, reject }: Context): Promise<void> {
+async function serveJwks({ kong, conf, reject, record }: Context): Promise<void> {
   const method = await kong.request.getMethod();
   if (method !== 'GET' && method !== 'HEAD')
     return reject(405, 'Method not allowed', { Allow: 'GET, HEAD' }, { reason: OAUTH2_REASONS.methodNotAllowed });
-  // The JWKS is an answer, not a rejection: kong.response.exit itself (reject is for 4xx/5xx).
+  // The JWKS is an answer, not a rejection: kong.response.exit itself (reject is for 4xx/5xx). Its allow record is
+  // written by lib/plugin.ts just before the exit (one kong.ctx.shared.set).
+  record('allow', { reason: OAUTH2_REASONS.allowed });
   await kong.response.exit(200, conf.keys.jwksJson, {
     'Content-Type': 'application/json; charset=utf-8',
     'Cache-Control': `public, max-age=${conf.jwksMaxAge}`,
   });
 }
 
-/** The token endpoint's answer: a token (200) or an RFC 6749 §5.2 error, whose body the plugin serialised. */
-function send({ kong, reject }: Context, res: TokenEndpointResponse): Promise<void> {
+/** Who asked, as the decision record names it: the client id presented, and the credential that matched. */
+type Caller = Pick<DecisionOutcome, 'identity' | 'credential_fingerprint'>;
+
+/** The client as the security event names it (this plugin publishes no identity record: it answers itself). */
+export function clientCaller(clientId: string, credentialFingerprint?: string): Caller {
+  const caller: Caller = { identity: { credential_kind: 'oauth2-client', credential_id: clientId, subject: clientId } };
+  // Only once the secret matched: the fingerprint of the client's stored secret hash (config.ts), never of a
+  // presented secret (a person may have chosen it).
+  if (credentialFingerprint !== undefined) caller.credential_fingerprint = credentialFingerprint;
+  return caller;
+}
+
+/**
+ * The token endpoint's answer: a token (200) or an RFC 6749 §5.2 error, whose body the plugin serialised. Both are
+ * decisions with a record: a refusal through reject, an issued token through ctx.record (lib/plugin.ts writes it
+ * just before the exit: one kong.ctx.shared.set either way).
+ */
+function send({ kong, reject, record }: Context, res: TokenEndpointResponse, caller: Caller = {}): Promise<void> {
   if (res.status >= 400)
     return reject(res.status, new RawBody(res.body), res.headers, {
       reason: res.reason ?? OAUTH2_REASONS.invalidRequest,
+      ...caller,
     });
+  record('allow', { reason: OAUTH2_REASONS.allowed, ...caller });
   return kong.response.exit(res.status, res.body, res.headers);
 }
 
@@ -131,7 +152,7 @@ async function tokenEndpoint(ctx: Context): Promise<void> {
       retry_after: lock.retryAfterSeconds,
       ...(lock.storeFull ? { store_full: true } : {}),
     });
-    return send(ctx, errorResponse(tooManyFailures(lock.retryAfterSeconds)));
+    return send(ctx, errorResponse(tooManyFailures(lock.retryAfterSeconds)), clientCaller(clientId));
   }
 
   // Always one hash check, against a dummy hash of the same cost when the id is unknown.
@@ -155,12 +176,14 @@ async function tokenEndpoint(ctx: Context): Promise<void> {
         basicChallenge: basic,
         reason: client === undefined ? OAUTH2_REASONS.unknownClient : OAUTH2_REASONS.wrongSecret,
       }),
+      clientCaller(clientId),
     );
   }
   store.recordSuccess(clientId);
+  const caller = clientCaller(clientId, client.credentialFingerprint);
 
   const scopes = decideScopes(request.value.scope, { allowed: client.allowedScopes, defaults: client.defaultScopes });
-  if (!scopes.ok) return send(ctx, errorResponse({ code: scopes.error, description: scopes.description }));
+  if (!scopes.ok) return send(ctx, errorResponse({ code: scopes.error, description: scopes.description }), caller);
 
   const claims = buildClaims({
     issuer: conf.issuer,
@@ -177,7 +200,7 @@ async function tokenEndpoint(ctx: Context): Promise<void> {
     expires_in: conf.tokenTtl,
   };
   if (claims.scope !== undefined) body.scope = claims.scope;
-  return send(ctx, successResponse(body));
+  return send(ctx, successResponse(body), caller);
 }
 
 export function tooManyFailures(retryAfterSeconds: number): OAuthError {

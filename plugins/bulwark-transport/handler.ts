@@ -20,6 +20,7 @@
 // Removing upstream headers needs the response phase: bulwark-response-headers, an opt-in of its own.
 import type { HeaderValues, KongConsumer } from '../lib/pdk';
 import { readRequestHeaders } from '../lib/bounded-reads';
+import { certificateFingerprint } from '../lib/credential-fingerprint';
 import { identityConsumer, publishIdentity } from '../lib/identity';
 import type { PhaseContext } from '../lib/plugin';
 import type { TransportConfig } from './config';
@@ -126,6 +127,14 @@ async function authenticateClientCertificate(
     new Date(),
   );
   const exitHeaders = https ? conf.headers.https : conf.headers.http;
+  // The certificate's fingerprint names it in this plugin's decision record (lib/credential-fingerprint.ts), on a
+  // pass (the allow record lib/plugin.ts writes anyway) and on a refusal: no extra RPC.
+  const fingerprinted =
+    assessment.fingerprint === undefined
+      ? {}
+      : { credential_fingerprint: certificateFingerprint(assessment.fingerprint) };
+  if (assessment.fingerprint !== undefined)
+    ctx.record('allow', { reason: TRANSPORT_REASONS.allowed, ...fingerprinted });
 
   if (!assessment.ok) {
     const fields = logFields(assessment);
@@ -133,6 +142,7 @@ async function authenticateClientCertificate(
       await log.warn('mtls_rejected', fields);
       await reject(401, assessment.presented ? MTLS_MESSAGES.rejected : MTLS_MESSAGES.required, exitHeaders, {
         reason: assessment.reason,
+        ...fingerprinted,
       });
       return false;
     }
@@ -162,7 +172,7 @@ async function authenticateClientCertificate(
   };
   if (mtls.anonymous === undefined) {
     await log.warn('mtls_rejected', noConsumer);
-    await reject(401, MTLS_MESSAGES.rejected, exitHeaders, { reason: TRANSPORT_REASONS.noConsumer });
+    await reject(401, MTLS_MESSAGES.rejected, exitHeaders, { reason: TRANSPORT_REASONS.noConsumer, ...fingerprinted });
     return false;
   }
   await log.info('mtls_unauthenticated', noConsumer);

@@ -65,7 +65,8 @@ export type ChainVerification =
       /** Issuing certificates used, the anchor included. */
       depth: number;
     }
-  | { ok: false; reason: ChainFailure; detail: string };
+  /** `fingerprint`: the leaf's, when the chain could be parsed (public; it names the certificate in events). */
+  | { ok: false; reason: ChainFailure; detail: string; fingerprint?: string };
 
 /** The PEM certificate blocks of a text, in order. Anything between blocks is ignored. */
 export function pemBlocks(text: string): string[] {
@@ -128,7 +129,11 @@ function cnOf(cert: X509Certificate): string {
  * `now` is a parameter so tests can move the clock.
  */
 export function verifyClientChain(chainPem: string, trust: MtlsTrust, now: Date): ChainVerification {
-  const fail = (reason: ChainFailure, detail: string): ChainVerification => ({ ok: false, reason, detail });
+  let leafFingerprint: string | undefined;
+  const fail = (reason: ChainFailure, detail: string): ChainVerification =>
+    leafFingerprint === undefined
+      ? { ok: false, reason, detail }
+      : { ok: false, reason, detail, fingerprint: leafFingerprint };
   if (chainPem.length > MAX_CHAIN_PEM_LENGTH)
     return fail('malformed_chain', `chain longer than ${MAX_CHAIN_PEM_LENGTH} characters`);
   const blocks = pemBlocks(chainPem);
@@ -143,6 +148,7 @@ export function verifyClientChain(chainPem: string, trust: MtlsTrust, now: Date)
   }
 
   const leaf = certs[0] as X509Certificate;
+  leafFingerprint = fingerprintHex(leaf);
   if (leaf.ca) return fail('leaf_is_ca', `client certificate "${cnOf(leaf)}" is a CA certificate`);
 
   // Walk up from the leaf: an anchor first (the shortest path wins), else an unused certificate the client sent.
@@ -192,7 +198,7 @@ export function verifyClientChain(chainPem: string, trust: MtlsTrust, now: Date)
   } catch (err) {
     return fail('unreadable_names', err instanceof Error ? err.message : 'unreadable subject or subjectAltName');
   }
-  return { ok: true, subject, sans, fingerprint: fingerprintHex(leaf), depth };
+  return { ok: true, subject, sans, fingerprint: leafFingerprint, depth };
 }
 
 export function fingerprintHex(cert: X509Certificate): string {
@@ -358,7 +364,7 @@ export interface ClientCertificateInput {
 
 export type ClientCertificateAssessment =
   | Extract<ChainVerification, { ok: true }>
-  | { ok: false; reason: ClientCertificateFailure; detail: string; presented: boolean };
+  | { ok: false; reason: ClientCertificateFailure; detail: string; presented: boolean; fingerprint?: string };
 
 /**
  * Everything about the client certificate that needs no RPC: is there one (a client certificate only
@@ -392,6 +398,7 @@ export function assessClientCertificate(
       reason: 'subject_not_allowed',
       detail: `certificate ${verified.fingerprint} (CN ${JSON.stringify(verified.subject.cn ?? null)}) matches no allowed_subjects entry`,
       presented: true,
+      fingerprint: verified.fingerprint,
     };
   }
   return verified;

@@ -2,9 +2,11 @@
 // shape bulwark-audit builds from those records after the response (mapped per sink to ECS, OCSF or OTel).
 //
 // Recording: a deciding plugin writes ONE decision record, `kong.ctx.shared["bulwark.decision.<plugin>"]`, a small
-// table (decision, reason code, rule id, status, mode). definePlugin (lib/plugin.ts) writes it: after an access
-// handler lets the request through (the record bulwark-guard checks, kong/plugins/bulwark-guard), and in
-// `reject(status, body, headers, {reason, rule_id})` just before the exit. So recording costs at most one RPC per
+// table (decision, reason code, rule id, status, mode; the presented credential's fingerprint, lib/credential-
+// fingerprint.ts, where the plugin saw one; the caller, for a plugin that answers the request itself). definePlugin
+// (lib/plugin.ts) writes it: after an access handler lets the request through (the record bulwark-guard checks,
+// kong/plugins/bulwark-guard), before a plugin's own kong.response.exit when it recorded a decision (ctx.record), and
+// in `reject(status, body, headers, {reason, rule_id})` just before the exit. So recording costs at most one RPC per
 // deciding plugin and request. kong.ctx.shared is per request and lives only inside Kong: a client cannot forge it.
 //
 // Building: bulwark-audit's log phase reads the records (one kong.ctx.shared.get per Bulwark plugin name it knows)
@@ -47,8 +49,17 @@ export interface SecurityEvent {
   /** path WITHOUT the query string. */
   http: { method: string; host: string; path: string };
   operation?: { id?: string; path_template: string; deprecated?: boolean } | null;
-  identity?: { consumer?: string; credential_kind?: string; credential_id?: string; subject?: string };
+  identity?: EventIdentity;
+  /** Which credential was presented, never the credential: `<label>:<digest>` (lib/credential-fingerprint.ts). */
   credential_fingerprint?: string;
+}
+
+/** The caller as an event names it (from the identity contract, or from the deciding plugin's record). */
+export interface EventIdentity {
+  consumer?: string;
+  credential_kind?: string;
+  credential_id?: string;
+  subject?: string;
 }
 
 /** What a plugin states when it decides (reject's 4th argument, ctx.record). */
@@ -57,6 +68,13 @@ export interface DecisionOutcome {
   rule_id?: string;
   /** The validator's resolved operation; null: the request matched no documented operation. */
   operation?: SecurityEvent['operation'];
+  /** The presented credential's fingerprint (lib/credential-fingerprint.ts), where the plugin saw one. */
+  credential_fingerprint?: string;
+  /**
+   * The caller as this plugin identified it, for a plugin that answers the request itself and so publishes no
+   * identity record (bulwark-oauth2: the client id). Takes the place of the request's identity in this event.
+   */
+  identity?: EventIdentity;
 }
 
 /** The record stored in kong.ctx.shared (a Lua table inside Kong). */
@@ -69,6 +87,7 @@ export interface DecisionRecord {
   /** Set by plugins that know them (e.g. the validator's matched operation); carried into the event. */
   operation?: SecurityEvent['operation'];
   credential_fingerprint?: string;
+  identity?: EventIdentity;
 }
 
 export const DECISION_RECORD_PREFIX = 'bulwark.decision.';
@@ -79,7 +98,7 @@ export function decisionRecordKey(pluginName: string): string {
 }
 
 /** Bounds on what a record carries (they also bound the RPC payload). */
-export const RECORD_LIMITS = { reason: 64, ruleId: 256, fingerprint: 64, pathTemplate: 512 } as const;
+export const RECORD_LIMITS = { reason: 64, ruleId: 256, fingerprint: 128, pathTemplate: 512, identity: 256 } as const;
 
 const REASON_PATTERN = /^[a-z][a-z0-9_]*$/;
 
@@ -95,7 +114,7 @@ function bounded(value: string, max: number): string {
 /** A record ready for kong.ctx.shared.set. A malformed reason (a plugin bug) becomes `unspecified`. */
 export function decisionRecord(
   decision: Decision,
-  outcome: Partial<DecisionOutcome> & Pick<DecisionRecord, 'operation' | 'credential_fingerprint'> = {},
+  outcome: Partial<DecisionOutcome> = {},
   status?: number,
 ): DecisionRecord {
   const record: DecisionRecord = {
@@ -108,7 +127,22 @@ export function decisionRecord(
   if (outcome.operation !== undefined) record.operation = outcome.operation;
   if (outcome.credential_fingerprint !== undefined)
     record.credential_fingerprint = bounded(outcome.credential_fingerprint, RECORD_LIMITS.fingerprint);
+  const identity = eventIdentity(outcome.identity);
+  if (identity !== undefined) record.identity = identity;
   return record;
+}
+
+const IDENTITY_FIELDS = ['consumer', 'credential_kind', 'credential_id', 'subject'] as const;
+
+/** A record's identity: its non-empty string fields, bounded; undefined when none is left. */
+function eventIdentity(raw: unknown): EventIdentity | undefined {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
+  const out: EventIdentity = {};
+  for (const field of IDENTITY_FIELDS) {
+    const v = optionalString((raw as Record<string, unknown>)[field], RECORD_LIMITS.identity);
+    if (v !== undefined) out[field] = v;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 /** The decision a reject with `status` stands for: a 5xx is the plugin failing closed, anything else a denial. */
@@ -146,6 +180,8 @@ export function parseDecisionRecord(raw: unknown): DecisionRecord | undefined {
     record.status = r.status;
   const fingerprint = optionalString(r.credential_fingerprint, RECORD_LIMITS.fingerprint);
   if (fingerprint !== undefined) record.credential_fingerprint = fingerprint;
+  const identity = eventIdentity(r.identity);
+  if (identity !== undefined) record.identity = identity;
   if (r.operation === null || r.operation === false)
     record.operation = null; // false: null as stored
   else if (typeof r.operation === 'object' && !Array.isArray(r.operation)) {
@@ -175,7 +211,7 @@ export interface RequestFacts {
   route?: { id?: string; name?: string };
   service?: { id?: string; name?: string };
   clientIp?: string;
-  identity?: SecurityEvent['identity'];
+  identity?: EventIdentity;
 }
 
 /** A SecurityEvent from one plugin's record and the request's facts (pure). */
@@ -197,7 +233,8 @@ export function buildSecurityEvent(plugin: string, record: DecisionRecord, facts
   if (facts.service !== undefined) event.service = facts.service;
   if (facts.clientIp !== undefined) event.client_ip = facts.clientIp;
   if (record.operation !== undefined) event.operation = record.operation;
-  if (facts.identity !== undefined) event.identity = facts.identity;
+  const identity = record.identity ?? facts.identity;
+  if (identity !== undefined) event.identity = identity;
   if (record.credential_fingerprint !== undefined) event.credential_fingerprint = record.credential_fingerprint;
   return event;
 }

@@ -10,6 +10,8 @@
 // | bola                   | principal + operation   | distinct object ids in the path                         | ≥ 100 distinct in 5–10 min (enumeration)     |
 // | user_agents            | credential              | distinct User-Agent values                               | ≥ 10 distinct in 1–2 h (a key shared/stolen) |
 
+import { fingerprintLabel } from '../../lib/credential-fingerprint';
+
 /**
  * The fields of a SecurityEvent (lib/security-event.ts, EVENTS.md) the detectors read. Declared as a subset so the
  * detectors depend on nothing else of the event.
@@ -110,13 +112,13 @@ function principalOf(identity: SecurityEvent['identity']): string | undefined {
   return undefined;
 }
 
-/** The prefix part of a credential fingerprint (`bwk_live:1a2b3c4d` → `bwk_live`), else the credential kind. */
+/**
+ * The label of a credential fingerprint (`bwk_live:Xy3…` → `bwk_live`, lib/credential-fingerprint.ts), else the
+ * credential kind.
+ */
 export function credentialPrefix(event: SecurityEvent): string {
   const fp = event.credential_fingerprint;
-  if (fp !== undefined && fp !== '') {
-    const cut = fp.lastIndexOf(':');
-    return bound(`${event.plugin}/${cut > 0 ? fp.slice(0, cut) : fp}`);
-  }
+  if (fp !== undefined && fp !== '') return bound(`${event.plugin}/${fingerprintLabel(fp)}`);
   return bound(`${event.plugin}/${event.identity?.credential_kind ?? '*'}`);
 }
 
