@@ -2,11 +2,13 @@
 // kong.response.exit (never proxied). Requests to any other path pass through untouched.
 //
 // RPC budget (each kong.* call is one round trip to Kong, ../../docs/kong-protocol.md §3.2):
-// other paths:     getPath                                                          = 1
-// JWKS:            getPath + getMethod + exit                                       = 3
-// token, issued:   getPath + getMethod + getHeaders + getRawBody + client.getIp + exit = 6
+// other paths:     getPath + the allow record (lib/plugin.ts)                       = 2
+// JWKS:            getPath + getMethod + the allow record + exit                    = 4
+// token, issued:   getPath + getMethod + getHeaders + getRawBody + client.getIp + the allow record + exit = 7
 //                  (client.getIp only when failure_limit is enabled)
-// token, refused before the body: getPath + getMethod + getHeaders + exit           = 4
+// token, refused before the body: getPath + getMethod + getHeaders + the deny record + exit = 5
+// (an answer given with kong.response.exit is a decision too: its record costs one ctx.shared.set, written by
+// lib/plugin.ts before the exit; no PDK call carries it along with the exit)
 //                  (getHeaders is getHeaders(1000); 1000 header lines or more: + log.warn, 431, lib/bounded-reads.ts)
 // failed client authentication / lockout: + one log line (warn) before the exit.
 import { readRequestHeaders } from '../lib/bounded-reads';

@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { API_KEY_REASONS } from '../../plugins/bulwark-api-key';
+import { REASONS as DOCS_REASONS } from '../../plugins/bulwark-docs/handler';
 import { OAUTH2_REASONS } from '../../plugins/bulwark-oauth2';
 import { RATE_LIMIT_REASONS } from '../../plugins/bulwark-rate-limit';
 import { TRANSPORT_REASONS } from '../../plugins/bulwark-transport';
@@ -12,6 +13,7 @@ import { isReasonCode } from '../../plugins/lib/security-event';
 
 const PLUGINS: [string, Record<string, string>][] = [
   ['bulwark-api-key', API_KEY_REASONS],
+  ['bulwark-docs', DOCS_REASONS],
   ['bulwark-oauth2', OAUTH2_REASONS],
   ['bulwark-rate-limit', RATE_LIMIT_REASONS],
   ['bulwark-transport', TRANSPORT_REASONS],

@@ -152,7 +152,7 @@ describe("filter: authz (the operations the route's bulwark-authz rules allow ea
     expect(logs.some((l) => l.includes('"reason":"docs_no_identity"'))).toBe(true);
   });
 
-  test('RPC budget: the filtered document costs getPath, getMethod, one identity read, getHeader (+ exit)', async () => {
+  test('RPC budget: the filtered document costs getPath, getMethod, one identity read, getHeader, the allow record (+ exit)', async () => {
     const res = await get('/v2/docs/openapi.json', STAFF);
     const calls = res.report.pdkCalls
       .filter(([p, m]) => p === 'bulwark-docs' && m !== 'kong.response.exit')
@@ -162,6 +162,7 @@ describe("filter: authz (the operations the route's bulwark-authz rules allow ea
       'kong.request.get_method',
       'kong.ctx.shared.get',
       'kong.request.get_header',
+      'kong.ctx.shared.set',
     ]);
   });
 });

@@ -92,13 +92,14 @@ describe('the document, filtered per caller', () => {
     expect(operationsOf(res)).toHaveLength(5);
   });
 
-  test('RPC budget: document 5 (getPath, getMethod, readIdentity, getHeader, exit); a non-docs request 1 + the decision record', async () => {
+  test('RPC budget: document 6 (getPath, getMethod, readIdentity, getHeader, the allow record, exit); a non-docs request 1 + the decision record', async () => {
     const res = await get(`${DOCS_PATH}/openapi.json`, withKey(READER.key));
     expect(docsCalls(res)).toEqual([
       'kong.request.get_path',
       'kong.request.get_method',
       'kong.ctx.shared.get',
       'kong.request.get_header',
+      'kong.ctx.shared.set',
     ]);
     const api = await get('/v2/pets?limit=1', withKey(READER.key));
     expect(api.status).toBe(200);

@@ -532,10 +532,10 @@ describe('bulwark-oauth2 integration (emulator + real plugin server)', () => {
       const refused = await send({ path: '/es/token' });
       const rpc = (r: Res) => r.report.rpcCallsByPlugin['bulwark-oauth2'];
       // Round trips = HandleEvent + one per answered PDK call (the exit gets no answer: Kong ends the event).
-      // HandleEvent, getPath, getMethod, getHeaders, getRawBody, client.getIp (→ exit)
-      expect(rpc(issued)).toBe(6);
-      // HandleEvent, getPath, getMethod (→ exit)
-      expect(rpc(jwks)).toBe(3);
+      // HandleEvent, getPath, getMethod, getHeaders, getRawBody, client.getIp, the allow record (→ exit)
+      expect(rpc(issued)).toBe(7);
+      // HandleEvent, getPath, getMethod, the allow record (→ exit)
+      expect(rpc(jwks)).toBe(4);
       // HandleEvent, getPath, getMethod, getHeaders, the deny record (→ exit 405)
       expect(rpc(refused)).toBe(5);
       console.log(
