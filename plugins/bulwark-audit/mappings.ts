@@ -64,9 +64,20 @@ export function toEcs(e: SecurityEvent): Record<string, unknown> {
   if (e.service?.name ?? e.service?.id) labels.kong_service = (e.service?.name ?? e.service?.id) as string;
   if (e.identity?.credential_kind !== undefined) labels.credential_kind = e.identity.credential_kind;
   if (e.identity?.credential_id !== undefined) labels.credential_id = e.identity.credential_id;
-  if (e.credential_fingerprint !== undefined) labels.credential_fingerprint = e.credential_fingerprint;
+  if (e.credential_fingerprint !== undefined) {
+    labels.credential_fingerprint = e.credential_fingerprint;
+    // A client certificate's fingerprint has its own ECS field (upper-case hex, as ECS formats hashes).
+    const cert = certificateHex(e.credential_fingerprint);
+    if (cert !== undefined) doc.tls = { client: { hash: { sha256: cert.toUpperCase() } } };
+  }
   if (e.operation) labels.api_operation = e.operation.id ?? e.operation.path_template;
   return doc;
+}
+
+/** The hex SHA-256 of an `mtls:` fingerprint (lib/credential-fingerprint.ts), else undefined. */
+function certificateHex(fingerprint: string): string | undefined {
+  const m = /^mtls:([0-9a-f]{64})$/.exec(fingerprint);
+  return m?.[1];
 }
 
 // ---- OCSF ----
@@ -159,7 +170,17 @@ export function toOcsf(e: SecurityEvent): Record<string, unknown> {
   if (classUid === OCSF_CLASS.apiActivity && e.operation) {
     out.api = { operation: e.operation.id ?? e.operation.path_template, request: { uid: e.request_id } };
   }
-  if (e.rule_id !== undefined) out.unmapped = { rule_id: e.rule_id };
+  const unmapped: Record<string, unknown> = {};
+  if (e.rule_id !== undefined) unmapped.rule_id = e.rule_id;
+  if (e.credential_fingerprint !== undefined) {
+    // A certificate fingerprint has OCSF's place (fingerprint object, algorithm_id 3 = SHA-256); any other
+    // credential fingerprint has none in OCSF 1.1 and is kept unmapped.
+    const cert = certificateHex(e.credential_fingerprint);
+    if (cert !== undefined)
+      out.tls = { certificate: { fingerprints: [{ algorithm_id: 3, algorithm: 'SHA-256', value: cert }] } };
+    unmapped.credential_fingerprint = e.credential_fingerprint;
+  }
+  if (Object.keys(unmapped).length > 0) out.unmapped = unmapped;
   return out;
 }
 

@@ -98,3 +98,31 @@ test('OTel: HTTP semantic-convention attributes, severity by decision', () => {
   });
   expect(toOtelLogRecord({ ...base, decision: 'allow' }).severityText).toBe('INFO');
 });
+
+describe('credential_fingerprint in each mapping', () => {
+  const hex = 'ab'.repeat(32);
+  const mtls: SecurityEvent = { ...base, plugin: 'bulwark-transport', credential_fingerprint: `mtls:${hex}` };
+  const key: SecurityEvent = { ...base, credential_fingerprint: 'bwk_live:Xy3_abcdEFGH' };
+
+  test("ECS: labels.credential_fingerprint; a certificate's also in tls.client.hash.sha256 (upper-case hex)", () => {
+    expect(toEcs(mtls)).toMatchObject({
+      labels: { credential_fingerprint: `mtls:${hex}` },
+      tls: { client: { hash: { sha256: hex.toUpperCase() } } },
+    });
+    expect(toEcs(key)).toMatchObject({ labels: { credential_fingerprint: 'bwk_live:Xy3_abcdEFGH' } });
+    expect(toEcs(key).tls).toBeUndefined();
+  });
+
+  test("OCSF: unmapped.credential_fingerprint; a certificate's also as a SHA-256 fingerprint object", () => {
+    expect(toOcsf(mtls)).toMatchObject({
+      tls: { certificate: { fingerprints: [{ algorithm_id: 3, algorithm: 'SHA-256', value: hex }] } },
+      unmapped: { credential_fingerprint: `mtls:${hex}` },
+    });
+    expect(toOcsf(key)).toMatchObject({ unmapped: { credential_fingerprint: 'bwk_live:Xy3_abcdEFGH' } });
+    expect(toOcsf(key).tls).toBeUndefined();
+  });
+
+  test('OTel: bulwark.credential.fingerprint', () => {
+    expect(toOtelLogRecord(key).attributes['bulwark.credential.fingerprint']).toBe('bwk_live:Xy3_abcdEFGH');
+  });
+});
