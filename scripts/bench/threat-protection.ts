@@ -80,6 +80,13 @@ function main(): void {
     );
     detectors.push({ name: label, blocks: (v) => engine.evaluate(v).score >= 5 });
     if (label === 'Bulwark CRS 4') {
+      // Before/after for the literal prefilter (crs/literal-prefilter.ts), same rules, same run.
+      const unfiltered = new CrsEngine(ruleSet, {
+        paranoiaLevel: 1,
+        detectors: LIBINJECTION_DETECTORS,
+        literalPrefilter: false,
+      });
+      detectors.push({ name: 'CRS 4 no lit. prefilter', blocks: (v) => unfiltered.evaluate(v).score >= 5 });
       const without = new CrsEngine(ruleSet, { paranoiaLevel: 1 });
       detectors.push({ name: 'CRS 4 w/o detectors', blocks: (v) => without.evaluate(v).score >= 5 });
     }

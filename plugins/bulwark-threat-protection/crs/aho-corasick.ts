@@ -13,6 +13,10 @@ export class PhraseMatcher {
   private readonly classCount: number;
   /** A phrase ending in each state (itself or through its failure chain), -1 if none. */
   private readonly output: Int32Array;
+  /** The phrase ending exactly at each state (-1 if none) and the nearest state on its failure chain that has one
+   * (-1 if none): with them `collect` reports every phrase found, not just the first. */
+  private readonly own: Int32Array;
+  private readonly dictLink: Int32Array;
   readonly stateCount: number;
   readonly phrases: readonly string[];
 
@@ -55,12 +59,15 @@ export class PhraseMatcher {
     // Breadth first: a state's failure state is shallower, so its row is final when the state's row is filled.
     const delta = new Int32Array(this.stateCount * classCount);
     const fail = new Int32Array(this.stateCount);
+    const own = Int32Array.from(output);
+    const dictLink = new Int32Array(this.stateCount).fill(-1);
     for (const k of children[0]!) delta[k] = edges.get(k)!;
     const queue: number[] = children[0]!.map((k) => edges.get(k)!);
     for (let q = 0; q < queue.length; q++) {
       const state = queue[q]!;
       const f = fail[state]!;
       if (output[state] === -1) output[state] = output[f]!;
+      if (state !== f) dictLink[state] = own[f] !== -1 ? f : dictLink[f]!;
       for (let k = 0; k < classCount; k++) delta[state * classCount + k] = delta[f * classCount + k]!;
       for (const k of children[state]!) {
         const to = edges.get(state * classCount + k)!;
@@ -71,6 +78,8 @@ export class PhraseMatcher {
     }
     this.delta = delta;
     this.output = Int32Array.from(output);
+    this.own = own;
+    this.dictLink = dictLink;
   }
 
   /** The first phrase found (case-insensitively), or undefined. One table read per input byte. */
@@ -83,6 +92,48 @@ export class PhraseMatcher {
       if (out !== -1) return this.phrases[out];
     }
     return undefined;
+  }
+
+  /** Whether a phrase occurs in `s` (case-insensitively), or `s` holds a char above 0xFF (not a byte string: the
+   * automaton cannot rule it out). */
+  mayOccurIn(s: string): boolean {
+    const { delta, classOf, classCount, output } = this;
+    let state = 0;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 0xff) return true;
+      state = delta[state * classCount + classOf[c]!]!;
+      if (output[state] !== -1) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Every distinct phrase found (case-insensitively): each index is pushed once onto `found` and flagged in `seen`
+   * (one flag per phrase; the caller clears the flags of `found` after use). False, with nothing collected, when `s`
+   * holds a char above 0xFF: the automaton reads bytes, so such a string is not a byte string it can judge.
+   */
+  collect(s: string, seen: Uint8Array, found: number[]): boolean {
+    const { delta, classOf, classCount, output, own, dictLink } = this;
+    let state = 0;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 0xff) {
+        for (const index of found) seen[index] = 0;
+        found.length = 0;
+        return false;
+      }
+      state = delta[state * classCount + classOf[c]!]!;
+      if (output[state] === -1) continue;
+      for (let t = own[state] !== -1 ? state : dictLink[state]!; t !== -1; t = dictLink[t]!) {
+        const index = own[t]!;
+        if (seen[index] === 0) {
+          seen[index] = 1;
+          found.push(index);
+        }
+      }
+    }
+    return true;
   }
 
   /** Whether any phrase consists only of characters `allowed` accepts (either case). */

@@ -8,6 +8,7 @@ import { RE2JS, RE2Set } from 're2js';
 import { runToEnd, type Steps } from '../../lib/time-slices';
 import { PhraseMatcher, parseDataFile, splitPhrases } from './aho-corasick';
 import { COLLECTION_ALIASES, COLLECTIONS, type Collection } from './model';
+import { requiredLiterals, type RegexpNode } from './literal-prefilter';
 import { parseSecRules, type ParsedSecRule, type SecAction, type SecRuleLink } from './secrules';
 import { SAFE_ALPHABET_PRESERVING, TRANSFORMS, type Transform } from './transforms';
 
@@ -31,7 +32,13 @@ export interface Target {
 }
 
 export type Operator =
-  | { kind: 'rx'; pattern: string; readonly regex: RE2JS }
+  | {
+      kind: 'rx';
+      pattern: string;
+      readonly regex: RE2JS;
+      /** Every match contains one of these (lower case; literal-prefilter.ts); undefined: none known, always run. */
+      literals?: readonly string[];
+    }
   | { kind: 'pm'; matcher: PhraseMatcher }
   | { kind: 'string'; op: 'contains' | 'beginsWith' | 'endsWith' | 'streq' | 'within' | 'containsWord'; arg: string }
   | { kind: 'detect'; detector: 'sqli' | 'xss' }
@@ -183,11 +190,13 @@ export function canMatchOver(pattern: string, alphabet: readonly number[]): bool
   return reachesMatch(programOf(pattern), alphabet);
 }
 
-function programOf(pattern: string): { start: number; inst: ProgInst[] } {
+function programOf(pattern: string): { start: number; inst: ProgInst[]; regexp: RegexpNode } {
   const set = new RE2Set(RE2Set.UNANCHORED);
   set.add(pattern);
   set.compile();
-  return { start: set.prog.start, inst: set.prog.inst as ProgInst[] };
+  // The parsed, simplified syntax tree RE2Set keeps (not in re2js's typings): the literal prefilter reads it.
+  const regexp = (set as unknown as { regexps: RegexpNode[] }).regexps[0]!;
+  return { start: set.prog.start, inst: set.prog.inst as ProgInst[], regexp };
 }
 
 function reachesMatch(prog: { start: number; inst: ProgInst[] }, alphabet: readonly number[]): boolean {
@@ -318,6 +327,7 @@ function compileOperator(raw: string, ctx: OperatorContext): CompiledOperator {
       const operator = {
         kind: 'rx' as const,
         pattern,
+        literals: requiredLiterals(program.regexp),
         // ModSecurity v3 and Coraza compile @rx with DOTALL and MULTILINE.
         get regex(): RE2JS {
           return (regex ??= RE2JS.compile(pattern, RE2JS.DOTALL | RE2JS.MULTILINE));

@@ -6,6 +6,8 @@
 import { RE2Set } from 're2js';
 import type { CompiledRule, CompiledRuleSet, Operator, Target } from './compile';
 import { valueTier } from './compile';
+import { PhraseMatcher } from './aho-corasick';
+import { literalsCost } from './literal-prefilter';
 import { COLLECTIONS, type Collection, type RequestValue, variableName } from './model';
 import { TRANSFORMS } from './transforms';
 import { runToEnd, type Steps } from '../../lib/time-slices';
@@ -27,6 +29,9 @@ export interface EngineOptions {
   paranoiaLevel: number;
   exclusions?: readonly Exclusion[];
   detectors?: Detectors;
+  /** Run a regex only when its value holds one of its required literals (literal-prefilter.ts); default true. False:
+   * every regex runs on every value (the reference the prefilter's equivalence test compares against). */
+  literalPrefilter?: boolean;
 }
 
 export interface RuleMatch {
@@ -56,11 +61,26 @@ export interface WorkCounter {
   transformBytes: number;
 }
 
+interface RuleSetChunk {
+  set: RE2Set;
+  offset: number;
+  count: number;
+  /** Whether the chunk holds a rule without usable literals: then it runs on every value. */
+  always: boolean;
+}
+
 interface Group {
   transforms: readonly string[];
-  /** Rules run through `set` (plain `@rx`); `setRules[i]` is the set's pattern i. */
+  /** Rules run through `sets` (plain `@rx`); `setRules[offset + i]` is a chunk's pattern i. Rules without usable
+   * literals come first (their chunks always run), then the others by literal. */
   setRules: CompiledRule[];
-  sets: { set: RE2Set; offset: number }[];
+  sets: RuleSetChunk[];
+  /** The literals of the prefiltered set rules, in one automaton; `literalRules[k]`: the setRules indices that
+   * literal k admits. Undefined without a prefilter. */
+  literals?: PhraseMatcher;
+  literalRules: number[][];
+  /** Per setRules index: whether a literal of it occurred in the current value (cleared after each value). */
+  admitted: Uint8Array;
   /** Rules run one by one (phrase lists, detectors, negated or multiMatch operators). */
   singles: CompiledRule[];
 }
@@ -86,69 +106,142 @@ const SET_CHUNK = 8;
 /** DFA state budget per set (re2js never frees states; past the budget it falls back to its slower, still linear, NFA). */
 const SET_DFA_MEMORY = 32 << 20;
 
-function* buildGroups(rules: readonly CompiledRule[]): Steps<Group[]> {
+/** Literals a set rule is prefiltered by, or undefined when it must run on every value: none known, or so common
+ * (single letters) that the filter would rarely skip it and only split its RE2 set. */
+function prefilterLiterals(rule: CompiledRule): readonly string[] | undefined {
+  const op = rule.operator;
+  if (op.kind !== 'rx' || op.literals === undefined) return undefined;
+  return literalsCost(op.literals) > MAX_LITERALS_COST ? undefined : op.literals;
+}
+
+/** Expected-hit weight (literal-prefilter.ts literalsCost) above which a rule is not worth prefiltering. */
+const MAX_LITERALS_COST = 0.5;
+
+function* buildGroups(rules: readonly CompiledRule[], prefilter: boolean): Steps<Group[]> {
   const byChain = new Map<string, Group>();
   for (const rule of rules) {
     const key = rule.transforms.join(',');
     let group = byChain.get(key);
     if (group === undefined) {
-      group = { transforms: rule.transforms, setRules: [], sets: [], singles: [] };
+      group = { transforms: rule.transforms, setRules: [], sets: [], singles: [], literalRules: [], admitted: EMPTY };
       byChain.set(key, group);
     }
     if (rule.operator.kind === 'rx' && !rule.negated && !rule.multiMatch) group.setRules.push(rule);
     else group.singles.push(rule);
   }
   for (const group of byChain.values()) {
-    for (let offset = 0; offset < group.setRules.length; offset += SET_CHUNK) {
+    const literalsOf = (r: CompiledRule): readonly string[] | undefined =>
+      prefilter ? prefilterLiterals(r) : undefined;
+    // Unfiltered rules first (they share chunks that always run), then the filtered ones, cheapest filters together.
+    const unfiltered = group.setRules.filter((r) => literalsOf(r) === undefined);
+    const filtered = group.setRules
+      .filter((r) => literalsOf(r) !== undefined)
+      .sort((a, b) => literalsCost(literalsOf(a)!) - literalsCost(literalsOf(b)!));
+    group.setRules = [...unfiltered, ...filtered];
+    const chunks: [number, number, boolean][] = [];
+    for (let offset = 0; offset < unfiltered.length; offset += SET_CHUNK) {
+      chunks.push([offset, Math.min(SET_CHUNK, unfiltered.length - offset), true]);
+    }
+    for (let offset = unfiltered.length; offset < group.setRules.length; offset += SET_CHUNK) {
+      chunks.push([offset, Math.min(SET_CHUNK, group.setRules.length - offset), false]);
+    }
+    if (filtered.length > 0) {
+      const index = new Map<string, number>();
+      const phrases: string[] = [];
+      group.setRules.forEach((rule, i) => {
+        for (const literal of literalsOf(rule) ?? []) {
+          let k = index.get(literal);
+          if (k === undefined) {
+            k = phrases.length;
+            index.set(literal, k);
+            phrases.push(literal);
+            group.literalRules.push([]);
+          }
+          group.literalRules[k]!.push(i);
+        }
+      });
+      group.literals = new PhraseMatcher(phrases);
+      group.admitted = new Uint8Array(group.setRules.length);
+    }
+    for (const [offset, count, always] of chunks) {
       const set = new RE2Set(RE2Set.UNANCHORED, 0, SET_DFA_MEMORY);
-      for (const rule of group.setRules.slice(offset, offset + SET_CHUNK)) {
+      for (const rule of group.setRules.slice(offset, offset + count)) {
         set.add(`(?sm)${(rule.operator as Extract<Operator, { kind: 'rx' }>).pattern}`);
       }
       set.compile();
-      group.sets.push({ set, offset });
+      group.sets.push({ set, offset, count, always });
       yield;
     }
   }
   return [...byChain.values()];
 }
 
+const EMPTY = new Uint8Array(0);
+
 /**
- * The cache keys of a chain's prefixes ("a", "a,b", "a,b,c"), built once per chain (chains are the compiled rules'
- * arrays, so identity is a stable key): building them per value and rule was most of the engine's garbage.
+ * Chain prefixes ("a", "a,b", "a,b,c") as small integers, assigned once per distinct prefix (chains are the compiled
+ * rules' arrays, so identity is a stable key): a value's transformation results live in slots indexed by them
+ * instead of a Map of string keys per value (per-value Maps and key strings were much of the engine's garbage).
  */
-const PREFIX_KEYS = new WeakMap<readonly string[], readonly string[]>();
-function prefixKeys(chain: readonly string[]): readonly string[] {
-  let keys = PREFIX_KEYS.get(chain);
-  if (keys === undefined) {
-    keys = chain.map((_, i) => chain.slice(0, i + 1).join(','));
-    PREFIX_KEYS.set(chain, keys);
+const PREFIX_IDS = new WeakMap<readonly string[], Int32Array>();
+const PREFIX_ID_BY_KEY = new Map<string, number>();
+function prefixIds(chain: readonly string[]): Int32Array {
+  let ids = PREFIX_IDS.get(chain);
+  if (ids === undefined) {
+    ids = Int32Array.from(chain, (_, i) => {
+      const key = chain.slice(0, i + 1).join(',');
+      let id = PREFIX_ID_BY_KEY.get(key);
+      if (id === undefined) {
+        id = PREFIX_ID_BY_KEY.size;
+        PREFIX_ID_BY_KEY.set(key, id);
+        slotValues.push('');
+        slotOwner.push(0);
+      }
+      return id;
+    });
+    PREFIX_IDS.set(chain, ids);
   }
-  return keys;
+  return ids;
 }
+
+/** Transformation results by prefix id, valid for the TransformCache whose generation is in slotOwner (the engine
+ * is synchronous; a nested cache for chain links may take a slot over, and the outer one then computes it again). */
+const slotValues: string[] = [];
+const slotOwner: number[] = [];
+let generations = 0;
 
 /** Applies transformation chains to one value, each prefix computed once. */
 class TransformCache {
-  private readonly cache = new Map<string, string>();
+  private readonly generation = ++generations;
   constructor(
     private readonly value: string,
     private readonly work?: WorkCounter,
   ) {}
 
   get(chain: readonly string[]): string {
-    if (chain.length === 0) return this.value;
-    const keys = prefixKeys(chain);
+    return this.prefix(chain, chain.length);
+  }
+
+  /** The value after the first `n` transformations of `chain` (0: the raw value). */
+  prefix(chain: readonly string[], n: number): string {
+    if (n === 0) return this.value;
+    const ids = prefixIds(chain);
+    const generation = this.generation;
     // Longest prefix already computed, then the rest of the chain from there.
-    let i = chain.length - 1;
+    let i = n - 1;
     let result: string | undefined;
     for (; i >= 0; i--) {
-      result = this.cache.get(keys[i]!);
-      if (result !== undefined) break;
+      if (slotOwner[ids[i]!] === generation) {
+        result = slotValues[ids[i]!];
+        break;
+      }
     }
     if (result === undefined) result = this.value;
-    for (let j = i + 1; j < chain.length; j++) {
+    for (let j = i + 1; j < n; j++) {
       if (this.work !== undefined) this.work.transformBytes += result.length;
       result = TRANSFORMS.get(chain[j]!)!(result);
-      this.cache.set(keys[j]!, result);
+      slotValues[ids[j]!] = result;
+      slotOwner[ids[j]!] = generation;
     }
     return result;
   }
@@ -208,13 +301,15 @@ function* planSteps(ruleSet: CompiledRuleSet, options: EngineOptions): Steps<Pla
     GROUPS_BY_RULE_SET.set(ruleSet, built);
   }
   const cache = built;
+  const prefilter = options.literalPrefilter !== false;
   function* groupsFor(rules: CompiledRule[]): Steps<Group[]> {
-    const key = rules.map((r) => r.id).join(',');
+    const key = `${prefilter ? 'p' : 'n'}:${rules.map((r) => r.id).join(',')}`;
     let groups = cache.get(key);
     if (groups === undefined) {
-      groups = yield* buildGroups(rules);
+      groups = yield* buildGroups(rules, prefilter);
       for (const group of groups) {
-        for (const rule of group.setRules) yield* warmRegexes(rule, true);
+        // With the prefilter, a set rule whose literal occurred alone in its chunk runs on its own regex.
+        for (const rule of group.setRules) yield* warmRegexes(rule, !prefilter);
         for (const rule of group.singles) yield* warmRegexes(rule, false);
       }
       cache.set(key, groups);
@@ -253,6 +348,13 @@ export class CrsEngine {
     this.activeRules = plan.active;
     this.inactiveRules = plan.inactive;
     this.plans = plan.plans;
+    if (options.literalPrefilter !== false) {
+      for (const rule of plan.active) {
+        if (!rule.multiMatch || rule.negated) continue;
+        const literals = prefilterLiterals(rule);
+        if (literals !== undefined) this.multiMatchLiterals.set(rule, new PhraseMatcher(literals));
+      }
+    }
   }
 
   /** The engine as steps (one per RE2 set and regex built), for lib/time-slices.ts runInSlices. */
@@ -271,6 +373,15 @@ export class CrsEngine {
   }
 
   private work: WorkCounter | undefined;
+  /** multiMatch `@rx` rules' literals (literal-prefilter.ts), checked on each step before the regex runs. */
+  private readonly multiMatchLiterals = new Map<CompiledRule, PhraseMatcher>();
+  /** Scratch for the literal automata (evaluate is synchronous): a flag per literal, the literals found. */
+  private seen = new Uint8Array(0);
+  private readonly foundLiterals: number[] = [];
+  private seenLiterals(matcher: PhraseMatcher): Uint8Array {
+    if (this.seen.length < matcher.phrases.length) this.seen = new Uint8Array(matcher.phrases.length);
+    return this.seen;
+  }
 
   private runOperator(op: Operator, negated: boolean, s: string, wantCaptures: boolean, captures?: string[]): OpResult {
     if (this.work !== undefined) this.work.matcherBytes += s.length;
@@ -341,20 +452,22 @@ export class CrsEngine {
   }
 
   /** Full evaluation of one rule on one value (used for everything but set hits' fast confirmation). */
-  private matchRule(rule: CompiledRule, cache: TransformCache, raw: string): boolean {
+  private matchRule(rule: CompiledRule, cache: TransformCache): boolean {
     const wantCaptures = rule.chain.length > 0;
     if (rule.multiMatch) {
-      let value = raw;
-      const steps = [raw];
-      for (const name of rule.transforms) {
-        if (this.work !== undefined) this.work.transformBytes += value.length;
-        value = TRANSFORMS.get(name)!(value);
-        steps.push(value);
-      }
-      for (let i = 0; i < steps.length; i++) {
-        const step = steps[i]!;
-        // A transformation that changed nothing gives the same verdict again (most values: no escapes to decode).
-        if (i > 0 && step === steps[i - 1]) continue;
+      // ModSecurity's multiMatch: the operator runs after each transformation step (the prefixes are the cached
+      // values other rules' chains share). A step that changed nothing gives the same verdict again (most values:
+      // no escapes to decode), and a regex whose literals are absent from a step cannot match it.
+      const literals = this.multiMatchLiterals.get(rule);
+      let previous: string | undefined;
+      for (let i = 0; i <= rule.transforms.length; i++) {
+        const step = cache.prefix(rule.transforms, i);
+        if (step === previous) continue;
+        previous = step;
+        if (literals !== undefined) {
+          if (this.work !== undefined) this.work.matcherBytes += step.length;
+          if (!literals.mayOccurIn(step)) continue;
+        }
         const r = this.runOperator(rule.operator, rule.negated, step, wantCaptures);
         if (r.matched && (rule.chain.length === 0 || this.runChain(rule, step, r.captures))) return true;
       }
@@ -400,20 +513,56 @@ export class CrsEngine {
       for (const group of groups) {
         if (group.sets.length > 0) {
           const transformed = cache.get(group.transforms);
-          for (const { set, offset } of group.sets) {
+          const literals = group.literals;
+          const admitted = group.admitted;
+          // Without usable literals (or with a char the automaton cannot read) every chunk runs.
+          let filtering = false;
+          if (literals !== undefined) {
             if (work !== undefined) work.matcherBytes += transformed.length;
-            for (const index of set.match(transformed)) {
-              const rule = group.setRules[offset + index]!;
+            filtering = literals.collect(transformed, this.seenLiterals(literals), this.foundLiterals);
+            for (const k of this.foundLiterals) {
+              this.seen[k] = 0;
+              for (const i of group.literalRules[k]!) admitted[i] = 1;
+            }
+            this.foundLiterals.length = 0;
+          }
+          for (const chunk of group.sets) {
+            if (filtering && !chunk.always) {
+              // Only rules one of whose literals occurred can match: none → skip, one → run it alone.
+              let only = -1;
+              let admittedCount = 0;
+              for (let i = chunk.offset; i < chunk.offset + chunk.count; i++) {
+                if (admitted[i] === 1) {
+                  admittedCount++;
+                  only = i;
+                }
+              }
+              if (admittedCount === 0) continue;
+              if (admittedCount === 1) {
+                const rule = group.setRules[only]!;
+                if (!this.applies(rule, v)) continue;
+                if (work !== undefined) work.matcherBytes += transformed.length;
+                const op = rule.operator as Extract<Operator, { kind: 'rx' }>;
+                if (!op.regex.test(transformed)) continue;
+                if (rule.chain.length > 0 && !this.matchRule(rule, cache)) continue;
+                record(rule, v);
+                continue;
+              }
+            }
+            if (work !== undefined) work.matcherBytes += transformed.length;
+            for (const index of chunk.set.match(transformed)) {
+              const rule = group.setRules[chunk.offset + index]!;
               if (!this.applies(rule, v)) continue;
-              if (rule.chain.length > 0 && !this.matchRule(rule, cache, v.value)) continue;
+              if (rule.chain.length > 0 && !this.matchRule(rule, cache)) continue;
               record(rule, v);
             }
           }
+          if (literals !== undefined) admitted.fill(0);
         }
         for (const rule of group.singles) {
           if (hits.get(rule.id)?.locations.length === MAX_LOCATIONS) continue;
           if (!this.applies(rule, v)) continue;
-          if (this.matchRule(rule, cache, v.value)) record(rule, v);
+          if (this.matchRule(rule, cache)) record(rule, v);
         }
       }
     }
