@@ -8,7 +8,11 @@ import { compileRedaction, type CompiledRedaction } from './redaction';
 import { abuseSettings, type ParsedAbuse } from './abuse/config';
 import { ConfigFields } from './schema';
 import type { ElasticsearchConfig, SplunkConfig } from './sinks/http';
+import type { OtlpSinkConfig } from './sinks/otlp';
 import type { SyslogConfig, SyslogProtocol } from './sinks/syslog';
+import type { OtlpMetricsConfig } from '../lib/metrics-otlp';
+import type { OtlpConnection } from '../lib/otlp';
+import { ConfigError } from '../lib/config';
 
 export interface FileSinkConfig {
   path: string;
@@ -19,6 +23,7 @@ export interface SinksConfig {
   splunk?: SplunkConfig;
   elasticsearch?: ElasticsearchConfig;
   syslog?: SyslogConfig;
+  otlp?: OtlpSinkConfig;
 }
 
 export interface RedactionNames {
@@ -36,13 +41,37 @@ export interface AuditConfig {
   /** Built-in and operator names, compiled once per instance. */
   redaction: CompiledRedaction;
   sinks: SinksConfig;
+  /** OTel metrics export of this process's registry; undefined: off. */
+  metricsOtlp?: OtlpMetricsConfig;
   abuse: ParsedAbuse;
+}
+
+interface OtlpConnectionFields {
+  endpoint: string;
+  headers: Readonly<Record<string, string>>;
+  timeout_ms: number;
+  service_name: string;
+  resource_attributes: Readonly<Record<string, string>>;
+  tls_verify: boolean;
+  ca_certificate?: string | undefined;
+}
+
+function otlpConnection(f: OtlpConnectionFields): OtlpConnection {
+  return {
+    endpoint: f.endpoint,
+    headers: { ...f.headers },
+    timeoutMs: f.timeout_ms,
+    tlsVerify: f.tls_verify,
+    serviceName: f.service_name,
+    resourceAttributes: { ...f.resource_attributes },
+    ...(f.ca_certificate ? { caCertificate: f.ca_certificate } : {}),
+  };
 }
 
 export function parseAuditConfig(raw: unknown): AuditConfig {
   const conf = readConfig(ConfigFields, raw);
   const sinks: SinksConfig = {};
-  const { file, splunk, elasticsearch: es, syslog } = conf.sinks;
+  const { file, splunk, elasticsearch: es, syslog, otlp } = conf.sinks;
   if (file) sinks.file = { path: file.path };
   if (splunk) {
     sinks.splunk = {
@@ -77,6 +106,18 @@ export function parseAuditConfig(raw: unknown): AuditConfig {
       ...(syslog.ca_certificate ? { caCertificate: syslog.ca_certificate } : {}),
     };
   }
+  if (otlp) {
+    if (otlp.batch_size > otlp.max_queue_events)
+      throw new ConfigError('sinks.otlp.batch_size', 'must not exceed sinks.otlp.max_queue_events');
+    sinks.otlp = {
+      ...otlpConnection(otlp),
+      maxQueueEvents: otlp.max_queue_events,
+      batchSize: otlp.batch_size,
+      flushIntervalMs: otlp.flush_interval_ms,
+      maxAgeMs: otlp.max_age_seconds * 1000,
+    };
+  }
+  const metricsOtlp = conf.metrics.otlp;
   const redact: RedactionNames = {
     headers: [...new Set(conf.redact.headers.map((n) => n.toLowerCase()))],
     query: [...new Set(conf.redact.query)],
@@ -91,6 +132,7 @@ export function parseAuditConfig(raw: unknown): AuditConfig {
     redact,
     redaction: compileRedaction(redact),
     sinks,
+    ...(metricsOtlp ? { metricsOtlp: { ...otlpConnection(metricsOtlp), intervalMs: metricsOtlp.interval_ms } } : {}),
     abuse: abuseSettings(conf.abuse),
   };
 }

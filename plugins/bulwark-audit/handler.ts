@@ -20,6 +20,7 @@
 import { readRequestHeaders } from '../lib/bounded-reads';
 import { clientIp } from '../lib/client-ip';
 import { countDecision, setSinkCountersSource } from '../lib/metrics';
+import { ensureOtlpMetrics } from '../lib/metrics-otlp';
 import type { PhaseContext } from '../lib/plugin';
 import { collectRequestEvents, observeAbuse, refuseBanned } from './abuse/phases';
 import type { AuditConfig } from './config';
@@ -64,6 +65,7 @@ async function redactCredentials(kong: PhaseContext<AuditConfig>['kong'], conf: 
 
 export async function log(ctx: PhaseContext<AuditConfig>): Promise<void> {
   const { kong, conf } = ctx;
+  if (conf.metricsOtlp) ensureOtlpMetrics(conf.metricsOtlp); // a Map lookup once started (lib/metrics-otlp.ts)
   const { events, userAgent, responseStatus } = await collectRequestEvents(kong, conf.clientIp);
   const abuseEvents = await observeAbuse(ctx.log, conf.abuse, events, {
     ...(userAgent === undefined ? {} : { userAgent }),

@@ -1,7 +1,8 @@
 // bulwark-audit's config fields, declared once (lib/fields.ts): the Kong schema the plugin server dumps, the parsed
 // type and its reader, and the README table all come from here. Each concern declares its fields in its own block
 // (events, redaction, sinks; bans and metrics add theirs the same way) so that they can change independently.
-import { boolean, configFields, integer, kongSchema, record, set, string } from '../lib/fields';
+import { boolean, configFields, integer, kongSchema, map, record, set, string } from '../lib/fields';
+import { RESERVED_OTLP_HEADERS } from '../lib/otlp';
 import { forwardedHeader, headerName, pemCertificate, port, secret, trustedProxies } from '../lib/typedefs';
 import { DECISIONS } from '../lib/security-event';
 import { AbuseField } from './abuse/schema';
@@ -46,6 +47,48 @@ export const RedactionFields = {
     },
   ),
 } as const;
+
+/** An OTLP/HTTP receiver (an OpenTelemetry Collector's port 4318, or a vendor's OTLP endpoint): logs and metrics alike. */
+const otlpConnectionFields = (signal: 'logs' | 'metrics') =>
+  ({
+    endpoint: string({
+      len_max: 1024,
+      match: '^https?://',
+      required: true,
+      description: `OTLP/HTTP base URL (as OTEL_EXPORTER_OTLP_ENDPOINT, e.g. \`http://collector:4318\`); ${signal} go to \`<endpoint>/v1/${signal}\` as OTLP/JSON.`,
+    }),
+    headers: map(
+      headerName(),
+      secret({ len_max: 4096, description: 'Header value. Referenceable (`{vault://env/...}`).' }),
+      {
+        len_max: 32,
+        default: {},
+        description:
+          'Headers sent with every export (e.g. an API key); values are referenceable (`{vault://env/...}`).',
+        check: (h: Readonly<Record<string, string>>) => {
+          const reserved = Object.keys(h).find((k) => RESERVED_OTLP_HEADERS.has(k.toLowerCase()));
+          return reserved === undefined ? undefined : `header ${reserved} is set by the exporter`;
+        },
+      },
+    ),
+    timeout_ms: integer({
+      between: [100, 60000],
+      default: 10000,
+      description:
+        'Longest time one export may take, the SDK exporter’s own retries of 429/502/503/504 and connection errors included.',
+    }),
+    service_name: string({ len_max: 256, default: 'bulwark', description: 'Resource attribute `service.name`.' }),
+    resource_attributes: map(string({ len_max: 256, match: '^[%w_%.%-]+$' }), string({ len_max: 1024 }), {
+      len_max: 32,
+      default: {},
+      description: 'More resource attributes (e.g. `deployment.environment.name`).',
+    }),
+    tls_verify: boolean({ default: true, description: 'Verify the receiver’s certificate (HTTPS).' }),
+    ca_certificate: pemCertificate({
+      len_max: 65536,
+      description: 'PEM CA certificate(s) the receiver’s certificate must chain to (default: system store).',
+    }),
+  }) as const;
 
 /** Where events go; each sink is optional and several may be on at once. */
 export const SinkFields = {
@@ -127,14 +170,74 @@ export const SinkFields = {
         },
         { required: false, description: 'Syslog sink (RFC 5424; the event as JSON in MSG).' },
       ),
+      otlp: record(
+        {
+          ...otlpConnectionFields('logs'),
+          max_queue_events: integer({
+            between: [1, 1000000],
+            default: 10000,
+            description: 'Events held while the receiver is slow or down; further ones are dropped (counted).',
+          }),
+          batch_size: integer({
+            between: [1, 10000],
+            default: 100,
+            description: 'Log records per export (at most max_queue_events).',
+          }),
+          flush_interval_ms: integer({
+            between: [10, 60000],
+            default: 1000,
+            description: 'A partial batch is exported after this long.',
+          }),
+          max_age_seconds: integer({
+            between: [1, 86400],
+            default: 300,
+            description: 'Events queued longer than this are dropped (counted).',
+          }),
+        },
+        {
+          required: false,
+          description:
+            'OTLP/HTTP log sink through the OpenTelemetry JS SDK (OpenTelemetry log records with the HTTP semantic conventions).',
+        },
+      ),
     },
     { required: true, description: 'Where events are shipped; each sink is optional, several may be set.' },
+  ),
+} as const;
+
+/** Bulwark's metrics (lib/metrics.ts, the Prometheus registry) exported to an OTLP receiver through the OTel SDK. */
+export const MetricsFields = {
+  metrics: record(
+    {
+      otlp: record(
+        {
+          ...otlpConnectionFields('metrics'),
+          interval_ms: integer({
+            between: [1000, 3600000],
+            default: 60000,
+            description: 'Time between two exports of every metric (cumulative sums, gauges, histograms).',
+          }),
+        },
+        {
+          required: false,
+          description:
+            'Export the metrics of this plugin-server process (the same figures as `--metrics-listen`) over OTLP/HTTP.',
+        },
+      ),
+    },
+    { required: true, description: 'Bulwark’s metrics over OpenTelemetry (off by default).' },
   ),
 } as const;
 
 /** Abuse detection with temporary bans (abuse/README.md). */
 export const AbuseFields = { abuse: AbuseField } as const;
 
-export const ConfigFields = configFields({ ...EventFields, ...RedactionFields, ...SinkFields, ...AbuseFields });
+export const ConfigFields = configFields({
+  ...EventFields,
+  ...RedactionFields,
+  ...SinkFields,
+  ...MetricsFields,
+  ...AbuseFields,
+});
 
 export const Schema = kongSchema(ConfigFields);

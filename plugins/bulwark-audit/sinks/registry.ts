@@ -5,8 +5,9 @@ import type { SecurityEvent } from '../../lib/security-event';
 import type { SinksConfig } from '../config';
 import { fileTransport } from './file';
 import { elasticsearchTransport, splunkTransport } from './http';
+import { otlpTransport } from './otlp';
 import { syslogTransport } from './syslog';
-import { BatchQueue, DEFAULT_QUEUE_OPTIONS, type Transport } from './queue';
+import { BatchQueue, DEFAULT_QUEUE_OPTIONS, type QueueOptions, type Transport } from './queue';
 import { droppedTotal, sinkStats } from './stats';
 
 interface Sink {
@@ -15,10 +16,15 @@ interface Sink {
 
 const sinks = new Map<string, Sink>();
 
-function sinkFor(key: string, label: string, make: () => Transport<SecurityEvent>): Sink {
+function sinkFor(
+  key: string,
+  label: string,
+  make: () => Transport<SecurityEvent>,
+  options: QueueOptions = DEFAULT_QUEUE_OPTIONS,
+): Sink {
   let sink = sinks.get(key);
   if (!sink) {
-    sink = { queue: new BatchQueue(label, make(), DEFAULT_QUEUE_OPTIONS) };
+    sink = { queue: new BatchQueue(label, make(), options) };
     sinks.set(key, sink);
     startReporter();
   }
@@ -33,7 +39,7 @@ export function sinksOf(config: SinksConfig): Sink[] {
     out.push(sinkFor(`file:${path}`, `file:${path}`, () => fileTransport(path)));
   }
   // The key is the whole sink config (credentials included: two tokens are two sinks); the label never has them.
-  const { splunk, elasticsearch, syslog } = config;
+  const { splunk, elasticsearch, syslog, otlp } = config;
   if (splunk) {
     out.push(sinkFor(`splunk:${JSON.stringify(splunk)}`, `splunk:${splunk.url}`, () => splunkTransport(splunk)));
   }
@@ -44,6 +50,20 @@ export function sinksOf(config: SinksConfig): Sink[] {
   if (syslog) {
     const label = `syslog:${syslog.protocol}://${syslog.host}:${syslog.port}`;
     out.push(sinkFor(`syslog:${JSON.stringify(syslog)}`, label, () => syslogTransport(syslog)));
+  }
+  if (otlp) {
+    const options: QueueOptions = {
+      ...DEFAULT_QUEUE_OPTIONS,
+      maxEvents: otlp.maxQueueEvents,
+      batchSize: otlp.batchSize,
+      flushIntervalMs: otlp.flushIntervalMs,
+      maxAgeMs: otlp.maxAgeMs,
+    };
+    const url = new URL(otlp.endpoint);
+    url.username = '';
+    url.password = '';
+    const label = `otlp:${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+    out.push(sinkFor(`otlp:${JSON.stringify(otlp)}`, label, () => otlpTransport(otlp), options));
   }
   return out;
 }
