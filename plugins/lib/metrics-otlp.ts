@@ -166,6 +166,11 @@ export function ensureOtlpMetrics(conf: OtlpMetricsConfig, now = Date.now()): vo
   running.set(key, { provider, lastUsed: now, idleTimer });
 }
 
+/** How many OTLP metrics exporters run in this process (tests). */
+export function runningOtlpMetrics(): number {
+  return running.size;
+}
+
 /** Exports now on every running OTLP metrics exporter (tests, shutdown). */
 export async function flushOtlpMetrics(): Promise<void> {
   await Promise.all([...running.values()].map((r) => r.provider.forceFlush()));

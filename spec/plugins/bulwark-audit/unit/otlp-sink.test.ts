@@ -4,7 +4,12 @@
 import { BatchQueue, DEFAULT_QUEUE_OPTIONS } from '../../../../plugins/bulwark-audit/sinks/queue';
 import { otlpTransport, type OtlpSinkConfig } from '../../../../plugins/bulwark-audit/sinks/otlp';
 import { countDecision, observePhase } from '../../../../plugins/lib/metrics';
-import { ensureOtlpMetrics, flushOtlpMetrics, toMetricData } from '../../../../plugins/lib/metrics-otlp';
+import {
+  ensureOtlpMetrics,
+  flushOtlpMetrics,
+  runningOtlpMetrics,
+  toMetricData,
+} from '../../../../plugins/lib/metrics-otlp';
 import type { SecurityEvent } from '../../../../plugins/lib/security-event';
 import {
   logRecords,
@@ -98,7 +103,7 @@ test('POST /v1/logs, application/json, the configured header; resource, scope an
   expect(q.stats).toMatchObject({ sent: 2, send_failures: 0 });
 });
 
-test('a 400 drops the batch as rejected (retrying cannot help); a 503 is retried until it passes', async () => {
+test('a 400 drops the batch as rejected (retrying cannot help); a 500 is retried by the queue until it passes', async () => {
   receiver.answer = () => 400;
   const refused = new BatchQueue('otlp-unit-2', otlpTransport(sinkConfig()), fast);
   refused.push(event('a'));
@@ -199,3 +204,38 @@ test('POST /v1/metrics: the registry’s decision counter and phase histogram as
     expect.arrayContaining(['service.name', 'telemetry.sdk.language']),
   );
 });
+
+test('one exporter per distinct metrics.otlp config; one that no log phase used for 15 minutes exports once more and stops', async () => {
+  jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+  try {
+    const conf = {
+      endpoint: receiver.endpoint,
+      headers: {},
+      timeoutMs: 2000,
+      tlsVerify: true,
+      serviceName: 'bulwark-idle-test',
+      resourceAttributes: {},
+      intervalMs: 3_600_000,
+    };
+    const before = runningOtlpMetrics();
+    ensureOtlpMetrics(conf);
+    ensureOtlpMetrics({ ...conf }); // equal config: the same exporter
+    expect(runningOtlpMetrics()).toBe(before + 1);
+    jest.advanceTimersByTime(10 * 60_000);
+    ensureOtlpMetrics(conf); // used again: the 15 minutes start over
+    jest.advanceTimersByTime(10 * 60_000);
+    expect(runningOtlpMetrics()).toBe(before + 1);
+    receiver.requests.length = 0;
+    jest.advanceTimersByTime(6 * 60_000);
+    expect(runningOtlpMetrics()).toBe(before);
+  } finally {
+    jest.useRealTimers();
+  }
+  // The shutdown's last export (the SDK's timers are Node's own: its modules load outside jest's registry).
+  await waitForRequest(() => receiver.requests.some((r) => r.path === '/v1/metrics'));
+});
+
+async function waitForRequest(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(cond()).toBe(true);
+}
