@@ -25,6 +25,7 @@ import { otlpTransport } from '../../plugins/bulwark-audit/sinks/otlp';
 import { BatchQueue, DEFAULT_QUEUE_OPTIONS, type Transport } from '../../plugins/bulwark-audit/sinks/queue';
 import { syslogTransport } from '../../plugins/bulwark-audit/sinks/syslog';
 import type { SecurityEvent } from '../../plugins/lib/security-event';
+import { freePort } from '../free-port';
 
 const { values } = parseArgs({
   options: { events: { type: 'string', default: '20000' }, rounds: { type: 'string', default: '3' } },
@@ -83,14 +84,6 @@ const TCP_PEER = `
 const net = require('net');
 const s = net.createServer((c) => c.on('data', () => {}));
 s.listen(0, '127.0.0.1', () => console.log(s.address().port));`;
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 /** A real syslog-ng on a TCP port, writing what it receives to a file; undefined when syslog-ng is not installed. */
 async function startSyslogNg(dir: string): Promise<{ proc: ChildProcess; port: number } | undefined> {

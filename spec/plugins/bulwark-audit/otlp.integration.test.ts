@@ -4,7 +4,6 @@
 // (paths, content type, OTLP/JSON body, resource), the log record of a denied request, the metric points of the
 // test requests; then a receiver that is down and one that never answers: drops counted, queue bounded, requests
 // answered as before.
-import * as net from 'node:net';
 import {
   afterAllNoFailOpen,
   startGateway,
@@ -21,6 +20,7 @@ import {
   type OtlpReceiver,
   type OtlpRequest,
 } from '../../helpers/otlp-receiver';
+import { freePort } from '../../../scripts/free-port';
 
 runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
@@ -29,14 +29,6 @@ let gw: Gateway | undefined;
 let receiver: OtlpReceiver;
 let slow: OtlpReceiver;
 let downEndpoint = '';
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 beforeAll(async () => {
   receiver = await startOtlpReceiver();
