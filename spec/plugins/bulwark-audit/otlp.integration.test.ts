@@ -166,20 +166,29 @@ test('POST /v1/metrics every interval: the decision counts of those two requests
 
 const SENT = 20;
 
+/** bulwark_decisions{plugin="bulwark-rate-limit", decision="deny", route} in one export. */
+const deniedOn = (q: OtlpRequest, route: string) =>
+  pointValue(metricsByName(q).get('bulwark_decisions'), {
+    plugin: 'bulwark-rate-limit',
+    decision: 'deny',
+    reason: 'rate_limited',
+    route,
+  });
+
 test('receiver down: every request still answered; the sink keeps at most its bounds and counts the rest as dropped', async () => {
   for (let i = 0; i < SENT; i++) expect((await gw!.send({ path: `/down/${i}` })).status).toBe(429);
   const sinkLabel = `otlp:${downEndpoint}`;
-  const r = await metricsExport((q) => {
-    const m = metricsByName(q);
-    return (pointValue(m.get('bulwark_audit_sink_dropped'), { sink: sinkLabel, why: 'queue_full' }) ?? 0) > 0;
-  });
+  // An export taken after the 20 log phases (all counted), so every event is accounted for in it.
+  const r = await metricsExport((q) => deniedOn(q, 'down') === SENT);
   const m = metricsByName(r);
-  const dropped = pointValue(m.get('bulwark_audit_sink_dropped'), { sink: sinkLabel, why: 'queue_full' })!;
+  const dropped = (why: string) => pointValue(m.get('bulwark_audit_sink_dropped'), { sink: sinkLabel, why }) ?? 0;
   const depth = pointValue(m.get('bulwark_audit_sink_queue_depth'), { sink: sinkLabel })!;
-  // 20 denials: at most 5 queued + one batch of 5 in flight; the rest refused and counted.
-  expect(dropped).toBeGreaterThanOrEqual(SENT - 10);
+  const sent = pointValue(m.get('bulwark_audit_sink_sent'), { sink: sinkLabel });
+  expect(sent).toBe(0);
+  expect(dropped('queue_full') + dropped('expired') + dropped('rejected') + depth).toBe(SENT);
+  // At most 5 queued + one batch of 5 in flight; the rest refused and counted.
   expect(depth).toBeLessThanOrEqual(10);
-  expect(pointValue(m.get('bulwark_audit_sink_sent'), { sink: sinkLabel })).toBe(0);
+  expect(dropped('queue_full')).toBeGreaterThanOrEqual(SENT - 10);
   // The working sink kept shipping meanwhile.
   expect((await gw!.send({ path: '/limited/after-down' })).status).toBe(429);
   await waitFor(
@@ -191,13 +200,12 @@ test('receiver down: every request still answered; the sink keeps at most its bo
 test('receiver that never answers: one batch held in flight, the queue stays bounded, the rest dropped and counted', async () => {
   for (let i = 0; i < SENT; i++) expect((await gw!.send({ path: `/slow/${i}` })).status).toBe(429);
   const sinkLabel = `otlp:${slow.endpoint}`;
-  const r = await metricsExport((q) => {
-    const m = metricsByName(q);
-    return (pointValue(m.get('bulwark_audit_sink_dropped'), { sink: sinkLabel, why: 'queue_full' }) ?? 0) > 0;
-  });
+  const r = await metricsExport((q) => deniedOn(q, 'slow') === SENT);
   const m = metricsByName(r);
   const dropped = pointValue(m.get('bulwark_audit_sink_dropped'), { sink: sinkLabel, why: 'queue_full' })!;
-  expect(dropped).toBeGreaterThanOrEqual(SENT - 10);
-  expect(pointValue(m.get('bulwark_audit_sink_queue_depth'), { sink: sinkLabel })).toBeLessThanOrEqual(10);
+  const depth = pointValue(m.get('bulwark_audit_sink_queue_depth'), { sink: sinkLabel })!;
+  expect(pointValue(m.get('bulwark_audit_sink_sent'), { sink: sinkLabel })).toBe(0);
+  expect(dropped + depth).toBe(SENT);
+  expect(depth).toBeLessThanOrEqual(10);
   expect(slow.requests.filter((q) => q.path === '/v1/logs')).toHaveLength(1); // held: no second batch meanwhile
 }, 60_000);
