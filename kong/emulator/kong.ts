@@ -656,6 +656,7 @@ export class KongEmulator {
           report.exitedBy = name;
         },
         hasResponse: () => ctx.exited !== undefined,
+        serializeValues: () => ctx.serializeValues,
         log: (level, message) => this.writeLog(`[${level}] [${name}] ${message}`),
       },
       async (): Promise<AccessOutcome> => {

@@ -13,7 +13,9 @@
 //
 // What a Lua plugin can reach here (the rest of Kong's PDK is absent: calling it is a Lua error, i.e. a 500):
 // `kong.ctx.shared` (read/write), `kong.response.exit(status, body?)`, `kong.log.err/warn/notice/info/debug`,
-// `kong.db.plugins:get_handlers()`, `ngx.ctx.delayed_response` (truthy once the request has a response).
+// `kong.db.plugins:get_handlers()`, `ngx.ctx.delayed_response` (truthy once the request has a response),
+// `ngx.ctx.serialize_values` (read only: the list kong.log.set_serialize_value appends to, kong/pdk/log.lua 3.9.3
+// lines 648-661; nil before the first call; each read is a fresh copy of the list).
 // Shared tables (objects, arrays) read as Lua tables, copied up to 4 levels deep.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -32,6 +34,8 @@ export interface LuaRequestBindings {
   /** kong.response.exit: the body is a JS value (a Lua table arrives as an object). */
   exit(status: number, body: unknown): void;
   hasResponse(): boolean;
+  /** ngx.ctx.serialize_values: the kong.log.set_serialize_value calls so far ({key, value, mode}); empty: nil. */
+  serializeValues(): readonly { key: string; value: unknown; mode: string }[];
   log(level: string, message: string): void;
 }
 
@@ -101,6 +105,7 @@ kong = {
 
 ngx = { ctx = setmetatable({}, { __index = function(_, k)
   if k == "delayed_response" then return emu.has_response() or nil end
+  if k == "serialize_values" then return emu.serialize_values() end
   return nil
 end }) }
 
@@ -168,6 +173,12 @@ export class LuaPluginHost {
       const body = raw !== undefined && lua.lua_toboolean(S, 3) ? JSON.parse(raw) : raw;
       this.bindings().exit(status, body);
       return 0;
+    });
+    fn('serialize_values', (S) => {
+      const list = this.bindings().serializeValues();
+      if (list.length === 0) lua.lua_pushnil(S);
+      else pushValue(S, list);
+      return 1;
     });
     fn('has_response', (S) => {
       lua.lua_pushboolean(S, this.bindings().hasResponse());

@@ -721,8 +721,10 @@ const M: Record<string, PdkMethod> = {
     fn: (c) => snap(c).serialized,
     logOverride: (c) => snap(c).serialized,
   },
+  // kong/pdk/log.lua 3.9.3 line 637: check_phase(phases_with_ctx) = rewrite, access, header_filter, response,
+  // body_filter, log (lines 73-79): the certificate phase is a Lua error (its @phases doc line says otherwise).
   'kong.log.set_serialize_value': {
-    phases: 'any',
+    phases: ['rewrite', 'access', 'response', 'log'],
     fn: (c, a) => {
       try {
         c.serializeValues.push(serializeValue(a[0], a[1], a[2]));

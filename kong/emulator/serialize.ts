@@ -1,7 +1,8 @@
-// Kong 3.9's log serializer edits (kong/pdk/log.lua): `kong.log.set_serialize_value(key, value, {mode})` appends
-// {key, value, mode} to ngx.ctx.serialize_values, which starts with the default redactions
-// (get_default_serialize_values: request.headers.authorization and request.headers.proxy-authorization replaced by
-// "REDACTED"); `serialize()` applies the list in order (edit_result): the key is split on "."; "set" creates missing
+// Kong 3.9's log serializer edits (kong/pdk/log.lua 3.9.3): `kong.log.set_serialize_value(key, value, {mode})`
+// appends {key, value, mode} to ngx.ctx.serialize_values (lines 636-662; nil before the first call: Lua plugins
+// such as bulwark-guard read that list, lua-plugins.ts). `serialize()` first redacts request.headers.authorization
+// and proxy-authorization to "REDACTED" (lines 876-883; modelled as two "replace" edits ahead of the list), then
+// applies the list in order (edit_result, lines 708-755): the key is split on "."; "set" creates missing
 // sub-tables and always writes, "add" writes only a missing value, "replace" only an existing one (and stops at a
 // missing sub-table); a non-table sub-key is an error. Kong's log plugins (file-log, http-log, tcp-log, …) write
 // exactly what serialize() returns: file-log appends `cjson.encode(kong.log.serialize()) .. "\n"`

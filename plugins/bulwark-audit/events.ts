@@ -1,18 +1,17 @@
-// The log-phase half of the security-event contract: read every Bulwark plugin's decision record and Kong's
-// serialized log entry once, and build SecurityEvents (lib/security-event.ts). Runs after the response (Kong calls
-// an external plugin's log handler from a timer: kong/runloop/plugin_servers/plugin.lua build_phases), so none of
-// it adds latency to the request.
+// The log-phase half of the security-event contract: read Kong's serialized log entry once (it carries every
+// Bulwark plugin's decision record under `bulwark.decisions`, lib/security-event.ts) and build SecurityEvents. Runs
+// after the response (Kong calls an external plugin's log handler from a timer: kong/runloop/plugin_servers/
+// plugin.lua build_phases), so none of it adds latency to the request.
 //
-// RPC budget (log phase): 1 kong.log.serialize + 1 per name of DECIDING_PLUGINS (kong.ctx.shared.get) + 1 identity
-// read. Kong answers these from the data it saved at the start of the log phase (plugin.lua get_saved).
+// RPC budget (log phase): 1 kong.log.serialize (the records come with it) + 1 identity read when there is a record.
+// Kong answers both from the data it saved at the start of the log phase (plugin.lua 3.9.3 lines 47-50, 70-74:
+// serialize_data and ctx_shared of get_saved_req_data, saved at line 163-165).
 import { clientAddress, type ClientIpSettings } from '../lib/client-ip';
 import { readIdentity, type BulwarkIdentity } from '../lib/identity';
 import type { HeaderMultimap, Kong } from '../lib/pdk';
 import {
   buildSecurityEvent,
-  decisionRecordKey,
-  parseDecisionRecord,
-  DECIDING_PLUGINS,
+  decisionRecordsFromEntry,
   type Decision,
   type DecisionRecord,
   type RequestFacts,
@@ -85,14 +84,22 @@ export function requestFacts(
   return facts;
 }
 
-/** The decision records of this request, in plugin order (one RPC each). */
-export async function readDecisionRecords(kong: Pick<Kong, 'ctx'>): Promise<[string, DecisionRecord][]> {
-  const records: [string, DecisionRecord][] = [];
-  for (const plugin of DECIDING_PLUGINS) {
-    const record = parseDecisionRecord(await kong.ctx.shared.get(decisionRecordKey(plugin)));
-    if (record) records.push([plugin, record]);
+/** Kong's serialized log entry (kong.log.serialize: one RPC; the plugin server gets it as a JSON string). */
+export async function readSerializedEntry(kong: Pick<Kong, 'log'>): Promise<Json> {
+  const text = await kong.log.serialize();
+  try {
+    return asObject(typeof text === 'string' ? JSON.parse(text) : text) ?? {};
+  } catch {
+    return {}; // unreadable: no records, hence no events (never a wrong one)
   }
-  return records;
+}
+
+/** The serialized entry and the decision records it carries, in DECIDING_PLUGINS order (one RPC). */
+export async function readDecisionRecords(
+  kong: Pick<Kong, 'log'>,
+): Promise<{ serialized: Json; records: [string, DecisionRecord][] }> {
+  const serialized = await readSerializedEntry(kong);
+  return { serialized, records: decisionRecordsFromEntry(serialized) };
 }
 
 /** All events of this request whose decision is in `decisions`; [] (and no further RPC) when no record matches. */
@@ -101,15 +108,9 @@ export async function collectSecurityEvents(
   decisions: ReadonlySet<Decision>,
   clientIp: ClientIpSettings,
 ): Promise<SecurityEvent[]> {
-  const records = (await readDecisionRecords(kong)).filter(([, r]) => decisions.has(r.decision));
+  const { serialized, records: all } = await readDecisionRecords(kong);
+  const records = all.filter(([, r]) => decisions.has(r.decision));
   if (records.length === 0) return [];
-  const text = await kong.log.serialize();
-  let serialized: Json = {};
-  try {
-    serialized = asObject(typeof text === 'string' ? JSON.parse(text) : text) ?? {};
-  } catch {
-    // An unreadable entry still yields events (without request facts) rather than none.
-  }
   const facts = requestFacts(serialized, clientIp, await readIdentity(kong));
   return records.map(([plugin, record]) => buildSecurityEvent(plugin, record, facts));
 }

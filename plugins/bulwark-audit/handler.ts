@@ -15,7 +15,7 @@
 // request without credentials in the known places; Authorization is redacted by Kong itself) + 3 (scheme, host,
 // port: the redacted request.url) when the query carried one + the decision record; with abuse on, +
 // kong.client.get_ip (1) (+ the bounded header read, 1, when trusted_proxies is set) + 0 (the ban lookup is local
-// or Redis, no PDK call). log: one ctx.shared.get per deciding plugin, the identity (1), kong.log.serialize (1);
+// or Redis, no PDK call). log: kong.log.serialize (1: it carries every decision record) + the identity (1);
 // with abuse in Redis: one EVALSHA per detector measure.
 import { readRequestHeaders } from '../lib/bounded-reads';
 import { clientIp } from '../lib/client-ip';

@@ -41,7 +41,7 @@ const EXIT_PHASES: ReadonlySet<PhaseName> = new Set<PhaseName>(['rewrite', 'acce
  * Kong's text for the status) or, where a plugin's contract fixes another shape (OAuth 2.0 errors, the validator's
  * violation list), the whole JSON body. Kong answers no PDK call after it: callers `return reject(…)`.
  * `outcome` names the plugin's documented reason code (and rule id) for the security event: the decision record
- * (`deny`, or `error` for a 5xx) is written with one kong.ctx.shared.set just before the exit
+ * (`deny`, or `error` for a 5xx) is written with one kong.log.set_serialize_value just before the exit
  * (lib/security-event.ts). Without it the event's reason is `unspecified`.
  */
 export type Reject = (
@@ -74,8 +74,9 @@ export type PhaseHandler<C> = (ctx: PhaseContext<C>) => Promise<void>;
 
 /**
  * The decision record (lib/security-event.ts): after an access handler lets the request continue, the wrapper sets
- * `kong.ctx.shared["bulwark.decision.<plugin>"] = {decision = "allow", reason = "allowed", …}` (one RPC).
- * bulwark-guard (kong/plugins/bulwark-guard, Lua inside Kong) refuses with 503 a request whose Bulwark plugin returned
+ * `kong.log.set_serialize_value("bulwark.decisions.<plugin>", {decision = "allow", reason = "allowed", …})` (one
+ * RPC; Kong appends it to ngx.ctx.serialize_values). bulwark-guard (kong/plugins/bulwark-guard, Lua inside Kong,
+ * reading ngx.ctx.serialize_values) refuses with 503 a request whose Bulwark plugin returned
  * from access without an allow (or monitor-deny) record: that is what Kong does when the plugin server is down or an
  * RPC fails (it treats the plugin as done). A reject writes a deny record before its exit, for the audit events.
  */

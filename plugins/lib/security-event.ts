@@ -1,17 +1,29 @@
 // The security-event contract: how every Bulwark plugin records its decision about a request, and the one event
 // shape bulwark-audit builds from those records after the response (mapped per sink to ECS, OCSF or OTel).
 //
-// Recording: a deciding plugin writes ONE decision record, `kong.ctx.shared["bulwark.decision.<plugin>"]`, a small
-// table (decision, reason code, rule id, status, mode; the presented credential's fingerprint, lib/credential-
-// fingerprint.ts, where the plugin saw one; the caller, for a plugin that answers the request itself). definePlugin
-// (lib/plugin.ts) writes it: after an access handler lets the request through (the record bulwark-guard checks,
-// kong/plugins/bulwark-guard), before a plugin's own kong.response.exit when it recorded a decision (ctx.record), and
-// in `reject(status, body, headers, {reason, rule_id})` just before the exit. So recording costs at most one RPC per
-// deciding plugin and request. kong.ctx.shared is per request and lives only inside Kong: a client cannot forge it.
+// Recording: a deciding plugin writes ONE decision record, a small table (decision, reason code, rule id, status,
+// mode; the presented credential's fingerprint, lib/credential-fingerprint.ts, where the plugin saw one; the caller,
+// for a plugin that answers the request itself), with ONE `kong.log.set_serialize_value("bulwark.decisions.<plugin>",
+// record)`. definePlugin (lib/plugin.ts) writes it: after an access handler lets the request through (the record
+// bulwark-guard checks, kong/plugins/bulwark-guard), before a plugin's own kong.response.exit when it recorded a
+// decision (ctx.record), and in `reject(status, body, headers, {reason, rule_id})` just before the exit. So
+// recording costs at most one RPC per deciding plugin and request.
 //
-// Building: bulwark-audit's log phase reads the records (one kong.ctx.shared.get per Bulwark plugin name it knows)
-// plus Kong's serialized log entry, and turns them into SecurityEvents (`buildSecurityEvents`, pure).
-import type { Kong, SharedValue } from './pdk';
+// Where Kong keeps it (Kong 3.9.3, kong/pdk/log.lua): set_serialize_value (line 636; allowed in rewrite, access,
+// header_filter, response, body_filter and log: phases_with_ctx, lines 73-79) appends {key, value, mode} to
+// `ngx.ctx.serialize_values` (lines 648-661), per request and only inside Kong: a client cannot forge it.
+// serialize() applies the list in order (edit_result, lines 708-755, called at 930-933): the key is split on "."
+// and missing sub-tables are created, so every record lands in the serialized entry as
+// `bulwark.decisions["<plugin>"]`; the last write of a key wins. A value must be nil, a number, string, boolean or a table of those (is_valid_value,
+// lines 669-704; anything else makes serialize() raise): a record is a table of strings, numbers and booleans.
+// Kong's own log plugins (file-log, http-log, …) therefore carry the `bulwark.decisions` object in every entry:
+// records hold reason codes, rule ids, statuses and fingerprints, never a credential.
+//
+// Building: bulwark-audit's log phase reads every record from the one kong.log.serialize it makes (the plugin
+// server's override returns the entry Kong serialized when the log phase started, edits included:
+// kong/runloop/plugin_servers/plugin.lua lines 47-50 and 163) and turns them into SecurityEvents
+// (`buildSecurityEvent`, pure).
+import type { Kong } from './pdk';
 
 export type Decision = 'allow' | 'deny' | 'monitor-deny' | 'error';
 export const DECISIONS: readonly Decision[] = ['allow', 'deny', 'monitor-deny', 'error'];
@@ -77,7 +89,7 @@ export interface DecisionOutcome {
   identity?: EventIdentity;
 }
 
-/** The record stored in kong.ctx.shared (a Lua table inside Kong). */
+/** The record stored in Kong's serialize values (a Lua table inside Kong). */
 export interface DecisionRecord {
   decision: Decision;
   reason: string;
@@ -90,9 +102,10 @@ export interface DecisionRecord {
   identity?: EventIdentity;
 }
 
-export const DECISION_RECORD_PREFIX = 'bulwark.decision.';
+/** The set_serialize_value key prefix: the records land in the serialized entry's `bulwark.decisions` object. */
+export const DECISION_RECORD_PREFIX = 'bulwark.decisions.';
 
-/** The kong.ctx.shared key of a plugin's decision record. */
+/** The set_serialize_value key of a plugin's decision record ("." separates sub-tables; plugin names have none). */
 export function decisionRecordKey(pluginName: string): string {
   return DECISION_RECORD_PREFIX + pluginName;
 }
@@ -111,7 +124,7 @@ function bounded(value: string, max: number): string {
   return value.length > max ? value.slice(0, max) : value;
 }
 
-/** A record ready for kong.ctx.shared.set. A malformed reason (a plugin bug) becomes `unspecified`. */
+/** A record ready for kong.log.set_serialize_value. A malformed reason (a plugin bug) becomes `unspecified`. */
 export function decisionRecord(
   decision: Decision,
   outcome: Partial<DecisionOutcome> = {},
@@ -151,12 +164,13 @@ export function rejectDecision(status: number): Decision {
 }
 
 /**
- * One kong.ctx.shared.set: the only PDK call recording costs. "No operation" (`operation: null`) is stored as
- * `false`: a nil table field does not exist in Lua, so null would come back as "the plugin said nothing".
+ * One kong.log.set_serialize_value (mode "set": the last record of a plugin wins): the only PDK call recording
+ * costs. "No operation" (`operation: null`) is stored as `false`: a nil table field does not exist in Lua, so null
+ * would come back as "the plugin said nothing".
  */
-export function writeDecisionRecord(kong: Pick<Kong, 'ctx'>, plugin: string, record: DecisionRecord): Promise<void> {
+export function writeDecisionRecord(kong: Pick<Kong, 'log'>, plugin: string, record: DecisionRecord): Promise<void> {
   const stored = record.operation === null ? { ...record, operation: false } : record;
-  return kong.ctx.shared.set(decisionRecordKey(plugin), stored as unknown as SharedValue);
+  return kong.log.setSerializeValue(decisionRecordKey(plugin), stored);
 }
 
 function optionalString(value: unknown, max: number): string | undefined {
@@ -240,9 +254,9 @@ export function buildSecurityEvent(plugin: string, record: DecisionRecord, facts
 }
 
 /**
- * Every Bulwark plugin that can record a decision: the keys bulwark-audit reads after the response, one
- * kong.ctx.shared.get each (the PDK has no call that lists kong.ctx.shared). spec/lib/security-event.test.ts fails
- * when a `plugins/bulwark-*` directory is missing here.
+ * Every Bulwark plugin that can record a decision: the records bulwark-audit takes from the serialized entry, in
+ * this order (anything else under `bulwark.decisions` is ignored). spec/lib/security-event.test.ts fails when a
+ * `plugins/bulwark-*` directory is missing here.
  */
 export const DECIDING_PLUGINS: readonly string[] = [
   'bulwark-transport',
@@ -258,3 +272,24 @@ export const DECIDING_PLUGINS: readonly string[] = [
   'bulwark-threat-protection',
   'bulwark-upstream-trust',
 ];
+
+/**
+ * The decision records of a request, in DECIDING_PLUGINS order, from Kong's serialized log entry (pure: no RPC).
+ * Malformed records are skipped (no event rather than a wrong one).
+ */
+export function decisionRecordsFromEntry(serialized: unknown): [string, DecisionRecord][] {
+  const root = plainObject(serialized);
+  const decisions = plainObject(plainObject(root?.bulwark)?.decisions);
+  if (decisions === undefined) return [];
+  const records: [string, DecisionRecord][] = [];
+  for (const plugin of DECIDING_PLUGINS) {
+    if (!Object.hasOwn(decisions, plugin)) continue;
+    const record = parseDecisionRecord(decisions[plugin]);
+    if (record) records.push([plugin, record]);
+  }
+  return records;
+}
+
+function plainObject(v: unknown): Record<string, unknown> | undefined {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+}

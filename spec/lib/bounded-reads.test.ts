@@ -32,7 +32,7 @@ describe('readRequestHeaders', () => {
   test('a full result (1000 lines: Kong may have cut the list) → log line + 431, undefined', async () => {
     const f = fakeKong({ 'request.getHeaders': () => lines(1000) });
     expect(await readRequestHeaders(phaseContext('bulwark-x', f.kong, {}))).toBeUndefined();
-    expect(f.names()).toEqual(['request.getHeaders', 'log.warn', 'ctx.shared.set', 'response.exit']);
+    expect(f.names()).toEqual(['request.getHeaders', 'log.warn', 'log.setSerializeValue', 'response.exit']);
     expect(f.calls[2]![1][1]).toMatchObject({ decision: 'deny', reason: 'too_many_headers', status: 431 });
     expect(JSON.parse(f.calls[1]![1][0] as string)).toMatchObject({
       plugin: 'bulwark-x',
@@ -56,7 +56,7 @@ describe('readQuery', () => {
   test('more than 1000 pieces, empty ones included (Kong would cut them) → log line + 400', async () => {
     const f = fakeKong({ 'request.getRawQuery': () => `${'&'.repeat(1000)}access_token=t` });
     expect(await readQuery(phaseContext('p', f.kong, {}))).toBeUndefined();
-    expect(f.names()).toEqual(['request.getRawQuery', 'log.warn', 'ctx.shared.set', 'response.exit']);
+    expect(f.names()).toEqual(['request.getRawQuery', 'log.warn', 'log.setSerializeValue', 'response.exit']);
     expect(f.exit?.status).toBe(400);
     const ok = fakeKong({ 'request.getRawQuery': () => `${'&'.repeat(999)}access_token=t` });
     expect((await readQuery(phaseContext('p', ok.kong, {})))?.access_token).toEqual(['t']);

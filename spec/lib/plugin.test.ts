@@ -62,10 +62,10 @@ describe('definePlugin', () => {
   it('passes a normal request through without extra calls', async () => {
     const fake = fakeKong();
     await (new Plugin({}) as unknown as { access(k: unknown): Promise<void> }).access(fake.kong);
-    expect(fake.names()).toEqual(['request.getHeader', 'ctx.shared.set']);
+    expect(fake.names()).toEqual(['request.getHeader', 'log.setSerializeValue']);
     expect(fake.calls.at(-1)).toEqual([
-      'ctx.shared.set',
-      ['bulwark.decision.bulwark-test', { decision: 'allow', reason: 'allowed', mode: 'enforce' }],
+      'log.setSerializeValue',
+      ['bulwark.decisions.bulwark-test', { decision: 'allow', reason: 'allowed', mode: 'enforce' }],
     ]);
     expect(fake.exit).toBeUndefined();
   });
@@ -73,11 +73,11 @@ describe('definePlugin', () => {
   it('a reject writes one deny record before its exit and nothing after (kong-pdk resolves the exit at once)', async () => {
     const fake = fakeKong({ 'request.getHeader': () => 'reject' });
     await (new Plugin({}) as unknown as { access(k: unknown): Promise<void> }).access(fake.kong);
-    expect(fake.names()).toEqual(['request.getHeader', 'ctx.shared.set', 'response.exit']);
+    expect(fake.names()).toEqual(['request.getHeader', 'log.setSerializeValue', 'response.exit']);
     expect(fake.calls[1]).toEqual([
-      'ctx.shared.set',
+      'log.setSerializeValue',
       [
-        'bulwark.decision.bulwark-test',
+        'bulwark.decisions.bulwark-test',
         { decision: 'deny', reason: 'test_refused', rule_id: 'r1', status: 403, mode: 'enforce' },
       ],
     ]);
@@ -99,35 +99,41 @@ describe('definePlugin', () => {
     });
     const pass = fakeKong();
     await (new monitor.Plugin({}) as unknown as { access(k: unknown): Promise<void> }).access(pass.kong);
-    expect(pass.calls.filter(([n]) => n === 'ctx.shared.set')).toEqual([
+    expect(pass.calls.filter(([n]) => n === 'log.setSerializeValue')).toEqual([
       [
-        'ctx.shared.set',
+        'log.setSerializeValue',
         [
-          'bulwark.decision.bulwark-mon',
+          'bulwark.decisions.bulwark-mon',
           { decision: 'monitor-deny', reason: 'would_refuse', rule_id: 'x', mode: 'monitor' },
         ],
       ],
     ]);
     const exits = fakeKong({ 'request.getHeader': () => 'exit' });
     await (new monitor.Plugin({}) as unknown as { access(k: unknown): Promise<void> }).access(exits.kong);
-    expect(exits.names()).toEqual(['request.getHeader', 'ctx.shared.set', 'response.exit']);
+    expect(exits.names()).toEqual(['request.getHeader', 'log.setSerializeValue', 'response.exit']);
   });
 
   it('a decision record that cannot be written ends the request with 500 (bulwark-guard would 503 it anyway)', async () => {
     const fake = fakeKong({
-      'ctx.shared.set': () => {
+      'log.setSerializeValue': () => {
         throw new Error('rpc down');
       },
     });
     await (new Plugin({}) as unknown as { access(k: unknown): Promise<void> }).access(fake.kong);
-    expect(fake.names()).toEqual(['request.getHeader', 'ctx.shared.set', 'log.err', 'ctx.shared.set', 'response.exit']);
+    expect(fake.names()).toEqual([
+      'request.getHeader',
+      'log.setSerializeValue',
+      'log.err',
+      'log.setSerializeValue',
+      'response.exit',
+    ]);
     expect(fake.exit?.status).toBe(500);
   });
 
   it('turns a thrown error into a logged 500 (fail closed), log line first', async () => {
     const fake = fakeKong({ 'request.getHeader': () => 'throw' });
     await (new Plugin({ limit: 3 }) as unknown as { access(k: unknown): Promise<void> }).access(fake.kong);
-    expect(fake.names()).toEqual(['request.getHeader', 'log.err', 'ctx.shared.set', 'response.exit']);
+    expect(fake.names()).toEqual(['request.getHeader', 'log.err', 'log.setSerializeValue', 'response.exit']);
     expect(fake.calls[2]![1][1]).toEqual({ decision: 'error', reason: 'internal_error', status: 500, mode: 'enforce' });
     expect(fake.exit).toEqual({ status: 500, body: { message: 'An unexpected error occurred' }, headers: undefined });
     const line = JSON.parse(fake.calls[1]![1][0] as string);

@@ -1,8 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { editResult, serializeValue } from '../../kong/emulator/serialize';
 import {
   buildSecurityEvent,
   decisionRecord,
+  decisionRecordKey,
+  decisionRecordsFromEntry,
   parseDecisionRecord,
   rejectDecision,
   writeDecisionRecord,
@@ -59,7 +62,7 @@ describe('decision records', () => {
 
 test('"no operation" (null) is stored as false, which survives a Lua table (a nil field does not), and reads back as null', async () => {
   const stored: unknown[] = [];
-  const kong = { ctx: { shared: { set: (_k: string, v: unknown) => (stored.push(v), Promise.resolve()) } } };
+  const kong = { log: { setSerializeValue: (_k: string, v: unknown) => (stored.push(v), Promise.resolve()) } };
   await writeDecisionRecord(kong as never, 'bulwark-validator', decisionRecord('allow', { operation: null }));
   expect(stored[0]).toMatchObject({ decision: 'allow', operation: false });
   expect(parseDecisionRecord(stored[0])!.operation).toBeNull();
@@ -68,6 +71,51 @@ test('"no operation" (null) is stored as false, which survives a Lua table (a ni
   const op = { id: 'getOrder', path_template: '/orders/{id}', deprecated: true };
   await writeDecisionRecord(kong as never, 'bulwark-validator', decisionRecord('allow', { operation: op }));
   expect(parseDecisionRecord(stored[1])!.operation).toEqual(op);
+});
+
+describe('records in the serialized log entry (kong.log.set_serialize_value)', () => {
+  // kong/pdk/log.lua 3.9.3 edit_result (lines 708-755) splits the key on "." and creates sub-tables: every record
+  // lands under `bulwark.decisions`, next to Kong's own fields (the emulator's editResult follows it).
+  const entryWith = (...writes: [string, unknown][]) =>
+    JSON.parse(
+      JSON.stringify(
+        editResult(
+          { request: { uri: '/x' }, response: { status: 200 } },
+          writes.map(([k, v]) => serializeValue(k, v, undefined)),
+        ),
+      ),
+    ) as Record<string, unknown>;
+
+  it('one key per plugin under bulwark.decisions; read back in DECIDING_PLUGINS order; the last write wins', () => {
+    expect(decisionRecordKey('bulwark-jwt')).toBe('bulwark.decisions.bulwark-jwt');
+    const deny = decisionRecord('deny', { reason: 'rate_limited' }, 429);
+    const entry = entryWith(
+      [decisionRecordKey('bulwark-rate-limit'), decisionRecord('allow')],
+      [decisionRecordKey('bulwark-jwt'), decisionRecord('allow')],
+      [decisionRecordKey('bulwark-rate-limit'), deny],
+    );
+    expect(entry.bulwark).toEqual({
+      decisions: { 'bulwark-jwt': decisionRecord('allow'), 'bulwark-rate-limit': deny },
+    });
+    expect(entry.request).toEqual({ uri: '/x' });
+    expect(decisionRecordsFromEntry(entry)).toEqual([
+      ['bulwark-jwt', decisionRecord('allow')],
+      ['bulwark-rate-limit', deny],
+    ]);
+  });
+
+  it('skips unknown names and malformed records; no bulwark object: no records', () => {
+    const entry = entryWith(
+      ['bulwark.decisions.not-bulwark', decisionRecord('allow')],
+      [decisionRecordKey('bulwark-jwt'), { decision: 'maybe', reason: 'x' }],
+      [decisionRecordKey('bulwark-authz'), decisionRecord('deny', { reason: 'authz_denied' }, 403)],
+    );
+    expect(decisionRecordsFromEntry(entry).map(([p]) => p)).toEqual(['bulwark-authz']);
+    expect(decisionRecordsFromEntry({ request: {} })).toEqual([]);
+    expect(decisionRecordsFromEntry({ bulwark: 'x' })).toEqual([]);
+    expect(decisionRecordsFromEntry({ bulwark: { decisions: [] } })).toEqual([]);
+    expect(decisionRecordsFromEntry(null)).toEqual([]);
+  });
 });
 
 describe('buildSecurityEvent', () => {

@@ -137,24 +137,15 @@ export interface RequestEvents {
 
 /**
  * Like events.ts collectSecurityEvents, for every decision (the detectors and the decision metrics need allows too)
- * and with the User-Agent. RPCs: one kong.ctx.shared.get per deciding plugin, the identity, one kong.log.serialize
- * (always: bulwark-audit's own record is there on every request it ran on).
+ * and with the User-Agent. RPCs: one kong.log.serialize (it carries every decision record), + the identity read
+ * when there is a record (always: bulwark-audit's own record is there on every request it ran on).
  */
 export async function collectRequestEvents(
   kong: Pick<Kong, 'ctx' | 'log'>,
   clientIp: ClientIpSettings,
 ): Promise<RequestEvents> {
-  const records = await readDecisionRecords(kong);
+  const { serialized, records } = await readDecisionRecords(kong);
   if (records.length === 0) return { events: [] };
-  const text = await kong.log.serialize();
-  let serialized: Record<string, unknown> = {};
-  try {
-    const parsed: unknown = typeof text === 'string' ? JSON.parse(text) : text;
-    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed))
-      serialized = parsed as Record<string, unknown>;
-  } catch {
-    // an unreadable entry still yields events (without request facts)
-  }
   const facts = requestFacts(serialized, clientIp, await readIdentity(kong));
   const out: RequestEvents = { events: records.map(([plugin, record]) => buildSecurityEvent(plugin, record, facts)) };
   const headers = (serialized.request as { headers?: Record<string, unknown> } | undefined)?.headers;

@@ -176,7 +176,7 @@ describe('declarative store', () => {
       'service.request.set_headers', // X-Consumer-ID, X-Consumer-Username, X-Consumer-Custom-ID, X-Credential-Identifier
       'service.request.clear_header', // x-api-key (hide_credentials)
       'ctx.shared.set', // bulwark.identity
-      'ctx.shared.set', // the decision record bulwark-guard checks
+      'log.set_serialize_value', // the decision record bulwark-guard checks
     ]);
     const res = await send({ path: '/decl', headers: { 'x-api-key': alice.key, ...READ_IDENTITY } });
     expect(res.status).toBe(200);
@@ -215,7 +215,7 @@ describe('declarative store', () => {
       'service.request.set_headers',
       'service.request.clear_header',
       'ctx.shared.set',
-      'ctx.shared.set',
+      'log.set_serialize_value',
     ]);
     expect(upstreamHeaders(res)['x-credential-identifier']).toBe('svc-1');
   });
@@ -260,7 +260,7 @@ describe('declarative store', () => {
     expect(res.status).toBe(401);
     expect(json(res)).toEqual({ message: 'No API key found in request' });
     expect(res.headers.first('www-authenticate')).toBe('Key realm="kong"');
-    expect(pdkCalls(res)).toEqual(['request.get_headers', 'ctx.shared.set']); // the deny record + response.exit
+    expect(pdkCalls(res)).toEqual(['request.get_headers', 'log.set_serialize_value']); // the deny record + response.exit
     expect(res.report.upstreamRequest).toBeUndefined();
     expect(reasonsSince(from)).toEqual([]);
   });
@@ -302,7 +302,7 @@ describe('declarative store', () => {
 
   test('an invalid key costs getHeaders + log + deny record + exit (4 RPCs without lockout)', async () => {
     const res = await send({ path: '/decl', headers: { 'x-api-key': generateKey('bwk_test') } });
-    expect(pdkCalls(res)).toEqual(['request.get_headers', 'log.info', 'ctx.shared.set']); // + response.exit
+    expect(pdkCalls(res)).toEqual(['request.get_headers', 'log.info', 'log.set_serialize_value']); // + response.exit
   });
 
   test('required_scopes: a valid key without them gets 403', async () => {
@@ -470,7 +470,7 @@ describe('lockout per client IP (in memory: no Redis on this route)', () => {
     const bad = () => ({ 'x-api-key': generateKey('bwk_test') });
     const first = await send({ path: '/lock', clientIp: ip, headers: bad() });
     expect(first.status).toBe(401);
-    expect(pdkCalls(first)).toEqual(['request.get_headers', 'client.get_ip', 'log.info', 'ctx.shared.set']); // + exit
+    expect(pdkCalls(first)).toEqual(['request.get_headers', 'client.get_ip', 'log.info', 'log.set_serialize_value']); // + exit
     expect((await send({ path: '/lock', clientIp: ip, headers: bad() })).status).toBe(401);
     const from = logs.length;
     const locked = await send({ path: '/lock', clientIp: ip, headers: bad() });

@@ -211,14 +211,15 @@ describe('bulwark-guard: a dead plugin server never means unchecked proxying', (
     });
   });
 
-  test('cost: one kong.ctx.shared.set per passing Bulwark access plugin, one (the deny record) on a refusal, 0 RPCs for the guard', async () => {
+  test('cost: one kong.log.set_serialize_value per passing Bulwark access plugin, one (the deny record) on a refusal, 0 RPCs for the guard', async () => {
     const post = (body: string) => ({
       path: '/validated/x',
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body,
     });
-    const records = (res: EmulatedResponse) => res.report.pdkCalls.filter(([, m]) => m === 'kong.ctx.shared.set');
+    const records = (res: EmulatedResponse) =>
+      res.report.pdkCalls.filter(([, m]) => m === 'kong.log.set_serialize_value' || m.startsWith('kong.ctx.shared'));
     const guarded = await startGateway({ plugins: PLUGINS });
     const bare = await startGateway({ plugins: PLUGINS, luaPlugins: [] });
     try {
@@ -231,9 +232,9 @@ describe('bulwark-guard: a dead plugin server never means unchecked proxying', (
       const barePass = await bare.kong.request(post('{"n":1}'));
       const bareRefuse = await bare.kong.request(post('{"n":"x"}'));
       expect([pass.status, refuse.status]).toEqual([200, 400]);
-      expect(records(pass)).toEqual([['bulwark-validator', 'kong.ctx.shared.set']]);
+      expect(records(pass)).toEqual([['bulwark-validator', 'kong.log.set_serialize_value']]);
       // A refusal writes the deny record (for bulwark-audit) before its exit; the guard does not need it.
-      expect(records(refuse)).toEqual([['bulwark-validator', 'kong.ctx.shared.set']]);
+      expect(records(refuse)).toEqual([['bulwark-validator', 'kong.log.set_serialize_value']]);
       // The guard runs inside Kong: the same RPCs with and without it.
       expect(pass.report.rpcCalls).toBe(barePass.report.rpcCalls);
       expect(refuse.report.rpcCalls).toBe(bareRefuse.report.rpcCalls);

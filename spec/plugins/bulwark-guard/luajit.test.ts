@@ -25,7 +25,18 @@ maybe(
     expect(lines.get('wrapped-cors')).toBe('false');
     expect(lines.get('allow')).toBe('- 0  ');
     expect(lines.get('monitor')).toBe('- 0  ');
-    expect(lines.get('legacy')).toBe('- 0  ');
+    // The record is where kong.log.set_serialize_value puts it (kong/pdk/log.lua 3.9.3 lines 636-662:
+    // ngx.ctx.serialize_values), read with edit_result's modes (lines 708-755): the last "set" wins.
+    expect(lines.get('after-redactions')).toBe('- 0  ');
+    expect(lines.get('deny-then-allow')).toBe('- 0  ');
+    expect(lines.get('allow-then-deny')).toMatch(
+      /^503 1 Service unavailable err .*"reason":"unexpected decision record"/,
+    );
+    const undecided = /^503 1 Service unavailable err .*"reason":"no decision recorded/;
+    expect(lines.get('replace-missing')).toMatch(undecided); // "replace" writes only an existing value
+    expect(lines.get('other-plugin')).toMatch(undecided);
+    // kong.ctx.shared (where records were before) no longer counts: guard and plugin server ship together
+    expect(lines.get('ctx-shared-only')).toMatch(undecided);
     // a deny record whose exit never reached Kong (RPC failed after the record): refused
     expect(lines.get('deny-no-exit')).toMatch(/^503 1 Service unavailable err .*"reason":"unexpected decision record"/);
     expect(lines.get('reject')).toBe('401 0 Unauthorized '); // the plugin's own exit: the guard's check never runs

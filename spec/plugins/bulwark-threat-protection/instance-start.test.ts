@@ -12,7 +12,7 @@ import { REASON } from '../../../plugins/bulwark-threat-protection/reasons';
 import { phaseContext } from '../../../plugins/lib/plugin';
 import { fakeKong } from '../../lib/fake-kong';
 
-const RECORD_KEY = 'bulwark.decision.bulwark-threat-protection';
+const RECORD_KEY = 'bulwark.decisions.bulwark-threat-protection';
 const CRS4 = join(__dirname, '../../fixtures/crs4/rules');
 const SQL = 'REQUEST-942-APPLICATION-ATTACK-SQLI.conf';
 
@@ -34,7 +34,7 @@ const request = () =>
 
 const logLines = (fake: ReturnType<typeof fakeKong>) =>
   fake.calls
-    .filter(([n]) => n.startsWith('log.'))
+    .filter(([n]) => n.startsWith('log.') && n !== 'log.setSerializeValue') // log lines, not the decision record
     .map(([, args]) => JSON.parse(String(args[0])) as Record<string, unknown>);
 
 describe('instance start with a rule set not compiled yet', () => {
@@ -59,7 +59,7 @@ describe('instance start with a rule set not compiled yet', () => {
       expect.objectContaining({ event: 'request_refused', reason: REASON.rulesNotReady, status: 503 }),
     ]);
     expect(during.calls).toContainEqual([
-      'ctx.shared.set',
+      'log.setSerializeValue',
       [RECORD_KEY, expect.objectContaining({ decision: 'error', reason: REASON.rulesNotReady, status: 503 })],
     ]);
 
@@ -87,7 +87,7 @@ describe('instance start with a rule set not compiled yet', () => {
     ]);
     // The record bulwark-guard and bulwark-audit read says it passed unscanned, not that it was scanned and allowed.
     expect(during.calls).toContainEqual([
-      'ctx.shared.set',
+      'log.setSerializeValue',
       [RECORD_KEY, expect.objectContaining({ decision: 'allow', reason: REASON.passedUnscanned })],
     ]);
     await conf.rules.ready;

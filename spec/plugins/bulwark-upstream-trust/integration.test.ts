@@ -456,7 +456,7 @@ describe('bulwark-upstream-trust end to end (emulator + real plugin server + ver
       'kong.nginx.get_var',
       'kong.router.get_service',
       'kong.service.request.set_headers',
-      'kong.ctx.shared.set',
+      'kong.log.set_serialize_value',
     ]);
     const post = await viaGateway({ method: 'POST', path: '/billing/x', body: 'abc' });
     expect(calls(post)).toHaveLength(10);

@@ -55,13 +55,13 @@ describe('filter authz fails closed', () => {
       'request.getMethod',
       'ctx.shared.get',
       'log.warn',
-      'ctx.shared.set',
+      'log.setSerializeValue',
       'response.exit',
     ]);
     expect(String(fake.calls.find(([n]) => n === 'log.warn')![1][0])).toContain('"reason":"docs_no_identity"');
     // The deny record bulwark-audit reads (lib/security-event.ts) names the reason too.
-    expect(fake.calls.find(([n]) => n === 'ctx.shared.set')![1]).toEqual([
-      'bulwark.decision.bulwark-docs',
+    expect(fake.calls.find(([n]) => n === 'log.setSerializeValue')![1]).toEqual([
+      'bulwark.decisions.bulwark-docs',
       expect.objectContaining({ decision: 'deny', reason: 'docs_no_identity', status: 403 }),
     ]);
   });

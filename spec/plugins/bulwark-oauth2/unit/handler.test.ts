@@ -77,7 +77,7 @@ describe('bulwark-oauth2 access handler', () => {
     await access(phaseContext(Name, f.kong, conf));
     expect(verify).toHaveBeenCalledTimes(1);
     expect(verify.mock.calls[0]![1]).toBe(conf.dummyHash);
-    expect(f.names().slice(-3)).toEqual(['log.warn', 'ctx.shared.set', 'response.exit']);
+    expect(f.names().slice(-3)).toEqual(['log.warn', 'log.setSerializeValue', 'response.exit']);
     expect(f.exit?.status).toBe(401);
   });
 

@@ -34,7 +34,7 @@ describe('access', () => {
       'request.getHeaders',
       'request.getScheme',
       'response.setHeaders',
-      'ctx.shared.set' /* decision record (lib/plugin.ts) */,
+      'log.setSerializeValue' /* decision record (lib/plugin.ts) */,
     ]);
     expect(fake.calls[2]![1][0]).toEqual({
       'Cache-Control': 'no-store',
@@ -66,7 +66,7 @@ describe('access', () => {
       'request.getHeaders',
       'request.getScheme',
       'response.setHeaders',
-      'ctx.shared.set' /* decision record (lib/plugin.ts) */,
+      'log.setSerializeValue' /* decision record (lib/plugin.ts) */,
     ]);
     expect(fake.calls[2]![1][0]).toHaveProperty('X-Frame-Options', 'DENY');
     expect(fake.calls[2]![1][0]).not.toHaveProperty('Strict-Transport-Security');
@@ -92,7 +92,7 @@ describe('access', () => {
     expect(fake.names()).toEqual([
       'request.getHeaders',
       'request.getScheme',
-      'ctx.shared.set' /* decision record (lib/plugin.ts) */,
+      'log.setSerializeValue' /* decision record (lib/plugin.ts) */,
     ]);
   });
 
@@ -108,7 +108,7 @@ describe('access', () => {
       'request.getScheme',
       'client.getIp',
       'response.setHeaders',
-      'ctx.shared.set' /* decision record (lib/plugin.ts) */,
+      'log.setSerializeValue' /* decision record (lib/plugin.ts) */,
     ]);
     expect(fake.exit).toBeUndefined();
   });

@@ -48,7 +48,7 @@ const identitySet = (fake: ReturnType<typeof fakeKong>) =>
 
 const logLines = (fake: ReturnType<typeof fakeKong>) =>
   fake.calls
-    .filter(([n]) => n.startsWith('log.'))
+    .filter(([n]) => n.startsWith('log.') && n !== 'log.setSerializeValue') // log lines, not the decision record
     .map(([n, a]) => [n, JSON.parse(a[0] as string)] as [string, Record<string, unknown>]);
 
 describe('certificate phase', () => {
@@ -81,7 +81,7 @@ describe('access with mtls', () => {
       'client.tls.getFullClientCertificateChain',
       'ctx.shared.set' /* the caller's identity (docs/identity.md) */,
       'response.setHeaders',
-      'ctx.shared.set' /* decision record (lib/plugin.ts) */,
+      'log.setSerializeValue' /* decision record (lib/plugin.ts) */,
     ]);
     expect(fake.exit).toBeUndefined();
     const published = parseIdentity(identitySet(fake));

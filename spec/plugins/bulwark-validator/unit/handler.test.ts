@@ -80,7 +80,7 @@ describe('access', () => {
       '{"n":"x"}',
     );
     await access(phaseContext(Name, f.kong, conf()));
-    expect(f.names().slice(4)).toEqual(['log.info', 'ctx.shared.set', 'response.exit']);
+    expect(f.names().slice(4)).toEqual(['log.info', 'log.setSerializeValue', 'response.exit']);
     expect(JSON.parse(f.calls[4]![1][0] as string)).toMatchObject({
       plugin: 'bulwark-validator',
       event: 'request_rejected',
@@ -114,7 +114,7 @@ describe('access', () => {
         'request.getPathWithQuery',
         'request.getHeaders',
         'log.warn',
-        'ctx.shared.set',
+        'log.setSerializeValue',
         'response.exit',
       ]);
       expect(f.calls[2]![1]).toEqual([1000]);
