@@ -161,6 +161,49 @@ describe('Kong PDK semantics (probe plugin over the real plugin server)', () => 
   });
 });
 
+describe('kong.log.set_serialize_value and the log phase kong.log.serialize (what Bulwark decision records rely on)', () => {
+  let gw: Gateway;
+  beforeAll(async () => {
+    gw = await startGateway({ pluginsRoot: fixturePluginsRoot, plugins: ['probe'] });
+    gw.configure(CONFIG);
+  });
+  afterAll(async () => gw?.stop());
+
+  test('kong/pdk/log.lua 3.9.3 set_serialize_value (lines 636-662) in access and response, edit_result (708-755) in the entry plugin_servers/plugin.lua saves for the log phase (line 163, returned by kong.log.serialize lines 47-50): dotted keys nest, tables survive, the last "set" wins, "add" keeps, "replace" skips a missing key', async () => {
+    const set = (key: string, value: unknown, mode?: string) => [
+      'log.setSerializeValue',
+      key,
+      value,
+      ...(mode ? [{ mode }] : []),
+    ];
+    const allow = { decision: 'allow', reason: 'allowed', mode: 'enforce', operation: { path_template: '/a/{id}' } };
+    const res = await gw.kong.request({
+      path: '/api/serialize-values',
+      headers: {
+        'x-probe-access': calls(
+          set('bulwark.decisions.bulwark-jwt', { decision: 'deny', reason: 'x', status: 401, mode: 'enforce' }),
+          set('bulwark.decisions.bulwark-jwt', allow),
+          set('bulwark.decisions.bulwark-jwt', { decision: 'other' }, 'add'),
+          set('missing.key', 1, 'replace'),
+          set('request.method', 'REPLACED', 'replace'),
+        ),
+        'x-probe-response': calls(set('bulwark.decisions.bulwark-rate-limit', { n: 429, list: [1, 'two', false] })),
+        'x-probe-log': calls(['log.serialize']),
+      },
+    });
+    expect(res.report.luaErrors).toEqual([]);
+    await res.report.logDone;
+    const line = gw.kong.log.find((l) => l.includes('probe-log-results'))!;
+    const [text] = JSON.parse(line.slice(line.indexOf('probe-log-results ') + 18)) as [string];
+    const entry = JSON.parse(text) as Record<string, unknown>;
+    expect(entry.bulwark).toEqual({
+      decisions: { 'bulwark-jwt': allow, 'bulwark-rate-limit': { n: 429, list: [1, 'two', false] } },
+    });
+    expect(entry.missing).toBeUndefined();
+    expect((entry.request as Record<string, unknown>).method).toBe('REPLACED');
+  });
+});
+
 describe('plugin_servers/plugin.lua get_instance_id: a request waits at most WAIT_TIME for an instance another request is starting', () => {
   let gw: Gateway;
   beforeAll(async () => {
@@ -370,6 +413,14 @@ describe('TLS functions: kong/pdk/client/tls.lua 3.9.3 phase limits, kong.nginx.
 
   test('get_full_client_certificate_chain is REWRITE_AND_LATER (lines 21-25, 129-132): a Lua error in the certificate phase (the handshake fails)', async () => {
     configure([['client.tls.getFullClientCertificateChain']]);
+    const res = await gw.kong.request({ path: '/api/x', scheme: 'https' });
+    expect(res.report.handshakeFailed).toBe(true);
+    expect(res.report.luaErrors[0]).toMatchObject({ plugin: 'probe-cert', phase: 'certificate' });
+    expect(res.report.luaErrors[0].message).toContain('cannot be called in certificate phase');
+  });
+
+  test('kong/pdk/log.lua 3.9.3 line 637 check_phase(phases_with_ctx, lines 73-79): set_serialize_value is a Lua error in the certificate phase', async () => {
+    configure([['log.setSerializeValue', 'bulwark.decisions.x', { decision: 'allow' }]]);
     const res = await gw.kong.request({ path: '/api/x', scheme: 'https' });
     expect(res.report.handshakeFailed).toBe(true);
     expect(res.report.luaErrors[0]).toMatchObject({ plugin: 'probe-cert', phase: 'certificate' });
