@@ -5,7 +5,7 @@
 // spec/plugins/bulwark-api-key/integration.test.ts:
 //   valid key, no consumer:   request.getHeaders(1000) + service.request.setHeaders (X-Credential-Identifier)
 //                             + service.request.clearHeader per spelling of a key header sent (hide_credentials)
-//                             + ctx.shared.set (identity) + ctx.shared.set (decision record)      = 5 with one header
+//                             + ctx.shared.set (identity) + log.setSerializeValue (decision record) = 5 with one header
 //   valid key with consumer:  + client.loadConsumer (only on a consumer-cache miss, cached for cache.ttl_seconds)
 //                             + client.authenticate                                             = 6 (7 on a miss)
 //   no key:                   request.getHeaders + response.exit (reject)                        = 2

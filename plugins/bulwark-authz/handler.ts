@@ -3,8 +3,8 @@
 // RPC budget (each kong.* call is one round trip to Kong, ../../docs/kong-protocol.md §3.2):
 //   request.getMethod + request.getPathWithQuery (path and query in one read) + ctx.shared.get (the identity)
 //   (+ request.getHeaders(1000) only when a rule has a header object condition or a CEL expression reads headers)
-//   then: allowed → the decision record ctx.shared.set (lib/plugin.ts) = 4
-//         refused → log.info + the deny record (ctx.shared.set, read by bulwark-audit) + response.exit = 6
+//   then: allowed → the decision record log.setSerializeValue (lib/plugin.ts) = 4
+//         refused → log.info + the deny record (log.setSerializeValue, read by bulwark-audit) + response.exit = 6
 //                   (exit is not answered: 5 counted round trips + HandleEvent)
 //         monitor mode, would refuse → log.warn + the decision record.
 //   The AuthZEN decision point is outbound HTTP from the plugin server, not an RPC.

@@ -8,8 +8,8 @@
 //              (+ one client.loadConsumer per candidate value + client.authenticate when consumer_by is set)
 //              + ctx.shared.set of the caller's identity when the certificate is accepted (docs/identity.md);
 //              with `anonymous`: loadConsumer + authenticate + ctx.shared.set (an anonymous identity))
-//           then one of: response.setHeaders (passed; none when no header is configured) + ctx.shared.set (the
-//                        decision record bulwark-guard checks, written by lib/plugin.ts)
+//           then one of: response.setHeaders (passed; none when no header is configured) + log.setSerializeValue
+//                        (the decision record bulwark-guard checks, written by lib/plugin.ts)
 //                      | getMethod + getPathWithQuery + exit (redirect) | exit (rejected).
 //
 // No response phase, on purpose: Kong reads the whole request and buffers the whole upstream response in memory

@@ -639,7 +639,7 @@ describe('bulwark-jwt integration (emulator + real plugin server + real JWKS ser
       };
       process.stdout.write(`bulwark-jwt PDK round trips per request: ${JSON.stringify(counts)}\n`);
       // HandleEvent + getHeaders + getQuery + loadConsumer + authenticate + the identity (ctx.shared.set)
-      // + setHeaders + clearHeader(Authorization) + the decision record (ctx.shared.set, checked by bulwark-guard)
+      // + setHeaders + clearHeader(Authorization) + the decision record (log.set_serialize_value, checked by bulwark-guard)
       expect(counts.accepted).toBe(9);
       // HandleEvent + getHeaders + loadConsumer + authenticate + identity + decision record
       expect(counts.consumerOnly).toBe(6);

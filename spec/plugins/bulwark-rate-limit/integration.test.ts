@@ -245,7 +245,7 @@ test('hide_client_headers: no rate-limit header on admitted or refused responses
   await send({ path: '/hidden', clientIp: '198.51.100.72' });
   const ok = await send({ path: '/hidden', clientIp: '198.51.100.70' });
   expect(ok.status).toBe(200);
-  expect(pdkCalls(ok)).toBe(2); // getIp + the decision record (ctx.shared.set)
+  expect(pdkCalls(ok)).toBe(2); // getIp + the decision record (log.set_serialize_value)
   const no = await send({ path: '/hidden', clientIp: '198.51.100.70' });
   expect(no.status).toBe(429);
   for (const h of ['ratelimit', 'ratelimit-policy', 'retry-after', 'x-ratelimit-limit-minute']) {

@@ -137,7 +137,7 @@ describe('bulwark-validator integration (emulator + real plugin server)', () => 
       const list = await send({ path: '/v1/pets?limit=100', headers: { 'content-length': '0' } });
       expect(list.status).toBe(200);
       // RPCs = HandleEvent + one Step per PDK call (getMethod, getPathWithQuery, getHeaders, the decision record
-      // ctx.shared.set that bulwark-guard checks).
+      // log.set_serialize_value that bulwark-guard checks).
       expect(list.report.rpcCallsByPlugin['bulwark-validator']).toBe(5);
       // Without Content-Length the body itself says whether there is one (HTTP/2): + getRawBody.
       const noLength = await send({ path: '/v1/pets?limit=100' });
