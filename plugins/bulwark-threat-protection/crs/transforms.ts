@@ -112,6 +112,13 @@ export function htmlEntityDecode(s: string): string {
 
 const C_ESCAPES: Record<string, number> = { a: 7, b: 8, f: 12, n: 10, r: 13, t: 9, v: 11 };
 
+/** `\xHH` (or `\XHH`) at `i`: the one escape jsDecode and escapeSeqDecode read alike (their octal escapes differ
+ * past 0xFF, and so does what an incomplete escape leaves). */
+function isHexEscape(s: string, i: number): boolean {
+  const n = s[i + 1];
+  return (n === 'x' || n === 'X') && i + 3 < s.length && isHex(s.charCodeAt(i + 2)) && isHex(s.charCodeAt(i + 3));
+}
+
 /** JavaScript escapes: \uHHHH, \xHH, \OOO, \n and friends; `\x` before anything else is that character. */
 export function jsDecode(s: string): string {
   if (s.indexOf('\\') === -1) return s;
@@ -125,12 +132,7 @@ export function jsDecode(s: string): string {
     if ((n === 'u' || n === 'U') && i + 5 < s.length && [2, 3, 4, 5].every((k) => isHex(s.charCodeAt(i + k)))) {
       out += fromCode(unicodeToByte(parseInt(s.slice(i + 2, i + 6), 16)));
       i += 5;
-    } else if (
-      (n === 'x' || n === 'X') &&
-      i + 3 < s.length + 0 &&
-      isHex(s.charCodeAt(i + 2)) &&
-      isHex(s.charCodeAt(i + 3))
-    ) {
+    } else if (isHexEscape(s, i)) {
       out += fromCode(parseInt(s.slice(i + 2, i + 4), 16));
       i += 3;
     } else if (n >= '0' && n <= '7') {
@@ -169,12 +171,7 @@ export function escapeSeqDecode(s: string): string {
     } else if (n === '\\' || n === '?' || n === "'" || n === '"') {
       out += n;
       i++;
-    } else if (
-      (n === 'x' || n === 'X') &&
-      i + 3 < s.length + 0 &&
-      isHex(s.charCodeAt(i + 2)) &&
-      isHex(s.charCodeAt(i + 3))
-    ) {
+    } else if (isHexEscape(s, i)) {
       out += fromCode(parseInt(s.slice(i + 2, i + 4), 16));
       i += 3;
     } else if (n >= '0' && n <= '7') {
