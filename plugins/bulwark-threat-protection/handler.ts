@@ -44,6 +44,18 @@ function declaredLength(headers: Record<string, string[]>): number | 'unknown' |
   return Number(values[0]!.trim());
 }
 
+/** 413 for a body over max_body_size (declared by Content-Length, or found reading it) with on_limit: refuse. */
+async function refuseBodyTooLarge(ctx: PhaseContext<ThreatProtectionConfig>, path: string): Promise<void> {
+  const { conf, log, reject } = ctx;
+  await log.info('request_refused', {
+    reason: REASON.bodyTooLarge,
+    max_body_size: conf.limits.maxBodySize,
+    status: 413,
+    path,
+  });
+  return reject(413, undefined, undefined, { reason: REASON.bodyTooLarge });
+}
+
 export async function access(ctx: PhaseContext<ThreatProtectionConfig>): Promise<void> {
   const { kong, conf, log, reject } = ctx;
   // Before any read: a request that cannot be scanned costs one log line and the exit.
@@ -79,25 +91,13 @@ export async function access(ctx: PhaseContext<ThreatProtectionConfig>): Promise
   }
   if (length !== 0) {
     if (typeof length === 'number' && length > conf.limits.maxBodySize && conf.onLimit === 'refuse') {
-      await log.info('request_refused', {
-        reason: REASON.bodyTooLarge,
-        max_body_size: conf.limits.maxBodySize,
-        status: 413,
-        path,
-      });
-      return reject(413, undefined, undefined, { reason: REASON.bodyTooLarge });
+      return refuseBodyTooLarge(ctx, path);
     }
     // One byte over the limit tells a body that does not fit from one that does (no Content-Length: chunked/HTTP/2).
     const bytes = (await kong.request.getRawBody(conf.limits.maxBodySize + 1)) ?? new Uint8Array(0);
     if (bytes.byteLength > conf.limits.maxBodySize) {
       if (conf.onLimit === 'refuse') {
-        await log.info('request_refused', {
-          reason: REASON.bodyTooLarge,
-          max_body_size: conf.limits.maxBodySize,
-          status: 413,
-          path,
-        });
-        return reject(413, undefined, undefined, { reason: REASON.bodyTooLarge });
+        return refuseBodyTooLarge(ctx, path);
       }
       body = bytes.subarray(0, conf.limits.maxBodySize);
     } else body = bytes;
