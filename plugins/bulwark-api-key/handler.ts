@@ -26,18 +26,11 @@
 //
 // `kong.client.authenticate(nil, credential)` cannot cross the plugin RPC (bulwark-jwt handler.ts): a key without a
 // consumer is accepted without calling authenticate; its identity reaches later plugins through bulwark.identity.
-import { readQuery, readRequestHeaders } from '../lib/bounded-reads';
+import { readCredentialSources } from '../lib/bounded-reads';
 import { clientIp } from '../lib/client-ip';
 import { FINGERPRINT_LABELS, secretFingerprint } from '../lib/credential-fingerprint';
 import { mayReplaceIdentity, publishIdentity, readIdentity } from '../lib/identity';
-import {
-  isKongUuid,
-  type HeaderMultimap,
-  type HeaderValues,
-  type Kong,
-  type KongConsumer,
-  type QueryMultimap,
-} from '../lib/pdk';
+import { isKongUuid, type HeaderMultimap, type HeaderValues, type Kong, type KongConsumer } from '../lib/pdk';
 import { describeError, type PhaseContext } from '../lib/plugin';
 import { TtlCache } from '../lib/ttl-cache';
 import { uuidFromParts } from '../lib/token-hash';
@@ -166,13 +159,9 @@ export async function access(ctx: PhaseContext<ApiKeyConfig>): Promise<void> {
     const existing = await kong.client.getCredential();
     if (existing !== undefined && existing !== null) return;
   }
-  const headers = await readRequestHeaders(ctx);
-  if (headers === undefined) return;
-  let query: QueryMultimap | undefined;
-  if (conf.sources.queryParams.length > 0) {
-    query = await readQuery(ctx);
-    if (query === undefined) return;
-  }
+  const read = await readCredentialSources(ctx, conf.sources.queryParams.length > 0);
+  if (read === undefined) return;
+  const { headers, query } = read;
   const now = Date.now();
   const extraction = extractKey(headers, query, conf.sources);
   if (extraction.kind === 'none') return fail(ctx, { headers, locations: [] }, 'missing', {});

@@ -21,10 +21,10 @@
 // plugin RPC: Kong's MessagePack unpacker builds the argument table with a hole at [1] and `unpack`
 // may then pass no argument at all (../../docs/kong-protocol.md §1.5). A token without a Kong consumer is therefore
 // accepted without calling authenticate: the identity reaches the upstream through forward_claims.
-import { readQuery, readRequestHeaders } from '../lib/bounded-reads';
+import { readCredentialSources } from '../lib/bounded-reads';
 import { identityConsumer, publishAnonymousIdentity, publishIdentity } from '../lib/identity';
 import type { PhaseContext } from '../lib/plugin';
-import { isKongUuid, type KongConsumer, type QueryMultimap } from '../lib/pdk';
+import { isKongUuid, type KongConsumer } from '../lib/pdk';
 import { FINGERPRINT_LABELS, secretFingerprint } from '../lib/credential-fingerprint';
 import { tokenFingerprint, uuidFromParts } from '../lib/token-hash';
 import { challengeHeaders } from './challenge';
@@ -76,13 +76,9 @@ async function rejectRequest(
 
 export async function access(ctx: Context): Promise<void> {
   const { kong, conf, log, reject } = ctx;
-  const headers = await readRequestHeaders(ctx);
-  if (headers === undefined) return;
-  let query: QueryMultimap | undefined;
-  if (conf.sources.queryParams.length > 0) {
-    query = await readQuery(ctx);
-    if (query === undefined) return;
-  }
+  const read = await readCredentialSources(ctx, conf.sources.queryParams.length > 0);
+  if (read === undefined) return;
+  const { headers, query } = read;
   const extraction = extractToken(headers, query, conf.sources);
 
   if (extraction.kind === 'invalid') {

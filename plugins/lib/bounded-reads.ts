@@ -115,6 +115,21 @@ export async function readQuery(ctx: RequestContext): Promise<QueryMultimap | un
 }
 
 /**
+ * What a credential extractor reads (bulwark-jwt, bulwark-api-key): the headers, then the query only when a query
+ * source is configured (one RPC each). Undefined when either read refused the request (431/400, logged): return.
+ */
+export async function readCredentialSources(
+  ctx: RequestContext,
+  withQuery: boolean,
+): Promise<{ headers: HeaderMultimap; query: QueryMultimap | undefined } | undefined> {
+  const headers = await readRequestHeaders(ctx);
+  if (headers === undefined) return undefined;
+  if (!withQuery) return { headers, query: undefined };
+  const query = await readQuery(ctx);
+  return query === undefined ? undefined : { headers, query };
+}
+
+/**
  * For a plugin that already holds the raw query (e.g. from getPathWithQuery): true when it has more pieces than Kong
  * would parse, after refusing the request with 400 and a log line (the caller must return); no RPC otherwise.
  */
