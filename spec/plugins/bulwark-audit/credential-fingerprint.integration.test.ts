@@ -26,6 +26,7 @@ import {
   runsOnPluginServers,
   type Gateway,
 } from '../../helpers/emulator';
+import { readJsonLines, eventFor as eventInFile } from '../../helpers/jsonl';
 
 runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
@@ -55,20 +56,10 @@ const CLIENT_SECRET = 'orders-service-secret-0123456789';
 const WRONG_SECRET = 'not-the-orders-secret-0123456789';
 let clientSecretHash = '';
 
-const readEvents = (): SecurityEvent[] =>
-  fs.existsSync(eventsFile)
-    ? fs
-        .readFileSync(eventsFile, 'utf8')
-        .split('\n')
-        .filter((l) => l !== '')
-        .map((l) => JSON.parse(l) as SecurityEvent)
-    : [];
+const readEvents = (): SecurityEvent[] => readJsonLines<SecurityEvent>(eventsFile);
 
 /** The event of `plugin` for the request to `p` (path without query). */
-async function eventFor(plugin: string, p: string): Promise<SecurityEvent> {
-  await waitFor(() => readEvents().some((e) => e.plugin === plugin && e.http.path === p), 10_000);
-  return readEvents().find((e) => e.plugin === plugin && e.http.path === p)!;
-}
+const eventFor = (plugin: string, p: string): Promise<SecurityEvent> => eventInFile(eventsFile, plugin, p);
 
 /** The whole event as shipped, for "appears nowhere" checks. */
 const text = (e: SecurityEvent) => JSON.stringify(e);

@@ -14,6 +14,7 @@ import {
   runsOnPluginServers,
   type Gateway,
 } from '../../helpers/emulator';
+import { readJsonLines } from '../../helpers/jsonl';
 import type { SecurityEvent } from '../../../plugins/lib/security-event';
 
 runsOnPluginServers(BOTH_PLUGIN_SERVERS);
@@ -24,15 +25,7 @@ const fileLog = path.join(dir, 'file-log.jsonl');
 const logs: string[] = [];
 let gw: Gateway | undefined;
 
-const readEvents = (): SecurityEvent[] =>
-  fs.existsSync(eventsFile)
-    ? fs
-        .readFileSync(eventsFile, 'utf8')
-        .trim()
-        .split('\n')
-        .filter((l) => l !== '')
-        .map((l) => JSON.parse(l) as SecurityEvent)
-    : [];
+const readEvents = (): SecurityEvent[] => readJsonLines<SecurityEvent>(eventsFile);
 
 beforeAll(async () => {
   const sockets = fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-audit-sock-'));

@@ -17,11 +17,11 @@ import {
   afterAllNoFailOpen,
   serverKind,
   startGateway,
-  waitFor,
   BOTH_PLUGIN_SERVERS,
   runsOnPluginServers,
   type Gateway,
 } from '../../helpers/emulator';
+import { readJsonLines, eventFor as eventInFile } from '../../helpers/jsonl';
 
 runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
@@ -36,20 +36,10 @@ function forgedToken(): string {
   return `${head}.${b64(createHmac('sha256', 'another-secret-of-at-least-32-bytes!!').update(head).digest())}`;
 }
 
-const readEvents = (): SecurityEvent[] =>
-  fs.existsSync(eventsFile)
-    ? fs
-        .readFileSync(eventsFile, 'utf8')
-        .split('\n')
-        .filter((l) => l !== '')
-        .map((l) => JSON.parse(l) as SecurityEvent)
-    : [];
+const readEvents = (): SecurityEvent[] => readJsonLines<SecurityEvent>(eventsFile);
 
 /** The event of `plugin` for the request to `p` (path without query). */
-async function eventFor(plugin: string, p: string): Promise<SecurityEvent> {
-  await waitFor(() => readEvents().some((e) => e.plugin === plugin && e.http.path === p), 10_000);
-  return readEvents().find((e) => e.plugin === plugin && e.http.path === p)!;
-}
+const eventFor = (plugin: string, p: string): Promise<SecurityEvent> => eventInFile(eventsFile, plugin, p);
 
 beforeAll(async () => {
   const plugins = [

@@ -22,6 +22,7 @@ import {
   runsOnPluginServers,
   type Gateway,
 } from '../../helpers/emulator';
+import { readJsonLines } from '../../helpers/jsonl';
 
 runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
@@ -43,23 +44,9 @@ const key = issueKey({ prefix: 'bwk_test', id: 'svc-1', scopes: ['orders:read'] 
 const RECORD_FIELDS = ['decision', 'reason', 'rule_id', 'status', 'mode', 'operation', 'credential_fingerprint'];
 
 type Entry = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-const entries = (): Entry[] =>
-  fs.existsSync(fileLog)
-    ? fs
-        .readFileSync(fileLog, 'utf8')
-        .split('\n')
-        .filter((l) => l !== '')
-        .map((l) => JSON.parse(l) as Entry)
-    : [];
+const entries = (): Entry[] => readJsonLines<Entry>(fileLog);
 const entryFor = (uriPrefix: string): Entry => entries().find((e) => String(e.request.uri).startsWith(uriPrefix))!;
-const readEvents = (): SecurityEvent[] =>
-  fs.existsSync(eventsFile)
-    ? fs
-        .readFileSync(eventsFile, 'utf8')
-        .split('\n')
-        .filter((l) => l !== '')
-        .map((l) => JSON.parse(l) as SecurityEvent)
-    : [];
+const readEvents = (): SecurityEvent[] => readJsonLines<SecurityEvent>(eventsFile);
 
 beforeAll(async () => {
   const plugins = ['bulwark-audit', 'bulwark-jwt', 'bulwark-api-key'];
