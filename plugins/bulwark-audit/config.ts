@@ -7,6 +7,7 @@ import type { Decision } from '../lib/security-event';
 import { compileRedaction, type CompiledRedaction } from './redaction';
 import { abuseSettings, type ParsedAbuse } from './abuse/config';
 import { ConfigFields } from './schema';
+import type { EventFormat } from './mappings';
 import type { ElasticsearchConfig, SplunkConfig } from './sinks/http';
 import type { OtlpSinkConfig } from './sinks/otlp';
 import type { SyslogConfig, SyslogProtocol } from './sinks/syslog';
@@ -16,6 +17,7 @@ import { ConfigError } from '../lib/config';
 
 export interface FileSinkConfig {
   path: string;
+  format: EventFormat;
 }
 
 export interface SinksConfig {
@@ -72,7 +74,7 @@ export function parseAuditConfig(raw: unknown): AuditConfig {
   const conf = readConfig(ConfigFields, raw);
   const sinks: SinksConfig = {};
   const { file, splunk, elasticsearch: es, syslog, otlp } = conf.sinks;
-  if (file) sinks.file = { path: file.path };
+  if (file) sinks.file = { path: file.path, format: file.format as EventFormat };
   if (splunk) {
     sinks.splunk = {
       url: splunk.url,
@@ -80,6 +82,7 @@ export function parseAuditConfig(raw: unknown): AuditConfig {
       sourcetype: splunk.sourcetype,
       source: splunk.source,
       tlsVerify: splunk.tls_verify,
+      format: splunk.format as EventFormat,
       ...(splunk.index ? { index: splunk.index } : {}),
     };
   }
@@ -103,6 +106,7 @@ export function parseAuditConfig(raw: unknown): AuditConfig {
       facility: syslog.facility,
       appName: syslog.app_name,
       tlsVerify: syslog.tls_verify,
+      format: syslog.format as EventFormat,
       ...(syslog.ca_certificate ? { caCertificate: syslog.ca_certificate } : {}),
     };
   }

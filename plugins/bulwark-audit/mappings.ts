@@ -187,6 +187,16 @@ export function toOcsf(e: SecurityEvent): Record<string, unknown> {
 // ---- OpenTelemetry ----
 
 /** OTel SeverityNumber (logs data model): INFO 9, WARN 13, ERROR 17. */
+/** What a file, Splunk or syslog sink writes per event (`format`): the event as documented, or its ECS / OCSF form. */
+export const EVENT_FORMATS = ['bulwark', 'ecs', 'ocsf'] as const;
+export type EventFormat = (typeof EVENT_FORMATS)[number];
+
+export function formatEvent(e: SecurityEvent, format: EventFormat): Record<string, unknown> | SecurityEvent {
+  if (format === 'ecs') return toEcs(e);
+  if (format === 'ocsf') return toOcsf(e);
+  return e;
+}
+
 export function otelSeverity(d: Decision): { severityNumber: number; severityText: string } {
   if (d === 'allow') return { severityNumber: 9, severityText: 'INFO' };
   if (d === 'error') return { severityNumber: 17, severityText: 'ERROR' };

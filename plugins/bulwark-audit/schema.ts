@@ -6,6 +6,7 @@ import { RESERVED_OTLP_HEADERS } from '../lib/otlp';
 import { forwardedHeader, headerName, pemCertificate, port, secret, trustedProxies } from '../lib/typedefs';
 import { DECISIONS } from '../lib/security-event';
 import { AbuseField } from './abuse/schema';
+import { EVENT_FORMATS } from './mappings';
 
 /** Which events are shipped, and how the client address is resolved for them. */
 export const EventFields = {
@@ -100,7 +101,13 @@ export const SinkFields = {
             len_max: 1024,
             match: '^/',
             required: true,
-            description: 'Absolute path of a JSON-lines file (one SecurityEvent per line), appended to.',
+            description: 'Absolute path of a JSON-lines file (one event per line), appended to.',
+          }),
+          format: string({
+            one_of: EVENT_FORMATS,
+            default: 'bulwark',
+            description:
+              'What is written per event: `bulwark` (the event as in the event reference), `ecs` or `ocsf` (its ECS / OCSF form).',
           }),
         },
         { required: false, description: 'JSON-lines file sink (the events as in the event reference).' },
@@ -123,6 +130,12 @@ export const SinkFields = {
           sourcetype: string({ len_max: 128, default: 'bulwark:security', description: 'Splunk sourcetype.' }),
           source: string({ len_max: 128, default: 'bulwark-audit', description: 'Splunk source.' }),
           tls_verify: boolean({ default: true, description: 'Verify the HEC server certificate (HTTPS).' }),
+          format: string({
+            one_of: EVENT_FORMATS,
+            default: 'bulwark',
+            description:
+              'What is written per event: `bulwark` (the event as in the event reference), `ecs` or `ocsf` (its ECS / OCSF form).',
+          }),
         },
         { required: false, description: 'Splunk HTTP Event Collector sink (batched JSON events).' },
       ),
@@ -167,8 +180,14 @@ export const SinkFields = {
             description: 'PEM CA certificate(s) the TLS server certificate must chain to (default: system store).',
           }),
           tls_verify: boolean({ default: true, description: 'Verify the TLS server certificate and host name.' }),
+          format: string({
+            one_of: EVENT_FORMATS,
+            default: 'bulwark',
+            description:
+              'What is written per event: `bulwark` (the event as in the event reference), `ecs` or `ocsf` (its ECS / OCSF form).',
+          }),
         },
-        { required: false, description: 'Syslog sink (RFC 5424; the event as JSON in MSG).' },
+        { required: false, description: 'Syslog sink (RFC 5424; the event as JSON in MSG, in its `format`).' },
       ),
       otlp: record(
         {

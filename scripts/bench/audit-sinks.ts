@@ -147,6 +147,7 @@ async function main(): Promise<void> {
         facility: 13,
         appName: 'bulwark',
         tlsVerify: true,
+        format: 'bulwark',
       }),
       splunk: splunkTransport({
         url: base,
@@ -154,6 +155,7 @@ async function main(): Promise<void> {
         sourcetype: 'bulwark:security',
         source: 'bulwark-audit',
         tlsVerify: true,
+        format: 'bulwark',
       }),
       elastic: elasticsearchTransport({ url: base, indexPrefix: 'bulwark-security', tlsVerify: true }),
       otlp: otlpTransport({

@@ -4,7 +4,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { SecurityEvent } from '../../lib/security-event';
-import { toEcs } from '../mappings';
+import { formatEvent, toEcs, type EventFormat } from '../mappings';
 import { PermanentSinkError, type Transport } from './queue';
 
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -63,6 +63,7 @@ export interface SplunkConfig {
   sourcetype: string;
   source: string;
   tlsVerify: boolean;
+  format: EventFormat;
 }
 
 /** Splunk HEC wire format: concatenated JSON objects, one per event (`/services/collector/event`). */
@@ -74,7 +75,7 @@ export function splunkBody(events: readonly SecurityEvent[], conf: Omit<SplunkCo
       host: e.http.host,
       source: conf.source,
       sourcetype: conf.sourcetype,
-      event: e,
+      event: formatEvent(e, conf.format),
     };
     if (conf.index !== undefined) wrapped.index = conf.index;
     text += JSON.stringify(wrapped);

@@ -35,8 +35,8 @@ function sinkFor(
 export function sinksOf(config: SinksConfig): Sink[] {
   const out: Sink[] = [];
   if (config.file) {
-    const { path } = config.file;
-    out.push(sinkFor(`file:${path}`, `file:${path}`, () => fileTransport(path)));
+    const { path, format } = config.file;
+    out.push(sinkFor(`file:${path}:${format}`, `file:${path}`, () => fileTransport(path, format)));
   }
   // The key is the whole sink config (credentials included: two tokens are two sinks); the label never has them.
   const { splunk, elasticsearch, syslog, otlp } = config;

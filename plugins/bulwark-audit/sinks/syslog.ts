@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as tls from 'node:tls';
 import type { SecurityEvent } from '../../lib/security-event';
 import type { Transport } from './queue';
+import { formatEvent, type EventFormat } from '../mappings';
 
 export type SyslogProtocol = 'udp' | 'tcp' | 'tls';
 
@@ -19,6 +20,8 @@ export interface SyslogConfig {
   /** PEM trust anchors for TLS (otherwise the system store). */
   caCertificate?: string;
   tlsVerify: boolean;
+  /** MSG: the event as documented, or its ECS / OCSF form. */
+  format: EventFormat;
 }
 
 /** RFC 5424 severity per decision: 6 informational, 4 warning, 3 error. */
@@ -31,10 +34,16 @@ const HOSTNAME =
     .slice(0, 255) || '-';
 
 /** One RFC 5424 message: `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID - MSG`. */
-export function syslogMessage(e: SecurityEvent, facility: number, appName: string, hostname = HOSTNAME): string {
+export function syslogMessage(
+  e: SecurityEvent,
+  facility: number,
+  appName: string,
+  hostname = HOSTNAME,
+  format: EventFormat = 'bulwark',
+): string {
   const pri = facility * 8 + SEVERITY[e.decision];
   const app = appName.replace(/[^\x21-\x7e]/g, '').slice(0, 48) || '-';
-  return `<${pri}>1 ${e.timestamp} ${hostname} ${app} ${process.pid} ${e.decision} - ${JSON.stringify(e)}`;
+  return `<${pri}>1 ${e.timestamp} ${hostname} ${app} ${process.pid} ${e.decision} - ${JSON.stringify(formatEvent(e, format))}`;
 }
 
 /** RFC 6587 §3.4.1 octet counting: `MSG-LEN SP SYSLOG-MSG`. */
@@ -49,7 +58,7 @@ export function syslogTransport(conf: SyslogConfig): Transport<SecurityEvent> {
     return {
       async send(batch) {
         for (const e of batch) {
-          const msg = Buffer.from(syslogMessage(e, conf.facility, conf.appName));
+          const msg = Buffer.from(syslogMessage(e, conf.facility, conf.appName, undefined, conf.format));
           await new Promise<void>((resolve, reject) =>
             socket.send(msg, conf.port, conf.host, (err) => (err ? reject(err) : resolve())),
           );
@@ -95,7 +104,7 @@ export function syslogTransport(conf: SyslogConfig): Transport<SecurityEvent> {
       socket ??= await connect();
       const s = socket;
       let text = '';
-      for (const e of batch) text += octetFrame(syslogMessage(e, conf.facility, conf.appName));
+      for (const e of batch) text += octetFrame(syslogMessage(e, conf.facility, conf.appName, undefined, conf.format));
       await new Promise<void>((resolve, reject) => {
         s.write(text, (err) => {
           if (err) {

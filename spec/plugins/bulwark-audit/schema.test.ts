@@ -25,6 +25,14 @@ describe('config', () => {
     expect(violation({ sinks: { file: { path: 'rel/x.log' } } })).toEqual({
       config: { sinks: { file: { path: expect.any(String) } } },
     });
+    expect(violation({ sinks: { syslog: { host: 'h', port: 514, format: 'cef' } } })).toEqual({
+      config: { sinks: { syslog: { format: expect.any(String) } } },
+    });
+    expect(parseAuditConfig(configOf({ sinks: { file: { path: '/x.jsonl', format: 'ocsf' } } })).sinks.file).toEqual({
+      path: '/x.jsonl',
+      format: 'ocsf',
+    });
+    expect(parseAuditConfig(configOf({ sinks: { file: { path: '/x.jsonl' } } })).sinks.file?.format).toBe('bulwark');
     expect(violation({ redact: { query: ['a.b'] } })).toEqual({ config: { redact: { query: [expect.any(String)] } } });
   });
 

@@ -113,6 +113,7 @@ log { source(s_tls); destination(d_tls); };
     protocol,
     facility: 13,
     appName: 'bulwark',
+    format: 'bulwark',
     tlsVerify: true,
     ...extra,
   });

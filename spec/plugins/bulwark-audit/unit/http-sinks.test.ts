@@ -5,6 +5,12 @@ import type { AddressInfo } from 'node:net';
 import { BatchQueue, DEFAULT_QUEUE_OPTIONS } from '../../../../plugins/bulwark-audit/sinks/queue';
 import { elasticsearchTransport, splunkTransport } from '../../../../plugins/bulwark-audit/sinks/http';
 import type { SecurityEvent } from '../../../../plugins/lib/security-event';
+import { fileTransport } from '../../../../plugins/bulwark-audit/sinks/file';
+import { syslogMessage } from '../../../../plugins/bulwark-audit/sinks/syslog';
+import { OCSF_CLASS, toEcs, toOcsf } from '../../../../plugins/bulwark-audit/mappings';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 
 interface Received {
   method: string;
@@ -62,6 +68,7 @@ test('Splunk HEC: POST /services/collector/event, Authorization: Splunk <token>,
       sourcetype: 'bulwark:security',
       source: 'bulwark-audit',
       tlsVerify: true,
+      format: 'bulwark',
     }),
     fast,
   );
@@ -143,11 +150,43 @@ test('a 400 drops the batch for good (counted), it is not retried', async () => 
   answer = () => [400, '{"text":"Invalid data format","code":6}'];
   const q = new BatchQueue(
     'splunk-bad',
-    splunkTransport({ url: base, token: 't', sourcetype: 's', source: 's', tlsVerify: true }),
+    splunkTransport({ url: base, token: 't', sourcetype: 's', source: 's', tlsVerify: true, format: 'bulwark' }),
     fast,
   );
   q.push(event('x'));
   await q.idle();
   expect(received).toHaveLength(1);
   expect(q.stats).toMatchObject({ sent: 0, dropped_rejected: 1, queue_depth: 0 });
+});
+
+describe('per-sink format: the event as documented, its ECS or its OCSF form', () => {
+  test('Splunk HEC with format ocsf: each HEC event is the OCSF document', async () => {
+    const q = new BatchQueue(
+      'splunk-ocsf',
+      splunkTransport({ url: base, token: 't', sourcetype: 's', source: 's', tlsVerify: true, format: 'ocsf' }),
+      fast,
+    );
+    q.push(event('token_expired'));
+    await q.idle();
+    const wrapped = JSON.parse(received[0]!.body) as { event: Record<string, unknown> };
+    expect(wrapped.event).toEqual(toOcsf(event('token_expired')));
+    expect(Object.values(OCSF_CLASS)).toContain(wrapped.event.class_uid);
+  });
+
+  test('file sink with format ecs: one ECS document per line', async () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-format-')), 'ecs.jsonl');
+    await fileTransport(file, 'ecs').send([event('a'), event('b')]);
+    const lines = fs
+      .readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as unknown);
+    expect(lines).toEqual([toEcs(event('a')), toEcs(event('b'))]);
+  });
+
+  test('syslog with format ocsf: MSG is the OCSF document; the default is the event itself', () => {
+    const msg = (format?: 'ocsf') => syslogMessage(event('x'), 13, 'bulwark', 'h', format);
+    expect(JSON.parse(msg('ocsf').split(' - ')[1]!)).toEqual(toOcsf(event('x')));
+    expect(JSON.parse(msg().split(' - ')[1]!)).toEqual(event('x'));
+  });
 });
