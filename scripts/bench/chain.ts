@@ -34,6 +34,7 @@ import { parseArgs } from 'util';
 import { encode } from '@msgpack/msgpack';
 import YAML = require('yaml');
 import { MessageFramer } from '../../kong/pluginserver/framer';
+import { runEchoServer } from './echo-server';
 import { startGatewayServer, RunningGateway } from '../../kong/emulator/gateway';
 import { RpcClient } from '../../kong/emulator/rpc';
 import type { EmulatedResponse } from '../../kong/emulator/kong';
@@ -493,22 +494,6 @@ async function startDriverTarget(kind: 'bulwark' | 'stock' | 'echo', workers: nu
     echo: true,
     workers: 1,
   };
-}
-
-/** (echo target) replies to every request with its own argument, on each read, one write per reply. */
-function runEchoServer(socketPath: string): void {
-  const server = net.createServer((socket) => {
-    const framer = new MessageFramer();
-    socket.on('data', (chunk: Buffer) => {
-      for (const message of framer.push(chunk)) {
-        const [, msgid, , params] = message as [number, number, string, unknown[]];
-        socket.write(encode([1, msgid, null, params[0]]));
-      }
-    });
-    socket.on('error', () => socket.destroy());
-  });
-  server.listen(socketPath);
-  process.on('SIGTERM', () => process.exit(0));
 }
 
 /** Replays recorded requests; checks every reply names the recorded PDK call (or "ret"). */

@@ -11,12 +11,10 @@
 //   npm run build && node dist/js/scripts/bench/pluginserver-rpc.js [--sequences 400] [--rounds 15]
 import { ChildProcess, spawn } from 'child_process';
 import fs = require('fs');
-import net = require('net');
 import os = require('os');
 import path = require('path');
 import { parseArgs } from 'util';
-import { encode } from '@msgpack/msgpack';
-import { MessageFramer } from '../../kong/pluginserver/framer';
+import { runEchoServer } from './echo-server';
 import { acceptsConnections } from '../../kong/emulator/plugin-server';
 import { RpcTestClient } from '../../kong/test-tools/rpc-test-client';
 
@@ -26,21 +24,6 @@ const FIXTURES = path.join(REPO, 'spec/fixtures/pluginserver-plugins');
 const STOCK_BIN = require.resolve('kong-pdk/bin/kong-js-pluginserver');
 
 /** (a): replies to every request with its own argument, synchronously on each read. */
-function runEchoServer(socketPath: string): void {
-  const server = net.createServer((socket) => {
-    const framer = new MessageFramer();
-    socket.on('data', (chunk: Buffer) => {
-      for (const message of framer.push(chunk)) {
-        const [, msgid, , params] = message as [number, number, string, unknown[]];
-        socket.write(encode([1, msgid, null, params[0]]));
-      }
-    });
-    socket.on('error', () => socket.destroy());
-  });
-  server.listen(socketPath);
-  process.on('SIGTERM', () => process.exit(0));
-}
-
 interface Target {
   name: string;
   child: ChildProcess;
