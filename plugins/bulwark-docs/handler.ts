@@ -3,7 +3,7 @@
 // the docs are refused exactly as the API is; every other request passes on to bulwark-validator (890) and the
 // upstream.
 //
-// RPC budget (each kong.* call is one round trip; lib/plugin.ts writes the decision record, one kong.ctx.shared.set:
+// RPC budget (each kong.* call is one round trip; lib/plugin.ts writes the decision record, one kong.log.set_serialize_value:
 // the allow record on requests that pass, the docs_served / docs_not_modified record before an answer, the deny
 // record before a refusal; lib/security-event.ts, read by bulwark-audit):
 //   any other request:            getPath + decision record                                = 2

@@ -7,7 +7,7 @@
 // token, issued:   getPath + getMethod + getHeaders + getRawBody + client.getIp + the allow record + exit = 7
 //                  (client.getIp only when failure_limit is enabled)
 // token, refused before the body: getPath + getMethod + getHeaders + the deny record + exit = 5
-// (an answer given with kong.response.exit is a decision too: its record costs one ctx.shared.set, written by
+// (an answer given with kong.response.exit is a decision too: its record costs one log.set_serialize_value, written by
 // lib/plugin.ts before the exit; no PDK call carries it along with the exit)
 //                  (getHeaders is getHeaders(1000); 1000 header lines or more: + log.warn, 431, lib/bounded-reads.ts)
 // failed client authentication / lockout: + one log line (warn) before the exit.
@@ -60,7 +60,7 @@ async function serveJwks({ kong, conf, reject, record }: Context): Promise<void>
   if (method !== 'GET' && method !== 'HEAD')
     return reject(405, 'Method not allowed', { Allow: 'GET, HEAD' }, { reason: OAUTH2_REASONS.methodNotAllowed });
   // The JWKS is an answer, not a rejection: kong.response.exit itself (reject is for 4xx/5xx). Its allow record is
-  // written by lib/plugin.ts just before the exit (one kong.ctx.shared.set).
+  // written by lib/plugin.ts just before the exit (one kong.log.set_serialize_value).
   record('allow', { reason: OAUTH2_REASONS.allowed });
   await kong.response.exit(200, conf.keys.jwksJson, {
     'Content-Type': 'application/json; charset=utf-8',
@@ -83,7 +83,7 @@ export function clientCaller(clientId: string, credentialFingerprint?: string): 
 /**
  * The token endpoint's answer: a token (200) or an RFC 6749 §5.2 error, whose body the plugin serialised. Both are
  * decisions with a record: a refusal through reject, an issued token through ctx.record (lib/plugin.ts writes it
- * just before the exit: one kong.ctx.shared.set either way).
+ * just before the exit: one kong.log.set_serialize_value either way).
  */
 function send({ kong, reject, record }: Context, res: TokenEndpointResponse, caller: Caller = {}): Promise<void> {
   if (res.status >= 400)

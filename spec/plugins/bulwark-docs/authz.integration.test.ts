@@ -162,7 +162,7 @@ describe("filter: authz (the operations the route's bulwark-authz rules allow ea
       'kong.request.get_method',
       'kong.ctx.shared.get',
       'kong.request.get_header',
-      'kong.ctx.shared.set',
+      'kong.log.set_serialize_value',
     ]);
   });
 });

@@ -99,7 +99,7 @@ describe('the document, filtered per caller', () => {
       'kong.request.get_method',
       'kong.ctx.shared.get',
       'kong.request.get_header',
-      'kong.ctx.shared.set',
+      'kong.log.set_serialize_value',
     ]);
     const api = await get('/v2/pets?limit=1', withKey(READER.key));
     expect(api.status).toBe(200);
