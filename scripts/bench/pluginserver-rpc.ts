@@ -133,7 +133,8 @@ async function main(): Promise<void> {
     targets.push(
       await pluginTarget(
         '(c) bulwark-pluginserver',
-        [CLI, '-d', path.join(FIXTURES, 'good/echo'), '-p', dir],
+        // One process, like the stock server's: /proc/<pid> below reads this pid only (the default --workers forks).
+        [CLI, '-d', path.join(FIXTURES, 'good/echo'), '-p', dir, '--workers', '1'],
         path.join(dir, 'echo.sock'),
       ),
     );
