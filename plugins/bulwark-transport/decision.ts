@@ -17,7 +17,7 @@ import { TRANSPORT_REASONS, type TransportReason } from './reasons';
 export interface TransportInput {
   /** `kong.request.getScheme()`: the scheme of the connection to Kong. */
   connectionScheme: string | undefined;
-  /** `kong.client.getIp()`; only needed (and only read) when trusted proxies are configured. */
+  /** `kong.client.getIp()`; only read when it can matter (peerIpNeeded). */
   peerIp: string | undefined;
   /** `kong.request.getHeaders()`. */
   headers: HeaderMultimap;
@@ -65,6 +65,18 @@ function badHost(https: boolean): TransportDecision {
     upgrade: false,
     reason: TRANSPORT_REASONS.badHost,
   };
+}
+
+/**
+ * Whether the peer address can change the decision: only through the forwarding headers a trusted proxy may set
+ * (the scheme, and the host with `trust_forwarded_host`). Without them a trusted peer and an untrusted one resolve
+ * alike (resolveForwarding reads nothing else that the decision uses), so the handler skips `client.getIp`.
+ */
+export function peerIpNeeded(headers: HeaderMultimap, conf: TransportConfig): boolean {
+  if (conf.trustedProxies.isEmpty) return false;
+  if (conf.forwardedHeader === 'forwarded') return headerValues(headers, 'forwarded').length > 0;
+  if (headerValues(headers, 'x-forwarded-proto').length > 0) return true;
+  return conf.trustForwardedHost && headerValues(headers, 'x-forwarded-host').length > 0;
 }
 
 export function decideTransport(input: TransportInput, conf: TransportConfig): TransportDecision {

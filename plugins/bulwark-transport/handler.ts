@@ -2,7 +2,8 @@
 //
 // RPC budget (each call is one round trip to Kong, ../../docs/kong-protocol.md §3.2):
 // certificate (global config with mtls.enabled only): tls.requestClientCertificate + tls.disableSessionReuse
-// access:   getHeaders(1000) + getScheme (+ client.getIp when trusted_proxies is set)
+// access:   getHeaders(1000) + getScheme (+ client.getIp when trusted_proxies is set and the request carries
+//           X-Forwarded-Proto, X-Forwarded-Host with trust_forwarded_host, or Forwarded: decision.ts peerIpNeeded)
 //           (1000 header lines or more: getHeaders + log.warn + exit 431, lib/bounded-reads.ts)
 //           (+ with mtls.enabled on a TLS connection: tls.getFullClientCertificateChain
 //              (+ one client.loadConsumer per candidate value + client.authenticate when consumer_by is set)
@@ -24,7 +25,7 @@ import { certificateFingerprint } from '../lib/credential-fingerprint';
 import { identityConsumer, publishIdentity } from '../lib/identity';
 import type { PhaseContext } from '../lib/plugin';
 import type { TransportConfig } from './config';
-import { decideTransport, redirectLocation, redirectStatusFor } from './decision';
+import { decideTransport, peerIpNeeded, redirectLocation, redirectStatusFor } from './decision';
 import { mtlsIdentity, PUBLISHER } from './identity';
 import { assessClientCertificate, consumerCandidates, type ClientCertificateAssessment } from './mtls';
 import { TRANSPORT_REASONS } from './reasons';
@@ -76,8 +77,8 @@ export async function access(ctx: Context): Promise<void> {
   const headers = await readRequestHeaders(ctx);
   if (headers === undefined) return;
   const connectionScheme = await kong.request.getScheme();
-  // The peer only matters when someone is trusted to forward: save the RPC otherwise.
-  const peerIp = conf.trustedProxies.isEmpty ? undefined : await kong.client.getIp();
+  // The peer only matters when someone is trusted to forward and the request carries what they forward.
+  const peerIp = peerIpNeeded(headers, conf) ? await kong.client.getIp() : undefined;
 
   const decision = decideTransport({ connectionScheme, peerIp, headers }, conf);
 

@@ -224,6 +224,19 @@ describe('bulwark-transport integration (emulator + real plugin server)', () => 
       expect(res.report.rpcCallsByPlugin['bulwark-transport']).toBe(5);
       expect(res.report.events).toEqual([['bulwark-transport', 'access']]);
     });
+
+    test('with trusted_proxies, client.get_ip only when the request carries X-Forwarded-Proto', async () => {
+      const direct = await get('/lb', { scheme: 'https', clientIp: '10.1.2.3' });
+      expect(direct.status).toBe(200);
+      expect(direct.report.rpcCallsByPlugin['bulwark-transport']).toBe(5);
+      const viaLb = await get('/lb', {
+        scheme: 'http',
+        clientIp: '10.1.2.3',
+        headers: { 'x-forwarded-proto': 'https' },
+      });
+      expect(viaLb.status).toBe(200);
+      expect(viaLb.report.rpcCallsByPlugin['bulwark-transport']).toBe(6);
+    });
   });
 });
 

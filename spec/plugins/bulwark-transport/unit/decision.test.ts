@@ -1,6 +1,7 @@
 import { parseTransportConfig } from '../../../../plugins/bulwark-transport/config';
 import {
   decideTransport,
+  peerIpNeeded,
   redirectLocation,
   redirectStatusFor,
   sanitizeRequestTarget,
@@ -223,5 +224,60 @@ describe('redirects', () => {
     expect(new URL(redirectLocation({ hostname: 'a.example', kind: 'name' }, target, undefined)).host).toBe(
       'a.example',
     );
+  });
+});
+
+describe('peerIpNeeded: client.getIp is skipped only where the peer cannot change the decision', () => {
+  const configs = [
+    { trusted_proxies: ['10.0.0.0/8'] },
+    { trusted_proxies: ['10.0.0.0/8'], trust_forwarded_host: true, allowed_hosts: ['api.example.com'] },
+    { trusted_proxies: ['10.0.0.0/8'], forwarded_header: 'forwarded', https: { enforce: true, mode: 'reject' } },
+    { trusted_proxies: ['10.0.0.0/8'], forwarded_header: 'forwarded', trust_forwarded_host: true },
+  ];
+  const headerSets: HeaderMultimap[] = [
+    { host: ['api.example.com'] },
+    { host: ['api.example.com'], 'x-forwarded-for': ['203.0.113.9'] },
+    { host: ['api.example.com'], 'x-forwarded-proto': ['https'] },
+    { host: ['api.example.com'], 'x-forwarded-proto': ['http'] },
+    { host: ['api.example.com'], 'x-forwarded-host': ['evil.example'] },
+    { host: ['api.example.com'], forwarded: ['for=203.0.113.9;proto=https;host=evil.example'] },
+    { host: ['api.example.com'], forwarded: ['proto=http'] },
+    { host: ['api.example.com'], 'x-forwarded-host': ['a b'] },
+  ];
+
+  it('a skipped read gives the decision the peer would have given, trusted or not', () => {
+    let skipped = 0;
+    for (const raw of configs) {
+      for (const headers of headerSets) {
+        for (const scheme of ['http', 'https']) {
+          const c = conf(raw);
+          if (peerIpNeeded(headers, c)) continue;
+          skipped++;
+          const unread = decideTransport({ connectionScheme: scheme, peerIp: undefined, headers }, c);
+          for (const peerIp of ['10.0.0.2', '198.51.100.7']) {
+            expect(decideTransport({ connectionScheme: scheme, peerIp, headers }, c)).toEqual(unread);
+          }
+        }
+      }
+    }
+    expect(skipped).toBeGreaterThan(10);
+  });
+
+  it('reads the peer for the headers a trusted proxy forwards', () => {
+    const c = conf({ trusted_proxies: ['10.0.0.0/8'] });
+    expect(peerIpNeeded({ host: ['a.example'] }, c)).toBe(false);
+    expect(peerIpNeeded({ 'x-forwarded-proto': ['https'] }, c)).toBe(true);
+    // X-Forwarded-Host matters only when trusted.
+    expect(peerIpNeeded({ 'x-forwarded-host': ['b.example'] }, c)).toBe(false);
+    expect(
+      peerIpNeeded(
+        { 'x-forwarded-host': ['b.example'] },
+        conf({ ...{ trusted_proxies: ['10.0.0.0/8'] }, trust_forwarded_host: true }),
+      ),
+    ).toBe(true);
+    const fwd = conf({ trusted_proxies: ['10.0.0.0/8'], forwarded_header: 'forwarded' });
+    expect(peerIpNeeded({ 'x-forwarded-proto': ['https'] }, fwd)).toBe(false);
+    expect(peerIpNeeded({ forwarded: ['proto=https'] }, fwd)).toBe(true);
+    expect(peerIpNeeded({ forwarded: ['proto=https'] }, conf())).toBe(false);
   });
 });

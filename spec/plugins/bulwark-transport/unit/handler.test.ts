@@ -113,6 +113,18 @@ describe('access', () => {
     expect(fake.exit).toBeUndefined();
   });
 
+  it('skips the peer IP when trusted proxies are set but the request carries no forwarding header', async () => {
+    const fake = kongFor({ ip: '10.0.0.2', headers: { host: ['api.example.com'] }, scheme: 'https' });
+    await instance({ trusted_proxies: ['10.0.0.0/8'] }).access(fake.kong);
+    expect(fake.names()).toEqual([
+      'request.getHeaders',
+      'request.getScheme',
+      'response.setHeaders',
+      'log.setSerializeValue' /* decision record (lib/plugin.ts) */,
+    ]);
+    expect(fake.exit).toBeUndefined();
+  });
+
   it('GET over HTTP → 301 to https with the path and query, security headers, no HSTS', async () => {
     const fake = kongFor({
       scheme: 'http',
