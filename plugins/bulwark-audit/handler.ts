@@ -65,7 +65,7 @@ async function redactCredentials(kong: PhaseContext<AuditConfig>['kong'], conf: 
 
 export async function log(ctx: PhaseContext<AuditConfig>): Promise<void> {
   const { kong, conf } = ctx;
-  if (conf.metricsOtlp) ensureOtlpMetrics(conf.metricsOtlp); // a Map lookup once started (lib/metrics-otlp.ts)
+  if (conf.metricsOtlp) ensureOtlpMetrics(conf.metricsOtlp); // two Map lookups once started (lib/metrics-otlp.ts)
   const { events, userAgent, responseStatus } = await collectRequestEvents(kong, conf.clientIp);
   const abuseEvents = await observeAbuse(ctx.log, conf.abuse, events, {
     ...(userAgent === undefined ? {} : { userAgent }),

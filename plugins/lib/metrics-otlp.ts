@@ -135,10 +135,17 @@ interface Running {
 }
 
 const running = new Map<string, Running>();
+/** Each parsed config's key, computed once: the config object lives as long as its plugin instance, and this runs
+ * in every log phase. Instances with equal configs share one exporter through the key. */
+const keyOfConfig = new WeakMap<OtlpMetricsConfig, string>();
 
-/** Starts (once per distinct config) or keeps alive the OTLP export of Bulwark's metrics. Cheap: a Map lookup. */
+/** Starts (once per distinct config) or keeps alive the OTLP export of Bulwark's metrics. Cheap: two Map lookups. */
 export function ensureOtlpMetrics(conf: OtlpMetricsConfig, now = Date.now()): void {
-  const key = JSON.stringify(conf);
+  let key = keyOfConfig.get(conf);
+  if (key === undefined) {
+    key = JSON.stringify(conf);
+    keyOfConfig.set(conf, key);
+  }
   const current = running.get(key);
   if (current) {
     current.lastUsed = now;
