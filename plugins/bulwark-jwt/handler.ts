@@ -25,7 +25,7 @@ import { readCredentialSources } from '../lib/bounded-reads';
 import { identityConsumer, publishAnonymousIdentity, publishIdentity } from '../lib/identity';
 import type { PhaseContext } from '../lib/plugin';
 import { isKongUuid, type KongConsumer } from '../lib/pdk';
-import { FINGERPRINT_LABELS, secretFingerprint } from '../lib/credential-fingerprint';
+import { FINGERPRINT_LABELS, secretFingerprint, secretFingerprintOfHash } from '../lib/credential-fingerprint';
 import { tokenFingerprint, uuidFromParts } from '../lib/token-hash';
 import { challengeHeaders } from './challenge';
 import type { JwtConfig } from './config';
@@ -111,9 +111,11 @@ export async function access(ctx: Context): Promise<void> {
 
   const authenticated = await authenticate(ctx, result.entry, extraction.token);
   if (authenticated === false) return;
-  await publishIdentity(kong, jwtIdentity(conf, result.entry, extraction.token, authenticated.consumer));
+  await publishIdentity(kong, jwtIdentity(conf, result.entry, authenticated.consumer));
   // Written by lib/plugin.ts as this request's allow record (the one it writes anyway: no extra RPC).
-  ctx.record('allow', { reason: JWT_REASONS.allowed, credential_fingerprint: jwtFingerprint(extraction.token) });
+  // The verified entry carries the token's hash: no second SHA-256 of the token for its fingerprint.
+  const fingerprint = secretFingerprintOfHash(FINGERPRINT_LABELS.jwt, result.entry.tokenHash);
+  ctx.record('allow', { reason: JWT_REASONS.allowed, credential_fingerprint: fingerprint });
 
   const changes = upstreamChanges(conf, result.entry.claims, headers, extraction.location);
   if (Object.keys(changes.set).length > 0) await kong.service.request.setHeaders(changes.set);

@@ -5,7 +5,7 @@
 // left out (a missing group or scope can only make a later authorization check refuse, never allow).
 import { fitClaims, fitString, fitStringList, identityConsumer, type IdentityInput } from '../lib/identity';
 import type { KongConsumer } from '../lib/pdk';
-import { tokenFingerprint, uuidFromParts } from '../lib/token-hash';
+import { fingerprintOfTokenHash, uuidFromParts } from '../lib/token-hash';
 import { grantedScopes } from './claims';
 import type { JwtConfig } from './config';
 import type { JsonObject } from './token';
@@ -24,19 +24,14 @@ function claimList(value: unknown): string[] {
  * The stable, non-secret credential id of a token: derived from issuer + subject (the same id bulwark-jwt gives
  * kong.client.authenticate), so every token of one subject is one credential; a token without `sub` is its own.
  */
-export function jwtCredentialId(entry: VerifiedEntry, token: string): string {
+export function jwtCredentialId(entry: VerifiedEntry): string {
   const sub = entry.claims.sub;
   return typeof sub === 'string' && sub !== ''
     ? uuidFromParts(PUBLISHER, entry.issuer.issuer, sub)
-    : uuidFromParts(PUBLISHER, entry.issuer.issuer, `token:${tokenFingerprint(token)}`);
+    : uuidFromParts(PUBLISHER, entry.issuer.issuer, `token:${fingerprintOfTokenHash(entry.tokenHash)}`);
 }
 
-export function jwtIdentity(
-  conf: JwtConfig,
-  entry: VerifiedEntry,
-  token: string,
-  consumer: KongConsumer | undefined,
-): IdentityInput {
+export function jwtIdentity(conf: JwtConfig, entry: VerifiedEntry, consumer: KongConsumer | undefined): IdentityInput {
   const claims: JsonObject = entry.claims;
   const groups: string[] = [];
   for (const name of conf.identity.groupsClaims) groups.push(...claimList(claims[name]));
@@ -46,7 +41,7 @@ export function jwtIdentity(
     authenticated: true,
     authenticatedBy: PUBLISHER,
     method: 'jwt',
-    credential: { kind: 'jwt', id: jwtCredentialId(entry, token) },
+    credential: { kind: 'jwt', id: jwtCredentialId(entry) },
     scopes: fitStringList(grantedScopes(claims, conf.scopes.claims)),
     groups: fitStringList(groups),
     claims: fitClaims(selected),

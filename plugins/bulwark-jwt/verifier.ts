@@ -16,6 +16,8 @@ import { importedKeyFor, type VerificationKey } from './keys';
 import { isParseError, parseToken, type JsonObject, type TokenParseFailure } from './token';
 
 export interface VerifiedEntry {
+  /** tokenHash of the token (its cache key), reused for its fingerprint and credential id. */
+  tokenHash: string;
   issuer: IssuerPolicy;
   header: JsonObject;
   claims: JsonObject;
@@ -182,7 +184,7 @@ export async function verifyToken(token: string, conf: JwtConfig, nowMs: number 
       `${alg} signature did not verify (${failures.join('; ')}) for issuer ${issuer.issuer}`,
     );
 
-  const entry: VerifiedEntry = { issuer, header, claims, key: verifiedWith, alg };
+  const entry: VerifiedEntry = { tokenHash: hash, issuer, header, claims, key: verifiedWith, alg };
   const claimFailure = checkClaims(header, claims, conf.claims, issuer.audience, nowSec);
   if (claimFailure !== undefined)
     return reject(claimFailure.reason, `${claimFailure.detail} (issuer ${issuer.issuer})`);

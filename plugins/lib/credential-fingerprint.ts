@@ -19,7 +19,7 @@
 //           for a client certificate: the SHA-256 fingerprint of the leaf's DER in lower-case hex (64 characters):
 //           public, standard, what `openssl x509 -fingerprint -sha256` prints (without colons) and what operators
 //           search for; it is also the certificate's identity credential id.
-import { tokenFingerprint } from './token-hash';
+import { fingerprintOfTokenHash, tokenFingerprint } from './token-hash';
 
 /** The labels of the non-API-key credentials. */
 export const FINGERPRINT_LABELS = {
@@ -44,6 +44,11 @@ function checkedLabel(label: string): string {
 /** `<label>:<12 base64url characters of SHA-256(secret)>`; the secret must be high-entropy (see above). */
 export function secretFingerprint(label: string, secret: string): string {
   return `${checkedLabel(label)}:${tokenFingerprint(secret)}`;
+}
+
+/** secretFingerprint from the secret's tokenHash (lib/token-hash.ts), when one was computed anyway. */
+export function secretFingerprintOfHash(label: string, secretHash: string): string {
+  return `${checkedLabel(label)}:${fingerprintOfTokenHash(secretHash)}`;
 }
 
 /** `mtls:<sha-256 of the leaf certificate's DER, lower-case hex>`. */

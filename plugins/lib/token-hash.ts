@@ -10,7 +10,12 @@ export function tokenHash(token: string): string {
 
 /** A short prefix of tokenHash for log lines (enough to correlate, too short to be a cache oracle). */
 export function tokenFingerprint(token: string): string {
-  return tokenHash(token).slice(0, 12);
+  return fingerprintOfTokenHash(tokenHash(token));
+}
+
+/** tokenFingerprint from a tokenHash already computed (a verified token's cache key): no second SHA-256. */
+export function fingerprintOfTokenHash(hash: string): string {
+  return hash.slice(0, 12);
 }
 
 /**

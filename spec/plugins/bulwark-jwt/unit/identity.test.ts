@@ -6,14 +6,20 @@ import { jwtCredentialId, jwtIdentity } from '../../../../plugins/bulwark-jwt/id
 import type { VerifiedEntry } from '../../../../plugins/bulwark-jwt/verifier';
 import { IDENTITY_SHARED_KEY, identityRecord, parseIdentity } from '../../../../plugins/lib/identity';
 import { fakeKong } from '../../../lib/fake-kong';
+import { fingerprintOfTokenHash, tokenFingerprint, tokenHash } from '../../../../plugins/lib/token-hash';
 
 const PEM = generateKeyPairSync('ec', { namedCurve: 'P-256' })
   .publicKey.export({ type: 'spki', format: 'pem' })
   .toString();
 const ISSUER = { issuer: 'https://idp.example.com', keys: [PEM], audiences: ['api'] };
 
-function entry(conf: ReturnType<typeof parseJwtConfig>, claims: Record<string, unknown>): VerifiedEntry {
+function entry(
+  conf: ReturnType<typeof parseJwtConfig>,
+  claims: Record<string, unknown>,
+  token = 'token-a',
+): VerifiedEntry {
   return {
+    tokenHash: tokenHash(token),
     issuer: conf.issuers.get(ISSUER.issuer)!,
     header: { alg: 'ES256' },
     claims: claims as never,
@@ -39,7 +45,7 @@ describe('jwtIdentity', () => {
       tenant: { id: 't1' },
       email: 'a@example.com',
     });
-    const record = identityRecord(jwtIdentity(conf, e, 'token-a', undefined));
+    const record = identityRecord(jwtIdentity(conf, e, undefined));
     expect(record).toMatchObject({
       authenticated: true,
       authenticatedBy: 'bulwark-jwt',
@@ -49,18 +55,22 @@ describe('jwtIdentity', () => {
       scopes: ['orders:read', 'orders:write', 'admin'],
       groups: ['staff', 'auditor', 'billing'],
       claims: { tenant: { id: 't1' } },
-      credential: { kind: 'jwt', id: jwtCredentialId(e, 'token-a') },
+      credential: { kind: 'jwt', id: jwtCredentialId(e) },
     });
     expect(record.consumer).toBeUndefined();
     expect(record.claims.email).toBeUndefined();
   });
 
   it('the credential id is stable per issuer+subject (not per token), per token without sub', () => {
-    const a = entry(conf, { sub: 'alice' });
-    expect(jwtCredentialId(a, 't1')).toBe(jwtCredentialId(a, 't2'));
-    expect(jwtCredentialId(a, 't1')).not.toBe(jwtCredentialId(entry(conf, { sub: 'bob' }), 't1'));
-    const anon = entry(conf, {});
-    expect(jwtCredentialId(anon, 't1')).not.toBe(jwtCredentialId(anon, 't2'));
+    expect(jwtCredentialId(entry(conf, { sub: 'alice' }, 't1'))).toBe(
+      jwtCredentialId(entry(conf, { sub: 'alice' }, 't2')),
+    );
+    expect(jwtCredentialId(entry(conf, { sub: 'alice' }, 't1'))).not.toBe(
+      jwtCredentialId(entry(conf, { sub: 'bob' }, 't1')),
+    );
+    expect(jwtCredentialId(entry(conf, {}, 't1'))).not.toBe(jwtCredentialId(entry(conf, {}, 't2')));
+    // Without sub: the token's fingerprint, from the hash the verifier computed (equal to hashing the token again).
+    expect(fingerprintOfTokenHash(tokenHash('t1'))).toBe(tokenFingerprint('t1'));
   });
 
   it('values over the contract bounds are left out, never a throw (the issuer decides their size)', () => {
@@ -70,7 +80,7 @@ describe('jwtIdentity', () => {
       big: 'b'.repeat(5000),
       scope: 's '.repeat(400),
     });
-    const record = identityRecord(jwtIdentity(conf, e, 'tok', { id: 'c1', username: 'u' }));
+    const record = identityRecord(jwtIdentity(conf, e, { id: 'c1', username: 'u' }));
     expect(record.subject).toBeUndefined();
     expect(record.groups).toEqual(['ok']);
     expect(record.claims.big).toBeUndefined();
