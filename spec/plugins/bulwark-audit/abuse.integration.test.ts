@@ -3,7 +3,7 @@
 // configured counts; a client with a valid key is never touched; the ban ends after its TTL. Then two Kong nodes
 // (two plugin-server processes) sharing one real redis-server agree on counts and bans, and what a Redis outage
 // does under each on_redis_error.
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   afterAllNoFailOpen,
   BOTH_PLUGIN_SERVERS,
@@ -13,16 +13,17 @@ import {
   type Gateway,
 } from '../../helpers/emulator';
 import { startRedis, type RedisServer } from '../../helpers/redis';
+import { epochSeconds, hs256Token } from '../../helpers/hs256';
 
 runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
 const SECRET = 'an-hs256-secret-of-at-least-32-bytes!';
-const b64 = (v: object | Buffer) => (Buffer.isBuffer(v) ? v : Buffer.from(JSON.stringify(v))).toString('base64url');
-function token(sign: boolean): string {
-  const head = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ iss: 'hs-issuer', aud: 'api', sub: 'alice', exp: Math.floor(Date.now() / 1000) + 3600 })}`;
-  const sig = sign ? createHmac('sha256', SECRET).update(head).digest() : randomBytes(32);
-  return `${head}.${b64(sig)}`;
-}
+// Unsigned: signed with a random secret, so no two forged tokens are alike.
+const token = (sign: boolean) =>
+  hs256Token(
+    { iss: 'hs-issuer', aud: 'api', sub: 'alice', exp: epochSeconds(3600) },
+    sign ? SECRET : randomBytes(32).toString('hex'),
+  );
 const valid = { key: token(true) };
 
 function config(abuse: string): string {

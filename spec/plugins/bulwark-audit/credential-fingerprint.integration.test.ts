@@ -4,7 +4,7 @@
 // credential itself (SHA-256, base64url, first 12 characters; a certificate's SHA-256 in hex), and the raw key,
 // token, secret or certificate appears nowhere in the event. bulwark-oauth2's token and JWKS answers and
 // bulwark-docs' served page are allow events too.
-import { createHash, createHmac, X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -27,6 +27,7 @@ import {
   type Gateway,
 } from '../../helpers/emulator';
 import { readJsonLines, eventFor as eventInFile } from '../../helpers/jsonl';
+import { epochSeconds, hs256Token } from '../../helpers/hs256';
 
 runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
@@ -40,12 +41,8 @@ const digest = (secret: string) => createHash('sha256').update(secret, 'utf8').d
 const certHex = (pem: string) => new X509Certificate(pem).fingerprint256.replace(/:/g, '').toLowerCase();
 
 const JWT_SECRET = 'an-hs256-secret-of-at-least-32-bytes!';
-const b64 = (v: object | Buffer) => (Buffer.isBuffer(v) ? v : Buffer.from(JSON.stringify(v))).toString('base64url');
-function hsToken(secret: string, sub: string): string {
-  const claims = { iss: 'hs-issuer', aud: 'api', sub, exp: Math.floor(Date.now() / 1000) + 300 };
-  const head = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}`;
-  return `${head}.${b64(createHmac('sha256', secret).update(head).digest())}`;
-}
+const hsToken = (secret: string, sub: string) =>
+  hs256Token({ iss: 'hs-issuer', aud: 'api', sub, exp: epochSeconds(300) }, secret);
 const goodToken = hsToken(JWT_SECRET, 'alice');
 const forgedToken = hsToken('another-secret-of-at-least-32-bytes!!', 'alice');
 

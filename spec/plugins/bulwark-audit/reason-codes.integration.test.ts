@@ -4,7 +4,6 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createHmac } from 'node:crypto';
 import { pluginServerEntries } from '../../../kong/emulator/plugin-server';
 import { API_KEY_REASONS } from '../../../plugins/bulwark-api-key';
 import { AUTHZ_REASONS } from '../../../plugins/bulwark-authz';
@@ -22,6 +21,7 @@ import {
   type Gateway,
 } from '../../helpers/emulator';
 import { readJsonLines, eventFor as eventInFile } from '../../helpers/jsonl';
+import { epochSeconds, hs256Token } from '../../helpers/hs256';
 
 runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
@@ -30,11 +30,11 @@ const eventsFile = path.join(dir, 'events.jsonl');
 let gw: Gateway | undefined;
 
 const SECRET = 'an-hs256-secret-of-at-least-32-bytes!';
-const b64 = (v: object | Buffer) => (Buffer.isBuffer(v) ? v : Buffer.from(JSON.stringify(v))).toString('base64url');
-function forgedToken(): string {
-  const head = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ iss: 'hs-issuer', aud: 'api', sub: 'a', exp: Math.floor(Date.now() / 1000) + 60 })}`;
-  return `${head}.${b64(createHmac('sha256', 'another-secret-of-at-least-32-bytes!!').update(head).digest())}`;
-}
+const forgedToken = () =>
+  hs256Token(
+    { iss: 'hs-issuer', aud: 'api', sub: 'a', exp: epochSeconds(60) },
+    'another-secret-of-at-least-32-bytes!!',
+  );
 
 const readEvents = (): SecurityEvent[] => readJsonLines<SecurityEvent>(eventsFile);
 

@@ -6,7 +6,6 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createHmac } from 'node:crypto';
 import type { EmulatedResponse } from '../../../kong/emulator/kong';
 import { pluginServerEntries } from '../../../kong/emulator/plugin-server';
 import { issueKey } from '../../../plugins/bulwark-api-key/key-admin';
@@ -23,6 +22,7 @@ import {
   type Gateway,
 } from '../../helpers/emulator';
 import { readJsonLines } from '../../helpers/jsonl';
+import { epochSeconds, hs256Token } from '../../helpers/hs256';
 
 runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
@@ -32,12 +32,8 @@ const fileLog = path.join(dir, 'file-log.jsonl');
 let gw: Gateway | undefined;
 
 const SECRET = 'an-hs256-secret-of-at-least-32-bytes!';
-const b64 = (v: object) => Buffer.from(JSON.stringify(v)).toString('base64url');
-function token(secret = SECRET): string {
-  const claims = { iss: 'hs-issuer', aud: 'api', sub: 'user-7', exp: Math.floor(Date.now() / 1000) + 300 };
-  const head = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}`;
-  return `${head}.${createHmac('sha256', secret).update(head).digest('base64url')}`;
-}
+const token = (secret = SECRET) =>
+  hs256Token({ iss: 'hs-issuer', aud: 'api', sub: 'user-7', exp: epochSeconds(300) }, secret);
 const key = issueKey({ prefix: 'bwk_test', id: 'svc-1', scopes: ['orders:read'] }, Date.now());
 
 /** The fields a decision record may carry (lib/security-event.ts DecisionRecord): codes, ids, fingerprints. */

@@ -1,7 +1,6 @@
 // bulwark-docs `filter: authz` through the Kong emulator with the real plugin server (ours, or the stock one with
 // BULWARK_PLUGINSERVER=stock): a route protected by bulwark-jwt (HS256 tokens with scopes and groups), bulwark-authz
 // and bulwark-docs with the same rules; each caller's document lists the operations bulwark-authz allows it.
-import * as crypto from 'node:crypto';
 import { startEchoUpstream } from '../../../kong/echo-upstream/server';
 import type { EmulatedResponse } from '../../../kong/emulator/kong';
 import { startGatewayServer, type RunningGateway } from '../../../kong/emulator/gateway';
@@ -13,6 +12,7 @@ import {
   type Gateway,
 } from '../../helpers/emulator';
 import { PETSTORE_INTERNAL_FILE } from './fixtures';
+import { epochSeconds, hs256Token } from '../../helpers/hs256';
 
 runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
@@ -21,10 +21,8 @@ const ISSUER = 'https://idp.example.com';
 const AUDIENCE = 'pets-api';
 
 function token(claims: Record<string, unknown>): string {
-  const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
-  const now = Math.floor(Date.now() / 1000);
-  const body = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ iss: ISSUER, aud: AUDIENCE, iat: now, exp: now + 600, ...claims })}`;
-  return `${body}.${crypto.createHmac('sha256', SECRET).update(body).digest('base64url')}`;
+  const now = epochSeconds();
+  return hs256Token({ iss: ISSUER, aud: AUDIENCE, iat: now, exp: now + 600, ...claims }, SECRET);
 }
 
 // The API route's rules, given to its bulwark-authz and (the same list) to bulwark-docs on the docs route. The docs

@@ -3,10 +3,10 @@
 // the emulator plays Kong's fail-open (kong/runloop/plugin_servers/rpc/mp_rpc.lua: a failed RPC ends the event
 // as if the plugin were done) and Kong's respawn (kong/runloop/plugin_servers/process.lua pluginserver_timer:
 // a new process at most once a second after an exit).
-import { createHmac } from 'node:crypto';
 import path = require('node:path');
 import { startGateway, Gateway, BOTH_PLUGIN_SERVERS, runsOnPluginServers } from '../../helpers/emulator';
 import type { EmulatedResponse } from '../../../kong/emulator/kong';
+import { hs256Token } from '../../helpers/hs256';
 
 runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
@@ -36,21 +36,11 @@ plugins:
         body_schema: '{"type":"object","required":["n"],"properties":{"n":{"type":"integer"}},"additionalProperties":false}'
 `;
 
-function b64url(s: string | Buffer): string {
-  return Buffer.from(s).toString('base64url');
-}
-
-function hs256(claims: Record<string, unknown>, secret: string): string {
-  const head = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
-  const body = b64url(JSON.stringify(claims));
-  return `${head}.${body}.${createHmac('sha256', secret).update(`${head}.${body}`).digest('base64url')}`;
-}
-
 const now = () => Math.floor(Date.now() / 1000);
 const goodToken = () =>
-  hs256({ iss: 'guard-issuer', aud: 'guard-api', sub: 'u1', iat: now(), exp: now() + 300 }, SECRET);
+  hs256Token({ iss: 'guard-issuer', aud: 'guard-api', sub: 'u1', iat: now(), exp: now() + 300 }, SECRET);
 const forgedToken = () =>
-  hs256(
+  hs256Token(
     { iss: 'guard-issuer', aud: 'guard-api', sub: 'u1', iat: now(), exp: now() + 300 },
     'not-the-secret-not-the-secret-not-the',
   );
