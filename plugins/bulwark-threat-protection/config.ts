@@ -1,21 +1,15 @@
-// bulwark-threat-protection's config: the declared fields (schema.ts) → the engine, built in the background
+// bulwark-threat-protection's config: the declared fields (schema.ts) → the engine, built in the engine thread
 // (engine-load.ts). Compiling a CRS directory costs seconds (RE2 sets, phrase automata), so rule sets are cached per
 // process by the content of the rule files read (crsContentKey) and engines by the whole config; Kong starts the
 // same config again per worker and after a plugin-server restart. What the config itself says is checked here, at
 // instance start, and refused with the field named; only the compilation runs later.
 import { ConfigError } from '../lib/config';
-import { readConfig, type RecordOf } from '../lib/fields';
+import { readConfig } from '../lib/fields';
 import { DEFAULT_JSON_LIMITS, type JsonLimits } from '../lib/json-guard';
-import { RE2JS } from 're2js';
-import type { Steps } from '../lib/time-slices';
-import { compileCrsSteps, crsContentKey, type CompiledRuleSet, type Target } from './crs/compile';
-import { CrsEngine, type Exclusion } from './crs/engine';
-import { COLLECTION_ALIASES, COLLECTIONS, type Collection } from './crs/model';
+import { crsContentKey } from './crs/compile';
 import { EngineLoad } from './engine-load';
-import { LIBINJECTION_DETECTORS } from './libinjection';
+import { buildExclusions } from './exclusions';
 import { ConfigFields } from './schema';
-
-type ThreatProtectionFields = RecordOf<(typeof ConfigFields)['fields']>;
 
 export type ThreatMode = 'enforce' | 'monitor';
 export type LimitAction = 'refuse' | 'scan_prefix';
@@ -45,12 +39,8 @@ export interface ThreatProtectionConfig {
 
 const NEVER_SCANNED = new Set(['authorization', 'proxy-authorization', 'cookie']);
 
-/** Rule sets by content key: the steps' result, shared by every engine built from it (one compilation each). */
-interface RuleSetEntry {
-  steps: Steps<CompiledRuleSet>;
-  result?: CompiledRuleSet;
-}
-const ruleSets = new Map<string, RuleSetEntry>();
+/** Engines by the config they are built from: Kong starts the same config again per worker process and after a
+ * plugin-server restart, and an instance that differs only in mode or limits shares the engine. */
 const engines = new Map<string, EngineLoad>();
 const CACHE_SIZE = 16;
 
@@ -62,61 +52,6 @@ function remember<V>(map: Map<string, V>, key: string, build: () => V): V {
     map.set(key, v);
   }
   return v;
-}
-
-/**
- * The rule set of `setKey` as steps: compiled by the first engine build that needs it; a build that starts while
- * another compiles it waits for that one (a turn at a time) instead of compiling it twice.
- */
-function* ruleSetSteps(setKey: string, dir: string, families: readonly string[]): Steps<CompiledRuleSet> {
-  const entry = remember<RuleSetEntry>(ruleSets, setKey, () => ({ steps: compileCrsSteps(dir, { families }) }));
-  for (;;) {
-    if (entry.result !== undefined) return entry.result;
-    let next;
-    try {
-      next = entry.steps.next();
-    } catch (err) {
-      ruleSets.delete(setKey);
-      throw err;
-    }
-    if (next.done === true) entry.result = next.value;
-    else yield;
-  }
-}
-
-/** `ARGS:q` / `REQUEST_COOKIES:/^_ga/` / `REQUEST_FILENAME` → targets (ARGS expands to GET and POST). */
-export function parseTarget(text: string, field: string): Target[] {
-  const colon = text.indexOf(':');
-  const name = (colon === -1 ? text : text.slice(0, colon)).toUpperCase();
-  const key = colon === -1 ? undefined : text.slice(colon + 1);
-  const collections: readonly Collection[] | undefined =
-    COLLECTION_ALIASES[name] ?? ((COLLECTIONS as readonly string[]).includes(name) ? [name as Collection] : undefined);
-  if (collections === undefined) throw new ConfigError(field, `unknown variable ${name}`);
-  if (key === '') throw new ConfigError(field, 'empty key after ":"');
-  let compiledKey: string | RE2JS | undefined;
-  if (key !== undefined && key.length >= 2 && key.startsWith('/') && key.endsWith('/')) {
-    try {
-      compiledKey = RE2JS.compile(key.slice(1, -1), RE2JS.CASE_INSENSITIVE);
-    } catch (err) {
-      throw new ConfigError(field, `key regex does not compile: ${(err as Error).message}`);
-    }
-  } else compiledKey = key?.toLowerCase();
-  return collections.map((collection) =>
-    compiledKey === undefined ? { collection } : { collection, key: compiledKey },
-  );
-}
-
-function buildExclusions(declared: ThreatProtectionFields['exclusions']): Exclusion[] {
-  return declared.map((element, i) => {
-    const field = `exclusions[${i}]`;
-    if (element.rule_ids === undefined && element.targets === undefined) {
-      throw new ConfigError(field, 'needs rule_ids, targets or both');
-    }
-    return {
-      ruleIds: element.rule_ids === undefined ? undefined : new Set(element.rule_ids),
-      targets: element.targets?.flatMap((t, j) => parseTarget(t, `${field}.targets[${j}]`)),
-    };
-  });
 }
 
 export function parseThreatProtectionConfig(raw: unknown): ThreatProtectionConfig {
@@ -136,7 +71,7 @@ export function parseThreatProtectionConfig(raw: unknown): ThreatProtectionConfi
     maxValues: conf.limits.max_values,
     json: { ...DEFAULT_JSON_LIMITS },
   };
-  const exclusions = buildExclusions(conf.exclusions);
+  buildExclusions(conf.exclusions); // checked here, at instance start; built again in the engine thread
 
   const families = conf.rule_families;
   let setKey: string;
@@ -148,15 +83,16 @@ export function parseThreatProtectionConfig(raw: unknown): ThreatProtectionConfi
     throw new ConfigError('crs_path', `cannot load the rules: ${(err as Error).message}`);
   }
   const engineKey = JSON.stringify([setKey, conf.paranoia_level, conf.exclusions]);
-  const rules = remember(engines, engineKey, () => {
-    function* steps(): Steps<CrsEngine> {
-      const ruleSet = yield* ruleSetSteps(setKey, conf.crs_path, families);
-      const options = { paranoiaLevel: conf.paranoia_level, exclusions, detectors: LIBINJECTION_DETECTORS };
-      return yield* CrsEngine.steps(ruleSet, options);
-    }
-    // A failed build is not kept: the next instance start tries again.
-    return new EngineLoad(steps(), () => engines.delete(engineKey));
-  });
+  // A failed build is not kept: the next instance start tries again.
+  const rules = remember(
+    engines,
+    engineKey,
+    () =>
+      new EngineLoad(
+        { crsPath: conf.crs_path, families, setKey, paranoiaLevel: conf.paranoia_level, exclusions: conf.exclusions },
+        () => engines.delete(engineKey),
+      ),
+  );
   return {
     mode: conf.mode,
     threshold: conf.anomaly_threshold,

@@ -1,50 +1,237 @@
-// A CRS engine being built in the background. Instance start (Kong's StartInstance, the plugin's constructor) must
-// return fast: compiling a CRS 4 rule set costs seconds of CPU, which on the one event loop of the plugin server
-// would stall every request in flight and come close to Kong's 10 s instance-start limit (past it Kong skips the
-// plugin: fail-open). So the constructor validates the config and starts the build in slices
-// (lib/time-slices.ts); the handler asks `current()` and, until the engine is there, refuses (503, logged) unless
-// the operator chose on_rules_not_ready: allow.
-import { describeError } from '../lib/plugin';
-import { runInSlices, type SliceStats, type Steps } from '../lib/time-slices';
-import type { CrsEngine } from './crs/engine';
+// The CRS engine lives in a thread of its own (engine-worker.ts), one per plugin-server process, shared by every
+// instance of the plugin. One Node event loop serves every plugin and request of the plugin server: compiling a CRS 4
+// rule set costs seconds of CPU (a single re2js parse of a large CRS regex holds a loop for up to a few hundred ms),
+// and scanning a 10 KB JSON body costs milliseconds. On the main loop both would stall every request in flight, and
+// instance start would come close to Kong's 10 s limit (past it Kong skips the plugin: fail-open). In the thread they
+// stall nothing but other scans; the main loop only posts the request's values and awaits the verdict.
+//
+// Instance start (Kong's StartInstance, the plugin's constructor) validates the config and posts the build; the
+// handler asks `status` and, until the engine is there, refuses (503, logged) unless the operator chose
+// on_rules_not_ready: allow. A thread that dies fails every scan in flight (the handler answers 503 scan_failed),
+// and a new thread builds every live engine again (requests meanwhile: rules_not_ready). At most
+// MAX_PENDING_SCANS scans wait for the thread at once; more are refused (503 scan_failed), never queued without
+// bound.
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { SliceStats } from '../lib/time-slices';
+import type { Evaluation } from './crs/engine';
+import type { RequestValue } from './crs/model';
+import type { DeclaredExclusion } from './exclusions';
 
-/** How long the build holds the event loop per turn (a slice ends at the first step past it). */
+/** How long a build holds the engine thread per turn (a slice ends at the first step past it), so that scans for
+ * engines already built run between the slices of a new one. */
 export const BUILD_SLICE_MS = 5;
+
+/** Scans waiting for the engine thread at once, at most. */
+export const MAX_PENDING_SCANS = 1024;
 
 export type EngineStatus = 'compiling' | 'ready' | 'failed';
 
+/** What an engine is built from: plain data, posted to the engine thread. */
+export interface EngineSpec {
+  crsPath: string;
+  families: readonly string[];
+  /** crsContentKey of the rule files: the thread compiles one rule set per key. */
+  setKey: string;
+  paranoiaLevel: number;
+  exclusions: readonly DeclaredExclusion[];
+}
+
+/** What the thread reports of a built engine. */
+export interface EngineSummary {
+  activeRuleIds: number[];
+}
+
+/** Messages to the engine thread. */
+export type ToEngineThread =
+  | { kind: 'build'; engine: number; spec: EngineSpec }
+  | { kind: 'evaluate'; id: number; engine: number; values: readonly RequestValue[] }
+  | { kind: 'drop'; engine: number };
+
+/** Messages from the engine thread. */
+export type FromEngineThread =
+  | { kind: 'built'; engine: number; summary: EngineSummary; stats: SliceStats }
+  | { kind: 'build-failed'; engine: number; error: string; stats: SliceStats }
+  | { kind: 'evaluated'; id: number; evaluation: Evaluation }
+  | { kind: 'evaluate-failed'; id: number; error: string };
+
+/** The thread's entry: the compiled sibling; from TypeScript sources (ts-jest, ts-node: development only) the
+ * thread loads the .ts entry through ts-node. */
+function threadEntry(): { file: string; execArgv: string[] } {
+  if (__filename.endsWith('.ts')) {
+    return { file: join(__dirname, 'engine-worker.ts'), execArgv: ['--require', 'ts-node/register/transpile-only'] };
+  }
+  return { file: join(__dirname, 'engine-worker.js'), execArgv: [] };
+}
+
+interface PendingScan {
+  resolve: (e: Evaluation) => void;
+  reject: (e: Error) => void;
+}
+
+/** The process's engine thread: started on first use, started again after it dies. */
+class EngineThread {
+  private worker: Worker | undefined;
+  private nextScan = 0;
+  private readonly scans = new Map<number, PendingScan>();
+  /** Live engines (to build again in a new thread); an engine no instance holds any more is dropped. */
+  private readonly loads = new Map<number, WeakRef<EngineLoad>>();
+  private readonly building = new Set<number>();
+  private readonly collected = new FinalizationRegistry<number>((engine) => {
+    this.loads.delete(engine);
+    this.building.delete(engine);
+    this.worker?.postMessage({ kind: 'drop', engine } satisfies ToEngineThread);
+    this.holdProcess();
+  });
+
+  build(load: EngineLoad): void {
+    this.loads.set(load.id, new WeakRef(load));
+    this.collected.register(load, load.id);
+    this.post({ kind: 'build', engine: load.id, spec: load.spec });
+    this.building.add(load.id);
+    this.holdProcess();
+  }
+
+  evaluate(engine: number, values: readonly RequestValue[]): Promise<Evaluation> {
+    if (this.scans.size >= MAX_PENDING_SCANS) {
+      return Promise.reject(new Error(`${MAX_PENDING_SCANS} scans already wait for the engine thread`));
+    }
+    const id = ++this.nextScan;
+    const verdict = new Promise<Evaluation>((resolve, reject) => this.scans.set(id, { resolve, reject }));
+    this.post({ kind: 'evaluate', id, engine, values });
+    this.holdProcess();
+    return verdict;
+  }
+
+  /** Ends the thread as a crash would (tests). */
+  async terminateForTests(): Promise<void> {
+    await this.worker?.terminate();
+  }
+
+  private post(message: ToEngineThread): void {
+    this.thread().postMessage(message);
+  }
+
+  private thread(): Worker {
+    if (this.worker !== undefined) return this.worker;
+    const { file, execArgv } = threadEntry();
+    const worker = new Worker(file, { execArgv });
+    worker.on('message', (m: FromEngineThread) => this.receive(m));
+    // An uncaught error in the thread ends it; 'exit' follows and does the recovery.
+    worker.on('error', () => undefined);
+    worker.on('exit', (code) => this.died(worker, code));
+    this.worker = worker;
+    return worker;
+  }
+
+  private receive(m: FromEngineThread): void {
+    if (m.kind === 'evaluated' || m.kind === 'evaluate-failed') {
+      const scan = this.scans.get(m.id);
+      this.scans.delete(m.id);
+      if (m.kind === 'evaluated') scan?.resolve(m.evaluation);
+      else scan?.reject(new Error(m.error));
+    } else {
+      this.building.delete(m.engine);
+      const load = this.loads.get(m.engine)?.deref();
+      if (m.kind === 'built') load?.built(m.summary, m.stats);
+      else load?.failed(m.error, m.stats);
+    }
+    this.holdProcess();
+  }
+
+  private died(worker: Worker, code: number): void {
+    if (this.worker !== worker) return;
+    this.worker = undefined;
+    const scans = [...this.scans.values()];
+    this.scans.clear();
+    this.building.clear();
+    for (const scan of scans) scan.reject(new Error(`the engine thread exited (code ${code})`));
+    for (const [engine, ref] of this.loads) {
+      const load = ref.deref();
+      if (load === undefined) this.loads.delete(engine);
+      else if (load.status !== 'failed') {
+        load.rebuilding();
+        this.post({ kind: 'build', engine, spec: load.spec });
+        this.building.add(engine);
+      }
+    }
+    this.holdProcess();
+  }
+
+  /** The thread keeps the process alive only while work is in flight (a script awaiting a build; never an idle
+   * plugin server that is being stopped). */
+  private holdProcess(): void {
+    if (this.worker === undefined) return;
+    if (this.scans.size > 0 || this.building.size > 0) this.worker.ref();
+    else this.worker.unref();
+  }
+}
+
+const engineThread = new EngineThread();
+let nextEngineId = 0;
+
+/** Ends the engine thread as a crash would: scans in flight fail, live engines are built again (tests). */
+export function terminateEngineThreadForTests(): Promise<void> {
+  return engineThread.terminateForTests();
+}
+
+/** One engine (a rule set at a paranoia level with exclusions), built in the engine thread. */
 export class EngineLoad {
-  private engine: CrsEngine | undefined;
+  readonly id = ++nextEngineId;
+  private state: EngineStatus = 'compiling';
   private error: string | undefined;
-  /** Settles when the build ends; rejects with the build's error. */
-  readonly ready: Promise<CrsEngine>;
-  /** Slices the build took and the longest of them (the event loop was never held longer). */
+  private settle!: { resolve: (s: EngineSummary) => void; reject: (e: Error) => void };
+  /** Settles when the first build ends; rejects with the build's error. */
+  readonly ready: Promise<EngineSummary>;
+  /** Slices the build took in the thread and the longest of them. */
   readonly stats: SliceStats = { slices: 0, longestMs: 0 };
 
-  constructor(steps: Steps<CrsEngine>, onFailure?: () => void) {
-    this.ready = runInSlices(steps, BUILD_SLICE_MS, this.stats);
-    this.ready.then(
-      (engine) => {
-        this.engine = engine;
-      },
-      (err: unknown) => {
-        this.error = describeError(err);
-        onFailure?.();
-      },
-    );
+  constructor(
+    readonly spec: EngineSpec,
+    private readonly onFailure?: () => void,
+  ) {
+    this.ready = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
+    this.ready.catch(() => undefined); // the status says it; nobody has to await it
+    engineThread.build(this);
   }
 
   get status(): EngineStatus {
-    return this.engine !== undefined ? 'ready' : this.error !== undefined ? 'failed' : 'compiling';
-  }
-
-  /** The engine once built. */
-  current(): CrsEngine | undefined {
-    return this.engine;
+    return this.state;
   }
 
   /** Why the build failed, once it did. */
   failure(): string | undefined {
     return this.error;
+  }
+
+  /** Scores the values in the engine thread; rejects when the thread fails them, died or is full. */
+  evaluate(values: readonly RequestValue[]): Promise<Evaluation> {
+    return engineThread.evaluate(this.id, values);
+  }
+
+  /** @internal the thread's report */
+  built(summary: EngineSummary, stats: SliceStats): void {
+    this.record(stats);
+    this.state = 'ready';
+    this.settle.resolve(summary);
+  }
+
+  /** @internal the thread's report */
+  failed(error: string, stats: SliceStats): void {
+    this.record(stats);
+    this.state = 'failed';
+    this.error = error;
+    this.settle.reject(new Error(error));
+    this.onFailure?.();
+  }
+
+  /** @internal a new thread builds the engine again */
+  rebuilding(): void {
+    this.state = 'compiling';
+  }
+
+  private record(stats: SliceStats): void {
+    this.stats.slices += stats.slices;
+    this.stats.longestMs = Math.max(this.stats.longestMs, stats.longestMs);
   }
 }

@@ -1,11 +1,12 @@
 // bulwark-threat-protection's access handler: read the request in bulk, build the values CRS rules see
-// (request-model.ts), score them (crs/engine.ts), act.
+// (request-model.ts), score them in the engine thread (engine-load.ts, crs/engine.ts), act.
 //
 // RPC budget (each kong.* call is one round trip to Kong):
 //   getMethod + getPathWithQuery + getHeaders(1000)           always (3)
 //   (1000 header lines or more: + log.warn + exit 431, lib/bounded-reads.ts; over 1000 query pieces: log + 400)
 //   + getRawBody(limit)                                         when Content-Length > 0 or absent (chunked, HTTP/2)
 //   (rules still compiling: one log line + the deny record + exit 503, or the log line only with allow)
+//   (the engine thread failed the scan, died or is full: one log line + the deny record + exit 503)
 //   + one log line + the deny record + exit                     on a block (monitor: the log line only)
 //   + the decision record (allow or monitor-deny, lib/plugin.ts) when the request passes
 // Body bytes are read once; JSON goes through lib/json-guard.ts as in bulwark-validator (strict UTF-8, no duplicate
@@ -13,7 +14,7 @@
 // the on_limit case before anything is read.
 import { readRequestHeaders, refusedForTooManyQueryArguments } from '../lib/bounded-reads';
 import { headerValues } from '../lib/pdk';
-import type { PhaseContext } from '../lib/plugin';
+import { describeError, type PhaseContext } from '../lib/plugin';
 import type { ThreatProtectionConfig } from './config';
 import type { Evaluation } from './crs/engine';
 import { REASON } from './reasons';
@@ -59,9 +60,9 @@ async function refuseBodyTooLarge(ctx: PhaseContext<ThreatProtectionConfig>, pat
 export async function access(ctx: PhaseContext<ThreatProtectionConfig>): Promise<void> {
   const { kong, conf, log, reject } = ctx;
   // Before any read: a request that cannot be scanned costs one log line and the exit.
-  const engine = conf.rules.current();
-  if (engine === undefined) {
-    const failure = conf.rules.failure();
+  const rules = conf.rules;
+  if (rules.status !== 'ready') {
+    const failure = rules.failure();
     if (failure !== undefined) {
       await log.err('request_refused', { reason: REASON.rulesFailed, error: failure, status: 503 });
       return reject(503, undefined, undefined, { reason: REASON.rulesFailed });
@@ -108,7 +109,13 @@ export async function access(ctx: PhaseContext<ThreatProtectionConfig>): Promise
     await log.info('request_refused', { reason: model.reason, detail: model.detail, status: model.status, path });
     return reject(model.status, undefined, undefined, { reason: model.reason });
   }
-  const evaluation = engine.evaluate(model.values);
+  let evaluation: Evaluation;
+  try {
+    evaluation = await rules.evaluate(model.values); // in the engine thread (engine-load.ts)
+  } catch (err) {
+    await log.err('request_refused', { reason: REASON.scanFailed, error: describeError(err), status: 503, path });
+    return reject(503, undefined, undefined, { reason: REASON.scanFailed });
+  }
   const unscanned = model.unscanned.length > 0 ? { unscanned: model.unscanned } : {};
   if (evaluation.score < conf.threshold) {
     if (evaluation.score > 0 || model.unscanned.length > 0) {

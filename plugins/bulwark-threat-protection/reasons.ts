@@ -22,6 +22,8 @@ export const REASON = {
   passedUnscanned: 'passed_unscanned',
   /** Compiling the rule set failed (503 until an instance start compiles it). */
   rulesFailed: 'rules_failed',
+  /** The engine thread failed the scan, exited during it, or had MAX_PENDING_SCANS scans waiting (503). */
+  scanFailed: 'scan_failed',
   /** A body its Content-Type says is JSON, a form or multipart that does not parse (400). */
   malformedBody: 'malformed_body',
 } as const;

@@ -3,10 +3,11 @@
 // the ratios). Kong's StartInstance is the plugin's constructor; Kong skips a plugin whose start takes over 10 s, and
 // everything the constructor does holds the plugin server's one event loop.
 //   before: the rules compiled in the constructor (compileCrsDirectory + new CrsEngine: what instance start did);
-//   after:  the constructor as shipped (config checked, content key hashed, the build started in slices).
+//   after:  the constructor as shipped (config checked, content key hashed, the build posted to the engine thread,
+//           plugins/bulwark-threat-protection/engine-load.ts, which compiles in slices of its own).
 // Each against a trivial plugin's start (bulwark-response-headers), with a CRS copy no earlier start compiled (the
-// process-wide cache by content cannot help), and the longest event-loop stall during the build (a 1 ms timer's
-// worst lateness) before and after.
+// process-wide cache by content cannot help), and the longest stall of this (the main) event loop during the build
+// (a 1 ms timer's worst lateness) before and after; `slice` is the engine thread's longest build step.
 // Usage: node dist/js/scripts/bench/threat-start.js [crs4-rules-dir] [rounds=3]
 import { appendFileSync, cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -15,6 +15,7 @@ describe('bulwark-threat-protection reason codes', () => {
       'passed_unscanned',
       'rules_failed',
       'rules_not_ready',
+      'scan_failed',
       'scan_limit_exceeded',
       'threat_detected',
       'too_many_headers',

@@ -29,7 +29,8 @@ describe('rule-set cache by content', () => {
     const changed = config(copy);
     expect(changed.rules).not.toBe(original.rules);
     const [a, b] = await Promise.all([original.rules.ready, changed.rules.ready]);
-    expect(b.activeRules.map((r) => r.id)).toEqual(a.activeRules.map((r) => r.id));
+    expect(a.activeRuleIds.length).toBeGreaterThan(0);
+    expect(b.activeRuleIds).toEqual(a.activeRuleIds);
   }, 120_000);
 
   test('the key covers the families chosen and the .data files', () => {
