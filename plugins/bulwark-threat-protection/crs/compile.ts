@@ -418,7 +418,12 @@ function categoryOf(actions: readonly SecAction[], file: string): string {
 }
 
 function compileChainLink(link: SecRuleLink, ctx: OperatorContext): ChainLink {
-  const variable = link.variables.toUpperCase();
+  // XML:… as in the first link: no XML data is modelled (CRS 4's 944110 chains on MATCHED_VARS|XML:/*|XML://@*).
+  const variable = link.variables
+    .toUpperCase()
+    .split('|')
+    .filter((v) => !v.startsWith('XML:'))
+    .join('|');
   let input: ChainLink['input'];
   if (variable === 'MATCHED_VARS' || variable === 'MATCHED_VAR') input = 'matched';
   else if (/^TX:\d$/.test(variable)) input = Number(variable.slice(3));
@@ -439,7 +444,12 @@ function compileRule(
   const id = Number(action(actions, 'id'));
   const severityRaw = (action(actions, 'severity') ?? '').toUpperCase();
   const severity = NUMERIC_SEVERITIES[severityRaw] ?? severityRaw;
-  const { score, scoring } = scoreOf(actions, severity);
+  // A chained rule adds its score in its last link (CRS 4's 933150, 941310, 944110 …; ModSecurity runs the setvar
+  // when the whole chain matches): the setvar is looked for in every link.
+  const { score, scoring } = scoreOf(
+    parsed.links.flatMap((l) => l.actions),
+    severity,
+  );
   // Only rules that add to the inbound anomaly score detect anything; the rest are CRS's own bookkeeping.
   if (!scoring || !Number.isInteger(id)) return undefined;
   const phase = Number(action(actions, 'phase') ?? '2');
