@@ -154,7 +154,8 @@ export function jsDecode(s: string): string {
   return out;
 }
 
-/** ANSI C escapes (\n, \xHH, \OOO, \\, \", \', \?); an unknown escape keeps its backslash. */
+/** ANSI C escapes (\n, \xHH, \OOO, \\, \", \', \?); an unknown escape loses its backslash (`\q` → `q`), as in
+ * ModSecurity 2 and 3 ("copy raw bytes"); a backslash at the end stays. */
 export function escapeSeqDecode(s: string): string {
   if (s.indexOf('\\') === -1) return s;
   let out = '';
@@ -179,7 +180,10 @@ export function escapeSeqDecode(s: string): string {
       while (j < s.length && j < i + 4 && s[j]! >= '0' && s[j]! <= '7') j++;
       out += fromCode(parseInt(s.slice(i + 1, j), 8) & 0xff);
       i = j - 1;
-    } else out += '\\';
+    } else {
+      out += n;
+      i++;
+    }
   }
   return out;
 }
@@ -248,7 +252,7 @@ export function utf8toUnicode(s: string): string {
       out += s[i];
       continue;
     }
-    out += '%u' + (cp & 0xffff).toString(16).padStart(4, '0');
+    out += '%u' + cp.toString(16).padStart(4, '0'); // a code point above U+FFFF: 5 or 6 digits, as ModSecurity writes it
     i += len - 1;
   }
   return out;
@@ -303,14 +307,16 @@ export function replaceComments(s: string): string {
   return out;
 }
 
-/** Removes the comment markers `/*`, `*\/`, `--` and `#`. */
+/** Removes the comment markers `/*`, `*\/`, `<!--`, `-->`, `--` and `#` (ModSecurity's list). */
 export function removeCommentsChar(s: string): string {
   if (s.indexOf('#') === -1 && s.indexOf('--') === -1 && s.indexOf('/*') === -1 && s.indexOf('*/') === -1) return s;
   let out = '';
   for (let i = 0; i < s.length; i++) {
     const c = s[i];
     const n = s[i + 1];
-    if ((c === '/' && n === '*') || (c === '*' && n === '/') || (c === '-' && n === '-')) i++;
+    if (c === '<' && n === '!' && s[i + 2] === '-' && s[i + 3] === '-') i += 3;
+    else if (c === '-' && n === '-' && s[i + 2] === '>') i += 2;
+    else if ((c === '/' && n === '*') || (c === '*' && n === '/') || (c === '-' && n === '-')) i++;
     else if (c !== '#') out += c;
   }
   return out;

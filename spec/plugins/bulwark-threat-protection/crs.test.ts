@@ -52,7 +52,7 @@ describe('transformations (byte strings)', () => {
     expect(t.htmlEntityDecode('&lt;script&gt;&#x61;&#98&quot;&foo;')).toBe('<script>ab"&foo;');
     expect(t.jsDecode('\\x3cscript\\u003e\\n\\141\\q')).toBe('<script>\na q'.replace(' ', ''));
     expect(t.cssDecode('\\6a avascript\\3a\\\nx')).toBe('javascript:x');
-    expect(t.escapeSeqDecode('\\x41\\101\\n\\q')).toBe('AA\n\\q');
+    expect(t.escapeSeqDecode('\\x41\\101\\n\\q')).toBe('AA\nq');
   });
   it('cmdLine, compress/remove whitespace, comments, nulls, utf8toUnicode, lowercase', () => {
     expect(t.cmdLine('C^A"T  /ETC/p\'asswd ; ls ,x')).toBe('cat/etc/passwd ls x');
@@ -60,8 +60,10 @@ describe('transformations (byte strings)', () => {
     expect(t.removeWhitespace('u n\ti\xa0on')).toBe('union');
     expect(t.replaceComments('un/**/ion/* x')).toBe('un ion ');
     expect(t.removeCommentsChar('un/**/ion--#')).toBe('union');
+    expect(t.removeCommentsChar('<!--un-->ion')).toBe('union');
     expect(t.removeNulls('a\0b')).toBe('ab');
     expect(t.utf8toUnicode('a\xc3\xa9\xff')).toBe('a%u00e9\xff');
+    expect(t.utf8toUnicode('\xf0\x9f\x98\x80')).toBe('%u1f600'); // as ModSecurity writes a code point over U+FFFF
     expect(t.lowercase('ABc\xc0')).toBe('abc\xc0');
   });
   it('normalizePath and normalizePathWin resolve . and .. but keep leading ..', () => {
