@@ -28,6 +28,17 @@ const TOOLS = [
     pkg: 'chromium',
     why: "bulwark-docs' browser test (Swagger UI under its CSP, driven by playwright-core)",
   },
+  {
+    bin: 'gcc',
+    pkg: 'gcc',
+    why: "compiles the ModSecurity harness bulwark-threat-protection's CRS engine is checked against",
+  },
+  { file: '/usr/include/stdio.h', pkg: 'libc6-dev', why: 'the C library headers gcc compiles with' },
+  {
+    file: '/usr/include/modsecurity/modsecurity.h',
+    pkg: 'libmodsecurity-dev',
+    why: 'ModSecurity 3 (libmodsecurity), the reference the CRS engine is checked against (scripts/modsec)',
+  },
   { bin: 'deck', pkg: 'deck', why: 'decK offline validation of kong.yml', optional: true },
   { bin: 'docker-compose', pkg: 'docker-compose', why: 'docker-compose config of docker-compose.yml', optional: true },
 ];
@@ -55,9 +66,14 @@ function versionAtLeast(version, min) {
   return true;
 }
 
-/** What is missing: `{ node, required: [tool], optional: [tool] }` (node: the too-old version, or undefined). */
-function checkEnvironment({ searchPath = process.env.PATH, nodeVersion = process.versions.node } = {}) {
-  const missing = TOOLS.filter((t) => !findExecutable(t.bin, searchPath));
+/** What is missing: `{ node, required: [tool], optional: [tool] }` (node: the too-old version, or undefined). A tool
+ * is a program on the search path (`bin`) or, for libraries, a file its package installs (`file`). */
+function checkEnvironment({
+  searchPath = process.env.PATH,
+  nodeVersion = process.versions.node,
+  fileExists = fs.existsSync,
+} = {}) {
+  const missing = TOOLS.filter((t) => (t.bin ? !findExecutable(t.bin, searchPath) : !fileExists(t.file)));
   return {
     node: versionAtLeast(nodeVersion, MIN_NODE) ? undefined : nodeVersion,
     required: missing.filter((t) => !t.optional),
@@ -78,8 +94,8 @@ function describe(result) {
     lines.push(`Node.js ${result.node} is too old: the tests need Node ${MIN_NODE.join('.')} or newer.`);
   }
   if (result.required.length > 0) {
-    lines.push('The tests need these programs, which are not on PATH:');
-    for (const t of result.required) lines.push(`  ${t.bin} (Debian package ${t.pkg}): ${t.why}`);
+    lines.push('The tests need these programs (not on PATH) and files:');
+    for (const t of result.required) lines.push(`  ${t.bin || t.file} (Debian package ${t.pkg}): ${t.why}`);
     lines.push(`Install them (Debian/Ubuntu): ${installCommand([...result.required, ...result.optional])}`);
     lines.push('or, as root, `bash .ci/run` (what CI runs: installs them, then `npm ci && npm test`).');
   }

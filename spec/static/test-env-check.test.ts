@@ -7,8 +7,8 @@ import * as path from 'node:path';
 
 const root = path.join(__dirname, '..', '..');
 const check = require('../../scripts/check-test-env.js') as {
-  TOOLS: { bin: string; pkg: string; optional?: boolean }[];
-  checkEnvironment(o: { searchPath?: string; nodeVersion?: string }): {
+  TOOLS: { bin?: string; file?: string; pkg: string; optional?: boolean }[];
+  checkEnvironment(o: { searchPath?: string; nodeVersion?: string; fileExists?: (f: string) => boolean }): {
     node?: string;
     required: { bin: string }[];
     optional: { bin: string }[];
@@ -20,16 +20,18 @@ const check = require('../../scripts/check-test-env.js') as {
 function pathWith(bins: string[]): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-env-'));
   for (const bin of bins) fs.writeFileSync(path.join(dir, bin), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
-  for (const t of check.TOOLS.filter((t) => !bins.includes(t.bin))) {
-    fs.writeFileSync(path.join(dir, t.bin), 'not executable', { mode: 0o644 });
+  for (const t of check.TOOLS.filter((t) => t.bin !== undefined && !bins.includes(t.bin))) {
+    fs.writeFileSync(path.join(dir, t.bin!), 'not executable', { mode: 0o644 });
   }
   return dir;
 }
 
-const all = check.TOOLS.map((t) => t.bin);
+const all = check.TOOLS.flatMap((t) => (t.bin === undefined ? [] : [t.bin]));
+/** The library files (libmodsecurity-dev's header …) as present, so that only PATH decides. */
+const files = { fileExists: () => true };
 
 test('with every program on PATH and a recent Node, nothing is reported', () => {
-  const r = check.checkEnvironment({ searchPath: pathWith(all), nodeVersion: '20.19.0' });
+  const r = check.checkEnvironment({ searchPath: pathWith(all), nodeVersion: '20.19.0', ...files });
   expect(r).toEqual({ node: undefined, required: [], optional: [] });
   expect(check.describe(r)).toEqual({ ok: true, message: '' });
 });
@@ -38,6 +40,7 @@ test('a missing redis-server and luajit are named, with the apt-get command that
   const r = check.checkEnvironment({
     searchPath: pathWith(all.filter((b) => b !== 'redis-server' && b !== 'luajit')),
     nodeVersion: '22.1.0',
+    ...files,
   });
   const { ok, message } = check.describe(r);
   expect(ok).toBe(false);
@@ -51,6 +54,7 @@ test('missing deck and docker-compose only skip their tests: the check passes wi
   const r = check.checkEnvironment({
     searchPath: pathWith(all.filter((b) => b !== 'deck' && b !== 'docker-compose')),
     nodeVersion: '20.20.2',
+    ...files,
   });
   const { ok, message } = check.describe(r);
   expect(ok).toBe(true);
@@ -58,8 +62,20 @@ test('missing deck and docker-compose only skip their tests: the check passes wi
   expect(message).toContain('sudo apt-get install -y --no-install-recommends deck docker-compose');
 });
 
+test('a missing libmodsecurity-dev (a library: its header, not a program) is named with its package', () => {
+  const r = check.checkEnvironment({
+    searchPath: pathWith(all),
+    nodeVersion: '22.1.0',
+    fileExists: (f) => f !== '/usr/include/modsecurity/modsecurity.h',
+  });
+  const { ok, message } = check.describe(r);
+  expect(ok).toBe(false);
+  expect(message).toContain('/usr/include/modsecurity/modsecurity.h (Debian package libmodsecurity-dev)');
+  expect(message).toContain('sudo apt-get install -y --no-install-recommends libmodsecurity-dev');
+});
+
 test('Node older than 20.19 (no require(esm) for jose) fails the check', () => {
-  const r = check.checkEnvironment({ searchPath: pathWith(all), nodeVersion: '20.18.1' });
+  const r = check.checkEnvironment({ searchPath: pathWith(all), nodeVersion: '20.18.1', ...files });
   expect(check.describe(r)).toEqual({ ok: false, message: expect.stringContaining('Node.js 20.18.1 is too old') });
 });
 
