@@ -5,7 +5,8 @@
 // argument q, each English sentence as the form field text, and the generated API traffic as whole requests.
 //
 // Usage (after npm run build): node dist/js/scripts/modsec/verdicts.js [--crs <rules dir>] [--pl N] [--sample N]
-// [--corpus english|api|sqli|xss|traversal|cmdi|nosqli]
+// [--corpus english|api|sqli|xss|traversal|cmdi|nosqli] [--whole: the engine scans each whole request as the plugin
+// does, not only the value the figure tests scan]
 // prints agreement per corpus and per rule id, and the disagreeing values.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -283,6 +284,14 @@ export function apiCases(n: number): Case[] {
   return cases;
 }
 
+/** The case with the values the plugin's request model makes of its whole request (REQUEST_URI_RAW, QUERY_STRING,
+ * ARGS_NAMES, REQUEST_BODY of a form … besides the one value the figure tests scan). */
+export function wholeRequest(c: Case): Case {
+  const model = buildRequestModel(c.request, SCANNED_HEADERS, LIMITS, 'scan_prefix');
+  if (!model.ok) throw new Error(model.detail);
+  return { ...c, values: model.values };
+}
+
 /** A variable name as both sides spell it, compared: lower case, *_NAMES without the key (the engine's names
  * carry none), ARGS_GET/ARGS_POST as ARGS. */
 export function normaliseVariable(v: string): string {
@@ -368,7 +377,8 @@ function main(argv: readonly string[]): void {
   console.log(`CRS ${compiled.version ?? '?'} (${dir}), PL${pl}; skipped by the engine: ${compiled.skipped.length}`);
   const corpora: Case[][] = [englishCases(), apiCases(2000), ...ATTACK_CORPORA.map((c) => attackCases(c))]
     .filter((cs) => only === undefined || cs[0]?.corpus === only)
-    .map((cs) => (sample === undefined ? cs : cs.slice(0, sample)));
+    .map((cs) => (sample === undefined ? cs : cs.slice(0, sample)))
+    .map((cs) => (argv.includes('--whole') ? cs.map(wholeRequest) : cs));
   for (const cases of corpora) {
     const started = Date.now();
     const matches = runModSecurity(
