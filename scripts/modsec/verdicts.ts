@@ -21,11 +21,12 @@ import { DEFAULT_LIMITS } from '../../plugins/bulwark-threat-protection/schema';
 import { DEFAULT_JSON_LIMITS } from '../../plugins/lib/json-guard';
 import { realisticRequest, seeded } from '../bench/threat-traffic';
 
+/** The checkout this runs from (from scripts/modsec under ts-jest, from dist/js/scripts/modsec when built). */
 function findRepoRoot(): string {
   let dir = __dirname;
-  while (!existsSync(join(dir, 'package.json'))) {
+  while (!existsSync(join(dir, 'scripts/modsec/modsec-verdicts.c'))) {
     const up = dirname(dir);
-    if (up === dir) throw new Error(`no package.json above ${__dirname}`);
+    if (up === dir) throw new Error(`no scripts/modsec/modsec-verdicts.c above ${__dirname}`);
     dir = up;
   }
   return dir;
