@@ -17,9 +17,13 @@
 // accepted; everything else is kong.yml as shipped.
 //
 //   npm run build && node dist/js/scripts/bench/chain.js [--requests 300] [--rounds 5] [--workers 1,2]
-//     [--driver-requests 4000] [--concurrency 16] [--driver c|js] [--cpu-prof-dir DIR]
+//     [--driver-requests 4000] [--concurrency 16] [--driver c|js] [--cpu-prof-dir DIR] [--baseline DIR,...] [--no-stock]
 //
 // --cpu-prof-dir: bulwark-pluginserver with --workers 1 runs under `node --cpu-prof` and leaves its profile there.
+// --baseline DIR,...: section 2 also drives other builds' bulwark-pluginserver with 1 worker, for an A/B in one run:
+//   each DIR holds that build's `dist` and a `node_modules` it resolves from (e.g. `cp -r dist /tmp/old/dist &&
+//   cp -al node_modules /tmp/old/node_modules` before changing the server); the ratios this build / DIR are printed.
+// --no-stock: section 2 leaves out the stock kong-js-pluginserver (section 1 still compares it).
 //
 // The synthetic driver's replay loop is C (scripts/bench/chain-driver.c, compiled here with `gcc -O2` into a temp
 // dir): the JS driver costs about as much CPU per RPC as the server it drives, which on a 2-core machine leaves no core
@@ -56,6 +60,8 @@ const { values: opts } = parseArgs({
     driver: { type: 'string', default: 'c' },
     'cpu-prof-dir': { type: 'string' },
     'echo-server': { type: 'string' },
+    baseline: { type: 'string' },
+    'no-stock': { type: 'boolean', default: false },
   },
 });
 
@@ -448,7 +454,11 @@ async function waitForSocket(socketPath: string, children: ChildProcess[]): Prom
   }
 }
 
-async function startDriverTarget(kind: 'bulwark' | 'stock' | 'echo', workers: number): Promise<DriverTarget> {
+async function startDriverTarget(
+  kind: 'bulwark' | 'baseline' | 'stock' | 'echo',
+  workers: number,
+  baselineDir = '',
+): Promise<DriverTarget> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-chain-'));
   const env = { ...process.env, BULWARK_OAUTH2_SIGNING_KEY: process.env.BULWARK_OAUTH2_SIGNING_KEY };
   const children: ChildProcess[] = [];
@@ -457,14 +467,21 @@ async function startDriverTarget(kind: 'bulwark' | 'stock' | 'echo', workers: nu
     children.push(c);
     return c;
   };
-  if (kind === 'bulwark') {
-    const args = [CLI, '-p', dir, ...CHAIN.flatMap((p) => ['-d', path.join(PLUGINS_ROOT, p)])];
-    if (workers === 1 && opts['cpu-prof-dir']) args.unshift('--cpu-prof', '--cpu-prof-dir', opts['cpu-prof-dir']);
+  if (kind === 'bulwark' || kind === 'baseline') {
+    const dist = kind === 'baseline' ? path.resolve(baselineDir, 'dist') : path.join(repoRoot, 'dist');
+    const cli = path.join(dist, 'js/kong/pluginserver/cli.js');
+    const args = [cli, '-p', dir, ...CHAIN.flatMap((p) => ['-d', path.join(dist, 'plugins', p)])];
+    if (kind === 'bulwark' && workers === 1 && opts['cpu-prof-dir']) {
+      args.unshift('--cpu-prof', '--cpu-prof-dir', opts['cpu-prof-dir']);
+    }
     args.push('--workers', String(workers));
     run(args);
     for (const p of CHAIN) await waitForSocket(path.join(dir, `${p}.sock`), children);
     return {
-      name: `bulwark, ${workers} worker${workers === 1 ? '' : 's'}`,
+      name:
+        kind === 'baseline'
+          ? `bulwark ${baselineDir}, 1 worker`
+          : `bulwark, ${workers} worker${workers === 1 ? '' : 's'}`,
       pids: children.map((c) => c.pid!),
       children,
       socketFor: (p) => path.join(dir, `${p}.sock`),
@@ -758,13 +775,15 @@ async function driverSection(recorded: RecordedCall[][]): Promise<void> {
   const targets: { t: DriverTarget; r: Replayer; pools: DriverPools; f: DriverFigures; c: CDriver | null }[] = [];
   const driverBin = compileCDriver();
   try {
-    const kinds: ['bulwark' | 'stock' | 'echo', number][] = [
-      ...workerCounts.map((n) => ['bulwark', n] as ['bulwark', number]),
-      ['stock', 1],
-      ['echo', 1],
+    const baselineDirs = opts.baseline ? opts.baseline.split(',') : [];
+    const kinds: ['bulwark' | 'baseline' | 'stock' | 'echo', number, string][] = [
+      ...workerCounts.map((n) => ['bulwark', n, ''] as ['bulwark', number, string]),
+      ...baselineDirs.map((dir) => ['baseline', 1, dir] as ['baseline', number, string]),
     ];
-    for (const [kind, n] of kinds) {
-      const t = await startDriverTarget(kind, n);
+    if (!opts['no-stock']) kinds.push(['stock', 1, '']);
+    kinds.push(['echo', 1, '']);
+    for (const [kind, n, dir] of kinds) {
+      const t = await startDriverTarget(kind, n, dir);
       const pools = new DriverPools(t.socketFor, t.workers);
       const r = new Replayer(t, pools);
       await r.startInstances();
@@ -825,6 +844,22 @@ async function driverSection(recorded: RecordedCall[][]): Promise<void> {
     const one = find('bulwark, 1 worker');
     const stock = find('stock kong-js-pluginserver');
     const echo = find('bare MessagePack echo');
+    for (const dir of baselineDirs) {
+      const baseline = find(`bulwark ${dir}, 1 worker`)!;
+      if (one) {
+        console.log(
+          `  bulwark / bulwark ${dir} (1 worker each) CPU per request: ` +
+            `${(median(one.f.cpuUsPerRequest) / median(baseline.f.cpuUsPerRequest)).toFixed(2)}x, throughput ` +
+            `${(median(one.f.throughput) / median(baseline.f.throughput)).toFixed(2)}x`,
+        );
+      }
+      if (echo) {
+        console.log(
+          `  bulwark ${dir} (1 worker) / echo CPU per RPC: ` +
+            `${(median(baseline.f.cpuUsPerRpc) / median(echo.f.cpuUsPerRpc)).toFixed(2)}x`,
+        );
+      }
+    }
     if (one && stock) {
       console.log(
         `  stock / bulwark (1 worker) CPU per request: ${(median(stock.f.cpuUsPerRequest) / median(one.f.cpuUsPerRequest)).toFixed(2)}x`,
@@ -836,7 +871,7 @@ async function driverSection(recorded: RecordedCall[][]): Promise<void> {
       );
     }
     for (const x of targets) {
-      if (!one || x === one || !x.t.name.startsWith('bulwark')) continue;
+      if (!one || x === one || !x.t.name.startsWith('bulwark,')) continue;
       console.log(
         `  ${x.t.name} / 1 worker throughput: ${(median(x.f.throughput) / median(one.f.throughput)).toFixed(2)}x` +
           `, CPU per request ${(median(x.f.cpuUsPerRequest) / median(one.f.cpuUsPerRequest)).toFixed(2)}x`,
