@@ -1,9 +1,11 @@
 // Event lifecycle. An "event" is one run of a plugin handler for one phase of one request; Kong drives it
 // with HandleEvent then one Step per PDK call (kong/runloop/plugin_servers/rpc/mp_rpc.lua bridge_loop).
 //
-// The channel between the handler and the RPC side is kong-pdk's own PipePair (lib/pipe.js), and the
-// handler's `kong` object is kong-pdk's own PDK bridge (pdk.js) on top of it: the plugin-facing behaviour is
-// the stock server's. What is added here is the end of an event, which the stock server only knows for "ret":
+// The channel between the handler and the RPC side has the semantics of kong-pdk's PipePair (lib/pipe.js): two
+// unbounded FIFO queues crossed over, a `get` waiting for the next `put`. It is a leaner copy (no promise per `put`
+// when nobody waits yet), since every PDK call crosses it twice. The handler's `kong` object is the PDK bridge of
+// ./bridge.ts on top of it (kong-pdk's plugin API). What is added here is the end of an event, which the stock
+// server only knows for "ret":
 //   - kong.response.exit/error: Kong never steps an exited event (§1.9 of ../../docs/kong-protocol.md), so it ends
 //     as soon as that call is handed to Kong;
 //   - the handler returned ("ret");
@@ -13,15 +15,28 @@
 //   - shutdown.
 // After the end, any PDK call the plugin still makes is answered at once with an error (a PDKError in the
 // plugin) instead of waiting forever for a Step that will not come.
-import PipePair = require('kong-pdk/lib/pipe');
 
-/** The channel kong-pdk's pdk.js calls through: `put({Method, Args})`, then `get()` → `[result, error]`. */
+/** The channel the PDK bridge calls through: `put({Method, Args})`, then `get()` → `[result, error]`. */
 export interface PdkPipe {
   put(message: unknown): void;
   get(): Promise<[unknown, unknown]>;
 }
 
-type PipeEnd = ReturnType<PipePair['getPair']>[0];
+/** An unbounded FIFO: `get` takes the oldest value put, or waits for the next one (waiters served in order). */
+class Channel<T> {
+  private readonly values: T[] = [];
+  private readonly waiters: ((value: T) => void)[] = [];
+
+  put(value: T): void {
+    if (this.waiters.length > 0) this.waiters.shift()!(value);
+    else this.values.push(value);
+  }
+
+  get(): Promise<T> {
+    if (this.values.length > 0) return Promise.resolve(this.values.shift()!);
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+}
 
 /** What the plugin side sends: a PDK call or the end of the handler. */
 export type PluginMessage = 'ret' | { Method: string; Args: unknown[] };
@@ -36,7 +51,8 @@ export function isExitCall(message: PluginMessage): boolean {
   return message !== RET && EXIT_METHODS.has(message.Method);
 }
 
-const ENDED = Symbol('event ended');
+/** What `nextMessage` resolves to once the event has ended (instead of the plugin's next message). */
+export const ENDED = Symbol('event ended');
 
 /** Whoever carries the RPCs of an event (a socket connection). */
 export interface EventCarrier {
@@ -50,38 +66,34 @@ export class PluginEvent {
   lastActivity = Date.now();
   /** Why the event ended, or null while it is live. */
   endReason: string | null = null;
-  /** The pipe handed to kong-pdk's PDK bridge. */
+  /** The pipe handed to the PDK bridge. */
   readonly pluginPipe: PdkPipe;
-  private readonly rpcEnd: PipeEnd;
-  private readonly pluginEnd: PipeEnd;
+  /** What the plugin sends (its PDK calls, "ret"), read by the RPC side. */
+  private readonly fromPlugin = new Channel<unknown>();
+  /** Kong's results of the plugin's PDK calls (`[result, error]`), read by the plugin. */
+  private readonly toPlugin = new Channel<[unknown, unknown]>();
 
   constructor(
     readonly id: number,
     readonly pluginName: string,
     private readonly onEnd: (event: PluginEvent) => void,
   ) {
-    [this.rpcEnd, this.pluginEnd] = new PipePair().getPair();
     this.pluginPipe = {
       put: (message) => {
-        if (this.endReason === null) this.pluginEnd.put(message);
+        if (this.endReason === null) this.fromPlugin.put(message);
       },
-      get: () =>
-        this.endReason === null
-          ? (this.pluginEnd.get() as Promise<[unknown, unknown]>)
-          : Promise.resolve([undefined, this.endedError()]),
+      get: () => (this.endReason === null ? this.toPlugin.get() : Promise.resolve([undefined, this.endedError()])),
     };
   }
 
-  /** Waits for the plugin's next message. Rejects if the event ends meanwhile. */
-  async nextMessage(): Promise<PluginMessage> {
-    const message = await this.rpcEnd.get();
-    if (message === ENDED) throw new Error(this.endedError());
-    return message as PluginMessage;
+  /** Waits for the plugin's next message; ENDED if the event ends meanwhile (then `endedError()` says why). */
+  nextMessage(): Promise<PluginMessage | typeof ENDED> {
+    return this.fromPlugin.get() as Promise<PluginMessage | typeof ENDED>;
   }
 
   /** Hands Kong's result of the pending PDK call to the plugin (`[result, error]`, as pdk.js expects). */
   resume(result: unknown, error?: unknown): void {
-    this.rpcEnd.put([result, error]);
+    this.toPlugin.put([result, error]);
   }
 
   touch(): void {
@@ -92,12 +104,12 @@ export class PluginEvent {
   end(reason: string): void {
     if (this.endReason !== null) return;
     this.endReason = reason;
-    this.rpcEnd.put([undefined, this.endedError()]); // a PDK call waiting for its Step fails now
-    this.pluginEnd.put(ENDED); // an RPC waiting for the plugin's next message fails now
+    this.toPlugin.put([undefined, this.endedError()]); // a PDK call waiting for its Step fails now
+    this.fromPlugin.put(ENDED); // an RPC waiting for the plugin's next message fails now
     this.onEnd(this);
   }
 
-  private endedError(): string {
+  endedError(): string {
     return `event ${this.id} has ended (${this.endReason})`;
   }
 }

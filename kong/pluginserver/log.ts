@@ -14,6 +14,11 @@ export class JsonLogger {
     private readonly write: (line: string) => void = (line) => void process.stderr.write(line),
   ) {}
 
+  /** Whether debug records are written (so a hot path can skip building their fields). */
+  get debugEnabled(): boolean {
+    return RANK.debug >= RANK[this.minLevel];
+  }
+
   debug(msg: string, fields?: LogFields): void {
     this.log('debug', msg, fields);
   }

@@ -4,7 +4,7 @@
 import { Encoder } from '@msgpack/msgpack';
 import PDK = require('kong-pdk/pdk');
 import type { Instance } from 'kong-pdk/lib/mod';
-import { EventCarrier, EventTable, PluginEvent, RET, isExitCall, randomIdBase } from './events';
+import { ENDED, EventCarrier, EventTable, PluginEvent, RET, isExitCall, randomIdBase } from './events';
 import { JsonLogger, errorMessage } from './log';
 import { LoadedPlugin, PluginInfo, pluginInfo } from './plugins';
 import { PeerLink, PeerOp, ownerOf } from './workers';
@@ -61,7 +61,8 @@ interface EventStep {
 
 class RpcError extends Error {}
 
-type Method = (arg: unknown, conn: RpcConnection) => Promise<unknown>;
+/** An RPC method: its result, or a promise of it (a synchronous throw is an error reply like a rejection). */
+type Method = (arg: unknown, conn: RpcConnection) => unknown;
 
 /** Phases in which Kong accepts kong.response.exit from a plugin (kong/pdk/response.lua). */
 const EXIT_PHASES = new Set(['rewrite', 'access', 'response']);
@@ -108,7 +109,7 @@ export class PluginServer {
         async (arg) =>
           this.aggregateStatus(typeof arg === 'object' && arg !== null && (arg as { Gc?: unknown }).Gc === true),
       ],
-      ['GetPluginInfo', async (arg) => this.pluginInfo(arg)],
+      ['GetPluginInfo', (arg) => this.pluginInfo(arg)],
     ]);
   }
 
@@ -246,6 +247,8 @@ export class PluginServer {
     }
     let result: unknown;
     try {
+      // call() is synchronous up to the method's own promise (Steps: the plugin's next message), so a Step costs
+      // one await here and one in advance(), not one per call level.
       result = await this.call(fullMethod, params, conn);
     } catch (err) {
       const text = errorMessage(err);
@@ -267,7 +270,7 @@ export class PluginServer {
     }
   }
 
-  private async call(fullMethod: unknown, params: unknown, conn: RpcConnection): Promise<unknown> {
+  private call(fullMethod: unknown, params: unknown, conn: RpcConnection): unknown {
     if (typeof fullMethod !== 'string') throw new RpcError('method name must be a string');
     const dot = fullMethod.indexOf('.');
     const namespace = dot < 0 ? fullMethod : fullMethod.slice(0, dot);
@@ -275,7 +278,7 @@ export class PluginServer {
     if (namespace !== 'plugin') throw new RpcError(`RPC for ${namespace} is not supported`);
     const method = this.methods.get(name);
     if (!method) throw new RpcError(`method ${name} not implemented`);
-    this.log.debug('rpc', { method: name });
+    if (this.log.debugEnabled) this.log.debug('rpc', { method: name });
     // Kong packs its varargs as an array and always passes exactly one argument.
     return method(Array.isArray(params) ? params[0] : undefined, conn);
   }
@@ -329,7 +332,7 @@ export class PluginServer {
     return { Name: live.pluginName, Id: live.id, Config: live.config };
   }
 
-  private async handleEvent(arg: unknown, conn: RpcConnection): Promise<EventStep> {
+  private handleEvent(arg: unknown, conn: RpcConnection): Promise<EventStep> {
     const { InstanceId, EventName } = (arg ?? {}) as { InstanceId?: unknown; EventName?: unknown };
     const live = this.instanceFor(InstanceId, conn);
     if (typeof EventName !== 'string') throw new RpcError('HandleEvent needs {InstanceId, EventName}');
@@ -367,7 +370,7 @@ export class PluginServer {
     event.pluginPipe.put(RET);
   }
 
-  private async step(arg: unknown, conn: RpcConnection, isError: boolean): Promise<EventStep> {
+  private step(arg: unknown, conn: RpcConnection, isError: boolean): Promise<EventStep> {
     const { EventId, Data } = (arg ?? {}) as { EventId?: unknown; Data?: unknown };
     const event = this.events.get(EventId);
     if (!event || (conn.scope !== null && conn.scope !== event.pluginName)) {
@@ -386,6 +389,7 @@ export class PluginServer {
     event.touch();
     try {
       const message = await event.nextMessage();
+      if (message === ENDED) throw new Error(event.endedError());
       if (message === RET) event.end('the handler returned');
       else if (isExitCall(message)) event.end(`${message.Method} was called`);
       return { EventId: event.id, Data: message };
@@ -407,7 +411,7 @@ export class PluginServer {
     return live;
   }
 
-  private async pluginInfo(name: unknown): Promise<PluginInfo> {
+  private pluginInfo(name: unknown): PluginInfo {
     const plugin = typeof name === 'string' ? this.plugins.get(name) : undefined;
     if (!plugin) throw new RpcError(`plugin "${String(name)}" is not loaded`);
     return pluginInfo(plugin);
