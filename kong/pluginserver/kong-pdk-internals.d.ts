@@ -8,6 +8,8 @@ declare module 'kong-pdk/pdk' {
     get(): Promise<[unknown, unknown]>;
   }
   class Kong {
+    /** pdk.js PDKError: what a failed PDK call rejects with. */
+    static readonly Error: new (message?: string) => Error;
     constructor(pipe: PdkPipe);
     /** The Proxy that turns `kong.request.getHeader(x)` into `{Method: "kong.request.get_header", Args: [x]}`. */
     readonly kong: unknown;

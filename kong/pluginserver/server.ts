@@ -2,8 +2,8 @@
 // request `[0, msgid, "plugin.<Method>", [arg]]`, reply `[1, msgid, error|nil, result|nil]`.
 // One server object holds the instance and event tables for every plugin and every socket.
 import { Encoder } from '@msgpack/msgpack';
-import PDK = require('kong-pdk/pdk');
 import type { Instance } from 'kong-pdk/lib/mod';
+import { newKongBridge } from './bridge';
 import { ENDED, EventCarrier, EventTable, PluginEvent, RET, isExitCall, randomIdBase } from './events';
 import { JsonLogger, errorMessage } from './log';
 import { LoadedPlugin, PluginInfo, pluginInfo } from './plugins';
@@ -337,7 +337,7 @@ export class PluginServer {
     const live = this.instanceFor(InstanceId, conn);
     if (typeof EventName !== 'string') throw new RpcError('HandleEvent needs {InstanceId, EventName}');
     const event = this.events.create(live.pluginName);
-    const kong = new PDK(event.pluginPipe).kong;
+    const kong = newKongBridge(event.pluginPipe);
     // Like server.js: start the handler on a later turn so a synchronous plugin cannot starve socket I/O.
     setImmediate(() => void this.runHandler(live, EventName, kong, event));
     return this.advance(event, conn);
