@@ -847,9 +847,13 @@ async function driverSection(recorded: RecordedCall[][]): Promise<void> {
     for (const dir of baselineDirs) {
       const baseline = find(`bulwark ${dir}, 1 worker`)!;
       if (one) {
+        // Rounds alternate between targets, so round i of each ran at nearly the same time: the median of the
+        // per-round ratios is steadier than the ratio of the medians when the machine's load drifts.
+        const paired = one.f.cpuUsPerRequest.map((v, i) => v / baseline.f.cpuUsPerRequest[i]);
         console.log(
           `  bulwark / bulwark ${dir} (1 worker each) CPU per request: ` +
-            `${(median(one.f.cpuUsPerRequest) / median(baseline.f.cpuUsPerRequest)).toFixed(2)}x, throughput ` +
+            `${(median(one.f.cpuUsPerRequest) / median(baseline.f.cpuUsPerRequest)).toFixed(2)}x ` +
+            `(median of per-round ratios ${median(paired).toFixed(2)}x), throughput ` +
             `${(median(one.f.throughput) / median(baseline.f.throughput)).toFixed(2)}x`,
         );
       }
