@@ -21,8 +21,8 @@
 //
 // --cpu-prof-dir: bulwark-pluginserver with --workers 1 runs under `node --cpu-prof` and leaves its profile there.
 // --baseline DIR,...: section 2 also drives other builds' bulwark-pluginserver with 1 worker, for an A/B in one run:
-//   each DIR holds that build's `dist` and a `node_modules` it resolves from (e.g. `cp -r dist /tmp/old/dist &&
-//   cp -al node_modules /tmp/old/node_modules` before changing the server); the ratios this build / DIR are printed.
+//   each DIR holds that build's `dist` and a `node_modules` it resolves from (before changing the server: `cp -r dist
+//   DIR/dist && cp -al node_modules DIR/node_modules`); the ratios this build / DIR are printed.
 // --no-stock: section 2 leaves out the stock kong-js-pluginserver (section 1 still compares it).
 //
 // The synthetic driver's replay loop is C (scripts/bench/chain-driver.c, compiled here with `gcc -O2` into a temp
