@@ -108,6 +108,21 @@ describe('MessageFramer', () => {
     expect((value as { Data: Uint8Array }).Data.length).toBe(300000);
   });
 
+  // What a codec change must keep (README, "Cheaper round trips"): a map key that could reach an object's prototype
+  // and a key that is neither string nor number are refused (the listener then drops the connection), never
+  // decoded into something else; int64 arrives as a number, as Kong's Lua numbers are.
+  test('refuses a __proto__ map key without touching any prototype, and non-string, non-number map keys', () => {
+    const protoKey = Uint8Array.from([0x81, 0xa9, ...Buffer.from('__proto__'), 0x81, 0xa1, 0x78, 0x01]);
+    expect(() => new MessageFramer().push(protoKey)).toThrow(/__proto__/);
+    expect(({} as Record<string, unknown>).x).toBeUndefined();
+    for (const key of [0xc0, 0xc2, 0xc3]) {
+      expect(() => new MessageFramer().push(Uint8Array.from([0x81, key, 0x01]))).toThrow(/type of key/);
+    }
+    expect(new MessageFramer().push(Uint8Array.from([0x81, 0x07, 0x01]))).toEqual([{ 7: 1 }]);
+    const int64 = Uint8Array.from([0xd3, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00]);
+    expect(new MessageFramer().push(int64)).toEqual([2 ** 40]);
+  });
+
   test('rejects a byte that is never valid MessagePack', () => {
     expect(() => new MessageFramer().push(Uint8Array.from([0x93, 0x00, 0xc1]))).toThrow(/0xc1/);
   });
