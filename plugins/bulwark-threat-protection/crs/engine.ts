@@ -1,15 +1,16 @@
 // Runs compiled CRS rules over a request's values and scores them as CRS does (anomaly scoring: each matching
 // rule adds its severity's score; the request is blocked at the threshold). Regex rules that share a collection and
 // a transformation chain run as one RE2 set (one linear pass per value and chain); each value's transformations
-// are computed once per chain prefix. Values made only of the fast-path alphabet skip the rules proven unable
+// are computed once per chain prefix, a transformation whose trigger chars are absent is skipped, and chains that
+// reach the same string by different prefixes share the next step's result. Values made only of the fast-path alphabet skip the rules proven unable
 // to match them (compile.ts canMatchOver).
 import { RE2Set } from 're2js';
 import type { CompiledRule, CompiledRuleSet, Operator, Target } from './compile';
-import { valueTier } from './compile';
+import { isFastPathChar, isProseChar } from './compile';
 import { PhraseMatcher } from './aho-corasick';
 import { literalsCost } from './literal-prefilter';
 import { COLLECTIONS, type Collection, type RequestValue, variableName } from './model';
-import { TRANSFORMS } from './transforms';
+import { CHAR_FIRST_FREE_BIT, charBits, TRANSFORMS, TRIGGERS, type Transform } from './transforms';
 import { runToEnd, type Steps } from '../../lib/time-slices';
 
 export interface Detectors {
@@ -179,69 +180,151 @@ function* buildGroups(rules: readonly CompiledRule[], prefilter: boolean): Steps
 const EMPTY = new Uint8Array(0);
 
 /**
- * Chain prefixes ("a", "a,b", "a,b,c") as small integers, assigned once per distinct prefix (chains are the compiled
- * rules' arrays, so identity is a stable key): a value's transformation results live in slots indexed by them
- * instead of a Map of string keys per value (per-value Maps and key strings were much of the engine's garbage).
+ * A transformation chain resolved once (chains are the compiled rules' arrays, so identity is a stable key): its
+ * prefixes ("a", "a,b", "a,b,c") as small integers, the slots a value's results live in (per-value Maps and key
+ * strings were much of the engine's garbage), and per step the function, its trigger chars and an id for the
+ * per-value memo of (input, transformation) results.
  */
-const PREFIX_IDS = new WeakMap<readonly string[], Int32Array>();
+interface ChainSteps {
+  readonly ids: Int32Array;
+  readonly fns: readonly Transform[];
+  /** TRIGGERS bits per step; -1: may change any string (base64Decode, sha1, …). */
+  readonly triggers: Int32Array;
+  readonly transformIds: Int32Array;
+}
+
+const CHAIN_STEPS = new WeakMap<readonly string[], ChainSteps>();
 const PREFIX_ID_BY_KEY = new Map<string, number>();
-function prefixIds(chain: readonly string[]): Int32Array {
-  let ids = PREFIX_IDS.get(chain);
-  if (ids === undefined) {
-    ids = Int32Array.from(chain, (_, i) => {
+const TRANSFORM_IDS = new Map<string, number>();
+
+function chainSteps(chain: readonly string[]): ChainSteps {
+  let steps = CHAIN_STEPS.get(chain);
+  if (steps === undefined) {
+    const ids = Int32Array.from(chain, (_, i) => {
       const key = chain.slice(0, i + 1).join(',');
       let id = PREFIX_ID_BY_KEY.get(key);
       if (id === undefined) {
         id = PREFIX_ID_BY_KEY.size;
         PREFIX_ID_BY_KEY.set(key, id);
         slotValues.push('');
+        slotBits.push(0);
         slotOwner.push(0);
       }
       return id;
     });
-    PREFIX_IDS.set(chain, ids);
+    const transformIds = Int32Array.from(chain, (name) => {
+      let id = TRANSFORM_IDS.get(name);
+      if (id === undefined) {
+        id = TRANSFORM_IDS.size;
+        TRANSFORM_IDS.set(name, id);
+        memoInput.push('');
+        memoOutput.push('');
+        memoBits.push(0);
+        memoOwner.push(0);
+      }
+      return id;
+    });
+    steps = {
+      ids,
+      fns: chain.map((name) => TRANSFORMS.get(name)!),
+      triggers: Int32Array.from(chain, (name) => TRIGGERS.get(name) ?? -1),
+      transformIds,
+    };
+    CHAIN_STEPS.set(chain, steps);
   }
-  return ids;
+  return steps;
 }
 
-/** Transformation results by prefix id, valid for the TransformCache whose generation is in slotOwner (the engine
- * is synchronous; a nested cache for chain links may take a slot over, and the outer one then computes it again). */
+/** Transformation results by prefix id (with their charBits), valid for the TransformCache whose generation is in
+ * slotOwner (the engine is synchronous; a nested cache for chain links may take a slot over, and the outer one then
+ * computes it again). */
 const slotValues: string[] = [];
+const slotBits: number[] = [];
 const slotOwner: number[] = [];
+/** Per transformation id, the last (input, output) of the cache whose generation is in memoOwner: chains that
+ * reach the same string by different prefixes (`[urlDecodeUni, lowercase]` on a value without `%`/`+`, and
+ * `[lowercase]`) transform it once. */
+const memoInput: string[] = [];
+const memoOutput: string[] = [];
+const memoBits: number[] = [];
+const memoOwner: number[] = [];
 let generations = 0;
 
-/** Applies transformation chains to one value, each prefix computed once. */
-class TransformCache {
-  private readonly generation = ++generations;
-  constructor(
-    private readonly value: string,
-    private readonly work?: WorkCounter,
-  ) {}
+/** Value tiers (compile.ts valueTier) as bits above the chars' ones, read in the same scan. */
+const NOT_FAST_PATH = 1 << CHAR_FIRST_FREE_BIT;
+const NOT_PROSE = 1 << (CHAR_FIRST_FREE_BIT + 1);
+const TIER_BITS = Int32Array.from({ length: 256 }, (_, c) =>
+  isFastPathChar(c) ? 0 : isProseChar(c) ? NOT_FAST_PATH : NOT_FAST_PATH | NOT_PROSE,
+);
 
-  get(chain: readonly string[]): string {
-    return this.prefix(chain, chain.length);
+/** Applies transformation chains to one value, each prefix computed once, transformations that cannot change a
+ * string skipped. */
+class TransformCache {
+  private generation = 0;
+  private value = '';
+  private bits = 0;
+  /** The value's tier (compile.ts valueTier): 0 fast path, 1 prose, 2 any. */
+  tier: 0 | 1 | 2 = 0;
+  constructor(private work?: WorkCounter) {}
+
+  /** Starts over on another value (one cache object serves every value of an evaluation). */
+  reset(value: string, work: WorkCounter | undefined): this {
+    this.generation = ++generations;
+    this.value = value;
+    this.work = work;
+    if (work !== undefined) work.transformBytes += value.length;
+    const bits = charBits(value, TIER_BITS, NOT_FAST_PATH | NOT_PROSE);
+    this.bits = bits;
+    this.tier = (bits & NOT_PROSE) !== 0 ? 2 : (bits & NOT_FAST_PATH) !== 0 ? 1 : 0;
+    return this;
   }
 
-  /** The value after the first `n` transformations of `chain` (0: the raw value). */
-  prefix(chain: readonly string[], n: number): string {
+  get(chain: readonly string[]): string {
+    return this.prefix(chainSteps(chain), chain.length);
+  }
+
+  /** The value after the first `n` transformations of a chain (0: the raw value). */
+  prefix(steps: ChainSteps, n: number): string {
     if (n === 0) return this.value;
-    const ids = prefixIds(chain);
+    const ids = steps.ids;
     const generation = this.generation;
     // Longest prefix already computed, then the rest of the chain from there.
     let i = n - 1;
-    let result: string | undefined;
+    let result = this.value;
+    let bits = this.bits;
     for (; i >= 0; i--) {
-      if (slotOwner[ids[i]!] === generation) {
-        result = slotValues[ids[i]!];
+      const id = ids[i]!;
+      if (slotOwner[id] === generation) {
+        result = slotValues[id]!;
+        bits = slotBits[id]!;
         break;
       }
     }
-    if (result === undefined) result = this.value;
     for (let j = i + 1; j < n; j++) {
-      if (this.work !== undefined) this.work.transformBytes += result.length;
-      result = TRANSFORMS.get(chain[j]!)!(result);
-      slotValues[ids[j]!] = result;
-      slotOwner[ids[j]!] = generation;
+      const trigger = steps.triggers[j]!;
+      if (trigger === -1 || (trigger & bits) !== 0) {
+        const t = steps.transformIds[j]!;
+        if (memoOwner[t] === generation && memoInput[t] === result) {
+          result = memoOutput[t]!;
+          bits = memoBits[t]!;
+        } else {
+          const input = result;
+          if (this.work !== undefined) this.work.transformBytes += input.length;
+          result = steps.fns[j]!(input);
+          if (result !== input) {
+            if (this.work !== undefined) this.work.transformBytes += result.length;
+            bits = charBits(result);
+          }
+          memoInput[t] = input;
+          memoOutput[t] = result;
+          memoBits[t] = bits;
+          memoOwner[t] = generation;
+        }
+      }
+      const id = ids[j]!;
+      slotValues[id] = result;
+      slotBits[id] = bits;
+      slotOwner[id] = generation;
     }
     return result;
   }
@@ -373,6 +456,8 @@ export class CrsEngine {
   }
 
   private work: WorkCounter | undefined;
+  /** The transformation cache of the value being evaluated (evaluate is synchronous). */
+  private readonly cache = new TransformCache();
   /** multiMatch `@rx` rules' literals (literal-prefilter.ts), checked on each step before the regex runs. */
   private readonly multiMatchLiterals = new Map<CompiledRule, PhraseMatcher>();
   /** Scratch for the literal automata (evaluate is synchronous): a flag per literal, the literals found. */
@@ -443,7 +528,7 @@ export class CrsEngine {
     let caps = captures;
     for (const link of rule.chain) {
       const input = link.input === 'matched' ? matchedValue : (caps?.[link.input] ?? '');
-      const value = new TransformCache(input, this.work).get(link.transforms);
+      const value = new TransformCache().reset(input, this.work).get(link.transforms);
       const r = this.runOperator(link.operator, link.negated, value, link.capture, caps);
       if (!r.matched) return false;
       if (link.capture && r.captures !== undefined) caps = r.captures;
@@ -459,9 +544,10 @@ export class CrsEngine {
       // values other rules' chains share). A step that changed nothing gives the same verdict again (most values:
       // no escapes to decode), and a regex whose literals are absent from a step cannot match it.
       const literals = this.multiMatchLiterals.get(rule);
+      const steps = chainSteps(rule.transforms);
       let previous: string | undefined;
       for (let i = 0; i <= rule.transforms.length; i++) {
-        const step = cache.prefix(rule.transforms, i);
+        const step = cache.prefix(steps, i);
         if (step === previous) continue;
         previous = step;
         if (literals !== undefined) {
@@ -508,8 +594,8 @@ export class CrsEngine {
     for (const v of values) {
       const plan = this.plans.get(v.collection);
       if (plan === undefined || v.value === '') continue;
-      const groups = plan.tiers[valueTier(v.value)];
-      const cache = new TransformCache(v.value, work);
+      const cache = this.cache.reset(v.value, work);
+      const groups = plan.tiers[cache.tier];
       for (const group of groups) {
         if (group.sets.length > 0) {
           const transformed = cache.get(group.transforms);
