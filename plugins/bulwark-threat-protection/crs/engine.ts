@@ -76,19 +76,26 @@ interface Group {
    * literals come first (their chunks always run), then the others by literal. */
   setRules: CompiledRule[];
   sets: RuleSetChunk[];
-  /** The literals of the prefiltered set rules, in one automaton; `literalRules[k]`: the setRules indices that
-   * literal k admits. Undefined without a prefilter. */
-  literals?: PhraseMatcher;
-  literalRules: number[][];
-  /** Per setRules index: whether a literal of it occurred in the current value (cleared after each value). */
+  /** Per setRules index: whether a literal of it occurred in the current value (cleared after each value); empty
+   * when no set rule of the group is prefiltered. */
   admitted: Uint8Array;
   /** Rules run one by one (phrase lists, detectors, negated or multiMatch operators). */
   singles: CompiledRule[];
 }
 
+/** The groups of one tier of a collection, with the literals of all their prefiltered set rules in one automaton:
+ * it runs once per distinct transformed string of a value (chains that leave a value alike share the pass). */
+interface GroupList {
+  groups: Group[];
+  /** Undefined without a prefilter (or no prefiltered rule). */
+  literals?: PhraseMatcher;
+  /** Per literal k of `literals`: the (group index, setRules index) pairs it admits, flattened. */
+  literalOwners: Int32Array[];
+}
+
 interface CollectionPlan {
   /** By value tier (compile.ts valueTier): rules a fast-path value may match, a prose value, any value. */
-  tiers: [Group[], Group[], Group[]];
+  tiers: [GroupList, GroupList, GroupList];
 }
 
 function keyMatches(t: Target, name: string): boolean {
@@ -118,21 +125,24 @@ function prefilterLiterals(rule: CompiledRule): readonly string[] | undefined {
 /** Expected-hit weight (literal-prefilter.ts literalsCost) above which a rule is not worth prefiltering. */
 const MAX_LITERALS_COST = 0.5;
 
-function* buildGroups(rules: readonly CompiledRule[], prefilter: boolean): Steps<Group[]> {
+function* buildGroups(rules: readonly CompiledRule[], prefilter: boolean): Steps<GroupList> {
   const byChain = new Map<string, Group>();
   for (const rule of rules) {
     const key = rule.transforms.join(',');
     let group = byChain.get(key);
     if (group === undefined) {
-      group = { transforms: rule.transforms, setRules: [], sets: [], singles: [], literalRules: [], admitted: EMPTY };
+      group = { transforms: rule.transforms, setRules: [], sets: [], singles: [], admitted: EMPTY };
       byChain.set(key, group);
     }
     if (rule.operator.kind === 'rx' && !rule.negated && !rule.multiMatch) group.setRules.push(rule);
     else group.singles.push(rule);
   }
-  for (const group of byChain.values()) {
-    const literalsOf = (r: CompiledRule): readonly string[] | undefined =>
-      prefilter ? prefilterLiterals(r) : undefined;
+  const groups = [...byChain.values()];
+  const literalsOf = (r: CompiledRule): readonly string[] | undefined => (prefilter ? prefilterLiterals(r) : undefined);
+  const literalIndex = new Map<string, number>();
+  const phrases: string[] = [];
+  const owners: number[][] = [];
+  for (const [g, group] of groups.entries()) {
     // Unfiltered rules first (they share chunks that always run), then the filtered ones, cheapest filters together.
     const unfiltered = group.setRules.filter((r) => literalsOf(r) === undefined);
     const filtered = group.setRules
@@ -147,21 +157,18 @@ function* buildGroups(rules: readonly CompiledRule[], prefilter: boolean): Steps
       chunks.push([offset, Math.min(SET_CHUNK, group.setRules.length - offset), false]);
     }
     if (filtered.length > 0) {
-      const index = new Map<string, number>();
-      const phrases: string[] = [];
       group.setRules.forEach((rule, i) => {
         for (const literal of literalsOf(rule) ?? []) {
-          let k = index.get(literal);
+          let k = literalIndex.get(literal);
           if (k === undefined) {
             k = phrases.length;
-            index.set(literal, k);
+            literalIndex.set(literal, k);
             phrases.push(literal);
-            group.literalRules.push([]);
+            owners.push([]);
           }
-          group.literalRules[k]!.push(i);
+          owners[k]!.push(g, i);
         }
       });
-      group.literals = new PhraseMatcher(phrases);
       group.admitted = new Uint8Array(group.setRules.length);
     }
     for (const [offset, count, always] of chunks) {
@@ -174,7 +181,11 @@ function* buildGroups(rules: readonly CompiledRule[], prefilter: boolean): Steps
       yield;
     }
   }
-  return [...byChain.values()];
+  return {
+    groups,
+    literals: phrases.length > 0 ? new PhraseMatcher(phrases) : undefined,
+    literalOwners: owners.map((o) => Int32Array.from(o)),
+  };
 }
 
 const EMPTY = new Uint8Array(0);
@@ -344,7 +355,7 @@ function expandMacros(arg: string, captures: readonly string[] | undefined): str
  * Built groups per rule set and list of rule ids, process-wide: read-only after building (the RE2 sets' DFA caches
  * only grow, within SET_DFA_MEMORY), so engines share them. Dropped with the rule set (config.ts caches 16).
  */
-const GROUPS_BY_RULE_SET = new WeakMap<CompiledRuleSet, Map<string, Group[]>>();
+const GROUPS_BY_RULE_SET = new WeakMap<CompiledRuleSet, Map<string, GroupList>>();
 
 interface Plan {
   active: CompiledRule[];
@@ -380,17 +391,17 @@ function* planSteps(ruleSet: CompiledRuleSet, options: EngineOptions): Steps<Pla
   // (configs that differ in mode, limits, target exclusions): RE2 sets are costly to build (seconds for CRS 4).
   let built = GROUPS_BY_RULE_SET.get(ruleSet);
   if (built === undefined) {
-    built = new Map<string, Group[]>();
+    built = new Map<string, GroupList>();
     GROUPS_BY_RULE_SET.set(ruleSet, built);
   }
   const cache = built;
   const prefilter = options.literalPrefilter !== false;
-  function* groupsFor(rules: CompiledRule[]): Steps<Group[]> {
+  function* groupsFor(rules: CompiledRule[]): Steps<GroupList> {
     const key = `${prefilter ? 'p' : 'n'}:${rules.map((r) => r.id).join(',')}`;
     let groups = cache.get(key);
     if (groups === undefined) {
       groups = yield* buildGroups(rules, prefilter);
-      for (const group of groups) {
+      for (const group of groups.groups) {
         // With the prefilter, a set rule whose literal occurred alone in its chunk runs on its own regex.
         for (const rule of group.setRules) yield* warmRegexes(rule, !prefilter);
         for (const rule of group.singles) yield* warmRegexes(rule, false);
@@ -431,6 +442,11 @@ export class CrsEngine {
     this.activeRules = plan.active;
     this.inactiveRules = plan.inactive;
     this.plans = plan.plans;
+    let maxGroups = 0;
+    for (const p of plan.plans.values())
+      for (const list of p.tiers) maxGroups = Math.max(maxGroups, list.groups.length);
+    this.groupStringIndex = new Int32Array(maxGroups);
+    this.filtering = new Uint8Array(maxGroups);
     if (options.literalPrefilter !== false) {
       for (const rule of plan.active) {
         if (!rule.multiMatch || rule.negated) continue;
@@ -463,6 +479,12 @@ export class CrsEngine {
   /** Scratch for the literal automata (evaluate is synchronous): a flag per literal, the literals found. */
   private seen = new Uint8Array(0);
   private readonly foundLiterals: number[] = [];
+  /** Scratch per value: each group's transformed string, the distinct ones, per group the index of its string
+   * among them, and per distinct string whether the literal automaton could read it. */
+  private readonly groupStrings: string[] = [];
+  private readonly distinct: string[] = [];
+  private readonly groupStringIndex: Int32Array;
+  private readonly filtering: Uint8Array;
   private seenLiterals(matcher: PhraseMatcher): Uint8Array {
     if (this.seen.length < matcher.phrases.length) this.seen = new Uint8Array(matcher.phrases.length);
     return this.seen;
@@ -595,23 +617,50 @@ export class CrsEngine {
       const plan = this.plans.get(v.collection);
       if (plan === undefined || v.value === '') continue;
       const cache = this.cache.reset(v.value, work);
-      const groups = plan.tiers[cache.tier];
-      for (const group of groups) {
-        if (group.sets.length > 0) {
-          const transformed = cache.get(group.transforms);
-          const literals = group.literals;
-          const admitted = group.admitted;
-          // Without usable literals (or with a char the automaton cannot read) every chunk runs.
-          let filtering = false;
-          if (literals !== undefined) {
-            if (work !== undefined) work.matcherBytes += transformed.length;
-            filtering = literals.collect(transformed, this.seenLiterals(literals), this.foundLiterals);
-            for (const k of this.foundLiterals) {
-              this.seen[k] = 0;
-              for (const i of group.literalRules[k]!) admitted[i] = 1;
+      const list = plan.tiers[cache.tier];
+      const groups = list.groups;
+      const literals = list.literals;
+      // Each group's transformed string; with the prefilter, the distinct ones get one pass of the tier's literal
+      // automaton, which admits the rules of every group whose string it is.
+      const strings = this.groupStrings;
+      const stringIndex = this.groupStringIndex;
+      let distinctCount = 0;
+      for (let g = 0; g < groups.length; g++) {
+        const group = groups[g]!;
+        if (group.sets.length === 0) continue;
+        const transformed = cache.get(group.transforms);
+        strings[g] = transformed;
+        if (literals === undefined || group.admitted.length === 0) continue;
+        let d = 0;
+        while (d < distinctCount && this.distinct[d] !== transformed) d++;
+        if (d === distinctCount) this.distinct[distinctCount++] = transformed;
+        stringIndex[g] = d;
+      }
+      if (literals !== undefined) {
+        const seen = this.seenLiterals(literals);
+        const found = this.foundLiterals;
+        for (let d = 0; d < distinctCount; d++) {
+          const transformed = this.distinct[d]!;
+          if (work !== undefined) work.matcherBytes += transformed.length;
+          // Without usable literals (a char the automaton cannot read) every chunk runs.
+          this.filtering[d] = literals.collect(transformed, seen, found) ? 1 : 0;
+          for (const k of found) {
+            seen[k] = 0;
+            const owners = list.literalOwners[k]!;
+            for (let o = 0; o < owners.length; o += 2) {
+              const g = owners[o]!;
+              if (stringIndex[g] === d) groups[g]!.admitted[owners[o + 1]!] = 1;
             }
-            this.foundLiterals.length = 0;
           }
+          found.length = 0;
+        }
+      }
+      for (let g = 0; g < groups.length; g++) {
+        const group = groups[g]!;
+        if (group.sets.length > 0) {
+          const transformed = strings[g]!;
+          const admitted = group.admitted;
+          const filtering = literals !== undefined && admitted.length > 0 && this.filtering[stringIndex[g]!] === 1;
           for (const chunk of group.sets) {
             if (filtering && !chunk.always) {
               // Only rules one of whose literals occurred can match: none → skip, one → run it alone.
@@ -643,7 +692,7 @@ export class CrsEngine {
               record(rule, v);
             }
           }
-          if (literals !== undefined) admitted.fill(0);
+          if (admitted.length > 0) admitted.fill(0);
         }
         for (const rule of group.singles) {
           if (hits.get(rule.id)?.locations.length === MAX_LOCATIONS) continue;
