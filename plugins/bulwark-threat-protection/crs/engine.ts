@@ -72,6 +72,7 @@ interface RuleSetChunk {
 
 interface Group {
   transforms: readonly string[];
+  steps: ChainSteps;
   /** Rules run through `sets` (plain `@rx`); `setRules[offset + i]` is a chunk's pattern i. Rules without usable
    * literals come first (their chunks always run), then the others by literal. */
   setRules: CompiledRule[];
@@ -81,6 +82,9 @@ interface Group {
   admitted: Uint8Array;
   /** Rules run one by one (phrase lists, detectors, negated or multiMatch operators). */
   singles: CompiledRule[];
+  /** Per single: a multiMatch `@rx` rule's literals (literal-prefilter.ts), checked on each step before the regex
+   * runs; undefined otherwise or without a prefilter. */
+  singleLiterals: (PhraseMatcher | undefined)[];
 }
 
 /** The groups of one tier of a collection, with the literals of all their prefiltered set rules in one automaton:
@@ -131,11 +135,23 @@ function* buildGroups(rules: readonly CompiledRule[], prefilter: boolean): Steps
     const key = rule.transforms.join(',');
     let group = byChain.get(key);
     if (group === undefined) {
-      group = { transforms: rule.transforms, setRules: [], sets: [], singles: [], admitted: EMPTY };
+      group = {
+        transforms: rule.transforms,
+        steps: chainSteps(rule.transforms),
+        setRules: [],
+        sets: [],
+        singles: [],
+        singleLiterals: [],
+        admitted: EMPTY,
+      };
       byChain.set(key, group);
     }
     if (rule.operator.kind === 'rx' && !rule.negated && !rule.multiMatch) group.setRules.push(rule);
-    else group.singles.push(rule);
+    else {
+      group.singles.push(rule);
+      const literals = prefilter && rule.multiMatch && !rule.negated ? prefilterLiterals(rule) : undefined;
+      group.singleLiterals.push(literals === undefined ? undefined : new PhraseMatcher(literals));
+    }
   }
   const groups = [...byChain.values()];
   const literalsOf = (r: CompiledRule): readonly string[] | undefined => (prefilter ? prefilterLiterals(r) : undefined);
@@ -290,53 +306,71 @@ class TransformCache {
     return this;
   }
 
-  get(chain: readonly string[]): string {
-    return this.prefix(chainSteps(chain), chain.length);
+  get(chain: readonly string[], steps = chainSteps(chain)): string {
+    return this.prefix(steps, chain.length);
   }
 
   /** The value after the first `n` transformations of a chain (0: the raw value). */
   prefix(steps: ChainSteps, n: number): string {
-    if (n === 0) return this.value;
     const ids = steps.ids;
     const generation = this.generation;
     // Longest prefix already computed, then the rest of the chain from there.
     let i = n - 1;
-    let result = this.value;
-    let bits = this.bits;
     for (; i >= 0; i--) {
       const id = ids[i]!;
       if (slotOwner[id] === generation) {
-        result = slotValues[id]!;
-        bits = slotBits[id]!;
+        this.stepBits = slotBits[id]!;
         break;
       }
     }
-    for (let j = i + 1; j < n; j++) {
-      const trigger = steps.triggers[j]!;
-      if (trigger === -1 || (trigger & bits) !== 0) {
-        const t = steps.transformIds[j]!;
-        if (memoOwner[t] === generation && memoInput[t] === result) {
-          result = memoOutput[t]!;
-          bits = memoBits[t]!;
-        } else {
-          const input = result;
-          if (this.work !== undefined) this.work.transformBytes += input.length;
-          result = steps.fns[j]!(input);
-          if (result !== input) {
-            if (this.work !== undefined) this.work.transformBytes += result.length;
-            bits = charBits(result);
-          }
-          memoInput[t] = input;
-          memoOutput[t] = result;
-          memoBits[t] = bits;
-          memoOwner[t] = generation;
-        }
-      }
-      const id = ids[j]!;
-      slotValues[id] = result;
-      slotBits[id] = bits;
-      slotOwner[id] = generation;
+    let result = i >= 0 ? slotValues[ids[i]!]! : this.start();
+    for (let j = i + 1; j < n; j++) result = this.advance(steps, j, result);
+    return result;
+  }
+
+  /** The raw value, to walk a chain from with advance. */
+  start(): string {
+    this.stepBits = this.bits;
+    return this.value;
+  }
+
+  /** charBits of the last string start or advance returned. */
+  private stepBits = 0;
+
+  /** The value after transformation `j` of a chain, from `input`: the value after the transformations before it
+   * (the last string start or advance returned). */
+  advance(steps: ChainSteps, j: number, input: string): string {
+    const id = steps.ids[j]!;
+    const generation = this.generation;
+    if (slotOwner[id] === generation) {
+      this.stepBits = slotBits[id]!;
+      return slotValues[id]!;
     }
+    let result = input;
+    let bits = this.stepBits;
+    const trigger = steps.triggers[j]!;
+    if (trigger === -1 || (trigger & bits) !== 0) {
+      const t = steps.transformIds[j]!;
+      if (memoOwner[t] === generation && memoInput[t] === input) {
+        result = memoOutput[t]!;
+        bits = memoBits[t]!;
+      } else {
+        if (this.work !== undefined) this.work.transformBytes += input.length;
+        result = steps.fns[j]!(input);
+        if (result !== input) {
+          if (this.work !== undefined) this.work.transformBytes += result.length;
+          bits = charBits(result);
+        }
+        memoInput[t] = input;
+        memoOutput[t] = result;
+        memoBits[t] = bits;
+        memoOwner[t] = generation;
+      }
+    }
+    slotValues[id] = result;
+    slotBits[id] = bits;
+    slotOwner[id] = generation;
+    this.stepBits = bits;
     return result;
   }
 }
@@ -447,13 +481,6 @@ export class CrsEngine {
       for (const list of p.tiers) maxGroups = Math.max(maxGroups, list.groups.length);
     this.groupStringIndex = new Int32Array(maxGroups);
     this.filtering = new Uint8Array(maxGroups);
-    if (options.literalPrefilter !== false) {
-      for (const rule of plan.active) {
-        if (!rule.multiMatch || rule.negated) continue;
-        const literals = prefilterLiterals(rule);
-        if (literals !== undefined) this.multiMatchLiterals.set(rule, new PhraseMatcher(literals));
-      }
-    }
   }
 
   /** The engine as steps (one per RE2 set and regex built), for lib/time-slices.ts runInSlices. */
@@ -474,8 +501,6 @@ export class CrsEngine {
   private work: WorkCounter | undefined;
   /** The transformation cache of the value being evaluated (evaluate is synchronous). */
   private readonly cache = new TransformCache();
-  /** multiMatch `@rx` rules' literals (literal-prefilter.ts), checked on each step before the regex runs. */
-  private readonly multiMatchLiterals = new Map<CompiledRule, PhraseMatcher>();
   /** Scratch for the literal automata (evaluate is synchronous): a flag per literal, the literals found. */
   private seen = new Uint8Array(0);
   private readonly foundLiterals: number[] = [];
@@ -558,18 +583,23 @@ export class CrsEngine {
     return true;
   }
 
-  /** Full evaluation of one rule on one value (used for everything but set hits' fast confirmation). */
-  private matchRule(rule: CompiledRule, cache: TransformCache): boolean {
+  /** Full evaluation of one rule on one value (used for everything but set hits' fast confirmation); `literals`:
+   * a multiMatch rule's (Group.singleLiterals), `steps`: its chain's, resolved ahead. */
+  private matchRule(
+    rule: CompiledRule,
+    cache: TransformCache,
+    literals?: PhraseMatcher,
+    steps = chainSteps(rule.transforms),
+  ): boolean {
     const wantCaptures = rule.chain.length > 0;
     if (rule.multiMatch) {
       // ModSecurity's multiMatch: the operator runs after each transformation step (the prefixes are the cached
       // values other rules' chains share). A step that changed nothing gives the same verdict again (most values:
       // no escapes to decode), and a regex whose literals are absent from a step cannot match it.
-      const literals = this.multiMatchLiterals.get(rule);
-      const steps = chainSteps(rule.transforms);
       let previous: string | undefined;
+      let step = cache.start();
       for (let i = 0; i <= rule.transforms.length; i++) {
-        const step = cache.prefix(steps, i);
+        if (i > 0) step = cache.advance(steps, i - 1, step);
         if (step === previous) continue;
         previous = step;
         if (literals !== undefined) {
@@ -581,7 +611,7 @@ export class CrsEngine {
       }
       return false;
     }
-    const value = cache.get(rule.transforms);
+    const value = cache.get(rule.transforms, steps);
     const r = this.runOperator(rule.operator, rule.negated, value, wantCaptures);
     return r.matched && (rule.chain.length === 0 || this.runChain(rule, value, r.captures));
   }
@@ -628,7 +658,7 @@ export class CrsEngine {
       for (let g = 0; g < groups.length; g++) {
         const group = groups[g]!;
         if (group.sets.length === 0) continue;
-        const transformed = cache.get(group.transforms);
+        const transformed = cache.get(group.transforms, group.steps);
         strings[g] = transformed;
         if (literals === undefined || group.admitted.length === 0) continue;
         let d = 0;
@@ -694,10 +724,12 @@ export class CrsEngine {
           }
           if (admitted.length > 0) admitted.fill(0);
         }
-        for (const rule of group.singles) {
+        const singles = group.singles;
+        for (let i = 0; i < singles.length; i++) {
+          const rule = singles[i]!;
           if (hits.get(rule.id)?.locations.length === MAX_LOCATIONS) continue;
           if (!this.applies(rule, v)) continue;
-          if (this.matchRule(rule, cache)) record(rule, v);
+          if (this.matchRule(rule, cache, group.singleLiterals[i], group.steps)) record(rule, v);
         }
       }
     }
