@@ -100,6 +100,10 @@ interface GroupList {
 interface CollectionPlan {
   /** By value tier (compile.ts valueTier): rules a fast-path value may match, a prose value, any value. */
   tiers: [GroupList, GroupList, GroupList];
+  /** Per tier, per group, per single: 1 when the rule applies to every value of the collection (its targets name
+   * the whole collection, and neither its own `!` targets nor a configured exclusion names the collection), so
+   * the per-value applies() check is skipped; 0: check. Per engine (exclusions differ; groups are shared). */
+  singleApplies: [Uint8Array[], Uint8Array[], Uint8Array[]];
 }
 
 function keyMatches(t: Target, name: string): boolean {
@@ -448,13 +452,25 @@ function* planSteps(ruleSet: CompiledRuleSet, options: EngineOptions): Steps<Pla
   for (const collection of COLLECTIONS) {
     const rules = active.filter((r) => r.targets.some((t) => t.collection === collection));
     if (rules.length === 0) continue;
-    plans.set(collection, {
-      tiers: [
-        yield* groupsFor(rules.filter((r) => !r.fastPathImmune)),
-        yield* groupsFor(rules.filter((r) => !r.proseImmune)),
-        yield* groupsFor(rules),
-      ],
-    });
+    const tiers: CollectionPlan['tiers'] = [
+      yield* groupsFor(rules.filter((r) => !r.fastPathImmune)),
+      yield* groupsFor(rules.filter((r) => !r.proseImmune)),
+      yield* groupsFor(rules),
+    ];
+    const appliesToAll = (rule: CompiledRule): number => {
+      const mine = rule.targets.filter((t) => t.collection === collection);
+      const whole = mine.some((t) => t.key === undefined);
+      const excluded =
+        rule.excluded.some((t) => t.collection === collection) ||
+        (options.exclusions ?? []).some(
+          (e) => e.targets?.some((t) => t.collection === collection) === true && idSelected(e, rule.id),
+        );
+      return whole && !excluded ? 1 : 0;
+    };
+    const singleApplies = tiers.map((list) =>
+      list.groups.map((g) => Uint8Array.from(g.singles, appliesToAll)),
+    ) as CollectionPlan['singleApplies'];
+    plans.set(collection, { tiers, singleApplies });
   }
   return { active, inactive, plans };
 }
@@ -648,6 +664,7 @@ export class CrsEngine {
       if (plan === undefined || v.value === '') continue;
       const cache = this.cache.reset(v.value, work);
       const list = plan.tiers[cache.tier];
+      const singleApplies = plan.singleApplies[cache.tier];
       const groups = list.groups;
       const literals = list.literals;
       // Each group's transformed string; with the prefilter, the distinct ones get one pass of the tier's literal
@@ -725,10 +742,11 @@ export class CrsEngine {
           if (admitted.length > 0) admitted.fill(0);
         }
         const singles = group.singles;
+        const applies = singleApplies[g]!;
         for (let i = 0; i < singles.length; i++) {
           const rule = singles[i]!;
           if (hits.get(rule.id)?.locations.length === MAX_LOCATIONS) continue;
-          if (!this.applies(rule, v)) continue;
+          if (applies[i] === 0 && !this.applies(rule, v)) continue;
           if (this.matchRule(rule, cache, group.singleLiterals[i], group.steps)) record(rule, v);
         }
       }
