@@ -1,8 +1,9 @@
 // Runs compiled CRS rules over a request's values and scores them as CRS does (anomaly scoring: each matching
 // rule adds its severity's score; the request is blocked at the threshold). Regex rules that share a collection and
-// a transformation chain run as one RE2 set (one linear pass per value and chain); each value's transformations
-// are computed once per chain prefix, a transformation whose trigger chars are absent is skipped, and chains that
-// reach the same string by different prefixes share the next step's result. Values made only of the fast-path alphabet skip the rules proven unable
+// a transformation chain run as one RE2 set (one linear pass per value and chain), behind a literal prefilter run
+// once per distinct transformed string. Each value's transformations are computed once per chain prefix, a
+// transformation whose trigger chars are absent is skipped, and chains that reach the same string by different
+// prefixes share the next step's result. Values made only of the fast-path alphabet skip the rules proven unable
 // to match them (compile.ts canMatchOver).
 import { RE2Set } from 're2js';
 import type { CompiledRule, CompiledRuleSet, Operator, Target } from './compile';
