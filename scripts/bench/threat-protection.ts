@@ -8,6 +8,9 @@
 // before/after comparison, CRS 4 without them; the detectors alone are a row of their own. libinjection through
 // its C library is not measured: no binding is installed here (no native builds).
 // Usage: node dist/js/scripts/bench/threat-protection.js [crs4-rules-dir] [requests=2000]
+// A/B against another build, same run: BASELINE_DIST=<a copy of dist/ from another commit> (e.g. main's,
+// a copy of its dist/ with a node_modules link next to it) adds a "CRS 4 baseline" row: that build's engine
+// on the same rules and requests. Timings are the median over ROUNDS (default 3) rounds, the detectors interleaved.
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -89,6 +92,11 @@ function main(): void {
       detectors.push({ name: 'CRS 4 no lit. prefilter', blocks: (v) => unfiltered.evaluate(v).score >= 5 });
       const without = new CrsEngine(ruleSet, { paranoiaLevel: 1 });
       detectors.push({ name: 'CRS 4 w/o detectors', blocks: (v) => without.evaluate(v).score >= 5 });
+      const baselineDist = process.env.BASELINE_DIST;
+      if (baselineDist !== undefined) {
+        const baseline = loadBaseline(baselineDist, dir);
+        detectors.splice(1, 0, { name: 'CRS 4 baseline', blocks: (v) => baseline.evaluate(v).score >= 5 });
+      }
     }
   }
   detectors.push({
@@ -105,12 +113,35 @@ function main(): void {
   const big = Array.from({ length: 50 }, () => jsonBodyOfSize(rnd, 10_240));
   console.log(`\nper-request CPU (µs), ${N} realistic requests (warm: one pass first) and 50 × 10 KB JSON bodies`);
   const rows: string[][] = [['detector', 'mix p50', 'mix p99', '10KB p50', '10KB p99', 'p50 / EE']];
-  const measured = detectors.map((d) => {
+  for (const d of detectors) {
     timePerRequest(d, mix);
     timePerRequest(d, big);
-    return { d, a: timePerRequest(d, mix), b: timePerRequest(d, big) };
-  });
+  }
+  const rounds = Number(process.env.ROUNDS ?? 3);
+  const runs = detectors.map(() => [] as { a: { p50: number; p99: number }; b: { p50: number; p99: number } }[]);
+  for (let round = 0; round < rounds; round++) {
+    // Interleaved, the order reversed every other round: machine load drifts alike over every detector.
+    const order = detectors.map((_, i) => i);
+    if (round % 2 === 1) order.reverse();
+    for (const i of order)
+      runs[i]!.push({ a: timePerRequest(detectors[i]!, mix), b: timePerRequest(detectors[i]!, big) });
+  }
+  const median = (xs: number[]): number => xs.sort((x, y) => x - y)[xs.length >> 1]!;
+  const measured = detectors.map((d, i) => ({
+    d,
+    a: { p50: median(runs[i]!.map((r) => r.a.p50)), p99: median(runs[i]!.map((r) => r.a.p99)) },
+    b: { p50: median(runs[i]!.map((r) => r.b.p50)), p99: median(runs[i]!.map((r) => r.b.p99)) },
+  }));
   const ee = measured.find((m) => m.d.name === 'Kong-EE-style regexes')!.a.p50;
+  const base = measured.find((m) => m.d.name === 'CRS 4 baseline');
+  const now = measured.find((m) => m.d.name === 'Bulwark CRS 4');
+  if (base !== undefined && now !== undefined) {
+    console.log(
+      `Bulwark CRS 4 / baseline (same run): mix p50 ${(now.a.p50 / base.a.p50).toFixed(2)}×, ` +
+        `mix p99 ${(now.a.p99 / base.a.p99).toFixed(2)}×, 10 KB p50 ${(now.b.p50 / base.b.p50).toFixed(2)}×, ` +
+        `10 KB p99 ${(now.b.p99 / base.b.p99).toFixed(2)}×`,
+    );
+  }
   for (const { d, a, b } of measured) {
     const ratio = (a.p50 / ee).toFixed(1);
     rows.push([d.name, a.p50.toFixed(0), a.p99.toFixed(0), b.p50.toFixed(0), b.p99.toFixed(0), `${ratio}×`]);
@@ -206,6 +237,21 @@ class MapEdgesPhraseMatcher {
     }
     return -1;
   }
+}
+
+/** The CRS engine of another build (BASELINE_DIST: its dist/ directory), compiled from the same rules. */
+function loadBaseline(dist: string, rulesDir: string): { evaluate(values: RequestValue[]): { score: number } } {
+  const root = resolve(dist, 'js/plugins/bulwark-threat-protection');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- another build, chosen at run time
+  const compile = require(join(root, 'crs/compile')) as { compileCrsDirectory: typeof compileCrsDirectory };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const engine = require(join(root, 'crs/engine')) as { CrsEngine: typeof CrsEngine };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const lib = require(join(root, 'libinjection')) as { LIBINJECTION_DETECTORS: typeof LIBINJECTION_DETECTORS };
+  return new engine.CrsEngine(compile.compileCrsDirectory(rulesDir), {
+    paranoiaLevel: 1,
+    detectors: lib.LIBINJECTION_DETECTORS,
+  });
 }
 
 function phraseMatcherAB(mix: RequestSnapshot[]): void {

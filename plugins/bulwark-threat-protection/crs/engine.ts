@@ -1,15 +1,17 @@
 // Runs compiled CRS rules over a request's values and scores them as CRS does (anomaly scoring: each matching
 // rule adds its severity's score; the request is blocked at the threshold). Regex rules that share a collection and
-// a transformation chain run as one RE2 set (one linear pass per value and chain); each value's transformations
-// are computed once per chain prefix. Values made only of the fast-path alphabet skip the rules proven unable
+// a transformation chain run as one RE2 set (one linear pass per value and chain), behind a literal prefilter run
+// once per distinct transformed string. Each value's transformations are computed once per chain prefix, a
+// transformation whose trigger chars are absent is skipped, and chains that reach the same string by different
+// prefixes share the next step's result. Values made only of the fast-path alphabet skip the rules proven unable
 // to match them (compile.ts canMatchOver).
 import { RE2Set } from 're2js';
 import type { CompiledRule, CompiledRuleSet, Operator, Target } from './compile';
-import { valueTier } from './compile';
+import { isFastPathChar, isProseChar } from './compile';
 import { PhraseMatcher } from './aho-corasick';
 import { literalsCost } from './literal-prefilter';
 import { COLLECTIONS, type Collection, type RequestValue, variableName } from './model';
-import { TRANSFORMS } from './transforms';
+import { CHAR_FIRST_FREE_BIT, charBits, TRANSFORMS, TRIGGERS, type Transform } from './transforms';
 import { runToEnd, type Steps } from '../../lib/time-slices';
 
 export interface Detectors {
@@ -71,23 +73,38 @@ interface RuleSetChunk {
 
 interface Group {
   transforms: readonly string[];
+  steps: ChainSteps;
   /** Rules run through `sets` (plain `@rx`); `setRules[offset + i]` is a chunk's pattern i. Rules without usable
    * literals come first (their chunks always run), then the others by literal. */
   setRules: CompiledRule[];
   sets: RuleSetChunk[];
-  /** The literals of the prefiltered set rules, in one automaton; `literalRules[k]`: the setRules indices that
-   * literal k admits. Undefined without a prefilter. */
-  literals?: PhraseMatcher;
-  literalRules: number[][];
-  /** Per setRules index: whether a literal of it occurred in the current value (cleared after each value). */
+  /** Per setRules index: whether a literal of it occurred in the current value (cleared after each value); empty
+   * when no set rule of the group is prefiltered. */
   admitted: Uint8Array;
   /** Rules run one by one (phrase lists, detectors, negated or multiMatch operators). */
   singles: CompiledRule[];
+  /** Per single: a multiMatch `@rx` rule's literals (literal-prefilter.ts), checked on each step before the regex
+   * runs; undefined otherwise or without a prefilter. */
+  singleLiterals: (PhraseMatcher | undefined)[];
+}
+
+/** The groups of one tier of a collection, with the literals of all their prefiltered set rules in one automaton:
+ * it runs once per distinct transformed string of a value (chains that leave a value alike share the pass). */
+interface GroupList {
+  groups: Group[];
+  /** Undefined without a prefilter (or no prefiltered rule). */
+  literals?: PhraseMatcher;
+  /** Per literal k of `literals`: the (group index, setRules index) pairs it admits, flattened. */
+  literalOwners: Int32Array[];
 }
 
 interface CollectionPlan {
   /** By value tier (compile.ts valueTier): rules a fast-path value may match, a prose value, any value. */
-  tiers: [Group[], Group[], Group[]];
+  tiers: [GroupList, GroupList, GroupList];
+  /** Per tier, per group, per single: 1 when the rule applies to every value of the collection (its targets name
+   * the whole collection, and neither its own `!` targets nor a configured exclusion names the collection), so
+   * the per-value applies() check is skipped; 0: check. Per engine (exclusions differ; groups are shared). */
+  singleApplies: [Uint8Array[], Uint8Array[], Uint8Array[]];
 }
 
 function keyMatches(t: Target, name: string): boolean {
@@ -117,21 +134,36 @@ function prefilterLiterals(rule: CompiledRule): readonly string[] | undefined {
 /** Expected-hit weight (literal-prefilter.ts literalsCost) above which a rule is not worth prefiltering. */
 const MAX_LITERALS_COST = 0.5;
 
-function* buildGroups(rules: readonly CompiledRule[], prefilter: boolean): Steps<Group[]> {
+function* buildGroups(rules: readonly CompiledRule[], prefilter: boolean): Steps<GroupList> {
   const byChain = new Map<string, Group>();
   for (const rule of rules) {
     const key = rule.transforms.join(',');
     let group = byChain.get(key);
     if (group === undefined) {
-      group = { transforms: rule.transforms, setRules: [], sets: [], singles: [], literalRules: [], admitted: EMPTY };
+      group = {
+        transforms: rule.transforms,
+        steps: chainSteps(rule.transforms),
+        setRules: [],
+        sets: [],
+        singles: [],
+        singleLiterals: [],
+        admitted: EMPTY,
+      };
       byChain.set(key, group);
     }
     if (rule.operator.kind === 'rx' && !rule.negated && !rule.multiMatch) group.setRules.push(rule);
-    else group.singles.push(rule);
+    else {
+      group.singles.push(rule);
+      const literals = prefilter && rule.multiMatch && !rule.negated ? prefilterLiterals(rule) : undefined;
+      group.singleLiterals.push(literals === undefined ? undefined : new PhraseMatcher(literals));
+    }
   }
-  for (const group of byChain.values()) {
-    const literalsOf = (r: CompiledRule): readonly string[] | undefined =>
-      prefilter ? prefilterLiterals(r) : undefined;
+  const groups = [...byChain.values()];
+  const literalsOf = (r: CompiledRule): readonly string[] | undefined => (prefilter ? prefilterLiterals(r) : undefined);
+  const literalIndex = new Map<string, number>();
+  const phrases: string[] = [];
+  const owners: number[][] = [];
+  for (const [g, group] of groups.entries()) {
     // Unfiltered rules first (they share chunks that always run), then the filtered ones, cheapest filters together.
     const unfiltered = group.setRules.filter((r) => literalsOf(r) === undefined);
     const filtered = group.setRules
@@ -146,21 +178,18 @@ function* buildGroups(rules: readonly CompiledRule[], prefilter: boolean): Steps
       chunks.push([offset, Math.min(SET_CHUNK, group.setRules.length - offset), false]);
     }
     if (filtered.length > 0) {
-      const index = new Map<string, number>();
-      const phrases: string[] = [];
       group.setRules.forEach((rule, i) => {
         for (const literal of literalsOf(rule) ?? []) {
-          let k = index.get(literal);
+          let k = literalIndex.get(literal);
           if (k === undefined) {
             k = phrases.length;
-            index.set(literal, k);
+            literalIndex.set(literal, k);
             phrases.push(literal);
-            group.literalRules.push([]);
+            owners.push([]);
           }
-          group.literalRules[k]!.push(i);
+          owners[k]!.push(g, i);
         }
       });
-      group.literals = new PhraseMatcher(phrases);
       group.admitted = new Uint8Array(group.setRules.length);
     }
     for (const [offset, count, always] of chunks) {
@@ -173,76 +202,180 @@ function* buildGroups(rules: readonly CompiledRule[], prefilter: boolean): Steps
       yield;
     }
   }
-  return [...byChain.values()];
+  return {
+    groups,
+    literals: phrases.length > 0 ? new PhraseMatcher(phrases) : undefined,
+    literalOwners: owners.map((o) => Int32Array.from(o)),
+  };
 }
 
 const EMPTY = new Uint8Array(0);
 
 /**
- * Chain prefixes ("a", "a,b", "a,b,c") as small integers, assigned once per distinct prefix (chains are the compiled
- * rules' arrays, so identity is a stable key): a value's transformation results live in slots indexed by them
- * instead of a Map of string keys per value (per-value Maps and key strings were much of the engine's garbage).
+ * A transformation chain resolved once (chains are the compiled rules' arrays, so identity is a stable key): its
+ * prefixes ("a", "a,b", "a,b,c") as small integers, the slots a value's results live in (per-value Maps and key
+ * strings were much of the engine's garbage), and per step the function, its trigger chars and an id for the
+ * per-value memo of (input, transformation) results.
  */
-const PREFIX_IDS = new WeakMap<readonly string[], Int32Array>();
+interface ChainSteps {
+  readonly ids: Int32Array;
+  readonly fns: readonly Transform[];
+  /** TRIGGERS bits per step; -1: may change any string (base64Decode, sha1, …). */
+  readonly triggers: Int32Array;
+  readonly transformIds: Int32Array;
+}
+
+const CHAIN_STEPS = new WeakMap<readonly string[], ChainSteps>();
 const PREFIX_ID_BY_KEY = new Map<string, number>();
-function prefixIds(chain: readonly string[]): Int32Array {
-  let ids = PREFIX_IDS.get(chain);
-  if (ids === undefined) {
-    ids = Int32Array.from(chain, (_, i) => {
+const TRANSFORM_IDS = new Map<string, number>();
+
+function chainSteps(chain: readonly string[]): ChainSteps {
+  let steps = CHAIN_STEPS.get(chain);
+  if (steps === undefined) {
+    const ids = Int32Array.from(chain, (_, i) => {
       const key = chain.slice(0, i + 1).join(',');
       let id = PREFIX_ID_BY_KEY.get(key);
       if (id === undefined) {
         id = PREFIX_ID_BY_KEY.size;
         PREFIX_ID_BY_KEY.set(key, id);
         slotValues.push('');
+        slotBits.push(0);
         slotOwner.push(0);
       }
       return id;
     });
-    PREFIX_IDS.set(chain, ids);
+    const transformIds = Int32Array.from(chain, (name) => {
+      let id = TRANSFORM_IDS.get(name);
+      if (id === undefined) {
+        id = TRANSFORM_IDS.size;
+        TRANSFORM_IDS.set(name, id);
+        memoInput.push('');
+        memoOutput.push('');
+        memoBits.push(0);
+        memoOwner.push(0);
+      }
+      return id;
+    });
+    steps = {
+      ids,
+      fns: chain.map((name) => TRANSFORMS.get(name)!),
+      triggers: Int32Array.from(chain, (name) => TRIGGERS.get(name) ?? -1),
+      transformIds,
+    };
+    CHAIN_STEPS.set(chain, steps);
   }
-  return ids;
+  return steps;
 }
 
-/** Transformation results by prefix id, valid for the TransformCache whose generation is in slotOwner (the engine
- * is synchronous; a nested cache for chain links may take a slot over, and the outer one then computes it again). */
+/** Transformation results by prefix id (with their charBits), valid for the TransformCache whose generation is in
+ * slotOwner (the engine is synchronous; a nested cache for chain links may take a slot over, and the outer one then
+ * computes it again). */
 const slotValues: string[] = [];
+const slotBits: number[] = [];
 const slotOwner: number[] = [];
+/** Per transformation id, the last (input, output) of the cache whose generation is in memoOwner: chains that
+ * reach the same string by different prefixes (`[urlDecodeUni, lowercase]` on a value without `%`/`+`, and
+ * `[lowercase]`) transform it once. */
+const memoInput: string[] = [];
+const memoOutput: string[] = [];
+const memoBits: number[] = [];
+const memoOwner: number[] = [];
 let generations = 0;
 
-/** Applies transformation chains to one value, each prefix computed once. */
-class TransformCache {
-  private readonly generation = ++generations;
-  constructor(
-    private readonly value: string,
-    private readonly work?: WorkCounter,
-  ) {}
+/** Value tiers (compile.ts valueTier) as bits above the chars' ones, read in the same scan. */
+const NOT_FAST_PATH = 1 << CHAR_FIRST_FREE_BIT;
+const NOT_PROSE = 1 << (CHAR_FIRST_FREE_BIT + 1);
+const TIER_BITS = Int32Array.from({ length: 256 }, (_, c) =>
+  isFastPathChar(c) ? 0 : isProseChar(c) ? NOT_FAST_PATH : NOT_FAST_PATH | NOT_PROSE,
+);
 
-  get(chain: readonly string[]): string {
-    return this.prefix(chain, chain.length);
+/** Applies transformation chains to one value, each prefix computed once, transformations that cannot change a
+ * string skipped. */
+class TransformCache {
+  private generation = 0;
+  private value = '';
+  private bits = 0;
+  /** The value's tier (compile.ts valueTier): 0 fast path, 1 prose, 2 any. */
+  tier: 0 | 1 | 2 = 0;
+  constructor(private work?: WorkCounter) {}
+
+  /** Starts over on another value (one cache object serves every value of an evaluation). */
+  reset(value: string, work: WorkCounter | undefined): this {
+    this.generation = ++generations;
+    this.value = value;
+    this.work = work;
+    if (work !== undefined) work.transformBytes += value.length;
+    const bits = charBits(value, TIER_BITS, NOT_FAST_PATH | NOT_PROSE);
+    this.bits = bits;
+    this.tier = (bits & NOT_PROSE) !== 0 ? 2 : (bits & NOT_FAST_PATH) !== 0 ? 1 : 0;
+    return this;
   }
 
-  /** The value after the first `n` transformations of `chain` (0: the raw value). */
-  prefix(chain: readonly string[], n: number): string {
-    if (n === 0) return this.value;
-    const ids = prefixIds(chain);
+  get(chain: readonly string[], steps = chainSteps(chain)): string {
+    return this.prefix(steps, chain.length);
+  }
+
+  /** The value after the first `n` transformations of a chain (0: the raw value). */
+  prefix(steps: ChainSteps, n: number): string {
+    const ids = steps.ids;
     const generation = this.generation;
     // Longest prefix already computed, then the rest of the chain from there.
     let i = n - 1;
-    let result: string | undefined;
     for (; i >= 0; i--) {
-      if (slotOwner[ids[i]!] === generation) {
-        result = slotValues[ids[i]!];
+      const id = ids[i]!;
+      if (slotOwner[id] === generation) {
+        this.stepBits = slotBits[id]!;
         break;
       }
     }
-    if (result === undefined) result = this.value;
-    for (let j = i + 1; j < n; j++) {
-      if (this.work !== undefined) this.work.transformBytes += result.length;
-      result = TRANSFORMS.get(chain[j]!)!(result);
-      slotValues[ids[j]!] = result;
-      slotOwner[ids[j]!] = generation;
+    let result = i >= 0 ? slotValues[ids[i]!]! : this.start();
+    for (let j = i + 1; j < n; j++) result = this.advance(steps, j, result);
+    return result;
+  }
+
+  /** The raw value, to walk a chain from with advance. */
+  start(): string {
+    this.stepBits = this.bits;
+    return this.value;
+  }
+
+  /** charBits of the last string start or advance returned. */
+  private stepBits = 0;
+
+  /** The value after transformation `j` of a chain, from `input`: the value after the transformations before it
+   * (the last string start or advance returned). */
+  advance(steps: ChainSteps, j: number, input: string): string {
+    const id = steps.ids[j]!;
+    const generation = this.generation;
+    if (slotOwner[id] === generation) {
+      this.stepBits = slotBits[id]!;
+      return slotValues[id]!;
     }
+    let result = input;
+    let bits = this.stepBits;
+    const trigger = steps.triggers[j]!;
+    if (trigger === -1 || (trigger & bits) !== 0) {
+      const t = steps.transformIds[j]!;
+      if (memoOwner[t] === generation && memoInput[t] === input) {
+        result = memoOutput[t]!;
+        bits = memoBits[t]!;
+      } else {
+        if (this.work !== undefined) this.work.transformBytes += input.length;
+        result = steps.fns[j]!(input);
+        if (result !== input) {
+          if (this.work !== undefined) this.work.transformBytes += result.length;
+          bits = charBits(result);
+        }
+        memoInput[t] = input;
+        memoOutput[t] = result;
+        memoBits[t] = bits;
+        memoOwner[t] = generation;
+      }
+    }
+    slotValues[id] = result;
+    slotBits[id] = bits;
+    slotOwner[id] = generation;
+    this.stepBits = bits;
     return result;
   }
 }
@@ -261,7 +394,7 @@ function expandMacros(arg: string, captures: readonly string[] | undefined): str
  * Built groups per rule set and list of rule ids, process-wide: read-only after building (the RE2 sets' DFA caches
  * only grow, within SET_DFA_MEMORY), so engines share them. Dropped with the rule set (config.ts caches 16).
  */
-const GROUPS_BY_RULE_SET = new WeakMap<CompiledRuleSet, Map<string, Group[]>>();
+const GROUPS_BY_RULE_SET = new WeakMap<CompiledRuleSet, Map<string, GroupList>>();
 
 interface Plan {
   active: CompiledRule[];
@@ -297,17 +430,17 @@ function* planSteps(ruleSet: CompiledRuleSet, options: EngineOptions): Steps<Pla
   // (configs that differ in mode, limits, target exclusions): RE2 sets are costly to build (seconds for CRS 4).
   let built = GROUPS_BY_RULE_SET.get(ruleSet);
   if (built === undefined) {
-    built = new Map<string, Group[]>();
+    built = new Map<string, GroupList>();
     GROUPS_BY_RULE_SET.set(ruleSet, built);
   }
   const cache = built;
   const prefilter = options.literalPrefilter !== false;
-  function* groupsFor(rules: CompiledRule[]): Steps<Group[]> {
+  function* groupsFor(rules: CompiledRule[]): Steps<GroupList> {
     const key = `${prefilter ? 'p' : 'n'}:${rules.map((r) => r.id).join(',')}`;
     let groups = cache.get(key);
     if (groups === undefined) {
       groups = yield* buildGroups(rules, prefilter);
-      for (const group of groups) {
+      for (const group of groups.groups) {
         // With the prefilter, a set rule whose literal occurred alone in its chunk runs on its own regex.
         for (const rule of group.setRules) yield* warmRegexes(rule, !prefilter);
         for (const rule of group.singles) yield* warmRegexes(rule, false);
@@ -320,13 +453,25 @@ function* planSteps(ruleSet: CompiledRuleSet, options: EngineOptions): Steps<Pla
   for (const collection of COLLECTIONS) {
     const rules = active.filter((r) => r.targets.some((t) => t.collection === collection));
     if (rules.length === 0) continue;
-    plans.set(collection, {
-      tiers: [
-        yield* groupsFor(rules.filter((r) => !r.fastPathImmune)),
-        yield* groupsFor(rules.filter((r) => !r.proseImmune)),
-        yield* groupsFor(rules),
-      ],
-    });
+    const tiers: CollectionPlan['tiers'] = [
+      yield* groupsFor(rules.filter((r) => !r.fastPathImmune)),
+      yield* groupsFor(rules.filter((r) => !r.proseImmune)),
+      yield* groupsFor(rules),
+    ];
+    const appliesToAll = (rule: CompiledRule): number => {
+      const mine = rule.targets.filter((t) => t.collection === collection);
+      const whole = mine.some((t) => t.key === undefined);
+      const excluded =
+        rule.excluded.some((t) => t.collection === collection) ||
+        (options.exclusions ?? []).some(
+          (e) => e.targets?.some((t) => t.collection === collection) === true && idSelected(e, rule.id),
+        );
+      return whole && !excluded ? 1 : 0;
+    };
+    const singleApplies = tiers.map((list) =>
+      list.groups.map((g) => Uint8Array.from(g.singles, appliesToAll)),
+    ) as CollectionPlan['singleApplies'];
+    plans.set(collection, { tiers, singleApplies });
   }
   return { active, inactive, plans };
 }
@@ -348,13 +493,11 @@ export class CrsEngine {
     this.activeRules = plan.active;
     this.inactiveRules = plan.inactive;
     this.plans = plan.plans;
-    if (options.literalPrefilter !== false) {
-      for (const rule of plan.active) {
-        if (!rule.multiMatch || rule.negated) continue;
-        const literals = prefilterLiterals(rule);
-        if (literals !== undefined) this.multiMatchLiterals.set(rule, new PhraseMatcher(literals));
-      }
-    }
+    let maxGroups = 0;
+    for (const p of plan.plans.values())
+      for (const list of p.tiers) maxGroups = Math.max(maxGroups, list.groups.length);
+    this.groupStringIndex = new Int32Array(maxGroups);
+    this.filtering = new Uint8Array(maxGroups);
   }
 
   /** The engine as steps (one per RE2 set and regex built), for lib/time-slices.ts runInSlices. */
@@ -373,11 +516,17 @@ export class CrsEngine {
   }
 
   private work: WorkCounter | undefined;
-  /** multiMatch `@rx` rules' literals (literal-prefilter.ts), checked on each step before the regex runs. */
-  private readonly multiMatchLiterals = new Map<CompiledRule, PhraseMatcher>();
+  /** The transformation cache of the value being evaluated (evaluate is synchronous). */
+  private readonly cache = new TransformCache();
   /** Scratch for the literal automata (evaluate is synchronous): a flag per literal, the literals found. */
   private seen = new Uint8Array(0);
   private readonly foundLiterals: number[] = [];
+  /** Scratch per value: each group's transformed string, the distinct ones, per group the index of its string
+   * among them, and per distinct string whether the literal automaton could read it. */
+  private readonly groupStrings: string[] = [];
+  private readonly distinct: string[] = [];
+  private readonly groupStringIndex: Int32Array;
+  private readonly filtering: Uint8Array;
   private seenLiterals(matcher: PhraseMatcher): Uint8Array {
     if (this.seen.length < matcher.phrases.length) this.seen = new Uint8Array(matcher.phrases.length);
     return this.seen;
@@ -443,7 +592,7 @@ export class CrsEngine {
     let caps = captures;
     for (const link of rule.chain) {
       const input = link.input === 'matched' ? matchedValue : (caps?.[link.input] ?? '');
-      const value = new TransformCache(input, this.work).get(link.transforms);
+      const value = new TransformCache().reset(input, this.work).get(link.transforms);
       const r = this.runOperator(link.operator, link.negated, value, link.capture, caps);
       if (!r.matched) return false;
       if (link.capture && r.captures !== undefined) caps = r.captures;
@@ -451,17 +600,23 @@ export class CrsEngine {
     return true;
   }
 
-  /** Full evaluation of one rule on one value (used for everything but set hits' fast confirmation). */
-  private matchRule(rule: CompiledRule, cache: TransformCache): boolean {
+  /** Full evaluation of one rule on one value (used for everything but set hits' fast confirmation); `literals`:
+   * a multiMatch rule's (Group.singleLiterals), `steps`: its chain's, resolved ahead. */
+  private matchRule(
+    rule: CompiledRule,
+    cache: TransformCache,
+    literals?: PhraseMatcher,
+    steps = chainSteps(rule.transforms),
+  ): boolean {
     const wantCaptures = rule.chain.length > 0;
     if (rule.multiMatch) {
       // ModSecurity's multiMatch: the operator runs after each transformation step (the prefixes are the cached
       // values other rules' chains share). A step that changed nothing gives the same verdict again (most values:
       // no escapes to decode), and a regex whose literals are absent from a step cannot match it.
-      const literals = this.multiMatchLiterals.get(rule);
       let previous: string | undefined;
+      let step = cache.start();
       for (let i = 0; i <= rule.transforms.length; i++) {
-        const step = cache.prefix(rule.transforms, i);
+        if (i > 0) step = cache.advance(steps, i - 1, step);
         if (step === previous) continue;
         previous = step;
         if (literals !== undefined) {
@@ -473,7 +628,7 @@ export class CrsEngine {
       }
       return false;
     }
-    const value = cache.get(rule.transforms);
+    const value = cache.get(rule.transforms, steps);
     const r = this.runOperator(rule.operator, rule.negated, value, wantCaptures);
     return r.matched && (rule.chain.length === 0 || this.runChain(rule, value, r.captures));
   }
@@ -508,24 +663,52 @@ export class CrsEngine {
     for (const v of values) {
       const plan = this.plans.get(v.collection);
       if (plan === undefined || v.value === '') continue;
-      const groups = plan.tiers[valueTier(v.value)];
-      const cache = new TransformCache(v.value, work);
-      for (const group of groups) {
-        if (group.sets.length > 0) {
-          const transformed = cache.get(group.transforms);
-          const literals = group.literals;
-          const admitted = group.admitted;
-          // Without usable literals (or with a char the automaton cannot read) every chunk runs.
-          let filtering = false;
-          if (literals !== undefined) {
-            if (work !== undefined) work.matcherBytes += transformed.length;
-            filtering = literals.collect(transformed, this.seenLiterals(literals), this.foundLiterals);
-            for (const k of this.foundLiterals) {
-              this.seen[k] = 0;
-              for (const i of group.literalRules[k]!) admitted[i] = 1;
+      const cache = this.cache.reset(v.value, work);
+      const list = plan.tiers[cache.tier];
+      const singleApplies = plan.singleApplies[cache.tier];
+      const groups = list.groups;
+      const literals = list.literals;
+      // Each group's transformed string; with the prefilter, the distinct ones get one pass of the tier's literal
+      // automaton, which admits the rules of every group whose string it is.
+      const strings = this.groupStrings;
+      const stringIndex = this.groupStringIndex;
+      let distinctCount = 0;
+      for (let g = 0; g < groups.length; g++) {
+        const group = groups[g]!;
+        if (group.sets.length === 0) continue;
+        const transformed = cache.get(group.transforms, group.steps);
+        strings[g] = transformed;
+        if (literals === undefined || group.admitted.length === 0) continue;
+        let d = 0;
+        while (d < distinctCount && this.distinct[d] !== transformed) d++;
+        if (d === distinctCount) this.distinct[distinctCount++] = transformed;
+        stringIndex[g] = d;
+      }
+      if (literals !== undefined) {
+        const seen = this.seenLiterals(literals);
+        const found = this.foundLiterals;
+        for (let d = 0; d < distinctCount; d++) {
+          const transformed = this.distinct[d]!;
+          if (work !== undefined) work.matcherBytes += transformed.length;
+          // Without usable literals (a char the automaton cannot read) every chunk runs.
+          this.filtering[d] = literals.collect(transformed, seen, found) ? 1 : 0;
+          for (const k of found) {
+            seen[k] = 0;
+            const owners = list.literalOwners[k]!;
+            for (let o = 0; o < owners.length; o += 2) {
+              const g = owners[o]!;
+              if (stringIndex[g] === d) groups[g]!.admitted[owners[o + 1]!] = 1;
             }
-            this.foundLiterals.length = 0;
           }
+          found.length = 0;
+        }
+      }
+      for (let g = 0; g < groups.length; g++) {
+        const group = groups[g]!;
+        if (group.sets.length > 0) {
+          const transformed = strings[g]!;
+          const admitted = group.admitted;
+          const filtering = literals !== undefined && admitted.length > 0 && this.filtering[stringIndex[g]!] === 1;
           for (const chunk of group.sets) {
             if (filtering && !chunk.always) {
               // Only rules one of whose literals occurred can match: none → skip, one → run it alone.
@@ -557,12 +740,15 @@ export class CrsEngine {
               record(rule, v);
             }
           }
-          if (literals !== undefined) admitted.fill(0);
+          if (admitted.length > 0) admitted.fill(0);
         }
-        for (const rule of group.singles) {
+        const singles = group.singles;
+        const applies = singleApplies[g]!;
+        for (let i = 0; i < singles.length; i++) {
+          const rule = singles[i]!;
           if (hits.get(rule.id)?.locations.length === MAX_LOCATIONS) continue;
-          if (!this.applies(rule, v)) continue;
-          if (this.matchRule(rule, cache)) record(rule, v);
+          if (applies[i] === 0 && !this.applies(rule, v)) continue;
+          if (this.matchRule(rule, cache, group.singleLiterals[i], group.steps)) record(rule, v);
         }
       }
     }

@@ -464,3 +464,87 @@ export const SAFE_ALPHABET_PRESERVING: ReadonlySet<string> = new Set([
   'normalisepathwin',
   'trim',
 ]);
+
+/**
+ * Which characters a string holds, as bits (one scan): a transformation whose trigger characters (TRIGGERS) are all
+ * absent returns its input unchanged, so the engine skips it without running it (each transformation would scan
+ * the string again to find that out).
+ */
+export const CHAR_PERCENT = 1 << 0;
+export const CHAR_PLUS = 1 << 1;
+export const CHAR_AMPERSAND = 1 << 2;
+export const CHAR_BACKSLASH = 1 << 3;
+export const CHAR_NUL = 1 << 4;
+/** 0x80 and above (a char above 0xFF included). */
+export const CHAR_HIGH = 1 << 5;
+export const CHAR_UPPER = 1 << 6;
+/** isSpace: 0x09-0x0D, space, 0xA0. */
+export const CHAR_SPACE = 1 << 7;
+export const CHAR_SLASH = 1 << 8;
+export const CHAR_STAR = 1 << 9;
+export const CHAR_HASH = 1 << 10;
+export const CHAR_DASH = 1 << 11;
+/** cmdLine's other changed characters: `"`, `'`, `^`, `,`, `;`. */
+export const CHAR_CMDLINE = 1 << 12;
+/** Bits above the character bits, free for callers' own classes (engine.ts: value tiers). */
+export const CHAR_FIRST_FREE_BIT = 13;
+
+const CHAR_BITS = new Int32Array(256);
+for (let c = 0; c < 256; c++) {
+  let bits = 0;
+  if (c === 0x25) bits |= CHAR_PERCENT;
+  if (c === 0x2b) bits |= CHAR_PLUS;
+  if (c === 0x26) bits |= CHAR_AMPERSAND;
+  if (c === 0x5c) bits |= CHAR_BACKSLASH;
+  if (c === 0) bits |= CHAR_NUL;
+  if (c >= 0x80) bits |= CHAR_HIGH;
+  if (c >= 0x41 && c <= 0x5a) bits |= CHAR_UPPER;
+  if (isSpace(c)) bits |= CHAR_SPACE;
+  if (c === 0x2f) bits |= CHAR_SLASH;
+  if (c === 0x2a) bits |= CHAR_STAR;
+  if (c === 0x23) bits |= CHAR_HASH;
+  if (c === 0x2d) bits |= CHAR_DASH;
+  if (c === 0x22 || c === 0x27 || c === 0x5e || c === 0x2c || c === 0x3b) bits |= CHAR_CMDLINE;
+  CHAR_BITS[c] = bits;
+}
+
+/** The CHAR_* bits of the bytes of `s`, or'ed with `extra[c]` per byte (a char above 0xFF: `aboveByte`). */
+export function charBits(s: string, extra?: Int32Array, aboveByte = 0): number {
+  let bits = 0;
+  if (extra === undefined) {
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      bits |= c > 0xff ? CHAR_HIGH : CHAR_BITS[c]!;
+    }
+    return bits;
+  }
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    bits |= c > 0xff ? CHAR_HIGH | aboveByte : CHAR_BITS[c]! | extra[c]!;
+  }
+  return bits;
+}
+
+/** Transformations that can change a string only when it holds one of these chars (else they return the input). */
+export const TRIGGERS: ReadonlyMap<string, number> = new Map<string, number>([
+  ['lowercase', CHAR_UPPER],
+  ['urldecode', CHAR_PERCENT | CHAR_PLUS],
+  ['urldecodeuni', CHAR_PERCENT | CHAR_PLUS],
+  ['htmlentitydecode', CHAR_AMPERSAND],
+  ['jsdecode', CHAR_BACKSLASH],
+  ['cssdecode', CHAR_BACKSLASH],
+  ['escapeseqdecode', CHAR_BACKSLASH],
+  ['removenulls', CHAR_NUL],
+  ['replacenulls', CHAR_NUL],
+  ['utf8tounicode', CHAR_HIGH],
+  ['compresswhitespace', CHAR_SPACE],
+  ['removewhitespace', CHAR_SPACE],
+  ['replacecomments', CHAR_SLASH],
+  ['removecommentschar', CHAR_HASH | CHAR_DASH | CHAR_SLASH | CHAR_STAR],
+  ['cmdline', CHAR_CMDLINE | CHAR_BACKSLASH | CHAR_SPACE | CHAR_UPPER],
+  ['normalizepath', CHAR_SLASH],
+  ['normalisepath', CHAR_SLASH],
+  ['normalizepathwin', CHAR_SLASH | CHAR_BACKSLASH],
+  ['normalisepathwin', CHAR_SLASH | CHAR_BACKSLASH],
+  ['trim', CHAR_SPACE],
+]);

@@ -9,6 +9,7 @@ import {
   isFastPathValue,
 } from '../../../plugins/bulwark-threat-protection/crs/compile';
 import { CrsEngine } from '../../../plugins/bulwark-threat-protection/crs/engine';
+import type { RequestValue } from '../../../plugins/bulwark-threat-protection/crs/model';
 import { parseActions, parseSecRules } from '../../../plugins/bulwark-threat-protection/crs/secrules';
 import * as t from '../../../plugins/bulwark-threat-protection/crs/transforms';
 
@@ -207,6 +208,29 @@ describe.each([
       byId.evaluate([{ collection: 'ARGS_GET', name: 'file', value: v }]).matches.filter((m) => lfiIds.has(m.id)),
     ).toEqual([]);
   });
+
+  run(
+    "a rule's own `!` target and a configured exclusion still apply to rules run one by one (multiMatch, @pm)",
+    () => {
+      // The engine skips the per-value target check for rules that apply to a whole collection: not for these.
+      const set = compileCrsDirectory(dir);
+      const engine = new CrsEngine(set, { paranoiaLevel: 1 });
+      const traversal = '../../../../etc/passwd';
+      const idsOn = (e: CrsEngine, v: RequestValue): number[] => e.evaluate([v]).matches.map((m) => m.id);
+      // 930110 (multiMatch) targets REQUEST_HEADERS|!REQUEST_HEADERS:Referer.
+      expect(idsOn(engine, { collection: 'REQUEST_HEADERS', name: 'user-agent', value: traversal })).toContain(930110);
+      expect(idsOn(engine, { collection: 'REQUEST_HEADERS', name: 'referer', value: traversal })).not.toContain(930110);
+      const excluded = new CrsEngine(set, {
+        paranoiaLevel: 1,
+        exclusions: [{ ruleIds: new Set([930110, 930120]), targets: [{ collection: 'ARGS_GET', key: 'file' }] }],
+      });
+      const file = idsOn(excluded, { collection: 'ARGS_GET', name: 'file', value: traversal });
+      expect(file).not.toContain(930110);
+      expect(file).not.toContain(930120); // @pmFromFile lfi-os-files.data
+      const other = idsOn(excluded, { collection: 'ARGS_GET', name: 'other', value: traversal });
+      expect(other).toEqual(expect.arrayContaining([930110, 930120]));
+    },
+  );
 
   run(
     'the fast path skips only rules proven unable to match: a fast-path value gets the same verdict either way',

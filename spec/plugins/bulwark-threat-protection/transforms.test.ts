@@ -1,6 +1,16 @@
 // Edge cases of the two escape decoders, which follow two different ModSecurity transformations and share only
-// their `\xHH` branch: jsDecode (JavaScript escapes) and escapeSeqDecode (ANSI C escapes).
-import { escapeSeqDecode, jsDecode } from '../../../plugins/bulwark-threat-protection/crs/transforms';
+// their `\xHH` branch: jsDecode (JavaScript escapes) and escapeSeqDecode (ANSI C escapes). And the trigger chars
+// the engine skips transformations by: a transformation must return a string without them unchanged.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  charBits,
+  escapeSeqDecode,
+  jsDecode,
+  TRANSFORMS,
+  TRIGGERS,
+} from '../../../plugins/bulwark-threat-protection/crs/transforms';
+import { utf8Bytes } from '../../../plugins/bulwark-threat-protection/crs/model';
 
 describe('jsDecode (t:jsDecode)', () => {
   it.each([
@@ -36,5 +46,32 @@ describe('escapeSeqDecode (t:escapeSeqDecode)', () => {
     ['end\\', 'end\\'], // a trailing backslash stays
   ])('%j → %j', (input, expected) => {
     expect(escapeSeqDecode(input)).toBe(expected);
+  });
+});
+
+describe('transformation triggers (the engine skips a transformation whose trigger chars are absent)', () => {
+  const FIXTURES = join(__dirname, '../../fixtures');
+  const corpus = [
+    'attacks/sqli.txt',
+    'attacks/xss.txt',
+    'attacks/traversal.txt',
+    'attacks/cmdi.txt',
+    'attacks/nosqli.txt',
+  ]
+    .flatMap((f) => readFileSync(join(FIXTURES, f), 'utf8').split('\n'))
+    .concat(readFileSync(join(FIXTURES, 'benign/english-text.txt'), 'utf8').split('\n').slice(0, 1000))
+    .map(utf8Bytes);
+  // Every byte alone and between letters, a char above 0xFF, the corpus, and what each transformation makes of it
+  // (the engine applies triggers to intermediate results too).
+  const bytes = Array.from({ length: 256 }, (_, c) => String.fromCharCode(c));
+  const inputs = [...bytes, ...bytes.map((b) => `a${b}B${b}${b}`), '\u0100', 'x\u2028 y', ...corpus];
+  for (const s of corpus) for (const fn of TRANSFORMS.values()) inputs.push(fn(s));
+
+  test.each([...TRIGGERS])('%s returns its input when none of its trigger chars occurs', (name, trigger) => {
+    const fn = TRANSFORMS.get(name)!;
+    const changed = inputs.filter((s) => (charBits(s) & trigger) === 0 && fn(s) !== s);
+    expect(changed.slice(0, 5)).toEqual([]);
+    // The check can fail: inputs with the trigger chars exist that the transformation changes.
+    expect(inputs.some((s) => (charBits(s) & trigger) !== 0 && fn(s) !== s)).toBe(true);
   });
 });
