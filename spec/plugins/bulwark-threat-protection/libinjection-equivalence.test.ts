@@ -75,6 +75,8 @@ const PIECES = [
   ...['style=', 'javascript:', '&#106;', '&#x6a;', '&#', '/>', '</a>', '</', '<%', '%>', '<?', 'xmlns', 'XLINK:href='],
   ...['attributeName=', 'values=', 'ja\tvascript:', 'vbscript:', 'data:', 'view-source:', '<b', '<iframe', '<xss'],
   ...['<!xml', '<![if', '<!import', '<!entity', 'svg', 'scr\0ipt', '<a', 'formaction='],
+  // Words that `toUpperCase` turns into keywords: 'ı' → 'I', 'ſ' → 'S', 'ß' → "SS".
+  ...['unıon', 'ſelect', 'uſer', 'paßword', 'ınto', 'ıf', 'ıs', 'noT ın', 'ſleep', 'Unıon aLL', 'ſ', 'ßß'],
 ];
 
 function randomValues(count: number): string[] {
