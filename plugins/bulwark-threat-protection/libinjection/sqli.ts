@@ -20,7 +20,7 @@ import { CHAR_CLASS_NAMES, CHAR_CLASSES, FINGERPRINTS, KEYWORDS } from './sqli-d
 const code = (ch: string): number => ch.charCodeAt(0);
 
 // Token types: the char codes of libinjection's one-letter codes, which the fingerprints are made of (0: none).
-export const T = {
+const T = {
   none: 0,
   keyword: code('k'),
   union: code('U'),
@@ -65,6 +65,8 @@ const upper = (c: number): number => (c >= 97 && c <= 122 ? c - 32 : c);
 
 // FNV-1a, kept in int32 (0x811c9dc5 as a JS number is above int32 and would make the hash a double).
 const FNV_OFFSET = 0x811c9dc5 | 0;
+/** One FNV-1a step over an ASCII char, upper-cased (the tables are case-insensitive). */
+const hashStep = (h: number, c: number): number => Math.imul(h ^ upper(c), 16777619);
 
 /**
  * Case-insensitive lookup of a range of a string in a fixed upper-case word list, without slicing: open addressing
@@ -105,7 +107,7 @@ class WordTable<V> {
 
   private static hashOf(s: string, start: number, length: number, seed = FNV_OFFSET): number {
     let h = seed;
-    for (let i = start; i < start + length; i++) h = Math.imul(h ^ upper(s.charCodeAt(i)), 16777619);
+    for (let i = start; i < start + length; i++) h = hashStep(h, s.charCodeAt(i));
     return h;
   }
 
@@ -116,8 +118,13 @@ class WordTable<V> {
     for (let i = start; i < start + length; i++) {
       const c = s.charCodeAt(i);
       if (c >= 0x80) return upperKeepsNonAscii(c) ? this.missing : this.getExact(s, start, length);
-      h = Math.imul(h ^ upper(c), 16777619);
+      h = hashStep(h, c);
     }
+    return this.find(h, s, start, length);
+  }
+
+  /** `get` when the caller has hashed the range (`hashStep` over its chars from FNV_OFFSET), all chars < 0x80. */
+  find(h: number, s: string, start: number, length: number): V {
     if (length > this.maxLength) return this.missing;
     for (let slot = h & this.mask; ; slot = (slot + 1) & this.mask) {
       const index = this.slots[slot]!;
@@ -209,6 +216,8 @@ const FINGERPRINT_CHAR_INDEX = new Int8Array(128).fill(-1);
 for (let i = 0; i < FINGERPRINT_CHARS.length; i++) FINGERPRINT_CHAR_INDEX[code(FINGERPRINT_CHARS[i]!)] = i + 1;
 const FINGERPRINT_STRINGS = new Set(FINGERPRINTS.split(' ').map((f) => f.toUpperCase()));
 const FINGERPRINT_KEYS = new Set<number>();
+/** The listed fingerprints of up to 3 types, by key (15 bits): a table read instead of a Set lookup. */
+const SHORT_FINGERPRINTS = new Uint8Array(1 << 15);
 for (const f of FINGERPRINT_STRINGS) {
   let key = 0;
   for (let i = 0; i < f.length; i++) {
@@ -217,6 +226,7 @@ for (const f of FINGERPRINT_STRINGS) {
     key = key * 32 + index;
   }
   FINGERPRINT_KEYS.add(key);
+  if (f.length <= 3) SHORT_FINGERPRINTS[key] = 1;
 }
 
 export function isSqliFingerprint(fingerprint: string): boolean {
@@ -603,24 +613,35 @@ function parseBWord(st: SqliState): number {
   return end + 1;
 }
 
+/** The keyword type of s[start, start + length), hashed by the caller when `ascii` (see WordTable.find). */
+const keywordOf = (h: number, ascii: boolean, s: string, start: number, length: number): number =>
+  ascii ? KEYWORD_TYPES.find(h, s, start, length) : KEYWORD_TYPES.get(s, start, length);
+
+/** A word up to the next stop byte, a keyword when it is one; one pass that hashes as it scans. */
 function parseWord(st: SqliState): number {
   const { s, pos } = st;
-  const n = spanNotOf(s, pos, WORD_STOP);
   const t = st.current;
-  assign(t, T.bareword, pos, s, pos, n);
-  // "SELECT.1", "SELECT`col`": a keyword before '.' or '`' is a token of its own (in the kept 31 chars).
-  for (let i = 0; i < t.len; i++) {
-    const ch = s.charCodeAt(pos + i);
-    if (ch === 46 || ch === 96) {
-      const type = KEYWORD_TYPES.get(s, pos, i);
+  let h = FNV_OFFSET;
+  let ascii = true;
+  let i = pos;
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (WORD_STOP[c & 0xff] === 1) break;
+    // "SELECT.1", "SELECT`col`": a keyword before '.' or '`' is a token of its own (in the kept 31 chars).
+    if ((c === 46 || c === 96) && i - pos < TOKEN_SIZE - 1) {
+      const type = keywordOf(h, ascii, s, pos, i - pos);
       if (type !== T.none && type !== T.bareword) {
-        assign(t, type, pos, s, pos, i);
-        return pos + i;
+        assign(t, type, pos, s, pos, i - pos);
+        return i;
       }
     }
+    if (c >= 0x80) ascii = false;
+    else h = hashStep(h, c);
   }
-  if (n < TOKEN_SIZE) t.type = KEYWORD_TYPES.get(s, pos, n) || T.bareword;
-  return pos + n;
+  const n = i - pos;
+  assign(t, T.bareword, pos, s, pos, n);
+  if (n < TOKEN_SIZE) t.type = keywordOf(h, ascii, s, pos, n) || T.bareword;
+  return i;
 }
 
 /** `name` (MySQL): a bareword, or a function when the name is one. */
@@ -1146,7 +1167,8 @@ function hasSqliFingerprint(st: SqliState): boolean {
     key = key * 32 + index;
     chars++;
   }
-  return chars > 0 && FINGERPRINT_KEYS.has(key);
+  if (chars === 0) return false;
+  return chars <= 3 ? SHORT_FINGERPRINTS[key] === 1 : FINGERPRINT_KEYS.has(key);
 }
 
 /** The fingerprint is in the list, and none of the rules for ordinary text applies. */
