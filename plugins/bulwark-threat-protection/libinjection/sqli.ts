@@ -624,11 +624,13 @@ function parseWord(st: SqliState): number {
   let h = FNV_OFFSET;
   let ascii = true;
   let i = pos;
-  for (; i < s.length; i++) {
+  // The kept 31 chars: hashed for the keyword lookup, and "SELECT.1", "SELECT`col`": a keyword before '.' or '`'
+  // is a token of its own.
+  const kept = Math.min(s.length, pos + TOKEN_SIZE - 1);
+  for (; i < kept; i++) {
     const c = s.charCodeAt(i);
     if (WORD_STOP[c & 0xff] === 1) break;
-    // "SELECT.1", "SELECT`col`": a keyword before '.' or '`' is a token of its own (in the kept 31 chars).
-    if ((c === 46 || c === 96) && i - pos < TOKEN_SIZE - 1) {
+    if (c === 46 || c === 96) {
       const type = keywordOf(h, ascii, s, pos, i - pos);
       if (type !== T.none && type !== T.bareword) {
         assign(t, type, pos, s, pos, i - pos);
@@ -638,6 +640,8 @@ function parseWord(st: SqliState): number {
     if (c >= 0x80) ascii = false;
     else h = hashStep(h, c);
   }
+  // A longer word (base64, tokens) is a bareword: the rest is only scanned.
+  if (i === kept) i += spanNotOf(s, i, WORD_STOP);
   const n = i - pos;
   assign(t, T.bareword, pos, s, pos, n);
   if (n < TOKEN_SIZE) t.type = keywordOf(h, ascii, s, pos, n) || T.bareword;
