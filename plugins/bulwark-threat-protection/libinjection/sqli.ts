@@ -871,6 +871,7 @@ const EXPR_GROUP_COMMA = typeSet(T.expression, T.group, T.comma);
 const KEYWORD_EXPR_GROUP = typeSet(T.keyword, T.expression, T.group);
 const VALUE_OR_FUNCTION = typeSet(T.number, T.bareword, T.variable, T.string, T.func);
 
+/** The last comment seen by the fold in progress (one at a time per thread, as SHARED_STATE below). */
 const LAST_COMMENT = new Token();
 
 /**
@@ -1216,7 +1217,8 @@ function isSqliState(st: SqliState): boolean {
   return true;
 }
 
-// One state for every detectSqli call: the event loop runs one call at a time and nothing keeps the state.
+// One state for every detectSqli call: calls are synchronous and one at a time per thread (the engine's worker
+// thread has its own copy of this module), and nothing keeps the state after a call.
 const SHARED_STATE = new SqliState('', 0);
 
 /** Whether MySQL comment syntax was seen (then the input is parsed again in MySQL mode). */
