@@ -108,7 +108,8 @@ function engineAB(requests: RequestValue[][]): void {
 
 /**
  * Considered and not shipped (the figures say why): a bounded memo of SQLi verdicts for short values, and skipping
- * values that are one plain word. One pass over the values as called (fresh strings, as each request brings), so a
+ * values that are one plain word (never SQLi: the argument and its test are in
+ * spec/plugins/bulwark-threat-protection/libinjection-equivalence.test.ts). One pass over the values as called (fresh strings, as each request brings), so a
  * memo hits only on real repeats; the memo holds values of at most 32 chars, 2,048 entries, emptied when full.
  */
 function memoAndSkip(values: readonly string[]): void {
