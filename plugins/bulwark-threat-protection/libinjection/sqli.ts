@@ -365,9 +365,7 @@ export class SqliState {
     this.s = s;
     this.flags = flags;
     this.pos = 0;
-    // Only the types: a token is read only after tokenize() has filled it (it assigns every field); no type left
-    // from the previous value can show.
-    for (let i = 0; i < this.tokens.length; i++) this.tokens[i]!.type = T.none;
+    for (let i = 0; i < this.tokens.length; i++) assign(this.tokens[i]!, T.none, 0, '', 0, 0);
     this.current = this.tokens[0]!;
     this.statsCommentDdx = 0;
     this.statsCommentHash = 0;
