@@ -25,11 +25,36 @@ export type Html5Start = 'data' | 'value-no-quote' | 'value-single-quote' | 'val
 
 type State = (t: Html5Tokenizer) => Html5Token | undefined;
 
-// HTML whitespace as browsers treat it between attributes (NUL included, as libinjection does).
-const isSpace = (ch: string | undefined): boolean =>
-  ch === ' ' || ch === '\t' || ch === '\n' || ch === '\v' || ch === '\f' || ch === '\r' || ch === '\0';
 const isAlpha = (ch: string | undefined): boolean =>
   ch !== undefined && ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z'));
+
+// The scanning loops below test char codes against tables (these run per char of every value that has a quote,
+// '<' or '='): a char is in a table only if its code is below 256 and listed (exact chars, no byte masking).
+const charTable = (chars: string): Uint8Array => {
+  const table = new Uint8Array(256);
+  for (let i = 0; i < chars.length; i++) table[chars.charCodeAt(i)] = 1;
+  return table;
+};
+// HTML whitespace as browsers treat it between attributes (NUL included, as libinjection does).
+const SPACES = ' \t\n\v\f\r\0';
+const SPACE = charTable(SPACES);
+const END_TAG_NAME_STOP = charTable(`${SPACES}/>`);
+const TAG_NAME_STOP = charTable(' \t\n\v\f\r/>'); // NUL is kept in tag names
+const ATTRIBUTE_NAME_STOP = charTable(`${SPACES}/>=`);
+const UNQUOTED_VALUE_STOP = charTable(`${SPACES}>`);
+const inTable = (table: Uint8Array, c: number): boolean => c < 256 && table[c] === 1;
+
+/** The first index from `i` whose char is in `stop` (or the end). */
+function scanUntil(s: string, i: number, stop: Uint8Array): number {
+  while (i < s.length && !inTable(stop, s.charCodeAt(i))) i++;
+  return i;
+}
+
+/** The first index from `i` that is not a space (or the end). */
+function skipSpaces(s: string, i: number): number {
+  while (i < s.length && inTable(SPACE, s.charCodeAt(i))) i++;
+  return i;
+}
 
 export class Html5Tokenizer {
   pos = 0;
@@ -135,8 +160,7 @@ function stateEndTagOpen(t: Html5Tokenizer): Html5Token | undefined {
     t.go(stateBogusComment);
     return undefined;
   }
-  let i = pos;
-  while (i < s.length && !isSpace(s[i]) && s[i] !== '/' && s[i] !== '>') i++;
+  const i = scanUntil(s, pos, END_TAG_NAME_STOP);
   t.pos = i;
   // Only "</name>" is a close tag token; "</name attr...>" reads on as a tag (libinjection's TAG_NAME_OPEN).
   const closed = i < s.length && s[i] === '>';
@@ -152,9 +176,8 @@ function stateTagCloseAfterEnd(t: Html5Tokenizer): Html5Token | undefined {
 
 function stateTagName(t: Html5Tokenizer): Html5Token | undefined {
   const { s, pos } = t;
-  let i = pos;
   // NUL bytes inside a tag name are kept (old browsers ignore them: <scr\0ipt>); xss.ts drops them.
-  while (i < s.length && (s[i] === '\0' || (!isSpace(s[i]) && s[i] !== '/' && s[i] !== '>'))) i++;
+  const i = scanUntil(s, pos, TAG_NAME_STOP);
   t.pos = i;
   t.go(stateBeforeAttributeName);
   return { type: 'TAG_NAME_OPEN', value: s.slice(pos, i) };
@@ -162,8 +185,7 @@ function stateTagName(t: Html5Tokenizer): Html5Token | undefined {
 
 function stateBeforeAttributeName(t: Html5Tokenizer): Html5Token | undefined {
   const { s } = t;
-  let i = t.pos;
-  while (i < s.length && isSpace(s[i])) i++;
+  const i = skipSpaces(s, t.pos);
   t.pos = i;
   if (i >= s.length) return stateEof(t);
   if (s[i] === '/') {
@@ -195,8 +217,7 @@ function stateSelfClosing(t: Html5Tokenizer): Html5Token | undefined {
 function stateAttributeName(t: Html5Tokenizer): Html5Token | undefined {
   const { s, pos } = t;
   // The first byte is part of the name even if it is '=' (WHATWG: unexpected-equals-sign-before-attribute-name).
-  let i = pos + 1;
-  while (i < s.length && !isSpace(s[i]) && s[i] !== '/' && s[i] !== '>' && s[i] !== '=') i++;
+  const i = scanUntil(s, pos + 1, ATTRIBUTE_NAME_STOP);
   t.pos = i;
   t.go(stateAfterAttributeName);
   return { type: 'ATTR_NAME', value: s.slice(pos, i) };
@@ -204,8 +225,7 @@ function stateAttributeName(t: Html5Tokenizer): Html5Token | undefined {
 
 function stateAfterAttributeName(t: Html5Tokenizer): Html5Token | undefined {
   const { s } = t;
-  let i = t.pos;
-  while (i < s.length && isSpace(s[i])) i++;
+  const i = skipSpaces(s, t.pos);
   t.pos = i;
   if (i >= s.length) return stateEof(t);
   if (s[i] === '=') {
@@ -219,8 +239,7 @@ function stateAfterAttributeName(t: Html5Tokenizer): Html5Token | undefined {
 
 function stateBeforeAttributeValue(t: Html5Tokenizer): Html5Token | undefined {
   const { s } = t;
-  let i = t.pos;
-  while (i < s.length && isSpace(s[i])) i++;
+  const i = skipSpaces(s, t.pos);
   t.pos = i;
   if (i >= s.length) return stateEof(t);
   const ch = s[i]!;
@@ -229,8 +248,7 @@ function stateBeforeAttributeValue(t: Html5Tokenizer): Html5Token | undefined {
     t.go(quotedValue(ch));
     return undefined;
   }
-  let j = i;
-  while (j < s.length && !isSpace(s[j]) && s[j] !== '>') j++;
+  const j = scanUntil(s, i, UNQUOTED_VALUE_STOP);
   t.pos = j;
   t.go(stateBeforeAttributeName);
   return { type: 'ATTR_VALUE', value: s.slice(i, j) };

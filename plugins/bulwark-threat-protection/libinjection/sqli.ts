@@ -7,37 +7,47 @@
 //
 // Work is linear in the input: every token consumes the bytes it scanned, the folding holds at most six tokens,
 // and is_sqli parses at most five times. Input is a byte string (one char per byte, as the engine's values are).
+//
+// Speed (this runs on every value of every request, several times per value for 942100's transformation steps):
+// nothing is allocated per token or per value on the common path. A token is a range of the input (or of a
+// literal), not a sliced string; types are char codes compared as integers, type sets are bit masks; keywords and
+// fingerprints are found by hashing the range upper-cased in place, not by `toUpperCase()` + Map. Where the old
+// string code had a Unicode corner (a char >= 0x80: `toUpperCase` maps 'ß' to "SS", 'ſ' to 'S'), the slow exact
+// expression still runs, so verdicts are those of the string implementation (scripts/bench/libinjection-reference,
+// checked by spec/plugins/bulwark-threat-protection/libinjection-equivalence.test.ts).
 import { CHAR_CLASS_NAMES, CHAR_CLASSES, FINGERPRINTS, KEYWORDS } from './sqli-data';
 
-// Token types: libinjection's one-letter codes, which the fingerprints are made of.
-export const T = {
-  none: '',
-  keyword: 'k',
-  union: 'U',
-  group: 'B',
-  expression: 'E',
-  sqlType: 't',
-  func: 'f',
-  bareword: 'n',
-  number: '1',
-  variable: 'v',
-  string: 's',
-  operator: 'o',
-  logicOperator: '&',
-  comment: 'c',
-  collate: 'A',
-  leftParens: '(',
-  rightParens: ')',
-  leftBrace: '{',
-  rightBrace: '}',
-  dot: '.',
-  comma: ',',
-  colon: ':',
-  semicolon: ';',
-  tsql: 'T',
-  unknown: '?',
-  evil: 'X',
-  backslash: '\\',
+const code = (ch: string): number => ch.charCodeAt(0);
+
+// Token types: the char codes of libinjection's one-letter codes, which the fingerprints are made of (0: none).
+const T = {
+  none: 0,
+  keyword: code('k'),
+  union: code('U'),
+  group: code('B'),
+  expression: code('E'),
+  sqlType: code('t'),
+  func: code('f'),
+  bareword: code('n'),
+  number: code('1'),
+  variable: code('v'),
+  string: code('s'),
+  operator: code('o'),
+  logicOperator: code('&'),
+  comment: code('c'),
+  collate: code('A'),
+  leftParens: code('('),
+  rightParens: code(')'),
+  leftBrace: code('{'),
+  rightBrace: code('}'),
+  dot: code('.'),
+  comma: code(','),
+  colon: code(':'),
+  semicolon: code(';'),
+  tsql: code('T'),
+  unknown: code('?'),
+  evil: code('X'),
+  backslash: code('\\'),
 } as const;
 
 const FLAG_QUOTE_NONE = 1;
@@ -50,53 +60,245 @@ const MAX_TOKENS = 5;
 /** Token text is kept up to 31 bytes, as libinjection's fixed token buffer. */
 const TOKEN_SIZE = 32;
 
-const KEYWORD_TYPES = new Map<string, string>(
-  KEYWORDS.split('\n').map((line) => {
-    const [word, type] = line.split('\u0001') as [string, string];
-    return [word, type];
-  }),
-);
-const FINGERPRINT_SET = new Set(FINGERPRINTS.split(' ').map((f) => f.toUpperCase()));
+/** ASCII upper case of a char code; other codes as they are (callers send chars >= 0x80 to the exact path). */
+const upper = (c: number): number => (c >= 97 && c <= 122 ? c - 32 : c);
 
-/** Keyword lookup, case-insensitive (the table is upper case). */
-function lookupWord(word: string): string {
-  return KEYWORD_TYPES.get(word.toUpperCase()) ?? T.none;
+// FNV-1a, kept in int32 (0x811c9dc5 as a JS number is above int32 and would make the hash a double).
+const FNV_OFFSET = 0x811c9dc5 | 0;
+/** One FNV-1a step over an ASCII char, upper-cased (the tables are case-insensitive). */
+const hashStep = (h: number, c: number): number => Math.imul(h ^ upper(c), 16777619);
+
+/**
+ * Case-insensitive lookup of a range of a string in a fixed upper-case word list, without slicing: open addressing
+ * over an FNV-1a hash of the ASCII-upper-cased chars. A range with a char >= 0x80 is looked up the way the string
+ * code did (`slice().toUpperCase()` in a Map), since `toUpperCase` maps some such chars to ASCII.
+ */
+class WordTable<V> {
+  private readonly words: string[] = [];
+  private readonly values: V[] = [];
+  private readonly slots: Int32Array;
+  private readonly mask: number;
+  private readonly exact = new Map<string, V>();
+  readonly maxLength: number;
+
+  constructor(
+    entries: Iterable<readonly [string, V]>,
+    private readonly missing: V,
+  ) {
+    const list = [...entries];
+    let size = 1;
+    while (size < list.length * 4) size *= 2;
+    this.slots = new Int32Array(size).fill(-1);
+    this.mask = size - 1;
+    let maxLength = 0;
+    for (const [word, value] of list) {
+      if (hasHighChar(word, 0, word.length)) throw new Error(`word list: ${word} is not ASCII`);
+      if (this.exact.has(word)) throw new Error(`word list: ${word} twice`);
+      this.exact.set(word, value);
+      maxLength = Math.max(maxLength, word.length);
+      let slot = WordTable.hashOf(word, 0, word.length) & this.mask;
+      while (this.slots[slot] !== -1) slot = (slot + 1) & this.mask;
+      this.slots[slot] = this.words.length;
+      this.words.push(word);
+      this.values.push(value);
+    }
+    this.maxLength = maxLength;
+  }
+
+  private static hashOf(s: string, start: number, length: number, seed = FNV_OFFSET): number {
+    let h = seed;
+    for (let i = start; i < start + length; i++) h = hashStep(h, s.charCodeAt(i));
+    return h;
+  }
+
+  /** The value of the word `s[start, start + length)` upper-cased. */
+  get(s: string, start: number, length: number): V {
+    if (length === 0) return this.missing;
+    let h = FNV_OFFSET;
+    for (let i = start; i < start + length; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) return upperKeepsNonAscii(c) ? this.missing : this.getExact(s, start, length);
+      h = hashStep(h, c);
+    }
+    return this.find(h, s, start, length);
+  }
+
+  /** `get` when the caller has hashed the range (`hashStep` over its chars from FNV_OFFSET), all chars < 0x80. */
+  find(h: number, s: string, start: number, length: number): V {
+    if (length > this.maxLength) return this.missing;
+    for (let slot = h & this.mask; ; slot = (slot + 1) & this.mask) {
+      const index = this.slots[slot]!;
+      if (index === -1) return this.missing;
+      const word = this.words[index]!;
+      if (word.length === length && sameUpper(word, 0, length, s, start)) return this.values[index]!;
+    }
+  }
+
+  /** The value of `a + ' ' + b` (two ranges joined by a space), as `get` of that string. */
+  getPair(a: string, aStart: number, aLength: number, b: string, bStart: number, bLength: number): V {
+    const length = aLength + 1 + bLength;
+    if (hasHighChar(a, aStart, aLength) || hasHighChar(b, bStart, bLength)) {
+      return this.getExact(`${a.slice(aStart, aStart + aLength)} ${b.slice(bStart, bStart + bLength)}`, 0, length);
+    }
+    if (length > this.maxLength) return this.missing;
+    const h = WordTable.hashOf(b, bStart, bLength, Math.imul(WordTable.hashOf(a, aStart, aLength) ^ 32, 16777619));
+    for (let slot = h & this.mask; ; slot = (slot + 1) & this.mask) {
+      const index = this.slots[slot]!;
+      if (index === -1) return this.missing;
+      const word = this.words[index]!;
+      if (
+        word.length === length &&
+        word.charCodeAt(aLength) === 32 &&
+        sameUpper(word, 0, aLength, a, aStart) &&
+        sameUpper(word, aLength + 1, bLength, b, bStart)
+      ) {
+        return this.values[index]!;
+      }
+    }
+  }
+
+  private getExact(s: string, start: number, length: number): V {
+    return this.exact.get(s.slice(start, start + length).toUpperCase()) ?? this.missing;
+  }
+}
+
+/**
+ * Whether `String.fromCharCode(c).toUpperCase()` (c >= 0x80) has a non-ASCII char: then a word holding c cannot
+ * equal an ASCII word upper-cased ('é' → 'É'), and only the few chars that upper-case to ASCII ('ß' → "SS",
+ * 'ı' → 'I', 'ſ' → 'S', ligatures) need the exact string path. Surrogates always take it. Filled on first sight.
+ */
+function upperKeepsNonAscii(c: number): boolean {
+  let known = UPPER_KEEPS_NON_ASCII[c]!;
+  if (known === 0) {
+    known = 2;
+    if (c < 0xd800 || c > 0xdfff) {
+      const u = String.fromCharCode(c).toUpperCase();
+      for (let i = 0; i < u.length; i++) if (u.charCodeAt(i) >= 0x80) known = 1;
+    }
+    UPPER_KEEPS_NON_ASCII[c] = known;
+  }
+  return known === 1;
+}
+/** Per UTF-16 code unit: 0 not yet seen, 1 upper case keeps a non-ASCII char, 2 it may not. */
+const UPPER_KEEPS_NON_ASCII = new Uint8Array(0x10000);
+
+function hasHighChar(s: string, start: number, length: number): boolean {
+  for (let i = start; i < start + length; i++) if (s.charCodeAt(i) >= 0x80) return true;
+  return false;
+}
+
+/** `word[from, from + length)` (upper case ASCII) equals `s` from `start`, ASCII-case-insensitively. */
+function sameUpper(word: string, from: number, length: number, s: string, start: number): boolean {
+  for (let i = 0; i < length; i++) if (upper(s.charCodeAt(start + i)) !== word.charCodeAt(from + i)) return false;
+  return true;
+}
+
+const KEYWORD_LIST = KEYWORDS.split('\n').map((line) => {
+  const [word, type] = line.split('\u0001') as [string, string];
+  return [word, code(type)] as const;
+});
+const KEYWORD_TYPES = new WordTable<number>(KEYWORD_LIST, T.none);
+/**
+ * The parts of multi-word keywords before a space ("AT", "AT TIME" of "AT TIME ZONE"): a token can merge with the
+ * next one ("AT" + "TIME") only if its text is one of them, which most tokens are not (a cheap first test).
+ */
+const MERGE_PREFIXES = new WordTable<boolean>(
+  [...new Set(KEYWORD_LIST.flatMap(([word]) => [...word.matchAll(/ /g)].map((m) => word.slice(0, m.index))))].map(
+    (prefix) => [prefix, true] as const,
+  ),
+  false,
+);
+
+// Fingerprints are compared upper-cased, as libinjection does (so 't' and 'T' meet). Each of the 5 types is packed
+// into 5 bits: the upper-cased type's index in FINGERPRINT_CHARS, + 1.
+const FINGERPRINT_CHARS = '&(),1:;ABETUXCFKNOSV';
+const FINGERPRINT_CHAR_INDEX = new Int8Array(128).fill(-1);
+for (let i = 0; i < FINGERPRINT_CHARS.length; i++) FINGERPRINT_CHAR_INDEX[code(FINGERPRINT_CHARS[i]!)] = i + 1;
+const FINGERPRINT_STRINGS = new Set(FINGERPRINTS.split(' ').map((f) => f.toUpperCase()));
+const FINGERPRINT_KEYS = new Set<number>();
+/** The listed fingerprints of up to 3 types, by key (15 bits): a table read instead of a Set lookup. */
+const SHORT_FINGERPRINTS = new Uint8Array(1 << 15);
+for (const f of FINGERPRINT_STRINGS) {
+  let key = 0;
+  for (let i = 0; i < f.length; i++) {
+    const index = FINGERPRINT_CHAR_INDEX[code(f[i]!)]!;
+    if (index < 0) throw new Error(`libinjection data: fingerprint ${f} has an unexpected type`);
+    key = key * 32 + index;
+  }
+  FINGERPRINT_KEYS.add(key);
+  if (f.length <= 3) SHORT_FINGERPRINTS[key] = 1;
 }
 
 export function isSqliFingerprint(fingerprint: string): boolean {
-  return fingerprint.length > 0 && FINGERPRINT_SET.has(fingerprint.toUpperCase());
+  return fingerprint.length > 0 && FINGERPRINT_STRINGS.has(fingerprint.toUpperCase());
 }
 
-export interface Token {
-  type: string;
-  pos: number;
-  /** The token's text, at most TOKEN_SIZE - 1 bytes. */
-  val: string;
+/**
+ * A token: its type, and its text as a range of `src` (the input, or a literal such as a merged "UNION ALL"), at
+ * most TOKEN_SIZE - 1 chars. `val` makes the string, for the rare paths and the tests.
+ */
+export class Token {
+  type = 0;
+  pos = 0;
+  src = '';
+  start = 0;
+  len = 0;
   /** Opening and closing delimiter of a string ('' when none). */
-  strOpen: string;
-  strClose: string;
+  strOpen = '';
+  strClose = '';
   /** Number of '@' of a variable. */
-  count: number;
+  count = 0;
+
+  get val(): string {
+    return this.src.slice(this.start, this.start + this.len);
+  }
+
+  /** The one-letter type code, as libinjection prints it. */
+  get typeChar(): string {
+    return this.type === 0 ? '' : String.fromCharCode(this.type);
+  }
 }
 
-const newToken = (): Token => ({ type: T.none, pos: 0, val: '', strOpen: '', strClose: '', count: 0 });
-
-function assign(t: Token, type: string, pos: number, val: string): void {
+/** Sets `t` to the text `src[start, start + length)` (cut to TOKEN_SIZE - 1), at `pos` of the input. */
+function assign(t: Token, type: number, pos: number, src: string, start: number, length: number): void {
   t.type = type;
   t.pos = pos;
-  t.val = val.length < TOKEN_SIZE ? val : val.slice(0, TOKEN_SIZE - 1);
+  t.src = src;
+  t.start = start;
+  t.len = length < TOKEN_SIZE ? length : TOKEN_SIZE - 1;
   t.strOpen = '';
   t.strClose = '';
   t.count = 0;
 }
 
+/** Sets `t` to a literal text. */
+const assignText = (t: Token, type: number, pos: number, text: string): void =>
+  assign(t, type, pos, text, 0, text.length);
+
 function copyToken(to: Token, from: Token): void {
   to.type = from.type;
   to.pos = from.pos;
-  to.val = from.val;
+  to.src = from.src;
+  to.start = from.start;
+  to.len = from.len;
   to.strOpen = from.strOpen;
   to.strClose = from.strClose;
   to.count = from.count;
+}
+
+/** The token's text char at `i` (NaN past its end, as `charCodeAt`). */
+const charAt = (t: Token, i: number): number => (i < t.len ? t.src.charCodeAt(t.start + i) : NaN);
+
+/** `t.val.toUpperCase() === word`, without the string when the text is ASCII. */
+function textIs(t: Token, word: string): boolean {
+  if (hasHighChar(t.src, t.start, t.len)) return t.val.toUpperCase() === word;
+  return t.len === word.length && sameUpper(word, 0, word.length, t.src, t.start);
+}
+
+/** `t.val.includes(char)`. */
+function textHas(t: Token, char: number): boolean {
+  for (let i = 0; i < t.len; i++) if (t.src.charCodeAt(t.start + i) === char) return true;
+  return false;
 }
 
 /** A 256-entry membership table of the bytes of `chars`. */
@@ -106,8 +308,9 @@ const byteTable = (chars: string): Uint8Array => {
   return table;
 };
 const WHITE = byteTable(' \t\n\v\f\r\xa0\0');
-const isWhite = (ch: string | undefined): boolean => ch !== undefined && WHITE[ch.charCodeAt(0) & 0xff] === 1;
-const isDigit = (ch: string | undefined): boolean => ch !== undefined && ch >= '0' && ch <= '9';
+/** Whitespace by the low byte, as the string code's table lookup (NaN, past the end, is not). */
+const isWhiteCode = (c: number): boolean => c === c && WHITE[c & 0xff] === 1;
+const isDigitCode = (c: number): boolean => c >= 48 && c <= 57;
 
 /** Length of the run of `s` from `start` whose bytes are all in `accept`. */
 function spanOf(s: string, start: number, accept: Uint8Array): number {
@@ -128,35 +331,46 @@ const VARIABLE_STOP = byteTable(' <>:\\?=@!#~+-*/&|^%(),\';\t\n\v\f\r`"\0');
 const MONEY_DIGITS = byteTable('0123456789.,');
 const LETTERS = byteTable('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ');
 const BINARY_DIGITS = byteTable('01');
+const HEX_DIGITS = byteTable('0123456789ABCDEFabcdef');
 
 type Handler = (st: SqliState) => number;
 
 /** One tokenizer run over `s` with the given quote context and dialect (libinjection's sqli state). */
 export class SqliState {
   pos = 0;
-  readonly tokens: Token[] = Array.from({ length: MAX_TOKENS + 3 }, newToken);
+  readonly tokens: Token[] = Array.from({ length: MAX_TOKENS + 3 }, () => new Token());
   current: Token = this.tokens[0]!;
   statsCommentDdx = 0;
   statsCommentHash = 0;
   statsTokens = 0;
-  fingerprint = '';
+  /** While folding: whether the input has more tokens. */
+  more = true;
+  /** Number of tokens of the fingerprint: the types of tokens[0, fingerprintLength). */
+  fingerprintLength = 0;
 
   constructor(
     public s: string,
     public flags: number,
   ) {}
 
+  /** The fingerprint as libinjection writes it (made on demand: the detection compares type codes). */
+  get fingerprint(): string {
+    let fp = '';
+    for (let i = 0; i < this.fingerprintLength; i++) fp += this.tokens[i]!.typeChar;
+    return fp;
+  }
+
   /** Makes this state a fresh one for `s` (detectSqli reuses one state: no allocation per value). */
   reset(s: string, flags: number): this {
     this.s = s;
     this.flags = flags;
     this.pos = 0;
-    for (const t of this.tokens) assign(t, T.none, 0, '');
+    for (let i = 0; i < this.tokens.length; i++) assign(this.tokens[i]!, T.none, 0, '', 0, 0);
     this.current = this.tokens[0]!;
     this.statsCommentDdx = 0;
     this.statsCommentHash = 0;
     this.statsTokens = 0;
-    this.fingerprint = '';
+    this.fingerprintLength = 0;
     return this;
   }
 
@@ -165,7 +379,7 @@ export class SqliState {
     const s = this.s;
     if (s.length === 0) return false;
     const cur = this.current;
-    assign(cur, T.none, 0, '');
+    assign(cur, T.none, 0, '', 0, 0);
     if (this.pos === 0 && (this.flags & (FLAG_QUOTE_SINGLE | FLAG_QUOTE_DOUBLE)) !== 0) {
       this.pos = parseStringCore(s, 0, cur, this.flags & FLAG_QUOTE_SINGLE ? "'" : '"', 0);
       this.statsTokens += 1;
@@ -188,18 +402,18 @@ function parseWhite(st: SqliState): number {
 }
 
 function parseOperator1(st: SqliState): number {
-  assign(st.current, T.operator, st.pos, st.s[st.pos]!);
+  assign(st.current, T.operator, st.pos, st.s, st.pos, 1);
   return st.pos + 1;
 }
 
 function parseOther(st: SqliState): number {
-  assign(st.current, T.unknown, st.pos, st.s[st.pos]!);
+  assign(st.current, T.unknown, st.pos, st.s, st.pos, 1);
   return st.pos + 1;
 }
 
+/** ( ) , ; { }: the char is its own type (the char itself, whatever its class by low byte). */
 function parseChar(st: SqliState): number {
-  const ch = st.s[st.pos]!;
-  assign(st.current, ch, st.pos, ch);
+  assign(st.current, st.s.charCodeAt(st.pos), st.pos, st.s, st.pos, 1);
   return st.pos + 1;
 }
 
@@ -207,75 +421,77 @@ function parseEolComment(st: SqliState): number {
   const { s, pos } = st;
   const end = s.indexOf('\n', pos);
   if (end === -1) {
-    assign(st.current, T.comment, pos, s.slice(pos));
+    assign(st.current, T.comment, pos, s, pos, s.length - pos);
     return s.length;
   }
-  assign(st.current, T.comment, pos, s.slice(pos, end));
+  assign(st.current, T.comment, pos, s, pos, end - pos);
   return end + 1;
 }
 
+// Operators whose class is decided by the low byte are written as their ASCII char (a char U+0123 is read as '#').
 function parseHash(st: SqliState): number {
   st.statsCommentHash += 1;
   if (st.flags & FLAG_SQL_MYSQL) {
     st.statsCommentHash += 1;
     return parseEolComment(st);
   }
-  assign(st.current, T.operator, st.pos, '#');
+  assignText(st.current, T.operator, st.pos, '#');
   return st.pos + 1;
 }
 
 function parseDash(st: SqliState): number {
   const { s, pos } = st;
   const n = s.length;
-  if (pos + 2 < n && s[pos + 1] === '-' && isWhite(s[pos + 2])) return parseEolComment(st);
-  if (pos + 2 === n && s[pos + 1] === '-') return parseEolComment(st);
-  if (pos + 1 < n && s[pos + 1] === '-' && st.flags & FLAG_SQL_ANSI) {
+  const next = s.charCodeAt(pos + 1);
+  if (pos + 2 < n && next === 45 && isWhiteCode(s.charCodeAt(pos + 2))) return parseEolComment(st);
+  if (pos + 2 === n && next === 45) return parseEolComment(st);
+  if (pos + 1 < n && next === 45 && st.flags & FLAG_SQL_ANSI) {
     st.statsCommentDdx += 1;
     return parseEolComment(st);
   }
-  assign(st.current, T.operator, pos, '-');
+  assignText(st.current, T.operator, pos, '-');
   return pos + 1;
 }
 
 function parseSlash(st: SqliState): number {
   const { s, pos } = st;
-  if (pos + 1 === s.length || s[pos + 1] !== '*') return parseOperator1(st);
+  if (pos + 1 === s.length || s.charCodeAt(pos + 1) !== 42) return parseOperator1(st);
   const close = s.indexOf('*/', pos + 2);
   const length = close === -1 ? s.length - pos : close + 2 - pos;
-  let type: string = T.comment;
+  let type: number = T.comment;
   // A comment opened inside a comment (PostgreSQL nests them) or MySQL's executable /*! ... */ comment: evil.
-  const nested = close !== -1 && s.slice(pos + 2, close + 1).includes('/*');
-  if (nested || (pos + 2 < s.length && s[pos + 2] === '!')) type = T.evil;
-  assign(st.current, type, pos, s.slice(pos, pos + length));
+  let nested = false;
+  for (let i = pos + 2; i < close && !nested; i++) nested = s.charCodeAt(i) === 47 && s.charCodeAt(i + 1) === 42;
+  if (nested || (pos + 2 < s.length && s.charCodeAt(pos + 2) === 33)) type = T.evil;
+  assign(st.current, type, pos, s, pos, length);
   return pos + length;
 }
 
 function parseBackslash(st: SqliState): number {
   const { s, pos } = st;
   // MySQL's \N is NULL.
-  if (pos + 1 < s.length && s[pos + 1] === 'N') {
-    assign(st.current, T.number, pos, s.slice(pos, pos + 2));
+  if (pos + 1 < s.length && s.charCodeAt(pos + 1) === 78) {
+    assign(st.current, T.number, pos, s, pos, 2);
     return pos + 2;
   }
-  assign(st.current, T.backslash, pos, s[pos]!);
+  assign(st.current, T.backslash, pos, s, pos, 1);
   return pos + 1;
 }
 
 function parseOperator2(st: SqliState): number {
   const { s, pos } = st;
   if (pos + 1 >= s.length) return parseOperator1(st);
-  if (pos + 2 < s.length && s[pos] === '<' && s[pos + 1] === '=' && s[pos + 2] === '>') {
-    assign(st.current, T.operator, pos, '<=>');
+  if (pos + 2 < s.length && s.charCodeAt(pos) === 60 && s.charCodeAt(pos + 1) === 61 && s.charCodeAt(pos + 2) === 62) {
+    assign(st.current, T.operator, pos, s, pos, 3); // <=>
     return pos + 3;
   }
-  const two = s.slice(pos, pos + 2);
-  const type = lookupWord(two);
+  const type = KEYWORD_TYPES.get(s, pos, 2);
   if (type !== T.none) {
-    assign(st.current, type, pos, two);
+    assign(st.current, type, pos, s, pos, 2);
     return pos + 2;
   }
-  if (s[pos] === ':') {
-    assign(st.current, T.colon, pos, ':');
+  if (s.charCodeAt(pos) === 58) {
+    assign(st.current, T.colon, pos, s, pos, 1);
     return pos + 1;
   }
   return parseOperator1(st);
@@ -284,27 +500,28 @@ function parseOperator2(st: SqliState): number {
 /** Is the byte at `at` escaped by an odd run of backslashes that starts after `start`? */
 function backslashEscaped(s: string, at: number, start: number): boolean {
   let i = at - 1;
-  while (i >= start && s[i] === '\\') i--;
+  while (i >= start && s.charCodeAt(i) === 92) i--;
   return (at - 1 - i) % 2 === 1;
 }
 
 /** A string from `pos` (+ `offset`, the opening quote) to its closing `delim`; returns the position after it. */
 function parseStringCore(s: string, pos: number, t: Token, delim: string, offset: number): number {
   const start = pos + offset;
+  const delimCode = delim.charCodeAt(0);
   let q = s.indexOf(delim, start);
   for (;;) {
     if (q === -1) {
-      assign(t, T.string, start, s.slice(start));
+      assign(t, T.string, start, s, start, s.length - start);
       t.strOpen = offset > 0 ? delim : '';
       t.strClose = '';
       return s.length;
     }
     if (backslashEscaped(s, q, start)) {
       q = s.indexOf(delim, q + 1);
-    } else if (q + 1 < s.length && s[q + 1] === delim) {
+    } else if (q + 1 < s.length && s.charCodeAt(q + 1) === delimCode) {
       q = s.indexOf(delim, q + 2);
     } else {
-      assign(t, T.string, start, s.slice(start, q));
+      assign(t, T.string, start, s, start, q - start);
       t.strOpen = offset > 0 ? delim : '';
       t.strClose = delim;
       return q + 1;
@@ -319,14 +536,14 @@ function parseString(st: SqliState): number {
 /** E'...' (PostgreSQL escape string); otherwise a word. */
 function parseEString(st: SqliState): number {
   const { s, pos } = st;
-  if (pos + 2 >= s.length || s[pos + 1] !== "'") return parseWord(st);
+  if (pos + 2 >= s.length || s.charCodeAt(pos + 1) !== 39) return parseWord(st);
   return parseStringCore(s, pos, st.current, "'", 2);
 }
 
 /** U&'...' (unicode string); otherwise a word. */
 function parseUString(st: SqliState): number {
   const { s, pos } = st;
-  if (pos + 2 < s.length && s[pos + 1] === '&' && s[pos + 2] === "'") {
+  if (pos + 2 < s.length && s.charCodeAt(pos + 1) === 38 && s.charCodeAt(pos + 2) === 39) {
     st.pos += 2;
     const next = parseString(st);
     st.current.strOpen = 'u';
@@ -342,7 +559,8 @@ const CLOSING: Record<string, string> = { '(': ')', '[': ']', '{': '}', '<': '>'
 function parseQStringCore(st: SqliState, offset: number): number {
   const { s } = st;
   const pos = st.pos + offset;
-  if (pos >= s.length || (s[pos] !== 'q' && s[pos] !== 'Q') || pos + 2 >= s.length || s[pos + 1] !== "'") {
+  const q = s.charCodeAt(pos);
+  if (pos >= s.length || (q !== 113 && q !== 81) || pos + 2 >= s.length || s.charCodeAt(pos + 1) !== 39) {
     return parseWord(st);
   }
   const open = s.charCodeAt(pos + 2);
@@ -351,12 +569,12 @@ function parseQStringCore(st: SqliState, offset: number): number {
   const found = s.indexOf(close, pos + 3);
   const t = st.current;
   if (found === -1) {
-    assign(t, T.string, pos + 3, s.slice(pos + 3));
+    assign(t, T.string, pos + 3, s, pos + 3, s.length - pos - 3);
     t.strOpen = 'q';
     t.strClose = '';
     return s.length;
   }
-  assign(t, T.string, pos + 3, s.slice(pos + 3, found));
+  assign(t, T.string, pos + 3, s, pos + 3, found - pos - 3);
   t.strOpen = 'q';
   t.strClose = 'q';
   return found + 2;
@@ -367,7 +585,7 @@ const parseQString = (st: SqliState): number => parseQStringCore(st, 0);
 /** N'...' (national string) or Nq'...'. */
 function parseNqString(st: SqliState): number {
   const { s, pos } = st;
-  if (pos + 2 < s.length && s[pos + 1] === "'") return parseEString(st);
+  if (pos + 2 < s.length && s.charCodeAt(pos + 1) === 39) return parseEString(st);
   return parseQStringCore(st, 1);
 }
 
@@ -375,52 +593,66 @@ function parseNqString(st: SqliState): number {
 function digitString(digits: Uint8Array): Handler {
   return (st) => {
     const { s, pos } = st;
-    if (pos + 2 >= s.length || s[pos + 1] !== "'") return parseWord(st);
+    if (pos + 2 >= s.length || s.charCodeAt(pos + 1) !== 39) return parseWord(st);
     const n = spanOf(s, pos + 2, digits);
-    if (pos + 2 + n >= s.length || s[pos + 2 + n] !== "'") return parseWord(st);
-    assign(st.current, T.number, pos, s.slice(pos, pos + n + 3));
+    if (pos + 2 + n >= s.length || s.charCodeAt(pos + 2 + n) !== 39) return parseWord(st);
+    assign(st.current, T.number, pos, s, pos, n + 3);
     return pos + n + 3;
   };
 }
-
-const HEX_DIGITS = byteTable('0123456789ABCDEFabcdef');
 
 /** [name] (SQL Server quoted identifier). */
 function parseBWord(st: SqliState): number {
   const { s, pos } = st;
   const end = s.indexOf(']', pos);
   if (end === -1) {
-    assign(st.current, T.bareword, pos, s.slice(pos));
+    assign(st.current, T.bareword, pos, s, pos, s.length - pos);
     return s.length;
   }
-  assign(st.current, T.bareword, pos, s.slice(pos, end + 1));
+  assign(st.current, T.bareword, pos, s, pos, end + 1 - pos);
   return end + 1;
 }
 
+/** The keyword type of s[start, start + length), hashed by the caller when `ascii` (see WordTable.find). */
+const keywordOf = (h: number, ascii: boolean, s: string, start: number, length: number): number =>
+  ascii ? KEYWORD_TYPES.find(h, s, start, length) : KEYWORD_TYPES.get(s, start, length);
+
+/** A word up to the next stop byte, a keyword when it is one; one pass that hashes as it scans. */
 function parseWord(st: SqliState): number {
   const { s, pos } = st;
-  const n = spanNotOf(s, pos, WORD_STOP);
   const t = st.current;
-  assign(t, T.bareword, pos, s.slice(pos, pos + n));
-  // "SELECT.1", "SELECT`col`": a keyword before '.' or '`' is a token of its own.
-  for (let i = 0; i < t.val.length; i++) {
-    const ch = t.val[i];
-    if (ch === '.' || ch === '`') {
-      const type = lookupWord(t.val.slice(0, i));
+  let h = FNV_OFFSET;
+  let ascii = true;
+  let i = pos;
+  // The kept 31 chars: hashed for the keyword lookup, and "SELECT.1", "SELECT`col`": a keyword before '.' or '`'
+  // is a token of its own.
+  const kept = Math.min(s.length, pos + TOKEN_SIZE - 1);
+  for (; i < kept; i++) {
+    const c = s.charCodeAt(i);
+    if (WORD_STOP[c & 0xff] === 1) break;
+    if (c === 46 || c === 96) {
+      const type = keywordOf(h, ascii, s, pos, i - pos);
       if (type !== T.none && type !== T.bareword) {
-        assign(t, type, pos, s.slice(pos, pos + i));
-        return pos + i;
+        assign(t, type, pos, s, pos, i - pos);
+        return i;
       }
     }
+    if (c >= 0x80) ascii = false;
+    else h = hashStep(h, c);
   }
-  if (n < TOKEN_SIZE) t.type = lookupWord(t.val) || T.bareword;
-  return pos + n;
+  // A longer word (base64, tokens) is a bareword: the rest is only scanned.
+  if (i === kept) i += spanNotOf(s, i, WORD_STOP);
+  const n = i - pos;
+  assign(t, T.bareword, pos, s, pos, n);
+  if (n < TOKEN_SIZE) t.type = keywordOf(h, ascii, s, pos, n) || T.bareword;
+  return i;
 }
 
 /** `name` (MySQL): a bareword, or a function when the name is one. */
 function parseTick(st: SqliState): number {
   const next = parseStringCore(st.s, st.pos, st.current, '`', 1);
-  st.current.type = lookupWord(st.current.val) === T.func ? T.func : T.bareword;
+  const t = st.current;
+  t.type = KEYWORD_TYPES.get(t.src, t.start, t.len) === T.func ? T.func : T.bareword;
   return next;
 }
 
@@ -428,20 +660,21 @@ function parseVariable(st: SqliState): number {
   const { s } = st;
   let p = st.pos + 1;
   let count = 1;
-  if (p < s.length && s[p] === '@') {
+  if (p < s.length && s.charCodeAt(p) === 64) {
     p += 1;
     count = 2;
   }
   const t = st.current;
-  if (p < s.length && (s[p] === '`' || s[p] === "'" || s[p] === '"')) {
+  const quote = s.charCodeAt(p);
+  if (p < s.length && (quote === 96 || quote === 39 || quote === 34)) {
     st.pos = p;
-    const next = s[p] === '`' ? parseTick(st) : parseString(st);
+    const next = quote === 96 ? parseTick(st) : parseString(st);
     t.type = T.variable;
     t.count = count;
     return next;
   }
   const n = spanNotOf(s, p, VARIABLE_STOP);
-  assign(t, T.variable, p, s.slice(p, p + n));
+  assign(t, T.variable, p, s, p, n);
   t.count = count;
   return p + n;
 }
@@ -450,22 +683,22 @@ function parseMoney(st: SqliState): number {
   const { s, pos } = st;
   const t = st.current;
   if (pos + 1 === s.length) {
-    assign(t, T.bareword, pos, '$');
+    assignText(t, T.bareword, pos, '$');
     return s.length;
   }
   const n = spanOf(s, pos + 1, MONEY_DIGITS);
-  if (n === 1 && s[pos + 1] === '.') return parseWord(st);
+  if (n === 1 && s.charCodeAt(pos + 1) === 46) return parseWord(st);
   if (n > 0) {
-    assign(t, T.number, pos, s.slice(pos, pos + 1 + n));
+    assign(t, T.number, pos, s, pos, 1 + n);
     return pos + 1 + n;
   }
   // PostgreSQL dollar quoting: $$...$$ or $tag$...$tag$.
   let tagEnd: number;
-  if (s[pos + 1] === '$') tagEnd = pos + 2;
+  if (s.charCodeAt(pos + 1) === 36) tagEnd = pos + 2;
   else {
     const letters = spanOf(s, pos + 1, LETTERS);
-    if (letters === 0 || pos + letters + 1 === s.length || s[pos + letters + 1] !== '$') {
-      assign(t, T.bareword, pos, '$');
+    if (letters === 0 || pos + letters + 1 === s.length || s.charCodeAt(pos + letters + 1) !== 36) {
+      assignText(t, T.bareword, pos, '$');
       return pos + 1;
     }
     tagEnd = pos + letters + 2;
@@ -473,12 +706,12 @@ function parseMoney(st: SqliState): number {
   const tag = s.slice(pos, tagEnd);
   const end = s.indexOf(tag, tagEnd);
   if (end === -1) {
-    assign(t, T.string, tagEnd, s.slice(tagEnd));
+    assign(t, T.string, tagEnd, s, tagEnd, s.length - tagEnd);
     t.strOpen = '$';
     t.strClose = '';
     return s.length;
   }
-  assign(t, T.string, tagEnd, s.slice(tagEnd, end));
+  assign(t, T.string, tagEnd, s, tagEnd, end - tagEnd);
   t.strOpen = '$';
   t.strClose = '$';
   return end + tag.length;
@@ -488,42 +721,45 @@ function parseNumber(st: SqliState): number {
   const { s } = st;
   let pos = st.pos;
   const t = st.current;
-  if (s[pos] === '0' && pos + 1 < s.length) {
-    const x = s[pos + 1];
-    const digits = x === 'x' || x === 'X' ? HEX_DIGITS : x === 'b' || x === 'B' ? BINARY_DIGITS : undefined;
+  if (s.charCodeAt(pos) === 48 && pos + 1 < s.length) {
+    const x = s.charCodeAt(pos + 1);
+    const digits = x === 120 || x === 88 ? HEX_DIGITS : x === 98 || x === 66 ? BINARY_DIGITS : undefined;
     if (digits !== undefined) {
       const n = spanOf(s, pos + 2, digits);
-      assign(t, n === 0 ? T.bareword : T.number, pos, s.slice(pos, pos + 2 + n));
+      assign(t, n === 0 ? T.bareword : T.number, pos, s, pos, 2 + n);
       return pos + 2 + n;
     }
   }
   const start = pos;
-  while (pos < s.length && isDigit(s[pos])) pos++;
-  if (pos < s.length && s[pos] === '.') {
+  while (pos < s.length && isDigitCode(s.charCodeAt(pos))) pos++;
+  if (pos < s.length && s.charCodeAt(pos) === 46) {
     pos++;
-    while (pos < s.length && isDigit(s[pos])) pos++;
+    while (pos < s.length && isDigitCode(s.charCodeAt(pos))) pos++;
     if (pos - start === 1) {
-      assign(t, T.dot, start, '.');
+      assignText(t, T.dot, start, '.');
       return pos;
     }
   }
   let haveE = false;
   let haveExp = false;
-  if (pos < s.length && (s[pos] === 'e' || s[pos] === 'E')) {
+  const e = s.charCodeAt(pos);
+  if (pos < s.length && (e === 101 || e === 69)) {
     haveE = true;
     pos++;
-    if (pos < s.length && (s[pos] === '+' || s[pos] === '-')) pos++;
-    while (pos < s.length && isDigit(s[pos])) {
+    const sign = s.charCodeAt(pos);
+    if (pos < s.length && (sign === 43 || sign === 45)) pos++;
+    while (pos < s.length && isDigitCode(s.charCodeAt(pos))) {
       haveExp = true;
       pos++;
     }
   }
   // Oracle's float/double suffix: 1.2f, 1f UNION; "123FROM" stays 123 then FROM.
-  if (pos < s.length && 'dDfF'.includes(s[pos]!)) {
-    const next = s[pos + 1];
-    if (pos + 1 === s.length || isWhite(next) || next === ';' || next === 'u' || next === 'U') pos++;
+  const suffix = s.charCodeAt(pos);
+  if (pos < s.length && (suffix === 100 || suffix === 68 || suffix === 102 || suffix === 70)) {
+    const next = s.charCodeAt(pos + 1);
+    if (pos + 1 === s.length || isWhiteCode(next) || next === 59 || next === 117 || next === 85) pos++;
   }
-  assign(t, haveE && !haveExp ? T.bareword : T.number, start, s.slice(start, pos));
+  assign(t, haveE && !haveExp ? T.bareword : T.number, start, s, start, pos - start);
   return pos;
 }
 
@@ -570,97 +806,111 @@ const CHAR_CLASS_INDEX = Uint8Array.from(CHAR_CLASSES, (c) => c.charCodeAt(0) - 
 
 const isUnaryOperator = (t: Token): boolean => {
   if (t.type !== T.operator) return false;
-  const v = t.val;
-  if (v.length === 1) return v === '+' || v === '-' || v === '!' || v === '~';
-  if (v.length === 2) return v === '!!';
-  return v.length === 3 && v.toUpperCase() === 'NOT';
+  const n = t.len;
+  if (n === 1) {
+    const c = charAt(t, 0);
+    return c === 43 || c === 45 || c === 33 || c === 126; // + - ! ~
+  }
+  if (n === 2) return charAt(t, 0) === 33 && charAt(t, 1) === 33; // !!
+  return n === 3 && textIs(t, 'NOT');
 };
 
-const isArithmeticOperator = (t: Token): boolean =>
-  t.type === T.operator && t.val.length === 1 && '*/-+%'.includes(t.val);
+const isArithmeticOperator = (t: Token): boolean => {
+  if (t.type !== T.operator || t.len !== 1) return false;
+  const c = charAt(t, 0);
+  return c === 42 || c === 47 || c === 45 || c === 43 || c === 37; // * / - + %
+};
 
-const MERGE_FIRST = new Set<string>([
-  T.keyword,
-  T.bareword,
-  T.operator,
-  T.union,
-  T.func,
-  T.expression,
-  T.tsql,
-  T.sqlType,
-]);
-const MERGE_SECOND = new Set<string>([...MERGE_FIRST, T.logicOperator]);
+/** A set of token types as a membership table indexed by type code (types are chars; 0-127 in practice). */
+function typeSet(...types: number[]): Uint8Array {
+  const table = new Uint8Array(128);
+  for (const t of types) table[t] = 1;
+  return table;
+}
+/** Whether `type` is in `set` (a type code >= 128 comes from parseChar on a non-ASCII char: in no set). */
+const isIn = (type: number, set: Uint8Array): boolean => type < 128 && set[type] === 1;
+
+const MERGE_FIRST_TYPES = [T.keyword, T.bareword, T.operator, T.union, T.func, T.expression, T.tsql, T.sqlType];
+const MERGE_FIRST = typeSet(...MERGE_FIRST_TYPES);
+const MERGE_SECOND = typeSet(...MERGE_FIRST_TYPES, T.logicOperator);
 
 /** "UNION" + "ALL" → "UNION ALL" when the pair is a keyword of its own. */
 function mergeWords(a: Token, b: Token): boolean {
-  if (!MERGE_FIRST.has(a.type) || !MERGE_SECOND.has(b.type)) return false;
-  const merged = `${a.val} ${b.val}`;
-  if (merged.length >= TOKEN_SIZE) return false;
-  const type = lookupWord(merged);
+  if (!isIn(a.type, MERGE_FIRST) || !isIn(b.type, MERGE_SECOND)) return false;
+  if (a.len + 1 + b.len >= TOKEN_SIZE || !MERGE_PREFIXES.get(a.src, a.start, a.len)) return false;
+  const type = KEYWORD_TYPES.getPair(a.src, a.start, a.len, b.src, b.start, b.len);
   if (type === T.none) return false;
-  assign(a, type, a.pos, merged);
+  const merged = `${a.val} ${b.val}`;
+  assign(a, type, a.pos, merged, 0, merged.length);
   return true;
 }
 
 // T-SQL/MySQL functions common enough as column names: a function only when followed by '('.
-const FUNCTION_WHEN_CALLED = new Set([
-  'USER_ID',
-  'USER_NAME',
-  'DATABASE',
-  'PASSWORD',
-  'USER',
-  'CURRENT_USER',
-  'CURRENT_DATE',
-  'CURRENT_TIME',
-  'CURRENT_TIMESTAMP',
-  'LOCALTIME',
-  'LOCALTIMESTAMP',
-]);
+const FUNCTION_WHEN_CALLED = new WordTable<boolean>(
+  [
+    'USER_ID',
+    'USER_NAME',
+    'DATABASE',
+    'PASSWORD',
+    'USER',
+    'CURRENT_USER',
+    'CURRENT_DATE',
+    'CURRENT_TIME',
+    'CURRENT_TIMESTAMP',
+    'LOCALTIME',
+    'LOCALTIMESTAMP',
+  ].map((w) => [w, true] as const),
+  false,
+);
 
-const oneOf = (type: string, types: ReadonlySet<string>): boolean => types.has(type);
-const set = (...types: string[]): ReadonlySet<string> => new Set(types);
-const AFTER_SQLTYPE = set(T.bareword, T.number, T.sqlType, T.leftParens, T.func, T.variable, T.string);
-const VAR_NUM_WORD = set(T.variable, T.number, T.bareword);
-const WORD_NUM = set(T.bareword, T.number);
-const VALUE = set(T.bareword, T.number, T.variable, T.string);
-const EXPR_GROUP_COMMA = set(T.expression, T.group, T.comma);
-const KEYWORD_EXPR_GROUP = set(T.keyword, T.expression, T.group);
-const VALUE_OR_FUNCTION = set(T.number, T.bareword, T.variable, T.string, T.func);
+const AFTER_SQLTYPE = typeSet(T.bareword, T.number, T.sqlType, T.leftParens, T.func, T.variable, T.string);
+const VAR_NUM_WORD = typeSet(T.variable, T.number, T.bareword);
+const WORD_NUM = typeSet(T.bareword, T.number);
+const VALUE = typeSet(T.bareword, T.number, T.variable, T.string);
+const EXPR_GROUP_COMMA = typeSet(T.expression, T.group, T.comma);
+const KEYWORD_EXPR_GROUP = typeSet(T.keyword, T.expression, T.group);
+const VALUE_OR_FUNCTION = typeSet(T.number, T.bareword, T.variable, T.string, T.func);
 
-const LAST_COMMENT = newToken();
+/** The last comment seen by the fold in progress (one at a time per thread, as SHARED_STATE below). */
+const LAST_COMMENT = new Token();
+
+/**
+ * Tokens into v[pos...] until `upTo` tokens from `left` are there or the input ends (a comment is kept aside in
+ * LAST_COMMENT, not counted). Returns the new pos; `st.more` says whether the input goes on.
+ */
+function pull(st: SqliState, pos: number, left: number, upTo: number): number {
+  const v = st.tokens;
+  while (st.more && pos <= MAX_TOKENS && pos - left < upTo) {
+    st.current = v[pos]!;
+    st.more = st.tokenize();
+    if (st.more) {
+      if (st.current.type === T.comment) copyToken(LAST_COMMENT, st.current);
+      else {
+        LAST_COMMENT.type = T.none;
+        pos += 1;
+      }
+    }
+  }
+  return pos;
+}
 
 /** Tokenizes and folds; returns the number of tokens that make the fingerprint (at most 5). */
 export function fold(st: SqliState): number {
   const v = st.tokens;
   const lastComment = LAST_COMMENT;
-  assign(lastComment, T.none, 0, '');
-  let pos = 0;
+  assign(lastComment, T.none, 0, '', 0, 0);
   let left = 0;
-  let more = true;
+  st.more = true;
 
   // Leading comments, '(' , SQL types and unary operators say nothing.
   st.current = v[0]!;
-  while (more) {
-    more = st.tokenize();
+  while (st.more) {
+    st.more = st.tokenize();
     const c = st.current;
     if (!(c.type === T.comment || c.type === T.leftParens || c.type === T.sqlType || isUnaryOperator(c))) break;
   }
-  if (!more) return 0;
-  pos = 1;
-
-  const pull = (upTo: number): void => {
-    while (more && pos <= MAX_TOKENS && pos - left < upTo) {
-      st.current = v[pos]!;
-      more = st.tokenize();
-      if (more) {
-        if (st.current.type === T.comment) copyToken(lastComment, st.current);
-        else {
-          lastComment.type = T.none;
-          pos += 1;
-        }
-      }
-    }
-  };
+  if (!st.more) return 0;
+  let pos = 1;
 
   for (;;) {
     if (pos >= MAX_TOKENS) {
@@ -690,12 +940,12 @@ export function fold(st: SqliState): number {
         left = 0;
       }
     }
-    if (!more || left >= MAX_TOKENS) {
+    if (!st.more || left >= MAX_TOKENS) {
       left = pos;
       break;
     }
 
-    pull(2);
+    pos = pull(st, pos, left, 2);
     if (pos - left < 2) {
       left = pos;
       continue;
@@ -725,31 +975,31 @@ export function fold(st: SqliState): number {
       if (left > 0) left -= 1;
       continue;
     }
-    if (a.type === T.semicolon && b.type === T.func && b.val.slice(0, 2).toUpperCase() === 'IF') {
+    if (a.type === T.semicolon && b.type === T.func && startsWithIf(b)) {
       b.type = T.tsql; // "; IF 1=1 ..." is T-SQL control flow, not the function
       continue;
     }
     if (
       (a.type === T.bareword || a.type === T.variable) &&
       b.type === T.leftParens &&
-      FUNCTION_WHEN_CALLED.has(a.val.toUpperCase())
+      FUNCTION_WHEN_CALLED.get(a.src, a.start, a.len)
     ) {
       a.type = T.func;
       continue;
     }
-    if (a.type === T.keyword && (a.val.toUpperCase() === 'IN' || a.val.toUpperCase() === 'NOT IN')) {
+    if (a.type === T.keyword && (textIs(a, 'IN') || textIs(a, 'NOT IN'))) {
       a.type = b.type === T.leftParens ? T.operator : T.bareword;
       continue;
     }
-    if (a.type === T.operator && (a.val.toUpperCase() === 'LIKE' || a.val.toUpperCase() === 'NOT LIKE')) {
+    if (a.type === T.operator && (textIs(a, 'LIKE') || textIs(a, 'NOT LIKE'))) {
       if (b.type === T.leftParens) a.type = T.func; // SELECT LIKE(...)
-    } else if (a.type === T.sqlType && oneOf(b.type, AFTER_SQLTYPE)) {
+    } else if (a.type === T.sqlType && isIn(b.type, AFTER_SQLTYPE)) {
       copyToken(a, b);
       pos -= 1;
       left = 0;
       continue;
     } else if (a.type === T.collate && b.type === T.bareword) {
-      if (b.val.includes('_')) {
+      if (textHas(b, 95)) {
         b.type = T.sqlType;
         left = 0;
       }
@@ -771,7 +1021,7 @@ export function fold(st: SqliState): number {
       left = 0;
       continue;
     } else if (a.type === T.leftBrace && b.type === T.bareword) {
-      if (b.val.length === 0) {
+      if (b.len === 0) {
         b.type = T.evil; // MySQL's { ``.``.id }
         return left + 2;
       }
@@ -784,7 +1034,7 @@ export function fold(st: SqliState): number {
       continue;
     }
 
-    pull(3);
+    pos = pull(st, pos, left, 3);
     if (pos - left < 3) {
       left = pos;
       continue;
@@ -807,39 +1057,41 @@ export function fold(st: SqliState): number {
       left = 0;
       continue;
     }
-    if (x.type === T.variable && y.type === T.operator && oneOf(z.type, VAR_NUM_WORD)) {
+    if (x.type === T.variable && y.type === T.operator && isIn(z.type, VAR_NUM_WORD)) {
       pos -= 2;
       left = 0;
       continue;
     }
-    if (oneOf(x.type, WORD_NUM) && y.type === T.operator && oneOf(z.type, WORD_NUM)) {
+    if (isIn(x.type, WORD_NUM) && y.type === T.operator && isIn(z.type, WORD_NUM)) {
       pos -= 2;
       left = 0;
       continue;
     }
-    if (oneOf(x.type, VALUE) && y.type === T.operator && y.val === '::' && z.type === T.sqlType) {
+    if (isIn(x.type, VALUE) && y.type === T.operator && y.len === 2 && charAt(y, 0) === 58 && charAt(y, 1) === 58) {
+      if (z.type === T.sqlType) {
+        pos -= 2; // value::type
+        left = 0;
+        continue;
+      }
+    }
+    if (isIn(x.type, VALUE) && y.type === T.comma && isIn(z.type, VALUE)) {
       pos -= 2;
       left = 0;
       continue;
     }
-    if (oneOf(x.type, VALUE) && y.type === T.comma && oneOf(z.type, VALUE)) {
-      pos -= 2;
-      left = 0;
-      continue;
-    }
-    if (oneOf(x.type, EXPR_GROUP_COMMA) && isUnaryOperator(y) && z.type === T.leftParens) {
+    if (isIn(x.type, EXPR_GROUP_COMMA) && isUnaryOperator(y) && z.type === T.leftParens) {
       copyToken(y, z); // SELECT + ( → SELECT (
       pos -= 1;
       left = 0;
       continue;
     }
-    if (oneOf(x.type, KEYWORD_EXPR_GROUP) && isUnaryOperator(y) && oneOf(z.type, VALUE_OR_FUNCTION)) {
+    if (isIn(x.type, KEYWORD_EXPR_GROUP) && isUnaryOperator(y) && isIn(z.type, VALUE_OR_FUNCTION)) {
       copyToken(y, z); // SELECT -1
       pos -= 1;
       left = 0;
       continue;
     }
-    if (x.type === T.comma && isUnaryOperator(y) && oneOf(z.type, VALUE)) {
+    if (x.type === T.comma && isUnaryOperator(y) && isIn(z.type, VALUE)) {
       copyToken(y, z); // "1,-1" → "1,1", then back up to fold "1,1"
       left = 0;
       pos -= 3;
@@ -863,7 +1115,7 @@ export function fold(st: SqliState): number {
       continue;
     }
     if (x.type === T.func && y.type === T.leftParens && z.type !== T.rightParens) {
-      if (x.val.toUpperCase() === 'USER') x.type = T.bareword; // USER() takes no arguments
+      if (textIs(x, 'USER')) x.type = T.bareword; // USER() takes no arguments
     }
     left += 1;
   }
@@ -875,6 +1127,13 @@ export function fold(st: SqliState): number {
   return Math.min(left, MAX_TOKENS);
 }
 
+/** `b.val.slice(0, 2).toUpperCase() === 'IF'`. */
+function startsWithIf(b: Token): boolean {
+  const n = Math.min(b.len, 2);
+  if (hasHighChar(b.src, b.start, n)) return b.val.slice(0, 2).toUpperCase() === 'IF';
+  return n === 2 && upper(charAt(b, 0)) === 73 && upper(charAt(b, 1)) === 70;
+}
+
 /** The fingerprint of `s` read in one quote context and dialect; the state keeps the tokens. */
 export function fingerprintOf(s: string, flags: number, st: SqliState = new SqliState(s, flags)): SqliState {
   st.reset(s, flags);
@@ -883,52 +1142,73 @@ export function fingerprintOf(s: string, flags: number, st: SqliState = new Sqli
   // PHP's magic backquote comment: an empty unclosed `...` at the end.
   if (n > 2) {
     const last = v[n - 1]!;
-    if (last.type === T.bareword && last.strOpen === '`' && last.val.length === 0 && last.strClose === '') {
+    if (last.type === T.bareword && last.strOpen === '`' && last.len === 0 && last.strClose === '') {
       last.type = T.comment;
     }
   }
-  let fp = '';
-  for (let i = 0; i < n; i++) fp += v[i]!.type;
-  if (fp.includes(T.evil)) {
-    fp = T.evil;
-    assign(v[0]!, T.evil, 0, T.evil);
-    v[1]!.type = T.none;
+  st.fingerprintLength = n;
+  for (let i = 0; i < n; i++) {
+    if (v[i]!.type === T.evil) {
+      st.fingerprintLength = 1;
+      assignText(v[0]!, T.evil, 0, 'X');
+      v[1]!.type = T.none;
+      break;
+    }
   }
-  st.fingerprint = fp;
   return st;
+}
+
+/** Whether the state's fingerprint, upper-cased, is in libinjection's list (without making the string). */
+function hasSqliFingerprint(st: SqliState): boolean {
+  let key = 0;
+  let chars = 0;
+  for (let i = 0; i < st.fingerprintLength; i++) {
+    const type = st.tokens[i]!.type;
+    if (type === T.none) continue; // no char in the fingerprint
+    // A type >= 128 is a non-ASCII char (parseChar): `toUpperCase` decides, as in isSqliFingerprint.
+    if (type >= 128) return isSqliFingerprint(st.fingerprint);
+    const index = FINGERPRINT_CHAR_INDEX[upper(type)]!;
+    if (index < 0) return false; // a char no listed fingerprint has
+    key = key * 32 + index;
+    chars++;
+  }
+  if (chars === 0) return false;
+  return chars <= 3 ? SHORT_FINGERPRINTS[key] === 1 : FINGERPRINT_KEYS.has(key);
 }
 
 /** The fingerprint is in the list, and none of the rules for ordinary text applies. */
 function isSqliState(st: SqliState): boolean {
+  if (!hasSqliFingerprint(st)) return false;
+  // A listed fingerprint: rare on ordinary values, so the rules below may build strings.
   const fp = st.fingerprint;
-  if (!isSqliFingerprint(fp)) return false;
   const v = st.tokens;
   const s = st.s;
-  if (fp.length > 1 && fp[fp.length - 1] === T.comment && s.includes('sp_password')) return true;
+  if (fp.length > 1 && fp[fp.length - 1] === 'c' && s.includes('sp_password')) return true;
   if (fp.length === 2) {
-    if (fp[1] === T.union) return st.statsTokens !== 2; // "1 union" alone is ordinary text
-    if (v[1]!.val[0] === '#') return false;
-    if (v[0]!.type === T.bareword && v[1]!.type === T.comment && v[1]!.val[0] !== '/') return false;
+    if (fp[1] === 'U') return st.statsTokens !== 2; // "1 union" alone is ordinary text
+    const second = v[1]!.val;
+    if (second[0] === '#') return false;
+    if (v[0]!.type === T.bareword && v[1]!.type === T.comment && second[0] !== '/') return false;
     if (v[0]!.type === T.number && v[1]!.type === T.comment) {
-      if (v[1]!.val[0] === '/') return true;
+      if (second[0] === '/') return true;
       if (st.statsTokens > 2) return true;
-      const after = v[0]!.val.length;
+      const after = v[0]!.len;
       // whitespace, a control byte or the end of the input after the number
       if (after >= s.length || s.charCodeAt(after) <= 32) return true;
       if (s[after] === '/' && s[after + 1] === '*') return true;
       if (s[after] === '-' && s[after + 1] === '-') return true;
       return false;
     }
-    if (v[1]!.val.length > 2 && v[1]!.val[0] === '-') return false;
+    if (second.length > 2 && second[0] === '-') return false;
     return true;
   }
   if (fp.length === 3) {
-    const upper = fp.toUpperCase();
-    if (upper === 'SOS' || upper === 'S&S') {
+    const upperFp = fp.toUpperCase();
+    if (upperFp === 'SOS' || upperFp === 'S&S') {
       // ...foo" + "bar...: both strings open outwards, the same quote between them.
       return v[0]!.strOpen === '' && v[2]!.strClose === '' && v[0]!.strClose === v[2]!.strOpen;
     }
-    if (['S&N', 'N&1', '1&1', '1&V', '1&S'].includes(upper)) return st.statsTokens !== 3;
+    if (['S&N', 'N&1', '1&1', '1&V', '1&S'].includes(upperFp)) return st.statsTokens !== 3;
     if (v[1]!.type === T.keyword) {
       const k = v[1]!.val.toUpperCase();
       return k.length >= 5 && k.startsWith('INTO');
@@ -937,11 +1217,18 @@ function isSqliState(st: SqliState): boolean {
   return true;
 }
 
-// One state for every detectSqli call: the event loop runs one call at a time and nothing keeps the state.
+// One state for every detectSqli call: calls are synchronous and one at a time per thread (the engine's worker
+// thread has its own copy of this module), and nothing keeps the state after a call.
 const SHARED_STATE = new SqliState('', 0);
 
 /** Whether MySQL comment syntax was seen (then the input is parsed again in MySQL mode). */
 const reparseAsMysql = (st: SqliState): boolean => st.statsCommentDdx > 0 || st.statsCommentHash > 0;
+
+/** The context's verdict: the fingerprint when it is SQL injection. */
+function sqliIn(s: string, flags: number): string | undefined {
+  const st = fingerprintOf(s, flags, SHARED_STATE);
+  return isSqliState(st) ? st.fingerprint : undefined;
+}
 
 /**
  * libinjection_is_sqli: the fingerprint of the first context that is SQL injection, or undefined. Contexts: as is,
@@ -949,25 +1236,21 @@ const reparseAsMysql = (st: SqliState): boolean => st.statsCommentDdx > 0 || st.
  */
 export function detectSqli(s: string): string | undefined {
   if (s.length === 0) return undefined;
-  const fingerprint = (flags: number) => fingerprintOf(s, flags, SHARED_STATE);
-  let st = fingerprint(FLAG_QUOTE_NONE | FLAG_SQL_ANSI);
-  if (isSqliState(st)) return st.fingerprint;
-  if (reparseAsMysql(st)) {
-    st = fingerprint(FLAG_QUOTE_NONE | FLAG_SQL_MYSQL);
-    if (isSqliState(st)) return st.fingerprint;
+  let found = sqliIn(s, FLAG_QUOTE_NONE | FLAG_SQL_ANSI);
+  if (found !== undefined) return found;
+  if (reparseAsMysql(SHARED_STATE)) {
+    found = sqliIn(s, FLAG_QUOTE_NONE | FLAG_SQL_MYSQL);
+    if (found !== undefined) return found;
   }
   if (s.includes("'")) {
-    st = fingerprint(FLAG_QUOTE_SINGLE | FLAG_SQL_ANSI);
-    if (isSqliState(st)) return st.fingerprint;
-    if (reparseAsMysql(st)) {
-      st = fingerprint(FLAG_QUOTE_SINGLE | FLAG_SQL_MYSQL);
-      if (isSqliState(st)) return st.fingerprint;
+    found = sqliIn(s, FLAG_QUOTE_SINGLE | FLAG_SQL_ANSI);
+    if (found !== undefined) return found;
+    if (reparseAsMysql(SHARED_STATE)) {
+      found = sqliIn(s, FLAG_QUOTE_SINGLE | FLAG_SQL_MYSQL);
+      if (found !== undefined) return found;
     }
   }
-  if (s.includes('"')) {
-    st = fingerprint(FLAG_QUOTE_DOUBLE | FLAG_SQL_MYSQL);
-    if (isSqliState(st)) return st.fingerprint;
-  }
+  if (s.includes('"')) return sqliIn(s, FLAG_QUOTE_DOUBLE | FLAG_SQL_MYSQL);
   return undefined;
 }
 

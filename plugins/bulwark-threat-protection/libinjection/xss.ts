@@ -12,8 +12,8 @@ const STARTS: readonly Html5Start[] = [
   'value-back-quote',
 ];
 
-/** Upper case, NUL bytes dropped (browsers ignore them in names). */
-const normalName = (s: string): string => s.replace(/\0/g, '').toUpperCase();
+/** Upper case, NUL bytes dropped (browsers ignore them in names). The regex only when there is a NUL. */
+const normalName = (s: string): string => (s.includes('\0') ? s.replace(/\0/g, '') : s).toUpperCase();
 
 const BLACK_TAGS = new Set([
   'APPLET',
@@ -69,7 +69,18 @@ const BLACK_ATTRIBUTES = new Map<string, AttributeKind>([
   ['XLINK:HREF', 'url'],
 ]);
 
+/** First letters of the attribute names that matter (ON*, XMLNS*, XLINK*, BLACK_ATTRIBUTES), upper case. */
+const ATTRIBUTE_INITIALS = new Set(
+  [...'OX', ...[...BLACK_ATTRIBUTES.keys()].map((k) => k[0]!)].map((c) => c.charCodeAt(0)),
+);
+
 function attributeKind(name: string): AttributeKind {
+  // Most names (any word of a prose value read as attributes) start with another ASCII letter: no string is made.
+  // A non-ASCII or NUL first char goes the full way ('ſrc' upper-cases to "SRC"; NULs are dropped).
+  const first = name.charCodeAt(0);
+  if (first > 0 && first < 0x80 && !ATTRIBUTE_INITIALS.has(first >= 97 && first <= 122 ? first - 32 : first)) {
+    return 'none';
+  }
   const n = normalName(name);
   if (n.length < 2) return 'none';
   // on* event handlers; XMLNS/XLINK can create arbitrary tags.
@@ -163,5 +174,6 @@ export function detectXss(s: string): boolean {
   if (s.length === 0) return false;
   // A value without '<', '=' , '`' or a quote cannot open a tag or set an attribute in any context.
   if (!/[<>="'`]/.test(s)) return false;
-  return STARTS.some((start) => isXssFrom(s, start));
+  for (let i = 0; i < STARTS.length; i++) if (isXssFrom(s, STARTS[i]!)) return true;
+  return false;
 }

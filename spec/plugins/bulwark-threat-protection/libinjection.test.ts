@@ -28,7 +28,8 @@ function fixture(file: string): { input: string; expected: string } {
 /** A token as libinjection's test driver prints it: type, then the text (strings with their quotes). */
 function printed(t: Token): string {
   const quoted = t.strOpen + t.val + t.strClose;
-  return `${t.type} ${t.type === 's' ? quoted : t.type === 'v' ? '@'.repeat(t.count) + quoted : t.val}`;
+  const type = t.typeChar;
+  return `${type} ${type === 's' ? quoted : type === 'v' ? '@'.repeat(t.count) + quoted : t.val}`;
 }
 
 const files = readdirSync(TESTS).sort();
