@@ -29,8 +29,11 @@ function route(name: string, redisFields: Record<string, unknown>): string {
     ssl: true,
     username: USER,
     password: PASSWORD,
-    timeout_ms: 500,
-    connect_timeout_ms: 500,
+    // Generous: these tests are about TLS, not timing. A TLS handshake (and, for Sentinel, a sentinel query first)
+    // overran 500 ms on a loaded CI machine, and with failure_threshold 1 the breaker then refused every request.
+    // The failure cases below fail on the certificate or the password, long before any timeout.
+    timeout_ms: 5000,
+    connect_timeout_ms: 5000,
     ...redisFields,
   };
   // JSON is YAML: the PEM's newlines survive as \n escapes.
