@@ -59,7 +59,24 @@ export function serverKind(): PluginServerKind {
   return kind;
 }
 
-export async function startGateway(opts: EmulatorOptions = {}): Promise<Gateway> {
+/**
+ * Every gateway this test file started or is starting. A beforeAll that times out leaves its startGateway running:
+ * the gateway comes up after the suite has given up on it, no afterAll of the suite holds it, and its plugin server
+ * processes kept Jest from exiting (a CI run hung that way). This file-level afterAll waits for those starts and
+ * stops whatever is still running; stopping is idempotent, so gateways the suite stopped are left alone.
+ */
+const launched: Promise<Gateway | undefined>[] = [];
+afterAll(async () => {
+  for (const gw of await Promise.all(launched)) await gw?.stop();
+});
+
+export function startGateway(opts: EmulatorOptions = {}): Promise<Gateway> {
+  const starting = launchGateway(opts);
+  launched.push(starting.catch(() => undefined));
+  return starting;
+}
+
+async function launchGateway(opts: EmulatorOptions): Promise<Gateway> {
   const upstream = await startEchoUpstream(0);
   let kong: KongEmulator;
   try {
@@ -68,6 +85,7 @@ export async function startGateway(opts: EmulatorOptions = {}): Promise<Gateway>
     await upstream.close();
     throw err;
   }
+  let stopping: Promise<void> | undefined;
   return {
     kong,
     upstreamPort: upstream.port,
@@ -81,9 +99,12 @@ export async function startGateway(opts: EmulatorOptions = {}): Promise<Gateway>
       const text = yamlText.replace(/ECHO/g, `http://127.0.0.1:${upstream.port}`);
       kong.setConfig(loadDeclarative(text, { knownPlugins: new Set(kong.plugins.keys()) }));
     },
-    async stop() {
-      await kong.stop();
-      await upstream.close();
+    stop() {
+      stopping ??= (async () => {
+        await kong.stop();
+        await upstream.close();
+      })();
+      return stopping;
     },
   };
 }
