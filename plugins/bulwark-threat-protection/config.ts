@@ -9,7 +9,7 @@ import { DEFAULT_JSON_LIMITS, type JsonLimits } from '../lib/json-guard';
 import { crsContentKey } from './crs/compile';
 import { EngineLoad } from './engine-load';
 import { buildExclusions } from './exclusions';
-import { ConfigFields } from './schema';
+import { ConfigFields, DEFAULT_LIMITS } from './schema';
 
 export type ThreatMode = 'enforce' | 'monitor';
 export type LimitAction = 'refuse' | 'scan_prefix';
@@ -35,6 +35,24 @@ export interface ThreatProtectionConfig {
   onRulesNotReady: NotReadyAction;
   /** The engine, built in the background from instance start. */
   rules: EngineLoad;
+}
+
+/** The `limits` record as the schema declares it (snake_case, the config's names). */
+type DeclaredLimits = { [K in keyof typeof DEFAULT_LIMITS]: number };
+
+function scanLimitsOf(declared: DeclaredLimits): ScanLimits {
+  return {
+    maxBodySize: declared.max_body_size,
+    maxValueBytes: declared.max_value_bytes,
+    maxRequestBytes: declared.max_request_bytes,
+    maxValues: declared.max_values,
+    json: { ...DEFAULT_JSON_LIMITS },
+  };
+}
+
+/** The scan limits a config that leaves `limits` out gets: the schema's defaults (benches, tests, verdict scripts). */
+export function defaultScanLimits(): ScanLimits {
+  return scanLimitsOf(DEFAULT_LIMITS);
 }
 
 const NEVER_SCANNED = new Set(['authorization', 'proxy-authorization', 'cookie']);
@@ -64,13 +82,7 @@ export function parseThreatProtectionConfig(raw: unknown): ThreatProtectionConfi
       throw new ConfigError(`headers[${i}]`, `${h}: ${why}`);
     }
   });
-  const limits: ScanLimits = {
-    maxBodySize: conf.limits.max_body_size,
-    maxValueBytes: conf.limits.max_value_bytes,
-    maxRequestBytes: conf.limits.max_request_bytes,
-    maxValues: conf.limits.max_values,
-    json: { ...DEFAULT_JSON_LIMITS },
-  };
+  const limits = scanLimitsOf(conf.limits);
   buildExclusions(conf.exclusions); // checked here, at instance start; built again in the engine thread
 
   const families = conf.rule_families;

@@ -5,7 +5,7 @@ import { parentPort } from 'node:worker_threads';
 import { runInSlices, type SliceStats, type Steps } from '../lib/time-slices';
 import { compileCrsSteps, type CompiledRuleSet } from './crs/compile';
 import { CrsEngine } from './crs/engine';
-import { BUILD_SLICE_MS, type EngineSpec, type FromEngineThread, type ToEngineThread } from './engine-load';
+import { BUILD_SLICE_MS, type EngineSpec, type FromEngineThread, type ToEngineThread } from './engine-protocol';
 import { buildExclusions } from './exclusions';
 import { LIBINJECTION_DETECTORS } from './libinjection';
 

@@ -8,7 +8,7 @@
 // 2. HTTPS. The effective scheme is the one a trusted proxy reports (the client's leg is what matters:
 //    an LB may re-encrypt plain-HTTP traffic), else the connection's: the same rule as Kong's route
 //    `protocols` check in kong/runloop/handler.lua. Not HTTPS → redirect or reject.
-import { resolveForwarding, type ForwardingResult } from '../lib/client-ip';
+import { forwardingCarries, resolveForwarding, type ForwardingResult } from '../lib/client-ip';
 import { formatAuthority, parseHostPort, type HostPort } from '../lib/host';
 import { headerValues, type HeaderMultimap } from '../lib/pdk';
 import type { RedirectStatus, TransportConfig } from './config';
@@ -68,15 +68,15 @@ function badHost(https: boolean): TransportDecision {
 }
 
 /**
- * Whether the peer address can change the decision: only through the forwarding headers a trusted proxy may set
- * (the scheme, and the host with `trust_forwarded_host`). Without them a trusted peer and an untrusted one resolve
- * alike (resolveForwarding reads nothing else that the decision uses), so the handler skips `client.getIp`.
+ * Whether the peer address can change the decision: only through the forwarded scheme and, with
+ * `trust_forwarded_host`, the forwarded host (the decision uses nothing else of resolveForwarding's result). Where the
+ * headers carry neither (forwardingCarries), a trusted peer and an untrusted one resolve alike, so the handler skips
+ * `client.getIp`.
  */
 export function peerIpNeeded(headers: HeaderMultimap, conf: TransportConfig): boolean {
   if (conf.trustedProxies.isEmpty) return false;
-  if (conf.forwardedHeader === 'forwarded') return headerValues(headers, 'forwarded').length > 0;
-  if (headerValues(headers, 'x-forwarded-proto').length > 0) return true;
-  return conf.trustForwardedHost && headerValues(headers, 'x-forwarded-host').length > 0;
+  const carries = forwardingCarries(headers, conf.forwardedHeader);
+  return carries.scheme || (conf.trustForwardedHost && carries.host);
 }
 
 export function decideTransport(input: TransportInput, conf: TransportConfig): TransportDecision {

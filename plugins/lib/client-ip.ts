@@ -195,6 +195,26 @@ function singleValue(headers: HeaderMultimap, name: string): string | undefined 
   return value.length === 0 || value.includes(',') ? undefined : value;
 }
 
+/**
+ * Which of a forwarded scheme and host the request's headers can carry in `kind` mode: the headers resolveForwarding
+ * reads them from (X-Forwarded-Proto / X-Forwarded-Host, or Forwarded's proto= / host=). Where one says false,
+ * resolveForwarding leaves forwardedScheme (or forwardedHost and forwardedHostInvalid) unset whoever the peer is, so a
+ * caller that uses nothing else of the result need not read the peer address (bulwark-transport's peerIpNeeded).
+ */
+export function forwardingCarries(
+  headers: HeaderMultimap,
+  kind: ForwardedHeaderKind,
+): { scheme: boolean; host: boolean } {
+  if (kind === 'forwarded') {
+    const present = headerValues(headers, 'forwarded').length > 0;
+    return { scheme: present, host: present };
+  }
+  return {
+    scheme: headerValues(headers, 'x-forwarded-proto').length > 0,
+    host: headerValues(headers, 'x-forwarded-host').length > 0,
+  };
+}
+
 /** Resolve client IP, forwarded scheme and forwarded host. See the file comment for the rules. */
 export function resolveForwarding(input: ForwardingInput): ForwardingResult {
   const kind = input.header ?? 'x-forwarded-for';

@@ -13,8 +13,7 @@ import { CrsEngine } from '../../plugins/bulwark-threat-protection/crs/engine';
 import { type RequestValue, utf8Bytes } from '../../plugins/bulwark-threat-protection/crs/model';
 import { detectSqli, detectXss, LIBINJECTION_DETECTORS } from '../../plugins/bulwark-threat-protection/libinjection';
 import { buildRequestModel } from '../../plugins/bulwark-threat-protection/request-model';
-import { DEFAULT_LIMITS } from '../../plugins/bulwark-threat-protection/schema';
-import { DEFAULT_JSON_LIMITS } from '../../plugins/lib/json-guard';
+import { defaultScanLimits } from '../../plugins/bulwark-threat-protection/config';
 import { detectSqli as referenceSqli } from './libinjection-reference/sqli';
 import { detectXss as referenceXss } from './libinjection-reference/xss';
 import { realisticRequest, seeded } from './threat-traffic';
@@ -32,13 +31,7 @@ const lines = (file: string): string[] =>
     .map(utf8Bytes);
 
 const RULES = compileCrsDirectory(join(FIXTURES, 'crs4/rules'));
-const LIMITS = {
-  maxBodySize: DEFAULT_LIMITS.max_body_size,
-  maxValueBytes: DEFAULT_LIMITS.max_value_bytes,
-  maxRequestBytes: DEFAULT_LIMITS.max_request_bytes,
-  maxValues: DEFAULT_LIMITS.max_values,
-  json: DEFAULT_JSON_LIMITS,
-};
+const LIMITS = defaultScanLimits();
 
 /** The request values of `count` realistic requests (the plugin bench's mix, same seed). */
 function mixValues(count: number): RequestValue[][] {

@@ -20,21 +20,14 @@ import { CrsEngine } from '../../plugins/bulwark-threat-protection/crs/engine';
 import { detectSqli, detectXss, LIBINJECTION_DETECTORS } from '../../plugins/bulwark-threat-protection/libinjection';
 import { type RequestValue, utf8Bytes } from '../../plugins/bulwark-threat-protection/crs/model';
 import { buildRequestModel, type RequestSnapshot } from '../../plugins/bulwark-threat-protection/request-model';
-import { DEFAULT_LIMITS } from '../../plugins/bulwark-threat-protection/schema';
-import { DEFAULT_JSON_LIMITS } from '../../plugins/lib/json-guard';
+import { defaultScanLimits } from '../../plugins/bulwark-threat-protection/config';
 import { jsonBodyOfSize, realisticRequest, seeded } from './threat-traffic';
 
 const ROOT = resolve(__dirname, '../../../..');
 const CRS4 = process.argv[2] ?? join(ROOT, 'spec/fixtures/crs4/rules');
 const N = Number(process.argv[3] ?? 2000);
 const FIXTURES = join(ROOT, 'spec/fixtures');
-const LIMITS = {
-  maxBodySize: DEFAULT_LIMITS.max_body_size,
-  maxValueBytes: DEFAULT_LIMITS.max_value_bytes,
-  maxRequestBytes: DEFAULT_LIMITS.max_request_bytes,
-  maxValues: DEFAULT_LIMITS.max_values,
-  json: DEFAULT_JSON_LIMITS,
-};
+const LIMITS = defaultScanLimits();
 
 /** Kong EE injection-protection's documented patterns (the Apigee RegularExpressionProtection set it adopts). */
 const KONG_EE = [

@@ -17,8 +17,7 @@ import { CrsEngine } from '../../plugins/bulwark-threat-protection/crs/engine';
 import { type RequestValue, utf8Bytes, variableName } from '../../plugins/bulwark-threat-protection/crs/model';
 import { LIBINJECTION_DETECTORS } from '../../plugins/bulwark-threat-protection/libinjection';
 import { buildRequestModel, type RequestSnapshot } from '../../plugins/bulwark-threat-protection/request-model';
-import { DEFAULT_LIMITS } from '../../plugins/bulwark-threat-protection/schema';
-import { DEFAULT_JSON_LIMITS } from '../../plugins/lib/json-guard';
+import { defaultScanLimits } from '../../plugins/bulwark-threat-protection/config';
 import { realisticRequest, seeded } from '../bench/threat-traffic';
 
 /** The checkout this runs from (from scripts/modsec under ts-jest, from dist/js/scripts/modsec when built). */
@@ -258,13 +257,7 @@ export function englishCases(): Case[] {
   }));
 }
 
-const LIMITS = {
-  maxBodySize: DEFAULT_LIMITS.max_body_size,
-  maxValueBytes: DEFAULT_LIMITS.max_value_bytes,
-  maxRequestBytes: DEFAULT_LIMITS.max_request_bytes,
-  maxValues: DEFAULT_LIMITS.max_values,
-  json: DEFAULT_JSON_LIMITS,
-};
+const LIMITS = defaultScanLimits();
 const SCANNED_HEADERS = ['user-agent', 'referer'];
 
 /** detection.test.ts's generated API traffic (seed 17), whole requests through the plugin's request model.

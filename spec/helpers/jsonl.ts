@@ -1,5 +1,7 @@
 // JSON-lines files the tests read back (bulwark-audit's file sink, Kong's file-log in the emulator).
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as nodePath from 'node:path';
 import type { SecurityEvent } from '../../plugins/lib/security-event';
 import { waitFor } from './emulator';
 
@@ -18,4 +20,26 @@ export async function eventFor(file: string, plugin: string, path: string): Prom
   const find = () => readJsonLines<SecurityEvent>(file).find((e) => e.plugin === plugin && e.http.path === path);
   await waitFor(() => find() !== undefined, 10_000);
   return find()!;
+}
+
+export interface AuditEventsFile {
+  /** The fresh temp directory holding the file (suites put their other log files next to it). */
+  dir: string;
+  /** Where bulwark-audit's file sink writes: `sinks: { file: { path } }`. */
+  file: string;
+  readEvents(): SecurityEvent[];
+  /** The first event of `plugin` for the request to `path` (without query), once written. */
+  eventFor(plugin: string, path: string): Promise<SecurityEvent>;
+}
+
+/** A JSON-lines file for bulwark-audit's file sink in a fresh temp directory (`prefix`: its name's start). */
+export function auditEventsFile(prefix: string): AuditEventsFile {
+  const dir = fs.mkdtempSync(nodePath.join(os.tmpdir(), prefix));
+  const file = nodePath.join(dir, 'events.jsonl');
+  return {
+    dir,
+    file,
+    readEvents: () => readJsonLines<SecurityEvent>(file),
+    eventFor: (plugin, path) => eventFor(file, plugin, path),
+  };
 }

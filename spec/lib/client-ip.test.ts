@@ -1,6 +1,7 @@
 import {
   clientAddress,
   clientIp,
+  forwardingCarries,
   parseForwarded,
   parseNodeAddress,
   resolveForwarding,
@@ -271,6 +272,52 @@ describe('resolveForwarding with Forwarded', () => {
 // The one client address of every plugin (bulwark-oauth2 and bulwark-rate-limit had one each, and they differed:
 // oauth2 kept Kong's spelling of the peer when no proxy was trusted, rate-limit canonicalised it; with trusted
 // proxies both dropped a peer that is not an IP).
+describe('forwardingCarries', () => {
+  const headerSets: HeaderMultimap[] = [
+    {},
+    { 'x-forwarded-for': ['203.0.113.9'] },
+    { 'x-forwarded-proto': ['https'] },
+    { 'x-forwarded-proto': ['https, http'] },
+    { 'x-forwarded-host': ['a.example'] },
+    { 'x-forwarded-host': ['a b'] },
+    { forwarded: ['for=203.0.113.9;proto=https;host=a.example'] },
+    { forwarded: ['proto=http'] },
+    { forwarded: ['for=203.0.113.9;host="a b"'] },
+    { forwarded: ['broken;'] },
+  ];
+
+  it('where it says a header set carries no scheme (host), resolveForwarding gives none from a trusted peer', () => {
+    let checked = 0;
+    for (const kind of ['x-forwarded-for', 'forwarded'] as const) {
+      for (const headers of headerSets) {
+        const carries = forwardingCarries(headers, kind);
+        const r = resolve('10.0.0.2', headers, { header: kind });
+        if (!carries.scheme) expect(r.forwardedScheme).toBeUndefined();
+        if (!carries.host) expect(r).toMatchObject({ forwardedHost: undefined, forwardedHostInvalid: false });
+        if (!carries.scheme || !carries.host) checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(10);
+  });
+
+  it('names the headers of each mode', () => {
+    expect(forwardingCarries({ 'x-forwarded-proto': ['https'] }, 'x-forwarded-for')).toEqual({
+      scheme: true,
+      host: false,
+    });
+    expect(forwardingCarries({ 'x-forwarded-host': ['a.example'] }, 'x-forwarded-for')).toEqual({
+      scheme: false,
+      host: true,
+    });
+    expect(forwardingCarries({ 'x-forwarded-proto': ['https'] }, 'forwarded')).toEqual({ scheme: false, host: false });
+    expect(forwardingCarries({ forwarded: ['proto=https'] }, 'forwarded')).toEqual({ scheme: true, host: true });
+    expect(forwardingCarries({ forwarded: ['proto=https'] }, 'x-forwarded-for')).toEqual({
+      scheme: false,
+      host: false,
+    });
+  });
+});
+
 describe('clientAddress / clientIp', () => {
   const none = { trustedProxies: CidrList.parse([], 'trusted_proxies'), forwardedHeader: 'x-forwarded-for' as const };
   const some = { trustedProxies: trusted, forwardedHeader: 'x-forwarded-for' as const };

@@ -5,10 +5,6 @@
 // token, secret or certificate appears nowhere in the event. bulwark-oauth2's token and JWKS answers and
 // bulwark-docs' served page are allow events too.
 import { createHash, X509Certificate } from 'node:crypto';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { pluginServerEntries } from '../../../kong/emulator/plugin-server';
 import { issueKey } from '../../../plugins/bulwark-api-key/key-admin';
 import { generateKey } from '../../../plugins/bulwark-api-key/key-format';
 import { serializeKeyRecord } from '../../../plugins/bulwark-api-key/key-record';
@@ -19,20 +15,18 @@ import { createTestPki, type TestPki } from '../../fixtures/pki/pki';
 import { ecKey } from '../bulwark-oauth2/fixtures';
 import {
   afterAllNoFailOpen,
-  serverKind,
   startGateway,
   waitFor,
   BOTH_PLUGIN_SERVERS,
   runsOnPluginServers,
   type Gateway,
 } from '../../helpers/emulator';
-import { readJsonLines, eventFor as eventInFile } from '../../helpers/jsonl';
+import { auditEventsFile } from '../../helpers/jsonl';
 import { epochSeconds, hs256Token } from '../../helpers/hs256';
 
 runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-fingerprint-'));
-const eventsFile = path.join(dir, 'events.jsonl');
+const { file: eventsFile, readEvents, eventFor } = auditEventsFile('bulwark-fingerprint-');
 let gw: Gateway | undefined;
 let pki: TestPki | undefined;
 
@@ -53,11 +47,6 @@ const CLIENT_SECRET = 'orders-service-secret-0123456789';
 const WRONG_SECRET = 'not-the-orders-secret-0123456789';
 let clientSecretHash = '';
 
-const readEvents = (): SecurityEvent[] => readJsonLines<SecurityEvent>(eventsFile);
-
-/** The event of `plugin` for the request to `p` (path without query). */
-const eventFor = (plugin: string, p: string): Promise<SecurityEvent> => eventInFile(eventsFile, plugin, p);
-
 /** The whole event as shipped, for "appears nowhere" checks. */
 const text = (e: SecurityEvent) => JSON.stringify(e);
 
@@ -72,8 +61,7 @@ beforeAll(async () => {
     'bulwark-oauth2',
     'bulwark-docs',
   ];
-  const sockets = fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-fingerprint-sock-'));
-  gw = await startGateway({ entries: pluginServerEntries(serverKind(), sockets, plugins) });
+  gw = await startGateway({ plugins });
   const root = JSON.stringify(pki.root.cert);
   gw.configure(`
 _format_version: "3.0"

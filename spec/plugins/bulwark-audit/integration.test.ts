@@ -2,35 +2,27 @@
 // decides; bulwark-audit's log phase builds the security events after the response and ships them to a JSON-lines
 // file.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { pluginServerEntries } from '../../../kong/emulator/plugin-server';
 import {
   afterAllNoFailOpen,
-  serverKind,
   startGateway,
   waitFor,
   BOTH_PLUGIN_SERVERS,
   runsOnPluginServers,
   type Gateway,
 } from '../../helpers/emulator';
-import { readJsonLines } from '../../helpers/jsonl';
-import type { SecurityEvent } from '../../../plugins/lib/security-event';
+import { auditEventsFile } from '../../helpers/jsonl';
 
 runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-audit-'));
-const eventsFile = path.join(dir, 'events.jsonl');
+const { dir, file: eventsFile, readEvents } = auditEventsFile('bulwark-audit-');
 const fileLog = path.join(dir, 'file-log.jsonl');
 const logs: string[] = [];
 let gw: Gateway | undefined;
 
-const readEvents = (): SecurityEvent[] => readJsonLines<SecurityEvent>(eventsFile);
-
 beforeAll(async () => {
-  const sockets = fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-audit-sock-'));
   gw = await startGateway({
-    entries: pluginServerEntries(serverKind(), sockets, ['bulwark-audit', 'bulwark-rate-limit']),
+    plugins: ['bulwark-audit', 'bulwark-rate-limit'],
     onLog: (l: string) => logs.push(l),
     fileLogPath: fileLog,
   });

@@ -1,32 +1,25 @@
 // Every deciding plugin passes its documented reason code to reject (or ctx.record): a refusal's security event,
 // built by bulwark-audit's log phase from the plugin's decision record, carries the code (and the rule id where
 // there is one). The Kong emulator with the real plugin server (both servers); events go to a JSON-lines file.
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { pluginServerEntries } from '../../../kong/emulator/plugin-server';
 import { API_KEY_REASONS } from '../../../plugins/bulwark-api-key';
 import { AUTHZ_REASONS } from '../../../plugins/bulwark-authz';
 import { JWT_REASONS } from '../../../plugins/bulwark-jwt';
 import { RATE_LIMIT_REASONS } from '../../../plugins/bulwark-rate-limit';
 import { TRANSPORT_REASONS } from '../../../plugins/bulwark-transport';
 import { VALIDATOR_REASONS } from '../../../plugins/bulwark-validator';
-import type { SecurityEvent } from '../../../plugins/lib/security-event';
 import {
   afterAllNoFailOpen,
-  serverKind,
   startGateway,
   BOTH_PLUGIN_SERVERS,
   runsOnPluginServers,
   type Gateway,
 } from '../../helpers/emulator';
-import { readJsonLines, eventFor as eventInFile } from '../../helpers/jsonl';
+import { auditEventsFile } from '../../helpers/jsonl';
 import { epochSeconds, hs256Token } from '../../helpers/hs256';
 
 runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-reasons-'));
-const eventsFile = path.join(dir, 'events.jsonl');
+const { file: eventsFile, readEvents, eventFor } = auditEventsFile('bulwark-reasons-');
 let gw: Gateway | undefined;
 
 const SECRET = 'an-hs256-secret-of-at-least-32-bytes!';
@@ -35,11 +28,6 @@ const forgedToken = () =>
     { iss: 'hs-issuer', aud: 'api', sub: 'a', exp: epochSeconds(60) },
     'another-secret-of-at-least-32-bytes!!',
   );
-
-const readEvents = (): SecurityEvent[] => readJsonLines<SecurityEvent>(eventsFile);
-
-/** The event of `plugin` for the request to `p` (path without query). */
-const eventFor = (plugin: string, p: string): Promise<SecurityEvent> => eventInFile(eventsFile, plugin, p);
 
 beforeAll(async () => {
   const plugins = [
@@ -51,8 +39,7 @@ beforeAll(async () => {
     'bulwark-rate-limit',
     'bulwark-validator',
   ];
-  const sockets = fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-reasons-sock-'));
-  gw = await startGateway({ entries: pluginServerEntries(serverKind(), sockets, plugins) });
+  gw = await startGateway({ plugins });
   gw.configure(`
 _format_version: "3.0"
 services:

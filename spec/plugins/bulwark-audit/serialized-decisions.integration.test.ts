@@ -3,31 +3,25 @@
 // Kong's own log plugins (file-log here, emulated) carry them, and bulwark-audit's log phase reads them all from
 // its one kong.log.serialize (kong/runloop/plugin_servers/plugin.lua 3.9.3 lines 47-50: the entry saved when the
 // log phase started, line 163). Both plugin servers; a real echo upstream.
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type { EmulatedResponse } from '../../../kong/emulator/kong';
-import { pluginServerEntries } from '../../../kong/emulator/plugin-server';
 import { issueKey } from '../../../plugins/bulwark-api-key/key-admin';
 import { generateKey } from '../../../plugins/bulwark-api-key/key-format';
 import { serializeKeyRecord } from '../../../plugins/bulwark-api-key/key-record';
-import type { SecurityEvent } from '../../../plugins/lib/security-event';
 import {
   afterAllNoFailOpen,
-  serverKind,
   startGateway,
   waitFor,
   BOTH_PLUGIN_SERVERS,
   runsOnPluginServers,
   type Gateway,
 } from '../../helpers/emulator';
-import { readJsonLines } from '../../helpers/jsonl';
+import { auditEventsFile, readJsonLines } from '../../helpers/jsonl';
 import { epochSeconds, hs256Token } from '../../helpers/hs256';
 
 runsOnPluginServers(BOTH_PLUGIN_SERVERS);
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-serialized-'));
-const eventsFile = path.join(dir, 'events.jsonl');
+const { dir, file: eventsFile, readEvents } = auditEventsFile('bulwark-serialized-');
 const fileLog = path.join(dir, 'file-log.jsonl');
 let gw: Gateway | undefined;
 
@@ -42,12 +36,10 @@ const RECORD_FIELDS = ['decision', 'reason', 'rule_id', 'status', 'mode', 'opera
 type Entry = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const entries = (): Entry[] => readJsonLines<Entry>(fileLog);
 const entryFor = (uriPrefix: string): Entry => entries().find((e) => String(e.request.uri).startsWith(uriPrefix))!;
-const readEvents = (): SecurityEvent[] => readJsonLines<SecurityEvent>(eventsFile);
 
 beforeAll(async () => {
   const plugins = ['bulwark-audit', 'bulwark-jwt', 'bulwark-api-key'];
-  const sockets = fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-serialized-sock-'));
-  gw = await startGateway({ entries: pluginServerEntries(serverKind(), sockets, plugins), fileLogPath: fileLog });
+  gw = await startGateway({ plugins, fileLogPath: fileLog });
   gw.configure(`
 _format_version: "3.0"
 services:

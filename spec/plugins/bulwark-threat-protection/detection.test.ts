@@ -5,13 +5,12 @@
 // measured values (so a regression fails).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_LIMITS } from '../../../plugins/bulwark-threat-protection/schema';
+import { defaultScanLimits } from '../../../plugins/bulwark-threat-protection/config';
 import { compileCrsDirectory } from '../../../plugins/bulwark-threat-protection/crs/compile';
 import { CrsEngine, type Detectors } from '../../../plugins/bulwark-threat-protection/crs/engine';
 import { LIBINJECTION_DETECTORS } from '../../../plugins/bulwark-threat-protection/libinjection';
 import { utf8Bytes } from '../../../plugins/bulwark-threat-protection/crs/model';
 import { buildRequestModel } from '../../../plugins/bulwark-threat-protection/request-model';
-import { DEFAULT_JSON_LIMITS } from '../../../plugins/lib/json-guard';
 import { realisticRequest, seeded } from '../../../scripts/bench/threat-traffic';
 
 const FIXTURES = join(__dirname, '../../fixtures');
@@ -19,13 +18,7 @@ const lines = (file: string) =>
   readFileSync(join(FIXTURES, file), 'utf8')
     .split('\n')
     .filter((l) => l.trim() !== '');
-const LIMITS = {
-  maxBodySize: DEFAULT_LIMITS.max_body_size,
-  maxValueBytes: DEFAULT_LIMITS.max_value_bytes,
-  maxRequestBytes: DEFAULT_LIMITS.max_request_bytes,
-  maxValues: DEFAULT_LIMITS.max_values,
-  json: DEFAULT_JSON_LIMITS,
-};
+const LIMITS = defaultScanLimits();
 const HEADERS = ['user-agent', 'referer'];
 
 export interface Figures {

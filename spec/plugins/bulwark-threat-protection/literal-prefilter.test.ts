@@ -10,8 +10,7 @@ import { CrsEngine } from '../../../plugins/bulwark-threat-protection/crs/engine
 import { requiredLiterals, type RegexpNode } from '../../../plugins/bulwark-threat-protection/crs/literal-prefilter';
 import { type RequestValue, utf8Bytes } from '../../../plugins/bulwark-threat-protection/crs/model';
 import { buildRequestModel } from '../../../plugins/bulwark-threat-protection/request-model';
-import { DEFAULT_LIMITS } from '../../../plugins/bulwark-threat-protection/schema';
-import { DEFAULT_JSON_LIMITS } from '../../../plugins/lib/json-guard';
+import { defaultScanLimits } from '../../../plugins/bulwark-threat-protection/config';
 import { realisticRequest, seeded } from '../../../scripts/bench/threat-traffic';
 
 const FIXTURES = join(__dirname, '../../fixtures');
@@ -50,13 +49,7 @@ describe('required literals of a regex', () => {
   });
 });
 
-const LIMITS = {
-  maxBodySize: DEFAULT_LIMITS.max_body_size,
-  maxValueBytes: DEFAULT_LIMITS.max_value_bytes,
-  maxRequestBytes: DEFAULT_LIMITS.max_request_bytes,
-  maxValues: DEFAULT_LIMITS.max_values,
-  json: DEFAULT_JSON_LIMITS,
-};
+const LIMITS = defaultScanLimits();
 
 /** Attack payloads in the collections CRS rules target (query arguments, cookies, headers, argument names),
  * 500 english sentences as a form field and the values of 50 generated API requests. */

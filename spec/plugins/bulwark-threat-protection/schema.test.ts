@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import type { FieldEntry } from '../../../kong/schema/types';
 import * as threatProtection from '../../../plugins/bulwark-threat-protection';
-import { parseThreatProtectionConfig } from '../../../plugins/bulwark-threat-protection/config';
+import { defaultScanLimits, parseThreatProtectionConfig } from '../../../plugins/bulwark-threat-protection/config';
 import { buildRequestModel } from '../../../plugins/bulwark-threat-protection/request-model';
 import { DEFAULT_JSON_LIMITS } from '../../../plugins/lib/json-guard';
 import { configFor, describePluginInfo, violationFor } from '../../helpers/plugin-info';
@@ -28,6 +28,14 @@ describe('config', () => {
       headers: ['User-Agent', 'Referer'],
       on_limit: 'refuse',
       limits: { max_body_size: 1048576, max_value_bytes: 65536, max_request_bytes: 1048576, max_values: 2000 },
+    });
+    // What benches, tests and the verdict scripts scan with: the same defaults.
+    expect(defaultScanLimits()).toEqual({
+      maxBodySize: 1048576,
+      maxValueBytes: 65536,
+      maxRequestBytes: 1048576,
+      maxValues: 2000,
+      json: DEFAULT_JSON_LIMITS,
     });
   });
 
@@ -54,13 +62,7 @@ describe('config', () => {
 });
 
 describe('request model', () => {
-  const limits = {
-    maxBodySize: 1 << 20,
-    maxValueBytes: 1 << 16,
-    maxRequestBytes: 1 << 20,
-    maxValues: 100,
-    json: DEFAULT_JSON_LIMITS,
-  };
+  const limits = { ...defaultScanLimits(), maxValues: 100 };
   const model = (pathWithQuery: string, headers: Record<string, string[]> = {}, body?: string) => {
     const r = buildRequestModel(
       { method: 'POST', pathWithQuery, headers, body: body === undefined ? undefined : Buffer.from(body) },
