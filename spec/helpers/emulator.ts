@@ -66,9 +66,13 @@ export function serverKind(): PluginServerKind {
  * stops whatever is still running; stopping is idempotent, so gateways the suite stopped are left alone.
  */
 const launched: Promise<Gateway | undefined>[] = [];
-afterAll(async () => {
-  for (const gw of await Promise.all(launched)) await gw?.stop();
-});
+// Hooks can only be declared while a file is collected: a test that loads this module afresh
+// (spec/static/plugin-servers.test.ts, jest.isolateModules) starts no gateway and needs none.
+if (expect.getState().currentTestName === undefined) {
+  afterAll(async () => {
+    for (const gw of await Promise.all(launched)) await gw?.stop();
+  });
+}
 
 export function startGateway(opts: EmulatorOptions = {}): Promise<Gateway> {
   const starting = launchGateway(opts);
