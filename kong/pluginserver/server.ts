@@ -1,12 +1,12 @@
 // The RPC methods of the plugin server (the Kong side is kong/runloop/plugin_servers/rpc/mp_rpc.lua):
 // request `[0, msgid, "plugin.<Method>", [arg]]`, reply `[1, msgid, error|nil, result|nil]`.
 // One server object holds the instance and event tables for every plugin and every socket.
-import { Encoder } from '@msgpack/msgpack';
 import type { Instance } from 'kong-pdk/lib/mod';
 import { newKongBridge } from './bridge';
 import { ENDED, EventCarrier, EventTable, PluginEvent, RET, isExitCall, randomIdBase } from './events';
 import { JsonLogger, errorMessage } from './log';
 import { LoadedPlugin, PluginInfo, pluginInfo } from './plugins';
+import { ReplyEncoder } from './reply-encoder';
 import { PeerLink, PeerOp, ownerOf } from './workers';
 
 export interface RpcConnection extends EventCarrier {
@@ -74,7 +74,7 @@ export class PluginServer {
   // (Kong then restarts its instances) instead of silently naming another plugin's new instance.
   // With workers, ids are ≡ this worker's index (mod the worker count): the id names its owner.
   private nextInstanceId: number;
-  private readonly encoder = new Encoder();
+  private readonly encoder = new ReplyEncoder();
   private readonly methods: ReadonlyMap<string, Method>;
   private readonly forwarded = new Map<string, ForwardedConnection>();
   private nextForwardKey = 1;
@@ -240,7 +240,7 @@ export class PluginServer {
             return await this.forward(owner, message, conn);
           } catch (err) {
             // The owner is gone (the plugin server is stopping): an error, never a silent skip on this side.
-            return this.encoder.encode([1, msgid, `event id ${eventId} not found (${errorMessage(err)})`, null]);
+            return this.encoder.encodeReply(msgid, `event id ${eventId} not found (${errorMessage(err)})`, null);
           }
         }
       }
@@ -253,11 +253,11 @@ export class PluginServer {
     } catch (err) {
       const text = errorMessage(err);
       if (!(err instanceof RpcError)) this.log.warn('rpc failed', { method: fullMethod, error: text });
-      return this.encoder.encode([1, msgid, text, null]);
+      return this.encoder.encodeReply(msgid, text, null);
     }
     const event = this.replyEvent(result);
     try {
-      const reply = this.encoder.encode([1, msgid, null, result ?? null]);
+      const reply = this.encoder.encodeReply(msgid, null, result);
       // Kong can only step an event whose reply it received.
       if (event && !conn.alive) event.end('the connection closed before the reply was sent');
       return reply;
@@ -266,7 +266,7 @@ export class PluginServer {
       const text = `could not encode the reply: ${errorMessage(err)}`;
       event?.end(text);
       this.log.warn('rpc reply could not be encoded', { method: fullMethod, error: text });
-      return this.encoder.encode([1, msgid, text, null]);
+      return this.encoder.encodeReply(msgid, text, null);
     }
   }
 
