@@ -89,27 +89,28 @@ export class PluginServer {
     this.events = new EventTable(count, index);
     this.nextInstanceId = alignId(randomIdBase(), count, index);
     const step: Method = (arg, conn) => this.step(arg, conn, false);
-    // A Map, not `this[cmd]` as in kong-pdk's listener.js, so no other property is callable over RPC.
+    // A Map, not `this[cmd]` as in kong-pdk's listener.js, so no other property is callable over RPC; keyed by the
+    // full name Kong sends, so the common case slices no string.
     this.methods = new Map<string, Method>([
-      ['StartInstance', (arg, conn) => this.startInstance(arg, conn)],
-      ['CloseInstance', (arg, conn) => this.closeInstance(arg, conn)],
-      ['HandleEvent', (arg, conn) => this.handleEvent(arg, conn)],
+      ['plugin.StartInstance', (arg, conn) => this.startInstance(arg, conn)],
+      ['plugin.CloseInstance', (arg, conn) => this.closeInstance(arg, conn)],
+      ['plugin.HandleEvent', (arg, conn) => this.handleEvent(arg, conn)],
       // Kong picks the Step variant by PDK method (get_step_method); all carry {EventId, Data}.
-      ['Step', step],
-      ['StepMultiMap', step],
-      ['StepCredential', step],
-      ['StepConsumer', step],
-      ['StepRoute', step],
-      ['StepService', step],
-      ['StepMemoryStats', step],
-      ['StepError', (arg, conn) => this.step(arg, conn, true)], // Kong 2.x only
+      ['plugin.Step', step],
+      ['plugin.StepMultiMap', step],
+      ['plugin.StepCredential', step],
+      ['plugin.StepConsumer', step],
+      ['plugin.StepRoute', step],
+      ['plugin.StepService', step],
+      ['plugin.StepMemoryStats', step],
+      ['plugin.StepError', (arg, conn) => this.step(arg, conn, true)], // Kong 2.x only
       // {Gc: true} collects garbage first when node runs with --expose-gc (soak tests compare heaps).
       [
-        'GetStatus',
+        'plugin.GetStatus',
         async (arg) =>
           this.aggregateStatus(typeof arg === 'object' && arg !== null && (arg as { Gc?: unknown }).Gc === true),
       ],
-      ['GetPluginInfo', (arg) => this.pluginInfo(arg)],
+      ['plugin.GetPluginInfo', (arg) => this.pluginInfo(arg)],
     ]);
   }
 
@@ -226,7 +227,9 @@ export class PluginServer {
       });
       return null;
     }
-    const [, msgid, fullMethod, params] = message as [0, unknown, unknown, unknown];
+    const msgid: unknown = message[1];
+    const fullMethod: unknown = message[2];
+    const params: unknown = message[3];
     if (typeof msgid !== 'number') {
       this.log.warn('ignoring an RPC request without a numeric msgid');
       return null;
@@ -272,13 +275,15 @@ export class PluginServer {
 
   private call(fullMethod: unknown, params: unknown, conn: RpcConnection): unknown {
     if (typeof fullMethod !== 'string') throw new RpcError('method name must be a string');
-    const dot = fullMethod.indexOf('.');
-    const namespace = dot < 0 ? fullMethod : fullMethod.slice(0, dot);
-    const name = dot < 0 ? '' : fullMethod.slice(dot + 1);
-    if (namespace !== 'plugin') throw new RpcError(`RPC for ${namespace} is not supported`);
-    const method = this.methods.get(name);
-    if (!method) throw new RpcError(`method ${name} not implemented`);
-    if (this.log.debugEnabled) this.log.debug('rpc', { method: name });
+    const method = this.methods.get(fullMethod);
+    if (method === undefined) {
+      const dot = fullMethod.indexOf('.');
+      const namespace = dot < 0 ? fullMethod : fullMethod.slice(0, dot);
+      const name = dot < 0 ? '' : fullMethod.slice(dot + 1);
+      if (namespace !== 'plugin') throw new RpcError(`RPC for ${namespace} is not supported`);
+      throw new RpcError(`method ${name} not implemented`);
+    }
+    if (this.log.debugEnabled) this.log.debug('rpc', { method: fullMethod.slice('plugin.'.length) });
     // Kong packs its varargs as an array and always passes exactly one argument.
     return method(Array.isArray(params) ? params[0] : undefined, conn);
   }
