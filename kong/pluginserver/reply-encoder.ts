@@ -48,8 +48,11 @@ export class ReplyEncoder {
       const bytes = this.fallback.encode([1, msgid, error, result ?? null]);
       return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     }
-    const out = Buffer.allocUnsafe(this.pos);
-    this.buf.copy(out, 0, 0, this.pos);
+    const size = this.pos;
+    const out = Buffer.allocUnsafe(size);
+    // Most replies are a few dozen bytes: a loop copies them without the view Buffer.copy allocates for a part.
+    if (size <= 256) for (let i = 0; i < size; i++) out[i] = this.buf[i];
+    else this.buf.copy(out, 0, 0, size);
     return out;
   }
 
