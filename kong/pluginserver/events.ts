@@ -32,6 +32,11 @@ class Channel<T> {
     else this.values.push(value);
   }
 
+  /** True while a `get` is waiting for a value. */
+  get awaited(): boolean {
+    return this.waiters.length > 0;
+  }
+
   get(): Promise<T> {
     if (this.values.length > 0) return Promise.resolve(this.values.shift()!);
     return new Promise((resolve) => this.waiters.push(resolve));
@@ -104,7 +109,9 @@ export class PluginEvent {
   end(reason: string): void {
     if (this.endReason !== null) return;
     this.endReason = reason;
-    this.toPlugin.put([undefined, this.endedError()]); // a PDK call waiting for its Step fails now
+    // A PDK call waiting for its Step fails now (a later one fails in pluginPipe.get, so nothing is queued if none
+    // waits: most events end with "ret", when the handler waits for nothing).
+    if (this.toPlugin.awaited) this.toPlugin.put([undefined, this.endedError()]);
     this.fromPlugin.put(ENDED); // an RPC waiting for the plugin's next message fails now
     this.onEnd(this);
   }

@@ -1,12 +1,12 @@
 // The RPC methods of the plugin server (the Kong side is kong/runloop/plugin_servers/rpc/mp_rpc.lua):
 // request `[0, msgid, "plugin.<Method>", [arg]]`, reply `[1, msgid, error|nil, result|nil]`.
 // One server object holds the instance and event tables for every plugin and every socket.
-import { Encoder } from '@msgpack/msgpack';
 import type { Instance } from 'kong-pdk/lib/mod';
 import { newKongBridge } from './bridge';
 import { ENDED, EventCarrier, EventTable, PluginEvent, RET, isExitCall, randomIdBase } from './events';
 import { JsonLogger, errorMessage } from './log';
 import { LoadedPlugin, PluginInfo, pluginInfo } from './plugins';
+import { ReplyEncoder } from './reply-encoder';
 import { PeerLink, PeerOp, ownerOf } from './workers';
 
 export interface RpcConnection extends EventCarrier {
@@ -74,7 +74,7 @@ export class PluginServer {
   // (Kong then restarts its instances) instead of silently naming another plugin's new instance.
   // With workers, ids are ≡ this worker's index (mod the worker count): the id names its owner.
   private nextInstanceId: number;
-  private readonly encoder = new Encoder();
+  private readonly encoder = new ReplyEncoder();
   private readonly methods: ReadonlyMap<string, Method>;
   private readonly forwarded = new Map<string, ForwardedConnection>();
   private nextForwardKey = 1;
@@ -89,27 +89,28 @@ export class PluginServer {
     this.events = new EventTable(count, index);
     this.nextInstanceId = alignId(randomIdBase(), count, index);
     const step: Method = (arg, conn) => this.step(arg, conn, false);
-    // A Map, not `this[cmd]` as in kong-pdk's listener.js, so no other property is callable over RPC.
+    // A Map, not `this[cmd]` as in kong-pdk's listener.js, so no other property is callable over RPC; keyed by the
+    // full name Kong sends, so the common case slices no string.
     this.methods = new Map<string, Method>([
-      ['StartInstance', (arg, conn) => this.startInstance(arg, conn)],
-      ['CloseInstance', (arg, conn) => this.closeInstance(arg, conn)],
-      ['HandleEvent', (arg, conn) => this.handleEvent(arg, conn)],
+      ['plugin.StartInstance', (arg, conn) => this.startInstance(arg, conn)],
+      ['plugin.CloseInstance', (arg, conn) => this.closeInstance(arg, conn)],
+      ['plugin.HandleEvent', (arg, conn) => this.handleEvent(arg, conn)],
       // Kong picks the Step variant by PDK method (get_step_method); all carry {EventId, Data}.
-      ['Step', step],
-      ['StepMultiMap', step],
-      ['StepCredential', step],
-      ['StepConsumer', step],
-      ['StepRoute', step],
-      ['StepService', step],
-      ['StepMemoryStats', step],
-      ['StepError', (arg, conn) => this.step(arg, conn, true)], // Kong 2.x only
+      ['plugin.Step', step],
+      ['plugin.StepMultiMap', step],
+      ['plugin.StepCredential', step],
+      ['plugin.StepConsumer', step],
+      ['plugin.StepRoute', step],
+      ['plugin.StepService', step],
+      ['plugin.StepMemoryStats', step],
+      ['plugin.StepError', (arg, conn) => this.step(arg, conn, true)], // Kong 2.x only
       // {Gc: true} collects garbage first when node runs with --expose-gc (soak tests compare heaps).
       [
-        'GetStatus',
+        'plugin.GetStatus',
         async (arg) =>
           this.aggregateStatus(typeof arg === 'object' && arg !== null && (arg as { Gc?: unknown }).Gc === true),
       ],
-      ['GetPluginInfo', (arg) => this.pluginInfo(arg)],
+      ['plugin.GetPluginInfo', (arg) => this.pluginInfo(arg)],
     ]);
   }
 
@@ -226,7 +227,9 @@ export class PluginServer {
       });
       return null;
     }
-    const [, msgid, fullMethod, params] = message as [0, unknown, unknown, unknown];
+    const msgid: unknown = message[1];
+    const fullMethod: unknown = message[2];
+    const params: unknown = message[3];
     if (typeof msgid !== 'number') {
       this.log.warn('ignoring an RPC request without a numeric msgid');
       return null;
@@ -240,7 +243,7 @@ export class PluginServer {
             return await this.forward(owner, message, conn);
           } catch (err) {
             // The owner is gone (the plugin server is stopping): an error, never a silent skip on this side.
-            return this.encoder.encode([1, msgid, `event id ${eventId} not found (${errorMessage(err)})`, null]);
+            return this.encoder.encodeReply(msgid, `event id ${eventId} not found (${errorMessage(err)})`, null);
           }
         }
       }
@@ -253,11 +256,11 @@ export class PluginServer {
     } catch (err) {
       const text = errorMessage(err);
       if (!(err instanceof RpcError)) this.log.warn('rpc failed', { method: fullMethod, error: text });
-      return this.encoder.encode([1, msgid, text, null]);
+      return this.encoder.encodeReply(msgid, text, null);
     }
     const event = this.replyEvent(result);
     try {
-      const reply = this.encoder.encode([1, msgid, null, result ?? null]);
+      const reply = this.encoder.encodeReply(msgid, null, result);
       // Kong can only step an event whose reply it received.
       if (event && !conn.alive) event.end('the connection closed before the reply was sent');
       return reply;
@@ -266,19 +269,21 @@ export class PluginServer {
       const text = `could not encode the reply: ${errorMessage(err)}`;
       event?.end(text);
       this.log.warn('rpc reply could not be encoded', { method: fullMethod, error: text });
-      return this.encoder.encode([1, msgid, text, null]);
+      return this.encoder.encodeReply(msgid, text, null);
     }
   }
 
   private call(fullMethod: unknown, params: unknown, conn: RpcConnection): unknown {
     if (typeof fullMethod !== 'string') throw new RpcError('method name must be a string');
-    const dot = fullMethod.indexOf('.');
-    const namespace = dot < 0 ? fullMethod : fullMethod.slice(0, dot);
-    const name = dot < 0 ? '' : fullMethod.slice(dot + 1);
-    if (namespace !== 'plugin') throw new RpcError(`RPC for ${namespace} is not supported`);
-    const method = this.methods.get(name);
-    if (!method) throw new RpcError(`method ${name} not implemented`);
-    if (this.log.debugEnabled) this.log.debug('rpc', { method: name });
+    const method = this.methods.get(fullMethod);
+    if (method === undefined) {
+      const dot = fullMethod.indexOf('.');
+      const namespace = dot < 0 ? fullMethod : fullMethod.slice(0, dot);
+      const name = dot < 0 ? '' : fullMethod.slice(dot + 1);
+      if (namespace !== 'plugin') throw new RpcError(`RPC for ${namespace} is not supported`);
+      throw new RpcError(`method ${name} not implemented`);
+    }
+    if (this.log.debugEnabled) this.log.debug('rpc', { method: fullMethod.slice('plugin.'.length) });
     // Kong packs its varargs as an array and always passes exactly one argument.
     return method(Array.isArray(params) ? params[0] : undefined, conn);
   }

@@ -18,12 +18,14 @@
 //
 //   npm run build && node dist/js/scripts/bench/chain.js [--requests 300] [--rounds 5] [--workers 1,2]
 //     [--driver-requests 4000] [--concurrency 16] [--driver c|js] [--cpu-prof-dir DIR] [--baseline DIR,...] [--no-stock]
+//     [--driver-rounds N]
 //
 // --cpu-prof-dir: bulwark-pluginserver with --workers 1 runs under `node --cpu-prof` and leaves its profile there.
 // --baseline DIR,...: section 2 also drives other builds' bulwark-pluginserver with 1 worker, for an A/B in one run:
 //   each DIR holds that build's `dist` and a `node_modules` it resolves from (before changing the server: `cp -r dist
 //   DIR/dist && cp -al node_modules DIR/node_modules`); the ratios this build / DIR are printed.
 // --no-stock: section 2 leaves out the stock kong-js-pluginserver (section 1 still compares it).
+// --driver-rounds N: section 2's rounds (default: --rounds), e.g. many driver rounds after a short section 1.
 //
 // The synthetic driver's replay loop is C (scripts/bench/chain-driver.c, compiled here with `gcc -O2` into a temp
 // dir): the JS driver costs about as much CPU per RPC as the server it drives, which on a 2-core machine leaves no core
@@ -62,6 +64,7 @@ const { values: opts } = parseArgs({
     'echo-server': { type: 'string' },
     baseline: { type: 'string' },
     'no-stock': { type: 'boolean', default: false },
+    'driver-rounds': { type: 'string' },
   },
 });
 
@@ -768,7 +771,7 @@ async function driverRound(
 async function driverSection(recorded: RecordedCall[][]): Promise<void> {
   const requests = Number(opts['driver-requests']);
   const concurrency = Number(opts.concurrency);
-  const rounds = Number(opts.rounds);
+  const rounds = Number(opts['driver-rounds'] ?? opts.rounds);
   const workerCounts = String(opts.workers)
     .split(',')
     .map((n) => Number(n));

@@ -7,8 +7,13 @@
 // Rounds alternate between the builds; the median of the per-round CPU ratios is printed.
 //
 //   npm run build && node dist/js/scripts/bench/pluginserver-dispatch.js --baseline DIR [--events 20000] [--rounds 9]
+//     [--alloc]
+//
+// --alloc: also one round per build under V8's sampling heap profiler, counting objects already collected, which prints
+// the bytes allocated per RPC (what the GC has to clear; the bench's own decoding of one reply per event included).
 //
 // DIR holds the other build's `dist` and a `node_modules` it resolves from (see chain.ts --baseline).
+import inspector = require('inspector');
 import path = require('path');
 import { parseArgs } from 'util';
 import { decode } from '@msgpack/msgpack';
@@ -21,6 +26,7 @@ const { values: opts } = parseArgs({
     baseline: { type: 'string' },
     events: { type: 'string', default: '20000' },
     rounds: { type: 'string', default: '9' },
+    alloc: { type: 'boolean', default: false },
   },
 });
 
@@ -77,6 +83,30 @@ async function round(b: Build, events: number): Promise<number> {
   return used.user + used.system;
 }
 
+/** Bytes allocated per RPC over one round (sampled every 256 bytes, collected objects included). */
+async function allocatedPerRpc(b: Build, events: number): Promise<number> {
+  const session = new inspector.Session();
+  session.connect();
+  const post = (method: string, params: object = {}): Promise<unknown> =>
+    new Promise((resolve, reject) => session.post(method, params, (err, res) => (err ? reject(err) : resolve(res))));
+  await post('HeapProfiler.enable');
+  await post('HeapProfiler.startSampling', {
+    samplingInterval: 256,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+  await round(b, events);
+  const { profile } = (await post('HeapProfiler.stopSampling')) as { profile: { head: HeapNode } };
+  session.disconnect();
+  const sum = (n: HeapNode): number => n.selfSize + n.children.reduce((t, c) => t + sum(c), 0);
+  return sum(profile.head) / (events * 3);
+}
+
+interface HeapNode {
+  selfSize: number;
+  children: HeapNode[];
+}
+
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main(): Promise<void> {
@@ -95,6 +125,12 @@ async function main(): Promise<void> {
     console.log(`  ${b.name.padEnd(40)} ${(median(b.cpuUs) / rpcs).toFixed(2).padStart(6)} µs CPU per RPC`);
   const ratios = builds[0].cpuUs.map((v, i) => v / builds[1].cpuUs[i]);
   console.log(`  this build / baseline: median of per-round ratios ${median(ratios).toFixed(2)}x`);
+  if (opts.alloc) {
+    for (const b of builds) {
+      const bytes = await allocatedPerRpc(b, Math.min(events, 20000));
+      console.log(`  ${b.name.padEnd(40)} ${bytes.toFixed(0).padStart(6)} bytes allocated per RPC (sampled)`);
+    }
+  }
 }
 
 main().then(
