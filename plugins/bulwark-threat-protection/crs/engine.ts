@@ -34,6 +34,10 @@ export interface EngineOptions {
   /** Run a regex only when its value holds one of its required literals (literal-prefilter.ts); default true. False:
    * every regex runs on every value (the reference the prefilter's equivalence test compares against). */
   literalPrefilter?: boolean;
+  /** Score a value that occurs again in a request (same collection and bytes, and the same name where some rule's
+   * targets or an exclusion depend on the name) from its first occurrence's matches; default true. False: every
+   * occurrence is evaluated (the reference the memo's equivalence test compares against). */
+  repeatedValueMemo?: boolean;
 }
 
 export interface RuleMatch {
@@ -105,6 +109,9 @@ interface CollectionPlan {
    * the whole collection, and neither its own `!` targets nor a configured exclusion names the collection), so
    * the per-value applies() check is skipped; 0: check. Per engine (exclusions differ; groups are shared). */
   singleApplies: [Uint8Array[], Uint8Array[], Uint8Array[]];
+  /** Whether every rule of the collection applies to every value of it (as singleApplies, for set rules too):
+   * then the rules a value matches depend on its bytes only, not on its name. */
+  nameIndependent: boolean;
 }
 
 function keyMatches(t: Target, name: string): boolean {
@@ -471,7 +478,8 @@ function* planSteps(ruleSet: CompiledRuleSet, options: EngineOptions): Steps<Pla
     const singleApplies = tiers.map((list) =>
       list.groups.map((g) => Uint8Array.from(g.singles, appliesToAll)),
     ) as CollectionPlan['singleApplies'];
-    plans.set(collection, { tiers, singleApplies });
+    const nameIndependent = rules.every((rule) => appliesToAll(rule) === 1);
+    plans.set(collection, { tiers, singleApplies, nameIndependent });
   }
   return { active, inactive, plans };
 }
@@ -645,7 +653,11 @@ export class CrsEngine {
   private evaluateValues(values: readonly RequestValue[]): Evaluation {
     const work = this.work;
     const hits = new Map<number, RuleMatch>();
+    // Rules matched by the value being evaluated, kept for its repeats when the memo is on.
+    const memo = this.options.repeatedValueMemo === false ? undefined : (new Map() as ValueMemo);
+    let matchedNow: CompiledRule[] | undefined;
     const record = (rule: CompiledRule, v: RequestValue): void => {
+      if (matchedNow !== undefined) matchedNow.push(rule);
       const existing = hits.get(rule.id);
       const where = variableName(v);
       if (existing === undefined) {
@@ -663,6 +675,19 @@ export class CrsEngine {
     for (const v of values) {
       const plan = this.plans.get(v.collection);
       if (plan === undefined || v.value === '') continue;
+      // A repeat (same collection, bytes and, where rules depend on it, name) matches what its first occurrence
+      // matched: record those rules at this location.
+      let byValue: Map<string, readonly CompiledRule[]> | undefined;
+      if (memo !== undefined) {
+        byValue = memoFor(memo, v.collection, plan.nameIndependent ? undefined : v.name);
+        const repeated = byValue.get(v.value);
+        if (repeated !== undefined) {
+          matchedNow = undefined; // the list of the value evaluated last is stored: never append to it
+          for (const rule of repeated) record(rule, v);
+          continue;
+        }
+        matchedNow = [];
+      }
       const cache = this.cache.reset(v.value, work);
       const list = plan.tiers[cache.tier];
       const singleApplies = plan.singleApplies[cache.tier];
@@ -751,6 +776,7 @@ export class CrsEngine {
           if (this.matchRule(rule, cache, group.singleLiterals[i], group.steps)) record(rule, v);
         }
       }
+      if (byValue !== undefined) byValue.set(v.value, matchedNow!.length === 0 ? NO_RULES : matchedNow!);
     }
     const matches = [...hits.values()].sort((a, b) => a.id - b.id);
     const categoryScores: Record<string, number> = {};
@@ -761,6 +787,23 @@ export class CrsEngine {
     }
     return { score, categoryScores, matches };
   }
+}
+
+/** Per evaluation: per collection, per name (undefined when the collection's rules do not depend on names), the
+ * rules each value matched. */
+type ValueMemo = Map<Collection, Map<string | undefined, Map<string, readonly CompiledRule[]>>>;
+const NO_RULES: readonly CompiledRule[] = [];
+
+function memoFor(
+  memo: ValueMemo,
+  collection: Collection,
+  name: string | undefined,
+): Map<string, readonly CompiledRule[]> {
+  let byName = memo.get(collection);
+  if (byName === undefined) memo.set(collection, (byName = new Map()));
+  let byValue = byName.get(name);
+  if (byValue === undefined) byName.set(name, (byValue = new Map()));
+  return byValue;
 }
 
 function idSelected(e: Exclusion, id: number): boolean {
