@@ -38,6 +38,10 @@ export interface EngineOptions {
    * targets or an exclusion depend on the name) from its first occurrence's matches; default true. False: every
    * occurrence is evaluated (the reference the memo's equivalence test compares against). */
   repeatedValueMemo?: boolean;
+  /** Run the phrase lists of `@pm` rules (and, with the prefilter, multiMatch regexes' literals) as one automaton
+   * pass per distinct transformed string of a value (PhraseScan); default true. False: each list scans on its own
+   * (the reference the scan's equivalence test compares against). */
+  sharedPhraseScan?: boolean;
 }
 
 export interface RuleMatch {
@@ -109,6 +113,9 @@ interface CollectionPlan {
    * the whole collection, and neither its own `!` targets nor a configured exclusion names the collection), so
    * the per-value applies() check is skipped; 0: check. Per engine (exclusions differ; groups are shared). */
   singleApplies: [Uint8Array[], Uint8Array[], Uint8Array[]];
+  /** Per tier, per group, per single: its phrase set in the engine's PhraseScan (an `@pm` list, or a multiMatch
+   * regex's literals), -1 when it has none. Per engine (the scan is built over its active rules). */
+  singleSets: [Int32Array[], Int32Array[], Int32Array[]];
   /** Whether every rule of the collection applies to every value of it (as singleApplies, for set rules too):
    * then the rules a value matches depend on its bytes only, not on its name. */
   nameIndependent: boolean;
@@ -407,7 +414,11 @@ interface Plan {
   active: CompiledRule[];
   inactive: CompiledRule[];
   plans: Map<Collection, CollectionPlan>;
+  scan: PhraseScan | undefined;
 }
+
+/** Phrase scans per rule set and list of rule ids (as GROUPS_BY_RULE_SET). */
+const SCANS_BY_RULE_SET = new WeakMap<CompiledRuleSet, Map<string, PhraseScan | undefined>>();
 
 function isRemovedEntirely(options: EngineOptions, id: number): boolean {
   return (options.exclusions ?? []).some((e) => e.targets === undefined && idSelected(e, id));
@@ -456,6 +467,17 @@ function* planSteps(ruleSet: CompiledRuleSet, options: EngineOptions): Steps<Pla
     }
     return groups;
   }
+  let scan: PhraseScan | undefined;
+  if (options.sharedPhraseScan !== false) {
+    let scans = SCANS_BY_RULE_SET.get(ruleSet);
+    if (scans === undefined) SCANS_BY_RULE_SET.set(ruleSet, (scans = new Map()));
+    const key = `${prefilter ? 'p' : 'n'}:${active.map((r) => r.id).join(',')}`;
+    if (!scans.has(key)) {
+      scans.set(key, buildPhraseScan(active, prefilter));
+      yield;
+    }
+    scan = scans.get(key);
+  }
   const plans = new Map<Collection, CollectionPlan>();
   for (const collection of COLLECTIONS) {
     const rules = active.filter((r) => r.targets.some((t) => t.collection === collection));
@@ -479,9 +501,67 @@ function* planSteps(ruleSet: CompiledRuleSet, options: EngineOptions): Steps<Pla
       list.groups.map((g) => Uint8Array.from(g.singles, appliesToAll)),
     ) as CollectionPlan['singleApplies'];
     const nameIndependent = rules.every((rule) => appliesToAll(rule) === 1);
-    plans.set(collection, { tiers, singleApplies, nameIndependent });
+    const singleSets = tiers.map((list) =>
+      list.groups.map((g) => Int32Array.from(g.singles, (rule) => scan?.setOf.get(rule) ?? -1)),
+    ) as CollectionPlan['singleSets'];
+    plans.set(collection, { tiers, singleApplies, singleSets, nameIndependent });
   }
-  return { active, inactive, plans };
+  return { active, inactive, plans, scan };
+}
+
+/**
+ * Every `@pm` list of the active rules (and, with the prefilter, each multiMatch regex's literals) in one automaton:
+ * a value's distinct transformed strings are scanned once each, and a list whose phrases did not occur in its
+ * rule's string is not run (CRS 4's ~12 lists at PL1 were ~12 passes over every value). One table per rule set and
+ * rule list (~6 MB for CRS 4's PL1 lists, about the size of the lists' own tables together).
+ */
+interface PhraseScan {
+  matcher: PhraseMatcher;
+  /** Per phrase of `matcher`: the sets it belongs to. */
+  owners: Int32Array[];
+  /** The set of each rule that has one. */
+  setOf: Map<CompiledRule, number>;
+  setCount: number;
+}
+
+function buildPhraseScan(rules: readonly CompiledRule[], prefilter: boolean): PhraseScan | undefined {
+  const setOf = new Map<CompiledRule, number>();
+  const index = new Map<string, number>();
+  const phrases: string[] = [];
+  const owners: number[][] = [];
+  for (const rule of rules) {
+    if (rule.negated) continue;
+    const op = rule.operator;
+    const list =
+      op.kind === 'pm'
+        ? op.matcher.phrases
+        : prefilter && rule.multiMatch && op.kind === 'rx'
+          ? prefilterLiterals(rule)
+          : undefined;
+    if (list === undefined) continue;
+    const set = setOf.size;
+    setOf.set(rule, set);
+    // Lower-cased as PhraseMatcher does (ASCII only), so that a shared phrase has one entry.
+    for (const phrase of list.map((p) => p.replace(/[A-Z]/g, (c) => c.toLowerCase()))) {
+      if (phrase === '') continue;
+      let k = index.get(phrase);
+      if (k === undefined) {
+        k = phrases.length;
+        index.set(phrase, k);
+        phrases.push(phrase);
+        owners.push([]);
+      }
+      const own = owners[k]!;
+      if (own[own.length - 1] !== set) own.push(set);
+    }
+  }
+  if (setOf.size === 0) return undefined;
+  return {
+    matcher: new PhraseMatcher(phrases),
+    owners: owners.map((o) => Int32Array.from(o)),
+    setOf,
+    setCount: setOf.size,
+  };
 }
 
 export class CrsEngine {
@@ -501,6 +581,7 @@ export class CrsEngine {
     this.activeRules = plan.active;
     this.inactiveRules = plan.inactive;
     this.plans = plan.plans;
+    this.scan = plan.scan;
     let maxGroups = 0;
     for (const p of plan.plans.values())
       for (const list of p.tiers) maxGroups = Math.max(maxGroups, list.groups.length);
@@ -524,6 +605,53 @@ export class CrsEngine {
   }
 
   private work: WorkCounter | undefined;
+  private readonly scan: PhraseScan | undefined;
+  /** Scratch of the phrase scan, per value (evaluate is synchronous): the distinct strings scanned, per string a row
+   * of a flag per phrase set (1: a phrase of it occurred) and whether the automaton could read the string. */
+  private readonly scanned: string[] = [];
+  private scannedCount = 0;
+  private setHits = new Uint8Array(0);
+  private scanReadable = new Uint8Array(0);
+  private scanSeen = new Uint8Array(0);
+  private readonly scanFound: number[] = [];
+
+  /** Whether a phrase of `set` occurs in `s` (a string of the value being evaluated): 1 yes, 0 no, -1 unknown (a
+   * char above 0xFF: the set's own matcher decides). Each distinct string is scanned once per value. */
+  private phraseHit(s: string, set: number): number {
+    const scan = this.scan!;
+    const n = scan.setCount;
+    let row = 0;
+    while (row < this.scannedCount && this.scanned[row] !== s) row++;
+    if (row === this.scannedCount) {
+      this.scannedCount++;
+      this.scanned[row] = s;
+      if (this.setHits.length < (row + 1) * n) {
+        const grown = new Uint8Array(Math.max(4, 2 * (row + 1)) * n);
+        grown.set(this.setHits);
+        this.setHits = grown;
+        const readable = new Uint8Array(grown.length / n);
+        readable.set(this.scanReadable);
+        this.scanReadable = readable;
+      }
+      if (this.scanSeen.length < scan.matcher.phrases.length)
+        this.scanSeen = new Uint8Array(scan.matcher.phrases.length);
+      const hits = this.setHits;
+      hits.fill(0, row * n, row * n + n);
+      if (this.work !== undefined) this.work.matcherBytes += s.length;
+      const seen = this.scanSeen;
+      const found = this.scanFound;
+      const readable = scan.matcher.collect(s, seen, found);
+      this.scanReadable[row] = readable ? 1 : 0;
+      for (const k of found) {
+        seen[k] = 0;
+        const owners = scan.owners[k]!;
+        for (let o = 0; o < owners.length; o++) hits[row * n + owners[o]!] = 1;
+      }
+      found.length = 0;
+    }
+    return this.scanReadable[row] === 0 ? -1 : this.setHits[row * n + set]!;
+  }
+
   /** The transformation cache of the value being evaluated (evaluate is synchronous). */
   private readonly cache = new TransformCache();
   /** Scratch for the literal automata (evaluate is synchronous): a flag per literal, the literals found. */
@@ -615,6 +743,7 @@ export class CrsEngine {
     cache: TransformCache,
     literals?: PhraseMatcher,
     steps = chainSteps(rule.transforms),
+    set = -1,
   ): boolean {
     const wantCaptures = rule.chain.length > 0;
     if (rule.multiMatch) {
@@ -627,7 +756,9 @@ export class CrsEngine {
         if (i > 0) step = cache.advance(steps, i - 1, step);
         if (step === previous) continue;
         previous = step;
-        if (literals !== undefined) {
+        if (set >= 0) {
+          if (this.phraseHit(step, set) === 0) continue;
+        } else if (literals !== undefined) {
           if (this.work !== undefined) this.work.matcherBytes += step.length;
           if (!literals.mayOccurIn(step)) continue;
         }
@@ -637,6 +768,7 @@ export class CrsEngine {
       return false;
     }
     const value = cache.get(rule.transforms, steps);
+    if (set >= 0 && this.phraseHit(value, set) === 0) return false;
     const r = this.runOperator(rule.operator, rule.negated, value, wantCaptures);
     return r.matched && (rule.chain.length === 0 || this.runChain(rule, value, r.captures));
   }
@@ -647,6 +779,7 @@ export class CrsEngine {
       return this.evaluateValues(values);
     } finally {
       this.work = undefined;
+      this.scanned.fill('', 0, this.scannedCount); // keep no request's strings alive
     }
   }
 
@@ -689,8 +822,10 @@ export class CrsEngine {
         matchedNow = [];
       }
       const cache = this.cache.reset(v.value, work);
+      this.scannedCount = 0;
       const list = plan.tiers[cache.tier];
       const singleApplies = plan.singleApplies[cache.tier];
+      const singleSets = plan.singleSets[cache.tier];
       const groups = list.groups;
       const literals = list.literals;
       // Each group's transformed string; with the prefilter, the distinct ones get one pass of the tier's literal
@@ -769,11 +904,12 @@ export class CrsEngine {
         }
         const singles = group.singles;
         const applies = singleApplies[g]!;
+        const sets = singleSets[g]!;
         for (let i = 0; i < singles.length; i++) {
           const rule = singles[i]!;
           if (hits.get(rule.id)?.locations.length === MAX_LOCATIONS) continue;
           if (applies[i] === 0 && !this.applies(rule, v)) continue;
-          if (this.matchRule(rule, cache, group.singleLiterals[i], group.steps)) record(rule, v);
+          if (this.matchRule(rule, cache, group.singleLiterals[i], group.steps, sets[i]!)) record(rule, v);
         }
       }
       if (byValue !== undefined) byValue.set(v.value, matchedNow!.length === 0 ? NO_RULES : matchedNow!);
