@@ -657,6 +657,9 @@ export class CrsEngine {
   /** Scratch for the literal automata (evaluate is synchronous): a flag per literal, the literals found. */
   private seen = new Uint8Array(0);
   private readonly foundLiterals: number[] = [];
+  /** (group index, setRules index) pairs admitted for the value being evaluated, to clear after it. A throw midway
+   * leaves flags set: they only make rules run that need not (admitted means "may match"). */
+  private readonly admittedMarks: number[] = [];
   /** Scratch per value: each group's transformed string, the distinct ones, per group the index of its string
    * among them, and per distinct string whether the literal automaton could read it. */
   private readonly groupStrings: string[] = [];
@@ -787,8 +790,13 @@ export class CrsEngine {
     const work = this.work;
     const hits = new Map<number, RuleMatch>();
     // Rules matched by the value being evaluated, kept for its repeats when the memo is on.
-    const memo = this.options.repeatedValueMemo === false ? undefined : (new Map() as ValueMemo);
+    const marks = this.admittedMarks;
+    marks.length = 0;
+    const memoOn = this.options.repeatedValueMemo !== false;
+    const memo = new Map<string, MemoEntry>();
     let matchedNow: CompiledRule[] | undefined;
+    /** Ids of rules whose locations are full: their singles need not run again. */
+    let full: Set<number> | undefined;
     const record = (rule: CompiledRule, v: RequestValue): void => {
       if (matchedNow !== undefined) matchedNow.push(rule);
       const existing = hits.get(rule.id);
@@ -803,6 +811,7 @@ export class CrsEngine {
         });
       } else if (existing.locations.length < MAX_LOCATIONS && !existing.locations.includes(where)) {
         existing.locations.push(where);
+        if (existing.locations.length === MAX_LOCATIONS) (full ??= new Set()).add(rule.id);
       }
     };
     for (const v of values) {
@@ -810,13 +819,14 @@ export class CrsEngine {
       if (plan === undefined || v.value === '') continue;
       // A repeat (same collection, bytes and, where rules depend on it, name) matches what its first occurrence
       // matched: record those rules at this location.
-      let byValue: Map<string, readonly CompiledRule[]> | undefined;
-      if (memo !== undefined) {
-        byValue = memoFor(memo, v.collection, plan.nameIndependent ? undefined : v.name);
-        const repeated = byValue.get(v.value);
+      const name = plan.nameIndependent ? undefined : v.name;
+      if (memoOn) {
+        let repeated = memo.get(v.value);
+        while (repeated !== undefined && (repeated.collection !== v.collection || repeated.name !== name))
+          repeated = repeated.next;
         if (repeated !== undefined) {
           matchedNow = undefined; // the list of the value evaluated last is stored: never append to it
-          for (const rule of repeated) record(rule, v);
+          for (const rule of repeated.rules) record(rule, v);
           continue;
         }
         matchedNow = [];
@@ -857,7 +867,13 @@ export class CrsEngine {
             const owners = list.literalOwners[k]!;
             for (let o = 0; o < owners.length; o += 2) {
               const g = owners[o]!;
-              if (stringIndex[g] === d) groups[g]!.admitted[owners[o + 1]!] = 1;
+              if (stringIndex[g] !== d) continue;
+              const admitted = groups[g]!.admitted;
+              const index = owners[o + 1]!;
+              if (admitted[index] === 0) {
+                admitted[index] = 1;
+                marks.push(g, index);
+              }
             }
           }
           found.length = 0;
@@ -900,19 +916,24 @@ export class CrsEngine {
               record(rule, v);
             }
           }
-          if (admitted.length > 0) admitted.fill(0);
         }
         const singles = group.singles;
         const applies = singleApplies[g]!;
         const sets = singleSets[g]!;
         for (let i = 0; i < singles.length; i++) {
           const rule = singles[i]!;
-          if (hits.get(rule.id)?.locations.length === MAX_LOCATIONS) continue;
+          if (full !== undefined && full.has(rule.id)) continue;
           if (applies[i] === 0 && !this.applies(rule, v)) continue;
           if (this.matchRule(rule, cache, group.singleLiterals[i], group.steps, sets[i]!)) record(rule, v);
         }
       }
-      if (byValue !== undefined) byValue.set(v.value, matchedNow!.length === 0 ? NO_RULES : matchedNow!);
+      // Clear the admitted flags set for this value (fewer than the groups' flags: no fill per group).
+      for (let m = 0; m < marks.length; m += 2) groups[marks[m]!]!.admitted[marks[m + 1]!] = 0;
+      marks.length = 0;
+      if (memoOn) {
+        const rules = matchedNow!.length === 0 ? NO_RULES : matchedNow!;
+        memo.set(v.value, { collection: v.collection, name, rules, next: memo.get(v.value) });
+      }
     }
     const matches = [...hits.values()].sort((a, b) => a.id - b.id);
     const categoryScores: Record<string, number> = {};
@@ -925,22 +946,15 @@ export class CrsEngine {
   }
 }
 
-/** Per evaluation: per collection, per name (undefined when the collection's rules do not depend on names), the
- * rules each value matched. */
-type ValueMemo = Map<Collection, Map<string | undefined, Map<string, readonly CompiledRule[]>>>;
-const NO_RULES: readonly CompiledRule[] = [];
-
-function memoFor(
-  memo: ValueMemo,
-  collection: Collection,
-  name: string | undefined,
-): Map<string, readonly CompiledRule[]> {
-  let byName = memo.get(collection);
-  if (byName === undefined) memo.set(collection, (byName = new Map()));
-  let byValue = byName.get(name);
-  if (byValue === undefined) byName.set(name, (byValue = new Map()));
-  return byValue;
+/** Per evaluation, per value: the rules it matched in a collection under a name (undefined when the collection's
+ * rules do not depend on names); the same bytes in other collections or under other names are chained. */
+interface MemoEntry {
+  collection: Collection;
+  name: string | undefined;
+  rules: readonly CompiledRule[];
+  next: MemoEntry | undefined;
 }
+const NO_RULES: readonly CompiledRule[] = [];
 
 function idSelected(e: Exclusion, id: number): boolean {
   if (e.ruleIds === undefined) return true;
