@@ -4,7 +4,8 @@
 // once per distinct transformed string. Each value's transformations are computed once per chain prefix, a
 // transformation whose trigger chars are absent is skipped, and chains that reach the same string by different
 // prefixes share the next step's result. Values made only of the fast-path alphabet skip the rules proven unable
-// to match them (compile.ts canMatchOver).
+// to match them (compile.ts canMatchOver). Every `@pm` list runs in one automaton pass per distinct transformed
+// string (PhraseScan), and a value repeated within a request is scored once (repeatedValueMemo).
 import { RE2Set } from 're2js';
 import type { CompiledRule, CompiledRuleSet, Operator, Target } from './compile';
 import { isFastPathChar, isProseChar } from './compile';
