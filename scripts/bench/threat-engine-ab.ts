@@ -11,22 +11,15 @@ import { compileCrsDirectory } from '../../plugins/bulwark-threat-protection/crs
 import { CrsEngine } from '../../plugins/bulwark-threat-protection/crs/engine';
 import type { RequestValue } from '../../plugins/bulwark-threat-protection/crs/model';
 import { LIBINJECTION_DETECTORS } from '../../plugins/bulwark-threat-protection/libinjection';
+import { defaultScanLimits } from '../../plugins/bulwark-threat-protection/config';
 import { buildRequestModel } from '../../plugins/bulwark-threat-protection/request-model';
-import { DEFAULT_LIMITS } from '../../plugins/bulwark-threat-protection/schema';
-import { DEFAULT_JSON_LIMITS } from '../../plugins/lib/json-guard';
 import { jsonBodyOfSize, realisticRequest, seeded } from './threat-traffic';
 
 const ROOT = resolve(__dirname, '../../../..');
 const RULES = join(ROOT, 'spec/fixtures/crs4/rules');
 const N = Number(process.argv[2] ?? 2000);
 const K = Number(process.argv[3] ?? 3);
-const LIMITS = {
-  maxBodySize: DEFAULT_LIMITS.max_body_size,
-  maxValueBytes: DEFAULT_LIMITS.max_value_bytes,
-  maxRequestBytes: DEFAULT_LIMITS.max_request_bytes,
-  maxValues: DEFAULT_LIMITS.max_values,
-  json: DEFAULT_JSON_LIMITS,
-};
+const LIMITS = defaultScanLimits();
 
 interface Evaluator {
   evaluate(values: RequestValue[]): unknown;

@@ -9,9 +9,8 @@ import { join } from 'node:path';
 import { compileCrsDirectory } from '../../../plugins/bulwark-threat-protection/crs/compile';
 import { CrsEngine } from '../../../plugins/bulwark-threat-protection/crs/engine';
 import { type RequestValue, utf8Bytes } from '../../../plugins/bulwark-threat-protection/crs/model';
+import { defaultScanLimits } from '../../../plugins/bulwark-threat-protection/config';
 import { buildRequestModel } from '../../../plugins/bulwark-threat-protection/request-model';
-import { DEFAULT_LIMITS } from '../../../plugins/bulwark-threat-protection/schema';
-import { DEFAULT_JSON_LIMITS } from '../../../plugins/lib/json-guard';
 import { realisticRequest, seeded } from '../../../scripts/bench/threat-traffic';
 
 const FIXTURES = join(__dirname, '../../fixtures');
@@ -20,13 +19,7 @@ const lines = (file: string): string[] =>
     .split('\n')
     .filter((l) => l.trim() !== '');
 
-const LIMITS = {
-  maxBodySize: DEFAULT_LIMITS.max_body_size,
-  maxValueBytes: DEFAULT_LIMITS.max_value_bytes,
-  maxRequestBytes: DEFAULT_LIMITS.max_request_bytes,
-  maxValues: DEFAULT_LIMITS.max_values,
-  json: DEFAULT_JSON_LIMITS,
-};
+const LIMITS = defaultScanLimits();
 
 /** Attack payloads in the collections CRS rules target (query arguments, cookies, headers, argument names),
  * 500 english sentences as a form field and the values of 50 generated API requests. */

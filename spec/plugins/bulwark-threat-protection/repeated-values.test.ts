@@ -10,9 +10,8 @@ import { compileCrsDirectory } from '../../../plugins/bulwark-threat-protection/
 import { CrsEngine, type EngineOptions, MAX_LOCATIONS } from '../../../plugins/bulwark-threat-protection/crs/engine';
 import { type RequestValue, utf8Bytes } from '../../../plugins/bulwark-threat-protection/crs/model';
 import { LIBINJECTION_DETECTORS } from '../../../plugins/bulwark-threat-protection/libinjection';
+import { defaultScanLimits } from '../../../plugins/bulwark-threat-protection/config';
 import { buildRequestModel } from '../../../plugins/bulwark-threat-protection/request-model';
-import { DEFAULT_LIMITS } from '../../../plugins/bulwark-threat-protection/schema';
-import { DEFAULT_JSON_LIMITS } from '../../../plugins/lib/json-guard';
 import { realisticRequest, seeded } from '../../../scripts/bench/threat-traffic';
 
 const FIXTURES = join(__dirname, '../../fixtures');
@@ -21,13 +20,7 @@ const lines = (file: string): string[] =>
     .split('\n')
     .filter((l) => l.trim() !== '');
 
-const LIMITS = {
-  maxBodySize: DEFAULT_LIMITS.max_body_size,
-  maxValueBytes: DEFAULT_LIMITS.max_value_bytes,
-  maxRequestBytes: DEFAULT_LIMITS.max_request_bytes,
-  maxValues: DEFAULT_LIMITS.max_values,
-  json: DEFAULT_JSON_LIMITS,
-};
+const LIMITS = defaultScanLimits();
 
 /** Requests whose values repeat: each attack payload as two arguments, a form field, an argument name, both
  * scored headers and a cookie, next to its neighbour in the list; some payloads MAX_LOCATIONS + 2 times (the
