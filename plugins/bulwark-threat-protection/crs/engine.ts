@@ -4,7 +4,8 @@
 // once per distinct transformed string. Each value's transformations are computed once per chain prefix, a
 // transformation whose trigger chars are absent is skipped, and chains that reach the same string by different
 // prefixes share the next step's result. Values made only of the fast-path alphabet skip the rules proven unable
-// to match them (compile.ts canMatchOver).
+// to match them (compile.ts canMatchOver). Every `@pm` list runs in one automaton pass per distinct transformed
+// string (PhraseScan), and a value repeated within a request is scored once (repeatedValueMemo).
 import { RE2Set } from 're2js';
 import type { CompiledRule, CompiledRuleSet, Operator, Target } from './compile';
 import { isFastPathChar, isProseChar } from './compile';
@@ -34,6 +35,14 @@ export interface EngineOptions {
   /** Run a regex only when its value holds one of its required literals (literal-prefilter.ts); default true. False:
    * every regex runs on every value (the reference the prefilter's equivalence test compares against). */
   literalPrefilter?: boolean;
+  /** Score a value that occurs again in a request (same collection and bytes, and the same name where some rule's
+   * targets or an exclusion depend on the name) from its first occurrence's matches; default true. False: every
+   * occurrence is evaluated (the reference the memo's equivalence test compares against). */
+  repeatedValueMemo?: boolean;
+  /** Run the phrase lists of `@pm` rules (and, with the prefilter, multiMatch regexes' literals) as one automaton
+   * pass per distinct transformed string of a value (PhraseScan); default true. False: each list scans on its own
+   * (the reference the scan's equivalence test compares against). */
+  sharedPhraseScan?: boolean;
 }
 
 export interface RuleMatch {
@@ -105,6 +114,12 @@ interface CollectionPlan {
    * the whole collection, and neither its own `!` targets nor a configured exclusion names the collection), so
    * the per-value applies() check is skipped; 0: check. Per engine (exclusions differ; groups are shared). */
   singleApplies: [Uint8Array[], Uint8Array[], Uint8Array[]];
+  /** Per tier, per group, per single: its phrase set in the engine's PhraseScan (an `@pm` list, or a multiMatch
+   * regex's literals), -1 when it has none. Per engine (the scan is built over its active rules). */
+  singleSets: [Int32Array[], Int32Array[], Int32Array[]];
+  /** Whether every rule of the collection applies to every value of it (as singleApplies, for set rules too):
+   * then the rules a value matches depend on its bytes only, not on its name. */
+  nameIndependent: boolean;
 }
 
 function keyMatches(t: Target, name: string): boolean {
@@ -400,7 +415,11 @@ interface Plan {
   active: CompiledRule[];
   inactive: CompiledRule[];
   plans: Map<Collection, CollectionPlan>;
+  scan: PhraseScan | undefined;
 }
+
+/** Phrase scans per rule set and list of rule ids (as GROUPS_BY_RULE_SET). */
+const SCANS_BY_RULE_SET = new WeakMap<CompiledRuleSet, Map<string, PhraseScan | undefined>>();
 
 function isRemovedEntirely(options: EngineOptions, id: number): boolean {
   return (options.exclusions ?? []).some((e) => e.targets === undefined && idSelected(e, id));
@@ -449,6 +468,17 @@ function* planSteps(ruleSet: CompiledRuleSet, options: EngineOptions): Steps<Pla
     }
     return groups;
   }
+  let scan: PhraseScan | undefined;
+  if (options.sharedPhraseScan !== false) {
+    let scans = SCANS_BY_RULE_SET.get(ruleSet);
+    if (scans === undefined) SCANS_BY_RULE_SET.set(ruleSet, (scans = new Map()));
+    const key = `${prefilter ? 'p' : 'n'}:${active.map((r) => r.id).join(',')}`;
+    if (!scans.has(key)) {
+      scans.set(key, buildPhraseScan(active, prefilter));
+      yield;
+    }
+    scan = scans.get(key);
+  }
   const plans = new Map<Collection, CollectionPlan>();
   for (const collection of COLLECTIONS) {
     const rules = active.filter((r) => r.targets.some((t) => t.collection === collection));
@@ -471,9 +501,68 @@ function* planSteps(ruleSet: CompiledRuleSet, options: EngineOptions): Steps<Pla
     const singleApplies = tiers.map((list) =>
       list.groups.map((g) => Uint8Array.from(g.singles, appliesToAll)),
     ) as CollectionPlan['singleApplies'];
-    plans.set(collection, { tiers, singleApplies });
+    const nameIndependent = rules.every((rule) => appliesToAll(rule) === 1);
+    const singleSets = tiers.map((list) =>
+      list.groups.map((g) => Int32Array.from(g.singles, (rule) => scan?.setOf.get(rule) ?? -1)),
+    ) as CollectionPlan['singleSets'];
+    plans.set(collection, { tiers, singleApplies, singleSets, nameIndependent });
   }
-  return { active, inactive, plans };
+  return { active, inactive, plans, scan };
+}
+
+/**
+ * Every `@pm` list of the active rules (and, with the prefilter, each multiMatch regex's literals) in one automaton:
+ * a value's distinct transformed strings are scanned once each, and a list whose phrases did not occur in its
+ * rule's string is not run (CRS 4's ~12 lists at PL1 were ~12 passes over every value). One table per rule set and
+ * rule list (~6 MB for CRS 4's PL1 lists, about the size of the lists' own tables together).
+ */
+interface PhraseScan {
+  matcher: PhraseMatcher;
+  /** Per phrase of `matcher`: the sets it belongs to. */
+  owners: Int32Array[];
+  /** The set of each rule that has one. */
+  setOf: Map<CompiledRule, number>;
+  setCount: number;
+}
+
+function buildPhraseScan(rules: readonly CompiledRule[], prefilter: boolean): PhraseScan | undefined {
+  const setOf = new Map<CompiledRule, number>();
+  const index = new Map<string, number>();
+  const phrases: string[] = [];
+  const owners: number[][] = [];
+  for (const rule of rules) {
+    if (rule.negated) continue;
+    const op = rule.operator;
+    const list =
+      op.kind === 'pm'
+        ? op.matcher.phrases
+        : prefilter && rule.multiMatch && op.kind === 'rx'
+          ? prefilterLiterals(rule)
+          : undefined;
+    if (list === undefined) continue;
+    const set = setOf.size;
+    setOf.set(rule, set);
+    // Lower-cased as PhraseMatcher does (ASCII only), so that a shared phrase has one entry.
+    for (const phrase of list.map((p) => p.replace(/[A-Z]/g, (c) => c.toLowerCase()))) {
+      if (phrase === '') continue;
+      let k = index.get(phrase);
+      if (k === undefined) {
+        k = phrases.length;
+        index.set(phrase, k);
+        phrases.push(phrase);
+        owners.push([]);
+      }
+      const own = owners[k]!;
+      if (own[own.length - 1] !== set) own.push(set);
+    }
+  }
+  if (setOf.size === 0) return undefined;
+  return {
+    matcher: new PhraseMatcher(phrases),
+    owners: owners.map((o) => Int32Array.from(o)),
+    setOf,
+    setCount: setOf.size,
+  };
 }
 
 export class CrsEngine {
@@ -493,6 +582,7 @@ export class CrsEngine {
     this.activeRules = plan.active;
     this.inactiveRules = plan.inactive;
     this.plans = plan.plans;
+    this.scan = plan.scan;
     let maxGroups = 0;
     for (const p of plan.plans.values())
       for (const list of p.tiers) maxGroups = Math.max(maxGroups, list.groups.length);
@@ -516,11 +606,61 @@ export class CrsEngine {
   }
 
   private work: WorkCounter | undefined;
+  private readonly scan: PhraseScan | undefined;
+  /** Scratch of the phrase scan, per value (evaluate is synchronous): the distinct strings scanned, per string a row
+   * of a flag per phrase set (1: a phrase of it occurred) and whether the automaton could read the string. */
+  private readonly scanned: string[] = [];
+  private scannedCount = 0;
+  private setHits = new Uint8Array(0);
+  private scanReadable = new Uint8Array(0);
+  private scanSeen = new Uint8Array(0);
+  private readonly scanFound: number[] = [];
+
+  /** Whether a phrase of `set` occurs in `s` (a string of the value being evaluated): 1 yes, 0 no, -1 unknown (a
+   * char above 0xFF: the set's own matcher decides). Each distinct string is scanned once per value. */
+  private phraseHit(s: string, set: number): number {
+    const scan = this.scan!;
+    const n = scan.setCount;
+    let row = 0;
+    while (row < this.scannedCount && this.scanned[row] !== s) row++;
+    if (row === this.scannedCount) {
+      this.scannedCount++;
+      this.scanned[row] = s;
+      if (this.setHits.length < (row + 1) * n) {
+        const grown = new Uint8Array(Math.max(4, 2 * (row + 1)) * n);
+        grown.set(this.setHits);
+        this.setHits = grown;
+        const readable = new Uint8Array(grown.length / n);
+        readable.set(this.scanReadable);
+        this.scanReadable = readable;
+      }
+      if (this.scanSeen.length < scan.matcher.phrases.length)
+        this.scanSeen = new Uint8Array(scan.matcher.phrases.length);
+      const hits = this.setHits;
+      hits.fill(0, row * n, row * n + n);
+      if (this.work !== undefined) this.work.matcherBytes += s.length;
+      const seen = this.scanSeen;
+      const found = this.scanFound;
+      const readable = scan.matcher.collect(s, seen, found);
+      this.scanReadable[row] = readable ? 1 : 0;
+      for (const k of found) {
+        seen[k] = 0;
+        const owners = scan.owners[k]!;
+        for (let o = 0; o < owners.length; o++) hits[row * n + owners[o]!] = 1;
+      }
+      found.length = 0;
+    }
+    return this.scanReadable[row] === 0 ? -1 : this.setHits[row * n + set]!;
+  }
+
   /** The transformation cache of the value being evaluated (evaluate is synchronous). */
   private readonly cache = new TransformCache();
   /** Scratch for the literal automata (evaluate is synchronous): a flag per literal, the literals found. */
   private seen = new Uint8Array(0);
   private readonly foundLiterals: number[] = [];
+  /** (group index, setRules index) pairs admitted for the value being evaluated, to clear after it. A throw midway
+   * leaves flags set: they only make rules run that need not (admitted means "may match"). */
+  private readonly admittedMarks: number[] = [];
   /** Scratch per value: each group's transformed string, the distinct ones, per group the index of its string
    * among them, and per distinct string whether the literal automaton could read it. */
   private readonly groupStrings: string[] = [];
@@ -607,6 +747,7 @@ export class CrsEngine {
     cache: TransformCache,
     literals?: PhraseMatcher,
     steps = chainSteps(rule.transforms),
+    set = -1,
   ): boolean {
     const wantCaptures = rule.chain.length > 0;
     if (rule.multiMatch) {
@@ -619,7 +760,9 @@ export class CrsEngine {
         if (i > 0) step = cache.advance(steps, i - 1, step);
         if (step === previous) continue;
         previous = step;
-        if (literals !== undefined) {
+        if (set >= 0) {
+          if (this.phraseHit(step, set) === 0) continue;
+        } else if (literals !== undefined) {
           if (this.work !== undefined) this.work.matcherBytes += step.length;
           if (!literals.mayOccurIn(step)) continue;
         }
@@ -629,6 +772,7 @@ export class CrsEngine {
       return false;
     }
     const value = cache.get(rule.transforms, steps);
+    if (set >= 0 && this.phraseHit(value, set) === 0) return false;
     const r = this.runOperator(rule.operator, rule.negated, value, wantCaptures);
     return r.matched && (rule.chain.length === 0 || this.runChain(rule, value, r.captures));
   }
@@ -639,13 +783,23 @@ export class CrsEngine {
       return this.evaluateValues(values);
     } finally {
       this.work = undefined;
+      this.scanned.fill('', 0, this.scannedCount); // keep no request's strings alive
     }
   }
 
   private evaluateValues(values: readonly RequestValue[]): Evaluation {
     const work = this.work;
     const hits = new Map<number, RuleMatch>();
+    // Rules matched by the value being evaluated, kept for its repeats when the memo is on.
+    const marks = this.admittedMarks;
+    marks.length = 0;
+    const memoOn = this.options.repeatedValueMemo !== false;
+    const memo = new Map<string, MemoEntry>();
+    let matchedNow: CompiledRule[] | undefined;
+    /** Ids of rules whose locations are full: their singles need not run again. */
+    let full: Set<number> | undefined;
     const record = (rule: CompiledRule, v: RequestValue): void => {
+      if (matchedNow !== undefined) matchedNow.push(rule);
       const existing = hits.get(rule.id);
       const where = variableName(v);
       if (existing === undefined) {
@@ -658,14 +812,31 @@ export class CrsEngine {
         });
       } else if (existing.locations.length < MAX_LOCATIONS && !existing.locations.includes(where)) {
         existing.locations.push(where);
+        if (existing.locations.length === MAX_LOCATIONS) (full ??= new Set()).add(rule.id);
       }
     };
     for (const v of values) {
       const plan = this.plans.get(v.collection);
       if (plan === undefined || v.value === '') continue;
+      // A repeat (same collection, bytes and, where rules depend on it, name) matches what its first occurrence
+      // matched: record those rules at this location.
+      const name = plan.nameIndependent ? undefined : v.name;
+      if (memoOn) {
+        let repeated = memo.get(v.value);
+        while (repeated !== undefined && (repeated.collection !== v.collection || repeated.name !== name))
+          repeated = repeated.next;
+        if (repeated !== undefined) {
+          matchedNow = undefined; // the list of the value evaluated last is stored: never append to it
+          for (const rule of repeated.rules) record(rule, v);
+          continue;
+        }
+        matchedNow = [];
+      }
       const cache = this.cache.reset(v.value, work);
+      this.scannedCount = 0;
       const list = plan.tiers[cache.tier];
       const singleApplies = plan.singleApplies[cache.tier];
+      const singleSets = plan.singleSets[cache.tier];
       const groups = list.groups;
       const literals = list.literals;
       // Each group's transformed string; with the prefilter, the distinct ones get one pass of the tier's literal
@@ -697,7 +868,13 @@ export class CrsEngine {
             const owners = list.literalOwners[k]!;
             for (let o = 0; o < owners.length; o += 2) {
               const g = owners[o]!;
-              if (stringIndex[g] === d) groups[g]!.admitted[owners[o + 1]!] = 1;
+              if (stringIndex[g] !== d) continue;
+              const admitted = groups[g]!.admitted;
+              const index = owners[o + 1]!;
+              if (admitted[index] === 0) {
+                admitted[index] = 1;
+                marks.push(g, index);
+              }
             }
           }
           found.length = 0;
@@ -740,16 +917,23 @@ export class CrsEngine {
               record(rule, v);
             }
           }
-          if (admitted.length > 0) admitted.fill(0);
         }
         const singles = group.singles;
         const applies = singleApplies[g]!;
+        const sets = singleSets[g]!;
         for (let i = 0; i < singles.length; i++) {
           const rule = singles[i]!;
-          if (hits.get(rule.id)?.locations.length === MAX_LOCATIONS) continue;
+          if (full !== undefined && full.has(rule.id)) continue;
           if (applies[i] === 0 && !this.applies(rule, v)) continue;
-          if (this.matchRule(rule, cache, group.singleLiterals[i], group.steps)) record(rule, v);
+          if (this.matchRule(rule, cache, group.singleLiterals[i], group.steps, sets[i]!)) record(rule, v);
         }
+      }
+      // Clear the admitted flags set for this value (fewer than the groups' flags: no fill per group).
+      for (let m = 0; m < marks.length; m += 2) groups[marks[m]!]!.admitted[marks[m + 1]!] = 0;
+      marks.length = 0;
+      if (memoOn) {
+        const rules = matchedNow!.length === 0 ? NO_RULES : matchedNow!;
+        memo.set(v.value, { collection: v.collection, name, rules, next: memo.get(v.value) });
       }
     }
     const matches = [...hits.values()].sort((a, b) => a.id - b.id);
@@ -762,6 +946,16 @@ export class CrsEngine {
     return { score, categoryScores, matches };
   }
 }
+
+/** Per evaluation, per value: the rules it matched in a collection under a name (undefined when the collection's
+ * rules do not depend on names); the same bytes in other collections or under other names are chained. */
+interface MemoEntry {
+  collection: Collection;
+  name: string | undefined;
+  rules: readonly CompiledRule[];
+  next: MemoEntry | undefined;
+}
+const NO_RULES: readonly CompiledRule[] = [];
 
 function idSelected(e: Exclusion, id: number): boolean {
   if (e.ruleIds === undefined) return true;
