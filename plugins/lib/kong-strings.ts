@@ -164,3 +164,12 @@ export function kongStringByteString(s: string): string {
 }
 
 const isHighSurrogate = (c: number): boolean => c >= 0xd800 && c <= 0xdbff;
+
+/** A byte string (one char 0x00–0xff per byte, as Node's HTTP parser gives header values) as a Kong string. */
+export function kongStringFromByteString(bytes: string): string {
+  let i = 0;
+  while (i < bytes.length && bytes.charCodeAt(i) < 0x80) i++;
+  if (i === bytes.length) return bytes;
+  const raw = Buffer.from(bytes, 'latin1');
+  return decodeKongString(raw, 0, raw.length);
+}
