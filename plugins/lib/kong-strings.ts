@@ -120,12 +120,15 @@ function sequenceLength(bytes: Uint8Array, i: number, end: number, b0: number): 
   return 0;
 }
 
-/** True when `s` holds an escaped byte (U+DC80–U+DCFF), i.e. came from bytes that are not UTF-8. */
+/**
+ * True when `s` holds an escaped byte (U+DC80–U+DCFF not after a high surrogate, where it would be the second half of
+ * a character above U+FFFF), i.e. came from bytes that are not UTF-8.
+ */
 export function hasEscapedBytes(s: string): boolean {
   return ESCAPED_BYTE.test(s);
 }
 
-const ESCAPED_BYTE = /[\uDC80-\uDCFF]/;
+const ESCAPED_BYTE = /(?<![\uD800-\uDBFF])[\uDC80-\uDCFF]/;
 
 /**
  * The bytes a string from Kong stands for: UTF-8, with U+DC80–U+DCFF as the byte they escape (the inverse of

@@ -101,6 +101,7 @@ describe('kongStringBytes', () => {
   test('hasEscapedBytes: only strings decoded from bytes that are not UTF-8 (or a plugin built) hold escapes', () => {
     expect(hasEscapedBytes(decode(bytesOf('Grüße €')))).toBe(false);
     expect(hasEscapedBytes(decode([0x61, 0xa0]))).toBe(true);
+    expect(hasEscapedBytes(String.fromCodePoint(0x10080))).toBe(false); // D800 DC80: a pair
   });
 
   test('a string with no escape is its UTF-8 (a lone surrogate a plugin built is U+FFFD, as TextEncoder)', () => {

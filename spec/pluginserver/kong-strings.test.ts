@@ -7,6 +7,7 @@ import net = require('net');
 import { encode } from '@msgpack/msgpack';
 import { MessageFramer, newKongDecoder, scanValue } from '../../kong/pluginserver/framer';
 import { newKongEncoder } from '../../kong/pluginserver/kong-encoder';
+import { ReplyEncoder } from '../../kong/pluginserver/reply-encoder';
 import { encodeRequest } from '../../kong/test-tools/rpc-test-client';
 import { EventStep, ServerProcess, startBulwark, startInstance, startStock } from './harness';
 
@@ -62,21 +63,29 @@ describe('the framer decodes str values and map keys without losing or merging b
     expect(newKongDecoder().decode(Buffer.from(encode(['ascii', 'é'])))).toEqual(['ascii', 'é']);
   });
 
-  test('pin: the reply encoder writes escaped bytes back as the bytes (short and long strings, keys too)', () => {
+  test('the reply encoder writes escaped bytes back as the bytes (short and long strings, keys, its fallback too)', () => {
     const long = `${HEADER_AS_SEEN}${'B'.repeat(80)}`;
-    const bytes = Buffer.from(newKongEncoder().encode({ [HEADER_AS_SEEN]: [HEADER_AS_SEEN, long, 'plain', 'é'] }));
     const longBytes = Buffer.concat([HEADER, Buffer.alloc(80, 0x42)]);
-    expect(bytes).toEqual(
-      Buffer.concat([
-        Buffer.from([0x81]),
-        rawStr(HEADER),
-        Buffer.from([0x94]),
-        rawStr(HEADER),
-        rawStr(longBytes),
-        Buffer.from(encode('plain')),
-        Buffer.from(encode('é')),
-      ]),
-    );
+    const emoji = String.fromCodePoint(0x10080); // D800 DC80: a pair, not an escape
+    const value = { [HEADER_AS_SEEN]: [HEADER_AS_SEEN, long, 'plain', 'é', emoji] };
+    const expected = Buffer.concat([
+      Buffer.from([0x81]),
+      rawStr(HEADER),
+      Buffer.from([0x95]),
+      rawStr(HEADER),
+      rawStr(longBytes),
+      Buffer.from(encode('plain')),
+      Buffer.from(encode('é')),
+      Buffer.from(encode(emoji)),
+    ]);
+    // [1, 7, nil, value]
+    const envelope = (body: Buffer) => Buffer.concat([Buffer.from([0x94, 0x01, 0x07, 0xc0]), body]);
+    expect(new ReplyEncoder().encodeReply(7, null, value)).toEqual(envelope(expected));
+    // A Date sends the whole reply through the library's Encoder (wrapped: pin of its encodeString).
+    const withDate = new ReplyEncoder().encodeReply(7, null, [value, new Date(0)]);
+    expect(withDate.subarray(0, 5)).toEqual(Buffer.from([0x94, 0x01, 0x07, 0xc0, 0x92]));
+    expect(withDate.subarray(5, 5 + expected.length)).toEqual(expected);
+    expect(Buffer.from(newKongEncoder().encode(value))).toEqual(expected);
   });
 });
 
