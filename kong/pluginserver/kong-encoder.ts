@@ -1,4 +1,4 @@
-// The reply encoder: @msgpack/msgpack's Encoder, except that a string holding escaped bytes (U+DC80–U+DCFF, how
+// @msgpack/msgpack's Encoder (the reply encoder's fallback, reply-encoder.ts, and the emulator's), except that a string holding escaped bytes (U+DC80–U+DCFF, how
 // the framer decodes bytes of a Kong string that are not UTF-8: plugins/lib/kong-strings.ts) is written as the
 // bytes it stands for. A plugin that copies a request header into a response header thus gives Kong the client's
 // bytes back; the library would write ED B2 80 (strings under 50 chars) or EF BF BD (longer) for each escape.
