@@ -8,6 +8,7 @@ import { KongEmulator, EmulatorOptions, ConfigError } from './kong';
 import { loadDeclarative } from './declarative';
 import type { Consumer, KongConfig, PluginEntity, Protocol } from './entities';
 import { KONG_VERSION } from './pdk';
+import { kongStringByteString, kongStringFromByteString } from '../../plugins/lib/kong-strings';
 
 export interface GatewayOptions extends EmulatorOptions {
   declarativeConfig: string;
@@ -135,7 +136,10 @@ async function proxyHandler(
     const target = req.url ?? '/';
     const q = target.indexOf('?');
     const headers: [string, string][] = [];
-    for (let i = 0; i < req.rawHeaders.length; i += 2) headers.push([req.rawHeaders[i], req.rawHeaders[i + 1]]);
+    // Node gives header bytes as latin1 text; Kong hands a plugin server the bytes (see rpc.ts): as Kong strings.
+    for (let i = 0; i < req.rawHeaders.length; i += 2) {
+      headers.push([req.rawHeaders[i], kongStringFromByteString(req.rawHeaders[i + 1])]);
+    }
     const out = await kong.handle(
       {
         method: req.method ?? 'GET',
@@ -160,7 +164,8 @@ async function proxyHandler(
       return;
     }
     const raw: string[] = [];
-    for (const [k, vs] of out.headers.entries()) for (const v of vs) raw.push(k, v);
+    // The bytes of each value (Node writes header text as latin1): a plugin's "é" as C3 A9, as nginx sends it.
+    for (const [k, vs] of out.headers.entries()) for (const v of vs) raw.push(k, kongStringByteString(v));
     res.writeHead(out.status, raw);
     const stream = out.bodyStream;
     if (!stream) {

@@ -1,11 +1,13 @@
 // Kong's side of the MessagePack-RPC transport to an external plugin server.
 // Mirrors kong/runloop/plugin_servers/rpc/mp_rpc.lua (Kong 3.9) `Rpc:call`:
+//  - every Lua string packed as a str of its bytes (the codec of kong/pluginserver, lossless for non-UTF-8 bytes),
 //  - a connection from a keep-alive pool per call (ngx.socket.connect + setkeepalive),
 //  - the request packed and sent with ONE write, at most one outstanding request per connection (never pipelined),
 //  - a streaming unpacker read until the `[1, msgid, ...]` response with our msgid; `[2, ...]` notifications skipped,
 //  - a read timeout (nginx's lua_socket_read_timeout default, 60 s), errors returned as strings like cosockets do.
 import * as net from 'node:net';
-import { encode, Decoder } from '@msgpack/msgpack';
+import { newKongDecoder } from '../pluginserver/framer';
+import { newKongEncoder } from '../pluginserver/kong-encoder';
 
 export class RpcError extends Error {}
 
@@ -30,6 +32,12 @@ interface Pending {
 class RpcConnection {
   private pending: Pending | undefined;
   closed = false;
+  /**
+   * Kong packs a Lua string as a str of its bytes, UTF-8 or not (mp_rpc.lua `mp_pack`). The emulator holds such bytes
+   * as bulwark-pluginserver decodes them (plugins/lib/kong-strings.ts: a byte that is not UTF-8 as U+DC00 + byte), so
+   * it encodes and decodes with the same codec: a header of raw bytes reaches a plugin server as those bytes.
+   */
+  private readonly encoder = newKongEncoder();
 
   private constructor(private readonly socket: net.Socket) {
     socket.on('close', () => this.fail(new RpcError('closed')));
@@ -66,7 +74,7 @@ class RpcConnection {
   }
 
   private async readLoop(): Promise<void> {
-    const decoder = new Decoder();
+    const decoder = newKongDecoder();
     try {
       for await (const message of decoder.decodeStream(this.socket)) {
         this.onMessage(message);
@@ -118,7 +126,7 @@ class RpcConnection {
       }, timeoutMs);
       this.pending = { msgid, resolve, reject, timer };
       // One write per message, as Kong's cosocket `send` does.
-      this.socket.write(encode([MSG_REQUEST, msgid, method, [arg]]));
+      this.socket.write(this.encoder.encode([MSG_REQUEST, msgid, method, [arg]]));
     });
   }
 

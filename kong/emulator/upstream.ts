@@ -14,6 +14,7 @@ import type { RouteMatch } from './router';
 import { HeaderMap, RequestContext, UpstreamResponse } from './request-context';
 import { errorBody } from './pdk';
 import type { RequestReport } from './kong';
+import { kongStringByteString, kongStringFromByteString } from '../../plugins/lib/kong-strings';
 
 const HOP_BY_HOP = [
   'connection',
@@ -85,7 +86,8 @@ export async function forwardToUpstream(
   report.upstreamRequest = { method: sr.method ?? req.method, url, headers, body };
 
   const outHeaders: [string, string][] = [];
-  for (const [k, vs] of headers.entries()) for (const v of vs) outHeaders.push([k, v]);
+  // Header bytes as latin1 text for Node (kong/emulator/rpc.ts: the emulator holds Kong strings).
+  for (const [k, vs] of headers.entries()) for (const v of vs) outHeaders.push([k, kongStringByteString(v)]);
 
   return new Promise<UpstreamResponse>((resolve) => {
     const mod = scheme === 'https' ? https : http;
@@ -102,7 +104,9 @@ export async function forwardToUpstream(
       },
       (res) => {
         const h = new HeaderMap();
-        for (let i = 0; i < res.rawHeaders.length; i += 2) h.add(res.rawHeaders[i], res.rawHeaders[i + 1]);
+        for (let i = 0; i < res.rawHeaders.length; i += 2) {
+          h.add(res.rawHeaders[i], kongStringFromByteString(res.rawHeaders[i + 1]));
+        }
         for (const hop of HOP_BY_HOP) h.delete(hop);
         const status = res.statusCode ?? 502;
         if (reading === 'streaming') {

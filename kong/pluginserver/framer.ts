@@ -6,6 +6,7 @@
 // from the message start on every read was quadratic). The common case (whole requests in one read)
 // decodes straight from the read buffer.
 import { Decoder } from '@msgpack/msgpack';
+import { decodeKongString } from '../../plugins/lib/kong-strings';
 
 /**
  * Default cap on one message (bytes). The largest thing Kong sends is a body a plugin reads:
@@ -131,13 +132,77 @@ export function scanValue(buf: Uint8Array, start: number, maxBytes = Infinity): 
   return { need: Math.max(state.pos + 1, buf.length + 1) };
 }
 
+type KeyDecoder = NonNullable<NonNullable<ConstructorParameters<typeof Decoder>[0]>['keyDecoder']>;
+
+/**
+ * Map keys (header names, query names, `EventId`…): every length goes to `decode` (`canBeCached` says yes), which
+ * keeps the last strings of up to 16 bytes per length, as the library's CachedKeyDecoder does: a repeated key is
+ * then the same (internalized) string, which makes the property store cheaper.
+ */
+class KongKeyDecoder implements KeyDecoder {
+  private readonly cache: { bytes: Uint8Array; key: string }[][] = Array.from(
+    { length: MAX_CACHED_KEY_BYTES },
+    () => [],
+  );
+
+  canBeCached(): boolean {
+    return true;
+  }
+
+  decode(bytes: Uint8Array, offset: number, byteLength: number): string {
+    if (byteLength === 0 || byteLength > MAX_CACHED_KEY_BYTES) {
+      return decodeKongString(bytes, offset, offset + byteLength);
+    }
+    const records = this.cache[byteLength - 1]!;
+    next: for (const record of records) {
+      for (let i = 0; i < byteLength; i++) if (record.bytes[i] !== bytes[offset + i]) continue next;
+      return record.key;
+    }
+    const key = decodeKongString(bytes, offset, offset + byteLength);
+    const record = { bytes: bytes.slice(offset, offset + byteLength), key };
+    if (records.length < KEYS_PER_LENGTH) records.push(record);
+    else records[(Math.random() * KEYS_PER_LENGTH) | 0] = record;
+    return key;
+  }
+}
+const MAX_CACHED_KEY_BYTES = 16;
+const KEYS_PER_LENGTH = 16;
+const KONG_KEY_DECODER = new KongKeyDecoder();
+
+/**
+ * A Decoder whose `str` values and map keys decode with `decodeKongString` (plugins/lib/kong-strings.ts), lossless
+ * for the non-UTF-8 bytes Kong passes through. @msgpack/msgpack's own decoding is lenient (strings of ≤ 200 bytes:
+ * a bad lead byte swallows the next bytes, ASCII included, and overlong forms decode) or lossy (longer: U+FFFD).
+ * Keys go through the `keyDecoder` option. For values the library has no option: `rawStrings` makes a `str` value a
+ * byte view, but a `bin` (raw bodies) is one too, so a subclass wraps the method that `rawStrings` routes `str`
+ * values through (`decodeString`, private in its typings) and decodes the view. An upgrade that renames it fails
+ * at load here and in spec/pluginserver/kong-strings.test.ts, instead of handing plugins byte arrays.
+ */
+class KongDecoder extends Decoder {}
+const DECODE_STRING = 'decodeString';
+const libraryDecodeString = (Decoder.prototype as unknown as Record<string, unknown>)[DECODE_STRING];
+if (typeof libraryDecodeString !== 'function') {
+  throw new Error(`@msgpack/msgpack's Decoder has no ${DECODE_STRING}: kong/pluginserver/framer.ts needs an update`);
+}
+Object.defineProperty(KongDecoder.prototype, DECODE_STRING, {
+  value: function decodeString(this: Decoder, byteLength: number, headerOffset: number): unknown {
+    const value: unknown = libraryDecodeString.call(this, byteLength, headerOffset);
+    // A map key arrives decoded (KONG_KEY_DECODER); a value as a view of its bytes.
+    return value instanceof Uint8Array ? decodeKongString(value, 0, value.length) : value;
+  },
+});
+
+export function newKongDecoder(): Decoder {
+  return new KongDecoder({ rawStrings: true, keyDecoder: KONG_KEY_DECODER });
+}
+
 export class MessageFramer {
   /** Bytes of the incomplete value, at [0, held) of `buf` (its capacity can be larger). */
   private buf = new Uint8Array(0);
   private held = 0;
   /** Scan of the incomplete value in `buf`, relative to its start (0). */
   private readonly scan: ScanState = { start: 0, pos: 0, pending: 1 };
-  private readonly decoder = new Decoder();
+  private readonly decoder = newKongDecoder();
 
   constructor(readonly maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES) {}
 

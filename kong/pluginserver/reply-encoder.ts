@@ -6,8 +6,14 @@
 // arrays and objects, Uint8Array/Buffer) are written by a direct walk. Anything else (a Date, a typed array other than
 // Uint8Array, a class instance, a function, a bigint, a symbol, nesting past the library's depth limit, a value whose
 // getter throws) makes the whole reply go through the library's Encoder instead, so such values keep the library's
-// bytes and its errors. `spec/pluginserver/reply-encoder.test.ts` compares the two byte for byte.
+// bytes and its errors. `spec/pluginserver/reply-encoder.test.ts` compares the two byte for byte. One deliberate
+// difference, in both paths: an escaped byte (U+DC80–U+DCFF not after a high surrogate, how the framer decodes bytes
+// of a Kong string that are not UTF-8: plugins/lib/kong-strings.ts) is written as that byte, so a plugin that copies
+// a request header into another gives Kong the client's bytes (the library writes ED B2 80 or EF BF BD);
+// `spec/pluginserver/kong-strings.test.ts` pins it.
 import { Encoder } from '@msgpack/msgpack';
+import { hasEscapedBytes, kongStringBytes } from '../../plugins/lib/kong-strings';
+import { newKongEncoder } from './kong-encoder';
 
 /** The library's default maxDepth: the envelope is depth 1, a value deeper than this is the library's error. */
 const MAX_DEPTH = 100;
@@ -18,7 +24,7 @@ const INITIAL_BYTES = 4096;
 export class ReplyEncoder {
   private buf = Buffer.allocUnsafe(INITIAL_BYTES);
   private pos = 0;
-  private readonly fallback = new Encoder();
+  private readonly fallback: Encoder = newKongEncoder();
 
   /**
    * The reply `[1, msgid, error, result]` (nil for an undefined result) as a Buffer the caller owns. Small replies
@@ -180,6 +186,10 @@ export class ReplyEncoder {
   private writeString(s: string): void {
     const length = s.length;
     if (length > JS_STRING_MAX) {
+      if (hasEscapedBytes(s)) {
+        this.writeRawString(kongStringBytes(s));
+        return;
+      }
       // Native UTF-8, like the library's TextEncoder for long strings: a lone surrogate becomes U+FFFD (3 bytes).
       const bytes = Buffer.byteLength(s, 'utf8');
       this.ensure(5 + bytes);
@@ -187,9 +197,11 @@ export class ReplyEncoder {
       this.pos += this.buf.write(s, this.pos, bytes, 'utf8');
       return;
     }
-    // Short strings: count, then write. A lone surrogate is written as its own 3 bytes, as the library's JS loop does.
+    // Short strings: count, then write. A lone surrogate is written as its own 3 bytes, as the library's JS loop does;
+    // a string with an escaped byte is written as kongStringBytes gives it (as kong-encoder.ts does).
     let bytes = 0;
     let ascii = true;
+    let escaped = false;
     for (let i = 0; i < length; i++) {
       const c = s.charCodeAt(i);
       if (c < 0x80) bytes += 1;
@@ -199,8 +211,15 @@ export class ReplyEncoder {
         else if (c >= 0xd800 && c <= 0xdbff && i + 1 < length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
           bytes += 4;
           i++;
+        } else if (c >= 0xdc80 && c <= 0xdcff) {
+          escaped = true; // a lone low surrogate in U+DC80–U+DCFF: an escaped byte
+          break;
         } else bytes += 3;
       }
+    }
+    if (escaped) {
+      this.writeRawString(kongStringBytes(s));
+      return;
     }
     this.ensure(2 + bytes);
     this.writeStringHeader(bytes);
@@ -236,6 +255,14 @@ export class ReplyEncoder {
       }
     }
     this.pos = pos;
+  }
+
+  /** A str of exactly these bytes (a string holding escaped bytes, as kongStringBytes gives them). */
+  private writeRawString(raw: Uint8Array): void {
+    this.ensure(5 + raw.length);
+    this.writeStringHeader(raw.length);
+    this.buf.set(raw, this.pos);
+    this.pos += raw.length;
   }
 
   private writeStringHeader(bytes: number): void {

@@ -11,6 +11,7 @@
 import { forwardingCarries, resolveForwarding, type ForwardingResult } from '../lib/client-ip';
 import { formatAuthority, parseHostPort, type HostPort } from '../lib/host';
 import { headerValues, type HeaderMultimap } from '../lib/pdk';
+import { kongStringBytes } from '../lib/kong-strings';
 import type { RedirectStatus, TransportConfig } from './config';
 import { TRANSPORT_REASONS, type TransportReason } from './reasons';
 
@@ -133,7 +134,6 @@ const SAFE_TARGET_CHAR = /[A-Za-z0-9\-._~!$&'()*+,;=:@/?]/;
 export function sanitizeRequestTarget(target: string | undefined): string {
   if (typeof target !== 'string' || !target.startsWith('/')) return '/';
   let out = '';
-  const encoder = new TextEncoder();
   for (let i = 0; i < target.length; i++) {
     const c = target[i] as string;
     if (c === '%' && /^[0-9A-Fa-f]{2}$/.test(target.slice(i + 1, i + 3))) {
@@ -144,11 +144,12 @@ export function sanitizeRequestTarget(target: string | undefined): string {
       out += c;
       continue;
     }
-    // Encode the whole code point (surrogate pairs included).
+    // Encode the whole code point (surrogate pairs included); an escaped byte of a path that is not UTF-8 as that
+    // byte (plugins/lib/kong-strings.ts), so the redirect names the client's bytes.
     const cp = target.codePointAt(i) as number;
     const ch = String.fromCodePoint(cp);
     if (ch.length === 2) i++;
-    for (const byte of encoder.encode(ch)) out += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+    for (const byte of kongStringBytes(ch)) out += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
   }
   return out;
 }

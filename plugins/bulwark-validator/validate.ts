@@ -10,6 +10,7 @@ import type { ValidateFunction } from 'ajv';
 import { isJsonMediaType, mediaRangeSpecificity, parseMediaType, type MediaType } from '../lib/media-type';
 import { headerValues, type HeaderMultimap } from '../lib/pdk';
 import { percentDecode, splitRawQuery } from '../lib/percent-encoding';
+import { kongStringBytes } from '../lib/kong-strings';
 import type { CompiledJsonSchemas } from './json-schema-mode';
 import { findOperation, type CompiledApi, type CompiledOperation, type MediaEntry } from './openapi';
 import {
@@ -201,7 +202,9 @@ function queryViolationsOfLimits(
 
 /** Parse a JSON-content parameter (`content: {application/json: …}`) with the same hardening as bodies. */
 function parseJsonParam(text: string, loc: ParamLocation, name: string, limits: BodyLimits, out: Violation[]): unknown {
-  const r = parseGuardedJson(Buffer.from(text, 'utf8'), limits.json);
+  // The bytes the client sent (a header's bytes that are not UTF-8 arrive escaped: plugins/lib/kong-strings.ts), so
+  // the guard's strict UTF-8 check refuses them instead of reading U+FFFD.
+  const r = parseGuardedJson(kongStringBytes(text), limits.json);
   if (r.ok) return r.value;
   out.push({ root: loc, steps: [name, ...r.error.path], rule: r.error.rule, detail: describeJsonGuardError(r.error) });
   return undefined;

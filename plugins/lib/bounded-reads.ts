@@ -15,6 +15,7 @@
 //   looking full. The raw string has no cap; more than 1000 pieces is refused (400), as Kong would have cut it.
 // - response headers: `getHeaders(1000)`; a full result is reported as incomplete (a response cannot be
 //   "refused"; the caller acts on every name it cares about instead).
+import { decodeKongString, kongStringBytes } from './kong-strings';
 import type { HeaderMultimap, Kong, QueryMultimap } from './pdk';
 import { splitRawQuery } from './percent-encoding';
 import type { RequestContext } from './plugin';
@@ -43,8 +44,9 @@ const latin1Hex = /^[0-9A-Fa-f]{2}$/;
 
 /**
  * nginx's unescape of a query key or value (ngx_http_lua_unescape_uri, NGX_UNESCAPE_URI_COMPONENT): `+` is a
- * space, `%XX` a byte, a malformed escape stays as it is; the bytes reach the plugin as a MessagePack string,
- * i.e. decoded as UTF-8 with replacement characters.
+ * space, `%XX` a byte, a malformed escape stays as it is; the bytes reach the plugin as a MessagePack string, which
+ * bulwark-pluginserver decodes with `decodeKongString` (bytes that are not UTF-8 as U+DC00 + byte; a raw one in `s`
+ * is already such an escape and stays that byte).
  */
 export function unescapeQueryComponent(s: string): string {
   if (s.indexOf('%') === -1 && s.indexOf('+') === -1) return s;
@@ -59,10 +61,11 @@ export function unescapeQueryComponent(s: string): string {
     else {
       const cp = s.codePointAt(i)!;
       if (cp > 0xffff) i++;
-      for (const b of Buffer.from(String.fromCodePoint(cp), 'utf8')) bytes.push(b);
+      for (const b of kongStringBytes(String.fromCodePoint(cp))) bytes.push(b);
     }
   }
-  return Buffer.from(bytes).toString('utf8');
+  const unescaped = Uint8Array.from(bytes);
+  return decodeKongString(unescaped, 0, unescaped.length);
 }
 
 /**

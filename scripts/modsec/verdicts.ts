@@ -18,6 +18,7 @@ import { type RequestValue, utf8Bytes, variableName } from '../../plugins/bulwar
 import { LIBINJECTION_DETECTORS } from '../../plugins/bulwark-threat-protection/libinjection';
 import { buildRequestModel, type RequestSnapshot } from '../../plugins/bulwark-threat-protection/request-model';
 import { defaultScanLimits } from '../../plugins/bulwark-threat-protection/config';
+import { kongStringBytes } from '../../plugins/lib/kong-strings';
 import { realisticRequest, seeded } from '../bench/threat-traffic';
 
 /** The checkout this runs from (from scripts/modsec under ts-jest, from dist/js/scripts/modsec when built). */
@@ -59,7 +60,8 @@ export interface ModsecMatch {
   variable: string;
 }
 
-const hex = (s: string, encoding: BufferEncoding) => Buffer.from(s, encoding).toString('hex');
+/** The bytes a snapshot string stands for (escaped bytes of a request that is not UTF-8 as those bytes), in hex. */
+const hex = (s: string) => Buffer.from(kongStringBytes(s)).toString('hex');
 
 /** A request as one line of the harness's input. */
 export function harnessLine(s: RequestSnapshot): string {
@@ -67,7 +69,7 @@ export function harnessLine(s: RequestSnapshot): string {
     .flatMap(([name, values]) => (Array.isArray(values) ? values : [values]).map((v) => `${name}: ${v}\n`))
     .join('');
   const body = s.body === undefined ? '' : Buffer.from(s.body).toString('hex');
-  return `${s.method}\t${hex(s.pathWithQuery, 'utf8')}\t${hex(headers, 'utf8')}\t${body}`;
+  return `${s.method}\t${hex(s.pathWithQuery)}\t${hex(headers)}\t${body}`;
 }
 
 /** Every request through libmodsecurity with the rule files: the rule messages per request. */

@@ -94,6 +94,26 @@ describe('npm run gateway: proxy and Admin API over HTTP', () => {
     expect(res.json().headers.x_forwarded_user).toBe('admin');
   });
 
+  test('mp_rpc.lua packs a header as the str of its bytes: raw bytes that are not UTF-8 reach the plugin server as sent', async () => {
+    // Node writes this header text as latin1: the bytes e0 "<script>" c0 af a0 go on the wire.
+    const created = await call(gw.adminPort, 'POST', '/routes/api/plugins', { name: 'probe', config: {} });
+    expect(created.status).toBe(201);
+    const probe = JSON.stringify([['request.getHeader', 'x-raw']]);
+    const res = await call(gw.proxyPort, 'GET', '/api', undefined, {
+      'x-probe-access': probe,
+      'x-raw': '\xe0<script>\xc0\xaf\xa0',
+    });
+    const results = JSON.parse(res.json().headers['x-probe-results'] as string) as { results: unknown[] };
+    if (serverKind() === 'bulwark') {
+      // Each byte of a bad sequence as U+DC00 + byte (plugins/lib/kong-strings.ts).
+      expect(results.results).toEqual(['\uDCE0<script>\uDCC0\uDCAF\uDCA0']);
+    } else {
+      // The stock server's lenient decoding: 0xe0 takes "<s" with it, c0 af becomes "/".
+      expect(JSON.stringify(results.results)).not.toContain('<script>');
+    }
+    expect((await call(gw.adminPort, 'DELETE', `/plugins/${created.json().id as string}`)).status).toBe(204);
+  });
+
   test('runloop/handler.lua: unmatched → 404 "no Route matched with those values"; https-only route over http → 426', async () => {
     const nf = await call(gw.proxyPort, 'GET', '/none');
     expect(nf.status).toBe(404);

@@ -90,4 +90,10 @@ describe('queryPieceCount / parseRawQuery: what get_query(1000) gives over RPC',
   test('unescape as nginx: + is a space, malformed escapes kept', () => {
     expect(unescapeQueryComponent('a+b%20c%zz%4')).toBe('a b c%zz%4');
   });
+
+  test('bytes that are not UTF-8 come as bulwark-pluginserver hands them over: U+DC00 + byte, ASCII never swallowed', () => {
+    // %E0 then "<script>": Kong unescapes to the bytes e0 3c …, sent as a str (kong/pluginserver/framer.ts).
+    expect(unescapeQueryComponent('%E0<script>%C0%AF%A0')).toBe('\uDCE0<script>\uDCC0\uDCAF\uDCA0');
+    expect(unescapeQueryComponent('%E2%82%AC+\uDCE0')).toBe('€ \uDCE0'); // a raw byte (already escaped) stays
+  });
 });

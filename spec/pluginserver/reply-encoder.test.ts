@@ -1,9 +1,11 @@
 // The plugin server's reply encoder (kong/pluginserver/reply-encoder.ts) against @msgpack/msgpack's Encoder, which
 // encoded every reply before: Kong must get the same bytes for every reply, whatever a plugin passes to a PDK call.
-import { Encoder } from '@msgpack/msgpack';
+// The reference is the library's Encoder with the one deliberate difference (kong/pluginserver/kong-encoder.ts: an
+// escaped byte U+DC80–U+DCFF is written as that byte; spec/pluginserver/kong-strings.test.ts pins it against the bytes).
+import { newKongEncoder } from '../../kong/pluginserver/kong-encoder';
 import { ReplyEncoder } from '../../kong/pluginserver/reply-encoder';
 
-const reference = new Encoder();
+const reference = newKongEncoder();
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
 /** What the server sent before: the library's encoding of the whole reply array. */

@@ -1,5 +1,6 @@
 // The request as CRS rules see it: a flat list of (collection, name, value) with values as byte strings (one
 // char per byte), ModSecurity's variable names for the collections.
+import { kongStringByteString } from '../../lib/kong-strings';
 
 export type Collection =
   | 'ARGS_GET'
@@ -56,13 +57,12 @@ export interface RequestValue {
   value: string;
 }
 
-/** A JS string (UTF-16) as the byte string of its UTF-8 encoding. */
-export function utf8Bytes(s: string): string {
-  for (let i = 0; i < s.length; i++) {
-    if (s.charCodeAt(i) >= 0x80) return Buffer.from(s, 'utf8').toString('latin1');
-  }
-  return s;
-}
+/**
+ * A JS string as the byte string of the bytes it stands for: its UTF-8, except that an escaped byte (U+DC80–U+DCFF,
+ * how the plugin server hands over bytes of a Kong string that are not UTF-8: plugins/lib/kong-strings.ts) is that
+ * byte. So the engine and libinjection read exactly the bytes the client sent, as ModSecurity does.
+ */
+export const utf8Bytes: (s: string) => string = kongStringByteString;
 
 /** Bytes as a byte string. */
 export function bytesToByteString(b: Uint8Array): string {

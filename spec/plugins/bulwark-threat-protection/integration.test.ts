@@ -4,7 +4,14 @@
 import { appendFileSync, cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { BOTH_PLUGIN_SERVERS, echoed, runsOnPluginServers, startGateway, type Gateway } from '../../helpers/emulator';
+import {
+  BOTH_PLUGIN_SERVERS,
+  echoed,
+  runsOnPluginServers,
+  serverKind,
+  startGateway,
+  type Gateway,
+} from '../../helpers/emulator';
 import { REASON } from '../../../plugins/bulwark-threat-protection/reasons';
 
 const CRS4 = path.resolve(__dirname, '../../fixtures/crs4/rules');
@@ -133,6 +140,22 @@ describe('bulwark-threat-protection integration (emulator + real plugin server)'
     expect(log).toContain('ARGS:id');
     expect(log).toMatch(/"category_scores":\{[^}]*"sqli":\d+/);
     expect(log).not.toContain('password');
+  });
+
+  // Kong hands a plugin server a header's bytes as they came (kong/runloop/plugin_servers/mp_rpc.lua packs Lua strings
+  // as str of their bytes); the emulator does the same (kong/emulator/rpc.ts). U+DCxx below is the byte xx.
+  test('headers whose bytes are not UTF-8: bulwark-pluginserver hands the plugin the bytes, which CRS reads as ModSecurity does', async () => {
+    // 0xA0 (NBSP) is whitespace to libinjection (and MySQL): ModSecurity flags both (modsecurity.test.ts).
+    const cookie = await send({ path: '/api/x', headers: { cookie: 'a=1\uDCA0OR\uDCA01=1' } });
+    // 0xe0 before "<script>": @msgpack/msgpack's lenient decoding (the stock server's) turns 0xe0 '<' 's' into "༳".
+    const agent = await send({ path: '/api/x', headers: { 'user-agent': '\uDCE0<script>alert(1)' } });
+    if (serverKind() === 'bulwark') {
+      expect([cookie.status, agent.status]).toEqual([403, 403]);
+    } else {
+      // The stock server (lenient decoding): the User-Agent reaches the plugin as "\u0f33cript>alert(1)", the tag
+      // gone, and passes: the evasion this fixes. (Its lone 0xa0 decodes as U+00A0: that cookie is still caught.)
+      expect([cookie.status, agent.status]).toEqual([403, 200]);
+    }
   });
 
   test('enforce: XSS in a JSON leaf (named json.items.array_0.name), in a cookie and in the User-Agent; never Authorization', async () => {

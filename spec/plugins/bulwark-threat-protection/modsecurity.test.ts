@@ -15,6 +15,7 @@ import {
   type Case,
   compareCase,
   compileHarness,
+  wholeRequest,
   CRS4_RULES,
   englishCases,
   modsecTransformations,
@@ -130,4 +131,34 @@ describe('rule verdicts, CRS 4.28.0 at PL1 (anomaly threshold 5)', () => {
     // The sample exercises many rules on both sides.
     expect(new Set(results.flatMap((r) => r.modsec)).size).toBeGreaterThan(40);
   }, 60_000);
+});
+
+// Kong passes a request's bytes as they came, UTF-8 or not (kong/runloop/plugin_servers/mp_rpc.lua packs Lua strings
+// as str of their bytes); bulwark-pluginserver hands bytes that are not UTF-8 to the plugin as U+DC00 + byte
+// (plugins/lib/kong-strings.ts), and the request model turns them back into those bytes. So the engine reads what
+// ModSecurity reads: the same rule ids, on requests ModSecurity flags.
+describe('requests whose bytes are not UTF-8, CRS 4.28.0 at PL1', () => {
+  const compiled = compileCrsDirectory(CRS4_RULES);
+  const engine = new CrsEngine(compiled, { paranoiaLevel: 1, detectors: LIBINJECTION_DETECTORS });
+  // What the plugin receives for each header (U+DCxx: the byte xx), as the plugin server decodes it.
+  const RAW: [string, Record<string, string[]>][] = [
+    ['User-Agent: e0 then an unclosed script tag', { 'user-agent': ['\uDCE0<script>alert(1)'] }],
+    ['Cookie: SQL with a0 (NBSP) as the spaces', { cookie: ['a=1\uDCA0OR\uDCA01=1'] }],
+    [
+      'Referer: UNION SELECT with a0 as the spaces',
+      { referer: ['1\uDCA0UNION\uDCA0SELECT\uDCA0password\uDCA0FROM\uDCA0users'] },
+    ],
+  ];
+  test.each(RAW)('%s: the engine matches the rule ids ModSecurity matches, and both flag it', (label, headers) => {
+    const c = wholeRequest({
+      corpus: 'raw-bytes',
+      label,
+      request: { method: 'GET', pathWithQuery: '/', headers },
+      values: [],
+    });
+    const [matches] = runModSecurity(bin(), ruleFiles(CRS4_RULES), 1, 5, [c.request]);
+    const r = compareCase(c, matches!, engine);
+    expect(r.ours).toEqual(r.modsec);
+    expect(r.modsec.length).toBeGreaterThan(0);
+  });
 });

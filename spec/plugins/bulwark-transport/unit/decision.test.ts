@@ -216,6 +216,8 @@ describe('redirects', () => {
     ['/%41%zz%', '/%41%25zz%25'],
     ['/ä', '/%C3%A4'],
     ['/😀', '/%F0%9F%98%80'],
+    // A path that is not UTF-8 (bytes e0 c0 af, escaped by the plugin server): the client's bytes, not EF BF BD.
+    ['/a\uDCE0\uDCC0\uDCAFb', '/a%E0%C0%AFb'],
     ['/a#frag', '/a%23frag'],
     ['/"<>\\^`{|}', '/%22%3C%3E%5C%5E%60%7B%7C%7D'],
     ['//evil.com/x', '//evil.com/x'], // stays a path: the host is already fixed in the Location

@@ -357,3 +357,35 @@ describe('compile errors name the location', () => {
     ).toThrow('jsonSchemaDialect');
   });
 });
+
+describe('JSON-content header parameters hold the bytes the client sent', () => {
+  const headerApi = compileOpenApi(
+    {
+      openapi: '3.1.0',
+      info: { title: 't', version: '1' },
+      paths: {
+        '/j': {
+          get: {
+            parameters: [
+              { name: 'x-json', in: 'header', content: { 'application/json': { schema: { type: 'object' } } } },
+            ],
+          },
+        },
+      },
+    },
+    { validate: ALL },
+  );
+  const check = (value: string) =>
+    validateOpenApiRequest(
+      { api: headerApi, unknownOperations: 'reject', rejectUnknownQuery: false },
+      { method: 'GET', pathWithQuery: '/j', headers: { 'x-json': [value] } },
+      () => Promise.resolve(new Uint8Array(0)),
+      LIMITS,
+    );
+
+  test('a byte that is not UTF-8 (the plugin server escapes it as U+DC00 + byte) is refused by the strict UTF-8 check', async () => {
+    // {"a":"<0xe0>"}: the plugin server hands it over as {"a":"\uDCE0"}; read as U+FFFD it would pass.
+    expect(where(await check('{"a":"\uDCE0"}'))).toEqual(['header/x-json/a utf-8']);
+    expect((await check('{"a":"é"}')).action).toBe('pass');
+  });
+});
