@@ -10,7 +10,8 @@ import { splitRawQuery } from '../lib/percent-encoding';
 import type { HeaderMultimap } from '../lib/pdk';
 import { headerValues } from '../lib/pdk';
 import type { LimitAction, ScanLimits } from './config';
-import { bytesToByteString, type Collection, type RequestValue, utf8Bytes } from './crs/model';
+import { bytesToByteString, type Collection, type RequestValue } from './crs/model';
+import { kongStringByteString } from '../lib/kong-strings';
 import { urlDecode } from './crs/transforms';
 import { REASON, type ThreatProtectionReason } from './reasons';
 
@@ -87,18 +88,18 @@ function addJson(sink: ValueSink, value: unknown, name: string): void {
   }
   if (typeof value === 'object') {
     for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
-      const child = `${name}.${utf8Bytes(key)}`;
+      const child = `${name}.${kongStringByteString(key)}`;
       sink.add('ARGS_POST_NAMES', '', child);
       addJson(sink, v, child);
     }
     return;
   }
-  sink.add('ARGS_POST', name, typeof value === 'string' ? utf8Bytes(value) : String(value));
+  sink.add('ARGS_POST', name, typeof value === 'string' ? kongStringByteString(value) : String(value));
 }
 
 function addCookies(sink: ValueSink, headers: HeaderMultimap): void {
   for (const header of headerValues(headers, 'cookie')) {
-    for (const piece of utf8Bytes(header).split(';')) {
+    for (const piece of kongStringByteString(header).split(';')) {
       const eq = piece.indexOf('=');
       const name = (eq === -1 ? piece : piece.slice(0, eq)).trim();
       const value = eq === -1 ? '' : piece.slice(eq + 1).trim();
@@ -132,11 +133,11 @@ function addBody(sink: ValueSink, snapshot: RequestSnapshot, limits: ScanLimits)
     const parsed = parseMultipart(body, boundary, { maxParts: limits.maxValues, maxHeaderBytes: 8192 });
     if (!parsed.ok) throw new BadBody(`multipart body: ${parsed.reason}`);
     for (const part of parsed.parts) {
-      const name = utf8Bytes(part.name);
+      const name = kongStringByteString(part.name);
       sink.add('ARGS_POST_NAMES', '', name);
       if (part.filename !== undefined) {
         sink.add('FILES_NAMES', '', name);
-        sink.add('FILES', name, utf8Bytes(part.filename));
+        sink.add('FILES', name, kongStringByteString(part.filename));
       } else sink.add('ARGS_POST', name, bytesToByteString(part.body));
     }
   } else sink.add('REQUEST_BODY', '', raw);
@@ -150,7 +151,7 @@ export function buildRequestModel(
 ): ModelResult {
   const sink = new ValueSink(limits, onLimit);
   try {
-    const uri = utf8Bytes(snapshot.pathWithQuery);
+    const uri = kongStringByteString(snapshot.pathWithQuery);
     const q = uri.indexOf('?');
     const path = q === -1 ? uri : uri.slice(0, q);
     const query = q === -1 ? '' : uri.slice(q + 1);
@@ -163,7 +164,8 @@ export function buildRequestModel(
     addUrlEncoded(sink, query, 'ARGS_GET', 'ARGS_GET_NAMES');
     addCookies(sink, snapshot.headers);
     for (const name of scannedHeaders) {
-      for (const value of headerValues(snapshot.headers, name)) sink.add('REQUEST_HEADERS', name, utf8Bytes(value));
+      for (const value of headerValues(snapshot.headers, name))
+        sink.add('REQUEST_HEADERS', name, kongStringByteString(value));
     }
     addBody(sink, snapshot, limits);
   } catch (err) {

@@ -10,7 +10,8 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { compileCrsDirectory } from '../../plugins/bulwark-threat-protection/crs/compile';
 import { CrsEngine } from '../../plugins/bulwark-threat-protection/crs/engine';
-import { type RequestValue, utf8Bytes } from '../../plugins/bulwark-threat-protection/crs/model';
+import { type RequestValue } from '../../plugins/bulwark-threat-protection/crs/model';
+import { kongStringByteString } from '../../plugins/lib/kong-strings';
 import { detectSqli, detectXss, LIBINJECTION_DETECTORS } from '../../plugins/bulwark-threat-protection/libinjection';
 import { buildRequestModel } from '../../plugins/bulwark-threat-protection/request-model';
 import { defaultScanLimits } from '../../plugins/bulwark-threat-protection/config';
@@ -28,7 +29,7 @@ const lines = (file: string): string[] =>
   readFileSync(join(FIXTURES, file), 'utf8')
     .split('\n')
     .filter((l) => l.trim() !== '')
-    .map(utf8Bytes);
+    .map(kongStringByteString);
 
 const RULES = compileCrsDirectory(join(FIXTURES, 'crs4/rules'));
 const LIMITS = defaultScanLimits();
@@ -151,7 +152,7 @@ const SHORT: Record<string, string[]> = {
     .map((k) => `json.${k}`)
     .concat(['customer', 'created_at', 'sort', 'utm_source', 'page']),
   names: ["Jane O'Brien", 'John Smith-Jones', 'José García', 'Priya van der Berg', 'Li Union', 'Kwame Select'].map(
-    utf8Bytes,
+    kongStringByteString,
   ),
   emails: ['jane.12@example.com', 'kwame.731@example.com', 'li.5@example.org', 'priya+news@example.co.uk'],
   numbers: Array.from({ length: 20 }, (_, i) => (i % 3 === 0 ? `${digits(3)}.${digits(2)}` : digits(1 + (i % 6)))),

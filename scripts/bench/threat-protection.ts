@@ -18,7 +18,8 @@ import { compileCrsDirectory } from '../../plugins/bulwark-threat-protection/crs
 import { PhraseMatcher } from '../../plugins/bulwark-threat-protection/crs/aho-corasick';
 import { CrsEngine } from '../../plugins/bulwark-threat-protection/crs/engine';
 import { detectSqli, detectXss, LIBINJECTION_DETECTORS } from '../../plugins/bulwark-threat-protection/libinjection';
-import { type RequestValue, utf8Bytes } from '../../plugins/bulwark-threat-protection/crs/model';
+import { type RequestValue } from '../../plugins/bulwark-threat-protection/crs/model';
+import { kongStringByteString } from '../../plugins/lib/kong-strings';
 import { buildRequestModel, type RequestSnapshot } from '../../plugins/bulwark-threat-protection/request-model';
 import { defaultScanLimits } from '../../plugins/bulwark-threat-protection/config';
 import { jsonBodyOfSize, realisticRequest, seeded } from './threat-traffic';
@@ -152,7 +153,9 @@ function main(): void {
   for (const d of detectors) {
     const cells = cats.map((c) => {
       const p = lines(`attacks/${c}.txt`);
-      const hit = p.filter((x) => d.blocks([{ collection: 'ARGS_GET', name: 'q', value: utf8Bytes(x) }])).length;
+      const hit = p.filter((x) =>
+        d.blocks([{ collection: 'ARGS_GET', name: 'q', value: kongStringByteString(x) }]),
+      ).length;
       return `${((100 * hit) / p.length).toFixed(1)} %`.padStart(10);
     });
     const fp = mix.filter((r) => {
@@ -160,7 +163,7 @@ function main(): void {
       return m.ok && d.blocks(m.values);
     }).length;
     const efp = english.filter((s) =>
-      d.blocks([{ collection: 'ARGS_POST', name: 'text', value: utf8Bytes(s) }]),
+      d.blocks([{ collection: 'ARGS_POST', name: 'text', value: kongStringByteString(s) }]),
     ).length;
     console.log(
       [

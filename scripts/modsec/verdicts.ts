@@ -14,7 +14,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { compileCrsDirectory, DEFAULT_RULE_FAMILIES } from '../../plugins/bulwark-threat-protection/crs/compile';
 import { CrsEngine } from '../../plugins/bulwark-threat-protection/crs/engine';
-import { type RequestValue, utf8Bytes, variableName } from '../../plugins/bulwark-threat-protection/crs/model';
+import { type RequestValue, variableName } from '../../plugins/bulwark-threat-protection/crs/model';
+import { kongStringByteString } from '../../plugins/lib/kong-strings';
 import { LIBINJECTION_DETECTORS } from '../../plugins/bulwark-threat-protection/libinjection';
 import { buildRequestModel, type RequestSnapshot } from '../../plugins/bulwark-threat-protection/request-model';
 import { defaultScanLimits } from '../../plugins/bulwark-threat-protection/config';
@@ -240,7 +241,7 @@ export function attackCases(category: string): Case[] {
     corpus: category,
     label: p,
     request: { method: 'GET', pathWithQuery: `/?q=${encodeURIComponent(p)}`, headers: {} },
-    values: [{ collection: 'ARGS_GET', name: 'q', value: utf8Bytes(p) }],
+    values: [{ collection: 'ARGS_GET', name: 'q', value: kongStringByteString(p) }],
   }));
 }
 
@@ -255,7 +256,7 @@ export function englishCases(): Case[] {
       headers: { 'content-type': ['application/x-www-form-urlencoded'] },
       body: Buffer.from(`text=${encodeURIComponent(s)}`),
     },
-    values: [{ collection: 'ARGS_POST', name: 'text', value: utf8Bytes(s) }],
+    values: [{ collection: 'ARGS_POST', name: 'text', value: kongStringByteString(s) }],
   }));
 }
 

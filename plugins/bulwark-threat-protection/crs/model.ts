@@ -1,6 +1,5 @@
 // The request as CRS rules see it: a flat list of (collection, name, value) with values as byte strings (one
 // char per byte), ModSecurity's variable names for the collections.
-import { kongStringByteString } from '../../lib/kong-strings';
 
 export type Collection =
   | 'ARGS_GET'
@@ -56,13 +55,6 @@ export interface RequestValue {
   /** Byte string: one char per byte. */
   value: string;
 }
-
-/**
- * A JS string as the byte string of the bytes it stands for: its UTF-8, except that an escaped byte (U+DC80–U+DCFF,
- * how the plugin server hands over bytes of a Kong string that are not UTF-8: plugins/lib/kong-strings.ts) is that
- * byte. So the engine and libinjection read exactly the bytes the client sent, as ModSecurity does.
- */
-export const utf8Bytes: (s: string) => string = kongStringByteString;
 
 /** Bytes as a byte string. */
 export function bytesToByteString(b: Uint8Array): string {

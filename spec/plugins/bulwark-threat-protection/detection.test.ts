@@ -9,7 +9,7 @@ import { defaultScanLimits } from '../../../plugins/bulwark-threat-protection/co
 import { compileCrsDirectory } from '../../../plugins/bulwark-threat-protection/crs/compile';
 import { CrsEngine, type Detectors } from '../../../plugins/bulwark-threat-protection/crs/engine';
 import { LIBINJECTION_DETECTORS } from '../../../plugins/bulwark-threat-protection/libinjection';
-import { utf8Bytes } from '../../../plugins/bulwark-threat-protection/crs/model';
+import { kongStringByteString } from '../../../plugins/lib/kong-strings';
 import { buildRequestModel } from '../../../plugins/bulwark-threat-protection/request-model';
 import { realisticRequest, seeded } from '../../../scripts/bench/threat-traffic';
 
@@ -33,7 +33,7 @@ export function measure(dir: string, detectors: Detectors | undefined): Figures 
   for (const cat of ['sqli', 'xss', 'traversal', 'cmdi', 'nosqli']) {
     const payloads = lines(`attacks/${cat}.txt`);
     const hit = payloads.filter(
-      (p) => engine.evaluate([{ collection: 'ARGS_GET', name: 'q', value: utf8Bytes(p) }]).score >= 5,
+      (p) => engine.evaluate([{ collection: 'ARGS_GET', name: 'q', value: kongStringByteString(p) }]).score >= 5,
     ).length;
     detection[cat] = hit / payloads.length;
   }
@@ -47,7 +47,7 @@ export function measure(dir: string, detectors: Detectors | undefined): Figures 
   }
   const english = lines('benign/english-text.txt');
   const efp = english.filter(
-    (s) => engine.evaluate([{ collection: 'ARGS_POST', name: 'text', value: utf8Bytes(s) }]).score >= 5,
+    (s) => engine.evaluate([{ collection: 'ARGS_POST', name: 'text', value: kongStringByteString(s) }]).score >= 5,
   ).length;
   return { detection, apiFalsePositives: fp / N, englishFalsePositives: efp / english.length };
 }

@@ -8,7 +8,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compileCrsDirectory } from '../../../plugins/bulwark-threat-protection/crs/compile';
 import { CrsEngine } from '../../../plugins/bulwark-threat-protection/crs/engine';
-import { type RequestValue, utf8Bytes } from '../../../plugins/bulwark-threat-protection/crs/model';
+import { type RequestValue } from '../../../plugins/bulwark-threat-protection/crs/model';
+import { kongStringByteString } from '../../../plugins/lib/kong-strings';
 import { defaultScanLimits } from '../../../plugins/bulwark-threat-protection/config';
 import { buildRequestModel } from '../../../plugins/bulwark-threat-protection/request-model';
 import { realisticRequest, seeded } from '../../../scripts/bench/threat-traffic';
@@ -27,14 +28,14 @@ function corpusValues(): RequestValue[] {
   const values: RequestValue[] = [];
   const attacks = ['sqli', 'xss', 'traversal', 'cmdi', 'nosqli'].flatMap((c) => lines(`attacks/${c}.txt`));
   attacks.forEach((payload, i) => {
-    const value = utf8Bytes(payload);
+    const value = kongStringByteString(payload);
     values.push({ collection: 'ARGS_GET', name: 'q', value });
     if (i % 20 === 1) values.push({ collection: 'REQUEST_COOKIES', name: 'session', value });
     if (i % 20 === 2) values.push({ collection: 'REQUEST_HEADERS', name: 'user-agent', value });
     if (i % 20 === 3) values.push({ collection: 'ARGS_POST_NAMES', name: value, value });
   });
   for (const s of lines('benign/english-text.txt').slice(0, 500))
-    values.push({ collection: 'ARGS_POST', name: 'text', value: utf8Bytes(s) });
+    values.push({ collection: 'ARGS_POST', name: 'text', value: kongStringByteString(s) });
   const rnd = seeded(7);
   for (let i = 0; i < 50; i++) {
     const m = buildRequestModel(realisticRequest(rnd), ['user-agent', 'referer'], LIMITS, 'refuse');

@@ -8,7 +8,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compileCrsDirectory } from '../../../plugins/bulwark-threat-protection/crs/compile';
 import { CrsEngine, type EngineOptions, MAX_LOCATIONS } from '../../../plugins/bulwark-threat-protection/crs/engine';
-import { type RequestValue, utf8Bytes } from '../../../plugins/bulwark-threat-protection/crs/model';
+import { type RequestValue } from '../../../plugins/bulwark-threat-protection/crs/model';
+import { kongStringByteString } from '../../../plugins/lib/kong-strings';
 import { LIBINJECTION_DETECTORS } from '../../../plugins/bulwark-threat-protection/libinjection';
 import { defaultScanLimits } from '../../../plugins/bulwark-threat-protection/config';
 import { buildRequestModel } from '../../../plugins/bulwark-threat-protection/request-model';
@@ -30,7 +31,7 @@ function requests(): RequestValue[][] {
   const out: RequestValue[][] = [];
   const attacks = ['sqli', 'xss', 'traversal', 'cmdi', 'nosqli']
     .flatMap((c) => lines(`attacks/${c}.txt`))
-    .map(utf8Bytes);
+    .map(kongStringByteString);
   attacks.forEach((a, i) => {
     const b = attacks[(i + 1) % attacks.length]!;
     out.push([
@@ -51,7 +52,7 @@ function requests(): RequestValue[][] {
       );
     }
   });
-  const english = lines('benign/english-text.txt').slice(0, 500).map(utf8Bytes);
+  const english = lines('benign/english-text.txt').slice(0, 500).map(kongStringByteString);
   for (let i = 0; i + 1 < english.length; i += 2) {
     out.push([
       { collection: 'ARGS_POST', name: 'text', value: english[i]! },

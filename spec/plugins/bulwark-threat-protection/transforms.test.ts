@@ -10,7 +10,7 @@ import {
   TRANSFORMS,
   TRIGGERS,
 } from '../../../plugins/bulwark-threat-protection/crs/transforms';
-import { utf8Bytes } from '../../../plugins/bulwark-threat-protection/crs/model';
+import { kongStringByteString } from '../../../plugins/lib/kong-strings';
 
 describe('jsDecode (t:jsDecode)', () => {
   it.each([
@@ -60,7 +60,7 @@ describe('transformation triggers (the engine skips a transformation whose trigg
   ]
     .flatMap((f) => readFileSync(join(FIXTURES, f), 'utf8').split('\n'))
     .concat(readFileSync(join(FIXTURES, 'benign/english-text.txt'), 'utf8').split('\n').slice(0, 1000))
-    .map(utf8Bytes);
+    .map(kongStringByteString);
   // Every byte alone and between letters, a char above 0xFF, the corpus, and what each transformation makes of it
   // (the engine applies triggers to intermediate results too).
   const bytes = Array.from({ length: 256 }, (_, c) => String.fromCharCode(c));
