@@ -2,23 +2,12 @@
 // literals occurs could not have matched. Checked two ways: the extraction on small patterns, and the engine with
 // the prefilter against the engine without it, every CRS 4.28.0 and CRS 3.3 rule at PL4, over the attack corpora,
 // english-text.txt and generated API traffic: the same rule ids must match on every value.
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { RE2Set } from 're2js';
 import { compileCrsDirectory } from '../../../plugins/bulwark-threat-protection/crs/compile';
 import { CrsEngine } from '../../../plugins/bulwark-threat-protection/crs/engine';
 import { requiredLiterals, type RegexpNode } from '../../../plugins/bulwark-threat-protection/crs/literal-prefilter';
 import { type RequestValue } from '../../../plugins/bulwark-threat-protection/crs/model';
-import { kongStringByteString } from '../../../plugins/lib/kong-strings';
-import { buildRequestModel } from '../../../plugins/bulwark-threat-protection/request-model';
-import { defaultScanLimits } from '../../../plugins/bulwark-threat-protection/config';
-import { realisticRequest, seeded } from '../../../scripts/bench/threat-traffic';
-
-const FIXTURES = join(__dirname, '../../fixtures');
-const lines = (file: string): string[] =>
-  readFileSync(join(FIXTURES, file), 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '');
+import { corpusValues, EQUIVALENCE_RULE_SETS } from './equivalence-corpus';
 
 function literalsOf(pattern: string): string[] | undefined {
   const set = new RE2Set(RE2Set.UNANCHORED);
@@ -50,30 +39,6 @@ describe('required literals of a regex', () => {
   });
 });
 
-const LIMITS = defaultScanLimits();
-
-/** Attack payloads in the collections CRS rules target (query arguments, cookies, headers, argument names),
- * 500 english sentences as a form field and the values of 50 generated API requests. */
-function corpusValues(): RequestValue[] {
-  const values: RequestValue[] = [];
-  const attacks = ['sqli', 'xss', 'traversal', 'cmdi', 'nosqli'].flatMap((c) => lines(`attacks/${c}.txt`));
-  attacks.forEach((payload, i) => {
-    const value = kongStringByteString(payload);
-    values.push({ collection: 'ARGS_GET', name: 'q', value });
-    if (i % 20 === 1) values.push({ collection: 'REQUEST_COOKIES', name: 'session', value });
-    if (i % 20 === 2) values.push({ collection: 'REQUEST_HEADERS', name: 'user-agent', value });
-    if (i % 20 === 3) values.push({ collection: 'ARGS_POST_NAMES', name: value, value });
-  });
-  for (const s of lines('benign/english-text.txt').slice(0, 500))
-    values.push({ collection: 'ARGS_POST', name: 'text', value: kongStringByteString(s) });
-  const rnd = seeded(7);
-  for (let i = 0; i < 50; i++) {
-    const m = buildRequestModel(realisticRequest(rnd), ['user-agent', 'referer'], LIMITS, 'refuse');
-    if (m.ok) values.push(...m.values);
-  }
-  return values;
-}
-
 function ids(engine: CrsEngine, v: RequestValue): string {
   return engine
     .evaluate([v])
@@ -83,11 +48,8 @@ function ids(engine: CrsEngine, v: RequestValue): string {
 
 describe('prefiltered evaluation equals full evaluation (every rule, PL4)', () => {
   const values = corpusValues();
-  for (const [name, dir] of [
-    ['CRS 4.28.0', join(FIXTURES, 'crs4/rules')],
-    ['CRS 3.3 (Debian modsecurity-crs)', '/usr/share/modsecurity-crs/rules'],
-  ] as const) {
-    (existsSync(dir) ? test : test.skip)(
+  for (const [name, dir, present] of EQUIVALENCE_RULE_SETS) {
+    (present ? test : test.skip)(
       name,
       () => {
         const ruleSet = compileCrsDirectory(dir);

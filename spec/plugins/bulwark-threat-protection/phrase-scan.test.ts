@@ -4,46 +4,17 @@
 // scanning on its own), every value of the attack corpora (as argument, cookie, header and argument name),
 // english-text.txt and generated API traffic (and values that are not byte strings), at PL1 and PL4, CRS 4.28.0
 // and CRS 3.3.
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { compileCrsDirectory } from '../../../plugins/bulwark-threat-protection/crs/compile';
 import { CrsEngine } from '../../../plugins/bulwark-threat-protection/crs/engine';
 import { type RequestValue } from '../../../plugins/bulwark-threat-protection/crs/model';
-import { kongStringByteString } from '../../../plugins/lib/kong-strings';
-import { defaultScanLimits } from '../../../plugins/bulwark-threat-protection/config';
-import { buildRequestModel } from '../../../plugins/bulwark-threat-protection/request-model';
-import { realisticRequest, seeded } from '../../../scripts/bench/threat-traffic';
+import { attackPayloads, corpusValues, EQUIVALENCE_RULE_SETS } from './equivalence-corpus';
 
-const FIXTURES = join(__dirname, '../../fixtures');
-const lines = (file: string): string[] =>
-  readFileSync(join(FIXTURES, file), 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '');
-
-const LIMITS = defaultScanLimits();
-
-/** Attack payloads in the collections CRS rules target (query arguments, cookies, headers, argument names),
- * 500 english sentences as a form field and the values of 50 generated API requests. */
-function corpusValues(): RequestValue[] {
-  const values: RequestValue[] = [];
-  const attacks = ['sqli', 'xss', 'traversal', 'cmdi', 'nosqli'].flatMap((c) => lines(`attacks/${c}.txt`));
-  attacks.forEach((payload, i) => {
-    const value = kongStringByteString(payload);
-    values.push({ collection: 'ARGS_GET', name: 'q', value });
-    if (i % 20 === 1) values.push({ collection: 'REQUEST_COOKIES', name: 'session', value });
-    if (i % 20 === 2) values.push({ collection: 'REQUEST_HEADERS', name: 'user-agent', value });
-    if (i % 20 === 3) values.push({ collection: 'ARGS_POST_NAMES', name: value, value });
-  });
-  for (const s of lines('benign/english-text.txt').slice(0, 500))
-    values.push({ collection: 'ARGS_POST', name: 'text', value: kongStringByteString(s) });
-  const rnd = seeded(7);
-  for (let i = 0; i < 50; i++) {
-    const m = buildRequestModel(realisticRequest(rnd), ['user-agent', 'referer'], LIMITS, 'refuse');
-    if (m.ok) values.push(...m.values);
-  }
-  // Not byte strings (a char above 0xFF, which the lists' own automata read as its low byte: U+0174 as 't'): the
-  // shared automaton cannot judge them and must leave the verdict to each list.
-  attacks.forEach((payload, i) => {
+/** The shared per-value corpus, and values that are not byte strings (a char above 0xFF, which the lists' own
+ * automata read as its low byte: U+0174 as 't'): the shared automaton cannot judge them and must leave the verdict
+ * to each list. */
+function phraseScanValues(): RequestValue[] {
+  const values = corpusValues();
+  attackPayloads().forEach((payload, i) => {
     if (i % 4 === 0) values.push({ collection: 'ARGS_GET', name: 'q', value: payload.replace(/t/g, '\u0174') });
   });
   return values;
@@ -52,12 +23,9 @@ function corpusValues(): RequestValue[] {
 const ids = (matches: readonly { id: number }[]): string => matches.map((m) => m.id).join(',');
 
 describe('the shared phrase scan equals each list scanning on its own', () => {
-  const values = corpusValues();
-  for (const [name, dir] of [
-    ['CRS 4.28.0', join(FIXTURES, 'crs4/rules')],
-    ['CRS 3.3 (Debian modsecurity-crs)', '/usr/share/modsecurity-crs/rules'],
-  ] as const) {
-    (existsSync(dir) ? test : test.skip)(
+  const values = phraseScanValues();
+  for (const [name, dir, present] of EQUIVALENCE_RULE_SETS) {
+    (present ? test : test.skip)(
       name,
       () => {
         const ruleSet = compileCrsDirectory(dir);

@@ -4,24 +4,12 @@
 // under other names and in other collections (where rules and exclusions differ by name: User-Agent vs Referer,
 // an argument excluded by name), over the attack corpora, english-text.txt and generated API traffic, at PL1 (with
 // the detectors and exclusions) and PL4, for CRS 4.28.0 and CRS 3.3.
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { compileCrsDirectory } from '../../../plugins/bulwark-threat-protection/crs/compile';
 import { CrsEngine, type EngineOptions, MAX_LOCATIONS } from '../../../plugins/bulwark-threat-protection/crs/engine';
 import { type RequestValue } from '../../../plugins/bulwark-threat-protection/crs/model';
 import { kongStringByteString } from '../../../plugins/lib/kong-strings';
 import { LIBINJECTION_DETECTORS } from '../../../plugins/bulwark-threat-protection/libinjection';
-import { defaultScanLimits } from '../../../plugins/bulwark-threat-protection/config';
-import { buildRequestModel } from '../../../plugins/bulwark-threat-protection/request-model';
-import { realisticRequest, seeded } from '../../../scripts/bench/threat-traffic';
-
-const FIXTURES = join(__dirname, '../../fixtures');
-const lines = (file: string): string[] =>
-  readFileSync(join(FIXTURES, file), 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '');
-
-const LIMITS = defaultScanLimits();
+import { attackPayloads, englishSentences, EQUIVALENCE_RULE_SETS, generatedRequestValues } from './equivalence-corpus';
 
 /** Requests whose values repeat: each attack payload as two arguments, a form field, an argument name, both
  * scored headers and a cookie, next to its neighbour in the list; some payloads MAX_LOCATIONS + 2 times (the
@@ -29,9 +17,7 @@ const LIMITS = defaultScanLimits();
  * twice, the second time under other names. */
 function requests(): RequestValue[][] {
   const out: RequestValue[][] = [];
-  const attacks = ['sqli', 'xss', 'traversal', 'cmdi', 'nosqli']
-    .flatMap((c) => lines(`attacks/${c}.txt`))
-    .map(kongStringByteString);
+  const attacks = attackPayloads().map(kongStringByteString);
   attacks.forEach((a, i) => {
     const b = attacks[(i + 1) % attacks.length]!;
     out.push([
@@ -52,7 +38,7 @@ function requests(): RequestValue[][] {
       );
     }
   });
-  const english = lines('benign/english-text.txt').slice(0, 500).map(kongStringByteString);
+  const english = englishSentences().map(kongStringByteString);
   for (let i = 0; i + 1 < english.length; i += 2) {
     out.push([
       { collection: 'ARGS_POST', name: 'text', value: english[i]! },
@@ -61,21 +47,16 @@ function requests(): RequestValue[][] {
       { collection: 'ARGS_POST', name: 'text2', value: english[i]! },
     ]);
   }
-  const rnd = seeded(11);
-  for (let i = 0; i < 50; i++) {
-    const m = buildRequestModel(realisticRequest(rnd), ['user-agent', 'referer'], LIMITS, 'refuse');
-    if (m.ok) out.push([...m.values, ...m.values.map((v) => ({ ...v, name: v.name === '' ? '' : `${v.name}_again` }))]);
+  for (const values of generatedRequestValues(11, 50)) {
+    out.push([...values, ...values.map((v) => ({ ...v, name: v.name === '' ? '' : `${v.name}_again` }))]);
   }
   return out;
 }
 
 describe('scoring a repeated value once equals scoring every occurrence', () => {
   const all = requests();
-  for (const [name, dir] of [
-    ['CRS 4.28.0', join(FIXTURES, 'crs4/rules')],
-    ['CRS 3.3 (Debian modsecurity-crs)', '/usr/share/modsecurity-crs/rules'],
-  ] as const) {
-    (existsSync(dir) ? test : test.skip)(
+  for (const [name, dir, present] of EQUIVALENCE_RULE_SETS) {
+    (present ? test : test.skip)(
       name,
       () => {
         const ruleSet = compileCrsDirectory(dir);
