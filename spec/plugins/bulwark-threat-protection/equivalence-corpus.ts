@@ -1,7 +1,7 @@
 // What the engine-equivalence tests (literal-prefilter, phrase-scan, repeated-values) share: the corpora under
 // spec/fixtures, the two CRS rule sets they compare on, and the per-value corpus that compares an engine feature
-// on and off value by value.
-import { existsSync, readFileSync } from 'node:fs';
+// on and off value by value; and the detectors' corpus (libinjection-equivalence, libinjection-c).
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultScanLimits } from '../../../plugins/bulwark-threat-protection/config';
 import { type RequestValue } from '../../../plugins/bulwark-threat-protection/crs/model';
@@ -61,4 +61,40 @@ export function corpusValues(): RequestValue[] {
     values.push({ collection: 'ARGS_POST', name: 'text', value: kongStringByteString(s) });
   for (const request of generatedRequestValues(7, 50)) values.push(...request);
   return values;
+}
+
+const utf8Bytes = (s: string): string => Buffer.from(s, 'utf8').toString('latin1');
+const nonEmptyLines = (text: string): string[] => text.split('\n').filter((l) => l.trim() !== '');
+const decoded = (l: string): string => {
+  try {
+    return unescape(l.replace(/\+/g, ' '));
+  } catch {
+    return l;
+  }
+};
+
+/** Every corpus value under spec/fixtures that the detectors are meant for (attack lists, English text,
+ * libinjection's data sets and test inputs), as text and as UTF-8 bytes, raw and decoded, in several spellings. */
+export function libinjectionCorpus(): string[] {
+  const out: string[] = [];
+  const add = (v: string) => {
+    out.push(v, utf8Bytes(v));
+  };
+  for (const f of readdirSync(join(FIXTURES, 'attacks')).filter((n) => n.endsWith('.txt'))) {
+    for (const l of nonEmptyLines(readFileSync(join(FIXTURES, 'attacks', f), 'utf8'))) add(l);
+  }
+  for (const l of nonEmptyLines(readFileSync(join(FIXTURES, 'benign/english-text.txt'), 'utf8'))) add(l);
+  const data = join(FIXTURES, 'libinjection/data');
+  for (const f of readdirSync(data).filter((n) => n.endsWith('.txt'))) {
+    for (const l of nonEmptyLines(readFileSync(join(data, f), 'latin1'))) out.push(l, decoded(l));
+  }
+  const tests = join(FIXTURES, 'libinjection/tests');
+  for (const f of readdirSync(tests)) {
+    const text = readFileSync(join(tests, f), 'latin1');
+    const i = text.indexOf('--INPUT--\n');
+    const e = text.indexOf('\n--EXPECTED--');
+    if (i !== -1 && e !== -1) out.push(text.slice(i + '--INPUT--\n'.length, e));
+  }
+  // The spellings CRS's transformations hand the detectors (lowercase, URL-decoded), and upper case.
+  return [...new Set(out.flatMap((v) => [v, v.toLowerCase(), v.toUpperCase(), decoded(v)]))];
 }

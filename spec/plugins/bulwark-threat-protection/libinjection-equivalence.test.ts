@@ -5,18 +5,16 @@
 // built from SQL, HTML and non-ASCII pieces (the case-folding and byte-masking corners: 'ß' upper-cases to "SS",
 // 'ſ' to 'S', U+0127 is classed as the quote 0x27). Each SQLi input is compared in all five quote/dialect contexts,
 // not only by the first verdict.
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import * as reference from '../../../scripts/bench/libinjection-reference/sqli';
 import { Html5Tokenizer as ReferenceTokenizer } from '../../../scripts/bench/libinjection-reference/html5';
 import { detectXss as referenceXss } from '../../../scripts/bench/libinjection-reference/xss';
 import { seeded } from '../../../scripts/bench/threat-traffic';
+import { fixtureLines, libinjectionCorpus } from './equivalence-corpus';
 import { Html5Tokenizer, type Html5Start } from '../../../plugins/bulwark-threat-protection/libinjection/html5';
 import { detectSqli, fingerprintOf, SQLI_FLAGS } from '../../../plugins/bulwark-threat-protection/libinjection/sqli';
 import { KEYWORDS } from '../../../plugins/bulwark-threat-protection/libinjection/sqli-data';
 import { detectXss } from '../../../plugins/bulwark-threat-protection/libinjection/xss';
 
-const FIXTURES = join(__dirname, '../../fixtures');
 const { FLAG_QUOTE_NONE, FLAG_QUOTE_SINGLE, FLAG_QUOTE_DOUBLE, FLAG_SQL_ANSI, FLAG_SQL_MYSQL } = SQLI_FLAGS;
 const CONTEXTS = [
   FLAG_QUOTE_NONE | FLAG_SQL_ANSI,
@@ -26,41 +24,6 @@ const CONTEXTS = [
   FLAG_QUOTE_DOUBLE | FLAG_SQL_MYSQL,
 ];
 const STARTS: Html5Start[] = ['data', 'value-no-quote', 'value-single-quote', 'value-double-quote', 'value-back-quote'];
-
-const utf8Bytes = (s: string): string => Buffer.from(s, 'utf8').toString('latin1');
-const nonEmptyLines = (text: string): string[] => text.split('\n').filter((l) => l.trim() !== '');
-const decoded = (l: string): string => {
-  try {
-    return unescape(l.replace(/\+/g, ' '));
-  } catch {
-    return l;
-  }
-};
-
-/** Every corpus value under spec/fixtures that the detectors are meant for, as text and as UTF-8 bytes. */
-function corpus(): string[] {
-  const out: string[] = [];
-  const add = (v: string) => {
-    out.push(v, utf8Bytes(v));
-  };
-  for (const f of readdirSync(join(FIXTURES, 'attacks')).filter((n) => n.endsWith('.txt'))) {
-    for (const l of nonEmptyLines(readFileSync(join(FIXTURES, 'attacks', f), 'utf8'))) add(l);
-  }
-  for (const l of nonEmptyLines(readFileSync(join(FIXTURES, 'benign/english-text.txt'), 'utf8'))) add(l);
-  const data = join(FIXTURES, 'libinjection/data');
-  for (const f of readdirSync(data).filter((n) => n.endsWith('.txt'))) {
-    for (const l of nonEmptyLines(readFileSync(join(data, f), 'latin1'))) out.push(l, decoded(l));
-  }
-  const tests = join(FIXTURES, 'libinjection/tests');
-  for (const f of readdirSync(tests)) {
-    const text = readFileSync(join(tests, f), 'latin1');
-    const i = text.indexOf('--INPUT--\n');
-    const e = text.indexOf('\n--EXPECTED--');
-    if (i !== -1 && e !== -1) out.push(text.slice(i + '--INPUT--\n'.length, e));
-  }
-  // The spellings CRS's transformations hand the detectors (lowercase, URL-decoded), and upper case.
-  return [...new Set(out.flatMap((v) => [v, v.toLowerCase(), v.toUpperCase(), decoded(v)]))];
-}
 
 const PIECES = [
   ...["'", '"', '`', ' ', '  ', '(', ')', '1', '0', '42', '0x1f', '0b01', '1e5', '1e', '1.5f', '.5', '1.', '$1.5'],
@@ -124,7 +87,7 @@ function differences(values: readonly string[]) {
 }
 
 describe('the rewritten detectors give the reference verdicts and fingerprints', () => {
-  const values = corpus();
+  const values = libinjectionCorpus();
 
   test(`every corpus value under spec/fixtures (${values.length} spellings)`, () => {
     expect(values.length).toBeGreaterThan(50_000);
@@ -137,7 +100,7 @@ describe('the rewritten detectors give the reference verdicts and fingerprints',
 
   test('HTML5 token streams from each starting context, on the XSS corpora and random strings', () => {
     const xssValues = [
-      ...nonEmptyLines(readFileSync(join(FIXTURES, 'attacks/xss.txt'), 'utf8')),
+      ...fixtureLines('attacks/xss.txt'),
       ...randomValues(3_000),
     ];
     const diffs: string[] = [];
