@@ -23,6 +23,7 @@ import { kongStringByteString } from '../../plugins/lib/kong-strings';
 import { buildRequestModel, type RequestSnapshot } from '../../plugins/bulwark-threat-protection/request-model';
 import { defaultScanLimits } from '../../plugins/bulwark-threat-protection/config';
 import { jsonBodyOfSize, realisticRequest, seeded } from './threat-traffic';
+import { libinjectionC, modSecurityC, type NativeTimings } from './native-references';
 
 const ROOT = resolve(__dirname, '../../../..');
 const CRS4 = process.argv[2] ?? join(ROOT, 'spec/fixtures/crs4/rules');
@@ -141,6 +142,7 @@ function main(): void {
     rows.push([d.name, a.p50.toFixed(0), a.p99.toFixed(0), b.p50.toFixed(0), b.p99.toFixed(0), `${ratio}×`]);
   }
   for (const r of rows) console.log(r.map((c, i) => (i === 0 ? c.padEnd(24) : c.padStart(9))).join(''));
+  nativeComparison(mix, big, rounds, CRS4, now);
 
   console.log('\ndetection (payload as one query argument) and false positives');
   const cats = ['sqli', 'xss', 'traversal', 'cmdi', 'nosqli'];
@@ -236,6 +238,100 @@ class MapEdgesPhraseMatcher {
 }
 
 /** The CRS engine of another build (BASELINE_DIST: its dist/ directory), compiled from the same rules. */
+type Percentiles = { p50: number; p99: number };
+
+function percentiles(times: number[]): Percentiles {
+  const sorted = [...times].sort((a, b) => a - b);
+  return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) };
+}
+
+/** p50 and p99 of each round, then the median over rounds (as the table above does). */
+function medianOfRounds(rounds: number[][]): Percentiles {
+  const per = rounds.map(percentiles);
+  const median = (xs: number[]) => xs.sort((x, y) => x - y)[xs.length >> 1]!;
+  return { p50: median(per.map((p) => p.p50)), p99: median(per.map((p) => p.p99)) };
+}
+
+const cells = (p: Percentiles) => `p50 ${p.p50.toFixed(1)}, p99 ${p.p99.toFixed(1)}`;
+
+/**
+ * The C references on the same requests (scripts/bench/native-references.ts): libinjection's C library against the
+ * libinjection-class detectors on the same values (the request model's, detectors alone, no model build on either
+ * side), verdict by verdict; and ModSecurity 3 with the same CRS 4 rule files against this engine, whole requests
+ * (ModSecurity parses the request and the JSON body itself; the engine's row includes the request model). C rows are
+ * thread CPU time, the engine's rows wall time on an otherwise idle process.
+ */
+function nativeComparison(
+  mix: RequestSnapshot[],
+  big: RequestSnapshot[],
+  rounds: number,
+  crs4: string,
+  bulwark: { a: Percentiles; b: Percentiles } | undefined,
+): void {
+  console.log('\nC references, same requests, µs per request (median over rounds of each round\'s p50/p99)');
+  const modelValues = (rs: RequestSnapshot[]) =>
+    rs.map((r) => {
+      const m = buildRequestModel(r, ['user-agent', 'referer'], LIMITS, 'refuse');
+      return m.ok ? m.values.map((v) => v.value) : [];
+    });
+  for (const [label, requests] of [
+    ['mix', mix],
+    ['10 KB', big],
+  ] as const) {
+    const values = modelValues(requests);
+    const c = libinjectionC(values, rounds);
+    if ('error' in c) {
+      console.log(`libinjection C: not measured (${c.error})`);
+      break;
+    }
+    const port: number[][] = [];
+    for (let round = 0; round < rounds + 1; round++) {
+      const times = values.map((vs) => {
+        const t = performance.now();
+        for (const v of vs) {
+          detectSqli(v);
+          detectXss(v);
+        }
+        return (performance.now() - t) * 1000;
+      });
+      if (round > 0) port.push(times); // the first round warms the JIT
+    }
+    let calls = 0;
+    let differ = 0;
+    values.forEach((vs, i) =>
+      vs.forEach((v, j) => {
+        calls++;
+        const ref = c.verdicts[i]![j]!;
+        if ((detectSqli(v) !== undefined) !== ref.sqli || detectXss(v) !== ref.xss) differ++;
+      }),
+    );
+    const ts = medianOfRounds(port);
+    const cc = medianOfRounds(c.rounds);
+    console.log(
+      `${label.padEnd(6)} detectors alone: TypeScript port ${cells(ts)}; libinjection C ${cells(cc)}; ` +
+        `port / C p50 ${(ts.p50 / cc.p50).toFixed(2)}×; verdicts differ on ${differ} of ${calls} values`,
+    );
+  }
+  const modsec: [string, NativeTimings | { error: string }][] = [
+    ['mix', modSecurityC(crs4, mix, rounds)],
+    ['10 KB', modSecurityC(crs4, big, rounds)],
+  ];
+  for (const [label, m] of modsec) {
+    if ('error' in m) {
+      console.log(`ModSecurity: not measured (${m.error})`);
+      break;
+    }
+    const ms = medianOfRounds(m.rounds);
+    const ours = bulwark === undefined ? undefined : label === 'mix' ? bulwark.a : bulwark.b;
+    console.log(
+      `${label.padEnd(6)} whole request, CRS 4 PL1: ModSecurity 3 (C) ${cells(ms)}` +
+        (ours === undefined
+          ? ''
+          : `; Bulwark ${cells(ours)}; ModSecurity / Bulwark p50 ${(ms.p50 / ours.p50).toFixed(1)}×, p99 ${(ms.p99 / ours.p99).toFixed(1)}×`),
+    );
+  }
+}
+
 function loadBaseline(dist: string, rulesDir: string): { evaluate(values: RequestValue[]): { score: number } } {
   const root = resolve(dist, 'js/plugins/bulwark-threat-protection');
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- another build, chosen at run time

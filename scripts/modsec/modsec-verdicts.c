@@ -13,13 +13,15 @@
 // stdout, per request: `R <line number>`, then `M <rule id> <hex(variable name)>` per rule message ModSecurity
 // logged, then `E`; `T <rule id> <hex digits>` too for a probe rule whose logdata is "HEX=<hex digits>=HEX" (the
 // transformation checks in verdicts.ts). Messages of rules with nolog (CRS's bookkeeping rules) never reach the log
-// callback. MV_RAW=1 in the environment copies every message to stderr.
+// callback. MV_RAW=1 in the environment copies every message to stderr. MV_TIME=1 adds `C <ns>` before each `E`:
+// the CPU time (CLOCK_THREAD_CPUTIME_ID) from the transaction's creation to its cleanup (scripts/bench's CPU rows).
 #include <modsecurity/modsecurity.h>
 #include <modsecurity/rules_set.h>
 #include <modsecurity/transaction.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char *rule_dir_marker = NULL; // `[file "<dir>` : what precedes the rule's own [id "…"] in a message
 
@@ -156,6 +158,8 @@ int main(int argc, char **argv) {
   printf("READY %s\n", msc_who_am_i(ms));
   fflush(stdout);
 
+  const char *time_env = getenv("MV_TIME");
+  int timed = time_env != NULL && strcmp(time_env, "1") == 0;
   char *line = NULL;
   size_t cap = 0;
   ssize_t n;
@@ -180,6 +184,8 @@ int main(int argc, char **argv) {
       return 1;
     }
     printf("R %ld\n", number);
+    struct timespec started;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &started);
     Transaction *tx = msc_new_transaction(ms, rules, NULL);
     msc_process_connection(tx, "127.0.0.1", 40000, "127.0.0.1", 80);
     msc_process_uri(tx, uri, fields[0], "1.1");
@@ -205,6 +211,11 @@ int main(int argc, char **argv) {
     if (body_len > 0) msc_append_request_body(tx, (const unsigned char *)body, body_len);
     msc_process_request_body(tx);
     msc_transaction_cleanup(tx);
+    if (timed) {
+      struct timespec ended;
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ended);
+      printf("C %lld\n", (long long)(ended.tv_sec - started.tv_sec) * 1000000000LL + (ended.tv_nsec - started.tv_nsec));
+    }
     printf("E\n");
     fflush(stdout);
     free(uri);
