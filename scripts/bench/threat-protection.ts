@@ -5,8 +5,9 @@
 // insensitive) on the same requests: per-request CPU p50/p99 over a realistic mix (request model + evaluation,
 // warm), a 10 KB JSON body, and detection / false positives over the same corpora as the detection test.
 // Bulwark runs as shipped (with the libinjection-class detectors behind @detectSQLi/@detectXSS) and, for the
-// before/after comparison, CRS 4 without them; the detectors alone are a row of their own. libinjection through
-// its C library is not measured: no binding is installed here (no native builds).
+// before/after comparison, CRS 4 without them; the detectors alone are a row of their own. Then the C references
+// on the same requests (native-references.ts, built with gcc against Debian's libmodsecurity3 when present):
+// libinjection's C library against the detectors, verdict by verdict, and ModSecurity 3 with the same CRS 4 rules.
 // Usage: node dist/js/scripts/bench/threat-protection.js [crs4-rules-dir] [requests=2000]
 // A/B against another build, same run: BASELINE_DIST=<a copy of dist/ from another commit> (e.g. main's,
 // a copy of its dist/ with a node_modules link next to it) adds a "CRS 4 baseline" row: that build's engine
