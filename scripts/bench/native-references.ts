@@ -36,7 +36,10 @@ const nsToUs = (line: string): number[] =>
     .map((ns) => Number(ns) / 1000);
 
 /** Each request's values (byte strings: one char per byte) through libinjection_sqli and libinjection_xss in C. */
-export function libinjectionC(requests: readonly (readonly string[])[], rounds: number): LibinjectionVerdicts | { error: string } {
+export function libinjectionC(
+  requests: readonly (readonly string[])[],
+  rounds: number,
+): LibinjectionVerdicts | { error: string } {
   const built = compile(join(REPO_ROOT, 'scripts/bench/libinjection-c.c'), 'libinjection-c');
   if ('error' in built) return built;
   const input = requests.map((values) => `${values.map((v) => Buffer.from(v, 'latin1').toString('hex')).join(' ')}\n`);
@@ -76,5 +79,7 @@ export function modSecurityC(
     .map((l) => Number(l.slice(2)) / 1000);
   if (times.length !== requests.length * rounds)
     return { error: `modsec-verdicts timed ${times.length} of ${requests.length * rounds} requests` };
-  return { rounds: Array.from({ length: rounds }, (_, k) => times.slice(k * requests.length, (k + 1) * requests.length)) };
+  return {
+    rounds: Array.from({ length: rounds }, (_, k) => times.slice(k * requests.length, (k + 1) * requests.length)),
+  };
 }

@@ -269,7 +269,7 @@ function nativeComparison(
   crs4: string,
   bulwark: { a: Percentiles; b: Percentiles } | undefined,
 ): void {
-  console.log('\nC references, same requests, µs per request (median over rounds of each round\'s p50/p99)');
+  console.log("\nC references, same requests, µs per request (median over rounds of each round's p50/p99)");
   const modelValues = (rs: RequestSnapshot[]) =>
     rs.map((r) => {
       const m = buildRequestModel(r, ['user-agent', 'referer'], LIMITS, 'refuse');

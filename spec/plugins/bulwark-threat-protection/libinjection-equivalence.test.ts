@@ -99,10 +99,7 @@ describe('the rewritten detectors give the reference verdicts and fingerprints',
   });
 
   test('HTML5 token streams from each starting context, on the XSS corpora and random strings', () => {
-    const xssValues = [
-      ...fixtureLines('attacks/xss.txt'),
-      ...randomValues(3_000),
-    ];
+    const xssValues = [...fixtureLines('attacks/xss.txt'), ...randomValues(3_000)];
     const diffs: string[] = [];
     for (const v of xssValues) {
       for (const start of STARTS) {
