@@ -130,9 +130,10 @@ describe('bulwark-threat-protection integration (emulator + real plugin server)'
 
   test('enforce: SQLi in a query argument → 403 in Kong style; the log names rules and ARGS:id, never the value', async () => {
     const n = gw.kong.log.length;
-    const res = await send({ path: `/api/items?id=${encodeURIComponent(SQLI)}` });
+    const res = await send({ path: `/api/items?id=${encodeURIComponent(SQLI)}`, headers: { 'content-length': '0' } });
     expect(res.status).toBe(403);
     expect(JSON.parse(res.body.toString())).toEqual({ message: 'Forbidden' });
+    expect(res.report.rpcCallsByPlugin['bulwark-threat-protection']).toBe(6); // as before the model moved to the engine thread
     const log = logSince(n);
     expect(log).toContain('request_blocked');
     expect(log).toContain(`"reason":"${REASON.threatDetected}"`);
@@ -208,7 +209,7 @@ describe('bulwark-threat-protection integration (emulator + real plugin server)'
       headers: { 'content-type': 'application/json' },
     });
     expect(res.status).toBe(400);
-    expect(res.report.rpcCallsByPlugin['bulwark-threat-protection']).toBe(7); // 4 reads + log + deny record + exit
+    expect(res.report.rpcCallsByPlugin['bulwark-threat-protection']).toBe(7); // as before the model moved to the engine thread (+ getRawBody)
     expect(logSince(n)).toMatch(
       new RegExp(
         `"reason":"${REASON.malformedBody}","detail":"JSON body: [^"]*duplicate[^"]*","status":400,"path":"/api/orders"`,
@@ -252,6 +253,7 @@ describe('bulwark-threat-protection integration (emulator + real plugin server)'
     const n = gw.kong.log.length;
     const long = await send({ path: `/small/x?q=${'a'.repeat(65)}` });
     expect(long.status).toBe(413);
+    expect(long.report.rpcCallsByPlugin['bulwark-threat-protection']).toBe(7); // as before the model moved to the engine thread (+ getRawBody)
     expect(logSince(n)).toContain(
       `"reason":"${REASON.scanLimitExceeded}","detail":"ARGS_GET:q is longer than 64 bytes","status":413,"path":"/small/x"`,
     );
