@@ -18,7 +18,11 @@
 // log phase), the bench reads every thread's time on a CPU from /proc/<pid>/task/<tid>/schedstat (ns). The deltas
 // are the plugin server's CPU for that request, split into the event loop (the main thread, tid = pid), the engine
 // thread (the thread with the most CPU after the main one once the rules are compiled: it compiled them) and the
-// other threads (V8's GC and compiler helpers, libuv). Work a request leaves behind (garbage collected later) lands
+// other threads (V8's GC and compiler helpers, libuv). The kernel brings a thread's sum up to date at a tick and
+// when the thread leaves the CPU, and the samples are taken while the plugin server waits for the next request (its
+// threads asleep but for background GC), so they are current; a process reading its own running thread's schedstat
+// would not be (a throwaway in-process attempt saw 0 µs for work that never slept). Work a request leaves behind
+// (garbage collected later) lands
 // on a later request: the means are right, single samples are not exact. p50/p99 are over every request of every
 // round. The emulator's own CPU is not counted (another process).
 //
