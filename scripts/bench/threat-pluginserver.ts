@@ -22,9 +22,8 @@
 // when the thread leaves the CPU, and the samples are taken while the plugin server waits for the next request (its
 // threads asleep but for background GC), so they are current; a process reading its own running thread's schedstat
 // would not be (a throwaway in-process attempt saw 0 µs for work that never slept). Work a request leaves behind
-// (garbage collected later) lands
-// on a later request: the means are right, single samples are not exact. p50/p99 are over every request of every
-// round. The emulator's own CPU is not counted (another process).
+// (garbage collected later) lands on a later request: the means are right, single samples are not exact. p50/p99
+// are over every request of every round. The emulator's own CPU is not counted (another process).
 //
 //   npm run build && node dist/js/scripts/bench/threat-pluginserver.js [--requests 300] [--bodies 40] [--rounds 4]
 //     [--baseline DIR]
