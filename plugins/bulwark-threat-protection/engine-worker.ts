@@ -85,10 +85,11 @@ async function build(engine: number, spec: EngineSpec): Promise<void> {
 }
 
 function scan(m: Extract<ToEngineThread, { kind: 'scan' }>): FromEngineThread {
+  // The options first: the main thread counts them as sent, whatever becomes of this scan.
+  if (m.options !== undefined) profiles.set(m.profile, m.options);
   const engine = engines.get(m.engine);
   if (engine === undefined)
     return { kind: 'scan-failed', id: m.id, error: 'the rule set is not built in the engine thread' };
-  if (m.options !== undefined) profiles.set(m.profile, m.options);
   const options = profiles.get(m.profile);
   if (options === undefined)
     return { kind: 'scan-failed', id: m.id, error: 'the scan options are not in the engine thread' };

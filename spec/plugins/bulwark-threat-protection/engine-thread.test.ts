@@ -101,6 +101,16 @@ describe('the engine thread', () => {
     }
   });
 
+  test('a scan that reaches the thread before its engine is built fails, and the next scans still have its options', async () => {
+    // Paranoia level 2: another engine of the same (cached) rule set, built from this instance start on.
+    const other = new Plugin({ crs_path: CRS4, rule_families: ['942'], paranoia_level: 2 }).conf;
+    const request = { method: 'GET', pathWithQuery: "/search?q=1' UNION SELECT password FROM users--", headers: {} };
+    await expect(other.rules.scan(request, other)).rejects.toThrow('the rule set is not built in the engine thread');
+    await other.rules.ready;
+    const after = await other.rules.scan(request, other);
+    expect(after.ok && after.evaluation.score).toBeGreaterThanOrEqual(5);
+  });
+
   test("the body's bytes reach the thread as a copy: the buffer the caller's bytes are a view into stays intact", async () => {
     // The RPC decoder hands the body over as a view into its read buffer, which still holds the messages after it:
     // transferring that buffer to the thread would detach them.
