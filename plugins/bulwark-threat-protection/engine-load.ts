@@ -3,7 +3,9 @@
 // rule set costs seconds of CPU (a single re2js parse of a large CRS regex holds a loop for up to a few hundred ms),
 // and scanning a 10 KB JSON body costs milliseconds. On the main loop both would stall every request in flight, and
 // instance start would come close to Kong's 10 s limit (past it Kong skips the plugin: fail-open). In the thread they
-// stall nothing but other scans; the main loop only posts the request's values and awaits the verdict.
+// stall nothing but other scans. The main loop posts the request as the PDK read it (method, path with query,
+// headers, the body's bytes in a transferred buffer) and awaits the reply; the thread builds the request model
+// (request-model.ts: parsing, decoding, the scan limits) and scores it, so the main loop does no per-value work.
 //
 // Instance start (Kong's StartInstance, the plugin's constructor) validates the config and posts the build; the
 // handler asks `status` and, until the engine is there, refuses (503, logged) unless the operator chose
@@ -15,8 +17,15 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { SliceStats } from '../lib/time-slices';
 import type { Evaluation } from './crs/engine';
-import type { RequestValue } from './crs/model';
-import type { EngineSpec, EngineSummary, FromEngineThread, ToEngineThread } from './engine-protocol';
+import type {
+  EngineSpec,
+  EngineSummary,
+  FromEngineThread,
+  ScanOptions,
+  ScanRequest,
+  ToEngineThread,
+} from './engine-protocol';
+import type { ThreatProtectionReason } from './reasons';
 
 /** Scans waiting for the engine thread at once, at most. */
 export const MAX_PENDING_SCANS = 1024;
@@ -32,8 +41,14 @@ function threadEntry(): { file: string; execArgv: string[] } {
   return { file: join(__dirname, 'engine-worker.js'), execArgv: [] };
 }
 
+/** A scan's outcome: the evaluation (and what was left unscanned under on_limit: scan_prefix), or the request
+ * model's refusal (a scan limit with on_limit: refuse, a malformed body). */
+export type ScanResult =
+  | { ok: true; evaluation: Evaluation; unscanned: string[] }
+  | { ok: false; status: 400 | 413; reason: ThreatProtectionReason; detail: string };
+
 interface PendingScan {
-  resolve: (e: Evaluation) => void;
+  resolve: (r: ScanResult) => void;
   reject: (e: Error) => void;
 }
 
@@ -51,6 +66,15 @@ class EngineThread {
     this.worker?.postMessage({ kind: 'drop', engine } satisfies ToEngineThread);
     this.holdProcess();
   });
+  /** Scan options per instance (its config object): a profile id, sent to the thread with its first scan. */
+  private nextProfile = 0;
+  private readonly profiles = new WeakMap<ScanOptions, number>();
+  /** Profiles the current thread holds (a new thread holds none). */
+  private readonly sentProfiles = new Set<number>();
+  private readonly profilesCollected = new FinalizationRegistry<number>((profile) => {
+    if (this.sentProfiles.delete(profile))
+      this.worker?.postMessage({ kind: 'drop-profile', profile } satisfies ToEngineThread);
+  });
 
   build(load: EngineLoad): void {
     this.loads.set(load.id, new WeakRef(load));
@@ -60,13 +84,35 @@ class EngineThread {
     this.holdProcess();
   }
 
-  evaluate(engine: number, values: readonly RequestValue[]): Promise<Evaluation> {
+  scan(engine: number, options: ScanOptions, request: ScanRequest): Promise<ScanResult> {
     if (this.scans.size >= MAX_PENDING_SCANS) {
       return Promise.reject(new Error(`${MAX_PENDING_SCANS} scans already wait for the engine thread`));
     }
+    const worker = this.thread();
+    let profile = this.profiles.get(options);
+    if (profile === undefined) {
+      profile = ++this.nextProfile;
+      this.profiles.set(options, profile);
+      this.profilesCollected.register(options, profile);
+    }
+    const sendOptions = !this.sentProfiles.has(profile);
+    if (sendOptions) this.sentProfiles.add(profile);
     const id = ++this.nextScan;
-    const verdict = new Promise<Evaluation>((resolve, reject) => this.scans.set(id, { resolve, reject }));
-    this.post({ kind: 'evaluate', id, engine, values });
+    const verdict = new Promise<ScanResult>((resolve, reject) => this.scans.set(id, { resolve, reject }));
+    // The body's bytes go in a buffer of their own, transferred: the handler's array may be a view into a larger
+    // buffer (the RPC decoder's read buffer) that cloning would copy whole and transferring would detach.
+    const body = request.body === undefined ? undefined : new Uint8Array(request.body);
+    const message: ToEngineThread = {
+      kind: 'scan',
+      id,
+      engine,
+      profile,
+      ...(sendOptions
+        ? { options: { headers: options.headers, limits: options.limits, onLimit: options.onLimit } }
+        : {}),
+      request: { method: request.method, pathWithQuery: request.pathWithQuery, headers: request.headers, body },
+    };
+    worker.postMessage(message, body === undefined ? [] : [body.buffer]);
     this.holdProcess();
     return verdict;
   }
@@ -93,11 +139,15 @@ class EngineThread {
   }
 
   private receive(m: FromEngineThread): void {
-    if (m.kind === 'evaluated' || m.kind === 'evaluate-failed') {
+    if (m.kind === 'scanned' || m.kind === 'refused' || m.kind === 'scan-failed') {
       const scan = this.scans.get(m.id);
       this.scans.delete(m.id);
-      if (m.kind === 'evaluated') scan?.resolve(m.evaluation);
-      else scan?.reject(new Error(m.error));
+      if (m.kind === 'scanned') {
+        const evaluation = m.evaluation ?? { score: 0, categoryScores: {}, matches: [] };
+        scan?.resolve({ ok: true, evaluation, unscanned: m.unscanned ?? [] });
+      } else if (m.kind === 'refused') {
+        scan?.resolve({ ok: false, status: m.status, reason: m.reason, detail: m.detail });
+      } else scan?.reject(new Error(m.error));
     } else {
       this.building.delete(m.engine);
       const load = this.loads.get(m.engine)?.deref();
@@ -113,6 +163,7 @@ class EngineThread {
     const scans = [...this.scans.values()];
     this.scans.clear();
     this.building.clear();
+    this.sentProfiles.clear();
     for (const scan of scans) scan.reject(new Error(`the engine thread exited (code ${code})`));
     for (const [engine, ref] of this.loads) {
       const load = ref.deref();
@@ -172,9 +223,11 @@ export class EngineLoad {
     return this.error;
   }
 
-  /** Scores the values in the engine thread; rejects when the thread fails them, died or is full. */
-  evaluate(values: readonly RequestValue[]): Promise<Evaluation> {
-    return engineThread.evaluate(this.id, values);
+  /** Builds the request model and scores it in the engine thread, with `options` (the instance's config: the
+   * same object for every scan of an instance, so that its options travel once); rejects when the thread fails
+   * the scan, died or is full. */
+  scan(request: ScanRequest, options: ScanOptions): Promise<ScanResult> {
+    return engineThread.scan(this.id, options, request);
   }
 
   /** @internal the thread's report */

@@ -1,13 +1,22 @@
-// The engine thread (engine-load.ts says why it exists): compiles CRS rule sets and scores requests against them.
+// The engine thread (engine-load.ts says why it exists): compiles CRS rule sets and scores requests against them,
+// from the request as the handler read it: the request model (request-model.ts) is built here too, off the event
+// loop, and its refusals (413 scan_limit_exceeded, 400 malformed_body) go back as they are.
 // Builds run in slices (lib/time-slices.ts) so that scans for engines already built are answered between them.
 // Rule sets are compiled once per content key and shared by every engine built from them.
 import { parentPort } from 'node:worker_threads';
 import { runInSlices, type SliceStats, type Steps } from '../lib/time-slices';
 import { compileCrsSteps, type CompiledRuleSet } from './crs/compile';
 import { CrsEngine } from './crs/engine';
-import { BUILD_SLICE_MS, type EngineSpec, type FromEngineThread, type ToEngineThread } from './engine-protocol';
+import {
+  BUILD_SLICE_MS,
+  type EngineSpec,
+  type FromEngineThread,
+  type ScanOptions,
+  type ToEngineThread,
+} from './engine-protocol';
 import { buildExclusions } from './exclusions';
 import { LIBINJECTION_DETECTORS } from './libinjection';
+import { buildRequestModel } from './request-model';
 
 const port = parentPort;
 if (port === null) throw new Error('engine-worker.ts runs as a worker thread (engine-load.ts starts it)');
@@ -20,6 +29,8 @@ interface RuleSetEntry {
 const ruleSets = new Map<string, RuleSetEntry>();
 const RULE_SET_CACHE = 16;
 const engines = new Map<number, CrsEngine>();
+/** Scan options by profile (engine-protocol.ts ScanOptions): sent with a profile's first scan, dropped with it. */
+const profiles = new Map<number, ScanOptions>();
 
 function describe(err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
@@ -73,19 +84,37 @@ async function build(engine: number, spec: EngineSpec): Promise<void> {
   }
 }
 
+function scan(m: Extract<ToEngineThread, { kind: 'scan' }>): FromEngineThread {
+  // The options first: the main thread counts them as sent, whatever becomes of this scan.
+  if (m.options !== undefined) profiles.set(m.profile, m.options);
+  const engine = engines.get(m.engine);
+  if (engine === undefined)
+    return { kind: 'scan-failed', id: m.id, error: 'the rule set is not built in the engine thread' };
+  const options = profiles.get(m.profile);
+  if (options === undefined)
+    return { kind: 'scan-failed', id: m.id, error: 'the scan options are not in the engine thread' };
+  const model = buildRequestModel(m.request, options.headers, options.limits, options.onLimit);
+  if (!model.ok) return { kind: 'refused', id: m.id, status: model.status, reason: model.reason, detail: model.detail };
+  const evaluation = engine.evaluate(model.values);
+  // The common verdict, nothing matched, goes back without the evaluation's objects (a smaller message to clone).
+  const clean = evaluation.score === 0 && evaluation.matches.length === 0;
+  return {
+    kind: 'scanned',
+    id: m.id,
+    ...(clean ? {} : { evaluation }),
+    ...(model.unscanned.length > 0 ? { unscanned: model.unscanned } : {}),
+  };
+}
+
 port.on('message', (m: ToEngineThread) => {
   if (m.kind === 'build') void build(m.engine, m.spec);
   else if (m.kind === 'drop') engines.delete(m.engine);
+  else if (m.kind === 'drop-profile') profiles.delete(m.profile);
   else {
-    const engine = engines.get(m.engine);
-    if (engine === undefined) {
-      reply({ kind: 'evaluate-failed', id: m.id, error: 'the rule set is not built in the engine thread' });
-      return;
-    }
     try {
-      reply({ kind: 'evaluated', id: m.id, evaluation: engine.evaluate(m.values) });
+      reply(scan(m));
     } catch (err) {
-      reply({ kind: 'evaluate-failed', id: m.id, error: describe(err) });
+      reply({ kind: 'scan-failed', id: m.id, error: describe(err) });
     }
   }
 });

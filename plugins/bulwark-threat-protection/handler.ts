@@ -1,5 +1,5 @@
-// bulwark-threat-protection's access handler: read the request in bulk, build the values CRS rules see
-// (request-model.ts), score them in the engine thread (engine-load.ts, crs/engine.ts), act.
+// bulwark-threat-protection's access handler: read the request in bulk, hand it to the engine thread, which builds
+// the values CRS rules see (request-model.ts) and scores them (engine-load.ts, crs/engine.ts), act on the reply.
 //
 // RPC budget (each kong.* call is one round trip to Kong):
 //   getMethod + getPathWithQuery + getHeaders(1000)           always (3)
@@ -17,8 +17,8 @@ import { headerValues } from '../lib/pdk';
 import { describeError, type PhaseContext } from '../lib/plugin';
 import type { ThreatProtectionConfig } from './config';
 import type { Evaluation } from './crs/engine';
+import type { ScanResult } from './engine-load';
 import { REASON } from './reasons';
-import { buildRequestModel } from './request-model';
 
 /** The decision's rule_id: the highest-scoring matched rule (the first one of them, in evaluation order). */
 export function topRuleId(e: Evaluation): string | undefined {
@@ -104,21 +104,22 @@ export async function access(ctx: PhaseContext<ThreatProtectionConfig>): Promise
     } else body = bytes;
   }
 
-  const model = buildRequestModel({ method, pathWithQuery, headers, body }, conf.headers, conf.limits, conf.onLimit);
-  if (!model.ok) {
-    await log.info('request_refused', { reason: model.reason, detail: model.detail, status: model.status, path });
-    return reject(model.status, undefined, undefined, { reason: model.reason });
-  }
-  let evaluation: Evaluation;
+  let scan: ScanResult;
   try {
-    evaluation = await rules.evaluate(model.values); // in the engine thread (engine-load.ts)
+    // The request model and the evaluation, both in the engine thread (engine-load.ts); conf carries the scan options.
+    scan = await rules.scan({ method, pathWithQuery, headers, body }, conf);
   } catch (err) {
     await log.err('request_refused', { reason: REASON.scanFailed, error: describeError(err), status: 503, path });
     return reject(503, undefined, undefined, { reason: REASON.scanFailed });
   }
-  const unscanned = model.unscanned.length > 0 ? { unscanned: model.unscanned } : {};
+  if (!scan.ok) {
+    await log.info('request_refused', { reason: scan.reason, detail: scan.detail, status: scan.status, path });
+    return reject(scan.status, undefined, undefined, { reason: scan.reason });
+  }
+  const { evaluation } = scan;
+  const unscanned = scan.unscanned.length > 0 ? { unscanned: scan.unscanned } : {};
   if (evaluation.score < conf.threshold) {
-    if (evaluation.score > 0 || model.unscanned.length > 0) {
+    if (evaluation.score > 0 || scan.unscanned.length > 0) {
       await log.info('below_threshold', {
         reason: REASON.allowed,
         method,

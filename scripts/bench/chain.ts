@@ -46,6 +46,7 @@ import { RpcClient } from '../../kong/emulator/rpc';
 import type { EmulatedResponse } from '../../kong/emulator/kong';
 import { acceptsConnections, repoRoot } from '../../kong/emulator/plugin-server';
 import { startEchoUpstream } from '../../kong/echo-upstream/server';
+import { treeCpuMs } from './process-cpu';
 
 const CLI = path.join(repoRoot, 'dist/js/kong/pluginserver/cli.js');
 const PLUGINS_ROOT = path.join(repoRoot, 'dist/plugins');
@@ -69,40 +70,6 @@ const { values: opts } = parseArgs({
 });
 
 // ------------------------------------------------------------------------------------------------ process CPU
-
-/** CPU (user + system, ms) of a process and all its descendants, from /proc; NaN where /proc is missing. */
-export function treeCpuMs(rootPid: number): number {
-  const children = new Map<number, number[]>();
-  const cpu = new Map<number, number>();
-  let entries: string[];
-  try {
-    entries = fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e));
-  } catch {
-    return NaN;
-  }
-  for (const e of entries) {
-    try {
-      const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const pid = Number(e);
-      const ppid = Number(fields[1]);
-      cpu.set(pid, ((Number(fields[11]) + Number(fields[12])) * 1000) / 100);
-      const list = children.get(ppid) ?? [];
-      list.push(pid);
-      children.set(ppid, list);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  let total = 0;
-  const stack = [rootPid];
-  while (stack.length > 0) {
-    const pid = stack.pop()!;
-    total += cpu.get(pid) ?? 0;
-    stack.push(...(children.get(pid) ?? []));
-  }
-  return total;
-}
 
 const sumCpu = (pids: number[]): number => pids.reduce((s, p) => s + treeCpuMs(p), 0);
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

@@ -130,9 +130,10 @@ describe('bulwark-threat-protection integration (emulator + real plugin server)'
 
   test('enforce: SQLi in a query argument → 403 in Kong style; the log names rules and ARGS:id, never the value', async () => {
     const n = gw.kong.log.length;
-    const res = await send({ path: `/api/items?id=${encodeURIComponent(SQLI)}` });
+    const res = await send({ path: `/api/items?id=${encodeURIComponent(SQLI)}`, headers: { 'content-length': '0' } });
     expect(res.status).toBe(403);
     expect(JSON.parse(res.body.toString())).toEqual({ message: 'Forbidden' });
+    expect(res.report.rpcCallsByPlugin['bulwark-threat-protection']).toBe(6); // as before the model moved to the engine thread
     const log = logSince(n);
     expect(log).toContain('request_blocked');
     expect(log).toContain(`"reason":"${REASON.threatDetected}"`);
@@ -200,6 +201,7 @@ describe('bulwark-threat-protection integration (emulator + real plugin server)'
   });
 
   test('a malformed JSON body is a 400 (same hardening as bulwark-validator: duplicate keys refused)', async () => {
+    const n = gw.kong.log.length;
     const res = await send({
       method: 'POST',
       path: '/api/orders',
@@ -207,6 +209,13 @@ describe('bulwark-threat-protection integration (emulator + real plugin server)'
       headers: { 'content-type': 'application/json' },
     });
     expect(res.status).toBe(400);
+    expect(res.report.rpcCallsByPlugin['bulwark-threat-protection']).toBe(7); // as before the model moved to the engine thread (+ getRawBody)
+    expect(logSince(n)).toMatch(
+      new RegExp(
+        `"reason":"${REASON.malformedBody}","detail":"JSON body: [^"]*duplicate[^"]*","status":400,"path":"/api/orders"`,
+        'i',
+      ),
+    );
   });
 
   test('monitor: the attack reaches the upstream; the log says what would have been blocked', async () => {
@@ -241,7 +250,13 @@ describe('bulwark-threat-protection integration (emulator + real plugin server)'
   });
 
   test('limits: a value or body over the cap is refused (413) by default; scan_prefix scans the first bytes', async () => {
-    expect((await send({ path: `/small/x?q=${'a'.repeat(65)}` })).status).toBe(413);
+    const n = gw.kong.log.length;
+    const long = await send({ path: `/small/x?q=${'a'.repeat(65)}` });
+    expect(long.status).toBe(413);
+    expect(long.report.rpcCallsByPlugin['bulwark-threat-protection']).toBe(7); // as before the model moved to the engine thread (+ getRawBody)
+    expect(logSince(n)).toContain(
+      `"reason":"${REASON.scanLimitExceeded}","detail":"ARGS_GET:q is longer than 64 bytes","status":413,"path":"/small/x"`,
+    );
     expect((await send({ path: `/small/x?q=${'a'.repeat(64)}` })).status).toBe(200);
     const big = await send({
       method: 'POST',
@@ -250,7 +265,9 @@ describe('bulwark-threat-protection integration (emulator + real plugin server)'
       headers: { 'content-type': 'text/plain' },
     });
     expect(big.status).toBe(413);
+    const m = gw.kong.log.length;
     expect((await send({ path: `/prefix/x?q=${'a'.repeat(100)}` })).status).toBe(200);
+    expect(logSince(m)).toContain('"unscanned":["ARGS_GET:q (after 64 bytes)"]');
     expect((await send({ path: `/prefix/x?q=${encodeURIComponent(XSS)}${'a'.repeat(100)}` })).status).toBe(403);
   });
 
