@@ -5,7 +5,8 @@
 // transformation whose trigger chars are absent is skipped, and chains that reach the same string by different
 // prefixes share the next step's result. Values made only of the fast-path alphabet skip the rules proven unable
 // to match them (compile.ts canMatchOver). Every `@pm` list runs in one automaton pass per distinct transformed
-// string (PhraseScan), and a value repeated within a request is scored once (repeatedValueMemo).
+// string (PhraseScan), a value repeated within a request is scored once (repeatedValueMemo), and a short value seen
+// in an earlier request is scored from a bounded per-engine cache of its matches (verdictCache).
 import { RE2Set } from 're2js';
 import type { CompiledRule, CompiledRuleSet, Operator, Target } from './compile';
 import { isFastPathChar, isProseChar } from './compile';
@@ -14,6 +15,7 @@ import { literalsCost } from './literal-prefilter';
 import { COLLECTIONS, type Collection, type RequestValue, variableName } from './model';
 import { CHAR_FIRST_FREE_BIT, charBits, TRANSFORMS, TRIGGERS, type Transform } from './transforms';
 import { runToEnd, type Steps } from '../../lib/time-slices';
+import { VerdictCache } from './verdict-cache';
 
 export interface Detectors {
   /** libinjection's SQLi verdict: the fingerprint when the value is SQLi, undefined otherwise. */
@@ -43,7 +45,24 @@ export interface EngineOptions {
    * pass per distinct transformed string of a value (PhraseScan); default true. False: each list scans on its own
    * (the reference the scan's equivalence test compares against). */
   sharedPhraseScan?: boolean;
+  /** Entries of the cross-request verdict cache (the memo's key and result, kept across evaluations for values of
+   * at most MAX_CACHED_VALUE bytes, names of at most MAX_CACHED_NAME; keys of VERDICT_KEY_CHARS chars per entry on
+   * average at most); default DEFAULT_VERDICT_CACHE, 0 disables. */
+  verdictCache?: number;
 }
+
+/** Default entries of the verdict cache: the distinct short values of ~1,500 requests of the generated mix. */
+export const DEFAULT_VERDICT_CACHE = 16_384;
+/** Longest value the verdict cache keeps (bytes): every value of the generated mix; user agents, cookies, JSON
+ * leaves and argument names are shorter. A longer value is evaluated every time (prose, bodies: rarely repeated). */
+export const MAX_CACHED_VALUE = 256;
+/** Longest name in a key, where the collection's rules depend on names (argument, cookie and header names). */
+export const MAX_CACHED_NAME = 128;
+/** Most rules a cached result lists (bounds an entry's size); a value matching more is evaluated every time. */
+export const MAX_CACHED_RULES = 8;
+/** Key chars per entry the cache holds at most, on average (its key-char budget is entries × this): a flood of
+ * long values fills it with fewer entries. The distinct keys of the generated mix average ~50 chars. */
+export const VERDICT_KEY_CHARS = 64;
 
 export interface RuleMatch {
   id: number;
@@ -68,6 +87,7 @@ export const MAX_LOCATIONS = 5;
  * linear-time tests assert it, not wall time.
  */
 export interface WorkCounter {
+  /** Includes each verdict-cache lookup's key length (hashed once): a value the cache answers costs that alone. */
   matcherBytes: number;
   transformBytes: number;
 }
@@ -588,7 +608,23 @@ export class CrsEngine {
       for (const list of p.tiers) maxGroups = Math.max(maxGroups, list.groups.length);
     this.groupStringIndex = new Int32Array(maxGroups);
     this.filtering = new Uint8Array(maxGroups);
+    const entries = options.verdictCache ?? DEFAULT_VERDICT_CACHE;
+    if (!Number.isInteger(entries) || entries < 0)
+      throw new RangeError(`verdictCache must be a non-negative integer of entries, got ${entries}`);
+    this.verdicts = entries === 0 ? undefined : new VerdictCache(entries, entries * VERDICT_KEY_CHARS);
   }
+
+  /** Per value seen in earlier evaluations (key: verdictKey), the rules it matched: the repeated-value memo across
+   * requests. Valid for this engine only: the rules, paranoia level, exclusions and detectors are the engine's. */
+  private readonly verdicts: VerdictCache<readonly CompiledRule[]> | undefined;
+
+  /** Entries the verdict cache holds (tests). */
+  get verdictCacheSize(): number {
+    return this.verdicts?.size ?? 0;
+  }
+
+  /** Verdict-cache lookups (values short enough to cache, not repeats within their request) and hits so far. */
+  readonly verdictCacheStats = { lookups: 0, hits: 0 };
 
   /** The engine as steps (one per RE2 set and regex built), for lib/time-slices.ts runInSlices. */
   static *steps(ruleSet: CompiledRuleSet, options: EngineOptions): Steps<CrsEngine> {
@@ -798,6 +834,10 @@ export class CrsEngine {
     let matchedNow: CompiledRule[] | undefined;
     /** Ids of rules whose locations are full: their singles need not run again. */
     let full: Set<number> | undefined;
+    /** Whether a single was skipped for the value being evaluated because its rule was full: then the rules it
+     * matched depend on this request and do not go into the verdict cache. */
+    let skippedFull: boolean;
+    const verdicts = this.verdicts;
     const record = (rule: CompiledRule, v: RequestValue): void => {
       if (matchedNow !== undefined) matchedNow.push(rule);
       const existing = hits.get(rule.id);
@@ -830,8 +870,22 @@ export class CrsEngine {
           for (const rule of repeated.rules) record(rule, v);
           continue;
         }
-        matchedNow = [];
       }
+      // The same from an earlier evaluation: the verdict cache (same key as the memo), for short values.
+      const key = verdicts === undefined ? undefined : verdictKey(v, name);
+      if (key !== undefined) {
+        if (work !== undefined) work.matcherBytes += key.length;
+        const cached = verdicts!.get(key);
+        this.verdictCacheStats.lookups++;
+        if (cached !== undefined) {
+          this.verdictCacheStats.hits++;
+          matchedNow = undefined;
+          for (const rule of cached) record(rule, v);
+          continue;
+        }
+      }
+      matchedNow = memoOn || key !== undefined ? [] : undefined;
+      skippedFull = false;
       const cache = this.cache.reset(v.value, work);
       this.scannedCount = 0;
       const list = plan.tiers[cache.tier];
@@ -923,7 +977,10 @@ export class CrsEngine {
         const sets = singleSets[g]!;
         for (let i = 0; i < singles.length; i++) {
           const rule = singles[i]!;
-          if (full !== undefined && full.has(rule.id)) continue;
+          if (full !== undefined && full.has(rule.id)) {
+            skippedFull = true;
+            continue;
+          }
           if (applies[i] === 0 && !this.applies(rule, v)) continue;
           if (this.matchRule(rule, cache, group.singleLiterals[i], group.steps, sets[i]!)) record(rule, v);
         }
@@ -935,6 +992,8 @@ export class CrsEngine {
         const rules = matchedNow!.length === 0 ? NO_RULES : matchedNow!;
         memo.set(v.value, { collection: v.collection, name, rules, next: memo.get(v.value) });
       }
+      if (key !== undefined && !skippedFull && matchedNow!.length <= MAX_CACHED_RULES)
+        verdicts!.set(key, matchedNow!.length === 0 ? NO_RULES : matchedNow!.slice());
     }
     const matches = [...hits.values()].sort((a, b) => a.id - b.id);
     const categoryScores: Record<string, number> = {};
@@ -956,6 +1015,26 @@ interface MemoEntry {
   next: MemoEntry | undefined;
 }
 const NO_RULES: readonly CompiledRule[] = [];
+
+/** A collection as one char of a verdict key. */
+const COLLECTION_TAGS = Object.fromEntries(COLLECTIONS.map((c, i) => [c, String.fromCharCode(i)])) as Record<
+  Collection,
+  string
+>;
+
+/** The verdict cache's key of a value (the memo's key: collection, bytes, and the name where the collection's rules
+ * depend on names), or undefined when the value or name is too long to cache. The value's length (two chars) says
+ * where the name starts; a collection's values are always keyed with a name or always without (per engine). Built by
+ * join, which makes one flat string: `+` makes a rope that keeps its parts, and a value sliced from a larger string
+ * would keep all of that alive in the cache. */
+function verdictKey(v: RequestValue, name: string | undefined): string | undefined {
+  const length = v.value.length;
+  if (length > MAX_CACHED_VALUE) return undefined;
+  const tag = COLLECTION_TAGS[v.collection];
+  if (name === undefined) return [tag, v.value].join('');
+  if (name.length > MAX_CACHED_NAME) return undefined;
+  return [tag, String.fromCharCode(length >> 8, length & 0xff), v.value, name].join('');
+}
 
 function idSelected(e: Exclusion, id: number): boolean {
   if (e.ruleIds === undefined) return true;
