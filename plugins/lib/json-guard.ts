@@ -131,30 +131,143 @@ export function positionOf(bytes: Uint8Array, offset: number): { line: number; c
 }
 
 /**
+ * Receives a document's parts in document order while `walkJson` scans it. Strings and member names come as byte
+ * strings (one char 0x00–0xff per UTF-8 byte, escapes decoded: `"\u00e9"` gives "\xc3\xa9"), what a byte-oriented
+ * reader such as the CRS engine reads, without decoding the text and encoding it again. The walk may still fail
+ * after some parts were delivered: a caller must drop what it got unless the result is ok.
+ */
+export interface JsonVisitor {
+  openObject(): void;
+  openArray(): void;
+  /** Closes the innermost open container. */
+  close(): void;
+  /** A member name of the innermost object (its value comes next). */
+  key(name: string): void;
+  string(value: string): void;
+  /** A number as written (RFC 8259 syntax, ASCII). */
+  number(text: string): void;
+  /** true, false or null. */
+  literal(value: boolean | null): void;
+}
+
+/** Node's native latin1 slice (what `buffer.toString('latin1', start, end)` calls): bytes as a byte string. */
+const latin1Slice = (
+  Buffer.prototype as unknown as { latin1Slice: (this: Uint8Array, start: number, end: number) => string }
+).latin1Slice;
+
+/** Longest text turned into a string by String.fromCharCode in one call (its argument count is bounded). */
+const CHUNK = 4096;
+
+/**
+ * The byte string of a JSON string's content `bytes[start, end)` (between the quotes, already validated): raw bytes
+ * as they are, escapes decoded, `\uXXXX` (and a surrogate pair) as the code point's UTF-8 bytes.
+ */
+function unescapedByteString(bytes: Uint8Array, start: number, end: number): string {
+  const units: number[] = [];
+  let out = '';
+  for (let j = start; j < end;) {
+    const c = bytes[j]!;
+    if (c !== 0x5c) {
+      units.push(c);
+      j++;
+    } else {
+      const e = bytes[j + 1]!;
+      j += 2;
+      if (e === 0x75) {
+        let cp = hex4(bytes, j);
+        j += 4;
+        if (cp >= 0xd800 && cp <= 0xdbff) {
+          cp = 0x10000 + ((cp - 0xd800) << 10) + (hex4(bytes, j + 2) - 0xdc00);
+          j += 6;
+        }
+        if (cp < 0x80) units.push(cp);
+        else if (cp < 0x800) units.push(0xc0 | (cp >> 6), 0x80 | (cp & 0x3f));
+        else if (cp < 0x10000) units.push(0xe0 | (cp >> 12), 0x80 | ((cp >> 6) & 0x3f), 0x80 | (cp & 0x3f));
+        else units.push(0xf0 | (cp >> 18), 0x80 | ((cp >> 12) & 0x3f), 0x80 | ((cp >> 6) & 0x3f), 0x80 | (cp & 0x3f));
+      } else {
+        units.push(ESCAPED[e]!);
+      }
+    }
+    if (units.length >= CHUNK) {
+      out += String.fromCharCode(...units);
+      units.length = 0;
+    }
+  }
+  return units.length > 0 ? out + String.fromCharCode(...units) : out;
+}
+
+/** What each one-character escape stands for (`\n` → 0x0a); the scanner admits only these. */
+const ESCAPED: Record<number, number> = {
+  0x22: 0x22,
+  0x5c: 0x5c,
+  0x2f: 0x2f,
+  0x62: 8,
+  0x66: 12,
+  0x6e: 10,
+  0x72: 13,
+  0x74: 9,
+};
+
+function hex4(bytes: Uint8Array, at: number): number {
+  return (
+    (hexValue(bytes[at]!) << 12) |
+    (hexValue(bytes[at + 1]!) << 8) |
+    (hexValue(bytes[at + 2]!) << 4) |
+    hexValue(bytes[at + 3]!)
+  );
+}
+
+/** A key as `JSON.parse` gives it, from its byte string (valid UTF-8: the scanner checked). */
+const keyText = (k: string): string => Buffer.from(k, 'latin1').toString('utf8');
+
+/**
  * Check `bytes` is one well-formed JSON text within `limits`. O(n) time; memory bounded by the depth limit and
  * the keys of the open objects (for the duplicate check).
  */
 export function scanJson(bytes: Uint8Array, limits: JsonLimits): JsonScanResult {
+  return walkJson(bytes, limits, undefined);
+}
+
+/**
+ * `scanJson`, delivering the document to `visitor` as it goes (one pass: no `JSON.parse`, no object graph). The
+ * parts are exactly those of `JSON.parse`'s value, in document order; when the result is not ok, drop them.
+ */
+export function walkJson(bytes: Uint8Array, limits: JsonLimits, visitor: JsonVisitor | undefined): JsonScanResult {
   const kinds: number[] = [];
   const counts: number[] = [];
-  const keySets: (Set<string> | undefined)[] = [];
+  // Member names (byte strings) of each open object: an array while short (a linear search beats hashing), a Set
+  // past KEY_SET_FROM members.
+  const keySets: (string[] | Set<string> | undefined)[] = [];
   const lastKeys: (string | undefined)[] = [];
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = bytes.length;
+  // The whole text as a byte string, once: a key or value is then a slice of it (one native call per string would
+  // cost several times more than the scan of a short one).
+  const text: string = latin1Slice.call(bytes, 0, n);
   let i = 0;
   let state = VALUE;
   let afterComma = false;
+  /** Set by scanString: whether the string just scanned had a backslash escape. */
+  let stringEscaped = false;
 
   const fail = (kind: JsonGuardErrorKind, rule: JsonGuardRule, message: string, offset: number): never => {
     throw new GuardFailure(kind, rule, message, offset);
   };
 
   /** Scans a string starting at the opening quote; returns the index after the closing quote. */
-  const scanString = (start: number, maxLength: number, what: 'string' | 'key'): [end: number, escaped: boolean] => {
+  const scanString = (start: number, maxLength: number, what: 'string' | 'key'): number => {
     let j = start + 1;
     let length = 0;
     let escaped = false;
     for (;;) {
+      // Fast path: a run of printable ASCII other than '"' and '\\', within the length limit.
+      const run = j;
+      const stop = Math.min(n, j + maxLength - length);
+      while (j < stop) {
+        const a = bytes[j]!;
+        if (a < 0x20 || a >= 0x80 || a === 0x22 || a === 0x5c) break;
+        j++;
+      }
+      length += j - run;
       if (j >= n) fail('syntax', 'json-syntax', `unterminated ${what}`, j);
       const c = bytes[j]!;
       if (c === 0x22) {
@@ -214,8 +327,13 @@ export function scanJson(bytes: Uint8Array, limits: JsonLimits): JsonScanResult 
       j = utf8Sequence(j);
       length++;
     }
-    return [j, escaped];
+    stringEscaped = escaped;
+    return j;
   };
+
+  /** The byte string of the string scanned at [start, end) (quotes included). */
+  const stringBytes = (start: number, end: number): string =>
+    stringEscaped ? unescapedByteString(bytes, start + 1, end - 1) : text.slice(start + 1, end - 1);
 
   const readHex4 = (at: number): number => {
     if (at + 4 > n) fail('syntax', 'json-syntax', 'truncated \\u escape', at - 2);
@@ -304,6 +422,10 @@ export function scanJson(bytes: Uint8Array, limits: JsonLimits): JsonScanResult 
     keySets.push(undefined);
     lastKeys.push(undefined);
     state = kind === ARRAY ? ARRAY_FIRST : OBJECT_FIRST;
+    if (visitor !== undefined) {
+      if (kind === ARRAY) visitor.openArray();
+      else visitor.openObject();
+    }
   };
 
   const close = () => {
@@ -312,6 +434,25 @@ export function scanJson(bytes: Uint8Array, limits: JsonLimits): JsonScanResult 
     keySets.pop();
     lastKeys.pop();
     valueDone();
+    visitor?.close();
+  };
+
+  /** Records member name `key` of the object at `top`; false when the object already has it. */
+  const addKey = (top: number, key: string): boolean => {
+    const keys = keySets[top];
+    if (keys === undefined) {
+      keySets[top] = [key];
+      return true;
+    }
+    if (Array.isArray(keys)) {
+      if (keys.includes(key)) return false;
+      if (keys.length < KEY_SET_FROM) keys.push(key);
+      else keySets[top] = new Set(keys).add(key);
+      return true;
+    }
+    if (keys.has(key)) return false;
+    keys.add(key);
+    return true;
   };
 
   try {
@@ -353,19 +494,26 @@ export function scanJson(bytes: Uint8Array, limits: JsonLimits): JsonScanResult 
             open(ARRAY, i);
             i++;
           } else if (c === 0x22) {
-            i = scanString(i, limits.maxStringLength, 'string')[0];
+            const start = i;
+            i = scanString(i, limits.maxStringLength, 'string');
+            if (visitor !== undefined) visitor.string(stringBytes(start, i));
             valueDone();
           } else if (c === 0x2d || isDigit(c)) {
+            const start = i;
             i = scanNumber(i);
+            if (visitor !== undefined) visitor.number(text.slice(start, i));
             valueDone();
           } else if (c === 0x74) {
             i = literal(i, 'true');
+            visitor?.literal(true);
             valueDone();
           } else if (c === 0x66) {
             i = literal(i, 'false');
+            visitor?.literal(false);
             valueDone();
           } else if (c === 0x6e) {
             i = literal(i, 'null');
+            visitor?.literal(null);
             valueDone();
           } else {
             fail('syntax', 'json-syntax', `expected a value, found ${describeByte(c)}`, i);
@@ -388,15 +536,12 @@ export function scanJson(bytes: Uint8Array, limits: JsonLimits): JsonScanResult 
           if (count > limits.maxObjectEntries)
             fail('limit', 'max-object-entries', `object with more than ${limits.maxObjectEntries} members`, i);
           const start = i;
-          const [end, escaped] = scanString(i, limits.maxKeyLength, 'key');
-          const key = escaped
-            ? (JSON.parse(buf.toString('utf8', start, end)) as string)
-            : buf.toString('utf8', start + 1, end - 1);
-          let keys = keySets[top];
-          if (keys === undefined) keySets[top] = keys = new Set<string>();
+          const end = scanString(i, limits.maxKeyLength, 'key');
+          // Compared as bytes: two names are the same text exactly when they are the same UTF-8 bytes.
+          const key = stringBytes(start, end);
           lastKeys[top] = key;
-          if (keys.has(key)) fail('syntax', 'duplicate-key', 'duplicate member name', start);
-          keys.add(key);
+          if (!addKey(top, key)) fail('syntax', 'duplicate-key', 'duplicate member name', start);
+          visitor?.key(key);
           i = end;
           state = COLON;
           break;
@@ -451,7 +596,7 @@ export function scanJson(bytes: Uint8Array, limits: JsonLimits): JsonScanResult 
       } else {
         const key = lastKeys[k];
         if (key === undefined) break;
-        path.push(key);
+        path.push(keyText(key));
       }
     }
     const { line, column } = positionOf(bytes, err.offset);
@@ -461,6 +606,9 @@ export function scanJson(bytes: Uint8Array, limits: JsonLimits): JsonScanResult 
     };
   }
 }
+
+/** Objects with more members than this keep their names in a Set for the duplicate check. */
+const KEY_SET_FROM = 16;
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
