@@ -10,7 +10,7 @@
 // the oracle in scripts/bench/request-model-reference; spec/plugins/bulwark-threat-protection/
 // request-model-equivalence.test.ts checks this one returns exactly what it returns.
 import { describeJsonGuardError, walkJson, type JsonVisitor } from '../lib/json-guard';
-import { parseMediaType } from '../lib/media-type';
+import { parseMediaType, type MediaType } from '../lib/media-type';
 import { parseMultipart } from '../lib/multipart';
 import type { HeaderMultimap } from '../lib/pdk';
 import { headerValues } from '../lib/pdk';
@@ -74,6 +74,44 @@ class ValueSink {
     this.bytes += v.length;
     this.values.push({ collection, name, value: v });
   }
+
+  /** A refusal found while a body was still being parsed: thrown once it has parsed (a malformed body is refused
+   * as malformed, whatever its values). */
+  private pendingRefusal: Limited | undefined;
+
+  /** `add` for a value of a body not yet parsed to its end: after a refusal, the values that follow are dropped. */
+  addBeforeParsed(collection: Collection, name: string, value: string): void {
+    if (this.pendingRefusal !== undefined) return;
+    try {
+      this.add(collection, name, value);
+    } catch (err) {
+      if (!(err instanceof Limited)) throw err;
+      this.pendingRefusal = err;
+    }
+  }
+
+  /** The body has parsed: its refusal, if any, now. */
+  refuseIfLimited(): void {
+    if (this.pendingRefusal !== undefined) throw this.pendingRefusal;
+  }
+
+  mark(): SinkMark {
+    return { values: this.values.length, unscanned: this.unscanned.length, bytes: this.bytes };
+  }
+
+  reset(to: SinkMark): void {
+    this.values.length = to.values;
+    this.unscanned.length = to.unscanned;
+    this.bytes = to.bytes;
+    this.pendingRefusal = undefined;
+  }
+}
+
+/** The sink's state at a point, to go back to. */
+interface SinkMark {
+  values: number;
+  unscanned: number;
+  bytes: number;
 }
 
 /** Where a value is, for a refusal's detail or the unscanned list (built only then). */
@@ -107,25 +145,31 @@ function addUrlEncoded(sink: ValueSink, text: string, values: Collection, names:
 
 /**
  * A JSON body's member names (ARGS_POST_NAMES) and leaves (ARGS_POST), named ModSecurity-style from `json`
- * (`json.items.array_0.name`), collected while the guard scans the body. Entries are buffered (the body must pass
- * the guard before any is scanned) in the order JavaScript enumerates the parsed object: members named by an array
- * index ("0", "17") first, ascending, then the others as written.
+ * (`json.items.array_0.name`), while the guard scans the body, in the order JavaScript enumerates the parsed value:
+ * members named by an array index ("0", "17") first, ascending, then the others as written. Straight into the sink
+ * (`direct`), which then only notes whether an object had an array-index name (rare: the body is walked again,
+ * `buffered`, to reorder); or into a buffer, whose entries are reordered as each object closes.
  */
 class JsonFlattener implements JsonVisitor {
-  /** Entry k: names[k] and values[k]; an undefined value makes it a member name (ARGS_POST_NAMES) entry. */
+  /** Buffered: entry k is names[k] and values[k]; an undefined value makes it a member name entry. */
   readonly names: string[] = [];
   readonly values: (string | undefined)[] = [];
-  /** Per open container: its name, the next element index (arrays) or -1 (objects), where its members start in
-   * memberStarts/memberKeys, and whether a member name is an array index (objects). */
+  /** Direct: an object had a member named by an array index, so the order must be redone. */
+  reorderNeeded = false;
+  /** Per open container: its name, the next element index (arrays) or -1 (objects). */
   private readonly containerNames: string[] = [];
   private readonly nextIndex: number[] = [];
+  /** Buffered, per open container: where its members start in memberStarts/memberKeys, whether one is an index. */
   private readonly memberBase: number[] = [];
   private readonly indexKeys: boolean[] = [];
-  /** Per member of the open objects: its first entry, and its name. */
+  /** Buffered, per member of the open objects: its first entry and its name (memberCount of them are live). */
   private readonly memberStarts: number[] = [];
   private readonly memberKeys: string[] = [];
+  private memberCount = 0;
   /** The name of the member whose value comes next. */
   private memberName = '';
+
+  constructor(private readonly sink: ValueSink | undefined) {}
 
   private valueName(): string {
     const top = this.containerNames.length - 1;
@@ -133,14 +177,26 @@ class JsonFlattener implements JsonVisitor {
     const index = this.nextIndex[top]!;
     if (index < 0) return this.memberName;
     this.nextIndex[top] = index + 1;
-    return `${this.containerNames[top]}.array_${index}`;
+    return this.containerNames[top]! + (index < ARRAY_SUFFIXES.length ? ARRAY_SUFFIXES[index]! : `.array_${index}`);
+  }
+
+  private entry(name: string, value: string | undefined): void {
+    if (this.sink !== undefined) {
+      if (value === undefined) this.sink.addBeforeParsed('ARGS_POST_NAMES', '', name);
+      else this.sink.addBeforeParsed('ARGS_POST', name, value);
+    } else {
+      this.names.push(name);
+      this.values.push(value);
+    }
   }
 
   private open(index: number): void {
     this.containerNames.push(this.valueName());
     this.nextIndex.push(index);
-    this.memberBase.push(this.memberStarts.length);
-    this.indexKeys.push(false);
+    if (this.sink === undefined) {
+      this.memberBase.push(this.memberCount);
+      this.indexKeys.push(false);
+    }
   }
 
   openObject(): void {
@@ -154,50 +210,47 @@ class JsonFlattener implements JsonVisitor {
   close(): void {
     this.containerNames.pop();
     this.nextIndex.pop();
-    const base = this.memberBase.pop()!;
-    if (this.indexKeys.pop()!) this.reorderMembers(base);
-    this.memberStarts.length = base;
-    this.memberKeys.length = base;
+    if (this.sink === undefined) {
+      const base = this.memberBase.pop()!;
+      if (this.indexKeys.pop()!) this.reorderMembers(base);
+      this.memberCount = base;
+    }
   }
 
   key(name: string): void {
     const top = this.containerNames.length - 1;
     const child = `${this.containerNames[top]}.${name}`;
-    this.memberStarts.push(this.names.length);
-    this.memberKeys.push(name);
-    if (!this.indexKeys[top] && isArrayIndex(name)) this.indexKeys[top] = true;
-    this.names.push(child);
-    this.values.push(undefined);
+    const index = isArrayIndex(name);
+    if (this.sink === undefined) {
+      this.memberStarts[this.memberCount] = this.names.length;
+      this.memberKeys[this.memberCount++] = name;
+      if (index) this.indexKeys[top] = true;
+    } else if (index) this.reorderNeeded = true;
+    this.entry(child, undefined);
     this.memberName = child;
   }
 
   string(value: string): void {
     const name = this.valueName();
-    if (value === '') return;
-    this.names.push(name);
-    this.values.push(value);
+    if (value !== '') this.entry(name, value);
   }
 
-  number(text: string): void {
-    this.names.push(this.valueName());
-    this.values.push(numberText(text));
+  number(text: string, integer: boolean): void {
+    // String(JSON.parse(text)): integers of up to 15 digits print as written (but -0 as 0).
+    this.entry(this.valueName(), integer && text.length <= 15 && text !== '-0' ? text : String(Number(text)));
   }
 
   literal(value: boolean | null): void {
     const name = this.valueName();
-    if (value === null) return;
-    this.names.push(name);
-    this.values.push(value ? 'true' : 'false');
+    if (value !== null) this.entry(name, value ? 'true' : 'false');
   }
 
   /** The members from memberStarts[base] of the object being closed, array-index names first (ascending). */
   private reorderMembers(base: number): void {
-    const count = this.memberStarts.length - base;
     const ranges: { key: string; start: number; end: number }[] = [];
-    for (let k = 0; k < count; k++) {
-      const start = this.memberStarts[base + k]!;
-      const end = k + 1 < count ? this.memberStarts[base + k + 1]! : this.names.length;
-      ranges.push({ key: this.memberKeys[base + k]!, start, end });
+    for (let k = base; k < this.memberCount; k++) {
+      const end = k + 1 < this.memberCount ? this.memberStarts[k + 1]! : this.names.length;
+      ranges.push({ key: this.memberKeys[k]!, start: this.memberStarts[k]!, end });
     }
     const indexed = ranges.filter((r) => isArrayIndex(r.key)).sort((a, b) => Number(a.key) - Number(b.key));
     const ordered = [...indexed, ...ranges.filter((r) => !isArrayIndex(r.key))];
@@ -209,40 +262,36 @@ class JsonFlattener implements JsonVisitor {
   }
 }
 
+/** `.array_0` … `.array_255`, built once. */
+const ARRAY_SUFFIXES: readonly string[] = Array.from({ length: 256 }, (_, i) => `.array_${i}`);
+
 /** Whether a member name is an array index (a canonical integer below 2^32 - 1), which JavaScript lists first. */
 function isArrayIndex(name: string): boolean {
   const n = name.length;
   if (n === 0 || n > 10) return false;
   const c0 = name.charCodeAt(0);
+  if (c0 < 0x30 || c0 > 0x39) return false;
   if (c0 === 0x30) return n === 1;
-  for (let k = 0; k < n; k++) {
+  for (let k = 1; k < n; k++) {
     const c = name.charCodeAt(k);
     if (c < 0x30 || c > 0x39) return false;
   }
-  return Number(name) <= 4294967294;
-}
-
-/** `String(JSON.parse(text))` for a JSON number: integers of up to 15 digits print as written (except -0). */
-function numberText(text: string): string {
-  if (text.length <= 15 && text !== '-0') {
-    let plain = true;
-    for (let k = 0; k < text.length; k++) {
-      const c = text.charCodeAt(k);
-      if (c === 0x2e || c === 0x65 || c === 0x45) {
-        plain = false;
-        break;
-      }
-    }
-    if (plain) return text;
-  }
-  return String(Number(text));
+  return n < 10 || Number(name) <= 4294967294;
 }
 
 function addJson(sink: ValueSink, body: Uint8Array, limits: ScanLimits): void {
-  const json = new JsonFlattener();
-  const scanned = walkJson(body, limits.json, json);
+  const before = sink.mark();
+  const direct = new JsonFlattener(sink);
+  const scanned = walkJson(body, limits.json, direct);
   if (!scanned.ok) throw new BadBody(`JSON body: ${describeJsonGuardError(scanned.error)}`);
-  const { names, values } = json;
+  if (!direct.reorderNeeded) {
+    sink.refuseIfLimited();
+    return;
+  }
+  sink.reset(before);
+  const buffered = new JsonFlattener(undefined);
+  walkJson(body, limits.json, buffered); // the same walk, which passed
+  const { names, values } = buffered;
   for (let k = 0; k < names.length; k++) {
     const value = values[k];
     if (value === undefined) sink.add('ARGS_POST_NAMES', '', names[k]!);
@@ -250,24 +299,48 @@ function addJson(sink: ValueSink, body: Uint8Array, limits: ScanLimits): void {
   }
 }
 
+/** `a=1; b=2` → (name, value) pairs split on ';', the name up to the first '=', both trimmed; empty pieces skipped. */
 function addCookies(sink: ValueSink, headers: HeaderMultimap): void {
   for (const header of headerValues(headers, 'cookie')) {
-    for (const piece of kongStringByteString(header).split(';')) {
-      const eq = piece.indexOf('=');
-      const name = (eq === -1 ? piece : piece.slice(0, eq)).trim();
-      const value = eq === -1 ? '' : piece.slice(eq + 1).trim();
-      if (name === '' && value === '') continue;
-      sink.add('REQUEST_COOKIES_NAMES', '', name);
-      sink.add('REQUEST_COOKIES', name, value);
+    const text = kongStringByteString(header);
+    const n = text.length;
+    let eq = -1; // the first '=' at or after `start` (n: none), searched past the last one as in addUrlEncoded
+    for (let start = 0; start <= n;) {
+      let end = text.indexOf(';', start);
+      if (end === -1) end = n;
+      if (eq < start) {
+        eq = text.indexOf('=', start);
+        if (eq === -1) eq = n;
+      }
+      const hasValue = eq < end;
+      const name = text.slice(start, hasValue ? eq : end).trim();
+      const value = hasValue ? text.slice(eq + 1, end).trim() : '';
+      if (name !== '' || value !== '') {
+        sink.add('REQUEST_COOKIES_NAMES', '', name);
+        sink.add('REQUEST_COOKIES', name, value);
+      }
+      start = end + 1;
     }
   }
+}
+
+/** The last Content-Type parsed and its media type (clients send the same few; parseMediaType is pure). */
+let lastContentType: string | undefined;
+let lastMediaType: MediaType | undefined;
+
+function mediaTypeOf(contentType: string): MediaType | undefined {
+  if (contentType !== lastContentType) {
+    lastMediaType = parseMediaType(contentType);
+    lastContentType = contentType;
+  }
+  return lastMediaType;
 }
 
 function addBody(sink: ValueSink, snapshot: RequestSnapshot, limits: ScanLimits): void {
   const body = snapshot.body;
   if (body === undefined || body.byteLength === 0) return;
   const contentType = headerValues(snapshot.headers, 'content-type')[0];
-  const media = contentType === undefined ? undefined : parseMediaType(contentType);
+  const media = contentType === undefined ? undefined : mediaTypeOf(contentType);
   const essence = media?.essence;
   // REQUEST_BODY as ModSecurity fills it: for URL-encoded bodies, and here also for bodies no parser reads (fail
   // closed: an upstream may parse what the gateway does not). JSON and multipart are scanned as their values.
