@@ -5,7 +5,7 @@
 // builders alternate request by request (which goes first alternates too) and each request's time is the minimum of
 // K runs. Both must return the same model on every request, or the bench stops.
 // Usage: node dist/js/scripts/bench/request-model.js [requests=2000] [K=5]
-//   PROFILE=new|old: only run that builder in a loop (for node --cpu-prof).
+//   PROFILE=new|old [SET=mix|10kb]: only run that builder in a loop (for node --cpu-prof).
 import { defaultScanLimits } from '../../plugins/bulwark-threat-protection/config';
 import { buildRequestModel, type RequestSnapshot } from '../../plugins/bulwark-threat-protection/request-model';
 import { referenceBuildRequestModel } from './request-model-reference/request-model';
@@ -47,8 +47,11 @@ function main(): void {
   if (profile !== undefined) {
     const build = profile === 'old' ? before : now;
     const t = process.hrtime.bigint();
-    for (let round = 0; round < 20; round++)
-      for (const requests of Object.values(sets)) for (const r of requests) build(r);
+    const only = process.env.SET; // mix or 10kb: profile that set alone
+    const chosen = Object.entries(sets).filter(
+      ([name]) => only === undefined || name.replace(' ', '').toLowerCase() === only,
+    );
+    for (let round = 0; round < 20; round++) for (const [, requests] of chosen) for (const r of requests) build(r);
     console.log(`${profile}: ${(Number(process.hrtime.bigint() - t) / 1e6).toFixed(0)} ms`);
     return;
   }
@@ -88,6 +91,24 @@ function main(): void {
     });
     console.log(`${name.padEnd(6)} ${row.join(', ')}`);
   }
+  // Throughput, as the issue's lead measured it: whole passes over the set (garbage collection included), the two
+  // builders' passes alternating; the best pass of each.
+  console.log(`whole passes over the set (µs per request, best of ${K} passes each, passes alternating)`);
+  for (const [name, requests] of Object.entries(sets)) {
+    let a = Infinity;
+    let b = Infinity;
+    for (let k = 0; k < K; k++) {
+      a = Math.min(a, pass(before, requests));
+      b = Math.min(b, pass(now, requests));
+    }
+    console.log(`${name.padEnd(6)} ${a.toFixed(1)} → ${b.toFixed(1)} (${(b / a).toFixed(2)}×)`);
+  }
+}
+
+function pass(build: Builder, requests: RequestSnapshot[]): number {
+  const t = process.hrtime.bigint();
+  for (const r of requests) build(r);
+  return Number(process.hrtime.bigint() - t) / 1000 / requests.length;
 }
 
 main();
