@@ -236,8 +236,7 @@ class JsonFlattener implements JsonVisitor {
   }
 
   number(text: string, integer: boolean): void {
-    // String(JSON.parse(text)): integers of up to 15 digits print as written (but -0 as 0).
-    this.entry(this.valueName(), integer && text.length <= 15 && text !== '-0' ? text : String(Number(text)));
+    this.entry(this.valueName(), jsonNumberText(text, integer));
   }
 
   literal(value: boolean | null): void {
@@ -260,6 +259,29 @@ class JsonFlattener implements JsonVisitor {
     this.names.splice(first, names.length, ...names);
     this.values.splice(first, values.length, ...values);
   }
+}
+
+/**
+ * `String(JSON.parse(text))` for a JSON number, without converting where the text is already that: an integer of up
+ * to 15 characters (but -0), or a decimal of up to 15 digits without exponent or trailing zero and not below 1e-6
+ * (JavaScript writes smaller ones with an exponent). A decimal of at most 15 significant digits is the shortest one
+ * that reads back as its double, so JavaScript prints it as written. `integer`: no fraction, no exponent.
+ */
+export function jsonNumberText(text: string, integer: boolean): string {
+  const n = text.length;
+  if (integer) return n <= 15 && text !== '-0' ? text : String(Number(text));
+  if (n > 16 || text.charCodeAt(n - 1) === 0x30) return String(Number(text));
+  let k = text.charCodeAt(0) === 0x2d ? 1 : 0;
+  if (n - k - 1 > 15) return String(Number(text)); // more than 15 digits
+  if (text.indexOf('e') !== -1 || text.indexOf('E') !== -1) return String(Number(text));
+  if (text.charCodeAt(k) === 0x30) {
+    // 0.000…: at most five zeros after the point.
+    k += 2;
+    const firstDigit = k;
+    while (k < n && text.charCodeAt(k) === 0x30) k++;
+    if (k - firstDigit > 5) return String(Number(text));
+  }
+  return text;
 }
 
 /** `.array_0` … `.array_255`, built once. */

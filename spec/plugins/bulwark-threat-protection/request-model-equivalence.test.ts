@@ -8,6 +8,7 @@ import type { LimitAction, ScanLimits } from '../../../plugins/bulwark-threat-pr
 import { defaultScanLimits } from '../../../plugins/bulwark-threat-protection/config';
 import {
   buildRequestModel,
+  jsonNumberText,
   type ModelResult,
   type RequestSnapshot,
 } from '../../../plugins/bulwark-threat-protection/request-model';
@@ -314,4 +315,21 @@ describe('the request model returns exactly what the previous builder returned',
     }
     expect([...seen].sort()).toEqual(['400 malformed_body', '413 scan_limit_exceeded', 'ARGS_POST', 'unscanned']);
   });
+});
+
+test('JSON numbers are written as String(JSON.parse(text)) writes them', () => {
+  const rnd = seeded(99);
+  const digits = (n: number) =>
+    Array.from({ length: n }, () => (rnd() < 0.3 ? '0' : String(Math.floor(rnd() * 10)))).join('');
+  const wrong: string[] = [];
+  for (let i = 0; i < 200_000; i++) {
+    const sign = rnd() < 0.3 ? '-' : '';
+    const int = rnd() < 0.4 ? '0' : `${1 + Math.floor(rnd() * 9)}${digits(Math.floor(rnd() * 17))}`;
+    const fraction = rnd() < 0.3 ? '' : `.${digits(1 + Math.floor(rnd() * 17))}`;
+    const exponent = rnd() < 0.1 ? `${rnd() < 0.5 ? 'e' : 'E'}${rnd() < 0.5 ? '-' : '+'}${Math.floor(rnd() * 30)}` : '';
+    const text = `${sign}${int}${fraction}${exponent}`;
+    if (jsonNumberText(text, fraction === '' && exponent === '') !== String(JSON.parse(text) as number))
+      wrong.push(text);
+  }
+  expect(wrong).toEqual([]);
 });
