@@ -9,7 +9,7 @@
 // encoding them again), and nothing is allocated per value beyond the value itself. The previous builder is kept as
 // the oracle in scripts/bench/request-model-reference; spec/plugins/bulwark-threat-protection/
 // request-model-equivalence.test.ts checks this one returns exactly what it returns.
-import { describeJsonGuardError, walkJson, type JsonVisitor } from '../lib/json-guard';
+import { describeJsonGuardError, parseGuardedJson, walkJson, type JsonVisitor } from '../lib/json-guard';
 import { parseMediaType, type MediaType } from '../lib/media-type';
 import { parseMultipart } from '../lib/multipart';
 import type { HeaderMultimap } from '../lib/pdk';
@@ -145,31 +145,21 @@ function addUrlEncoded(sink: ValueSink, text: string, values: Collection, names:
 
 /**
  * A JSON body's member names (ARGS_POST_NAMES) and leaves (ARGS_POST), named ModSecurity-style from `json`
- * (`json.items.array_0.name`), while the guard scans the body, in the order JavaScript enumerates the parsed value:
- * members named by an array index ("0", "17") first, ascending, then the others as written. Straight into the sink
- * (`direct`), which then only notes whether an object had an array-index name (rare: the body is walked again,
- * `buffered`, to reorder); or into a buffer, whose entries are reordered as each object closes.
+ * (`json.items.array_0.name`), straight into the sink while the guard scans the body, in document order. That is
+ * the order JavaScript enumerates the parsed value (which the model has always used) unless an object has a member
+ * named by an array index ("0", "17"), which JavaScript lists first: then `reorderNeeded` is set, and the caller
+ * builds that body's entries from the parsed value instead.
  */
 class JsonFlattener implements JsonVisitor {
-  /** Buffered: entry k is names[k] and values[k]; an undefined value makes it a member name entry. */
-  readonly names: string[] = [];
-  readonly values: (string | undefined)[] = [];
-  /** Direct: an object had a member named by an array index, so the order must be redone. */
+  /** An object had a member named by an array index: these entries are not in JavaScript's order. */
   reorderNeeded = false;
   /** Per open container: its name, the next element index (arrays) or -1 (objects). */
   private readonly containerNames: string[] = [];
   private readonly nextIndex: number[] = [];
-  /** Buffered, per open container: where its members start in memberStarts/memberKeys, whether one is an index. */
-  private readonly memberBase: number[] = [];
-  private readonly indexKeys: boolean[] = [];
-  /** Buffered, per member of the open objects: its first entry and its name (memberCount of them are live). */
-  private readonly memberStarts: number[] = [];
-  private readonly memberKeys: string[] = [];
-  private memberCount = 0;
   /** The name of the member whose value comes next. */
   private memberName = '';
 
-  constructor(private readonly sink: ValueSink | undefined) {}
+  constructor(private readonly sink: ValueSink) {}
 
   private valueName(): string {
     const top = this.containerNames.length - 1;
@@ -180,84 +170,40 @@ class JsonFlattener implements JsonVisitor {
     return this.containerNames[top]! + (index < ARRAY_SUFFIXES.length ? ARRAY_SUFFIXES[index]! : `.array_${index}`);
   }
 
-  private entry(name: string, value: string | undefined): void {
-    if (this.sink !== undefined) {
-      if (value === undefined) this.sink.addBeforeParsed('ARGS_POST_NAMES', '', name);
-      else this.sink.addBeforeParsed('ARGS_POST', name, value);
-    } else {
-      this.names.push(name);
-      this.values.push(value);
-    }
-  }
-
-  private open(index: number): void {
-    this.containerNames.push(this.valueName());
-    this.nextIndex.push(index);
-    if (this.sink === undefined) {
-      this.memberBase.push(this.memberCount);
-      this.indexKeys.push(false);
-    }
-  }
-
   openObject(): void {
-    this.open(-1);
+    this.containerNames.push(this.valueName());
+    this.nextIndex.push(-1);
   }
 
   openArray(): void {
-    this.open(0);
+    this.containerNames.push(this.valueName());
+    this.nextIndex.push(0);
   }
 
   close(): void {
     this.containerNames.pop();
     this.nextIndex.pop();
-    if (this.sink === undefined) {
-      const base = this.memberBase.pop()!;
-      if (this.indexKeys.pop()!) this.reorderMembers(base);
-      this.memberCount = base;
-    }
   }
 
   key(name: string): void {
-    const top = this.containerNames.length - 1;
-    const child = `${this.containerNames[top]}.${name}`;
-    const index = isArrayIndex(name);
-    if (this.sink === undefined) {
-      this.memberStarts[this.memberCount] = this.names.length;
-      this.memberKeys[this.memberCount++] = name;
-      if (index) this.indexKeys[top] = true;
-    } else if (index) this.reorderNeeded = true;
-    this.entry(child, undefined);
+    const child = `${this.containerNames[this.containerNames.length - 1]}.${name}`;
+    if (isArrayIndex(name)) this.reorderNeeded = true;
+    this.sink.addBeforeParsed('ARGS_POST_NAMES', '', child);
     this.memberName = child;
   }
 
   string(value: string): void {
     const name = this.valueName();
-    if (value !== '') this.entry(name, value);
+    if (value !== '') this.sink.addBeforeParsed('ARGS_POST', name, value);
   }
 
   number(text: string, integer: boolean): void {
-    this.entry(this.valueName(), jsonNumberText(text, integer));
+    this.sink.addBeforeParsed('ARGS_POST', this.valueName(), jsonNumberText(text, integer));
   }
 
   literal(value: boolean | null): void {
     const name = this.valueName();
-    if (value !== null) this.entry(name, value ? 'true' : 'false');
-  }
-
-  /** The members from memberStarts[base] of the object being closed, array-index names first (ascending). */
-  private reorderMembers(base: number): void {
-    const ranges: { key: string; start: number; end: number }[] = [];
-    for (let k = base; k < this.memberCount; k++) {
-      const end = k + 1 < this.memberCount ? this.memberStarts[k + 1]! : this.names.length;
-      ranges.push({ key: this.memberKeys[k]!, start: this.memberStarts[k]!, end });
-    }
-    const indexed = ranges.filter((r) => isArrayIndex(r.key)).sort((a, b) => Number(a.key) - Number(b.key));
-    const ordered = [...indexed, ...ranges.filter((r) => !isArrayIndex(r.key))];
-    const first = ranges[0]!.start;
-    const names = ordered.flatMap((r) => this.names.slice(r.start, r.end));
-    const values = ordered.flatMap((r) => this.values.slice(r.start, r.end));
-    this.names.splice(first, names.length, ...names);
-    this.values.splice(first, values.length, ...values);
+    if (value !== null) this.sink.addBeforeParsed('ARGS_POST', name, value ? 'true' : 'false');
   }
 }
 
@@ -303,22 +249,36 @@ function isArrayIndex(name: string): boolean {
 
 function addJson(sink: ValueSink, body: Uint8Array, limits: ScanLimits): void {
   const before = sink.mark();
-  const direct = new JsonFlattener(sink);
-  const scanned = walkJson(body, limits.json, direct);
+  const json = new JsonFlattener(sink);
+  const scanned = walkJson(body, limits.json, json);
   if (!scanned.ok) throw new BadBody(`JSON body: ${describeJsonGuardError(scanned.error)}`);
-  if (!direct.reorderNeeded) {
+  if (!json.reorderNeeded) {
     sink.refuseIfLimited();
     return;
   }
+  // Rare (an object with array-index member names): the entries again, from the parsed value, in its order.
   sink.reset(before);
-  const buffered = new JsonFlattener(undefined);
-  walkJson(body, limits.json, buffered); // the same walk, which passed
-  const { names, values } = buffered;
-  for (let k = 0; k < names.length; k++) {
-    const value = values[k];
-    if (value === undefined) sink.add('ARGS_POST_NAMES', '', names[k]!);
-    else sink.add('ARGS_POST', names[k]!, value);
+  const parsed = parseGuardedJson(body, limits.json);
+  if (!parsed.ok) throw new Error('a JSON body that passed the guard failed it'); // cannot happen: same bytes
+  addParsedJson(sink, parsed.value, 'json');
+}
+
+/** The entries of a parsed JSON value, members in JavaScript's order (Object.entries). */
+function addParsedJson(sink: ValueSink, value: unknown, name: string): void {
+  if (value === null || value === undefined) return;
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => addParsedJson(sink, v, `${name}.array_${i}`));
+    return;
   }
+  if (typeof value === 'object') {
+    for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
+      const child = `${name}.${kongStringByteString(key)}`;
+      sink.add('ARGS_POST_NAMES', '', child);
+      addParsedJson(sink, v, child);
+    }
+    return;
+  }
+  sink.add('ARGS_POST', name, typeof value === 'string' ? kongStringByteString(value) : String(value));
 }
 
 /** `a=1; b=2` → (name, value) pairs split on ';', the name up to the first '=', both trimmed; empty pieces skipped. */

@@ -90,6 +90,7 @@ function jsonCases(): Case[] {
     'names with dots and brackets': '{"a.b":{"c[d]":"e"},"":"empty name","array_0":"x"}',
     'long string over max_value_bytes': `{"k":"${'A'.repeat(70000)}"}`,
     'many values': `{"a":[${Array.from({ length: 2100 }, (_, i) => i).join(',')}]}`,
+    'array-index member over 200,000 leaves': `{"b":1,"0":[${Array.from({ length: 20 }, () => `[${'1,'.repeat(9999)}1]`).join(',')}]}`,
     'deep nesting at the limit': `${'['.repeat(64)}1${']'.repeat(64)}`,
     'deep nesting over the limit': `${'['.repeat(65)}1${']'.repeat(65)}`,
     'deep nesting 10000': `${'['.repeat(10000)}${']'.repeat(10000)}`,
