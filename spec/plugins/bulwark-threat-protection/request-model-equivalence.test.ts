@@ -230,6 +230,16 @@ function trafficCases(): Case[] {
   const cases: Case[] = [];
   for (let i = 0; i < 600; i++) cases.push({ label: `mix request ${i}`, request: realisticRequest(rnd) });
   for (let i = 0; i < 12; i++) cases.push({ label: `10 KB body ${i}`, request: jsonBodyOfSize(rnd, 10_240) });
+  // In the engine thread a body arrives as a plain Uint8Array (not a Buffer), possibly a view into a larger one.
+  for (const { label, request } of cases.slice(0, 50)) {
+    if (request.body === undefined) continue;
+    const padded = new Uint8Array(request.body.byteLength + 7);
+    padded.set(request.body, 3);
+    cases.push({
+      label: `${label}, body as a Uint8Array view`,
+      request: { ...request, body: padded.subarray(3, 3 + request.body.byteLength) },
+    });
+  }
   return cases;
 }
 
