@@ -31,7 +31,7 @@ const LIMIT_SETS: [string, ScanLimits][] = [
   ['default limits', DEFAULTS],
   ['small limits', SMALL],
 ];
-const ACTIONS: LimitAction[] = ['refuse', 'scan'];
+const ACTIONS: LimitAction[] = ['refuse', 'scan_prefix'];
 
 interface Case {
   label: string;
