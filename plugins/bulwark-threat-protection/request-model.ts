@@ -3,10 +3,15 @@
 // JSON leaves named ModSecurity-style (`json.items.array_0.name`), argument names, cookies, the configured headers
 // (never Authorization), the path. Caps on value count and bytes apply here; what exceeds them is reported to the
 // caller, which refuses or scans the prefix (config on_limit).
-import { describeJsonGuardError, parseGuardedJson } from '../lib/json-guard';
-import { parseMediaType } from '../lib/media-type';
+//
+// Cost matters here (issue #17: every request pays it before evaluation): a JSON body is flattened in the guard's
+// one pass (walkJson: no JSON.parse, no object graph, strings taken as the client's bytes without decoding and
+// encoding them again), and nothing is allocated per value beyond the value itself. The previous builder is kept as
+// the oracle in scripts/bench/request-model-reference; spec/plugins/bulwark-threat-protection/
+// request-model-equivalence.test.ts checks this one returns exactly what it returns.
+import { describeJsonGuardError, parseGuardedJson, walkJson, type JsonVisitor } from '../lib/json-guard';
+import { parseMediaType, type MediaType } from '../lib/media-type';
 import { parseMultipart } from '../lib/multipart';
-import { splitRawQuery } from '../lib/percent-encoding';
 import type { HeaderMultimap } from '../lib/pdk';
 import { headerValues } from '../lib/pdk';
 import type { LimitAction, ScanLimits } from './config';
@@ -49,84 +54,288 @@ class ValueSink {
    * default): exempt from max_value_bytes, so that a long query is judged by its arguments. */
   add(collection: Collection, name: string, value: string, requestLine = false): void {
     if (value === '') return;
-    const where = name === '' ? collection : `${collection}:${name.slice(0, 128)}`;
     if (this.values.length >= this.limits.maxValues) {
       if (this.onLimit === 'refuse') throw new Limited(`more than ${this.limits.maxValues} values`);
-      if (this.unscanned.length < 10) this.unscanned.push(where);
+      if (this.unscanned.length < 10) this.unscanned.push(where(collection, name));
       return;
     }
     let v = value;
     if (!requestLine && v.length > this.limits.maxValueBytes) {
-      if (this.onLimit === 'refuse') throw new Limited(`${where} is longer than ${this.limits.maxValueBytes} bytes`);
+      const at = where(collection, name);
+      if (this.onLimit === 'refuse') throw new Limited(`${at} is longer than ${this.limits.maxValueBytes} bytes`);
       v = v.slice(0, this.limits.maxValueBytes);
-      if (this.unscanned.length < 10) this.unscanned.push(`${where} (after ${this.limits.maxValueBytes} bytes)`);
+      if (this.unscanned.length < 10) this.unscanned.push(`${at} (after ${this.limits.maxValueBytes} bytes)`);
     }
     if (this.bytes + v.length > this.limits.maxRequestBytes) {
       if (this.onLimit === 'refuse') throw new Limited(`more than ${this.limits.maxRequestBytes} bytes to scan`);
-      if (this.unscanned.length < 10) this.unscanned.push(where);
+      if (this.unscanned.length < 10) this.unscanned.push(where(collection, name));
       return;
     }
     this.bytes += v.length;
     this.values.push({ collection, name, value: v });
   }
-}
 
-/** `a=1&b=%27` → (name, value) byte strings, decoded once like ModSecurity's argument parser. */
-function addUrlEncoded(sink: ValueSink, text: string, values: Collection, names: Collection): void {
-  for (const { rawName, rawValue } of splitRawQuery(text)) {
-    const name = urlDecode(rawName);
-    sink.add(names, '', name);
-    sink.add(values, name, urlDecode(rawValue ?? ''));
+  /** A refusal found while a body was still being parsed: thrown once it has parsed (a malformed body is refused
+   * as malformed, whatever its values). */
+  private pendingRefusal: Limited | undefined;
+
+  /** `add` for a value of a body not yet parsed to its end: after a refusal, the values that follow are dropped. */
+  addBeforeParsed(collection: Collection, name: string, value: string): void {
+    if (this.pendingRefusal !== undefined) return;
+    try {
+      this.add(collection, name, value);
+    } catch (err) {
+      if (!(err instanceof Limited)) throw err;
+      this.pendingRefusal = err;
+    }
+  }
+
+  /** The body has parsed: its refusal, if any, now. */
+  refuseIfLimited(): void {
+    if (this.pendingRefusal !== undefined) throw this.pendingRefusal;
+  }
+
+  mark(): SinkMark {
+    return { values: this.values.length, unscanned: this.unscanned.length, bytes: this.bytes };
+  }
+
+  reset(to: SinkMark): void {
+    this.values.length = to.values;
+    this.unscanned.length = to.unscanned;
+    this.bytes = to.bytes;
+    this.pendingRefusal = undefined;
   }
 }
 
-function addJson(sink: ValueSink, value: unknown, name: string): void {
+/** The sink's state at a point, to go back to. */
+interface SinkMark {
+  values: number;
+  unscanned: number;
+  bytes: number;
+}
+
+/** Where a value is, for a refusal's detail or the unscanned list (built only then). */
+function where(collection: Collection, name: string): string {
+  return name === '' ? collection : `${collection}:${name.slice(0, 128)}`;
+}
+
+/**
+ * `a=1&b=%27` → (name, value) byte strings, decoded once like ModSecurity's argument parser; pieces split on '&'
+ * (empty ones skipped), the name up to the first '='.
+ */
+function addUrlEncoded(sink: ValueSink, text: string, values: Collection, names: Collection): void {
+  const n = text.length;
+  let eq = -1; // the first '=' at or after `start` (n: none); each search starts past the last one, so linear time
+  for (let start = 0; start < n;) {
+    let end = text.indexOf('&', start);
+    if (end === -1) end = n;
+    if (end > start) {
+      if (eq < start) {
+        eq = text.indexOf('=', start);
+        if (eq === -1) eq = n;
+      }
+      const hasValue = eq < end;
+      const name = urlDecode(text.slice(start, hasValue ? eq : end));
+      sink.add(names, '', name);
+      sink.add(values, name, hasValue ? urlDecode(text.slice(eq + 1, end)) : '');
+    }
+    start = end + 1;
+  }
+}
+
+/**
+ * A JSON body's member names (ARGS_POST_NAMES) and leaves (ARGS_POST), named ModSecurity-style from `json`
+ * (`json.items.array_0.name`), straight into the sink while the guard scans the body, in document order. That is
+ * the order JavaScript enumerates the parsed value (which the model has always used) unless an object has a member
+ * named by an array index ("0", "17"), which JavaScript lists first: then `reorderNeeded` is set, and the caller
+ * builds that body's entries from the parsed value instead.
+ */
+class JsonFlattener implements JsonVisitor {
+  /** An object had a member named by an array index: these entries are not in JavaScript's order. */
+  reorderNeeded = false;
+  /** Per open container: its name, the next element index (arrays) or -1 (objects). */
+  private readonly containerNames: string[] = [];
+  private readonly nextIndex: number[] = [];
+  /** The name of the member whose value comes next. */
+  private memberName = '';
+
+  constructor(private readonly sink: ValueSink) {}
+
+  private valueName(): string {
+    const top = this.containerNames.length - 1;
+    if (top < 0) return 'json';
+    const index = this.nextIndex[top]!;
+    if (index < 0) return this.memberName;
+    this.nextIndex[top] = index + 1;
+    return this.containerNames[top]! + (index < ARRAY_SUFFIXES.length ? ARRAY_SUFFIXES[index]! : `.array_${index}`);
+  }
+
+  openObject(): void {
+    this.containerNames.push(this.valueName());
+    this.nextIndex.push(-1);
+  }
+
+  openArray(): void {
+    this.containerNames.push(this.valueName());
+    this.nextIndex.push(0);
+  }
+
+  close(): void {
+    this.containerNames.pop();
+    this.nextIndex.pop();
+  }
+
+  key(name: string): void {
+    const child = `${this.containerNames[this.containerNames.length - 1]}.${name}`;
+    if (isArrayIndex(name)) this.reorderNeeded = true;
+    this.sink.addBeforeParsed('ARGS_POST_NAMES', '', child);
+    this.memberName = child;
+  }
+
+  string(value: string): void {
+    const name = this.valueName();
+    if (value !== '') this.sink.addBeforeParsed('ARGS_POST', name, value);
+  }
+
+  number(text: string, integer: boolean): void {
+    this.sink.addBeforeParsed('ARGS_POST', this.valueName(), jsonNumberText(text, integer));
+  }
+
+  literal(value: boolean | null): void {
+    const name = this.valueName();
+    if (value !== null) this.sink.addBeforeParsed('ARGS_POST', name, value ? 'true' : 'false');
+  }
+}
+
+/**
+ * `String(JSON.parse(text))` for a JSON number, without converting where the text is already that: an integer of up
+ * to 15 characters (but -0), or a decimal of up to 15 digits without exponent or trailing zero and not below 1e-6
+ * (JavaScript writes smaller ones with an exponent). A decimal of at most 15 significant digits is the shortest one
+ * that reads back as its double, so JavaScript prints it as written. `integer`: no fraction, no exponent.
+ */
+export function jsonNumberText(text: string, integer: boolean): string {
+  const n = text.length;
+  if (integer) return n <= 15 && text !== '-0' ? text : String(Number(text));
+  if (n > 16 || text.charCodeAt(n - 1) === 0x30) return String(Number(text));
+  let k = text.charCodeAt(0) === 0x2d ? 1 : 0;
+  if (n - k - 1 > 15) return String(Number(text)); // more than 15 digits
+  if (text.indexOf('e') !== -1 || text.indexOf('E') !== -1) return String(Number(text));
+  if (text.charCodeAt(k) === 0x30) {
+    // 0.000…: at most five zeros after the point.
+    k += 2;
+    const firstDigit = k;
+    while (k < n && text.charCodeAt(k) === 0x30) k++;
+    if (k - firstDigit > 5) return String(Number(text));
+  }
+  return text;
+}
+
+/** `.array_0` … `.array_255`, built once. */
+const ARRAY_SUFFIXES: readonly string[] = Array.from({ length: 256 }, (_, i) => `.array_${i}`);
+
+/** Whether a member name is an array index (a canonical integer below 2^32 - 1), which JavaScript lists first. */
+function isArrayIndex(name: string): boolean {
+  const n = name.length;
+  if (n === 0 || n > 10) return false;
+  const c0 = name.charCodeAt(0);
+  if (c0 < 0x30 || c0 > 0x39) return false;
+  if (c0 === 0x30) return n === 1;
+  for (let k = 1; k < n; k++) {
+    const c = name.charCodeAt(k);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return n < 10 || Number(name) <= 4294967294;
+}
+
+function addJson(sink: ValueSink, body: Uint8Array, limits: ScanLimits): void {
+  const before = sink.mark();
+  const json = new JsonFlattener(sink);
+  const scanned = walkJson(body, limits.json, json);
+  if (!scanned.ok) throw new BadBody(`JSON body: ${describeJsonGuardError(scanned.error)}`);
+  if (!json.reorderNeeded) {
+    sink.refuseIfLimited();
+    return;
+  }
+  // Rare (an object with array-index member names): the entries again, from the parsed value, in its order.
+  sink.reset(before);
+  const parsed = parseGuardedJson(body, limits.json);
+  if (!parsed.ok) throw new Error('a JSON body that passed the guard failed it'); // cannot happen: same bytes
+  addParsedJson(sink, parsed.value, 'json');
+}
+
+/** The entries of a parsed JSON value, members in JavaScript's order (Object.entries). */
+function addParsedJson(sink: ValueSink, value: unknown, name: string): void {
   if (value === null || value === undefined) return;
   if (Array.isArray(value)) {
-    value.forEach((v, i) => addJson(sink, v, `${name}.array_${i}`));
+    value.forEach((v, i) => addParsedJson(sink, v, `${name}.array_${i}`));
     return;
   }
   if (typeof value === 'object') {
     for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
       const child = `${name}.${kongStringByteString(key)}`;
       sink.add('ARGS_POST_NAMES', '', child);
-      addJson(sink, v, child);
+      addParsedJson(sink, v, child);
     }
     return;
   }
   sink.add('ARGS_POST', name, typeof value === 'string' ? kongStringByteString(value) : String(value));
 }
 
+/** `a=1; b=2` → (name, value) pairs split on ';', the name up to the first '=', both trimmed; empty pieces skipped. */
 function addCookies(sink: ValueSink, headers: HeaderMultimap): void {
   for (const header of headerValues(headers, 'cookie')) {
-    for (const piece of kongStringByteString(header).split(';')) {
-      const eq = piece.indexOf('=');
-      const name = (eq === -1 ? piece : piece.slice(0, eq)).trim();
-      const value = eq === -1 ? '' : piece.slice(eq + 1).trim();
-      if (name === '' && value === '') continue;
-      sink.add('REQUEST_COOKIES_NAMES', '', name);
-      sink.add('REQUEST_COOKIES', name, value);
+    const text = kongStringByteString(header);
+    const n = text.length;
+    let eq = -1; // the first '=' at or after `start` (n: none), searched past the last one as in addUrlEncoded
+    for (let start = 0; start <= n;) {
+      let end = text.indexOf(';', start);
+      if (end === -1) end = n;
+      if (eq < start) {
+        eq = text.indexOf('=', start);
+        if (eq === -1) eq = n;
+      }
+      const hasValue = eq < end;
+      const name = text.slice(start, hasValue ? eq : end).trim();
+      const value = hasValue ? text.slice(eq + 1, end).trim() : '';
+      if (name !== '' || value !== '') {
+        sink.add('REQUEST_COOKIES_NAMES', '', name);
+        sink.add('REQUEST_COOKIES', name, value);
+      }
+      start = end + 1;
     }
   }
+}
+
+/** The last Content-Type parsed and its media type (clients send the same few; parseMediaType is pure). */
+let lastContentType: string | undefined;
+let lastMediaType: MediaType | undefined;
+
+function mediaTypeOf(contentType: string): MediaType | undefined {
+  if (contentType !== lastContentType) {
+    lastMediaType = parseMediaType(contentType);
+    lastContentType = contentType;
+  }
+  return lastMediaType;
 }
 
 function addBody(sink: ValueSink, snapshot: RequestSnapshot, limits: ScanLimits): void {
   const body = snapshot.body;
   if (body === undefined || body.byteLength === 0) return;
-  const raw = bytesToByteString(body);
   const contentType = headerValues(snapshot.headers, 'content-type')[0];
-  const media = contentType === undefined ? undefined : parseMediaType(contentType);
+  const media = contentType === undefined ? undefined : mediaTypeOf(contentType);
   const essence = media?.essence;
   // REQUEST_BODY as ModSecurity fills it: for URL-encoded bodies, and here also for bodies no parser reads (fail
   // closed: an upstream may parse what the gateway does not). JSON and multipart are scanned as their values.
-  if (media === undefined || essence === 'application/x-www-form-urlencoded') sink.add('REQUEST_BODY', '', raw);
-  if (media === undefined) return;
+  if (media === undefined) {
+    sink.add('REQUEST_BODY', '', bytesToByteString(body));
+    return;
+  }
   if (essence === 'application/x-www-form-urlencoded') {
+    const raw = bytesToByteString(body);
+    sink.add('REQUEST_BODY', '', raw);
     addUrlEncoded(sink, raw, 'ARGS_POST', 'ARGS_POST_NAMES');
   } else if (essence === 'application/json' || media.subtype.endsWith('+json')) {
-    const parsed = parseGuardedJson(body, limits.json);
-    if (!parsed.ok) throw new BadBody(`JSON body: ${describeJsonGuardError(parsed.error)}`);
-    addJson(sink, parsed.value, 'json');
+    addJson(sink, body, limits);
   } else if (essence === 'multipart/form-data') {
     const boundary = media.params.boundary;
     if (boundary === undefined) throw new BadBody('multipart body without a boundary');
@@ -140,7 +349,7 @@ function addBody(sink: ValueSink, snapshot: RequestSnapshot, limits: ScanLimits)
         sink.add('FILES', name, kongStringByteString(part.filename));
       } else sink.add('ARGS_POST', name, bytesToByteString(part.body));
     }
-  } else sink.add('REQUEST_BODY', '', raw);
+  } else sink.add('REQUEST_BODY', '', bytesToByteString(body));
 }
 
 export function buildRequestModel(

@@ -131,166 +131,315 @@ export function positionOf(bytes: Uint8Array, offset: number): { line: number; c
 }
 
 /**
+ * Receives a document's parts in document order while `walkJson` scans it. Strings and member names come as byte
+ * strings (one char 0x00–0xff per UTF-8 byte, escapes decoded: `"\u00e9"` gives "\xc3\xa9"), what a byte-oriented
+ * reader such as the CRS engine reads, without decoding the text and encoding it again. The walk may still fail
+ * after some parts were delivered: a caller must drop what it got unless the result is ok.
+ */
+export interface JsonVisitor {
+  openObject(): void;
+  openArray(): void;
+  /** Closes the innermost open container. */
+  close(): void;
+  /** A member name of the innermost object (its value comes next). */
+  key(name: string): void;
+  string(value: string): void;
+  /** A number as written (RFC 8259 syntax, ASCII); `integer`: without fraction or exponent. */
+  number(text: string, integer: boolean): void;
+  /** true, false or null. */
+  literal(value: boolean | null): void;
+}
+
+/** Node's native latin1 slice (what `buffer.toString('latin1', start, end)` calls): bytes as a byte string. */
+const latin1Slice = (
+  Buffer.prototype as unknown as { latin1Slice: (this: Uint8Array, start: number, end: number) => string }
+).latin1Slice;
+
+/** Longest text turned into a string by String.fromCharCode in one call (its argument count is bounded). */
+const CHUNK = 4096;
+
+/**
+ * The byte string of a JSON string's content `bytes[start, end)` (between the quotes, already validated): raw bytes
+ * as they are, escapes decoded, `\uXXXX` (and a surrogate pair) as the code point's UTF-8 bytes.
+ */
+function unescapedByteString(bytes: Uint8Array, start: number, end: number): string {
+  const units: number[] = [];
+  let out = '';
+  for (let j = start; j < end;) {
+    const c = bytes[j]!;
+    if (c !== 0x5c) {
+      units.push(c);
+      j++;
+    } else {
+      const e = bytes[j + 1]!;
+      j += 2;
+      if (e === 0x75) {
+        let cp = hex4(bytes, j);
+        j += 4;
+        if (cp >= 0xd800 && cp <= 0xdbff) {
+          cp = 0x10000 + ((cp - 0xd800) << 10) + (hex4(bytes, j + 2) - 0xdc00);
+          j += 6;
+        }
+        if (cp < 0x80) units.push(cp);
+        else if (cp < 0x800) units.push(0xc0 | (cp >> 6), 0x80 | (cp & 0x3f));
+        else if (cp < 0x10000) units.push(0xe0 | (cp >> 12), 0x80 | ((cp >> 6) & 0x3f), 0x80 | (cp & 0x3f));
+        else units.push(0xf0 | (cp >> 18), 0x80 | ((cp >> 12) & 0x3f), 0x80 | ((cp >> 6) & 0x3f), 0x80 | (cp & 0x3f));
+      } else {
+        units.push(ESCAPED[e]!);
+      }
+    }
+    if (units.length >= CHUNK) {
+      out += String.fromCharCode(...units);
+      units.length = 0;
+    }
+  }
+  return units.length > 0 ? out + String.fromCharCode(...units) : out;
+}
+
+/** What each one-character escape stands for (`\n` → 0x0a); the scanner admits only these. */
+const ESCAPED: Record<number, number> = {
+  0x22: 0x22,
+  0x5c: 0x5c,
+  0x2f: 0x2f,
+  0x62: 8,
+  0x66: 12,
+  0x6e: 10,
+  0x72: 13,
+  0x74: 9,
+};
+
+function hex4(bytes: Uint8Array, at: number): number {
+  return (
+    (hexValue(bytes[at]!) << 12) |
+    (hexValue(bytes[at + 1]!) << 8) |
+    (hexValue(bytes[at + 2]!) << 4) |
+    hexValue(bytes[at + 3]!)
+  );
+}
+
+/** A key as `JSON.parse` gives it, from its byte string (valid UTF-8: the scanner checked). */
+const keyText = (k: string): string => Buffer.from(k, 'latin1').toString('utf8');
+
+/** Set by scanString: whether the string just scanned had a backslash escape (read before any visitor call). */
+let lastStringEscaped = false;
+/** Set by scanNumber: whether the number just scanned had neither fraction nor exponent. */
+let lastNumberInteger = true;
+
+/** The byte string of the string just scanned at [start, end) (quotes included); `text` is `bytes` as a byte string. */
+function stringBytes(bytes: Uint8Array, text: string, start: number, end: number): string {
+  return lastStringEscaped ? unescapedByteString(bytes, start + 1, end - 1) : text.slice(start + 1, end - 1);
+}
+
+function fail(kind: JsonGuardErrorKind, rule: JsonGuardRule, message: string, offset: number): never {
+  throw new GuardFailure(kind, rule, message, offset);
+}
+
+/** Scans a string starting at the opening quote; returns the index after the closing quote (sets lastStringEscaped). */
+function scanString(bytes: Uint8Array, start: number, maxLength: number, what: 'string' | 'key'): number {
+  const n = bytes.length;
+  let j = start + 1;
+  let length = 0;
+  let escaped = false;
+  for (;;) {
+    // Fast path: a run of printable ASCII other than '"' and '\\', within the length limit.
+    const run = j;
+    const stop = Math.min(n, j + maxLength - length);
+    while (j < stop) {
+      const a = bytes[j]!;
+      if (a < 0x20 || a >= 0x80 || a === 0x22 || a === 0x5c) break;
+      j++;
+    }
+    length += j - run;
+    if (j >= n) fail('syntax', 'json-syntax', `unterminated ${what}`, j);
+    const c = bytes[j]!;
+    if (c === 0x22) {
+      j++;
+      break;
+    }
+    if (length >= maxLength) {
+      fail(
+        'limit',
+        what === 'key' ? 'max-key-length' : 'max-string-length',
+        `${what === 'key' ? 'member name' : 'string'} longer than ${maxLength} characters`,
+        start,
+      );
+    }
+    if (c === 0x5c) {
+      escaped = true;
+      const e = j + 1 < n ? bytes[j + 1]! : -1;
+      if (e === 0x75) {
+        const unit = readHex4(bytes, j + 2);
+        j += 6;
+        if (unit >= 0xd800 && unit <= 0xdbff) {
+          // A high surrogate must be followed by an escaped low surrogate.
+          if (j + 1 < n && bytes[j] === 0x5c && bytes[j + 1] === 0x75) {
+            const low = readHex4(bytes, j + 2);
+            if (low < 0xdc00 || low > 0xdfff)
+              fail('syntax', 'lone-surrogate', 'unpaired UTF-16 surrogate escape', j - 6);
+            j += 6;
+          } else {
+            fail('syntax', 'lone-surrogate', 'unpaired UTF-16 surrogate escape', j - 6);
+          }
+        } else if (unit >= 0xdc00 && unit <= 0xdfff) {
+          fail('syntax', 'lone-surrogate', 'unpaired UTF-16 surrogate escape', j - 6);
+        }
+      } else if (
+        e === 0x22 ||
+        e === 0x5c ||
+        e === 0x2f ||
+        e === 0x62 ||
+        e === 0x66 ||
+        e === 0x6e ||
+        e === 0x72 ||
+        e === 0x74
+      ) {
+        j += 2;
+      } else {
+        fail('syntax', 'json-syntax', e === -1 ? `unterminated ${what}` : 'invalid escape sequence', j);
+      }
+      length++;
+      continue;
+    }
+    if (c < 0x20) fail('syntax', 'json-syntax', `unescaped control character in ${what}`, j);
+    if (c < 0x80) {
+      j++;
+      length++;
+      continue;
+    }
+    j = utf8Sequence(bytes, j);
+    length++;
+  }
+  lastStringEscaped = escaped;
+  return j;
+}
+
+function readHex4(bytes: Uint8Array, at: number): number {
+  const n = bytes.length;
+  if (at + 4 > n) fail('syntax', 'json-syntax', 'truncated \\u escape', at - 2);
+  let v = 0;
+  for (let k = at; k < at + 4; k++) {
+    const h = bytes[k]!;
+    if (!isHex(h)) fail('syntax', 'json-syntax', 'invalid \\u escape', at - 2);
+    v = (v << 4) | hexValue(h);
+  }
+  return v;
+}
+
+/** Validates one multi-byte UTF-8 sequence at `at` (RFC 3629 table 3-7); returns the index after it. */
+function utf8Sequence(bytes: Uint8Array, at: number): number {
+  const n = bytes.length;
+  const c = bytes[at]!;
+  let need: number;
+  let lo = 0x80;
+  let hi = 0xbf;
+  if (c >= 0xc2 && c <= 0xdf) need = 1;
+  else if (c === 0xe0) {
+    need = 2;
+    lo = 0xa0;
+  } else if ((c >= 0xe1 && c <= 0xec) || c === 0xee || c === 0xef) need = 2;
+  else if (c === 0xed) {
+    need = 2;
+    hi = 0x9f;
+  } // no encoded surrogates
+  else if (c === 0xf0) {
+    need = 3;
+    lo = 0x90;
+  } else if (c >= 0xf1 && c <= 0xf3) need = 3;
+  else if (c === 0xf4) {
+    need = 3;
+    hi = 0x8f;
+  } else return fail('syntax', 'utf-8', 'invalid UTF-8', at);
+  if (at + need >= n) fail('syntax', 'utf-8', 'truncated UTF-8 sequence', at);
+  const second = bytes[at + 1]!;
+  if (second < lo || second > hi) fail('syntax', 'utf-8', 'invalid UTF-8', at);
+  for (let k = 2; k <= need; k++) {
+    const b = bytes[at + k]!;
+    if (b < 0x80 || b > 0xbf) fail('syntax', 'utf-8', 'invalid UTF-8', at);
+  }
+  return at + need + 1;
+}
+
+/** Scans a number; returns the index after it (sets lastNumberInteger). */
+function scanNumber(bytes: Uint8Array, start: number): number {
+  const n = bytes.length;
+  let j = start;
+  lastNumberInteger = true;
+  if (bytes[j] === 0x2d) j++;
+  if (j >= n) fail('syntax', 'json-syntax', 'truncated number', j);
+  if (bytes[j] === 0x30) j++;
+  else if (bytes[j]! >= 0x31 && bytes[j]! <= 0x39) while (j < n && isDigit(bytes[j]!)) j++;
+  else fail('syntax', 'json-syntax', 'invalid number', j);
+  if (j < n && bytes[j] === 0x2e) {
+    lastNumberInteger = false;
+    j++;
+    if (j >= n || !isDigit(bytes[j]!))
+      fail('syntax', 'json-syntax', 'invalid number: digits must follow the decimal point', j);
+    while (j < n && isDigit(bytes[j]!)) j++;
+  }
+  if (j < n && (bytes[j] === 0x65 || bytes[j] === 0x45)) {
+    lastNumberInteger = false;
+    j++;
+    if (j < n && (bytes[j] === 0x2b || bytes[j] === 0x2d)) j++;
+    if (j >= n || !isDigit(bytes[j]!))
+      fail('syntax', 'json-syntax', 'invalid number: digits must follow the exponent', j);
+    while (j < n && isDigit(bytes[j]!)) j++;
+  }
+  return j;
+}
+
+function literal(bytes: Uint8Array, start: number, word: string): number {
+  const n = bytes.length;
+  for (let k = 0; k < word.length; k++) {
+    if (start + k >= n) fail('syntax', 'json-syntax', 'truncated literal', start);
+    if (bytes[start + k] !== word.charCodeAt(k)) fail('syntax', 'json-syntax', 'invalid literal', start);
+  }
+  return start + word.length;
+}
+
+/** Records member name `key` of the object at `top`; false when the object already has it. */
+function addKey(keySets: (string[] | Set<string> | undefined)[], top: number, key: string): boolean {
+  const keys = keySets[top];
+  if (keys === undefined) {
+    keySets[top] = [key];
+    return true;
+  }
+  if (Array.isArray(keys)) {
+    if (keys.includes(key)) return false;
+    if (keys.length < KEY_SET_FROM) keys.push(key);
+    else keySets[top] = new Set(keys).add(key);
+    return true;
+  }
+  if (keys.has(key)) return false;
+  keys.add(key);
+  return true;
+}
+
+/**
  * Check `bytes` is one well-formed JSON text within `limits`. O(n) time; memory bounded by the depth limit and
  * the keys of the open objects (for the duplicate check).
  */
 export function scanJson(bytes: Uint8Array, limits: JsonLimits): JsonScanResult {
+  return walkJson(bytes, limits, undefined);
+}
+
+/**
+ * `scanJson`, delivering the document to `visitor` as it goes (one pass: no `JSON.parse`, no object graph). The
+ * parts are exactly those of `JSON.parse`'s value, in document order; when the result is not ok, drop them.
+ */
+export function walkJson(bytes: Uint8Array, limits: JsonLimits, visitor: JsonVisitor | undefined): JsonScanResult {
   const kinds: number[] = [];
   const counts: number[] = [];
-  const keySets: (Set<string> | undefined)[] = [];
+  // Member names (byte strings) of each open object: an array while short (a linear search beats hashing), a Set
+  // past KEY_SET_FROM members.
+  const keySets: (string[] | Set<string> | undefined)[] = [];
   const lastKeys: (string | undefined)[] = [];
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = bytes.length;
+  // The whole text as a byte string, once: a key or value is then a slice of it (one native call per string would
+  // cost several times more than the scan of a short one).
+  const text: string = latin1Slice.call(bytes, 0, n);
   let i = 0;
   let state = VALUE;
   let afterComma = false;
-
-  const fail = (kind: JsonGuardErrorKind, rule: JsonGuardRule, message: string, offset: number): never => {
-    throw new GuardFailure(kind, rule, message, offset);
-  };
-
-  /** Scans a string starting at the opening quote; returns the index after the closing quote. */
-  const scanString = (start: number, maxLength: number, what: 'string' | 'key'): [end: number, escaped: boolean] => {
-    let j = start + 1;
-    let length = 0;
-    let escaped = false;
-    for (;;) {
-      if (j >= n) fail('syntax', 'json-syntax', `unterminated ${what}`, j);
-      const c = bytes[j]!;
-      if (c === 0x22) {
-        j++;
-        break;
-      }
-      if (length >= maxLength) {
-        fail(
-          'limit',
-          what === 'key' ? 'max-key-length' : 'max-string-length',
-          `${what === 'key' ? 'member name' : 'string'} longer than ${maxLength} characters`,
-          start,
-        );
-      }
-      if (c === 0x5c) {
-        escaped = true;
-        const e = j + 1 < n ? bytes[j + 1]! : -1;
-        if (e === 0x75) {
-          const unit = readHex4(j + 2);
-          j += 6;
-          if (unit >= 0xd800 && unit <= 0xdbff) {
-            // A high surrogate must be followed by an escaped low surrogate.
-            if (j + 1 < n && bytes[j] === 0x5c && bytes[j + 1] === 0x75) {
-              const low = readHex4(j + 2);
-              if (low < 0xdc00 || low > 0xdfff)
-                fail('syntax', 'lone-surrogate', 'unpaired UTF-16 surrogate escape', j - 6);
-              j += 6;
-            } else {
-              fail('syntax', 'lone-surrogate', 'unpaired UTF-16 surrogate escape', j - 6);
-            }
-          } else if (unit >= 0xdc00 && unit <= 0xdfff) {
-            fail('syntax', 'lone-surrogate', 'unpaired UTF-16 surrogate escape', j - 6);
-          }
-        } else if (
-          e === 0x22 ||
-          e === 0x5c ||
-          e === 0x2f ||
-          e === 0x62 ||
-          e === 0x66 ||
-          e === 0x6e ||
-          e === 0x72 ||
-          e === 0x74
-        ) {
-          j += 2;
-        } else {
-          fail('syntax', 'json-syntax', e === -1 ? `unterminated ${what}` : 'invalid escape sequence', j);
-        }
-        length++;
-        continue;
-      }
-      if (c < 0x20) fail('syntax', 'json-syntax', `unescaped control character in ${what}`, j);
-      if (c < 0x80) {
-        j++;
-        length++;
-        continue;
-      }
-      j = utf8Sequence(j);
-      length++;
-    }
-    return [j, escaped];
-  };
-
-  const readHex4 = (at: number): number => {
-    if (at + 4 > n) fail('syntax', 'json-syntax', 'truncated \\u escape', at - 2);
-    let v = 0;
-    for (let k = at; k < at + 4; k++) {
-      const h = bytes[k]!;
-      if (!isHex(h)) fail('syntax', 'json-syntax', 'invalid \\u escape', at - 2);
-      v = (v << 4) | hexValue(h);
-    }
-    return v;
-  };
-
-  /** Validates one multi-byte UTF-8 sequence at `at` (RFC 3629 table 3-7); returns the index after it. */
-  const utf8Sequence = (at: number): number => {
-    const c = bytes[at]!;
-    let need: number;
-    let lo = 0x80;
-    let hi = 0xbf;
-    if (c >= 0xc2 && c <= 0xdf) need = 1;
-    else if (c === 0xe0) {
-      need = 2;
-      lo = 0xa0;
-    } else if ((c >= 0xe1 && c <= 0xec) || c === 0xee || c === 0xef) need = 2;
-    else if (c === 0xed) {
-      need = 2;
-      hi = 0x9f;
-    } // no encoded surrogates
-    else if (c === 0xf0) {
-      need = 3;
-      lo = 0x90;
-    } else if (c >= 0xf1 && c <= 0xf3) need = 3;
-    else if (c === 0xf4) {
-      need = 3;
-      hi = 0x8f;
-    } else return fail('syntax', 'utf-8', 'invalid UTF-8', at);
-    if (at + need >= n) fail('syntax', 'utf-8', 'truncated UTF-8 sequence', at);
-    const second = bytes[at + 1]!;
-    if (second < lo || second > hi) fail('syntax', 'utf-8', 'invalid UTF-8', at);
-    for (let k = 2; k <= need; k++) {
-      const b = bytes[at + k]!;
-      if (b < 0x80 || b > 0xbf) fail('syntax', 'utf-8', 'invalid UTF-8', at);
-    }
-    return at + need + 1;
-  };
-
-  const scanNumber = (start: number): number => {
-    let j = start;
-    if (bytes[j] === 0x2d) j++;
-    if (j >= n) fail('syntax', 'json-syntax', 'truncated number', j);
-    if (bytes[j] === 0x30) j++;
-    else if (bytes[j]! >= 0x31 && bytes[j]! <= 0x39) while (j < n && isDigit(bytes[j]!)) j++;
-    else fail('syntax', 'json-syntax', 'invalid number', j);
-    if (j < n && bytes[j] === 0x2e) {
-      j++;
-      if (j >= n || !isDigit(bytes[j]!))
-        fail('syntax', 'json-syntax', 'invalid number: digits must follow the decimal point', j);
-      while (j < n && isDigit(bytes[j]!)) j++;
-    }
-    if (j < n && (bytes[j] === 0x65 || bytes[j] === 0x45)) {
-      j++;
-      if (j < n && (bytes[j] === 0x2b || bytes[j] === 0x2d)) j++;
-      if (j >= n || !isDigit(bytes[j]!))
-        fail('syntax', 'json-syntax', 'invalid number: digits must follow the exponent', j);
-      while (j < n && isDigit(bytes[j]!)) j++;
-    }
-    return j;
-  };
-
-  const literal = (start: number, word: string): number => {
-    for (let k = 0; k < word.length; k++) {
-      if (start + k >= n) fail('syntax', 'json-syntax', 'truncated literal', start);
-      if (bytes[start + k] !== word.charCodeAt(k)) fail('syntax', 'json-syntax', 'invalid literal', start);
-    }
-    return start + word.length;
-  };
 
   const valueDone = () => {
     state = kinds.length === 0 ? END : AFTER_VALUE;
@@ -304,6 +453,10 @@ export function scanJson(bytes: Uint8Array, limits: JsonLimits): JsonScanResult 
     keySets.push(undefined);
     lastKeys.push(undefined);
     state = kind === ARRAY ? ARRAY_FIRST : OBJECT_FIRST;
+    if (visitor !== undefined) {
+      if (kind === ARRAY) visitor.openArray();
+      else visitor.openObject();
+    }
   };
 
   const close = () => {
@@ -312,6 +465,7 @@ export function scanJson(bytes: Uint8Array, limits: JsonLimits): JsonScanResult 
     keySets.pop();
     lastKeys.pop();
     valueDone();
+    visitor?.close();
   };
 
   try {
@@ -353,19 +507,26 @@ export function scanJson(bytes: Uint8Array, limits: JsonLimits): JsonScanResult 
             open(ARRAY, i);
             i++;
           } else if (c === 0x22) {
-            i = scanString(i, limits.maxStringLength, 'string')[0];
+            const start = i;
+            i = scanString(bytes, i, limits.maxStringLength, 'string');
+            if (visitor !== undefined) visitor.string(stringBytes(bytes, text, start, i));
             valueDone();
           } else if (c === 0x2d || isDigit(c)) {
-            i = scanNumber(i);
+            const start = i;
+            i = scanNumber(bytes, i);
+            if (visitor !== undefined) visitor.number(text.slice(start, i), lastNumberInteger);
             valueDone();
           } else if (c === 0x74) {
-            i = literal(i, 'true');
+            i = literal(bytes, i, 'true');
+            visitor?.literal(true);
             valueDone();
           } else if (c === 0x66) {
-            i = literal(i, 'false');
+            i = literal(bytes, i, 'false');
+            visitor?.literal(false);
             valueDone();
           } else if (c === 0x6e) {
-            i = literal(i, 'null');
+            i = literal(bytes, i, 'null');
+            visitor?.literal(null);
             valueDone();
           } else {
             fail('syntax', 'json-syntax', `expected a value, found ${describeByte(c)}`, i);
@@ -388,15 +549,12 @@ export function scanJson(bytes: Uint8Array, limits: JsonLimits): JsonScanResult 
           if (count > limits.maxObjectEntries)
             fail('limit', 'max-object-entries', `object with more than ${limits.maxObjectEntries} members`, i);
           const start = i;
-          const [end, escaped] = scanString(i, limits.maxKeyLength, 'key');
-          const key = escaped
-            ? (JSON.parse(buf.toString('utf8', start, end)) as string)
-            : buf.toString('utf8', start + 1, end - 1);
-          let keys = keySets[top];
-          if (keys === undefined) keySets[top] = keys = new Set<string>();
+          const end = scanString(bytes, i, limits.maxKeyLength, 'key');
+          // Compared as bytes: two names are the same text exactly when they are the same UTF-8 bytes.
+          const key = stringBytes(bytes, text, start, end);
           lastKeys[top] = key;
-          if (keys.has(key)) fail('syntax', 'duplicate-key', 'duplicate member name', start);
-          keys.add(key);
+          if (!addKey(keySets, top, key)) fail('syntax', 'duplicate-key', 'duplicate member name', start);
+          visitor?.key(key);
           i = end;
           state = COLON;
           break;
@@ -451,7 +609,7 @@ export function scanJson(bytes: Uint8Array, limits: JsonLimits): JsonScanResult 
       } else {
         const key = lastKeys[k];
         if (key === undefined) break;
-        path.push(key);
+        path.push(keyText(key));
       }
     }
     const { line, column } = positionOf(bytes, err.offset);
@@ -461,6 +619,9 @@ export function scanJson(bytes: Uint8Array, limits: JsonLimits): JsonScanResult 
     };
   }
 }
+
+/** Objects with more members than this keep their names in a Set for the duplicate check. */
+const KEY_SET_FROM = 16;
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 

@@ -3,7 +3,9 @@ import {
   parseGuardedJson,
   positionOf,
   scanJson,
+  walkJson,
   type JsonLimits,
+  type JsonVisitor,
 } from '../../plugins/lib/json-guard';
 
 const L: JsonLimits = { ...DEFAULT_JSON_LIMITS };
@@ -161,5 +163,80 @@ describe('parseGuardedJson', () => {
   });
   test('returns the scan error otherwise', () => {
     expect(parseGuardedJson(Buffer.from('[1,]'), L)).toMatchObject({ ok: false, error: { rule: 'json-syntax' } });
+  });
+});
+
+describe('walkJson', () => {
+  /** Rebuilds the value from the visitor's parts (byte strings decoded as UTF-8), as JSON.parse would build it. */
+  function rebuild(text: string | Buffer): { result: ReturnType<typeof walkJson>; value: unknown } {
+    const stack: { container: unknown[] | Record<string, unknown>; key?: string }[] = [];
+    let value: unknown;
+    const utf8 = (s: string) => Buffer.from(s, 'latin1').toString('utf8');
+    const put = (v: unknown) => {
+      const top = stack[stack.length - 1];
+      if (top === undefined) value = v;
+      else if (Array.isArray(top.container)) top.container.push(v);
+      else
+        Object.defineProperty(top.container, top.key!, {
+          value: v,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+    };
+    const visitor: JsonVisitor = {
+      openObject: () => {
+        const o = {};
+        put(o);
+        stack.push({ container: o });
+      },
+      openArray: () => {
+        const a: unknown[] = [];
+        put(a);
+        stack.push({ container: a });
+      },
+      close: () => void stack.pop(),
+      key: (k) => (stack[stack.length - 1]!.key = utf8(k)),
+      string: (s) => put(utf8(s)),
+      number: (t, integer) => {
+        expect(integer).toBe(!/[.eE]/.test(t));
+        put(Number(t));
+      },
+      literal: (v) => put(v),
+    };
+    const result = walkJson(typeof text === 'string' ? Buffer.from(text, 'utf8') : text, L, visitor);
+    return { result, value };
+  }
+
+  test('delivers exactly the parts of the value JSON.parse gives, strings and names as their UTF-8 bytes', () => {
+    for (const text of [
+      '{"a":[1,-0,2.5e3,{"b":"é\\u00e9\\ud83d\\ude00\\n\\"\\\\\\/"}],"__proto__":{"x":null},"t":true,"f":false}',
+      '"top"',
+      '[[],{},[{}],""]',
+      '{"\\u0061b":"😀","東京":"x"}',
+    ]) {
+      const { result, value } = rebuild(text);
+      expect(result).toEqual({ ok: true });
+      expect(value).toEqual(JSON.parse(text));
+    }
+    const bytes: string[] = [];
+    walkJson(Buffer.from('{"é":"\\u00e9\\ud83d\\ude00"}'), L, {
+      openObject() {},
+      openArray() {},
+      close() {},
+      key: (k) => bytes.push(k),
+      string: (s) => bytes.push(s),
+      number() {},
+      literal() {},
+    });
+    expect(bytes).toEqual(['\xc3\xa9', '\xc3\xa9\xf0\x9f\x98\x80']);
+  });
+
+  test('fails as scanJson fails, with the names on the path decoded', () => {
+    for (const text of ['{"é":{"ü":[1,]}}', '{"a":1,"\\u0061":2}', '{"東":"\\ud800"}']) {
+      const { result } = rebuild(text);
+      expect(result).toEqual(scanJson(Buffer.from(text), L));
+    }
+    expect(scan('{"é":{"ü":[1,x]}}')).toMatchObject({ ok: false, error: { path: ['é', 'ü', 1] } });
   });
 });
