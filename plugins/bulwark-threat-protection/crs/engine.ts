@@ -9,7 +9,7 @@
 // in an earlier request is scored from a bounded per-engine cache of its matches (verdictCache).
 import { RE2Set } from 're2js';
 import type { CompiledRule, CompiledRuleSet, Operator, Target } from './compile';
-import { isFastPathChar, isProseChar } from './compile';
+import { VALUE_CLASSES } from './compile';
 import { PhraseMatcher } from './aho-corasick';
 import { literalsCost } from './literal-prefilter';
 import { COLLECTIONS, type Collection, type RequestValue, variableName } from './model';
@@ -49,6 +49,10 @@ export interface EngineOptions {
    * at most MAX_CACHED_VALUE bytes, names of at most MAX_CACHED_NAME; keys of VERDICT_KEY_CHARS chars per entry on
    * average at most); default DEFAULT_VERDICT_CACHE, 0 disables. */
   verdictCache?: number;
+  /** Skip, for a value made of one of compile.ts VALUE_CLASSES, the rules proven unable to match that class; default
+   * true. False: every rule of the collection runs on every value (the reference the classes' equivalence test
+   * compares against). */
+  valueClasses?: boolean;
 }
 
 /** Default entries of the verdict cache: the distinct short values of ~1,500 requests of the generated mix. */
@@ -117,7 +121,7 @@ interface Group {
   singleLiterals: (PhraseMatcher | undefined)[];
 }
 
-/** The groups of one tier of a collection, with the literals of all their prefiltered set rules in one automaton:
+/** The groups of one value class of a collection, with the literals of all their prefiltered set rules in one automaton:
  * it runs once per distinct transformed string of a value (chains that leave a value alike share the pass). */
 interface GroupList {
   groups: Group[];
@@ -128,15 +132,15 @@ interface GroupList {
 }
 
 interface CollectionPlan {
-  /** By value tier (compile.ts valueTier): rules a fast-path value may match, a prose value, any value. */
-  tiers: [GroupList, GroupList, GroupList];
-  /** Per tier, per group, per single: 1 when the rule applies to every value of the collection (its targets name
+  /** Per value class (compile.ts VALUE_CLASSES, then any value): the rules a value of the class may match. */
+  classes: GroupList[];
+  /** Per class, per group, per single: 1 when the rule applies to every value of the collection (its targets name
    * the whole collection, and neither its own `!` targets nor a configured exclusion names the collection), so
    * the per-value applies() check is skipped; 0: check. Per engine (exclusions differ; groups are shared). */
-  singleApplies: [Uint8Array[], Uint8Array[], Uint8Array[]];
-  /** Per tier, per group, per single: its phrase set in the engine's PhraseScan (an `@pm` list, or a multiMatch
+  singleApplies: Uint8Array[][];
+  /** Per class, per group, per single: its phrase set in the engine's PhraseScan (an `@pm` list, or a multiMatch
    * regex's literals), -1 when it has none. Per engine (the scan is built over its active rules). */
-  singleSets: [Int32Array[], Int32Array[], Int32Array[]];
+  singleSets: Int32Array[][];
   /** Whether every rule of the collection applies to every value of it (as singleApplies, for set rules too):
    * then the rules a value matches depend on its bytes only, not on its name. */
   nameIndependent: boolean;
@@ -317,12 +321,15 @@ const memoBits: number[] = [];
 const memoOwner: number[] = [];
 let generations = 0;
 
-/** Value tiers (compile.ts valueTier) as bits above the chars' ones, read in the same scan. */
-const NOT_FAST_PATH = 1 << CHAR_FIRST_FREE_BIT;
-const NOT_PROSE = 1 << (CHAR_FIRST_FREE_BIT + 1);
-const TIER_BITS = Int32Array.from({ length: 256 }, (_, c) =>
-  isFastPathChar(c) ? 0 : isProseChar(c) ? NOT_FAST_PATH : NOT_FAST_PATH | NOT_PROSE,
+/** Value classes (compile.ts VALUE_CLASSES) as bits above the chars' ones, read in the same scan: bit c set when a
+ * char of the value is outside class c. */
+const CLASS_COUNT = VALUE_CLASSES.length;
+const ALL_CLASSES = ((1 << CLASS_COUNT) - 1) << CHAR_FIRST_FREE_BIT;
+const CLASS_BITS = Int32Array.from({ length: 256 }, (_, c) =>
+  VALUE_CLASSES.reduce((bits, vc, i) => (vc.bytes[c] === 1 ? bits : bits | (1 << (CHAR_FIRST_FREE_BIT + i))), 0),
 );
+/** The plan index of a value outside every class: every rule. */
+const ANY_CLASS = CLASS_COUNT;
 
 /** Applies transformation chains to one value, each prefix computed once, transformations that cannot change a
  * string skipped. */
@@ -330,8 +337,8 @@ class TransformCache {
   private generation = 0;
   private value = '';
   private bits = 0;
-  /** The value's tier (compile.ts valueTier): 0 fast path, 1 prose, 2 any. */
-  tier: 0 | 1 | 2 = 0;
+  /** The first value class (compile.ts VALUE_CLASSES) holding every char of the value; ANY_CLASS: none. */
+  valueClass = 0;
   constructor(private work?: WorkCounter) {}
 
   /** Starts over on another value (one cache object serves every value of an evaluation). */
@@ -340,9 +347,10 @@ class TransformCache {
     this.value = value;
     this.work = work;
     if (work !== undefined) work.transformBytes += value.length;
-    const bits = charBits(value, TIER_BITS, NOT_FAST_PATH | NOT_PROSE);
+    const bits = charBits(value, CLASS_BITS, ALL_CLASSES);
     this.bits = bits;
-    this.tier = (bits & NOT_PROSE) !== 0 ? 2 : (bits & NOT_FAST_PATH) !== 0 ? 1 : 0;
+    const inClasses = ~bits & ALL_CLASSES;
+    this.valueClass = inClasses === 0 ? ANY_CLASS : 31 - Math.clz32(inClasses & -inClasses) - CHAR_FIRST_FREE_BIT;
     return this;
   }
 
@@ -503,11 +511,15 @@ function* planSteps(ruleSet: CompiledRuleSet, options: EngineOptions): Steps<Pla
   for (const collection of COLLECTIONS) {
     const rules = active.filter((r) => r.targets.some((t) => t.collection === collection));
     if (rules.length === 0) continue;
-    const tiers: CollectionPlan['tiers'] = [
-      yield* groupsFor(rules.filter((r) => !r.fastPathImmune)),
-      yield* groupsFor(rules.filter((r) => !r.proseImmune)),
-      yield* groupsFor(rules),
-    ];
+    const any = yield* groupsFor(rules);
+    const classes: GroupList[] = [];
+    for (let c = 0; c < CLASS_COUNT; c++)
+      classes.push(
+        options.valueClasses === false
+          ? any
+          : yield* groupsFor(rules.filter((r) => (r.immuneClasses & (1 << c)) === 0)),
+      );
+    classes.push(any);
     const appliesToAll = (rule: CompiledRule): number => {
       const mine = rule.targets.filter((t) => t.collection === collection);
       const whole = mine.some((t) => t.key === undefined);
@@ -518,14 +530,12 @@ function* planSteps(ruleSet: CompiledRuleSet, options: EngineOptions): Steps<Pla
         );
       return whole && !excluded ? 1 : 0;
     };
-    const singleApplies = tiers.map((list) =>
-      list.groups.map((g) => Uint8Array.from(g.singles, appliesToAll)),
-    ) as CollectionPlan['singleApplies'];
+    const singleApplies = classes.map((list) => list.groups.map((g) => Uint8Array.from(g.singles, appliesToAll)));
     const nameIndependent = rules.every((rule) => appliesToAll(rule) === 1);
-    const singleSets = tiers.map((list) =>
+    const singleSets = classes.map((list) =>
       list.groups.map((g) => Int32Array.from(g.singles, (rule) => scan?.setOf.get(rule) ?? -1)),
-    ) as CollectionPlan['singleSets'];
-    plans.set(collection, { tiers, singleApplies, singleSets, nameIndependent });
+    );
+    plans.set(collection, { classes, singleApplies, singleSets, nameIndependent });
   }
   return { active, inactive, plans, scan };
 }
@@ -605,7 +615,7 @@ export class CrsEngine {
     this.scan = plan.scan;
     let maxGroups = 0;
     for (const p of plan.plans.values())
-      for (const list of p.tiers) maxGroups = Math.max(maxGroups, list.groups.length);
+      for (const list of p.classes) maxGroups = Math.max(maxGroups, list.groups.length);
     this.groupStringIndex = new Int32Array(maxGroups);
     this.filtering = new Uint8Array(maxGroups);
     const entries = options.verdictCache ?? DEFAULT_VERDICT_CACHE;
@@ -888,12 +898,12 @@ export class CrsEngine {
       skippedFull = false;
       const cache = this.cache.reset(v.value, work);
       this.scannedCount = 0;
-      const list = plan.tiers[cache.tier];
-      const singleApplies = plan.singleApplies[cache.tier];
-      const singleSets = plan.singleSets[cache.tier];
+      const list = plan.classes[cache.valueClass]!;
+      const singleApplies = plan.singleApplies[cache.valueClass]!;
+      const singleSets = plan.singleSets[cache.valueClass]!;
       const groups = list.groups;
       const literals = list.literals;
-      // Each group's transformed string; with the prefilter, the distinct ones get one pass of the tier's literal
+      // Each group's transformed string; with the prefilter, the distinct ones get one pass of the class's literal
       // automaton, which admits the rules of every group whose string it is.
       const strings = this.groupStrings;
       const stringIndex = this.groupStringIndex;
