@@ -3,17 +3,18 @@
 // a transformation chain run as one RE2 set (one linear pass per value and chain), behind a literal prefilter run
 // once per distinct transformed string. Each value's transformations are computed once per chain prefix, a
 // transformation whose trigger chars are absent is skipped, and chains that reach the same string by different
-// prefixes share the next step's result. Values made only of the fast-path alphabet skip the rules proven unable
-// to match them (compile.ts canMatchOver). Every `@pm` list runs in one automaton pass per distinct transformed
-// string (PhraseScan), a value repeated within a request is scored once (repeatedValueMemo), and a short value seen
-// in an earlier request is scored from a bounded per-engine cache of its matches (verdictCache).
+// prefixes share the next step's result. A value made only of one value class's chars (compile.ts VALUE_CLASSES:
+// numeric, word, fast path, path, prose) skips the rules proven unable to match that class. Every `@pm` list runs in
+// one automaton pass per distinct transformed string (PhraseScan; a lowercased string shares its source's pass), a
+// value repeated within a request is scored once (repeatedValueMemo), and a short value seen in an earlier request
+// is scored from a bounded per-engine cache of its matches (verdictCache).
 import { RE2Set } from 're2js';
 import type { CompiledRule, CompiledRuleSet, Operator, Target } from './compile';
 import { VALUE_CLASSES } from './compile';
 import { PhraseMatcher } from './aho-corasick';
 import { literalsCost } from './literal-prefilter';
 import { COLLECTIONS, type Collection, type RequestValue, variableName } from './model';
-import { CHAR_FIRST_FREE_BIT, charBits, TRANSFORMS, TRIGGERS, type Transform } from './transforms';
+import { CHAR_FIRST_FREE_BIT, charBits, lowercase, TRANSFORMS, TRIGGERS, type Transform } from './transforms';
 import { runToEnd, type Steps } from '../../lib/time-slices';
 import { VerdictCache } from './verdict-cache';
 
@@ -345,6 +346,7 @@ class TransformCache {
   reset(value: string, work: WorkCounter | undefined): this {
     this.generation = ++generations;
     this.value = value;
+    this.foldCount = 0;
     this.work = work;
     if (work !== undefined) work.transformBytes += value.length;
     const bits = charBits(value, CLASS_BITS, ALL_CLASSES);
@@ -385,6 +387,18 @@ class TransformCache {
   /** charBits of the last string start or advance returned. */
   private stepBits = 0;
 
+  /** The value's strings that `lowercase` made from another of its strings (foldedFrom[k] made foldedTo[k]). The
+   * phrase and literal automata read ASCII letters case-insensitively, so such a string gives its source's verdict. */
+  private readonly foldedTo: string[] = [];
+  private readonly foldedFrom: string[] = [];
+  private foldCount = 0;
+
+  /** The string the case-insensitive automata may scan in place of `s`: the source of a lowercased string, else s. */
+  caseFoldSource(s: string): string {
+    for (let k = 0; k < this.foldCount; k++) if (this.foldedTo[k] === s) return this.foldedFrom[k]!;
+    return s;
+  }
+
   /** The value after transformation `j` of a chain, from `input`: the value after the transformations before it
    * (the last string start or advance returned). */
   advance(steps: ChainSteps, j: number, input: string): string {
@@ -404,10 +418,15 @@ class TransformCache {
         bits = memoBits[t]!;
       } else {
         if (this.work !== undefined) this.work.transformBytes += input.length;
-        result = steps.fns[j]!(input);
+        const fn = steps.fns[j]!;
+        result = fn(input);
         if (result !== input) {
           if (this.work !== undefined) this.work.transformBytes += result.length;
           bits = charBits(result);
+          if (fn === lowercase) {
+            this.foldedTo[this.foldCount] = result;
+            this.foldedFrom[this.foldCount++] = input;
+          }
         }
         memoInput[t] = input;
         memoOutput[t] = result;
@@ -664,7 +683,8 @@ export class CrsEngine {
 
   /** Whether a phrase of `set` occurs in `s` (a string of the value being evaluated): 1 yes, 0 no, -1 unknown (a
    * char above 0xFF: the set's own matcher decides). Each distinct string is scanned once per value. */
-  private phraseHit(s: string, set: number): number {
+  private phraseHit(string: string, set: number): number {
+    const s = this.cache.caseFoldSource(string);
     const scan = this.scan!;
     const n = scan.setCount;
     let row = 0;
@@ -914,9 +934,10 @@ export class CrsEngine {
         const transformed = cache.get(group.transforms, group.steps);
         strings[g] = transformed;
         if (literals === undefined || group.admitted.length === 0) continue;
+        const scanned = cache.caseFoldSource(transformed);
         let d = 0;
-        while (d < distinctCount && this.distinct[d] !== transformed) d++;
-        if (d === distinctCount) this.distinct[distinctCount++] = transformed;
+        while (d < distinctCount && this.distinct[d] !== scanned) d++;
+        if (d === distinctCount) this.distinct[distinctCount++] = scanned;
         stringIndex[g] = d;
       }
       if (literals !== undefined) {
