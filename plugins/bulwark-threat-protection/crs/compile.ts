@@ -10,7 +10,7 @@ import { PhraseMatcher, parseDataFile, splitPhrases } from './aho-corasick';
 import { COLLECTION_ALIASES, COLLECTIONS, type Collection } from './model';
 import { requiredLiterals, type RegexpNode } from './literal-prefilter';
 import { parseSecRules, type ParsedSecRule, type SecAction, type SecRuleLink } from './secrules';
-import { SAFE_ALPHABET_PRESERVING, TRANSFORMS, type Transform } from './transforms';
+import { TRANSFORMS, type Transform } from './transforms';
 
 /** CRS's anomaly scores per severity (crs-setup.conf: tx.critical_anomaly_score=5 …). */
 export const SEVERITY_SCORES: Readonly<Record<string, number>> = { CRITICAL: 5, ERROR: 4, WARNING: 3, NOTICE: 2 };
@@ -72,9 +72,11 @@ export interface CompiledRule {
   /** Whether later links read this link's captures (TX:0-9). */
   capture: boolean;
   chain: ChainLink[];
-  /** True when no value made only of the fast-path alphabet can match this rule (see fastPathAlphabetFor). */
+  /** Bit c set: no value of VALUE_CLASSES[c] can match this rule (alphabetAfter, canMatchOver). */
+  immuneClasses: number;
+  /** True when no value made only of the fast-path alphabet can match this rule (immuneClasses, the fast-path class). */
   fastPathImmune: boolean;
-  /** True when no value of the prose alphabet (PROSE_TIER) can match this rule. */
+  /** True when no value of the prose alphabet can match this rule (immuneClasses, the prose class). */
   proseImmune: boolean;
 }
 
@@ -139,28 +141,116 @@ export function valueTier(s: string): 0 | 1 | 2 {
   return tier;
 }
 
-/**
- * The characters a prose value can hold after a rule's transformations: the prose alphabet itself (URL decoding
- * turns `+` into a space, cmdLine drops `'` and turns `,` into a space, …). utf8toUnicode turns non-ASCII bytes into
- * `%uHHHH`, and base64Decode and the like leave any alphabet: such rules always run on prose values.
- */
-function proseAlphabetFor(transforms: readonly string[]): number[] | undefined {
-  if (!transforms.every((t) => SAFE_ALPHABET_PRESERVING.has(t) && t !== 'utf8tounicode')) return undefined;
-  const chars: number[] = [];
-  for (let c = 0; c < 256; c++) if (isProseChar(c)) chars.push(c);
-  return chars;
+/** A value class: the bytes its values are made of. The engine puts a value in the first class of VALUE_CLASSES
+ * that holds each of its chars (none: the value may match any rule) and skips the rules proven unable to match any
+ * value of that class (CompiledRule.immuneClasses). */
+export interface ValueClass {
+  name: string;
+  /** Per byte: 1 when values of the class may hold it. */
+  bytes: Uint8Array;
 }
 
+function valueClass(name: string, member: (c: number) => boolean): ValueClass {
+  return { name, bytes: Uint8Array.from({ length: 256 }, (_, c) => (member(c) ? 1 : 0)) };
+}
+
+const isWordChar = (c: number): boolean =>
+  (c >= 0x61 && c <= 0x7a) ||
+  (c >= 0x41 && c <= 0x5a) ||
+  (c >= 0x30 && c <= 0x39) ||
+  c === 0x5f ||
+  c === 0x2e ||
+  c === 0x2d;
+
+/** Digits and the punctuation of numbers, dates, times and phone numbers. */
+const NUMERIC_PUNCTUATION = [...' +().,:/-'].map((ch) => ch.charCodeAt(0));
+
+/** Fewest rules first: numbers, dates, phone numbers (digits and ` +().,:/-`); identifiers, UUIDs, hex (`[A-Za-z0-9_.-]`); the fast-path alphabet (emails, `+`, `:`);
+ * paths (fast path and `/`); prose (isProseChar). At most 16 classes (engine.ts keeps them as bits of an int). */
+export const VALUE_CLASSES: readonly ValueClass[] = [
+  valueClass('numeric', (c) => (c >= 0x30 && c <= 0x39) || NUMERIC_PUNCTUATION.includes(c)),
+  valueClass('word', isWordChar),
+  valueClass('fast path', isFastPathChar),
+  valueClass('path', (c) => isFastPathChar(c) || c === 0x2f),
+  valueClass('prose', isProseChar),
+];
+const FAST_PATH_CLASS = 2;
+const PROSE_CLASS = 4;
+
+const isSpaceByte = (c: number): boolean => c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0xa0;
+
 /**
- * The characters a fast-path value can hold after a rule's transformations: the fast-path alphabet itself, plus a
- * space when a URL decoding turns `+` into one. undefined when a transformation can leave the alphabet (base64Decode,
- * hexEncode, sha1, length): such a rule always runs.
+ * The bytes a string over `alphabet` (a byte mask) can hold after `transforms`, each step a superset of its input's
+ * alphabet (so it covers every prefix of the chain too: multiMatch), or undefined when a step can produce any byte:
+ * a decoding whose escape char the alphabet holds, base64Decode, hexEncode, sha1, length, or a transformation this
+ * function does not know. A transformation whose trigger chars (transforms.ts TRIGGERS) are absent returns its input.
  */
-function fastPathAlphabetFor(transforms: readonly string[]): number[] | undefined {
-  if (!transforms.every((t) => SAFE_ALPHABET_PRESERVING.has(t))) return undefined;
+export function alphabetAfter(transforms: readonly string[], alphabet: Uint8Array): Uint8Array | undefined {
+  const bytes = Uint8Array.from(alphabet);
+  const has = (...cs: number[]): boolean => cs.some((c) => bytes[c] === 1);
+  const hasAny = (pred: (c: number) => boolean): boolean => bytes.some((b, c) => b === 1 && pred(c));
+  const addLowerCase = (): void => {
+    for (let c = 0x41; c <= 0x5a; c++) if (bytes[c] === 1) bytes[c + 0x20] = 1;
+  };
+  for (const t of transforms) {
+    switch (t) {
+      case 'lowercase':
+        addLowerCase();
+        break;
+      case 'urldecode':
+      case 'urldecodeuni':
+        if (has(0x25)) return undefined;
+        if (has(0x2b)) bytes[0x20] = 1;
+        break;
+      case 'htmlentitydecode':
+        if (has(0x26)) return undefined;
+        break;
+      case 'jsdecode':
+      case 'cssdecode':
+      case 'escapeseqdecode':
+        if (has(0x5c)) return undefined;
+        break;
+      case 'utf8tounicode':
+        if (hasAny((c) => c >= 0x80)) return undefined;
+        break;
+      case 'cmdline':
+        addLowerCase();
+        if (has(0x20, 0x2c, 0x3b, 0x09, 0x0a, 0x0d)) bytes[0x20] = 1;
+        break;
+      case 'compresswhitespace':
+        if (hasAny(isSpaceByte)) bytes[0x20] = 1;
+        break;
+      case 'replacenulls':
+        if (has(0)) bytes[0x20] = 1;
+        break;
+      case 'replacecomments':
+        if (has(0x2f)) bytes[0x20] = 1;
+        break;
+      case 'normalizepathwin':
+      case 'normalisepathwin':
+        if (has(0x5c)) bytes[0x2f] = 1;
+        break;
+      case 'removenulls':
+      case 'removewhitespace':
+      case 'removecommentschar':
+      case 'normalizepath':
+      case 'normalisepath':
+      case 'trim':
+        break; // they only remove chars
+      default:
+        return undefined;
+    }
+  }
+  return bytes;
+}
+
+/** The bytes of a mask, as canMatchOver reads them. */
+function alphabetList(bytes: Uint8Array | undefined): number[] | undefined {
+  if (bytes === undefined) return undefined;
   const chars: number[] = [];
-  for (let c = 0; c < 128; c++) if (isFastPathChar(c)) chars.push(c);
-  if (transforms.some((t) => t === 'urldecode' || t === 'urldecodeuni')) chars.push(0x20);
+  bytes.forEach((b, c) => {
+    if (b === 1) chars.push(c);
+  });
   return chars;
 }
 
@@ -479,12 +569,17 @@ function compileRule(
       negated,
       capture: actions.some((a) => a.name === 'capture'),
       chain,
+      immuneClasses: 0,
       fastPathImmune: false,
       proseImmune: false,
     };
     const prog = operator.kind === 'rx' && !negated ? program : undefined;
-    rule.fastPathImmune = isImmune(rule, fastPathAlphabetFor(rule.transforms), prog);
-    rule.proseImmune = rule.fastPathImmune && isImmune(rule, proseAlphabetFor(rule.transforms), prog);
+    VALUE_CLASSES.forEach((valueClass, c) => {
+      if (isImmune(rule, alphabetList(alphabetAfter(rule.transforms, valueClass.bytes)), prog))
+        rule.immuneClasses |= 1 << c;
+    });
+    rule.fastPathImmune = (rule.immuneClasses & (1 << FAST_PATH_CLASS)) !== 0;
+    rule.proseImmune = (rule.immuneClasses & (1 << PROSE_CLASS)) !== 0;
     return rule;
   } catch (err) {
     if (err instanceof Unsupported) return { id, file, reason: err.message };
@@ -492,13 +587,14 @@ function compileRule(
   }
 }
 
-/** Whether the first link provably matches no value over `alphabet` (chain links only narrow it further). */
+/** Whether the first link provably matches no value over `alphabet` (chain links only narrow it further). A
+ * multiMatch rule runs on each prefix of its chain: alphabetAfter's alphabet covers them all. */
 function isImmune(
   rule: CompiledRule,
   alphabet: number[] | undefined,
   prog: ReturnType<typeof programOf> | undefined,
 ): boolean {
-  if (rule.negated || rule.multiMatch) return false;
+  if (rule.negated) return false;
   if (alphabet === undefined) return false;
   const op = rule.operator;
   if (op.kind === 'rx') return prog !== undefined && !reachesMatch(prog, alphabet);

@@ -3,17 +3,18 @@
 // a transformation chain run as one RE2 set (one linear pass per value and chain), behind a literal prefilter run
 // once per distinct transformed string. Each value's transformations are computed once per chain prefix, a
 // transformation whose trigger chars are absent is skipped, and chains that reach the same string by different
-// prefixes share the next step's result. Values made only of the fast-path alphabet skip the rules proven unable
-// to match them (compile.ts canMatchOver). Every `@pm` list runs in one automaton pass per distinct transformed
-// string (PhraseScan), a value repeated within a request is scored once (repeatedValueMemo), and a short value seen
-// in an earlier request is scored from a bounded per-engine cache of its matches (verdictCache).
+// prefixes share the next step's result. A value made only of one value class's chars (compile.ts VALUE_CLASSES:
+// numeric, word, fast path, path, prose) skips the rules proven unable to match that class. Every `@pm` list runs in
+// one automaton pass per distinct transformed string (PhraseScan; a lowercased string shares its source's pass), a
+// value repeated within a request is scored once (repeatedValueMemo), and a short value seen in an earlier request
+// is scored from a bounded per-engine cache of its matches (verdictCache).
 import { RE2Set } from 're2js';
 import type { CompiledRule, CompiledRuleSet, Operator, Target } from './compile';
-import { isFastPathChar, isProseChar } from './compile';
+import { VALUE_CLASSES } from './compile';
 import { PhraseMatcher } from './aho-corasick';
 import { literalsCost } from './literal-prefilter';
 import { COLLECTIONS, type Collection, type RequestValue, variableName } from './model';
-import { CHAR_FIRST_FREE_BIT, charBits, TRANSFORMS, TRIGGERS, type Transform } from './transforms';
+import { CHAR_FIRST_FREE_BIT, charBits, lowercase, TRANSFORMS, TRIGGERS, type Transform } from './transforms';
 import { runToEnd, type Steps } from '../../lib/time-slices';
 import { VerdictCache } from './verdict-cache';
 
@@ -49,6 +50,10 @@ export interface EngineOptions {
    * at most MAX_CACHED_VALUE bytes, names of at most MAX_CACHED_NAME; keys of VERDICT_KEY_CHARS chars per entry on
    * average at most); default DEFAULT_VERDICT_CACHE, 0 disables. */
   verdictCache?: number;
+  /** Skip, for a value made of one of compile.ts VALUE_CLASSES, the rules proven unable to match that class; default
+   * true. False: every rule of the collection runs on every value (the reference the classes' equivalence test
+   * compares against). */
+  valueClasses?: boolean;
 }
 
 /** Default entries of the verdict cache: the distinct short values of ~1,500 requests of the generated mix. */
@@ -117,7 +122,7 @@ interface Group {
   singleLiterals: (PhraseMatcher | undefined)[];
 }
 
-/** The groups of one tier of a collection, with the literals of all their prefiltered set rules in one automaton:
+/** The groups of one value class of a collection, with the literals of all their prefiltered set rules in one automaton:
  * it runs once per distinct transformed string of a value (chains that leave a value alike share the pass). */
 interface GroupList {
   groups: Group[];
@@ -128,15 +133,15 @@ interface GroupList {
 }
 
 interface CollectionPlan {
-  /** By value tier (compile.ts valueTier): rules a fast-path value may match, a prose value, any value. */
-  tiers: [GroupList, GroupList, GroupList];
-  /** Per tier, per group, per single: 1 when the rule applies to every value of the collection (its targets name
+  /** Per value class (compile.ts VALUE_CLASSES, then any value): the rules a value of the class may match. */
+  classes: GroupList[];
+  /** Per class, per group, per single: 1 when the rule applies to every value of the collection (its targets name
    * the whole collection, and neither its own `!` targets nor a configured exclusion names the collection), so
    * the per-value applies() check is skipped; 0: check. Per engine (exclusions differ; groups are shared). */
-  singleApplies: [Uint8Array[], Uint8Array[], Uint8Array[]];
-  /** Per tier, per group, per single: its phrase set in the engine's PhraseScan (an `@pm` list, or a multiMatch
+  singleApplies: Uint8Array[][];
+  /** Per class, per group, per single: its phrase set in the engine's PhraseScan (an `@pm` list, or a multiMatch
    * regex's literals), -1 when it has none. Per engine (the scan is built over its active rules). */
-  singleSets: [Int32Array[], Int32Array[], Int32Array[]];
+  singleSets: Int32Array[][];
   /** Whether every rule of the collection applies to every value of it (as singleApplies, for set rules too):
    * then the rules a value matches depend on its bytes only, not on its name. */
   nameIndependent: boolean;
@@ -317,12 +322,15 @@ const memoBits: number[] = [];
 const memoOwner: number[] = [];
 let generations = 0;
 
-/** Value tiers (compile.ts valueTier) as bits above the chars' ones, read in the same scan. */
-const NOT_FAST_PATH = 1 << CHAR_FIRST_FREE_BIT;
-const NOT_PROSE = 1 << (CHAR_FIRST_FREE_BIT + 1);
-const TIER_BITS = Int32Array.from({ length: 256 }, (_, c) =>
-  isFastPathChar(c) ? 0 : isProseChar(c) ? NOT_FAST_PATH : NOT_FAST_PATH | NOT_PROSE,
+/** Value classes (compile.ts VALUE_CLASSES) as bits above the chars' ones, read in the same scan: bit c set when a
+ * char of the value is outside class c. */
+const CLASS_COUNT = VALUE_CLASSES.length;
+const ALL_CLASSES = ((1 << CLASS_COUNT) - 1) << CHAR_FIRST_FREE_BIT;
+const CLASS_BITS = Int32Array.from({ length: 256 }, (_, c) =>
+  VALUE_CLASSES.reduce((bits, vc, i) => (vc.bytes[c] === 1 ? bits : bits | (1 << (CHAR_FIRST_FREE_BIT + i))), 0),
 );
+/** The plan index of a value outside every class: every rule. */
+const ANY_CLASS = CLASS_COUNT;
 
 /** Applies transformation chains to one value, each prefix computed once, transformations that cannot change a
  * string skipped. */
@@ -330,19 +338,21 @@ class TransformCache {
   private generation = 0;
   private value = '';
   private bits = 0;
-  /** The value's tier (compile.ts valueTier): 0 fast path, 1 prose, 2 any. */
-  tier: 0 | 1 | 2 = 0;
+  /** The first value class (compile.ts VALUE_CLASSES) holding every char of the value; ANY_CLASS: none. */
+  valueClass = 0;
   constructor(private work?: WorkCounter) {}
 
   /** Starts over on another value (one cache object serves every value of an evaluation). */
   reset(value: string, work: WorkCounter | undefined): this {
     this.generation = ++generations;
     this.value = value;
+    this.foldCount = 0;
     this.work = work;
     if (work !== undefined) work.transformBytes += value.length;
-    const bits = charBits(value, TIER_BITS, NOT_FAST_PATH | NOT_PROSE);
+    const bits = charBits(value, CLASS_BITS, ALL_CLASSES);
     this.bits = bits;
-    this.tier = (bits & NOT_PROSE) !== 0 ? 2 : (bits & NOT_FAST_PATH) !== 0 ? 1 : 0;
+    const inClasses = ~bits & ALL_CLASSES;
+    this.valueClass = inClasses === 0 ? ANY_CLASS : 31 - Math.clz32(inClasses & -inClasses) - CHAR_FIRST_FREE_BIT;
     return this;
   }
 
@@ -377,6 +387,18 @@ class TransformCache {
   /** charBits of the last string start or advance returned. */
   private stepBits = 0;
 
+  /** The value's strings that `lowercase` made from another of its strings (foldedFrom[k] made foldedTo[k]). The
+   * phrase and literal automata read ASCII letters case-insensitively, so such a string gives its source's verdict. */
+  private readonly foldedTo: string[] = [];
+  private readonly foldedFrom: string[] = [];
+  private foldCount = 0;
+
+  /** The string the case-insensitive automata may scan in place of `s`: the source of a lowercased string, else s. */
+  caseFoldSource(s: string): string {
+    for (let k = 0; k < this.foldCount; k++) if (this.foldedTo[k] === s) return this.foldedFrom[k]!;
+    return s;
+  }
+
   /** The value after transformation `j` of a chain, from `input`: the value after the transformations before it
    * (the last string start or advance returned). */
   advance(steps: ChainSteps, j: number, input: string): string {
@@ -396,10 +418,15 @@ class TransformCache {
         bits = memoBits[t]!;
       } else {
         if (this.work !== undefined) this.work.transformBytes += input.length;
-        result = steps.fns[j]!(input);
+        const fn = steps.fns[j]!;
+        result = fn(input);
         if (result !== input) {
           if (this.work !== undefined) this.work.transformBytes += result.length;
           bits = charBits(result);
+          if (fn === lowercase) {
+            this.foldedTo[this.foldCount] = result;
+            this.foldedFrom[this.foldCount++] = input;
+          }
         }
         memoInput[t] = input;
         memoOutput[t] = result;
@@ -503,11 +530,15 @@ function* planSteps(ruleSet: CompiledRuleSet, options: EngineOptions): Steps<Pla
   for (const collection of COLLECTIONS) {
     const rules = active.filter((r) => r.targets.some((t) => t.collection === collection));
     if (rules.length === 0) continue;
-    const tiers: CollectionPlan['tiers'] = [
-      yield* groupsFor(rules.filter((r) => !r.fastPathImmune)),
-      yield* groupsFor(rules.filter((r) => !r.proseImmune)),
-      yield* groupsFor(rules),
-    ];
+    const any = yield* groupsFor(rules);
+    const classes: GroupList[] = [];
+    for (let c = 0; c < CLASS_COUNT; c++)
+      classes.push(
+        options.valueClasses === false
+          ? any
+          : yield* groupsFor(rules.filter((r) => (r.immuneClasses & (1 << c)) === 0)),
+      );
+    classes.push(any);
     const appliesToAll = (rule: CompiledRule): number => {
       const mine = rule.targets.filter((t) => t.collection === collection);
       const whole = mine.some((t) => t.key === undefined);
@@ -518,14 +549,12 @@ function* planSteps(ruleSet: CompiledRuleSet, options: EngineOptions): Steps<Pla
         );
       return whole && !excluded ? 1 : 0;
     };
-    const singleApplies = tiers.map((list) =>
-      list.groups.map((g) => Uint8Array.from(g.singles, appliesToAll)),
-    ) as CollectionPlan['singleApplies'];
+    const singleApplies = classes.map((list) => list.groups.map((g) => Uint8Array.from(g.singles, appliesToAll)));
     const nameIndependent = rules.every((rule) => appliesToAll(rule) === 1);
-    const singleSets = tiers.map((list) =>
+    const singleSets = classes.map((list) =>
       list.groups.map((g) => Int32Array.from(g.singles, (rule) => scan?.setOf.get(rule) ?? -1)),
-    ) as CollectionPlan['singleSets'];
-    plans.set(collection, { tiers, singleApplies, singleSets, nameIndependent });
+    );
+    plans.set(collection, { classes, singleApplies, singleSets, nameIndependent });
   }
   return { active, inactive, plans, scan };
 }
@@ -605,7 +634,7 @@ export class CrsEngine {
     this.scan = plan.scan;
     let maxGroups = 0;
     for (const p of plan.plans.values())
-      for (const list of p.tiers) maxGroups = Math.max(maxGroups, list.groups.length);
+      for (const list of p.classes) maxGroups = Math.max(maxGroups, list.groups.length);
     this.groupStringIndex = new Int32Array(maxGroups);
     this.filtering = new Uint8Array(maxGroups);
     const entries = options.verdictCache ?? DEFAULT_VERDICT_CACHE;
@@ -654,7 +683,8 @@ export class CrsEngine {
 
   /** Whether a phrase of `set` occurs in `s` (a string of the value being evaluated): 1 yes, 0 no, -1 unknown (a
    * char above 0xFF: the set's own matcher decides). Each distinct string is scanned once per value. */
-  private phraseHit(s: string, set: number): number {
+  private phraseHit(string: string, set: number): number {
+    const s = this.cache.caseFoldSource(string);
     const scan = this.scan!;
     const n = scan.setCount;
     let row = 0;
@@ -888,12 +918,12 @@ export class CrsEngine {
       skippedFull = false;
       const cache = this.cache.reset(v.value, work);
       this.scannedCount = 0;
-      const list = plan.tiers[cache.tier];
-      const singleApplies = plan.singleApplies[cache.tier];
-      const singleSets = plan.singleSets[cache.tier];
+      const list = plan.classes[cache.valueClass]!;
+      const singleApplies = plan.singleApplies[cache.valueClass]!;
+      const singleSets = plan.singleSets[cache.valueClass]!;
       const groups = list.groups;
       const literals = list.literals;
-      // Each group's transformed string; with the prefilter, the distinct ones get one pass of the tier's literal
+      // Each group's transformed string; with the prefilter, the distinct ones get one pass of the class's literal
       // automaton, which admits the rules of every group whose string it is.
       const strings = this.groupStrings;
       const stringIndex = this.groupStringIndex;
@@ -904,9 +934,10 @@ export class CrsEngine {
         const transformed = cache.get(group.transforms, group.steps);
         strings[g] = transformed;
         if (literals === undefined || group.admitted.length === 0) continue;
+        const scanned = cache.caseFoldSource(transformed);
         let d = 0;
-        while (d < distinctCount && this.distinct[d] !== transformed) d++;
-        if (d === distinctCount) this.distinct[distinctCount++] = transformed;
+        while (d < distinctCount && this.distinct[d] !== scanned) d++;
+        if (d === distinctCount) this.distinct[distinctCount++] = scanned;
         stringIndex[g] = d;
       }
       if (literals !== undefined) {

@@ -441,30 +441,6 @@ export const TRANSFORMS: ReadonlyMap<string, Transform> = new Map<string, Transf
   ['trim', trim],
 ]);
 
-/** Transformations that keep a value made only of [A-Za-z0-9_.@:-] inside that alphabet (see fast-path.ts). */
-export const SAFE_ALPHABET_PRESERVING: ReadonlySet<string> = new Set([
-  'lowercase',
-  'urldecode',
-  'urldecodeuni',
-  'htmlentitydecode',
-  'jsdecode',
-  'cssdecode',
-  'escapeseqdecode',
-  'removenulls',
-  'replacenulls',
-  'utf8tounicode',
-  'compresswhitespace',
-  'removewhitespace',
-  'replacecomments',
-  'removecommentschar',
-  'cmdline',
-  'normalizepath',
-  'normalisepath',
-  'normalizepathwin',
-  'normalisepathwin',
-  'trim',
-]);
-
 /**
  * Which characters a string holds, as bits (one scan): a transformation whose trigger characters (TRIGGERS) are all
  * absent returns its input unchanged, so the engine skips it without running it (each transformation would scan
