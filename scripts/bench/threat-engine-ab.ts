@@ -134,6 +134,21 @@ function main(): void {
   compare('10 KB, cold (fresh engine, 50 new bodies)', before, coldBodies, bodies(42), 1);
   compare('10 KB, after the mix (the mix engine)', before, cold, bodies(43), 1);
   compare(`10 KB, seen (the same again, min of ${K})`, before, cold, bodies(43), K);
+  // Alternating two engines evicts each one's tables from the CPU caches between its requests; this build alone,
+  // back to back, is the warm case of sustained traffic (the plugin-server bench, one request at a time with idle
+  // gaps, is the cold case: README, "CPU per request: where it stands").
+  const alone = engine();
+  for (const [label, requests] of [
+    [`mix, this build alone (fresh engine, ${N} new requests)`, mix(44)],
+    ['mix, this build alone, steady (other new requests)', mix(45)],
+    ['10 KB, this build alone (fresh engine, 50 new bodies)', bodies(44)],
+  ] as const) {
+    const engineFor = label.startsWith('10 KB') ? engine() : alone;
+    const times = requests.map((values) => timed(engineFor, values, 1)[1]);
+    console.log(
+      `${label.padEnd(44)} p50 ${percentile(times, 0.5).toFixed(0)}, p99 ${percentile(times, 0.99).toFixed(0)}`,
+    );
+  }
 }
 
 main();
