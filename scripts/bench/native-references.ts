@@ -5,10 +5,8 @@
 // `rounds` rounds over the same requests; the bench takes p50/p99 per round and the median over rounds, as for its
 // own rows. Without gcc or the library these return the reason, and the bench leaves the rows out.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compileHarness, harnessLine, REPO_ROOT, ruleFiles } from '../modsec/verdicts';
+import { compileHarness, compileWithModSecurity, harnessLine, REPO_ROOT, ruleFiles } from '../modsec/verdicts';
 import type { RequestSnapshot } from '../../plugins/bulwark-threat-protection/request-model';
 
 export interface NativeTimings {
@@ -19,14 +17,6 @@ export interface NativeTimings {
 export interface LibinjectionVerdicts extends NativeTimings {
   /** Per request, per value: whether the C library calls it SQLi, XSS. */
   verdicts: { sqli: boolean; xss: boolean }[][];
-}
-
-function compile(source: string, name: string): { bin: string } | { error: string } {
-  const bin = join(mkdtempSync(join(tmpdir(), 'bulwark-native-')), name);
-  const r = spawnSync('gcc', ['-O2', '-o', bin, source, '-lmodsecurity'], { encoding: 'utf8' });
-  if (r.error) return { error: `gcc: ${r.error.message}` };
-  if (r.status !== 0) return { error: r.stderr.trim() };
-  return { bin };
 }
 
 const nsToUs = (line: string): number[] =>
@@ -40,7 +30,7 @@ export function libinjectionC(
   requests: readonly (readonly string[])[],
   rounds: number,
 ): LibinjectionVerdicts | { error: string } {
-  const built = compile(join(REPO_ROOT, 'scripts/bench/libinjection-c.c'), 'libinjection-c');
+  const built = compileWithModSecurity(join(REPO_ROOT, 'scripts/bench/libinjection-c.c'), 'libinjection-c');
   if ('error' in built) return built;
   const input = requests.map((values) => `${values.map((v) => Buffer.from(v, 'latin1').toString('hex')).join(' ')}\n`);
   const r = spawnSync(built.bin, [String(rounds)], { input: input.join(''), encoding: 'utf8', maxBuffer: 1 << 30 });

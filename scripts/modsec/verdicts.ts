@@ -38,13 +38,19 @@ export const HARNESS_SOURCE = join(REPO_ROOT, 'scripts/modsec/modsec-verdicts.c'
 export const CRS4_RULES = join(REPO_ROOT, 'spec/fixtures/crs4/rules');
 export const DEBIAN_CRS_RULES = '/usr/share/modsecurity-crs/rules';
 
-/** Compiles the harness into a temp dir: the binary's path, or why it cannot be built (no gcc, no libmodsecurity). */
-export function compileHarness(): { bin: string } | { error: string } {
-  const bin = join(mkdtempSync(join(tmpdir(), 'bulwark-modsec-')), 'modsec-verdicts');
-  const r = spawnSync('gcc', ['-O2', '-o', bin, HARNESS_SOURCE, '-lmodsecurity'], { encoding: 'utf8' });
+/** Compiles a C source linked against libmodsecurity into a temp dir: the binary's path, or why it cannot be built
+ * (no gcc, no libmodsecurity). */
+export function compileWithModSecurity(source: string, name: string): { bin: string } | { error: string } {
+  const bin = join(mkdtempSync(join(tmpdir(), 'bulwark-modsec-')), name);
+  const r = spawnSync('gcc', ['-O2', '-o', bin, source, '-lmodsecurity'], { encoding: 'utf8' });
   if (r.error) return { error: `gcc: ${r.error.message}` };
   if (r.status !== 0) return { error: r.stderr.trim() };
   return { bin };
+}
+
+/** Compiles the harness (compileWithModSecurity). */
+export function compileHarness(): { bin: string } | { error: string } {
+  return compileWithModSecurity(HARNESS_SOURCE, 'modsec-verdicts');
 }
 
 /** The REQUEST rule files of `dir` the plugin loads (compile.ts's families), in load order. */
