@@ -46,7 +46,22 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }
 
-function timePerRequest(d: Detector, requests: RequestSnapshot[]): { p50: number; p99: number } {
+type Percentiles = { p50: number; p99: number };
+
+function percentiles(times: number[]): Percentiles {
+  const sorted = [...times].sort((a, b) => a - b);
+  return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) };
+}
+
+const median = (xs: number[]): number => xs.sort((x, y) => x - y)[xs.length >> 1]!;
+
+/** The median p50 and the median p99 of several rounds' percentiles. */
+const medianOf = (rounds: Percentiles[]): Percentiles => ({
+  p50: median(rounds.map((p) => p.p50)),
+  p99: median(rounds.map((p) => p.p99)),
+});
+
+function timePerRequest(d: Detector, requests: RequestSnapshot[]): Percentiles {
   const times: number[] = [];
   for (const r of requests) {
     const t = performance.now();
@@ -54,8 +69,7 @@ function timePerRequest(d: Detector, requests: RequestSnapshot[]): { p50: number
     if (m.ok) d.blocks(m.values);
     times.push((performance.now() - t) * 1000);
   }
-  times.sort((a, b) => a - b);
-  return { p50: percentile(times, 0.5), p99: percentile(times, 0.99) };
+  return percentiles(times);
 }
 
 function lines(file: string): string[] {
@@ -114,7 +128,7 @@ function main(): void {
     timePerRequest(d, big);
   }
   const rounds = Number(process.env.ROUNDS ?? 3);
-  const runs = detectors.map(() => [] as { a: { p50: number; p99: number }; b: { p50: number; p99: number } }[]);
+  const runs = detectors.map(() => [] as { a: Percentiles; b: Percentiles }[]);
   for (let round = 0; round < rounds; round++) {
     // Interleaved, the order reversed every other round: machine load drifts alike over every detector.
     const order = detectors.map((_, i) => i);
@@ -122,11 +136,10 @@ function main(): void {
     for (const i of order)
       runs[i]!.push({ a: timePerRequest(detectors[i]!, mix), b: timePerRequest(detectors[i]!, big) });
   }
-  const median = (xs: number[]): number => xs.sort((x, y) => x - y)[xs.length >> 1]!;
   const measured = detectors.map((d, i) => ({
     d,
-    a: { p50: median(runs[i]!.map((r) => r.a.p50)), p99: median(runs[i]!.map((r) => r.a.p99)) },
-    b: { p50: median(runs[i]!.map((r) => r.b.p50)), p99: median(runs[i]!.map((r) => r.b.p99)) },
+    a: medianOf(runs[i]!.map((r) => r.a)),
+    b: medianOf(runs[i]!.map((r) => r.b)),
   }));
   const ee = measured.find((m) => m.d.name === 'Kong-EE-style regexes')!.a.p50;
   const base = measured.find((m) => m.d.name === 'CRS 4 baseline');
@@ -239,18 +252,9 @@ class MapEdgesPhraseMatcher {
 }
 
 /** The CRS engine of another build (BASELINE_DIST: its dist/ directory), compiled from the same rules. */
-type Percentiles = { p50: number; p99: number };
-
-function percentiles(times: number[]): Percentiles {
-  const sorted = [...times].sort((a, b) => a - b);
-  return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) };
-}
-
 /** p50 and p99 of each round, then the median over rounds (as the table above does). */
 function medianOfRounds(rounds: number[][]): Percentiles {
-  const per = rounds.map(percentiles);
-  const median = (xs: number[]) => xs.sort((x, y) => x - y)[xs.length >> 1]!;
-  return { p50: median(per.map((p) => p.p50)), p99: median(per.map((p) => p.p99)) };
+  return medianOf(rounds.map(percentiles));
 }
 
 const cells = (p: Percentiles) => `p50 ${p.p50.toFixed(1)}, p99 ${p.p99.toFixed(1)}`;
