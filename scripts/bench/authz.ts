@@ -16,6 +16,7 @@ import { parseAuthzConfig, type AuthzRule } from '../../plugins/bulwark-authz/co
 import { decide, ruleHolds, type RequestFacts } from '../../plugins/bulwark-authz/decide';
 import { identityRecord } from '../../plugins/lib/identity';
 import { percentDecode } from '../../plugins/lib/percent-encoding';
+import { median } from './stats';
 
 const perRound = Number(process.argv[2] ?? 20000);
 const rounds = Number(process.argv[3] ?? 7);
@@ -77,7 +78,6 @@ function time(f: (r: RequestFacts) => string): number {
   if (allowed === 0) throw new Error('nothing allowed: the bench is broken');
   return Number(process.hrtime.bigint() - start) / perRound; // ns per decision
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function roundTrips(): Promise<{ allowed: number; refused: number }> {
   const upstream = await startEchoUpstream(0);

@@ -47,6 +47,7 @@ import type { EmulatedResponse } from '../../kong/emulator/kong';
 import { acceptsConnections, repoRoot } from '../../kong/emulator/plugin-server';
 import { startEchoUpstream } from '../../kong/echo-upstream/server';
 import { treeCpuMs } from './process-cpu';
+import { median } from './stats';
 
 const CLI = path.join(repoRoot, 'dist/js/kong/pluginserver/cli.js');
 const PLUGINS_ROOT = path.join(repoRoot, 'dist/plugins');
@@ -72,7 +73,6 @@ const { values: opts } = parseArgs({
 // ------------------------------------------------------------------------------------------------ process CPU
 
 const sumCpu = (pids: number[]): number => pids.reduce((s, p) => s + treeCpuMs(p), 0);
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 // ------------------------------------------------------------------------------------------------ the chain config
 

@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { KongEmulator } from '../../kong/emulator/kong';
 import { loadDeclarative } from '../../kong/emulator/declarative';
 import { startEchoUpstream } from '../../kong/echo-upstream/server';
+import { median } from './stats';
 
 const { values } = parseArgs({
   options: { requests: { type: 'string', default: '300' }, rounds: { type: 'string', default: '5' } },
@@ -68,7 +69,6 @@ plugins:
       emu.push(await cpuMicros(viaKong));
       plain.push(await cpuMicros(() => direct(upstream.port)));
     }
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     const e = median(emu);
     const p = median(plain);
     const ratio = (e / p).toFixed(2);

@@ -11,6 +11,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { parseJwtConfig } from '../../plugins/bulwark-jwt/config';
 import { verifyToken } from '../../plugins/bulwark-jwt/verifier';
 import { jose } from '../../plugins/lib/jose';
+import { median } from './stats';
 
 const iterations = Number(process.argv[2] ?? 300);
 const rounds = Number(process.argv[3] ?? 7);
@@ -30,8 +31,6 @@ async function timeIt(n: number, f: () => Promise<unknown>): Promise<number> {
   for (let i = 0; i < n; i++) await f();
   return Number(process.hrtime.bigint() - start) / 1000 / n; // µs per op
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
   const j = jose();

@@ -18,6 +18,7 @@ import { defaultScanLimits } from '../../plugins/bulwark-threat-protection/confi
 import { detectSqli as referenceSqli } from './libinjection-reference/sqli';
 import { detectXss as referenceXss } from './libinjection-reference/xss';
 import { realisticRequest, seeded } from './threat-traffic';
+import { median } from './stats';
 
 const ROOT = resolve(__dirname, '../../../..');
 const FIXTURES = join(ROOT, 'spec/fixtures');
@@ -182,8 +183,6 @@ function nsPerCall(fn: (s: string) => unknown, values: readonly string[], ms: nu
   if (sink < 0) console.log(sink);
   return (used * 1000) / calls;
 }
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** Old and new, interleaved round by round (load changes hit both), medians. */
 function compare(old: (s: string) => unknown, now: (s: string) => unknown, values: readonly string[]) {

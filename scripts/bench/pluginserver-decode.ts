@@ -11,6 +11,7 @@
 import path = require('path');
 import { parseArgs } from 'util';
 import { encode } from '@msgpack/msgpack';
+import { median } from './stats';
 
 const REPO = path.resolve(__dirname, '../../../..');
 
@@ -83,8 +84,6 @@ function round(Framer: FramerClass, frames: Uint8Array[], events: number): numbe
   const used = process.cpuUsage(before);
   return used.user + used.system;
 }
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 function main(): void {
   if (!opts.baseline) throw new Error('--baseline DIR is required (the build to compare with)');

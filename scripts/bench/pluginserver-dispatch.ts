@@ -17,6 +17,7 @@ import inspector = require('inspector');
 import path = require('path');
 import { parseArgs } from 'util';
 import { decode } from '@msgpack/msgpack';
+import { median } from './stats';
 
 const REPO = path.resolve(__dirname, '../../../..');
 const ECHO_PLUGIN = path.join(REPO, 'spec/fixtures/pluginserver-plugins/good/echo');
@@ -106,8 +107,6 @@ interface HeapNode {
   selfSize: number;
   children: HeapNode[];
 }
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main(): Promise<void> {
   if (!opts.baseline) throw new Error('--baseline DIR is required (the build to compare with)');

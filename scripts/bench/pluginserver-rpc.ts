@@ -17,6 +17,7 @@ import { parseArgs } from 'util';
 import { runEchoServer } from './echo-server';
 import { acceptsConnections } from '../../kong/emulator/plugin-server';
 import { RpcTestClient } from '../../kong/test-tools/rpc-test-client';
+import { median } from './stats';
 
 const REPO = path.resolve(__dirname, '../../../..');
 const CLI = path.join(REPO, 'dist/js/kong/pluginserver/cli.js');
@@ -108,8 +109,6 @@ async function timeSequences(target: Target, count: number): Promise<number> {
   target.cpuMs += processCpuMs(target.child.pid) - cpuBefore;
   return us;
 }
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main(): Promise<void> {
   const { values } = parseArgs({

@@ -17,6 +17,7 @@ import type { LimitCheck } from '../../plugins/bulwark-rate-limit/algorithms';
 import { runDecideScript } from '../../plugins/bulwark-rate-limit/limiter';
 import { parseScriptReply, scriptArgs } from '../../plugins/bulwark-rate-limit/script';
 import { startRedisServer } from './redis-server';
+import { percentile } from './stats';
 
 // ---------------------------------------------------------------------------------------------- accuracy
 
@@ -255,10 +256,6 @@ async function startNode(yaml: string): Promise<{ node: KongEmulator; close: () 
   };
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
 interface Throughput {
   name: string;
   perSecond: number;
@@ -286,8 +283,7 @@ async function measure(
     }),
   );
   const seconds = (performance.now() - t0) / 1000;
-  lat.sort((a, b) => a - b);
-  return { name, perSecond: total / seconds, p50us: percentile(lat, 50), p99us: percentile(lat, 99) };
+  return { name, perSecond: total / seconds, p50us: percentile(lat, 0.5), p99us: percentile(lat, 0.99) };
 }
 
 /** Counts the commands clients send (MONITOR; commands a script runs are tagged "lua" and left out), by name. */

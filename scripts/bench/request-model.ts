@@ -10,6 +10,7 @@ import { defaultScanLimits } from '../../plugins/bulwark-threat-protection/confi
 import { buildRequestModel, type RequestSnapshot } from '../../plugins/bulwark-threat-protection/request-model';
 import { referenceBuildRequestModel } from './request-model-reference/request-model';
 import { jsonBodyOfSize, realisticRequest, seeded } from './threat-traffic';
+import { percentile } from './stats';
 
 const N = Number(process.argv[2] ?? 2000);
 const K = Number(process.argv[3] ?? 5);
@@ -28,11 +29,6 @@ function minTime(build: Builder, r: RequestSnapshot): number {
     best = Math.min(best, Number(process.hrtime.bigint() - t) / 1000);
   }
   return best;
-}
-
-function percentile(xs: number[], p: number): number {
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }
 
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;

@@ -16,6 +16,7 @@ import { LIBINJECTION_DETECTORS } from '../../plugins/bulwark-threat-protection/
 import { defaultScanLimits } from '../../plugins/bulwark-threat-protection/config';
 import { buildRequestModel } from '../../plugins/bulwark-threat-protection/request-model';
 import { jsonBodyOfSize, realisticRequest, seeded } from './threat-traffic';
+import { percentile } from './stats';
 
 const ROOT = resolve(__dirname, '../../../..');
 const RULES = join(ROOT, 'spec/fixtures/crs4/rules');
@@ -50,11 +51,6 @@ function timed(e: Evaluator, values: RequestValue[], k: number): [unknown, numbe
     best = Math.min(best, Number(process.hrtime.bigint() - t) / 1000);
   }
   return [result, best];
-}
-
-function percentile(xs: number[], p: number): number {
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }
 
 /**

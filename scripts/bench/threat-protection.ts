@@ -25,6 +25,7 @@ import { buildRequestModel, type RequestSnapshot } from '../../plugins/bulwark-t
 import { defaultScanLimits } from '../../plugins/bulwark-threat-protection/config';
 import { jsonBodyOfSize, realisticRequest, seeded } from './threat-traffic';
 import { libinjectionC, modSecurityC, type NativeTimings } from './native-references';
+import { median, percentiles, type Percentiles } from './stats';
 
 const ROOT = resolve(__dirname, '../../../..');
 const CRS4 = process.argv[2] ?? join(ROOT, 'spec/fixtures/crs4/rules');
@@ -41,19 +42,6 @@ const KONG_EE = [
 ];
 
 type Detector = { name: string; blocks(values: RequestValue[]): boolean };
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
-}
-
-type Percentiles = { p50: number; p99: number };
-
-function percentiles(times: number[]): Percentiles {
-  const sorted = [...times].sort((a, b) => a - b);
-  return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) };
-}
-
-const median = (xs: number[]): number => xs.sort((x, y) => x - y)[xs.length >> 1]!;
 
 /** The median p50 and the median p99 of several rounds' percentiles. */
 const medianOf = (rounds: Percentiles[]): Percentiles => ({

@@ -14,6 +14,7 @@ import { startEchoUpstream } from '../../kong/echo-upstream/server';
 import { parseUpstreamTrustConfig, type UpstreamTrustConfig } from '../../plugins/bulwark-upstream-trust/config';
 import { signMessage, signToken, type RequestBinding } from '../../plugins/bulwark-upstream-trust/sign';
 import { createVerifier, type VerifiableRequest } from '../../plugins/bulwark-upstream-trust/verifier';
+import { median } from './stats';
 
 const ISSUER = 'https://gw.example.com';
 
@@ -21,11 +22,6 @@ async function timeUs(fn: () => Promise<unknown> | unknown, n: number): Promise<
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < n; i++) await fn();
   return Number(process.hrtime.bigint() - t0) / 1e3 / n;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
 }
 
 const jwk = (k: ReturnType<typeof generateKeyPairSync>['privateKey'], kid: string) =>
