@@ -7,7 +7,7 @@
 // (crs/engine.ts verdictCache) answers values seen in earlier requests, so each set is timed cold (a fresh engine,
 // one run per request), steady (one run per request never seen, after other traffic) and seen (min of K).
 // Usage: BASELINE_DIST=<a copy of dist/ from another commit, with a node_modules link next to it>
-//   node dist/js/scripts/bench/threat-engine-ab.js [requests=2000] [K=3]
+//   node dist/js/scripts/bench/threat-engine-ab.js [requests=2000] [K=3] [warm=20000]
 import { join, resolve } from 'node:path';
 import { compileCrsDirectory } from '../../plugins/bulwark-threat-protection/crs/compile';
 import { CrsEngine } from '../../plugins/bulwark-threat-protection/crs/engine';
@@ -22,23 +22,25 @@ const ROOT = resolve(__dirname, '../../../..');
 const RULES = join(ROOT, 'spec/fixtures/crs4/rules');
 const N = Number(process.argv[2] ?? 2000);
 const K = Number(process.argv[3] ?? 3);
+/** Requests that warm each build before the sustained row. */
+const WARM = Number(process.argv[4] ?? 20_000);
 const LIMITS = defaultScanLimits();
 
 interface Evaluator {
   evaluate(values: RequestValue[]): unknown;
 }
 
-function baselineEngine(dist: string): Evaluator {
+/** Engines of another build, on one compile of the rules (a build without a verdict cache ignores the option). */
+function baselineEngines(dist: string): (verdictCache?: number) => Evaluator {
   const base = resolve(dist, 'js/plugins/bulwark-threat-protection');
   /* eslint-disable @typescript-eslint/no-require-imports */
   const compile = require(join(base, 'crs/compile')) as { compileCrsDirectory: typeof compileCrsDirectory };
   const engine = require(join(base, 'crs/engine')) as { CrsEngine: typeof CrsEngine };
   const detectors = require(join(base, 'libinjection')) as { LIBINJECTION_DETECTORS: typeof LIBINJECTION_DETECTORS };
   /* eslint-enable @typescript-eslint/no-require-imports */
-  return new engine.CrsEngine(compile.compileCrsDirectory(RULES), {
-    paranoiaLevel: 1,
-    detectors: detectors.LIBINJECTION_DETECTORS,
-  });
+  const ruleSet = compile.compileCrsDirectory(RULES);
+  return (verdictCache) =>
+    new engine.CrsEngine(ruleSet, { paranoiaLevel: 1, detectors: detectors.LIBINJECTION_DETECTORS, verdictCache });
 }
 
 /** The evaluation and the least time (µs) of `k` runs. */
@@ -92,7 +94,7 @@ function compare(label: string, before: Evaluator, now: CrsEngine, requests: Req
 function main(): void {
   const dist = process.env.BASELINE_DIST;
   if (dist === undefined) throw new Error('set BASELINE_DIST to the dist/ of the build to compare with');
-  const before = baselineEngine(dist);
+  const baseline = baselineEngines(dist);
   const ruleSet = compileCrsDirectory(RULES);
   const engine = (verdictCache?: number): CrsEngine =>
     new CrsEngine(ruleSet, { paranoiaLevel: 1, detectors: LIBINJECTION_DETECTORS, verdictCache });
@@ -108,10 +110,11 @@ function main(): void {
     const rnd = seeded(seed);
     return Array.from({ length: 50 }, () => model(jsonBodyOfSize(rnd, 10_240)));
   };
-  // Both engines' code and RE2 DFAs warmed on other requests (a throwaway engine: its verdict cache is dropped).
+  // Both builds' code and RE2 DFAs warmed on other requests (throwaway engines: their verdict caches are dropped).
+  const warmBefore = baseline();
   const warmUp = engine();
   for (const values of [...mix(7).slice(0, 500), ...bodies(7).slice(0, 10)]) {
-    before.evaluate(values);
+    warmBefore.evaluate(values);
     warmUp.evaluate(values);
   }
   console.log('per-request evaluation (µs), engines alternating, same evaluations on every request');
@@ -119,17 +122,22 @@ function main(): void {
   // requests it never saw, "steady" a single pass over never-seen requests after N others of the same traffic, and
   // "seen" the minimum of K runs over requests already evaluated (what this bench measured before the cache);
   // "every lookup misses" a cache of 2 entries (the cache's cost when it never answers: keys built, looked up, stored).
+  // Each row pairs engines of both builds in the same state (fresh, or having seen the same requests); a build
+  // without a verdict cache is compared as it is.
+  const missingBefore = baseline(2);
   const missing = engine(2);
-  compare(`mix, every lookup misses (2 entries, min of ${K})`, before, missing, mix(41).slice(0, 500), K);
-  compare(`10 KB, every lookup misses (2 entries, min of ${K})`, before, missing, bodies(41), K);
+  compare(`mix, every lookup misses (2 entries, min of ${K})`, missingBefore, missing, mix(41).slice(0, 500), K);
+  compare(`10 KB, every lookup misses (2 entries, min of ${K})`, missingBefore, missing, bodies(41), K);
+  const coldBefore = baseline();
   const cold = engine();
-  compare(`mix, cold (fresh engine, ${N} new requests)`, before, cold, mix(42), 1);
-  compare('mix, steady (then other new requests)', before, cold, mix(43), 1);
-  compare(`mix, seen (the same again, min of ${K})`, before, cold, mix(43), K);
+  compare(`mix, cold (fresh engine, ${N} new requests)`, coldBefore, cold, mix(42), 1);
+  compare('mix, steady (then other new requests)', coldBefore, cold, mix(43), 1);
+  compare(`mix, seen (the same again, min of ${K})`, coldBefore, cold, mix(43), K);
+  const coldBodiesBefore = baseline();
   const coldBodies = engine();
-  compare('10 KB, cold (fresh engine, 50 new bodies)', before, coldBodies, bodies(42), 1);
-  compare('10 KB, after the mix (the mix engine)', before, cold, bodies(43), 1);
-  compare(`10 KB, seen (the same again, min of ${K})`, before, cold, bodies(43), K);
+  compare('10 KB, cold (fresh engine, 50 new bodies)', coldBodiesBefore, coldBodies, bodies(42), 1);
+  compare('10 KB, after the mix (the mix engine)', coldBefore, cold, bodies(43), 1);
+  compare(`10 KB, seen (the same again, min of ${K})`, coldBefore, cold, bodies(43), K);
   // Alternating two engines evicts each one's tables from the CPU caches between its requests; this build alone,
   // back to back, is the warm case of sustained traffic (the plugin-server bench, one request at a time with idle
   // gaps, is the cold case: README, "CPU per request: where it stands").
@@ -145,6 +153,31 @@ function main(): void {
       `${label.padEnd(44)} p50 ${percentile(times, 0.5).toFixed(0)}, p99 ${percentile(times, 0.99).toFixed(0)}`,
     );
   }
+  // Sustained traffic: after WARM other requests the RE2 DFAs have found most of the transitions this traffic takes
+  // (after 2,000 they still build states ~10 % of the time). The two builds take turns in blocks of 100 requests,
+  // each block back to back on one build (warm caches), so that load swings hit both alike.
+  const [warmA, warmB] = [baseline(), engine()];
+  for (let i = 0; i < WARM / N; i++) {
+    for (const values of mix(46 + i)) {
+      warmA.evaluate(values);
+      warmB.evaluate(values);
+    }
+  }
+  const measured = mix(47 + Math.ceil(WARM / N));
+  const [x, y]: number[][] = [[], []];
+  for (let from = 0; from < measured.length; from += 100) {
+    const block = measured.slice(from, from + 100);
+    const order = (from / 100) % 2 === 0 ? ([0, 1] as const) : ([1, 0] as const);
+    for (const which of order) {
+      const [e, times] = which === 0 ? [warmA, x] : [warmB, y];
+      for (const values of block) times.push(timed(e, values, 1)[1]);
+    }
+  }
+  const row = [0.5, 0.99].map((p) => {
+    const [a, b] = [percentile(x, p), percentile(y, p)];
+    return `p${p * 100} ${a.toFixed(0)} → ${b.toFixed(0)} (${(b / a).toFixed(2)}×)`;
+  });
+  console.log(`${`mix, after ${WARM} requests, blocks of 100`.padEnd(44)} ${row.join(', ')}`);
 }
 
 main();
