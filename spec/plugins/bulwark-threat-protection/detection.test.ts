@@ -25,6 +25,8 @@ export interface Figures {
   detection: Record<string, number>;
   apiFalsePositives: number;
   englishFalsePositives: number;
+  /** English false positives that go when the word "time" is replaced (CRS's `time` command prefix). */
+  englishTimePrefix: number;
 }
 
 export function measure(dir: string, detectors: Detectors | undefined): Figures {
@@ -46,10 +48,15 @@ export function measure(dir: string, detectors: Detectors | undefined): Figures 
     if (engine.evaluate(model.values).score >= 5) fp++;
   }
   const english = lines('benign/english-text.txt');
-  const efp = english.filter(
-    (s) => engine.evaluate([{ collection: 'ARGS_POST', name: 'text', value: kongStringByteString(s) }]).score >= 5,
-  ).length;
-  return { detection, apiFalsePositives: fp / N, englishFalsePositives: efp / english.length };
+  const flagged = (s: string) =>
+    engine.evaluate([{ collection: 'ARGS_POST', name: 'text', value: kongStringByteString(s) }]).score >= 5;
+  const efp = english.filter(flagged);
+  return {
+    detection,
+    apiFalsePositives: fp / N,
+    englishFalsePositives: efp.length / english.length,
+    englishTimePrefix: efp.filter((s) => !flagged(s.replace(/time/gi, 'tide'))).length,
+  };
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
@@ -73,8 +80,11 @@ describe('detection and false positives at PL1 (threshold 5)', () => {
     expect(f.detection.cmdi).toBeGreaterThanOrEqual(0.74);
     expect(f.detection.nosqli).toBeGreaterThanOrEqual(0.75);
     expect(f.apiFalsePositives).toBeLessThanOrEqual(0.005);
-    // 1.08 % measured (33 of 3044 lines; the detectors add 3, README): over the issue's 1 %, pinned here.
+    // 1.08 % measured (33 of 3044 lines; the detectors add 3, README): over the issue's 1 %, pinned here. 17 of
+    // them are CRS 4.28.0's `time` prefix in 932230/932235/932250 (`time` then any later command name: upstream
+    // coreruleset/coreruleset#4214): without "time" those sentences pass.
     expect(f.englishFalsePositives).toBeLessThanOrEqual(0.011);
+    expect(f.englishTimePrefix).toBe(17);
   }, 900_000);
 
   (existsSync('/usr/share/modsecurity-crs/rules') ? test : test.skip)(
