@@ -41,8 +41,9 @@ export async function readRequestLine(kong: Pick<Kong, 'nginx' | 'request'>): Pr
  * Whether the request certainly has no body, so that reading it (one RPC) would return "": HTTP/1.x without
  * Content-Length and Transfer-Encoding (RFC 9112 §6.3: the body length is zero; nginx reads none). HTTP/2 and 3 may
  * carry a body without Content-Length (RFC 9113 §8.1.1), and an unknown version is not HTTP/1 as far as we know.
- * A body an earlier plugin set (`kong.service.request.set_raw_body` → ngx.req.set_body_data) comes with the
- * Content-Length header lua-nginx-module sets, so it is read.
+ * A body an earlier plugin set (`kong.service.request.set_raw_body` → ngx.req.set_body_data) comes with a
+ * Content-Length header (lua-nginx-module ngx_http_lua_req_body.c: set_body_data ends in
+ * ngx_http_lua_set_content_length_header, "" included), so it is read.
  */
 export function certainlyNoBody(line: RequestLine, headers: HeaderMultimap): boolean {
   return (
