@@ -57,6 +57,7 @@ import { startEchoUpstream } from '../../kong/echo-upstream/server';
 import type { RequestSnapshot } from '../../plugins/bulwark-threat-protection/request-model';
 import { runEchoServer } from './echo-server';
 import { threadRuntimesNs } from './process-cpu';
+import { percentile } from './stats';
 import { jsonBodyOfSize, realisticRequest, seeded } from './threat-traffic';
 
 const { values: opts } = parseArgs({
@@ -296,10 +297,6 @@ async function startFloor(dir: string): Promise<Floor> {
   };
 }
 
-const pct = (xs: number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? NaN;
-};
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 const fmt = (x: number): string => (x >= 100 ? x.toFixed(0) : x.toFixed(1)).padStart(6);
 
@@ -315,7 +312,7 @@ function workloads(round: number): [string, RequestSnapshot[]][] {
 /** The sustained regime's rounds use other requests than the first regime's (the verdict cache has not seen them). */
 const SUSTAINED_ROUND = 100;
 
-const three = (xs: number[]) => `${fmt(pct(xs, 0.5))} ${fmt(pct(xs, 0.99))} ${fmt(mean(xs))}`;
+const three = (xs: number[]) => `${fmt(percentile(xs, 0.5))} ${fmt(percentile(xs, 0.99))} ${fmt(mean(xs))}`;
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
 
 /** One table: a row per target, then the ratios to the budget and to each other (p50 and mean). */
@@ -345,11 +342,11 @@ function printTable(
   const floor = by.get('floor')!;
   const baseline = by.get('baseline');
   const [b50, b99] = BUDGET[workload]!;
-  const p50 = (f: Samples) => pct(f.total, 0.5);
+  const p50 = (f: Samples) => percentile(f.total, 0.5);
   const m = (f: Samples) => mean(f.total);
   console.log(
     `  / budget (p50 ${b50} µs, ${spread} ${b99} µs), all threads: threat ${ratio(p50(threat), b50)}, ${spread} ` +
-      `${ratio(pct(threat.total, 0.99), b99)}; rpc twin ${ratio(p50(twin), b50)}; floor ${ratio(p50(floor), b50)}`,
+      `${ratio(percentile(threat.total, 0.99), b99)}; rpc twin ${ratio(p50(twin), b50)}; floor ${ratio(p50(floor), b50)}`,
   );
   console.log(
     `  to each other (p50 | mean), all threads: threat / rpc twin ${ratio(p50(threat), p50(twin))} | ` +
