@@ -682,6 +682,13 @@ const M: Record<string, PdkMethod> = {
       if (name === 'scheme') return c.request.scheme;
       if (name === 'request_uri')
         return c.request.rawQuery ? `${c.request.rawPath}?${c.request.rawQuery}` : c.request.rawPath;
+      // $request, the request line: the client's method (ngx.req.set_method does not change it) and target, and the
+      // protocol; for HTTP/2 nginx builds it from the pseudo-headers with " HTTP/2.0" (ngx_http_v2_construct_request_line).
+      if (name === 'request') {
+        const target = c.request.rawQuery ? `${c.request.rawPath}?${c.request.rawQuery}` : c.request.rawPath;
+        const v = c.request.httpVersion;
+        return `${c.request.method} ${target} HTTP/${Number.isInteger(v) ? `${v}.0` : String(v)}`;
+      }
       if (name === 'host') return requestHost(c);
       // nginx_kong.lua `set $upstream_uri ''` / `set $upstream_host ''`; handler.lua access.before (3.9.3 line 1324)
       // sets `upstream_uri = escape(match_t.upstream_uri)` (and upstream_host with preserve_host) before the access

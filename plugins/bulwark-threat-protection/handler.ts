@@ -15,6 +15,7 @@
 import { readRequestHeaders, refusedForTooManyQueryArguments } from '../lib/bounded-reads';
 import { headerValues } from '../lib/pdk';
 import { describeError, type PhaseContext } from '../lib/plugin';
+import { certainlyNoBody, readRequestLine } from '../lib/request-line';
 import type { ThreatProtectionConfig } from './config';
 import type { Evaluation } from './crs/engine';
 import type { ScanResult } from './engine-load';
@@ -76,7 +77,9 @@ export async function access(ctx: PhaseContext<ThreatProtectionConfig>): Promise
     return reject(503, undefined, undefined, { reason: REASON.rulesNotReady });
   }
   const method = await kong.request.getMethod();
-  const pathWithQuery = await kong.request.getPathWithQuery();
+  // Path with query and the HTTP version in one RPC: the version says when there is no body to read.
+  const line = await readRequestLine(kong);
+  const pathWithQuery = line.pathWithQuery;
   const headers = await readRequestHeaders(ctx);
   if (headers === undefined) return;
   const path = pathWithQuery.split('?')[0]!.slice(0, 512);
@@ -90,7 +93,7 @@ export async function access(ctx: PhaseContext<ThreatProtectionConfig>): Promise
     await log.info('request_refused', { reason: REASON.invalidContentLength, status: 400, path });
     return reject(400, 'Invalid Content-Length', undefined, { reason: REASON.invalidContentLength });
   }
-  if (length !== 0) {
+  if (length !== 0 && !certainlyNoBody(line, headers)) {
     if (typeof length === 'number' && length > conf.limits.maxBodySize && conf.onLimit === 'refuse') {
       return refuseBodyTooLarge(ctx, path);
     }

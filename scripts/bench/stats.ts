@@ -1,9 +1,10 @@
 // Order statistics the benches print: one definition, so every bench's p50/p99/median means the same thing.
 
-/** The value at fraction `p` (0..1) of `xs` in ascending order (nearest rank, rounding down); `xs` is not changed. */
+/** The value at fraction `p` (0..1) of `xs` in ascending order (nearest rank, rounding down), NaN for no values;
+ * `xs` is not changed. */
 export function percentile(xs: readonly number[], p: number): number {
   const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
 }
 
 /** The middle value (the upper one of an even count); `xs` is not changed. */

@@ -128,6 +128,40 @@ describe('bulwark-threat-protection integration (emulator + real plugin server)'
     expect(post.report.rpcCallsByPlugin['bulwark-threat-protection']).toBe(6); // + getRawBody
   }, 120_000);
 
+  const pdkCalls = (res: Awaited<ReturnType<typeof send>>) =>
+    res.report.pdkCalls.filter(([plugin]) => plugin === 'bulwark-threat-protection').map(([, method]) => method);
+
+  test('the pass path: method, request line, headers, the decision record; the body only where there can be one', async () => {
+    // HTTP/1.1 without Content-Length or Transfer-Encoding has no body (RFC 9112 §6.3): nothing to read.
+    const get = await send({ path: '/api/search?q=shoes' });
+    expect(get.status).toBe(200);
+    expect(pdkCalls(get)).toEqual([
+      'kong.request.get_method',
+      'kong.nginx.get_var',
+      'kong.request.get_headers',
+      'kong.log.set_serialize_value',
+    ]);
+    expect(get.report.rpcCallsByPlugin['bulwark-threat-protection']).toBe(5); // + HandleEvent
+    // HTTP/2 may carry a body without Content-Length: it is read and scanned.
+    const h2 = await send({
+      method: 'POST',
+      path: '/api/orders',
+      httpVersion: 2,
+      body: JSON.stringify({ id: SQLI }),
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(h2.status).toBe(403);
+    expect(pdkCalls(h2)).toContain('kong.request.get_raw_body');
+    // So is a chunked HTTP/1.1 body.
+    const chunked = await send({
+      method: 'POST',
+      path: '/api/orders',
+      body: JSON.stringify({ id: SQLI }),
+      headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+    });
+    expect(chunked.status).toBe(403);
+  });
+
   test('enforce: SQLi in a query argument → 403 in Kong style; the log names rules and ARGS:id, never the value', async () => {
     const n = gw.kong.log.length;
     const res = await send({ path: `/api/items?id=${encodeURIComponent(SQLI)}`, headers: { 'content-length': '0' } });
@@ -253,7 +287,7 @@ describe('bulwark-threat-protection integration (emulator + real plugin server)'
     const n = gw.kong.log.length;
     const long = await send({ path: `/small/x?q=${'a'.repeat(65)}` });
     expect(long.status).toBe(413);
-    expect(long.report.rpcCallsByPlugin['bulwark-threat-protection']).toBe(7); // as before the model moved to the engine thread (+ getRawBody)
+    expect(long.report.rpcCallsByPlugin['bulwark-threat-protection']).toBe(6); // HTTP/1.1, no Content-Length: no body read
     expect(logSince(n)).toContain(
       `"reason":"${REASON.scanLimitExceeded}","detail":"ARGS_GET:q is longer than 64 bytes","status":413,"path":"/small/x"`,
     );
