@@ -6,20 +6,33 @@
 // table never holds more than `maxEntries` entries and (but for one key) `maxKeyChars` chars of keys, and an insertion
 // is O(1) (dropping a generation is one reference; the collector frees it, O(1) amortised per insertion): a flood of
 // unique keys only churns it.
-// Each generation is a Map from the value's bytes to a short chain of (tag, name) entries: a lookup hashes the value
-// string the engine's per-request memo has already hashed (V8 keeps a string's hash in it), where a joined key string
-// cost a copy and a second hash per value. A stored key is a private copy of the value (a value sliced from a larger
-// string would otherwise keep all of it alive in the cache).
+// Each generation holds a Map per collection from the value's bytes (to its verdict, or to its names' verdicts where
+// the rules depend on names): a lookup hashes the value string that the engine's per-request memo has already hashed
+// (V8 keeps a string's hash in it), where a joined key string cost a copy and a second hash per value. A stored key
+// is a private copy of the value (a value sliced from a larger string would otherwise keep all of it alive).
 // Why not npm lru-cache (protected-lru.ts uses it): it allocates arrays of `max` slots up front, per table, and there
 // is one table per engine (per plugin instance); this one grows with use and costs a hit a single Map lookup.
 
-interface Entry<V> {
-  tag: number;
-  name: string | undefined;
+/** A name-dependent collection's entries for one value: its names, each with its verdict. */
+interface Named<V> {
+  name: string;
   verdict: V;
-  /** The generation's Map key for this value (a private copy), shared by the chain. */
-  key: string;
-  next: Entry<V> | undefined;
+  next: Named<V> | undefined;
+}
+
+/** One generation: per collection tag, a Map from the value's bytes to its verdict (collections whose rules do not
+ * depend on names) or to its names' verdicts; a Map per tag, so a hit is one lookup, with no entry object to read. */
+class Generation<V> {
+  readonly nameless: (Map<string, V> | undefined)[] = [];
+  readonly named: (Map<string, Named<V>> | undefined)[] = [];
+  entries = 0;
+  chars = 0;
+
+  get(tag: number, value: string, name: string | undefined): V | undefined {
+    if (name === undefined) return this.nameless[tag]?.get(value);
+    for (let e = this.named[tag]?.get(value); e !== undefined; e = e.next) if (e.name === name) return e.verdict;
+    return undefined;
+  }
 }
 
 /** Chars a key counts for: the value, a tag char, and with a name the name and two chars of the value's length (the
@@ -34,11 +47,8 @@ function privateCopy(s: string): string {
 }
 
 export class VerdictCache<V> {
-  private young = new Map<string, Entry<V>>();
-  private old = new Map<string, Entry<V>>();
-  private youngEntries = 0;
-  private oldEntries = 0;
-  private youngChars = 0;
+  private young = new Generation<V>();
+  private old = new Generation<V>();
   /** Most entries, and chars of keys, per generation. */
   private readonly half: number;
   private readonly halfChars: number;
@@ -55,44 +65,38 @@ export class VerdictCache<V> {
 
   /** Entries held (a key copied into the young generation counts twice until the old one is dropped). */
   get size(): number {
-    return this.youngEntries + this.oldEntries;
+    return this.young.entries + this.old.entries;
   }
 
   get(tag: number, value: string, name: string | undefined): V | undefined {
-    for (let e = this.young.get(value); e !== undefined; e = e.next)
-      if (e.tag === tag && e.name === name) return e.verdict;
-    for (let e = this.old.get(value); e !== undefined; e = e.next) {
-      if (e.tag === tag && e.name === name) {
-        this.insert(tag, e.key, e.name, e.verdict, true);
-        return e.verdict;
-      }
-    }
-    return undefined;
+    const young = this.young.get(tag, value, name);
+    if (young !== undefined) return young;
+    const old = this.old.get(tag, value, name);
+    if (old !== undefined) this.set(tag, value, name, old);
+    return old;
   }
 
   /** Stores a key the table does not hold (in its young generation). */
   set(tag: number, value: string, name: string | undefined, verdict: V): void {
-    this.insert(tag, value, name === undefined ? undefined : privateCopy(name), verdict, false);
-  }
-
-  /** `name` is a private copy, and so is `value` when `valueIsPrivate` (else it is copied unless the young
-   * generation holds it already). */
-  private insert(tag: number, value: string, name: string | undefined, verdict: V, valueIsPrivate: boolean): void {
     const chars = keyChars(value, name);
-    if (this.youngEntries >= this.half || this.youngChars + chars > this.halfChars) {
+    let young = this.young;
+    if (young.entries >= this.half || young.chars + chars > this.halfChars) {
       // With maxEntries 1 (half 0), or a key over half the chars, the young generation holds that entry alone and
       // no old one is kept.
-      const keep = this.half > 0 && this.youngEntries > 0;
-      this.old = keep ? this.young : new Map();
-      this.oldEntries = keep ? this.youngEntries : 0;
-      this.young = new Map();
-      this.youngEntries = 0;
-      this.youngChars = 0;
+      this.old = this.half > 0 && young.entries > 0 ? young : new Generation();
+      this.young = young = new Generation();
     }
-    const head = this.young.get(value);
-    const key = head?.key ?? (valueIsPrivate ? value : privateCopy(value));
-    this.young.set(key, { tag, name, verdict, key, next: head });
-    this.youngEntries++;
-    this.youngChars += chars;
+    young.entries++;
+    young.chars += chars;
+    if (name === undefined) {
+      const map = (young.nameless[tag] ??= new Map());
+      map.set(privateCopy(value), verdict);
+      return;
+    }
+    const map = (young.named[tag] ??= new Map());
+    const head = map.get(value);
+    const entry = { name: privateCopy(name), verdict, next: head };
+    // The Map keeps the key it holds when it holds the value already.
+    map.set(head === undefined ? privateCopy(value) : value, entry);
   }
 }
