@@ -14,7 +14,16 @@ import { VALUE_CLASSES } from './compile';
 import { PhraseMatcher } from './aho-corasick';
 import { literalsCost } from './literal-prefilter';
 import { COLLECTIONS, type Collection, type RequestValue, variableName } from './model';
-import { CHAR_FIRST_FREE_BIT, charBits, lowercase, TRANSFORMS, TRIGGERS, type Transform } from './transforms';
+import {
+  CHAR_FIRST_FREE_BIT,
+  CHAR_SPACE,
+  charBits,
+  lowercase,
+  RESULT_BITS,
+  TRANSFORMS,
+  TRIGGERS,
+  type Transform,
+} from './transforms';
 import { runToEnd, type Steps } from '../../lib/time-slices';
 import { keyChars, VerdictCache } from './verdict-cache';
 
@@ -264,6 +273,9 @@ interface ChainSteps {
   readonly fns: readonly Transform[];
   /** TRIGGERS bits per step; -1: may change any string (base64Decode, sha1, …). */
   readonly triggers: Int32Array;
+  /** Per step, transforms.ts RESULT_BITS (bits kept, bits that add CHAR_SPACE); kept 0: scan the output. */
+  readonly resultKeep: Int32Array;
+  readonly resultSpaceFrom: Int32Array;
   readonly transformIds: Int32Array;
 }
 
@@ -302,6 +314,8 @@ function chainSteps(chain: readonly string[]): ChainSteps {
       ids,
       fns: chain.map((name) => TRANSFORMS.get(name)!),
       triggers: Int32Array.from(chain, (name) => TRIGGERS.get(name) ?? -1),
+      resultKeep: Int32Array.from(chain, (name) => RESULT_BITS.get(name)?.[0] ?? 0),
+      resultSpaceFrom: Int32Array.from(chain, (name) => RESULT_BITS.get(name)?.[1] ?? 0),
       transformIds,
     };
     CHAIN_STEPS.set(chain, steps);
@@ -424,7 +438,9 @@ class TransformCache {
         result = fn(input);
         if (result !== input) {
           if (this.work !== undefined) this.work.transformBytes += result.length;
-          bits = charBits(result);
+          const keep = steps.resultKeep[j]!;
+          bits =
+            keep === 0 ? charBits(result) : (bits & keep) | ((bits & steps.resultSpaceFrom[j]!) !== 0 ? CHAR_SPACE : 0);
           if (fn === lowercase) {
             this.foldedTo[this.foldCount] = result;
             this.foldedFrom[this.foldCount++] = input;

@@ -551,6 +551,16 @@ export function charBits(s: string, extra?: Int32Array, aboveByte = 0): number {
   return bits;
 }
 
+/** Transformations whose output's CHAR_* bits follow from their input's (no scan of the output): [bits kept, input
+ * bits that add CHAR_SPACE]. A superset of the output's bits would only run a later transformation that then
+ * changes nothing; these are exact but for cmdLine, which may claim a space it removed. */
+export const RESULT_BITS: ReadonlyMap<string, readonly [number, number]> = new Map<string, readonly [number, number]>([
+  ['lowercase', [~CHAR_UPPER, 0]],
+  ['removewhitespace', [~CHAR_SPACE, 0]],
+  // Quotes, `\` and `^` go, `,` and `;` become spaces (CHAR_CMDLINE), A-Z become a-z.
+  ['cmdline', [~(CHAR_UPPER | CHAR_CMDLINE | CHAR_BACKSLASH), CHAR_CMDLINE]],
+]);
+
 /** Transformations that can change a string only when it holds one of these chars (else they return the input). */
 export const TRIGGERS: ReadonlyMap<string, number> = new Map<string, number>([
   ['lowercase', CHAR_UPPER],
