@@ -5,7 +5,8 @@
 // minimum of K runs, which filters out the time slices the process lost to others. Both engines must return the
 // same evaluation (score, rule ids, locations) on every request, or the bench stops. The engine's verdict cache
 // (crs/engine.ts verdictCache) answers values seen in earlier requests, so each set is timed cold (a fresh engine,
-// one run per request), steady (one run per request never seen, after other traffic) and seen (min of K).
+// one run per request), steady (one run per request never seen, after other traffic) and seen (min of K). Last, both
+// builds warm: never-seen requests in blocks of 200 per engine (the CPU caches hold one engine's tables per block).
 // Usage: BASELINE_DIST=<a copy of dist/ from another commit, with a node_modules link next to it>
 //   node dist/js/scripts/bench/threat-engine-ab.js [requests=2000] [K=3] [warm=20000]
 import { join, resolve } from 'node:path';
@@ -91,6 +92,41 @@ function compare(label: string, before: Evaluator, now: CrsEngine, requests: Req
   console.log(`${label.padEnd(44)} ${row.join(', ')}${rate}`);
 }
 
+/**
+ * Both engines warm: blocks of `block` requests alternate between them (which goes first alternates too), so each
+ * engine runs back to back within a block, its tables in the CPU caches, as in the "alone" rows, while both builds
+ * still share the machine's load. One run per request. Prints p50/p99 before → now.
+ */
+function compareInBlocks(
+  label: string,
+  before: Evaluator,
+  now: Evaluator,
+  requests: RequestValue[][],
+  block: number,
+): void {
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let start = 0, k = 0; start < requests.length; start += block, k++) {
+    const slice = requests.slice(start, start + block);
+    const run = (e: Evaluator, out: number[]): void => {
+      for (const values of slice) out.push(timed(e, values, 1)[1]);
+    };
+    if (k % 2 === 0) {
+      run(before, a);
+      run(now, b);
+    } else {
+      run(now, b);
+      run(before, a);
+    }
+  }
+  const row = [0.5, 0.99].map((p) => {
+    const x = percentile(a, p);
+    const y = percentile(b, p);
+    return `p${p * 100} ${x.toFixed(0)} → ${y.toFixed(0)} (${(y / x).toFixed(2)}×)`;
+  });
+  console.log(`${label.padEnd(44)} ${row.join(', ')}`);
+}
+
 function main(): void {
   const dist = process.env.BASELINE_DIST;
   if (dist === undefined) throw new Error('set BASELINE_DIST to the dist/ of the build to compare with');
@@ -153,31 +189,24 @@ function main(): void {
       `${label.padEnd(44)} p50 ${percentile(times, 0.5).toFixed(0)}, p99 ${percentile(times, 0.99).toFixed(0)}`,
     );
   }
-  // Sustained traffic: after WARM other requests the RE2 DFAs have found most of the transitions this traffic takes
-  // (after 2,000 they still build states ~10 % of the time). The two builds take turns in blocks of 100 requests,
-  // each block back to back on one build (warm caches), so that load swings hit both alike.
-  const [warmA, warmB] = [baseline(), engine()];
-  for (let i = 0; i < WARM / N; i++) {
-    for (const values of mix(46 + i)) {
-      warmA.evaluate(values);
-      warmB.evaluate(values);
+  // The same warm case for both builds side by side: each engine warmed on other traffic first (its verdict cache
+  // too), then the never-seen requests in blocks of 200 per engine.
+  const blocksBefore = baseline();
+  const blocksNow = engine();
+  for (const values of mix(46)) {
+    blocksBefore.evaluate(values);
+    blocksNow.evaluate(values);
+  }
+  compareInBlocks(`mix, both builds in blocks of 200 (${N} new requests)`, blocksBefore, blocksNow, mix(47), 200);
+  // Sustained traffic: after WARM requests in all the RE2 DFAs have found most of the transitions this traffic takes
+  // (after 2,000 they still build states ~10 % of the time).
+  for (let i = 1; i < WARM / N; i++) {
+    for (const values of mix(47 + i)) {
+      blocksBefore.evaluate(values);
+      blocksNow.evaluate(values);
     }
   }
-  const measured = mix(47 + Math.ceil(WARM / N));
-  const [x, y]: number[][] = [[], []];
-  for (let from = 0; from < measured.length; from += 100) {
-    const block = measured.slice(from, from + 100);
-    const order = (from / 100) % 2 === 0 ? ([0, 1] as const) : ([1, 0] as const);
-    for (const which of order) {
-      const [e, times] = which === 0 ? [warmA, x] : [warmB, y];
-      for (const values of block) times.push(timed(e, values, 1)[1]);
-    }
-  }
-  const row = [0.5, 0.99].map((p) => {
-    const [a, b] = [percentile(x, p), percentile(y, p)];
-    return `p${p * 100} ${a.toFixed(0)} → ${b.toFixed(0)} (${(b / a).toFixed(2)}×)`;
-  });
-  console.log(`${`mix, after ${WARM} requests, blocks of 100`.padEnd(44)} ${row.join(', ')}`);
+  compareInBlocks(`mix, the same after ${WARM} requests`, blocksBefore, blocksNow, mix(48 + Math.ceil(WARM / N)), 200);
 }
 
 main();

@@ -14,9 +14,18 @@ import { VALUE_CLASSES } from './compile';
 import { PhraseMatcher } from './aho-corasick';
 import { literalsCost } from './literal-prefilter';
 import { COLLECTIONS, type Collection, type RequestValue, variableName } from './model';
-import { CHAR_FIRST_FREE_BIT, charBits, lowercase, TRANSFORMS, TRIGGERS, type Transform } from './transforms';
+import {
+  CHAR_FIRST_FREE_BIT,
+  CHAR_SPACE,
+  charBits,
+  lowercase,
+  RESULT_BITS,
+  TRANSFORMS,
+  TRIGGERS,
+  type Transform,
+} from './transforms';
 import { runToEnd, type Steps } from '../../lib/time-slices';
-import { VerdictCache } from './verdict-cache';
+import { keyChars, VerdictCache } from './verdict-cache';
 
 export interface Detectors {
   /** libinjection's SQLi verdict: the fingerprint when the value is SQLi, undefined otherwise. */
@@ -145,6 +154,8 @@ interface CollectionPlan {
   /** Whether every rule of the collection applies to every value of it (as singleApplies, for set rules too):
    * then the rules a value matches depend on its bytes only, not on its name. */
   nameIndependent: boolean;
+  /** The collection's verdict-cache tag. */
+  tag: number;
 }
 
 function keyMatches(t: Target, name: string): boolean {
@@ -262,6 +273,9 @@ interface ChainSteps {
   readonly fns: readonly Transform[];
   /** TRIGGERS bits per step; -1: may change any string (base64Decode, sha1, …). */
   readonly triggers: Int32Array;
+  /** Per step, transforms.ts RESULT_BITS (bits kept, bits that add CHAR_SPACE); kept 0: scan the output. */
+  readonly resultKeep: Int32Array;
+  readonly resultSpaceFrom: Int32Array;
   readonly transformIds: Int32Array;
 }
 
@@ -300,6 +314,8 @@ function chainSteps(chain: readonly string[]): ChainSteps {
       ids,
       fns: chain.map((name) => TRANSFORMS.get(name)!),
       triggers: Int32Array.from(chain, (name) => TRIGGERS.get(name) ?? -1),
+      resultKeep: Int32Array.from(chain, (name) => RESULT_BITS.get(name)?.[0] ?? 0),
+      resultSpaceFrom: Int32Array.from(chain, (name) => RESULT_BITS.get(name)?.[1] ?? 0),
       transformIds,
     };
     CHAIN_STEPS.set(chain, steps);
@@ -422,7 +438,9 @@ class TransformCache {
         result = fn(input);
         if (result !== input) {
           if (this.work !== undefined) this.work.transformBytes += result.length;
-          bits = charBits(result);
+          const keep = steps.resultKeep[j]!;
+          bits =
+            keep === 0 ? charBits(result) : (bits & keep) | ((bits & steps.resultSpaceFrom[j]!) !== 0 ? CHAR_SPACE : 0);
           if (fn === lowercase) {
             this.foldedTo[this.foldCount] = result;
             this.foldedFrom[this.foldCount++] = input;
@@ -554,7 +572,7 @@ function* planSteps(ruleSet: CompiledRuleSet, options: EngineOptions): Steps<Pla
     const singleSets = classes.map((list) =>
       list.groups.map((g) => Int32Array.from(g.singles, (rule) => scan?.setOf.get(rule) ?? -1)),
     );
-    plans.set(collection, { classes, singleApplies, singleSets, nameIndependent });
+    plans.set(collection, { classes, singleApplies, singleSets, nameIndependent, tag: COLLECTION_TAGS[collection] });
   }
   return { active, inactive, plans, scan };
 }
@@ -643,7 +661,7 @@ export class CrsEngine {
     this.verdicts = entries === 0 ? undefined : new VerdictCache(entries, entries * VERDICT_KEY_CHARS);
   }
 
-  /** Per value seen in earlier evaluations (key: verdictKey), the rules it matched: the repeated-value memo across
+  /** Per value seen in earlier evaluations (keyed as the memo: collection, bytes and, where rules depend on it, name), the rules it matched: the repeated-value memo across
    * requests. Valid for this engine only: the rules, paranoia level, exclusions and detectors are the engine's. */
   private readonly verdicts: VerdictCache<readonly CompiledRule[]> | undefined;
 
@@ -901,11 +919,14 @@ export class CrsEngine {
           continue;
         }
       }
-      // The same from an earlier evaluation: the verdict cache (same key as the memo), for short values.
-      const key = verdicts === undefined ? undefined : verdictKey(v, name);
-      if (key !== undefined) {
-        if (work !== undefined) work.matcherBytes += key.length;
-        const cached = verdicts!.get(key);
+      // The same from an earlier evaluation: the verdict cache (same key as the memo), for short values and names.
+      const cacheable =
+        verdicts !== undefined &&
+        v.value.length <= MAX_CACHED_VALUE &&
+        (name === undefined || name.length <= MAX_CACHED_NAME);
+      if (cacheable) {
+        if (work !== undefined) work.matcherBytes += keyChars(v.value, name);
+        const cached = verdicts.get(plan.tag, v.value, name);
         this.verdictCacheStats.lookups++;
         if (cached !== undefined) {
           this.verdictCacheStats.hits++;
@@ -914,7 +935,7 @@ export class CrsEngine {
           continue;
         }
       }
-      matchedNow = memoOn || key !== undefined ? [] : undefined;
+      matchedNow = memoOn || cacheable ? [] : undefined;
       skippedFull = false;
       const cache = this.cache.reset(v.value, work);
       this.scannedCount = 0;
@@ -1023,8 +1044,8 @@ export class CrsEngine {
         const rules = matchedNow!.length === 0 ? NO_RULES : matchedNow!;
         memo.set(v.value, { collection: v.collection, name, rules, next: memo.get(v.value) });
       }
-      if (key !== undefined && !skippedFull && matchedNow!.length <= MAX_CACHED_RULES)
-        verdicts!.set(key, matchedNow!.length === 0 ? NO_RULES : matchedNow!.slice());
+      if (cacheable && !skippedFull && matchedNow!.length <= MAX_CACHED_RULES)
+        verdicts.set(plan.tag, v.value, name, matchedNow!.length === 0 ? NO_RULES : matchedNow!.slice());
     }
     const matches = [...hits.values()].sort((a, b) => a.id - b.id);
     const categoryScores: Record<string, number> = {};
@@ -1047,25 +1068,8 @@ interface MemoEntry {
 }
 const NO_RULES: readonly CompiledRule[] = [];
 
-/** A collection as one char of a verdict key. */
-const COLLECTION_TAGS = Object.fromEntries(COLLECTIONS.map((c, i) => [c, String.fromCharCode(i)])) as Record<
-  Collection,
-  string
->;
-
-/** The verdict cache's key of a value (the memo's key: collection, bytes, and the name where the collection's rules
- * depend on names), or undefined when the value or name is too long to cache. The value's length (two chars) says
- * where the name starts; a collection's values are always keyed with a name or always without (per engine). Built by
- * join, which makes one flat string: `+` makes a rope that keeps its parts, and a value sliced from a larger string
- * would keep all of that alive in the cache. */
-function verdictKey(v: RequestValue, name: string | undefined): string | undefined {
-  const length = v.value.length;
-  if (length > MAX_CACHED_VALUE) return undefined;
-  const tag = COLLECTION_TAGS[v.collection];
-  if (name === undefined) return [tag, v.value].join('');
-  if (name.length > MAX_CACHED_NAME) return undefined;
-  return [tag, String.fromCharCode(length >> 8, length & 0xff), v.value, name].join('');
-}
+/** A collection as a small integer (its verdict-cache tag). */
+const COLLECTION_TAGS = Object.fromEntries(COLLECTIONS.map((c, i) => [c, i])) as Record<Collection, number>;
 
 function idSelected(e: Exclusion, id: number): boolean {
   if (e.ruleIds === undefined) return true;

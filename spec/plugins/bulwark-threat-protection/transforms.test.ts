@@ -4,9 +4,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  CHAR_SPACE,
   charBits,
   escapeSeqDecode,
   jsDecode,
+  RESULT_BITS,
   TRANSFORMS,
   TRIGGERS,
 } from '../../../plugins/bulwark-threat-protection/crs/transforms';
@@ -73,5 +75,19 @@ describe('transformation triggers (the engine skips a transformation whose trigg
     expect(changed.slice(0, 5)).toEqual([]);
     // The check can fail: inputs with the trigger chars exist that the transformation changes.
     expect(inputs.some((s) => (charBits(s) & trigger) !== 0 && fn(s) !== s)).toBe(true);
+  });
+
+  // The engine takes these outputs' bits from their inputs' instead of scanning them: a bit missing there would skip
+  // a later transformation that changes the string.
+  test.each([...RESULT_BITS])("%s's output bits are within those derived from its input's", (name, [keep, from]) => {
+    const fn = TRANSFORMS.get(name)!;
+    const derived = (s: string): number => {
+      const bits = charBits(s);
+      return (bits & keep) | ((bits & from) !== 0 ? CHAR_SPACE : 0);
+    };
+    const missed = inputs.filter((s) => (charBits(fn(s)) & ~derived(s)) !== 0);
+    expect(missed.slice(0, 5)).toEqual([]);
+    // Not vacuous: the derivation drops bits that inputs have.
+    expect(inputs.some((s) => derived(s) !== charBits(s))).toBe(true);
   });
 });
