@@ -15,6 +15,7 @@ import { CrsEngine } from '../../plugins/bulwark-threat-protection/crs/engine';
 import { LIBINJECTION_DETECTORS } from '../../plugins/bulwark-threat-protection/libinjection';
 import { defaultScanLimits } from '../../plugins/bulwark-threat-protection/config';
 import { buildRequestModel } from '../../plugins/bulwark-threat-protection/request-model';
+import { median } from './stats';
 import { realisticRequest, seeded } from './threat-traffic';
 
 const ROOT = resolve(__dirname, '../../../..');
@@ -166,10 +167,6 @@ function replay(calls: Call[], m: (x: Matcher) => Matcher): number {
     }
   }
   return sum;
-}
-
-function median(xs: number[]): number {
-  return [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 }
 
 function main(): void {
