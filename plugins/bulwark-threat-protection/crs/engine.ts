@@ -581,7 +581,7 @@ function* planSteps(ruleSet: CompiledRuleSet, options: EngineOptions): Steps<Pla
  * Every `@pm` list of the active rules (and, with the prefilter, each multiMatch regex's literals) in one automaton:
  * a value's distinct transformed strings are scanned once each, and a list whose phrases did not occur in its
  * rule's string is not run (CRS 4's ~12 lists at PL1 were ~12 passes over every value). One table per rule set and
- * rule list (~6 MB for CRS 4's PL1 lists, about the size of the lists' own tables together).
+ * rule list (3.4 MB for CRS 4's PL1 lists, the lists' own tables 2.1 MB together: scripts/bench/phrase-tables.ts).
  */
 interface PhraseScan {
   matcher: PhraseMatcher;

@@ -114,6 +114,65 @@ describe('phrase matcher (@pm, Aho–Corasick)', () => {
       }
     }
   });
+  /** Every phrase of `lower` that occurs in `input` (case-insensitively), by index, sorted. */
+  const naiveCollect = (lower: string[], input: string) => {
+    const s = input.toLowerCase();
+    return lower.flatMap((p, i) => (p !== '' && s.includes(p) && lower.indexOf(p) === i ? [i] : []));
+  };
+  const collected = (m: PhraseMatcher, input: string): number[] | false => {
+    const seen = new Uint8Array(m.phrases.length);
+    const found: number[] = [];
+    if (!m.collect(input, seen, found)) return false;
+    expect(found.every((i) => seen[i] === 1)).toBe(true);
+    return [...found].sort((a, b) => a - b);
+  };
+  it('collect reports every distinct phrase found, mayOccurIn whether one is; a char above 0xFF is unknown', () => {
+    let seed = 11;
+    const next = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const word = (alphabet: string, len: number) =>
+      Array.from({ length: len }, () => alphabet[next(alphabet.length)]).join('');
+    for (let round = 0; round < 50; round++) {
+      const phrases = Array.from({ length: 1 + next(30) }, () => word('abAB/.', 1 + next(5)));
+      const m = new PhraseMatcher(phrases);
+      const lower = phrases.map((p) => p.toLowerCase());
+      for (let j = 0; j < 40; j++) {
+        const input = word('aAbBc/.', next(25));
+        const expected = naiveCollect(lower, input);
+        expect(collected(m, input)).toEqual(expected);
+        expect(m.mayOccurIn(input)).toBe(expected.length > 0);
+        expect(collected(m, `${input}\u0100`)).toBe(false);
+        expect(m.mayOccurIn(`${input}\u0100`)).toBe(true);
+      }
+    }
+  });
+  it('over 65,536 states (past a 16-bit table) finds the phrases ending in the last states as well as the first', () => {
+    let seed = 5;
+    const next = (n: number) => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) % n;
+    };
+    const phrases = Array.from({ length: 7500 }, () =>
+      Array.from({ length: 12 }, () => 'abcdefghijklmnopqrstuvwxyz'[next(26)]).join(''),
+    );
+    const m = new PhraseMatcher(phrases);
+    expect(m.stateCount).toBeGreaterThan(65_536);
+    for (const i of [0, 1, 3750, 7498, 7499]) {
+      const input = `--${phrases[i]!.toUpperCase()}--`;
+      expect(m.find(input)).toBe(phrases[i]);
+      expect(m.mayOccurIn(input)).toBe(true);
+      expect(collected(m, input)).toEqual(naiveCollect(phrases, input));
+    }
+    const near = phrases.map((p) => p.slice(0, 11)).join('-');
+    // Every phrase's first 11 chars: deep states, no phrase.
+    expect(m.find(near)).toBeUndefined();
+    expect(m.mayOccurIn(near)).toBe(false);
+    expect(collected(m, near)).toEqual([]);
+  });
 });
 
 describe('fast-path proof', () => {
