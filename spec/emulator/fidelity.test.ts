@@ -16,6 +16,7 @@ import {
   probeResults,
   BOTH_PLUGIN_SERVERS,
   runsOnPluginServers,
+  probeCalls,
 } from '../helpers/emulator';
 
 runsOnPluginServers(BOTH_PLUGIN_SERVERS);
@@ -37,8 +38,6 @@ plugins:
     route: main
 `;
 
-const calls = (...c: unknown[][]) => JSON.stringify(c);
-
 describe('Kong PDK semantics (probe plugin over the real plugin server)', () => {
   let gw: Gateway;
   beforeAll(async () => {
@@ -50,7 +49,7 @@ describe('Kong PDK semantics (probe plugin over the real plugin server)', () => 
   test('kong/pdk/client.lua load_consumer (lines 187-211): a non-UUID id without search_by_username is a Lua error (500 in access)', async () => {
     const bad = await gw.kong.request({
       path: '/api/x',
-      headers: { 'x-probe-access': calls(['client.loadConsumer', 'alice', false]) },
+      headers: { 'x-probe-access': probeCalls(['client.loadConsumer', 'alice', false]) },
     });
     expect(bad.status).toBe(500);
     expect(bad.report.luaErrors[0].message).toBe('cannot load a consumer with an id that is not a uuid');
@@ -60,7 +59,7 @@ describe('Kong PDK semantics (probe plugin over the real plugin server)', () => 
     const probe = async (...args: unknown[]) => {
       const res = await gw.kong.request({
         path: '/api/x',
-        headers: { 'x-probe-access': calls(['client.loadConsumer', ...args]) },
+        headers: { 'x-probe-access': probeCalls(['client.loadConsumer', ...args]) },
       });
       expect(res.report.luaErrors).toEqual([]);
       return probeResults(res.body).results[0];
@@ -74,7 +73,7 @@ describe('Kong PDK semantics (probe plugin over the real plugin server)', () => 
   test('kong.router.get_route returns the DAO entity: service is the foreign key { id } (kong/db/schema/entities/routes.lua 3.9.3 line 179), defaults filled', async () => {
     const res = await gw.kong.request({
       path: '/api/x',
-      headers: { 'x-probe-access': calls(['router.getRoute'], ['router.getService']) },
+      headers: { 'x-probe-access': probeCalls(['router.getRoute'], ['router.getService']) },
     });
     const [route, service] = probeResults(res.body).results as Record<string, unknown>[];
     expect(route).toMatchObject({
@@ -91,7 +90,7 @@ describe('Kong PDK semantics (probe plugin over the real plugin server)', () => 
     const getPath = async (raw: string) => {
       const res = await gw.kong.request({
         path: raw,
-        headers: { 'x-probe-access': calls(['request.getPath'], ['request.getRawPath']) },
+        headers: { 'x-probe-access': probeCalls(['request.getPath'], ['request.getRawPath']) },
       });
       expect(res.report.luaErrors).toEqual([]);
       return probeResults(res.body).results;
@@ -106,7 +105,10 @@ describe('Kong PDK semantics (probe plugin over the real plugin server)', () => 
 
   test('kong/pdk/service/request.lua 3.9.3 lines 280-291 clear_query_arg = resty.ada.search.remove: the whole rest of the query is re-serialised WHATWG-style', async () => {
     const upstreamQuery = async (query: string, ...calls_: unknown[][]) => {
-      const res = await gw.kong.request({ path: `/api/x?${query}`, headers: { 'x-probe-access': calls(...calls_) } });
+      const res = await gw.kong.request({
+        path: `/api/x?${query}`,
+        headers: { 'x-probe-access': probeCalls(...calls_) },
+      });
       expect(res.report.luaErrors).toEqual([]);
       return new URL(res.report.upstreamRequest!.url, 'http://u').search.slice(1);
     };
@@ -127,7 +129,10 @@ describe('Kong PDK semantics (probe plugin over the real plugin server)', () => 
 
   test('kong/pdk/response.lua 3.9.3 lines 1015-1021 exit encodes a table body with cjson as kong/globalpatches.lua 19-21 sets it up', async () => {
     const exitBody = async (body: unknown) => {
-      const res = await gw.kong.request({ path: '/api/x', headers: { 'x-probe-access': calls(['exit', 403, body]) } });
+      const res = await gw.kong.request({
+        path: '/api/x',
+        headers: { 'x-probe-access': probeCalls(['exit', 403, body]) },
+      });
       expect(res.status).toBe(403);
       expect(res.headers.first('content-type')).toBe('application/json; charset=utf-8');
       return res.body.toString('utf8');
@@ -148,7 +153,7 @@ describe('Kong PDK semantics (probe plugin over the real plugin server)', () => 
     const res = await gw.kong.request({
       path: '/api/x?old=1',
       headers: {
-        'x-probe-access': calls([
+        'x-probe-access': probeCalls([
           'service.request.setQuery',
           { foo: 'hello world', bar: ['baz', 'bla', true], zzz: true, blo: '', ex: "!'()*~", n: 1.5 },
         ]),
@@ -180,15 +185,17 @@ describe('kong.log.set_serialize_value and the log phase kong.log.serialize (wha
     const res = await gw.kong.request({
       path: '/api/serialize-values',
       headers: {
-        'x-probe-access': calls(
+        'x-probe-access': probeCalls(
           set('bulwark.decisions.bulwark-jwt', { decision: 'deny', reason: 'x', status: 401, mode: 'enforce' }),
           set('bulwark.decisions.bulwark-jwt', allow),
           set('bulwark.decisions.bulwark-jwt', { decision: 'other' }, 'add'),
           set('missing.key', 1, 'replace'),
           set('request.method', 'REPLACED', 'replace'),
         ),
-        'x-probe-response': calls(set('bulwark.decisions.bulwark-rate-limit', { n: 429, list: [1, 'two', false] })),
-        'x-probe-log': calls(['log.serialize']),
+        'x-probe-response': probeCalls(
+          set('bulwark.decisions.bulwark-rate-limit', { n: 429, list: [1, 'two', false] }),
+        ),
+        'x-probe-log': probeCalls(['log.serialize']),
       },
     });
     expect(res.report.luaErrors).toEqual([]);
@@ -219,7 +226,7 @@ describe('plugin_servers/plugin.lua get_instance_id: a request waits at most WAI
   afterAll(async () => gw?.stop());
 
   test('the waiting request skips the plugin (fail-open, "Could not claim instance_id"); the starting one runs it', async () => {
-    const headers = { 'x-probe-access': calls() };
+    const headers = { 'x-probe-access': probeCalls() };
     const starter = gw.kong.request({ path: '/api/a', headers });
     await new Promise((r) => setTimeout(r, 20));
     const waiter = await gw.kong.request({ path: '/api/b', headers });
@@ -245,10 +252,10 @@ describe('rpc/mp_rpc.lua Rpc:call: a step without reply within lua_socket_read_t
   afterAll(async () => gw?.stop());
 
   test('is logged and the plugin skipped: the request is proxied (fail-open, reported as rpc-timeout)', async () => {
-    await gw.kong.request({ path: '/api/warm', headers: { 'x-probe-access': calls() } }); // instance started
+    await gw.kong.request({ path: '/api/warm', headers: { 'x-probe-access': probeCalls() } }); // instance started
     const res = await gw.kong.request({
       path: '/api/x',
-      headers: { 'x-probe-access': calls(['sleep', 4000], ['request.getPath']) },
+      headers: { 'x-probe-access': probeCalls(['sleep', 4000], ['request.getPath']) },
     });
     expect(res.status).toBe(200);
     expect(res.report.failOpen).toEqual([
@@ -356,7 +363,7 @@ describe("the plugin server's environment: an nginx worker's (TZ and `env` direc
     ];
     const res = await gw.kong.request({
       path: '/api/x',
-      headers: { 'x-probe-access': calls(...names.map((n) => ['process-env', n])) },
+      headers: { 'x-probe-access': probeCalls(...names.map((n) => ['process-env', n])) },
     });
     expect(probeResults(res.body).results).toEqual(['<unset>', '<unset>', '<unset>', '<unset>', 'kept', 'set-here']);
   });
@@ -396,7 +403,7 @@ describe('process.lua 3.9.3 load_external_plugins_info line 98: two plugin serve
     expect([...kong.spawns.keys()].sort()).toEqual(['first', 'second']);
     const res = await kong.request({
       path: '/api/x',
-      headers: { 'x-probe-access': calls(['process-env', 'PROBE_SERVER']) },
+      headers: { 'x-probe-access': probeCalls(['process-env', 'PROBE_SERVER']) },
     });
     expect(probeResults(res.body).results).toEqual(['second']);
   });
@@ -432,14 +439,16 @@ describe('TLS functions: kong/pdk/client/tls.lua 3.9.3 phase limits, kong.nginx.
     const tls = await gw.kong.request({
       path: '/api/x',
       scheme: 'https',
-      headers: { 'x-probe-access': calls(['nginx.getTls1_versionStr']) },
+      headers: { 'x-probe-access': probeCalls(['nginx.getTls1_versionStr']) },
     });
     expect(tls.report.handshakeFailed).toBeUndefined();
     expect(gw.kong.log).toContain('[notice] [probe-cert] probe-cert-results ["TLSv1.3"]');
     expect(probeResults(tls.body).results).toEqual(['TLSv1.3']);
     const plain = await gw.kong.request({
       path: '/api/x',
-      headers: { 'x-probe-access': calls(['nginx.getTls1_versionStr'], ['client.tls.getFullClientCertificateChain']) },
+      headers: {
+        'x-probe-access': probeCalls(['nginx.getTls1_versionStr'], ['client.tls.getFullClientCertificateChain']),
+      },
     });
     expect(probeResults(plain.body).results).toEqual(['<nil>', '<nil>']);
   });
@@ -449,7 +458,7 @@ describe('TLS functions: kong/pdk/client/tls.lua 3.9.3 phase limits, kong.nginx.
     const res = await gw.kong.request({
       path: '/api/x',
       scheme: 'https',
-      headers: { 'x-probe-log': calls(['client.tls.getFullClientCertificateChain']) },
+      headers: { 'x-probe-log': probeCalls(['client.tls.getFullClientCertificateChain']) },
     });
     await res.report.logDone;
     expect(res.report.luaErrors).toEqual([expect.objectContaining({ plugin: 'probe', phase: 'log' })]);

@@ -14,6 +14,7 @@ import {
   echoed,
   BOTH_PLUGIN_SERVERS,
   runsOnPluginServers,
+  probeCalls,
 } from '../helpers/emulator';
 import type { EmulatedResponse } from '../../kong/emulator/kong';
 
@@ -32,7 +33,6 @@ plugins:
     route: main
 `;
 
-const calls = (...c: unknown[][]) => JSON.stringify(c);
 const lineCount = (h: Record<string, unknown[]>) => Object.values(h).reduce((n, v) => n + v.length, 0);
 
 describe('Kong caps on headers and query arguments (emulator + real plugin server)', () => {
@@ -73,7 +73,7 @@ describe('Kong caps on headers and query arguments (emulator + real plugin serve
     ];
     const res = await send(
       lines,
-      calls(['request.getHeaders'], ['request.getHeaders', 1000], ['request.getHeaders', 4]),
+      probeCalls(['request.getHeaders'], ['request.getHeaders', 1000], ['request.getHeaders', 4]),
     );
     const [dflt, all, four] = probeResults(res.body).results as Record<string, string[]>[];
     expect(lineCount(dflt!)).toBe(100);
@@ -100,7 +100,7 @@ describe('Kong caps on headers and query arguments (emulator + real plugin serve
     ['request.getQuery', 1001, 'max_args must be <= 1000'],
     ['request.getQuery', 'x', 'max_args must be a number'],
   ])('request.lua: %s(%p) raises "%s" (a Lua error: 500)', async (method, max, message) => {
-    const res = await send([], calls([method, max]));
+    const res = await send([], probeCalls([method, max]));
     expect(res.status).toBe(500);
     expect(res.report.luaErrors[0]?.message).toBe(message);
   });
@@ -124,11 +124,11 @@ describe('Kong caps on headers and query arguments (emulator + real plugin serve
         clientPort: 40000,
         serverPort: 8000,
       });
-    const res = await sendResponseProbe(calls(['response.getHeaders'], ['response.getHeaders', 1000]));
+    const res = await sendResponseProbe(probeCalls(['response.getHeaders'], ['response.getHeaders', 1000]));
     const [dflt, all] = JSON.parse(res.headers.first('x-probe-response-results')!) as Record<string, string[]>[];
     expect(lineCount(dflt!)).toBe(100);
     expect(lineCount(all!)).toBeGreaterThan(150);
-    const bad = await sendResponseProbe(calls(['response.getHeaders', 0]));
+    const bad = await sendResponseProbe(probeCalls(['response.getHeaders', 0]));
     expect(bad.report.luaErrors[0]?.message).toBe('max_headers must be >= 1');
   });
 
@@ -136,7 +136,12 @@ describe('Kong caps on headers and query arguments (emulator + real plugin serve
     const query = `${'&'.repeat(150)}access_token=forged&${'=x&'.repeat(3)}a=1`;
     const res = await send(
       [],
-      calls(['request.getQuery'], ['request.getQuery', 1000], ['request.getQuery', 151], ['request.getQuery', 152]),
+      probeCalls(
+        ['request.getQuery'],
+        ['request.getQuery', 1000],
+        ['request.getQuery', 151],
+        ['request.getQuery', 152],
+      ),
       `/api/x?${query}`,
     );
     const [dflt, all, upTo151, upTo152] = probeResults(res.body).results as Record<string, unknown[]>[];
@@ -152,7 +157,11 @@ describe('Kong caps on headers and query arguments (emulator + real plugin serve
         ['X_Auth_Subject', 'forged'],
         ['X-Auth-Subject', 'real'],
       ],
-      calls(['request.getHeaders'], ['request.getHeader', 'X-Auth-Subject'], ['request.getHeader', 'x_auth_subject']),
+      probeCalls(
+        ['request.getHeaders'],
+        ['request.getHeader', 'X-Auth-Subject'],
+        ['request.getHeader', 'x_auth_subject'],
+      ),
     );
     const [headers, viaDash, viaUnderscore] = probeResults(res.body).results as [
       Record<string, string[]>,

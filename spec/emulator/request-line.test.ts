@@ -14,6 +14,7 @@ import {
   probeResults,
   BOTH_PLUGIN_SERVERS,
   runsOnPluginServers,
+  probeCalls,
 } from '../helpers/emulator';
 import { parseRequestLine } from '../../plugins/lib/request-line';
 
@@ -30,8 +31,6 @@ plugins:
   - name: probe
 `;
 
-const calls = (...c: unknown[][]) => JSON.stringify(c);
-
 describe('ngx.var.request, the request line (probe plugin, real plugin server)', () => {
   let gw: Gateway;
   beforeAll(async () => {
@@ -47,7 +46,7 @@ describe('ngx.var.request, the request line (probe plugin, real plugin server)',
     const res = await gw.kong.request({
       ...r,
       headers: {
-        'x-probe-access': calls(
+        'x-probe-access': probeCalls(
           ...extra,
           ['nginx.getVar', 'request'],
           ['request.getPathWithQuery'],

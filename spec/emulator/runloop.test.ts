@@ -11,6 +11,7 @@ import {
   serverKind,
   BOTH_PLUGIN_SERVERS,
   runsOnPluginServers,
+  probeCalls,
 } from '../helpers/emulator';
 
 runsOnPluginServers(BOTH_PLUGIN_SERVERS);
@@ -46,8 +47,6 @@ plugins:
     config: { tag: for-alice }
 `;
 
-const calls = (...c: unknown[][]) => JSON.stringify(c);
-
 describe('Kong emulator runloop over the real plugin server', () => {
   let gw: Gateway;
   beforeAll(async () => {
@@ -71,9 +70,9 @@ describe('Kong emulator runloop over the real plugin server', () => {
   });
 
   test('plugins_iterator.lua config precedence: a route-scoped config wins over the global one', async () => {
-    const onRoute = await gw.kong.request({ path: '/api/x', headers: { 'x-probe-access': calls() } });
+    const onRoute = await gw.kong.request({ path: '/api/x', headers: { 'x-probe-access': probeCalls() } });
     expect(probeResults(onRoute.body).config.tag).toBe('route-main');
-    const other = await gw.kong.request({ path: '/other', headers: { 'x-probe-access': calls() } });
+    const other = await gw.kong.request({ path: '/other', headers: { 'x-probe-access': probeCalls() } });
     expect(probeResults(other.body).config.tag).toBe('global');
   });
 
@@ -81,13 +80,13 @@ describe('Kong emulator runloop over the real plugin server', () => {
     const consumer = gw.kong.getConfig().consumers[0];
     const res = await gw.kong.request({
       path: '/other',
-      headers: { 'x-probe-access': calls(['client.authenticate', consumer, null]) },
+      headers: { 'x-probe-access': probeCalls(['client.authenticate', consumer, null]) },
     });
     expect(echoed(res.body).headers['x-probe-late']).toBe('for-alice');
   });
 
   test("db/dao + plugins_iterator.get_plugin_config: StartInstance config has defaults, no unset fields, and Kong's extra keys", async () => {
-    const res = await gw.kong.request({ path: '/api/x', headers: { 'x-probe-access': calls() } });
+    const res = await gw.kong.request({ path: '/api/x', headers: { 'x-probe-access': probeCalls() } });
     const conf = probeResults(res.body).config;
     expect(conf).toMatchObject({
       tag: 'route-main',
@@ -114,7 +113,7 @@ describe('Kong emulator runloop over the real plugin server', () => {
   test('mp_rpc.lua fix_mmap: headers and query arrive as multimaps, bare query keys as []', async () => {
     const res = await gw.kong.request({
       path: '/api/t?foo=hello%20world&bar=baz&zzz&blo=&bar=bla&bar',
-      headers: { 'x-multi': ['a', 'b'], 'x-probe-access': calls(['request.getQuery'], ['request.getHeaders']) },
+      headers: { 'x-multi': ['a', 'b'], 'x-probe-access': probeCalls(['request.getQuery'], ['request.getHeaders']) },
     });
     const [query, headers] = probeResults(res.body).results as [Record<string, unknown>, Record<string, unknown>];
     expect(query).toEqual({ foo: ['hello world'], bar: ['baz', 'bla', true], zzz: [], blo: [''] });
@@ -126,7 +125,11 @@ describe('Kong emulator runloop over the real plugin server', () => {
     const res = await gw.kong.request({
       path: '/api/x',
       headers: {
-        'x-probe-access': calls(['request.getHeader', 'x-missing'], ['request.noSuchThing'], ['request.getMethod']),
+        'x-probe-access': probeCalls(
+          ['request.getHeader', 'x-missing'],
+          ['request.noSuchThing'],
+          ['request.getMethod'],
+        ),
       },
     });
     expect(probeResults(res.body).results).toEqual(['<nil>', '<nil>', 'GET']);
@@ -139,7 +142,7 @@ describe('Kong emulator runloop over the real plugin server', () => {
       method: 'POST',
       path: '/api/x',
       body,
-      headers: { 'x-probe-access': calls(['request.getRawBody']) },
+      headers: { 'x-probe-access': probeCalls(['request.getRawBody']) },
     });
     const [raw] = probeResults(res.body).results as [{ bin: string; type: string }];
     expect(raw.type).toBe('[object Uint8Array]');
@@ -151,14 +154,14 @@ describe('Kong emulator runloop over the real plugin server', () => {
       method: 'POST',
       path: '/api/x',
       body: big,
-      headers: { 'x-probe-access': calls(['request.getRawBody']) },
+      headers: { 'x-probe-access': probeCalls(['request.getRawBody']) },
     });
     expect(failing.status).toBe(500);
     const ok = await gw.kong.request({
       method: 'POST',
       path: '/api/x',
       body: big,
-      headers: { 'x-probe-access': calls(['request.getRawBody', 0]) },
+      headers: { 'x-probe-access': probeCalls(['request.getRawBody', 0]) },
     });
     expect(ok.status).toBe(200);
   });
@@ -172,7 +175,7 @@ describe('Kong emulator runloop over the real plugin server', () => {
       body,
       httpVersion: 2,
       headers: {
-        'x-probe-access': calls(
+        'x-probe-access': probeCalls(
           ['request.getRawBody', 0],
           ['request.getHeader', 'content-length'],
           ['request.getHttpVersion'],
@@ -190,7 +193,7 @@ describe('Kong emulator runloop over the real plugin server', () => {
       path: '/api/x?a=1',
       headers: {
         'x-spoofed': 'client',
-        'x-probe-access': calls(
+        'x-probe-access': probeCalls(
           ['service.request.setHeader', 'x-spoofed', 'verified'],
           ['request.getHeader', 'x-spoofed'],
           ['service.request.clearHeader', 'x-spoofed'],
@@ -214,7 +217,7 @@ describe('Kong emulator runloop over the real plugin server', () => {
   test('pdk/private/phases.lua: a PDK call outside its phases is a Lua error: 500 in access, and the request never reaches the upstream', async () => {
     const res = await gw.kong.request({
       path: '/api/x',
-      headers: { 'x-probe-access': calls(['response.getHeaders']) },
+      headers: { 'x-probe-access': probeCalls(['response.getHeaders']) },
     });
     expect(res.status).toBe(500);
     expect(JSON.parse(res.body.toString())).toMatchObject({ message: 'An unexpected error occurred' });
@@ -225,7 +228,7 @@ describe('Kong emulator runloop over the real plugin server', () => {
   test('pdk/response.lua exit in access: no further Step, later access handlers skipped, log handlers still run', async () => {
     const res = await gw.kong.request({
       path: '/exits',
-      headers: { 'x-probe-access': calls(['exit', 403, { message: 'nope' }, { 'X-Why': 'test' }]) },
+      headers: { 'x-probe-access': probeCalls(['exit', 403, { message: 'nope' }, { 'X-Why': 'test' }]) },
     });
     expect(res.status).toBe(403);
     expect(JSON.parse(res.body.toString())).toEqual({ message: 'nope' });
@@ -240,12 +243,12 @@ describe('Kong emulator runloop over the real plugin server', () => {
   });
 
   test("pdk/response.lua error: Kong's JSON template with request_id, and the Accept header selects another template", async () => {
-    const res = await gw.kong.request({ path: '/exits', headers: { 'x-probe-access': calls(['error', 401]) } });
+    const res = await gw.kong.request({ path: '/exits', headers: { 'x-probe-access': probeCalls(['error', 401]) } });
     expect(res.status).toBe(401);
     expect(JSON.parse(res.body.toString())).toEqual({ message: 'Unauthorized', request_id: res.report.requestId });
     const html = await gw.kong.request({
       path: '/exits',
-      headers: { accept: 'text/html', 'x-probe-access': calls(['error', 403, 'go away']) },
+      headers: { accept: 'text/html', 'x-probe-access': probeCalls(['error', 403, 'go away']) },
     });
     expect(html.headers.first('content-type')).toBe('text/html; charset=utf-8');
     expect(html.body.toString()).toContain('go away');
@@ -254,7 +257,9 @@ describe('Kong emulator runloop over the real plugin server', () => {
   test('init.lua Kong.response: response handlers run only with buffered proxying and see the upstream status', async () => {
     const res = await gw.kong.request({
       path: '/api/x',
-      headers: { 'x-probe-response': calls(['response.getStatus'], ['service.response.getHeader', 'content-type']) },
+      headers: {
+        'x-probe-response': probeCalls(['response.getStatus'], ['service.response.getHeader', 'content-type']),
+      },
     });
     expect(res.report.events.some(([n, p]) => n === 'probe' && p === 'response')).toBe(true);
     expect(JSON.parse(res.headers.first('x-probe-response-results') ?? '[]')).toEqual([200, 'application/json']);
@@ -264,12 +269,12 @@ describe('Kong emulator runloop over the real plugin server', () => {
     const res = await gw.kong.request({
       path: '/api/x',
       headers: {
-        'x-probe-log': calls(['request.getHeader', 'x-probe-log'], ['response.getStatus'], ['response.getSource']),
+        'x-probe-log': probeCalls(['request.getHeader', 'x-probe-log'], ['response.getStatus'], ['response.getSource']),
       },
     });
     await res.report.logDone;
     await waitFor(() => gw.kong.log.some((l) => l.includes('probe-log-results') && l.includes('"service"')));
-    const bad = await gw.kong.request({ path: '/api/x', headers: { 'x-probe-log': calls(['request.getPath']) } });
+    const bad = await gw.kong.request({ path: '/api/x', headers: { 'x-probe-log': probeCalls(['request.getPath']) } });
     await bad.report.logDone;
     expect(bad.status).toBe(200);
     expect(bad.report.luaErrors).toEqual([
@@ -288,7 +293,7 @@ describe('Kong emulator runloop over the real plugin server', () => {
 
   test('fail-open (plugin_servers server.js): a throwing handler is swallowed; the stock server lets Kong proxy the request, bulwark-pluginserver ends it with 500; both are reported', async () => {
     const before = gw.kong.unhandledExceptions().length;
-    const res = await gw.kong.request({ path: '/api/x', headers: { 'x-probe-access': calls(['throw']) } });
+    const res = await gw.kong.request({ path: '/api/x', headers: { 'x-probe-access': probeCalls(['throw']) } });
     if (serverKind() === 'stock') {
       expect(res.status).toBe(200); // Kong's behaviour with the stock server: the request went through
     } else {
@@ -306,7 +311,10 @@ describe('Kong emulator runloop over the real plugin server', () => {
 
   test('RPC round trips are counted per request and per plugin', async () => {
     await gw.kong.request({ path: '/api/x' }); // instances already started
-    const res = await gw.kong.request({ path: '/api/x', headers: { 'x-probe-access': calls(['request.getMethod']) } });
+    const res = await gw.kong.request({
+      path: '/api/x',
+      headers: { 'x-probe-access': probeCalls(['request.getMethod']) },
+    });
     // probe access: HandleEvent → getHeader step → getMethod step → setHeader step → ret = 4 RPCs;
     // probe response (buffered proxying): HandleEvent → getHeader step → ret = 2 RPCs.
     expect(res.report.rpcCallsByPlugin.probe).toBe(6);
@@ -320,7 +328,7 @@ describe('Kong emulator runloop over the real plugin server', () => {
   test('concurrent requests over several workers and pooled connections all complete', async () => {
     const results = await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
-        gw.kong.request({ path: `/api/${i}`, headers: { 'x-probe-access': calls(['request.getPath']) } }),
+        gw.kong.request({ path: `/api/${i}`, headers: { 'x-probe-access': probeCalls(['request.getPath']) } }),
       ),
     );
     results.forEach((r, i) => expect(probeResults(r.body).results).toEqual([`/api/${i}`]));
@@ -348,7 +356,7 @@ describe('Kong emulator instance lifecycle (plugin_servers/plugin.lua get_instan
     // Still alive before the change: closing it is refused only after the emulator closed it.
     expect(before).toBeDefined();
     gw.configure(CONFIG.replace('tag: global', 'tag: global-v2'));
-    const res = await gw.kong.request({ path: '/other', headers: { 'x-probe-access': calls() } });
+    const res = await gw.kong.request({ path: '/other', headers: { 'x-probe-access': probeCalls() } });
     expect(probeResults(res.body).config.tag).toBe('global-v2');
     const after = gw.kong.cachedInstances().find((i) => i.pluginId === globalProbe.id);
     expect(after?.id).not.toBe(before.id);
@@ -368,7 +376,10 @@ describe('Kong emulator instance lifecycle (plugin_servers/plugin.lua get_instan
     const rpc = new RpcClient(gw.kong.plugins.get('probe')!.entry.socket);
     await rpc.call('plugin.CloseInstance', instanceId); // what a server restart does to Kong's cached id
     rpc.close();
-    const res = await gw.kong.request({ path: '/other', headers: { 'x-probe-access': calls(['request.getMethod']) } });
+    const res = await gw.kong.request({
+      path: '/other',
+      headers: { 'x-probe-access': probeCalls(['request.getMethod']) },
+    });
     expect(res.status).toBe(200);
     expect(probeResults(res.body).results).toEqual(['GET']);
     expect(gw.kong.log.some((l) => l.includes('no plugin instance'))).toBe(true);

@@ -15,6 +15,7 @@ import {
   echoed,
   BOTH_PLUGIN_SERVERS,
   runsOnPluginServers,
+  probeCalls,
 } from '../helpers/emulator';
 
 runsOnPluginServers(BOTH_PLUGIN_SERVERS);
@@ -32,8 +33,6 @@ plugins:
   - name: probe
 `;
 
-const calls = (...c: unknown[][]) => JSON.stringify(c);
-
 describe('ngx.var.upstream_uri and upstream_host in access (probe plugin, real plugin server)', () => {
   let gw: Gateway;
   beforeAll(async () => {
@@ -47,7 +46,7 @@ describe('ngx.var.upstream_uri and upstream_host in access (probe plugin, real p
       path,
       headers: {
         ...headers,
-        'x-probe-access': calls(
+        'x-probe-access': probeCalls(
           ...extra,
           ['nginx.getVar', 'upstream_uri'],
           ['nginx.getVar', 'upstream_host'],

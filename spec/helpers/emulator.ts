@@ -125,6 +125,9 @@ export function echoed(body: Buffer): EchoedRequest {
   return JSON.parse(body.toString('utf8')) as EchoedRequest;
 }
 
+/** The probe plugin's x-probe-<phase> header: the PDK calls it makes, in order, each `[method, ...args]`. */
+export const probeCalls = (...calls: unknown[][]): string => JSON.stringify(calls);
+
 /** The JSON results the probe plugin forwarded upstream in x-probe-results. */
 export function probeResults(body: Buffer): { config: Record<string, unknown>; results: unknown[] } {
   const h = echoed(body).headers['x-probe-results'];
