@@ -74,6 +74,17 @@ describe('transformations (byte strings)', () => {
   });
 });
 
+/** A seeded generator (an LCG): `next(n)` in 0..n-1, `word(alphabet, len)` a string of the alphabet's chars. */
+function randomWords(seed: number) {
+  const next = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  const word = (alphabet: string, len: number) =>
+    Array.from({ length: len }, () => alphabet[next(alphabet.length)]).join('');
+  return { next, word };
+}
+
 describe('phrase matcher (@pm, Aho–Corasick)', () => {
   it('finds any phrase case-insensitively, overlapping ones too', () => {
     const m = new PhraseMatcher(['etc/passwd', 'she', 'hers', 'win.ini']);
@@ -89,13 +100,7 @@ describe('phrase matcher (@pm, Aho–Corasick)', () => {
     expect(m.find(`${'a'.repeat(100_000)}#2999#`)).toBe(`${'a'.repeat(20)}#2999#`);
   });
   it('agrees with a naive search on random inputs (the dense table folds in the failure links)', () => {
-    let seed = 7;
-    const next = (n: number) => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return seed % n;
-    };
-    const word = (alphabet: string, len: number) =>
-      Array.from({ length: len }, () => alphabet[next(alphabet.length)]).join('');
+    const { next, word } = randomWords(7);
     for (let round = 0; round < 50; round++) {
       const phrases = Array.from({ length: 1 + next(30) }, () => word('abAB/.', 1 + next(5)));
       const m = new PhraseMatcher(phrases);
@@ -127,13 +132,7 @@ describe('phrase matcher (@pm, Aho–Corasick)', () => {
     return [...found].sort((a, b) => a - b);
   };
   it('collect reports every distinct phrase found, mayOccurIn whether one is; a char above 0xFF is unknown', () => {
-    let seed = 11;
-    const next = (n: number) => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return seed % n;
-    };
-    const word = (alphabet: string, len: number) =>
-      Array.from({ length: len }, () => alphabet[next(alphabet.length)]).join('');
+    const { next, word } = randomWords(11);
     for (let round = 0; round < 50; round++) {
       const phrases = Array.from({ length: 1 + next(30) }, () => word('abAB/.', 1 + next(5)));
       const m = new PhraseMatcher(phrases);
