@@ -661,8 +661,9 @@ export class CrsEngine {
     this.verdicts = entries === 0 ? undefined : new VerdictCache(entries, entries * VERDICT_KEY_CHARS);
   }
 
-  /** Per value seen in earlier evaluations (keyed as the memo: collection, bytes and, where rules depend on it, name), the rules it matched: the repeated-value memo across
-   * requests. Valid for this engine only: the rules, paranoia level, exclusions and detectors are the engine's. */
+  /** Per value seen in earlier evaluations (keyed as the memo: collection, bytes and, where rules depend on it,
+   * name), the rules it matched: the repeated-value memo across requests. Valid for this engine only: the rules,
+   * paranoia level, exclusions and detectors are the engine's. */
   private readonly verdicts: VerdictCache<readonly CompiledRule[]> | undefined;
 
   /** Entries the verdict cache holds (tests). */
