@@ -74,10 +74,6 @@ export interface CompiledRule {
   chain: ChainLink[];
   /** Bit c set: no value of VALUE_CLASSES[c] can match this rule (alphabetAfter, canMatchOver). */
   immuneClasses: number;
-  /** True when no value made only of the fast-path alphabet can match this rule (immuneClasses, the fast-path class). */
-  fastPathImmune: boolean;
-  /** True when no value of the prose alphabet can match this rule (immuneClasses, the prose class). */
-  proseImmune: boolean;
 }
 
 export interface SkippedRule {
@@ -122,23 +118,11 @@ export function isFastPathValue(s: string): boolean {
   return true;
 }
 
-/** The second tier: fast-path characters, space, `,'!?` and non-ASCII bytes (plain prose, names with accents). */
+/** The prose class: fast-path characters, space, `,'!?` and non-ASCII bytes (plain prose, names with accents). */
 export function isProseChar(c: number): boolean {
   return (
     isFastPathChar(c) || c === 0x20 || c === 0x2c || c === 0x27 || c === 0x21 || c === 0x3f || (c >= 0x80 && c <= 0xff)
   );
-}
-
-/** 0: fast-path value, 1: prose value, 2: anything else. */
-export function valueTier(s: string): 0 | 1 | 2 {
-  let tier: 0 | 1 = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (isFastPathChar(c)) continue;
-    if (!isProseChar(c)) return 2;
-    tier = 1;
-  }
-  return tier;
 }
 
 /** A value class: the bytes its values are made of. The engine puts a value in the first class of VALUE_CLASSES
@@ -165,8 +149,9 @@ const isWordChar = (c: number): boolean =>
 /** Digits and the punctuation of numbers, dates, times and phone numbers. */
 const NUMERIC_PUNCTUATION = [...' +().,:/-'].map((ch) => ch.charCodeAt(0));
 
-/** Fewest rules first: numbers, dates, phone numbers (digits and ` +().,:/-`); identifiers, UUIDs, hex (`[A-Za-z0-9_.-]`); the fast-path alphabet (emails, `+`, `:`);
- * paths (fast path and `/`); prose (isProseChar). At most 16 classes (engine.ts keeps them as bits of an int). */
+/** Fewest rules first: numbers, dates, phone numbers (digits and ` +().,:/-`); identifiers, UUIDs, hex
+ * (`[A-Za-z0-9_.-]`); the fast-path alphabet (emails, `+`, `:`); paths (fast path and `/`); prose (isProseChar). At
+ * most 16 classes (engine.ts keeps them as bits of an int). */
 export const VALUE_CLASSES: readonly ValueClass[] = [
   valueClass('numeric', (c) => (c >= 0x30 && c <= 0x39) || NUMERIC_PUNCTUATION.includes(c)),
   valueClass('word', isWordChar),
@@ -174,8 +159,6 @@ export const VALUE_CLASSES: readonly ValueClass[] = [
   valueClass('path', (c) => isFastPathChar(c) || c === 0x2f),
   valueClass('prose', isProseChar),
 ];
-const FAST_PATH_CLASS = 2;
-const PROSE_CLASS = 4;
 
 const isSpaceByte = (c: number): boolean => c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0xa0;
 
@@ -570,16 +553,12 @@ function compileRule(
       capture: actions.some((a) => a.name === 'capture'),
       chain,
       immuneClasses: 0,
-      fastPathImmune: false,
-      proseImmune: false,
     };
     const prog = operator.kind === 'rx' && !negated ? program : undefined;
     VALUE_CLASSES.forEach((valueClass, c) => {
       if (isImmune(rule, alphabetList(alphabetAfter(rule.transforms, valueClass.bytes)), prog))
         rule.immuneClasses |= 1 << c;
     });
-    rule.fastPathImmune = (rule.immuneClasses & (1 << FAST_PATH_CLASS)) !== 0;
-    rule.proseImmune = (rule.immuneClasses & (1 << PROSE_CLASS)) !== 0;
     return rule;
   } catch (err) {
     if (err instanceof Unsupported) return { id, file, reason: err.message };

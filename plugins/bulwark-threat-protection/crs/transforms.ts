@@ -512,7 +512,7 @@ export const CHAR_HASH = 1 << 10;
 export const CHAR_DASH = 1 << 11;
 /** cmdLine's other changed characters: `"`, `'`, `^`, `,`, `;`. */
 export const CHAR_CMDLINE = 1 << 12;
-/** Bits above the character bits, free for callers' own classes (engine.ts: value tiers). */
+/** Bits above the character bits, free for callers' own classes (engine.ts: value classes). */
 export const CHAR_FIRST_FREE_BIT = 13;
 
 const CHAR_BITS = new Int32Array(256);
