@@ -174,10 +174,10 @@ function unescapedByteString(bytes: Uint8Array, start: number, end: number): str
       const e = bytes[j + 1]!;
       j += 2;
       if (e === 0x75) {
-        let cp = hex4(bytes, j);
+        let cp = readHex4(bytes, j);
         j += 4;
         if (cp >= 0xd800 && cp <= 0xdbff) {
-          cp = 0x10000 + ((cp - 0xd800) << 10) + (hex4(bytes, j + 2) - 0xdc00);
+          cp = 0x10000 + ((cp - 0xd800) << 10) + (readHex4(bytes, j + 2) - 0xdc00);
           j += 6;
         }
         if (cp < 0x80) units.push(cp);
@@ -207,15 +207,6 @@ const ESCAPED: Record<number, number> = {
   0x72: 13,
   0x74: 9,
 };
-
-function hex4(bytes: Uint8Array, at: number): number {
-  return (
-    (hexValue(bytes[at]!) << 12) |
-    (hexValue(bytes[at + 1]!) << 8) |
-    (hexValue(bytes[at + 2]!) << 4) |
-    hexValue(bytes[at + 3]!)
-  );
-}
 
 /** A key as `JSON.parse` gives it, from its byte string (valid UTF-8: the scanner checked). */
 const keyText = (k: string): string => Buffer.from(k, 'latin1').toString('utf8');
@@ -283,16 +274,7 @@ function scanString(bytes: Uint8Array, start: number, maxLength: number, what: '
         } else if (unit >= 0xdc00 && unit <= 0xdfff) {
           fail('syntax', 'lone-surrogate', 'unpaired UTF-16 surrogate escape', j - 6);
         }
-      } else if (
-        e === 0x22 ||
-        e === 0x5c ||
-        e === 0x2f ||
-        e === 0x62 ||
-        e === 0x66 ||
-        e === 0x6e ||
-        e === 0x72 ||
-        e === 0x74
-      ) {
+      } else if (ESCAPED[e] !== undefined) {
         j += 2;
       } else {
         fail('syntax', 'json-syntax', e === -1 ? `unterminated ${what}` : 'invalid escape sequence', j);
