@@ -12,6 +12,7 @@
 import { describeJsonGuardError, parseGuardedJson, walkJson, type JsonVisitor } from '../lib/json-guard';
 import { parseMediaType, type MediaType } from '../lib/media-type';
 import { parseMultipart } from '../lib/multipart';
+import { forEachRawPair } from '../lib/percent-encoding';
 import type { HeaderMultimap } from '../lib/pdk';
 import { headerValues } from '../lib/pdk';
 import type { LimitAction, ScanLimits } from './config';
@@ -119,28 +120,13 @@ function where(collection: Collection, name: string): string {
   return name === '' ? collection : `${collection}:${name.slice(0, 128)}`;
 }
 
-/**
- * `a=1&b=%27` → (name, value) byte strings, decoded once like ModSecurity's argument parser; pieces split on '&'
- * (empty ones skipped), the name up to the first '='.
- */
+/** `a=1&b=%27` → (name, value) byte strings, decoded once like ModSecurity's argument parser. */
 function addUrlEncoded(sink: ValueSink, text: string, values: Collection, names: Collection): void {
-  const n = text.length;
-  let eq = -1; // the first '=' at or after `start` (n: none); each search starts past the last one, so linear time
-  for (let start = 0; start < n;) {
-    let end = text.indexOf('&', start);
-    if (end === -1) end = n;
-    if (end > start) {
-      if (eq < start) {
-        eq = text.indexOf('=', start);
-        if (eq === -1) eq = n;
-      }
-      const hasValue = eq < end;
-      const name = urlDecode(text.slice(start, hasValue ? eq : end));
-      sink.add(names, '', name);
-      sink.add(values, name, hasValue ? urlDecode(text.slice(eq + 1, end)) : '');
-    }
-    start = end + 1;
-  }
+  forEachRawPair(text, '&', (rawName, rawValue) => {
+    const name = urlDecode(rawName);
+    sink.add(names, '', name);
+    sink.add(values, name, rawValue === undefined ? '' : urlDecode(rawValue));
+  });
 }
 
 /**
@@ -281,28 +267,16 @@ function addParsedJson(sink: ValueSink, value: unknown, name: string): void {
   sink.add('ARGS_POST', name, typeof value === 'string' ? kongStringByteString(value) : String(value));
 }
 
-/** `a=1; b=2` → (name, value) pairs split on ';', the name up to the first '=', both trimmed; empty pieces skipped. */
+/** `a=1; b=2` → (name, value) pairs split on ';', the name up to the first '=', both trimmed; empty pairs skipped. */
 function addCookies(sink: ValueSink, headers: HeaderMultimap): void {
   for (const header of headerValues(headers, 'cookie')) {
-    const text = kongStringByteString(header);
-    const n = text.length;
-    let eq = -1; // the first '=' at or after `start` (n: none), searched past the last one as in addUrlEncoded
-    for (let start = 0; start <= n;) {
-      let end = text.indexOf(';', start);
-      if (end === -1) end = n;
-      if (eq < start) {
-        eq = text.indexOf('=', start);
-        if (eq === -1) eq = n;
-      }
-      const hasValue = eq < end;
-      const name = text.slice(start, hasValue ? eq : end).trim();
-      const value = hasValue ? text.slice(eq + 1, end).trim() : '';
-      if (name !== '' || value !== '') {
-        sink.add('REQUEST_COOKIES_NAMES', '', name);
-        sink.add('REQUEST_COOKIES', name, value);
-      }
-      start = end + 1;
-    }
+    forEachRawPair(kongStringByteString(header), ';', (rawName, rawValue) => {
+      const name = rawName.trim();
+      const value = rawValue === undefined ? '' : rawValue.trim();
+      if (name === '' && value === '') return;
+      sink.add('REQUEST_COOKIES_NAMES', '', name);
+      sink.add('REQUEST_COOKIES', name, value);
+    });
   }
 }
 

@@ -70,12 +70,33 @@ export interface RawQueryPair {
 /** Split a raw query (without '?') on '&' into name/value pairs, in order; empty pieces (`a=1&&b=2`) are skipped. */
 export function splitRawQuery(raw: string): RawQueryPair[] {
   const pairs: RawQueryPair[] = [];
-  if (raw === '') return pairs;
-  for (const piece of raw.split('&')) {
-    if (piece === '') continue;
-    const eq = piece.indexOf('=');
-    if (eq === -1) pairs.push({ rawName: piece, rawValue: undefined });
-    else pairs.push({ rawName: piece.slice(0, eq), rawValue: piece.slice(eq + 1) });
-  }
+  forEachRawPair(raw, '&', (rawName, rawValue) => pairs.push({ rawName, rawValue }));
   return pairs;
+}
+
+/**
+ * Calls `pair` for each piece of `text` split on `separator`, in order, empty pieces skipped: the name up to the
+ * piece's first '=', the value after it (undefined without one), both as sent. No array of pieces or pair objects
+ * (a request model reads every query and cookie header); linear: each '=' search starts past the previous one.
+ */
+export function forEachRawPair(
+  text: string,
+  separator: string,
+  pair: (rawName: string, rawValue: string | undefined) => void,
+): void {
+  const n = text.length;
+  let eq = -1; // the first '=' at or after `start` (n: none)
+  for (let start = 0; start < n;) {
+    let end = text.indexOf(separator, start);
+    if (end === -1) end = n;
+    if (end > start) {
+      if (eq < start) {
+        eq = text.indexOf('=', start);
+        if (eq === -1) eq = n;
+      }
+      if (eq < end) pair(text.slice(start, eq), text.slice(eq + 1, end));
+      else pair(text.slice(start, end), undefined);
+    }
+    start = end + 1;
+  }
 }
