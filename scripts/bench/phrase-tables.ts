@@ -9,13 +9,11 @@
 //   node dist/js/scripts/bench/phrase-tables.js [requests=1000] [rounds=3]
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { PhraseMatcher } from '../../plugins/bulwark-threat-protection/crs/aho-corasick';
-import { compileCrsDirectory } from '../../plugins/bulwark-threat-protection/crs/compile';
-import { CrsEngine } from '../../plugins/bulwark-threat-protection/crs/engine';
-import { LIBINJECTION_DETECTORS } from '../../plugins/bulwark-threat-protection/libinjection';
+import type { CrsEngine } from '../../plugins/bulwark-threat-protection/crs/engine';
 import { defaultScanLimits } from '../../plugins/bulwark-threat-protection/config';
 import { buildRequestModel } from '../../plugins/bulwark-threat-protection/request-model';
 import { median } from './stats';
+import { threatBuild, type ThreatBuild } from './threat-build';
 import { realisticRequest, seeded } from './threat-traffic';
 
 const ROOT = resolve(__dirname, '../../../..');
@@ -36,28 +34,8 @@ interface Matcher {
 }
 type MatcherClass = new (phrases: readonly string[]) => Matcher;
 
-interface Build {
-  PhraseMatcher: MatcherClass;
-  engine(rules: string): object;
-}
-
-function build(dist: string): Build {
-  const base = resolve(dist, 'js/plugins/bulwark-threat-protection');
-  /* eslint-disable @typescript-eslint/no-require-imports */
-  const compile = require(join(base, 'crs/compile')) as { compileCrsDirectory: typeof compileCrsDirectory };
-  const engine = require(join(base, 'crs/engine')) as { CrsEngine: typeof CrsEngine };
-  const detectors = require(join(base, 'libinjection')) as { LIBINJECTION_DETECTORS: typeof LIBINJECTION_DETECTORS };
-  const ac = require(join(base, 'crs/aho-corasick')) as { PhraseMatcher: MatcherClass };
-  /* eslint-enable @typescript-eslint/no-require-imports */
-  return {
-    PhraseMatcher: ac.PhraseMatcher,
-    engine: (rules) =>
-      new engine.CrsEngine(compile.compileCrsDirectory(rules), {
-        paranoiaLevel: 1,
-        detectors: detectors.LIBINJECTION_DETECTORS,
-      }),
-  };
-}
+/** An engine of `build` on the rules of `dir`. */
+const engineOn = (build: ThreatBuild, dir: string): CrsEngine => build.engine(build.compile(dir));
 
 /** Every automaton reachable from `root` (the engine's plans and shared scan, the compiled rules' own lists). */
 function matchersIn(root: object, type: MatcherClass): Map<Matcher, string> {
@@ -93,10 +71,10 @@ function role(path: string): string {
   return "rules' own @pm lists";
 }
 
-function sizes(label: string, rules: string, before: Build | undefined, now: Build): void {
+function sizes(label: string, rules: string, before: ThreatBuild | undefined, now: ThreatBuild): void {
   const rows = new Map<string, { n: number; states: number; classes: number[]; before: number; now: number }>();
   const all = { n: 0, states: 0, classes: [] as number[], before: 0, now: 0 };
-  for (const [m, path] of matchersIn(now.engine(rules), now.PhraseMatcher)) {
+  for (const [m, path] of matchersIn(engineOn(now, rules), now.PhraseMatcher)) {
     const row = rows.get(role(path)) ?? { n: 0, states: 0, classes: [], before: 0, now: 0 };
     rows.set(role(path), row);
     const classes = (m as unknown as { classCount: number }).classCount;
@@ -122,8 +100,8 @@ function sizes(label: string, rules: string, before: Build | undefined, now: Bui
 type Call = [Matcher, 'find' | 'mayOccurIn' | 'collect', string];
 
 /** The automaton calls of evaluating each request (the engine's verdict cache on, as in the plugin). */
-function recordCalls(now: Build): Call[][] {
-  const engine = now.engine(RULE_SETS[0]![1]) as CrsEngine;
+function recordCalls(now: ThreatBuild): Call[][] {
+  const engine = engineOn(now, RULE_SETS[0]![1]);
   const proto = now.PhraseMatcher.prototype as unknown as Record<string, unknown>;
   const originals: Record<string, unknown> = {};
   let log: Call[] = [];
@@ -172,8 +150,9 @@ function replay(calls: Call[], m: (x: Matcher) => Matcher): number {
 function main(): void {
   const dist = process.env.BASELINE_DIST;
   if (dist === undefined) throw new Error('set BASELINE_DIST to the dist/ of the build to compare with');
-  const before = build(dist);
-  const now: Build = { PhraseMatcher, engine: build(resolve(__dirname, '../../..')).engine };
+  const before = threatBuild(dist);
+  // This build through the same loader: the same modules as this file's imports.
+  const now = threatBuild(resolve(__dirname, '../../..'));
   console.log('phrase automata an engine builds, table bytes before → now');
   for (const [label, rules] of RULE_SETS) if (existsSync(rules)) sizes(label, rules, before, now);
 

@@ -18,6 +18,7 @@ import { defaultScanLimits } from '../../plugins/bulwark-threat-protection/confi
 import { buildRequestModel } from '../../plugins/bulwark-threat-protection/request-model';
 import { jsonBodyOfSize, realisticRequest, seeded } from './threat-traffic';
 import { percentile } from './stats';
+import { threatBuild } from './threat-build';
 
 const ROOT = resolve(__dirname, '../../../..');
 const RULES = join(ROOT, 'spec/fixtures/crs4/rules');
@@ -33,15 +34,9 @@ interface Evaluator {
 
 /** Engines of another build, on one compile of the rules (a build without a verdict cache ignores the option). */
 function baselineEngines(dist: string): (verdictCache?: number) => Evaluator {
-  const base = resolve(dist, 'js/plugins/bulwark-threat-protection');
-  /* eslint-disable @typescript-eslint/no-require-imports */
-  const compile = require(join(base, 'crs/compile')) as { compileCrsDirectory: typeof compileCrsDirectory };
-  const engine = require(join(base, 'crs/engine')) as { CrsEngine: typeof CrsEngine };
-  const detectors = require(join(base, 'libinjection')) as { LIBINJECTION_DETECTORS: typeof LIBINJECTION_DETECTORS };
-  /* eslint-enable @typescript-eslint/no-require-imports */
-  const ruleSet = compile.compileCrsDirectory(RULES);
-  return (verdictCache) =>
-    new engine.CrsEngine(ruleSet, { paranoiaLevel: 1, detectors: detectors.LIBINJECTION_DETECTORS, verdictCache });
+  const build = threatBuild(dist);
+  const ruleSet = build.compile(RULES);
+  return (verdictCache) => build.engine(ruleSet, { verdictCache });
 }
 
 /** The evaluation and the least time (µs) of `k` runs. */
