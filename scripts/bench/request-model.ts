@@ -10,7 +10,7 @@ import { defaultScanLimits } from '../../plugins/bulwark-threat-protection/confi
 import { buildRequestModel, type RequestSnapshot } from '../../plugins/bulwark-threat-protection/request-model';
 import { referenceBuildRequestModel } from './request-model-reference/request-model';
 import { jsonBodyOfSize, realisticRequest, seeded } from './threat-traffic';
-import { percentile } from './stats';
+import { mean, percentile } from './stats';
 
 const N = Number(process.argv[2] ?? 2000);
 const K = Number(process.argv[3] ?? 5);
@@ -30,8 +30,6 @@ function minTime(build: Builder, r: RequestSnapshot): number {
   }
   return best;
 }
-
-const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 function main(): void {
   const rnd = seeded(42);

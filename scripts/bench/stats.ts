@@ -7,6 +7,9 @@ export function percentile(xs: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
 }
 
+/** The arithmetic mean (NaN for no values). */
+export const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+
 /** The middle value (the upper one of an even count); `xs` is not changed. */
 export const median = (xs: readonly number[]): number => percentile(xs, 0.5);
 

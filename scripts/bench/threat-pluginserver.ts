@@ -57,7 +57,7 @@ import { startEchoUpstream } from '../../kong/echo-upstream/server';
 import type { RequestSnapshot } from '../../plugins/bulwark-threat-protection/request-model';
 import { runEchoServer } from './echo-server';
 import { threadRuntimesNs } from './process-cpu';
-import { percentile } from './stats';
+import { mean, percentile } from './stats';
 import { jsonBodyOfSize, realisticRequest, seeded } from './threat-traffic';
 
 const { values: opts } = parseArgs({
@@ -297,7 +297,6 @@ async function startFloor(dir: string): Promise<Floor> {
   };
 }
 
-const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 const fmt = (x: number): string => (x >= 100 ? x.toFixed(0) : x.toFixed(1)).padStart(6);
 
 function workloads(round: number): [string, RequestSnapshot[]][] {
